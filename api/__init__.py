@@ -1,0 +1,1 @@
+"""meterwatch HTTP API, CLI and app assembly."""

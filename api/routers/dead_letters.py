@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from api.deps import ServiceDep, TimezoneDep
+from api.schemas import DeadLetterPublic, ReplayResult
+from api.timefmt import from_ms
+from ingest.deadletters import DeadLetter
+from ingest.errors import NotFound, PayloadError
+
+router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
+
+
+def _public(d: DeadLetter, tz: TimezoneDep) -> DeadLetterPublic:
+    return DeadLetterPublic(id=d.id, topic=d.topic, payload=d.payload.decode("utf-8", "replace"), reason=d.reason,
+                            item_index=d.index, first_received=from_ms(d.first_ms, tz),  # type: ignore[arg-type]
+                            last_received=from_ms(d.last_ms, tz), times=d.times,  # type: ignore[arg-type]
+                            replayed_at=from_ms(d.replayed_ms, tz))
+
+
+@router.get("", response_model=list[DeadLetterPublic], summary="Refused messages, oldest first")
+def list_dead_letters(service: ServiceDep, tz: TimezoneDep,
+                      include_replayed: Annotated[bool, Query()] = False,
+                      limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+                      offset: Annotated[int, Query(ge=0)] = 0) -> list[DeadLetterPublic]:
+    letters = service.dead_letters.list(pending_only=not include_replayed, limit=limit, offset=offset)
+    return [_public(d, tz) for d in letters]
+
+
+@router.post("/{letter_id}/replay", response_model=ReplayResult,
+             summary="Decode a dead letter again (after fixing the registry) and store it")
+def replay(letter_id: int, service: ServiceDep) -> ReplayResult:
+    try:
+        stored = service.pipeline.replay(letter_id)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except PayloadError as exc:
+        raise HTTPException(409, f"still refused: {exc.reason}") from exc
+    return ReplayResult(id=letter_id, stored_readings=stored)

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Query
+
+from api.deps import ServiceDep, TimezoneDep
+from api.schemas import DevicePublic, ReadingPublic, ReadingsPublic
+from api.timefmt import from_ms, parse_interval, to_ms
+from ingest.campus import Department, Device
+from ingest.errors import NotFound
+from ingest.service import IngestService
+from ingest.status import Presence
+
+router = APIRouter(prefix="/devices", tags=["devices"])
+
+
+def _public(service: IngestService, dev: Device, presence: dict[str, Presence], tz: ZoneInfo) -> DevicePublic:
+    campus = service.registry.campus
+    building = campus.building(dev.building)
+    p = presence.get(dev.id)
+    status: Literal["online", "offline", "unknown"] = (
+        "unknown" if p is None or p.online is None else "online" if p.online else "offline")
+    return DevicePublic(id=dev.id, name=dev.name, kind=dev.kind, site=campus.site.id, building=dev.building,
+                        department=building.department if building else Department.OTHER, zone=dev.zone or "default",
+                        interval_s=dev.interval_s, multiplier=dev.multiplier, rated_capacity=dev.rated_capacity,
+                        role=dev.role, status=status, last_seen=from_ms(p.last_seen_ms if p else None, tz))
+
+
+def _device(service: IngestService, device_id: str) -> Device:
+    try:
+        return service.registry.device(device_id)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+
+
+@router.get("", response_model=list[DevicePublic], summary="All devices with status and last seen")
+def list_devices(service: ServiceDep, tz: TimezoneDep) -> list[DevicePublic]:
+    presence = service.presence.all()
+    return [_public(service, d, presence, tz) for d in service.registry.campus.devices]
+
+
+@router.get("/{device_id}", response_model=DevicePublic)
+def get_device(device_id: str, service: ServiceDep, tz: TimezoneDep) -> DevicePublic:
+    return _public(service, _device(service, device_id), service.presence.all(), tz)
+
+
+@router.get("/{device_id}/readings", response_model=ReadingsPublic,
+            summary="Readings in [start, end), raw in time order or downsampled")
+def readings(device_id: str, service: ServiceDep, tz: TimezoneDep,
+             start: Annotated[datetime | None, Query(description="RFC 3339; default end − 24 h")] = None,
+             end: Annotated[datetime | None, Query(description="RFC 3339; default now")] = None,
+             interval: Annotated[str | None, Query(description="bucket size, e.g. 15m, 1h, 1d; omit for raw")] = None,
+             agg: Annotated[Literal["mean", "min", "max", "last"], Query()] = "mean",
+             limit: Annotated[int, Query(ge=1, le=1_000_000)] = 10_000) -> ReadingsPublic:
+    dev = _device(service, device_id)
+    end_ms = to_ms(end, tz) if end else int(time.time() * 1000) + 1
+    start_ms = to_ms(start, tz) if start else end_ms - 86_400_000
+    if start_ms >= end_ms:
+        raise HTTPException(422, "start must be before end")
+    interval_ms = parse_interval(interval) * 1000 if interval else None
+    offset_ms = 0
+    if interval_ms:  # buckets of a day or more start at local midnight
+        offset = datetime.fromtimestamp(start_ms / 1000, tz).utcoffset()
+        offset_ms = -int(offset.total_seconds() * 1000) if offset else 0
+    samples = service.store.readings(dev.id, dev.kind, start_ms, end_ms, interval_ms=interval_ms, agg=agg,
+                                     offset_ms=offset_ms, limit=limit)
+    out = [ReadingPublic(ts=from_ms(s.ts, tz), seq=s.seq, values=s.values) for s in samples]  # type: ignore[arg-type]
+    return ReadingsPublic(device=dev.id, kind=dev.kind, start=from_ms(start_ms, tz), end=from_ms(end_ms, tz),  # type: ignore[arg-type]
+                          interval_s=interval_ms // 1000 if interval_ms else None,
+                          agg=agg if interval_ms else None, count=len(out), readings=out)
+
+
+@router.get("/{device_id}/latest", response_model=ReadingPublic)
+def latest(device_id: str, service: ServiceDep, tz: TimezoneDep) -> ReadingPublic:
+    dev = _device(service, device_id)
+    sample = service.store.latest(dev.id, dev.kind)
+    if sample is None:
+        raise HTTPException(404, f"device {device_id!r} has no readings yet")
+    return ReadingPublic(ts=from_ms(sample.ts, tz), seq=sample.seq, values=sample.values)  # type: ignore[arg-type]

@@ -1,0 +1,63 @@
+"""All configuration: a TOML file, each key overridable by environment (METERWATCH_MQTT__URL, ...)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from ingest.config import IngestSettings, MqttSettings, StoreSettings
+from ingest.errors import ConfigError
+
+
+class ApiSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+
+class CampusSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    file: Path | None = Field(default=None, description="campus YAML; default: the sample campus")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="METERWATCH_", env_nested_delimiter="__", extra="forbid")
+
+    data_dir: Path = Path("meterwatch-data")
+    log_level: str = "INFO"
+    language: str = Field(default="zh-CN", description="zh-CN or en for people-facing text")
+    mqtt: MqttSettings = MqttSettings()
+    store: StoreSettings = StoreSettings()
+    api: ApiSettings = ApiSettings()
+    campus: CampusSettings = CampusSettings()
+    ingest: IngestSettings = IngestSettings()
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Read ``config`` (TOML) if given, then the environment; keyword overrides win over both."""
+    if config is not None and not config.is_file():
+        raise ConfigError(f"config file {config} not found (see deploy/meterwatch.toml for an example)")
+
+    class _FromFile(Settings):
+        @classmethod
+        def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                       env_settings: PydanticBaseSettingsSource,
+                                       dotenv_settings: PydanticBaseSettingsSource,
+                                       file_secret_settings: PydanticBaseSettingsSource,
+                                       ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+            if config is not None:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
+            return tuple(sources)
+
+    try:
+        return Settings.model_validate(_FromFile(**overrides).model_dump())
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"{config or 'environment'}: [{where}] {err['msg']}") from exc
+    except ValueError as exc:  # bad TOML
+        raise ConfigError(f"{config}: {exc}") from exc

@@ -1,0 +1,29 @@
+"""Times on the HTTP boundary: RFC 3339 in the site's timezone; intervals like 15m, 1h, 1d."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from fastapi import HTTPException
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def to_ms(dt: datetime, tz: ZoneInfo) -> int:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=tz)
+    return int(dt.timestamp() * 1000)
+
+
+def from_ms(ms: int | None, tz: ZoneInfo) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz)
+
+
+def parse_interval(text: str) -> int:
+    """'15m' → 900 seconds. Bare numbers are seconds."""
+    m = re.fullmatch(r"\s*(\d+)\s*([smhdw]?)\s*", text)
+    if not m or int(m.group(1)) == 0:
+        raise HTTPException(422, f"interval={text!r}: use a duration like 15m, 1h or 1d")
+    return int(m.group(1)) * _UNITS[m.group(2) or "s"]

@@ -1,0 +1,1 @@
+"""meterwatch ingest: MQTT payloads → validated readings → a time-series store."""

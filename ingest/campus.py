@@ -1,0 +1,169 @@
+"""The campus registry: site, buildings, zones (责任区) and devices, from a YAML file.
+
+Cross-field rules are checked here, once: every device's building and zone exist, a
+building belongs to at most one zone, meters have a register, ids are unique.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ingest.contract import REGISTER_FIELD, Identifier, Kind
+from ingest.errors import ConfigError
+
+
+class Department(StrEnum):
+    CANTEEN = "canteen"
+    DORMITORY = "dormitory"
+    TEACHING = "teaching"
+    OFFICE = "office"
+    BOILER_ROOM = "boiler_room"
+    POWER_ROOM = "power_room"
+    OTHER = "other"
+
+
+_Strict = ConfigDict(extra="forbid")
+
+
+class Site(BaseModel):
+    model_config = _Strict
+    id: Identifier
+    name: str
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}, e.g. Asia/Shanghai") from None
+        return value
+
+
+class Building(BaseModel):
+    model_config = _Strict
+    id: Identifier
+    name: str
+    department: Department
+    floor_area_m2: float = Field(default=0, ge=0)
+    occupants: int = Field(default=0, ge=0)
+
+
+class Zone(BaseModel):
+    """An electricians' responsibility area (责任区)."""
+
+    model_config = _Strict
+    id: Identifier
+    name: str
+    buildings: list[Identifier] = Field(default_factory=list)
+
+
+class Device(BaseModel):
+    model_config = _Strict
+    id: Identifier
+    kind: Kind
+    building: Identifier
+    zone: Identifier | None = None
+    name: str = ""
+    interval_s: int = Field(default=900, gt=0, le=86_400, description="reporting interval; 15 min standard")
+    multiplier: float = Field(default=1.0, gt=0, description="CT/PT ratio applied to register deltas")
+    rated_capacity: float | None = Field(default=None, gt=0, description="max kW or m3/h, for plausibility")
+    initial_register: float | None = Field(default=None, ge=0, description="register reading at installation")
+    role: str | None = Field(default=None, description="e.g. drinking, canteen_water, water_heater, secondary_supply")
+
+    @model_validator(mode="after")
+    def _meter_fields(self) -> Device:
+        if REGISTER_FIELD[self.kind] is None and (
+            self.multiplier != 1.0 or self.rated_capacity is not None or self.initial_register is not None
+        ):
+            raise ValueError("water_quality sensors have no register: drop multiplier/rated_capacity/initial_register")
+        return self
+
+
+class Campus(BaseModel):
+    model_config = _Strict
+    site: Site
+    buildings: list[Building]
+    zones: list[Zone] = Field(default_factory=list)
+    devices: list[Device] = Field(default_factory=list)
+    calendar: dict[str, Any] = Field(default_factory=dict, description="school terms; used by simulators and rules")
+
+    @model_validator(mode="after")
+    def _references(self) -> Campus:
+        for label, items in (("building", self.buildings), ("zone", self.zones), ("device", self.devices)):
+            seen: set[str] = set()
+            for item in items:
+                if item.id in seen:
+                    raise ValueError(f"{label} id {item.id!r} is used twice")
+                seen.add(item.id)
+        buildings = {b.id for b in self.buildings}
+        owner: dict[str, str] = {}
+        for zone in self.zones:
+            for b in zone.buildings:
+                if b not in buildings:
+                    raise ValueError(f"zone {zone.id!r} names unknown building {b!r}")
+                if b in owner:
+                    raise ValueError(f"building {b!r} is in zones {owner[b]!r} and {zone.id!r}")
+                owner[b] = zone.id
+        zones = {z.id for z in self.zones}
+        for i, dev in enumerate(self.devices):
+            if dev.building not in buildings:
+                raise ValueError(f"device {dev.id!r} names unknown building {dev.building!r}")
+            if dev.zone is None:
+                self.devices[i] = dev.model_copy(update={"zone": owner.get(dev.building, "default")})
+            elif dev.zone not in zones:
+                raise ValueError(f"device {dev.id!r} names unknown zone {dev.zone!r}")
+        return self
+
+    def building(self, building_id: str) -> Building | None:
+        return next((b for b in self.buildings if b.id == building_id), None)
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """Follow a pydantic error location through the composed YAML tree to a line number."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def parse_campus(text: str, source: str = "<campus>") -> Campus:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    try:
+        return Campus.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        where = ".".join(str(p) for p in loc) or "top level"
+        line = _line_of(node, loc)
+        at = f"{source}:{line}" if line else source
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise ConfigError(f"{at}: {where}: {err['msg']}{more}") from exc
+
+
+def load_campus(path: Path) -> Campus:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read campus file {path}: {exc.strerror}") from exc
+    return parse_campus(text, str(path))
+

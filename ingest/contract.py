@@ -1,0 +1,216 @@
+"""The public MQTT payload contract: topics, kinds, value fields, timestamps.
+
+This is the only module that knows what a device may send. Simulators and gateways
+follow the same contract (documented in the README) without importing it.
+
+Topic:   {prefix}/{site}/{device}/reading   payload {"ts": ..., "seq": ..., "values": {...}} or a list of them
+         {prefix}/{site}/{device}/status    payload "online" | "offline" (retained; Last Will)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from ingest.errors import PayloadError
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+_ID_RE = re.compile(ID_PATTERN)
+
+MAX_PAYLOAD_BYTES = 256 * 1024
+MAX_FUTURE_S = 300
+EARLIEST_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: older stamps are a device clock fault
+
+
+class Kind(StrEnum):
+    ELECTRICITY = "electricity"
+    WATER = "water"
+    GAS = "gas"
+    WATER_QUALITY = "water_quality"
+
+
+_Finite = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class ElectricityValues(BaseModel):
+    model_config = _Finite
+    energy_kwh: float = Field(ge=0, description="cumulative forward active energy register (DL/T 645 00010000)")
+    power_kw: float | None = Field(default=None, ge=-100_000, le=100_000)
+    voltage_v: float | None = Field(default=None, ge=0, le=100_000)
+    current_a: float | None = Field(default=None, ge=0, le=100_000)
+    power_factor: float | None = Field(default=None, ge=-1, le=1)
+
+
+class FlowValues(BaseModel):
+    """Water and gas meters (CJ/T 188): a cumulative volume register and optional flow."""
+
+    model_config = _Finite
+    volume_m3: float = Field(ge=0, description="cumulative volume register")
+    flow_m3h: float | None = Field(default=None, ge=0, le=100_000)
+
+
+class QualityValues(BaseModel):
+    model_config = _Finite
+    ph: float | None = Field(default=None, ge=0, le=14)
+    turbidity_ntu: float | None = Field(default=None, ge=0, le=4000)
+    free_chlorine_mgl: float | None = Field(default=None, ge=0, le=100)
+    conductivity_uscm: float | None = Field(default=None, ge=0, le=200_000)
+    tds_mgl: float | None = Field(default=None, ge=0, le=100_000)
+    temperature_c: float | None = Field(default=None, ge=-50, le=150)
+
+
+VALUE_MODELS: dict[Kind, type[BaseModel]] = {
+    Kind.ELECTRICITY: ElectricityValues,
+    Kind.WATER: FlowValues,
+    Kind.GAS: FlowValues,
+    Kind.WATER_QUALITY: QualityValues,
+}
+REGISTER_FIELD: dict[Kind, str | None] = {
+    Kind.ELECTRICITY: "energy_kwh",
+    Kind.WATER: "volume_m3",
+    Kind.GAS: "volume_m3",
+    Kind.WATER_QUALITY: None,
+}
+ALL_FIELDS: tuple[str, ...] = tuple(
+    dict.fromkeys(f for model in VALUE_MODELS.values() for f in model.model_fields)
+)
+
+
+class Channel(StrEnum):
+    READING = "reading"
+    STATUS = "status"
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    site: str
+    device: str
+    channel: Channel
+
+    @classmethod
+    def parse(cls, topic: str, prefix: str) -> Topic:
+        parts = topic.split("/")
+        head = prefix.split("/") if prefix else []
+        if parts[: len(head)] != head or len(parts) != len(head) + 3:
+            raise PayloadError(f"topic {topic!r} is not {prefix}/{{site}}/{{device}}/reading|status")
+        site, device, channel = parts[len(head):]
+        if not _ID_RE.match(site) or not _ID_RE.match(device):
+            raise PayloadError(f"topic {topic!r}: site and device ids may use letters, digits, _ . -")
+        try:
+            return cls(site, device, Channel(channel))
+        except ValueError:
+            raise PayloadError(f"topic {topic!r}: last level must be 'reading' or 'status'") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One validated, tagged reading. ``ts`` is epoch milliseconds (UTC)."""
+
+    device: str
+    ts: int
+    kind: Kind
+    site: str
+    building: str
+    department: str
+    zone: str
+    values: dict[str, float]
+    seq: int | None = None
+
+    @property
+    def time(self) -> datetime:
+        return datetime.fromtimestamp(self.ts / 1000, UTC)
+
+
+class _Item(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    ts: int | float | str | None = None
+    seq: int | None = Field(default=None, ge=0)
+    values: dict[str, Any]
+
+
+def parse_ts(raw: int | float | str | None, received_ms: int) -> int:
+    """Epoch seconds, epoch milliseconds or ISO 8601 with offset → epoch ms; None → receive time."""
+    if raw is None:
+        return received_ms
+    if isinstance(raw, bool):
+        raise PayloadError(f"ts={raw!r}: expected epoch seconds, epoch ms or ISO 8601")
+    if isinstance(raw, int | float):
+        if not math.isfinite(raw):
+            raise PayloadError(f"ts={raw!r} is not a finite number")
+        ts_ms = int(round(raw * 1000)) if abs(raw) < 1e11 else int(round(raw))
+    else:
+        try:
+            dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise PayloadError(f"ts={raw!r} is not ISO 8601 (e.g. 2026-11-22T08:00:00+08:00)") from None
+        if dt.tzinfo is None:
+            raise PayloadError(f"ts={raw!r} has no UTC offset; add one, e.g. +08:00")
+        ts_ms = int(round(dt.timestamp() * 1000))
+    if ts_ms < EARLIEST_TS_MS:
+        raise PayloadError(f"ts={raw!r} is before 2000-01-01: check the device clock")
+    if ts_ms > received_ms + MAX_FUTURE_S * 1000:
+        raise PayloadError(f"ts={raw!r} is more than {MAX_FUTURE_S // 60} minutes in the future")
+    return ts_ms
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "payload"
+        value = err.get("input")
+        shown = "" if isinstance(value, dict | list) else f"={value!r}"
+        parts.append(f"{loc}{shown}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def validate_values(kind: Kind, values: dict[str, Any]) -> dict[str, float]:
+    model = VALUE_MODELS[kind]
+    try:
+        parsed = model.model_validate(values)
+    except ValidationError as exc:
+        raise PayloadError(f"values for a {kind} device: {_describe(exc)}") from exc
+    out = {k: float(v) for k, v in parsed.model_dump(exclude_none=True).items()}
+    if not out:
+        raise PayloadError(f"values for a {kind} device: at least one of {', '.join(model.model_fields)}")
+    return out
+
+
+def split_items(payload: bytes) -> list[Any]:
+    """Decode JSON; a single object becomes a batch of one."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise PayloadError(f"payload of {len(payload)} bytes is over the {MAX_PAYLOAD_BYTES} byte limit")
+    try:
+        doc = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PayloadError(f"payload is not JSON: {exc}") from exc
+    if isinstance(doc, dict):
+        return [doc]
+    if isinstance(doc, list) and doc:
+        return doc
+    raise PayloadError("payload must be a JSON object or a non-empty array of objects")
+
+
+def parse_item(item: Any, received_ms: int) -> tuple[int, int | None, dict[str, Any]]:
+    """One payload object → (ts_ms, seq, raw values). Values are checked against the kind later."""
+    if not isinstance(item, dict):
+        raise PayloadError(f"batch item is {type(item).__name__}, expected an object with 'values'")
+    try:
+        parsed = _Item.model_validate(item)
+    except ValidationError as exc:
+        raise PayloadError(_describe(exc)) from exc
+    return parse_ts(parsed.ts, received_ms), parsed.seq, parsed.values
+
+
+def parse_status(payload: bytes) -> bool:
+    text = payload.decode("utf-8", "replace").strip().lower()
+    if text not in ("online", "offline"):
+        raise PayloadError(f"status payload {text[:40]!r}: expected 'online' or 'offline'")
+    return text == "online"

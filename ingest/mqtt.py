@@ -1,0 +1,76 @@
+"""The one place paho-mqtt lives: connect with a persistent session, subscribe, turn paho
+messages into :class:`Inbound`, acknowledge by hand.
+
+QoS 1, fixed client id, clean session off, ``manual_ack=True``: the broker redelivers anything
+we have not acknowledged, and we acknowledge only after the pipeline has committed it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from ingest.config import MqttSettings
+from ingest.decode import Inbound
+
+log = logging.getLogger("meterwatch.mqtt")
+
+
+class MqttSource:
+    def __init__(self, settings: MqttSettings, on_message: Callable[[Inbound], None]) -> None:
+        self.settings = settings
+        self._on_message = on_message
+        self._connected = threading.Event()
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=settings.client_id,
+                             protocol=paho.MQTTv311, clean_session=False, manual_ack=True)
+        if settings.username:
+            pw = settings.password.get_secret_value() if settings.password else None
+            client.username_pw_set(settings.username, pw)
+        client.reconnect_delay_set(1, 10)
+        client.on_connect = self._connect
+        client.on_disconnect = self._disconnect
+        client.on_message = self._message
+        self._client = client
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def _connect(self, client: paho.Client, userdata: object, flags: object, reason: object, props: object) -> None:
+        if getattr(reason, "is_failure", False):
+            log.warning("mqtt connect refused", extra={"reason": str(reason)})
+            return
+        prefix = self.settings.topic_prefix
+        client.subscribe([(f"{prefix}/+/+/reading", 1), (f"{prefix}/+/+/status", 1)])
+        self._connected.set()
+        log.info("mqtt connected", extra={"broker": f"{self.settings.host}:{self.settings.port}",
+                                          "session_present": getattr(flags, "session_present", None)})
+
+    def _disconnect(self, client: paho.Client, userdata: object, flags: object, reason: object,
+                    props: object) -> None:
+        self._connected.clear()
+        log.warning("mqtt disconnected", extra={"reason": str(reason)})
+
+    def _message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        self._on_message(Inbound(msg.topic, bytes(msg.payload), time.time_ns() // 1_000_000,
+                                 msg.mid, msg.qos, bool(msg.dup), bool(msg.retain)))
+
+    def ack(self, msg: Inbound) -> None:
+        if msg.qos > 0:
+            self._client.ack(msg.mid, msg.qos)
+
+    def start(self) -> None:
+        self._client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s)
+        self._client.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()

@@ -1,0 +1,135 @@
+"""The device registry kept in the state database, seeded from the campus file.
+
+The whole campus document is one validated row, so every cross-field rule in
+:mod:`ingest.campus` holds after each change. Lookups on the ingest hot path are served
+from memory and refreshed when another process (``meterwatch devices import``, the API)
+bumps the version.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ingest.campus import Campus, Device
+from ingest.contract import Kind
+from ingest.db import connect
+from ingest.errors import ConfigError, NotFound
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceTags:
+    """What ingest stamps on every reading of a device."""
+
+    kind: Kind
+    site: str
+    building: str
+    department: str
+    zone: str
+
+
+class Registry:
+    def __init__(self, path: Path) -> None:
+        self._conn = connect(path)
+        self._lock = threading.Lock()
+        self._conn.execute("CREATE TABLE IF NOT EXISTS campus (id INTEGER PRIMARY KEY CHECK (id = 1), "
+                           "version INTEGER NOT NULL, doc TEXT NOT NULL)")
+        self._campus: Campus | None = None
+        self._tags: dict[str, DeviceTags] = {}
+        self._version = -1
+        self._checked = 0.0
+
+    # -- persistence -------------------------------------------------------------------
+    def _read(self) -> tuple[int, Campus | None]:
+        row = self._conn.execute("SELECT version, doc FROM campus WHERE id = 1").fetchone()
+        if row is None:
+            return 0, None
+        return row[0], Campus.model_validate_json(row[1])
+
+    def _refresh(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._checked < 1.0:
+            return
+        self._checked = now
+        row = self._conn.execute("SELECT version FROM campus WHERE id = 1").fetchone()
+        version = row[0] if row else 0
+        if version == self._version:
+            return
+        version, campus = self._read()
+        self._campus, self._version = campus, version
+        self._tags = {}
+        if campus is not None:
+            depts = {b.id: b.department.value for b in campus.buildings}
+            self._tags = {
+                d.id: DeviceTags(d.kind, campus.site.id, d.building, depts[d.building], d.zone or "default")
+                for d in campus.devices
+            }
+
+    def save(self, campus: Campus) -> None:
+        try:
+            campus = Campus.model_validate(campus.model_dump())
+        except ValidationError as exc:
+            raise ConfigError(str(exc.errors()[0]["msg"])) from exc
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO campus (id, version, doc) VALUES (1, 1, ?) "
+                "ON CONFLICT(id) DO UPDATE SET version = version + 1, doc = excluded.doc",
+                (campus.model_dump_json(),),
+            )
+            self._refresh(force=True)
+
+    def seed(self, campus: Campus) -> None:
+        """Adopt a campus file: its site, buildings and zones; its devices added or updated, others kept."""
+        with self._lock:
+            _, current = self._read()
+        if current is not None:
+            listed = {d.id for d in campus.devices}
+            kept = [d for d in current.devices if d.id not in listed and campus.building(d.building)]
+            campus = campus.model_copy(update={"devices": campus.devices + kept})
+        self.save(campus)
+
+    # -- reads -------------------------------------------------------------------------
+    @property
+    def campus(self) -> Campus:
+        with self._lock:
+            self._refresh()
+            if self._campus is None:
+                raise ConfigError("no campus loaded: start with a campus file ([campus] file)")
+            return self._campus
+
+    def tags(self, device_id: str) -> DeviceTags | None:
+        with self._lock:
+            self._refresh()
+            tags = self._tags.get(device_id)
+            if tags is None:
+                self._refresh(force=True)
+                tags = self._tags.get(device_id)
+            return tags
+
+    def device(self, device_id: str) -> Device:
+        found = next((d for d in self.campus.devices if d.id == device_id), None)
+        if found is None:
+            raise NotFound(f"no device {device_id!r}")
+        return found
+
+    # -- writes ------------------------------------------------------------------------
+    def upsert_devices(self, devices: list[Device]) -> tuple[int, int]:
+        campus = self.campus
+        by_id = {d.id: d for d in campus.devices}
+        added = sum(1 for d in devices if d.id not in by_id)
+        for dev in devices:
+            by_id[dev.id] = dev
+        self.save(campus.model_copy(update={"devices": list(by_id.values())}))
+        return added, len(devices) - added
+
+    def delete_device(self, device_id: str) -> None:
+        campus = self.campus
+        self.device(device_id)
+        self.save(campus.model_copy(update={"devices": [d for d in campus.devices if d.id != device_id]}))
+
+    def close(self) -> None:
+        self._conn.close()

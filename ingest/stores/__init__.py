@@ -1,0 +1,71 @@
+"""Time-series stores behind one small Protocol, chosen by name from a registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from ingest.config import StoreSettings
+from ingest.contract import Kind, Reading
+from ingest.errors import ConfigError
+
+Agg = Literal["mean", "min", "max", "last"]
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """A stored reading (``seq`` set) or an aggregated bucket starting at ``ts`` (epoch ms)."""
+
+    ts: int
+    values: dict[str, float]
+    seq: int | None = None
+
+
+class ReadingStore(Protocol):
+    backend: str
+
+    def write(self, readings: Sequence[Reading]) -> None:
+        """Store durably; same device and ts again overwrites (idempotent). Raises StoreUnavailable."""
+
+    def readings(self, device: str, kind: Kind, start_ms: int, end_ms: int, *, interval_ms: int | None = None,
+                 agg: Agg = "mean", offset_ms: int = 0, limit: int = 10_000) -> list[Sample]:
+        """Readings in [start, end) in time order, raw or downsampled into buckets aligned at offset."""
+
+    def latest(self, device: str, kind: Kind) -> Sample | None: ...
+
+    def around(self, device: str, kind: Kind, field: str, at_ms: int) -> tuple[Sample | None, Sample | None]:
+        """The last reading of ``field`` at or before ``at_ms`` and the first one after it."""
+
+    def count(self, device: str | None = None, kind: Kind | None = None) -> int: ...
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable if the store cannot be reached."""
+
+    def close(self) -> None: ...
+
+
+StoreFactory = Callable[[StoreSettings, Path], ReadingStore]
+STORES: dict[str, StoreFactory] = {}
+
+
+def register_store(name: str) -> Callable[[StoreFactory], StoreFactory]:
+    def deco(factory: StoreFactory) -> StoreFactory:
+        STORES[name] = factory
+        return factory
+
+    return deco
+
+
+def open_store(settings: StoreSettings, data_dir: Path) -> ReadingStore:
+    from ingest.stores import influx, sqlite  # noqa: F401  (register the built-in stores)
+
+    try:
+        factory = STORES[settings.backend]
+    except KeyError:
+        raise ConfigError(f"[store] backend {settings.backend!r}: choose one of {', '.join(STORES)}") from None
+    return factory(settings, data_dir)
+
+
+__all__ = ["Agg", "ReadingStore", "Sample", "STORES", "open_store", "register_store", "Sequence"]

@@ -1,0 +1,162 @@
+"""InfluxDB over the v1-compatible HTTP API (served by InfluxDB 1.x, 2.x with a DBRP mapping, and 3.x).
+
+Writes: line protocol (serialised by influxdb-client's ``Point``) to ``/write`` with ms precision.
+Reads: InfluxQL over ``/query``. Measurement = kind; tags = site, building, department, zone,
+device; fields = the values plus ``seq``. InfluxDB treats measurement + tags + timestamp as one
+point, so a replay with the device's own timestamp is idempotent. (Caveat: a device moved to
+another building gets new tags, so readings replayed from before the move are stored twice.)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+from influxdb_client import Point, WritePrecision
+
+from ingest.config import StoreSettings
+from ingest.contract import ALL_FIELDS, Kind, Reading
+from ingest.errors import StoreRejected, StoreUnavailable
+from ingest.stores import Agg, Sample, register_store
+
+_KINDS = [k.value for k in Kind]
+
+
+def to_line(r: Reading) -> str:
+    point = (
+        Point(r.kind.value)
+        .tag("site", r.site).tag("building", r.building).tag("department", r.department)
+        .tag("zone", r.zone).tag("device", r.device)
+        .time(r.ts, WritePrecision.MS)
+    )
+    for name, value in r.values.items():
+        point.field(name, float(value))
+    if r.seq is not None:
+        point.field("seq", int(r.seq))
+    return point.to_line_protocol()
+
+
+def _quote(ident: str) -> str:
+    return "'" + ident.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class InfluxStore:
+    backend = "influxdb"
+
+    def __init__(self, settings: StoreSettings) -> None:
+        self.settings = settings
+        headers, self._auth = {}, {}
+        if settings.token is not None:
+            headers["Authorization"] = f"Token {settings.token.get_secret_value()}"
+        elif settings.username:
+            self._auth = {"u": settings.username,
+                          "p": settings.password.get_secret_value() if settings.password else ""}
+        self._http = httpx.Client(base_url=settings.url, headers=headers, timeout=settings.timeout_s)
+        self._created = False
+        self._lock = threading.Lock()
+
+    # -- HTTP boundary -----------------------------------------------------------------
+    def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        try:
+            resp = self._http.request(method, path, **kw)
+        except httpx.HTTPError as exc:
+            raise StoreUnavailable(f"InfluxDB at {self.settings.url} unreachable: {exc!r}") from exc
+        if resp.status_code >= 500:
+            raise StoreUnavailable(f"InfluxDB {path}: HTTP {resp.status_code} {resp.text[:200]}")
+        return resp
+
+    def _influxql(self, q: str, *, post: bool = False) -> list[dict[str, Any]]:
+        params = {"db": self.settings.database, "q": q, "epoch": "ms", **self._auth}
+        resp = self._call("POST" if post else "GET", "/query", params=params)
+        if resp.status_code >= 400:
+            raise StoreRejected(f"InfluxDB query refused: HTTP {resp.status_code} {resp.text[:200]}")
+        body = resp.json()
+        for result in body.get("results", []):
+            if "error" in result:
+                raise StoreRejected(f"InfluxDB query {q[:80]!r}: {result['error']}")
+        return [s for result in body.get("results", []) for s in result.get("series", [])]
+
+    def _create_database(self) -> None:
+        self._influxql(f'CREATE DATABASE "{self.settings.database}"', post=True)
+        self._created = True
+
+    # -- Protocol ----------------------------------------------------------------------
+    def write(self, readings: Sequence[Reading]) -> None:
+        if not readings:
+            return
+        body = "\n".join(to_line(r) for r in readings).encode()
+        params = {"db": self.settings.database, "precision": "ms", **self._auth}
+        for attempt in (1, 2):
+            resp = self._call("POST", "/write", params=params, content=body)
+            if resp.status_code == 204:
+                return
+            if resp.status_code == 404 and "database not found" in resp.text and attempt == 1:
+                self._create_database()
+                continue
+            raise StoreRejected(f"InfluxDB write refused: HTTP {resp.status_code} {resp.text[:300]}")
+
+    @staticmethod
+    def _samples(series: list[dict[str, Any]], prefix: str = "") -> list[Sample]:
+        out = []
+        for s in series:
+            cols = s["columns"]
+            for row in s["values"]:
+                rec = dict(zip(cols, row, strict=True))
+                values = {f: float(rec[prefix + f]) for f in ALL_FIELDS if rec.get(prefix + f) is not None}
+                if not values:
+                    continue
+                seq = rec.get("seq") if not prefix else None
+                out.append(Sample(int(rec["time"]), values, None if seq is None else int(seq)))
+        return out
+
+    def readings(self, device: str, kind: Kind, start_ms: int, end_ms: int, *, interval_ms: int | None = None,
+                 agg: Agg = "mean", offset_ms: int = 0, limit: int = 10_000) -> list[Sample]:
+        where = f"device = {_quote(device)} AND time >= {int(start_ms)}ms AND time < {int(end_ms)}ms"
+        if interval_ms is None:
+            q = f'SELECT * FROM "{kind.value}" WHERE {where} ORDER BY time ASC LIMIT {int(limit)}'  # noqa: S608
+            return self._samples(self._influxql(q))
+        off = int(offset_ms) % int(interval_ms)
+        q = (f'SELECT {agg}(*) FROM "{kind.value}" WHERE {where} '  # noqa: S608
+             f"GROUP BY time({int(interval_ms)}ms, {off}ms) fill(none) LIMIT {int(limit)}")
+        return self._samples(self._influxql(q), prefix=f"{agg}_")
+
+    def latest(self, device: str, kind: Kind) -> Sample | None:
+        q = f'SELECT * FROM "{kind.value}" WHERE device = {_quote(device)} ORDER BY time DESC LIMIT 1'  # noqa: S608
+        found = self._samples(self._influxql(q))
+        return found[0] if found else None
+
+    def around(self, device: str, kind: Kind, field: str, at_ms: int) -> tuple[Sample | None, Sample | None]:
+        if field not in ALL_FIELDS:
+            raise ValueError(f"unknown field {field!r}")
+        out: list[Sample | None] = []
+        for cmp, order in (("<=", "DESC"), (">", "ASC")):
+            q = (f'SELECT "{field}", seq FROM "{kind.value}" WHERE device = {_quote(device)} '  # noqa: S608
+                 f'AND time {cmp} {int(at_ms)}ms AND "{field}" >= 0 ORDER BY time {order} LIMIT 1')
+            found = self._samples(self._influxql(q))
+            out.append(found[0] if found else None)
+        return out[0], out[1]
+
+    def count(self, device: str | None = None, kind: Kind | None = None) -> int:
+        where = f" WHERE device = {_quote(device)}" if device else ""
+        total = 0
+        for k in [kind.value] if kind else _KINDS:
+            for s in self._influxql(f'SELECT count(*) FROM "{k}"{where}'):  # noqa: S608
+                row = s["values"][0]
+                total += max(int(v) for v in row[1:] if v is not None)
+        return total
+
+    def ping(self) -> None:
+        resp = self._call("GET", "/ping")
+        if resp.status_code >= 400:
+            raise StoreUnavailable(f"InfluxDB ping: HTTP {resp.status_code}")
+
+    def close(self) -> None:
+        self._http.close()
+
+
+@register_store("influxdb")
+def _open(settings: StoreSettings, data_dir: Path) -> InfluxStore:
+    return InfluxStore(settings)

@@ -1,0 +1,127 @@
+"""The embedded default store: one SQLite file (WAL, fsync on commit), one wide table.
+
+Primary key (device, ts) makes writes idempotent; a repeat merges fields like InfluxDB does.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from ingest.config import StoreSettings
+from ingest.contract import ALL_FIELDS, Kind, Reading
+from ingest.db import connect
+from ingest.errors import StoreUnavailable
+from ingest.stores import Agg, Sample, register_store
+
+_TAGS = ("device", "ts", "kind", "site", "building", "department", "zone", "seq")
+_COLUMNS = _TAGS + ALL_FIELDS
+# column names are our own constants, never input
+_INSERT = (
+    f"INSERT INTO readings ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "  # noqa: S608
+    "ON CONFLICT (device, ts) DO UPDATE SET kind = excluded.kind, site = excluded.site, "
+    "building = excluded.building, department = excluded.department, zone = excluded.zone, "
+    "seq = coalesce(excluded.seq, seq), "
+    + ", ".join(f"{f} = coalesce(excluded.{f}, {f})" for f in ALL_FIELDS)
+)
+_AGG_SQL = {"mean": "avg", "min": "min", "max": "max"}
+
+
+class SqliteStore:
+    backend = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn = connect(path)
+        self._conn.execute(
+            f"CREATE TABLE IF NOT EXISTS readings (device TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT NULL, "
+            f"site TEXT, building TEXT, department TEXT, zone TEXT, seq INTEGER, "
+            f"{', '.join(f + ' REAL' for f in ALL_FIELDS)}, PRIMARY KEY (device, ts)) WITHOUT ROWID"
+        )
+
+    def write(self, readings: Sequence[Reading]) -> None:
+        rows = [
+            (r.device, r.ts, r.kind.value, r.site, r.building, r.department, r.zone, r.seq,
+             *(r.values.get(f) for f in ALL_FIELDS))
+            for r in readings
+        ]
+        try:
+            with self._lock:
+                self._conn.execute("BEGIN")
+                try:
+                    self._conn.executemany(_INSERT, rows)
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+        except sqlite3.OperationalError as exc:  # disk full, locked past the timeout, I/O error
+            raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
+
+    def _query(self, sql: str, args: tuple[object, ...]) -> list[tuple[object, ...]]:
+        try:
+            with self._lock:
+                return self._conn.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
+
+    @staticmethod
+    def _sample(ts: int, seq: object, vals: Sequence[object]) -> Sample:
+        values = {f: float(v) for f, v in zip(ALL_FIELDS, vals, strict=True) if v is not None}  # type: ignore[arg-type]
+        return Sample(int(ts), values, None if seq is None else int(seq))  # type: ignore[call-overload]
+
+    def readings(self, device: str, kind: Kind, start_ms: int, end_ms: int, *, interval_ms: int | None = None,
+                 agg: Agg = "mean", offset_ms: int = 0, limit: int = 10_000) -> list[Sample]:
+        cols = ", ".join(ALL_FIELDS)
+        if interval_ms is None:
+            rows = self._query(
+                f"SELECT ts, seq, {cols} FROM readings WHERE device = ? AND ts >= ? AND ts < ? "  # noqa: S608
+                "ORDER BY ts LIMIT ?", (device, start_ms, end_ms, limit))
+            return [self._sample(r[0], r[1], r[2:]) for r in rows]  # type: ignore[arg-type]
+        bucket = f"((ts - {int(offset_ms)}) / {int(interval_ms)}) * {int(interval_ms)} + {int(offset_ms)}"
+        if agg == "last":  # SQLite: bare columns next to max() come from the row holding the max
+            select = f"{bucket} AS b, max(ts), NULL, {cols}"
+        else:
+            select = f"{bucket} AS b, NULL, NULL, " + ", ".join(f"{_AGG_SQL[agg]}({f})" for f in ALL_FIELDS)
+        rows = self._query(
+            f"SELECT {select} FROM readings WHERE device = ? AND ts >= ? AND ts < ? "  # noqa: S608
+            "GROUP BY b ORDER BY b LIMIT ?", (device, start_ms, end_ms, limit))
+        return [self._sample(r[0], None, r[3:]) for r in rows]  # type: ignore[arg-type]
+
+    def latest(self, device: str, kind: Kind) -> Sample | None:
+        rows = self._query(
+            f"SELECT ts, seq, {', '.join(ALL_FIELDS)} FROM readings WHERE device = ? "  # noqa: S608
+            "ORDER BY ts DESC LIMIT 1", (device,))
+        return self._sample(rows[0][0], rows[0][1], rows[0][2:]) if rows else None  # type: ignore[arg-type]
+
+    def around(self, device: str, kind: Kind, field: str, at_ms: int) -> tuple[Sample | None, Sample | None]:
+        if field not in ALL_FIELDS:
+            raise ValueError(f"unknown field {field!r}")
+        out: list[Sample | None] = []
+        for cmp, order in (("<=", "DESC"), (">", "ASC")):
+            rows = self._query(
+                f"SELECT ts, seq, {field} FROM readings WHERE device = ? AND ts {cmp} ? "  # noqa: S608
+                f"AND {field} IS NOT NULL ORDER BY ts {order} LIMIT 1", (device, at_ms))
+            out.append(Sample(int(rows[0][0]), {field: float(rows[0][2])}, rows[0][1]) if rows else None)  # type: ignore[arg-type,call-overload]
+        return out[0], out[1]
+
+    def count(self, device: str | None = None, kind: Kind | None = None) -> int:
+        sql, args = "SELECT count(*) FROM readings WHERE 1 = 1", []
+        if device is not None:
+            sql, args = sql + " AND device = ?", [device]
+        if kind is not None:
+            sql, args = sql + " AND kind = ?", [*args, kind.value]
+        return int(self._query(sql, tuple(args))[0][0])  # type: ignore[call-overload]
+
+    def ping(self) -> None:
+        self._query("SELECT 1", ())
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+@register_store("sqlite")
+def _open(settings: StoreSettings, data_dir: Path) -> SqliteStore:
+    return SqliteStore(settings.path or data_dir / "readings.db")

@@ -1,0 +1,68 @@
+"""Injected faults: what each does, and which device of the campus it picks by default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+FAULTS: dict[str, str] = {
+    "water_leak": "constant 0.4 m³/h on a dormitory water meter, day and night (跑冒滴漏)",
+    "gas_after_hours": "canteen gas flowing 3 m³/h from 21:00 to 05:00, when the canteen is closed",
+    "lights_on_night": "a teaching building drawing 25 kW extra from 22:00 to 06:00",
+    "dorm_appliance": "a 1.8 kW appliance (热得快) switched on in a dormitory 20:00-20:45",
+    "ph_excursion": "drinking water pH 9.1",
+    "turbidity_excursion": "drinking water turbidity 2.5 NTU",
+    "chlorine_low": "drinking water free chlorine 0.01 mg/L",
+    "heater_cold": "water heater outlet at 44 °C",
+    "device_offline": "a meter stops half-way; its gateway's Last Will says offline",
+    "meter_replaced": "a water meter replaced half-way: the register restarts near zero",
+    "implausible_jump": "one electricity reading jumps by 50,000 on the register half-way",
+    "malformed": "about 1 in 150 messages is malformed (bad JSON, unknown field, range, device, site)",
+    "duplicates": "about 1 in 40 readings is published twice",
+    "out_of_order": "about 1 in 25 readings is swapped with the next one of the same device",
+    "gateway_backfill": "a gateway buffers 1/3→1/2 of the run and flushes it as one JSON array",
+}
+
+# (fault, predicate on device dict, campus buildings by id) → first device that matches
+_TARGETS: dict[str, tuple[str, str | None, str | None]] = {
+    # fault: (kind, department, role)
+    "water_leak": ("water", "dormitory", None),
+    "gas_after_hours": ("gas", "canteen", None),
+    "lights_on_night": ("electricity", "teaching", None),
+    "dorm_appliance": ("electricity", "dormitory", None),
+    "ph_excursion": ("water_quality", None, "drinking"),
+    "turbidity_excursion": ("water_quality", None, "drinking"),
+    "chlorine_low": ("water_quality", None, "drinking"),
+    "heater_cold": ("water_quality", None, "water_heater_outlet"),
+    "device_offline": ("water", "office", None),
+    "meter_replaced": ("water", "dormitory", None),
+    "implausible_jump": ("electricity", "dormitory", None),
+    "gateway_backfill": ("electricity", "office", None),
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    device: str | None  # None: campus-wide (malformed, duplicates, out_of_order)
+
+
+def resolve(spec: str, devices: list[dict[str, Any]], departments: dict[str, str]) -> Fault:
+    """``NAME`` or ``NAME:DEVICE`` → a Fault with its target device."""
+    name, _, device = spec.partition(":")
+    if name not in FAULTS:
+        raise ValueError(f"unknown fault {name!r}; choose from: {', '.join(FAULTS)}")
+    if name not in _TARGETS:
+        return Fault(name, None)
+    if device:
+        if not any(d["id"] == device for d in devices):
+            raise ValueError(f"fault {name}: no device {device!r} in the campus file")
+        return Fault(name, device)
+    kind, dept, role = _TARGETS[name]
+    skip = 1 if name in ("meter_replaced", "implausible_jump") else 0  # not the same device as water_leak
+    matches = [d["id"] for d in devices if d["kind"] == kind
+               and (dept is None or departments.get(d["building"]) == dept)
+               and (role is None or d.get("role") == role)]
+    if not matches:
+        raise ValueError(f"fault {name}: the campus has no {dept or role or ''} {kind} device; name one: {name}:ID")
+    return Fault(name, matches[min(skip, len(matches) - 1)])
