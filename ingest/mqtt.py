@@ -35,6 +35,7 @@ class MqttSource:
         client.on_connect = self._connect
         client.on_disconnect = self._disconnect
         client.on_message = self._message
+        client.on_subscribe = self._subscribed
         self._client = client
 
     @property
@@ -47,9 +48,11 @@ class MqttSource:
             return
         prefix = self.settings.topic_prefix
         client.subscribe([(f"{prefix}/+/+/reading", 1), (f"{prefix}/+/+/status", 1)])
-        self._connected.set()
         log.info("mqtt connected", extra={"broker": f"{self.settings.host}:{self.settings.port}",
                                           "session_present": getattr(flags, "session_present", None)})
+
+    def _subscribed(self, client: paho.Client, userdata: object, mid: int, reasons: object, props: object) -> None:
+        self._connected.set()  # "connected" means subscribed: from here on the broker keeps our messages
 
     def _disconnect(self, client: paho.Client, userdata: object, flags: object, reason: object,
                     props: object) -> None:

@@ -4,6 +4,7 @@ temp dir, started and stopped by the tests themselves."""
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 import shutil
 import signal
@@ -91,6 +92,8 @@ class Mosquitto(_Process):
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
+            # as root, mosquitto would switch to user 'mosquitto', who cannot write the temp dir
+            f"user {getpass.getuser()}\n"
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {self.workdir}/\n"
