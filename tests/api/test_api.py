@@ -1,0 +1,102 @@
+"""The HTTP API over a real service (SQLite store, no broker): messages go in through the same
+pipeline commit path MQTT uses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import build_service, create_app
+from api.settings import load_settings
+from ingest.campus import load_campus
+from ingest.decode import Inbound
+from ingest.service import IngestService
+from tests.conftest import SAMPLE
+
+T0 = 1_795_000_000_000  # 2026-11-18T... UTC, a Wednesday
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[IngestService]:
+    settings = load_settings(None, data_dir=tmp_path)
+    svc = build_service(settings, load_campus(SAMPLE), connect_mqtt=False)
+    svc.start()
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def client(service: IngestService, tmp_path: Path) -> Iterator[TestClient]:
+    app = create_app(load_settings(None, data_dir=tmp_path), service=service)
+    with TestClient(app) as c:
+        yield c
+
+
+def _send(service: IngestService, device: str, payload: object, site: str = "yucai") -> None:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    service.pipeline.commit([Inbound(f"campus/{site}/{device}/reading", body, T0 + 86_400_000, 1, 1)])
+
+
+def test_health_and_devices(client: TestClient, service: IngestService) -> None:
+    h = client.get("/api/v1/health").json()
+    assert h["status"] == "ok" and h["store_backend"] == "sqlite"
+    devices = client.get("/api/v1/devices").json()
+    assert len(devices) == len(service.registry.campus.devices)
+    one = client.get("/api/v1/devices/c1-gas").json()
+    assert one["department"] == "canteen" and one["zone"] == "zone-north" and one["status"] == "unknown"
+    assert client.get("/api/v1/devices/nope").status_code == 404
+
+
+def test_readings_raw_in_time_order_and_downsampled(client: TestClient, service: IngestService) -> None:
+    items = [{"ts": (T0 + i * 900_000) / 1000, "values": {"volume_m3": 100 + i}} for i in range(8)]
+    _send(service, "c1-water", list(reversed(items)))   # a gateway flushing newest first
+    _send(service, "c1-water", items[3])                 # duplicate
+    start = "2026-11-18T00:00:00+08:00"
+    raw = client.get("/api/v1/devices/c1-water/readings", params={"start": start, "end": "2026-11-20T00:00:00Z"})
+    body = raw.json()
+    assert body["count"] == 8
+    assert [r["values"]["volume_m3"] for r in body["readings"]] == [100 + i for i in range(8)]
+    assert body["readings"][0]["ts"].endswith("+08:00")
+    hourly = client.get("/api/v1/devices/c1-water/readings",
+                        params={"start": start, "end": "2026-11-20T00:00:00Z", "interval": "1h", "agg": "max"}).json()
+    assert sum(1 for _ in hourly["readings"]) in (2, 3) and hourly["interval_s"] == 3600
+    latest = client.get("/api/v1/devices/c1-water/latest").json()
+    assert latest["values"]["volume_m3"] == 107
+    bad = client.get("/api/v1/devices/c1-water/readings", params={"interval": "soon"})
+    assert bad.status_code == 422 and "15m" in bad.text
+
+
+def test_dead_letters_listed_and_replayed_after_registry_fix(client: TestClient, service: IngestService) -> None:
+    _send(service, "new-meter", {"ts": T0 / 1000, "values": {"volume_m3": 5}})
+    _send(service, "c1-water", b"{not json")
+    letters = client.get("/api/v1/dead-letters").json()
+    assert len(letters) == 2
+    unknown = next(d for d in letters if "unknown device" in d["reason"])
+    assert client.post(f"/api/v1/dead-letters/{unknown['id']}/replay").status_code == 409
+    from ingest.campus import Device
+
+    service.registry.upsert_devices([Device(id="new-meter", kind="water", building="dorm-1")])  # type: ignore[arg-type]
+    done = client.post(f"/api/v1/dead-letters/{unknown['id']}/replay")
+    assert done.status_code == 200 and done.json()["stored_readings"] == 1
+    assert service.store.count("new-meter") == 1
+    assert len(client.get("/api/v1/dead-letters").json()) == 1
+    assert client.post("/api/v1/dead-letters/999/replay").status_code == 404
+
+
+def test_batch_keeps_valid_items_and_dead_letters_each_bad_one(service: IngestService) -> None:
+    _send(service, "ta-fountain", [{"ts": T0 / 1000, "values": {"ph": 7.1}},
+                                   {"ts": T0 / 1000 + 600, "values": {"ph": 21}},
+                                   {"ts": T0 / 1000 + 1200, "values": {"ph": 7.2}, "extra": 1}])
+    assert service.store.count("ta-fountain") == 1
+    reasons = [d.reason for d in service.dead_letters.list()]
+    assert any("batch item 1" in r and "ph=21" in r for r in reasons)
+    assert any("batch item 2" in r and "extra" in r for r in reasons)
+
+
+def test_openapi_served(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "/api/v1/devices/{device_id}/readings" in paths and "/api/v1/dead-letters/{letter_id}/replay" in paths

@@ -1,0 +1,76 @@
+"""The embedded broker with real paho clients: persistent sessions, redelivery, Last Will, retained."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from ingest.broker import EmbeddedBroker, topic_matches
+from tests.servers import wait_for
+
+
+@pytest.fixture
+def broker() -> Iterator[EmbeddedBroker]:
+    b = EmbeddedBroker(port=0).start()
+    yield b
+    b.stop()
+
+
+def _subscriber(port: int, got: list[paho.MQTTMessage], ack: threading.Event) -> paho.Client:
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id="sub", clean_session=False, manual_ack=True)
+    subscribed = threading.Event()
+    c.on_connect = lambda c, *a: c.subscribe("campus/#", qos=1)
+    c.on_subscribe = lambda *a: subscribed.set()
+
+    def on_message(client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        got.append(msg)
+        if ack.is_set():
+            client.ack(msg.mid, msg.qos)
+
+    c.on_message = on_message
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    assert subscribed.wait(5)
+    return c
+
+
+def test_topic_filters() -> None:
+    assert topic_matches("campus/+/+/reading", "campus/s/d/reading")
+    assert topic_matches("campus/#", "campus/s/d/status")
+    assert not topic_matches("campus/+/reading", "campus/s/d/reading")
+    assert not topic_matches("#", "$SYS/x")
+
+
+def test_unacknowledged_messages_are_redelivered_and_offline_ones_queued(broker: EmbeddedBroker) -> None:
+    got: list[paho.MQTTMessage] = []
+    ack = threading.Event()
+    sub = _subscriber(broker.port, got, ack)
+    pub = paho.Client(CallbackAPIVersion.VERSION2, client_id="pub")
+    pub.will_set("campus/s/gw/status", "offline", qos=1, retain=True)
+    pub.connect("127.0.0.1", broker.port)
+    pub.loop_start()
+    for i in range(50):
+        pub.publish("campus/s/d/reading", str(i), qos=1).wait_for_publish(5)
+    wait_for(lambda: len(got) == 50, 5, "50 deliveries")
+    sub.disconnect()
+    sub.loop_stop()  # none acknowledged
+    for i in range(50, 60):
+        pub.publish("campus/s/d/reading", str(i), qos=1).wait_for_publish(5)
+    pub.loop_stop()
+    sock = pub.socket()
+    assert sock is not None
+    sock.close()  # unclean: the broker publishes the Will
+    got.clear()
+    ack.set()
+    sub = _subscriber(broker.port, got, ack)
+    wait_for(lambda: len(got) >= 61, 5, "redelivery")
+    readings = [int(m.payload) for m in got if m.topic.endswith("reading")]
+    assert sorted(readings) == list(range(60))
+    assert sum(1 for m in got if m.dup) == 50
+    assert any(m.topic == "campus/s/gw/status" and m.payload == b"offline" for m in got)
+    sub.disconnect()
+    sub.loop_stop()

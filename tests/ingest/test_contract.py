@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ingest.contract import Channel, Kind, Topic, parse_status, parse_ts, split_items, validate_values
+from ingest.errors import PayloadError
+
+NOW = 1_795_000_000_000
+
+
+@pytest.mark.parametrize(("raw", "want"), [
+    (1_794_999_000, 1_794_999_000_000),            # epoch seconds
+    (1_794_999_000.5, 1_794_999_000_500),
+    (1_794_999_000_123, 1_794_999_000_123),        # epoch milliseconds
+    ("2026-11-18T08:00:00+08:00", 1_794_960_000_000),  # 20,775 days after 1970-01-01, 00:00 UTC
+    ("2026-11-18T00:00:00Z", 1_794_960_000_000),
+    (None, NOW),                                   # no ts: receive time
+])
+def test_timestamps(raw: object, want: int) -> None:
+    assert parse_ts(raw, NOW) == want  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    ("2026-11-18T08:00:00", "no UTC offset"),
+    ("yesterday", "not ISO 8601"),
+    (NOW / 1000 + 301, "in the future"),
+    (12, "before 2000"),
+    (True, "expected epoch"),
+])
+def test_bad_timestamps(raw: object, reason: str) -> None:
+    with pytest.raises(PayloadError, match=reason):
+        parse_ts(raw, NOW)  # type: ignore[arg-type]
+
+
+def test_values_by_kind() -> None:
+    assert validate_values(Kind.ELECTRICITY, {"energy_kwh": 1, "power_factor": -0.5}) == {
+        "energy_kwh": 1.0, "power_factor": -0.5}
+    assert validate_values(Kind.WATER_QUALITY, {"ph": 7}) == {"ph": 7.0}
+
+
+@pytest.mark.parametrize(("kind", "values", "reason"), [
+    (Kind.ELECTRICITY, {"power_kw": 3}, "energy_kwh"),                     # register required
+    (Kind.WATER, {"volume_m3": -1}, "volume_m3=-1"),                       # no negative registers
+    (Kind.WATER_QUALITY, {"ph": 14.5}, "ph=14.5"),
+    (Kind.ELECTRICITY, {"energy_kwh": 1, "power_factor": 1.2}, "power_factor"),
+    (Kind.GAS, {"volume_m3": 1, "temperature_c": 20}, "temperature_c"),   # unknown field for the kind
+    (Kind.WATER_QUALITY, {}, "at least one"),
+    (Kind.WATER, {"volume_m3": float("nan")}, "volume_m3"),
+])
+def test_values_refused_with_field_named(kind: Kind, values: dict[str, object], reason: str) -> None:
+    with pytest.raises(PayloadError, match=reason):
+        validate_values(kind, values)
+
+
+def test_payload_shapes() -> None:
+    assert split_items(b'{"values": {}}') == [{"values": {}}]
+    assert len(split_items(json.dumps([{"values": {}}] * 3).encode())) == 3
+    for bad, reason in [(b"{", "not JSON"), (b"[]", "non-empty"), (b"3", "object"),
+                        (b" " * (256 * 1024 + 1), "over the")]:
+        with pytest.raises(PayloadError, match=reason):
+            split_items(bad)
+
+
+def test_topics() -> None:
+    assert Topic.parse("campus/yucai/c1-elec/reading", "campus") == Topic("yucai", "c1-elec", Channel.READING)
+    assert Topic.parse("a/b/yucai/x/status", "a/b").channel is Channel.STATUS
+    for bad in ("campus/yucai/reading", "other/yucai/x/reading", "campus/yucai/x/values", "campus/y u/x/reading"):
+        with pytest.raises(PayloadError):
+            Topic.parse(bad, "campus")
+
+
+def test_status() -> None:
+    assert parse_status(b"online") is True
+    assert parse_status(b" OFFLINE\n") is False
+    with pytest.raises(PayloadError):
+        parse_status(b"maybe")
