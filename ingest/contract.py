@@ -9,15 +9,21 @@ Topic:   {prefix}/{site}/{device}/reading   payload {"ts": ..., "seq": ..., "val
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import (
+    Annotated,
+    Any,
+    NamedTuple,
+    Required,  # pydantic needs these on Python < 3.12
+)
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+import orjson
+from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 from ingest.errors import PayloadError
 
@@ -37,51 +43,53 @@ class Kind(StrEnum):
     WATER_QUALITY = "water_quality"
 
 
-_Finite = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+_Finite = ConfigDict(extra="forbid", allow_inf_nan=False)
+# Value schemas are TypedDicts: pydantic validates them to plain dicts, about 3x faster than models
+# on the ingest hot path. Units are in the field names; ranges are physical limits.
+Number = float
 
 
-class ElectricityValues(BaseModel):
-    model_config = _Finite
-    energy_kwh: float = Field(ge=0, description="cumulative forward active energy register (DL/T 645 00010000)")
-    power_kw: float | None = Field(default=None, ge=-100_000, le=100_000)
-    voltage_v: float | None = Field(default=None, ge=0, le=100_000)
-    current_a: float | None = Field(default=None, ge=0, le=100_000)
-    power_factor: float | None = Field(default=None, ge=-1, le=1)
+class ElectricityValues(TypedDict, total=False):
+    __pydantic_config__ = _Finite  # type: ignore[misc]
+    energy_kwh: Required[Annotated[Number, Field(ge=0, description="forward active energy register (DL/T 645)")]]
+    power_kw: Annotated[Number, Field(ge=-100_000, le=100_000)]
+    voltage_v: Annotated[Number, Field(ge=0, le=100_000)]
+    current_a: Annotated[Number, Field(ge=0, le=100_000)]
+    power_factor: Annotated[Number, Field(ge=-1, le=1)]
 
 
-class FlowValues(BaseModel):
+class FlowValues(TypedDict, total=False):
     """Water and gas meters (CJ/T 188): a cumulative volume register and optional flow."""
 
-    model_config = _Finite
-    volume_m3: float = Field(ge=0, description="cumulative volume register")
-    flow_m3h: float | None = Field(default=None, ge=0, le=100_000)
+    __pydantic_config__ = _Finite  # type: ignore[misc]
+    volume_m3: Required[Annotated[Number, Field(ge=0, description="cumulative volume register")]]
+    flow_m3h: Annotated[Number, Field(ge=0, le=100_000)]
 
 
-class QualityValues(BaseModel):
-    model_config = _Finite
-    ph: float | None = Field(default=None, ge=0, le=14)
-    turbidity_ntu: float | None = Field(default=None, ge=0, le=4000)
-    free_chlorine_mgl: float | None = Field(default=None, ge=0, le=100)
-    conductivity_uscm: float | None = Field(default=None, ge=0, le=200_000)
-    tds_mgl: float | None = Field(default=None, ge=0, le=100_000)
-    temperature_c: float | None = Field(default=None, ge=-50, le=150)
+class QualityValues(TypedDict, total=False):
+    __pydantic_config__ = _Finite  # type: ignore[misc]
+    ph: Annotated[Number, Field(ge=0, le=14)]
+    turbidity_ntu: Annotated[Number, Field(ge=0, le=4000)]
+    free_chlorine_mgl: Annotated[Number, Field(ge=0, le=100)]
+    conductivity_uscm: Annotated[Number, Field(ge=0, le=200_000)]
+    tds_mgl: Annotated[Number, Field(ge=0, le=100_000)]
+    temperature_c: Annotated[Number, Field(ge=-50, le=150)]
 
 
-VALUE_MODELS: dict[Kind, type[BaseModel]] = {
+VALUE_SCHEMAS: dict[Kind, type] = {
     Kind.ELECTRICITY: ElectricityValues,
     Kind.WATER: FlowValues,
     Kind.GAS: FlowValues,
     Kind.WATER_QUALITY: QualityValues,
 }
+KIND_FIELDS: dict[Kind, tuple[str, ...]] = {k: tuple(td.__annotations__) for k, td in VALUE_SCHEMAS.items()}
 REGISTER_FIELD: dict[Kind, str | None] = {
     Kind.ELECTRICITY: "energy_kwh",
     Kind.WATER: "volume_m3",
     Kind.GAS: "volume_m3",
     Kind.WATER_QUALITY: None,
 }
-ALL_FIELDS: tuple[str, ...] = tuple(
-    dict.fromkeys(f for model in VALUE_MODELS.values() for f in model.model_fields)
-)
+ALL_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(f for fields in KIND_FIELDS.values() for f in fields))
 
 
 class Channel(StrEnum):
@@ -110,9 +118,12 @@ class Topic:
             raise PayloadError(f"topic {topic!r}: last level must be 'reading' or 'status'") from None
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One validated, tagged reading. ``ts`` is epoch milliseconds (UTC)."""
+class Reading(NamedTuple):
+    """One validated, tagged reading (immutable). ``ts`` is epoch milliseconds (UTC).
+
+    Built only by the decode path after validation; a NamedTuple because ingest makes
+    tens of thousands a second.
+    """
 
     device: str
     ts: int
@@ -129,17 +140,41 @@ class Reading:
         return datetime.fromtimestamp(self.ts / 1000, UTC)
 
 
-class _Item(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    ts: int | float | str | None = None
-    seq: int | None = Field(default=None, ge=0)
-    values: dict[str, Any]
+class _Item(TypedDict, total=False):
+    """One payload object: {"ts": ..., "seq": ..., "values": {...}}."""
+
+    __pydantic_config__ = _Finite  # type: ignore[misc]
+    ts: int | float | str | None
+    seq: Annotated[int, Field(ge=0)] | None
+
+
+class ElectricityItem(_Item):
+    values: Required[ElectricityValues]
+
+
+class FlowItem(_Item):
+    values: Required[FlowValues]
+
+
+class QualityItem(_Item):
+    values: Required[QualityValues]
+
+
+ITEM_SCHEMAS: dict[Kind, TypeAdapter[Any]] = {
+    Kind.ELECTRICITY: TypeAdapter(ElectricityItem),
+    Kind.WATER: TypeAdapter(FlowItem),
+    Kind.GAS: TypeAdapter(FlowItem),
+    Kind.WATER_QUALITY: TypeAdapter(QualityItem),
+}
+VALUE_ADAPTERS: dict[Kind, TypeAdapter[Any]] = {k: TypeAdapter(td) for k, td in VALUE_SCHEMAS.items()}
 
 
 def parse_ts(raw: int | float | str | None, received_ms: int) -> int:
     """Epoch seconds, epoch milliseconds or ISO 8601 with offset → epoch ms; None → receive time."""
     if raw is None:
         return received_ms
+    if type(raw) is int and EARLIEST_TS_MS // 1000 <= raw <= received_ms // 1000 + MAX_FUTURE_S:
+        return raw * 1000  # the common case: epoch seconds, plausible
     if isinstance(raw, bool):
         raise PayloadError(f"ts={raw!r}: expected epoch seconds, epoch ms or ISO 8601")
     if isinstance(raw, int | float):
@@ -171,42 +206,44 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _checked_values(kind: Kind, values: dict[str, float]) -> dict[str, float]:
+    if not values:
+        raise PayloadError(f"values for a {kind} device: at least one of {', '.join(KIND_FIELDS[kind])}")
+    return values
+
+
 def validate_values(kind: Kind, values: dict[str, Any]) -> dict[str, float]:
-    model = VALUE_MODELS[kind]
     try:
-        parsed = model.model_validate(values)
+        parsed = VALUE_ADAPTERS[kind].validate_python(values)
     except ValidationError as exc:
         raise PayloadError(f"values for a {kind} device: {_describe(exc)}") from exc
-    out = {k: float(v) for k, v in parsed.model_dump(exclude_none=True).items()}
-    if not out:
-        raise PayloadError(f"values for a {kind} device: at least one of {', '.join(model.model_fields)}")
-    return out
+    return _checked_values(kind, parsed)
 
 
-def split_items(payload: bytes) -> list[Any]:
-    """Decode JSON; a single object becomes a batch of one."""
+def split_items(payload: bytes) -> tuple[list[Any], bool]:
+    """Decode JSON → (items, is_batch); a single object becomes a list of one."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise PayloadError(f"payload of {len(payload)} bytes is over the {MAX_PAYLOAD_BYTES} byte limit")
     try:
-        doc = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
+        doc = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
         raise PayloadError(f"payload is not JSON: {exc}") from exc
     if isinstance(doc, dict):
-        return [doc]
+        return [doc], False
     if isinstance(doc, list) and doc:
-        return doc
+        return doc, True
     raise PayloadError("payload must be a JSON object or a non-empty array of objects")
 
 
-def parse_item(item: Any, received_ms: int) -> tuple[int, int | None, dict[str, Any]]:
-    """One payload object → (ts_ms, seq, raw values). Values are checked against the kind later."""
+def parse_item(kind: Kind, item: Any, received_ms: int) -> tuple[int, int | None, dict[str, float]]:
+    """One payload object of a ``kind`` device → (ts_ms, seq, values)."""
     if not isinstance(item, dict):
         raise PayloadError(f"batch item is {type(item).__name__}, expected an object with 'values'")
     try:
-        parsed = _Item.model_validate(item)
+        parsed = ITEM_SCHEMAS[kind].validate_python(item)
     except ValidationError as exc:
-        raise PayloadError(_describe(exc)) from exc
-    return parse_ts(parsed.ts, received_ms), parsed.seq, parsed.values
+        raise PayloadError(f"{kind} device: {_describe(exc)}") from exc
+    return parse_ts(parsed.get("ts"), received_ms), parsed.get("seq"), _checked_values(kind, parsed["values"])
 
 
 def parse_status(payload: bytes) -> bool:

@@ -5,18 +5,19 @@ Pure: no I/O but registry lookups, so the same path serves live ingest and dead-
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from ingest.contract import Channel, Reading, Topic, parse_item, parse_status, split_items, validate_values
+import orjson
+
+from ingest.contract import Channel, Reading, parse_item, parse_status, split_items
 from ingest.deadletters import Refusal
 from ingest.errors import PayloadError
 from ingest.registry import Registry
 
 
-@dataclass(frozen=True, slots=True)
-class Inbound:
-    """An MQTT message as meterwatch sees it (the only type paho messages become)."""
+class Inbound(NamedTuple):
+    """An MQTT message as meterwatch sees it (the only type paho messages become; immutable)."""
 
     topic: str
     payload: bytes
@@ -41,10 +42,9 @@ def _refuse(msg: Inbound, reason: str, payload: bytes | None = None, index: int 
 
 def decode(msg: Inbound, registry: Registry, prefix: str) -> Decoded:
     try:
-        topic = Topic.parse(msg.topic, prefix)
+        topic, tags = registry.resolve(msg.topic, prefix)
     except PayloadError as exc:
         return _refuse(msg, exc.reason)
-    tags = registry.tags(topic.device)
     if tags is None:
         return _refuse(msg, f"unknown device {topic.device!r}: add it to the campus file or "
                             f"'meterwatch devices import', then replay this dead letter")
@@ -57,19 +57,17 @@ def decode(msg: Inbound, registry: Registry, prefix: str) -> Decoded:
         except PayloadError as exc:
             return _refuse(msg, exc.reason)
     try:
-        items = split_items(msg.payload)
+        items, batch = split_items(msg.payload)
     except PayloadError as exc:
         return _refuse(msg, exc.reason)
     out = Decoded()
-    single = len(items) == 1 and msg.payload.lstrip()[:1] == b"{"
     for index, item in enumerate(items):
         try:
-            ts, seq, raw = parse_item(item, msg.received_ms)
-            values = validate_values(tags.kind, raw)
+            ts, seq, values = parse_item(tags.kind, item, msg.received_ms)
         except PayloadError as exc:
-            if single:
+            if not batch:
                 return _refuse(msg, exc.reason)
-            body = json.dumps(item, ensure_ascii=False).encode()
+            body = orjson.dumps(item)
             out.refusals.append(Refusal(msg.topic, body, f"batch item {index}: {exc.reason}",
                                         msg.received_ms, index, msg.dup))
             continue

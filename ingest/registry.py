@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ingest.campus import Campus, Device
-from ingest.contract import Kind
+from ingest.contract import Kind, Topic
 from ingest.db import connect
 from ingest.errors import ConfigError, NotFound
 
@@ -40,6 +40,7 @@ class Registry:
                            "version INTEGER NOT NULL, doc TEXT NOT NULL)")
         self._campus: Campus | None = None
         self._tags: dict[str, DeviceTags] = {}
+        self._topics: dict[str, tuple[Topic, DeviceTags]] = {}
         self._version = -1
         self._checked = 0.0
 
@@ -61,7 +62,7 @@ class Registry:
             return
         version, campus = self._read()
         self._campus, self._version = campus, version
-        self._tags = {}
+        self._tags, self._topics = {}, {}
         if campus is not None:
             depts = {b.id: b.department.value for b in campus.buildings}
             self._tags = {
@@ -109,6 +110,21 @@ class Registry:
                 self._refresh(force=True)
                 tags = self._tags.get(device_id)
             return tags
+
+    def resolve(self, topic: str, prefix: str) -> tuple[Topic, DeviceTags | None]:
+        """Parse a topic and find its device's tags; known topics are cached until the registry changes."""
+        if time.monotonic() - self._checked >= 1.0:
+            with self._lock:
+                self._refresh()
+        hit = self._topics.get(topic)  # hot path: a dict lookup, no lock (the dict is replaced, not mutated)
+        if hit is not None:
+            return hit
+        parsed = Topic.parse(topic, prefix)
+        tags = self.tags(parsed.device)
+        if tags is not None:
+            with self._lock:
+                self._topics = {**self._topics, topic: (parsed, tags)}
+        return parsed, tags
 
     def device(self, device_id: str) -> Device:
         found = next((d for d in self.campus.devices if d.id == device_id), None)

@@ -11,21 +11,27 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ingest.config import StoreSettings
-from ingest.contract import ALL_FIELDS, Kind, Reading
+from ingest.contract import ALL_FIELDS, KIND_FIELDS, Kind, Reading
 from ingest.db import connect
 from ingest.errors import StoreUnavailable
 from ingest.stores import Agg, Sample, register_store
 
 _TAGS = ("device", "ts", "kind", "site", "building", "department", "zone", "seq")
-_COLUMNS = _TAGS + ALL_FIELDS
-# column names are our own constants, never input
-_INSERT = (
-    f"INSERT INTO readings ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "  # noqa: S608
-    "ON CONFLICT (device, ts) DO UPDATE SET kind = excluded.kind, site = excluded.site, "
-    "building = excluded.building, department = excluded.department, zone = excluded.zone, "
-    "seq = coalesce(excluded.seq, seq), "
-    + ", ".join(f"{f} = coalesce(excluded.{f}, {f})" for f in ALL_FIELDS)
-)
+
+
+def _insert_sql(fields: tuple[str, ...]) -> str:
+    """An upsert for one kind's columns; a repeat merges fields (like InfluxDB). Names are our constants."""
+    cols = _TAGS + fields
+    return (
+        f"INSERT INTO readings ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "  # noqa: S608
+        "ON CONFLICT (device, ts) DO UPDATE SET kind = excluded.kind, site = excluded.site, "
+        "building = excluded.building, department = excluded.department, zone = excluded.zone, "
+        "seq = coalesce(excluded.seq, seq), "
+        + ", ".join(f"{f} = coalesce(excluded.{f}, {f})" for f in fields)
+    )
+
+
+_INSERTS = {kind: _insert_sql(fields) for kind, fields in KIND_FIELDS.items()}
 _AGG_SQL = {"mean": "avg", "min": "min", "max": "max"}
 
 
@@ -43,16 +49,18 @@ class SqliteStore:
         )
 
     def write(self, readings: Sequence[Reading]) -> None:
-        rows = [
-            (r.device, r.ts, r.kind.value, r.site, r.building, r.department, r.zone, r.seq,
-             *(r.values.get(f) for f in ALL_FIELDS))
-            for r in readings
-        ]
+        by_kind: dict[Kind, list[tuple[object, ...]]] = {}
+        for r in readings:
+            get = r.values.get
+            by_kind.setdefault(r.kind, []).append(
+                (r.device, r.ts, r.kind.value, r.site, r.building, r.department, r.zone, r.seq,
+                 *[get(f) for f in KIND_FIELDS[r.kind]]))
         try:
             with self._lock:
                 self._conn.execute("BEGIN")
                 try:
-                    self._conn.executemany(_INSERT, rows)
+                    for kind, rows in by_kind.items():
+                        self._conn.executemany(_INSERTS[kind], rows)
                     self._conn.execute("COMMIT")
                 except BaseException:
                     self._conn.execute("ROLLBACK")

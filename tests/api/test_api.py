@@ -43,11 +43,14 @@ def _send(service: IngestService, device: str, payload: object, site: str = "yuc
 
 def test_health_and_devices(client: TestClient, service: IngestService) -> None:
     h = client.get("/api/v1/health").json()
-    assert h["status"] == "ok" and h["store_backend"] == "sqlite"
+    assert h["status"] == "ok"
+    assert h["store_backend"] == "sqlite"
     devices = client.get("/api/v1/devices").json()
     assert len(devices) == len(service.registry.campus.devices)
     one = client.get("/api/v1/devices/c1-gas").json()
-    assert one["department"] == "canteen" and one["zone"] == "zone-north" and one["status"] == "unknown"
+    assert one["department"] == "canteen"
+    assert one["zone"] == "zone-north"
+    assert one["status"] == "unknown"
     assert client.get("/api/v1/devices/nope").status_code == 404
 
 
@@ -63,11 +66,13 @@ def test_readings_raw_in_time_order_and_downsampled(client: TestClient, service:
     assert body["readings"][0]["ts"].endswith("+08:00")
     hourly = client.get("/api/v1/devices/c1-water/readings",
                         params={"start": start, "end": "2026-11-20T00:00:00Z", "interval": "1h", "agg": "max"}).json()
-    assert sum(1 for _ in hourly["readings"]) in (2, 3) and hourly["interval_s"] == 3600
+    assert sum(1 for _ in hourly["readings"]) in (2, 3)
+    assert hourly["interval_s"] == 3600
     latest = client.get("/api/v1/devices/c1-water/latest").json()
     assert latest["values"]["volume_m3"] == 107
     bad = client.get("/api/v1/devices/c1-water/readings", params={"interval": "soon"})
-    assert bad.status_code == 422 and "15m" in bad.text
+    assert bad.status_code == 422
+    assert "15m" in bad.text
 
 
 def test_dead_letters_listed_and_replayed_after_registry_fix(client: TestClient, service: IngestService) -> None:
@@ -81,7 +86,8 @@ def test_dead_letters_listed_and_replayed_after_registry_fix(client: TestClient,
 
     service.registry.upsert_devices([Device(id="new-meter", kind="water", building="dorm-1")])  # type: ignore[arg-type]
     done = client.post(f"/api/v1/dead-letters/{unknown['id']}/replay")
-    assert done.status_code == 200 and done.json()["stored_readings"] == 1
+    assert done.status_code == 200
+    assert done.json()["stored_readings"] == 1
     assert service.store.count("new-meter") == 1
     assert len(client.get("/api/v1/dead-letters").json()) == 1
     assert client.post("/api/v1/dead-letters/999/replay").status_code == 404
@@ -99,4 +105,5 @@ def test_batch_keeps_valid_items_and_dead_letters_each_bad_one(service: IngestSe
 
 def test_openapi_served(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
-    assert "/api/v1/devices/{device_id}/readings" in paths and "/api/v1/dead-letters/{letter_id}/replay" in paths
+    assert "/api/v1/devices/{device_id}/readings" in paths
+    assert "/api/v1/dead-letters/{letter_id}/replay" in paths

@@ -62,7 +62,9 @@ def test_ledger_xlsx_errors_name_row_and_column_and_import_nothing(tmp_path: Pat
     with pytest.raises(ConfigError) as info:
         read_ledger(f)
     text = str(info.value)
-    assert "row 3, column 2 (kind)" in text and "row 4, column 4 (multiplier)" in text and "nothing imported" in text
+    assert "row 3, column 2 (kind)" in text
+    assert "row 4, column 4 (multiplier)" in text
+    assert "nothing imported" in text
 
 
 def test_registry_upsert_and_unknown_building(tmp_path: Path) -> None:

@@ -55,8 +55,8 @@ def test_values_refused_with_field_named(kind: Kind, values: dict[str, object], 
 
 
 def test_payload_shapes() -> None:
-    assert split_items(b'{"values": {}}') == [{"values": {}}]
-    assert len(split_items(json.dumps([{"values": {}}] * 3).encode())) == 3
+    assert split_items(b'{"values": {}}') == ([{"values": {}}], False)
+    assert len(split_items(json.dumps([{"values": {}}] * 3).encode())[0]) == 3
     for bad, reason in [(b"{", "not JSON"), (b"[]", "non-empty"), (b"3", "object"),
                         (b" " * (256 * 1024 + 1), "over the")]:
         with pytest.raises(PayloadError, match=reason):

@@ -72,7 +72,8 @@ def test_influxdb_down_30s_mid_stream_loses_nothing(tmp_path: Path, mosquitto: M
                            StoreSettings(backend="influxdb", url=influx.url, database="mw", timeout_s=2))
     service.start()
     try:
-        assert service.mqtt is not None and service.mqtt.wait_connected(10)
+        assert service.mqtt is not None
+        assert service.mqtt.wait_connected(10)
         # about 45 s of publishing: one simulated day at ~1900x
         publisher = threading.Thread(target=publish, args=(sim, mosquitto.url), kwargs={"speed": 1900}, daemon=True)
         publisher.start()
@@ -81,7 +82,9 @@ def test_influxdb_down_30s_mid_stream_loses_nothing(tmp_path: Path, mosquitto: M
         down_until = time.monotonic() + 30
         wait_for(lambda: service.spool.depth > 0, 20, "readings spooled while InfluxDB is down")
         health = service.health()
-        assert health.status == "degraded" and not health.store_reachable and health.store_error
+        assert health.status == "degraded"
+        assert not health.store_reachable
+        assert health.store_error
         time.sleep(max(0.0, down_until - time.monotonic()))
         assert service.pipeline.counters.acknowledged > 0
         influx.start()
@@ -98,7 +101,8 @@ def test_mosquitto_restart_with_persistence_loses_nothing(tmp_path: Path, mosqui
     first = simulation(days=2, faults=["duplicates"], seed=3)
     service = make_service(tmp_path / "data", mosquitto.url, client_id="mw-restart")
     service.start()
-    assert service.mqtt is not None and service.mqtt.wait_connected(10)
+    assert service.mqtt is not None
+    assert service.mqtt.wait_connected(10)
     service.stop()  # session stays with the broker (clean session off)
     publish(first, mosquitto.url)  # queued by the broker for our session
     mosquitto.restart()  # persistence on: the queue survives

@@ -9,7 +9,8 @@ H = 3_600_000
 
 def test_plain_consumption_with_multiplier() -> None:
     c = consumption([(0, 100.0), (H, 101.5), (2 * H, 103.0)], multiplier=40)
-    assert c.total == 120.0 and not c.flagged
+    assert c.total == 120.0
+    assert not c.flagged
 
 
 def test_timestamp_order_not_arrival_order() -> None:
@@ -27,7 +28,8 @@ def test_drop_below_90_percent_is_a_new_cycle() -> None:
 
 def test_new_cycle_from_an_implausible_start_counts_nothing() -> None:
     c = consumption([(0, 5000.0), (H, 3000.0), (2 * H, 3001.0)], rated_capacity=10)
-    assert c.steps[0].flag is Flag.NEW_CYCLE and c.steps[0].delta == 0
+    assert c.steps[0].flag is Flag.NEW_CYCLE
+    assert c.steps[0].delta == 0
     assert c.total == 1.0
 
 

@@ -1,0 +1,47 @@
+"""`meterwatch demo` as a newcomer runs it: one command, then read readings back over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+from tests.servers import free_port, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_streams_a_campus_into_the_embedded_store(tmp_path: Path) -> None:
+    port, mqtt_port = free_port(), free_port()
+    log = tmp_path / "demo.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "api.cli", "demo", "--days", "1", "--port", str(port),
+                                 "--mqtt-port", str(mqtt_port), "--data-dir", str(tmp_path / "data")],
+                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        wait_for(lambda: httpx.get(f"{base}/health", timeout=2).json()["stored"] > 3000, 90, "demo backfill")
+        devices = httpx.get(f"{base}/devices", timeout=5).json()
+        assert len(devices) > 30
+        wait_for(lambda: all(d["last_seen"] for d in httpx.get(f"{base}/devices", timeout=5).json()), 60,
+                 "every device seen")
+        readings = httpx.get(f"{base}/devices/c1-elec/readings", timeout=5).json()
+        assert readings["count"] > 50
+        assert readings["readings"][0]["values"]["energy_kwh"] > 0
+        text = log.read_text(encoding="utf-8")
+        assert f"mqtt://127.0.0.1:{mqtt_port}" in text
+        assert f"http://127.0.0.1:{port}" in text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert proc.returncode == 0, log.read_text(encoding="utf-8")[-2000:]
