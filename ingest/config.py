@@ -54,5 +54,7 @@ class IngestSettings(BaseModel):
         default=5_000_000, ge=1000,
         description="readings held on disk while the store is down; past it, ingest stops acknowledging",
     )
+    worker: Literal["process", "thread"] = Field(
+        default="process", description="decode and commit in a worker process (a second core) or a thread")
     retry_initial_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=30.0, gt=0)

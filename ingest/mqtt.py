@@ -26,6 +26,7 @@ class MqttSource:
         self.settings = settings
         self._on_message = on_message
         self._connected = threading.Event()
+        self.connected_at: float | None = None
         client = paho.Client(CallbackAPIVersion.VERSION2, client_id=settings.client_id,
                              protocol=paho.MQTTv311, clean_session=False, manual_ack=True)
         if settings.username:
@@ -46,6 +47,7 @@ class MqttSource:
         if getattr(reason, "is_failure", False):
             log.warning("mqtt connect refused", extra={"reason": str(reason)})
             return
+        self.connected_at = time.monotonic()
         prefix = self.settings.topic_prefix
         client.subscribe([(f"{prefix}/+/+/reading", 1), (f"{prefix}/+/+/status", 1)])
         log.info("mqtt connected", extra={"broker": f"{self.settings.host}:{self.settings.port}",

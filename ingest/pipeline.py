@@ -62,9 +62,11 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
 
     # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> None:
-        self._threads = [threading.Thread(target=self._writer, name="mw-writer", daemon=True),
-                         threading.Thread(target=self._drainer, name="mw-drainer", daemon=True)]
+    def start(self, *, writer: bool = True) -> None:
+        """Start the drainer and, unless batches are committed by the caller (worker process), the writer."""
+        self._threads = [threading.Thread(target=self._drainer, name="mw-drainer", daemon=True)]
+        if writer:
+            self._threads.append(threading.Thread(target=self._writer, name="mw-writer", daemon=True))
         for t in self._threads:
             t.start()
 
@@ -200,7 +202,7 @@ class Pipeline:
                 log.error("store rejects spooled readings", extra={"error": str(exc)})
                 self._stop.wait(self.settings.retry_max_s)
                 continue
-            self.spool.remove(ids, len(readings))
+            self.spool.remove(ids)
             self.counters.stored += len(readings)
             self._mark_store(True)
             backoff = self.settings.retry_initial_s

@@ -1,4 +1,4 @@
-"""Ingest assembled: registry, store, spool, dead letters, presence, pipeline and MQTT source."""
+"""Ingest assembled: registry, store, spool, dead letters, presence, pipeline, worker and MQTT source."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from ingest.config import IngestSettings, MqttSettings, StoreSettings
 from ingest.deadletters import DeadLetterStore
 from ingest.errors import StoreUnavailable
 from ingest.mqtt import MqttSource
-from ingest.pipeline import Pipeline
+from ingest.pipeline import Counters, Pipeline
 from ingest.registry import Registry
 from ingest.spool import Spool
 from ingest.status import PresenceStore
 from ingest.stores import ReadingStore, open_store
+from ingest.worker import WorkerConfig, WorkerLink
 
 log = logging.getLogger("meterwatch.ingest")
 
@@ -36,6 +37,9 @@ class Health:
 
 
 class IngestService:
+    """Ingest for one site. With ``worker="process"`` (the default) messages are decoded and committed in
+    a worker process (see :mod:`ingest.worker`); ``"thread"`` keeps everything in this process."""
+
     def __init__(self, *, data_dir: Path, mqtt: MqttSettings, store: StoreSettings, ingest: IngestSettings,
                  campus: Campus | None = None, connect_mqtt: bool = True) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -47,38 +51,66 @@ class IngestService:
         self.dead_letters = DeadLetterStore(data_dir / "meterwatch.db")
         self.presence = PresenceStore(data_dir / "meterwatch.db")
         self.spool = Spool(data_dir / "spool.db", ingest.spool_max_readings)
+        # this process's pipeline: the in-process writer, dead-letter replay and direct commits
         self.pipeline = Pipeline(registry=self.registry, store=self.store, dead_letters=self.dead_letters,
                                  presence=self.presence, spool=self.spool, settings=ingest,
                                  topic_prefix=mqtt.topic_prefix)
         self.mqtt: MqttSource | None = None
-        if connect_mqtt:
+        self.link: WorkerLink | None = None
+        if not connect_mqtt:
+            return
+        if ingest.worker == "process":
+            self.link = WorkerLink(WorkerConfig(data_dir, store, ingest, mqtt.topic_prefix), ack=lambda m: None)
+            self.mqtt = MqttSource(mqtt, self.link.submit)
+            self.link.ack = self.mqtt.ack
+        else:
             self.mqtt = MqttSource(mqtt, self.pipeline.submit)
             self.pipeline.ack = self.mqtt.ack
 
     def start(self) -> None:
-        self.pipeline.start()
+        if self.link is not None:
+            self.link.start()  # the worker drains the spool too
+        else:
+            self.pipeline.start()
         if self.mqtt is not None:
             self.mqtt.start()
 
     def stop(self) -> None:
         if self.mqtt is not None:
             self.mqtt.stop()
+        if self.link is not None:
+            self.link.stop()
         self.pipeline.stop()
         for part in (self.store, self.spool, self.dead_letters, self.presence, self.registry):
             part.close()
 
+    @property
+    def counters(self) -> Counters:
+        """Messages received and acknowledged, readings stored, by this service since it started."""
+        own = self.pipeline.counters
+        if self.link is None:
+            return own
+        p = self.link.progress
+        return Counters(received=p.received + own.received, stored=p.stored + own.stored,
+                        spooled=p.spooled + own.spooled, dead_lettered=p.dead_lettered + own.dead_lettered,
+                        acknowledged=self.link.acknowledged + own.acknowledged)
+
     def health(self) -> Health:
         h = self.pipeline.store_health
-        reachable = h.reachable
-        if self.spool.depth == 0:
+        reachable, error = h.reachable, h.last_error
+        if self.link is not None:
+            reachable, error = self.link.progress.store_reachable, self.link.progress.store_error
+        depth = self.spool.depth
+        if depth == 0:
             try:
                 self.store.ping()
                 reachable = True
             except StoreUnavailable as exc:
-                reachable, h.last_error = False, str(exc)
+                reachable, error = False, str(exc)
         connected = self.mqtt.connected if self.mqtt is not None else True
-        ok = connected and reachable and self.spool.depth == 0
-        c = self.pipeline.counters
+        ok = connected and reachable and depth == 0
+        c = self.counters
+        backlog = self.link.backlog if self.link is not None else self.pipeline.backlog
         return Health("ok" if ok else "degraded", connected, self.store.backend, reachable,
-                      None if reachable else h.last_error, self.spool.depth, self.pipeline.backlog,
-                      self.dead_letters.count(), c.received, c.stored, c.acknowledged)
+                      None if reachable else error, depth, backlog, self.dead_letters.count(),
+                      c.received, c.stored, c.acknowledged)

@@ -32,22 +32,21 @@ class Spool:
         self._lock = threading.Lock()
         self._conn.execute("CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, "
                            "n INTEGER NOT NULL, readings TEXT NOT NULL)")
-        self._depth = int(self._conn.execute("SELECT coalesce(sum(n), 0) FROM spool").fetchone()[0])
 
     @property
     def depth(self) -> int:
-        """Readings waiting for the store."""
-        return self._depth
+        """Readings waiting for the store (read from the file: the ingest worker and the API share it)."""
+        with self._lock:
+            return int(self._conn.execute("SELECT coalesce(sum(n), 0) FROM spool").fetchone()[0])
 
     def has_room(self, n: int) -> bool:
-        return self._depth + n <= self.max_readings
+        return self.depth + n <= self.max_readings
 
     def append(self, readings: Sequence[Reading]) -> None:
         if not readings:
             return
         with self._lock:
             self._conn.execute("INSERT INTO spool (n, readings) VALUES (?, ?)", (len(readings), _encode(readings)))
-            self._depth += len(readings)
 
     def peek(self, max_readings: int = 5000) -> tuple[list[int], list[Reading]]:
         """The oldest chunks, up to about ``max_readings`` readings: (chunk ids, readings)."""
@@ -62,12 +61,11 @@ class Spool:
             out.extend(_decode(text))
         return ids, out
 
-    def remove(self, ids: list[int], n: int) -> None:
+    def remove(self, ids: list[int]) -> None:
         with self._lock:
             self._conn.execute("BEGIN")
             self._conn.executemany("DELETE FROM spool WHERE id = ?", [(i,) for i in ids])
             self._conn.execute("COMMIT")
-            self._depth -= n
 
     def close(self) -> None:
         self._conn.close()

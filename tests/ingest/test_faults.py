@@ -80,18 +80,18 @@ def test_influxdb_down_30s_mid_stream_loses_nothing(tmp_path: Path, mosquitto: M
         time.sleep(5)
         influx.stop()
         down_until = time.monotonic() + 30
-        wait_for(lambda: service.spool.depth > 0, 20, "readings spooled while InfluxDB is down")
+        wait_for(lambda: service.health().spool_depth > 0, 20, "readings spooled while InfluxDB is down")
         health = service.health()
         assert health.status == "degraded"
         assert not health.store_reachable
         assert health.store_error
         time.sleep(max(0.0, down_until - time.monotonic()))
-        assert service.pipeline.counters.acknowledged > 0
+        assert service.counters.acknowledged > 0
         influx.start()
         publisher.join(120)
         assert not publisher.is_alive()
         assert_exactly_once(service, sim, timeout=90)
-        wait_for(lambda: service.spool.depth == 0, 30, "spool drained")
+        wait_for(lambda: service.health().spool_depth == 0, 30, "spool drained")
         assert service.health().status == "ok"
     finally:
         service.stop()
@@ -110,5 +110,28 @@ def test_mosquitto_restart_with_persistence_loses_nothing(tmp_path: Path, mosqui
     service.start()
     try:
         assert_exactly_once(service, first, timeout=90)
+    finally:
+        service.stop()
+
+
+def test_ingest_worker_killed_mid_stream_is_replaced_and_nothing_lost(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    sim = simulation(days=2, faults=["duplicates"], seed=11)
+    service = make_service(tmp_path / "data", mosquitto.url, client_id="mw-worker-kill")
+    service.start()
+    try:
+        assert service.mqtt is not None
+        assert service.mqtt.wait_connected(10)
+        assert service.link is not None
+        publisher = threading.Thread(target=publish, args=(sim, mosquitto.url), daemon=True)
+        publisher.start()
+        wait_for(lambda: service.counters.stored > 1000, 60, "1000 readings stored")
+        worker = service.link._proc
+        assert worker is not None
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGKILL)
+        publisher.join(120)
+        assert not publisher.is_alive()
+        assert_exactly_once(service, sim, timeout=90)
+        assert service.link.restarts >= 1
     finally:
         service.stop()

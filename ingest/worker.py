@@ -1,0 +1,199 @@
+"""Ingest on two cores: MQTT receive and acknowledge in this process, decode and commit in a worker.
+
+CPython runs one thread at a time per process. Receiving with paho already keeps one core busy at
+full rate, so decoding, validation and the store write run in a separate process that gets the
+other core. Batches go over a pipe; the worker answers after each commit, and only then are the
+batch's messages acknowledged to the broker. If the worker dies, a new one is started and every
+unconfirmed batch is sent again (writes are idempotent, so a batch committed twice is stored once).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from ingest.config import IngestSettings, StoreSettings
+from ingest.decode import Inbound
+
+log = logging.getLogger("meterwatch.worker")
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    data_dir: Path
+    store: StoreSettings
+    ingest: IngestSettings
+    topic_prefix: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the worker reports after each batch."""
+
+    received: int = 0
+    stored: int = 0
+    spooled: int = 0
+    dead_lettered: int = 0
+    store_reachable: bool = True
+    store_error: str | None = None
+
+
+def worker_main(conn: Connection, config: WorkerConfig) -> None:
+    """The worker process: commit every batch it is sent, answer with Progress, stop on None."""
+    from ingest.deadletters import DeadLetterStore
+    from ingest.pipeline import Pipeline
+    from ingest.registry import Registry
+    from ingest.spool import Spool
+    from ingest.status import PresenceStore
+    from ingest.stores import open_store
+
+    db = config.data_dir / "meterwatch.db"
+    parts = (Registry(db), open_store(config.store, config.data_dir), DeadLetterStore(db), PresenceStore(db),
+             Spool(config.data_dir / "spool.db", config.ingest.spool_max_readings))
+    registry, store, dead_letters, presence, spool = parts
+    pipeline = Pipeline(registry=registry, store=store, dead_letters=dead_letters, presence=presence, spool=spool,
+                        settings=config.ingest, topic_prefix=config.topic_prefix)
+    pipeline.start(writer=False)
+    conn.send("ready")
+    try:
+        while True:
+            try:
+                batch = conn.recv()
+            except (EOFError, OSError):
+                break
+            if batch is None:
+                break
+            pipeline.commit(batch)
+            c, h = pipeline.counters, pipeline.store_health
+            conn.send(Progress(c.received, c.stored, c.spooled, c.dead_lettered, h.reachable, h.last_error))
+    finally:
+        pipeline.stop()
+        for part in parts:
+            part.close()
+
+
+class WorkerLink:
+    """The parent's side: batches messages to the worker, acknowledges what it committed."""
+
+    def __init__(self, config: WorkerConfig, ack: Callable[[Inbound], None], *, window: int = 2) -> None:
+        self.config = config
+        self.ack = ack
+        self.window = window
+        self.progress = Progress()
+        self.acknowledged = 0
+        self.restarts = 0
+        self._base = Progress()  # totals of workers that died
+        self._queue: queue.Queue[Inbound] = queue.Queue()
+        self._stop = threading.Event()
+        self._ctx = multiprocessing.get_context("spawn")  # no fork: this process runs threads
+        self._proc: multiprocessing.process.BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    def submit(self, msg: Inbound) -> None:
+        self._queue.put(msg)
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the worker and wait until it can commit (so nothing is received before it can be stored)."""
+        self._spawn(timeout)
+        self._thread = threading.Thread(target=self._run, name="mw-shipper", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._conn is not None:
+            try:
+                self._conn.send(None)
+            except OSError:
+                pass
+        if self._proc is not None:
+            self._proc.join(timeout)
+            if self._proc.is_alive():
+                self._proc.terminate()
+                self._proc.join(5)
+
+    def _spawn(self, timeout: float = 60.0) -> None:
+        parent, child = self._ctx.Pipe()
+        proc = self._ctx.Process(target=worker_main, args=(child, self.config), name="meterwatch-ingest-worker",
+                                 daemon=True)
+        proc.start()
+        child.close()
+        self._proc, self._conn = proc, parent
+        if not parent.poll(timeout) or parent.recv() != "ready":
+            raise RuntimeError(f"ingest worker did not start within {timeout:.0f}s (exit code {proc.exitcode})")
+
+    def _collect(self, block: bool) -> list[Inbound]:
+        try:
+            first = self._queue.get(timeout=0.2) if block else self._queue.get_nowait()
+        except queue.Empty:
+            return []
+        batch = [first]
+        while len(batch) < self.config.ingest.max_batch_messages:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _run(self) -> None:
+        unconfirmed: deque[list[Inbound]] = deque()
+        while not (self._stop.is_set() and not unconfirmed and self._queue.empty()):
+            conn = self._conn
+            if conn is None:
+                return
+            try:
+                if len(unconfirmed) < self.window:
+                    batch = self._collect(block=not unconfirmed)
+                    if batch:
+                        conn.send(batch)
+                        unconfirmed.append(batch)
+                if unconfirmed and conn.poll(0.001 if len(unconfirmed) < self.window else 0.5):
+                    progress: Progress = conn.recv()
+                    done = unconfirmed.popleft()
+                    for msg in done:
+                        self.ack(msg)
+                    self.acknowledged += len(done)
+                    self.progress = self._add(progress)
+            except (EOFError, OSError, RuntimeError):
+                self._restart(unconfirmed)
+                continue
+            if self._proc is not None and not self._proc.is_alive():
+                self._restart(unconfirmed)
+
+    def _add(self, p: Progress) -> Progress:
+        b = self._base
+        return replace(p, received=b.received + p.received, stored=b.stored + p.stored,
+                       spooled=b.spooled + p.spooled, dead_lettered=b.dead_lettered + p.dead_lettered)
+
+    def _restart(self, unconfirmed: deque[list[Inbound]]) -> None:
+        log.error("ingest worker died; starting a new one and resending unconfirmed batches",
+                  extra={"batches": len(unconfirmed)})
+        self._base = self.progress
+        if self._conn is not None:
+            self._conn.close()
+        if self._proc is not None and self._proc.is_alive():
+            self._proc.terminate()
+        while True:
+            self.restarts += 1
+            self._stop.wait(min(0.2 * 2 ** min(self.restarts, 6), 10.0))  # a worker that cannot start: back off
+            try:
+                self._spawn()
+                break
+            except RuntimeError as exc:
+                log.error("ingest worker failed to start", extra={"error": str(exc)})
+        if self._conn is not None:
+            for batch in unconfirmed:
+                self._conn.send(batch)
