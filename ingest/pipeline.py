@@ -150,7 +150,8 @@ class Pipeline:
         backoff = self.settings.retry_initial_s
         while not self.spool.has_room(len(readings)):  # backpressure: hold the acks, the broker keeps the rest
             log.warning("spool full, holding acknowledgements", extra={"depth": self.spool.depth})
-            time.sleep(backoff)
+            if self._stop.wait(backoff):
+                raise StoreUnavailable("stopping with the spool full: these messages stay unacknowledged")
             backoff = min(backoff * 2, self.settings.retry_max_s)
         self.spool.append(readings)
         self.counters.spooled += len(readings)

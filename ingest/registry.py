@@ -134,10 +134,17 @@ class Registry:
 
     # -- writes ------------------------------------------------------------------------
     def upsert_devices(self, devices: list[Device]) -> tuple[int, int]:
+        """Add new devices; for known ones change only the fields the caller set (a ledger row's columns)."""
         campus = self.campus
         by_id = {d.id: d for d in campus.devices}
         added = sum(1 for d in devices if d.id not in by_id)
         for dev in devices:
+            old = by_id.get(dev.id)
+            if old is not None:
+                given = dev.model_dump(include=dev.model_fields_set)
+                if "building" in given and "zone" not in given:
+                    given["zone"] = None  # derived again from the new building's zone
+                dev = Device.model_validate({**old.model_dump(), **given})
             by_id[dev.id] = dev
         self.save(campus.model_copy(update={"devices": list(by_id.values())}))
         return added, len(devices) - added

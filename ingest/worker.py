@@ -158,8 +158,8 @@ class WorkerLink:
                 if len(unconfirmed) < self.window:
                     batch = self._collect(block=not unconfirmed)
                     if batch:
+                        unconfirmed.append(batch)  # first: if the send fails, the restart sends it again
                         conn.send(batch)
-                        unconfirmed.append(batch)
                 if unconfirmed and conn.poll(0.001 if len(unconfirmed) < self.window else 0.5):
                     progress: Progress = conn.recv()
                     done = unconfirmed.popleft()

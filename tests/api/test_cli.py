@@ -1,0 +1,50 @@
+"""The meterwatch command as people use it: --help, ledger import, errors that say what to fix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ingest.registry import Registry
+from tests.conftest import ROOT, SAMPLE
+from tests.servers import wait_for
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+
+
+def test_help_explains_commands(tmp_path: Path) -> None:
+    out = _run("--help", cwd=tmp_path)
+    assert out.returncode == 0
+    for word in ("demo", "serve", "simulate", "devices", "校园"):
+        assert word in out.stdout
+    assert "water_leak" in _run("simulate", "--list-faults", cwd=tmp_path).stdout
+
+
+def test_devices_import_adds_devices_and_refuses_bad_rows(tmp_path: Path) -> None:
+    config = tmp_path / "mw.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[campus]\nfile = "{SAMPLE}"\n')
+    from ingest.campus import load_campus
+
+    registry = Registry(tmp_path / "data" / "meterwatch.db")
+    registry.seed(load_campus(SAMPLE))
+    ledger = tmp_path / "台账.csv"
+    ledger.write_text("表号,类型,楼栋,倍率\nnew-w1,水表,dorm-2,1\nc1-elec,电表,canteen-1,50\n", encoding="utf-8")
+    ok = _run("devices", "import", str(ledger), "--config", str(config), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "新增 1, 更新 1" in ok.stdout
+    wait_for(lambda: registry.device("c1-elec").multiplier == 50, 5, "registry sees the import")
+    assert registry.device("c1-elec").name == "一食堂总电表"  # columns not in the ledger are kept
+    ledger.write_text("表号,类型,楼栋\nbad,蒸汽表,dorm-2\n", encoding="utf-8")
+    bad = _run("devices", "import", str(ledger), "--config", str(config), cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "row 2, column 2 (类型)" in bad.stderr
+    assert "nothing imported" in bad.stderr
+    missing = _run("serve", "--config", str(tmp_path / "nope.toml"), cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "not found" in missing.stderr
+    registry.close()
