@@ -26,6 +26,14 @@ def make_service(data_dir: Path, broker_url: str, store: StoreSettings | None = 
                          campus=load_campus(SAMPLE))
 
 
+def start_connected(service: IngestService) -> IngestService:
+    """Start the service and wait until it has subscribed (from then on the broker keeps our messages)."""
+    service.start()
+    assert service.mqtt is not None
+    assert service.mqtt.wait_connected(10), "ingest did not connect to the broker within 10 s"
+    return service
+
+
 def simulation(days: float = 7, faults: list[str] | None = None, seed: int = 7,
                end: datetime | None = None) -> Simulation:
     end = end or datetime.now(TZ).replace(second=0, microsecond=0) - timedelta(minutes=10)

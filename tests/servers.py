@@ -47,6 +47,17 @@ def wait_for(check, timeout: float, what: str, interval: float = 0.1):  # type: 
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
+def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+    """Ask a process to stop with ``sig``; kill it if it has not stopped within ``timeout``."""
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 class _Process:
     name = "process"
 
@@ -71,13 +82,7 @@ class _Process:
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.send_signal(sig)
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        stop_process(self.proc, sig, 15)
         self.proc = None
 
     def restart(self) -> None:

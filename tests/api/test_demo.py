@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT
-from tests.servers import free_port, wait_for
+from tests.servers import free_port, stop_process, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -39,9 +39,5 @@ def test_demo_streams_a_campus_into_the_embedded_store(tmp_path: Path) -> None:
         assert f"mqtt://127.0.0.1:{mqtt_port}" in text
         assert f"http://127.0.0.1:{port}" in text
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, signal.SIGINT, 30)
     assert proc.returncode == 0, log.read_text(encoding="utf-8")[-2000:]

@@ -10,7 +10,7 @@ import pytest
 from ingest.broker import EmbeddedBroker
 from ingest.config import StoreSettings
 from simulators.publisher import publish
-from tests.harness import assert_exactly_once, make_service, malformed_count, simulation
+from tests.harness import assert_exactly_once, make_service, malformed_count, simulation, start_connected
 from tests.servers import Influx, Mosquitto, wait_for
 
 pytestmark = pytest.mark.integration
@@ -19,10 +19,8 @@ pytestmark = pytest.mark.integration
 def _run_week(tmp_path: Path, broker_url: str, store: StoreSettings | None = None) -> None:
     sim = simulation(days=7)
     service = make_service(tmp_path / "data", broker_url, store)
-    service.start()
+    start_connected(service)
     try:
-        assert service.mqtt is not None
-        assert service.mqtt.wait_connected(10)
         tally = publish(sim, broker_url)
         assert tally.by_what["malformed"] > 10
         assert tally.by_what["duplicate"] > 10

@@ -17,8 +17,8 @@ import pytest
 from ingest.config import StoreSettings
 from simulators.publisher import publish
 from tests.conftest import ROOT, SAMPLE
-from tests.harness import assert_exactly_once, make_service, simulation
-from tests.servers import Influx, Mosquitto, free_port, wait_for
+from tests.harness import assert_exactly_once, make_service, simulation, start_connected
+from tests.servers import Influx, Mosquitto, free_port, stop_process, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
@@ -59,21 +59,15 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing(tmp_path: Path, mosquitto: 
         finally:
             reader.stop()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 def test_influxdb_down_30s_mid_stream_loses_nothing(tmp_path: Path, mosquitto: Mosquitto, influx: Influx) -> None:
     sim = simulation(days=1, faults=["duplicates"])
     service = make_service(tmp_path / "data", mosquitto.url,
                            StoreSettings(backend="influxdb", url=influx.url, database="mw", timeout_s=2))
-    service.start()
+    start_connected(service)
     try:
-        assert service.mqtt is not None
-        assert service.mqtt.wait_connected(10)
         # about 45 s of publishing: one simulated day at ~1900x
         publisher = threading.Thread(target=publish, args=(sim, mosquitto.url), kwargs={"speed": 1900}, daemon=True)
         publisher.start()
@@ -100,10 +94,7 @@ def test_influxdb_down_30s_mid_stream_loses_nothing(tmp_path: Path, mosquitto: M
 def test_mosquitto_restart_with_persistence_loses_nothing(tmp_path: Path, mosquitto: Mosquitto) -> None:
     first = simulation(days=2, faults=["duplicates"], seed=3)
     service = make_service(tmp_path / "data", mosquitto.url, client_id="mw-restart")
-    service.start()
-    assert service.mqtt is not None
-    assert service.mqtt.wait_connected(10)
-    service.stop()  # session stays with the broker (clean session off)
+    start_connected(service).stop()  # session stays with the broker (clean session off)
     publish(first, mosquitto.url)  # queued by the broker for our session
     mosquitto.restart()  # persistence on: the queue survives
     service = make_service(tmp_path / "data", mosquitto.url, client_id="mw-restart")
@@ -117,10 +108,8 @@ def test_mosquitto_restart_with_persistence_loses_nothing(tmp_path: Path, mosqui
 def test_ingest_worker_killed_mid_stream_is_replaced_and_nothing_lost(tmp_path: Path, mosquitto: Mosquitto) -> None:
     sim = simulation(days=2, faults=["duplicates"], seed=11)
     service = make_service(tmp_path / "data", mosquitto.url, client_id="mw-worker-kill")
-    service.start()
+    start_connected(service)
     try:
-        assert service.mqtt is not None
-        assert service.mqtt.wait_connected(10)
         assert service.link is not None
         publisher = threading.Thread(target=publish, args=(sim, mosquitto.url), daemon=True)
         publisher.start()
