@@ -78,6 +78,16 @@ def queue_for(broker: Mosquitto, client_id: str, messages: list[tuple[str, bytes
     pub.loop_stop()
 
 
+def forget_session(broker: Mosquitto, client_id: str) -> None:
+    """Delete a persistent session, so later runs' messages are not queued for it too."""
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    c.connect("127.0.0.1", broker.port)
+    c.loop_start()
+    time.sleep(0.2)
+    c.disconnect()
+    c.loop_stop()
+
+
 def raw_rate(broker: Mosquitto, messages: list[tuple[str, bytes]], tag: str) -> float:
     cid = f"raw-{tag}"
     queue_for(broker, cid, messages)
@@ -100,6 +110,7 @@ def raw_rate(broker: Mosquitto, messages: list[tuple[str, bytes]], tag: str) -> 
     elapsed = time.monotonic() - connected_at[0]
     sub.disconnect()
     sub.loop_stop()
+    forget_session(broker, cid)
     return len(messages) / elapsed
 
 
@@ -119,6 +130,7 @@ def meterwatch_rate(broker: Mosquitto, messages: list[tuple[str, bytes]], store:
             raise RuntimeError(f"benchmark payloads were refused: {svc.dead_letters.list(limit=3)}")
     finally:
         svc.stop()
+        forget_session(broker, cid)
     return len(messages) / elapsed
 
 

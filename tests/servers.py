@@ -102,7 +102,8 @@ class Mosquitto(_Process):
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {self.workdir}/\n"
-            "autosave_interval 1\n"
+            "autosave_interval 30\n"  # and always on a clean shutdown
+
             # deliver up to 1000 unacknowledged QoS 1 messages at once (ingest batches), queue without limit
             "max_inflight_messages 1000\n"
             "max_queued_messages 0\n"
