@@ -18,12 +18,12 @@ from typing import (
     Annotated,
     Any,
     NamedTuple,
-    Required,  # pydantic needs these on Python < 3.12
+    Required,
 )
 
 import orjson
 from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
-from typing_extensions import TypedDict
+from typing_extensions import TypedDict  # pydantic needs this one, not typing's, on Python < 3.12
 
 from ingest.errors import PayloadError
 

@@ -15,8 +15,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from ingest.config import IngestSettings
+from ingest.config import IngestSettings, StoreSettings
 from ingest.contract import Reading
 from ingest.deadletters import DeadLetterStore, Refusal
 from ingest.decode import Decoded, Inbound, decode
@@ -24,7 +25,7 @@ from ingest.errors import PayloadError, StoreRejected, StoreUnavailable
 from ingest.registry import Registry
 from ingest.spool import Spool
 from ingest.status import PresenceStore
-from ingest.stores import ReadingStore
+from ingest.stores import ReadingStore, open_store
 
 log = logging.getLogger("meterwatch.ingest")
 
@@ -60,6 +61,18 @@ class Pipeline:
         self._spooled = threading.Event()
         self._commit_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+
+    @classmethod
+    def open(cls, data_dir: Path, store: StoreSettings, settings: IngestSettings, topic_prefix: str) -> Pipeline:
+        """Open every part from the data directory: what the service and the worker process both run."""
+        db = data_dir / "meterwatch.db"
+        return cls(registry=Registry(db), store=open_store(store, data_dir), dead_letters=DeadLetterStore(db),
+                   presence=PresenceStore(db), spool=Spool(data_dir / "spool.db", settings.spool_max_readings),
+                   settings=settings, topic_prefix=topic_prefix)
+
+    def close(self) -> None:
+        for part in (self.store, self.spool, self.dead_letters, self.presence, self.registry):
+            part.close()
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self, *, writer: bool = True) -> None:

@@ -8,14 +8,9 @@ from pathlib import Path
 
 from ingest.campus import Campus
 from ingest.config import IngestSettings, MqttSettings, StoreSettings
-from ingest.deadletters import DeadLetterStore
 from ingest.errors import StoreUnavailable
 from ingest.mqtt import MqttSource
 from ingest.pipeline import Counters, Pipeline
-from ingest.registry import Registry
-from ingest.spool import Spool
-from ingest.status import PresenceStore
-from ingest.stores import ReadingStore, open_store
 from ingest.worker import WorkerConfig, WorkerLink
 
 log = logging.getLogger("meterwatch.ingest")
@@ -44,17 +39,13 @@ class IngestService:
                  campus: Campus | None = None, connect_mqtt: bool = True) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
-        self.registry = Registry(data_dir / "meterwatch.db")
+        # this process's pipeline: the in-process writer, dead-letter replay and direct commits
+        self.pipeline = Pipeline.open(data_dir, store, ingest, mqtt.topic_prefix)
+        p = self.pipeline
+        self.registry, self.store, self.dead_letters, self.presence, self.spool = (
+            p.registry, p.store, p.dead_letters, p.presence, p.spool)
         if campus is not None:
             self.registry.seed(campus)
-        self.store: ReadingStore = open_store(store, data_dir)
-        self.dead_letters = DeadLetterStore(data_dir / "meterwatch.db")
-        self.presence = PresenceStore(data_dir / "meterwatch.db")
-        self.spool = Spool(data_dir / "spool.db", ingest.spool_max_readings)
-        # this process's pipeline: the in-process writer, dead-letter replay and direct commits
-        self.pipeline = Pipeline(registry=self.registry, store=self.store, dead_letters=self.dead_letters,
-                                 presence=self.presence, spool=self.spool, settings=ingest,
-                                 topic_prefix=mqtt.topic_prefix)
         self.mqtt: MqttSource | None = None
         self.link: WorkerLink | None = None
         if not connect_mqtt:
@@ -81,8 +72,7 @@ class IngestService:
         if self.link is not None:
             self.link.stop()
         self.pipeline.stop()
-        for part in (self.store, self.spool, self.dead_letters, self.presence, self.registry):
-            part.close()
+        self.pipeline.close()
 
     @property
     def counters(self) -> Counters:

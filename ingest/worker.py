@@ -47,19 +47,9 @@ class Progress:
 
 def worker_main(conn: Connection, config: WorkerConfig) -> None:
     """The worker process: commit every batch it is sent, answer with Progress, stop on None."""
-    from ingest.deadletters import DeadLetterStore
     from ingest.pipeline import Pipeline
-    from ingest.registry import Registry
-    from ingest.spool import Spool
-    from ingest.status import PresenceStore
-    from ingest.stores import open_store
 
-    db = config.data_dir / "meterwatch.db"
-    parts = (Registry(db), open_store(config.store, config.data_dir), DeadLetterStore(db), PresenceStore(db),
-             Spool(config.data_dir / "spool.db", config.ingest.spool_max_readings))
-    registry, store, dead_letters, presence, spool = parts
-    pipeline = Pipeline(registry=registry, store=store, dead_letters=dead_letters, presence=presence, spool=spool,
-                        settings=config.ingest, topic_prefix=config.topic_prefix)
+    pipeline = Pipeline.open(config.data_dir, config.store, config.ingest, config.topic_prefix)
     pipeline.start(writer=False)
     conn.send("ready")
     try:
@@ -75,8 +65,7 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
             conn.send(Progress(c.received, c.stored, c.spooled, c.dead_lettered, h.reachable, h.last_error))
     finally:
         pipeline.stop()
-        for part in parts:
-            part.close()
+        pipeline.close()
 
 
 class WorkerLink:
