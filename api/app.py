@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.routers import dead_letters, devices, health
+from alerts.service import AlertService
+from api.routers import alerts as alerts_router
+from api.routers import dead_letters, devices, health, rules
 from api.settings import Settings
 from ingest.campus import Campus
 from ingest.errors import ConfigError, StoreUnavailable
@@ -20,19 +22,33 @@ def build_service(settings: Settings, campus: Campus | None, *, connect_mqtt: bo
                          ingest=settings.ingest, campus=campus, connect_mqtt=connect_mqtt)
 
 
-def create_app(settings: Settings, service: IngestService | None = None, campus: Campus | None = None) -> FastAPI:
-    """The app. With ``service`` given the caller owns its lifecycle; otherwise the app starts and stops one."""
+def build_alerts(settings: Settings, *, connect_mqtt: bool = True) -> AlertService | None:
+    if not settings.alerts.enabled:
+        return None
+    return AlertService(data_dir=settings.data_dir, mqtt=settings.mqtt, settings=settings.alerts,
+                        language=settings.language, connect_mqtt=connect_mqtt)
+
+
+def create_app(settings: Settings, service: IngestService | None = None, campus: Campus | None = None,
+               alerts: AlertService | None = None) -> FastAPI:
+    """The app. With ``service`` (and ``alerts``) given the caller owns their lifecycle; otherwise the app
+    starts and stops them."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = service is None
         app.state.service = service or build_service(settings, campus)
+        app.state.alerts = alerts if not owned else build_alerts(settings)
         if owned:
             app.state.service.start()
+            if app.state.alerts is not None:
+                app.state.alerts.start()
         try:
             yield
         finally:
             if owned:
+                if app.state.alerts is not None:
+                    app.state.alerts.stop()
                 app.state.service.stop()
 
     app = FastAPI(title="meterwatch", version="0.1.0", lifespan=lifespan,
@@ -40,7 +56,8 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     app.state.settings = settings
     if service is not None:
         app.state.service = service
-    for router in (health.router, devices.router, dead_letters.router):
+        app.state.alerts = alerts
+    for router in (health.router, devices.router, dead_letters.router, alerts_router.router, rules.router):
         app.include_router(router, prefix="/api/v1")
 
     @app.exception_handler(StoreUnavailable)

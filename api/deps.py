@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 
+from alerts.service import AlertService
 from ingest.service import IngestService
 
 
@@ -20,5 +21,13 @@ def get_timezone(request: Request) -> ZoneInfo:
     return ZoneInfo(service.registry.campus.site.timezone)
 
 
+def get_alerts(request: Request) -> AlertService:
+    alerts: AlertService | None = getattr(request.app.state, "alerts", None)
+    if alerts is None:
+        raise HTTPException(503, "alerts are disabled: set [alerts] enabled = true")
+    return alerts
+
+
 ServiceDep = Annotated[IngestService, Depends(get_service)]
 TimezoneDep = Annotated[ZoneInfo, Depends(get_timezone)]
+AlertsDep = Annotated[AlertService, Depends(get_alerts)]

@@ -73,3 +73,68 @@ class DeadLetterPublic(BaseModel):
 class ReplayResult(BaseModel):
     id: int
     stored_readings: int
+
+
+class AlertPublic(BaseModel):
+    id: int
+    rule: str
+    name: str = Field(description="the rule's name in the configured language")
+    category: Literal["energy", "safety", "data"]
+    severity: Literal["critical", "major", "minor", "warning"]
+    status: Literal["active", "acknowledged", "resolved"]
+    subject: str = Field(description="the device id, or the department for budget rules")
+    device: str | None
+    building: str | None
+    zone: str | None
+    department: str | None
+    value: float | None
+    unit: str | None
+    limit: str | None
+    detail: str | None
+    started: datetime
+    last_seen: datetime = Field(description="time of the newest reading that kept it active")
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    ack_comment: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolve_reason: str | None
+    route: str | None
+    escalation_level: int
+    next_escalation: datetime | None
+
+
+class AlertEventPublic(BaseModel):
+    id: int
+    at: datetime
+    type: str = Field(description="raised, severity, acknowledged, escalated, resolved, notified, notify_retry, "
+                                  "notify_failed")
+    actor: str | None
+    detail: dict[str, object]
+
+
+class AckRequest(BaseModel):
+    by: str = Field(min_length=1, description="who acknowledges (a roster person id or a name)",
+                    examples=["wang"])
+    comment: str | None = Field(default=None, examples=["已到现场，正在关阀"])
+
+
+class ResolveRequest(BaseModel):
+    by: str = Field(min_length=1, examples=["chen"])
+    reason: str = Field(min_length=1, examples=["更换传感器后读数正常"])
+
+
+class RulePublic(BaseModel):
+    id: str
+    name: dict[str, str]
+    category: str
+    severity: str
+    enabled: bool
+    target: dict[str, object]
+    condition: dict[str, object]
+    for_s: float
+    count: int
+    schedule: object | None
+    clear_for_s: float
+    route: str | None
+    note: str

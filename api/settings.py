@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from alerts.config import AlertSettings
 from ingest.config import IngestSettings, MqttSettings, StoreSettings
 from ingest.errors import ConfigError
 
@@ -34,6 +35,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     campus: CampusSettings = CampusSettings()
     ingest: IngestSettings = IngestSettings()
+    alerts: AlertSettings = AlertSettings()
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:

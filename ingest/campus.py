@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ingest.contract import REGISTER_FIELD, Identifier, Kind
 from ingest.errors import ConfigError
+from ingest.yamlfile import parse_yaml_model
 
 
 class Department(StrEnum):
@@ -94,6 +94,8 @@ class Campus(BaseModel):
     zones: list[Zone] = Field(default_factory=list)
     devices: list[Device] = Field(default_factory=list)
     calendar: dict[str, Any] = Field(default_factory=dict, description="school terms; used by simulators and rules")
+    targets: dict[Department, dict[Kind, float]] = Field(
+        default_factory=dict, description="monthly energy-saving targets (节能降耗指标) per department: kWh or m³")
 
     @model_validator(mode="after")
     def _references(self) -> Campus:
@@ -126,38 +128,8 @@ class Campus(BaseModel):
         return next((b for b in self.buildings if b.id == building_id), None)
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    """Follow a pydantic error location through the composed YAML tree to a line number."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == key), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-        else:
-            break
-        if node is None:
-            break
-        line = node.start_mark.line + 1
-    return line
-
-
 def parse_campus(text: str, source: str = "<campus>") -> Campus:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
-    try:
-        return Campus.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        where = ".".join(str(p) for p in loc) or "top level"
-        line = _line_of(node, loc)
-        at = f"{source}:{line}" if line else source
-        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise ConfigError(f"{at}: {where}: {err['msg']}{more}") from exc
+    return parse_yaml_model(text, Campus, source)
 
 
 def load_campus(path: Path) -> Campus:

@@ -69,6 +69,13 @@ class MqttSource:
         if msg.qos > 0:
             self._client.ack(msg.mid, msg.qos)
 
+    def publish(self, topic: str, payload: bytes, timeout_s: float = 5.0) -> None:
+        """Publish with QoS 1 and wait until the broker has it (raises on timeout or when offline)."""
+        info = self._client.publish(topic, payload, qos=1)
+        info.wait_for_publish(timeout_s)
+        if not info.is_published():
+            raise TimeoutError(f"broker did not confirm within {timeout_s:g} s")
+
     def start(self) -> None:
         self._client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s)
         self._client.loop_start()

@@ -62,6 +62,61 @@ def in_order(points: Iterable[tuple[int, float]]) -> list[tuple[int, float]]:
     return sorted(dict(points).items())
 
 
+class RegisterTrack:
+    """The register rules applied one reading at a time (readings must come in timestamp order).
+
+    :func:`consumption` runs it over a whole series; the alert rules keep one per meter and
+    persist it with :meth:`state` so a restart continues where it stopped.
+    """
+
+    __slots__ = ("multiplier", "rated_capacity", "base_ts", "base", "good_ts", "good", "prev_ts", "prev")
+
+    def __init__(self, ts: int, value: float, *, multiplier: float = 1.0, rated_capacity: float | None = None) -> None:
+        self.multiplier, self.rated_capacity = multiplier, rated_capacity
+        self.base_ts, self.base = ts, value    # high-water mark of the current cycle
+        self.good_ts, self.good = ts, value    # last value counted without a flag (for glitch recovery)
+        self.prev_ts, self.prev = ts, value
+
+    def _plausible(self, rise: float, elapsed_ms: int) -> bool:
+        cap = self.rated_capacity
+        return cap is None or rise * self.multiplier <= cap * max(elapsed_ms, 0) / 3_600_000
+
+    def step(self, ts: int, value: float) -> Step:
+        flag: Flag | None = None
+        delta = 0.0
+        base, good, m = self.base, self.good, self.multiplier
+        if base > 0 and value < NEW_CYCLE_RATIO * base:
+            if value >= good and self._plausible(value - good, ts - self.good_ts) and good < base:
+                delta = (value - good) * m                  # back from a glitch spike
+            else:
+                flag = Flag.NEW_CYCLE
+                if self._plausible(value, ts - self.base_ts):
+                    delta = value * m
+            self.base_ts, self.base, self.good_ts, self.good = ts, value, ts, value
+        elif value < base:
+            flag = Flag.DIP
+        elif not self._plausible(value - base, ts - self.base_ts):
+            flag = Flag.IMPLAUSIBLE
+            self.base_ts, self.base = ts, value             # good stays: a glitch can be recovered
+        else:
+            delta = (value - base) * m
+            self.base_ts, self.base, self.good_ts, self.good = ts, value, ts, value
+        out = Step(self.prev_ts, ts, delta, flag, self.prev, value)
+        self.prev_ts, self.prev = ts, value
+        return out
+
+    def state(self) -> list[float]:
+        return [self.base_ts, self.base, self.good_ts, self.good, self.prev_ts, self.prev]
+
+    @classmethod
+    def restore(cls, state: list[float], *, multiplier: float = 1.0,
+                rated_capacity: float | None = None) -> RegisterTrack:
+        track = cls(0, 0.0, multiplier=multiplier, rated_capacity=rated_capacity)
+        base_ts, track.base, good_ts, track.good, prev_ts, track.prev = state
+        track.base_ts, track.good_ts, track.prev_ts = int(base_ts), int(good_ts), int(prev_ts)
+        return track
+
+
 def consumption(points: Iterable[tuple[int, float]], *, multiplier: float = 1.0,
                 rated_capacity: float | None = None) -> Consumption:
     """Apply the register rules to ``(ts_ms, register)`` points (any order)."""
@@ -69,35 +124,11 @@ def consumption(points: Iterable[tuple[int, float]], *, multiplier: float = 1.0,
     out = Consumption()
     if not ordered:
         return out
-
-    def plausible(rise: float, elapsed_ms: int) -> bool:
-        return rated_capacity is None or rise * multiplier <= rated_capacity * max(elapsed_ms, 0) / 3_600_000
-
-    base_ts, base = ordered[0]     # high-water mark of the current cycle
-    good_ts, good = base_ts, base  # last value counted without a flag (for glitch recovery)
-    prev_ts, prev = ordered[0]
+    track = RegisterTrack(*ordered[0], multiplier=multiplier, rated_capacity=rated_capacity)
     for ts, value in ordered[1:]:
-        flag: Flag | None = None
-        delta = 0.0
-        if base > 0 and value < NEW_CYCLE_RATIO * base:
-            if value >= good and plausible(value - good, ts - good_ts) and good < base:
-                delta = (value - good) * multiplier       # back from a glitch spike
-            else:
-                flag = Flag.NEW_CYCLE
-                if plausible(value, ts - base_ts):
-                    delta = value * multiplier
-            base_ts, base, good_ts, good = ts, value, ts, value
-        elif value < base:
-            flag = Flag.DIP
-        elif not plausible(value - base, ts - base_ts):
-            flag = Flag.IMPLAUSIBLE
-            base_ts, base = ts, value                     # good stays: a glitch can be recovered
-        else:
-            delta = (value - base) * multiplier
-            base_ts, base, good_ts, good = ts, value, ts, value
-        out.steps.append(Step(prev_ts, ts, delta, flag, prev, value))
-        out.total += delta
-        prev_ts, prev = ts, value
+        step = track.step(ts, value)
+        out.steps.append(step)
+        out.total += step.delta
     return out
 
 

@@ -97,8 +97,14 @@ class Simulation:
         b = self.buildings[dev["building"]]
         dept, area, kind = b["department"], b.get("floor_area_m2", 1000), dev["kind"]
         if kind == "electricity":
-            rate = profiles.incomer_kw(hour, day) if dev.get("multiplier", 1) >= 100 else \
-                profiles.electricity_kw(dept, hour, day, area)
+            if dev.get("role") == "dorm_room":
+                rate = profiles.dorm_room_kw(hour, day)
+            elif dev.get("multiplier", 1) >= 100:
+                rate = profiles.incomer_kw(hour, day)
+            else:
+                rate = profiles.electricity_kw(dept, hour, day, area)
+            if self._has(dev["id"], "over_budget"):
+                rate += 40
             if self._has(dev["id"], "lights_on_night") and (hour >= 22 or hour < 6):
                 rate += 25
             if self._has(dev["id"], "dorm_appliance") and 20 <= hour < 20.75:

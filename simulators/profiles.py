@@ -50,6 +50,17 @@ def electricity_kw(department: str, hour: float, day: DayType, area_m2: float) -
     return scale
 
 
+def dorm_room_kw(hour: float, day: DayType) -> float:
+    """One dormitory room (6 students): lights, fans, chargers; no cooking allowed."""
+    if day is DayType.VACATION or day is DayType.HOLIDAY:
+        return 0.02
+    if 19 <= hour < 23:
+        return 0.35
+    if 6 <= hour < 7.5:
+        return 0.15
+    return 0.2 if 12 <= hour < 14 else 0.05
+
+
 def incomer_kw(hour: float, day: DayType) -> float:
     """The 10 kV incomer sees the whole campus."""
     if day is DayType.SCHOOL_DAY:

@@ -1,0 +1,1 @@
+"""Alerts: rules over the live reading stream → alerts with a lifecycle → people on duty."""

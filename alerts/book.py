@@ -1,0 +1,187 @@
+"""The alert lifecycle: engine transitions, acknowledgements and hand resolves become alert rows,
+events and notices in the outbox (all inside the caller's transaction).
+
+    active ──ack──▶ acknowledged ──clear / resolve──▶ resolved
+       └───────────────clear / resolve───────────────────┘
+One open alert per (rule, subject); repeats update it. Escalation climbs the route's levels
+while nobody has acknowledged, and stops at ack or resolve.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from alerts.engine import Transition
+from alerts.messages import render
+from alerts.roster import DutyRoster, Person, Route
+from alerts.rules import RuleBook, Severity
+from alerts.store import Alert, AlertStore
+from ingest.errors import MeterwatchError
+
+
+class AlertStateError(MeterwatchError):
+    """The alert is not in a state that allows this (e.g. acknowledging a resolved alert)."""
+
+
+@dataclass(frozen=True)
+class BookSettings:
+    site: str
+    language: str
+    public_url: str
+    secret: bytes
+    tz: dt.tzinfo
+    topic_prefix: str = "campus"
+    mqtt: bool = True
+
+
+def sign(secret: bytes, alert_id: int, person: str) -> str:
+    return hmac.new(secret, f"{alert_id}:{person}".encode(), hashlib.sha256).hexdigest()[:24]
+
+
+class AlertBook:
+    def __init__(self, store: AlertStore, roster: DutyRoster, rules: RuleBook, settings: BookSettings) -> None:
+        self.store, self.roster, self.rules, self.settings = store, roster, rules, settings
+
+    # -- engine transitions (inside store.tx) --------------------------------------------
+    def apply(self, t: Transition, now_ms: int) -> int | None:
+        """Record one transition; returns the id of an alert it raised."""
+        s = self.store
+        if t.kind == "raise":
+            dev = t.device if t.rule.condition.scope == "device" else None
+            route = self.roster.route(t.rule.route, t.rule.category, t.rule.severity, t.device.zone,
+                                      dev.building if dev else None)
+            nxt = now_ms + int((route.levels[1].after - route.levels[0].after) * 1000) if len(route.levels) > 1 \
+                else None
+            alert_id = s.insert_alert(
+                rule=t.rule.id, subject=t.subject, device=dev.id if dev else None,
+                building=dev.building if dev else None, zone=t.device.zone, department=t.department,
+                category=t.rule.category.value, severity=t.rule.severity.value, status="active",
+                value=t.obs.value, limit_text=t.obs.limit, unit=t.obs.unit, detail=t.obs.detail,
+                started_ms=t.ts, last_ms=t.ts, route=route.id, level=0, next_escalation_ms=nxt)
+            s.event(alert_id, t.ts, "raised", None, value=t.obs.value, limit=t.obs.limit)
+            self._notify(s.get(alert_id), "raised", self.roster.recipients(route.levels[0], t.device.zone, t.ts),
+                         route, now_ms)
+            return alert_id
+        alert = s.get(t.alert_id) if t.alert_id else s.open_for(t.rule.id, t.subject)
+        if alert is None or alert.status == "resolved":
+            return None
+        if t.kind == "update":
+            cols: dict[str, Any] = {"value": t.obs.value, "last_ms": max(t.ts, alert.last_ms)}
+            rise = t.rule.rise
+            if rise and t.ts - alert.started_ms >= rise.after * 1000 and \
+                    Severity(alert.severity).rank < rise.severity.rank:
+                cols["severity"] = rise.severity.value
+                s.update_alert(alert.id, **cols)
+                s.event(alert.id, t.ts, "severity", None, old=alert.severity, new=rise.severity.value)
+                self._notify(s.get(alert.id), "raised", self._told(alert.id), None, now_ms)
+            else:
+                s.update_alert(alert.id, **cols)
+            return None
+        self._resolve(alert, "system", None, t.ts, now_ms)
+        return None
+
+    # -- people ------------------------------------------------------------------------
+    def ack(self, alert_id: int, by: str, comment: str | None, now_ms: int) -> Alert:
+        s = self.store
+        with s.tx():
+            alert = s.get(alert_id)
+            if alert.status != "active":
+                raise AlertStateError(f"alert #{alert_id} is {alert.status}; only an active alert can be acknowledged")
+            s.update_alert(alert_id, status="acknowledged", ack_by=by, ack_ms=now_ms, ack_comment=comment,
+                           next_escalation_ms=None)
+            s.event(alert_id, now_ms, "acknowledged", by, comment=comment)
+            told = [p for p in self._told(alert_id) if p.id != by]
+            self._notify(s.get(alert_id), "acknowledged", told, None, now_ms, actor=by)
+            return s.get(alert_id)
+
+    def resolve(self, alert_id: int, by: str, reason: str, now_ms: int) -> Alert:
+        s = self.store
+        with s.tx():
+            alert = s.get(alert_id)
+            if alert.status == "resolved":
+                raise AlertStateError(f"alert #{alert_id} is already resolved")
+            self._resolve(alert, by, reason, now_ms, now_ms)
+            return s.get(alert_id)
+
+    def _resolve(self, alert: Alert, by: str, reason: str | None, ts: int, now_ms: int) -> None:
+        s = self.store
+        s.update_alert(alert.id, status="resolved", resolved_ms=ts, resolved_by=by,
+                       resolve_reason=reason or "condition cleared", next_escalation_ms=None, last_ms=max(ts,
+                                                                                                         alert.last_ms))
+        s.event(alert.id, ts, "resolved", by, reason=reason or "condition cleared")
+        route = self.roster.routes.get(alert.route or "")
+        if route is None or route.notify_resolved:
+            self._notify(s.get(alert.id), "resolved", self._told(alert.id), route, now_ms, actor=by, reason=reason)
+
+    # -- escalation --------------------------------------------------------------------
+    def escalate(self, now_ms: int) -> int:
+        """Climb one level for every active alert whose time is up; returns how many climbed."""
+        n = 0
+        for alert in self.store.due_escalations(now_ms):
+            route = self.roster.routes.get(alert.route or "")
+            with self.store.tx():
+                fresh = self.store.get(alert.id)
+                if fresh.status != "active" or fresh.next_escalation_ms is None:
+                    continue
+                level = fresh.level + 1
+                if route is None or level >= len(route.levels):
+                    self.store.update_alert(alert.id, next_escalation_ms=None)
+                    continue
+                nxt = None
+                if level + 1 < len(route.levels):
+                    nxt = now_ms + int((route.levels[level + 1].after - route.levels[level].after) * 1000)
+                self.store.update_alert(alert.id, level=level, next_escalation_ms=nxt)
+                people = self.roster.recipients(route.levels[level], fresh.zone, now_ms)
+                self.store.event(alert.id, now_ms, "escalated", None, level=level, to=[p.id for p in people])
+                self._notify(self.store.get(alert.id), "escalated", people, route, now_ms, level=level)
+                n += 1
+        return n
+
+    # -- notices -----------------------------------------------------------------------
+    def _told(self, alert_id: int) -> list[Person]:
+        ids = dict.fromkeys(n.recipient for n in self.store.notices(alert_id)
+                            if n.recipient and n.event in ("raised", "escalated"))
+        return [self.roster.people[i] for i in ids if i in self.roster.people]
+
+    def _notify(self, alert: Alert, event: str, people: list[Person], route: Route | None, now_ms: int, *,
+                level: int | None = None, actor: str | None = None, reason: str | None = None) -> None:
+        cfg, campus = self.settings, self.rules.campus
+        level = alert.level if level is None else level
+        building = campus.building(alert.building) if alert.building else None
+        device = self.rules.devices.get(alert.device or "")
+        zone = next((z.name for z in campus.zones if z.id == alert.zone), alert.zone or "")
+        rule = self.rules.file_rule(alert.rule)
+        payload = {"alert_id": alert.id, "event": event, "rule": alert.rule, "severity": alert.severity,
+                   "category": alert.category, "status": alert.status, "device": alert.device,
+                   "building": alert.building, "zone": alert.zone, "department": alert.department,
+                   "value": alert.value, "unit": alert.unit, "limit": alert.limit_text,
+                   "started_ms": alert.started_ms, "level": level}
+
+        def text(language: str | None, person: str | None) -> tuple[str, str]:
+            name = rule.name.text(language or cfg.language) if rule else alert.rule
+            ack = f"{cfg.public_url}/api/v1/alerts/{alert.id}"
+            if person:
+                ack += f"/ack?by={person}&sig={sign(cfg.secret, alert.id, person)}"
+            return render(alert, event, language=language or cfg.language, rule_name=name,
+                          building=building.name if building else (alert.department or ""),
+                          device=f"{device.name} ({device.id})" if device else alert.subject, zone=zone, tz=cfg.tz,
+                          ack_url=ack, actor=actor, reason=reason)
+
+        for person in people:
+            title, body = text(person.language, person.id)
+            for channel, url in self.roster.urls(person):
+                self.store.enqueue(alert.id, event, level, channel, person.id, url, title, body,
+                                   {**payload, "to": person.id}, now_ms)
+        if route is not None:
+            title, body = text(None, None)
+            for channel, url in self.roster.group_urls(route):
+                self.store.enqueue(alert.id, event, level, channel, None, url, title, body, payload, now_ms)
+        if cfg.mqtt:
+            title, body = text(None, None)
+            topic = f"{cfg.topic_prefix}/{cfg.site}/alerts/{alert.severity}"
+            self.store.enqueue(alert.id, event, level, "mqtt", None, f"mqtt:{topic}", title, body,
+                               {**payload, "title": title}, now_ms)

@@ -1,0 +1,122 @@
+"""What every condition plug-in is: a pydantic model of its parameters with ``observe`` (and,
+for conditions that watch the clock, ``tick``), keeping its own JSON-able state.
+
+A condition says, for each reading of a target device, whether its situation holds
+(``FIRING``), is over (``CLEAR``) or is in between (``HOLD``, the hysteresis band). The
+engine turns that into alerts with ``for``/``count``/``clear``. Add a type with
+:func:`register_condition`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from alerts.calendar import CampusCalendar
+from alerts.schedule import Schedule
+from ingest.campus import Campus, Device
+from ingest.contract import Reading
+from ingest.registers import Step
+
+
+class Verdict(Enum):
+    FIRING = "firing"
+    CLEAR = "clear"
+    HOLD = "hold"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    verdict: Verdict
+    value: float | None = None
+    limit: str | None = None     # as shown to people: "6.5–8.5", "> 1", "≥ 1.5 kW step"
+    unit: str = ""
+    detail: str = ""
+
+
+FIRING_NONE = Observation(Verdict.FIRING)
+CLEAR = Observation(Verdict.CLEAR)
+
+
+@dataclass(slots=True)
+class Sample:
+    """One reading of a target device, as conditions see it."""
+
+    device: Device
+    reading: Reading
+    local: dt.datetime            # the reading's time in the site timezone
+    step: Step | None             # register consumption since the previous reading (multiplied); None for sensors
+    department: str
+
+    @property
+    def ts(self) -> int:
+        return self.reading.ts
+
+
+@dataclass(slots=True)
+class Env:
+    """What conditions may look up: the campus, its calendar and the rule file's named schedules."""
+
+    campus: Campus
+    calendar: CampusCalendar
+    schedules: dict[str, Schedule]
+    tz: dt.tzinfo
+    watching_since_ms: int = 0   # when this alert engine first ran: silence before it is not judged
+
+    def schedule(self, ref: str | Schedule) -> Schedule:
+        return ref if isinstance(ref, Schedule) else self.schedules[ref]
+
+    def local(self, ts_ms: int) -> dt.datetime:
+        return dt.datetime.fromtimestamp(ts_ms / 1000, self.tz)
+
+
+State = dict[str, Any]
+UNITS = {"_kwh": "kWh", "_kw": "kW", "_m3h": "m³/h", "_m3": "m³", "_ntu": "NTU", "_mgl": "mg/L", "_c": "°C",
+         "_v": "V", "_a": "A", "_uscm": "µS/cm"}
+
+
+def unit_of(field: str) -> str:
+    return next((u for suffix, u in UNITS.items() if field.endswith(suffix)), "")
+
+
+class Condition(BaseModel):
+    """Base of the plug-ins. ``scope`` says what one alert is about: a device or a department."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: str
+    scope: ClassVar[Literal["device", "department"]] = "device"
+    watches_clock: ClassVar[bool] = False
+
+    def check(self, env: Env) -> None:
+        """Cross-checks against the rule file (e.g. named schedules exist); raise ValueError."""
+
+    def observe(self, sample: Sample, state: State, env: Env) -> Observation | None:
+        raise NotImplementedError
+
+    def status(self, online: bool, ts: int, state: State) -> Observation | None:
+        """The device's gateway published ``online``/``offline`` (its Last Will)."""
+        return None
+
+    def tick(self, subject: Device, state: State, now_ms: int, env: Env) -> Observation | None:
+        return None
+
+
+CONDITIONS: dict[str, type[Condition]] = {}
+C = TypeVar("C", bound=type[Condition])
+
+
+def register_condition(name: str) -> Callable[[C], C]:
+    def add(cls: C) -> C:
+        CONDITIONS[name] = cls
+        return cls
+    return add
+
+
+def rate_per_hour(step: Step) -> float:
+    hours = (step.end_ms - step.start_ms) / 3_600_000
+    return step.delta / hours if hours > 0 else 0.0

@@ -1,0 +1,94 @@
+"""Conditions on single events in a device's stream: a power step, a register anomaly, silence."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from alerts.conditions.base import (
+    CLEAR,
+    Condition,
+    Env,
+    Observation,
+    Sample,
+    State,
+    Verdict,
+    register_condition,
+)
+from ingest.campus import Device
+from ingest.registers import Flag
+
+
+@register_condition("power_step")
+class PowerStep(Condition):
+    """Δ``field`` ≥ ``step`` between consecutive readings: an appliance switched on. Holds while the
+    load stays at least half a step above where it was, clears when it falls back."""
+
+    type: Literal["power_step"] = "power_step"
+    step: float
+    field: str = "power_kw"
+
+    def observe(self, sample: Sample, state: State, env: Env) -> Observation | None:
+        v = sample.reading.values.get(self.field)
+        if v is None:
+            return None
+        prev, base = state.get("prev"), state.get("base")
+        state["prev"] = v
+        if prev is None:
+            return None
+        limit = f"Δ ≥ {self.step:g}"
+        if base is None:
+            if v - prev >= self.step:
+                state["base"] = prev
+                return Observation(Verdict.FIRING, round(v - prev, 3), limit, "kW", f"{prev:g} → {v:g} kW")
+            return CLEAR
+        if v - base >= self.step / 2:
+            return Observation(Verdict.HOLD, round(v - base, 3), limit, "kW")
+        state["base"] = None
+        return CLEAR
+
+
+@register_condition("register_anomaly")
+class RegisterAnomaly(Condition):
+    """A new meter cycle (register fell below 90%: replaced or reset) or an implausible jump."""
+
+    type: Literal["register_anomaly"] = "register_anomaly"
+    flags: list[Literal["new_cycle", "implausible"]] = ["new_cycle", "implausible"]
+
+    def observe(self, sample: Sample, state: State, env: Env) -> Observation | None:
+        step = sample.step
+        if step is None:
+            return None
+        if step.flag is not None and step.flag.value in self.flags:
+            what = "new meter cycle" if step.flag is Flag.NEW_CYCLE else "implausible jump"
+            return Observation(Verdict.FIRING, step.raw_to, what, "", f"{what}: {step.raw_from:g} → {step.raw_to:g}")
+        return CLEAR
+
+
+@register_condition("stale")
+class Stale(Condition):
+    """No reading for longer than ``intervals`` × the device's interval, or its Last Will said offline."""
+
+    type: Literal["stale"] = "stale"
+    intervals: float = 3.0
+    watches_clock = True
+
+    def observe(self, sample: Sample, state: State, env: Env) -> Observation | None:
+        state["seen"] = max(state.get("seen", 0), sample.ts)
+        state["offline"] = False
+        return CLEAR
+
+    def status(self, online: bool, ts: int, state: State) -> Observation | None:
+        state["offline"] = not online
+        if online:
+            return None  # wait for a reading
+        return Observation(Verdict.FIRING, None, "offline", "", "Last Will: offline")
+
+    def tick(self, subject: Device, state: State, now_ms: int, env: Env) -> Observation | None:
+        if state.get("offline"):
+            return None
+        since = max(state.get("seen", 0), env.watching_since_ms)
+        silent_min = (now_ms - since) / 60_000
+        if silent_min * 60 > self.intervals * subject.interval_s:
+            limit_min = self.intervals * subject.interval_s / 60
+            return Observation(Verdict.FIRING, round(silent_min, 1), f"> {limit_min:g} min", "min", "no readings")
+        return None

@@ -1,0 +1,91 @@
+"""Conditions that compare use with expectations: a baseline from past weeks, a monthly budget."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import statistics
+from typing import Literal
+
+from alerts.conditions.base import Condition, Env, Observation, Sample, State, Verdict, register_condition
+from alerts.durations import Seconds
+from ingest.campus import Department
+from ingest.contract import Kind
+
+UNIT = {Kind.ELECTRICITY: "kWh", Kind.WATER: "m³", Kind.GAS: "m³"}
+
+
+@register_condition("baseline")
+class Baseline(Condition):
+    """An hour's use above ``factor`` × the median of the same hour and weekday over the previous
+    ``weeks`` weeks (judged when the hour is over; needs ``min_weeks`` of history and ``min_use``)."""
+
+    type: Literal["baseline"] = "baseline"
+    factor: float = 2.0
+    weeks: int = 4
+    min_weeks: int = 2
+    min_use: float = 0.0
+
+    def observe(self, sample: Sample, state: State, env: Env) -> Observation | None:
+        step = sample.step
+        if step is None:
+            return None
+        hour = env.local(step.end_ms - 1).replace(minute=0, second=0, microsecond=0)
+        key = hour.isoformat()
+        out: Observation | None = None
+        if state.get("hour") not in (None, key):
+            out = self._close(state, env)
+        if state.get("hour") != key:
+            state["hour"], state["acc"] = key, 0.0
+        state["acc"] += step.delta
+        return out
+
+    def _close(self, state: State, env: Env) -> Observation | None:
+        hour = dt.datetime.fromisoformat(state["hour"])
+        slot = f"{hour.weekday()}:{hour.hour}"
+        hist: dict[str, list[float]] = state.setdefault("hist", {})
+        past = hist.get(slot, [])
+        use = state["acc"]
+        hist[slot] = (past + [use])[-self.weeks:]
+        if len(past) < self.min_weeks:
+            return None
+        median = statistics.median(past)
+        fire = use > self.factor * median and use > self.min_use
+        return Observation(Verdict.FIRING if fire else Verdict.CLEAR, round(use, 3),
+                           f"> {self.factor:g} × {median:.3g} (median {hour:%a %H}:00)", "", "hourly use")
+
+
+@register_condition("budget")
+class Budget(Condition):
+    """A department's month-to-date use of ``kind``, projected to month end, above its monthly target
+    (``target``, else the campus file's ``targets``). Judged once ``min_elapsed`` of the month has data."""
+
+    type: Literal["budget"] = "budget"
+    kind: Kind
+    target: float | None = None
+    min_elapsed: Seconds = 7 * 86400
+    scope = "department"
+
+    def observe(self, sample: Sample, state: State, env: Env) -> Observation | None:
+        step = sample.step
+        if step is None or sample.device.kind is not self.kind:
+            return None
+        target = self.target
+        if target is None:
+            target = env.campus.targets.get(Department(sample.department), {}).get(self.kind)
+        if target is None:
+            return None
+        local = env.local(step.end_ms)
+        month = f"{local:%Y-%m}"
+        if state.get("month") != month:
+            state.update(month=month, total=0.0, first=step.start_ms)
+        state["total"] += step.delta
+        start_ms = int(local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
+        month_ms = calendar.monthrange(local.year, local.month)[1] * 86_400_000
+        elapsed = step.end_ms - max(start_ms, state["first"])  # data may start mid-month: use its rate
+        if elapsed < self.min_elapsed * 1000:
+            return None
+        projected = state["total"] * month_ms / elapsed
+        verdict = Verdict.FIRING if projected > target else Verdict.CLEAR
+        return Observation(verdict, round(projected, 1), f"> {target:g} / month", UNIT[self.kind],
+                           f"month to date {state['total']:.1f}, projected to month end")

@@ -1,0 +1,25 @@
+"""Configuration of the alerts section (``[alerts]`` in meterwatch.toml, METERWATCH_ALERTS__...)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AlertSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    rules_file: Path | None = Field(default=None, description="rule YAML; default: the packaged default rules")
+    roster_file: Path | None = Field(default=None, description="duty roster YAML; without one, alerts go to MQTT only")
+    client_id: str = Field(default="meterwatch-alerts", description="its own persistent MQTT session")
+    clock: Literal["wall", "stream"] = Field(
+        default="wall", description="wall: real time; stream: the newest reading time (simulated campuses)")
+    public_url: str = Field(default="http://127.0.0.1:8000", description="base of acknowledge links in messages")
+    mqtt_publish: bool = Field(default=True, description="publish alerts to {prefix}/{site}/alerts/{severity}")
+    tick_s: float = Field(default=1.0, gt=0, description="how often silence and escalation are checked")
+    max_batch_messages: int = Field(default=500, ge=1)
+    retry_initial_s: float = Field(default=2.0, gt=0)
+    retry_max_s: float = Field(default=300.0, gt=0)
+    max_attempts: int = Field(default=10, ge=1)

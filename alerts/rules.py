@@ -1,0 +1,165 @@
+"""The rule file: named schedules and rules. ``load_rules`` refuses a bad file with file, line and reason."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from alerts.conditions import CONDITIONS, Condition
+from alerts.durations import Seconds
+from alerts.schedule import Schedule
+from ingest.campus import Campus, Department, Device
+from ingest.contract import Identifier, Kind
+from ingest.errors import ConfigError
+from ingest.yamlfile import parse_yaml_model
+
+
+class Category(StrEnum):
+    ENERGY = "energy"
+    SAFETY = "safety"
+    DATA = "data"
+
+
+class Severity(StrEnum):
+    WARNING = "warning"
+    MINOR = "minor"
+    MAJOR = "major"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)
+
+
+_Strict = ConfigDict(extra="forbid", frozen=True)
+
+
+class Name(BaseModel):
+    model_config = _Strict
+    zh: str
+    en: str
+
+    def text(self, language: str) -> str:
+        return self.en if language.startswith("en") else self.zh
+
+
+class Target(BaseModel):
+    """Which devices a rule watches; every list given must contain the device's value."""
+
+    model_config = _Strict
+    kinds: list[Kind] = Field(default_factory=list)
+    buildings: list[str] = Field(default_factory=list)
+    departments: list[Department] = Field(default_factory=list)
+    zones: list[str] = Field(default_factory=list)
+    devices: list[str] = Field(default_factory=list)
+    roles: list[str] = Field(default_factory=list)
+
+    def matches(self, device: Device, department: str) -> bool:
+        return ((not self.kinds or device.kind in self.kinds)
+                and (not self.buildings or device.building in self.buildings)
+                and (not self.departments or department in self.departments)
+                and (not self.zones or device.zone in self.zones)
+                and (not self.devices or device.id in self.devices)
+                and (not self.roles or device.role in self.roles))
+
+
+class Clear(BaseModel):
+    model_config = _Strict
+    for_: Seconds = Field(default=0, alias="for", description="the condition must be clear this long")
+
+
+class SeverityRise(BaseModel):
+    model_config = _Strict
+    after: Seconds
+    severity: Severity
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    id: Identifier
+    name: Name
+    category: Category
+    severity: Severity
+    target: Target = Target()
+    condition: Condition
+    for_: Seconds = Field(default=0, alias="for", description="the condition must hold this long")
+    count: int = Field(default=1, ge=1, description="…and for this many consecutive readings")
+    schedule: str | Schedule | None = Field(default=None, description="evaluate only within this schedule")
+    clear: Clear = Clear()
+    rise: SeverityRise | None = Field(default=None, description="raise the severity if still active after")
+    route: str | None = Field(default=None, description="a route of the roster; default: the first that matches")
+    enabled: bool = True
+    note: str = ""
+
+    @field_validator("condition", mode="before")
+    @classmethod
+    def _condition(cls, value: Any) -> Condition:
+        if isinstance(value, Condition):
+            return value
+        if not isinstance(value, dict) or "type" not in value:
+            raise ValueError(f"condition needs a type: one of {', '.join(CONDITIONS)}")
+        kind = CONDITIONS.get(value["type"])
+        if kind is None:
+            raise ValueError(f"unknown condition type {value['type']!r}; choose from {', '.join(CONDITIONS)}")
+        try:
+            return kind.model_validate(value)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise ValueError(f"{value['type']}{': ' + where if where else ''}: {err['msg']}") from None
+
+    @property
+    def for_ms(self) -> int:
+        return int(self.for_ * 1000)
+
+
+class RuleFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    schedules: dict[str, Schedule] = Field(default_factory=dict)
+    rules: list[Rule]
+
+    @model_validator(mode="after")
+    def _refs(self) -> RuleFile:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.id in seen:
+                raise ValueError(f"rule id {rule.id!r} is used twice")
+            seen.add(rule.id)
+            for ref in (rule.schedule, getattr(rule.condition, "open", None)):
+                if isinstance(ref, str) and ref not in self.schedules:
+                    raise ValueError(f"rule {rule.id!r}: schedule {ref!r} is not defined under schedules:")
+        return self
+
+
+def default_rules_file() -> Path:
+    return Path(__file__).parent / "default_rules.yaml"
+
+
+def load_rules(path: Path | None = None) -> RuleFile:
+    path = path or default_rules_file()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read rule file {path}: {exc.strerror}") from exc
+    return parse_yaml_model(text, RuleFile, str(path))
+
+
+class RuleBook:
+    """The enabled rules indexed by device, for one campus."""
+
+    def __init__(self, rules: RuleFile, campus: Campus) -> None:
+        self.file, self.campus = rules, campus
+        self.rules = {r.id: r for r in rules.rules if r.enabled}
+        depts = {b.id: b.department.value for b in campus.buildings}
+        self.department = {d.id: depts[d.building] for d in campus.devices}
+        self.devices = {d.id: d for d in campus.devices}
+        self.by_device: dict[str, list[Rule]] = {
+            d.id: [r for r in self.rules.values() if r.target.matches(d, depts[d.building])] for d in campus.devices}
+        self.clocked = [r for r in self.rules.values() if r.condition.watches_clock]
+
+    def file_rule(self, rule_id: str) -> Rule | None:
+        """A rule by id, enabled or not (alerts outlive edits to the file)."""
+        return next((r for r in self.file.rules if r.id == rule_id), None)

@@ -1,0 +1,188 @@
+"""Alerts assembled: its own MQTT subscription → engine → alert book → outbox → dispatcher.
+
+The alert service reads the live stream itself (a second persistent MQTT session), so it keeps
+working while the time-series store is down, and ingest never waits for it. A batch of
+messages is evaluated, its alerts, events, notices and the engine state are committed in one
+transaction, and only then acknowledged to the broker: a crash re-delivers the batch and the
+engine, restored from the same commit, skips what it has already seen.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import secrets
+import threading
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from alerts.book import AlertBook, BookSettings
+from alerts.calendar import CampusCalendar
+from alerts.channels import MqttNotifier, Notifier
+from alerts.clock import Clock, make_clock
+from alerts.config import AlertSettings
+from alerts.dispatch import Dispatcher
+from alerts.engine import Engine, Transition
+from alerts.roster import DutyRoster, load_roster
+from alerts.rules import RuleBook, load_rules
+from alerts.store import Alert, AlertStore
+from ingest.config import MqttSettings
+from ingest.decode import Inbound, decode
+from ingest.mqtt import MqttSource
+from ingest.registry import Registry
+
+log = logging.getLogger("meterwatch.alerts")
+
+
+class AlertService:
+    def __init__(self, *, data_dir: Path, mqtt: MqttSettings, settings: AlertSettings, language: str = "zh-CN",
+                 clock: Clock | None = None, connect_mqtt: bool = True,
+                 notifiers: dict[str, Notifier] | None = None) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.settings, self.prefix = settings, mqtt.topic_prefix
+        self.clock = clock or make_clock(settings.clock)
+        self.rule_file = load_rules(settings.rules_file)
+        self.roster_file = load_roster(settings.roster_file)
+        self.registry = Registry(data_dir / "meterwatch.db")
+        self.store = AlertStore(data_dir / "alerts.db")
+        key = data_dir / "alerts.key"
+        if not key.exists():
+            key.write_text(secrets.token_hex(32))
+            key.chmod(0o600)
+        self._secret = bytes.fromhex(key.read_text().strip())
+        since = self.store.meta("watching_since_ms")
+        if since is None:
+            since = str(self.clock.now_ms())
+            self.store.set_meta("watching_since_ms", since)
+        self.lock = threading.RLock()  # engine and book: the evaluator thread and API calls
+        campus = self.registry.campus
+        self.rules = RuleBook(self.rule_file, campus)
+        self.engine = Engine(self.rules, self.store.load_engine(), watching_since_ms=int(since))
+        tz = ZoneInfo(campus.site.timezone)
+        self.roster = DutyRoster(self.roster_file, CampusCalendar(campus.calendar), tz)
+        self.book = AlertBook(self.store, self.roster, self.rules, BookSettings(
+            campus.site.id, language, settings.public_url.rstrip("/"), self._secret, tz, mqtt.topic_prefix,
+            settings.mqtt_publish))
+        self._queue: queue.Queue[Inbound | None] = queue.Queue()
+        self._stop = threading.Event()
+        self.mqtt: MqttSource | None = None
+        all_notifiers = dict(notifiers or {})
+        if connect_mqtt:
+            self.mqtt = MqttSource(mqtt.model_copy(update={"client_id": settings.client_id}), self._queue.put)
+            all_notifiers.setdefault("mqtt", MqttNotifier(self.mqtt.publish))
+        self.dispatcher = Dispatcher(self.store, all_notifiers, retry_initial_s=settings.retry_initial_s,
+                                     retry_max_s=settings.retry_max_s, max_attempts=settings.max_attempts)
+        self._thread = threading.Thread(target=self._run, name="mw-alerts", daemon=True)
+        self.evaluated = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        self.dispatcher.start()
+        self._thread.start()
+        if self.mqtt is not None:
+            self.mqtt.start()
+
+    def stop(self) -> None:
+        if self.mqtt is not None:
+            self.mqtt.stop()
+        self._stop.set()
+        self._queue.put(None)
+        self._thread.join(10)
+        self.dispatcher.stop()
+        self.store.close()
+        self.registry.close()
+
+    # -- the evaluator -----------------------------------------------------------------
+    def _run(self) -> None:
+        next_tick = 0.0
+        while not self._stop.is_set():
+            timeout = max(0.0, next_tick - time.monotonic())
+            batch: list[Inbound] = []
+            try:
+                first = self._queue.get(timeout=timeout)
+                if first is not None:
+                    batch.append(first)
+                while len(batch) < self.settings.max_batch_messages:
+                    nxt = self._queue.get_nowait()
+                    if nxt is None:
+                        break
+                    batch.append(nxt)
+            except queue.Empty:
+                pass
+            try:
+                if batch:
+                    self.evaluate(batch)
+                if time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + self.settings.tick_s
+                    self.tick()
+            except Exception:  # keep going: unacknowledged messages come back from the broker
+                log.exception("alert evaluation failed; the batch stays unacknowledged")
+                time.sleep(1)
+                for m in batch:
+                    self._queue.put(m)
+
+    def _refresh_campus(self) -> None:
+        campus = self.registry.campus
+        if campus is not self.rules.campus:
+            self.rules = RuleBook(self.rule_file, campus)
+            self.engine.use(self.rules)
+            self.book.rules = self.rules
+
+    def evaluate(self, batch: list[Inbound]) -> None:
+        """Decode, evaluate and commit one batch, then acknowledge it."""
+        with self.lock:
+            self._refresh_campus()
+            now = self.clock.now_ms()
+            with self.store.tx():
+                for msg in batch:
+                    d = decode(msg, self.registry, self.prefix)
+                    for r in d.readings:
+                        self.clock.saw(r.ts)
+                        self._apply(self.engine.reading(r), now)
+                    if d.status is not None:
+                        self._apply(self.engine.status(d.status[0], d.status[1], msg.received_ms), now)
+                self.store.save_engine(*self.engine.dirty())
+            self.evaluated += len(batch)
+        self.dispatcher.wake()
+        if self.mqtt is not None:
+            for msg in batch:
+                self.mqtt.ack(msg)
+
+    def _apply(self, transitions: list[Transition], now: int) -> None:
+        for t in transitions:
+            alert_id = self.book.apply(t, now)
+            if alert_id is not None:
+                self.engine.bind((t.rule.id, t.subject), alert_id)
+
+    def tick(self) -> None:
+        """Silence checks and escalation, on the service's clock."""
+        with self.lock:
+            now = self.clock.now_ms()
+            with self.store.tx():
+                self._apply(self.engine.tick(now), now)
+                self.store.save_engine(*self.engine.dirty())
+            if self.book.escalate(now):
+                self.dispatcher.wake()
+        self.dispatcher.wake()
+
+    # -- people ------------------------------------------------------------------------
+    def ack(self, alert_id: int, by: str, comment: str | None = None) -> Alert:
+        with self.lock:
+            alert = self.book.ack(alert_id, by, comment, self.clock.now_ms())
+        self.dispatcher.wake()
+        return alert
+
+    def resolve(self, alert_id: int, by: str, reason: str) -> Alert:
+        with self.lock:
+            alert = self.book.resolve(alert_id, by, reason, self.clock.now_ms())
+            self.engine.resolved_by_hand(alert.rule, alert.subject)
+            with self.store.tx():
+                self.store.save_engine(*self.engine.dirty())
+        self.dispatcher.wake()
+        return alert
+
+    def verify(self, alert_id: int, person: str, sig: str) -> bool:
+        from alerts.book import sign
+
+        return person in self.roster.people and secrets.compare_digest(sign(self._secret, alert_id, person), sig)
