@@ -39,7 +39,8 @@ class Dispatcher:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        self._thread.join(5)
+        if self._thread.is_alive():
+            self._thread.join(5)
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _run(self) -> None:

@@ -88,7 +88,8 @@ class AlertService:
             self.mqtt.stop()
         self._stop.set()
         self._queue.put(None)
-        self._thread.join(10)
+        if self._thread.is_alive():
+            self._thread.join(10)
         self.dispatcher.stop()
         self.store.close()
         self.registry.close()

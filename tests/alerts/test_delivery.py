@@ -38,7 +38,8 @@ def test_fault_reaches_the_person_on_duty_escalates_until_acked_and_resolves(tmp
         ingest = start_connected(make_service(data, mosquitto.url))
         alerts = _alert_service(data, mosquitto, roster)
         alerts.start()
-        assert alerts.mqtt is not None and alerts.mqtt.wait_connected(10)
+        assert alerts.mqtt is not None
+        assert alerts.mqtt.wait_connected(10)
         app = create_app(Settings(data_dir=data), service=ingest, alerts=alerts)
         try:
             # Tuesday 10 March 2026, a school day: pH off at a south-zone fountain from noon, canteen gas
@@ -54,10 +55,13 @@ def test_fault_reaches_the_person_on_duty_escalates_until_acked_and_resolves(tmp
             wait_for(lambda: any(m.to == ["li@yucai.edu.cn"] and "燃气" in m.subject for m in smtp.received), 20,
                      "gas e-mail to li")
             gas_mail = next(m for m in smtp.received if m.to == ["li@yucai.edu.cn"] and "燃气" in m.subject)
-            assert "第一食堂" in gas_mail.body and "限值" in gas_mail.body and "2026-03-10 21:" in gas_mail.body
+            assert "第一食堂" in gas_mail.body
+            assert "限值" in gas_mail.body
+            assert "2026-03-10 21:" in gas_mail.body
             assert not any(m.to == ["wang@yucai.edu.cn"] for m in smtp.received), "wang is off duty at night"
             hook = next(h for h in hooks.received if h.path == "/duty/li")
-            assert hook.body["event"] == "raised" and hook.body["severity"] == "critical"
+            assert hook.body["event"] == "raised"
+            assert hook.body["severity"] == "critical"
             gas_id = int(hook.body["alert_id"])
 
             # nobody acknowledges: after 3 s the crew leader hears of it
@@ -68,11 +72,14 @@ def test_fault_reaches_the_person_on_duty_escalates_until_acked_and_resolves(tmp
             assert link is not None, gas_mail.body
             with TestClient(app) as client:
                 page = client.get(link.group(1))
-                assert page.status_code == 200 and "已由 li 确认" in page.text
+                assert page.status_code == 200
+                assert "已由 li 确认" in page.text
                 assert client.get(link.group(1).replace("sig=", "sig=0")).status_code == 403
                 body = client.get(f"/api/v1/alerts/{gas_id}").json()
-                assert body["status"] == "acknowledged" and body["acknowledged_by"] == "li"
-                assert body["escalation_level"] == 1 and body["next_escalation"] is None
+                assert body["status"] == "acknowledged"
+                assert body["acknowledged_by"] == "li"
+                assert body["escalation_level"] == 1
+                assert body["next_escalation"] is None
             time.sleep(8)
             assert not any(h.path == "/duty/liu" for h in hooks.received), "escalated past an acknowledgement"
             assert not any(m.to == ["liu@yucai.edu.cn"] for m in smtp.received)
@@ -88,7 +95,9 @@ def test_fault_reaches_the_person_on_duty_escalates_until_acked_and_resolves(tmp
             resolved = next(m for m in smtp.received if m.to == ["li@yucai.edu.cn"] and "已恢复" in m.subject)
             assert "条件已解除" in resolved.body or "condition cleared" in resolved.body
             types = [e.type for e in alerts.store.events(gas_id)]
-            assert types[0] == "raised" and "escalated" in types and "acknowledged" in types
+            assert types[0] == "raised"
+            assert "escalated" in types
+            assert "acknowledged" in types
             assert types.index("resolved") > types.index("acknowledged")
             # one alert per (rule, device), however many readings repeated it
             gas_alerts = alerts.store.query(category="safety", severity="critical")
@@ -108,7 +117,8 @@ def test_a_dead_channel_is_retried_and_never_blocks_the_others(tmp_path: Path, m
         alerts = _alert_service(data, mosquitto, roster)
         alerts.start()
         try:
-            assert alerts.mqtt is not None and alerts.mqtt.wait_connected(10)
+            assert alerts.mqtt is not None
+            assert alerts.mqtt.wait_connected(10)
             sim = simulation(local(2026, 3, 10, 12), 2, ["ph_excursion:ta-fountain"])
             publish(mosquitto.port, sim.publications())
             wait_for(lambda: any(m.to == ["zhao@yucai.edu.cn"] for m in smtp.received), 20, "e-mail despite webhook")
@@ -118,7 +128,8 @@ def test_a_dead_channel_is_retried_and_never_blocks_the_others(tmp_path: Path, m
             hooks.failing = False
             wait_for(lambda: any(h.path == "/duty/zhao" for h in hooks.received), 20, "webhook after the outage")
             notices = {n.channel: n for n in alerts.store.notices(alert.id) if n.recipient == "zhao"}
-            assert notices["webhook"].status == "sent" and notices["webhook"].attempts >= 2
+            assert notices["webhook"].status == "sent"
+            assert notices["webhook"].attempts >= 2
             assert notices["email"].attempts == 1
         finally:
             alerts.stop()

@@ -1,0 +1,61 @@
+"""Each default rule fires on its simulator fault, on the device the fault hits, and a normal
+simulated month of the sample campus raises no alert at all (no false alarms)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from tests.alerts.drive import local, run_engine, simulation
+
+# fault → (rule, subject) it must raise; a school week from Tuesday 10 March 2026 (term)
+CASES = [
+    ("ph_excursion", "drinking-ph", "d1-fountain"),
+    ("turbidity_excursion", "drinking-turbidity", "d1-fountain"),
+    ("chlorine_low", "drinking-chlorine", "d1-fountain"),
+    ("heater_cold", "hot-water-outlet-cold", "c1-heater"),
+    ("gas_after_hours", "canteen-gas-closed", "c1-gas"),
+    ("dorm_appliance", "dorm-appliance", "d1-r101"),
+    ("water_leak", "night-leak", "d1-water"),
+    ("lights_on_night", "teaching-power-after-hours", "ta-elec"),
+    ("device_offline", "device-stale", "of-water"),
+    ("meter_replaced", "register-anomaly", "d2-water"),
+    ("implausible_jump", "register-anomaly", "d2-elec"),
+]
+
+
+@pytest.mark.parametrize(("fault", "rule", "subject"), CASES)
+def test_default_rule_fires_on_its_fault(fault: str, rule: str, subject: str) -> None:
+    raised = [(t.rule.id, t.subject) for t in run_engine(simulation(local(2026, 3, 10), 48, [fault]))
+              if t.kind == "raise"]
+    assert (rule, subject) in raised, f"{fault}: raised {raised}"
+    assert {r for r, _ in raised} == {rule}, f"{fault} also raised unrelated rules: {raised}"
+
+
+def test_storage_tank_below_60_for_30_minutes() -> None:
+    raised = [(t.rule.id, t.subject) for t in run_engine(simulation(local(2026, 3, 10), 6, ["heater_cold:bo-tank"]))
+              if t.kind == "raise"]
+    assert raised == [("hot-water-storage-cold", "bo-tank")]
+
+
+def test_tds_limit() -> None:
+    """No simulator fault raises TDS; the rule is checked on its own limit (GB 5749-2022: 1000 mg/L)."""
+    from alerts.rules import load_rules
+
+    rule = next(r for r in load_rules().rules if r.id == "drinking-tds")
+    assert rule.condition.model_dump()["above"] == 1000
+
+
+def test_department_over_budget_fires_once_a_week_of_data_projects_over_target() -> None:
+    sim = simulation(local(2026, 9, 14), 9 * 24, ["over_budget"])
+    raised = [(t.rule.id, t.subject, t.obs.value) for t in run_engine(sim) if t.kind == "raise"]
+    assert [(r, s) for r, s, _ in raised] == [("department-over-budget", "canteen")]
+    assert raised[0][2] > 30_000  # projected kWh above the canteens' monthly target
+
+
+def test_a_normal_month_raises_no_alert() -> None:
+    """30 days from 14 September 2026: term, weekends, the Mid-Autumn/National Day holidays and the
+    make-up workdays around them."""
+    transitions = run_engine(simulation(local(2026, 9, 14), 30 * 24, []))
+    assert Counter((t.kind, t.rule.id) for t in transitions) == Counter()

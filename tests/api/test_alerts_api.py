@@ -1,0 +1,73 @@
+"""The alerts and rules endpoints over a real AlertService (its own SQLite store, no broker)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from alerts.clock import FrozenClock
+from alerts.config import AlertSettings
+from alerts.service import AlertService
+from api.app import build_service, create_app
+from api.settings import load_settings
+from ingest.campus import load_campus
+from tests.alerts.drive import inbound, local, roster_text, simulation
+from tests.conftest import SAMPLE
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[tuple[TestClient, AlertService]]:
+    settings = load_settings(None, data_dir=tmp_path)
+    ingest = build_service(settings, load_campus(SAMPLE), connect_mqtt=False)
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(roster_text(1, 2), encoding="utf-8")
+    alerts = AlertService(data_dir=tmp_path, mqtt=settings.mqtt, connect_mqtt=False, clock=FrozenClock(0),
+                          settings=AlertSettings(roster_file=roster, mqtt_publish=False))
+    sim = simulation(local(2026, 3, 10, 9), 4, ["ph_excursion:ta-fountain"])
+    alerts.evaluate(inbound(sim.publications()))
+    with TestClient(create_app(settings, service=ingest, alerts=alerts)) as c:
+        yield c, alerts
+    alerts.stop()
+    ingest.stop()
+
+
+def test_list_filter_and_read_alerts(client: tuple[TestClient, AlertService]) -> None:
+    c, _ = client
+    alerts = c.get("/api/v1/alerts").json()
+    assert [(a["rule"], a["subject"], a["status"]) for a in alerts] == [("drinking-ph", "ta-fountain", "active")]
+    a = alerts[0]
+    assert a["name"] == "饮用水pH超出限值" and a["building"] == "teach-a" and a["zone"] == "zone-south"
+    assert a["limit"] == "6.5–8.5" and a["value"] > 8.5 and a["started"].startswith("2026-03-10T09:")
+    assert c.get("/api/v1/alerts", params={"category": "energy"}).json() == []
+    assert len(c.get("/api/v1/alerts", params={"status": "open", "severity": "major"}).json()) == 1
+    assert c.get("/api/v1/alerts", params={"since": "2026-03-11T00:00:00+08:00"}).json() == []
+    assert c.get("/api/v1/alerts", params={"status": "bogus"}).status_code == 422
+    events = c.get(f"/api/v1/alerts/{a['id']}/events").json()
+    assert [e["type"] for e in events] == ["raised"]
+    assert c.get("/api/v1/alerts/999").status_code == 404
+
+
+def test_ack_then_resolve_by_hand(client: tuple[TestClient, AlertService]) -> None:
+    c, _ = client
+    (a,) = c.get("/api/v1/alerts").json()
+    r = c.post(f"/api/v1/alerts/{a['id']}/ack", json={"by": "zhao", "comment": "已到现场"})
+    assert r.status_code == 200 and r.json()["status"] == "acknowledged" and r.json()["ack_comment"] == "已到现场"
+    assert c.post(f"/api/v1/alerts/{a['id']}/ack", json={"by": "zhao"}).status_code == 409
+    assert c.post(f"/api/v1/alerts/{a['id']}/resolve", json={"by": "zhao"}).status_code == 422  # reason needed
+    r = c.post(f"/api/v1/alerts/{a['id']}/resolve", json={"by": "zhao", "reason": "探头校准后正常"})
+    assert r.json()["status"] == "resolved" and r.json()["resolve_reason"] == "探头校准后正常"
+    types = [e["type"] for e in c.get(f"/api/v1/alerts/{a['id']}/events").json()]
+    assert types == ["raised", "acknowledged", "resolved"]
+
+
+def test_rules_are_listed(client: tuple[TestClient, AlertService]) -> None:
+    c, _ = client
+    rules = {r["id"]: r for r in c.get("/api/v1/rules").json()}
+    assert rules["drinking-ph"]["condition"] == {"type": "threshold", "field": "ph", "above": None, "below": None,
+                                                 "outside": [6.5, 8.5], "clear_margin": 0.1}
+    assert rules["hot-water-outlet-cold"]["for_s"] == 1800
+    assert rules["hourly-use-vs-baseline"]["enabled"] is False
+    assert rules["canteen-gas-closed"]["name"]["en"] == "Canteen gas used while closed"
