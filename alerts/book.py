@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from alerts.engine import Transition
 from alerts.messages import render
@@ -38,6 +38,11 @@ class BookSettings:
     mqtt: bool = True
 
 
+class Applied(NamedTuple):
+    raised: int | None = None        # the id of an alert this transition raised
+    closed_by_hand: bool = False     # the engine's alert was resolved by a person meanwhile
+
+
 def sign(secret: bytes, alert_id: int, person: str) -> str:
     return hmac.new(secret, f"{alert_id}:{person}".encode(), hashlib.sha256).hexdigest()[:24]
 
@@ -47,8 +52,8 @@ class AlertBook:
         self.store, self.roster, self.rules, self.settings = store, roster, rules, settings
 
     # -- engine transitions (inside store.tx) --------------------------------------------
-    def apply(self, t: Transition, now_ms: int) -> int | None:
-        """Record one transition; returns the id of an alert it raised."""
+    def apply(self, t: Transition, now_ms: int) -> Applied:
+        """Record one transition."""
         s = self.store
         if t.kind == "raise":
             dev = t.device if t.rule.condition.scope == "device" else None
@@ -65,10 +70,10 @@ class AlertBook:
             s.event(alert_id, t.ts, "raised", None, value=t.obs.value, limit=t.obs.limit)
             self._notify(s.get(alert_id), "raised", self.roster.recipients(route.levels[0], t.device.zone, t.ts),
                          route, now_ms)
-            return alert_id
+            return Applied(raised=alert_id)
         alert = s.get(t.alert_id) if t.alert_id else s.open_for(t.rule.id, t.subject)
         if alert is None or alert.status == "resolved":
-            return None
+            return Applied(closed_by_hand=t.kind == "update")
         if t.kind == "update":
             cols: dict[str, Any] = {"value": t.obs.value, "last_ms": max(t.ts, alert.last_ms)}
             rise = t.rule.rise
@@ -80,9 +85,9 @@ class AlertBook:
                 self._notify(s.get(alert.id), "raised", self._told(alert.id), None, now_ms)
             else:
                 s.update_alert(alert.id, **cols)
-            return None
+            return Applied()
         self._resolve(alert, "system", None, t.ts, now_ms)
-        return None
+        return Applied()
 
     # -- people ------------------------------------------------------------------------
     def ack(self, alert_id: int, by: str, comment: str | None, now_ms: int) -> Alert:

@@ -35,6 +35,7 @@ def _with_fields(url: str, notice: Notice) -> str:
 class AppriseNotifier:
     def __init__(self, timeout_s: float = 5.0) -> None:
         self.timeout_s = timeout_s
+        apprise.Apprise().add("json://127.0.0.1")  # load apprise's plugins now, not on the first alert
 
     def send(self, notice: Notice) -> None:
         url = _with_fields(notice.url, notice)

@@ -11,26 +11,19 @@ from __future__ import annotations
 
 import logging
 import queue
-import secrets
 import threading
 import time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from alerts.book import AlertBook, BookSettings
-from alerts.calendar import CampusCalendar
 from alerts.channels import MqttNotifier, Notifier
-from alerts.clock import Clock, make_clock
+from alerts.clock import Clock
 from alerts.config import AlertSettings
+from alerts.desk import AlertDesk
 from alerts.dispatch import Dispatcher
 from alerts.engine import Engine, Transition
-from alerts.roster import DutyRoster, load_roster
-from alerts.rules import RuleBook, load_rules
-from alerts.store import Alert, AlertStore
 from ingest.config import MqttSettings
 from ingest.decode import Inbound, decode
 from ingest.mqtt import MqttSource
-from ingest.registry import Registry
 
 log = logging.getLogger("meterwatch.alerts")
 
@@ -39,31 +32,16 @@ class AlertService:
     def __init__(self, *, data_dir: Path, mqtt: MqttSettings, settings: AlertSettings, language: str = "zh-CN",
                  clock: Clock | None = None, connect_mqtt: bool = True,
                  notifiers: dict[str, Notifier] | None = None) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.settings, self.prefix = settings, mqtt.topic_prefix
-        self.clock = clock or make_clock(settings.clock)
-        self.rule_file = load_rules(settings.rules_file)
-        self.roster_file = load_roster(settings.roster_file)
-        self.registry = Registry(data_dir / "meterwatch.db")
-        self.store = AlertStore(data_dir / "alerts.db")
-        key = data_dir / "alerts.key"
-        if not key.exists():
-            key.write_text(secrets.token_hex(32))
-            key.chmod(0o600)
-        self._secret = bytes.fromhex(key.read_text().strip())
+        self.desk = AlertDesk(data_dir=data_dir, settings=settings, language=language,
+                              topic_prefix=mqtt.topic_prefix, clock=clock)
+        d = self.desk
+        self.settings, self.prefix, self.clock = settings, mqtt.topic_prefix, d.clock
+        self.store, self.registry, self.lock, self.book = d.store, d.registry, d.lock, d.book
         since = self.store.meta("watching_since_ms")
         if since is None:
             since = str(self.clock.now_ms())
             self.store.set_meta("watching_since_ms", since)
-        self.lock = threading.RLock()  # engine and book: the evaluator thread and API calls
-        campus = self.registry.campus
-        self.rules = RuleBook(self.rule_file, campus)
-        self.engine = Engine(self.rules, self.store.load_engine(), watching_since_ms=int(since))
-        tz = ZoneInfo(campus.site.timezone)
-        self.roster = DutyRoster(self.roster_file, CampusCalendar(campus.calendar), tz)
-        self.book = AlertBook(self.store, self.roster, self.rules, BookSettings(
-            campus.site.id, language, settings.public_url.rstrip("/"), self._secret, tz, mqtt.topic_prefix,
-            settings.mqtt_publish))
+        self.engine = Engine(d.rules, self.store.load_engine(), watching_since_ms=int(since))
         self._queue: queue.Queue[Inbound | None] = queue.Queue()
         self._stop = threading.Event()
         self.mqtt: MqttSource | None = None
@@ -91,8 +69,12 @@ class AlertService:
         if self._thread.is_alive():
             self._thread.join(10)
         self.dispatcher.stop()
-        self.store.close()
-        self.registry.close()
+        self.desk.close()
+
+    @property
+    def backlog(self) -> int:
+        """Messages received and not yet evaluated."""
+        return self._queue.qsize()
 
     # -- the evaluator -----------------------------------------------------------------
     def _run(self) -> None:
@@ -124,25 +106,24 @@ class AlertService:
                     self._queue.put(m)
 
     def _refresh_campus(self) -> None:
-        campus = self.registry.campus
-        if campus is not self.rules.campus:
-            self.rules = RuleBook(self.rule_file, campus)
-            self.engine.use(self.rules)
-            self.book.rules = self.rules
+        if self.desk.refresh():
+            self.engine.use(self.desk.rules)
 
     def evaluate(self, batch: list[Inbound]) -> None:
         """Decode, evaluate and commit one batch, then acknowledge it."""
         with self.lock:
             self._refresh_campus()
             now = self.clock.now_ms()
+            updates: dict[tuple[str, str], Transition] = {}
             with self.store.tx():
                 for msg in batch:
                     d = decode(msg, self.registry, self.prefix)
                     for r in d.readings:
                         self.clock.saw(r.ts)
-                        self._apply(self.engine.reading(r), now)
+                        self._apply(self.engine.reading(r), now, updates)
                     if d.status is not None:
-                        self._apply(self.engine.status(d.status[0], d.status[1], msg.received_ms), now)
+                        self._apply(self.engine.status(d.status[0], d.status[1], msg.received_ms), now, updates)
+                self._apply(list(updates.values()), now)
                 self.store.save_engine(*self.engine.dirty())
             self.evaluated += len(batch)
         self.dispatcher.wake()
@@ -150,11 +131,19 @@ class AlertService:
             for msg in batch:
                 self.mqtt.ack(msg)
 
-    def _apply(self, transitions: list[Transition], now: int) -> None:
+    def _apply(self, transitions: list[Transition], now: int, updates: dict[tuple[str, str], Transition] | None = None,
+               ) -> None:
         for t in transitions:
-            alert_id = self.book.apply(t, now)
-            if alert_id is not None:
-                self.engine.bind((t.rule.id, t.subject), alert_id)
+            if t.kind == "update" and updates is not None:
+                updates[(t.rule.id, t.subject)] = t  # repeats within a batch: only the newest is written
+                continue
+            if updates is not None:
+                updates.pop((t.rule.id, t.subject), None)
+            applied = self.book.apply(t, now)
+            if applied.raised is not None:
+                self.engine.bind((t.rule.id, t.subject), applied.raised)
+            elif applied.closed_by_hand:
+                self.engine.resolved_by_hand(t.rule.id, t.subject)
 
     def tick(self) -> None:
         """Silence checks and escalation, on the service's clock."""
@@ -166,24 +155,3 @@ class AlertService:
             if self.book.escalate(now):
                 self.dispatcher.wake()
         self.dispatcher.wake()
-
-    # -- people ------------------------------------------------------------------------
-    def ack(self, alert_id: int, by: str, comment: str | None = None) -> Alert:
-        with self.lock:
-            alert = self.book.ack(alert_id, by, comment, self.clock.now_ms())
-        self.dispatcher.wake()
-        return alert
-
-    def resolve(self, alert_id: int, by: str, reason: str) -> Alert:
-        with self.lock:
-            alert = self.book.resolve(alert_id, by, reason, self.clock.now_ms())
-            self.engine.resolved_by_hand(alert.rule, alert.subject)
-            with self.store.tx():
-                self.store.save_engine(*self.engine.dirty())
-        self.dispatcher.wake()
-        return alert
-
-    def verify(self, alert_id: int, person: str, sig: str) -> bool:
-        from alerts.book import sign
-
-        return person in self.roster.people and secrets.compare_digest(sign(self._secret, alert_id, person), sig)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from alerts.engine import EngineState, Key
 from ingest.db import connect
 from ingest.errors import NotFound
@@ -144,13 +146,13 @@ class AlertStore:
         with self.lock:
             devs = self._conn.execute("SELECT device, state FROM engine_devices").fetchall()
             rules = self._conn.execute("SELECT rule, subject, state FROM engine_rules").fetchall()
-        return EngineState({d: json.loads(s) for d, s in devs}, {(r, s): json.loads(st) for r, s, st in rules})
+        return EngineState({d: orjson.loads(s) for d, s in devs}, {(r, s): orjson.loads(st) for r, s, st in rules})
 
     def save_engine(self, devices: dict[str, dict[str, Any]], rules: dict[Key, dict[str, Any]]) -> None:
         self._conn.executemany("INSERT OR REPLACE INTO engine_devices (device, state) VALUES (?, ?)",
-                               [(d, json.dumps(s)) for d, s in devices.items()])
+                               [(d, orjson.dumps(s)) for d, s in devices.items()])
         self._conn.executemany("INSERT OR REPLACE INTO engine_rules (rule, subject, state) VALUES (?, ?, ?)",
-                               [(r, s, json.dumps(st)) for (r, s), st in rules.items()])
+                               [(r, s, orjson.dumps(st)) for (r, s), st in rules.items()])
 
     # -- alerts and events (call inside tx) --------------------------------------------
     def insert_alert(self, **cols: Any) -> int:

@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from alerts.desk import AlertDesk
+from alerts.process import AlertProcess, AlertProcessConfig
 from alerts.service import AlertService
 from api.routers import alerts as alerts_router
 from api.routers import dead_letters, devices, health, rules
@@ -22,15 +24,28 @@ def build_service(settings: Settings, campus: Campus | None, *, connect_mqtt: bo
                          ingest=settings.ingest, campus=campus, connect_mqtt=connect_mqtt)
 
 
-def build_alerts(settings: Settings, *, connect_mqtt: bool = True) -> AlertService | None:
+def build_alerts(settings: Settings) -> AlertService | AlertProcess | None:
+    """The alert engine: in a process of its own (default) or in this one."""
     if not settings.alerts.enabled:
         return None
+    if settings.alerts.process:
+        return AlertProcess(AlertProcessConfig(settings.data_dir, settings.mqtt, settings.alerts, settings.language,
+                                               settings.log_level))
     return AlertService(data_dir=settings.data_dir, mqtt=settings.mqtt, settings=settings.alerts,
-                        language=settings.language, connect_mqtt=connect_mqtt)
+                        language=settings.language)
+
+
+def alert_desk(settings: Settings, engine: AlertService | AlertProcess | None) -> AlertDesk | None:
+    if isinstance(engine, AlertService):
+        return engine.desk
+    if engine is None:
+        return None
+    return AlertDesk(data_dir=settings.data_dir, settings=settings.alerts, language=settings.language,
+                     topic_prefix=settings.mqtt.topic_prefix)
 
 
 def create_app(settings: Settings, service: IngestService | None = None, campus: Campus | None = None,
-               alerts: AlertService | None = None) -> FastAPI:
+               alerts: AlertService | AlertProcess | None = None) -> FastAPI:
     """The app. With ``service`` (and ``alerts``) given the caller owns their lifecycle; otherwise the app
     starts and stops them."""
 
@@ -38,17 +53,20 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = service is None
         app.state.service = service or build_service(settings, campus)
-        app.state.alerts = alerts if not owned else build_alerts(settings)
+        engine = alerts if not owned else build_alerts(settings)
         if owned:
-            app.state.service.start()
-            if app.state.alerts is not None:
-                app.state.alerts.start()
+            app.state.service.start()  # seeds the campus the alert engine reads
+            if engine is not None:
+                engine.start()
+        app.state.alerts = app.state.alerts if not owned else alert_desk(settings, engine)
         try:
             yield
         finally:
             if owned:
+                if engine is not None:
+                    engine.stop()
                 if app.state.alerts is not None:
-                    app.state.alerts.stop()
+                    app.state.alerts.close()
                 app.state.service.stop()
 
     app = FastAPI(title="meterwatch", version="0.1.0", lifespan=lifespan,
@@ -56,7 +74,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     app.state.settings = settings
     if service is not None:
         app.state.service = service
-        app.state.alerts = alerts
+        app.state.alerts = alert_desk(settings, alerts)
     for router in (health.router, devices.router, dead_letters.router, alerts_router.router, rules.router):
         app.include_router(router, prefix="/api/v1")
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends, HTTPException, Request
 
-from alerts.service import AlertService
+from alerts.desk import AlertDesk
 from ingest.service import IngestService
 
 
@@ -21,8 +21,8 @@ def get_timezone(request: Request) -> ZoneInfo:
     return ZoneInfo(service.registry.campus.site.timezone)
 
 
-def get_alerts(request: Request) -> AlertService:
-    alerts: AlertService | None = getattr(request.app.state, "alerts", None)
+def get_alerts(request: Request) -> AlertDesk:
+    alerts: AlertDesk | None = getattr(request.app.state, "alerts", None)
     if alerts is None:
         raise HTTPException(503, "alerts are disabled: set [alerts] enabled = true")
     return alerts
@@ -30,4 +30,4 @@ def get_alerts(request: Request) -> AlertService:
 
 ServiceDep = Annotated[IngestService, Depends(get_service)]
 TimezoneDep = Annotated[ZoneInfo, Depends(get_timezone)]
-AlertsDep = Annotated[AlertService, Depends(get_alerts)]
+AlertsDep = Annotated[AlertDesk, Depends(get_alerts)]

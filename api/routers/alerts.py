@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse
 
 from alerts.book import AlertStateError
-from alerts.service import AlertService
+from alerts.desk import AlertDesk
 from alerts.store import Alert
 from api.deps import AlertsDep, TimezoneDep
 from api.schemas import AckRequest, AlertEventPublic, AlertPublic, ResolveRequest
@@ -18,7 +18,7 @@ from ingest.errors import NotFound
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
 
-def public(a: Alert, alerts: AlertService, tz: TimezoneDep) -> AlertPublic:
+def public(a: Alert, alerts: AlertDesk, tz: TimezoneDep) -> AlertPublic:
     rule = alerts.rules.file_rule(a.rule)
     name = rule.name.text(alerts.book.settings.language) if rule else a.rule
     return AlertPublic(
@@ -31,7 +31,7 @@ def public(a: Alert, alerts: AlertService, tz: TimezoneDep) -> AlertPublic:
         route=a.route, escalation_level=a.level, next_escalation=from_ms(a.next_escalation_ms, tz))
 
 
-def _get(alerts: AlertService, alert_id: int) -> Alert:
+def _get(alerts: AlertDesk, alert_id: int) -> Alert:
     try:
         return alerts.store.get(alert_id)
     except NotFound as exc:

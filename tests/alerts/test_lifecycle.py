@@ -79,14 +79,14 @@ def test_ack_stops_escalation_and_hand_resolve_holds_until_clear(tmp_path: Path)
     clock.advance(301)
     svc.tick()
     assert notices(svc)[-1] == ("escalated", 1, "chen")
-    svc.ack(alert.id, "chen", "on my way")
+    svc.desk.ack(alert.id, "chen", "on my way")
     clock.advance(3600)
     svc.tick()
     assert [n for n in notices(svc) if n[2] == "liu"] == []
     assert ("acknowledged", 1, "li") in notices(svc)  # the others told hear who took it
     with pytest.raises(Exception, match="only an active alert"):
-        svc.ack(alert.id, "li", None)
-    svc.resolve(alert.id, "chen", "valve closed by hand")
+        svc.desk.ack(alert.id, "li", None)
+    svc.desk.resolve(alert.id, "chen", "valve closed by hand")
     feed(svc, [p for p in pubs if night <= p.ts_ms < night + 3_600_000])  # gas still flowing: same episode
     assert len(gas(svc)) == 1
     feed(svc, [p for p in pubs if p.ts_ms >= night + 3_600_000])

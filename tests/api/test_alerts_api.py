@@ -39,8 +39,12 @@ def test_list_filter_and_read_alerts(client: tuple[TestClient, AlertService]) ->
     alerts = c.get("/api/v1/alerts").json()
     assert [(a["rule"], a["subject"], a["status"]) for a in alerts] == [("drinking-ph", "ta-fountain", "active")]
     a = alerts[0]
-    assert a["name"] == "饮用水pH超出限值" and a["building"] == "teach-a" and a["zone"] == "zone-south"
-    assert a["limit"] == "6.5–8.5" and a["value"] > 8.5 and a["started"].startswith("2026-03-10T09:")
+    assert a["name"] == "饮用水pH超出限值"
+    assert a["building"] == "teach-a"
+    assert a["zone"] == "zone-south"
+    assert a["limit"] == "6.5–8.5"
+    assert a["value"] > 8.5
+    assert a["started"].startswith("2026-03-10T09:")
     assert c.get("/api/v1/alerts", params={"category": "energy"}).json() == []
     assert len(c.get("/api/v1/alerts", params={"status": "open", "severity": "major"}).json()) == 1
     assert c.get("/api/v1/alerts", params={"since": "2026-03-11T00:00:00+08:00"}).json() == []
@@ -54,11 +58,14 @@ def test_ack_then_resolve_by_hand(client: tuple[TestClient, AlertService]) -> No
     c, _ = client
     (a,) = c.get("/api/v1/alerts").json()
     r = c.post(f"/api/v1/alerts/{a['id']}/ack", json={"by": "zhao", "comment": "已到现场"})
-    assert r.status_code == 200 and r.json()["status"] == "acknowledged" and r.json()["ack_comment"] == "已到现场"
+    assert r.status_code == 200
+    assert r.json()["status"] == "acknowledged"
+    assert r.json()["ack_comment"] == "已到现场"
     assert c.post(f"/api/v1/alerts/{a['id']}/ack", json={"by": "zhao"}).status_code == 409
     assert c.post(f"/api/v1/alerts/{a['id']}/resolve", json={"by": "zhao"}).status_code == 422  # reason needed
     r = c.post(f"/api/v1/alerts/{a['id']}/resolve", json={"by": "zhao", "reason": "探头校准后正常"})
-    assert r.json()["status"] == "resolved" and r.json()["resolve_reason"] == "探头校准后正常"
+    assert r.json()["status"] == "resolved"
+    assert r.json()["resolve_reason"] == "探头校准后正常"
     types = [e["type"] for e in c.get(f"/api/v1/alerts/{a['id']}/events").json()]
     assert types == ["raised", "acknowledged", "resolved"]
 

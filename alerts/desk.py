@@ -1,0 +1,74 @@
+"""The alert desk: what people and the HTTP API work with — the alert store, the rules and the
+roster for names and routes, acknowledge and resolve. It needs no engine and no broker, so the
+API can run it in the server process while the alert engine runs in a process of its own;
+both meet in the SQLite store. (The engine learns of a hand resolve from the store.)"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from alerts.book import AlertBook, BookSettings, sign
+from alerts.calendar import CampusCalendar
+from alerts.clock import Clock, make_clock
+from alerts.config import AlertSettings
+from alerts.roster import DutyRoster, load_roster
+from alerts.rules import RuleBook, load_rules
+from alerts.store import Alert, AlertStore
+from ingest.registry import Registry
+
+
+def secret_key(data_dir: Path) -> bytes:
+    """The key that signs acknowledge links, made once per data directory (mode 600)."""
+    key = data_dir / "alerts.key"
+    if not key.exists():
+        key.write_text(secrets.token_hex(32))
+        key.chmod(0o600)
+    return bytes.fromhex(key.read_text().strip())
+
+
+class AlertDesk:
+    def __init__(self, *, data_dir: Path, settings: AlertSettings, language: str = "zh-CN",
+                 topic_prefix: str = "campus", clock: Clock | None = None) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.settings = settings
+        self.clock = clock or make_clock(settings.clock)
+        self.rule_file = load_rules(settings.rules_file)
+        self.roster_file = load_roster(settings.roster_file)
+        self.registry = Registry(data_dir / "meterwatch.db")
+        self.store = AlertStore(data_dir / "alerts.db")
+        self._secret = secret_key(data_dir)
+        self.lock = threading.RLock()
+        campus = self.registry.campus
+        self.rules = RuleBook(self.rule_file, campus)
+        tz = ZoneInfo(campus.site.timezone)
+        self.roster = DutyRoster(self.roster_file, CampusCalendar(campus.calendar), tz)
+        self.book = AlertBook(self.store, self.roster, self.rules, BookSettings(
+            campus.site.id, language, settings.public_url.rstrip("/"), self._secret, tz, topic_prefix,
+            settings.mqtt_publish))
+
+    def refresh(self) -> bool:
+        """Follow campus changes (devices imported, moved); True when the rule book was rebuilt."""
+        campus = self.registry.campus
+        if campus is self.rules.campus:
+            return False
+        self.rules = RuleBook(self.rule_file, campus)
+        self.book.rules = self.rules
+        return True
+
+    def ack(self, alert_id: int, by: str, comment: str | None = None) -> Alert:
+        with self.lock:
+            return self.book.ack(alert_id, by, comment, self.clock.now_ms())
+
+    def resolve(self, alert_id: int, by: str, reason: str) -> Alert:
+        with self.lock:
+            return self.book.resolve(alert_id, by, reason, self.clock.now_ms())
+
+    def verify(self, alert_id: int, person: str, sig: str) -> bool:
+        return person in self.roster.people and secrets.compare_digest(sign(self._secret, alert_id, person), sig)
+
+    def close(self) -> None:
+        self.store.close()
+        self.registry.close()

@@ -1,0 +1,87 @@
+"""The alert engine in a process of its own, so that on a small server it has a core (and a GIL)
+apart from ingest and the API. It keeps its own MQTT session; if it dies it is started again and
+the broker hands it whatever it had not acknowledged."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from dataclasses import dataclass
+from multiprocessing.synchronize import Event
+from pathlib import Path
+
+from alerts.config import AlertSettings
+from ingest.config import MqttSettings
+
+log = logging.getLogger("meterwatch.alerts")
+
+
+@dataclass(frozen=True)
+class AlertProcessConfig:
+    data_dir: Path
+    mqtt: MqttSettings
+    settings: AlertSettings
+    language: str
+    log_level: str = "INFO"
+
+
+def alert_process_main(config: AlertProcessConfig, stop: Event, ready: Event) -> None:
+    from alerts.service import AlertService
+    from api.logs import setup_logging
+
+    setup_logging(config.log_level)
+    service = AlertService(data_dir=config.data_dir, mqtt=config.mqtt, settings=config.settings,
+                           language=config.language)
+    service.start()
+    ready.set()
+    stop.wait()
+    service.stop()
+
+
+class AlertProcess:
+    def __init__(self, config: AlertProcessConfig) -> None:
+        self.config = config
+        self.restarts = 0
+        self._ctx = multiprocessing.get_context("spawn")  # no fork: this process runs threads
+        self._stop = self._ctx.Event()
+        self._proc: multiprocessing.process.BaseProcess | None = None
+        self._watch: threading.Thread | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.is_alive()
+
+    def start(self, timeout: float = 60.0) -> None:
+        self._spawn(timeout)
+        self._watch = threading.Thread(target=self._watchdog, name="mw-alerts-watchdog", daemon=True)
+        self._watch.start()
+
+    def _spawn(self, timeout: float) -> None:
+        ready = self._ctx.Event()
+        proc = self._ctx.Process(target=alert_process_main, args=(self.config, self._stop, ready),
+                                 name="meterwatch-alerts", daemon=True)
+        proc.start()
+        self._proc = proc
+        if not ready.wait(timeout):
+            raise RuntimeError(f"alert process did not start within {timeout:.0f}s (exit code {proc.exitcode})")
+
+    def _watchdog(self) -> None:
+        while not self._stop.wait(1.0):
+            if self._proc is not None and not self._proc.is_alive() and not self._stop.is_set():
+                log.error("alert process died; starting it again", extra={"exit_code": self._proc.exitcode})
+                self.restarts += 1
+                try:
+                    self._spawn(60)
+                except RuntimeError:
+                    log.exception("alert process failed to start; retrying")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        if self._watch is not None:
+            self._watch.join(5)
+        if self._proc is not None:
+            self._proc.join(timeout)
+            if self._proc.is_alive():
+                self._proc.terminate()
+                self._proc.join(5)
