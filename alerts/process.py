@@ -8,7 +8,7 @@ import logging
 import multiprocessing
 import threading
 from dataclasses import dataclass
-from multiprocessing.synchronize import Event
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from alerts.config import AlertSettings
@@ -26,7 +26,9 @@ class AlertProcessConfig:
     log_level: str = "INFO"
 
 
-def alert_process_main(config: AlertProcessConfig, stop: Event, ready: Event) -> None:
+def alert_process_main(conn: Connection, config: AlertProcessConfig) -> None:
+    """Runs until the parent says stop or goes away (a pipe, not a shared lock: a killed process
+    holding a multiprocessing lock would leave it locked for good)."""
     from alerts.service import AlertService
     from api.logs import setup_logging
 
@@ -34,8 +36,11 @@ def alert_process_main(config: AlertProcessConfig, stop: Event, ready: Event) ->
     service = AlertService(data_dir=config.data_dir, mqtt=config.mqtt, settings=config.settings,
                            language=config.language)
     service.start()
-    ready.set()
-    stop.wait()
+    conn.send("ready")
+    try:
+        conn.recv()
+    except EOFError:
+        pass
     service.stop()
 
 
@@ -44,13 +49,16 @@ class AlertProcess:
         self.config = config
         self.restarts = 0
         self._ctx = multiprocessing.get_context("spawn")  # no fork: this process runs threads
-        self._stop = self._ctx.Event()
+        self._stop = threading.Event()
         self._proc: multiprocessing.process.BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._ready = False
         self._watch: threading.Thread | None = None
 
     @property
     def alive(self) -> bool:
-        return self._proc is not None and self._proc.is_alive()
+        """Running and subscribed-or-subscribing (started up)."""
+        return self._ready and self._proc is not None and self._proc.is_alive()
 
     def start(self, timeout: float = 60.0) -> None:
         self._spawn(timeout)
@@ -58,13 +66,20 @@ class AlertProcess:
         self._watch.start()
 
     def _spawn(self, timeout: float) -> None:
-        ready = self._ctx.Event()
-        proc = self._ctx.Process(target=alert_process_main, args=(self.config, self._stop, ready),
-                                 name="meterwatch-alerts", daemon=True)
+        parent, child = self._ctx.Pipe()
+        proc = self._ctx.Process(target=alert_process_main, args=(child, self.config), name="meterwatch-alerts",
+                                 daemon=True)
+        self._ready = False
         proc.start()
-        self._proc = proc
-        if not ready.wait(timeout):
+        child.close()
+        self._proc, self._conn = proc, parent
+        try:
+            started = parent.poll(timeout) and parent.recv() == "ready"
+        except (EOFError, OSError):
+            started = False  # it died while starting
+        if not started:
             raise RuntimeError(f"alert process did not start within {timeout:.0f}s (exit code {proc.exitcode})")
+        self._ready = True
 
     def _watchdog(self) -> None:
         while not self._stop.wait(1.0):
@@ -80,6 +95,11 @@ class AlertProcess:
         self._stop.set()
         if self._watch is not None:
             self._watch.join(5)
+        if self._conn is not None:
+            try:
+                self._conn.send("stop")
+            except OSError:
+                pass
         if self._proc is not None:
             self._proc.join(timeout)
             if self._proc.is_alive():

@@ -27,6 +27,12 @@ def sample_campus() -> Path:
     return Path(simulators.__file__).parent / "sample_campus.yaml"
 
 
+def sample_roster() -> Path:
+    import alerts
+
+    return Path(alerts.__file__).parent / "sample_roster.yaml"
+
+
 def parse_duration(text: str) -> timedelta:
     m = re.fullmatch(r"(\d+(?:\.\d+)?)([smhdw])", text.strip())
     if not m:
@@ -39,7 +45,7 @@ def _free_port(host: str, wanted: int) -> int:
     with socket.socket() as s:
         try:
             s.bind((host, wanted))
-            return wanted
+            return int(s.getsockname()[1])  # wanted, or a free one when wanted is 0
         except OSError:
             s.bind((host, 0))
             return int(s.getsockname()[1])
@@ -63,7 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--days", type=float, default=2.0, help="days of history to backfill first (default %(default)s)")
     d.add_argument("--campus", type=Path, default=None, help="campus YAML (default: the sample campus)")
     d.add_argument("--seed", type=int, default=1)
-    d.add_argument("--fault", action="append", default=[], metavar="NAME", help="inject a fault (see simulate)")
+    d.add_argument("--fault", action="append", default=[], metavar="NAME",
+                   help="inject a fault (see simulate --list-faults); default water_leak and dorm_appliance; "
+                        "'none' for a quiet campus")
 
     s = sub.add_parser("serve", help="run ingest and the HTTP API against a real broker and store",
                        description="Reads a TOML config (see deploy/meterwatch.toml); every key can be overridden "

@@ -11,12 +11,13 @@ from zoneinfo import ZoneInfo
 
 import uvicorn
 
-from api.app import build_service, create_app
+from api.app import build_alerts, build_service, create_app
 from api.logs import setup_logging
 from api.settings import load_settings
 from ingest.campus import load_campus
 
 log = logging.getLogger("meterwatch")
+DEMO_FAULTS = ["water_leak", "dorm_appliance"]  # a night leak and a kettle in a dorm room: alerts to look at
 
 
 def run_serve(config: Path | None) -> int:
@@ -33,24 +34,38 @@ def run_serve(config: Path | None) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from api.cli import _free_port, sample_campus
+    from api.cli import _free_port, sample_campus, sample_roster
+    from api.mailbox import Mailbox
     from ingest.broker import EmbeddedBroker
     from simulators.model import Simulation, load_campus_doc
     from simulators.publisher import publish
 
     campus_file = args.campus or sample_campus()
     mqtt_port = _free_port("127.0.0.1", args.mqtt_port)
-    settings = load_settings(None, data_dir=args.data_dir, mqtt={"url": f"mqtt://127.0.0.1:{mqtt_port}"},
-                             api={"port": args.port})
+    smtp_port = _free_port("127.0.0.1", 0)
+    data_dir: Path = args.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # the sample duty roster, its e-mail pointed at a local mailbox (data_dir/mailbox/*.eml)
+    roster = data_dir / "roster.yaml"
+    roster.write_text(sample_roster().read_text(encoding="utf-8").replace("127.0.0.1:25?", f"127.0.0.1:{smtp_port}?"),
+                      encoding="utf-8")
+    settings = load_settings(None, data_dir=data_dir, mqtt={"url": f"mqtt://127.0.0.1:{mqtt_port}"},
+                             api={"port": args.port},
+                             alerts={"roster_file": roster, "public_url": f"http://127.0.0.1:{args.port}"})
     setup_logging("WARNING")
     broker = EmbeddedBroker("127.0.0.1", mqtt_port).start()
+    mailbox = Mailbox(data_dir / "mailbox", smtp_port).start()
     service = build_service(settings, load_campus(campus_file))
     service.start()
+    alerts = build_alerts(settings)
+    if alerts is not None:
+        alerts.start()
     doc = load_campus_doc(campus_file)
     tz = ZoneInfo(doc["site"].get("timezone", "Asia/Shanghai"))
     now = datetime.now(tz)
+    faults = [] if args.fault == ["none"] else args.fault or DEMO_FAULTS
     sim = Simulation(doc, start=now - timedelta(days=args.days), end=now + timedelta(days=365), seed=args.seed,
-                     faults=args.fault)
+                     faults=faults)
     stop = threading.Event()
     sim_thread = threading.Thread(target=publish, args=(sim, f"mqtt://127.0.0.1:{mqtt_port}"),
                                   kwargs={"live": True, "stop": stop}, name="mw-simulator", daemon=True)
@@ -61,14 +76,20 @@ def run_demo(args: argparse.Namespace) -> int:
   store (SQLite)            {settings.data_dir / 'readings.db'}
   simulated campus          {campus_file.name}: {len(doc['devices'])} devices, {args.days:g} days backfilled, then live
   HTTP API                  {base}/api/v1/devices   ·   docs {base}/docs   ·   health {base}/api/v1/health
+  alerts                    {base}/api/v1/alerts   ·   rules {base}/api/v1/rules
+  injected faults           {', '.join(faults) or 'none'}   (--fault NAME, or --fault none)
+  e-mail to whoever is on duty (sample roster) lands in {data_dir / 'mailbox'}/*.eml
   try: curl {base}/api/v1/devices/c1-elec/readings
 Ctrl-C to stop.""", flush=True)
-    app = create_app(settings, service=service)
+    app = create_app(settings, service=service, alerts=alerts)
     try:
         uvicorn.run(app, host="127.0.0.1", port=args.port, log_config=None, log_level="warning")
     finally:
         stop.set()
         sim_thread.join(10)
+        if alerts is not None:
+            alerts.stop()
         service.stop()
+        mailbox.stop()
         broker.stop()
     return 0

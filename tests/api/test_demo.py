@@ -35,6 +35,12 @@ def test_demo_streams_a_campus_into_the_embedded_store(tmp_path: Path) -> None:
         readings = httpx.get(f"{base}/devices/c1-elec/readings", timeout=5).json()
         assert readings["count"] > 50
         assert readings["readings"][0]["values"]["energy_kwh"] > 0
+        # the default faults (night leak, dorm appliance) raise alerts; their e-mail lands in the mailbox
+        wait_for(lambda: httpx.get(f"{base}/alerts", timeout=5).json(), 60, "an alert from the demo faults")
+        rules = {a["rule"] for a in httpx.get(f"{base}/alerts", timeout=5).json()}
+        assert rules <= {"night-leak", "dorm-appliance"}, rules
+        wait_for(lambda: list((tmp_path / "data" / "mailbox").glob("*.eml")), 30, "an e-mail in the mailbox")
+        assert len(httpx.get(f"{base}/rules", timeout=5).json()) >= 12
         text = log.read_text(encoding="utf-8")
         assert f"mqtt://127.0.0.1:{mqtt_port}" in text
         assert f"http://127.0.0.1:{port}" in text

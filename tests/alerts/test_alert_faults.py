@@ -1,0 +1,83 @@
+"""Alerts under faults, in the production layout (ingest worker process + alert process):
+the time-series store down, and the alert process killed mid-stream."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from alerts.config import AlertSettings
+from alerts.process import AlertProcess, AlertProcessConfig
+from alerts.store import AlertStore
+from ingest.config import MqttSettings, StoreSettings
+from tests.alerts.drive import local, publish, roster_text, simulation
+from tests.harness import make_service, start_connected
+from tests.peers import SmtpSink, WebhookServer
+from tests.servers import Influx, Mosquitto, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.fault]
+
+
+def _alert_process(data: Path, broker: Mosquitto, roster: Path) -> AlertProcess:
+    settings = AlertSettings(roster_file=roster, tick_s=0.2, retry_initial_s=0.5)
+    return AlertProcess(AlertProcessConfig(data, MqttSettings(url=broker.url), settings, "zh-CN", "WARNING"))
+
+
+def test_alerts_reach_people_while_the_store_is_down(tmp_path: Path, mosquitto: Mosquitto, influx: Influx) -> None:
+    with WebhookServer() as hooks, SmtpSink() as smtp:
+        roster = tmp_path / "roster.yaml"
+        roster.write_text(roster_text(hooks.port, smtp.port), encoding="utf-8")
+        data = tmp_path / "data"
+        ingest = start_connected(make_service(data, mosquitto.url, StoreSettings(
+            backend="influxdb", url=influx.url, database="mw", timeout_s=2)))
+        alerts = _alert_process(data, mosquitto, roster)
+        alerts.start()
+        try:
+            influx.stop()
+            time.sleep(1)  # the alert process subscribes on its own
+            publish(mosquitto.port, simulation(local(2026, 3, 10, 12), 1, ["ph_excursion:ta-fountain"]).publications())
+            wait_for(lambda: any(h.path == "/duty/zhao" for h in hooks.received), 30, "webhook with InfluxDB down")
+            wait_for(lambda: ingest.spool.depth > 0, 10, "readings spooled while InfluxDB is down")
+            assert ingest.health().store_reachable is False
+        finally:
+            alerts.stop()
+            ingest.stop()
+
+
+def test_alert_process_killed_mid_stream_misses_nothing_and_raises_nothing_twice(tmp_path: Path,
+                                                                                 mosquitto: Mosquitto) -> None:
+    with WebhookServer() as hooks, SmtpSink() as smtp:
+        roster = tmp_path / "roster.yaml"
+        roster.write_text(roster_text(hooks.port, smtp.port, to_leader_s=600, to_head_s=1200), encoding="utf-8")
+        data = tmp_path / "data"
+        make_service(data, mosquitto.url).stop()  # seeds the campus registry
+        alerts = _alert_process(data, mosquitto, roster)
+        alerts.start()
+        try:
+            time.sleep(1)
+            # a school day: a kettle in a dorm room at 20:00, canteen gas on from 21:00, a leak all night
+            pubs = list(simulation(local(2026, 3, 10, 18), 12, ["dorm_appliance", "gas_after_hours",
+                                                                  "water_leak"]).publications())
+            third = len(pubs) // 3
+            publish(mosquitto.port, pubs[:third])
+            for chunk in (pubs[third:2 * third], pubs[2 * third:]):
+                assert alerts._proc is not None
+                os.kill(alerts._proc.pid, signal.SIGKILL)  # mid-stream: the next chunk arrives while it is down
+                publish(mosquitto.port, chunk)
+                wait_for(lambda: alerts.alive, 30, "alert process restarted")
+            store = AlertStore(data / "alerts.db")
+            want = {("dorm-appliance", "d1-r101"), ("canteen-gas-closed", "c1-gas"), ("night-leak", "d1-water")}
+            wait_for(lambda: want <= {(a.rule, a.subject) for a in store.query()}, 60, "the three alerts")
+            time.sleep(2)  # anything doubled would show by now
+            alerts_seen = [(a.rule, a.subject) for a in store.query() if a.rule != "device-stale"]
+            assert sorted(alerts_seen) == sorted(want), alerts_seen
+            assert alerts.restarts == 2
+            raised = [n for n in store.notices() if n.event == "raised" and n.channel == "email"]
+            assert sorted(n.alert_id for n in raised) == sorted({n.alert_id for n in raised})
+            store.close()
+        finally:
+            alerts.stop()
