@@ -101,16 +101,20 @@ class Engine:
         if not rules:
             return []
         dept = self.book.department[r.device]
-        sample = Sample(dev, r, self.env.local(r.ts), step, dept)
+        sample = Sample(dev, r, self.env.tz, step, dept)
         out = []
         for rule in rules:
             if rule.schedule is not None and not self.env.schedule(rule.schedule).contains(sample.local,
                                                                                            self.env.calendar):
                 continue
             key = (rule.id, dept if rule.condition.scope == "department" else dev.id)
-            st = self._state(key)
+            st = self.rules.get(key) or self._state(key)
             obs = rule.condition.observe(sample, st["c"], self.env)
+            if rule.condition.stateful:
+                self.dirty_rules.add(key)
             if obs is not None:
+                if st["p"]["ph"] != "idle" or obs.verdict is not Verdict.CLEAR:
+                    self.dirty_rules.add(key)  # the machine may move; an idle CLEAR changes nothing
                 t = self._advance(rule, key, st["p"], obs, r.ts, dev, dept)
                 if t is not None:
                     out.append(t)
@@ -139,7 +143,7 @@ class Engine:
                     continue
                 key = (rule.id, dev.id)
                 st = self.rules.get(key) or self._state(key)
-                obs = rule.condition.tick(dev, st["c"], now_ms, self.env)
+                obs = rule.condition.tick(dev, st["c"], now_ms, self.env, self.devices.get(dev.id, {}).get("ts"))
                 if obs is not None:
                     self.dirty_rules.add(key)
                     t = self._advance(rule, key, st["p"], obs, now_ms, dev, self.book.department[dev.id])

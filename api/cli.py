@@ -18,6 +18,7 @@ EPILOG = """examples:
   meterwatch serve --config deploy/meterwatch.toml  # against Mosquitto and InfluxDB
   meterwatch simulate --broker mqtt://127.0.0.1:1883 --duration 7d --fault water_leak
   meterwatch devices import 台账.xlsx --config deploy/meterwatch.toml
+  meterwatch rules check --roster alerts/sample_roster.yaml   # validate rules and roster, who is on duty now
 """
 
 
@@ -94,6 +95,17 @@ def _parser() -> argparse.ArgumentParser:
                      help="inject a fault; repeatable; --list-faults shows them")
     sim.add_argument("--list-faults", action="store_true", help="list the faults and exit")
 
+    rl = sub.add_parser("rules", help="check the alert rules and the duty roster")
+    rsub = rl.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    chk = rsub.add_parser("check", help="validate the rule file and roster, show who is on duty now",
+                          description="Loads [alerts] rules_file and roster_file (defaults: the packaged rules, no "
+                                      "roster) against the campus file, reports the first problem with file and "
+                                      "line, else lists the rules, the devices each watches and who is on duty.")
+    chk.add_argument("--config", type=Path, default=None, help="TOML config")
+    chk.add_argument("--rules", type=Path, default=None, help="rule file (overrides the config)")
+    chk.add_argument("--roster", type=Path, default=None, help="duty roster (overrides the config)")
+    chk.add_argument("--campus", type=Path, default=None, help="campus YAML (overrides the config)")
+
     dev = sub.add_parser("devices", help="manage the device registry")
     dsub = dev.add_subparsers(dest="devices_command", required=True, metavar="ACTION")
     imp = dsub.add_parser("import", help="add or update devices from a meter ledger (CSV or XLSX)",
@@ -120,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             return _simulate(args)
         if args.command == "devices":
             return _import_devices(args)
+        if args.command == "rules":
+            return _check_rules(args)
     except MeterwatchError as exc:
         print(f"meterwatch: {exc}", file=sys.stderr)
         return 2
@@ -161,6 +175,38 @@ def _simulate(args: argparse.Namespace) -> int:
             return 2
     print(f"已发布 {tally.published} 条消息, 含 {tally.readings} 条读数 · published {tally.published} messages "
           f"carrying {tally.readings} readings: {tally.by_what}")
+    return 0
+
+
+def _check_rules(args: argparse.Namespace) -> int:
+    import time
+
+    from alerts.calendar import CampusCalendar
+    from alerts.roster import DutyRoster, load_roster
+    from alerts.rules import RuleBook, load_rules
+    from api.settings import load_settings
+    from ingest.campus import load_campus
+
+    settings = load_settings(args.config)
+    campus = load_campus(args.campus or settings.campus.file or sample_campus())
+    rules = load_rules(args.rules or settings.alerts.rules_file)
+    roster_path = args.roster or settings.alerts.roster_file
+    roster = DutyRoster(load_roster(roster_path), CampusCalendar(campus.calendar), ZoneInfo(campus.site.timezone))
+    book = RuleBook(rules, campus)
+    print(f"规则 rules: {len(rules.rules)} ({len(book.rules)} enabled)")
+    for r in rules.rules:
+        watched = sum(1 for d in campus.devices if r in book.by_device[d.id])
+        state = "" if r.enabled else "  [停用 disabled]"
+        print(f"  {r.id:28} {r.severity.value:8} {r.category.value:7} {watched:3} devices  {r.name.zh}{state}")
+    now = int(time.time() * 1000)
+    if roster_path is None:
+        print("值班表 roster: none — alerts go to MQTT only (set [alerts] roster_file)")
+        return 0
+    print(f"值班表 roster: {len(roster.people)} people, {len(roster.file.shifts)} shifts, "
+          f"{len(roster.file.routes)} routes")
+    for zone in campus.zones:
+        people = ", ".join(f"{p.name}({p.id})" for p in roster.on_duty(zone.id, now)) or "—"
+        print(f"  now on duty 当前值班  {zone.name}: {people}")
     return 0
 
 

@@ -49,13 +49,21 @@ class Sample:
 
     device: Device
     reading: Reading
-    local: dt.datetime            # the reading's time in the site timezone
+    tz: dt.tzinfo
     step: Step | None             # register consumption since the previous reading (multiplied); None for sensors
     department: str
+    _local: dt.datetime | None = None
 
     @property
     def ts(self) -> int:
         return self.reading.ts
+
+    @property
+    def local(self) -> dt.datetime:
+        """The reading's time in the site timezone (computed on first use)."""
+        if self._local is None:
+            self._local = dt.datetime.fromtimestamp(self.reading.ts / 1000, self.tz)
+        return self._local
 
 
 @dataclass(slots=True)
@@ -91,6 +99,7 @@ class Condition(BaseModel):
     type: str
     scope: ClassVar[Literal["device", "department"]] = "device"
     watches_clock: ClassVar[bool] = False
+    stateful: ClassVar[bool] = True  # False: observe never changes its state (saves a write per reading)
 
     def check(self, env: Env) -> None:
         """Cross-checks against the rule file (e.g. named schedules exist); raise ValueError."""
@@ -102,7 +111,8 @@ class Condition(BaseModel):
         """The device's gateway published ``online``/``offline`` (its Last Will)."""
         return None
 
-    def tick(self, subject: Device, state: State, now_ms: int, env: Env) -> Observation | None:
+    def tick(self, subject: Device, state: State, now_ms: int, env: Env, last_ms: int | None) -> Observation | None:
+        """Called every tick for conditions that watch the clock; ``last_ms``: the device's newest reading."""
         return None
 
 

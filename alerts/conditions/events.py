@@ -53,6 +53,7 @@ class RegisterAnomaly(Condition):
 
     type: Literal["register_anomaly"] = "register_anomaly"
     flags: list[Literal["new_cycle", "implausible"]] = ["new_cycle", "implausible"]
+    stateful = False
 
     def observe(self, sample: Sample, state: State, env: Env) -> Observation | None:
         step = sample.step
@@ -71,10 +72,11 @@ class Stale(Condition):
     type: Literal["stale"] = "stale"
     intervals: float = 3.0
     watches_clock = True
+    stateful = False  # the engine keeps each device's newest reading time; only the Last Will is ours
 
     def observe(self, sample: Sample, state: State, env: Env) -> Observation | None:
-        state["seen"] = max(state.get("seen", 0), sample.ts)
-        state["offline"] = False
+        if state.get("offline"):
+            state["offline"] = False  # saved: the alert it raised is active, so this verdict is written
         return CLEAR
 
     def status(self, online: bool, ts: int, state: State) -> Observation | None:
@@ -83,10 +85,10 @@ class Stale(Condition):
             return None  # wait for a reading
         return Observation(Verdict.FIRING, None, "offline", "", "Last Will: offline")
 
-    def tick(self, subject: Device, state: State, now_ms: int, env: Env) -> Observation | None:
+    def tick(self, subject: Device, state: State, now_ms: int, env: Env, last_ms: int | None) -> Observation | None:
         if state.get("offline"):
             return None
-        since = max(state.get("seen", 0), env.watching_since_ms)
+        since = max(last_ms or 0, env.watching_since_ms)
         silent_min = (now_ms - since) / 60_000
         if silent_min * 60 > self.intervals * subject.interval_s:
             limit_min = self.intervals * subject.interval_s / 60

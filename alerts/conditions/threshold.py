@@ -18,6 +18,7 @@ class Threshold(Condition):
     below: float | None = None
     outside: tuple[float, float] | None = None
     clear_margin: float = 0.0
+    stateful = False
 
     @model_validator(mode="after")
     def _one_limit(self) -> Threshold:

@@ -117,6 +117,7 @@ class ClosedUse(Condition):
     type: Literal["closed_use"] = "closed_use"
     open: str | Schedule
     tolerance: float = 0.0
+    stateful = False
 
     def check(self, env: Env) -> None:
         if isinstance(self.open, str) and self.open not in env.schedules:

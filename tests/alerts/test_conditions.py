@@ -45,7 +45,7 @@ class Feed:
                 step = self.track.step(ts, reg)
         r = Reading(self.dev.id, ts, self.dev.kind, "yucai", self.dev.building, "x", "z", values, None)
         dept = next(b.department.value for b in CAMPUS.buildings if b.id == self.dev.building)
-        obs = self.c.observe(Sample(self.dev, r, at.astimezone(TZ), step, dept), self.state, ENV)
+        obs = self.c.observe(Sample(self.dev, r, TZ, step, dept), self.state, ENV)
         self.last = obs
         return None if obs is None else obs.verdict
 
@@ -151,9 +151,9 @@ def test_stale_by_silence_and_by_last_will() -> None:
     dev = DEV["of-water"]  # 900 s interval
     r = Reading(dev.id, int(at(10, 10).timestamp() * 1000), Kind.WATER, "yucai", "office", "office", "z",
                 {"volume_m3": 1.0}, None)
-    assert c.observe(Sample(dev, r, at(10, 10), None, "office"), state, ENV).verdict is Verdict.CLEAR  # type: ignore[union-attr]
-    assert c.tick(dev, state, r.ts + 44 * 60_000, ENV) is None
-    obs = c.tick(dev, state, r.ts + 46 * 60_000, ENV)
+    assert c.observe(Sample(dev, r, TZ, None, "office"), state, ENV).verdict is Verdict.CLEAR  # type: ignore[union-attr]
+    assert c.tick(dev, state, r.ts + 44 * 60_000, ENV, r.ts) is None
+    obs = c.tick(dev, state, r.ts + 46 * 60_000, ENV, r.ts)
     assert obs is not None
     assert obs.verdict is Verdict.FIRING
     assert obs.value == 46

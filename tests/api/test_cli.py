@@ -48,3 +48,20 @@ def test_devices_import_adds_devices_and_refuses_bad_rows(tmp_path: Path) -> Non
     assert missing.returncode == 2
     assert "not found" in missing.stderr
     registry.close()
+
+
+def test_rules_check_lists_rules_and_who_is_on_duty(tmp_path: Path) -> None:
+    out = _run("rules", "check", "--roster", str(ROOT / "alerts" / "sample_roster.yaml"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "canteen-gas-closed" in out.stdout
+    assert "食堂非营业时间燃气使用" in out.stdout
+    assert "当前值班" in out.stdout
+
+
+def test_rules_check_names_the_bad_line(tmp_path: Path) -> None:
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("rules:\n  - {id: x, name: {zh: a, en: b}, category: safety, severity: huge,\n"
+                   "     condition: {type: stale}}\n", encoding="utf-8")
+    out = _run("rules", "check", "--rules", str(bad), cwd=tmp_path)
+    assert out.returncode == 2
+    assert f"{bad}:2: rules.0.severity" in out.stderr
