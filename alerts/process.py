@@ -12,6 +12,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from alerts.config import AlertSettings
+from ingest.children import READY, start_child, stop_child
 from ingest.config import MqttSettings
 
 log = logging.getLogger("meterwatch.alerts")
@@ -36,7 +37,7 @@ def alert_process_main(conn: Connection, config: AlertProcessConfig) -> None:
     service = AlertService(data_dir=config.data_dir, mqtt=config.mqtt, settings=config.settings,
                            language=config.language)
     service.start()
-    conn.send("ready")
+    conn.send(READY)
     try:
         conn.recv()
     except EOFError:
@@ -48,7 +49,6 @@ class AlertProcess:
     def __init__(self, config: AlertProcessConfig) -> None:
         self.config = config
         self.restarts = 0
-        self._ctx = multiprocessing.get_context("spawn")  # no fork: this process runs threads
         self._stop = threading.Event()
         self._proc: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
@@ -66,19 +66,8 @@ class AlertProcess:
         self._watch.start()
 
     def _spawn(self, timeout: float) -> None:
-        parent, child = self._ctx.Pipe()
-        proc = self._ctx.Process(target=alert_process_main, args=(child, self.config), name="meterwatch-alerts",
-                                 daemon=True)
         self._ready = False
-        proc.start()
-        child.close()
-        self._proc, self._conn = proc, parent
-        try:
-            started = parent.poll(timeout) and parent.recv() == "ready"
-        except (EOFError, OSError):
-            started = False  # it died while starting
-        if not started:
-            raise RuntimeError(f"alert process did not start within {timeout:.0f}s (exit code {proc.exitcode})")
+        self._proc, self._conn = start_child(alert_process_main, (self.config,), "meterwatch-alerts", timeout)
         self._ready = True
 
     def _watchdog(self) -> None:
@@ -95,13 +84,4 @@ class AlertProcess:
         self._stop.set()
         if self._watch is not None:
             self._watch.join(5)
-        if self._conn is not None:
-            try:
-                self._conn.send("stop")
-            except OSError:
-                pass
-        if self._proc is not None:
-            self._proc.join(timeout)
-            if self._proc.is_alive():
-                self._proc.terminate()
-                self._proc.join(5)
+        stop_child(self._proc, self._conn, "stop", timeout)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from ingest.children import READY, start_child, stop_child
 from ingest.config import IngestSettings, StoreSettings
 from ingest.decode import Inbound
 
@@ -51,7 +52,7 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
 
     pipeline = Pipeline.open(config.data_dir, config.store, config.ingest, config.topic_prefix)
     pipeline.start(writer=False)
-    conn.send("ready")
+    conn.send(READY)
     try:
         while True:
             try:
@@ -81,7 +82,6 @@ class WorkerLink:
         self._base = Progress()  # totals of workers that died
         self._queue: queue.Queue[Inbound] = queue.Queue()
         self._stop = threading.Event()
-        self._ctx = multiprocessing.get_context("spawn")  # no fork: this process runs threads
         self._proc: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
         self._thread: threading.Thread | None = None
@@ -103,26 +103,10 @@ class WorkerLink:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        if self._conn is not None:
-            try:
-                self._conn.send(None)
-            except OSError:
-                pass
-        if self._proc is not None:
-            self._proc.join(timeout)
-            if self._proc.is_alive():
-                self._proc.terminate()
-                self._proc.join(5)
+        stop_child(self._proc, self._conn, None, timeout)
 
     def _spawn(self, timeout: float = 60.0) -> None:
-        parent, child = self._ctx.Pipe()
-        proc = self._ctx.Process(target=worker_main, args=(child, self.config), name="meterwatch-ingest-worker",
-                                 daemon=True)
-        proc.start()
-        child.close()
-        self._proc, self._conn = proc, parent
-        if not parent.poll(timeout) or parent.recv() != "ready":
-            raise RuntimeError(f"ingest worker did not start within {timeout:.0f}s (exit code {proc.exitcode})")
+        self._proc, self._conn = start_child(worker_main, (self.config,), "meterwatch-ingest-worker", timeout)
 
     def _collect(self, block: bool) -> list[Inbound]:
         try:
