@@ -55,10 +55,11 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
         app.state.service = service or build_service(settings, campus)
         engine = alerts if not owned else build_alerts(settings)
         if owned:
-            app.state.service.start()  # seeds the campus the alert engine reads
+            # the desk first: it checks the rule file and roster here, with file and line, not in a child process
+            app.state.alerts = alert_desk(settings, engine)
+            app.state.service.start()
             if engine is not None:
                 engine.start()
-        app.state.alerts = app.state.alerts if not owned else alert_desk(settings, engine)
         try:
             yield
         finally:

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 import uvicorn
 
+from alerts.roster import load_roster
+from alerts.rules import load_rules
 from api.app import build_alerts, build_service, create_app
 from api.logs import setup_logging
 from api.settings import load_settings
@@ -26,6 +28,9 @@ def run_serve(config: Path | None) -> int:
     settings = load_settings(config)
     setup_logging(settings.log_level)
     campus = load_campus(settings.campus.file or sample_campus())
+    if settings.alerts.enabled:  # refuse bad rule and roster files before anything starts
+        load_rules(settings.alerts.rules_file)
+        load_roster(settings.alerts.roster_file)
     app = create_app(settings, campus=campus)
     log.info("serving", extra={"api": f"http://{settings.api.host}:{settings.api.port}",
                                "broker": settings.mqtt.url, "store": settings.store.backend})

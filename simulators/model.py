@@ -113,6 +113,8 @@ class Simulation:
             rate = profiles.water_m3h(dept, hour, day, area)
             if self._has(dev["id"], "water_leak"):
                 rate += 0.4
+            if self._has(dev["id"], "water_over_budget"):
+                rate += 2.0
         else:
             rate = profiles.gas_m3h(dept, hour, day, area)
             if self._has(dev["id"], "gas_after_hours") and (hour >= 21 or hour < 5):
@@ -142,6 +144,9 @@ class Simulation:
             out["ph"] = round(9.1 + rng.gauss(0, 0.05), 3)
         if self._has(d, "turbidity_excursion"):
             out["turbidity_ntu"] = round(2.5 + abs(rng.gauss(0, 0.1)), 3)
+        if self._has(d, "tds_high") and "tds_mgl" in out:
+            out["tds_mgl"] = round(1250 + abs(rng.gauss(0, 20)), 1)
+            out["conductivity_uscm"] = round(out["tds_mgl"] * 1.55, 1)
         if self._has(d, "chlorine_low"):
             out["free_chlorine_mgl"] = 0.01
         if self._has(d, "heater_cold"):

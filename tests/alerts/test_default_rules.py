@@ -14,6 +14,7 @@ CASES = [
     ("ph_excursion", "drinking-ph", "d1-fountain"),
     ("turbidity_excursion", "drinking-turbidity", "d1-fountain"),
     ("chlorine_low", "drinking-chlorine", "d1-fountain"),
+    ("tds_high", "drinking-tds", "d1-fountain"),
     ("heater_cold", "hot-water-outlet-cold", "c1-heater"),
     ("gas_after_hours", "canteen-gas-closed", "c1-gas"),
     ("dorm_appliance", "dorm-appliance", "d1-r101"),
@@ -39,19 +40,28 @@ def test_storage_tank_below_60_for_30_minutes() -> None:
     assert raised == [("hot-water-storage-cold", "bo-tank")]
 
 
-def test_tds_limit() -> None:
-    """No simulator fault raises TDS; the rule is checked on its own limit (GB 5749-2022: 1000 mg/L)."""
-    from alerts.rules import load_rules
-
-    rule = next(r for r in load_rules().rules if r.id == "drinking-tds")
-    assert rule.condition.model_dump()["above"] == 1000
-
-
 def test_department_over_budget_fires_once_a_week_of_data_projects_over_target() -> None:
     sim = simulation(local(2026, 9, 14), 9 * 24, ["over_budget"])
     raised = [(t.rule.id, t.subject, t.obs.value) for t in run_engine(sim) if t.kind == "raise"]
     assert [(r, s) for r, s, _ in raised] == [("department-over-budget", "canteen")]
     assert raised[0][2] > 30_000  # projected kWh above the canteens' monthly target
+
+
+def test_department_water_over_budget() -> None:
+    sim = simulation(local(2026, 9, 14), 8 * 24, ["water_over_budget"])
+    raised = {(t.rule.id, t.subject) for t in run_engine(sim) if t.kind == "raise"}
+    # a tap running day and night is also a night leak
+    assert raised == {("department-water-over-budget", "canteen"), ("night-leak", "c1-water")}
+
+
+def test_a_leak_that_lasts_rises_to_critical() -> None:
+    transitions = run_engine(simulation(local(2026, 3, 10), 4 * 24, ["water_leak"]))
+    leak = [t for t in transitions if t.rule.id == "night-leak"]
+    assert [t.kind for t in leak][0] == "raise"
+    rise = leak[0].rule.rise
+    assert rise is not None
+    assert rise.severity == "critical"
+    assert any(t.kind == "update" and t.ts - leak[0].ts >= rise.after * 1000 for t in leak)
 
 
 def test_a_normal_month_raises_no_alert() -> None:

@@ -4,12 +4,15 @@ zone at that simulated time; escalation, acknowledgement from the message's link
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
 
+import paho.mqtt.client as paho
 import pytest
 from fastapi.testclient import TestClient
+from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.config import AlertSettings
 from alerts.service import AlertService
@@ -41,6 +44,12 @@ def test_fault_reaches_the_person_on_duty_escalates_until_acked_and_resolves(tmp
         assert alerts.mqtt is not None
         assert alerts.mqtt.wait_connected(10)
         app = create_app(Settings(data_dir=data), service=ingest, alerts=alerts)
+        displays: list[tuple[str, dict[str, object]]] = []  # an on-site display subscribed to the alerts
+        display = paho.Client(CallbackAPIVersion.VERSION2, client_id="display")
+        display.on_message = lambda c, u, m: displays.append((m.topic, json.loads(m.payload)))
+        display.connect("127.0.0.1", mosquitto.port)
+        display.subscribe("campus/yucai/alerts/#", qos=1)
+        display.loop_start()
         try:
             # Tuesday 10 March 2026, a school day: pH off at a south-zone fountain from noon, canteen gas
             # left on from 21:00 in the north zone
@@ -63,6 +72,9 @@ def test_fault_reaches_the_person_on_duty_escalates_until_acked_and_resolves(tmp
             assert hook.body["event"] == "raised"
             assert hook.body["severity"] == "critical"
             gas_id = int(hook.body["alert_id"])
+
+            wait_for(lambda: any(t == "campus/yucai/alerts/critical" and p["alert_id"] == gas_id
+                                 and p["event"] == "raised" for t, p in displays), 10, "alert on the display topic")
 
             # nobody acknowledges: after 3 s the crew leader hears of it
             wait_for(lambda: any(h.path == "/duty/chen" and h.body.get("event") == "escalated"
@@ -103,6 +115,7 @@ def test_fault_reaches_the_person_on_duty_escalates_until_acked_and_resolves(tmp
             gas_alerts = alerts.store.query(category="safety", severity="critical")
             assert [(a.rule, a.subject) for a in gas_alerts] == [("canteen-gas-closed", "c1-gas")]
         finally:
+            display.loop_stop()
             alerts.stop()
             ingest.stop()
 

@@ -137,3 +137,29 @@ def test_restart_during_escalation_resumes_where_it_was(tmp_path: Path) -> None:
     want = run(False)
     assert want == [("raised", 0, "li"), ("escalated", 1, "chen"), ("escalated", 2, "liu")]
     assert run(True) == want
+
+
+def test_severity_rises_while_active_and_the_rise_is_an_event(tmp_path: Path) -> None:
+    svc = service(tmp_path, FrozenClock(T0))
+    feed(svc, list(simulation(local(2026, 3, 10), 4 * 24, ["water_leak"]).publications()), batch=200)
+    (leak,) = [a for a in svc.store.query() if a.rule == "night-leak"]
+    assert leak.severity == "critical"
+    assert leak.status == "active"
+    rise = [e for e in svc.store.events(leak.id) if e.type == "severity"]
+    assert [(e.detail["old"], e.detail["new"]) for e in rise] == [("major", "critical")]
+    svc.stop()
+
+
+def test_english_text_for_people_who_want_it(tmp_path: Path) -> None:
+    clock = FrozenClock(T0)
+    svc = service(tmp_path, clock)
+    feed(svc, list(simulation(local(2026, 3, 10, 20), 4, ["gas_after_hours"]).publications()))
+    for _ in range(20):
+        clock.advance(60)
+        svc.tick()
+    by_person = {n.recipient: n for a in gas(svc) for n in svc.store.notices(a.id) if n.channel == "email"}
+    assert by_person["li"].title.startswith("【告警·严重·安全】食堂非营业时间燃气使用 — 第一食堂")
+    assert "确认（停止升级）：http://127.0.0.1:8000/api/v1/alerts/" in by_person["li"].body
+    assert by_person["liu"].title.startswith("[ESCALATED · CRITICAL · safety] Canteen gas used while closed")
+    assert "Acknowledge (stops escalation):" in by_person["liu"].body
+    svc.stop()
