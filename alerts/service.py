@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from alerts.channels import MqttNotifier, Notifier
-from alerts.clock import Clock
+from alerts.clock import Clock, make_clock
 from alerts.config import AlertSettings
 from alerts.desk import AlertDesk
 from alerts.dispatch import Dispatcher
@@ -35,7 +35,8 @@ class AlertService:
         self.desk = AlertDesk(data_dir=data_dir, settings=settings, language=language,
                               topic_prefix=mqtt.topic_prefix, clock=clock)
         d = self.desk
-        self.settings, self.prefix, self.clock = settings, mqtt.topic_prefix, d.clock
+        self.settings, self.prefix = settings, mqtt.topic_prefix
+        self.clock = clock or make_clock(settings.clock)
         self.store, self.registry, self.lock, self.book = d.store, d.registry, d.lock, d.book
         since = self.store.meta("watching_since_ms")
         if since is None:
