@@ -12,7 +12,7 @@ from alerts.desk import AlertDesk
 from alerts.process import AlertProcess, AlertProcessConfig
 from alerts.service import AlertService
 from api.routers import alerts as alerts_router
-from api.routers import dead_letters, devices, health, rules
+from api.routers import dead_letters, devices, health, metrics, rules
 from api.settings import Settings
 from ingest.campus import Campus
 from ingest.errors import ConfigError, StoreUnavailable
@@ -78,6 +78,8 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
         app.state.alerts = alert_desk(settings, alerts)
     for router in (health.router, devices.router, dead_letters.router, alerts_router.router, rules.router):
         app.include_router(router, prefix="/api/v1")
+
+    app.include_router(metrics.router)  # /metrics, where Prometheus looks
 
     @app.exception_handler(StoreUnavailable)
     async def _store_down(request: Request, exc: StoreUnavailable) -> JSONResponse:

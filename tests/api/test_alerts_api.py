@@ -78,3 +78,15 @@ def test_rules_are_listed(client: tuple[TestClient, AlertService]) -> None:
     assert rules["hot-water-outlet-cold"]["for_s"] == 1800
     assert rules["hourly-use-vs-baseline"]["enabled"] is False
     assert rules["canteen-gas-closed"]["name"]["en"] == "Canteen gas used while closed"
+
+
+def test_metrics_in_prometheus_format(client: tuple[TestClient, AlertService]) -> None:
+    c, _ = client
+    r = c.get("/metrics")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
+    lines = dict(line.rsplit(" ", 1) for line in r.text.splitlines() if line and not line.startswith("#"))
+    assert lines['meterwatch_alerts{state="active"}'] == "1.0"
+    assert lines["meterwatch_notifications_failed"] == "0.0"
+    assert "meterwatch_messages_received_total" in lines
+    assert lines["meterwatch_spool_depth"] == "0.0"
