@@ -43,6 +43,13 @@ class Applied(NamedTuple):
     closed_by_hand: bool = False     # the engine's alert was resolved by a person meanwhile
 
 
+def _next_escalation(route: Route, level: int, now_ms: int) -> int | None:
+    """When the level after ``level`` is due (its ``after`` counts from the raise), or None at the top."""
+    if level + 1 >= len(route.levels):
+        return None
+    return now_ms + int((route.levels[level + 1].after - route.levels[level].after) * 1000)
+
+
 def sign(secret: bytes, alert_id: int, person: str) -> str:
     return hmac.new(secret, f"{alert_id}:{person}".encode(), hashlib.sha256).hexdigest()[:24]
 
@@ -59,8 +66,7 @@ class AlertBook:
             dev = t.device if t.rule.condition.scope == "device" else None
             route = self.roster.route(t.rule.route, t.rule.category, t.rule.severity, t.device.zone,
                                       dev.building if dev else None)
-            nxt = now_ms + int((route.levels[1].after - route.levels[0].after) * 1000) if len(route.levels) > 1 \
-                else None
+            nxt = _next_escalation(route, 0, now_ms)
             alert_id = s.insert_alert(
                 rule=t.rule.id, subject=t.subject, device=dev.id if dev else None,
                 building=dev.building if dev else None, zone=t.device.zone, department=t.department,
@@ -136,9 +142,7 @@ class AlertBook:
                 if route is None or level >= len(route.levels):
                     self.store.update_alert(alert.id, next_escalation_ms=None)
                     continue
-                nxt = None
-                if level + 1 < len(route.levels):
-                    nxt = now_ms + int((route.levels[level + 1].after - route.levels[level].after) * 1000)
+                nxt = _next_escalation(route, level, now_ms)
                 self.store.update_alert(alert.id, level=level, next_escalation_ms=nxt)
                 people = self.roster.recipients(route.levels[level], fresh.zone, now_ms)
                 self.store.event(alert.id, now_ms, "escalated", None, level=level, to=[p.id for p in people])

@@ -28,7 +28,6 @@ class Dispatcher:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mw-dispatch", daemon=True)
-        self.sent = self.failed = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -74,10 +73,8 @@ class Dispatcher:
             log.warning("notification failed", extra={"alert": notice.alert_id, "channel": notice.channel,
                                                       "to": notice.recipient, "attempt": attempt, "error": err})
             self.store.notice_failed(notice, err, self.clock.now_ms(), retry)
-            self.failed += retry is None
         else:
             self.store.notice_sent(notice, self.clock.now_ms())
-            self.sent += 1
         finally:
             with self._lock:
                 self._busy.discard(notice.id)

@@ -128,8 +128,9 @@ class RuleFile(BaseModel):
             if rule.id in seen:
                 raise ValueError(f"rule id {rule.id!r} is used twice")
             seen.add(rule.id)
-            for ref in (rule.schedule, getattr(rule.condition, "open", None)):
-                if isinstance(ref, str) and ref not in self.schedules:
+            names = rule.condition.schedule_names() + ([rule.schedule] if isinstance(rule.schedule, str) else [])
+            for ref in names:
+                if ref not in self.schedules:
                     raise ValueError(f"rule {rule.id!r}: schedule {ref!r} is not defined under schedules:")
         return self
 

@@ -53,7 +53,6 @@ class AlertService:
         self.dispatcher = Dispatcher(self.store, all_notifiers, retry_initial_s=settings.retry_initial_s,
                                      retry_max_s=settings.retry_max_s, max_attempts=settings.max_attempts)
         self._thread = threading.Thread(target=self._run, name="mw-alerts", daemon=True)
-        self.evaluated = 0
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -71,11 +70,6 @@ class AlertService:
             self._thread.join(10)
         self.dispatcher.stop()
         self.desk.close()
-
-    @property
-    def backlog(self) -> int:
-        """Messages received and not yet evaluated."""
-        return self._queue.qsize()
 
     # -- the evaluator -----------------------------------------------------------------
     def _run(self) -> None:
@@ -126,7 +120,6 @@ class AlertService:
                         self._apply(self.engine.status(d.status[0], d.status[1], msg.received_ms), now, updates)
                 self._apply(list(updates.values()), now)
                 self.store.save_engine(*self.engine.dirty())
-            self.evaluated += len(batch)
         self.dispatcher.wake()
         if self.mqtt is not None:
             for msg in batch:

@@ -39,7 +39,6 @@ class Observation:
     detail: str = ""
 
 
-FIRING_NONE = Observation(Verdict.FIRING)
 CLEAR = Observation(Verdict.CLEAR)
 
 
@@ -101,8 +100,9 @@ class Condition(BaseModel):
     watches_clock: ClassVar[bool] = False
     stateful: ClassVar[bool] = True  # False: observe never changes its state (saves a write per reading)
 
-    def check(self, env: Env) -> None:
-        """Cross-checks against the rule file (e.g. named schedules exist); raise ValueError."""
+    def schedule_names(self) -> list[str]:
+        """Named schedules this condition uses (the rule file checks they exist)."""
+        return []
 
     def observe(self, sample: Sample, state: State, env: Env) -> Observation | None:
         raise NotImplementedError

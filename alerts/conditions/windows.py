@@ -119,9 +119,8 @@ class ClosedUse(Condition):
     tolerance: float = 0.0
     stateful = False
 
-    def check(self, env: Env) -> None:
-        if isinstance(self.open, str) and self.open not in env.schedules:
-            raise ValueError(f"schedule {self.open!r} is not defined under schedules:")
+    def schedule_names(self) -> list[str]:
+        return [self.open] if isinstance(self.open, str) else []
 
     def observe(self, sample: Sample, state: State, env: Env) -> Observation | None:
         step = sample.step
