@@ -18,6 +18,9 @@ from ingest.errors import ConfigError
 from ingest.yamlfile import parse_yaml_model
 
 
+INCOMER = "incomer"
+
+
 class Department(StrEnum):
     CANTEEN = "canteen"
     DORMITORY = "dormitory"
@@ -76,7 +79,15 @@ class Device(BaseModel):
     multiplier: float = Field(default=1.0, gt=0, description="CT/PT ratio applied to register deltas")
     rated_capacity: float | None = Field(default=None, gt=0, description="max kW or m3/h, for plausibility")
     initial_register: float | None = Field(default=None, ge=0, description="register reading at installation")
-    role: str | None = Field(default=None, description="e.g. drinking, canteen_water, water_heater, secondary_supply")
+    role: str | None = Field(default=None, description="e.g. drinking, canteen_water, water_heater, secondary_supply; "
+                             "'incomer' for a site supply meter")
+    parent: Identifier | None = Field(default=None, description="sub-meter of this meter (its use is already in it)")
+
+    @property
+    def counts_in_totals(self) -> bool:
+        """Building, department, zone and site totals add up main meters only: a sub-meter's use is already in
+        its parent's, and an incomer measures the whole site (it is reported beside the sum, for line loss)."""
+        return self.parent is None and self.role != INCOMER
 
     @model_validator(mode="after")
     def _meter_fields(self) -> Device:
@@ -122,6 +133,11 @@ class Campus(BaseModel):
                 self.devices[i] = dev.model_copy(update={"zone": owner.get(dev.building, "default")})
             elif dev.zone not in zones:
                 raise ValueError(f"device {dev.id!r} names unknown zone {dev.zone!r}")
+        kinds = {d.id: d.kind for d in self.devices}
+        for dev in self.devices:
+            if dev.parent is not None and kinds.get(dev.parent) != dev.kind:
+                raise ValueError(f"device {dev.id!r}: parent {dev.parent!r} must be a {dev.kind.value} meter "
+                                 "in this file")
         return self
 
     def building(self, building_id: str) -> Building | None:

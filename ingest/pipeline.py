@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,7 +137,8 @@ class Pipeline:
                     seen[r.device] = r.ts
             statuses = {d.status[0]: (d.status[1], m.received_ms) for m, d in zip(batch, decoded, strict=True)
                         if d.status is not None}
-            self.presence.record(seen, statuses)
+            stored = [(r.device, r.ts) for r in readings] if self.spool.depth == 0 else []
+            self.presence.record(seen, statuses, stored)
         for msg in batch:
             self.ack(msg)
         c = self.counters
@@ -153,7 +154,7 @@ class Pipeline:
         if self.spool.depth == 0:
             try:
                 self.store.write(readings)
-                self.counters.stored += len(readings)
+                self._stored(readings, note=False)
                 self._mark_store(True)
                 return []
             except StoreUnavailable as exc:
@@ -178,7 +179,7 @@ class Pipeline:
                 continue
             try:
                 self.store.write(d.readings)
-                self.counters.stored += len(d.readings)
+                self._stored(d.readings)
             except StoreRejected as exc:
                 refusals.append(Refusal(msg.topic, msg.payload, f"store refused: {exc}", msg.received_ms,
                                         None, msg.dup))
@@ -186,6 +187,13 @@ class Pipeline:
                 self.spool.append(d.readings)
                 self._spooled.set()
         return refusals
+
+    def _stored(self, readings: Sequence[Reading], *, note: bool = True) -> None:
+        """After a store commit: count, and note the times per device for the roll-ups (``commit`` notes
+        its own in the presence transaction it makes anyway)."""
+        self.counters.stored += len(readings)
+        if note:
+            self.presence.record({}, {}, [(r.device, r.ts) for r in readings])
 
     def _mark_store(self, ok: bool, error: str | None = None) -> None:
         h = self.store_health
@@ -217,7 +225,7 @@ class Pipeline:
                 self._stop.wait(self.settings.retry_max_s)
                 continue
             self.spool.remove(ids)
-            self.counters.stored += len(readings)
+            self._stored(readings)
             self._mark_store(True)
             backoff = self.settings.retry_initial_s
 

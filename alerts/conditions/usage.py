@@ -68,8 +68,8 @@ class Budget(Condition):
 
     def observe(self, sample: Sample, state: State, env: Env) -> Observation | None:
         step = sample.step
-        if step is None or sample.device.kind is not self.kind:
-            return None
+        if step is None or sample.device.kind is not self.kind or not sample.device.counts_in_totals:
+            return None  # sub-meters and the incomer would count the same use twice
         target = self.target
         if target is None:
             target = env.campus.targets.get(Department(sample.department), {}).get(self.kind)

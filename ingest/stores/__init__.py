@@ -33,6 +33,9 @@ class ReadingStore(Protocol):
                  agg: Agg = "mean", offset_ms: int = 0, limit: int = 10_000) -> list[Sample]:
         """Readings in [start, end) in time order, raw or downsampled into buckets aligned at offset."""
 
+    def series(self, device: str, kind: Kind, field: str, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
+        """One field's ``(ts, value)`` pairs in [start, end), time order, all of them (paged inside)."""
+
     def latest(self, device: str, kind: Kind) -> Sample | None: ...
 
     def around(self, device: str, kind: Kind, field: str, at_ms: int) -> tuple[Sample | None, Sample | None]:

@@ -65,6 +65,7 @@ def _quote(ident: str) -> str:
 
 class InfluxStore:
     backend = "influxdb"
+    SERIES_PAGE = 50_000
 
     def __init__(self, settings: StoreSettings) -> None:
         self.settings = settings
@@ -142,6 +143,21 @@ class InfluxStore:
         q = (f'SELECT {agg}(*) FROM "{kind.value}" WHERE {where} '  # noqa: S608
              f"GROUP BY time({int(interval_ms)}ms, {off}ms) fill(none) LIMIT {int(limit)}")
         return self._samples(self._influxql(q), prefix=f"{agg}_")
+
+    def series(self, device: str, kind: Kind, field: str, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
+        if field not in ALL_FIELDS:
+            raise ValueError(f"unknown field {field!r}")
+        out: list[tuple[int, float]] = []
+        page = self.SERIES_PAGE
+        while True:
+            q = (f'SELECT "{field}" FROM "{kind.value}" WHERE device = {_quote(device)} '  # noqa: S608
+                 f'AND time >= {int(start_ms)}ms AND time < {int(end_ms)}ms AND "{field}" >= 0 '
+                 f"ORDER BY time ASC LIMIT {page}")
+            rows = [(int(t), float(v)) for s in self._influxql(q) for t, v in s["values"]]
+            out += rows
+            if len(rows) < page:
+                return out
+            start_ms = rows[-1][0] + 1
 
     def latest(self, device: str, kind: Kind) -> Sample | None:
         q = f'SELECT * FROM "{kind.value}" WHERE device = {_quote(device)} ORDER BY time DESC LIMIT 1'  # noqa: S608

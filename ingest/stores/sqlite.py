@@ -105,6 +105,13 @@ class SqliteStore:
             "GROUP BY b ORDER BY b LIMIT ?", (device, start_ms, end_ms, limit))
         return [self._sample(r[0], None, r[3:]) for r in rows]  # type: ignore[arg-type]
 
+    def series(self, device: str, kind: Kind, field: str, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
+        if field not in ALL_FIELDS:
+            raise ValueError(f"unknown field {field!r}")
+        rows = self._query(f"SELECT ts, {field} FROM readings WHERE device = ? AND ts >= ? AND ts < ? "  # noqa: S608
+                           f"AND {field} IS NOT NULL ORDER BY ts", (device, start_ms, end_ms))
+        return rows  # type: ignore[return-value]
+
     def latest(self, device: str, kind: Kind) -> Sample | None:
         rows = self._query(
             f"SELECT ts, seq, {', '.join(ALL_FIELDS)} FROM readings WHERE device = ? "  # noqa: S608

@@ -1,0 +1,198 @@
+"""Daily roll-ups of every meter's register: what makes a month or a year of data quick to report.
+
+One row per meter and local day that has readings. The register rules (``ingest.registers``)
+run over the meter's whole history in timestamp order, exactly as ``consumption()`` would;
+the row keeps what the steps *ending* that day add up to, its first step (the only one that can
+start on an earlier day, so bucket edges can interpolate it), the reading count, the flagged
+steps and the register track's state after the day's last reading.
+
+Kept current incrementally: ingest notes, per meter, the oldest reading time stored since the
+roll-ups last looked (``PresenceStore.changes``), so a late, out-of-order or backfilled reading
+makes its meter recompute from that day on, from the state saved at the end of the day before.
+A meter seen for the first time, or whose multiplier or rated capacity changed, is rebuilt whole.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from ingest.campus import Campus, Device
+from ingest.contract import REGISTER_FIELD
+from ingest.db import connect
+from ingest.registers import RegisterTrack
+from ingest.stores import ReadingStore
+from reports.periods import day_edges
+
+FAR_FUTURE_MS = 4_102_444_800_000  # 2100-01-01
+
+
+class ChangeLog(Protocol):
+    """Where ingest notes what it stored (``PresenceStore``)."""
+
+    def changes(self) -> dict[str, int]: ...
+
+    def clear_changes(self, taken: dict[str, int]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DayRow:
+    device: str
+    day_ms: int
+    delta: float                  # steps ending this day, register rules applied, multiplied
+    readings: int
+    first: tuple[int, int, float] | None  # (start, end, delta) of the day's first step
+    last_ts: int
+    state: list[float]
+    flags: list[list[object]]     # [start, end, flag, raw_from, raw_to]
+
+
+def _fingerprint(device: Device) -> str:
+    return f"{device.kind.value}|{device.multiplier!r}|{device.rated_capacity!r}"
+
+
+def roll(device: Device, points: list[tuple[int, float]], track: RegisterTrack | None,
+         tz: ZoneInfo) -> list[DayRow]:
+    """Day rows for ``points`` (time order, after the track's last reading, if any)."""
+    if not points:
+        return []
+    cuts = day_edges(points[0][0], points[-1][0], tz)
+    rows: list[DayRow] = []
+    k = 0
+    acc: dict[str, object] = {}
+
+    def close() -> None:
+        if acc:
+            rows.append(DayRow(device.id, cuts[k], acc["delta"], acc["n"], acc["first"], acc["last"],  # type: ignore[arg-type]
+                               acc["state"], acc["flags"]))  # type: ignore[arg-type]
+            acc.clear()
+
+    it = iter(points)
+    if track is None:
+        ts, value = next(it)
+        track = RegisterTrack(ts, value, multiplier=device.multiplier, rated_capacity=device.rated_capacity)
+        while ts >= cuts[k + 1]:
+            k += 1
+        acc.update(delta=0.0, n=1, first=None, last=ts, state=track.state(), flags=[])
+    for ts, value in it:
+        if ts >= cuts[k + 1]:
+            if acc:
+                acc["state"] = track.state()  # after the day's last reading
+            close()
+            while ts >= cuts[k + 1]:
+                k += 1
+        step = track.step(ts, value)
+        if not acc:
+            acc.update(delta=0.0, n=0, first=(step.start_ms, step.end_ms, step.delta), flags=[])
+        acc["delta"] += step.delta  # type: ignore[operator]
+        acc["n"] += 1  # type: ignore[operator]
+        acc["last"] = ts
+        if step.flag is not None:
+            acc["flags"].append([step.start_ms, step.end_ms, step.flag.value, step.raw_from, step.raw_to])  # type: ignore[attr-defined]
+    acc["state"] = track.state()
+    close()
+    return rows
+
+
+class Rollups:
+    """The roll-up file (``rollups.db`` in the data directory)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn = connect(path)
+        self._lock = threading.Lock()
+        self._conn.executescript(
+            "CREATE TABLE IF NOT EXISTS days (device TEXT NOT NULL, day_ms INTEGER NOT NULL, delta REAL NOT NULL, "
+            "n INTEGER NOT NULL, f_start INTEGER, f_end INTEGER, f_delta REAL, last_ts INTEGER NOT NULL, "
+            "state TEXT NOT NULL, flags TEXT, PRIMARY KEY (device, day_ms)) WITHOUT ROWID;"
+            "CREATE TABLE IF NOT EXISTS meters (device TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
+            "pending_ms INTEGER);"
+        )
+
+    # -- keeping current -----------------------------------------------------------------
+    def refresh(self, store: ReadingStore, campus: Campus, changes: ChangeLog | None = None, *,
+                progress: Callable[[Iterable[Device]], Iterable[Device]] | None = None) -> int:
+        """Bring every meter's rows up to date; returns how many meters were recomputed."""
+        with self._lock:
+            if changes is not None:
+                taken = changes.changes()
+                if taken:  # first durably here, then cleared there: a crash in between only repeats work
+                    self._conn.execute("BEGIN")
+                    self._conn.executemany(
+                        "UPDATE meters SET pending_ms = min(coalesce(pending_ms, ?), ?) WHERE device = ?",
+                        [(ts, ts, dev) for dev, ts in taken.items()])
+                    self._conn.execute("COMMIT")
+                    changes.clear_changes(taken)
+            known = {r[0]: (r[1], r[2]) for r in self._conn.execute("SELECT device, fingerprint, pending_ms FROM meters")}
+            tz = ZoneInfo(campus.site.timezone)
+            todo = [d for d in campus.devices if REGISTER_FIELD[d.kind] is not None
+                    and (d.id not in known or known[d.id][0] != _fingerprint(d) or known[d.id][1] is not None)]
+            for device in progress(todo) if progress else todo:
+                fp, pending = known.get(device.id, (None, None))
+                self._recompute(store, device, pending if fp == _fingerprint(device) else None, tz)
+            return len(todo)
+
+    def _recompute(self, store: ReadingStore, device: Device, pending: int | None, tz: ZoneInfo) -> None:
+        field = REGISTER_FIELD[device.kind]
+        assert field is not None  # noqa: S101  (meters only)
+        prev = None
+        if pending is not None:
+            day = day_edges(pending, pending, tz)[0]
+            prev = self._conn.execute("SELECT day_ms, last_ts, state FROM days WHERE device = ? AND day_ms < ? "
+                                      "ORDER BY day_ms DESC LIMIT 1", (device.id, day)).fetchone()
+        if prev is None:
+            start_day, from_ms, track = None, 0, None
+        else:
+            start_day, from_ms = prev[0] + 1, prev[1] + 1
+            track = RegisterTrack.restore(json.loads(prev[2]), multiplier=device.multiplier,
+                                          rated_capacity=device.rated_capacity)
+        points = store.series(device.id, device.kind, field, from_ms, FAR_FUTURE_MS)
+        rows = roll(device, points, track, tz)
+        self._conn.execute("BEGIN")
+        try:
+            self._conn.execute("DELETE FROM days WHERE device = ? AND day_ms >= ?", (device.id, start_day or 0))
+            self._conn.executemany(
+                "INSERT INTO days VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(r.device, r.day_ms, r.delta, r.readings, *(r.first or (None, None, None)), r.last_ts,
+                  json.dumps(r.state), json.dumps(r.flags) if r.flags else None) for r in rows])
+            self._conn.execute(
+                "INSERT INTO meters (device, fingerprint, pending_ms) VALUES (?, ?, NULL) ON CONFLICT (device) "
+                "DO UPDATE SET fingerprint = excluded.fingerprint, "
+                "pending_ms = CASE WHEN pending_ms IS ? THEN NULL ELSE pending_ms END",
+                (device.id, _fingerprint(device), pending))
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    # -- reading ---------------------------------------------------------------------------
+    def rows(self, device: str, start_ms: int, end_ms: int) -> tuple[list[DayRow], DayRow | None]:
+        """Rows of days in [start, end), and the first row after (its first step may reach back into the range)."""
+        with self._lock:
+            inside = self._conn.execute(
+                "SELECT * FROM days WHERE device = ? AND day_ms >= ? AND day_ms < ? ORDER BY day_ms",
+                (device, start_ms, end_ms)).fetchall()
+            after = self._conn.execute("SELECT * FROM days WHERE device = ? AND day_ms >= ? ORDER BY day_ms LIMIT 1",
+                                       (device, end_ms)).fetchone()
+        return [_row(r) for r in inside], (_row(after) if after else None)
+
+    def state_before(self, device: str, at_ms: int) -> tuple[int, list[float]] | None:
+        """The last row before the day of ``at_ms``: its last reading time and the track state then."""
+        with self._lock:
+            row = self._conn.execute("SELECT last_ts, state FROM days WHERE device = ? AND last_ts < ? "
+                                     "ORDER BY day_ms DESC LIMIT 1", (device, at_ms)).fetchone()
+        return (int(row[0]), json.loads(row[1])) if row else None
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _row(r: tuple[object, ...]) -> DayRow:
+    first = None if r[4] is None else (int(r[4]), int(r[5]), float(r[6]))  # type: ignore[call-overload,arg-type]
+    return DayRow(str(r[0]), int(r[1]), float(r[2]), int(r[3]), first, int(r[7]),  # type: ignore[call-overload,arg-type]
+                  json.loads(r[8]), json.loads(r[9]) if r[9] else [])  # type: ignore[arg-type]
