@@ -12,11 +12,12 @@ from alerts.desk import AlertDesk
 from alerts.process import AlertProcess, AlertProcessConfig
 from alerts.service import AlertService
 from api.routers import alerts as alerts_router
-from api.routers import dead_letters, devices, health, metrics, rules
+from api.routers import consumption, dead_letters, devices, health, metrics, rules
 from api.settings import Settings
 from ingest.campus import Campus
 from ingest.errors import ConfigError, StoreUnavailable
 from ingest.service import IngestService
+from reports.usage import Usage
 
 
 def build_service(settings: Settings, campus: Campus | None, *, connect_mqtt: bool = True) -> IngestService:
@@ -44,6 +45,10 @@ def alert_desk(settings: Settings, engine: AlertService | AlertProcess | None) -
                      topic_prefix=settings.mqtt.topic_prefix)
 
 
+def build_usage(settings: Settings, service: IngestService) -> Usage:
+    return Usage(settings.data_dir, service.store, lambda: service.registry.campus, service.presence)
+
+
 def create_app(settings: Settings, service: IngestService | None = None, campus: Campus | None = None,
                alerts: AlertService | AlertProcess | None = None) -> FastAPI:
     """The app. With ``service`` (and ``alerts``) given the caller owns their lifecycle; otherwise the app
@@ -53,6 +58,8 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = service is None
         app.state.service = service or build_service(settings, campus)
+        if owned:
+            app.state.usage = build_usage(settings, app.state.service)
         engine = alerts if not owned else build_alerts(settings)
         if owned:
             # the desk first: it checks the rule file and roster here, with file and line, not in a child process
@@ -68,6 +75,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
                     engine.stop()
                 if app.state.alerts is not None:
                     app.state.alerts.close()
+                app.state.usage.close()
                 app.state.service.stop()
 
     app = FastAPI(title="meterwatch", version="0.1.0", lifespan=lifespan,
@@ -76,7 +84,9 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     if service is not None:
         app.state.service = service
         app.state.alerts = alert_desk(settings, alerts)
-    for router in (health.router, devices.router, dead_letters.router, alerts_router.router, rules.router):
+        app.state.usage = build_usage(settings, service)
+    for router in (health.router, devices.router, dead_letters.router, alerts_router.router, rules.router,
+                   consumption.router):
         app.include_router(router, prefix="/api/v1")
 
     app.include_router(metrics.router)  # /metrics, where Prometheus looks

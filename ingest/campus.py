@@ -17,7 +17,6 @@ from ingest.contract import REGISTER_FIELD, Identifier, Kind
 from ingest.errors import ConfigError
 from ingest.yamlfile import parse_yaml_model
 
-
 INCOMER = "incomer"
 
 

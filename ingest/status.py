@@ -74,8 +74,9 @@ class PresenceStore:
         """Forget changes a reader has taken; one lowered meanwhile by a new write stays."""
         with self._lock:
             self._conn.execute("BEGIN")
-            self._conn.executemany("UPDATE presence SET changed_from_ms = NULL WHERE device = ? AND changed_from_ms = ?",
-                                   list(taken.items()))
+            self._conn.executemany(
+                "UPDATE presence SET changed_from_ms = NULL WHERE device = ? AND changed_from_ms = ?",
+                list(taken.items()))
             self._conn.execute("COMMIT")
 
     def all(self) -> dict[str, Presence]:

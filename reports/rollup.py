@@ -128,7 +128,8 @@ class Rollups:
                         [(ts, ts, dev) for dev, ts in taken.items()])
                     self._conn.execute("COMMIT")
                     changes.clear_changes(taken)
-            known = {r[0]: (r[1], r[2]) for r in self._conn.execute("SELECT device, fingerprint, pending_ms FROM meters")}
+            rows = self._conn.execute("SELECT device, fingerprint, pending_ms FROM meters")
+            known = {r[0]: (r[1], r[2]) for r in rows}
             tz = ZoneInfo(campus.site.timezone)
             todo = [d for d in campus.devices if REGISTER_FIELD[d.kind] is not None
                     and (d.id not in known or known[d.id][0] != _fingerprint(d) or known[d.id][1] is not None)]
