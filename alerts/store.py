@@ -220,6 +220,15 @@ class AlertStore:
                                       "AND status = 'active'", (now_ms,)).fetchall()
         return [Alert(*r) for r in rows]
 
+    def raised_between(self, start_ms: int, end_ms: int) -> list[tuple[str, str, int, int]]:
+        """(category, severity, raised, still open) for alerts that started in [start, end)."""
+        with self.lock:
+            rows = self._conn.execute(
+                "SELECT category, severity, count(*), sum(status != 'resolved') FROM alerts "
+                "WHERE started_ms >= ? AND started_ms < ? GROUP BY category, severity ORDER BY category, severity",
+                (start_ms, end_ms)).fetchall()
+        return [(str(c), str(s), int(n), int(o or 0)) for c, s, n, o in rows]
+
     def counts(self) -> dict[str, int]:
         with self.lock:
             rows = self._conn.execute("SELECT status, count(*) FROM alerts GROUP BY status").fetchall()

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from alerts.config import AlertSettings
 from ingest.config import IngestSettings, MqttSettings, StoreSettings
 from ingest.errors import ConfigError
+from reports.config import ReportSettings
 
 
 class ApiSettings(BaseModel):
@@ -36,6 +37,7 @@ class Settings(BaseSettings):
     campus: CampusSettings = CampusSettings()
     ingest: IngestSettings = IngestSettings()
     alerts: AlertSettings = AlertSettings()
+    report: ReportSettings = ReportSettings()
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:

@@ -45,7 +45,8 @@ def send(service: IngestService, device: str, items: list[dict[str, object]]) ->
                                      int(at("2026-03-05 00:00") * 1000), 1, 1)])
 
 
-def hourly(field: str, start: float, per_hour: float, hours: int, t0: str = "2026-03-02 00:00") -> list[dict[str, object]]:
+def hourly(field: str, start: float, per_hour: float, hours: int,
+           t0: str = "2026-03-02 00:00") -> list[dict[str, object]]:
     return [{"ts": at(t0) + h * 3600, "values": {field: start + per_hour * h}} for h in range(hours + 1)]
 
 

@@ -1,0 +1,62 @@
+"""The monthly energy report with the month's alerts: where reports and alerts meet (the API and the CLI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alerts.store import AlertStore
+from api.settings import Settings
+from ingest.campus import load_campus
+from ingest.registry import Registry
+from ingest.status import PresenceStore
+from ingest.stores import open_store
+from reports.energy import AlertCount, EnergyReport, build
+from reports.usage import Usage
+
+
+def monthly_report(usage: Usage, settings: Settings, month: str, language: str, *,
+                   alert_store: AlertStore | None = None, refresh: bool = True) -> EnergyReport:
+    report = build(usage, month, settings.report, language=language, refresh=refresh)
+    store = alert_store
+    path = settings.data_dir / "alerts.db"
+    if store is None and path.exists():
+        store = AlertStore(path)
+    if store is not None:
+        try:
+            report = report.model_copy(update={"alerts": [
+                AlertCount(category=c, severity=s, raised=n, open=o)
+                for c, s, n, o in store.raised_between(int(report.period_start.timestamp() * 1000),
+                                                       int(report.period_end.timestamp() * 1000))]})
+        finally:
+            if alert_store is None:
+                store.close()
+    return report
+
+
+class OfflineUsage(Usage):
+    """Usage opened from a data directory by a command (no running service): the store from the config,
+    the campus from the registry (or the campus file), ingest's change log from its database."""
+
+    def __init__(self, settings: Settings, campus_file: Path | None = None) -> None:
+        db = settings.data_dir / "meterwatch.db"
+        self._registry = Registry(db)
+        self._presence = PresenceStore(db)
+        file = campus_file or settings.campus.file
+        fallback = load_campus(file) if file else None
+
+        def campus() -> object:
+            try:
+                return self._registry.campus
+            except Exception:
+                if fallback is None:
+                    raise
+                return fallback
+
+        super().__init__(settings.data_dir, open_store(settings.store, settings.data_dir), campus,  # type: ignore[arg-type]
+                         self._presence)
+
+    def close(self) -> None:
+        super().close()
+        self.store.close()
+        self._presence.close()
+        self._registry.close()

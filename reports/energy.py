@@ -1,0 +1,293 @@
+"""The monthly energy report for the environmental bureau (能源资源消耗月报): the numbers.
+
+For one calendar month in the campus time zone, from the daily roll-ups:
+- per building and per department: electricity kWh, water m³, gas m³, standard coal (kgce) and
+  CO2 (kg), and the public-institution indicators kgce/m², kgce/person and m³ water/person;
+- the site: the same, month-on-month (环比) and year-on-year (同比);
+- each department against its monthly target and the year to date against 12 × that (节能降耗指标);
+- the incomer against the sum of the buildings' main meters (line loss, 线损);
+- data completeness per meter (readings received ÷ expected) and the month's flagged register steps;
+- the month's alerts by category and severity (given by the caller: reports do not depend on alerts).
+Totals add up main meters only: sub-meters (``parent``) and the incomer are not counted twice.
+Renderers (``reports.render``) turn this model into JSON, CSV, XLSX and PDF.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field
+
+from ingest.campus import INCOMER, Campus, Department, Device
+from ingest.contract import Kind
+from reports.config import Coefficient, ReportSettings
+from reports.consumption import DEPARTMENT_NAMES, UNIT, MeterUse, meter_use, meters
+from reports.periods import Interval, edges
+from reports.usage import Usage
+
+ENERGY_KINDS = (Kind.ELECTRICITY, Kind.WATER, Kind.GAS)
+
+
+class Figures(BaseModel):
+    electricity_kwh: float = 0.0
+    water_m3: float = 0.0
+    gas_m3: float = 0.0
+    energy_kgce: float = Field(default=0.0, description="electricity + gas in standard coal (+ water if configured)")
+    water_kgce: float = Field(default=0.0, description="tap water in standard coal, for reference")
+    co2_kg: float = 0.0
+
+    def use(self, kind: Kind) -> float:
+        return {Kind.ELECTRICITY: self.electricity_kwh, Kind.WATER: self.water_m3, Kind.GAS: self.gas_m3}[kind]
+
+
+class Indicators(BaseModel):
+    kgce_per_m2: float | None = None
+    kgce_per_person: float | None = None
+    water_m3_per_person: float | None = None
+
+
+class Row(BaseModel):
+    """A building, a department or the site."""
+
+    id: str
+    name: str
+    department: str | None = None
+    floor_area_m2: float = 0
+    occupants: int = 0
+    figures: Figures
+    indicators: Indicators
+    coverage: float = Field(description="readings received ÷ expected over the row's meters this month")
+
+
+class Comparison(BaseModel):
+    metric: str = Field(examples=["electricity_kwh"])
+    unit: str
+    this_month: float
+    previous_month: float
+    mom_pct: float | None = Field(description="month-on-month change, % (环比)")
+    last_year: float
+    yoy_pct: float | None = Field(description="year-on-year change, % (同比)")
+
+
+class TargetProgress(BaseModel):
+    department: str
+    department_name: str
+    kind: Kind
+    unit: str
+    month_target: float
+    month_use: float
+    month_pct: float
+    year_target: float = Field(description="12 × the monthly target")
+    ytd_use: float = Field(description="1 January to the end of this month")
+    ytd_pct: float
+    over: bool
+
+
+class Incomer(BaseModel):
+    meter: str
+    incomer_kwh: float
+    meters_kwh: float = Field(description="the buildings' main meters added up")
+    loss_pct: float | None = Field(description="(incomer − meters) ÷ incomer: line loss and unmetered use")
+
+
+class MeterCompleteness(BaseModel):
+    device: str
+    name: str
+    kind: Kind
+    building: str
+    readings: int
+    expected: int
+    coverage: float
+    complete: bool
+    implausible: int = Field(description="steps excluded as implausible jumps")
+    new_cycles: int = Field(description="meter replacements or resets")
+
+
+class AlertCount(BaseModel):
+    category: str
+    severity: str
+    raised: int
+    open: int
+
+
+class CoefficientUsed(Coefficient):
+    name: str
+
+
+class EnergyReport(BaseModel):
+    site: str
+    site_name: str
+    month: str = Field(examples=["2026-10"])
+    language: str
+    timezone: str
+    period_start: datetime
+    period_end: datetime
+    generated_at: datetime
+    site_total: Row
+    buildings: list[Row]
+    departments: list[Row]
+    comparisons: list[Comparison]
+    targets: list[TargetProgress]
+    incomer: Incomer | None
+    completeness: list[MeterCompleteness]
+    alerts: list[AlertCount]
+    coefficients: list[CoefficientUsed]
+
+
+def month_bounds(month: str) -> tuple[int, int]:
+    try:
+        year, mon = (int(x) for x in month.split("-"))
+        datetime(year, mon, 1)
+    except ValueError:
+        raise ValueError(f"month {month!r}: use YYYY-MM, e.g. 2026-10") from None
+    return year, mon
+
+
+def _pct(a: float, b: float) -> float | None:
+    return None if b == 0 else (a - b) / b * 100
+
+
+class _Totals:
+    """Use per kind over the 13 months M-12 .. M, for one building, department or the site."""
+
+    def __init__(self) -> None:
+        self.use: dict[Kind, list[float]] = {k: [0.0] * 13 for k in ENERGY_KINDS}
+        self.got = 0
+        self.expected = 0.0
+
+    def add(self, kind: Kind, use: MeterUse) -> None:
+        for i, v in enumerate(use.totals):
+            self.use[kind][i] += v
+        self.got += use.readings[12]
+        self.expected += use.expected[12]
+
+    def figures(self, i: int, s: ReportSettings) -> Figures:
+        e, w, g = (self.use[k][i] for k in ENERGY_KINDS)
+        c = s.coefficient
+        water_kgce = w * c("coal_water").value
+        energy = e * c("coal_electricity").value + g * c("coal_gas").value + (water_kgce if s.water_in_energy else 0)
+        co2 = e * c("co2_electricity").value + g * c("co2_gas").value
+        return Figures(electricity_kwh=e, water_m3=w, gas_m3=g, energy_kgce=energy, water_kgce=water_kgce, co2_kg=co2)
+
+    def row(self, id_: str, name: str, area: float, people: int, s: ReportSettings,
+            department: str | None = None) -> Row:
+        f = self.figures(12, s)
+        ind = Indicators(kgce_per_m2=f.energy_kgce / area if area else None,
+                         kgce_per_person=f.energy_kgce / people if people else None,
+                         water_m3_per_person=f.water_m3 / people if people else None)
+        cov = 1.0 if self.expected <= 0 else min(self.got / self.expected, 1.0)
+        return Row(id=id_, name=name, department=department, floor_area_m2=area, occupants=people, figures=f,
+                   indicators=ind, coverage=cov)
+
+
+def build(usage: Usage, month: str, settings: ReportSettings, *, language: str = "zh-CN",
+          alerts: list[tuple[str, str, int, int]] | None = None, now_ms: int | None = None,
+          refresh: bool = True) -> EnergyReport:
+    """The report for ``month`` (YYYY-MM). Refreshes the roll-ups first unless told not to."""
+    year, mon = month_bounds(month)
+    if refresh:
+        usage.refresh()
+    campus = usage.campus
+    tz = ZoneInfo(campus.site.timezone)
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    first = datetime(year - 1, mon, 1, tzinfo=tz)
+    cuts = edges(first, datetime(year, mon, 2, tzinfo=tz), Interval.MONTH, tz)  # 13 months: M-12 .. M
+    zh = language.startswith("zh")
+
+    buildings: dict[str, _Totals] = defaultdict(_Totals)
+    site = _Totals()
+    incomer_use: dict[str, float] = {}
+    completeness: list[MeterCompleteness] = []
+    for kind in ENERGY_KINDS:
+        for device in meters(campus, kind):
+            use = meter_use(usage.rollups, usage.store, device, cuts, Interval.MONTH, now_ms)
+            completeness.append(_completeness(device, use, settings, cuts[12], cuts[13]))
+            if device.role == INCOMER:
+                incomer_use[device.id] = use.totals[12]
+            if device.counts_in_totals:
+                buildings[device.building].add(kind, use)
+                site.add(kind, use)
+
+    rows, departments = [], []
+    dept_totals: dict[Department, _Totals] = defaultdict(_Totals)
+    for b in campus.buildings:
+        t = buildings[b.id]
+        rows.append(t.row(b.id, b.name, b.floor_area_m2, b.occupants, settings, b.department.value))
+        d = dept_totals[b.department]
+        for k in ENERGY_KINDS:
+            d.use[k] = [x + y for x, y in zip(d.use[k], t.use[k], strict=True)]
+        d.got += t.got
+        d.expected += t.expected
+    for dept, t in dept_totals.items():
+        blds = [b for b in campus.buildings if b.department is dept]
+        departments.append(t.row(dept.value, _dept_name(dept.value, zh), sum(b.floor_area_m2 for b in blds),
+                                 sum(b.occupants for b in blds), settings))
+    site_row = site.row(campus.site.id, campus.site.name, sum(b.floor_area_m2 for b in campus.buildings),
+                        sum(b.occupants for b in campus.buildings), settings)
+
+    return EnergyReport(
+        site=campus.site.id, site_name=campus.site.name, month=f"{year:04d}-{mon:02d}", language=language,
+        timezone=campus.site.timezone,
+        period_start=datetime.fromtimestamp(cuts[12] / 1000, tz),
+        period_end=datetime.fromtimestamp(cuts[13] / 1000, tz),
+        generated_at=datetime.fromtimestamp(now_ms / 1000, tz),
+        site_total=site_row, buildings=rows, departments=departments,
+        comparisons=_comparisons(site, settings), targets=_targets(campus, dept_totals, mon, zh),
+        incomer=_incomer(incomer_use, site), completeness=completeness,
+        alerts=[AlertCount(category=c, severity=s, raised=n, open=o) for c, s, n, o in alerts or []],
+        coefficients=[CoefficientUsed(name=n, **c.model_dump()) for n, c in settings.all_coefficients().items()],
+    )
+
+
+def _dept_name(key: str, zh: bool) -> str:
+    return DEPARTMENT_NAMES.get(key, (key, key))[0 if zh else 1]
+
+
+def _completeness(device: Device, use: MeterUse, s: ReportSettings, start_ms: int, end_ms: int) -> MeterCompleteness:
+    got, expected = use.readings[12], use.expected[12]
+    cov = 1.0 if expected <= 0 else min(got / expected, 1.0)
+    month_flags = [f for f in use.flags if start_ms <= f.end_ms < end_ms]
+    return MeterCompleteness(
+        device=device.id, name=device.name or device.id, kind=device.kind, building=device.building, readings=got,
+        expected=round(expected), coverage=cov, complete=cov >= s.completeness_min,
+        implausible=sum(f.flag == "implausible" for f in month_flags),
+        new_cycles=sum(f.flag == "new_cycle" for f in month_flags))
+
+
+def _comparisons(site: _Totals, s: ReportSettings) -> list[Comparison]:
+    now, prev, last = site.figures(12, s), site.figures(11, s), site.figures(0, s)
+    out = []
+    for metric, unit in (("electricity_kwh", "kWh"), ("water_m3", "m³"), ("gas_m3", "m³"),
+                         ("energy_kgce", "kgce"), ("co2_kg", "kgCO2")):
+        a, b, c = getattr(now, metric), getattr(prev, metric), getattr(last, metric)
+        out.append(Comparison(metric=metric, unit=unit, this_month=a, previous_month=b, mom_pct=_pct(a, b),
+                              last_year=c, yoy_pct=_pct(a, c)))
+    return out
+
+
+def _targets(campus: Campus, depts: dict[Department, _Totals], mon: int, zh: bool) -> list[TargetProgress]:
+    out = []
+    for dept, by_kind in campus.targets.items():
+        t = depts.get(dept, _Totals())
+        for kind, target in by_kind.items():
+            if kind not in ENERGY_KINDS or target <= 0:
+                continue
+            month_use = t.use[kind][12]
+            ytd = sum(t.use[kind][12 - (mon - 1):13])
+            out.append(TargetProgress(
+                department=dept.value, department_name=_dept_name(dept.value, zh), kind=kind, unit=UNIT[kind],
+                month_target=target, month_use=month_use, month_pct=month_use / target * 100, year_target=12 * target,
+                ytd_use=ytd, ytd_pct=ytd / (12 * target) * 100, over=month_use > target))
+    return out
+
+
+def _incomer(incomer_use: dict[str, float], site: _Totals) -> Incomer | None:
+    if not incomer_use:
+        return None
+    meter, kwh = next(iter(incomer_use.items()))
+    metered = site.use[Kind.ELECTRICITY][12]
+    return Incomer(meter=meter, incomer_kwh=kwh, meters_kwh=metered,
+                   loss_pct=(kwh - metered) / kwh * 100 if kwh else None)

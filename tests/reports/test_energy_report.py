@@ -1,0 +1,167 @@
+"""The monthly energy report on a small campus whose figures were worked out by hand.
+
+Daily readings at local midnight from 2025-09-01 to 2026-11-01 (daily meters, so 100% complete):
+  e1   office electricity   20 kWh/day until 2026-01-01, then 30   → Oct 2026 930, Sep 900, Oct 2025 620
+  e1s  sub-meter of e1       5 kWh/day (listed, not added again)
+  e2   canteen electricity  50 kWh/day                              → 1550
+  w2   canteen water        10 m³/day                               → 310
+  g2   canteen gas           4 m³/day                               → 124
+  inc  the incomer          85 kWh/day                              → 2635; line loss (2635 − 2480) / 2635 = 5.882 %
+October 2026, site: electricity 2480 kWh → 2480 × 0.1229 = 304.792 kgce; gas 124 × 1.2143 = 150.5732 kgce;
+energy 455.3652 kgce; CO2 2480 × 0.5306 + 124 × 2.1622 = 1584.0008 kg; area 1800 m², 70 people.
+Targets: office electricity 1000/month → 93 %, year to date 304 days × 30 = 9120 of 12000 → 76 %;
+canteen gas 100/month → 124 %, over.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
+from alerts.store import AlertStore
+from api.reporting import monthly_report
+from api.settings import load_settings
+from ingest.campus import parse_campus
+from ingest.contract import Kind, Reading
+from ingest.status import PresenceStore
+from ingest.stores.sqlite import SqliteStore
+from reports.energy import EnergyReport
+from reports.render import render
+from reports.usage import Usage
+
+TZ = ZoneInfo("Asia/Shanghai")
+CAMPUS = parse_campus("""
+site: {id: s, name: 测试中学, timezone: Asia/Shanghai}
+targets:
+  office: {electricity: 1000}
+  canteen: {gas: 100}
+buildings:
+  - {id: b1, name: 行政楼, department: office, floor_area_m2: 1000, occupants: 50}
+  - {id: b2, name: 第一食堂, department: canteen, floor_area_m2: 800, occupants: 20}
+devices:
+  - {id: e1, kind: electricity, building: b1, interval_s: 86400}
+  - {id: e1s, kind: electricity, building: b1, interval_s: 86400, parent: e1}
+  - {id: inc, kind: electricity, building: b1, interval_s: 86400, role: incomer}
+  - {id: e2, kind: electricity, building: b2, interval_s: 86400}
+  - {id: w2, kind: water, building: b2, interval_s: 86400}
+  - {id: g2, kind: gas, building: b2, interval_s: 86400}
+""")
+RATES = {"e1": None, "e1s": 5, "inc": 85, "e2": 50, "w2": 10, "g2": 4}
+NOW_MS = int(datetime(2026, 11, 2, tzinfo=TZ).timestamp() * 1000)
+
+
+def readings() -> list[Reading]:
+    out = []
+    values = dict.fromkeys(RATES, 1000.0)
+    day = date(2025, 9, 1)
+    while day <= date(2026, 11, 1):
+        ts = int(datetime(day.year, day.month, day.day, tzinfo=TZ).timestamp() * 1000)
+        for dev, rate in RATES.items():
+            d = next(d for d in CAMPUS.devices if d.id == dev)
+            field = "energy_kwh" if d.kind is Kind.ELECTRICITY else "volume_m3"
+            dept = "office" if d.building == "b1" else "canteen"
+            out.append(Reading(dev, ts, d.kind, "s", d.building, dept, "default", {field: values[dev]}))
+            values[dev] += rate if rate is not None else (20 if day < date(2025, 12, 31) else 30)
+        day += timedelta(days=1)
+    return out
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> EnergyReport:
+    tmp = tmp_path_factory.mktemp("report")
+    store, presence = SqliteStore(tmp / "readings.db"), PresenceStore(tmp / "meterwatch.db")
+    store.write(readings())
+    alerts = AlertStore(tmp / "alerts.db")
+    oct5 = int(datetime(2026, 10, 5, 3, tzinfo=TZ).timestamp() * 1000)
+    for i, (cat, sev, status) in enumerate([("energy", "warning", "resolved"), ("energy", "warning", "active"),
+                                            ("safety", "critical", "resolved")]):
+        alerts.insert_alert(rule=f"r{i}", subject="x", category=cat, severity=sev, status=status, started_ms=oct5,
+                            last_ms=oct5)
+    alerts.insert_alert(rule="sep", subject="x", category="data", severity="warning", status="resolved",
+                        started_ms=oct5 - 30 * 86_400_000, last_ms=oct5)
+    usage = Usage(tmp, store, lambda: CAMPUS, presence)
+    settings = load_settings(None, data_dir=tmp)
+    usage.refresh()
+    from reports.energy import build
+
+    built = build(usage, "2026-10", settings.report, now_ms=NOW_MS)
+    with_alerts = monthly_report(usage, settings, "2026-10", "zh-CN", alert_store=alerts, refresh=False)
+    assert with_alerts.site_total == built.site_total
+    return with_alerts
+
+
+def test_site_figures_by_hand(report: EnergyReport) -> None:
+    f = report.site_total.figures
+    assert f.electricity_kwh == pytest.approx(2480)
+    assert f.water_m3 == pytest.approx(310)
+    assert f.gas_m3 == pytest.approx(124)
+    assert f.energy_kgce == pytest.approx(455.3652)
+    assert f.co2_kg == pytest.approx(1584.0008)
+    assert f.water_kgce == pytest.approx(310 * 0.0857)
+    ind = report.site_total.indicators
+    assert ind.kgce_per_m2 == pytest.approx(455.3652 / 1800)
+    assert ind.kgce_per_person == pytest.approx(455.3652 / 70)
+    assert ind.water_m3_per_person == pytest.approx(310 / 70)
+    assert report.period_start.isoformat() == "2026-10-01T00:00:00+08:00"
+
+
+def test_buildings_departments_and_comparisons(report: EnergyReport) -> None:
+    b1 = next(b for b in report.buildings if b.id == "b1")
+    assert b1.figures.electricity_kwh == pytest.approx(930)  # e1 only: not the sub-meter, not the incomer
+    canteen = next(d for d in report.departments if d.id == "canteen")
+    assert canteen.figures.energy_kgce == pytest.approx(1550 * 0.1229 + 124 * 1.2143)
+    assert canteen.indicators.kgce_per_m2 == pytest.approx(canteen.figures.energy_kgce / 800)
+    elec = next(c for c in report.comparisons if c.metric == "electricity_kwh")
+    assert (elec.this_month, elec.previous_month, elec.last_year) == pytest.approx((2480, 900 + 1500, 620 + 1550))
+    assert elec.mom_pct == pytest.approx((2480 - 2400) / 2400 * 100)
+    assert elec.yoy_pct == pytest.approx((2480 - 2170) / 2170 * 100)
+    assert report.incomer is not None
+    assert report.incomer.loss_pct == pytest.approx(155 / 2635 * 100)
+
+
+def test_targets_completeness_and_alerts(report: EnergyReport) -> None:
+    office = next(t for t in report.targets if t.department == "office")
+    assert (office.month_pct, office.ytd_use, office.ytd_pct, office.over) == pytest.approx((93, 9120, 76, False))
+    gas = next(t for t in report.targets if t.department == "canteen")
+    assert (gas.month_pct, gas.over) == (pytest.approx(124), True)
+    assert {m.device: (m.readings, m.expected, m.complete) for m in report.completeness} == {
+        d: (31, 31, True) for d in RATES}
+    assert [(a.category, a.severity, a.raised, a.open) for a in report.alerts] == [
+        ("energy", "warning", 2, 1), ("safety", "critical", 1, 0)]
+    names = {c.name: (c.value, c.year) for c in report.coefficients}
+    assert names["coal_electricity"] == (0.1229, 2020)
+    assert names["co2_electricity"] == (0.5306, 2023)
+
+
+def test_csv_xlsx_pdf(report: EnergyReport, tmp_path: Path) -> None:
+    settings = load_settings(None, data_dir=tmp_path).report
+    text = render(report, "csv", settings).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert ["# 按部门"] in rows
+    total = next(r for r in rows if r and r[0] == "合计")
+    assert float(total[3]) == pytest.approx(2480)
+
+    book = load_workbook(io.BytesIO(render(report, "xlsx", settings)))
+    assert book.sheetnames == ["概况", "按建筑", "按部门", "环比与同比", "节能降耗指标完成情况", "数据完整性(按表计)",
+                               "本月告警(按类别)", "折算系数"]
+    sheet = book["按部门"]
+    assert sheet.cell(1, 4).value == "用电量 kWh"
+    canteen = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[0] == "食堂")
+    assert canteen[3] == pytest.approx(1550)
+    assert isinstance(canteen[3], int | float)  # a number, not text
+
+    pdf = render(report, "pdf", settings)
+    (tmp_path / "report.pdf").write_bytes(pdf)
+    reader = PdfReader(io.BytesIO(pdf))
+    text = "".join(page.extract_text() for page in reader.pages)
+    for expected in ("测试中学 2026-10 能源资源消耗月报", "第一食堂", "综合能耗", "节能降耗指标完成情况", "2,480.0"):
+        assert expected in text, expected
+    english = render(report.model_copy(update={"language": "en"}), "pdf", settings)
+    assert "Energy-saving targets" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(english)).pages)
