@@ -12,7 +12,7 @@ from alerts.desk import AlertDesk
 from alerts.process import AlertProcess, AlertProcessConfig
 from alerts.service import AlertService
 from api.routers import alerts as alerts_router
-from api.routers import consumption, dead_letters, devices, health, metrics, rules
+from api.routers import consumption, dead_letters, devices, health, metrics, reports, rules
 from api.settings import Settings
 from ingest.campus import Campus
 from ingest.errors import ConfigError, StoreUnavailable
@@ -86,7 +86,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
         app.state.alerts = alert_desk(settings, alerts)
         app.state.usage = build_usage(settings, service)
     for router in (health.router, devices.router, dead_letters.router, alerts_router.router, rules.router,
-                   consumption.router):
+                   consumption.router, reports.router):
         app.include_router(router, prefix="/api/v1")
 
     app.include_router(metrics.router)  # /metrics, where Prometheus looks

@@ -93,3 +93,20 @@ def test_clear_errors(client: TestClient) -> None:
     r = client.get("/api/v1/consumption", params={"start": "2026-03-02", "end": "2026-03-01"})
     assert r.status_code == 422
     assert "before" in r.json()["detail"]
+
+
+def test_energy_report_downloads(client: TestClient, service: IngestService) -> None:
+    send(service, "d1-elec", hourly("energy_kwh", 35000, 1, 48))
+    body = client.get("/api/v1/reports/energy", params={"month": "2026-03"}).json()
+    dorm = next(b for b in body["buildings"] if b["id"] == "dorm-1")
+    assert dorm["figures"]["electricity_kwh"] == pytest.approx(960.0)
+    assert body["language"] == "zh-CN"
+    assert client.get("/api/v1/reports/energy", params={"month": "2026-03", "lang": "en"}).json()["language"] == "en"
+    for fmt, magic in (("csv", b"\xef\xbb\xbf"), ("xlsx", b"PK"), ("pdf", b"%PDF")):
+        r = client.get("/api/v1/reports/energy", params={"month": "2026-03", "format": fmt})
+        assert r.status_code == 200, r.text
+        assert r.content.startswith(magic)
+        assert "energy-report-yucai-2026-03." + fmt in r.headers["content-disposition"]
+    bad = client.get("/api/v1/reports/energy", params={"month": "2026-13"})
+    assert bad.status_code == 422
+    assert "YYYY-MM" in bad.json()["detail"]

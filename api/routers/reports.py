@@ -1,0 +1,38 @@
+"""GET /reports/energy: the monthly energy report as JSON, CSV, XLSX or PDF."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
+
+from api.deps import LanguageDep, UsageDep
+from api.reporting import monthly_report
+from reports.energy import EnergyReport, month_bounds
+from reports.render import MEDIA_TYPES, filename, render
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+
+@router.get("/energy", summary="The monthly energy report (能源资源消耗月报) for the environmental bureau",
+            response_model=EnergyReport,
+            responses={200: {"content": {m: {} for m in MEDIA_TYPES.values() if m != "application/json"},
+                             "description": "JSON (the model below), or the file in the format asked for"}})
+def energy_report(
+    request: Request, usage: UsageDep, language: LanguageDep,
+    month: Annotated[str, Query(description="YYYY-MM in the campus time zone", examples=["2026-10"])],
+    format: Annotated[Literal["json", "csv", "xlsx", "pdf"], Query(description="json, csv, xlsx or pdf")] = "json",
+) -> Response:
+    try:
+        month_bounds(month)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    settings = request.app.state.settings
+    desk = getattr(request.app.state, "alerts", None)
+    report = monthly_report(usage, settings, month, language, alert_store=desk.store if desk else None)
+    data = render(report, format, settings.report)
+    name = filename(report, format)
+    headers = {} if format == "json" else {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+    return Response(data, media_type=MEDIA_TYPES[format], headers=headers)
