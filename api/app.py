@@ -11,9 +11,11 @@ from fastapi.responses import JSONResponse
 from alerts.desk import AlertDesk
 from alerts.process import AlertProcess, AlertProcessConfig
 from alerts.service import AlertService
+from api.deps import Viewer
 from api.routers import alerts as alerts_router
-from api.routers import consumption, dead_letters, devices, health, metrics, reports, rules
+from api.routers import consumption, dead_letters, devices, health, metrics, reports, rules, tokens
 from api.settings import Settings
+from api.tokens import TokenStore
 from ingest.campus import Campus
 from ingest.errors import ConfigError, StoreUnavailable
 from ingest.service import IngestService
@@ -70,6 +72,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
         try:
             yield
         finally:
+            app.state.tokens.close()
             if owned:
                 if engine is not None:
                     engine.stop()
@@ -85,9 +88,12 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
         app.state.service = service
         app.state.alerts = alert_desk(settings, alerts)
         app.state.usage = build_usage(settings, service)
-    for router in (health.router, devices.router, dead_letters.router, alerts_router.router, rules.router,
-                   consumption.router, reports.router):
-        app.include_router(router, prefix="/api/v1")
+    app.state.tokens = TokenStore(settings.data_dir / "meterwatch.db")
+    app.include_router(health.router, prefix="/api/v1")  # open, like /metrics
+    for router in (devices.router, dead_letters.router, rules.router, consumption.router, reports.router):
+        app.include_router(router, prefix="/api/v1", dependencies=[Viewer])
+    app.include_router(alerts_router.router, prefix="/api/v1")  # per route: the signed one-tap ack link is open
+    app.include_router(tokens.router, prefix="/api/v1")
 
     app.include_router(metrics.router)  # /metrics, where Prometheus looks
 

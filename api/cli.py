@@ -20,6 +20,7 @@ EPILOG = """examples:
   meterwatch devices import 台账.xlsx --config deploy/meterwatch.toml
   meterwatch rules check --roster alerts/sample_roster.yaml   # validate rules and roster, who is on duty now
   meterwatch report energy --month 2026-10 --format xlsx -o 2026-10.xlsx   # the monthly energy report
+  meterwatch token create --role electrician --name wang   # an API / console token (shown once)
 """
 
 
@@ -124,6 +125,19 @@ def _parser() -> argparse.ArgumentParser:
     en.add_argument("--config", type=Path, default=None, help="TOML config (data_dir, store, [report])")
     en.add_argument("--campus", type=Path, default=None, help="campus YAML when the data directory has none")
 
+    tok = sub.add_parser("token", help="API and console tokens: viewer, electrician, admin")
+    tsub = tok.add_subparsers(dest="action", required=True, metavar="ACTION")
+    tc = tsub.add_parser("create", help="make a token and print it (only its hash is kept)",
+                         description="Roles: viewer reads everything; electrician also acknowledges and resolves "
+                                     "alerts; admin also manages devices, tokens and dead-letter replay.")
+    tc.add_argument("--role", required=True, choices=["viewer", "electrician", "admin"])
+    tc.add_argument("--name", required=True, help="who or what uses it, unique (e.g. wang, grafana)")
+    tl = tsub.add_parser("list", help="list tokens (names, roles, last use; never the tokens)")
+    tr = tsub.add_parser("revoke", help="revoke a token by name")
+    tr.add_argument("name")
+    for t in (tc, tl, tr):
+        t.add_argument("--config", type=Path, default=None, help="TOML config (for data_dir)")
+
     dev = sub.add_parser("devices", help="manage the device registry")
     dsub = dev.add_subparsers(dest="devices_command", required=True, metavar="ACTION")
     imp = dsub.add_parser("import", help="add or update devices from a meter ledger (CSV or XLSX)",
@@ -154,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
             return _check_rules(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "token":
+            return _token(args)
     except MeterwatchError as exc:
         print(f"meterwatch: {exc}", file=sys.stderr)
         return 2
@@ -263,6 +279,30 @@ def _report(args: argparse.Namespace) -> int:
         return 0
     args.output.write_bytes(data)
     print(f"已生成 {args.output} ({len(data):,} bytes) · wrote the {report.month} energy report", file=sys.stderr)
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from api.settings import load_settings
+    from api.tokens import TokenStore
+
+    settings = load_settings(args.config)
+    store = TokenStore(settings.data_dir / "meterwatch.db")
+    try:
+        if args.action == "create":
+            token = store.create(args.name, args.role)
+            print(f"{args.role} token for {args.name} (shown once, keep it safe · 只显示一次, 请妥善保存):")
+            print(token)
+        elif args.action == "revoke":
+            store.revoke(args.name)
+            print(f"revoked 已吊销: {args.name}")
+        else:
+            for t in store.list():
+                used = datetime.fromtimestamp(t.last_used_ms / 1000).isoformat(" ", "minutes") if t.last_used_ms \
+                    else "never"
+                print(f"{t.id:4}  {t.name:24} {t.role.value:12} last used {used}")
+    finally:
+        store.close()
     return 0
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from alerts.desk import AlertDesk
+from api.tokens import Principal, Role, TokenStore
 from ingest.service import IngestService
 from reports.usage import Usage
 
@@ -43,8 +46,42 @@ def get_language(request: Request,
     return lang
 
 
+bearer = HTTPBearer(auto_error=False, description="a token from `meterwatch token create --role ROLE --name NAME`")
+HOW = "make one with: meterwatch token create --role viewer --name YOUR-NAME"
+
+
+def get_principal(request: Request,
+                  creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+    if creds is None:
+        raise HTTPException(401, f"missing bearer token: send 'Authorization: Bearer <token>' ({HOW})",
+                            headers={"WWW-Authenticate": "Bearer"})
+    tokens: TokenStore = request.app.state.tokens
+    principal = tokens.check(creds.credentials)
+    if principal is None:
+        raise HTTPException(401, f"token not recognised (revoked or mistyped); {HOW}",
+                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return principal
+
+
+def require(role: Role) -> Callable[[Principal], Principal]:
+    """A dependency admitting ``role`` and the roles above it (viewer < electrician < admin)."""
+
+    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if not principal.role.allows(role):
+            raise HTTPException(403, f"token {principal.name!r} has role {principal.role.value}; this needs "
+                                     f"{role.value} or above (an admin can make one: meterwatch token create "
+                                     f"--role {role.value} --name NAME)")
+        return principal
+
+    return check
+
+
 ServiceDep = Annotated[IngestService, Depends(get_service)]
 TimezoneDep = Annotated[ZoneInfo, Depends(get_timezone)]
 AlertsDep = Annotated[AlertDesk, Depends(get_alerts)]
 UsageDep = Annotated[Usage, Depends(get_usage)]
 LanguageDep = Annotated[str, Depends(get_language)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+Viewer = Depends(require(Role.VIEWER))
+Electrician = Depends(require(Role.ELECTRICIAN))
+Admin = Depends(require(Role.ADMIN))

@@ -38,6 +38,19 @@ def run_serve(config: Path | None) -> int:
     return 0
 
 
+def demo_admin_token(data_dir: Path) -> str:
+    """A fresh admin token named demo-admin for this run (the previous run's is revoked)."""
+    from api.tokens import TokenStore
+
+    store = TokenStore(data_dir / "meterwatch.db")
+    try:
+        if any(t.name == "demo-admin" for t in store.list()):
+            store.revoke("demo-admin")
+        return store.create("demo-admin", "admin")
+    finally:
+        store.close()
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from api.cli import _free_port, sample_campus, sample_roster
     from api.mailbox import Mailbox
@@ -76,7 +89,11 @@ def run_demo(args: argparse.Namespace) -> int:
                                   kwargs={"live": True, "stop": stop}, name="mw-simulator", daemon=True)
     sim_thread.start()
     base = f"http://127.0.0.1:{args.port}"
+    token = demo_admin_token(data_dir)
     print(f"""meterwatch 演示 demo
+  web console 控制台        {base}/#token={token}
+  admin token 管理员令牌    {token}
+    (send it as 'Authorization: Bearer <token>'; viewer and electrician tokens: meterwatch token create)
   MQTT broker (in process)  mqtt://127.0.0.1:{mqtt_port}   topics campus/{doc['site']['id']}/+/reading
   store (SQLite)            {settings.data_dir / 'readings.db'}
   simulated campus          {campus_file.name}: {len(doc['devices'])} devices, {args.days:g} days backfilled, then live
@@ -84,7 +101,7 @@ def run_demo(args: argparse.Namespace) -> int:
   alerts                    {base}/api/v1/alerts   ·   rules {base}/api/v1/rules
   injected faults           {', '.join(faults) or 'none'}   (--fault NAME, or --fault none)
   e-mail to whoever is on duty (sample roster) lands in {data_dir / 'mailbox'}/*.eml
-  try: curl {base}/api/v1/devices/c1-elec/readings
+  try: curl -H "Authorization: Bearer {token}" {base}/api/v1/consumption?group_by=building
 Ctrl-C to stop.""", flush=True)
     app = create_app(settings, service=service, alerts=alerts)
     try:

@@ -37,8 +37,37 @@ class DevicePublic(BaseModel):
     multiplier: float
     rated_capacity: float | None
     role: str | None
+    parent: str | None = Field(default=None, description="sub-meter of this meter")
     status: Literal["online", "offline", "unknown"]
     last_seen: datetime | None
+
+
+class DeviceUpdate(BaseModel):
+    """Fields to change; those left out stay as they are."""
+
+    model_config = {"extra": "forbid", "json_schema_extra": {"examples": [{"name": "一食堂总电表(新)",
+                                                                            "multiplier": 60}]}}
+    kind: Kind | None = None
+    building: str | None = None
+    zone: str | None = None
+    name: str | None = None
+    interval_s: int | None = Field(default=None, gt=0, le=86_400)
+    multiplier: float | None = Field(default=None, gt=0)
+    rated_capacity: float | None = Field(default=None, gt=0)
+    initial_register: float | None = Field(default=None, ge=0)
+    role: str | None = None
+    parent: str | None = None
+
+
+class DeviceCreate(DeviceUpdate):
+    """A new meter or sensor; ``building`` must exist in the campus file, ``zone`` defaults to the building's."""
+
+    model_config = {"extra": "forbid", "json_schema_extra": {"examples": [{
+        "id": "c1-elec-2", "kind": "electricity", "building": "canteen-1", "name": "一食堂厨房分表",
+        "interval_s": 900, "multiplier": 1, "rated_capacity": 120, "parent": "c1-elec"}]}}
+    id: str = Field(examples=["c1-elec-2"])
+    kind: Kind
+    building: str
 
 
 class ReadingPublic(BaseModel):

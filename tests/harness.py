@@ -59,3 +59,14 @@ def assert_exactly_once(service: IngestService, sim: Simulation, timeout: float 
         assert [s.ts for s in got] == sorted(want), f"{dev}: timestamps differ"
         for s in got:
             assert s.values == want[s.ts], f"{dev} at {s.ts}: {s.values} != {want[s.ts]}"
+
+
+def token_headers(data_dir: Path, role: str = "admin", name: str | None = None) -> dict[str, str]:
+    """An Authorization header with a fresh token of ``role`` made in ``data_dir`` (as `meterwatch token create`)."""
+    from api.tokens import TokenStore
+
+    store = TokenStore(data_dir / "meterwatch.db")
+    try:
+        return {"Authorization": f"Bearer {store.create(name or f'test-{role}-{len(store.list())}', role)}"}
+    finally:
+        store.close()

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from alerts.book import AlertStateError
 from alerts.desk import AlertDesk
 from alerts.store import Alert
-from api.deps import AlertsDep, TimezoneDep
+from api.deps import AlertsDep, Electrician, TimezoneDep, Viewer
 from api.schemas import AckRequest, AlertEventPublic, AlertPublic, ResolveRequest
 from api.timefmt import from_ms, to_ms
 from ingest.errors import NotFound
@@ -38,7 +38,7 @@ def _get(alerts: AlertDesk, alert_id: int) -> Alert:
         raise HTTPException(404, str(exc)) from exc
 
 
-@router.get("", response_model=list[AlertPublic], summary="Alerts, newest first")
+@router.get("", response_model=list[AlertPublic], summary="Alerts, newest first", dependencies=[Viewer])
 def list_alerts(alerts: AlertsDep, tz: TimezoneDep,
                 status: Annotated[Literal["open", "active", "acknowledged", "resolved"] | None,
                                   Query(description="open = active or acknowledged")] = None,
@@ -52,12 +52,12 @@ def list_alerts(alerts: AlertsDep, tz: TimezoneDep,
     return [public(a, alerts, tz) for a in rows]
 
 
-@router.get("/{alert_id}", response_model=AlertPublic, summary="One alert")
+@router.get("/{alert_id}", response_model=AlertPublic, summary="One alert", dependencies=[Viewer])
 def get_alert(alert_id: int, alerts: AlertsDep, tz: TimezoneDep) -> AlertPublic:
     return public(_get(alerts, alert_id), alerts, tz)
 
 
-@router.get("/{alert_id}/events", response_model=list[AlertEventPublic],
+@router.get("/{alert_id}/events", response_model=list[AlertEventPublic], dependencies=[Viewer],
             summary="Everything that happened to an alert, including each notification attempt")
 def alert_events(alert_id: int, alerts: AlertsDep, tz: TimezoneDep) -> list[AlertEventPublic]:
     try:
@@ -68,7 +68,8 @@ def alert_events(alert_id: int, alerts: AlertsDep, tz: TimezoneDep) -> list[Aler
                              detail=e.detail) for e in events]
 
 
-@router.post("/{alert_id}/ack", response_model=AlertPublic, summary="Acknowledge: stops escalation")
+@router.post("/{alert_id}/ack", response_model=AlertPublic, summary="Acknowledge: stops escalation",
+             dependencies=[Electrician])
 def ack(alert_id: int, body: AckRequest, alerts: AlertsDep, tz: TimezoneDep) -> AlertPublic:
     _get(alerts, alert_id)
     try:
@@ -97,7 +98,8 @@ def _page(title: str, text: str) -> str:
             f'margin:2em"><h1>{escape(title)}</h1><p>{text}</p></body></html>')
 
 
-@router.post("/{alert_id}/resolve", response_model=AlertPublic, summary="Resolve by hand, with a reason")
+@router.post("/{alert_id}/resolve", response_model=AlertPublic, summary="Resolve by hand, with a reason",
+             dependencies=[Electrician])
 def resolve(alert_id: int, body: ResolveRequest, alerts: AlertsDep, tz: TimezoneDep) -> AlertPublic:
     _get(alerts, alert_id)
     try:

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from api.deps import ServiceDep, TimezoneDep
+from api.deps import Admin, ServiceDep, TimezoneDep
 from api.schemas import DeadLetterPublic, ReplayResult
 from api.timefmt import from_ms
 from ingest.deadletters import DeadLetter
@@ -29,7 +29,7 @@ def list_dead_letters(service: ServiceDep, tz: TimezoneDep,
     return [_public(d, tz) for d in letters]
 
 
-@router.post("/{letter_id}/replay", response_model=ReplayResult,
+@router.post("/{letter_id}/replay", response_model=ReplayResult, dependencies=[Admin],
              summary="Decode a dead letter again (after fixing the registry) and store it")
 def replay(letter_id: int, service: ServiceDep) -> ReplayResult:
     try:

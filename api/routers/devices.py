@@ -6,12 +6,13 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query
+from pydantic import ValidationError
 
-from api.deps import ServiceDep, TimezoneDep
-from api.schemas import DevicePublic, ReadingPublic, ReadingsPublic
+from api.deps import Admin, ServiceDep, TimezoneDep
+from api.schemas import DeviceCreate, DevicePublic, DeviceUpdate, ReadingPublic, ReadingsPublic
 from api.timefmt import from_ms, parse_interval, to_ms
 from ingest.campus import Department, Device
-from ingest.errors import NotFound
+from ingest.errors import ConfigError, NotFound
 from ingest.service import IngestService
 from ingest.status import Presence
 
@@ -27,7 +28,8 @@ def _public(service: IngestService, dev: Device, presence: dict[str, Presence], 
     return DevicePublic(id=dev.id, name=dev.name, kind=dev.kind, site=campus.site.id, building=dev.building,
                         department=building.department if building else Department.OTHER, zone=dev.zone or "default",
                         interval_s=dev.interval_s, multiplier=dev.multiplier, rated_capacity=dev.rated_capacity,
-                        role=dev.role, status=status, last_seen=from_ms(p.last_seen_ms if p else None, tz))
+                        role=dev.role, parent=dev.parent, status=status,
+                        last_seen=from_ms(p.last_seen_ms if p else None, tz))
 
 
 def _device(service: IngestService, device_id: str) -> Device:
@@ -81,3 +83,42 @@ def latest(device_id: str, service: ServiceDep, tz: TimezoneDep) -> ReadingPubli
     if sample is None:
         raise HTTPException(404, f"device {device_id!r} has no readings yet")
     return ReadingPublic(ts=from_ms(sample.ts, tz), seq=sample.seq, values=sample.values)  # type: ignore[arg-type]
+
+
+def _save(service: IngestService, device: dict[str, object]) -> None:
+    try:
+        service.registry.upsert_devices([Device.model_validate(device)])
+    except ValidationError as exc:
+        raise HTTPException(422, "; ".join(f"{'.'.join(map(str, e['loc'])) or 'device'}: {e['msg']}"
+                                           for e in exc.errors())) from exc
+    except ConfigError as exc:  # the campus check: unknown building, zone or parent
+        raise HTTPException(422, str(exc)) from exc
+
+
+@router.post("", response_model=DevicePublic, status_code=201, dependencies=[Admin],
+             summary="Add a meter or sensor (admin)")
+def create_device(body: DeviceCreate, service: ServiceDep, tz: TimezoneDep) -> DevicePublic:
+    if any(d.id == body.id for d in service.registry.campus.devices):
+        raise HTTPException(409, f"device {body.id!r} exists: PATCH /api/v1/devices/{body.id} to change it")
+    _save(service, body.model_dump(exclude_unset=True))
+    return _public(service, service.registry.device(body.id), service.presence.all(), tz)
+
+
+@router.patch("/{device_id}", response_model=DevicePublic, dependencies=[Admin],
+              summary="Change a device's fields (admin); a new multiplier recomputes its consumption")
+def update_device(device_id: str, body: DeviceUpdate, service: ServiceDep, tz: TimezoneDep) -> DevicePublic:
+    old = _device(service, device_id)
+    change = body.model_dump(exclude_unset=True)
+    if "building" in change and "zone" not in change:
+        change["zone"] = None  # follows the new building's zone
+    _save(service, {**old.model_dump(), **change})
+    return _public(service, service.registry.device(device_id), service.presence.all(), tz)
+
+
+@router.delete("/{device_id}", status_code=204, dependencies=[Admin],
+               summary="Remove a device from the registry (admin); its stored readings are kept")
+def delete_device(device_id: str, service: ServiceDep) -> None:
+    _device(service, device_id)
+    if any(d.parent == device_id for d in service.registry.campus.devices):
+        raise HTTPException(409, f"device {device_id!r} has sub-meters: change their parent first")
+    service.registry.delete_device(device_id)

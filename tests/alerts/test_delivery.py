@@ -20,7 +20,7 @@ from api.app import create_app
 from api.settings import Settings
 from ingest.config import MqttSettings
 from tests.alerts.drive import local, publish, roster_text, simulation
-from tests.harness import make_service, start_connected
+from tests.harness import make_service, start_connected, token_headers
 from tests.peers import SmtpSink, WebhookServer
 from tests.servers import Mosquitto, wait_for
 
@@ -82,12 +82,13 @@ def test_fault_reaches_the_person_on_duty_escalates_until_acked_and_resolves(tmp
             # li acknowledges with the link in his e-mail: escalation stops before the head of office
             link = re.search(r"(/api/v1/alerts/\d+/ack\?by=li&sig=\w+)", gas_mail.body)
             assert link is not None, gas_mail.body
-            with TestClient(app) as client:
+            with TestClient(app) as client:  # the link needs no token: it is signed for li
                 page = client.get(link.group(1))
                 assert page.status_code == 200
                 assert "已由 li 确认" in page.text
                 assert client.get(link.group(1).replace("sig=", "sig=0")).status_code == 403
-                body = client.get(f"/api/v1/alerts/{gas_id}").json()
+                assert client.get(f"/api/v1/alerts/{gas_id}").status_code == 401
+                body = client.get(f"/api/v1/alerts/{gas_id}", headers=token_headers(data)).json()
                 assert body["status"] == "acknowledged"
                 assert body["acknowledged_by"] == "li"
                 assert body["escalation_level"] == 1

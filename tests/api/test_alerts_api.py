@@ -16,6 +16,7 @@ from api.settings import load_settings
 from ingest.campus import load_campus
 from tests.alerts.drive import inbound, local, roster_text, simulation
 from tests.conftest import SAMPLE
+from tests.harness import token_headers
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def client(tmp_path: Path) -> Iterator[tuple[TestClient, AlertService]]:
                           settings=AlertSettings(roster_file=roster, mqtt_publish=False))
     sim = simulation(local(2026, 3, 10, 9), 4, ["ph_excursion:ta-fountain"])
     alerts.evaluate(inbound(sim.publications()))
-    with TestClient(create_app(settings, service=ingest, alerts=alerts)) as c:
+    with TestClient(create_app(settings, service=ingest, alerts=alerts), headers=token_headers(tmp_path)) as c:
         yield c, alerts
     alerts.stop()
     ingest.stop()

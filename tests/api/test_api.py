@@ -16,6 +16,7 @@ from ingest.campus import load_campus
 from ingest.decode import Inbound
 from ingest.service import IngestService
 from tests.conftest import SAMPLE
+from tests.harness import token_headers
 
 T0 = 1_795_000_000_000  # 2026-11-18T... UTC, a Wednesday
 
@@ -32,7 +33,7 @@ def service(tmp_path: Path) -> Iterator[IngestService]:
 @pytest.fixture
 def client(service: IngestService, tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(load_settings(None, data_dir=tmp_path), service=service)
-    with TestClient(app) as c:
+    with TestClient(app, headers=token_headers(tmp_path)) as c:
         yield c
 
 

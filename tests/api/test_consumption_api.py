@@ -18,6 +18,7 @@ from ingest.campus import load_campus
 from ingest.decode import Inbound
 from ingest.service import IngestService
 from tests.conftest import SAMPLE
+from tests.harness import token_headers
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -36,7 +37,8 @@ def service(tmp_path: Path) -> Iterator[IngestService]:
 
 @pytest.fixture
 def client(service: IngestService, tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(load_settings(None, data_dir=tmp_path), service=service)) as c:
+    with TestClient(create_app(load_settings(None, data_dir=tmp_path), service=service),
+                    headers=token_headers(tmp_path)) as c:
         yield c
 
 
