@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from alerts.desk import AlertDesk
 from alerts.process import AlertProcess, AlertProcessConfig
@@ -96,6 +98,12 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     app.include_router(tokens.router, prefix="/api/v1")
 
     app.include_router(metrics.router)  # /metrics, where Prometheus looks
+    console = Path(__file__).parent / "static"  # the web console: shipped in the package, no CDN
+    app.mount("/static", StaticFiles(directory=console), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def _console() -> FileResponse:
+        return FileResponse(console / "index.html")
 
     @app.exception_handler(StoreUnavailable)
     async def _store_down(request: Request, exc: StoreUnavailable) -> JSONResponse:
