@@ -48,7 +48,7 @@ class DayRow:
     readings: int
     first: tuple[int, int, float] | None  # (start, end, delta) of the day's first step
     last_ts: int
-    state: list[float]
+    state: list[float]            # empty when read back by rows()
     flags: list[list[object]]     # [start, end, flag, raw_from, raw_to]
 
 
@@ -176,10 +176,11 @@ class Rollups:
         """Rows of days in [start, end), and the first row after (its first step may reach back into the range)."""
         with self._lock:
             inside = self._conn.execute(
-                "SELECT * FROM days WHERE device = ? AND day_ms >= ? AND day_ms < ? ORDER BY day_ms",
+                f"SELECT {_COLS} FROM days WHERE device = ? AND day_ms >= ? AND day_ms < ? ORDER BY day_ms",  # noqa: S608
                 (device, start_ms, end_ms)).fetchall()
-            after = self._conn.execute("SELECT * FROM days WHERE device = ? AND day_ms >= ? ORDER BY day_ms LIMIT 1",
-                                       (device, end_ms)).fetchone()
+            after = self._conn.execute(
+                f"SELECT {_COLS} FROM days WHERE device = ? AND day_ms >= ? ORDER BY day_ms LIMIT 1",  # noqa: S608
+                (device, end_ms)).fetchone()
         return [_row(r) for r in inside], (_row(after) if after else None)
 
     def state_before(self, device: str, at_ms: int) -> tuple[int, list[float]] | None:
@@ -193,7 +194,10 @@ class Rollups:
         self._conn.close()
 
 
+_COLS = "device, day_ms, delta, n, f_start, f_end, f_delta, last_ts, flags"  # not the state: rows() does not need it
+
+
 def _row(r: tuple[object, ...]) -> DayRow:
     first = None if r[4] is None else (int(r[4]), int(r[5]), float(r[6]))  # type: ignore[call-overload,arg-type]
     return DayRow(str(r[0]), int(r[1]), float(r[2]), int(r[3]), first, int(r[7]),  # type: ignore[call-overload,arg-type]
-                  json.loads(r[8]), json.loads(r[9]) if r[9] else [])  # type: ignore[arg-type]
+                  [], json.loads(r[8]) if r[8] else [])  # type: ignore[arg-type]
