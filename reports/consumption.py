@@ -47,22 +47,35 @@ class Flagged:
 
 
 @dataclass(slots=True)
-class MeterUse:
-    """One meter over the buckets between ``edges``."""
+class Tally:
+    """Use, readings received and readings expected per bucket."""
 
-    device: Device
     totals: list[float]
     readings: list[int]
     expected: list[float]
-    flags: list[Flagged] = field(default_factory=list)
 
     @property
     def total(self) -> float:
         return sum(self.totals)
 
-    @property
-    def coverage(self) -> float:
-        return _coverage(sum(self.readings), sum(self.expected))
+    def coverage(self, k: int | None = None) -> float:
+        if k is None:
+            return _coverage(sum(self.readings), sum(self.expected))
+        return _coverage(self.readings[k], self.expected[k])
+
+    def add(self, other: Tally) -> None:
+        for i in range(len(self.totals)):
+            self.totals[i] += other.totals[i]
+            self.readings[i] += other.readings[i]
+            self.expected[i] += other.expected[i]
+
+
+@dataclass(slots=True)
+class MeterUse(Tally):
+    """One meter over the buckets between ``edges``."""
+
+    device: Device | None = None
+    flags: list[Flagged] = field(default_factory=list)
 
 
 def _coverage(got: float, expected: float) -> float:
@@ -76,7 +89,7 @@ def _expected(device: Device, edges: list[int], now_ms: int) -> list[float]:
 def meter_use(rollups: Rollups, store: ReadingStore, device: Device, edges: list[int], interval: Interval,
               now_ms: int) -> MeterUse:
     n = len(edges) - 1
-    use = MeterUse(device, [0.0] * n, [0] * n, _expected(device, edges, now_ms))
+    use = MeterUse([0.0] * n, [0] * n, _expected(device, edges, now_ms), device)
     lo, hi = edges[0], edges[-1]
     if interval is Interval.HOUR:
         _from_readings(rollups, store, device, edges, use)
@@ -163,22 +176,10 @@ DEPARTMENT_NAMES = {
 
 
 @dataclass(slots=True)
-class GroupUse:
-    key: str
-    name: str
-    totals: list[float]
-    readings: list[int]
-    expected: list[float]
+class GroupUse(Tally):
+    key: str = ""
+    name: str = ""
     meters: list[str] = field(default_factory=list)
-
-    @property
-    def total(self) -> float:
-        return sum(self.totals)
-
-    def coverage(self, k: int | None = None) -> float:
-        if k is None:
-            return _coverage(sum(self.readings), sum(self.expected))
-        return _coverage(self.readings[k], self.expected[k])
 
 
 @dataclass(slots=True)
@@ -216,12 +217,8 @@ def consumption(campus: Campus, rollups: Rollups, store: ReadingStore, kind: Kin
         key = group_key(campus, device, group_by)
         g = groups.get(key)
         if g is None:
-            g = groups[key] = GroupUse(key, group_name(campus, key, group_by, language), [0.0] * n, [0] * n,
-                                       [0.0] * n)
+            g = groups[key] = GroupUse([0.0] * n, [0] * n, [0.0] * n, key, group_name(campus, key, group_by, language))
         g.meters.append(device.id)
-        for i in range(n):
-            g.totals[i] += use.totals[i]
-            g.readings[i] += use.readings[i]
-            g.expected[i] += use.expected[i]
+        g.add(use)
     return Consumption(kind, interval, group_by, edges, list(groups.values()), flags)
 

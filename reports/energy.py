@@ -247,8 +247,7 @@ def _dept_name(key: str, zh: bool) -> str:
 
 
 def _completeness(device: Device, use: MeterUse, s: ReportSettings, start_ms: int, end_ms: int) -> MeterCompleteness:
-    got, expected = use.readings[12], use.expected[12]
-    cov = 1.0 if expected <= 0 else min(got / expected, 1.0)
+    got, expected, cov = use.readings[12], use.expected[12], use.coverage(12)
     month_flags = [f for f in use.flags if start_ms <= f.end_ms < end_ms]
     return MeterCompleteness(
         device=device.id, name=device.name or device.id, kind=device.kind, building=device.building, readings=got,
