@@ -61,6 +61,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = service is None
+        app.state.tokens = TokenStore(settings.data_dir / "meterwatch.db")
         app.state.service = service or build_service(settings, campus)
         if owned:
             app.state.usage = build_usage(settings, app.state.service)
@@ -71,10 +72,13 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
             app.state.service.start()
             if engine is not None:
                 engine.start()
+        if settings.report.refresh_s > 0:
+            app.state.usage.keep_current(settings.report.refresh_s)
         try:
             yield
         finally:
             app.state.tokens.close()
+            app.state.usage.stop()
             if owned:
                 if engine is not None:
                     engine.stop()
@@ -90,7 +94,6 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
         app.state.service = service
         app.state.alerts = alert_desk(settings, alerts)
         app.state.usage = build_usage(settings, service)
-    app.state.tokens = TokenStore(settings.data_dir / "meterwatch.db")
     app.include_router(health.router, prefix="/api/v1")  # open, like /metrics
     for router in (devices.router, dead_letters.router, rules.router, consumption.router, reports.router):
         app.include_router(router, prefix="/api/v1", dependencies=[Viewer])

@@ -50,6 +50,8 @@ class ReportSettings(BaseModel):
                                                  description="overrides of the defaults, by name")
     water_in_energy: bool = Field(default=False, description="add tap water's kgce to the total energy "
                                                              "(the bureau's form reports water as use)")
+    refresh_s: float = Field(default=60, ge=0, description="roll-ups brought up to date in the background this "
+                                                           "often by serve and demo (0: only when asked)")
     completeness_min: float = Field(default=0.9, ge=0, le=1, description="a meter below this is flagged")
     pdf_font: Path | None = Field(default=None, description="a TrueType font with Chinese glyphs; default: the "
                                                             "first of the Debian fonts listed in reports/config.py")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -16,6 +17,9 @@ from reports.consumption import Consumption, GroupBy, consumption
 from reports.periods import Interval, edges
 from reports.rollup import ChangeLog, Rollups
 
+log = logging.getLogger("meterwatch.reports")
+REQUEST_WAIT_S = 10.0
+
 
 class Usage:
     """Consumption queries over one store; the roll-ups (``DATA_DIR/rollups.db``) are refreshed before each."""
@@ -25,6 +29,8 @@ class Usage:
         self.store, self._campus, self.changes = store, campus, changes
         self.rollups = Rollups(data_dir / "rollups.db")
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     @property
     def campus(self) -> Campus:
@@ -34,19 +40,49 @@ class Usage:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.campus.site.timezone)
 
-    def refresh(self, progress: Callable[[Iterable[Device]], Iterable[Device]] | None = None) -> int:
-        with self._lock:
+    def refresh(self, progress: Callable[[Iterable[Device]], Iterable[Device]] | None = None, *,
+                wait_s: float | None = None) -> int | None:
+        """Bring the roll-ups up to date. With ``wait_s``, give up (None: answer from the roll-ups as they
+        are) if another refresh, such as the first build over a long history, holds them longer than that."""
+        if not self._lock.acquire(timeout=-1 if wait_s is None else wait_s):
+            log.info("roll-ups busy; answering from them as they are")
+            return None
+        try:
             return self.rollups.refresh(self.store, self.campus, self.changes, progress=progress)
+        finally:
+            self._lock.release()
+
+    def keep_current(self, every_s: float) -> None:
+        """Refresh in a background thread every ``every_s`` (so requests find little to do)."""
+        def loop() -> None:
+            while not self._stop.wait(every_s):
+                try:
+                    self.refresh()
+                except Exception:  # a store outage: try again next time
+                    log.warning("roll-up refresh failed", exc_info=True)
+
+        self._thread = threading.Thread(target=loop, name="mw-rollups", daemon=True)
+        self._thread.start()
 
     def query(self, kind: Kind, start: datetime, end: datetime, interval: Interval, group_by: GroupBy, *,
               language: str = "zh-CN", devices: list[str] | None = None, now_ms: int | None = None,
               refresh: bool = True) -> Consumption:
         if refresh:
-            self.refresh()
+            self.refresh(wait_s=REQUEST_WAIT_S)
         tz = self.tz
         return consumption(self.campus, self.rollups, self.store, kind, edges(start, end, interval, tz), interval,
                            group_by, now_ms if now_ms is not None else int(time.time() * 1000), language=language,
                            devices=devices)
 
+    def stop(self) -> None:
+        """Stop the background refresh (it may be started again)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+            self._thread = None
+        self._stop.clear()
+
     def close(self) -> None:
-        self.rollups.close()
+        self.stop()
+        with self._lock:
+            self.rollups.close()
