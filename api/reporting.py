@@ -7,6 +7,7 @@ from pathlib import Path
 from alerts.store import AlertStore
 from api.settings import Settings
 from ingest.campus import load_campus
+from ingest.errors import ConfigError
 from ingest.registry import Registry
 from ingest.status import PresenceStore
 from ingest.stores import open_store
@@ -41,15 +42,14 @@ class OfflineUsage(Usage):
         db = settings.data_dir / "meterwatch.db"
         self._registry = Registry(db)
         self._presence = PresenceStore(db)
-        file = campus_file or settings.campus.file
-        fallback = load_campus(file) if file else None
+        from api.cli import sample_campus
+
+        fallback = load_campus(campus_file or settings.campus.file or sample_campus())
 
         def campus() -> object:
             try:
                 return self._registry.campus
-            except Exception:
-                if fallback is None:
-                    raise
+            except ConfigError:  # no campus in the data directory yet
                 return fallback
 
         super().__init__(settings.data_dir, open_store(settings.store, settings.data_dir), campus,  # type: ignore[arg-type]

@@ -65,3 +65,44 @@ def test_rules_check_names_the_bad_line(tmp_path: Path) -> None:
     out = _run("rules", "check", "--rules", str(bad), cwd=tmp_path)
     assert out.returncode == 2
     assert f"{bad}:2: rules.0.severity" in out.stderr
+
+
+def test_report_energy_command(tmp_path: Path) -> None:
+    """`meterwatch report energy` on a data directory written by the real pipeline (no service running)."""
+    import json as json_
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from openpyxl import load_workbook
+
+    from api.app import build_service
+    from api.settings import load_settings
+    from ingest.campus import load_campus
+    from ingest.decode import Inbound
+
+    data = tmp_path / "data"
+    svc = build_service(load_settings(None, data_dir=data), load_campus(SAMPLE), connect_mqtt=False)
+    svc.start()
+    tz = ZoneInfo("Asia/Shanghai")
+    t0 = datetime(2026, 10, 1, tzinfo=tz).timestamp()
+    items = [{"ts": t0 + h * 3600, "values": {"volume_m3": 5300 + 2 * h}} for h in range(24 * 31 + 1)]
+    now_ms = int(datetime.now(tz).timestamp() * 1000)
+    svc.pipeline.commit([Inbound("campus/yucai/c1-water/reading", json_.dumps(items).encode(), now_ms, 1, 1)])
+    svc.stop()
+    config = tmp_path / "mw.toml"
+    config.write_text(f'data_dir = "{data}"\n')
+    out = _run("report", "energy", "--month", "2026-10", "--config", str(config), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    report = json_.loads(out.stdout)
+    canteen = next(b for b in report["buildings"] if b["id"] == "canteen-1")
+    assert canteen["figures"]["water_m3"] == 2 * 24 * 31
+    xlsx = tmp_path / "2026-10.xlsx"
+    out = _run("report", "energy", "--month", "2026-10", "--config", str(config), "-o", str(xlsx), "--lang", "en",
+               cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert load_workbook(xlsx).sheetnames[0] == "Summary"
+    assert "已生成" in out.stderr
+    bad = _run("report", "energy", "--month", "10/2026", "--config", str(config), cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "YYYY-MM" in bad.stderr
+    assert _run("report", "energy", "--month", "2026-10", "--format", "pdf", cwd=tmp_path).returncode == 2  # needs -o
