@@ -224,8 +224,8 @@ class Pipeline:
                 log.error("store rejects spooled readings", extra={"error": str(exc)})
                 self._stop.wait(self.settings.retry_max_s)
                 continue
+            self._stored(readings)  # noted before leaving the spool: a crash between repeats, never loses, it
             self.spool.remove(ids)
-            self._stored(readings)
             self._mark_store(True)
             backoff = self.settings.retry_initial_s
 
