@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
@@ -50,7 +50,7 @@ def get_consumption(
     if kind is Kind.WATER_QUALITY:
         raise HTTPException(422, "kind=water_quality has no consumption: choose electricity, water or gas")
     now = datetime.now(tz)
-    start_dt = when(start, tz, datetime.combine(date.today().replace(day=1), datetime.min.time(), tz))
+    start_dt = when(start, tz, now.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
     end_dt = when(end, tz, now)
     if start_dt >= end_dt:
         raise HTTPException(422, "start must be before end")
