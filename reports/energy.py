@@ -63,6 +63,8 @@ class Row(BaseModel):
 
 
 class Comparison(BaseModel):
+    scope: str = Field(description="the site id, or a department", examples=["yucai", "canteen"])
+    scope_name: str
     metric: str = Field(examples=["electricity_kwh"])
     unit: str
     this_month: float
@@ -235,7 +237,10 @@ def build(usage: Usage, month: str, settings: ReportSettings, *, language: str =
         period_end=datetime.fromtimestamp(cuts[13] / 1000, tz),
         generated_at=datetime.fromtimestamp(now_ms / 1000, tz),
         site_total=site_row, buildings=rows, departments=departments,
-        comparisons=_comparisons(site, settings), targets=_targets(campus, dept_totals, mon, zh),
+        comparisons=_comparisons(site, campus.site.id, campus.site.name, settings) + [
+            c for dept, t in dept_totals.items() for c in _comparisons(t, dept.value, _dept_name(dept.value, zh),
+                                                                         settings, ("energy_kgce",))],
+        targets=_targets(campus, dept_totals, mon, zh),
         incomer=_incomer(incomer_use, site), completeness=completeness,
         alerts=[AlertCount(category=c, severity=s, raised=n, open=o) for c, s, n, o in alerts or []],
         coefficients=[CoefficientUsed(name=n, **c.model_dump()) for n, c in settings.all_coefficients().items()],
@@ -256,13 +261,20 @@ def _completeness(device: Device, use: MeterUse, s: ReportSettings, start_ms: in
         new_cycles=sum(f.flag == "new_cycle" for f in month_flags))
 
 
-def _comparisons(site: _Totals, s: ReportSettings) -> list[Comparison]:
-    now, prev, last = site.figures(12, s), site.figures(11, s), site.figures(0, s)
+METRICS = (("electricity_kwh", "kWh"), ("water_m3", "m³"), ("gas_m3", "m³"), ("energy_kgce", "kgce"),
+           ("co2_kg", "kgCO2"))
+
+
+def _comparisons(t: _Totals, scope: str, name: str, s: ReportSettings,
+                 only: tuple[str, ...] | None = None) -> list[Comparison]:
+    now, prev, last = t.figures(12, s), t.figures(11, s), t.figures(0, s)
     out = []
-    for metric, unit in (("electricity_kwh", "kWh"), ("water_m3", "m³"), ("gas_m3", "m³"),
-                         ("energy_kgce", "kgce"), ("co2_kg", "kgCO2")):
+    for metric, unit in METRICS:
+        if only is not None and metric not in only:
+            continue
         a, b, c = getattr(now, metric), getattr(prev, metric), getattr(last, metric)
-        out.append(Comparison(metric=metric, unit=unit, this_month=a, previous_month=b, mom_pct=_pct(a, b),
+        out.append(Comparison(scope=scope, scope_name=name, metric=metric, unit=unit, this_month=a,
+                              previous_month=b, mom_pct=_pct(a, b),
                               last_year=c, yoy_pct=_pct(a, c)))
     return out
 

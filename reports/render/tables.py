@@ -66,11 +66,12 @@ def tables(report: EnergyReport) -> list[Table]:
                          *_figure_cells(report.site_total)]],
                      [None, 0, 0, *FIG_DECIMALS]))
     out.append(Table("comparisons", "环比与同比" if zh else "Month-on-month and year-on-year",
-                     ["项目", "单位", "本月", "上月", "环比 %", "去年同月", "同比 %"] if zh else
-                     ["Item", "Unit", "This month", "Previous month", "MoM %", "Same month last year", "YoY %"],
-                     [[_l(METRIC_NAMES[c.metric], zh), c.unit, c.this_month, c.previous_month, c.mom_pct, c.last_year,
-                       c.yoy_pct] for c in report.comparisons],
-                     [None, None, 1, 1, 1, 1, 1]))
+                     ["范围", "项目", "单位", "本月", "上月", "环比 %", "去年同月", "同比 %"] if zh else
+                     ["Scope", "Item", "Unit", "This month", "Previous month", "MoM %", "Same month last year",
+                      "YoY %"],
+                     [[c.scope_name, _l(METRIC_NAMES[c.metric], zh), c.unit, c.this_month, c.previous_month,
+                       c.mom_pct, c.last_year, c.yoy_pct] for c in report.comparisons],
+                     [None, None, None, 1, 1, 1, 1, 1]))
     out.append(Table("targets", "节能降耗指标完成情况" if zh else "Energy-saving targets",
                      ["部门", "能源", "单位", "月指标", "本月用量", "月完成 %", "年指标", "年累计", "年完成 %",
                       "是否超标"] if zh else ["Department", "Energy", "Unit", "Monthly target", "This month", "Month %",

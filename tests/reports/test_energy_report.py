@@ -118,10 +118,13 @@ def test_buildings_departments_and_comparisons(report: EnergyReport) -> None:
     canteen = next(d for d in report.departments if d.id == "canteen")
     assert canteen.figures.energy_kgce == pytest.approx(1550 * 0.1229 + 124 * 1.2143)
     assert canteen.indicators.kgce_per_m2 == pytest.approx(canteen.figures.energy_kgce / 800)
-    elec = next(c for c in report.comparisons if c.metric == "electricity_kwh")
+    elec = next(c for c in report.comparisons if c.metric == "electricity_kwh" and c.scope == "s")
     assert (elec.this_month, elec.previous_month, elec.last_year) == pytest.approx((2480, 900 + 1500, 620 + 1550))
     assert elec.mom_pct == pytest.approx((2480 - 2400) / 2400 * 100)
     assert elec.yoy_pct == pytest.approx((2480 - 2170) / 2170 * 100)
+    office = next(c for c in report.comparisons if c.scope == "office")
+    assert (office.metric, office.this_month, office.last_year) == ("energy_kgce", pytest.approx(930 * 0.1229),
+                                                                     pytest.approx(620 * 0.1229))
     assert report.incomer is not None
     assert report.incomer.loss_pct == pytest.approx(155 / 2635 * 100)
 
