@@ -26,6 +26,10 @@ class HealthPublic(BaseModel):
 
 
 class DevicePublic(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "id": "c1-elec", "name": "一食堂总电表", "kind": "electricity", "site": "yucai", "building": "canteen-1",
+        "department": "canteen", "zone": "zone-north", "interval_s": 900, "multiplier": 40, "rated_capacity": 400,
+        "role": None, "parent": None, "status": "online", "last_seen": "2026-11-22T08:15:00+08:00"}]}}
     id: str
     name: str
     kind: Kind
@@ -71,6 +75,8 @@ class DeviceCreate(DeviceUpdate):
 
 
 class ReadingPublic(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"ts": "2026-11-22T08:15:00+08:00", "seq": 1841,
+                                                        "values": {"energy_kwh": 12873.25, "power_kw": 3.1}}]}}
     ts: datetime
     seq: int | None = None
     values: dict[str, float]
@@ -88,6 +94,11 @@ class ReadingsPublic(BaseModel):
 
 
 class DeadLetterPublic(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "id": 7, "topic": "campus/yucai/c9-water/reading", "payload": '{"ts": 1795000000, "values": {"volume_m3": 12}}',
+        "reason": "unknown device 'c9-water': add it to the campus file or import it, then replay",
+        "item_index": None, "first_received": "2026-11-22T08:15:02+08:00",
+        "last_received": "2026-11-22T08:30:02+08:00", "times": 2, "replayed_at": None}]}}
     id: int
     topic: str
     payload: str = Field(description="raw payload (UTF-8, invalid bytes replaced)")
@@ -105,6 +116,14 @@ class ReplayResult(BaseModel):
 
 
 class AlertPublic(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "id": 12, "rule": "canteen-gas-closed", "name": "食堂非营业时间燃气流量", "category": "safety",
+        "severity": "critical", "status": "acknowledged", "subject": "c1-gas", "device": "c1-gas",
+        "building": "canteen-1", "zone": "zone-north", "department": "canteen", "value": 6.2, "unit": "m³/h",
+        "limit": "> 0.5", "detail": "gas flowing while the canteen is closed", "started": "2026-03-10T21:30:00+08:00",
+        "last_seen": "2026-03-10T21:45:00+08:00", "acknowledged_by": "li", "acknowledged_at": "2026-03-10T21:41:00+08:00",
+        "ack_comment": "已到现场，正在关阀", "resolved_at": None, "resolved_by": None, "resolve_reason": None,
+        "route": None, "escalation_level": 1, "next_escalation": None}]}}
     id: int
     rule: str
     name: str = Field(description="the rule's name in the configured language")
@@ -154,6 +173,11 @@ class ResolveRequest(BaseModel):
 
 
 class RulePublic(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "id": "drinking-ph", "name": {"zh": "饮用水pH超出限值", "en": "Drinking water pH out of range"},
+        "category": "safety", "severity": "major", "enabled": True, "target": {"roles": ["drinking"]},
+        "condition": {"type": "threshold", "field": "ph", "below": 6.5, "above": 8.5}, "for_s": 600, "count": 1,
+        "schedule": None, "clear_for_s": 600, "route": None, "note": "GB 5749-2022: pH 6.5–8.5"}]}}
     id: str
     name: dict[str, str]
     category: str
