@@ -121,7 +121,8 @@ class AlertPublic(BaseModel):
         "severity": "critical", "status": "acknowledged", "subject": "c1-gas", "device": "c1-gas",
         "building": "canteen-1", "zone": "zone-north", "department": "canteen", "value": 6.2, "unit": "m³/h",
         "limit": "> 0.5", "detail": "gas flowing while the canteen is closed", "started": "2026-03-10T21:30:00+08:00",
-        "last_seen": "2026-03-10T21:45:00+08:00", "acknowledged_by": "li", "acknowledged_at": "2026-03-10T21:41:00+08:00",
+        "last_seen": "2026-03-10T21:45:00+08:00", "acknowledged_by": "li",
+        "acknowledged_at": "2026-03-10T21:41:00+08:00",
         "ack_comment": "已到现场，正在关阀", "resolved_at": None, "resolved_by": None, "resolve_reason": None,
         "route": None, "escalation_level": 1, "next_escalation": None}]}}
     id: int
