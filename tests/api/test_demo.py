@@ -32,28 +32,28 @@ def test_demo_streams_a_campus_into_the_embedded_store(tmp_path: Path) -> None:
         token = re.search(r"admin token \S+\s+(mw_\S+)", log.read_text(encoding="utf-8"))
         assert token, log.read_text(encoding="utf-8")
         assert httpx.get(f"{base}/devices", timeout=5).status_code == 401
-        api = httpx.Client(headers={"Authorization": f"Bearer {token.group(1)}"}, timeout=10)
-        assert f"/#token={token.group(1)}" in log.read_text(encoding="utf-8")
-        devices = api.get(f"{base}/devices").json()
-        assert len(devices) > 30
-        wait_for(lambda: all(d["last_seen"] for d in api.get(f"{base}/devices").json()), 60,
-                 "every device seen")
-        readings = api.get(f"{base}/devices/c1-elec/readings").json()
-        assert readings["count"] > 50
-        assert readings["readings"][0]["values"]["energy_kwh"] > 0
-        # the default faults (night leak, dorm appliance) raise alerts; their e-mail lands in the mailbox
-        wait_for(lambda: api.get(f"{base}/alerts").json(), 60, "an alert from the demo faults")
-        rules = {a["rule"] for a in api.get(f"{base}/alerts").json()}
-        assert rules <= {"night-leak", "dorm-appliance"}, rules
-        wait_for(lambda: list((tmp_path / "data" / "mailbox").glob("*.eml")), 30, "an e-mail in the mailbox")
-        assert len(api.get(f"{base}/rules").json()) >= 12
-        use = api.get(f"{base}/consumption", params={"group_by": "site", "interval": "day"}).json()
-        assert use["total"] > 0
-        assert api.get(f"{base}/reports/energy", params={"month": use["start"][:7], "format": "pdf"}
-                       ).content.startswith(b"%PDF")
-        text = log.read_text(encoding="utf-8")
-        assert f"mqtt://127.0.0.1:{mqtt_port}" in text
-        assert f"http://127.0.0.1:{port}" in text
+        with httpx.Client(headers={"Authorization": f"Bearer {token.group(1)}"}, timeout=10) as api:
+            assert f"/#token={token.group(1)}" in log.read_text(encoding="utf-8")
+            devices = api.get(f"{base}/devices").json()
+            assert len(devices) > 30
+            wait_for(lambda: all(d["last_seen"] for d in api.get(f"{base}/devices").json()), 60,
+                     "every device seen")
+            readings = api.get(f"{base}/devices/c1-elec/readings").json()
+            assert readings["count"] > 50
+            assert readings["readings"][0]["values"]["energy_kwh"] > 0
+            # the default faults (night leak, dorm appliance) raise alerts; their e-mail lands in the mailbox
+            wait_for(lambda: api.get(f"{base}/alerts").json(), 60, "an alert from the demo faults")
+            rules = {a["rule"] for a in api.get(f"{base}/alerts").json()}
+            assert rules <= {"night-leak", "dorm-appliance"}, rules
+            wait_for(lambda: list((tmp_path / "data" / "mailbox").glob("*.eml")), 30, "an e-mail in the mailbox")
+            assert len(api.get(f"{base}/rules").json()) >= 12
+            use = api.get(f"{base}/consumption", params={"group_by": "site", "interval": "day"}).json()
+            assert use["total"] > 0
+            assert api.get(f"{base}/reports/energy", params={"month": use["start"][:7], "format": "pdf"}
+                           ).content.startswith(b"%PDF")
+            text = log.read_text(encoding="utf-8")
+            assert f"mqtt://127.0.0.1:{mqtt_port}" in text
+            assert f"http://127.0.0.1:{port}" in text
     finally:
         stop_process(proc, signal.SIGINT, 30)
     assert proc.returncode == 0, log.read_text(encoding="utf-8")[-2000:]
