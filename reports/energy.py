@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from ingest.campus import INCOMER, Campus, Department, Device
 from ingest.contract import Kind
 from reports.config import Coefficient, ReportSettings
-from reports.consumption import DEPARTMENT_NAMES, UNIT, MeterUse, meter_use, meters
+from reports.consumption import DEPARTMENT_NAMES, UNIT, MeterUse, Tally, meter_use, meters
 from reports.periods import Interval, edges
 from reports.usage import REQUEST_WAIT_S, Usage
 
@@ -38,9 +38,6 @@ class Figures(BaseModel):
     energy_kgce: float = Field(default=0.0, description="electricity + gas in standard coal (+ water if configured)")
     water_kgce: float = Field(default=0.0, description="tap water in standard coal, for reference")
     co2_kg: float = 0.0
-
-    def use(self, kind: Kind) -> float:
-        return {Kind.ELECTRICITY: self.electricity_kwh, Kind.WATER: self.water_m3, Kind.GAS: self.gas_m3}[kind]
 
 
 class Indicators(BaseModel):
@@ -156,18 +153,26 @@ class _Totals:
     """Use per kind over the 13 months M-12 .. M, for one building, department or the site."""
 
     def __init__(self) -> None:
-        self.use: dict[Kind, list[float]] = {k: [0.0] * 13 for k in ENERGY_KINDS}
-        self.got = 0
-        self.expected = 0.0
+        self.kinds = {k: Tally([0.0] * 13, [0] * 13, [0.0] * 13) for k in ENERGY_KINDS}
 
-    def add(self, kind: Kind, use: MeterUse) -> None:
-        for i, v in enumerate(use.totals):
-            self.use[kind][i] += v
-        self.got += use.readings[12]
-        self.expected += use.expected[12]
+    def add(self, kind: Kind, use: Tally) -> None:
+        self.kinds[kind].add(use)
+
+    def merge(self, other: _Totals) -> None:
+        for kind, tally in other.kinds.items():
+            self.kinds[kind].add(tally)
+
+    def use(self, kind: Kind, i: int) -> float:
+        return self.kinds[kind].totals[i]
+
+    def coverage(self) -> float:
+        """Of this month, over all its meters."""
+        got = sum(t.readings[12] for t in self.kinds.values())
+        expected = sum(t.expected[12] for t in self.kinds.values())
+        return 1.0 if expected <= 0 else min(got / expected, 1.0)
 
     def figures(self, i: int, s: ReportSettings) -> Figures:
-        e, w, g = (self.use[k][i] for k in ENERGY_KINDS)
+        e, w, g = (self.use(k, i) for k in ENERGY_KINDS)
         c = s.coefficient
         water_kgce = w * c("coal_water").value
         energy = e * c("coal_electricity").value + g * c("coal_gas").value + (water_kgce if s.water_in_energy else 0)
@@ -180,9 +185,8 @@ class _Totals:
         ind = Indicators(kgce_per_m2=f.energy_kgce / area if area else None,
                          kgce_per_person=f.energy_kgce / people if people else None,
                          water_m3_per_person=f.water_m3 / people if people else None)
-        cov = 1.0 if self.expected <= 0 else min(self.got / self.expected, 1.0)
         return Row(id=id_, name=name, department=department, floor_area_m2=area, occupants=people, figures=f,
-                   indicators=ind, coverage=cov)
+                   indicators=ind, coverage=self.coverage())
 
 
 def build(usage: Usage, month: str, settings: ReportSettings, *, language: str = "zh-CN",
@@ -218,11 +222,7 @@ def build(usage: Usage, month: str, settings: ReportSettings, *, language: str =
     for b in campus.buildings:
         t = buildings[b.id]
         rows.append(t.row(b.id, b.name, b.floor_area_m2, b.occupants, settings, b.department.value))
-        d = dept_totals[b.department]
-        for k in ENERGY_KINDS:
-            d.use[k] = [x + y for x, y in zip(d.use[k], t.use[k], strict=True)]
-        d.got += t.got
-        d.expected += t.expected
+        dept_totals[b.department].merge(t)
     for dept, t in dept_totals.items():
         blds = [b for b in campus.buildings if b.department is dept]
         departments.append(t.row(dept.value, _dept_name(dept.value, zh), sum(b.floor_area_m2 for b in blds),
@@ -286,8 +286,8 @@ def _targets(campus: Campus, depts: dict[Department, _Totals], mon: int, zh: boo
         for kind, target in by_kind.items():
             if kind not in ENERGY_KINDS or target <= 0:
                 continue
-            month_use = t.use[kind][12]
-            ytd = sum(t.use[kind][12 - (mon - 1):13])
+            month_use = t.use(kind, 12)
+            ytd = sum(t.kinds[kind].totals[12 - (mon - 1):13])
             out.append(TargetProgress(
                 department=dept.value, department_name=_dept_name(dept.value, zh), kind=kind, unit=UNIT[kind],
                 month_target=target, month_use=month_use, month_pct=month_use / target * 100, year_target=12 * target,
@@ -299,6 +299,6 @@ def _incomer(incomer_use: dict[str, float], site: _Totals) -> Incomer | None:
     if not incomer_use:
         return None
     meter, kwh = next(iter(incomer_use.items()))
-    metered = site.use[Kind.ELECTRICITY][12]
+    metered = site.use(Kind.ELECTRICITY, 12)
     return Incomer(meter=meter, incomer_kwh=kwh, meters_kwh=metered,
                    loss_pct=(kwh - metered) / kwh * 100 if kwh else None)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -56,6 +56,15 @@ def _fingerprint(device: Device) -> str:
     return f"{device.kind.value}|{device.multiplier!r}|{device.rated_capacity!r}"
 
 
+@dataclass(slots=True)
+class _Day:
+    first: tuple[int, int, float] | None
+    last_ts: int
+    readings: int = 0
+    delta: float = 0.0
+    flags: list[list[object]] = field(default_factory=list)
+
+
 def roll(device: Device, points: list[tuple[int, float]], track: RegisterTrack | None,
          tz: ZoneInfo) -> list[DayRow]:
     """Day rows for ``points`` (time order, after the track's last reading, if any)."""
@@ -64,38 +73,34 @@ def roll(device: Device, points: list[tuple[int, float]], track: RegisterTrack |
     cuts = day_edges(points[0][0], points[-1][0], tz)
     rows: list[DayRow] = []
     k = 0
-    acc: dict[str, object] = {}
+    day: _Day | None = None
 
-    def close() -> None:
-        if acc:
-            rows.append(DayRow(device.id, cuts[k], acc["delta"], acc["n"], acc["first"], acc["last"],  # type: ignore[arg-type]
-                               acc["state"], acc["flags"]))  # type: ignore[arg-type]
-            acc.clear()
+    def close(state: list[float]) -> None:
+        if day is not None:
+            rows.append(DayRow(device.id, cuts[k], day.delta, day.readings, day.first, day.last_ts, state, day.flags))
 
     it = iter(points)
-    if track is None:
+    if track is None:  # the meter's first reading: it starts the track and counts as received
         ts, value = next(it)
         track = RegisterTrack(ts, value, multiplier=device.multiplier, rated_capacity=device.rated_capacity)
         while ts >= cuts[k + 1]:
             k += 1
-        acc.update(delta=0.0, n=1, first=None, last=ts, state=track.state(), flags=[])
+        day = _Day(None, ts, readings=1)
     for ts, value in it:
         if ts >= cuts[k + 1]:
-            if acc:
-                acc["state"] = track.state()  # after the day's last reading
-            close()
+            close(track.state())  # the state after the day's last reading
+            day = None
             while ts >= cuts[k + 1]:
                 k += 1
         step = track.step(ts, value)
-        if not acc:
-            acc.update(delta=0.0, n=0, first=(step.start_ms, step.end_ms, step.delta), flags=[])
-        acc["delta"] += step.delta  # type: ignore[operator]
-        acc["n"] += 1  # type: ignore[operator]
-        acc["last"] = ts
+        if day is None:
+            day = _Day((step.start_ms, step.end_ms, step.delta), ts)
+        day.delta += step.delta
+        day.readings += 1
+        day.last_ts = ts
         if step.flag is not None:
-            acc["flags"].append([step.start_ms, step.end_ms, step.flag.value, step.raw_from, step.raw_to])  # type: ignore[attr-defined]
-    acc["state"] = track.state()
-    close()
+            day.flags.append([step.start_ms, step.end_ms, step.flag.value, step.raw_from, step.raw_to])
+    close(track.state())
     return rows
 
 
@@ -117,59 +122,63 @@ class Rollups:
     # -- keeping current -----------------------------------------------------------------
     def refresh(self, store: ReadingStore, campus: Campus, changes: ChangeLog | None = None, *,
                 progress: Callable[[Iterable[Device]], Iterable[Device]] | None = None) -> int:
-        """Bring every meter's rows up to date; returns how many meters were recomputed."""
-        with self._lock:
-            if changes is not None:
-                taken = changes.changes()
-                if taken:  # first durably here, then cleared there: a crash in between only repeats work
+        """Bring every meter's rows up to date; returns how many meters were recomputed. One refresh at a
+        time (the caller's lock); readers go on meanwhile: the connection is held per transaction only."""
+        if changes is not None:
+            taken = changes.changes()
+            if taken:  # first durably here, then cleared there: a crash in between only repeats work
+                with self._lock:
                     self._conn.execute("BEGIN")
                     self._conn.executemany(
                         "UPDATE meters SET pending_ms = min(coalesce(pending_ms, ?), ?) WHERE device = ?",
                         [(ts, ts, dev) for dev, ts in taken.items()])
                     self._conn.execute("COMMIT")
-                    changes.clear_changes(taken)
-            rows = self._conn.execute("SELECT device, fingerprint, pending_ms FROM meters")
-            known = {r[0]: (r[1], r[2]) for r in rows}
-            tz = ZoneInfo(campus.site.timezone)
-            todo = [d for d in campus.devices if REGISTER_FIELD[d.kind] is not None
-                    and (d.id not in known or known[d.id][0] != _fingerprint(d) or known[d.id][1] is not None)]
-            for device in progress(todo) if progress else todo:
-                fp, pending = known.get(device.id, (None, None))
-                self._recompute(store, device, pending if fp == _fingerprint(device) else None, tz)
-            return len(todo)
+                changes.clear_changes(taken)
+        with self._lock:
+            rows = self._conn.execute("SELECT device, fingerprint, pending_ms FROM meters").fetchall()
+        known = {r[0]: (r[1], r[2]) for r in rows}
+        tz = ZoneInfo(campus.site.timezone)
+        todo = [d for d in campus.devices if REGISTER_FIELD[d.kind] is not None
+                and (d.id not in known or known[d.id][0] != _fingerprint(d) or known[d.id][1] is not None)]
+        for device in progress(todo) if progress else todo:
+            fp, pending = known.get(device.id, (None, None))
+            self._recompute(store, device, pending if fp == _fingerprint(device) else None, tz)
+        return len(todo)
 
     def _recompute(self, store: ReadingStore, device: Device, pending: int | None, tz: ZoneInfo) -> None:
-        field = REGISTER_FIELD[device.kind]
-        assert field is not None  # noqa: S101  (meters only)
+        field_ = REGISTER_FIELD[device.kind]
+        assert field_ is not None  # noqa: S101  (meters only)
         prev = None
         if pending is not None:
             day = day_edges(pending, pending, tz)[0]
-            prev = self._conn.execute("SELECT day_ms, last_ts, state FROM days WHERE device = ? AND day_ms < ? "
-                                      "ORDER BY day_ms DESC LIMIT 1", (device.id, day)).fetchone()
+            with self._lock:
+                prev = self._conn.execute("SELECT day_ms, last_ts, state FROM days WHERE device = ? AND day_ms < ? "
+                                          "ORDER BY day_ms DESC LIMIT 1", (device.id, day)).fetchone()
         if prev is None:
             start_day, from_ms, track = None, 0, None
         else:
             start_day, from_ms = prev[0] + 1, prev[1] + 1
             track = RegisterTrack.restore(json.loads(prev[2]), multiplier=device.multiplier,
                                           rated_capacity=device.rated_capacity)
-        points = store.series(device.id, device.kind, field, from_ms, FAR_FUTURE_MS)
+        points = store.series(device.id, device.kind, field_, from_ms, FAR_FUTURE_MS)
         rows = roll(device, points, track, tz)
-        self._conn.execute("BEGIN")
-        try:
-            self._conn.execute("DELETE FROM days WHERE device = ? AND day_ms >= ?", (device.id, start_day or 0))
-            self._conn.executemany(
-                "INSERT INTO days VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(r.device, r.day_ms, r.delta, r.readings, *(r.first or (None, None, None)), r.last_ts,
-                  json.dumps(r.state), json.dumps(r.flags) if r.flags else None) for r in rows])
-            self._conn.execute(
-                "INSERT INTO meters (device, fingerprint, pending_ms) VALUES (?, ?, NULL) ON CONFLICT (device) "
-                "DO UPDATE SET fingerprint = excluded.fingerprint, "
-                "pending_ms = CASE WHEN pending_ms IS ? THEN NULL ELSE pending_ms END",
-                (device.id, _fingerprint(device), pending))
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.execute("DELETE FROM days WHERE device = ? AND day_ms >= ?", (device.id, start_day or 0))
+                self._conn.executemany(
+                    "INSERT INTO days VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(r.device, r.day_ms, r.delta, r.readings, *(r.first or (None, None, None)), r.last_ts,
+                      json.dumps(r.state), json.dumps(r.flags) if r.flags else None) for r in rows])
+                self._conn.execute(
+                    "INSERT INTO meters (device, fingerprint, pending_ms) VALUES (?, ?, NULL) ON CONFLICT (device) "
+                    "DO UPDATE SET fingerprint = excluded.fingerprint, "
+                    "pending_ms = CASE WHEN pending_ms IS ? THEN NULL ELSE pending_ms END",
+                    (device.id, _fingerprint(device), pending))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
 
     # -- reading ---------------------------------------------------------------------------
     def rows(self, device: str, start_ms: int, end_ms: int) -> tuple[list[DayRow], DayRow | None]:

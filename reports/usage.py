@@ -55,11 +55,13 @@ class Usage:
     def keep_current(self, every_s: float) -> None:
         """Refresh in a background thread every ``every_s`` (so requests find little to do)."""
         def loop() -> None:
-            while not self._stop.wait(every_s):
+            while True:  # at once (a first build over a long history starts with the service), then every_s
                 try:
                     self.refresh()
                 except Exception:  # a store outage: try again next time
                     log.warning("roll-up refresh failed", exc_info=True)
+                if self._stop.wait(every_s):
+                    return
 
         self._thread = threading.Thread(target=loop, name="mw-rollups", daemon=True)
         self._thread.start()
