@@ -26,7 +26,7 @@ from ingest.contract import Kind
 from reports.config import Coefficient, ReportSettings
 from reports.consumption import DEPARTMENT_NAMES, UNIT, MeterUse, Tally, meter_use, meters
 from reports.periods import Interval, edges
-from reports.usage import REQUEST_WAIT_S, Usage
+from reports.usage import Usage
 
 ENERGY_KINDS = (Kind.ELECTRICITY, Kind.WATER, Kind.GAS)
 
@@ -195,7 +195,7 @@ def build(usage: Usage, month: str, settings: ReportSettings, *, language: str =
     """The report for ``month`` (YYYY-MM). Refreshes the roll-ups first unless told not to."""
     year, mon = month_bounds(month)
     if refresh:
-        usage.refresh(wait_s=REQUEST_WAIT_S)
+        usage.refresh(wait_s=usage.request_wait_s)
     campus = usage.campus
     tz = ZoneInfo(campus.site.timezone)
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)

@@ -18,15 +18,15 @@ from reports.periods import Interval, edges
 from reports.rollup import ChangeLog, Rollups
 
 log = logging.getLogger("meterwatch.reports")
-REQUEST_WAIT_S = 10.0
 
 
 class Usage:
     """Consumption queries over one store; the roll-ups (``DATA_DIR/rollups.db``) are refreshed before each."""
 
     def __init__(self, data_dir: Path, store: ReadingStore, campus: Callable[[], Campus],
-                 changes: ChangeLog | None) -> None:
+                 changes: ChangeLog | None, *, request_wait_s: float = 10.0) -> None:
         self.store, self._campus, self.changes = store, campus, changes
+        self.request_wait_s = request_wait_s  # how long a query waits for a running refresh
         self.rollups = Rollups(data_dir / "rollups.db")
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -70,7 +70,7 @@ class Usage:
               language: str = "zh-CN", devices: list[str] | None = None, now_ms: int | None = None,
               refresh: bool = True) -> Consumption:
         if refresh:
-            self.refresh(wait_s=REQUEST_WAIT_S)
+            self.refresh(wait_s=self.request_wait_s)
         tz = self.tz
         return consumption(self.campus, self.rollups, self.store, kind, edges(start, end, interval, tz), interval,
                            group_by, now_ms if now_ms is not None else int(time.time() * 1000), language=language,

@@ -154,3 +154,38 @@ def test_a_changed_multiplier_rebuilds_that_meter(parts: Parts) -> None:
     result = consumption(doubled, parts.rollups, parts.store, Kind.WATER, cuts, Interval.DAY, GroupBy.DEVICE,
                          now_ms=at("2026-03-10 00:00"))
     assert result.groups[0].totals == [pytest.approx(180.0)]
+
+
+def test_a_query_during_a_long_refresh_answers_from_the_roll_ups_as_they_are(parts: Parts, tmp_path: Path) -> None:
+    """A first build over a long history holds the refresh for minutes: queries must not hang on it."""
+    import threading
+    import time
+
+    from reports.usage import Usage
+
+    parts.write(all_readings())
+    usage = Usage(tmp_path, parts.store, lambda: CAMPUS, parts.presence, request_wait_s=0.2)
+    usage.refresh()
+    parts.write([reading("m2", Kind.WATER, "2026-03-03 12:00", 40, "b2")])  # +10 on 3 March, not rolled up yet
+    busy, done = threading.Event(), threading.Event()
+
+    def long_refresh() -> None:
+        with usage._lock:  # what a refresh holds while it runs
+            busy.set()
+            done.wait(10)
+
+    worker = threading.Thread(target=long_refresh)
+    worker.start()
+    busy.wait(5)
+    start = datetime(2026, 3, 2, tzinfo=TZ)
+    t = time.monotonic()
+    stale = usage.query(Kind.WATER, start, datetime(2026, 3, 4, tzinfo=TZ), Interval.DAY, GroupBy.DEVICE,
+                        now_ms=at("2026-03-10 00:00"))
+    assert time.monotonic() - t < 5
+    assert stale.groups[0].totals == [pytest.approx(90.0), 0.0]  # as rolled up before the new reading
+    done.set()
+    worker.join()
+    fresh = usage.query(Kind.WATER, start, datetime(2026, 3, 4, tzinfo=TZ), Interval.DAY, GroupBy.DEVICE,
+                        now_ms=at("2026-03-10 00:00"))
+    assert fresh.groups[0].totals == [pytest.approx(90.0), pytest.approx(10.0)]
+    usage.close()
