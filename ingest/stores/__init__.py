@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -35,6 +35,10 @@ class ReadingStore(Protocol):
 
     def series(self, device: str, kind: Kind, field: str, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
         """One field's ``(ts, value)`` pairs in [start, end), time order, all of them (paged inside)."""
+
+    def series_many(self, kind: Kind, field: str, starts: Mapping[str, int],
+                    end_ms: int) -> dict[str, list[tuple[int, float]]]:
+        """:meth:`series` for several devices of one kind at once, each from its own start."""
 
     def latest(self, device: str, kind: Kind) -> Sample | None: ...
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import orjson
@@ -111,6 +111,10 @@ class SqliteStore:
         rows = self._query(f"SELECT ts, {field} FROM readings WHERE device = ? AND ts >= ? AND ts < ? "  # noqa: S608
                            f"AND {field} IS NOT NULL ORDER BY ts", (device, start_ms, end_ms))
         return rows  # type: ignore[return-value]
+
+    def series_many(self, kind: Kind, field: str, starts: Mapping[str, int],
+                    end_ms: int) -> dict[str, list[tuple[int, float]]]:
+        return {dev: self.series(dev, kind, field, start, end_ms) for dev, start in starts.items()}
 
     def latest(self, device: str, kind: Kind) -> Sample | None:
         rows = self._query(

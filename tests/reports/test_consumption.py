@@ -7,6 +7,7 @@ roll-ups follow, as in production. Times are Asia/Shanghai local.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,6 +17,8 @@ import pytest
 from ingest.campus import parse_campus
 from ingest.contract import Kind, Reading
 from ingest.status import PresenceStore
+from ingest.config import StoreSettings
+from ingest.stores import ReadingStore, open_store
 from ingest.stores.sqlite import SqliteStore
 from reports.consumption import GroupBy, consumption
 from reports.periods import Interval, edges
@@ -68,8 +71,8 @@ def all_readings() -> list[Reading]:
 
 
 class Parts:
-    def __init__(self, tmp: Path) -> None:
-        self.store = SqliteStore(tmp / "readings.db")
+    def __init__(self, tmp: Path, store: ReadingStore) -> None:
+        self.store = store
         self.presence = PresenceStore(tmp / "meterwatch.db")
         self.rollups = Rollups(tmp / "rollups.db")
 
@@ -87,9 +90,17 @@ class Parts:
         return {g.key: [round(v, 9) for v in g.totals] for g in result.groups}
 
 
-@pytest.fixture
-def parts(tmp_path: Path) -> Parts:
-    return Parts(tmp_path)
+@pytest.fixture(params=["sqlite", pytest.param("influxdb", marks=pytest.mark.integration)])
+def parts(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Parts]:
+    """The same numbers from the embedded store and from a real InfluxDB 1.x started for the test."""
+    if request.param == "sqlite":
+        made = Parts(tmp_path, SqliteStore(tmp_path / "readings.db"))
+    else:
+        influx = request.getfixturevalue("influx")
+        made = Parts(tmp_path, open_store(StoreSettings(backend="influxdb", url=influx.url, database="t"), tmp_path))
+    yield made
+    for part in (made.rollups, made.presence, made.store):
+        part.close()
 
 
 def test_day_totals_by_hand(parts: Parts) -> None:
@@ -189,3 +200,17 @@ def test_a_query_during_a_long_refresh_answers_from_the_roll_ups_as_they_are(par
                         now_ms=at("2026-03-10 00:00"))
     assert fresh.groups[0].totals == [pytest.approx(90.0), pytest.approx(10.0)]
     usage.close()
+
+
+def test_many_meters_continuing_are_read_together(parts: Parts) -> None:
+    """The usual refresh: every meter goes on from its last day (one query per kind for InfluxDB)."""
+    parts.write(all_readings())
+    parts.use(Kind.ELECTRICITY, "2026-03-02", "2026-03-03", Interval.DAY, GroupBy.DEVICE)
+    parts.write([reading("m1", Kind.ELECTRICITY, "2026-03-03 01:30", 325),
+                 reading("m3", Kind.ELECTRICITY, "2026-03-03 02:00", 21),
+                 reading("m2", Kind.WATER, "2026-03-03 02:00", 31, "b2")])
+    assert parts.use(Kind.ELECTRICITY, "2026-03-03", "2026-03-04", Interval.DAY, GroupBy.DEVICE) == {
+        "m1": [5.0 + 10.0], "m3": [1.0]}
+    assert parts.use(Kind.WATER, "2026-03-03", "2026-03-04", Interval.DAY, GroupBy.DEVICE) == {"m2": [1.0]}
+    assert parts.use(Kind.ELECTRICITY, "2026-03-02", "2026-03-03", Interval.DAY, GroupBy.DEVICE) == {
+        "m1": [210.0], "m3": [10.0]}
