@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ingest.campus import parse_campus
+from ingest.config import StoreSettings
 from ingest.contract import Kind, Reading
 from ingest.status import PresenceStore
-from ingest.config import StoreSettings
 from ingest.stores import ReadingStore, open_store
 from ingest.stores.sqlite import SqliteStore
 from reports.consumption import GroupBy, consumption
