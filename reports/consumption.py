@@ -60,8 +60,8 @@ class Tally:
 
     def coverage(self, k: int | None = None) -> float:
         if k is None:
-            return _coverage(sum(self.readings), sum(self.expected))
-        return _coverage(self.readings[k], self.expected[k])
+            return coverage_ratio(sum(self.readings), sum(self.expected))
+        return coverage_ratio(self.readings[k], self.expected[k])
 
     def add(self, other: Tally) -> None:
         for i in range(len(self.totals)):
@@ -78,7 +78,8 @@ class MeterUse(Tally):
     flags: list[Flagged] = field(default_factory=list)
 
 
-def _coverage(got: float, expected: float) -> float:
+def coverage_ratio(got: float, expected: float) -> float:
+    """Readings received ÷ expected, at most 1; complete when nothing was expected."""
     return 1.0 if expected <= 0 else min(got / expected, 1.0)
 
 

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from ingest.campus import INCOMER, Campus, Department, Device
 from ingest.contract import Kind
 from reports.config import Coefficient, ReportSettings
-from reports.consumption import DEPARTMENT_NAMES, UNIT, MeterUse, Tally, meter_use, meters
+from reports.consumption import DEPARTMENT_NAMES, UNIT, MeterUse, Tally, coverage_ratio, meter_use, meters
 from reports.periods import Interval, edges
 from reports.usage import Usage
 
@@ -167,9 +167,8 @@ class _Totals:
 
     def coverage(self) -> float:
         """Of this month, over all its meters."""
-        got = sum(t.readings[12] for t in self.kinds.values())
-        expected = sum(t.expected[12] for t in self.kinds.values())
-        return 1.0 if expected <= 0 else min(got / expected, 1.0)
+        return coverage_ratio(sum(t.readings[12] for t in self.kinds.values()),
+                              sum(t.expected[12] for t in self.kinds.values()))
 
     def figures(self, i: int, s: ReportSettings) -> Figures:
         e, w, g = (self.use(k, i) for k in ENERGY_KINDS)
