@@ -23,6 +23,7 @@ from alerts.dispatch import Dispatcher
 from alerts.engine import Engine, Transition
 from ingest.config import MqttSettings
 from ingest.decode import Inbound, decode
+from ingest.errors import HOLD
 from ingest.mqtt import MqttSource
 
 log = logging.getLogger("meterwatch.alerts")
@@ -45,6 +46,7 @@ class AlertService:
         self.engine = Engine(d.rules, self.store.load_engine(), watching_since_ms=int(since))
         self._queue: queue.Queue[Inbound | None] = queue.Queue()
         self._stop = threading.Event()
+        self.failed = 0  # messages that could not be evaluated (recorded in the store), since start
         self.mqtt: MqttSource | None = None
         all_notifiers = dict(notifiers or {})
         if connect_mqtt:
@@ -74,6 +76,7 @@ class AlertService:
     # -- the evaluator -----------------------------------------------------------------
     def _run(self) -> None:
         next_tick = 0.0
+        backoff = 0.5
         while not self._stop.is_set():
             timeout = max(0.0, next_tick - time.monotonic())
             batch: list[Inbound] = []
@@ -88,42 +91,61 @@ class AlertService:
                     batch.append(nxt)
             except queue.Empty:
                 pass
-            try:
-                if batch:
+            if batch:
+                try:
                     self.evaluate(batch)
-                if time.monotonic() >= next_tick:
-                    next_tick = time.monotonic() + self.settings.tick_s
+                    backoff = 0.5
+                except Exception:  # our own store failed (a message's failure is isolated in evaluate)
+                    log.exception("alert evaluation failed; the batch stays unacknowledged and is tried again")
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    for m in batch:
+                        self._queue.put(m)
+            if time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + self.settings.tick_s
+                try:
                     self.tick()
-            except Exception:  # keep going: unacknowledged messages come back from the broker
-                log.exception("alert evaluation failed; the batch stays unacknowledged")
-                time.sleep(1)
-                for m in batch:
-                    self._queue.put(m)
+                except Exception:  # the next tick tries again; readings keep flowing meanwhile
+                    log.exception("alert tick failed")
 
     def _refresh_campus(self) -> None:
         if self.desk.refresh():
             self.engine.use(self.desk.rules)
 
     def evaluate(self, batch: list[Inbound]) -> None:
-        """Decode, evaluate and commit one batch, then acknowledge it."""
+        """Decode, evaluate and commit one batch, then acknowledge it. A message whose evaluation fails, for
+        whatever reason, is undone (its savepoint), recorded as an evaluation failure and skipped."""
         with self.lock:
             self._refresh_campus()
             now = self.clock.now_ms()
             updates: dict[tuple[str, str], Transition] = {}
             with self.store.tx():
                 for msg in batch:
-                    d = decode(msg, self.registry, self.prefix)
-                    for r in d.readings:
-                        self.clock.saw(r.ts)
-                        self._apply(self.engine.reading(r), now, updates)
-                    if d.status is not None:
-                        self._apply(self.engine.status(d.status[0], d.status[1], msg.received_ms), now, updates)
+                    try:
+                        with self.store.savepoint():
+                            self._evaluate_one(msg, now, updates)
+                    except HOLD:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - one message never stops the rest
+                        self.failed += 1
+                        error = f"{type(exc).__name__}: {exc}"
+                        log.error("a message could not be evaluated; recorded and skipped",
+                                  extra={"topic": msg.topic, "error": error[:300]})
+                        self.store.record_failure(msg.topic, msg.payload, error, now)
                 self._apply(list(updates.values()), now)
                 self.store.save_engine(*self.engine.dirty())
         self.dispatcher.wake()
         if self.mqtt is not None:
             for msg in batch:
                 self.mqtt.ack(msg)
+
+    def _evaluate_one(self, msg: Inbound, now: int, updates: dict[tuple[str, str], Transition]) -> None:
+        d = decode(msg, self.registry, self.prefix)  # refusals are ingest's dead letters; nothing to do here
+        for r in d.readings:
+            self.clock.saw(r.ts)
+            self._apply(self.engine.reading(r), now, updates)
+        if d.status is not None:
+            self._apply(self.engine.status(d.status[0], d.status[1], msg.received_ms), now, updates)
 
     def _apply(self, transitions: list[Transition], now: int, updates: dict[tuple[str, str], Transition] | None = None,
                ) -> None:

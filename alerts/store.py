@@ -41,7 +41,10 @@ CREATE TABLE IF NOT EXISTS outbox (
   status TEXT NOT NULL DEFAULT 'pending', last_error TEXT, sent_ms INTEGER);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_ms) WHERE status = 'pending';
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS evaluation_failures (
+  id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL, error TEXT NOT NULL);
 """
+MAX_FAILURES_KEPT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +131,35 @@ class AlertStore:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside :meth:`tx`: undo only what the block wrote if it raises (one message's evaluation)."""
+        self._conn.execute("SAVEPOINT one")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK TO one")
+            self._conn.execute("RELEASE one")
+            raise
+        self._conn.execute("RELEASE one")
+
+    def record_failure(self, topic: str, payload: bytes, error: str, now_ms: int) -> None:
+        """A message the engine could not evaluate (inside :meth:`tx`); the newest 10,000 are kept."""
+        self._conn.execute("INSERT INTO evaluation_failures (ts_ms, topic, payload, error) VALUES (?, ?, ?, ?)",
+                           (now_ms, topic.encode("utf-8", "replace").decode(), payload[:4096],
+                            error.encode("utf-8", "replace").decode()[:1000]))
+        self._conn.execute("DELETE FROM evaluation_failures WHERE id <= "
+                           "(SELECT max(id) FROM evaluation_failures) - ?", (MAX_FAILURES_KEPT,))
+
+    def failures(self, limit: int = 100) -> list[tuple[int, str, bytes, str]]:
+        with self.lock:
+            return list(self._conn.execute("SELECT ts_ms, topic, payload, error FROM evaluation_failures "
+                                           "ORDER BY id DESC LIMIT ?", (limit,)).fetchall())
+
+    def failure_count(self) -> int:
+        with self.lock:
+            return int(self._conn.execute("SELECT count(*) FROM evaluation_failures").fetchone()[0])
 
     def close(self) -> None:
         self._conn.close()

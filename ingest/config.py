@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from ingest.contract import Limits
+
 
 class MqttSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -58,3 +60,15 @@ class IngestSettings(BaseModel):
         default="process", description="decode and commit in a worker process (a second core) or a thread")
     retry_initial_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=30.0, gt=0)
+    register_ceiling: float = Field(
+        default=1e10, gt=0, description="a cumulative register (kWh, m³) at or above this is refused")
+    capacity_factor: float = Field(
+        default=10.0, gt=0, description="power or flow above this × the rated capacity is refused")
+    dead_letter_max_count: int = Field(
+        default=100_000, ge=100, description="dead letters kept; past it replayed ones go first, then the oldest")
+    dead_letter_max_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=1024 * 1024, description="bytes of dead letters kept (payloads and reasons)")
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.register_ceiling, self.capacity_factor)

@@ -32,8 +32,13 @@ Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 _ID_RE = re.compile(ID_PATTERN)
 
 MAX_PAYLOAD_BYTES = 256 * 1024
+MAX_ITEMS = 10_000  # readings in one batch payload (a day of minute readings is 1,440)
 MAX_FUTURE_S = 300
 EARLIEST_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: older stamps are a device clock fault
+INT64_MAX = 2**63 - 1
+REGISTER_CEILING = 1e10  # a cumulative register at or above this (kWh, m³) is a decoding fault, not a meter
+CAPACITY_FACTOR = 10.0  # instantaneous power or flow above this × the rated capacity is not plausible
+MAX_TS_TEXT = 64
 
 
 class Kind(StrEnum):
@@ -45,8 +50,9 @@ class Kind(StrEnum):
 
 _Finite = ConfigDict(extra="forbid", allow_inf_nan=False)
 # Value schemas are TypedDicts: pydantic validates them to plain dicts, about 3x faster than models
-# on the ingest hot path. Units are in the field names; ranges are physical limits.
-Number = float
+# on the ingest hot path. Units are in the field names; ranges are physical limits. Numbers are strict:
+# a JSON string ("12.5") or boolean (true) is not a number, whatever a lax parser would make of it.
+Number = Annotated[float, Field(strict=True)]
 
 
 class ElectricityValues(TypedDict, total=False):
@@ -144,8 +150,9 @@ class _Item(TypedDict, total=False):
     """One payload object: {"ts": ..., "seq": ..., "values": {...}}."""
 
     __pydantic_config__ = _Finite  # type: ignore[misc]
-    ts: int | float | str | None
-    seq: Annotated[int, Field(ge=0)] | None
+    ts: Annotated[int, Field(strict=True)] | Annotated[float, Field(strict=True)] | Annotated[
+        str, Field(strict=True)] | None
+    seq: Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)] | None
 
 
 class ElectricityItem(_Item):
@@ -177,6 +184,8 @@ def parse_ts(raw: int | float | str | None, received_ms: int) -> int:
         return raw * 1000  # the common case: epoch seconds, plausible
     if isinstance(raw, bool):
         raise PayloadError(f"ts={raw!r}: expected epoch seconds, epoch ms or ISO 8601")
+    if isinstance(raw, str) and len(raw) > MAX_TS_TEXT:
+        raise PayloadError(f"ts={shorten(raw)!r} is not ISO 8601 (e.g. 2026-11-22T08:00:00+08:00)")
     if isinstance(raw, int | float):
         if not math.isfinite(raw):
             raise PayloadError(f"ts={raw!r} is not a finite number")
@@ -184,7 +193,7 @@ def parse_ts(raw: int | float | str | None, received_ms: int) -> int:
     else:
         try:
             dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise PayloadError(f"ts={raw!r} is not ISO 8601 (e.g. 2026-11-22T08:00:00+08:00)") from None
         if dt.tzinfo is None:
             raise PayloadError(f"ts={raw!r} has no UTC offset; add one, e.g. +08:00")
@@ -196,14 +205,21 @@ def parse_ts(raw: int | float | str | None, received_ms: int) -> int:
     return ts_ms
 
 
+def shorten(text: str, limit: int = 60) -> str:
+    """A hostile value shown in a reason: at most ``limit`` characters, always valid UTF-8."""
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return text if len(text) <= limit else f"{text[:limit]}…({len(text)} chars)"
+
+
 def _describe(exc: ValidationError) -> str:
     parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "payload"
+    for err in exc.errors()[:5]:
+        loc = ".".join(shorten(str(p), 40) for p in err["loc"]) or "payload"
         value = err.get("input")
-        shown = "" if isinstance(value, dict | list) else f"={value!r}"
+        shown = "" if isinstance(value, dict | list) else f"={shorten(repr(value))}"
         parts.append(f"{loc}{shown}: {err['msg']}")
-    return "; ".join(parts)
+    more = exc.error_count() - len(parts)
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
 def _checked_values(kind: Kind, values: dict[str, float]) -> dict[str, float]:
@@ -231,11 +247,48 @@ def split_items(payload: bytes) -> tuple[list[Any], bool]:
     if isinstance(doc, dict):
         return [doc], False
     if isinstance(doc, list) and doc:
+        if len(doc) > MAX_ITEMS:
+            raise PayloadError(f"batch of {len(doc)} items is over the {MAX_ITEMS} item limit: send smaller batches")
         return doc, True
     raise PayloadError("payload must be a JSON object or a non-empty array of objects")
 
 
-def parse_item(kind: Kind, item: Any, received_ms: int) -> tuple[int, int | None, dict[str, float]]:
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Plausibility bounds beyond the physical ranges of the value schemas (``[ingest]`` settings)."""
+
+    register_ceiling: float = REGISTER_CEILING
+    capacity_factor: float = CAPACITY_FACTOR
+
+
+DEFAULT_LIMITS = Limits()
+_RATE_FIELD = {Kind.ELECTRICITY: "power_kw", Kind.WATER: "flow_m3h", Kind.GAS: "flow_m3h"}
+
+
+def check_plausible(kind: Kind, values: dict[str, float], limits: Limits = DEFAULT_LIMITS,
+                    rated_capacity: float | None = None) -> None:
+    """Domain rules the schemas cannot state:
+
+    - a cumulative register at or above ``register_ceiling`` (default 10^10 kWh or m³) is refused: no campus
+      meter counts that far, and a float that large has lost the precision a 15-minute step needs;
+    - with a rated capacity, an instantaneous power or flow above ``capacity_factor`` × that capacity is
+      refused as a decoding fault (meters report power and flow on the primary side, so the CT/PT
+      multiplier, which scales register deltas, does not apply).
+    """
+    register = REGISTER_FIELD[kind]
+    if register is not None and values.get(register, 0.0) >= limits.register_ceiling:
+        raise PayloadError(f"{register}={values[register]!r} is at or above the register ceiling "
+                           f"{limits.register_ceiling:g} ([ingest] register_ceiling): check the meter's scaling")
+    rate = _RATE_FIELD.get(kind)
+    if rated_capacity is not None and rate is not None and rate in values:
+        if abs(values[rate]) > limits.capacity_factor * rated_capacity:
+            raise PayloadError(f"{rate}={values[rate]!r} is over "
+                               f"{limits.capacity_factor:g} × the rated capacity {rated_capacity:g}: "
+                               f"check the meter's scaling")
+
+
+def parse_item(kind: Kind, item: Any, received_ms: int, limits: Limits = DEFAULT_LIMITS,
+               rated_capacity: float | None = None) -> tuple[int, int | None, dict[str, float]]:
     """One payload object of a ``kind`` device → (ts_ms, seq, values)."""
     if not isinstance(item, dict):
         raise PayloadError(f"batch item is {type(item).__name__}, expected an object with 'values'")
@@ -243,11 +296,13 @@ def parse_item(kind: Kind, item: Any, received_ms: int) -> tuple[int, int | None
         parsed = ITEM_SCHEMAS[kind].validate_python(item)
     except ValidationError as exc:
         raise PayloadError(f"{kind} device: {_describe(exc)}") from exc
-    return parse_ts(parsed.get("ts"), received_ms), parsed.get("seq"), _checked_values(kind, parsed["values"])
+    values = _checked_values(kind, parsed["values"])
+    check_plausible(kind, values, limits, rated_capacity)
+    return parse_ts(parsed.get("ts"), received_ms), parsed.get("seq"), values
 
 
 def parse_status(payload: bytes) -> bool:
     text = payload.decode("utf-8", "replace").strip().lower()
     if text not in ("online", "offline"):
-        raise PayloadError(f"status payload {text[:40]!r}: expected 'online' or 'offline'")
+        raise PayloadError(f"status payload {shorten(text, 40)!r}: expected 'online' or 'offline'")
     return text == "online"

@@ -1,6 +1,12 @@
 """Inbound MQTT messages → tagged readings, status changes and refusals.
 
 Pure: no I/O but registry lookups, so the same path serves live ingest and dead-letter replay.
+
+One message gives at most one refusal. A batch payload whose items are partly refused keeps its
+good readings and becomes one dead letter holding the whole payload, with each refused item's
+index and reason inside it. Any failure while decoding one message, foreseen or not, is that
+message's refusal: it never escapes to stop the messages around it. Failures of our own storage
+(SQLite, the disk) are not the message's fault and do escape, so the batch stays unacknowledged.
 """
 
 from __future__ import annotations
@@ -8,12 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-import orjson
-
-from ingest.contract import Channel, Reading, parse_item, parse_status, split_items
+from ingest.contract import DEFAULT_LIMITS, Channel, Limits, Reading, parse_item, parse_status, shorten, split_items
 from ingest.deadletters import Refusal
-from ingest.errors import PayloadError
+from ingest.errors import HOLD, PayloadError
 from ingest.registry import Registry
+
+MAX_ITEM_REASONS = 20  # every refused batch item's index is kept; the reasons of the first 20
 
 
 class Inbound(NamedTuple):
@@ -33,44 +39,72 @@ class Decoded:
     readings: list[Reading] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
     status: tuple[str, bool] | None = None
+    positions: list[int] = field(default_factory=list)  # each reading's item index in its payload
 
 
-def _refuse(msg: Inbound, reason: str, payload: bytes | None = None, index: int | None = None) -> Decoded:
-    return Decoded(refusals=[Refusal(msg.topic, msg.payload if payload is None else payload, reason,
-                                     msg.received_ms, index, msg.dup)])
+def refuse(msg: Inbound, reason: str, items: tuple[tuple[int, str | None], ...] = ()) -> Refusal:
+    return Refusal(msg.topic, msg.payload, reason, msg.received_ms, items, msg.dup)
 
 
-def decode(msg: Inbound, registry: Registry, prefix: str) -> Decoded:
+def failure(exc: BaseException) -> str:
+    """An unforeseen exception as a dead letter's reason."""
+    return f"internal error while decoding ({type(exc).__name__}: {shorten(str(exc), 200)}); " \
+           f"kept for replay once fixed"
+
+
+def decode(msg: Inbound, registry: Registry, prefix: str, limits: Limits = DEFAULT_LIMITS) -> Decoded:
+    try:
+        return _decode(msg, registry, prefix, limits)
+    except HOLD:
+        raise  # our storage, not this message: the caller holds the batch unacknowledged
+    except Exception as exc:  # noqa: BLE001 - whatever one message does, it stops nothing else
+        return Decoded(refusals=[refuse(msg, failure(exc))])
+
+
+def _decode(msg: Inbound, registry: Registry, prefix: str, limits: Limits) -> Decoded:
     try:
         topic, tags = registry.resolve(msg.topic, prefix)
     except PayloadError as exc:
-        return _refuse(msg, exc.reason)
+        return Decoded(refusals=[refuse(msg, exc.reason)])
     if tags is None:
-        return _refuse(msg, f"unknown device {topic.device!r}: add it to the campus file or "
-                            f"'meterwatch devices import', then replay this dead letter")
+        return Decoded(refusals=[refuse(msg, f"unknown device {topic.device!r}: add it to the campus file or "
+                                             f"'meterwatch devices import', then replay this dead letter")])
     if tags.site != topic.site:
-        return _refuse(msg, f"device {topic.device!r} belongs to site {tags.site!r}, "
-                            f"not {topic.site!r}: fix the gateway's topic")
+        return Decoded(refusals=[refuse(msg, f"device {topic.device!r} belongs to site {tags.site!r}, "
+                                             f"not {topic.site!r}: fix the gateway's topic")])
     if topic.channel is Channel.STATUS:
         try:
             return Decoded(status=(topic.device, parse_status(msg.payload)))
         except PayloadError as exc:
-            return _refuse(msg, exc.reason)
+            return Decoded(refusals=[refuse(msg, exc.reason)])
     try:
         items, batch = split_items(msg.payload)
     except PayloadError as exc:
-        return _refuse(msg, exc.reason)
+        return Decoded(refusals=[refuse(msg, exc.reason)])
     out = Decoded()
+    refused: list[tuple[int, str]] = []
     for index, item in enumerate(items):
         try:
-            ts, seq, values = parse_item(tags.kind, item, msg.received_ms)
+            ts, seq, values = parse_item(tags.kind, item, msg.received_ms, limits, tags.rated_capacity)
         except PayloadError as exc:
-            if not batch:
-                return _refuse(msg, exc.reason)
-            body = orjson.dumps(item)
-            out.refusals.append(Refusal(msg.topic, body, f"batch item {index}: {exc.reason}",
-                                        msg.received_ms, index, msg.dup))
+            refused.append((index, exc.reason))
+            continue
+        except HOLD:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            refused.append((index, failure(exc)))
             continue
         out.readings.append(Reading(topic.device, ts, tags.kind, tags.site, tags.building, tags.department,
                                     tags.zone, values, seq))
+        out.positions.append(index)
+    if refused:
+        if not batch:
+            out.refusals.append(refuse(msg, refused[0][1]))
+        else:
+            shown = "; ".join(f"item {i}: {reason}" for i, reason in refused[:3])
+            more = f"; and {len(refused) - 3} more" if len(refused) > 3 else ""
+            out.refusals.append(refuse(msg, f"{len(refused)} of {len(items)} batch items refused "
+                                            f"(the others were stored): {shown}{more}",
+                                       tuple((i, reason if n < MAX_ITEM_REASONS else None)
+                                             for n, (i, reason) in enumerate(refused))))
     return out

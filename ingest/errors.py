@@ -4,6 +4,8 @@ Third-party errors (sqlite3, httpx, paho, pydantic) are translated at the bounda
 with ``raise ... from exc`` so callers only ever catch these.
 """
 
+import sqlite3
+
 
 class MeterwatchError(Exception):
     """Base of every error meterwatch raises on purpose."""
@@ -36,3 +38,12 @@ class StoreRejected(StoreError):
 
 class NotFound(MeterwatchError):
     """A device, dead letter or other record does not exist."""
+
+
+class AlreadyExists(MeterwatchError):
+    """A record with that id exists, or a change conflicts with others (a device with sub-meters)."""
+
+
+# Failures of our own storage (the state database, the disk, the store while spooling is impossible), not of
+# a message: whoever meets one holds the batch unacknowledged and tries again, instead of dead-lettering it.
+HOLD: tuple[type[BaseException], ...] = (StoreUnavailable, sqlite3.Error, OSError, MemoryError)

@@ -17,11 +17,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
+
 from ingest.config import IngestSettings, StoreSettings
-from ingest.contract import Reading
+from ingest.contract import Reading, shorten
 from ingest.deadletters import DeadLetterStore, Refusal
-from ingest.decode import Decoded, Inbound, decode
-from ingest.errors import PayloadError, StoreRejected, StoreUnavailable
+from ingest.decode import Decoded, Inbound, decode, refuse
+from ingest.errors import HOLD, PayloadError, StoreUnavailable
 from ingest.registry import Registry
 from ingest.spool import Spool
 from ingest.status import PresenceStore
@@ -53,6 +55,7 @@ class Pipeline:
         self.registry, self.store, self.dead_letters = registry, store, dead_letters
         self.presence, self.spool, self.settings = presence, spool, settings
         self.topic_prefix = topic_prefix
+        self.limits = settings.limits
         self.ack = ack
         self.counters = Counters()
         self.store_health = StoreHealth()
@@ -66,7 +69,9 @@ class Pipeline:
     def open(cls, data_dir: Path, store: StoreSettings, settings: IngestSettings, topic_prefix: str) -> Pipeline:
         """Open every part from the data directory: what the service and the worker process both run."""
         db = data_dir / "meterwatch.db"
-        return cls(registry=Registry(db), store=open_store(store, data_dir), dead_letters=DeadLetterStore(db),
+        letters = DeadLetterStore(db, max_count=settings.dead_letter_max_count,
+                                  max_bytes=settings.dead_letter_max_bytes)
+        return cls(registry=Registry(db), store=open_store(store, data_dir), dead_letters=letters,
                    presence=PresenceStore(db), spool=Spool(data_dir / "spool.db", settings.spool_max_readings),
                    settings=settings, topic_prefix=topic_prefix)
 
@@ -102,6 +107,7 @@ class Pipeline:
     # -- writer ------------------------------------------------------------------------
     def _writer(self) -> None:
         limit = self.settings.max_batch_messages
+        backoff = self.settings.retry_initial_s
         while True:
             first = self._queue.get()
             if first is None:
@@ -118,18 +124,50 @@ class Pipeline:
                 batch.append(nxt)
             try:
                 self.commit(batch)
-            except Exception:  # never let the writer die: the broker redelivers what we did not ack
-                log.exception("commit failed; messages stay unacknowledged")
-                time.sleep(1)
+                backoff = self.settings.retry_initial_s
+            except Exception:  # our own storage failed (not a message's fault): hold the acks, try again
+                log.exception("commit failed; messages stay unacknowledged and are tried again")
+                if self._stop.wait(backoff):
+                    return
+                backoff = min(backoff * 2, self.settings.retry_max_s)
                 for msg in batch:
                     self._queue.put(msg)
 
     def commit(self, batch: list[Inbound]) -> list[Decoded]:
-        decoded = [decode(m, self.registry, self.topic_prefix) for m in batch]
+        """Decode, store and acknowledge a batch. Whatever one message causes, foreseen or not, makes that
+        message a dead letter and the rest go on. Only failures of our own storage (SQLite, the disk, a full
+        spool at shutdown) raise: the batch then stays unacknowledged."""
+        try:
+            return self._commit(batch)
+        except HOLD:
+            raise
+        except Exception as exc:  # noqa: BLE001 - isolate the message that caused it
+            if len(batch) == 1:
+                return [self._commit_failed(batch[0], exc)]
+            log.warning("batch commit failed; committing its messages one by one",
+                        extra={"error": f"{type(exc).__name__}: {exc}", "messages": len(batch)})
+            return [d for msg in batch for d in self.commit([msg])]
+
+    def _commit_failed(self, msg: Inbound, exc: Exception) -> Decoded:
+        log.error("message could not be committed; kept as a dead letter",
+                  extra={"topic": msg.topic, "error": f"{type(exc).__name__}: {exc}"})
+        refusal = refuse(msg, f"could not be committed ({type(exc).__name__}: {shorten(str(exc), 200)}); "
+                              f"kept for replay")
+        self.dead_letters.add([refusal])
+        self.ack(msg)
+        c = self.counters
+        c.received, c.dead_lettered, c.acknowledged = c.received + 1, c.dead_lettered + 1, c.acknowledged + 1
+        return Decoded(refusals=[refusal])
+
+    def _commit(self, batch: list[Inbound]) -> list[Decoded]:
+        decoded = [decode(m, self.registry, self.topic_prefix, self.limits) for m in batch]
         readings = [r for d in decoded for r in d.readings]
         refusals = [f for d in decoded for f in d.refusals]
         with self._commit_lock:
-            refusals += self._store(readings, batch, decoded)
+            rejected = self._store(readings)
+            if rejected:
+                refusals += self._store_refusals(batch, decoded, rejected)
+                readings = [r for i, r in enumerate(readings) if i not in rejected]
             self.dead_letters.add(refusals)
             seen: dict[str, int] = {}
             for r in readings:
@@ -147,20 +185,19 @@ class Pipeline:
         c.acknowledged += len(batch)
         return decoded
 
-    def _store(self, readings: list[Reading], batch: list[Inbound], decoded: list[Decoded]) -> list[Refusal]:
-        """Write readings to the store, else the spool. Returns refusals for readings the store rejects."""
+    def _store(self, readings: list[Reading]) -> dict[int, str]:
+        """Write readings to the store, else the spool. Returns {index: reason} of readings the store refuses
+        for good (isolated by splitting), which are not stored."""
         if not readings:
-            return []
+            return {}
         if self.spool.depth == 0:
             try:
-                self.store.write(readings)
-                self._stored(readings, note=False)
+                rejected = self._write_isolating(readings)
+                self._stored([r for i, r in enumerate(readings) if i not in rejected], note=False)
                 self._mark_store(True)
-                return []
+                return rejected
             except StoreUnavailable as exc:
                 self._mark_store(False, str(exc))
-            except StoreRejected:
-                return self._store_one_by_one(batch, decoded)
         backoff = self.settings.retry_initial_s
         while not self.spool.has_room(len(readings)):  # backpressure: hold the acks, the broker keeps the rest
             log.warning("spool full, holding acknowledgements", extra={"depth": self.spool.depth})
@@ -170,23 +207,35 @@ class Pipeline:
         self.spool.append(readings)
         self.counters.spooled += len(readings)
         self._spooled.set()
-        return []
+        return {}
 
-    def _store_one_by_one(self, batch: list[Inbound], decoded: list[Decoded]) -> list[Refusal]:
-        refusals = []
+    def _write_isolating(self, readings: Sequence[Reading], first: int = 0) -> dict[int, str]:
+        """Write; where the store refuses the chunk for good (or fails in a way nobody foresaw), split it in
+        halves until each refused reading stands alone. Returns {index: reason}. StoreUnavailable propagates."""
+        try:
+            self.store.write(readings)
+            return {}
+        except StoreUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - StoreRejected, or the store client's own surprise
+            if len(readings) == 1:
+                return {first: f"store refused: {shorten(str(exc), 300)}"}
+            mid = len(readings) // 2
+            return {**self._write_isolating(readings[:mid], first),
+                    **self._write_isolating(readings[mid:], first + mid)}
+
+    @staticmethod
+    def _store_refusals(batch: list[Inbound], decoded: list[Decoded], rejected: dict[int, str]) -> list[Refusal]:
+        """One dead letter per message some of whose readings the store refused (the whole payload)."""
+        out, at = [], 0
         for msg, d in zip(batch, decoded, strict=True):
-            if not d.readings:
-                continue
-            try:
-                self.store.write(d.readings)
-                self._stored(d.readings)
-            except StoreRejected as exc:
-                refusals.append(Refusal(msg.topic, msg.payload, f"store refused: {exc}", msg.received_ms,
-                                        None, msg.dup))
-            except StoreUnavailable:
-                self.spool.append(d.readings)
-                self._spooled.set()
-        return refusals
+            mine = [(i - at, rejected[i]) for i in range(at, at + len(d.readings)) if i in rejected]
+            at += len(d.readings)
+            if mine:
+                items = tuple((d.positions[i], reason) for i, reason in mine)
+                out.append(refuse(msg, f"{len(mine)} of {len(d.readings)} readings refused by the store: "
+                                       f"{mine[0][1]}", items if len(d.positions) > 1 else ()))
+        return out
 
     def _stored(self, readings: Sequence[Reading], *, note: bool = True) -> None:
         """After a store commit: count, and note the times per device for the roll-ups (``commit`` notes
@@ -214,32 +263,48 @@ class Pipeline:
                 continue
             ids, readings = self.spool.peek()
             try:
-                self.store.write(readings)
+                rejected = self._write_isolating(readings)
             except StoreUnavailable as exc:
                 self._mark_store(False, str(exc))
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self.settings.retry_max_s)
                 continue
-            except StoreRejected as exc:  # keep it: an operator must look (logged, spool stays)
-                log.error("store rejects spooled readings", extra={"error": str(exc)})
-                self._stop.wait(self.settings.retry_max_s)
+            except Exception:  # our own dead-letter or spool file failed: try again later
+                log.exception("spool drain failed")
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, self.settings.retry_max_s)
                 continue
-            self._stored(readings)  # noted before leaving the spool: a crash between repeats, never loses, it
+            if rejected:  # never stall on them: they become dead letters, replayable, and the rest goes on
+                log.error("store refused spooled readings; kept as dead letters", extra={"readings": len(rejected)})
+                self.dead_letters.add([self._spooled_refusal(readings[i], reason) for i, reason in rejected.items()])
+            # noted before leaving the spool: a crash between repeats, never loses, it
+            self._stored([r for i, r in enumerate(readings) if i not in rejected])
             self.spool.remove(ids)
             self._mark_store(True)
             backoff = self.settings.retry_initial_s
 
+    def _spooled_refusal(self, r: Reading, reason: str) -> Refusal:
+        """A spooled reading the store refuses, as a dead letter in the contract's own form (replayable)."""
+        body = {"ts": r.ts, "values": r.values} if r.seq is None else {"ts": r.ts, "seq": r.seq, "values": r.values}
+        return Refusal(f"{self.topic_prefix}/{r.site}/{r.device}/reading", orjson.dumps(body), reason,
+                       time.time_ns() // 1_000_000)
+
     # -- replay ------------------------------------------------------------------------
     def replay(self, letter_id: int) -> int:
-        """Run a dead letter through decode again; on success store it and mark it replayed."""
+        """Run a dead letter through decode again (as of when it was first received) and write it to the store.
+        Marked replayed only once its readings are in the store: a refusal raises PayloadError, a store that
+        cannot be reached StoreUnavailable, and the letter stays as it was."""
         letter = self.dead_letters.get(letter_id)
-        now = time.time_ns() // 1_000_000
-        decoded = decode(Inbound(letter.topic, letter.payload, now), self.registry, self.topic_prefix)
+        decoded = decode(Inbound(letter.topic, letter.payload, letter.first_ms), self.registry, self.topic_prefix,
+                         self.limits)
         if decoded.refusals:
             raise PayloadError(decoded.refusals[0].reason)
         with self._commit_lock:
-            if self._store(decoded.readings, [], []):
-                raise PayloadError("store refused the replayed readings")
+            rejected = self._write_isolating(decoded.readings)
+            if rejected:
+                raise PayloadError(next(iter(rejected.values())))
+            self._stored(decoded.readings)
+            now = time.time_ns() // 1_000_000
             if decoded.status is not None:
                 self.presence.record({}, {decoded.status[0]: (decoded.status[1], now)})
             self.dead_letters.mark_replayed(letter_id, now)

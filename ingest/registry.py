@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 from ingest.campus import Campus, Device
 from ingest.contract import Kind, Topic
 from ingest.db import connect
-from ingest.errors import ConfigError, NotFound
+from ingest.errors import AlreadyExists, ConfigError, NotFound
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class DeviceTags:
     building: str
     department: str
     zone: str
+    rated_capacity: float | None = None
 
 
 class Registry:
@@ -66,32 +68,49 @@ class Registry:
         if campus is not None:
             depts = {b.id: b.department.value for b in campus.buildings}
             self._tags = {
-                d.id: DeviceTags(d.kind, campus.site.id, d.building, depts[d.building], d.zone or "default")
+                d.id: DeviceTags(d.kind, campus.site.id, d.building, depts[d.building], d.zone or "default",
+                                 d.rated_capacity)
                 for d in campus.devices
             }
 
     def save(self, campus: Campus) -> None:
-        try:
-            campus = Campus.model_validate(campus.model_dump())
-        except ValidationError as exc:
-            raise ConfigError(str(exc.errors()[0]["msg"])) from exc
+        self.change(lambda current: campus)
+
+    def change(self, edit: Callable[[Campus | None], Campus]) -> Campus:
+        """Read the campus, apply ``edit`` and write the result in one write transaction (BEGIN IMMEDIATE), so
+        changes made at the same time by other requests or processes are never lost: each sees the one before."""
         with self._lock:
-            self._conn.execute(
-                "INSERT INTO campus (id, version, doc) VALUES (1, 1, ?) "
-                "ON CONFLICT(id) DO UPDATE SET version = version + 1, doc = excluded.doc",
-                (campus.model_dump_json(),),
-            )
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                _, current = self._read()
+                campus = edit(current)
+                try:
+                    campus = Campus.model_validate(campus.model_dump())
+                except ValidationError as exc:
+                    raise ConfigError(str(exc.errors()[0]["msg"])) from exc
+                self._conn.execute(
+                    "INSERT INTO campus (id, version, doc) VALUES (1, 1, ?) "
+                    "ON CONFLICT(id) DO UPDATE SET version = version + 1, doc = excluded.doc",
+                    (campus.model_dump_json(),),
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
             self._refresh(force=True)
+            return campus
 
     def seed(self, campus: Campus) -> None:
         """Adopt a campus file: its site, buildings and zones; its devices added or updated, others kept."""
-        with self._lock:
-            _, current = self._read()
-        if current is not None:
+
+        def adopt(current: Campus | None) -> Campus:
+            if current is None:
+                return campus
             listed = {d.id for d in campus.devices}
             kept = [d for d in current.devices if d.id not in listed and campus.building(d.building)]
-            campus = campus.model_copy(update={"devices": campus.devices + kept})
-        self.save(campus)
+            return campus.model_copy(update={"devices": campus.devices + kept})
+
+        self.change(adopt)
 
     # -- reads -------------------------------------------------------------------------
     @property
@@ -135,24 +154,65 @@ class Registry:
     # -- writes ------------------------------------------------------------------------
     def upsert_devices(self, devices: list[Device]) -> tuple[int, int]:
         """Add new devices; for known ones change only the fields the caller set (a ledger row's columns)."""
-        campus = self.campus
-        by_id = {d.id: d for d in campus.devices}
-        added = sum(1 for d in devices if d.id not in by_id)
-        for dev in devices:
-            old = by_id.get(dev.id)
-            if old is not None:
-                given = dev.model_dump(include=dev.model_fields_set)
-                if "building" in given and "zone" not in given:
-                    given["zone"] = None  # derived again from the new building's zone
-                dev = Device.model_validate({**old.model_dump(), **given})
-            by_id[dev.id] = dev
-        self.save(campus.model_copy(update={"devices": list(by_id.values())}))
-        return added, len(devices) - added
+        counted: list[int] = []
+
+        def upsert(campus: Campus | None) -> Campus:
+            campus = self._loaded(campus)
+            by_id = {d.id: d for d in campus.devices}
+            counted[:] = [sum(1 for d in devices if d.id not in by_id)]
+            for dev in devices:
+                old = by_id.get(dev.id)
+                if old is not None:
+                    given = dev.model_dump(include=dev.model_fields_set)
+                    if "building" in given and "zone" not in given:
+                        given["zone"] = None  # derived again from the new building's zone
+                    dev = Device.model_validate({**old.model_dump(), **given})
+                by_id[dev.id] = dev
+            return campus.model_copy(update={"devices": list(by_id.values())})
+
+        self.change(upsert)
+        return counted[0], len(devices) - counted[0]
+
+    def add_device(self, device: Device) -> None:
+        """Add a new device; :class:`AlreadyExists` if the id is taken (checked inside the transaction)."""
+
+        def add(campus: Campus | None) -> Campus:
+            campus = self._loaded(campus)
+            if any(d.id == device.id for d in campus.devices):
+                raise AlreadyExists(f"device {device.id!r} exists")
+            return campus.model_copy(update={"devices": [*campus.devices, device]})
+
+        self.change(add)
+
+    def update_device(self, device_id: str, fields: dict[str, object]) -> None:
+        """Change only ``fields`` of a device, merged with its current record inside the transaction."""
+
+        def update(campus: Campus | None) -> Campus:
+            campus = self._loaded(campus)
+            old = next((d for d in campus.devices if d.id == device_id), None)
+            if old is None:
+                raise NotFound(f"no device {device_id!r}")
+            new = Device.model_validate({**old.model_dump(), **fields})
+            return campus.model_copy(update={"devices": [new if d.id == device_id else d for d in campus.devices]})
+
+        self.change(update)
 
     def delete_device(self, device_id: str) -> None:
-        campus = self.campus
-        self.device(device_id)
-        self.save(campus.model_copy(update={"devices": [d for d in campus.devices if d.id != device_id]}))
+        def delete(campus: Campus | None) -> Campus:
+            campus = self._loaded(campus)
+            if not any(d.id == device_id for d in campus.devices):
+                raise NotFound(f"no device {device_id!r}")
+            if any(d.parent == device_id for d in campus.devices):
+                raise AlreadyExists(f"device {device_id!r} has sub-meters: change their parent first")
+            return campus.model_copy(update={"devices": [d for d in campus.devices if d.id != device_id]})
+
+        self.change(delete)
+
+    @staticmethod
+    def _loaded(campus: Campus | None) -> Campus:
+        if campus is None:
+            raise ConfigError("no campus loaded: start with a campus file ([campus] file)")
+        return campus
 
     def close(self) -> None:
         self._conn.close()

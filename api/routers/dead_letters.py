@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import Admin, ServiceDep, TimezoneDep
-from api.schemas import DeadLetterPublic, ReplayResult
+from api.schemas import DeadLetterPublic, RefusedItem, ReplayResult
 from api.timefmt import from_ms
 from ingest.deadletters import DeadLetter
 from ingest.errors import NotFound, PayloadError
@@ -15,7 +15,8 @@ router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
 
 def _public(d: DeadLetter, tz: TimezoneDep) -> DeadLetterPublic:
     return DeadLetterPublic(id=d.id, topic=d.topic, payload=d.payload.decode("utf-8", "replace"), reason=d.reason,
-                            item_index=d.index, first_received=from_ms(d.first_ms, tz),  # type: ignore[arg-type]
+                            items=[RefusedItem(index=i, reason=r) for i, r in d.items],
+                            first_received=from_ms(d.first_ms, tz),  # type: ignore[arg-type]
                             last_received=from_ms(d.last_ms, tz), times=d.times,  # type: ignore[arg-type]
                             replayed_at=from_ms(d.replayed_ms, tz))
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -12,7 +13,7 @@ from api.deps import Admin, ServiceDep, TimezoneDep
 from api.schemas import DeviceCreate, DevicePublic, DeviceUpdate, ReadingPublic, ReadingsPublic
 from api.timefmt import from_ms, parse_interval, to_ms
 from ingest.campus import Department, Device
-from ingest.errors import ConfigError, NotFound
+from ingest.errors import AlreadyExists, ConfigError, NotFound
 from ingest.service import IngestService
 from ingest.status import Presence
 
@@ -85,12 +86,16 @@ def latest(device_id: str, service: ServiceDep, tz: TimezoneDep) -> ReadingPubli
     return ReadingPublic(ts=from_ms(sample.ts, tz), seq=sample.seq, values=sample.values)  # type: ignore[arg-type]
 
 
-def _save(service: IngestService, device: dict[str, object]) -> None:
+def _save(service: IngestService, change: Callable[[], None]) -> None:
     try:
-        service.registry.upsert_devices([Device.model_validate(device)])
+        change()
     except ValidationError as exc:
         raise HTTPException(422, "; ".join(f"{'.'.join(map(str, e['loc'])) or 'device'}: {e['msg']}"
                                            for e in exc.errors())) from exc
+    except AlreadyExists as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
     except ConfigError as exc:  # the campus check: unknown building, zone or parent
         raise HTTPException(422, str(exc)) from exc
 
@@ -98,20 +103,24 @@ def _save(service: IngestService, device: dict[str, object]) -> None:
 @router.post("", response_model=DevicePublic, status_code=201, dependencies=[Admin],
              summary="Add a meter or sensor (admin)")
 def create_device(body: DeviceCreate, service: ServiceDep, tz: TimezoneDep) -> DevicePublic:
-    if any(d.id == body.id for d in service.registry.campus.devices):
-        raise HTTPException(409, f"device {body.id!r} exists: PATCH /api/v1/devices/{body.id} to change it")
-    _save(service, body.model_dump(exclude_unset=True))
+    def add() -> None:
+        try:
+            service.registry.add_device(Device.model_validate(body.model_dump(exclude_unset=True)))
+        except AlreadyExists as exc:
+            raise AlreadyExists(f"{exc}: PATCH /api/v1/devices/{body.id} to change it") from exc
+
+    _save(service, add)
     return _public(service, service.registry.device(body.id), service.presence.all(), tz)
 
 
 @router.patch("/{device_id}", response_model=DevicePublic, dependencies=[Admin],
               summary="Change a device's fields (admin); a new multiplier recomputes its consumption")
 def update_device(device_id: str, body: DeviceUpdate, service: ServiceDep, tz: TimezoneDep) -> DevicePublic:
-    old = _device(service, device_id)
+    _device(service, device_id)
     change = body.model_dump(exclude_unset=True)
     if "building" in change and "zone" not in change:
         change["zone"] = None  # follows the new building's zone
-    _save(service, {**old.model_dump(), **change})
+    _save(service, lambda: service.registry.update_device(device_id, change))
     return _public(service, service.registry.device(device_id), service.presence.all(), tz)
 
 
@@ -119,6 +128,4 @@ def update_device(device_id: str, body: DeviceUpdate, service: ServiceDep, tz: T
                summary="Remove a device from the registry (admin); its stored readings are kept")
 def delete_device(device_id: str, service: ServiceDep) -> None:
     _device(service, device_id)
-    if any(d.parent == device_id for d in service.registry.campus.devices):
-        raise HTTPException(409, f"device {device_id!r} has sub-meters: change their parent first")
-    service.registry.delete_device(device_id)
+    _save(service, lambda: service.registry.delete_device(device_id))

@@ -94,14 +94,20 @@ def test_dead_letters_listed_and_replayed_after_registry_fix(client: TestClient,
     assert client.post("/api/v1/dead-letters/999/replay").status_code == 404
 
 
-def test_batch_keeps_valid_items_and_dead_letters_each_bad_one(service: IngestService) -> None:
+def test_batch_keeps_valid_items_and_is_one_dead_letter_naming_each_bad_item(client: TestClient,
+                                                                            service: IngestService) -> None:
     _send(service, "ta-fountain", [{"ts": T0 / 1000, "values": {"ph": 7.1}},
                                    {"ts": T0 / 1000 + 600, "values": {"ph": 21}},
                                    {"ts": T0 / 1000 + 1200, "values": {"ph": 7.2}, "extra": 1}])
     assert service.store.count("ta-fountain") == 1
-    reasons = [d.reason for d in service.dead_letters.list()]
-    assert any("batch item 1" in r and "ph=21" in r for r in reasons)
-    assert any("batch item 2" in r and "extra" in r for r in reasons)
+    (letter,) = service.dead_letters.list()
+    assert letter.reason.startswith("2 of 3 batch items refused")
+    (one, why_one), (two, why_two) = letter.items
+    assert (one, two) == (1, 2)
+    assert "ph=21" in str(why_one)
+    assert "extra" in str(why_two)
+    listed = client.get("/api/v1/dead-letters").json()
+    assert [i["index"] for i in listed[0]["items"]] == [1, 2]
 
 
 def test_openapi_served(client: TestClient) -> None:
