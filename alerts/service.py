@@ -46,6 +46,7 @@ class AlertService:
         self.engine = Engine(d.rules, self.store.load_engine(), watching_since_ms=int(since))
         self._queue: queue.Queue[Inbound | None] = queue.Queue()
         self._stop = threading.Event()
+        self.evaluated = 0  # messages evaluated (or recorded as failed) and acknowledged, since start
         self.failed = 0  # messages that could not be evaluated (recorded in the store), since start
         self.mqtt: MqttSource | None = None
         all_notifiers = dict(notifiers or {})
@@ -138,6 +139,7 @@ class AlertService:
         if self.mqtt is not None:
             for msg in batch:
                 self.mqtt.ack(msg)
+        self.evaluated += len(batch)
 
     def _evaluate_one(self, msg: Inbound, now: int, updates: dict[tuple[str, str], Transition]) -> None:
         d = decode(msg, self.registry, self.prefix)  # refusals are ingest's dead letters; nothing to do here

@@ -23,7 +23,7 @@ from ingest.config import IngestSettings, StoreSettings
 from ingest.contract import Reading, shorten
 from ingest.deadletters import DeadLetterStore, Refusal
 from ingest.decode import Decoded, Inbound, decode, refuse
-from ingest.errors import HOLD, PayloadError, StoreUnavailable
+from ingest.errors import HOLD, PayloadError, StoreRejected, StoreUnavailable
 from ingest.registry import Registry
 from ingest.spool import Spool
 from ingest.status import PresenceStore
@@ -219,7 +219,8 @@ class Pipeline:
             raise
         except Exception as exc:  # noqa: BLE001 - StoreRejected, or the store client's own surprise
             if len(readings) == 1:
-                return {first: f"store refused: {shorten(str(exc), 300)}"}
+                why = str(exc) if isinstance(exc, StoreRejected) else f"{type(exc).__name__}: {exc}"
+                return {first: f"store refused it ({shorten(why, 300)})"}
             mid = len(readings) // 2
             return {**self._write_isolating(readings[:mid], first),
                     **self._write_isolating(readings[mid:], first + mid)}
@@ -233,8 +234,8 @@ class Pipeline:
             at += len(d.readings)
             if mine:
                 items = tuple((d.positions[i], reason) for i, reason in mine)
-                out.append(refuse(msg, f"{len(mine)} of {len(d.readings)} readings refused by the store: "
-                                       f"{mine[0][1]}", items if len(d.positions) > 1 else ()))
+                out.append(refuse(msg, f"{len(mine)} of {len(d.readings)} readings: {mine[0][1]}",
+                                  items if len(d.positions) > 1 else ()))
         return out
 
     def _stored(self, readings: Sequence[Reading], *, note: bool = True) -> None:
