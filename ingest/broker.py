@@ -8,6 +8,13 @@ needs, correctly: QoS 0/1 (QoS 2 accepted inbound, delivered as QoS 1), persiste
 reconnect, an inflight window, retained messages, Last Will, keep-alive and client takeover.
 State is in memory: a restart of the process loses what the broker still held, so production
 uses Mosquitto (see deploy/).
+
+Anyone on the network can reach it, so everything a client can make it hold is bounded
+(:class:`BrokerLimits`): the remaining length (4 bytes, as MQTT says), the packet size, the time
+to send CONNECT and to finish any packet once started (a client that trickles bytes is cut off),
+connections, sessions, subscriptions per session, each session's queue (messages and bytes),
+retained messages, and how long an offline persistent session is kept. A packet that breaks the
+protocol closes that connection and nothing else.
 """
 
 from __future__ import annotations
@@ -17,10 +24,29 @@ import contextlib
 import logging
 import struct
 import threading
+import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 log = logging.getLogger("meterwatch.broker")
+
+
+class ProtocolViolation(Exception):
+    """A client broke MQTT 3.1.1 or a limit: its connection is closed."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerLimits:
+    max_packet_bytes: int = 256 * 1024 + 4096  # a 256 KiB payload (the ingest limit) plus topic and header
+    connect_timeout_s: float = 10.0  # from TCP accept to a complete CONNECT, however the bytes trickle in
+    packet_timeout_s: float = 30.0  # from a packet's first byte to its last
+    max_connections: int = 1000
+    max_sessions: int = 10_000
+    max_subscriptions: int = 100  # per session
+    max_queued_messages: int = 100_000  # per session; past it QoS 1 messages for that session are dropped
+    max_queued_bytes: int = 64 * 1024 * 1024  # per session
+    max_retained: int = 100_000
+    session_expiry_s: float = 86_400.0  # an offline persistent session is forgotten after this
 
 CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = 1, 2, 3, 4, 5, 6, 7
 SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 10, 11, 12, 13, 14
@@ -82,6 +108,8 @@ class Session:
     next_pid: int = 1
     writer: asyncio.StreamWriter | None = None
     will: Message | None = None
+    queued_bytes: int = 0
+    offline_since: float = 0.0
 
     def pid(self) -> int:
         while True:
@@ -92,9 +120,12 @@ class Session:
 
 class EmbeddedBroker:
     def __init__(self, host: str = "127.0.0.1", port: int = 1883, *, max_inflight: int = 1000,
-                 max_queued: int = 5_000_000) -> None:
+                 limits: BrokerLimits | None = None) -> None:
         self.host, self.port = host, port
-        self.max_inflight, self.max_queued = max_inflight, max_queued
+        self.max_inflight = max_inflight
+        self.limits = limits or BrokerLimits()
+        self.connections = 0
+        self.refused = 0  # connections closed for breaking the protocol or a limit
         self.sessions: dict[str, Session] = {}
         self.retained: dict[str, Message] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -114,6 +145,7 @@ class EmbeddedBroker:
                 self._server = loop.run_until_complete(
                     asyncio.start_server(self._client, self.host, self.port, limit=1 << 20))
                 self.port = self._server.sockets[0].getsockname()[1]
+                loop.create_task(self._expire_sessions())
             except OSError as exc:
                 errors.append(exc)
                 ready.set()
@@ -154,10 +186,12 @@ class EmbeddedBroker:
     # -- routing -----------------------------------------------------------------------
     def _route(self, msg: Message) -> None:
         if msg.retain:
-            if msg.payload:
+            if not msg.payload:
+                self.retained.pop(msg.topic, None)
+            elif msg.topic in self.retained or len(self.retained) < self.limits.max_retained:
                 self.retained[msg.topic] = msg
             else:
-                self.retained.pop(msg.topic, None)
+                log.warning("retained message limit reached; not retained", extra={"topic": msg.topic[:200]})
         for session in self.sessions.values():
             granted = [q for f, q in session.subscriptions.items() if topic_matches(f, msg.topic)]
             if not granted:
@@ -165,12 +199,19 @@ class EmbeddedBroker:
             qos = min(msg.qos, max(granted), 1)
             if qos == 0 and session.writer is None:
                 continue
-            if len(session.queue) >= self.max_queued:
-                self.dropped += 1
-                log.error("queue full, message dropped", extra={"client": session.client_id})
+            if not self._enqueue(session, Message(msg.topic, msg.payload, qos), qos):
                 continue
-            session.queue.append((Message(msg.topic, msg.payload, qos), qos))
             self._pump(session)
+
+    def _enqueue(self, session: Session, msg: Message, qos: int) -> bool:
+        lim = self.limits
+        if len(session.queue) >= lim.max_queued_messages or session.queued_bytes >= lim.max_queued_bytes:
+            self.dropped += 1
+            log.error("queue full, message dropped", extra={"client": session.client_id[:100]})
+            return False
+        session.queue.append((msg, qos))
+        session.queued_bytes += len(msg.payload)
+        return True
 
     def _pump(self, session: Session) -> None:
         w = session.writer
@@ -178,36 +219,54 @@ class EmbeddedBroker:
             return
         while session.queue and len(session.inflight) < self.max_inflight:
             msg, qos = session.queue.popleft()
+            session.queued_bytes -= len(msg.payload)
             pid = session.pid() if qos else 0
             if qos:
                 session.inflight[pid] = (msg, qos)
             w.write(_publish(msg, qos, pid, retain=msg.retain))
 
     # -- connection --------------------------------------------------------------------
+    async def _expire_sessions(self) -> None:
+        """Forget persistent sessions that have been offline longer than ``session_expiry_s``."""
+        while True:
+            await asyncio.sleep(min(60.0, self.limits.session_expiry_s / 2))
+            cutoff = time.monotonic() - self.limits.session_expiry_s
+            for cid in [c for c, s in self.sessions.items() if s.writer is None and s.offline_since < cutoff]:
+                log.info("offline session expired", extra={"client": cid[:100]})
+                del self.sessions[cid]
+
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session: Session | None = None
         clean_exit = False
-        keepalive = 0
         qos2: dict[int, Message] = {}
+        self.connections += 1
         try:
-            ptype, flags, body = await asyncio.wait_for(self._read(reader), 10)
+            if self.connections > self.limits.max_connections:
+                raise ProtocolViolation("too many connections")
+            ptype, flags, body = await asyncio.wait_for(self._read(reader, None), self.limits.connect_timeout_s)
             if ptype != CONNECT:
-                return
+                raise ProtocolViolation("first packet is not CONNECT")
             session, keepalive = self._connect(body, writer)
             if session is None:
                 return
+            idle = keepalive * 1.5 if keepalive else None
             while True:
-                timeout = keepalive * 1.5 if keepalive else None
-                ptype, flags, body = await asyncio.wait_for(self._read(reader), timeout)
+                ptype, flags, body = await self._read(reader, idle)
                 if ptype == PUBLISH:
                     qos = (flags >> 1) & 3
+                    if qos == 3:
+                        raise ProtocolViolation("PUBLISH with QoS 3")
                     topic, pos = _str(body, 0)
+                    if not topic or "+" in topic or "#" in topic or "\0" in topic:
+                        raise ProtocolViolation("PUBLISH to an invalid topic name")
                     pid = 0
                     if qos:
                         (pid,) = struct.unpack_from("!H", body, pos)
                         pos += 2
                     msg = Message(topic, body[pos:], min(qos, 1), bool(flags & 1))
                     if qos == 2:
+                        if pid not in qos2 and len(qos2) >= self.max_inflight:
+                            raise ProtocolViolation("too many QoS 2 messages in flight")
                         qos2[pid] = msg
                         writer.write(_packet(PUBREC, 0, struct.pack("!H", pid)))
                         continue
@@ -237,13 +296,19 @@ class EmbeddedBroker:
                 elif ptype == DISCONNECT:
                     clean_exit = True
                     return
+                else:
+                    raise ProtocolViolation(f"unexpected packet type {ptype}")
                 await writer.drain()
-        except (asyncio.IncompleteReadError, asyncio.CancelledError, ConnectionError, TimeoutError,
-                struct.error, UnicodeDecodeError, IndexError):
+        except (asyncio.IncompleteReadError, asyncio.CancelledError, ConnectionError, TimeoutError):
             pass
+        except Exception as exc:  # noqa: BLE001 - malformed input: close this connection, nothing else
+            self.refused += 1
+            log.info("connection closed: protocol violation", extra={"error": f"{type(exc).__name__}: {exc}"[:200]})
         finally:
+            self.connections -= 1
             if session is not None and session.writer is writer:
                 session.writer = None
+                session.offline_since = time.monotonic()
                 if session.will is not None and not clean_exit:
                     self._route(session.will)
                 if session.clean:
@@ -251,16 +316,23 @@ class EmbeddedBroker:
             with contextlib.suppress(Exception):
                 writer.close()
 
-    @staticmethod
-    async def _read(reader: asyncio.StreamReader) -> tuple[int, int, bytes]:
-        first = (await reader.readexactly(1))[0]
+    async def _read(self, reader: asyncio.StreamReader, idle: float | None) -> tuple[int, int, bytes]:
+        """One packet: wait up to ``idle`` for its first byte, then ``packet_timeout_s`` for the rest."""
+        first = (await asyncio.wait_for(reader.readexactly(1), idle))[0]
+        return await asyncio.wait_for(self._rest(reader, first), self.limits.packet_timeout_s)
+
+    async def _rest(self, reader: asyncio.StreamReader, first: int) -> tuple[int, int, bytes]:
         mult, length = 1, 0
-        while True:
+        for _ in range(4):  # the remaining length takes at most 4 bytes (MQTT 3.1.1, 2.2.3)
             byte = (await reader.readexactly(1))[0]
             length += (byte & 0x7F) * mult
             if not byte & 0x80:
                 break
             mult *= 128
+        else:
+            raise ProtocolViolation("remaining length longer than 4 bytes")
+        if length > self.limits.max_packet_bytes:
+            raise ProtocolViolation(f"packet of {length} bytes is over the {self.limits.max_packet_bytes} limit")
         return first >> 4, first & 0x0F, await reader.readexactly(length) if length else b""
 
     def _connect(self, body: bytes, writer: asyncio.StreamWriter) -> tuple[Session | None, int]:
@@ -282,6 +354,9 @@ class EmbeddedBroker:
             client_id = f"anon-{id(writer):x}"
             clean = True
         old = self.sessions.get(client_id)
+        if old is None and len(self.sessions) >= self.limits.max_sessions:
+            writer.write(_packet(CONNACK, 0, b"\x00\x03"))  # server unavailable
+            raise ProtocolViolation("too many sessions")
         if old is not None and old.writer is not None:  # takeover: the old connection goes
             old.writer.close()
             old.writer = None
@@ -305,6 +380,9 @@ class EmbeddedBroker:
             filt, pos = _str(body, pos)
             qos = min(body[pos] & 3, 1)
             pos += 1
+            if not filt or filt not in session.subscriptions and len(session.subscriptions) >= \
+                    self.limits.max_subscriptions:
+                raise ProtocolViolation("empty topic filter or too many subscriptions")
             session.subscriptions[filt] = qos
             granted.append(qos)
             new.append((filt, qos))
@@ -313,5 +391,5 @@ class EmbeddedBroker:
             qs = [q for f, q in new if topic_matches(f, topic)]
             if qs:
                 qos = min(msg.qos, max(qs))
-                session.queue.append((Message(topic, msg.payload, qos, True), qos))
+                self._enqueue(session, Message(topic, msg.payload, qos, True), qos)
         self._pump(session)
