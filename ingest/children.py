@@ -5,7 +5,11 @@ killed while holding a multiprocessing lock would leave it locked for good."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import multiprocessing
+import sys
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -15,11 +19,20 @@ READY = "ready"
 _CTX = multiprocessing.get_context("spawn")
 
 
+def _named(target: Callable[..., None], name: str, *args: Any) -> None:
+    """Run ``target`` under a process name that ps, top and /proc/PID/comm show (Linux, 15 characters)."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+            libc.prctl(15, name.removeprefix("meterwatch-").encode()[:15], 0, 0, 0)  # PR_SET_NAME
+    target(*args)
+
+
 def start_child(target: Callable[..., None], args: tuple[Any, ...], name: str,
                 timeout: float) -> tuple[BaseProcess, Connection]:
     """Start ``target(conn, *args)`` and wait for it to send ``"ready"``; RuntimeError if it does not."""
     parent, child = _CTX.Pipe()
-    proc = _CTX.Process(target=target, args=(child, *args), name=name, daemon=True)
+    proc = _CTX.Process(target=_named, args=(target, name, child, *args), name=name, daemon=True)
     proc.start()
     child.close()
     try:
