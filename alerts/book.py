@@ -14,6 +14,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from typing import Any, NamedTuple
+from urllib.parse import quote
 
 from alerts.engine import Transition
 from alerts.messages import render
@@ -36,6 +37,7 @@ class BookSettings:
     tz: dt.tzinfo
     topic_prefix: str = "campus"
     mqtt: bool = True
+    ack_link_ttl_s: float = 86_400.0
 
 
 class Applied(NamedTuple):
@@ -50,8 +52,13 @@ def _next_escalation(route: Route, level: int, now_ms: int) -> int | None:
     return now_ms + int((route.levels[level + 1].after - route.levels[level].after) * 1000)
 
 
-def sign(secret: bytes, alert_id: int, person: str) -> str:
-    return hmac.new(secret, f"{alert_id}:{person}".encode(), hashlib.sha256).hexdigest()[:24]
+def sign(secret: bytes, alert_id: int, person: str, expires_s: int) -> str:
+    """The signature of a one-tap acknowledge link: alert, person and expiry (epoch seconds)."""
+    return hmac.new(secret, f"{alert_id}:{person}:{expires_s}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def ack_query(secret: bytes, alert_id: int, person: str, expires_s: int) -> str:
+    return f"by={quote(person)}&exp={expires_s}&sig={sign(secret, alert_id, person, expires_s)}"
 
 
 class AlertBook:
@@ -174,7 +181,7 @@ class AlertBook:
             name = rule.name.text(language or cfg.language) if rule else alert.rule
             ack = f"{cfg.public_url}/api/v1/alerts/{alert.id}"
             if person:
-                ack += f"/ack?by={person}&sig={sign(cfg.secret, alert.id, person)}"
+                ack += f"/ack?{ack_query(cfg.secret, alert.id, person, now_ms // 1000 + int(cfg.ack_link_ttl_s))}"
             return render(alert, event, language=language or cfg.language, rule_name=name,
                           building=building.name if building else (alert.department or ""),
                           device=f"{device.name} ({device.id})" if device else alert.subject, zone=zone, tz=cfg.tz,

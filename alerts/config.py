@@ -18,6 +18,8 @@ class AlertSettings(BaseModel):
     clock: Literal["wall", "stream"] = Field(
         default="wall", description="wall: real time; stream: the newest reading time (simulated campuses)")
     public_url: str = Field(default="http://127.0.0.1:8000", description="base of acknowledge links in messages")
+    ack_link_ttl: float = Field(default=86_400, gt=0, le=30 * 86_400,
+                                description="seconds an acknowledge link in a message stays valid (default 24 h)")
     mqtt_publish: bool = Field(default=True, description="publish alerts to {prefix}/{site}/alerts/{severity}")
     tick_s: float = Field(default=1.0, gt=0, description="how often silence and escalation are checked")
     max_batch_messages: int = Field(default=500, ge=1)

@@ -5,6 +5,10 @@ both meet in the SQLite store. (The engine learns of a hand resolve from the sto
 
 from __future__ import annotations
 
+import contextlib
+import hmac
+import os
+import re
 import secrets
 import threading
 from pathlib import Path
@@ -19,13 +23,17 @@ from alerts.rules import RuleBook, load_rules
 from alerts.store import Alert, AlertStore
 from ingest.registry import Registry
 
+_SIG = re.compile(r"[0-9a-f]{32}")
+
 
 def secret_key(data_dir: Path) -> bytes:
     """The key that signs acknowledge links, made once per data directory (mode 600)."""
     key = data_dir / "alerts.key"
     if not key.exists():
-        key.write_text(secrets.token_hex(32))
-        key.chmod(0o600)
+        with contextlib.suppress(FileExistsError):  # created 0600 from the start, never readable by others
+            fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
     return bytes.fromhex(key.read_text().strip())
 
 
@@ -47,7 +55,7 @@ class AlertDesk:
         self.roster = DutyRoster(self.roster_file, CampusCalendar(campus.calendar), tz)
         self.book = AlertBook(self.store, self.roster, self.rules, BookSettings(
             campus.site.id, language, settings.public_url.rstrip("/"), self._secret, tz, topic_prefix,
-            settings.mqtt_publish))
+            settings.mqtt_publish, settings.ack_link_ttl))
 
     def refresh(self) -> bool:
         """Follow campus changes (devices imported, moved); True when the rule book was rebuilt."""
@@ -66,8 +74,12 @@ class AlertDesk:
         with self.lock:
             return self.book.resolve(alert_id, by, reason, self.clock.now_ms())
 
-    def verify(self, alert_id: int, person: str, sig: str) -> bool:
-        return person in self.roster.people and secrets.compare_digest(sign(self._secret, alert_id, person), sig)
+    def verify(self, alert_id: int, person: str, expires_s: int, sig: str) -> bool:
+        """A signed acknowledge link: well-formed, signed by this data directory's key, for a roster person.
+        (Expiry is checked by the caller, who tells an expired link apart from a forged one.)"""
+        if not _SIG.fullmatch(sig) or person not in self.roster.people:
+            return False
+        return hmac.compare_digest(sign(self._secret, alert_id, person, expires_s), sig)
 
     def close(self) -> None:
         self.store.close()

@@ -168,14 +168,15 @@ class AlertEventPublic(BaseModel):
 
 
 class AckRequest(BaseModel):
-    by: str = Field(min_length=1, description="who acknowledges (a roster person id or a name)",
-                    examples=["wang"])
-    comment: str | None = Field(default=None, examples=["已到现场，正在关阀"])
+    """Who acknowledges is the caller's token (or the signed link), never a field here."""
+
+    comment: str | None = Field(default=None, max_length=1000, examples=["已到现场，正在关阀"])
 
 
 class ResolveRequest(BaseModel):
-    by: str = Field(min_length=1, examples=["chen"])
-    reason: str = Field(min_length=1, examples=["更换传感器后读数正常"])
+    """Who resolves is the caller's token, never a field here."""
+
+    reason: str = Field(min_length=1, max_length=1000, examples=["更换传感器后读数正常"])
 
 
 class RulePublic(BaseModel):

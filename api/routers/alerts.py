@@ -1,21 +1,30 @@
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from html import escape
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
 
-from alerts.book import AlertStateError
+from alerts.book import AlertStateError, ack_query
 from alerts.desk import AlertDesk
 from alerts.store import Alert
-from api.deps import AlertsDep, Electrician, TimezoneDep, Viewer
+from api.deps import AlertsDep, TimezoneDep, Viewer, bearer, get_alerts, get_principal, require
 from api.schemas import AckRequest, AlertEventPublic, AlertPublic, ResolveRequest
 from api.timefmt import from_ms, to_ms
+from api.tokens import Principal, Role
 from ingest.errors import NotFound
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
+AlertId = Annotated[int, Path(ge=1, le=2**63 - 1, description="alert id")]
+
+
+def ack_query_of(alerts: AlertDesk, alert_id: int, person: str, expires_s: int) -> str:
+    return ack_query(alerts.book.settings.secret, alert_id, person, expires_s)
 
 
 def public(a: Alert, alerts: AlertDesk, tz: TimezoneDep) -> AlertPublic:
@@ -53,13 +62,13 @@ def list_alerts(alerts: AlertsDep, tz: TimezoneDep,
 
 
 @router.get("/{alert_id}", response_model=AlertPublic, summary="One alert", dependencies=[Viewer])
-def get_alert(alert_id: int, alerts: AlertsDep, tz: TimezoneDep) -> AlertPublic:
+def get_alert(alert_id: AlertId, alerts: AlertsDep, tz: TimezoneDep) -> AlertPublic:
     return public(_get(alerts, alert_id), alerts, tz)
 
 
 @router.get("/{alert_id}/events", response_model=list[AlertEventPublic], dependencies=[Viewer],
             summary="Everything that happened to an alert, including each notification attempt")
-def alert_events(alert_id: int, alerts: AlertsDep, tz: TimezoneDep) -> list[AlertEventPublic]:
+def alert_events(alert_id: AlertId, alerts: AlertsDep, tz: TimezoneDep) -> list[AlertEventPublic]:
     try:
         events = alerts.store.events(alert_id)
     except NotFound as exc:
@@ -68,27 +77,82 @@ def alert_events(alert_id: int, alerts: AlertsDep, tz: TimezoneDep) -> list[Aler
                              detail=e.detail) for e in events]
 
 
+SignedBy = Annotated[str | None, Query(max_length=64, description="signed link: the person it was sent to")]
+SignedExp = Annotated[int | None, Query(ge=0, le=2**62, description="signed link: expiry, epoch seconds")]
+SignedSig = Annotated[str | None, Query(max_length=128, description="signed link: signature")]
+
+
+def _link_holder(alerts: AlertDesk, alert_id: int, by: str | None, exp: int | None, sig: str | None) -> str | None:
+    """The person a signed acknowledge link names, or None with the reason on a page (403 / 410)."""
+    if by is None or exp is None or sig is None or not alerts.verify(alert_id, by, exp, sig):
+        raise _LinkRefused(403, "链接无效 · Invalid link", "这个确认链接无效或已被修改。<br>This acknowledge link is "
+                                                        "invalid or was altered.")
+    if exp < time.time():
+        raise _LinkRefused(410, "链接已过期 · Link expired",
+                           "这个确认链接已过期，请在控制台中确认告警。<br>This link has expired: acknowledge the "
+                           "alert in the console.")
+    return by
+
+
+class _LinkRefused(Exception):
+    def __init__(self, status: int, title: str, text: str) -> None:
+        super().__init__(title)
+        self.status, self.title, self.text = status, title, text
+
+
 @router.post("/{alert_id}/ack", response_model=AlertPublic, summary="Acknowledge: stops escalation",
-             dependencies=[Electrician])
-def ack(alert_id: int, body: AckRequest, alerts: AlertsDep, tz: TimezoneDep) -> AlertPublic:
+             description="With an electrician's (or admin's) token, acknowledged in the token's name; or from a "
+                         "signed acknowledge link's page (`by`, `exp`, `sig` in the query), in the name the link "
+                         "was sent to. Who acknowledged never comes from the body.",
+             responses={401: {"description": "no token and no signed link"}, 403: {"description": "role too low, "
+                        "or the link's signature is invalid"}, 410: {"description": "the link has expired"}})
+def ack(alert_id: AlertId, tz: TimezoneDep, request: Request,
+        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        body: AckRequest | None = None, by: SignedBy = None, exp: SignedExp = None, sig: SignedSig = None,
+        ) -> Response:
+    principal = None if sig is not None else require(Role.ELECTRICIAN)(get_principal(request, creds))
+    alerts = get_alerts(request)
+    if principal is None:
+        try:
+            who = _link_holder(alerts, alert_id, by, exp, sig)
+        except _LinkRefused as refused:
+            return HTMLResponse(_page(refused.title, refused.text), status_code=refused.status)
+        a = _get(alerts, alert_id)
+        if a.status == "active":
+            a = alerts.ack(alert_id, str(who), "via link")
+            text = f"告警 #{a.id} 已由 {escape(str(who))} 确认，升级已停止。<br>Alert #{a.id} acknowledged; " \
+                   f"escalation stopped."
+        else:
+            text = f"告警 #{a.id} 当前状态：{escape(a.status)}。<br>Alert #{a.id} is {escape(a.status)}."
+        return HTMLResponse(_page(f"告警 #{a.id}", text))
     _get(alerts, alert_id)
     try:
-        return public(alerts.ack(alert_id, body.by, body.comment), alerts, tz)
+        acked = alerts.ack(alert_id, principal.name, body.comment if body else None)
+        return JSONResponse(jsonable_encoder(public(acked, alerts, tz)))
     except AlertStateError as exc:
         raise HTTPException(409, str(exc)) from exc
 
 
 @router.get("/{alert_id}/ack", response_class=HTMLResponse, include_in_schema=False)
-def ack_link(alert_id: int, alerts: AlertsDep, by: str = "", sig: str = "") -> HTMLResponse:
-    """The signed link in each message: one tap on a phone acknowledges as that person."""
-    if not alerts.verify(alert_id, by, sig):
-        return HTMLResponse(_page("链接无效 · Invalid link", "这个确认链接无效或已被修改。"), status_code=403)
+def ack_link(alert_id: AlertId, alerts: AlertsDep, tz: TimezoneDep, by: SignedBy = None, exp: SignedExp = None,
+             sig: SignedSig = None) -> HTMLResponse:
+    """The signed link in each message opens a confirmation page and changes nothing (mail and chat link
+    scanners open links); its button POSTs to the same URL, which acknowledges."""
+    try:
+        who = _link_holder(alerts, alert_id, by, exp, sig)
+    except _LinkRefused as refused:
+        return HTMLResponse(_page(refused.title, refused.text), status_code=refused.status)
     a = _get(alerts, alert_id)
-    if a.status == "active":
-        a = alerts.ack(alert_id, by, "via link")
-        text = f"告警 #{a.id} 已由 {escape(by)} 确认，升级已停止。<br>Alert #{a.id} acknowledged; escalation stopped."
-    else:
-        text = f"告警 #{a.id} 当前状态：{escape(a.status)}。<br>Alert #{a.id} is {escape(a.status)}."
+    if a.status != "active":
+        return HTMLResponse(_page(f"告警 #{a.id}", f"告警 #{a.id} 当前状态：{escape(a.status)}。<br>"
+                                                   f"Alert #{a.id} is {escape(a.status)}."))
+    rule = alerts.rules.file_rule(a.rule)
+    name = rule.name.text("zh-CN") if rule else a.rule
+    started = from_ms(a.started_ms, tz)
+    action = f"/api/v1/alerts/{a.id}/ack?{ack_query_of(alerts, a.id, str(who), int(exp or 0))}"
+    text = (f"{escape(name)} · {escape(a.device or a.subject)}<br>{escape(str(started)[:16])}<br><br>"
+            f'<form method="post" action="{escape(action)}"><button type="submit" style="font-size:1.2em;'
+            f'padding:.8em 2em">确认告警 · Acknowledge as {escape(str(who))}</button></form>')
     return HTMLResponse(_page(f"告警 #{a.id}", text))
 
 
@@ -99,10 +163,11 @@ def _page(title: str, text: str) -> str:
 
 
 @router.post("/{alert_id}/resolve", response_model=AlertPublic, summary="Resolve by hand, with a reason",
-             dependencies=[Electrician])
-def resolve(alert_id: int, body: ResolveRequest, alerts: AlertsDep, tz: TimezoneDep) -> AlertPublic:
+             description="Resolved in the name of the caller's token.")
+def resolve(alert_id: AlertId, body: ResolveRequest, alerts: AlertsDep, tz: TimezoneDep,
+            principal: Annotated[Principal, Depends(require(Role.ELECTRICIAN))]) -> AlertPublic:
     _get(alerts, alert_id)
     try:
-        return public(alerts.resolve(alert_id, body.by, body.reason), alerts, tz)
+        return public(alerts.resolve(alert_id, principal.name, body.reason), alerts, tz)
     except AlertStateError as exc:
         raise HTTPException(409, str(exc)) from exc

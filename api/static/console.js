@@ -181,8 +181,9 @@ async function showAlerts() {
 }
 
 async function act(kind, id) {
-  const body = kind === "ack" ? { by: me.name, comment: prompt(t("comment_prompt")) || null }
-    : { by: me.name, reason: prompt(t("reason_prompt")) };
+  // who acts is the token's name: the server takes it from there, never from the body
+  const body = kind === "ack" ? { comment: prompt(t("comment_prompt")) || null }
+    : { reason: prompt(t("reason_prompt")) };
   if (kind === "resolve" && !body.reason) return;
   await api(`/alerts/${id}/${kind}`, { method: "POST", body: JSON.stringify(body) });
   await showAlerts();

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,17 +59,43 @@ def test_list_filter_and_read_alerts(client: tuple[TestClient, AlertService]) ->
 def test_ack_then_resolve_by_hand(client: tuple[TestClient, AlertService]) -> None:
     c, _ = client
     (a,) = c.get("/api/v1/alerts").json()
-    r = c.post(f"/api/v1/alerts/{a['id']}/ack", json={"by": "zhao", "comment": "已到现场"})
+    me = c.get("/api/v1/me").json()["name"]
+    r = c.post(f"/api/v1/alerts/{a['id']}/ack", json={"by": "somebody-else", "comment": "已到现场"})
     assert r.status_code == 200
     assert r.json()["status"] == "acknowledged"
     assert r.json()["ack_comment"] == "已到现场"
-    assert c.post(f"/api/v1/alerts/{a['id']}/ack", json={"by": "zhao"}).status_code == 409
-    assert c.post(f"/api/v1/alerts/{a['id']}/resolve", json={"by": "zhao"}).status_code == 422  # reason needed
+    assert r.json()["acknowledged_by"] == me  # the token's name, never a field in the body
+    assert c.post(f"/api/v1/alerts/{a['id']}/ack").status_code == 409
+    assert c.post(f"/api/v1/alerts/{a['id']}/resolve", json={}).status_code == 422  # reason needed
     r = c.post(f"/api/v1/alerts/{a['id']}/resolve", json={"by": "zhao", "reason": "探头校准后正常"})
     assert r.json()["status"] == "resolved"
+    assert r.json()["resolved_by"] == me
     assert r.json()["resolve_reason"] == "探头校准后正常"
     types = [e["type"] for e in c.get(f"/api/v1/alerts/{a['id']}/events").json()]
     assert types == ["raised", "acknowledged", "resolved"]
+
+
+def test_ack_links_expire_and_forged_ones_are_refused(client: tuple[TestClient, AlertService]) -> None:
+    from alerts.book import ack_query
+
+    c, alerts = client
+    (a,) = c.get("/api/v1/alerts").json()
+    secret = alerts.desk.book.settings.secret
+    anon = TestClient(c.app)
+    expired = f"/api/v1/alerts/{a['id']}/ack?{ack_query(secret, a['id'], 'zhao', int(time.time()) - 1)}"
+    assert anon.get(expired).status_code == 410
+    assert anon.post(expired).status_code == 410
+    for forged in ("by=zhao&exp=9999999999&sig=" + "0" * 32, "by=zhao&exp=9999999999&sig=%E2%9C%93",
+                   "by=zhao&exp=9999999999&sig=" + "a" * 100, "by=nobody&exp=9999999999&sig=abc",
+                   f"{ack_query(secret, a['id'], 'zhao', 9_999_999_999)}".replace("zhao", "wang", 1)):
+        assert anon.get(f"/api/v1/alerts/{a['id']}/ack?{forged}").status_code == 403, forged
+        assert anon.post(f"/api/v1/alerts/{a['id']}/ack?{forged}").status_code == 403, forged
+    assert anon.post(f"/api/v1/alerts/{a['id']}/ack", json={"comment": "x"}).status_code == 401
+    good = f"/api/v1/alerts/{a['id']}/ack?{ack_query(secret, a['id'], 'zhao', int(time.time()) + 60)}"
+    assert anon.get(good).status_code == 200
+    assert c.get(f"/api/v1/alerts/{a['id']}").json()["status"] == "active"  # the page changed nothing
+    assert anon.post(good).status_code == 200
+    assert c.get(f"/api/v1/alerts/{a['id']}").json()["acknowledged_by"] == "zhao"
 
 
 def test_rules_are_listed(client: tuple[TestClient, AlertService]) -> None:
