@@ -215,8 +215,9 @@ class AlertStore:
                                      "AND status != 'resolved'", (rule, subject)).fetchone()
         return Alert(*row) if row else None
 
-    def query(self, *, status: str | None = None, category: str | None = None, severity: str | None = None,
-              building: str | None = None, since_ms: int | None = None, limit: int = 500) -> list[Alert]:
+    @staticmethod
+    def _where(status: str | None, category: str | None, severity: str | None, building: str | None,
+               since_ms: int | None) -> tuple[str, list[Any]]:
         where: list[str] = []
         args: list[Any] = []
         for col, val in (("category", category), ("severity", severity), ("building", building)):
@@ -231,13 +232,22 @@ class AlertStore:
         if since_ms is not None:
             where.append("last_ms >= ?")
             args.append(since_ms)
-        sql = f"SELECT {ALERT_COLUMNS} FROM alerts"  # noqa: S608
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY started_ms DESC, id DESC LIMIT ?"
+        return (" WHERE " + " AND ".join(where)) if where else "", args
+
+    def query(self, *, status: str | None = None, category: str | None = None, severity: str | None = None,
+              building: str | None = None, since_ms: int | None = None, limit: int = 500,
+              offset: int = 0) -> list[Alert]:
+        where, args = self._where(status, category, severity, building, since_ms)
+        sql = f"SELECT {ALERT_COLUMNS} FROM alerts{where} ORDER BY started_ms DESC, id DESC LIMIT ? OFFSET ?"  # noqa: S608
         with self.lock:
-            rows = self._conn.execute(sql, (*args, limit)).fetchall()
+            rows = self._conn.execute(sql, (*args, limit, offset)).fetchall()
         return [Alert(*r) for r in rows]
+
+    def count_matching(self, *, status: str | None = None, category: str | None = None, severity: str | None = None,
+                       building: str | None = None, since_ms: int | None = None) -> int:
+        where, args = self._where(status, category, severity, building, since_ms)
+        with self.lock:
+            return int(self._conn.execute(f"SELECT count(*) FROM alerts{where}", args).fetchone()[0])  # noqa: S608
 
     def events(self, alert_id: int) -> list[AlertEvent]:
         self.get(alert_id)

@@ -14,6 +14,7 @@ from alerts.desk import AlertDesk
 from alerts.process import AlertProcess, AlertProcessConfig
 from alerts.service import AlertService
 from api.deps import Viewer
+from api.limits import BodyLimit
 from api.routers import alerts as alerts_router
 from api.routers import consumption, dead_letters, devices, health, metrics, reports, rules, tokens
 from api.settings import Settings
@@ -90,6 +91,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     app = FastAPI(title="meterwatch", version="0.1.0", lifespan=lifespan,
                   description="校园水电气与水质监测 · campus water, electricity, gas and water-quality telemetry")
     app.state.settings = settings
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)  # outermost: before routing and auth
     if service is not None:
         app.state.service = service
         app.state.alerts = alert_desk(settings, alerts)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from typing import Annotated, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from alerts.desk import AlertDesk
 from api.tokens import Principal, Role, TokenStore
 from ingest.service import IngestService
 from reports.usage import Usage
+
+T = TypeVar("T")
 
 
 def get_service(request: Request) -> IngestService:
@@ -76,7 +78,28 @@ def require(role: Role) -> Callable[[Principal], Principal]:
     return check
 
 
+class Page(NamedTuple):
+    limit: int
+    offset: int
+
+    def of(self, items: Sequence[T], response: Response, total: int | None = None) -> list[T]:
+        """This page of ``items`` (all of them, or already this page when ``total`` is given)."""
+        response.headers["X-Total-Count"] = str(len(items) if total is None else total)
+        return list(items[self.offset:self.offset + self.limit] if total is None else items)
+
+
+def get_page(request: Request,
+             limit: Annotated[int | None, Query(ge=1, description="page size; at most [api] max_page (1000)")] = None,
+             offset: Annotated[int, Query(ge=0, le=2**62, description="items to skip")] = 0) -> Page:
+    cap = int(request.app.state.settings.api.max_page)
+    if limit is not None and limit > cap:
+        raise HTTPException(422, f"limit={limit}: a page holds at most {cap} items ([api] max_page); "
+                                 f"page through with offset (the X-Total-Count header has the total)")
+    return Page(cap if limit is None else limit, offset)
+
+
 ServiceDep = Annotated[IngestService, Depends(get_service)]
+PageDep = Annotated[Page, Depends(get_page)]
 TimezoneDep = Annotated[ZoneInfo, Depends(get_timezone)]
 AlertsDep = Annotated[AlertDesk, Depends(get_alerts)]
 UsageDep = Annotated[Usage, Depends(get_usage)]

@@ -99,11 +99,12 @@ class TokenStore:
             rows = self._conn.execute("SELECT id, name, role, created_ms, last_used_ms FROM tokens ORDER BY id")
             return [TokenInfo(r[0], r[1], Role(r[2]), r[3], r[4]) for r in rows.fetchall()]
 
-    def revoke(self, name_or_id: str | int) -> None:
+    def revoke(self, name: str) -> None:
+        """Revoke the token with exactly this name (never by id or pattern: '3' is not token 3)."""
         with self._lock:
-            cur = self._conn.execute("DELETE FROM tokens WHERE name = ? OR id = ?", (str(name_or_id), name_or_id))
+            cur = self._conn.execute("DELETE FROM tokens WHERE name = ?", (name,))
         if cur.rowcount == 0:
-            raise NotFound(f"no token {name_or_id!r}")
+            raise NotFound(f"no token named {name!r} (names are exact: see meterwatch token list)")
 
     def close(self) -> None:
         self._conn.close()

@@ -13,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from alerts.book import AlertStateError, ack_query
 from alerts.desk import AlertDesk
 from alerts.store import Alert
-from api.deps import AlertsDep, TimezoneDep, Viewer, bearer, get_alerts, get_principal, require
+from api.deps import AlertsDep, PageDep, TimezoneDep, Viewer, bearer, get_alerts, get_principal, require
 from api.schemas import AckRequest, AlertEventPublic, AlertPublic, ResolveRequest
 from api.timefmt import from_ms, to_ms
 from api.tokens import Principal, Role
@@ -48,17 +48,19 @@ def _get(alerts: AlertDesk, alert_id: int) -> Alert:
 
 
 @router.get("", response_model=list[AlertPublic], summary="Alerts, newest first", dependencies=[Viewer])
-def list_alerts(alerts: AlertsDep, tz: TimezoneDep,
+def list_alerts(alerts: AlertsDep, tz: TimezoneDep, page: PageDep, response: Response,
                 status: Annotated[Literal["open", "active", "acknowledged", "resolved"] | None,
                                   Query(description="open = active or acknowledged")] = None,
                 category: Annotated[Literal["energy", "safety", "data"] | None, Query()] = None,
                 severity: Annotated[Literal["critical", "major", "minor", "warning"] | None, Query()] = None,
-                building: Annotated[str | None, Query()] = None,
+                building: Annotated[str | None, Query(max_length=64)] = None,
                 since: Annotated[datetime | None, Query(description="active at or after this time")] = None,
-                limit: Annotated[int, Query(ge=1, le=10_000)] = 500) -> list[AlertPublic]:
-    rows = alerts.store.query(status=status, category=category, severity=severity, building=building,
-                              since_ms=to_ms(since, tz) if since else None, limit=limit)
-    return [public(a, alerts, tz) for a in rows]
+                ) -> list[AlertPublic]:
+    where = {"status": status, "category": category, "severity": severity, "building": building,
+             "since_ms": to_ms(since, tz) if since else None}
+    rows = alerts.store.query(**where, limit=page.limit, offset=page.offset)  # type: ignore[arg-type]
+    total = alerts.store.count_matching(**where)  # type: ignore[arg-type]
+    return [public(a, alerts, tz) for a in page.of(rows, response, total)]
 
 
 @router.get("/{alert_id}", response_model=AlertPublic, summary="One alert", dependencies=[Viewer])
@@ -68,9 +70,10 @@ def get_alert(alert_id: AlertId, alerts: AlertsDep, tz: TimezoneDep) -> AlertPub
 
 @router.get("/{alert_id}/events", response_model=list[AlertEventPublic], dependencies=[Viewer],
             summary="Everything that happened to an alert, including each notification attempt")
-def alert_events(alert_id: AlertId, alerts: AlertsDep, tz: TimezoneDep) -> list[AlertEventPublic]:
+def alert_events(alert_id: AlertId, alerts: AlertsDep, tz: TimezoneDep, page: PageDep,
+                 response: Response) -> list[AlertEventPublic]:
     try:
-        events = alerts.store.events(alert_id)
+        events = page.of(alerts.store.events(alert_id), response)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
     return [AlertEventPublic(id=e.id, at=from_ms(e.ts_ms, tz), type=e.type, actor=e.actor,  # type: ignore[arg-type]

@@ -6,11 +6,11 @@ import time
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from api.deps import LanguageDep, TimezoneDep, UsageDep
 from api.schemas import BucketPublic, ConsumptionPublic, FlaggedStepPublic, GroupUsePublic
-from api.timefmt import from_ms
+from api.timefmt import bounded, from_ms
 from ingest.contract import Kind
 from reports.consumption import UNIT, GroupBy
 from reports.periods import Interval
@@ -27,16 +27,15 @@ def when(value: str | None, tz: object, default: datetime) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise HTTPException(422, f"{value!r}: use a date (2026-03-01) or a time (2026-03-01T08:00:00+08:00)") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)  # type: ignore[arg-type]
-    return parsed
+        raise HTTPException(422, f"{value[:40]!r}: use a date (2026-03-01) or a time (2026-03-01T08:00:00+08:00)"
+                            ) from None
+    return bounded(parsed, tz)  # type: ignore[arg-type]
 
 
 @router.get("/consumption", response_model=ConsumptionPublic,
             summary="Use of electricity, water or gas per bucket and group, with coverage and flagged steps")
 def get_consumption(
-    usage: UsageDep, tz: TimezoneDep, language: LanguageDep,
+    usage: UsageDep, tz: TimezoneDep, language: LanguageDep, request: Request,
     kind: Annotated[Kind, Query(description="electricity | water | gas")] = Kind.ELECTRICITY,
     start: Annotated[str | None, Query(description="date or RFC 3339 time; default the 1st of this month",
                                        examples=["2026-03-01"])] = None,
@@ -45,7 +44,7 @@ def get_consumption(
     interval: Annotated[Interval, Query(description="bucket size; start and end are rounded out to whole "
                                                     "buckets in the campus time zone")] = Interval.DAY,
     group_by: Annotated[GroupBy, Query(description=GROUP_HELP)] = GroupBy.BUILDING,
-    device: Annotated[list[str] | None, Query(description="only these meters")] = None,
+    device: Annotated[list[str] | None, Query(description="only these meters", max_length=1000)] = None,
 ) -> ConsumptionPublic:
     if kind is Kind.WATER_QUALITY:
         raise HTTPException(422, "kind=water_quality has no consumption: choose electricity, water or gas")
@@ -55,8 +54,18 @@ def get_consumption(
     if start_dt >= end_dt:
         raise HTTPException(422, "start must be before end")
     per = {Interval.HOUR: 3600, Interval.DAY: 86400, Interval.MONTH: 28 * 86400}[interval]
-    if (end_dt - start_dt).total_seconds() / per > MAX_BUCKETS:
+    buckets = (end_dt - start_dt).total_seconds() / per
+    if buckets > MAX_BUCKETS:
         raise HTTPException(422, f"more than {MAX_BUCKETS} buckets: choose a larger interval or a shorter range")
+    campus = usage.campus
+    n_groups = {GroupBy.DEVICE: len(device) if device else sum(1 for d in campus.devices if d.kind is kind),
+              GroupBy.BUILDING: len(campus.buildings), GroupBy.ZONE: len(campus.zones) + 1, GroupBy.SITE: 1,
+              GroupBy.DEPARTMENT: len({b.department for b in campus.buildings})}[group_by]
+    cap = int(request.app.state.settings.api.max_cells)
+    if buckets * n_groups > cap:
+        raise HTTPException(422, f"about {int(buckets)} buckets × {n_groups} groups is over the {cap} cell limit "
+                                 f"([api] max_cells): choose a larger interval, a shorter range, fewer devices or "
+                                 f"a coarser group_by")
     result = usage.query(kind, start_dt, end_dt, interval, group_by, language=language, devices=device,
                          now_ms=int(time.time() * 1000))
     edges = result.edges

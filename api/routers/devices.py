@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import ValidationError
 
-from api.deps import Admin, ServiceDep, TimezoneDep
+from api.deps import Admin, PageDep, ServiceDep, TimezoneDep
 from api.schemas import DeviceCreate, DevicePublic, DeviceUpdate, ReadingPublic, ReadingsPublic
 from api.timefmt import from_ms, parse_interval, to_ms
 from ingest.campus import Department, Device
@@ -40,31 +40,42 @@ def _device(service: IngestService, device_id: str) -> Device:
         raise HTTPException(404, str(exc)) from exc
 
 
-@router.get("", response_model=list[DevicePublic], summary="All devices with status and last seen")
-def list_devices(service: ServiceDep, tz: TimezoneDep) -> list[DevicePublic]:
+@router.get("", response_model=list[DevicePublic], summary="Devices with status and last seen, a page at a time")
+def list_devices(service: ServiceDep, tz: TimezoneDep, page: PageDep, response: Response) -> list[DevicePublic]:
     presence = service.presence.all()
-    return [_public(service, d, presence, tz) for d in service.registry.campus.devices]
+    return [_public(service, d, presence, tz) for d in page.of(service.registry.campus.devices, response)]
+
+
+DeviceId = Annotated[str, Path(max_length=64, description="device id")]
 
 
 @router.get("/{device_id}", response_model=DevicePublic)
-def get_device(device_id: str, service: ServiceDep, tz: TimezoneDep) -> DevicePublic:
+def get_device(device_id: DeviceId, service: ServiceDep, tz: TimezoneDep) -> DevicePublic:
     return _public(service, _device(service, device_id), service.presence.all(), tz)
 
 
 @router.get("/{device_id}/readings", response_model=ReadingsPublic,
             summary="Readings in [start, end), raw in time order or downsampled")
-def readings(device_id: str, service: ServiceDep, tz: TimezoneDep,
+def readings(device_id: DeviceId, service: ServiceDep, tz: TimezoneDep, request: Request,
              start: Annotated[datetime | None, Query(description="RFC 3339; default end − 24 h")] = None,
              end: Annotated[datetime | None, Query(description="RFC 3339; default now")] = None,
              interval: Annotated[str | None, Query(description="bucket size, e.g. 15m, 1h, 1d; omit for raw")] = None,
              agg: Annotated[Literal["mean", "min", "max", "last"], Query()] = "mean",
-             limit: Annotated[int, Query(ge=1, le=1_000_000)] = 10_000) -> ReadingsPublic:
+             limit: Annotated[int, Query(ge=1, description="rows at most; up to [api] max_rows")] = 10_000,
+             ) -> ReadingsPublic:
+    cap = int(request.app.state.settings.api.max_rows)
+    if limit > cap:
+        raise HTTPException(422, f"limit={limit}: at most {cap} rows a request ([api] max_rows); narrow start/end "
+                                 f"or ask for buckets with interval=1h")
     dev = _device(service, device_id)
     end_ms = to_ms(end, tz) if end else int(time.time() * 1000) + 1
     start_ms = to_ms(start, tz) if start else end_ms - 86_400_000
     if start_ms >= end_ms:
         raise HTTPException(422, "start must be before end")
     interval_ms = parse_interval(interval) * 1000 if interval else None
+    if interval_ms and (end_ms - start_ms) // interval_ms > cap:
+        raise HTTPException(422, f"{(end_ms - start_ms) // interval_ms} buckets is over the {cap} row limit "
+                                 f"([api] max_rows): choose a larger interval or a shorter range")
     offset_ms = 0
     if interval_ms:  # buckets of a day or more start at local midnight
         offset = datetime.fromtimestamp(start_ms / 1000, tz).utcoffset()
@@ -78,7 +89,7 @@ def readings(device_id: str, service: ServiceDep, tz: TimezoneDep,
 
 
 @router.get("/{device_id}/latest", response_model=ReadingPublic)
-def latest(device_id: str, service: ServiceDep, tz: TimezoneDep) -> ReadingPublic:
+def latest(device_id: DeviceId, service: ServiceDep, tz: TimezoneDep) -> ReadingPublic:
     dev = _device(service, device_id)
     sample = service.store.latest(dev.id, dev.kind)
     if sample is None:
@@ -115,7 +126,7 @@ def create_device(body: DeviceCreate, service: ServiceDep, tz: TimezoneDep) -> D
 
 @router.patch("/{device_id}", response_model=DevicePublic, dependencies=[Admin],
               summary="Change a device's fields (admin); a new multiplier recomputes its consumption")
-def update_device(device_id: str, body: DeviceUpdate, service: ServiceDep, tz: TimezoneDep) -> DevicePublic:
+def update_device(device_id: DeviceId, body: DeviceUpdate, service: ServiceDep, tz: TimezoneDep) -> DevicePublic:
     _device(service, device_id)
     change = body.model_dump(exclude_unset=True)
     if "building" in change and "zone" not in change:
@@ -126,6 +137,6 @@ def update_device(device_id: str, body: DeviceUpdate, service: ServiceDep, tz: T
 
 @router.delete("/{device_id}", status_code=204, dependencies=[Admin],
                summary="Remove a device from the registry (admin); its stored readings are kept")
-def delete_device(device_id: str, service: ServiceDep) -> None:
+def delete_device(device_id: DeviceId, service: ServiceDep) -> None:
     _device(service, device_id)
     _save(service, lambda: service.registry.delete_device(device_id))

@@ -22,13 +22,16 @@ router = APIRouter(prefix="/reports", tags=["reports"])
                              "description": "JSON (the model below), or the file in the format asked for"}})
 def energy_report(
     request: Request, usage: UsageDep, language: LanguageDep,
-    month: Annotated[str, Query(description="YYYY-MM in the campus time zone", examples=["2026-10"])],
+    month: Annotated[str, Query(description="YYYY-MM in the campus time zone, 2001-01 to 2099-12",
+                                examples=["2026-10"], max_length=7)],
     format: Annotated[Literal["json", "csv", "xlsx", "pdf"], Query(description="json, csv, xlsx or pdf")] = "json",
 ) -> Response:
     try:
-        month_bounds(month)
+        year, _ = month_bounds(month)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
+    if not 2001 <= year <= 2099:  # the report compares with the same month a year before
+        raise HTTPException(422, f"month {month!r}: use YYYY-MM between 2001-01 and 2099-12")
     settings = request.app.state.settings
     desk = getattr(request.app.state, "alerts", None)
     report = monthly_report(usage, settings, month, language, alert_store=desk.store if desk else None)

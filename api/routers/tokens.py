@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from api.deps import Admin, PrincipalDep, TimezoneDep
+from api.deps import Admin, PageDep, PrincipalDep, TimezoneDep
 from api.timefmt import from_ms
 from api.tokens import Role, TokenStore
 from ingest.errors import ConfigError, NotFound
@@ -50,9 +51,9 @@ def me(principal: PrincipalDep) -> Me:
 
 
 @router.get("/tokens", response_model=list[TokenPublic], dependencies=[Admin], summary="Tokens (admin)")
-def list_tokens(request: Request, tz: TimezoneDep) -> list[TokenPublic]:
+def list_tokens(request: Request, tz: TimezoneDep, page: PageDep, response: Response) -> list[TokenPublic]:
     return [TokenPublic(id=t.id, name=t.name, role=t.role, created=from_ms(t.created_ms, tz),  # type: ignore[arg-type]
-                        last_used=from_ms(t.last_used_ms, tz)) for t in _tokens(request).list()]
+                        last_used=from_ms(t.last_used_ms, tz)) for t in page.of(_tokens(request).list(), response)]
 
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201, dependencies=[Admin],
@@ -66,7 +67,8 @@ def create_token(body: TokenCreate, request: Request) -> TokenCreated:
 
 
 @router.delete("/tokens/{name}", status_code=204, dependencies=[Admin], summary="Revoke a token (admin)")
-def revoke_token(name: str, request: Request) -> None:
+def revoke_token(name: Annotated[str, Path(max_length=200, description="the token's exact name")],
+                 request: Request) -> None:
     try:
         _tokens(request).revoke(name)
     except NotFound as exc:
