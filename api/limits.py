@@ -13,10 +13,6 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodyLimit:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
@@ -36,28 +32,35 @@ class BodyLimit:
                 await self._refuse(send, 413, self._message(declared))
                 return
         seen = 0
-        started = False
+        started = refused = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge
+                if seen > self.max_bytes:  # answer now; the app sees the client go away and stops reading
+                    refused = True
+                    if not started:
+                        await self._refuse(send, 413, self._message(seen))
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracked(message: Message) -> None:
             nonlocal started
+            if refused:
+                return  # we have answered already
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
             await self.app(scope, counted, tracked)
-        except BodyTooLarge:
-            if not started:
-                await self._refuse(send, 413, self._message(seen))
+        except Exception:
+            if not refused:
+                raise  # the app's own failure, not the body we cut off
 
     def _message(self, size: int) -> str:
         return (f"request body of {size}+ bytes is over the {self.max_bytes} byte limit ([api] max_body_bytes): "
