@@ -8,7 +8,7 @@ import io
 
 from reports.config import ReportSettings
 from reports.energy import EnergyReport
-from reports.render.tables import tables
+from reports.render.tables import spreadsheet_safe, tables
 
 
 def render(report: EnergyReport, settings: ReportSettings) -> bytes:
@@ -16,10 +16,10 @@ def render(report: EnergyReport, settings: ReportSettings) -> bytes:
     out = csv.writer(buf, lineterminator="\r\n")
     for t in tables(report):
         out.writerow([f"# {t.title}"])
-        out.writerow(t.headers)
+        out.writerow([spreadsheet_safe(h) for h in t.headers])
         for row in t.rows:
-            out.writerow(["" if v is None else round(v, d) if isinstance(v, float) and d is not None else v
-                          for v, d in zip(row, t.decimals, strict=True)])
+            out.writerow(["" if v is None else round(v, d) if isinstance(v, float) and d is not None
+                          else spreadsheet_safe(v) for v, d in zip(row, t.decimals, strict=True)])
         if t.note:
             out.writerow([f"# {t.note}"])
         out.writerow([])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.shapes import Drawing, String
@@ -55,9 +56,9 @@ def _register(settings: ReportSettings) -> None:
 
 
 def _table(view: View, width: float) -> Table:
-    body = [[Paragraph(h, HEAD) for h in view.headers]]
+    body = [[Paragraph(escape(h), HEAD) for h in view.headers]]
     for row in view.rows:
-        body.append([Paragraph(fmt(v, d), CELL_NUM if d is not None and not isinstance(v, str) else CELL)
+        body.append([Paragraph(escape(fmt(v, d)), CELL_NUM if d is not None and not isinstance(v, str) else CELL)
                      for v, d in zip(row, view.decimals, strict=True)])
     t = Table(body, repeatRows=1, colWidths=[width / len(view.headers)] * len(view.headers))
     t.setStyle(TableStyle([
@@ -108,15 +109,16 @@ def render(report: EnergyReport, settings: ReportSettings) -> bytes:
            f"Period {report.period_start:%Y-%m-%d} to {report.period_end:%Y-%m-%d} (exclusive), {report.timezone}; "
            f"generated {report.generated_at:%Y-%m-%d %H:%M}")
     views = tables(report)
-    story: list[Flowable] = [Paragraph(title, TITLE), Paragraph(sub, CELL), Spacer(1, 4 * mm),
+    # names come from spreadsheets and the API: escaped, never read as reportlab's paragraph markup
+    story: list[Flowable] = [Paragraph(escape(title), TITLE), Paragraph(escape(sub), CELL), Spacer(1, 4 * mm),
                              _table(views[0], width * 0.6), PageBreak()]
     for kind in ("electricity", "water", "gas"):
         story += [_chart(report, kind, zh, width), Spacer(1, 4 * mm)]
     for view in views[1:]:
         story += [PageBreak() if view.key in ("buildings", "completeness") else Spacer(1, 6 * mm),
-                  Paragraph(view.title, H2), _table(view, width)]
+                  Paragraph(escape(view.title), H2), _table(view, width)]
         if view.note:
-            story.append(Paragraph(view.note, CELL))
+            story.append(Paragraph(escape(view.note), CELL))
     doc.build(story)
     return buf.getvalue()
 

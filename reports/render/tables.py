@@ -131,6 +131,18 @@ def _summary(report: EnergyReport, zh: bool) -> Table:
                  rows, [None, 2, None])
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Cell) -> Cell:
+    """A text cell that a spreadsheet would run as a formula (it begins with = + - @, a tab or a CR) gets a
+    leading apostrophe (OWASP's CSV-injection advice); numbers stay numbers. Names come from spreadsheets
+    and the API, so they are never trusted."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def fmt(value: Cell, decimals: int | None) -> str:
     if value is None:
         return ""

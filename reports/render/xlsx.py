@@ -10,7 +10,7 @@ from openpyxl.utils import get_column_letter
 
 from reports.config import ReportSettings
 from reports.energy import EnergyReport
-from reports.render.tables import tables
+from reports.render.tables import spreadsheet_safe, tables
 
 
 def render(report: EnergyReport, settings: ReportSettings) -> bytes:
@@ -18,12 +18,12 @@ def render(report: EnergyReport, settings: ReportSettings) -> bytes:
     wb.remove(wb.active)
     for t in tables(report):
         ws = wb.create_sheet(t.title[:31])
-        ws.append(t.headers)
+        ws.append([spreadsheet_safe(h) for h in t.headers])
         for cell in ws[1]:
             cell.font = Font(bold=True)
             cell.alignment = Alignment(wrap_text=True, vertical="center")
         for row in t.rows:
-            ws.append(row)
+            ws.append([spreadsheet_safe(v) for v in row])
         for col, decimals in enumerate(t.decimals, start=1):
             if decimals is None:
                 continue

@@ -168,3 +168,29 @@ def test_csv_xlsx_pdf(report: EnergyReport, tmp_path: Path) -> None:
         assert expected in text, expected
     english = render(report.model_copy(update={"language": "en"}), "pdf", settings)
     assert "Energy-saving targets" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(english)).pages)
+
+
+HOSTILE_NAMES = ['=HYPERLINK("http://evil.example","点这里")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)",
+                 "\tTAB", "\rCR", '<b>粗</b> & <font color="red">红</font> <a href="x">', "<para>"]
+
+
+def test_hostile_names_are_neutralised_in_csv_and_xlsx_and_escaped_in_the_pdf(report: EnergyReport,
+                                                                              tmp_path: Path) -> None:
+    buildings = [b.model_copy(update={"name": n}) for b, n in zip(report.buildings, HOSTILE_NAMES, strict=False)]
+    hostile = report.model_copy(update={"buildings": buildings, "site_name": '<font size="40">育才</font> & co'})
+    named = [b.name for b in buildings]
+    settings = load_settings(None, data_dir=tmp_path).report
+
+    cells = [c for r in csv.reader(io.StringIO(render(hostile, "csv", settings).decode("utf-8-sig"))) for c in r]
+    for name in named:
+        if name.startswith(("=", "+", "-", "@", "\t", "\r")):
+            assert "'" + name in cells
+            assert name not in cells
+    book = load_workbook(io.BytesIO(render(hostile, "xlsx", settings)))
+    values = [c for ws in book for row in ws.iter_rows(values_only=True) for c in row if isinstance(c, str)]
+    assert not [v for v in values if v.startswith(("=", "+", "@", "\t", "\r"))]  # nothing a formula
+    assert "'" + named[0] in values
+
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(render(hostile, "pdf", settings))).pages)
+    assert '<font size="40">育才</font> & co' in text  # shown as written, not read as markup
+    assert "<b>粗</b>" in text.replace("\n", "")  # a table cell may wrap it
