@@ -170,15 +170,17 @@ def test_csv_xlsx_pdf(report: EnergyReport, tmp_path: Path) -> None:
     assert "Energy-saving targets" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(english)).pages)
 
 
-HOSTILE_NAMES = ['=HYPERLINK("http://evil.example","点这里")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)",
-                 "\tTAB", "\rCR", '<b>粗</b> & <font color="red">红</font> <a href="x">', "<para>"]
+HOSTILE_NAMES = ['=HYPERLINK("http://evil.example","点这里")', '<b>粗</b> & <font color="red">红</font> <a href="x">']
+FORMULAS = ["+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tTAB", "\rCR"]
 
 
 def test_hostile_names_are_neutralised_in_csv_and_xlsx_and_escaped_in_the_pdf(report: EnergyReport,
                                                                               tmp_path: Path) -> None:
     buildings = [b.model_copy(update={"name": n}) for b, n in zip(report.buildings, HOSTILE_NAMES, strict=False)]
-    hostile = report.model_copy(update={"buildings": buildings, "site_name": '<font size="40">育才</font> & co'})
-    named = [b.name for b in buildings]
+    departments = [d.model_copy(update={"name": n}) for d, n in zip(report.departments, FORMULAS, strict=False)]
+    hostile = report.model_copy(update={"buildings": buildings, "departments": departments,
+                                        "site_name": '<font size="40">育才</font> & co'})
+    named = [b.name for b in buildings] + [d.name for d in departments]
     settings = load_settings(None, data_dir=tmp_path).report
 
     cells = [c for r in csv.reader(io.StringIO(render(hostile, "csv", settings).decode("utf-8-sig"))) for c in r]
