@@ -21,6 +21,7 @@ from alerts.config import AlertSettings
 from alerts.roster import DutyRoster, load_roster
 from alerts.rules import RuleBook, load_rules
 from alerts.store import Alert, AlertStore
+from ingest.db import private_dir
 from ingest.registry import Registry
 
 _SIG = re.compile(r"[0-9a-f]{32}")
@@ -40,7 +41,7 @@ def secret_key(data_dir: Path) -> bytes:
 class AlertDesk:
     def __init__(self, *, data_dir: Path, settings: AlertSettings, language: str = "zh-CN",
                  topic_prefix: str = "campus", clock: Clock | None = None) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
         self.settings = settings
         self.clock = clock or WallClock()  # people acknowledge in real time, whatever clock the rules run on
         self.rule_file = load_rules(settings.rules_file)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from api.app import build_alerts, build_service, create_app
 from api.logs import setup_logging
 from api.settings import load_settings
 from ingest.campus import load_campus
+from ingest.db import private_dir
 
 log = logging.getLogger("meterwatch")
 DEMO_FAULTS = ["water_leak", "dorm_appliance"]  # a night leak and a kettle in a dorm room: alerts to look at
@@ -25,6 +27,7 @@ DEMO_FAULTS = ["water_leak", "dorm_appliance"]  # a night leak and a kettle in a
 def run_serve(config: Path | None) -> int:
     from api.cli import sample_campus
 
+    os.umask(0o077)  # whatever this process creates is the service's alone (as UMask=0077 in the unit)
     settings = load_settings(config)
     setup_logging(settings.log_level)
     campus = load_campus(settings.campus.file or sample_campus())
@@ -62,7 +65,7 @@ def run_demo(args: argparse.Namespace) -> int:
     mqtt_port = _free_port("127.0.0.1", args.mqtt_port)
     smtp_port = _free_port("127.0.0.1", 0)
     data_dir: Path = args.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     # the sample duty roster, its e-mail pointed at a local mailbox (data_dir/mailbox/*.eml)
     roster = data_dir / "roster.yaml"
     roster.write_text(sample_roster().read_text(encoding="utf-8").replace("127.0.0.1:25?", f"127.0.0.1:{smtp_port}?"),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ingest.campus import Campus
 from ingest.config import IngestSettings, MqttSettings, StoreSettings
+from ingest.db import private_dir
 from ingest.errors import StoreUnavailable
 from ingest.mqtt import MqttSource
 from ingest.pipeline import Counters, Pipeline
@@ -37,7 +38,7 @@ class IngestService:
 
     def __init__(self, *, data_dir: Path, mqtt: MqttSettings, store: StoreSettings, ingest: IngestSettings,
                  campus: Campus | None = None, connect_mqtt: bool = True) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
         self.data_dir = data_dir
         # this process's pipeline: the in-process writer, dead-letter replay and direct commits
         self.pipeline = Pipeline.open(data_dir, store, ingest, mqtt.topic_prefix)
