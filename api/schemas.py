@@ -23,6 +23,8 @@ class HealthPublic(BaseModel):
     received: int
     stored: int
     acknowledged: int
+    warnings: list[str] = Field(default_factory=list, description="things to look at before they become a problem, "
+                                                                   "e.g. dead letters near their bound")
 
 
 class DevicePublic(BaseModel):

@@ -62,7 +62,10 @@ class MqttSource:
         log.warning("mqtt disconnected", extra={"reason": str(reason)})
 
     def _message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
-        self._on_message(Inbound(msg.topic, bytes(msg.payload), time.time_ns() // 1_000_000,
+        # paho decodes the topic strictly; a broker that passes invalid UTF-8 must not stop the network loop:
+        # the topic is kept with replacement characters and decode refuses it as a dead letter
+        topic = msg._topic.decode("utf-8", "replace")  # noqa: SLF001 - the raw bytes paho keeps
+        self._on_message(Inbound(topic, bytes(msg.payload), time.time_ns() // 1_000_000,
                                  msg.mid, msg.qos, bool(msg.dup), bool(msg.retain)))
 
     def ack(self, msg: Inbound) -> None:

@@ -15,6 +15,7 @@ from ingest.pipeline import Counters, Pipeline
 from ingest.worker import WorkerConfig, WorkerLink
 
 log = logging.getLogger("meterwatch.ingest")
+WARN_FILL = 0.8  # health warns when the dead-letter store is this full
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Health:
     received: int
     stored: int
     acknowledged: int
+    warnings: tuple[str, ...] = ()
 
 
 class IngestService:
@@ -102,6 +104,14 @@ class IngestService:
         ok = connected and reachable and depth == 0
         c = self.counters
         backlog = self.link.backlog if self.link is not None else self.pipeline.backlog
+        letters = self.dead_letters.usage()
+        warnings = []
+        if letters.fill >= WARN_FILL:
+            warnings.append(f"dead letters at {letters.fill:.0%} of their bound ({letters.count} letters, "
+                            f"{letters.bytes} bytes; [ingest] dead_letter_max_count / dead_letter_max_bytes): past it "
+                            f"replayed ones go first, then the oldest. Replay or fix their causes.")
+        if letters.evicted:
+            warnings.append(f"{letters.evicted} dead letters were evicted at the bound")
         return Health("ok" if ok else "degraded", connected, self.store.backend, reachable,
                       None if reachable else error, depth, backlog, self.dead_letters.count(),
-                      c.received, c.stored, c.acknowledged)
+                      c.received, c.stored, c.acknowledged, tuple(warnings))

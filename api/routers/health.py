@@ -12,4 +12,6 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", response_model=HealthPublic, summary="Broker, store, spool and dead-letter state")
 def health(service: ServiceDep) -> HealthPublic:
-    return HealthPublic(**asdict(service.health()))
+    h = asdict(service.health())
+    h["warnings"] = list(h["warnings"])
+    return HealthPublic(**h)

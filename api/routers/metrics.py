@@ -35,6 +35,13 @@ class _Snapshot:
                                 value=self.service.spool.depth)
         yield GaugeMetricFamily("meterwatch_dead_letters", "dead letters waiting for replay",
                                 value=self.service.dead_letters.count())
+        usage = self.service.dead_letters.usage()
+        yield GaugeMetricFamily("meterwatch_dead_letter_bytes", "bytes held by dead letters (payloads and reasons)",
+                                value=usage.bytes)
+        yield GaugeMetricFamily("meterwatch_dead_letter_fill", "the fuller of the dead-letter bounds, 0-1 "
+                                "([ingest] dead_letter_max_count / _max_bytes)", value=usage.fill)
+        yield CounterMetricFamily("meterwatch_dead_letters_evicted", "dead letters dropped at the bound "
+                                  "(replayed ones first, then the oldest)", value=usage.evicted)
         yield GaugeMetricFamily("meterwatch_mqtt_connected", "1 when ingest is subscribed to the broker",
                                 value=1 if self.service.mqtt is None or self.service.mqtt.connected else 0)
         if self.alerts is not None:
@@ -45,6 +52,9 @@ class _Snapshot:
             yield by_state
             yield GaugeMetricFamily("meterwatch_notifications_failed", "notices given up after every retry",
                                     value=self.alerts.store.failed_notices())
+            yield GaugeMetricFamily("meterwatch_alert_evaluation_failures", "messages the alert engine could not "
+                                    "evaluate (recorded and skipped; the newest 10,000 kept)",
+                                    value=self.alerts.store.failure_count())
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -110,6 +110,21 @@ def test_batch_keeps_valid_items_and_is_one_dead_letter_naming_each_bad_item(cli
     assert [i["index"] for i in listed[0]["items"]] == [1, 2]
 
 
+def test_health_warns_when_dead_letters_near_their_bound(tmp_path: Path) -> None:
+    settings = load_settings(None, data_dir=tmp_path, ingest={"dead_letter_max_count": 100})
+    svc = build_service(settings, load_campus(SAMPLE), connect_mqtt=False)
+    try:
+        assert svc.health().warnings == ()
+        svc.pipeline.commit([Inbound("campus/yucai/c1-water/reading", f"bad {i}".encode(), T0, i, 1)
+                             for i in range(85)])
+        (warning,) = svc.health().warnings
+        assert "85%" in warning
+        assert "dead_letter_max_count" in warning
+        assert svc.health().status == "ok"
+    finally:
+        svc.stop()
+
+
 def test_openapi_served(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert "/api/v1/devices/{device_id}/readings" in paths

@@ -125,3 +125,41 @@ def test_spool_drainer_dead_letters_what_the_store_refuses_and_drains_the_rest(p
     pipeline.store = pipeline.store.inner  # type: ignore[attr-defined]
     assert pipeline.replay(letter.id) == 1
     assert pipeline.store.count("c1-water") == 4
+
+
+def test_dead_letters_are_bounded_replayed_first_then_oldest_and_health_warns(tmp_path: Path) -> None:
+    from ingest.deadletters import DeadLetterStore, Refusal
+
+    letters = DeadLetterStore(tmp_path / "dl.db", max_count=10, max_bytes=10_000)
+    try:
+        letters.add([Refusal("t/a", f"bad {i}".encode(), "why", i) for i in range(8)])
+        letters.mark_replayed(letters.list()[2].id, 99)
+        assert letters.usage().fill == 0.8
+        letters.add([Refusal("t/a", b"bad 0", "why", 100)])  # the same payload again: counted, not a new letter
+        assert letters.list()[0].times == 2
+        letters.add([Refusal("t/b", f"more {i}".encode(), "why", 200 + i) for i in range(4)])
+        usage = letters.usage()
+        assert (usage.count, usage.evicted) == (10, 2)
+        kept = [d.payload for d in letters.list(pending_only=False)]
+        assert b"bad 2" not in kept  # the replayed one went first
+        assert b"bad 0" not in kept  # then the oldest
+        assert b"more 3" in kept
+        letters.add([Refusal("t/c", b"x" * 9_000, "big", 300)])  # the byte bound too
+        assert letters.usage().bytes <= 10_000
+        assert letters.list(pending_only=False)[-1].payload == b"x" * 9_000
+    finally:
+        letters.close()
+
+
+def test_a_topic_that_is_not_utf8_reaches_decode_instead_of_stopping_paho() -> None:
+    import paho.mqtt.client as paho
+
+    from ingest.config import MqttSettings
+    from ingest.mqtt import MqttSource
+
+    got: list[Inbound] = []
+    source = MqttSource(MqttSettings(), got.append)
+    msg = paho.MQTTMessage(mid=7, topic=b"campus/yucai/\xff\xfe/reading")
+    msg.payload = b"{}"
+    source._message(None, None, None, msg)  # type: ignore[arg-type]  # what paho's loop calls
+    assert got[0].topic == "campus/yucai/\ufffd\ufffd/reading"
