@@ -161,5 +161,5 @@ def test_a_topic_that_is_not_utf8_reaches_decode_instead_of_stopping_paho() -> N
     source = MqttSource(MqttSettings(), got.append)
     msg = paho.MQTTMessage(mid=7, topic=b"campus/yucai/\xff\xfe/reading")
     msg.payload = b"{}"
-    source._message(None, None, None, msg)  # type: ignore[arg-type]  # what paho's loop calls
+    source._message(None, None, msg)  # type: ignore[arg-type]  # what paho's loop calls
     assert got[0].topic == "campus/yucai/\ufffd\ufffd/reading"
