@@ -14,6 +14,7 @@ from api.cli import main
 from api.settings import load_settings
 from api.tokens import TokenStore
 from ingest.campus import load_campus
+from ingest.errors import NotFound
 from ingest.service import IngestService
 from tests.conftest import SAMPLE
 from tests.harness import token_headers
@@ -100,3 +101,19 @@ def test_token_command(tmp_path: Path, capsys: pytest.CaptureFixture[str], monke
     assert "exists" in capsys.readouterr().err
     assert main(["token", "revoke", "li"]) == 0
     assert main(["token", "list"]) == 0
+
+
+def test_tokens_are_revoked_by_exact_name_only(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path / "meterwatch.db")
+    try:
+        first = store.create("wang", "viewer")
+        store.create("1", "viewer")
+        with pytest.raises(NotFound):
+            store.revoke("wan%")
+        with pytest.raises(NotFound):
+            store.revoke("WANG")
+        store.revoke("1")  # the token named "1", not the token whose id is 1
+        assert store.check(first) is not None
+        assert [t.name for t in store.list()] == ["wang"]
+    finally:
+        store.close()

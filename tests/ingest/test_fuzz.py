@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
+from ingest.campus import Device
 from ingest.config import IngestSettings, StoreSettings
 from ingest.contract import Kind, Reading
 from ingest.decode import Inbound
@@ -163,3 +164,31 @@ def test_a_topic_that_is_not_utf8_reaches_decode_instead_of_stopping_paho() -> N
     msg.payload = b"{}"
     source._message(None, None, msg)  # type: ignore[arg-type]  # what paho's loop calls
     assert got[0].topic == "campus/yucai/\ufffd\ufffd/reading"
+
+
+def test_replay_reports_success_only_when_its_readings_are_stored(pipeline: Pipeline) -> None:
+    from ingest.errors import StoreUnavailable
+
+    pipeline.commit([Inbound("campus/yucai/new-meter/reading", _water(5.0, NOW_S - 60), NOW_S * 1000, 1, 1)])
+    (letter,) = pipeline.dead_letters.list()
+    pipeline.registry.add_device(Device(id="new-meter", kind="water", building="dorm-1"))  # type: ignore[arg-type]
+    real = pipeline.store
+
+    class Down:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        def write(self, readings: object) -> None:
+            raise StoreUnavailable("influxdb: connection refused")
+
+    pipeline.store = Down()  # type: ignore[assignment]
+    with pytest.raises(StoreUnavailable):
+        pipeline.replay(letter.id)
+    assert pipeline.dead_letters.get(letter.id).replayed_ms is None  # not claimed, nothing spooled
+    assert pipeline.spool.depth == 0
+    pipeline.store = real
+    assert pipeline.replay(letter.id) == 1
+    assert real.count("new-meter") == 1
+    stored = real.readings("new-meter", Kind.WATER, 0, 2**62)
+    assert stored[0].ts == (NOW_S - 60) * 1000
+    assert pipeline.dead_letters.get(letter.id).replayed_ms is not None
