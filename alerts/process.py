@@ -16,6 +16,7 @@ from ingest.children import READY, start_child, stop_child
 from ingest.config import MqttSettings
 
 log = logging.getLogger("meterwatch.alerts")
+SUBSCRIBE_WAIT_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ def alert_process_main(conn: Connection, config: AlertProcessConfig) -> None:
     service = AlertService(data_dir=config.data_dir, mqtt=config.mqtt, settings=config.settings,
                            language=config.language)
     service.start()
+    if service.mqtt is not None:  # ready means subscribed (the broker keeps our messages from then on), or, with
+        service.mqtt.wait_connected(SUBSCRIBE_WAIT_S)  # the broker away, that we tried long enough
     conn.send(READY)
     try:
         conn.recv()
