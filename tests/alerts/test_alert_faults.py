@@ -55,9 +55,8 @@ def test_alert_process_killed_mid_stream_misses_nothing_and_raises_nothing_twice
         data = tmp_path / "data"
         make_service(data, mosquitto.url).stop()  # seeds the campus registry
         alerts = _alert_process(data, mosquitto, roster)
-        alerts.start()
+        alerts.start()  # returns once it is subscribed
         try:
-            time.sleep(1)
             # a school day: a kettle in a dorm room at 20:00, canteen gas on from 21:00, a leak all night
             pubs = list(simulation(local(2026, 3, 10, 18), 12, ["dorm_appliance", "gas_after_hours",
                                                                   "water_leak"]).publications())
