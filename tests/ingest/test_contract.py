@@ -76,3 +76,33 @@ def test_status() -> None:
     assert parse_status(b" OFFLINE\n") is False
     with pytest.raises(PayloadError):
         parse_status(b"maybe")
+
+
+@pytest.mark.parametrize(("item", "reason"), [
+    ({"values": {"volume_m3": "12.5"}}, "volume_m3='12.5'"),           # a string is not a number
+    ({"values": {"volume_m3": True}}, "volume_m3=True"),               # nor is a boolean
+    ({"values": {"volume_m3": 1e10}}, "register ceiling"),
+    ({"values": {"volume_m3": 1, "flow_m3h": 401}}, "rated capacity"),  # 10 × 40 m³/h
+    ({"seq": 2**63, "values": {"volume_m3": 1}}, "seq"),
+    ({"seq": 1.5, "values": {"volume_m3": 1}}, "seq"),
+    ({"ts": True, "values": {"volume_m3": 1}}, "ts"),
+    ({"ts": "9" * 100, "values": {"volume_m3": 1}}, "not ISO 8601"),
+    ({"ts": "9999-12-31T23:59:59+14:00", "values": {"volume_m3": 1}}, "in the future"),
+])
+def test_strict_numbers_and_plausibility(item: dict[str, object], reason: str) -> None:
+    from ingest.contract import parse_item
+
+    with pytest.raises(PayloadError, match=reason):
+        parse_item(Kind.WATER, item, NOW, rated_capacity=40)
+
+
+def test_plausible_values_pass_and_reasons_stay_short() -> None:
+    from ingest.contract import Limits, parse_item
+
+    assert parse_item(Kind.WATER, {"seq": 2**63 - 1, "values": {"volume_m3": 9_999_999_999.0, "flow_m3h": 400}},
+                      NOW, rated_capacity=40)[1:] == (2**63 - 1, {"volume_m3": 9_999_999_999.0, "flow_m3h": 400.0})
+    with pytest.raises(PayloadError, match="ceiling 1000"):
+        parse_item(Kind.WATER, {"values": {"volume_m3": 1000}}, NOW, Limits(register_ceiling=1000))
+    with pytest.raises(PayloadError) as caught:
+        parse_item(Kind.WATER, {"values": {"x" * 10_000: "y" * 100_000}}, NOW)
+    assert len(caught.value.reason) < 400
