@@ -101,6 +101,7 @@ def test_malformed_packets_close_only_their_connection(broker: EmbeddedBroker) -
             assert _closed(sock, 2), "the broker kept a connection open after its input ended"
 
     attack()
+    print(f"\nbroker packet fuzz: {broker.refused} connections closed for breaking the protocol")
     assert connack_ms(broker.port) < 1000
     wait_for(lambda: broker.connections == 0, 10, "every attack connection closed")
     assert len(broker.sessions) <= 1  # only clean sessions were made, and they went with their connections
@@ -197,8 +198,10 @@ def test_connack_time_of_a_second_client_during_an_attack(broker: EmbeddedBroker
     for t in threads:
         t.join(5)
     p50, worst = statistics.median(under_attack), max(under_attack)
+    p95 = statistics.quantiles(under_attack, n=20)[-1]
     print(f"\nCONNACK idle median {statistics.median(idle):.2f} ms; under attack median {p50:.2f} ms, "
-          f"max {worst:.1f} ms over {len(under_attack)} connects; {broker.refused} attack connections refused")
+          f"p95 {p95:.1f} ms, max {worst:.1f} ms over {len(under_attack)} connects; "
+          f"{broker.refused} attack connections refused")
     assert broker.refused > 100
-    assert p50 < 100
-    assert worst < 2000
+    assert p50 < 50
+    assert p95 < 1000
