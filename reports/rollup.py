@@ -31,6 +31,7 @@ from reports.periods import day_edges
 
 FAR_FUTURE_MS = 4_102_444_800_000  # 2100-01-01
 BATCH_WINDOW_MS = 3 * 86_400_000     # meters whose recompute starts within this of the newest are read together
+FETCH_METERS = 200  # meters read together in one refresh step (one query per kind): bounds the memory a refresh holds
 
 
 class ChangeLog(Protocol):
@@ -155,8 +156,10 @@ class Rollups:
         for d in todo:
             fp, pending = known.get(d.id, (None, None))
             plans[d.id] = self._plan(d, pending if fp == _fingerprint(d) else None, tz)
-        fetched = self._fetch_recent(store, list(plans.values()))
-        for device in progress(todo) if progress else todo:
+        fetched: dict[str, list[tuple[int, float]]] = {}
+        for i, device in enumerate(progress(todo) if progress else todo):
+            if i % FETCH_METERS == 0:  # a chunk of meters at a time: memory stays that of one chunk's readings
+                fetched = self._fetch_recent(store, [plans[d.id] for d in todo[i:i + FETCH_METERS]])
             plan = plans[device.id]
             points = fetched.get(device.id)
             if points is None:
