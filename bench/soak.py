@@ -189,10 +189,14 @@ def main() -> int:
                                                                      ("serve", "worker", "alerts", "mosquitto"))
         print(header + "   (RSS MiB / open files)", flush=True)
         rows: list[dict[str, float]] = []
+        for sig in (signal.SIGINT, signal.SIGTERM):  # stop the load early: the summary still checks nothing was lost
+            signal.signal(sig, lambda *_: load.stop.set())
         load.thread.start()
         start = time.monotonic()
         while load.thread.is_alive():
-            load.thread.join(args.every_s)
+            next_line = time.monotonic() + args.every_s
+            while load.thread.is_alive() and time.monotonic() < next_line:
+                load.thread.join(0.5)
             health = api.get("/api/v1/health").json()
             tree = processes(serve.pid)
             by_name = {name: pid for pid, name in tree.items()}
