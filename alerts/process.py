@@ -32,7 +32,7 @@ def alert_process_main(conn: Connection, config: AlertProcessConfig) -> None:
     """Runs until the parent says stop or goes away (a pipe, not a shared lock: a killed process
     holding a multiprocessing lock would leave it locked for good)."""
     from alerts.service import AlertService
-    from api.logs import setup_logging
+    from ingest.logs import setup_logging
 
     setup_logging(config.log_level)
     service = AlertService(data_dir=config.data_dir, mqtt=config.mqtt, settings=config.settings,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import re
-import socket
 import sys
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from api.samples import sample_campus
 from ingest.errors import MeterwatchError
 
 EPILOG = """examples:
@@ -24,34 +24,12 @@ EPILOG = """examples:
 """
 
 
-def sample_campus() -> Path:
-    import simulators
-
-    return Path(simulators.__file__).parent / "sample_campus.yaml"
-
-
-def sample_roster() -> Path:
-    import alerts
-
-    return Path(alerts.__file__).parent / "sample_roster.yaml"
-
-
 def parse_duration(text: str) -> timedelta:
     m = re.fullmatch(r"(\d+(?:\.\d+)?)([smhdw])", text.strip())
     if not m:
         raise argparse.ArgumentTypeError(f"{text!r}: use a number and a unit, e.g. 90m, 12h, 7d, 2w")
     unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
     return timedelta(**{unit: float(m.group(1))})
-
-
-def _free_port(host: str, wanted: int) -> int:
-    with socket.socket() as s:
-        try:
-            s.bind((host, wanted))
-            return int(s.getsockname()[1])  # wanted, or a free one when wanted is 0
-        except OSError:
-            s.bind((host, 0))
-            return int(s.getsockname()[1])
 
 
 def _parser() -> argparse.ArgumentParser:

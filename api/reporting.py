@@ -42,7 +42,7 @@ class OfflineUsage(Usage):
         db = settings.data_dir / "meterwatch.db"
         self._registry = Registry(db)
         self._presence = PresenceStore(db)
-        from api.cli import sample_campus
+        from api.samples import sample_campus
 
         fallback = load_campus(campus_file or settings.campus.file or sample_campus())
 

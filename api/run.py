@@ -15,17 +15,17 @@ import uvicorn
 from alerts.roster import load_roster
 from alerts.rules import load_rules
 from api.app import build_alerts, build_service, create_app
-from api.logs import setup_logging
 from api.settings import load_settings
 from ingest.campus import load_campus
 from ingest.db import private_dir
+from ingest.logs import setup_logging
 
 log = logging.getLogger("meterwatch")
 DEMO_FAULTS = ["water_leak", "dorm_appliance"]  # a night leak and a kettle in a dorm room: alerts to look at
 
 
 def run_serve(config: Path | None) -> int:
-    from api.cli import sample_campus
+    from api.samples import sample_campus
 
     os.umask(0o077)  # whatever this process creates is the service's alone (as UMask=0077 in the unit)
     settings = load_settings(config)
@@ -55,15 +55,15 @@ def demo_admin_token(data_dir: Path) -> str:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from api.cli import _free_port, sample_campus, sample_roster
     from api.mailbox import Mailbox
+    from api.samples import free_port, sample_campus, sample_roster
     from ingest.broker import EmbeddedBroker
     from simulators.model import Simulation, load_campus_doc
     from simulators.publisher import publish
 
     campus_file = args.campus or sample_campus()
-    mqtt_port = _free_port("127.0.0.1", args.mqtt_port)
-    smtp_port = _free_port("127.0.0.1", 0)
+    mqtt_port = free_port("127.0.0.1", args.mqtt_port)
+    smtp_port = free_port("127.0.0.1", 0)
     data_dir: Path = args.data_dir
     private_dir(data_dir)
     # the sample duty roster, its e-mail pointed at a local mailbox (data_dir/mailbox/*.eml)
