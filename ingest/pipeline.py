@@ -193,7 +193,8 @@ class Pipeline:
         if self.spool.depth == 0:
             try:
                 rejected = self._write_isolating(readings)
-                self._stored([r for i, r in enumerate(readings) if i not in rejected], note=False)
+                self._stored(readings if not rejected else [r for i, r in enumerate(readings) if i not in rejected],
+                             note=False)
                 self._mark_store(True)
                 return rejected
             except StoreUnavailable as exc:
