@@ -31,7 +31,7 @@ from reports.periods import day_edges
 
 FAR_FUTURE_MS = 4_102_444_800_000  # 2100-01-01
 BATCH_WINDOW_MS = 3 * 86_400_000     # meters whose recompute starts within this of the newest are read together
-FETCH_METERS = 200  # meters read together in one refresh step (one query per kind): bounds the memory a refresh holds
+FETCH_METERS = 50  # meters read together in one refresh step (one query per kind): bounds the memory a refresh holds
 
 
 class ChangeLog(Protocol):
