@@ -53,7 +53,7 @@ def _next_escalation(route: Route, level: int, now_ms: int) -> int | None:
 
 
 def sign(secret: bytes, alert_id: int, person: str, expires_s: int) -> str:
-    """The signature of a one-tap acknowledge link: alert, person and expiry (epoch seconds)."""
+    """The signature of a signed acknowledge link: alert, person and expiry (epoch seconds)."""
     return hmac.new(secret, f"{alert_id}:{person}:{expires_s}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
