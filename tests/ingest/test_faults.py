@@ -74,10 +74,10 @@ def test_influxdb_down_30s_mid_stream_loses_nothing(tmp_path: Path, mosquitto: M
         time.sleep(5)
         influx.stop()
         down_until = time.monotonic() + 30
-        wait_for(lambda: service.health().spool_depth > 0, 20, "readings spooled while InfluxDB is down")
-        health = service.health()
+        # the spool file is written before the worker reports the store down: wait for the report itself
+        health = wait_for(lambda: (h := service.health()).spool_depth > 0 and not h.store_reachable and h, 20,
+                          "readings spooled and the store reported down while InfluxDB is down")
         assert health.status == "degraded"
-        assert not health.store_reachable
         assert health.store_error
         time.sleep(max(0.0, down_until - time.monotonic()))
         assert service.counters.acknowledged > 0
