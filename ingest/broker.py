@@ -125,6 +125,7 @@ class EmbeddedBroker:
         self.max_inflight = max_inflight
         self.limits = limits or BrokerLimits()
         self.connections = 0
+        self._writers: set[asyncio.StreamWriter] = set()
         self.refused = 0  # connections closed for breaking the protocol or a limit
         self.sessions: dict[str, Session] = {}
         self.retained: dict[str, Message] = {}
@@ -170,13 +171,14 @@ class EmbeddedBroker:
         async def shutdown() -> None:
             if self._server is not None:
                 self._server.close()
-            for s in self.sessions.values():
-                if s.writer is not None:
-                    s.writer.close()
+            await asyncio.sleep(0)  # connections accepted whose handler has not run yet: let it start (and close)
+            for writer in list(self._writers):
+                writer.close()
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.sleep(0.01)  # the transports' close callbacks: every socket closed before the loop stops
             loop.stop()
 
         asyncio.run_coroutine_threadsafe(shutdown(), loop)
@@ -240,6 +242,7 @@ class EmbeddedBroker:
         clean_exit = False
         qos2: dict[int, Message] = {}
         self.connections += 1
+        self._writers.add(writer)
         try:
             if self.connections > self.limits.max_connections:
                 raise ProtocolViolation("too many connections")
@@ -306,6 +309,7 @@ class EmbeddedBroker:
             log.info("connection closed: protocol violation", extra={"error": f"{type(exc).__name__}: {exc}"[:200]})
         finally:
             self.connections -= 1
+            self._writers.discard(writer)
             if session is not None and session.writer is writer:
                 session.writer = None
                 session.offline_since = time.monotonic()

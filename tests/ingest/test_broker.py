@@ -34,7 +34,7 @@ def _subscriber(port: int, got: list[paho.MQTTMessage], ack: threading.Event) ->
     c.on_message = on_message
     c.connect("127.0.0.1", port)
     c.loop_start()
-    assert subscribed.wait(5)
+    assert subscribed.wait(30)
     return c
 
 
@@ -54,12 +54,12 @@ def test_unacknowledged_messages_are_redelivered_and_offline_ones_queued(broker:
     pub.connect("127.0.0.1", broker.port)
     pub.loop_start()
     for i in range(50):
-        pub.publish("campus/s/d/reading", str(i), qos=1).wait_for_publish(5)
-    wait_for(lambda: len(got) == 50, 5, "50 deliveries")
+        pub.publish("campus/s/d/reading", str(i), qos=1).wait_for_publish(30)
+    wait_for(lambda: len(got) == 50, 30, "50 deliveries")
     sub.disconnect()
     sub.loop_stop()  # none acknowledged
     for i in range(50, 60):
-        pub.publish("campus/s/d/reading", str(i), qos=1).wait_for_publish(5)
+        pub.publish("campus/s/d/reading", str(i), qos=1).wait_for_publish(30)
     pub.loop_stop()
     sock = pub.socket()
     assert sock is not None
@@ -67,7 +67,7 @@ def test_unacknowledged_messages_are_redelivered_and_offline_ones_queued(broker:
     got.clear()
     ack.set()
     sub = _subscriber(broker.port, got, ack)
-    wait_for(lambda: len(got) >= 61, 5, "redelivery")
+    wait_for(lambda: len(got) >= 61, 30, "redelivery")
     readings = [int(m.payload) for m in got if m.topic.endswith("reading")]
     assert sorted(readings) == list(range(60))
     assert sum(1 for m in got if m.dup) == 50
