@@ -46,6 +46,10 @@ def refuse(msg: Inbound, reason: str, items: tuple[tuple[int, str | None], ...] 
     return Refusal(msg.topic, msg.payload, reason, msg.received_ms, items, msg.dup)
 
 
+def _refused(msg: Inbound, reason: str) -> Decoded:
+    return Decoded(refusals=[refuse(msg, reason)])
+
+
 def failure(exc: BaseException) -> str:
     """An unforeseen exception as a dead letter's reason."""
     return f"internal error while decoding ({type(exc).__name__}: {shorten(str(exc), 200)}); " \
@@ -58,29 +62,29 @@ def decode(msg: Inbound, registry: Registry, prefix: str, limits: Limits = DEFAU
     except HOLD:
         raise  # our storage, not this message: the caller holds the batch unacknowledged
     except Exception as exc:  # noqa: BLE001 - whatever one message does, it stops nothing else
-        return Decoded(refusals=[refuse(msg, failure(exc))])
+        return _refused(msg, failure(exc))
 
 
 def _decode(msg: Inbound, registry: Registry, prefix: str, limits: Limits) -> Decoded:
     try:
         topic, tags = registry.resolve(msg.topic, prefix)
     except PayloadError as exc:
-        return Decoded(refusals=[refuse(msg, exc.reason)])
+        return _refused(msg, exc.reason)
     if tags is None:
-        return Decoded(refusals=[refuse(msg, f"unknown device {topic.device!r}: add it to the campus file or "
-                                             f"'meterwatch devices import', then replay this dead letter")])
+        return _refused(msg, f"unknown device {topic.device!r}: add it to the campus file or "
+                             f"'meterwatch devices import', then replay this dead letter")
     if tags.site != topic.site:
-        return Decoded(refusals=[refuse(msg, f"device {topic.device!r} belongs to site {tags.site!r}, "
-                                             f"not {topic.site!r}: fix the gateway's topic")])
+        return _refused(msg, f"device {topic.device!r} belongs to site {tags.site!r}, "
+                             f"not {topic.site!r}: fix the gateway's topic")
     if topic.channel is Channel.STATUS:
         try:
             return Decoded(status=(topic.device, parse_status(msg.payload)))
         except PayloadError as exc:
-            return Decoded(refusals=[refuse(msg, exc.reason)])
+            return _refused(msg, exc.reason)
     try:
         items, batch = split_items(msg.payload)
     except PayloadError as exc:
-        return Decoded(refusals=[refuse(msg, exc.reason)])
+        return _refused(msg, exc.reason)
     out = Decoded()
     refused: list[tuple[int, str]] = []
     for index, item in enumerate(items):

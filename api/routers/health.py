@@ -12,6 +12,4 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", response_model=HealthPublic, summary="Broker, store, spool and dead-letter state")
 def health(service: ServiceDep) -> HealthPublic:
-    h = asdict(service.health())
-    h["warnings"] = list(h["warnings"])
-    return HealthPublic(**h)
+    return HealthPublic(**asdict(service.health()))
