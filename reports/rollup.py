@@ -31,7 +31,6 @@ from reports.periods import day_edges
 
 FAR_FUTURE_MS = 4_102_444_800_000  # 2100-01-01
 BATCH_WINDOW_MS = 3 * 86_400_000     # meters whose recompute starts within this of the newest are read together
-FETCH_METERS = 50  # meters read together in one refresh step (one query per kind): bounds the memory a refresh holds
 
 
 class ChangeLog(Protocol):
@@ -156,12 +155,14 @@ class Rollups:
         for d in todo:
             fp, pending = known.get(d.id, (None, None))
             plans[d.id] = self._plan(d, pending if fp == _fingerprint(d) else None, tz)
+        step = max(1, store.series_batch)  # meters read together: a refresh holds one step's readings at most
         fetched: dict[str, list[tuple[int, float]]] = {}
         for i, device in enumerate(progress(todo) if progress else todo):
-            if i % FETCH_METERS == 0:  # a chunk of meters at a time: memory stays that of one chunk's readings
-                fetched = self._fetch_recent(store, [plans[d.id] for d in todo[i:i + FETCH_METERS]])
+            if i % step == 0:
+                fetched = {}  # the last step's readings go before the next step's are read
+                fetched = self._fetch_recent(store, [plans[d.id] for d in todo[i:i + step]])
             plan = plans[device.id]
-            points = fetched.get(device.id)
+            points = fetched.pop(device.id, None)  # and each meter's as soon as it is rolled up
             if points is None:
                 points = store.series(device.id, device.kind, plan.field, plan.from_ms, FAR_FUTURE_MS)
             self._write(plan, roll(device, points, plan.track, tz))

@@ -25,6 +25,7 @@ class Sample:
 
 class ReadingStore(Protocol):
     backend: str
+    series_batch: int  # devices worth asking series_many for at once (1: it gains nothing over series)
 
     def write(self, readings: Sequence[Reading]) -> None:
         """Store durably; same device and ts again overwrites (idempotent). Raises StoreUnavailable."""

@@ -68,6 +68,7 @@ class InfluxStore:
     backend = "influxdb"
     SERIES_PAGE = 50_000
     MANY_CHUNK = 200
+    series_batch = 50  # one query for 50 meters: the round trips were most of a roll-up refresh
 
     def __init__(self, settings: StoreSettings) -> None:
         self.settings = settings

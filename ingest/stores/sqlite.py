@@ -44,6 +44,7 @@ _AGG_SQL = {"mean": "avg", "min": "min", "max": "max"}
 
 class SqliteStore:
     backend = "sqlite"
+    series_batch = 1  # series_many reads device by device: batching would only hold more in memory
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -7,7 +7,7 @@ roll-ups follow, as in production. Times are Asia/Shanghai local.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -214,3 +214,38 @@ def test_many_meters_continuing_are_read_together(parts: Parts) -> None:
     assert parts.use(Kind.WATER, "2026-03-03", "2026-03-04", Interval.DAY, GroupBy.DEVICE) == {"m2": [1.0]}
     assert parts.use(Kind.ELECTRICITY, "2026-03-02", "2026-03-03", Interval.DAY, GroupBy.DEVICE) == {
         "m1": [210.0], "m3": [10.0]}
+
+
+class BatchingStore(SqliteStore):
+    """The real SQLite store, asked to batch like InfluxDB (two meters a step), recording each batch."""
+
+    series_batch = 2
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.batches: list[list[str]] = []
+
+    def series_many(self, kind: Kind, field: str, starts: Mapping[str, int],
+                    end_ms: int) -> dict[str, list[tuple[int, float]]]:
+        self.batches.append(sorted(starts))
+        return super().series_many(kind, field, starts, end_ms)
+
+
+def test_a_refresh_reads_at_most_the_stores_batch_of_meters_at_once(tmp_path: Path) -> None:
+    """Memory a refresh holds is one batch of meters' readings: the store says how many (SQLite: 1)."""
+    assert SqliteStore.series_batch == 1
+    parts = Parts(tmp_path, BatchingStore(tmp_path / "readings.db"))
+    store = parts.store
+    assert isinstance(store, BatchingStore)
+    parts.write(all_readings())
+    parts.use(Kind.ELECTRICITY, "2026-03-02", "2026-03-03", Interval.DAY, GroupBy.DEVICE)
+    assert store.batches == []  # a first build reads meter by meter
+    parts.write([reading("m1", Kind.ELECTRICITY, "2026-03-03 01:30", 325),
+                 reading("m3", Kind.ELECTRICITY, "2026-03-03 02:00", 21),
+                 reading("m2", Kind.WATER, "2026-03-03 02:00", 31, "b2")])
+    assert parts.use(Kind.ELECTRICITY, "2026-03-03", "2026-03-04", Interval.DAY, GroupBy.DEVICE) == {
+        "m1": [5.0 + 10.0], "m3": [1.0]}
+    assert parts.use(Kind.WATER, "2026-03-03", "2026-03-04", Interval.DAY, GroupBy.DEVICE) == {"m2": [1.0]}
+    assert store.batches == [["m1", "m3"]]  # the step of two electricity meters; m2 alone is read by itself
+    for part in (parts.rollups, parts.presence, parts.store):
+        part.close()
