@@ -14,6 +14,7 @@ from pathlib import Path
 from alerts.config import AlertSettings
 from ingest.children import READY, start_child, stop_child
 from ingest.config import MqttSettings
+from ingest.contract import DEFAULT_LIMITS, Limits
 
 log = logging.getLogger("meterwatch.alerts")
 SUBSCRIBE_WAIT_S = 20.0
@@ -26,6 +27,7 @@ class AlertProcessConfig:
     settings: AlertSettings
     language: str
     log_level: str = "INFO"
+    limits: Limits = DEFAULT_LIMITS  # ingest's plausibility bounds: the engine refuses what ingest refuses
 
 
 def alert_process_main(conn: Connection, config: AlertProcessConfig) -> None:
@@ -36,7 +38,7 @@ def alert_process_main(conn: Connection, config: AlertProcessConfig) -> None:
 
     setup_logging(config.log_level)
     service = AlertService(data_dir=config.data_dir, mqtt=config.mqtt, settings=config.settings,
-                           language=config.language)
+                           language=config.language, limits=config.limits)
     service.start()
     if service.mqtt is not None:  # ready means subscribed (the broker keeps our messages from then on), or, with
         service.mqtt.wait_connected(SUBSCRIBE_WAIT_S)  # the broker away, that we tried long enough

@@ -22,6 +22,7 @@ from alerts.desk import AlertDesk
 from alerts.dispatch import Dispatcher
 from alerts.engine import Engine, Transition
 from ingest.config import MqttSettings
+from ingest.contract import DEFAULT_LIMITS, Limits
 from ingest.decode import Inbound, decode
 from ingest.errors import HOLD
 from ingest.mqtt import MqttSource
@@ -32,7 +33,8 @@ log = logging.getLogger("meterwatch.alerts")
 class AlertService:
     def __init__(self, *, data_dir: Path, mqtt: MqttSettings, settings: AlertSettings, language: str = "zh-CN",
                  clock: Clock | None = None, connect_mqtt: bool = True,
-                 notifiers: dict[str, Notifier] | None = None) -> None:
+                 notifiers: dict[str, Notifier] | None = None, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.limits = limits  # ingest's ([ingest] settings): what it refuses, the engine never sees either
         self.desk = AlertDesk(data_dir=data_dir, settings=settings, language=language,
                               topic_prefix=mqtt.topic_prefix, clock=clock)
         d = self.desk
@@ -48,6 +50,7 @@ class AlertService:
         self._stop = threading.Event()
         self.evaluated = 0  # messages evaluated (or recorded as failed) and acknowledged, since start
         self.failed = 0  # messages that could not be evaluated (recorded in the store), since start
+        self.ticked_ms: int | None = None  # the service clock at the last completed tick (escalations done to it)
         self.mqtt: MqttSource | None = None
         all_notifiers = dict(notifiers or {})
         if connect_mqtt:
@@ -142,7 +145,7 @@ class AlertService:
         self.evaluated += len(batch)
 
     def _evaluate_one(self, msg: Inbound, now: int, updates: dict[tuple[str, str], Transition]) -> None:
-        d = decode(msg, self.registry, self.prefix)  # refusals are ingest's dead letters; nothing to do here
+        d = decode(msg, self.registry, self.prefix, self.limits)  # refusals: ingest's dead letters
         for r in d.readings:
             self.clock.saw(r.ts)
             self._apply(self.engine.reading(r), now, updates)
@@ -172,4 +175,5 @@ class AlertService:
                 self.store.save_engine(*self.engine.dirty())
             if self.book.escalate(now):
                 self.dispatcher.wake()
+            self.ticked_ms = now
         self.dispatcher.wake()

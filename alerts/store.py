@@ -80,6 +80,17 @@ ALERT_COLUMNS = ", ".join(f.name for f in fields(Alert))
 
 
 @dataclass(frozen=True, slots=True)
+class EvaluationFailure:
+    """A message the alert engine could not evaluate: undone, recorded here, skipped (ingest stored it)."""
+
+    id: int
+    ts_ms: int
+    topic: str
+    payload: bytes  # its first 4 KiB
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
 class AlertEvent:
     id: int
     alert_id: int
@@ -152,10 +163,12 @@ class AlertStore:
         self._conn.execute("DELETE FROM evaluation_failures WHERE id <= "
                            "(SELECT max(id) FROM evaluation_failures) - ?", (MAX_FAILURES_KEPT,))
 
-    def failures(self, limit: int = 100) -> list[tuple[int, str, bytes, str]]:
+    def failures(self, limit: int = 100, offset: int = 0) -> list[EvaluationFailure]:
+        """Messages the engine could not evaluate, newest first."""
         with self.lock:
-            return list(self._conn.execute("SELECT ts_ms, topic, payload, error FROM evaluation_failures "
-                                           "ORDER BY id DESC LIMIT ?", (limit,)).fetchall())
+            rows = self._conn.execute("SELECT id, ts_ms, topic, payload, error FROM evaluation_failures "
+                                      "ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+        return [EvaluationFailure(*r) for r in rows]
 
     def failure_count(self) -> int:
         with self.lock:

@@ -36,9 +36,9 @@ def build_alerts(settings: Settings) -> AlertService | AlertProcess | None:
         return None
     if settings.alerts.process:
         return AlertProcess(AlertProcessConfig(settings.data_dir, settings.mqtt, settings.alerts, settings.language,
-                                               settings.log_level))
+                                               settings.log_level, settings.ingest.limits))
     return AlertService(data_dir=settings.data_dir, mqtt=settings.mqtt, settings=settings.alerts,
-                        language=settings.language)
+                        language=settings.language, limits=settings.ingest.limits)
 
 
 def alert_desk(settings: Settings, engine: AlertService | AlertProcess | None) -> AlertDesk | None:

@@ -100,6 +100,18 @@ class RefusedItem(BaseModel):
     reason: str | None = Field(description="why; given for the first 20 refused items")
 
 
+class EvaluationFailurePublic(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "id": 3, "at": "2026-11-22T08:15:02+08:00", "topic": "campus/yucai/c1-gas/reading",
+        "payload": '{"ts": 1795000000, "values": {"volume_m3": 12}}',
+        "error": "ZeroDivisionError: float division by zero"}]}}
+    id: int
+    at: datetime = Field(description="when the alert engine tried it")
+    topic: str
+    payload: str = Field(description="the message's first 4 KiB (UTF-8, invalid bytes replaced)")
+    error: str = Field(description="what went wrong; the reading itself was stored by ingest")
+
+
 class DeadLetterPublic(BaseModel):
     model_config = {"json_schema_extra": {"examples": [{
         "id": 7, "topic": "campus/yucai/c9-water/reading", "payload": '{"ts": 1795000000, "values": {"volume_m3": 12}}',

@@ -14,7 +14,7 @@ from alerts.book import AlertStateError, ack_query
 from alerts.desk import AlertDesk
 from alerts.store import Alert
 from api.deps import AlertsDep, PageDep, TimezoneDep, Viewer, bearer, get_alerts, get_principal, require
-from api.schemas import AckRequest, AlertEventPublic, AlertPublic, ResolveRequest
+from api.schemas import AckRequest, AlertEventPublic, AlertPublic, EvaluationFailurePublic, ResolveRequest
 from api.timefmt import from_ms, to_ms
 from api.tokens import Principal, Role
 from ingest.errors import NotFound
@@ -61,6 +61,16 @@ def list_alerts(alerts: AlertsDep, tz: TimezoneDep, page: PageDep, response: Res
     rows = alerts.store.query(**where, limit=page.limit, offset=page.offset)  # type: ignore[arg-type]
     total = alerts.store.count_matching(**where)  # type: ignore[arg-type]
     return [public(a, alerts, tz) for a in page.of(rows, response, total)]
+
+
+@router.get("/evaluation-failures", response_model=list[EvaluationFailurePublic], dependencies=[Viewer],
+            summary="Messages the alert engine could not evaluate, newest first (kept: the newest 10,000)")
+def list_evaluation_failures(alerts: AlertsDep, tz: TimezoneDep, page: PageDep,
+                             response: Response) -> list[EvaluationFailurePublic]:
+    rows = alerts.store.failures(page.limit, page.offset)
+    out = [EvaluationFailurePublic(id=f.id, at=from_ms(f.ts_ms, tz), topic=f.topic,  # type: ignore[arg-type]
+                                   payload=f.payload.decode("utf-8", "replace"), error=f.error) for f in rows]
+    return page.of(out, response, alerts.store.failure_count())
 
 
 @router.get("/{alert_id}", response_model=AlertPublic, summary="One alert", dependencies=[Viewer])

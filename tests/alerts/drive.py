@@ -3,6 +3,7 @@ through the engine in process, and publishing part of a simulation to a broker."
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from alerts.clock import StreamClock
 from alerts.engine import Engine, Transition
 from alerts.rules import RuleBook, load_rules
+from alerts.store import AlertStore
 from ingest.campus import load_campus
 from ingest.decode import Inbound, decode
 from ingest.registry import Registry
@@ -100,3 +102,24 @@ def publish(url_port: int, pubs: Iterable[Publication], timeout_s: float = 60) -
 
 def local(year: int, month: int, day: int, hour: int = 0) -> datetime:
     return datetime(year, month, day, hour, tzinfo=TZ)
+
+
+def last_word(pubs: list[Publication]) -> tuple[Publication, int]:
+    """A reading published after ``pubs``, an hour after the newest of them, and its time (ms). Once the alert
+    engine has stored it as its device's last reading, it has evaluated everything delivered before it (one
+    session, in order): what a test waits for before asserting that nothing more happened."""
+    last = max((p for p in pubs if p.what == "reading" and p.readings), key=lambda p: p.readings[-1][0])
+    values = last.readings[-1][1]
+    ts_ms = (max(p.ts_ms for p in pubs) // 1000 + 3600) * 1000
+    payload = json.dumps({"ts": ts_ms // 1000, "values": values}).encode()
+    return Publication(ts_ms, last.topic, payload, last.device, readings=[(ts_ms, values)]), ts_ms
+
+
+def evaluated_up_to(data_dir: Path, device: str, ts_ms: int) -> bool:
+    """The alert engine has committed ``device``'s reading at ``ts_ms`` (its saved state), from any process."""
+    store = AlertStore(data_dir / "alerts.db")
+    try:
+        state = store.load_engine().devices.get(device)
+    finally:
+        store.close()
+    return state is not None and state.get("ts") == ts_ms

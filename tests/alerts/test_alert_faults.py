@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from alerts.config import AlertSettings
 from alerts.process import AlertProcess, AlertProcessConfig
 from alerts.store import AlertStore
 from ingest.config import MqttSettings, StoreSettings
-from tests.alerts.drive import local, publish, roster_text, simulation
+from tests.alerts.drive import evaluated_up_to, last_word, local, publish, roster_text, simulation
 from tests.harness import make_service, start_connected
 from tests.peers import SmtpSink, WebhookServer
 from tests.servers import Influx, Mosquitto, wait_for
@@ -70,7 +69,9 @@ def test_alert_process_killed_mid_stream_misses_nothing_and_raises_nothing_twice
             store = AlertStore(data / "alerts.db")
             want = {("dorm-appliance", "d1-r101"), ("canteen-gas-closed", "c1-gas"), ("night-leak", "d1-water")}
             wait_for(lambda: want <= {(a.rule, a.subject) for a in store.query()}, 60, "the three alerts")
-            time.sleep(2)  # anything doubled would show by now
+            word, word_ms = last_word(pubs)  # once it is evaluated, so is everything redelivered before it
+            publish(mosquitto.port, [word])
+            wait_for(lambda: evaluated_up_to(data, word.device, word_ms), 60, "every message evaluated")
             alerts_seen = [(a.rule, a.subject) for a in store.query() if a.rule != "device-stale"]
             assert sorted(alerts_seen) == sorted(want), alerts_seen
             assert alerts.restarts == 2

@@ -63,7 +63,8 @@ def test_a_message_the_engine_cannot_evaluate_is_recorded_and_the_rest_go_on(tmp
     try:
         svc.evaluate(batch)  # does not raise
         assert svc.failed == 1
-        ((_, topic, payload, error),) = svc.store.failures()
+        ((failure),) = svc.store.failures()
+        topic, payload, error = failure.topic, failure.payload, failure.error
         assert topic == "campus/yucai/c1-gas/reading"
         assert payload == body
         assert "ZeroDivisionError: a rule's own bug" in error

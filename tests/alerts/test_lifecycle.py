@@ -14,6 +14,7 @@ from alerts.service import AlertService
 from alerts.store import Alert
 from ingest.campus import load_campus
 from ingest.config import MqttSettings
+from ingest.contract import DEFAULT_LIMITS, Limits
 from ingest.decode import Inbound
 from ingest.registry import Registry
 from simulators.model import Publication
@@ -23,7 +24,7 @@ from tests.conftest import SAMPLE
 T0 = 1_900_000_000_000  # the service's clock (escalation runs on it); readings carry simulated times
 
 
-def service(data: Path, clock: FrozenClock) -> AlertService:
+def service(data: Path, clock: FrozenClock, limits: Limits = DEFAULT_LIMITS) -> AlertService:
     if not (data / "meterwatch.db").exists():
         data.mkdir(parents=True, exist_ok=True)
         reg = Registry(data / "meterwatch.db")
@@ -32,7 +33,7 @@ def service(data: Path, clock: FrozenClock) -> AlertService:
     roster = data / "roster.yaml"
     roster.write_text(roster_text(1, 1, to_leader_s=300, to_head_s=900), encoding="utf-8")
     return AlertService(data_dir=data, mqtt=MqttSettings(), clock=clock, connect_mqtt=False,
-                        settings=AlertSettings(roster_file=roster, mqtt_publish=False))
+                        settings=AlertSettings(roster_file=roster, mqtt_publish=False), limits=limits)
 
 
 def feed(svc: AlertService, pubs: list[Publication], batch: int = 40) -> None:
@@ -65,6 +66,16 @@ def test_one_alert_per_rule_and_device_then_resolved_by_clear(tmp_path: Path) ->
     assert a.resolved_by == "system"
     types = [e.type for e in svc.store.events(a.id)]
     assert types == ["raised", "resolved"]
+    svc.stop()
+
+
+def test_the_engine_refuses_what_ingest_refuses(tmp_path: Path) -> None:
+    """With ``[ingest] register_ceiling`` lowered below the gas register, ingest dead-letters those readings;
+    the alert engine, given the same limits, never sees them either (no alert on data that was not stored)."""
+    svc = service(tmp_path, FrozenClock(T0), Limits(register_ceiling=1.0))
+    feed(svc, list(simulation(local(2026, 3, 10, 20), 10, ["gas_after_hours"]).publications()))
+    assert gas(svc) == []
+    assert svc.failed == 0  # refused by the contract, not failures of the engine
     svc.stop()
 
 

@@ -11,10 +11,13 @@ from fastapi.testclient import TestClient
 
 from alerts.clock import FrozenClock
 from alerts.config import AlertSettings
+from alerts.engine import Transition
 from alerts.service import AlertService
 from api.app import build_service, create_app
 from api.settings import load_settings
 from ingest.campus import load_campus
+from ingest.contract import Reading
+from ingest.decode import Inbound
 from tests.alerts.drive import inbound, local, roster_text, simulation
 from tests.conftest import SAMPLE
 from tests.harness import token_headers
@@ -118,3 +121,27 @@ def test_metrics_in_prometheus_format(client: tuple[TestClient, AlertService]) -
     assert lines["meterwatch_notifications_failed"] == "0.0"
     assert "meterwatch_messages_received_total" in lines
     assert lines["meterwatch_spool_depth"] == "0.0"
+
+
+def test_messages_the_engine_could_not_evaluate_are_listed(client: tuple[TestClient, AlertService]) -> None:
+    c, svc = client
+    assert c.get("/api/v1/alerts/evaluation-failures").json() == []
+    real = svc.engine.reading
+
+    def fragile(r: Reading) -> list[Transition]:
+        if r.device == "c1-gas":
+            raise ZeroDivisionError("a rule's own bug")
+        return real(r)
+
+    svc.engine.reading = fragile  # type: ignore[method-assign]
+    body = b'{"ts": 1773100800, "values": {"volume_m3": 10.0, "flow_m3h": 6.0}}'  # 2026-03-10 08:00 +08:00
+    svc.evaluate([Inbound("campus/yucai/c1-gas/reading", body, 1_773_100_860_000, i, 1) for i in range(2)])
+    page = c.get("/api/v1/alerts/evaluation-failures", params={"limit": 1})
+    assert page.status_code == 200
+    assert page.headers["X-Total-Count"] == "2"
+    (failure,) = page.json()
+    assert failure["topic"] == "campus/yucai/c1-gas/reading"
+    assert failure["payload"] == body.decode()
+    assert failure["error"] == "ZeroDivisionError: a rule's own bug"
+    assert failure["at"].startswith("1970-01-01T08:00:00")  # the service's frozen clock, local time
+    assert c.get("/api/v1/alerts/evaluation-failures", headers={"Authorization": ""}).status_code == 401
