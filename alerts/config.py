@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class AlertSettings(BaseModel):
@@ -15,6 +15,9 @@ class AlertSettings(BaseModel):
     rules_file: Path | None = Field(default=None, description="rule YAML; default: the packaged default rules")
     roster_file: Path | None = Field(default=None, description="duty roster YAML; without one, alerts go to MQTT only")
     client_id: str = Field(default="meterwatch-alerts", description="its own persistent MQTT session")
+    username: str | None = Field(default=None, description="its own broker account (with use_username_as_clientid "
+                                 "the username is the session); meterwatch deploy mosquitto creates it")
+    password: SecretStr | None = Field(default=None, description="better: METERWATCH_ALERTS__PASSWORD")
     clock: Literal["wall", "stream"] = Field(
         default="wall", description="wall: real time; stream: the newest reading time (simulated campuses)")
     public_url: str = Field(default="http://127.0.0.1:8000", description="base of acknowledge links in messages")

@@ -54,7 +54,8 @@ class AlertService:
         self.mqtt: MqttSource | None = None
         all_notifiers = dict(notifiers or {})
         if connect_mqtt:
-            self.mqtt = MqttSource(mqtt.model_copy(update={"client_id": settings.client_id}), self._queue.put)
+            account = mqtt.account(settings.username, settings.password, settings.client_id)
+            self.mqtt = MqttSource(account, self._queue.put)
             all_notifiers.setdefault("mqtt", MqttNotifier(self.mqtt.publish))
         self.dispatcher = Dispatcher(self.store, all_notifiers, retry_initial_s=settings.retry_initial_s,
                                      retry_max_s=settings.retry_max_s, max_attempts=settings.max_attempts)

@@ -16,7 +16,7 @@ from alerts.service import AlertService
 from api.deps import Viewer
 from api.limits import BodyLimit
 from api.routers import alerts as alerts_router
-from api.routers import consumption, dead_letters, devices, health, metrics, reports, rules, tokens
+from api.routers import consumption, dead_letters, devices, gateways, health, metrics, reports, rules, tokens
 from api.settings import Settings
 from api.tokens import TokenStore
 from ingest.campus import Campus
@@ -97,7 +97,8 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
         app.state.alerts = alert_desk(settings, alerts)
         app.state.usage = build_usage(settings, service)
     app.include_router(health.router, prefix="/api/v1")  # open, like /metrics
-    for router in (devices.router, dead_letters.router, rules.router, consumption.router, reports.router):
+    for router in (devices.router, gateways.router, dead_letters.router, rules.router, consumption.router,
+                   reports.router):
         app.include_router(router, prefix="/api/v1", dependencies=[Viewer])
     app.include_router(alerts_router.router, prefix="/api/v1")  # per route: the signed one-tap ack link is open
     app.include_router(tokens.router, prefix="/api/v1")

@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from api import cli_credentials, cli_deploy
 from api.samples import sample_campus
-from ingest.errors import MeterwatchError
+from ingest.errors import ConfigError, MeterwatchError
 
 EPILOG = """examples:
   meterwatch demo                                   # everything in one process, sample campus, http://127.0.0.1:8000
@@ -21,6 +22,8 @@ EPILOG = """examples:
   meterwatch rules check --roster alerts/sample_roster.yaml   # validate rules and roster, who is on duty now
   meterwatch report energy --month 2026-10 --format xlsx -o 2026-10.xlsx   # the monthly energy report
   meterwatch token create --role electrician --name wang   # an API / console token (shown once)
+  meterwatch credentials issue gw-canteen-1 --config /etc/meterwatch/meterwatch.toml   # a gateway's MQTT password
+  meterwatch deploy mosquitto --config /etc/meterwatch/meterwatch.toml --reload   # broker passwords and ACL
 """
 
 
@@ -62,7 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="publish a simulated campus over MQTT",
                          description="Publishes readings of a realistic campus (school calendar, meal times, "
                                      "dorm evenings) with optional faults. Deterministic for a seed.")
-    sim.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="mqtt://HOST:PORT (default %(default)s)")
+    sim.add_argument("--broker", default="mqtt://127.0.0.1:1883",
+                     help="mqtt://HOST:PORT, or mqtts://HOST:PORT for TLS (default %(default)s)")
+    sim.add_argument("--credentials", type=Path, default=None, metavar="FILE",
+                     help="YAML of gateway (or device) id: secret; each gateway then publishes as itself")
+    sim.add_argument("--cafile", type=Path, default=None, help="mqtts: the CA of the broker's certificate")
     sim.add_argument("--campus", type=Path, default=None, help="campus YAML (default: the sample campus)")
     sim.add_argument("--speed", type=float, default=0.0,
                      help="simulated seconds per second; 0 = as fast as possible (default)")
@@ -124,6 +131,8 @@ def _parser() -> argparse.ArgumentParser:
                                       "as 表号, 类型, 楼栋, 倍率 work too). Nothing is imported if any row is wrong.")
     imp.add_argument("file", type=Path)
     imp.add_argument("--config", type=Path, default=None, help="TOML config (for data_dir)")
+    cli_credentials.add_commands(sub)
+    cli_deploy.add_commands(sub)
     return p
 
 
@@ -148,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args)
         if args.command == "token":
             return _token(args)
+        if args.command == "credentials":
+            return cli_credentials.run(args)
+        if args.command == "deploy":
+            return cli_deploy.run(args)
     except MeterwatchError as exc:
         print(f"meterwatch: {exc}", file=sys.stderr)
         return 2
@@ -183,13 +196,31 @@ def _simulate(args: argparse.Namespace) -> int:
     stop = threading.Event()
     with tqdm(desc="发布 publishing", unit="msg") as bar:
         try:
-            tally = publish(sim, args.broker, speed=args.speed, live=args.live, progress=bar.update, stop=stop)
+            tally = publish(sim, args.broker, speed=args.speed, live=args.live, progress=bar.update, stop=stop,
+                            credentials=_secrets(args.credentials), cafile=str(args.cafile) if args.cafile else None)
         except OSError as exc:
             print(f"meterwatch simulate: cannot reach broker {args.broker}: {exc}", file=sys.stderr)
+            return 2
+        except ValueError as exc:
+            print(f"meterwatch simulate: {exc}", file=sys.stderr)
             return 2
     print(f"已发布 {tally.published} 条消息, 含 {tally.readings} 条读数 · published {tally.published} messages "
           f"carrying {tally.readings} readings: {tally.by_what}")
     return 0
+
+
+def _secrets(path: Path | None) -> dict[str, str] | None:
+    if path is None:
+        return None
+    import yaml
+
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read credentials file {path}: {exc}") from exc
+    if not isinstance(doc, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in doc.items()):
+        raise ConfigError(f"{path}: expected lines of 'gateway-id: secret'")
+    return doc
 
 
 def _check_rules(args: argparse.Namespace) -> int:
@@ -287,6 +318,7 @@ def _token(args: argparse.Namespace) -> int:
 def _import_devices(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from api.brokerdeploy import keep_broker_current
     from api.settings import load_settings
     from ingest.ledger import read_ledger
     from ingest.registry import Registry
@@ -300,6 +332,7 @@ def _import_devices(args: argparse.Namespace) -> int:
     finally:
         registry.close()
     print(f"导入完成: 新增 {added}, 更新 {updated} · imported: {added} added, {updated} updated")
+    keep_broker_current(settings)
     return 0
 
 

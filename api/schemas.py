@@ -44,6 +44,8 @@ class DevicePublic(BaseModel):
     rated_capacity: float | None
     role: str | None
     parent: str | None = Field(default=None, description="sub-meter of this meter")
+    gateway: str | None = Field(default=None, description="the gateway (集中器/DTU) that publishes for it; "
+                                "none: it publishes for itself")
     status: Literal["online", "offline", "unknown"]
     last_seen: datetime | None
 
@@ -63,6 +65,7 @@ class DeviceUpdate(BaseModel):
     initial_register: float | None = Field(default=None, ge=0)
     role: str | None = None
     parent: str | None = None
+    gateway: str | None = Field(default=None, description="gateway id; a new one is added to the registry")
 
 
 class DeviceCreate(DeviceUpdate):
@@ -74,6 +77,19 @@ class DeviceCreate(DeviceUpdate):
     id: str = Field(examples=["c1-elec-2"])
     kind: Kind
     building: str
+
+
+class GatewayPublic(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "id": "gw-canteen-1", "name": "一食堂集中器", "building": "canteen-1", "is_device": False,
+        "devices": ["c1-elec", "c1-water", "c1-gas"], "credentials": "active"}]}}
+    id: str = Field(description="its MQTT username")
+    name: str
+    building: str | None
+    is_device: bool = Field(description="a device without a gateway, publishing for itself")
+    devices: list[str] = Field(description="the devices it may publish for")
+    credentials: Literal["none", "active", "revoked"] = Field(
+        description="none: it cannot connect yet (meterwatch credentials issue ID)")
 
 
 class ReadingPublic(BaseModel):

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from alerts.config import AlertSettings
-from ingest.config import IngestSettings, MqttSettings, StoreSettings
+from ingest.config import BrokerSettings, IngestSettings, MqttSettings, StoreSettings
 from ingest.errors import ConfigError
 from reports.config import ReportSettings
 
@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     language: str = Field(default="zh-CN", description="zh-CN or en for people-facing text")
     mqtt: MqttSettings = MqttSettings()
+    broker: BrokerSettings = BrokerSettings()
     store: StoreSettings = StoreSettings()
     api: ApiSettings = ApiSettings()
     campus: CampusSettings = CampusSettings()

@@ -67,6 +67,16 @@ class Zone(BaseModel):
     buildings: list[Identifier] = Field(default_factory=list)
 
 
+class Gateway(BaseModel):
+    """A concentrator or DTU (集中器 / DTU) that publishes for the devices naming it. It connects to the broker
+    with its id as the MQTT username; so does a device without a gateway, for itself."""
+
+    model_config = _Strict
+    id: Identifier
+    name: str = ""
+    building: Identifier | None = Field(default=None, description="where it is installed")
+
+
 class Device(BaseModel):
     model_config = _Strict
     id: Identifier
@@ -74,6 +84,7 @@ class Device(BaseModel):
     building: Identifier
     zone: Identifier | None = None
     name: str = ""
+    gateway: Identifier | None = Field(default=None, description="the gateway that publishes for it; none: itself")
     interval_s: int = Field(default=900, gt=0, le=86_400, description="reporting interval; 15 min standard")
     multiplier: float = Field(default=1.0, gt=0, description="CT/PT ratio applied to register deltas")
     rated_capacity: float | None = Field(default=None, gt=0, description="max kW or m3/h, for plausibility")
@@ -103,13 +114,16 @@ class Campus(BaseModel):
     buildings: list[Building]
     zones: list[Zone] = Field(default_factory=list)
     devices: list[Device] = Field(default_factory=list)
+    gateways: list[Gateway] = Field(default_factory=list, description="named by devices' `gateway`; listing one "
+                                    "here gives it a name and a building (a gateway a device names is added)")
     calendar: dict[str, Any] = Field(default_factory=dict, description="school terms; used by simulators and rules")
     targets: dict[Department, dict[Kind, float]] = Field(
         default_factory=dict, description="monthly energy-saving targets (节能降耗指标) per department: kWh or m³")
 
     @model_validator(mode="after")
     def _references(self) -> Campus:
-        for label, items in (("building", self.buildings), ("zone", self.zones), ("device", self.devices)):
+        for label, items in (("building", self.buildings), ("zone", self.zones), ("device", self.devices),
+                             ("gateway", self.gateways)):
             seen: set[str] = set()
             for item in items:
                 if item.id in seen:
@@ -133,6 +147,21 @@ class Campus(BaseModel):
             elif dev.zone not in zones:
                 raise ValueError(f"device {dev.id!r} names unknown zone {dev.zone!r}")
         kinds = {d.id: d.kind for d in self.devices}
+        listed = {g.id for g in self.gateways}
+        for g in self.gateways:
+            if g.id in kinds:
+                raise ValueError(f"gateway {g.id!r} has the id of a device: both are MQTT usernames, use another")
+            if g.building is not None and g.building not in buildings:
+                raise ValueError(f"gateway {g.id!r} names unknown building {g.building!r}")
+        for dev in self.devices:
+            if dev.gateway is None:
+                continue
+            if dev.gateway in kinds:
+                raise ValueError(f"device {dev.id!r}: gateway {dev.gateway!r} is a device's id; a device without "
+                                 "a gateway publishes for itself (leave gateway empty)")
+            if dev.gateway not in listed:  # named in a ledger row or an API call: it exists from now on
+                self.gateways.append(Gateway(id=dev.gateway))
+                listed.add(dev.gateway)
         for dev in self.devices:
             if dev.parent is not None and kinds.get(dev.parent) != dev.kind:
                 raise ValueError(f"device {dev.id!r}: parent {dev.parent!r} must be a {dev.kind.value} meter "
@@ -141,6 +170,14 @@ class Campus(BaseModel):
 
     def building(self, building_id: str) -> Building | None:
         return next((b for b in self.buildings if b.id == building_id), None)
+
+    def publishers(self) -> dict[str, list[Device]]:
+        """Who connects to the broker, and the devices each may publish for: every gateway, and every device
+        without a gateway (for itself)."""
+        out: dict[str, list[Device]] = {g.id: [] for g in self.gateways}
+        for dev in self.devices:
+            out.setdefault(dev.gateway or dev.id, []).append(dev)
+        return out
 
 
 def parse_campus(text: str, source: str = "<campus>") -> Campus:

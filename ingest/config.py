@@ -13,20 +13,30 @@ from ingest.contract import Limits
 
 class MqttSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str = Field(default="mqtt://127.0.0.1:1883", description="mqtt://HOST:PORT")
+    url: str = Field(default="mqtt://127.0.0.1:1883", description="mqtt://HOST:PORT, or mqtts://HOST:PORT for TLS")
     topic_prefix: str = "campus"
-    client_id: str = Field(default="meterwatch-ingest", description="fixed, so the broker keeps our session")
-    username: str | None = None
+    client_id: str = Field(default="meterwatch-ingest", description="fixed, so the broker keeps our session "
+                           "(a broker with use_username_as_clientid uses the username instead)")
+    username: str | None = Field(default=None, description="ingest's broker account (meterwatch deploy mosquitto "
+                                 "creates it)")
     password: SecretStr | None = None
+    cafile: Path | None = Field(default=None, description="mqtts: the CA that signed the broker's certificate "
+                                "(default: the system's)")
+    certfile: Path | None = Field(default=None, description="mqtts: a client certificate, if the broker asks for one")
+    keyfile: Path | None = Field(default=None, description="mqtts: the client certificate's key")
     keepalive_s: int = Field(default=30, ge=5)
 
     @field_validator("url")
     @classmethod
     def _mqtt_url(cls, value: str) -> str:
         parts = urlsplit(value)
-        if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-            raise ValueError(f"{value!r}: expected mqtt://HOST:PORT")
+        if parts.scheme not in ("mqtt", "tcp", "mqtts", "ssl") or not parts.hostname:
+            raise ValueError(f"{value!r}: expected mqtt://HOST:PORT or mqtts://HOST:PORT")
         return value
+
+    @property
+    def tls(self) -> bool:
+        return urlsplit(self.url).scheme in ("mqtts", "ssl")
 
     @property
     def host(self) -> str:
@@ -34,7 +44,43 @@ class MqttSettings(BaseModel):
 
     @property
     def port(self) -> int:
-        return urlsplit(self.url).port or 1883
+        return urlsplit(self.url).port or (8883 if self.tls else 1883)
+
+    def account(self, username: str | None, password: SecretStr | None, client_id: str) -> MqttSettings:
+        """The same broker as another account (the alert process has its own)."""
+        return self.model_copy(update={"username": username, "password": password, "client_id": client_id})
+
+
+class BrokerSettings(BaseModel):
+    """The production broker (Mosquitto) as ``meterwatch deploy mosquitto`` configures it."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str | None = Field(default=None, description="address the listeners bind to; default: every interface "
+                             "(gateways on the campus network must reach it)")
+    port: int = Field(default=1883, ge=0, le=65535, description="plain MQTT listener; 0: none")
+    tls_port: int = Field(default=8883, ge=0, le=65535, description="MQTT over TLS listener; 0: none")
+    cafile: Path | None = Field(default=None, description="CA certificate (meterwatch deploy certs makes one)")
+    certfile: Path | None = Field(default=None, description="the broker's certificate")
+    keyfile: Path | None = Field(default=None, description="the broker's key")
+    require_certificate: bool = Field(default=False, description="TLS clients must show a certificate the CA signed")
+    use_identity_as_username: bool = Field(
+        default=False, description="the client certificate's CN is the username (no password on the TLS listener)")
+    config_dir: Path | None = Field(default=None, description="where mosquitto.conf, passwd and acl are written "
+                                    "(default DATA_DIR/mosquitto); must be readable by the broker's user")
+    persistence_location: Path = Field(default=Path("/var/lib/mosquitto"), description="the broker's own data")
+    user: str | None = Field(default="mosquitto", description="the system user the broker drops to when started "
+                             "as root")
+    pid_file: Path | None = Field(default=Path("/run/mosquitto/mosquitto.pid"),
+                                  description="--reload sends SIGHUP to this process")
+    reload_command: str | None = Field(default=None, description="instead of the pid file, e.g. "
+                                       "'systemctl reload mosquitto'")
+    log_file: Path | None = Field(default=None, description="default: standard error (the journal under systemd)")
+    max_inflight_messages: int = Field(default=1000, ge=20, description="per client; ingest commits in batches")
+    manage: bool = Field(default=False, description="rewrite the files and reload the broker after every change to "
+                         "devices, gateways or credentials")
+    service_accounts: dict[str, SecretStr] = Field(
+        default_factory=dict, description="more read-only accounts of meterwatch's own (extra ingest workers): "
+                                          "name = password (better: METERWATCH_BROKER__SERVICE_ACCOUNTS as JSON)")
 
 
 class StoreSettings(BaseModel):

@@ -26,6 +26,7 @@ HEADERS = {
     "rated_capacity": "rated_capacity", "额定容量": "rated_capacity",
     "initial_register": "initial_register", "安装底数": "initial_register", "初始读数": "initial_register",
     "role": "role", "用途": "role",
+    "gateway": "gateway", "集中器": "gateway", "集中器编号": "gateway", "网关": "gateway", "DTU": "gateway",
 }
 KINDS = {"电表": "electricity", "水表": "water", "燃气表": "gas", "气表": "gas", "水质": "water_quality"}
 

@@ -32,6 +32,7 @@ class MqttSource:
         if settings.username:
             pw = settings.password.get_secret_value() if settings.password else None
             client.username_pw_set(settings.username, pw)
+        _tls(client, settings)
         client.reconnect_delay_set(1, 10)
         client.on_connect = self._connect
         client.on_disconnect = self._disconnect
@@ -89,3 +90,45 @@ class MqttSource:
     def stop(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
+
+
+def _tls(client: paho.Client, settings: MqttSettings) -> None:
+    if settings.tls:
+        client.tls_set(ca_certs=str(settings.cafile) if settings.cafile else None,
+                       certfile=str(settings.certfile) if settings.certfile else None,
+                       keyfile=str(settings.keyfile) if settings.keyfile else None)
+
+
+def take_over(settings: MqttSettings, username: str, password: str, timeout_s: float) -> bool:
+    """Connect once as ``username`` with a clean session and leave: a broker that uses the username as the
+    client id disconnects whoever was connected under it and forgets its session. True once the broker
+    accepted us (within ``timeout_s``, trying again while it refuses, e.g. before it has re-read its files)."""
+    deadline = time.monotonic() + timeout_s
+    while not _connect_once(settings, username, password, max(0.1, min(2.0, deadline - time.monotonic()))):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)  # refused: the broker has not re-read its files yet
+    return True
+
+
+def _connect_once(settings: MqttSettings, username: str, password: str, wait_s: float) -> bool:
+    accepted = threading.Event()
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=username, protocol=paho.MQTTv311, clean_session=True)
+    client.username_pw_set(username, password)
+    _tls(client, settings)
+
+    def connected(c: paho.Client, u: object, f: object, reason: object, p: object) -> None:
+        if not getattr(reason, "is_failure", False):
+            accepted.set()
+
+    client.on_connect = connected
+    try:
+        client.connect(settings.host, settings.port, keepalive=10)
+        client.loop_start()
+        accepted.wait(wait_s)
+    except OSError:
+        return False
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return accepted.is_set()

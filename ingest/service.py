@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,10 +14,12 @@ from ingest.db import private_dir
 from ingest.errors import StoreUnavailable
 from ingest.mqtt import MqttSource
 from ingest.pipeline import Counters, Pipeline
+from ingest.stores import Point, point_sink
 from ingest.worker import WorkerConfig, WorkerLink
 
 log = logging.getLogger("meterwatch.ingest")
 WARN_FILL = 0.8  # health warns when the dead-letter store is this full
+HEALTH_MEASUREMENT = "meterwatch"  # this service's health, written beside the readings for dashboards
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class IngestService:
             self.registry.seed(campus)
         self.mqtt: MqttSource | None = None
         self.link: WorkerLink | None = None
+        self._health_stop = threading.Event()
+        self._health_thread: threading.Thread | None = None
         if not connect_mqtt:
             return
         if ingest.worker == "process":
@@ -61,7 +67,14 @@ class IngestService:
             self.mqtt = MqttSource(mqtt, self.pipeline.submit)
             self.pipeline.ack = self.mqtt.ack
 
-    def start(self) -> None:
+    def start(self, health_every_s: float = 60.0) -> None:
+        """Start ingest; with a store dashboards read (InfluxDB), also write this service's health into it
+        every ``health_every_s`` (measurement ``meterwatch``: dead letters, spool depth, backlog, ...)."""
+        if point_sink(self.store) is not None and health_every_s > 0:
+            self._health_stop.clear()
+            self._health_thread = threading.Thread(target=self._health_loop, args=(health_every_s,),
+                                                   name="mw-health-points", daemon=True)
+            self._health_thread.start()
         if self.link is not None:
             self.link.start()  # the worker drains the spool too
         else:
@@ -70,6 +83,9 @@ class IngestService:
             self.mqtt.start()
 
     def stop(self) -> None:
+        self._health_stop.set()
+        if self._health_thread is not None:
+            self._health_thread.join(10)
         if self.mqtt is not None:
             self.mqtt.stop()
         if self.link is not None:
@@ -115,3 +131,21 @@ class IngestService:
         return Health("ok" if ok else "degraded", connected, self.store.backend, reachable,
                       None if reachable else error, depth, backlog, self.dead_letters.count(),
                       c.received, c.stored, c.acknowledged, tuple(warnings))
+
+    def health_point(self, now_ms: int) -> Point:
+        h = self.health()
+        fields = {"ok": h.status == "ok", "mqtt_connected": h.mqtt_connected, "spool_depth": h.spool_depth,
+                  "backlog": h.backlog, "dead_letters": h.dead_letters, "received": h.received, "stored": h.stored,
+                  "acknowledged": h.acknowledged}
+        return Point(HEALTH_MEASUREMENT, {"site": self.registry.campus.site.id},
+                     {k: float(v) for k, v in fields.items()}, now_ms)
+
+    def _health_loop(self, every_s: float) -> None:
+        sink = point_sink(self.store)
+        while sink is not None:
+            try:
+                sink.write_points([self.health_point(int(time.time() * 1000))])
+            except Exception as exc:  # noqa: BLE001 - the store is down (the spool shows it) or the campus not loaded
+                log.info("health not written to the store", extra={"error": str(exc)[:200]})
+            if self._health_stop.wait(every_s):
+                return

@@ -118,8 +118,11 @@ class _Plan:
 class Rollups:
     """The roll-up file (``rollups.db`` in the data directory)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, exports: bool = False) -> None:
+        """``exports``: also note, in the same transaction, from which day each recomputed meter's daily use must
+        be written out again (``reports.export``), so a crash between the two loses nothing."""
         self.path = path
+        self.exports = exports
         self._conn = connect(path)
         self._lock = threading.Lock()
         self._conn.executescript(
@@ -128,6 +131,7 @@ class Rollups:
             "state TEXT NOT NULL, flags TEXT, PRIMARY KEY (device, day_ms)) WITHOUT ROWID;"
             "CREATE TABLE IF NOT EXISTS meters (device TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
             "pending_ms INTEGER);"
+            "CREATE TABLE IF NOT EXISTS exports (device TEXT PRIMARY KEY, since_ms INTEGER NOT NULL);"
         )
 
     # -- keeping current -----------------------------------------------------------------
@@ -217,10 +221,30 @@ class Rollups:
                     "DO UPDATE SET fingerprint = excluded.fingerprint, "
                     "pending_ms = CASE WHEN pending_ms IS ? THEN NULL ELSE pending_ms END",
                     (device.id, _fingerprint(device), plan.pending))
+                if self.exports:
+                    since = plan.start_day or 0
+                    self._conn.execute("INSERT INTO exports VALUES (?, ?) ON CONFLICT (device) DO UPDATE SET "
+                                       "since_ms = min(since_ms, excluded.since_ms)", (device.id, since))
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+
+    # -- exports -------------------------------------------------------------------------
+    def pending_exports(self) -> dict[str, int]:
+        """Meter → the first day (ms; 0: all) whose daily use must be written out again."""
+        with self._lock:
+            return dict(self._conn.execute("SELECT device, since_ms FROM exports").fetchall())
+
+    def exported(self, taken: dict[str, int]) -> None:
+        """Clear what was written out, unless a newer refresh moved it earlier meanwhile."""
+        with self._lock:
+            self._conn.executemany("DELETE FROM exports WHERE device = ? AND since_ms >= ?", list(taken.items()))
+
+    def first_day(self, device: str) -> int | None:
+        with self._lock:
+            row = self._conn.execute("SELECT min(day_ms) FROM days WHERE device = ?", (device,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     # -- reading ---------------------------------------------------------------------------
     def rows(self, device: str, start_ms: int, end_ms: int) -> tuple[list[DayRow], DayRow | None]:

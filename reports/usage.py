@@ -12,8 +12,10 @@ from zoneinfo import ZoneInfo
 
 from ingest.campus import Campus, Device
 from ingest.contract import Kind
-from ingest.stores import ReadingStore
+from ingest.errors import StoreRejected, StoreUnavailable
+from ingest.stores import ReadingStore, point_sink
 from reports.consumption import Consumption, GroupBy, consumption
+from reports.export import export_days
 from reports.periods import Interval, edges
 from reports.rollup import ChangeLog, Rollups
 
@@ -27,7 +29,8 @@ class Usage:
                  changes: ChangeLog | None, *, request_wait_s: float = 10.0) -> None:
         self.store, self._campus, self.changes = store, campus, changes
         self.request_wait_s = request_wait_s  # how long a query waits for a running refresh
-        self.rollups = Rollups(data_dir / "rollups.db")
+        self.sink = point_sink(store)  # InfluxDB: each meter's daily use is written beside its readings
+        self.rollups = Rollups(data_dir / "rollups.db", exports=self.sink is not None)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -48,7 +51,13 @@ class Usage:
             log.info("roll-ups busy; answering from them as they are")
             return None
         try:
-            return self.rollups.refresh(self.store, self.campus, self.changes, progress=progress)
+            n = self.rollups.refresh(self.store, self.campus, self.changes, progress=progress)
+            if self.sink is not None:
+                try:
+                    export_days(self.sink, self.campus, self.rollups, self.store, int(time.time() * 1000))
+                except (StoreUnavailable, StoreRejected) as exc:  # still pending: the next refresh writes it
+                    log.warning("daily use not written to the store yet", extra={"error": str(exc)[:300]})
+            return n
         finally:
             self._lock.release()
 

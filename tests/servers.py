@@ -144,3 +144,21 @@ class Influx(_Process):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+class ConfiguredMosquitto(_Process):
+    """Mosquitto run with a configuration meterwatch wrote (``meterwatch deploy mosquitto``): its listeners,
+    passwords and ACL as generated, on ports the test chose beforehand."""
+
+    name = "mosquitto"
+
+    def __init__(self, workdir: Path, conf: Path, port: int) -> None:
+        super().__init__(workdir)
+        self.conf, self.port = conf, port
+
+    def command(self) -> list[str]:
+        return [_binary("mosquitto", "/usr/sbin/mosquitto"), "-c", str(self.conf)]
+
+    def ready(self) -> bool:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+            return True

@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Query, Request, Response
 from pydantic import ValidationError
 
+from api.brokerdeploy import keep_broker_current
 from api.deps import Admin, PageDep, ServiceDep, TimezoneDep
 from api.schemas import DeviceCreate, DevicePublic, DeviceUpdate, ReadingPublic, ReadingsPublic
 from api.timefmt import from_ms, parse_interval, to_ms
@@ -29,7 +30,7 @@ def _public(service: IngestService, dev: Device, presence: dict[str, Presence], 
     return DevicePublic(id=dev.id, name=dev.name, kind=dev.kind, site=campus.site.id, building=dev.building,
                         department=building.department if building else Department.OTHER, zone=dev.zone or "default",
                         interval_s=dev.interval_s, multiplier=dev.multiplier, rated_capacity=dev.rated_capacity,
-                        role=dev.role, parent=dev.parent, status=status,
+                        role=dev.role, parent=dev.parent, gateway=dev.gateway, status=status,
                         last_seen=from_ms(p.last_seen_ms if p else None, tz))
 
 
@@ -97,7 +98,8 @@ def latest(device_id: DeviceId, service: ServiceDep, tz: TimezoneDep) -> Reading
     return ReadingPublic(ts=from_ms(sample.ts, tz), seq=sample.seq, values=sample.values)  # type: ignore[arg-type]
 
 
-def _save(service: IngestService, change: Callable[[], None]) -> None:
+def _save(service: IngestService, change: Callable[[], None], request: Request, later: BackgroundTasks) -> None:
+    """Make a registry change; then, with [broker] manage, the broker's files follow (after the answer)."""
     try:
         change()
     except ValidationError as exc:
@@ -109,34 +111,37 @@ def _save(service: IngestService, change: Callable[[], None]) -> None:
         raise HTTPException(404, str(exc)) from exc
     except ConfigError as exc:  # the campus check: unknown building, zone or parent
         raise HTTPException(422, str(exc)) from exc
+    later.add_task(keep_broker_current, request.app.state.settings)
 
 
 @router.post("", response_model=DevicePublic, status_code=201, dependencies=[Admin],
              summary="Add a meter or sensor (admin)")
-def create_device(body: DeviceCreate, service: ServiceDep, tz: TimezoneDep) -> DevicePublic:
+def create_device(body: DeviceCreate, service: ServiceDep, tz: TimezoneDep, request: Request,
+                  later: BackgroundTasks) -> DevicePublic:
     def add() -> None:
         try:
             service.registry.add_device(Device.model_validate(body.model_dump(exclude_unset=True)))
         except AlreadyExists as exc:
             raise AlreadyExists(f"{exc}: PATCH /api/v1/devices/{body.id} to change it") from exc
 
-    _save(service, add)
+    _save(service, add, request, later)
     return _public(service, service.registry.device(body.id), service.presence.all(), tz)
 
 
 @router.patch("/{device_id}", response_model=DevicePublic, dependencies=[Admin],
               summary="Change a device's fields (admin); a new multiplier recomputes its consumption")
-def update_device(device_id: DeviceId, body: DeviceUpdate, service: ServiceDep, tz: TimezoneDep) -> DevicePublic:
+def update_device(device_id: DeviceId, body: DeviceUpdate, service: ServiceDep, tz: TimezoneDep, request: Request,
+                  later: BackgroundTasks) -> DevicePublic:
     _device(service, device_id)
     change = body.model_dump(exclude_unset=True)
     if "building" in change and "zone" not in change:
         change["zone"] = None  # follows the new building's zone
-    _save(service, lambda: service.registry.update_device(device_id, change))
+    _save(service, lambda: service.registry.update_device(device_id, change), request, later)
     return _public(service, service.registry.device(device_id), service.presence.all(), tz)
 
 
 @router.delete("/{device_id}", status_code=204, dependencies=[Admin],
                summary="Remove a device from the registry (admin); its stored readings are kept")
-def delete_device(device_id: DeviceId, service: ServiceDep) -> None:
+def delete_device(device_id: DeviceId, service: ServiceDep, request: Request, later: BackgroundTasks) -> None:
     _device(service, device_id)
-    _save(service, lambda: service.registry.delete_device(device_id))
+    _save(service, lambda: service.registry.delete_device(device_id), request, later)

@@ -54,6 +54,27 @@ class ReadingStore(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Point:
+    """A derived series point (daily consumption, meterwatch's own health) for dashboards to read."""
+
+    measurement: str
+    tags: dict[str, str]
+    fields: dict[str, float]
+    ts_ms: int
+
+
+class PointSink(Protocol):
+    """A store dashboards read (InfluxDB): it also keeps derived series beside the readings."""
+
+    def write_points(self, points: Sequence[Point]) -> None: ...
+
+
+def point_sink(store: ReadingStore) -> PointSink | None:
+    """The store as a sink for derived series, if it is one (InfluxDB; the embedded SQLite store is not)."""
+    return store if callable(getattr(store, "write_points", None)) else None  # type: ignore[return-value]
+
+
 StoreFactory = Callable[[StoreSettings, Path], ReadingStore]
 STORES: dict[str, StoreFactory] = {}
 

@@ -106,3 +106,33 @@ def test_report_energy_command(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "YYYY-MM" in bad.stderr
     assert _run("report", "energy", "--month", "2026-10", "--format", "pdf", cwd=tmp_path).returncode == 2  # needs -o
+
+
+def test_credentials_say_whom_to_issue_for_and_never_show_a_secret(tmp_path: Path) -> None:
+    from ingest.campus import load_campus
+
+    config = tmp_path / "mw.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[campus]\nfile = "{SAMPLE}"\n')
+    registry = Registry(tmp_path / "data" / "meterwatch.db")
+    registry.seed(load_campus(SAMPLE))
+    registry.close()
+    behind = _run("credentials", "issue", "c1-elec", "--config", str(config), cwd=tmp_path)
+    assert behind.returncode == 2
+    assert "publishes through gateway 'gw-canteen-1'" in behind.stderr
+    assert "no gateway or device 'nobody'" in _run("credentials", "issue", "nobody", "--config", str(config),
+                                                     cwd=tmp_path).stderr
+    issued = _run("credentials", "issue", "gw-canteen-1", "--config", str(config), cwd=tmp_path)
+    assert issued.returncode == 0, issued.stderr
+    secret = issued.stdout.splitlines()[-1]
+    assert len(secret) >= 32
+    listing = _run("credentials", "list", "--config", str(config), cwd=tmp_path).stdout
+    assert secret not in listing
+    assert "active" in next(line for line in listing.splitlines() if line.startswith("gw-canteen-1"))
+    assert "none" in next(line for line in listing.splitlines() if line.startswith("ta-fountain"))
+    again = _run("credentials", "issue", "gw-canteen-1", "--config", str(config), cwd=tmp_path)
+    assert again.returncode == 2
+    assert "rotate" in again.stderr
+    # no [broker] certificates: deploy says what to set
+    deploy = _run("deploy", "mosquitto", "--config", str(config), cwd=tmp_path)
+    assert deploy.returncode == 2
+    assert "tls_port needs certfile and keyfile" in deploy.stderr

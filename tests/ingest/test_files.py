@@ -69,3 +69,11 @@ def test_the_systemd_unit_sandboxes_the_service() -> None:
     assert lines["ProtectSystem"] == "strict"
     assert lines["ReadWritePaths"] == "/var/lib/meterwatch"
     assert lines["PrivateTmp"] == "true"
+
+
+def test_the_example_config_is_valid() -> None:
+    settings = load_settings(ROOT / "deploy" / "meterwatch.toml")
+    assert settings.mqtt.username == "meterwatch-ingest"
+    assert settings.alerts.username == "meterwatch-alerts"
+    assert settings.broker.tls_port == 8883
+    assert settings.broker.manage

@@ -1,0 +1,150 @@
+"""Gateways in the registry, their credentials, and the broker files rendered from them (no broker here:
+tests/api/test_broker_deploy.py runs a real Mosquitto on what is rendered)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ingest.brokerfiles import ServiceAccount, render, users_in, write
+from ingest.campus import parse_campus
+from ingest.config import BrokerSettings
+from ingest.credentials import Credentials, mosquitto_hash, verify
+from ingest.errors import AlreadyExists, ConfigError, NotFound
+from ingest.ledger import read_ledger
+
+CAMPUS = """
+site: {id: s1, name: 测试校区}
+buildings: [{id: b1, name: 一号楼, department: office}]
+gateways: [{id: gw-1, name: 一号楼集中器, building: b1}]
+devices:
+  - {id: m1, kind: electricity, building: b1, gateway: gw-1}
+  - {id: m2, kind: water, building: b1, gateway: gw-2}
+  - {id: q1, kind: water_quality, building: b1, role: drinking}
+"""
+NO_TLS = BrokerSettings(tls_port=0, user=None, pid_file=None)
+
+
+def test_who_publishes_for_whom() -> None:
+    campus = parse_campus(CAMPUS)
+    assert {who: [d.id for d in devs] for who, devs in campus.publishers().items()} == {
+        "gw-1": ["m1"], "gw-2": ["m2"], "q1": ["q1"]}  # gw-2 named by a device: added; q1 publishes for itself
+    assert [g.id for g in campus.gateways] == ["gw-1", "gw-2"]
+
+
+@pytest.mark.parametrize(("change", "error"), [
+    ("gateways: [{id: m1}]", "has the id of a device"),
+    ("gateways: [{id: gw-1, building: nowhere}]", "unknown building"),
+])
+def test_gateway_mistakes_are_named(change: str, error: str) -> None:
+    with pytest.raises(ConfigError, match=error):
+        parse_campus(CAMPUS.replace("gateways: [{id: gw-1, name: 一号楼集中器, building: b1}]", change))
+
+
+def test_a_device_cannot_name_another_device_as_its_gateway() -> None:
+    with pytest.raises(ConfigError, match="is a device's id"):
+        parse_campus(CAMPUS.replace("gateway: gw-2", "gateway: q1"))
+
+
+def test_a_ledger_names_gateways_in_chinese(tmp_path: Path) -> None:
+    ledger = tmp_path / "台账.csv"
+    ledger.write_text("表号,类型,楼栋,集中器\nm9,电表,b1,gw-9\n", encoding="utf-8")
+    (dev,) = read_ledger(ledger)
+    assert dev.gateway == "gw-9"
+
+
+def test_our_hashes_are_mosquittos_format() -> None:
+    ours = mosquitto_hash("s3cret")
+    assert ours.startswith("$7$101$")
+    assert verify("s3cret", ours)
+    assert not verify("s3cret!", ours)
+    assert not verify("s3cret", "$6$nope")
+
+
+def test_mosquitto_passwd_hashes_verify(tmp_path: Path) -> None:
+    tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+    pw = tmp_path / "pw"
+    subprocess.run([tool, "-c", "-b", str(pw), "alice", "s3cret"], check=True)
+    stored = pw.read_text(encoding="utf-8").strip().split(":", 1)[1]
+    assert verify("s3cret", stored)
+
+
+def test_issue_rotate_revoke(tmp_path: Path) -> None:
+    store = Credentials(tmp_path / "meterwatch.db")
+    try:
+        first = store.issue("gw-1")
+        with pytest.raises(AlreadyExists, match="rotate"):
+            store.issue("gw-1")
+        second = store.rotate("gw-1")
+        assert second != first
+        assert verify(second, store.active()["gw-1"])
+        assert not verify(first, store.active()["gw-1"])
+        store.revoke("gw-1")
+        assert store.active() == {}
+        (c,) = store.list()
+        assert c.revoked_ms is not None
+        assert c.hash is None
+        with pytest.raises(NotFound):
+            store.rotate("gw-1")
+        with pytest.raises(NotFound):
+            store.revoke("gw-1")
+        again = store.issue("gw-1")  # a revoked id may be issued anew
+        assert verify(again, store.active()["gw-1"])
+    finally:
+        store.close()
+
+
+def test_the_acl_lets_each_publisher_write_only_its_own_devices(tmp_path: Path) -> None:
+    campus = parse_campus(CAMPUS)
+    files = render(NO_TLS, campus, {"gw-1": mosquitto_hash("a"), "q1": mosquitto_hash("b")},
+                   [ServiceAccount("mw-ingest", "x"), ServiceAccount("mw-alerts", "y", publishes_alerts=True)],
+                   "campus", tmp_path)
+    blocks: dict[str, list[str]] = {}
+    user = None
+    for line in files.acl.splitlines():
+        if line.startswith("user "):
+            user = line
+            blocks[user] = []
+        elif line.startswith("topic ") and user is not None:
+            blocks[user].append(line)
+    assert blocks["user gw-1"] == ["topic write campus/s1/m1/reading", "topic write campus/s1/m1/status"]
+    assert blocks["user q1"] == ["topic write campus/s1/q1/reading", "topic write campus/s1/q1/status"]
+    assert "topic write campus/s1/alerts/#" in blocks["user mw-alerts"]
+    assert not any(line.startswith("topic write") for line in blocks["user mw-ingest"])
+    assert "pattern" not in files.acl
+    assert files.without_credentials == ("gw-2",)  # no credentials: not in passwd, no ACL lines
+    assert files.users == {"mw-ingest", "mw-alerts", "gw-1", "q1"}
+    assert "allow_anonymous false" in files.conf
+    assert "listener 1883\nuse_username_as_clientid true" in files.conf
+
+
+def test_unchanged_input_gives_unchanged_files(tmp_path: Path) -> None:
+    campus = parse_campus(CAMPUS)
+    args = (NO_TLS, campus, {"gw-1": mosquitto_hash("a")}, [ServiceAccount("mw-ingest", "x")], "campus", tmp_path)
+    first = render(*args)
+    write(first, tmp_path)
+    again = render(*args, previous_passwd=(tmp_path / "passwd").read_text(encoding="utf-8"))
+    assert again == first
+    assert users_in(tmp_path / "passwd") == {"mw-ingest", "gw-1"}
+    assert (tmp_path / "passwd").stat().st_mode & 0o777 == 0o640
+    changed = render(NO_TLS, campus, {"gw-1": mosquitto_hash("a")}, [ServiceAccount("mw-ingest", "new")], "campus",
+                     tmp_path, previous_passwd=(tmp_path / "passwd").read_text(encoding="utf-8"))
+    assert changed.passwd != first.passwd  # a changed service password is hashed anew
+
+
+@pytest.mark.parametrize(("broker", "accounts", "prefix", "error"), [
+    (BrokerSettings(user=None), [], "campus", "needs certfile and keyfile"),
+    (BrokerSettings(port=0, tls_port=0), [], "campus", "no listener"),
+    (BrokerSettings(tls_port=8883, certfile=Path("s.crt"), keyfile=Path("s.key"), require_certificate=True), [],
+     "campus", "needs cafile"),
+    (NO_TLS, [ServiceAccount("gw-1", "x")], "campus", "id of a gateway or device"),
+    (NO_TLS, [ServiceAccount("a", "x"), ServiceAccount("a", "y")], "campus", "same broker username"),
+    (NO_TLS, [], "campus/#", "topic level"),
+])
+def test_deploy_mistakes_are_named(tmp_path: Path, broker: BrokerSettings, accounts: list[ServiceAccount],
+                                   prefix: str, error: str) -> None:
+    with pytest.raises(ConfigError, match=error):
+        render(broker, parse_campus(CAMPUS), {}, accounts, prefix, tmp_path)
