@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from api import cli_credentials, cli_deploy
+from api import cli_credentials, cli_deploy, cli_grafana
 from api.samples import sample_campus
 from ingest.errors import ConfigError, MeterwatchError
 
@@ -24,6 +24,7 @@ EPILOG = """examples:
   meterwatch token create --role electrician --name wang   # an API / console token (shown once)
   meterwatch credentials issue gw-canteen-1 --config /etc/meterwatch/meterwatch.toml   # a gateway's MQTT password
   meterwatch deploy mosquitto --config /etc/meterwatch/meterwatch.toml --reload   # broker passwords and ACL
+  meterwatch grafana provision --config /etc/meterwatch/meterwatch.toml --out /etc/grafana/meterwatch
 """
 
 
@@ -133,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--config", type=Path, default=None, help="TOML config (for data_dir)")
     cli_credentials.add_commands(sub)
     cli_deploy.add_commands(sub)
+    cli_grafana.add_commands(sub)
     return p
 
 
@@ -161,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             return cli_credentials.run(args)
         if args.command == "deploy":
             return cli_deploy.run(args)
+        if args.command == "grafana":
+            return cli_grafana.run(args)
     except MeterwatchError as exc:
         print(f"meterwatch: {exc}", file=sys.stderr)
         return 2

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alerts.store import AlertStore
 from api.settings import Settings
-from ingest.campus import load_campus
+from ingest.campus import Campus, load_campus
 from ingest.errors import ConfigError
 from ingest.registry import Registry
 from ingest.status import PresenceStore
@@ -32,6 +32,19 @@ def monthly_report(usage: Usage, settings: Settings, month: str, language: str, 
             if alert_store is None:
                 store.close()
     return report
+
+
+def load_campus_for(settings: Settings, campus_file: Path | None = None) -> Campus:
+    """The campus in the data directory's registry; else ``campus_file``, the config's, or the sample campus."""
+    registry = Registry(settings.data_dir / "meterwatch.db")
+    try:
+        return registry.campus
+    except ConfigError:
+        from api.samples import sample_campus
+
+        return load_campus(campus_file or settings.campus.file or sample_campus())
+    finally:
+        registry.close()
 
 
 class OfflineUsage(Usage):
