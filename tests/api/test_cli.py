@@ -136,3 +136,17 @@ def test_credentials_say_whom_to_issue_for_and_never_show_a_secret(tmp_path: Pat
     deploy = _run("deploy", "mosquitto", "--config", str(config), cwd=tmp_path)
     assert deploy.returncode == 2
     assert "tls_port needs certfile and keyfile" in deploy.stderr
+
+
+def test_grafana_provision_command(tmp_path: Path) -> None:
+    config = tmp_path / "mw.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[store]\nbackend = "influxdb"\n[campus]\nfile = "{SAMPLE}"\n')
+    out = _run("grafana", "provision", "--config", str(config), "--out", str(tmp_path / "grafana"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "5 dashboards" in out.stdout
+    assert (tmp_path / "grafana" / "dashboards" / "drinking-water.json").is_file()
+    sqlite = tmp_path / "sqlite.toml"
+    sqlite.write_text(f'data_dir = "{tmp_path / "data"}"\n')
+    refused = _run("grafana", "provision", "--config", str(sqlite), "--out", str(tmp_path / "g2"), cwd=tmp_path)
+    assert refused.returncode == 2
+    assert 'backend = "influxdb"' in refused.stderr
