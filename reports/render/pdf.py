@@ -1,14 +1,17 @@
 """PDF (A4 landscape): the summary, a bar chart per energy type (use by building), then every table.
 
-Chinese text needs a TrueType font with CJK glyphs; it is embedded (subset) so the PDF reads the
-same on any machine. The font is ``[report] pdf_font`` or the first Debian CJK font found.
+Chinese text needs a font with CJK glyphs. Preferred: a TrueType font, embedded (subset) so the PDF
+reads the same on any machine: ``[report] pdf_font`` or the first Debian CJK font found. On a bare
+machine with neither, Adobe's standard Chinese font STSong-Light (a CID font every PDF reader
+provides: nothing to install, nothing embedded; reportlab ships its metrics) so the report still
+works after the first install command alone.
 """
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
-from xml.sax.saxutils import escape
+from xml.sax import saxutils
 
 from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.shapes import Drawing, String
@@ -17,6 +20,7 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
@@ -35,7 +39,19 @@ class FontMissing(ConfigError):
     pass
 
 
-def font_path(settings: ReportSettings) -> Path:
+FALLBACK_CID = "STSong-Light"
+# characters STSong-Light's character collection (Adobe-GB1) lacks, written plainly when it is the font
+_PLAIN = str.maketrans({"³": "3", "²": "2", "₂": "2", "·": "・", "•": "・", "‧": "・"})
+_fallback = False
+
+
+def escape(text: str) -> str:
+    """Text for a Paragraph: markup escaped (names come from spreadsheets), and plain for the fallback font."""
+    return saxutils.escape(text.translate(_PLAIN) if _fallback else text)
+
+
+def font_path(settings: ReportSettings) -> Path | None:
+    """The TrueType font to embed; None: none installed (the CID fallback is used)."""
     if settings.pdf_font is not None:
         if not settings.pdf_font.is_file():
             raise FontMissing(f"[report] pdf_font = {settings.pdf_font}: no such file")
@@ -43,14 +59,20 @@ def font_path(settings: ReportSettings) -> Path:
     for candidate in FONT_CANDIDATES:
         if Path(candidate).is_file():
             return Path(candidate)
-    raise FontMissing("no font with Chinese glyphs for the PDF: install one (apt-get install fonts-wqy-microhei) "
-                      "or set [report] pdf_font to a TrueType file")
+    return None
 
 
 def _register(settings: ReportSettings) -> None:
     if FONT in pdfmetrics.getRegisteredFontNames():
         return
     path = font_path(settings)
+    global _fallback  # noqa: PLW0603 - fonts register once per process, and so does this choice
+    _fallback = path is None
+    if path is None:
+        font = UnicodeCIDFont(FALLBACK_CID)
+        font.name = font.fontName = FONT  # the styles name one font, whichever it is
+        pdfmetrics.registerFont(font)
+        return
     kw = {"subfontIndex": 0} if path.suffix.lower() == ".ttc" else {}
     pdfmetrics.registerFont(TTFont(FONT, str(path), **kw))
 
@@ -76,7 +98,7 @@ def _chart(report: EnergyReport, kind: str, zh: bool, width: float) -> Drawing:
     d = Drawing(width, 200)
     title = (f"{KIND_NAMES[kind][0]} · 各建筑本月用量 ({unit})" if zh
              else f"{KIND_NAMES[kind][1]} by building this month ({unit})")
-    d.add(String(0, 188, title, fontName=FONT, fontSize=11))
+    d.add(String(0, 188, title.translate(_PLAIN) if _fallback else title, fontName=FONT, fontSize=11))
     chart = VerticalBarChart()
     chart.x, chart.y, chart.width, chart.height = 50, 45, width - 70, 130
     chart.data = [[round(getattr(b.figures, field), 1) for b in rows]]

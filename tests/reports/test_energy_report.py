@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import subprocess
+import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -35,6 +38,7 @@ from ingest.stores.sqlite import SqliteStore
 from reports.energy import EnergyReport
 from reports.render import render
 from reports.usage import Usage
+from tests.conftest import ROOT
 
 TZ = ZoneInfo("Asia/Shanghai")
 CAMPUS = parse_campus("""
@@ -196,3 +200,26 @@ def test_hostile_names_are_neutralised_in_csv_and_xlsx_and_escaped_in_the_pdf(re
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(render(hostile, "pdf", settings))).pages)
     assert '<font size="40">育才</font> & co' in text  # shown as written, not read as markup
     assert "<b>粗</b>" in text.replace("\n", "")  # a table cell may wrap it
+
+
+def test_pdf_on_a_bare_machine_falls_back_to_a_font_that_needs_no_file(report: EnergyReport, tmp_path: Path) -> None:
+    """No system CJK font and no [report] pdf_font (a machine after the first install command alone): the PDF
+    uses STSong-Light, a standard CID font PDF readers provide. In a fresh process: fonts register once."""
+    (tmp_path / "report.json").write_text(report.model_dump_json(), encoding="utf-8")
+    script = (
+        "import sys; from pathlib import Path\n"
+        "import reports.render.pdf as pdf\n"
+        "from reports.config import ReportSettings\n"
+        "from reports.energy import EnergyReport\n"
+        "pdf.FONT_CANDIDATES = ()\n"
+        "report = EnergyReport.model_validate_json(Path(sys.argv[1]).read_text(encoding='utf-8'))\n"
+        "Path(sys.argv[2]).write_bytes(pdf.render(report, ReportSettings()))\n")
+    out = tmp_path / "bare.pdf"
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "report.json"), str(out)], check=True, timeout=120,
+                   cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    reader = PdfReader(out)
+    text = "".join(page.extract_text() for page in reader.pages)
+    for expected in ("测试中学 2026-10 能源资源消耗月报", "第一食堂", "2,480.0"):
+        assert expected in text, expected
+    fonts = {str(f["/BaseFont"]) for page in reader.pages for f in page["/Resources"]["/Font"].values()}
+    assert any("STSong-Light" in f for f in fonts), fonts
