@@ -22,6 +22,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                                      "Secrets are written as ${METERWATCH_STORE__PASSWORD} / ${METERWATCH_STORE__TOKEN}"
                                      ": give Grafana's process that environment.")
     pv.add_argument("--out", type=Path, required=True, help="directory for the files")
+    pv.add_argument("--grafana-dir", type=Path, default=None,
+                    help="where Grafana sees OUT, if elsewhere (a container's mount, e.g. /etc/grafana/meterwatch)")
     pu = gsub.add_parser("push", help="create or update the folder, datasource and dashboards through the API",
                          description="Idempotent: everything is matched by uid. Needs a service-account token with "
                                      "the Editor role (Admin to create the datasource). Do not also provision the "
@@ -42,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     campus = load_campus_for(settings, args.campus)
     if args.grafana_command == "provision":
-        done = provision(settings, campus, args.out)
+        done = provision(settings, campus, args.out, seen_as=args.grafana_dir)
         print(f"已写入 wrote {done.datasource}, {done.provider} and {len(done.dashboards)} dashboards in "
               f"{done.dashboards[0].parent}")
         return 0

@@ -67,9 +67,10 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def provision(settings: Settings, campus: Campus, out: Path) -> Provisioned:
+def provision(settings: Settings, campus: Campus, out: Path, *, seen_as: Path | None = None) -> Provisioned:
     """``out/provisioning/datasources/meterwatch.yaml``, ``out/provisioning/dashboards/meterwatch.yaml`` and
-    ``out/dashboards/*.json``: point Grafana's ``paths.provisioning`` at ``out/provisioning``."""
+    ``out/dashboards/*.json``: point Grafana's ``paths.provisioning`` at ``out/provisioning``. ``seen_as``: where
+    Grafana finds ``out`` (a container's mount point), if not at the same path."""
     ds_file = out / "provisioning" / "datasources" / "meterwatch.yaml"
     _write(ds_file, "# written by `meterwatch grafana provision`; secrets come from the environment\n"
            + yaml.safe_dump({"apiVersion": 1, "datasources": [datasource(settings, secrets_from_env=True)]},
@@ -78,7 +79,8 @@ def provision(settings: Settings, campus: Campus, out: Path) -> Provisioned:
     provider = out / "provisioning" / "dashboards" / "meterwatch.yaml"
     _write(provider, yaml.safe_dump({"apiVersion": 1, "providers": [{
         "name": "meterwatch", "folder": FOLDER, "folderUid": FOLDER, "type": "file", "disableDeletion": False,
-        "allowUiUpdates": False, "updateIntervalSeconds": 60, "options": {"path": str(boards.resolve())}}]},
+        "allowUiUpdates": False, "updateIntervalSeconds": 60,
+        "options": {"path": str((seen_as or out.resolve()) / "dashboards")}}]},
         sort_keys=False))
     written = []
     for name, board in dashboards(campus).items():

