@@ -354,3 +354,48 @@ def test_with_manage_a_device_added_through_the_api_can_be_published_at_once(cam
     finally:
         gw.close()
         service.stop()
+
+
+def test_certificate_identity_is_the_username_on_the_tls_listener(campus: Campus,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """[broker] require_certificate + use_identity_as_username: a gateway shows the client certificate
+    `deploy certs --client` made for it (CN = its id) and no password; the ACL is the same."""
+    _cli(capsys, "deploy", "certs", "--out", str(campus.certs), "--client", "gw-canteen-1")
+    with campus.config.open("a", encoding="utf-8") as fh:
+        fh.write("require_certificate = true\nuse_identity_as_username = true\n")
+    _cli(capsys, "deploy", "mosquitto", "--config", str(campus.config))
+    campus.broker.restart()  # listener settings take a restart, not a reload
+    service = campus.ingest()  # the plain listener: its own password, as before
+    now = int(datetime.now(TZ).timestamp())
+    gw = paho.Client(CallbackAPIVersion.VERSION2, client_id="gw-canteen-1", protocol=paho.MQTTv5)
+    gw.tls_set(ca_certs=str(campus.certs / "ca.crt"), certfile=str(campus.certs / "clients" / "gw-canteen-1.crt"),
+               keyfile=str(campus.certs / "clients" / "gw-canteen-1.key"))
+    acks: dict[int, object] = {}
+    connected = threading.Event()
+    gw.on_connect = lambda c, u, f, reason, p: connected.set() if not reason.is_failure else None
+    gw.on_publish = lambda c, u, mid, reason, p: acks.__setitem__(mid, reason)
+    gw.connect("127.0.0.1", campus.tls_port)
+    gw.loop_start()
+    try:
+        assert connected.wait(10), "the gateway's certificate was not accepted"
+        foreign = gw.publish("campus/yucai/d1-elec/reading", reading("d1-elec", now - 90, 1.0), qos=1).mid
+        assert wait_for(lambda: acks.get(foreign), 10, "PUBACK").value == 135  # not its meter: not authorised
+        own = gw.publish("campus/yucai/c1-elec/reading", reading("c1-elec", now - 60, 12_345.0), qos=1).mid
+        assert not wait_for(lambda: acks.get(own), 10, "PUBACK").is_failure
+        wait_for(lambda: stored(service, "c1-elec") == 1, 30, "the reading stored")
+        with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
+            _connect_without_certificate(campus)
+    finally:
+        gw.disconnect()
+        gw.loop_stop()
+        service.stop()
+
+
+def _connect_without_certificate(campus: Campus) -> None:
+    """TLS to the broker trusting its CA but showing no client certificate, then an MQTT CONNECT."""
+    with socket.create_connection(("127.0.0.1", campus.tls_port), timeout=10) as sock:
+        ctx = ssl.create_default_context(cafile=str(campus.certs / "ca.crt"))
+        with ctx.wrap_socket(sock, server_hostname="127.0.0.1") as tls:
+            tls.sendall(bytes([0x10, 12, 0, 4]) + b"MQTT" + bytes([4, 2, 0, 30, 0, 0]))
+            if tls.recv(4) == b"":
+                raise ConnectionResetError("closed without a CONNACK")
