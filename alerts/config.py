@@ -12,6 +12,8 @@ class AlertSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: bool = True
     process: bool = Field(default=True, description="run the alert engine in a process of its own (a second core)")
+    external: bool = Field(default=False, description="the alert engine runs under its own unit (`meterwatch alerts "
+                           "run`): serve does not start it, its API reads the engine's store")
     rules_file: Path | None = Field(default=None, description="rule YAML; default: the packaged default rules")
     roster_file: Path | None = Field(default=None, description="duty roster YAML; without one, alerts go to MQTT only")
     client_id: str = Field(default="meterwatch-alerts", description="its own persistent MQTT session")

@@ -34,6 +34,8 @@ def build_alerts(settings: Settings) -> AlertService | AlertProcess | None:
     """The alert engine: in a process of its own (default) or in this one."""
     if not settings.alerts.enabled:
         return None
+    if settings.alerts.external:  # `meterwatch alerts run` under its own unit
+        return None
     if settings.alerts.process:
         return AlertProcess(AlertProcessConfig(settings.data_dir, settings.mqtt, settings.alerts, settings.language,
                                                settings.log_level, settings.ingest.limits))
@@ -44,7 +46,7 @@ def build_alerts(settings: Settings) -> AlertService | AlertProcess | None:
 def alert_desk(settings: Settings, engine: AlertService | AlertProcess | None) -> AlertDesk | None:
     if isinstance(engine, AlertService):
         return engine.desk
-    if engine is None:
+    if engine is None and not (settings.alerts.enabled and settings.alerts.external):
         return None
     return AlertDesk(data_dir=settings.data_dir, settings=settings.alerts, language=settings.language,
                      topic_prefix=settings.mqtt.topic_prefix)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from api import cli_credentials, cli_deploy, cli_grafana
+from api import cli_alerts, cli_credentials, cli_deploy, cli_grafana
 from api.samples import sample_campus
 from ingest.errors import ConfigError, MeterwatchError
 
@@ -135,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_credentials.add_commands(sub)
     cli_deploy.add_commands(sub)
     cli_grafana.add_commands(sub)
+    cli_alerts.add_commands(sub)
     return p
 
 
@@ -165,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             return cli_deploy.run(args)
         if args.command == "grafana":
             return cli_grafana.run(args)
+        if args.command == "alerts":
+            return cli_alerts.run(args)
     except MeterwatchError as exc:
         print(f"meterwatch: {exc}", file=sys.stderr)
         return 2
