@@ -8,9 +8,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingest.brokerfiles import ServiceAccount, render, users_in, write
-from ingest.campus import parse_campus
+from ingest.campus import Campus, parse_campus
 from ingest.config import BrokerSettings
 from ingest.credentials import Credentials, mosquitto_hash, verify
 from ingest.errors import AlreadyExists, ConfigError, NotFound
@@ -148,3 +150,38 @@ def test_deploy_mistakes_are_named(tmp_path: Path, broker: BrokerSettings, accou
                                    prefix: str, error: str) -> None:
     with pytest.raises(ConfigError, match=error):
         render(broker, parse_campus(CAMPUS), {}, accounts, prefix, tmp_path)
+
+
+IDS = st.from_regex(r"[a-z][a-z0-9_.-]{0,11}", fullmatch=True)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(devices=st.dictionaries(IDS, st.one_of(st.none(), st.sampled_from(["gw-a", "gw-b", "gw-c"])), min_size=1,
+                               max_size=30),
+       issued=st.sets(st.sampled_from(["gw-a", "gw-b", "gw-c"])))
+def test_the_acl_never_lets_a_publisher_write_anything_but_its_own_devices(devices: dict[str, str | None],
+                                                                           issued: set[str]) -> None:
+    devices = {d: g for d, g in devices.items() if not d.startswith("gw-")}
+    doc = {"site": {"id": "s1", "name": "x"}, "buildings": [{"id": "b1", "name": "b", "department": "office"}],
+           "devices": [{"id": d, "kind": "electricity", "building": "b1", **({"gateway": g} if g else {})}
+                       for d, g in devices.items()]}
+    campus = Campus.model_validate(doc)
+    hashes = {who: "$7$101$x$y" for who in [*issued, *[d for d, g in devices.items() if g is None]]}
+    files = render(NO_TLS, campus, hashes, [ServiceAccount("mw-ingest", "x")], "campus", Path("/tmp"))
+    owner = {d: g or d for d, g in devices.items()}
+    user = None
+    for line in files.acl.splitlines():
+        if line.startswith("user "):
+            user = line.split()[1]
+        elif line.startswith("topic write"):
+            topic = line.split()[2]
+            assert "+" not in topic
+            assert "#" not in topic
+            _, site, device, channel = topic.split("/")
+            assert (site, channel in ("reading", "status")) == ("s1", True)
+            assert owner[device] == user, line
+        elif line.startswith("topic read"):
+            assert user == "mw-ingest"
+    assert "pattern" not in files.acl
+    assert {line.split(":", 1)[0] for line in files.passwd.splitlines()} == files.users
+    assert files.users == {"mw-ingest"} | (set(hashes) & set(campus.publishers()))
