@@ -4,7 +4,7 @@ Pinned to one Grafana version (11.6, the SDK's epoch in pyproject.toml); the tes
 dashboard against that version's JSON schema and run every panel query against a real InfluxDB.
 
 - **Campus overview** (``mw-campus``): each kind's use today and over the chosen period against
-  the same period a year before; use per building; daily use per building.
+  the same period a year before, for the campus and for each building; daily use per building.
 - **Building** (``mw-building``): one building's daily electricity, water and gas; its meters' power.
 - **Device** (``mw-device``): every field one device sends, and its latest values.
 - **Drinking water** (``mw-drinking-water``): pH, turbidity and free chlorine of every drinking-water,
@@ -98,11 +98,18 @@ def campus_overview(campus: Campus) -> db.Dashboard:
             .with_target(Influx(f"""SELECT sum("used") FROM "consumption" WHERE "kind" = '{kind.value}' AND """
                                 f""""counted" = 'true' AND time >= ${{__from}}ms - 52w AND time <= ${{__to}}ms - 52w""",
                                 "B")))
-    d = d.with_panel(
-        table.Panel().title("各楼栋本期用量 use per building").datasource(DS).grid_pos(_grid(0, 4, 24, 8))
-        .with_target(Influx(_use(Kind.ELECTRICITY, group=' GROUP BY "building"'), "A", "table"))
-        .with_target(Influx(_use(Kind.WATER, group=' GROUP BY "building"'), "B", "table"))
-        .with_target(Influx(_use(Kind.GAS, group=' GROUP BY "building"'), "C", "table")))
+    by_building = ' GROUP BY "building"'
+    period = table.Panel().title("各楼栋本期与去年同期 each building: this period and a year before").datasource(DS)
+    today = table.Panel().title("各楼栋今日用量 each building today").datasource(DS)
+    for i, kind in enumerate(UNITS):
+        ref = "ABC"[i]
+        period = (period.with_target(Influx(_use(kind, group=by_building), ref, "table"))
+                  .with_target(Influx(_use(kind, group=by_building).replace(
+                      "$timeFilter", "time >= ${__from}ms - 52w AND time <= ${__to}ms - 52w"), f"{ref}2", "table")))
+        today = today.with_target(Influx(f"""SELECT sum("used") FROM "consumption" WHERE "kind" = '{kind.value}' """
+                                         f"""AND "counted" = 'true' AND time > now() - 24h{by_building}""", ref,
+                                         "table"))
+    d = d.with_panel(today.grid_pos(_grid(0, 4, 8, 8))).with_panel(period.grid_pos(_grid(8, 4, 16, 8)))
     for i, kind in enumerate(UNITS):
         d = d.with_panel(
             timeseries.Panel().title(f"各楼栋每日{NAMES[kind]} daily per building").datasource(DS)

@@ -155,6 +155,15 @@ def test_every_panel_query_returns_what_the_panel_promises(week: Week) -> None:
                 and "24h" not in t["query"])
     (b,) = week.query(expand(same, start_ms, end_ms))
     assert a["values"][0][1] == pytest.approx(b["values"][0][1])
+    board = dashboards(CAMPUS)["campus-overview"]
+    per_building = {t["refId"]: t["query"] for t in targets(board) if "GROUP BY \"building\"" in t["query"]
+                    and "time(1d)" not in t["query"] and "24h" not in t["query"]}
+    year = 52 * 7 * 86_400_000
+    now_rows = {s["tags"]["building"]: s["values"][0][1] for s in week.query(expand(per_building["A"], start_ms,
+                                                                                      end_ms))}
+    then_rows = {s["tags"]["building"]: s["values"][0][1] for s in week.query(expand(per_building["A2"],
+                                                                                       start_ms + year, end_ms + year))}
+    assert then_rows == pytest.approx(now_rows)
 
 
 @pytest.mark.integration
