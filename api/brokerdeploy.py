@@ -38,6 +38,9 @@ class Deployed:
 def service_accounts(settings: Settings) -> list[ServiceAccount]:
     """meterwatch's own processes, each with its own username (the broker's client id)."""
     out = []
+    if settings.mqtt.username and settings.alerts.enabled and not settings.alerts.username:
+        raise ConfigError("[alerts] username: the alert process needs a broker account of its own (the username is "
+                          "its client id: sharing ingest's, each would take the other's session)")
     named = [("[mqtt]", settings.mqtt.username, settings.mqtt.password, False)]
     if settings.alerts.enabled:
         named.append(("[alerts]", settings.alerts.username, settings.alerts.password, True))

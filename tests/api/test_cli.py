@@ -136,6 +136,11 @@ def test_credentials_say_whom_to_issue_for_and_never_show_a_secret(tmp_path: Pat
     deploy = _run("deploy", "mosquitto", "--config", str(config), cwd=tmp_path)
     assert deploy.returncode == 2
     assert "tls_port needs certfile and keyfile" in deploy.stderr
+    # ingest has an account, the alert process none: it would be refused (or share ingest's session)
+    config.write_text(config.read_text() + '[mqtt]\nusername = "mw-ingest"\npassword = "x"\n')
+    shared = _run("deploy", "mosquitto", "--config", str(config), cwd=tmp_path)
+    assert shared.returncode == 2
+    assert "[alerts] username" in shared.stderr
 
 
 def test_grafana_provision_command(tmp_path: Path) -> None:
