@@ -23,6 +23,7 @@ from simulators import profiles
 from simulators.calendar import DayType, SchoolCalendar
 from simulators.faults import resolve
 
+LOSS = 0.04  # the incomer's share above the main meters: line losses and unmetered use (2–6 % is plausible)
 QUALITY_BASE: dict[str, dict[str, float]] = {
     "drinking": {"ph": 7.2, "turbidity_ntu": 0.2, "free_chlorine_mgl": 0.3, "tds_mgl": 180, "temperature_c": 22},
     "canteen_water": {"ph": 7.3, "turbidity_ntu": 0.3, "free_chlorine_mgl": 0.35, "tds_mgl": 260,
@@ -72,6 +73,10 @@ class Simulation:
         self.half_ms = self.start_ms + (self.end_ms - self.start_ms) // 2
         self.third_ms = self.start_ms + (self.end_ms - self.start_ms) // 3
         self._day_cache: dict[Any, DayType] = {}
+        # the site's supply meter sees every main meter (not the sub-meters inside them) plus the losses and
+        # unmetered use of the campus network: a steady LOSS share
+        self.mains = [d for d in self.devices if d["kind"] == "electricity" and not d.get("parent")
+                      and d.get("role") != "incomer"]
 
     # -- helpers -----------------------------------------------------------------------
     def topic(self, device: str, channel: str = "reading") -> str:
@@ -97,10 +102,10 @@ class Simulation:
         b = self.buildings[dev["building"]]
         dept, area, kind = b["department"], b.get("floor_area_m2", 1000), dev["kind"]
         if kind == "electricity":
+            if dev.get("role") == "incomer":
+                return sum(self._rate(m, ts_ms) for m in self.mains) * (1 + LOSS)
             if dev.get("role") == "dorm_room":
                 rate = profiles.dorm_room_kw(hour, day)
-            elif dev.get("multiplier", 1) >= 100:
-                rate = profiles.incomer_kw(hour, day)
             else:
                 rate = profiles.electricity_kw(dept, hour, day, area)
             if self._has(dev["id"], "over_budget"):

@@ -61,13 +61,6 @@ def dorm_room_kw(hour: float, day: DayType) -> float:
     return 0.2 if 12 <= hour < 14 else 0.05
 
 
-def incomer_kw(hour: float, day: DayType) -> float:
-    """The 10 kV incomer sees the whole campus."""
-    if day is DayType.SCHOOL_DAY:
-        return 900 if 7.5 <= hour < 21.5 else 350
-    return 300
-
-
 def water_m3h(department: str, hour: float, day: DayType, area_m2: float) -> float:
     scale = max(area_m2, 100) / 1000
     term = day is not DayType.VACATION and day is not DayType.HOLIDAY
