@@ -51,7 +51,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="where files go (default %(default)s)")
     d.add_argument("--port", type=int, default=8000, help="HTTP port on 127.0.0.1 (default %(default)s)")
     d.add_argument("--mqtt-port", type=int, default=1883, help="embedded broker port; a free one if taken")
-    d.add_argument("--days", type=float, default=2.0, help="days of history to backfill first (default %(default)s)")
+    d.add_argument("--days", type=float, default=None,
+                   help="days of history to backfill first (default: from the 1st of last month, at least 35)")
+    d.add_argument("--verbose", action="store_true", help="JSON log lines on the terminal (default: DATA_DIR/"
+                                                          "meterwatch.log; the terminal shows progress and status)")
     d.add_argument("--campus", type=Path, default=None, help="campus YAML (default: the sample campus)")
     d.add_argument("--seed", type=int, default=1)
     d.add_argument("--fault", action="append", default=[], metavar="NAME",
@@ -201,7 +204,7 @@ def _simulate(args: argparse.Namespace) -> int:
         print(f"meterwatch simulate: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
-    with tqdm(desc="发布 publishing", unit="msg") as bar:
+    with tqdm(desc="发布 publishing", unit="reading") as bar:
         try:
             tally = publish(sim, args.broker, speed=args.speed, live=args.live, progress=bar.update, stop=stop,
                             credentials=_secrets(args.credentials), cafile=str(args.cafile) if args.cafile else None)

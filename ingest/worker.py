@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import queue
 import threading
 from collections import deque
@@ -48,8 +49,11 @@ class Progress:
 
 def worker_main(conn: Connection, config: WorkerConfig) -> None:
     """The worker process: commit every batch it is sent, answer with Progress, stop on None."""
+    from ingest.logs import LOG_FILE_ENV, setup_logging
     from ingest.pipeline import Pipeline
 
+    if os.environ.get(LOG_FILE_ENV):  # the service logs to a file: so does its worker (else warnings on stderr)
+        setup_logging("INFO")
     pipeline = Pipeline.open(config.data_dir, config.store, config.ingest, config.topic_prefix)
     pipeline.start(writer=False)
     conn.send(READY)

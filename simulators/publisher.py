@@ -30,7 +30,7 @@ class Tally:
         self.readings += len(pub.readings)
         self.by_what[pub.what] = self.by_what.get(pub.what, 0) + 1
         if progress is not None:
-            progress(1)
+            progress(max(1, len(pub.readings)))
 
 
 class _Client:
@@ -119,19 +119,23 @@ class _Gateways:
 def publish(sim: Simulation, broker: str, *, speed: float = 0.0, live: bool = False,
             client_id: str = "meterwatch-simulator", credentials: dict[str, str] | None = None,
             cafile: str | None = None,
-            progress: Callable[[int], None] | None = None, stop: threading.Event | None = None) -> Tally:
+            progress: Callable[[int], None] | None = None, stop: threading.Event | None = None,
+            caught_up: threading.Event | None = None, backfill_batch: int = 1) -> Tally:
     """Publish ``sim`` to ``broker`` (mqtt:// or mqtts://, with ``cafile``). With ``credentials`` (gateway or
-    device id → secret) every gateway publishes as itself, the way a campus in production does."""
+    device id → secret) every gateway publishes as itself, the way a campus in production does. ``live``: the
+    past at full speed (``backfill_batch`` readings of a device per message, as a gateway sends a backlog), then
+    in step with the clock. ``progress`` is told readings (or messages without any)."""
     link = Link.of(broker, cafile)
     offline = {f.device for f in sim.faults if f.name == "device_offline" and f.device}
     if credentials is not None:
-        return _publish_as_gateways(sim, _Gateways(sim, link, credentials), offline, speed, live, progress, stop)
+        return _publish_as_gateways(sim, _Gateways(sim, link, credentials), offline, speed, live, progress, stop,
+                                    caught_up)
     main = _Client(link, client_id)
     gateways = {d: _Client(link, f"{client_id}-{d}", will=(sim.topic(d, "status"), b"offline"))
                 for d in offline}
     tally = Tally()
     try:
-        for pub in _paced(sim, speed, live, stop, [main]):
+        for pub in _paced(sim, speed, live, stop, [main], caught_up, backfill_batch):
             _send(pub, main, gateways)
             tally.count(pub, progress)
         main.flush()
@@ -144,11 +148,56 @@ def publish(sim: Simulation, broker: str, *, speed: float = 0.0, live: bool = Fa
     return tally
 
 
+def _batched(pubs: Iterator[Publication], size: int, until_ms: int) -> Iterator[Publication]:
+    """What a gateway does with a backlog: up to ``size`` readings of one device in one JSON array, for the
+    readings before ``until_ms``; everything else (and everything after) as it comes, each device in order."""
+    held: dict[str, list[Publication]] = {}
+
+    def merged(topic: str) -> Publication | None:
+        group = held.pop(topic, [])
+        if not group:
+            return None
+        if len(group) == 1:
+            return group[0]
+        return Publication(group[-1].ts_ms, topic, b"[" + b",".join(p.payload for p in group) + b"]",
+                           group[-1].device, "batch", [r for p in group for r in p.readings])
+
+    for pub in pubs:
+        if pub.ts_ms >= until_ms:
+            for topic in list(held):
+                out = merged(topic)
+                if out is not None:
+                    yield out
+            yield pub
+            yield from pubs  # the live part, as it comes
+            return
+        if pub.what == "reading":
+            held.setdefault(pub.topic, []).append(pub)
+            if len(held[pub.topic]) >= size:
+                out = merged(pub.topic)
+                if out is not None:
+                    yield out
+            continue
+        out = merged(pub.topic)
+        if out is not None:
+            yield out
+        yield pub
+    for topic in list(held):
+        out = merged(topic)
+        if out is not None:
+            yield out
+
+
 def _paced(sim: Simulation, speed: float, live: bool, stop: threading.Event | None,
-           clients: list[_Client] | dict[str, _Client]) -> Iterator[Publication]:
-    """The publications in order, each when it is due (``clients`` are flushed before a wait)."""
+           clients: list[_Client] | dict[str, _Client],
+           caught_up: threading.Event | None = None, backfill_batch: int = 1) -> Iterator[Publication]:
+    """The publications in order, each when it is due (``clients`` are flushed before a wait). ``caught_up`` is
+    set at the first wait: a live run has published its backfill, in arrays of ``backfill_batch`` readings."""
     wall0 = time.monotonic()
-    for pub in sim.publications():
+    source = sim.publications()
+    if live and backfill_batch > 1:
+        source = _batched(source, backfill_batch, int(time.time() * 1000))
+    for pub in source:
         if stop is not None and stop.is_set():
             return
         delay = 0.0
@@ -159,6 +208,8 @@ def _paced(sim: Simulation, speed: float, live: bool, stop: threading.Event | No
         if delay > 0:
             for c in list(clients.values() if isinstance(clients, dict) else clients):
                 c.flush(5)
+            if caught_up is not None:
+                caught_up.set()
             if stop is None:
                 time.sleep(delay)
             elif stop.wait(delay):
@@ -178,12 +229,13 @@ def _send(pub: Publication, main: _Client, gateways: dict[str, _Client]) -> None
 
 
 def _publish_as_gateways(sim: Simulation, gws: _Gateways, offline: set[str], speed: float, live: bool,
-                         progress: Callable[[int], None] | None, stop: threading.Event | None) -> Tally:
+                         progress: Callable[[int], None] | None, stop: threading.Event | None,
+                         caught_up: threading.Event | None = None) -> Tally:
     for d in sorted(offline):
         gws.client(d, will=True)  # its Last Will is the offline device's status
     tally = Tally()
     try:
-        for pub in _paced(sim, speed, live, stop, gws.open):
+        for pub in _paced(sim, speed, live, stop, gws.open, caught_up):
             if pub.what == "disconnect":
                 gone = gws.drop(pub.device)
                 if gone is not None:
