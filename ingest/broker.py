@@ -20,7 +20,6 @@ protocol closes that connection and nothing else.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import struct
 import threading
@@ -48,6 +47,7 @@ class BrokerLimits:
     max_retained: int = 100_000
     session_expiry_s: float = 86_400.0  # an offline persistent session is forgotten after this
 
+CLOSE_WAIT_S = 5.0  # a closing connection's unsent data waits this long for the peer to read it
 CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = 1, 2, 3, 4, 5, 6, 7
 SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 10, 11, 12, 13, 14
 
@@ -173,7 +173,7 @@ class EmbeddedBroker:
                 self._server.close()
             await asyncio.sleep(0)  # connections accepted whose handler has not run yet: let it start (and close)
             for writer in list(self._writers):
-                writer.close()
+                writer.transport.abort()  # now, unsent data or not: a peer that does not read cannot hold it open
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for t in tasks:
                 t.cancel()
@@ -309,7 +309,6 @@ class EmbeddedBroker:
             log.info("connection closed: protocol violation", extra={"error": f"{type(exc).__name__}: {exc}"[:200]})
         finally:
             self.connections -= 1
-            self._writers.discard(writer)
             if session is not None and session.writer is writer:
                 session.writer = None
                 session.offline_since = time.monotonic()
@@ -317,8 +316,18 @@ class EmbeddedBroker:
                     self._route(session.will)
                 if session.clean:
                     self.sessions.pop(session.client_id, None)
-            with contextlib.suppress(Exception):
-                writer.close()
+            await self._close(writer)
+
+    async def _close(self, writer: asyncio.StreamWriter) -> None:
+        """Close a connection: what it still has to send goes out if the peer reads it within CLOSE_WAIT_S, else
+        the socket is cut. Tracked until it is closed, so ``stop`` finds every open one."""
+        try:
+            writer.close()
+            await asyncio.wait_for(writer.wait_closed(), CLOSE_WAIT_S)
+        except (Exception, asyncio.CancelledError):  # noqa: BLE001 - a peer that does not read, a reset, a stop
+            writer.transport.abort()
+        finally:
+            self._writers.discard(writer)
 
     async def _read(self, reader: asyncio.StreamReader, idle: float | None) -> tuple[int, int, bytes]:
         """One packet: wait up to ``idle`` for its first byte, then ``packet_timeout_s`` for the rest."""
