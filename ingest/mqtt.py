@@ -7,6 +7,7 @@ we have not acknowledged, and we acknowledge only after the pipeline has committ
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -88,8 +89,7 @@ class MqttSource:
         return self._connected.wait(timeout)
 
     def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        shut(self._client)
 
 
 def _tls(client: paho.Client, settings: MqttSettings) -> None:
@@ -129,6 +129,16 @@ def _connect_once(settings: MqttSettings, username: str, password: str, wait_s: 
     except OSError:
         return False
     finally:
-        client.disconnect()
-        client.loop_stop()
+        shut(client)
     return accepted.is_set()
+
+
+def shut(client: paho.Client) -> None:
+    """Disconnect, stop paho's network thread and close the socket. paho closes it only once its thread has
+    written DISCONNECT, and loop_stop() right after disconnect() can end that thread first: the socket leaked."""
+    client.disconnect()
+    client.loop_stop()
+    sock = client.socket()
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.close()

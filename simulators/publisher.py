@@ -69,13 +69,11 @@ class _Client:
 
     def close(self, clean: bool = True) -> None:
         if clean:
-            self.c.disconnect()
-            self.c.loop_stop()
-        else:
-            self.c.loop_stop()
-            sock = self.c.socket()
-            if sock is not None:
-                sock.close()
+            self.c.disconnect()  # closed below if paho's thread stopped before it had sent DISCONNECT
+        self.c.loop_stop()
+        sock = self.c.socket()
+        if sock is not None:
+            sock.close()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from alerts.rules import RuleBook, load_rules
 from alerts.store import AlertStore
 from ingest.campus import load_campus
 from ingest.decode import Inbound, decode
+from ingest.mqtt import shut
 from ingest.registry import Registry
 from simulators.model import Publication, Simulation, load_campus_doc
 from tests.conftest import SAMPLE
@@ -95,8 +96,7 @@ def publish(url_port: int, pubs: Iterable[Publication], timeout_s: float = 60) -
     infos = [client.publish(p.topic, p.payload, qos=1, retain=p.retain) for p in pubs]
     for info in infos:
         info.wait_for_publish(timeout_s)
-    client.disconnect()
-    client.loop_stop()
+    shut(client)
     return len(infos)
 
 

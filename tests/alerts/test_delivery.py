@@ -19,6 +19,7 @@ from alerts.store import Notice
 from api.app import create_app
 from api.settings import Settings
 from ingest.config import MqttSettings
+from ingest.mqtt import shut
 from tests.alerts.drive import local, publish, roster_text, simulation
 from tests.harness import make_service, start_connected, token_headers
 from tests.peers import SmtpSink, WebhookServer
@@ -125,7 +126,7 @@ def test_fault_reaches_the_person_on_duty_escalates_until_acked_and_resolves(tmp
             gas_alerts = alerts.store.query(category="safety", severity="critical")
             assert [(a.rule, a.subject) for a in gas_alerts] == [("canteen-gas-closed", "c1-gas")]
         finally:
-            display.loop_stop()
+            shut(display)
             alerts.stop()
             ingest.stop()
 

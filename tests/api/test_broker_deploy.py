@@ -28,6 +28,7 @@ from ingest.campus import load_campus
 from ingest.config import IngestSettings, MqttSettings, StoreSettings
 from ingest.contract import Kind
 from ingest.credentials import Credentials
+from ingest.mqtt import shut
 from ingest.registry import Registry
 from ingest.service import IngestService
 from simulators.model import Simulation, load_campus_doc
@@ -153,8 +154,7 @@ class Client:
         return not getattr(self.connack, "is_failure", True)
 
     def close(self) -> None:
-        self.c.disconnect()
-        self.c.loop_stop()
+        shut(self.c)
 
 
 def reading(device: str, ts_s: int, value: float) -> bytes:
@@ -386,8 +386,7 @@ def test_certificate_identity_is_the_username_on_the_tls_listener(campus: Campus
         with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
             _connect_without_certificate(campus)
     finally:
-        gw.disconnect()
-        gw.loop_stop()
+        shut(gw)
         service.stop()
 
 

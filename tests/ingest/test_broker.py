@@ -10,6 +10,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ingest.broker import EmbeddedBroker, topic_matches
+from ingest.mqtt import shut
 from tests.servers import wait_for
 
 
@@ -56,8 +57,7 @@ def test_unacknowledged_messages_are_redelivered_and_offline_ones_queued(broker:
     for i in range(50):
         pub.publish("campus/s/d/reading", str(i), qos=1).wait_for_publish(30)
     wait_for(lambda: len(got) == 50, 30, "50 deliveries")
-    sub.disconnect()
-    sub.loop_stop()  # none acknowledged
+    shut(sub)  # none acknowledged
     for i in range(50, 60):
         pub.publish("campus/s/d/reading", str(i), qos=1).wait_for_publish(30)
     pub.loop_stop()
@@ -72,5 +72,4 @@ def test_unacknowledged_messages_are_redelivered_and_offline_ones_queued(broker:
     assert sorted(readings) == list(range(60))
     assert sum(1 for m in got if m.dup) == 50
     assert any(m.topic == "campus/s/gw/status" and m.payload == b"offline" for m in got)
-    sub.disconnect()
-    sub.loop_stop()
+    shut(sub)

@@ -14,6 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from alerts.config import AlertSettings
 from alerts.service import AlertService
 from ingest.config import MqttSettings
+from ingest.mqtt import shut
 from simulators.publisher import publish
 from tests.harness import assert_exactly_once, make_service, malformed_count, simulation, start_connected
 from tests.servers import Mosquitto, wait_for
@@ -60,8 +61,7 @@ def _send_raw(port: int, messages: list[tuple[str, bytes]]) -> None:
             info.wait_for_publish(30)
             assert info.is_published()
     finally:
-        client.disconnect()
-        client.loop_stop()
+        shut(client)
 
 
 def test_hostile_messages_mixed_into_a_day_stop_nothing(tmp_path: Path, mosquitto: Mosquitto) -> None:
