@@ -34,15 +34,20 @@ def monthly_report(usage: Usage, settings: Settings, month: str, language: str, 
     return report
 
 
+def campus_file_for(settings: Settings, campus_file: Path | None = None) -> Path:
+    """The campus file a command falls back on: the one given, the config's, or the sample campus."""
+    from api.samples import sample_campus
+
+    return campus_file or settings.campus.file or sample_campus()
+
+
 def load_campus_for(settings: Settings, campus_file: Path | None = None) -> Campus:
-    """The campus in the data directory's registry; else ``campus_file``, the config's, or the sample campus."""
+    """The campus in the data directory's registry; else the file of :func:`campus_file_for`."""
     registry = Registry(settings.data_dir / "meterwatch.db")
     try:
         return registry.campus
     except ConfigError:
-        from api.samples import sample_campus
-
-        return load_campus(campus_file or settings.campus.file or sample_campus())
+        return load_campus(campus_file_for(settings, campus_file))
     finally:
         registry.close()
 
@@ -55,9 +60,7 @@ class OfflineUsage(Usage):
         db = settings.data_dir / "meterwatch.db"
         self._registry = Registry(db)
         self._presence = PresenceStore(db)
-        from api.samples import sample_campus
-
-        fallback = load_campus(campus_file or settings.campus.file or sample_campus())
+        fallback = load_campus(campus_file_for(settings, campus_file))
 
         def campus() -> object:
             try:

@@ -14,7 +14,7 @@ from ingest.db import private_dir
 from ingest.errors import StoreUnavailable
 from ingest.mqtt import MqttSource
 from ingest.pipeline import Counters, Pipeline
-from ingest.stores import Point, point_sink
+from ingest.stores import Point, PointSink, point_sink
 from ingest.worker import WorkerConfig, WorkerLink
 
 log = logging.getLogger("meterwatch.ingest")
@@ -70,9 +70,10 @@ class IngestService:
     def start(self, health_every_s: float = 60.0) -> None:
         """Start ingest; with a store dashboards read (InfluxDB), also write this service's health into it
         every ``health_every_s`` (measurement ``meterwatch``: dead letters, spool depth, backlog, ...)."""
-        if point_sink(self.store) is not None and health_every_s > 0:
+        sink = point_sink(self.store)
+        if sink is not None and health_every_s > 0:
             self._health_stop.clear()
-            self._health_thread = threading.Thread(target=self._health_loop, args=(health_every_s,),
+            self._health_thread = threading.Thread(target=self._health_loop, args=(sink, health_every_s),
                                                    name="mw-health-points", daemon=True)
             self._health_thread.start()
         if self.link is not None:
@@ -140,9 +141,8 @@ class IngestService:
         return Point(HEALTH_MEASUREMENT, {"site": self.registry.campus.site.id},
                      {k: float(v) for k, v in fields.items()}, now_ms)
 
-    def _health_loop(self, every_s: float) -> None:
-        sink = point_sink(self.store)
-        while sink is not None:
+    def _health_loop(self, sink: PointSink, every_s: float) -> None:
+        while True:
             try:
                 sink.write_points([self.health_point(int(time.time() * 1000))])
             except Exception as exc:  # noqa: BLE001 - the store is down (the spool shows it) or the campus not loaded

@@ -45,9 +45,14 @@ _PLAIN = str.maketrans({"³": "3", "²": "2", "₂": "2", "·": "・", "•": "�
 _fallback = False
 
 
+def _plain(text: str) -> str:
+    """The text as the font in use can show it (the fallback font lacks a few characters)."""
+    return text.translate(_PLAIN) if _fallback else text
+
+
 def escape(text: str) -> str:
     """Text for a Paragraph: markup escaped (names come from spreadsheets), and plain for the fallback font."""
-    return saxutils.escape(text.translate(_PLAIN) if _fallback else text)
+    return saxutils.escape(_plain(text))
 
 
 def font_path(settings: ReportSettings) -> Path | None:
@@ -98,7 +103,7 @@ def _chart(report: EnergyReport, kind: str, zh: bool, width: float) -> Drawing:
     d = Drawing(width, 200)
     title = (f"{KIND_NAMES[kind][0]} · 各建筑本月用量 ({unit})" if zh
              else f"{KIND_NAMES[kind][1]} by building this month ({unit})")
-    d.add(String(0, 188, title.translate(_PLAIN) if _fallback else title, fontName=FONT, fontSize=11))
+    d.add(String(0, 188, _plain(title), fontName=FONT, fontSize=11))
     chart = VerticalBarChart()
     chart.x, chart.y, chart.width, chart.height = 50, 45, width - 70, 130
     chart.data = [[round(getattr(b.figures, field), 1) for b in rows]]

@@ -7,7 +7,7 @@ roll-ups follow, as in production. Times are Asia/Shanghai local.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -202,16 +202,22 @@ def test_a_query_during_a_long_refresh_answers_from_the_roll_ups_as_they_are(par
     usage.close()
 
 
-def test_many_meters_continuing_are_read_together(parts: Parts) -> None:
-    """The usual refresh: every meter goes on from its last day (one query per kind for InfluxDB)."""
+def continue_next_day(parts: Parts, after_first: Callable[[], None] = lambda: None) -> None:
+    """Every meter built to 2026-03-03, then one more reading each: the next day goes on from the last one."""
     parts.write(all_readings())
     parts.use(Kind.ELECTRICITY, "2026-03-02", "2026-03-03", Interval.DAY, GroupBy.DEVICE)
+    after_first()
     parts.write([reading("m1", Kind.ELECTRICITY, "2026-03-03 01:30", 325),
                  reading("m3", Kind.ELECTRICITY, "2026-03-03 02:00", 21),
                  reading("m2", Kind.WATER, "2026-03-03 02:00", 31, "b2")])
     assert parts.use(Kind.ELECTRICITY, "2026-03-03", "2026-03-04", Interval.DAY, GroupBy.DEVICE) == {
         "m1": [5.0 + 10.0], "m3": [1.0]}
     assert parts.use(Kind.WATER, "2026-03-03", "2026-03-04", Interval.DAY, GroupBy.DEVICE) == {"m2": [1.0]}
+
+
+def test_many_meters_continuing_are_read_together(parts: Parts) -> None:
+    """The usual refresh: every meter goes on from its last day (one query per kind for InfluxDB)."""
+    continue_next_day(parts)
     assert parts.use(Kind.ELECTRICITY, "2026-03-02", "2026-03-03", Interval.DAY, GroupBy.DEVICE) == {
         "m1": [210.0], "m3": [10.0]}
 
@@ -237,15 +243,10 @@ def test_a_refresh_reads_at_most_the_stores_batch_of_meters_at_once(tmp_path: Pa
     parts = Parts(tmp_path, BatchingStore(tmp_path / "readings.db"))
     store = parts.store
     assert isinstance(store, BatchingStore)
-    parts.write(all_readings())
-    parts.use(Kind.ELECTRICITY, "2026-03-02", "2026-03-03", Interval.DAY, GroupBy.DEVICE)
-    assert store.batches == []  # a first build reads meter by meter
-    parts.write([reading("m1", Kind.ELECTRICITY, "2026-03-03 01:30", 325),
-                 reading("m3", Kind.ELECTRICITY, "2026-03-03 02:00", 21),
-                 reading("m2", Kind.WATER, "2026-03-03 02:00", 31, "b2")])
-    assert parts.use(Kind.ELECTRICITY, "2026-03-03", "2026-03-04", Interval.DAY, GroupBy.DEVICE) == {
-        "m1": [5.0 + 10.0], "m3": [1.0]}
-    assert parts.use(Kind.WATER, "2026-03-03", "2026-03-04", Interval.DAY, GroupBy.DEVICE) == {"m2": [1.0]}
+    def first_build_read_meter_by_meter() -> None:
+        assert store.batches == []
+
+    continue_next_day(parts, first_build_read_meter_by_meter)
     assert store.batches == [["m1", "m3"]]  # the step of two electricity meters; m2 alone is read by itself
     for part in (parts.rollups, parts.presence, parts.store):
         part.close()
