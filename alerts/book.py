@@ -185,7 +185,7 @@ class AlertBook:
             return render(alert, event, language=language or cfg.language, rule_name=name,
                           building=building.name if building else (alert.department or ""),
                           device=f"{device.name} ({device.id})" if device else alert.subject, zone=zone, tz=cfg.tz,
-                          ack_url=ack, actor=actor, reason=reason)
+                          ack_url=ack, actor=actor, reason=reason, console_url=f"{cfg.public_url}/#alerts/{alert.id}")
 
         for person in people:
             title, body = text(person.language, person.id)

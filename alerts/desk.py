@@ -22,6 +22,7 @@ from alerts.roster import DutyRoster, load_roster
 from alerts.rules import RuleBook, load_rules
 from alerts.store import Alert, AlertStore
 from ingest.db import private_dir
+from ingest.labels import CampusNames
 from ingest.registry import Registry
 
 _SIG = re.compile(r"[0-9a-f]{32}")
@@ -57,6 +58,15 @@ class AlertDesk:
         self.book = AlertBook(self.store, self.roster, self.rules, BookSettings(
             campus.site.id, language, settings.public_url.rstrip("/"), self._secret, tz, topic_prefix,
             settings.mqtt_publish, settings.ack_link_ttl))
+        self._names = CampusNames(campus)
+
+    @property
+    def names(self) -> CampusNames:
+        """Device, building and zone names of the campus as it is now."""
+        campus = self.registry.campus
+        if self._names.campus is not campus:
+            self._names = CampusNames(campus)
+        return self._names
 
     def refresh(self) -> bool:
         """Follow campus changes (devices imported, moved); True when the rule book was rebuilt."""

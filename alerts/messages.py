@@ -4,10 +4,12 @@ limit, since when, and how to acknowledge."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from alerts.store import Alert
+from ingest.labels import FIELDS, label
 
-SEVERITY = {"zh": {"critical": "严重", "major": "重要", "minor": "一般", "warning": "提示"},
+SEVERITY = {"zh": {"critical": "严重", "major": "重要", "minor": "次要", "warning": "提示"},
             "en": {"critical": "CRITICAL", "major": "MAJOR", "minor": "minor", "warning": "warning"}}
 CATEGORY = {"zh": {"energy": "节能", "safety": "安全", "data": "数据"},
             "en": {"energy": "energy", "safety": "safety", "data": "data"}}
@@ -15,6 +17,40 @@ EVENT = {"zh": {"raised": "告警", "escalated": "升级", "acknowledged": "已�
                 "severity": "升级为" },
          "en": {"raised": "ALERT", "escalated": "ESCALATED", "acknowledged": "ACKNOWLEDGED", "resolved": "RESOLVED",
                 "severity": "now"}}
+
+
+# The conditions word their limits and details in English (stored with the alert); these say them in
+# Chinese. A text none of them matches is shown as it is.
+_EXACT_ZH = {"no readings": "无数据上报", "Last Will: offline": "设备遗嘱消息：离线", "offline": "离线",
+             "minimum flow": "最小流量", "use while closed": "关闭时段用量", "hourly use": "小时用量",
+             "new meter cycle": "新表计周期(换表或清零)", "implausible jump": "读数异常跳变"}
+_WEEKDAY_ZH = dict(zip(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), "一二三四五六日", strict=True))
+_PATTERNS_ZH: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^(new meter cycle|implausible jump): (.+)$"), "{1}：{2}"),
+    (re.compile(r"^month to date ([-\d.]+), projected to month end$"), "本月累计 {1}，推算至月末"),
+    (re.compile(r"^(.*) / month$"), "{1} / 月"),
+    (re.compile(r"^(.*) \(since 00:00\)$"), "{1}（自 00:00 起）"),
+    (re.compile(r"^(.*) / ([\d.]+) h$"), "{1} / {2} 小时"),
+    (re.compile(r"^(.*) \(closed\)$"), "{1}（关闭时段）"),
+    (re.compile(r"^(.*) \(median (Mon|Tue|Wed|Thu|Fri|Sat|Sun) (\d\d):00\)$"), "{1}（同期周{w}{3}:00 中位数）"),
+    (re.compile(r"^(.*) min$"), "{1} 分钟"),
+]
+
+
+def localize(text: str | None, language: str | None) -> str | None:
+    """A condition's limit or detail text in ``language``: reading fields by name, phrases in Chinese."""
+    if text is None or lang(language) == "en":
+        return label(FIELDS, text, "en") if text in FIELDS else text
+    if text in FIELDS:
+        return label(FIELDS, text, "zh-CN")
+    if text in _EXACT_ZH:
+        return _EXACT_ZH[text]
+    for pattern, template in _PATTERNS_ZH:
+        m = pattern.match(text)
+        if m:
+            groups = [m.group(0), *(localize(g, language) if g in _EXACT_ZH else g for g in m.groups())]
+            return template.format(*groups, w=_WEEKDAY_ZH.get(m.group(2), "") if m.re.groups >= 2 else "")
+    return text
 
 
 def lang(language: str | None) -> str:
@@ -27,30 +63,33 @@ def _num(v: float | None) -> str:
 
 def render(alert: Alert, event: str, *, language: str | None, rule_name: str, building: str, device: str,
            zone: str, tz: dt.tzinfo, ack_url: str | None, actor: str | None = None,
-           reason: str | None = None) -> tuple[str, str]:
+           reason: str | None = None, console_url: str | None = None) -> tuple[str, str]:
     """(title, body) for one notice."""
     lg = lang(language)
     sev, cat = SEVERITY[lg][alert.severity], CATEGORY[lg][alert.category]
     since = dt.datetime.fromtimestamp(alert.started_ms / 1000, tz).strftime("%Y-%m-%d %H:%M")
     value = f"{_num(alert.value)} {alert.unit or ''}".strip()
+    limit, detail = localize(alert.limit_text, language) or "—", localize(alert.detail, language)
     title = f"【{EVENT[lg][event]}·{sev}·{cat}】{rule_name} — {building}" if lg == "zh" else \
         f"[{EVENT[lg][event]} · {sev} · {cat}] {rule_name} — {building}"
     if lg == "zh":
-        lines = [f"楼栋：{building}（{zone}）", f"设备：{device}", f"数值：{value}（限值 {alert.limit_text or '—'}）",
+        lines = [f"楼栋：{building}（{zone}）", f"设备：{device}", f"数值：{value}（限值 {limit}）",
                  f"开始：{since}", f"告警编号：#{alert.id}"]
-        if alert.detail:
-            lines.append(f"说明：{alert.detail}")
+        if detail:
+            lines.append(f"说明：{detail}")
         if event == "acknowledged":
             lines.append(f"确认人：{actor or alert.ack_by}{'，' + alert.ack_comment if alert.ack_comment else ''}")
         elif event == "resolved":
             lines.append(f"恢复：{reason or alert.resolve_reason or '条件已解除'}（{actor or alert.resolved_by}）")
         elif ack_url:
             lines.append(f"确认（停止升级）：{ack_url}")
+        if console_url:
+            lines.append(f"详情与近24小时曲线：{console_url}")
     else:
         lines = [f"Building: {building} ({zone})", f"Device: {device}",
-                 f"Value: {value} (limit {alert.limit_text or '—'})", f"Since: {since}", f"Alert: #{alert.id}"]
-        if alert.detail:
-            lines.append(f"Detail: {alert.detail}")
+                 f"Value: {value} (limit {limit})", f"Since: {since}", f"Alert: #{alert.id}"]
+        if detail:
+            lines.append(f"Detail: {detail}")
         if event == "acknowledged":
             lines.append(f"Acknowledged by: {actor or alert.ack_by}"
                          f"{' — ' + alert.ack_comment if alert.ack_comment else ''}")
@@ -59,4 +98,6 @@ def render(alert: Alert, event: str, *, language: str | None, rule_name: str, bu
                          f"({actor or alert.resolved_by})")
         elif ack_url:
             lines.append(f"Acknowledge (stops escalation): {ack_url}")
+        if console_url:
+            lines.append(f"Details and the last 24 h: {console_url}")
     return title, "\n".join(lines)

@@ -104,6 +104,14 @@ class RosterFile(BaseModel):
     fallback: list[str] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
 
+    def zones_of(self, person: str) -> list[str] | None:
+        """The zones ``person`` (an id on this roster) covers in any shift; [] for all of them; None for
+        somebody not on the roster."""
+        if not any(p.id == person for p in self.people):
+            return None
+        zones = {z for shift in self.shifts if person in shift.people for z in shift.zones}
+        return [] if "all" in zones else sorted(zones)
+
     @model_validator(mode="after")
     def _refs(self) -> RosterFile:
         ids = {p.id for p in self.people}

@@ -230,10 +230,10 @@ class AlertStore:
 
     @staticmethod
     def _where(status: str | None, category: str | None, severity: str | None, building: str | None,
-               since_ms: int | None) -> tuple[str, list[Any]]:
+               since_ms: int | None, zone: str | None = None) -> tuple[str, list[Any]]:
         where: list[str] = []
         args: list[Any] = []
-        for col, val in (("category", category), ("severity", severity), ("building", building)):
+        for col, val in (("category", category), ("severity", severity), ("building", building), ("zone", zone)):
             if val is not None:
                 where.append(f"{col} = ?")
                 args.append(val)
@@ -249,16 +249,16 @@ class AlertStore:
 
     def query(self, *, status: str | None = None, category: str | None = None, severity: str | None = None,
               building: str | None = None, since_ms: int | None = None, limit: int = 500,
-              offset: int = 0) -> list[Alert]:
-        where, args = self._where(status, category, severity, building, since_ms)
+              offset: int = 0, zone: str | None = None) -> list[Alert]:
+        where, args = self._where(status, category, severity, building, since_ms, zone)
         sql = f"SELECT {ALERT_COLUMNS} FROM alerts{where} ORDER BY started_ms DESC, id DESC LIMIT ? OFFSET ?"  # noqa: S608
         with self.lock:
             rows = self._conn.execute(sql, (*args, limit, offset)).fetchall()
         return [Alert(*r) for r in rows]
 
     def count_matching(self, *, status: str | None = None, category: str | None = None, severity: str | None = None,
-                       building: str | None = None, since_ms: int | None = None) -> int:
-        where, args = self._where(status, category, severity, building, since_ms)
+                       building: str | None = None, since_ms: int | None = None, zone: str | None = None) -> int:
+        where, args = self._where(status, category, severity, building, since_ms, zone)
         with self.lock:
             return int(self._conn.execute(f"SELECT count(*) FROM alerts{where}", args).fetchone()[0])  # noqa: S608
 

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -16,7 +17,19 @@ from alerts.service import AlertService
 from api.deps import Viewer
 from api.limits import BodyLimit
 from api.routers import alerts as alerts_router
-from api.routers import consumption, dead_letters, devices, gateways, health, metrics, reports, rules, tokens
+from api.routers import campus as campus_router
+from api.routers import (
+    consumption,
+    dead_letters,
+    devices,
+    gateways,
+    health,
+    metrics,
+    reports,
+    rules,
+    tokens,
+    water_quality,
+)
 from api.settings import Settings
 from api.tokens import TokenStore
 from ingest.campus import Campus
@@ -93,14 +106,15 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     app = FastAPI(title="meterwatch", version="0.1.0", lifespan=lifespan,
                   description="校园水电气与水质监测 · campus water, electricity, gas and water-quality telemetry")
     app.state.settings = settings
+    app.add_middleware(GZipMiddleware, minimum_size=1024)  # the console's charting library: 700 KB, 230 KB gzipped
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)  # outermost: before routing and auth
     if service is not None:
         app.state.service = service
         app.state.alerts = alert_desk(settings, alerts)
         app.state.usage = build_usage(settings, service)
     app.include_router(health.router, prefix="/api/v1")  # open, like /metrics
-    for router in (devices.router, gateways.router, dead_letters.router, rules.router, consumption.router,
-                   reports.router):
+    for router in (campus_router.router, devices.router, gateways.router, dead_letters.router, rules.router,
+                   consumption.router, reports.router, water_quality.router):
         app.include_router(router, prefix="/api/v1", dependencies=[Viewer])
     app.include_router(alerts_router.router, prefix="/api/v1")  # per route: the signed one-tap ack link is open
     app.include_router(tokens.router, prefix="/api/v1")

@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--campus", type=Path, default=None, help="campus YAML (default: the sample campus)")
     d.add_argument("--seed", type=int, default=1)
     d.add_argument("--fault", action="append", default=[], metavar="NAME",
-                   help="inject a fault (see simulate --list-faults); default water_leak and dorm_appliance; "
+                   help="inject a fault (see simulate --list-faults); default water_leak, ph_excursion, over_budget "
+                        "and dorm_appliance; "
                         "'none' for a quiet campus")
 
     s = sub.add_parser("serve", help="run ingest and the HTTP API against a real broker and store",

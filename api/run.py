@@ -23,7 +23,9 @@ from ingest.service import IngestService
 from simulators.model import Simulation
 
 log = logging.getLogger("meterwatch")
-DEMO_FAULTS = ["water_leak", "dorm_appliance"]  # a night leak and a kettle in a dorm room: alerts to look at
+# alerts to look at on the first screen: a night leak (critical), drinking water out of GB 5749 (red on the
+# water board), a canteen over its month's target (a red progress bar) and a kettle in a dorm room each evening
+DEMO_FAULTS = ["water_leak", "ph_excursion", "over_budget", "dorm_appliance"]
 MIN_BACKFILL_DAYS = 35
 BACKFILL_BATCH = 96  # readings a message while backfilling: a day of a 15-minute meter, as a gateway sends a backlog
 

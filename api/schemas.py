@@ -153,8 +153,9 @@ class ReplayResult(BaseModel):
 class AlertPublic(BaseModel):
     model_config = {"json_schema_extra": {"examples": [{
         "id": 12, "rule": "canteen-gas-closed", "name": "食堂非营业时间燃气流量", "category": "safety",
-        "severity": "critical", "status": "acknowledged", "subject": "c1-gas", "device": "c1-gas",
-        "building": "canteen-1", "zone": "zone-north", "department": "canteen", "value": 6.2, "unit": "m³/h",
+        "severity": "critical", "status": "acknowledged", "subject": "c1-gas", "subject_name": "一食堂燃气表",
+        "device": "c1-gas", "device_name": "一食堂燃气表", "building": "canteen-1", "building_name": "第一食堂",
+        "zone": "zone-north", "zone_name": "北区(生活区)责任区", "department": "canteen", "value": 6.2, "unit": "m³/h",
         "limit": "> 0.5", "detail": "gas flowing while the canteen is closed", "started": "2026-03-10T21:30:00+08:00",
         "last_seen": "2026-03-10T21:45:00+08:00", "acknowledged_by": "li",
         "acknowledged_at": "2026-03-10T21:41:00+08:00",
@@ -167,9 +168,13 @@ class AlertPublic(BaseModel):
     severity: Literal["critical", "major", "minor", "warning"]
     status: Literal["active", "acknowledged", "resolved"]
     subject: str = Field(description="the device id, or the department for budget rules")
+    subject_name: str = Field(description="the device's name, or the department's in the language asked for")
     device: str | None
+    device_name: str | None
     building: str | None
+    building_name: str | None
     zone: str | None
+    zone_name: str | None
     department: str | None
     value: float | None
     unit: str | None
@@ -277,3 +282,78 @@ class ConsumptionPublic(BaseModel):
                                  "value": 210.0, "coverage": 0.98}]}],
         "flagged": [{"device": "of-elec", "start": "2026-03-02T05:30:00+08:00", "end": "2026-03-02T06:30:00+08:00",
                      "flag": "implausible", "register_from": 135.0, "register_to": 5000.0}]}]}}
+
+
+class BuildingPublic(BaseModel):
+    id: str
+    name: str
+    department: str
+    department_name: str
+    zone: str | None = Field(description="the responsibility zone (责任区) it belongs to")
+    zone_name: str | None
+    floor_area_m2: float
+    occupants: int
+    targets: dict[str, float] = Field(description="its own monthly targets by kind, kWh or m³ (may be empty)")
+
+
+class ZonePublic(BaseModel):
+    id: str
+    name: str
+    buildings: list[str]
+
+
+class DepartmentPublic(BaseModel):
+    id: str
+    name: str
+    buildings: list[str]
+    targets: dict[str, float] = Field(description="monthly energy-saving targets (节能降耗指标) by kind")
+
+
+class SitePublic(BaseModel):
+    id: str
+    name: str
+    timezone: str
+
+
+class CampusPublic(BaseModel):
+    """What the console needs to name things: the site, its buildings, zones and departments with targets."""
+
+    site: SitePublic
+    buildings: list[BuildingPublic]
+    zones: list[ZonePublic]
+    departments: list[DepartmentPublic]
+
+
+class LimitPublic(BaseModel):
+    rule: str = Field(description="the threshold rule that holds the value to it")
+    rule_name: str = Field(description="its name in the language asked for")
+    low: float | None
+    high: float | None
+
+
+class SensorValuePublic(BaseModel):
+    field: str = Field(examples=["ph"])
+    name: str = Field(examples=["pH"])
+    value: float
+    unit: str
+    standing: Literal["ok", "near", "out"] | None = Field(
+        description="against the limits: out (red), near: within 10 % of an edge (amber), ok (green); null: no limit")
+    limits: list[LimitPublic]
+
+
+class SensorBoardPublic(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "device": "ta-fountain", "name": "教学楼A饮水机", "building": "teach-a", "building_name": "教学楼A栋",
+        "role": "drinking", "role_name": "饮用水", "last_seen": "2026-11-22T08:10:00+08:00", "standing": "ok",
+        "values": [{"field": "ph", "name": "pH", "value": 7.2, "unit": "", "standing": "ok",
+                    "limits": [{"rule": "drinking-ph", "rule_name": "饮用水pH超出限值", "low": 6.5, "high": 8.5}]}]}]}}
+    device: str
+    name: str
+    building: str
+    building_name: str
+    role: str | None
+    role_name: str | None
+    last_seen: datetime | None
+    standing: Literal["ok", "near", "out", "stale"] = Field(
+        description="the worst of its values; stale: no reading for 3 intervals (grey)")
+    values: list[SensorValuePublic]

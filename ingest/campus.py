@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -56,6 +56,8 @@ class Building(BaseModel):
     department: Department
     floor_area_m2: float = Field(default=0, ge=0)
     occupants: int = Field(default=0, ge=0)
+    targets: dict[Kind, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict, description="this building's monthly targets, kWh or m³ (the console draws them)")
 
 
 class Zone(BaseModel):

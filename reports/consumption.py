@@ -20,6 +20,7 @@ from enum import StrEnum
 
 from ingest.campus import Campus, Department, Device
 from ingest.contract import REGISTER_FIELD, Kind
+from ingest.labels import DEPARTMENTS, label
 from ingest.registers import RegisterTrack
 from ingest.stores import ReadingStore
 from reports.periods import Interval, spread
@@ -166,14 +167,9 @@ def group_name(campus: Campus, key: str, by: GroupBy, language: str = "zh-CN") -
         return z.name if z else key
     if by is GroupBy.SITE:
         return campus.site.name
-    return DEPARTMENT_NAMES.get(key, (key, key))[0 if language.startswith("zh") else 1]
+    return label(DEPARTMENTS, key, language)
 
 
-DEPARTMENT_NAMES = {
-    "canteen": ("食堂", "Canteens"), "dormitory": ("学生宿舍", "Dormitories"), "teaching": ("教学楼", "Teaching"),
-    "office": ("行政办公", "Offices"), "boiler_room": ("锅炉房", "Boiler room"),
-    "power_room": ("配电房", "Power room"), "other": ("其他", "Other"),
-}
 
 
 @dataclass(slots=True)

@@ -23,8 +23,9 @@ from pydantic import BaseModel, Field
 
 from ingest.campus import INCOMER, Campus, Department, Device
 from ingest.contract import Kind
+from ingest.labels import DEPARTMENTS, label
 from reports.config import Coefficient, ReportSettings
-from reports.consumption import DEPARTMENT_NAMES, UNIT, MeterUse, Tally, coverage_ratio, meter_use, meters
+from reports.consumption import UNIT, MeterUse, Tally, coverage_ratio, meter_use, meters
 from reports.periods import Interval, edges
 from reports.usage import Usage
 
@@ -247,7 +248,7 @@ def build(usage: Usage, month: str, settings: ReportSettings, *, language: str =
 
 
 def _dept_name(key: str, zh: bool) -> str:
-    return DEPARTMENT_NAMES.get(key, (key, key))[0 if zh else 1]
+    return label(DEPARTMENTS, key, "zh-CN" if zh else "en")
 
 
 def _completeness(device: Device, use: MeterUse, s: ReportSettings, start_ms: int, end_ms: int) -> MeterCompleteness:

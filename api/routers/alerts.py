@@ -12,8 +12,9 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from alerts.book import AlertStateError, ack_query
 from alerts.desk import AlertDesk
+from alerts.messages import localize
 from alerts.store import Alert
-from api.deps import AlertsDep, PageDep, TimezoneDep, Viewer, bearer, get_alerts, get_principal, require
+from api.deps import AlertsDep, LanguageDep, PageDep, TimezoneDep, Viewer, bearer, get_alerts, get_principal, require
 from api.schemas import AckRequest, AlertEventPublic, AlertPublic, EvaluationFailurePublic, ResolveRequest
 from api.timefmt import from_ms, to_ms
 from api.tokens import Principal, Role
@@ -27,13 +28,20 @@ def ack_query_of(alerts: AlertDesk, alert_id: int, person: str, expires_s: int) 
     return ack_query(alerts.book.settings.secret, alert_id, person, expires_s)
 
 
-def public(a: Alert, alerts: AlertDesk, tz: TimezoneDep) -> AlertPublic:
+def public(a: Alert, alerts: AlertDesk, tz: TimezoneDep, language: str | None = None) -> AlertPublic:
+    """An alert as people read it: the rule's name, limit and detail in ``language`` (default: the site's), and
+    the names of its device, building and zone beside their ids."""
+    language = language or alerts.book.settings.language
     rule = alerts.rules.file_rule(a.rule)
-    name = rule.name.text(alerts.book.settings.language) if rule else a.rule
+    name = rule.name.text(language) if rule else a.rule
+    names = alerts.names
     return AlertPublic(
         id=a.id, rule=a.rule, name=name, category=a.category, severity=a.severity,  # type: ignore[arg-type]
         status=a.status, subject=a.subject, device=a.device, building=a.building,  # type: ignore[arg-type]
-        zone=a.zone, department=a.department, value=a.value, unit=a.unit, limit=a.limit_text, detail=a.detail,
+        subject_name=names.subject(a.subject, language), device_name=names.device(a.device),
+        building_name=names.building(a.building), zone_name=names.zone(a.zone),
+        zone=a.zone, department=a.department, value=a.value, unit=a.unit,
+        limit=localize(a.limit_text, language), detail=localize(a.detail, language),
         started=from_ms(a.started_ms, tz), last_seen=from_ms(a.last_ms, tz),  # type: ignore[arg-type]
         acknowledged_by=a.ack_by, acknowledged_at=from_ms(a.ack_ms, tz), ack_comment=a.ack_comment,
         resolved_at=from_ms(a.resolved_ms, tz), resolved_by=a.resolved_by, resolve_reason=a.resolve_reason,
@@ -55,12 +63,14 @@ def list_alerts(alerts: AlertsDep, tz: TimezoneDep, page: PageDep, response: Res
                 severity: Annotated[Literal["critical", "major", "minor", "warning"] | None, Query()] = None,
                 building: Annotated[str | None, Query(max_length=64)] = None,
                 since: Annotated[datetime | None, Query(description="active at or after this time")] = None,
+                zone: Annotated[str | None, Query(max_length=64, description="a responsibility zone (责任区)")] = None,
+                language: LanguageDep = "zh-CN",
                 ) -> list[AlertPublic]:
     where = {"status": status, "category": category, "severity": severity, "building": building,
-             "since_ms": to_ms(since, tz) if since else None}
+             "since_ms": to_ms(since, tz) if since else None, "zone": zone}
     rows = alerts.store.query(**where, limit=page.limit, offset=page.offset)  # type: ignore[arg-type]
     total = alerts.store.count_matching(**where)  # type: ignore[arg-type]
-    return [public(a, alerts, tz) for a in page.of(rows, response, total)]
+    return [public(a, alerts, tz, language) for a in page.of(rows, response, total)]
 
 
 @router.get("/evaluation-failures", response_model=list[EvaluationFailurePublic], dependencies=[Viewer],
@@ -74,8 +84,8 @@ def list_evaluation_failures(alerts: AlertsDep, tz: TimezoneDep, page: PageDep,
 
 
 @router.get("/{alert_id}", response_model=AlertPublic, summary="One alert", dependencies=[Viewer])
-def get_alert(alert_id: AlertId, alerts: AlertsDep, tz: TimezoneDep) -> AlertPublic:
-    return public(_get(alerts, alert_id), alerts, tz)
+def get_alert(alert_id: AlertId, alerts: AlertsDep, tz: TimezoneDep, language: LanguageDep) -> AlertPublic:
+    return public(_get(alerts, alert_id), alerts, tz, language)
 
 
 @router.get("/{alert_id}/events", response_model=list[AlertEventPublic], dependencies=[Viewer],
@@ -137,7 +147,7 @@ def ack(alert_id: AlertId, tz: TimezoneDep, request: Request,
                    f"escalation stopped."
         else:
             text = f"告警 #{a.id} 当前状态：{escape(a.status)}。<br>Alert #{a.id} is {escape(a.status)}."
-        return HTMLResponse(_page(f"告警 #{a.id}", text))
+        return HTMLResponse(_page(f"告警 #{a.id}", text + _console_link(a.id)))
     _get(alerts, alert_id)
     try:
         acked = alerts.ack(alert_id, principal.name, body.comment if body else None)
@@ -158,15 +168,21 @@ def ack_link(alert_id: AlertId, alerts: AlertsDep, tz: TimezoneDep, by: SignedBy
     a = _get(alerts, alert_id)
     if a.status != "active":
         return HTMLResponse(_page(f"告警 #{a.id}", f"告警 #{a.id} 当前状态：{escape(a.status)}。<br>"
-                                                   f"Alert #{a.id} is {escape(a.status)}."))
+                                                   f"Alert #{a.id} is {escape(a.status)}." + _console_link(a.id)))
     rule = alerts.rules.file_rule(a.rule)
     name = rule.name.text("zh-CN") if rule else a.rule
     started = from_ms(a.started_ms, tz)
     action = f"/api/v1/alerts/{a.id}/ack?{ack_query_of(alerts, a.id, str(who), int(exp or 0))}"
-    text = (f"{escape(name)} · {escape(a.device or a.subject)}<br>{escape(str(started)[:16])}<br><br>"
+    subject = alerts.names.subject(a.subject, "zh-CN")
+    text = (f"{escape(name)} · {escape(subject)}<br>{escape(str(started)[:16])}<br><br>"
             f'<form method="post" action="{escape(action)}"><button type="submit" style="font-size:1.2em;'
-            f'padding:.8em 2em">确认告警 · Acknowledge as {escape(str(who))}</button></form>')
+            f'padding:.8em 2em">确认告警 · Acknowledge as {escape(str(who))}</button></form>' + _console_link(a.id))
     return HTMLResponse(_page(f"告警 #{a.id}", text))
+
+
+def _console_link(alert_id: int) -> str:
+    """To the alert in the console (the device's last 24 h beside it); the console asks for a token once."""
+    return f'<p><a href="/#alerts/{alert_id}" style="font-size:1.1em">在控制台查看 · Open in the console</a></p>'
 
 
 def _page(title: str, text: str) -> str:

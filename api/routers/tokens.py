@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import BaseModel, Field
 
+from alerts.desk import AlertDesk
 from api.deps import Admin, PageDep, PrincipalDep, TimezoneDep
 from api.timefmt import from_ms
 from api.tokens import Role, TokenStore
@@ -38,6 +39,9 @@ class TokenPublic(BaseModel):
 class Me(BaseModel):
     name: str
     role: Role
+    person: str | None = Field(default=None, description="the duty roster's name for this token's name, if listed")
+    zones: list[str] = Field(default_factory=list, description="the zones (责任区) the roster gives this person in "
+                             "any shift; empty: all, or not on the roster")
 
 
 def _tokens(request: Request) -> TokenStore:
@@ -46,8 +50,13 @@ def _tokens(request: Request) -> TokenStore:
 
 
 @router.get("/me", response_model=Me, summary="The token's name and role")
-def me(principal: PrincipalDep) -> Me:
-    return Me(name=principal.name, role=principal.role)
+def me(principal: PrincipalDep, request: Request) -> Me:
+    desk: AlertDesk | None = getattr(request.app.state, "alerts", None)
+    if desk is None:
+        return Me(name=principal.name, role=principal.role)
+    person = next((p for p in desk.roster_file.people if p.id == principal.name), None)
+    zones = desk.roster_file.zones_of(principal.name) or []
+    return Me(name=principal.name, role=principal.role, person=person.name if person else None, zones=zones)
 
 
 @router.get("/tokens", response_model=list[TokenPublic], dependencies=[Admin], summary="Tokens (admin)")

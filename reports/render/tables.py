@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ingest.labels import CATEGORIES, SEVERITIES
 from reports.energy import EnergyReport, Row
 
 Cell = str | float | int | None
 
 KIND_NAMES = {"electricity": ("电", "Electricity"), "water": ("水", "Water"), "gas": ("天然气", "Natural gas")}
-CATEGORY_NAMES = {"energy": ("节能", "Energy"), "safety": ("安全", "Safety"), "data": ("数据", "Data")}
-SEVERITY_NAMES = {"info": ("提示", "Info"), "warning": ("警告", "Warning"), "critical": ("严重", "Critical")}
 METRIC_NAMES = {"electricity_kwh": ("用电量", "Electricity"), "water_m3": ("用水量", "Water"),
                 "gas_m3": ("用气量", "Natural gas"), "energy_kgce": ("综合能耗", "Energy (standard coal)"),
                 "co2_kg": ("二氧化碳排放", "CO2 emissions")}
@@ -92,8 +91,8 @@ def tables(report: EnergyReport) -> list[Table]:
                      [None, None, None, None, 0, 0, 1, None, 0, 0]))
     out.append(Table("alerts", "本月告警(按类别)" if zh else "This month's alerts by category",
                      ["类别", "级别", "发生次数", "未关闭"] if zh else ["Category", "Severity", "Raised", "Still open"],
-                     [[_l(CATEGORY_NAMES.get(a.category, (a.category, a.category)), zh),
-                       _l(SEVERITY_NAMES.get(a.severity, (a.severity, a.severity)), zh), a.raised, a.open]
+                     [[_l(CATEGORIES.get(a.category, (a.category, a.category)), zh),
+                       _l(SEVERITIES.get(a.severity, (a.severity, a.severity)), zh), a.raised, a.open]
                       for a in report.alerts],
                      [None, None, 0, 0]))
     out.append(Table("coefficients", "折算系数" if zh else "Conversion coefficients",

@@ -173,4 +173,7 @@ def test_english_text_for_people_who_want_it(tmp_path: Path) -> None:
     assert "确认（停止升级）：http://127.0.0.1:8000/api/v1/alerts/" in by_person["li"].body
     assert by_person["liu"].title.startswith("[ESCALATED · CRITICAL · safety] Canteen gas used while closed")
     assert "Acknowledge (stops escalation):" in by_person["liu"].body
+    alert_id = gas(svc)[0].id  # and where to see it, with the device's last 24 h: the console on a phone
+    assert f"详情与近24小时曲线：http://127.0.0.1:8000/#alerts/{alert_id}" in by_person["li"].body
+    assert f"Details and the last 24 h: http://127.0.0.1:8000/#alerts/{alert_id}" in by_person["liu"].body
     svc.stop()

@@ -9,34 +9,19 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from alerts.clock import FrozenClock
-from alerts.config import AlertSettings
 from alerts.engine import Transition
 from alerts.service import AlertService
-from api.app import build_service, create_app
-from api.settings import load_settings
-from ingest.campus import load_campus
 from ingest.contract import Reading
 from ingest.decode import Inbound
-from tests.alerts.drive import inbound, local, roster_text, simulation
-from tests.conftest import SAMPLE
-from tests.harness import token_headers
+from tests.alerts.drive import inbound, local, simulation
+from tests.api.alertapp import alert_app
 
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[tuple[TestClient, AlertService]]:
-    settings = load_settings(None, data_dir=tmp_path)
-    ingest = build_service(settings, load_campus(SAMPLE), connect_mqtt=False)
-    roster = tmp_path / "roster.yaml"
-    roster.write_text(roster_text(1, 2), encoding="utf-8")
-    alerts = AlertService(data_dir=tmp_path, mqtt=settings.mqtt, connect_mqtt=False, clock=FrozenClock(0),
-                          settings=AlertSettings(roster_file=roster, mqtt_publish=False))
     sim = simulation(local(2026, 3, 10, 9), 4, ["ph_excursion:ta-fountain"])
-    alerts.evaluate(inbound(sim.publications()))
-    with TestClient(create_app(settings, service=ingest, alerts=alerts), headers=token_headers(tmp_path)) as c:
-        yield c, alerts
-    alerts.stop()
-    ingest.stop()
+    with alert_app(tmp_path, inbound(sim.publications())) as app:
+        yield app
 
 
 def test_list_filter_and_read_alerts(client: tuple[TestClient, AlertService]) -> None:

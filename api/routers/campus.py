@@ -1,0 +1,30 @@
+"""GET /campus: names, zones, departments and targets, for people-facing views."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import LanguageDep, ServiceDep
+from api.schemas import BuildingPublic, CampusPublic, DepartmentPublic, SitePublic, ZonePublic
+from ingest.labels import DEPARTMENTS, CampusNames, label
+
+router = APIRouter(tags=["campus"])
+
+
+@router.get("/campus", response_model=CampusPublic, summary="The site, buildings, zones and departments, "
+                                                            "with names and monthly targets")
+def get_campus(service: ServiceDep, language: LanguageDep) -> CampusPublic:
+    campus = service.registry.campus
+    names = CampusNames(campus)
+    zone_of = {b: z.id for z in campus.zones for b in z.buildings}
+    buildings = [BuildingPublic(
+        id=b.id, name=b.name, department=b.department.value, department_name=label(DEPARTMENTS, b.department, language),
+        zone=zone_of.get(b.id), zone_name=names.zone(zone_of.get(b.id)), floor_area_m2=b.floor_area_m2,
+        occupants=b.occupants, targets={k.value: v for k, v in b.targets.items()}) for b in campus.buildings]
+    departments = [DepartmentPublic(
+        id=d, name=label(DEPARTMENTS, d, language), buildings=[b.id for b in campus.buildings if b.department == d],
+        targets={k.value: v for k, v in campus.targets.get(d, {}).items()})  # type: ignore[call-overload]
+        for d in dict.fromkeys(b.department.value for b in campus.buildings)]
+    return CampusPublic(site=SitePublic(id=campus.site.id, name=campus.site.name, timezone=campus.site.timezone),
+                        buildings=buildings, zones=[ZonePublic(id=z.id, name=z.name, buildings=z.buildings)
+                                                    for z in campus.zones], departments=departments)

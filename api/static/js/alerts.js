@@ -1,0 +1,134 @@
+// The electrician's screen (a phone, from the alert message's link): his zone's alerts newest first, each
+// with building, device, value against limit and since when, acknowledge and resolve one tap each, and the
+// device's last 24 hours beside it.
+import {
+  $, addDays, ago, api, campus, chart, consumption, devices, disposeCharts, esc, fmt, getJSON, localISO, named, niceRange, state, t,
+  when, withLang,
+} from "./core.js";
+
+const view = { status: "open", zone: null };
+const MINI_CHARTS = 12;  // the newest alerts get their device's last 24 h; older ones on request
+
+export async function showAlerts(section, focus) {
+  const c = await campus();
+  if (view.zone === null) view.zone = state.me?.zones?.length === 1 ? state.me.zones[0] : "";
+  section.innerHTML = `
+    <h2>${t("alerts_heading")}</h2>
+    <div class="toolbar">
+      <div class="seg" role="group">
+        <button type="button" data-status="open" class="${view.status === "open" ? "on" : ""}">${t("filter_open")}</button>
+        <button type="button" data-status="" class="${view.status === "" ? "on" : ""}">${t("filter_all")}</button>
+      </div>
+      <select id="zone-filter" aria-label="zone"><option value="">${t("zone_all")}</option>${c.zones.map((z) =>
+        `<option value="${esc(z.id)}"${z.id === view.zone ? " selected" : ""}>${esc(z.name)}` +
+        `${state.me?.zones?.includes(z.id) ? " · " + t("my_zone") : ""}</option>`).join("")}</select>
+    </div>
+    <div id="alert-list" class="alert-list"></div>`;
+  section.querySelectorAll(".seg button").forEach((b) => b.addEventListener("click", () => {
+    view.status = b.dataset.status; state.rerender();
+  }));
+  $("#zone-filter").addEventListener("change", (e) => { view.zone = e.target.value; state.rerender(); });
+  $("#alert-list").addEventListener("click", (e) => act(e, section, focus));
+  await fill(focus);
+}
+
+async function fill(focus) {
+  const q = new URLSearchParams({ limit: "200" });
+  if (view.status) q.set("status", view.status);
+  if (view.zone) q.set("zone", view.zone);
+  const rows = await getJSON(withLang("/alerts?" + q));
+  if (focus && !rows.some((a) => String(a.id) === String(focus))) {
+    try { rows.unshift(await getJSON(withLang(`/alerts/${encodeURIComponent(focus)}`))); } catch { /* gone */ }
+  }
+  const list = $("#alert-list");
+  disposeCharts(list);
+  list.innerHTML = rows.map((a, i) => card(a, i < MINI_CHARTS)).join("") || `<p class="muted">${t("no_alerts")}</p>`;
+  const devs = await devices();
+  const board = rows.some((a) => devs.byId[a.device]?.kind === "water_quality")
+    ? await getJSON(withLang("/water-quality")) : [];
+  await Promise.all(rows.slice(0, MINI_CHARTS).map((a) => mini(a, devs.byId[a.device], board)));
+  const target = focus && list.querySelector(`[data-alert="${CSS.escape(String(focus))}"]`);
+  if (target) { target.classList.add("focus"); target.scrollIntoView({ block: "start" }); }
+}
+
+function card(a, withChart) {
+  const canAct = state.me && (state.me.role === "electrician" || state.me.role === "admin");
+  const value = a.value === null ? "—" : `${fmt(a.value, 2)}${a.unit ? " " + esc(a.unit) : ""}`;
+  const who = a.status === "acknowledged" ? `<div class="who">${t("acked_by")} ${esc(a.acknowledged_by)}` +
+    `${a.ack_comment ? " · " + esc(a.ack_comment) : ""}</div>`
+    : a.status === "resolved" ? `<div class="who">${t("resolved_by")} ${esc(a.resolved_by)} · ` +
+      `${esc(a.resolve_reason || "")}</div>` : "";
+  return `<article class="alert-card sev-${a.severity} st-${a.status}" data-alert="${a.id}" data-status="${a.status}">
+    <header><span class="sev sev-${a.severity}">${t("severity")[a.severity]}</span>
+      <b class="rule" title="${esc(a.rule)}">${esc(a.name)}</b><span class="status">${t("status")[a.status]}</span></header>
+    <div class="where">${esc(a.building_name || "")}${a.building_name ? " · " : ""}${named(a.subject_name, a.subject)}</div>
+    <div class="reading">${t("value")} <b>${value}</b> · ${t("limit")} <b>${esc(a.limit || "—")}</b>
+      ${a.detail ? `<small>(${esc(a.detail)})</small>` : ""}</div>
+    <div class="since">${t("since")} ${when(a.started)} · ${ago(a.started)} · #${a.id}</div>
+    ${who}
+    ${a.device && withChart ? `<div class="chart mini" data-device="${esc(a.device)}" aria-label="${t("last_24h")}"></div>` : ""}
+    ${canAct && a.status !== "resolved" ? `<div class="actions">
+      <input class="reason" aria-label="${t("resolve_reason")}" title="${t("resolve_reason")}" maxlength="1000"
+        value="${esc(t("default_reason"))}">
+      ${a.status === "active" ? `<button type="button" class="ack" data-id="${a.id}">${t("ack")}</button>` : ""}
+      <button type="button" class="resolve" data-id="${a.id}">${t("resolve")}</button></div>` : ""}
+  </article>`;
+}
+
+async function mini(a, dev, board) {
+  const el = document.querySelector(`[data-alert="${a.id}"] .chart.mini`);
+  if (!el || !dev) return;
+  const end = new Date(), start = addDays(end, -1);
+  if (dev.kind === "water_quality") {
+    const sensor = board.find((s) => s.device === dev.id);
+    const field = sensor?.values.find((v) => v.limits.some((l) => l.rule === a.rule))?.field
+      || sensor?.values[0]?.field;
+    const body = await getJSON(`/devices/${encodeURIComponent(dev.id)}/readings?` + new URLSearchParams({
+      start: localISO(start), end: localISO(end), limit: "2000" }));
+    const pts = body.readings.filter((r) => field in r.values).map((r) => [r.ts, r.values[field]]);
+    const lim = sensor?.values.find((v) => v.field === field)?.limits || [];
+    const edges = lim.flatMap((l) => [l.low, l.high]).filter((v) => v !== null);
+    const range = niceRange(pts.map((p) => p[1]).concat(edges));
+    chart(el, {
+      grid: { left: 44, right: 10, top: 26, bottom: 22 }, tooltip: { trigger: "axis" },
+      title: { text: `${t("last_24h")} · ${sensor?.values.find((v) => v.field === field)?.name || field}`,
+        textStyle: { fontSize: 11, fontWeight: "normal" }, left: 0, top: 0 },
+      xAxis: { type: "time" }, yAxis: { type: "value", ...range },
+      series: [{ type: "line", data: pts, showSymbol: false, lineStyle: { color: "#1f4e79" },
+        markLine: { symbol: "none", silent: true, label: { show: false }, lineStyle: { color: "#c0392b", type: "dashed" },
+          data: edges.map((v) => ({ yAxis: v })) } }],
+    }, pts.length);
+    return;
+  }
+  const body = await consumption({ kind: dev.kind, interval: "hour", group_by: "device", device: dev.id,
+    start: localISO(start), end: localISO(end) });
+  const buckets = body.groups[0]?.buckets || [];
+  chart(el, {
+    grid: { left: 44, right: 10, top: 26, bottom: 22 }, tooltip: { trigger: "axis" },
+    title: { text: `${t("last_24h")} · ${t("use_per_hour")} ${body.unit}`, textStyle: { fontSize: 11,
+      fontWeight: "normal" }, left: 0, top: 0 },
+    xAxis: { type: "category", data: buckets.map((b) => new Date(b.start).getHours() + ":00") },
+    yAxis: { type: "value" },
+    series: [{ type: "bar", data: buckets.map((b) => Number(b.value.toFixed(3))), itemStyle: { color: "#2e86c1" } }],
+  }, buckets.length);
+}
+
+async function act(e, section, focus) {
+  const b = e.target.closest("button.ack, button.resolve");
+  if (!b) return;
+  b.disabled = true;
+  try {
+    if (b.classList.contains("ack")) {
+      await api(`/alerts/${b.dataset.id}/ack`, { method: "POST", body: JSON.stringify({ comment: null }) });
+    } else {
+      const reason = b.closest(".actions").querySelector(".reason").value.trim() || t("default_reason");
+      await api(`/alerts/${b.dataset.id}/resolve`, { method: "POST", body: JSON.stringify({ reason }) });
+    }
+  } catch (err) {
+    b.disabled = false;
+    alert(`${t("error")}: ${err.message}`);
+    return;
+  }
+  await fill(focus);
+  document.body.dataset.acted = b.dataset.id;
+}

@@ -1,0 +1,76 @@
+// The console's frame: log in with a token, switch language, route #view/arg to a view, mark the page ready.
+import { showAlerts } from "./alerts.js";
+import { showBuilding } from "./building.js";
+import { $, Unauthorised, disposeCharts, getJSON, state, t, token } from "./core.js";
+import { showDevice } from "./device.js";
+import { showOverview } from "./overview.js";
+import { showReport } from "./report.js";
+
+const VIEWS = { overview: showOverview, alerts: showAlerts, building: showBuilding, device: showDevice,
+  reports: showReport };
+
+function applyLanguage() {
+  document.documentElement.lang = state.lang;
+  document.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
+  document.title = "meterwatch · " + t("title");
+  $("#who").textContent = state.me ? `${state.me.person || state.me.name} · ${t("role")[state.me.role]}` : "";
+}
+
+function showLogin(message = "") {
+  document.querySelectorAll("main > section").forEach((s) => { s.hidden = s.id !== "login"; });
+  $("#login-error").textContent = message;
+  delete document.body.dataset.ready;
+}
+
+let routing = 0;  // only the newest navigation marks the page ready (an older, slower one may finish later)
+async function route() {
+  const mine = ++routing;
+  const hash = location.hash.slice(1);
+  if (hash.startsWith("token=")) {
+    localStorage.setItem("mw-token", decodeURIComponent(hash.slice(6)));
+    history.replaceState(null, "", "/#overview");
+  }
+  if (!token()) return showLogin();
+  delete document.body.dataset.ready;  // ready (the view) and shown (the whole address): set once it is drawn
+  delete document.body.dataset.shown;
+  try {
+    if (!state.me) { state.me = await getJSON("/me"); applyLanguage(); }
+    const [page, arg] = (location.hash.slice(1) || "overview").split("/");
+    const name = page in VIEWS ? page : "overview";
+    document.querySelectorAll("main > section").forEach((s) => { s.hidden = s.id !== "view"; });
+    document.querySelectorAll("header nav a").forEach((a) => a.classList.toggle("active", a.dataset.view === name));
+    const section = $("#view");
+    disposeCharts();
+    section.dataset.view = name;
+    await VIEWS[name](section, arg && decodeURIComponent(arg));
+    if (mine === routing) {
+      document.body.dataset.ready = name;
+      document.body.dataset.shown = location.hash.slice(1);
+    }
+  } catch (err) {
+    if (err instanceof Unauthorised) { state.me = null; return showLogin(err.message); }
+    if (mine === routing) $("#view").insertAdjacentHTML("afterbegin", `<p class="error">${t("error")}: ${err.message}</p>`);
+    throw err;
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  state.rerender = route;
+  applyLanguage();
+  $("#lang").addEventListener("click", () => {
+    state.lang = state.lang === "zh-CN" ? "en" : "zh-CN";
+    localStorage.setItem("mw-lang", state.lang);
+    applyLanguage();
+    route();
+  });
+  $("#logout").addEventListener("click", () => { localStorage.removeItem("mw-token"); state.me = null; showLogin(); });
+  $("#login-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    localStorage.setItem("mw-token", $("#token").value.trim());
+    state.me = null;
+    location.hash = "#overview";
+    route();
+  });
+  window.addEventListener("hashchange", route);
+  route();
+});
