@@ -1,8 +1,8 @@
 // A canteen or building manager: the building's use today (per hour, against yesterday) and this month (per
 // day, against last year and the pace of its target).
 import {
-  $, KIND_UNIT, addDays, campus, chart, consumption, daysInMonth, devices, esc, fmt, hourLabels, localISO, progress,
-  projectMonth, startOfDay, startOfMonth, t,
+  $, KIND_UNIT, addDays, campus, chart, consumption, daysInMonth, devices, esc, fmt, hourLabels, localISO, niceRange,
+  progress, projectMonth, startOfDay, startOfMonth, t,
 } from "./core.js";
 
 export async function showBuilding(section, id) {
@@ -67,7 +67,7 @@ async function kindCharts(building, kind) {
   chart($(`#daily-${kind}`), {
     tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 48, right: 12, top: 32, bottom: 24 },
     xAxis: { type: "category", data: labels },
-    yAxis: { type: "value", name: unit, max: target ? (v) => Math.ceil(Math.max(v.max, target / days) * 1.1) : null },
+    yAxis: { type: "value", name: unit, max: target ? (v) => niceRange([0, v.max, target / days]).max : null },
     series: [{ name: t("this_month"), type: "bar", data: thisMonth, itemStyle: { color: "#1f4e79" },
       markLine: target ? { symbol: "none", label: { formatter: `${t("target")} ${fmt(target / days, 0)}/d`,
         position: "insideEndTop" }, lineStyle: { color: "#c0392b", type: "dashed" }, data: [{ yAxis: target / days }] }

@@ -128,6 +128,7 @@ export const T = {
   incomer: ["10kV进线", "10 kV incomer"],
   meters_sum: ["各楼总表合计", "Building main meters"],
   incomplete: ["数据不完整的表计", "Meters with incomplete data"],
+  and_more: ["另有 {n} 个表计(见下载文件)", "{n} more meters (see the downloads)"],
   all_complete: ["全部表计数据完整", "All meters complete"],
   dept_energy: ["各部门综合能耗 (kgce)", "Energy by department (kgce)"],
   ago: ["前", "ago"],
