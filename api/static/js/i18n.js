@@ -118,7 +118,7 @@ export const T = {
   coverage: ["数据完整率", "Coverage"],
   targets_heading: ["节能降耗指标完成情况", "Energy-saving targets"],
   month_pct: ["本月完成", "Month"],
-  ytd_pct: ["年度累计 %", "Year to date %"],
+  ytd_pct: ["年度累计", "Year to date"],
   over: ["超出", "Over"],
   within: ["未超", "Within"],
   comparisons: ["同比环比", "Comparisons"],
