@@ -7,11 +7,12 @@ import datetime as dt
 import re
 
 from alerts.store import Alert
-from ingest.labels import FIELDS, label
+from ingest.labels import CATEGORIES, FIELDS, SEVERITIES, label
 
-SEVERITY = {"zh": {"critical": "严重", "major": "重要", "minor": "次要", "warning": "提示"},
+# Chinese as everywhere else (ingest/labels.py); English shouts the serious ones in a message title
+SEVERITY = {"zh": {k: zh for k, (zh, _) in SEVERITIES.items()},
             "en": {"critical": "CRITICAL", "major": "MAJOR", "minor": "minor", "warning": "warning"}}
-CATEGORY = {"zh": {"energy": "节能", "safety": "安全", "data": "数据"},
+CATEGORY = {"zh": {k: zh for k, (zh, _) in CATEGORIES.items()},
             "en": {"energy": "energy", "safety": "safety", "data": "data"}}
 EVENT = {"zh": {"raised": "告警", "escalated": "升级", "acknowledged": "已确认", "resolved": "已恢复",
                 "severity": "升级为" },

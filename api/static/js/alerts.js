@@ -28,7 +28,7 @@ export async function showAlerts(section, focus) {
     view.status = b.dataset.status; state.rerender();
   }));
   $("#zone-filter").addEventListener("change", (e) => { view.zone = e.target.value; state.rerender(); });
-  $("#alert-list").addEventListener("click", (e) => act(e, section, focus));
+  $("#alert-list").addEventListener("click", (e) => act(e, focus));
   await fill(focus);
 }
 
@@ -113,7 +113,7 @@ async function mini(a, dev, board) {
   }, buckets.length);
 }
 
-async function act(e, section, focus) {
+async function act(e, focus) {
   const b = e.target.closest("button.ack, button.resolve");
   if (!b) return;
   b.disabled = true;

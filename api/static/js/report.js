@@ -1,6 +1,6 @@
 // The person filing the bureau report: the month's report in the page (the same figures as the files, from
 // the same JSON), with its charts, then the downloads.
-import { $, api, chart, esc, fmt, getJSON, progress, t } from "./core.js";
+import { $, api, chart, esc, fmt, getJSON, progress, t, withLang } from "./core.js";
 
 let month = null;
 
@@ -19,7 +19,7 @@ export async function showReport(section, arg) {
     <div id="report-body"></div>`;
   $("#month").addEventListener("change", (e) => { if (e.target.value) location.hash = "#reports/" + e.target.value; });
   section.querySelectorAll("#downloads button").forEach((b) => b.addEventListener("click", () => download(b.dataset.format)));
-  const r = await getJSON(`/reports/energy?month=${month}&format=json&lang=${document.documentElement.lang}`);
+  const r = await getJSON(withLang(`/reports/energy?month=${month}&format=json`));
   render(r);
 }
 
@@ -74,7 +74,7 @@ const pct = (v) => (v === null || v === undefined ? "—" : `${v > 0 ? "+" : ""}
 
 async function download(format) {
   $("#report-status").textContent = t("generating");
-  const resp = await api(`/reports/energy?month=${month}&format=${format}&lang=${document.documentElement.lang}`);
+  const resp = await api(withLang(`/reports/energy?month=${month}&format=${format}`));
   const blob = await resp.blob();
   const a = document.createElement("a");
   a.href = URL.createObjectURL(blob);
