@@ -98,7 +98,7 @@ def tables(report: EnergyReport) -> list[Table]:
     out.append(Table("coefficients", "折算系数" if zh else "Conversion coefficients",
                      ["名称", "数值", "单位", "来源", "年份"] if zh else ["Name", "Value", "Unit", "Source", "Year"],
                      [[c.name, c.value, c.unit, c.source, c.year] for c in report.coefficients],
-                     [None, 4, None, None, 0]))
+                     [None, 4, None, None, None]))  # a year, not an amount: no thousands separator
     return out
 
 
