@@ -10,13 +10,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from api import cli_alerts, cli_credentials, cli_deploy, cli_grafana
+from api import cli_alerts, cli_credentials, cli_deploy, cli_grafana, cli_ingest
 from api.samples import sample_campus
 from ingest.errors import ConfigError, MeterwatchError
 
 EPILOG = """examples:
   meterwatch demo                                   # everything in one process, sample campus, http://127.0.0.1:8000
   meterwatch serve --config deploy/meterwatch.toml  # against Mosquitto and InfluxDB
+  meterwatch ingest --config deploy/meterwatch.toml --client-id ingest-2   # one more ingest worker (shared_group)
   meterwatch simulate --broker mqtt://127.0.0.1:1883 --duration 7d --fault water_leak
   meterwatch devices import 台账.xlsx --config deploy/meterwatch.toml
   meterwatch rules check --roster alerts/sample_roster.yaml   # validate rules and roster, who is on duty now
@@ -140,6 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_deploy.add_commands(sub)
     cli_grafana.add_commands(sub)
     cli_alerts.add_commands(sub)
+    cli_ingest.add_commands(sub)
     return p
 
 
@@ -172,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
             return cli_grafana.run(args)
         if args.command == "alerts":
             return cli_alerts.run(args)
+        if args.command == "ingest":
+            return cli_ingest.run(args)
     except MeterwatchError as exc:
         print(f"meterwatch: {exc}", file=sys.stderr)
         return 2

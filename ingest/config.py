@@ -25,6 +25,23 @@ class MqttSettings(BaseModel):
     certfile: Path | None = Field(default=None, description="mqtts: a client certificate, if the broker asks for one")
     keyfile: Path | None = Field(default=None, description="mqtts: the client certificate's key")
     keepalive_s: int = Field(default=30, ge=5)
+    shared_group: str | None = Field(
+        default=None, description="subscribe through MQTT shared subscriptions ($share/NAME/...): every ingest "
+        "process with the same group gets its share of the messages; each needs its own client_id (or username)")
+
+    @field_validator("shared_group")
+    @classmethod
+    def _group(cls, value: str | None) -> str | None:
+        if value is not None and (not value or any(c in value for c in "/+#$ ")):
+            raise ValueError(f"shared_group {value!r}: a name without / + # $ or spaces, e.g. ingest")
+        return value
+
+    def filters(self, sites: list[str] | None = None) -> list[str]:
+        """The topic filters to subscribe: every site's readings and statuses, or only ``sites``', through the
+        shared group when one is set."""
+        share = f"$share/{self.shared_group}/" if self.shared_group else ""
+        return [f"{share}{self.topic_prefix}/{site}/+/{channel}"
+                for site in (sites or ["+"]) for channel in ("reading", "status")]
 
     @field_validator("url")
     @classmethod

@@ -23,8 +23,10 @@ log = logging.getLogger("meterwatch.mqtt")
 
 
 class MqttSource:
-    def __init__(self, settings: MqttSettings, on_message: Callable[[Inbound], None]) -> None:
+    def __init__(self, settings: MqttSettings, on_message: Callable[[Inbound], None],
+                 sites: list[str] | None = None) -> None:
         self.settings = settings
+        self.filters = settings.filters(sites)
         self._on_message = on_message
         self._connected = threading.Event()
         self.connected_at: float | None = None
@@ -50,13 +52,15 @@ class MqttSource:
             log.warning("mqtt connect refused", extra={"reason": str(reason)})
             return
         self.connected_at = time.monotonic()
-        prefix = self.settings.topic_prefix
-        client.subscribe([(f"{prefix}/+/+/reading", 1), (f"{prefix}/+/+/status", 1)])
+        # on every connect, not only the first: Mosquitto 2.0.11 forgets the shared subscriptions of persistent
+        # sessions when it restarts, although CONNACK says the session is present
+        client.subscribe([(f, 1) for f in self.filters])
         log.info("mqtt connected", extra={"broker": f"{self.settings.host}:{self.settings.port}",
                                           "session_present": getattr(flags, "session_present", None)})
 
     def _subscribed(self, client: paho.Client, userdata: object, mid: int, reasons: object, props: object) -> None:
         self._connected.set()  # "connected" means subscribed: from here on the broker keeps our messages
+        log.info("mqtt subscribed", extra={"filters": self.filters})
 
     def _disconnect(self, client: paho.Client, userdata: object, flags: object, reason: object,
                     props: object) -> None:
