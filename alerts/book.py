@@ -75,7 +75,7 @@ class AlertBook:
                                       dev.building if dev else None)
             nxt = _next_escalation(route, 0, now_ms)
             alert_id = s.insert_alert(
-                rule=t.rule.id, subject=t.subject, device=dev.id if dev else None,
+                site=self.settings.site, rule=t.rule.id, subject=t.subject, device=dev.id if dev else None,
                 building=dev.building if dev else None, zone=t.device.zone, department=t.department,
                 category=t.rule.category.value, severity=t.rule.severity.value, status="active",
                 value=t.obs.value, limit_text=t.obs.limit, unit=t.obs.unit, detail=t.obs.detail,
@@ -84,7 +84,7 @@ class AlertBook:
             self._notify(s.get(alert_id), "raised", self.roster.recipients(route.levels[0], t.device.zone, t.ts),
                          route, now_ms)
             return Applied(raised=alert_id)
-        alert = s.get(t.alert_id) if t.alert_id else s.open_for(t.rule.id, t.subject)
+        alert = s.get(t.alert_id) if t.alert_id else s.open_for(self.settings.site, t.rule.id, t.subject)
         if alert is None or alert.status == "resolved":
             return Applied(closed_by_hand=t.kind == "update")
         if t.kind == "update":
@@ -139,7 +139,7 @@ class AlertBook:
     def escalate(self, now_ms: int) -> int:
         """Climb one level for every active alert whose time is up; returns how many climbed."""
         n = 0
-        for alert in self.store.due_escalations(now_ms):
+        for alert in self.store.due_escalations(self.settings.site, now_ms):
             route = self.roster.routes.get(alert.route or "")
             with self.store.tx():
                 fresh = self.store.get(alert.id)
@@ -171,8 +171,9 @@ class AlertBook:
         device = self.rules.devices.get(alert.device or "")
         zone = next((z.name for z in campus.zones if z.id == alert.zone), alert.zone or "")
         rule = self.rules.file_rule(alert.rule)
-        payload = {"alert_id": alert.id, "event": event, "rule": alert.rule, "severity": alert.severity,
-                   "category": alert.category, "status": alert.status, "device": alert.device,
+        payload = {"alert_id": alert.id, "site": cfg.site, "event": event, "rule": alert.rule,
+                   "severity": alert.severity, "category": alert.category, "status": alert.status,
+                   "device": alert.device,
                    "building": alert.building, "zone": alert.zone, "department": alert.department,
                    "value": alert.value, "unit": alert.unit, "limit": alert.limit_text,
                    "started_ms": alert.started_ms, "level": level}
@@ -191,13 +192,13 @@ class AlertBook:
             title, body = text(person.language, person.id)
             for channel, url in self.roster.urls(person):
                 self.store.enqueue(alert.id, event, level, channel, person.id, url, title, body,
-                                   {**payload, "to": person.id}, now_ms)
+                                   {**payload, "to": person.id}, now_ms, cfg.site)
         if route is not None:
             title, body = text(None, None)
             for channel, url in self.roster.group_urls(route):
-                self.store.enqueue(alert.id, event, level, channel, None, url, title, body, payload, now_ms)
+                self.store.enqueue(alert.id, event, level, channel, None, url, title, body, payload, now_ms, cfg.site)
         if cfg.mqtt:
             title, body = text(None, None)
             topic = f"{cfg.topic_prefix}/{cfg.site}/alerts/{alert.severity}"
             self.store.enqueue(alert.id, event, level, "mqtt", None, f"mqtt:{topic}", title, body,
-                               {**payload, "title": title}, now_ms)
+                               {**payload, "title": title}, now_ms, cfg.site)

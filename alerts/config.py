@@ -15,7 +15,11 @@ class AlertSettings(BaseModel):
     external: bool = Field(default=False, description="the alert engine runs under its own unit (`meterwatch alerts "
                            "run`): serve does not start it, its API reads the engine's store")
     rules_file: Path | None = Field(default=None, description="rule YAML; default: the packaged default rules")
-    roster_file: Path | None = Field(default=None, description="duty roster YAML; without one, alerts go to MQTT only")
+    roster_file: Path | None = Field(default=None, description="duty roster YAML, or a directory of SITE.yaml "
+                                     "rosters (one per site); without one, alerts go to MQTT only")
+    sites: list[str] = Field(default_factory=list, description="the sites this alert process evaluates (each "
+                             "site's readings in order, by one engine); empty: every site. Several alert processes "
+                             "split a district by naming disjoint sites, each with its own client_id")
     client_id: str = Field(default="meterwatch-alerts", description="its own persistent MQTT session")
     username: str | None = Field(default=None, description="its own broker account (with use_username_as_clientid "
                                  "the username is the session); meterwatch deploy mosquitto creates it")

@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,10 +19,12 @@ from alerts.book import AlertBook, BookSettings, sign
 from alerts.calendar import CampusCalendar
 from alerts.clock import Clock, WallClock
 from alerts.config import AlertSettings
-from alerts.roster import DutyRoster, load_roster
+from alerts.roster import DutyRoster, Person, load_rosters, roster_of
 from alerts.rules import RuleBook, load_rules
 from alerts.store import Alert, AlertStore
+from ingest.campus import Campus
 from ingest.db import private_dir
+from ingest.errors import ConfigError, NotFound
 from ingest.labels import CampusNames
 from ingest.registry import Registry
 
@@ -39,58 +42,119 @@ def secret_key(data_dir: Path) -> bytes:
     return bytes.fromhex(key.read_text().strip())
 
 
+@dataclass
+class SiteDesk:
+    """One site's rules, duty roster and alert book."""
+
+    campus: Campus
+    rules: RuleBook
+    roster: DutyRoster
+    book: AlertBook
+    names: CampusNames
+
+
 class AlertDesk:
     def __init__(self, *, data_dir: Path, settings: AlertSettings, language: str = "zh-CN",
                  topic_prefix: str = "campus", clock: Clock | None = None) -> None:
         private_dir(data_dir)
-        self.settings = settings
+        self.settings, self.language, self.topic_prefix = settings, language, topic_prefix
         self.clock = clock or WallClock()  # people acknowledge in real time, whatever clock the rules run on
         self.rule_file = load_rules(settings.rules_file)
-        self.roster_file = load_roster(settings.roster_file)
+        self.rosters = load_rosters(settings.roster_file)
         self.registry = Registry(data_dir / "meterwatch.db")
         self.store = AlertStore(data_dir / "alerts.db")
         self._secret = secret_key(data_dir)
         self.lock = threading.RLock()
-        campus = self.registry.campus
-        self.rules = RuleBook(self.rule_file, campus)
+        self._sites: dict[str, SiteDesk] = {}
+        campuses = self.registry.campuses
+        if not campuses:
+            raise ConfigError("no campus loaded: start with a campus file ([campus] file)")
+        if self.store.unadopted() and len(campuses) == 1:
+            self.store.adopt(next(iter(campuses)))  # alerts from before sites belong to the one site there was
+        self.refresh()
+
+    def _build(self, campus: Campus) -> SiteDesk:
+        rules = RuleBook(self.rule_file, campus)
         tz = ZoneInfo(campus.site.timezone)
-        self.roster = DutyRoster(self.roster_file, CampusCalendar(campus.calendar), tz)
-        self.book = AlertBook(self.store, self.roster, self.rules, BookSettings(
-            campus.site.id, language, settings.public_url.rstrip("/"), self._secret, tz, topic_prefix,
-            settings.mqtt_publish, settings.ack_link_ttl))
-        self._names = CampusNames(campus)
+        roster = DutyRoster(roster_of(self.rosters, campus.site.id), CampusCalendar(campus.calendar), tz)
+        book = AlertBook(self.store, roster, rules, BookSettings(
+            campus.site.id, self.language, self.settings.public_url.rstrip("/"), self._secret, tz, self.topic_prefix,
+            self.settings.mqtt_publish, self.settings.ack_link_ttl))
+        return SiteDesk(campus, rules, roster, book, CampusNames(campus))
+
+    def refresh(self) -> set[str]:
+        """Follow campus changes (sites added, devices imported or moved); the sites whose rule book was rebuilt."""
+        changed = set()
+        for site_id, campus in self.registry.campuses.items():
+            known = self._sites.get(site_id)
+            if known is None or known.campus is not campus:
+                self._sites[site_id] = self._build(campus)
+                changed.add(site_id)
+        return changed
+
+    def sites(self) -> dict[str, SiteDesk]:
+        self.refresh()
+        return self._sites
+
+    def site(self, site: str | None) -> SiteDesk:
+        """A site's desk; None: the only site's."""
+        sites = self.sites()
+        if site is None:
+            if len(sites) != 1:
+                raise ConfigError(f"{len(sites)} sites: name one")
+            return next(iter(sites.values()))
+        desk = sites.get(site)
+        if desk is None:
+            raise NotFound(f"no site {site!r}")
+        return desk
+
+    def of(self, alert: Alert) -> SiteDesk:
+        """The desk of an alert's site (an alert from before sites: the only one's)."""
+        return self.site(alert.site) if alert.site else self.site(None)
+
+    # the only site's, for one-site callers and tests
+    @property
+    def rules(self) -> RuleBook:
+        return self.site(None).rules
+
+    @property
+    def book(self) -> AlertBook:
+        return self.site(None).book
+
+    @property
+    def roster(self) -> DutyRoster:
+        return self.site(None).roster
 
     @property
     def names(self) -> CampusNames:
-        """Device, building and zone names of the campus as it is now."""
-        campus = self.registry.campus
-        if self._names.campus is not campus:
-            self._names = CampusNames(campus)
-        return self._names
+        return self.site(None).names
 
-    def refresh(self) -> bool:
-        """Follow campus changes (devices imported, moved); True when the rule book was rebuilt."""
-        campus = self.registry.campus
-        if campus is self.rules.campus:
-            return False
-        self.rules = RuleBook(self.rule_file, campus)
-        self.book.rules = self.rules
-        return True
+    def person(self, person_id: str) -> tuple[Person | None, list[str]]:
+        """A person on any site's roster, and the zones they answer for."""
+        for roster in self.rosters.values():
+            found = next((p for p in roster.people if p.id == person_id), None)
+            if found is not None:
+                return found, roster.zones_of(person_id) or []
+        return None, []
 
     def ack(self, alert_id: int, by: str, comment: str | None = None) -> Alert:
         with self.lock:
-            return self.book.ack(alert_id, by, comment, self.clock.now_ms())
+            return self.of(self.store.get(alert_id)).book.ack(alert_id, by, comment, self.clock.now_ms())
 
     def resolve(self, alert_id: int, by: str, reason: str) -> Alert:
         with self.lock:
-            return self.book.resolve(alert_id, by, reason, self.clock.now_ms())
+            return self.of(self.store.get(alert_id)).book.resolve(alert_id, by, reason, self.clock.now_ms())
 
     def verify(self, alert_id: int, person: str, expires_s: int, sig: str) -> bool:
         """A signed acknowledge link: well-formed, signed by this data directory's key, for a roster person.
         (Expiry is checked by the caller, who tells an expired link apart from a forged one.)"""
-        if not _SIG.fullmatch(sig) or person not in self.roster.people:
+        if not _SIG.fullmatch(sig) or self.person(person)[0] is None:
             return False
         return hmac.compare_digest(sign(self._secret, alert_id, person, expires_s), sig)
+
+    @property
+    def secret(self) -> bytes:
+        return self._secret
 
     def close(self) -> None:
         self.store.close()

@@ -17,8 +17,10 @@ log = logging.getLogger("meterwatch.alerts")
 
 class Dispatcher:
     def __init__(self, store: AlertStore, notifiers: dict[str, Notifier], *, workers: int = 8,
-                 retry_initial_s: float = 2.0, retry_max_s: float = 300.0, max_attempts: int = 10) -> None:
+                 retry_initial_s: float = 2.0, retry_max_s: float = 300.0, max_attempts: int = 10,
+                 sites: list[str] | None = None) -> None:
         self.store, self.notifiers = store, notifiers
+        self.sites = sites  # the sites whose notices this process sends (None: all)
         self.default: Notifier = notifiers.get("*", AppriseNotifier())
         self.retry_initial_s, self.retry_max_s, self.max_attempts = retry_initial_s, retry_max_s, max_attempts
         self.clock = WallClock()  # retries run on real time, whatever clock the rules use
@@ -48,7 +50,7 @@ class Dispatcher:
             self._wake.clear()
             try:
                 with self._lock:
-                    due = self.store.due_notices(self.clock.now_ms(), set(self._busy))
+                    due = self.store.due_notices(self.clock.now_ms(), set(self._busy), sites=self.sites)
                     for n in due:
                         self._busy.add(n.id)
                 for n in due:

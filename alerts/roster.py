@@ -142,6 +142,18 @@ def load_roster(path: Path | None) -> RosterFile:
     return parse_yaml_model(text, RosterFile, str(path))
 
 
+def load_rosters(path: Path | None) -> dict[str | None, RosterFile]:
+    """The duty rosters: one file for every site (key None), or a directory of ``SITE.yaml`` files, one per
+    site (a site without one sends its alerts to MQTT only)."""
+    if path is not None and path.is_dir():
+        return {f.stem: load_roster(f) for f in sorted(path.iterdir()) if f.suffix in (".yaml", ".yml")}
+    return {None: load_roster(path)}
+
+
+def roster_of(rosters: dict[str | None, RosterFile], site: str) -> RosterFile:
+    return rosters.get(site) or rosters.get(None) or RosterFile()
+
+
 DEFAULT_ROUTE = Route(id="default", levels=[Level(to=[ON_DUTY])])
 
 

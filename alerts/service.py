@@ -40,12 +40,15 @@ class AlertService:
         d = self.desk
         self.settings, self.prefix = settings, mqtt.topic_prefix
         self.clock = clock or make_clock(settings.clock)
-        self.store, self.registry, self.lock, self.book = d.store, d.registry, d.lock, d.book
+        self.store, self.registry, self.lock = d.store, d.registry, d.lock
         since = self.store.meta("watching_since_ms")
         if since is None:
             since = str(self.clock.now_ms())
             self.store.set_meta("watching_since_ms", since)
-        self.engine = Engine(d.rules, self.store.load_engine(), watching_since_ms=int(since))
+        self.watching_since_ms = int(since)
+        self.owned: list[str] | None = list(settings.sites) or None  # None: every site
+        self.engines: dict[str, Engine] = {}
+        self._refresh_campus()
         self._queue: queue.Queue[Inbound | None] = queue.Queue()
         self._stop = threading.Event()
         self.evaluated = 0  # messages evaluated (or recorded as failed) and acknowledged, since start
@@ -55,10 +58,11 @@ class AlertService:
         all_notifiers = dict(notifiers or {})
         if connect_mqtt:
             account = mqtt.account(settings.username, settings.password, settings.client_id)
-            self.mqtt = MqttSource(account, self._queue.put)
+            self.mqtt = MqttSource(account, self._queue.put, sites=self.owned)
             all_notifiers.setdefault("mqtt", MqttNotifier(self.mqtt.publish))
         self.dispatcher = Dispatcher(self.store, all_notifiers, retry_initial_s=settings.retry_initial_s,
-                                     retry_max_s=settings.retry_max_s, max_attempts=settings.max_attempts)
+                                     retry_max_s=settings.retry_max_s, max_attempts=settings.max_attempts,
+                                     sites=self.owned)
         self._thread = threading.Thread(target=self._run, name="mw-alerts", daemon=True)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -113,9 +117,29 @@ class AlertService:
                 except Exception:  # the next tick tries again; readings keep flowing meanwhile
                     log.exception("alert tick failed")
 
+    @property
+    def engine(self) -> Engine:
+        """The only site's engine (one-site callers and tests)."""
+        if len(self.engines) != 1:
+            raise ValueError(f"{len(self.engines)} engines: use engines[SITE]")
+        return next(iter(self.engines.values()))
+
     def _refresh_campus(self) -> None:
-        if self.desk.refresh():
-            self.engine.use(self.desk.rules)
+        """An engine for every site this process owns, following campus changes (state is kept by key)."""
+        changed = self.desk.refresh()
+        for site, desk in self.desk.sites().items():
+            if self.owned is not None and site not in self.owned:
+                continue
+            engine = self.engines.get(site)
+            if engine is None:
+                self.engines[site] = Engine(desk.rules, self.store.load_engine(site),
+                                            watching_since_ms=self.watching_since_ms)
+            elif site in changed:
+                engine.use(desk.rules)
+
+    def _save_engines(self) -> None:
+        for site, engine in self.engines.items():
+            self.store.save_engine(site, *engine.dirty())
 
     def evaluate(self, batch: list[Inbound]) -> None:
         """Decode, evaluate and commit one batch, then acknowledge it. A message whose evaluation fails, for
@@ -123,7 +147,7 @@ class AlertService:
         with self.lock:
             self._refresh_campus()
             now = self.clock.now_ms()
-            updates: dict[tuple[str, str], Transition] = {}
+            updates: dict[str, dict[tuple[str, str], Transition]] = {}
             with self.store.tx():
                 for msg in batch:
                     try:
@@ -137,44 +161,57 @@ class AlertService:
                         log.error("a message could not be evaluated; recorded and skipped",
                                   extra={"topic": msg.topic, "error": error[:300]})
                         self.store.record_failure(msg.topic, msg.payload, error, now)
-                self._apply(list(updates.values()), now)
-                self.store.save_engine(*self.engine.dirty())
+                for site, site_updates in updates.items():
+                    self._apply(site, list(site_updates.values()), now)
+                self._save_engines()
         self.dispatcher.wake()
         if self.mqtt is not None:
             for msg in batch:
                 self.mqtt.ack(msg)
         self.evaluated += len(batch)
 
-    def _evaluate_one(self, msg: Inbound, now: int, updates: dict[tuple[str, str], Transition]) -> None:
+    def _evaluate_one(self, msg: Inbound, now: int, updates: dict[str, dict[tuple[str, str], Transition]]) -> None:
         d = decode(msg, self.registry, self.prefix, self.limits)  # refusals: ingest's dead letters
         for r in d.readings:
+            engine = self.engines.get(r.site)
+            if engine is None:
+                continue  # another alert process's site
             self.clock.saw(r.ts)
-            self._apply(self.engine.reading(r), now, updates)
+            self._apply(r.site, engine.reading(r), now, updates.setdefault(r.site, {}))
         if d.status is not None:
-            self._apply(self.engine.status(d.status[0], d.status[1], msg.received_ms), now, updates)
+            (site, device), online = d.status
+            engine = self.engines.get(site)
+            if engine is not None:
+                self._apply(site, engine.status(device, online, msg.received_ms), now, updates.setdefault(site, {}))
 
-    def _apply(self, transitions: list[Transition], now: int, updates: dict[tuple[str, str], Transition] | None = None,
-               ) -> None:
+    def _apply(self, site: str, transitions: list[Transition], now: int,
+               updates: dict[tuple[str, str], Transition] | None = None) -> None:
+        engine, book = self.engines[site], self.desk.site(site).book
         for t in transitions:
             if t.kind == "update" and updates is not None:
                 updates[(t.rule.id, t.subject)] = t  # repeats within a batch: only the newest is written
                 continue
             if updates is not None:
                 updates.pop((t.rule.id, t.subject), None)
-            applied = self.book.apply(t, now)
+            applied = book.apply(t, now)
             if applied.raised is not None:
-                self.engine.bind((t.rule.id, t.subject), applied.raised)
+                engine.bind((t.rule.id, t.subject), applied.raised)
             elif applied.closed_by_hand:
-                self.engine.resolved_by_hand(t.rule.id, t.subject)
+                engine.resolved_by_hand(t.rule.id, t.subject)
 
     def tick(self) -> None:
         """Silence checks and escalation, on the service's clock."""
         with self.lock:
             now = self.clock.now_ms()
+            self._refresh_campus()
+            escalated = 0
             with self.store.tx():
-                self._apply(self.engine.tick(now), now)
-                self.store.save_engine(*self.engine.dirty())
-            if self.book.escalate(now):
+                for site, engine in self.engines.items():
+                    self._apply(site, engine.tick(now), now)
+                self._save_engines()
+            for site in self.engines:
+                escalated += self.desk.site(site).book.escalate(now)
+            if escalated:
                 self.dispatcher.wake()
             self.ticked_ms = now
         self.dispatcher.wake()

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -25,15 +25,16 @@ CREATE TABLE IF NOT EXISTS alerts (
   value REAL, limit_text TEXT, unit TEXT, detail TEXT, started_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL,
   ack_by TEXT, ack_ms INTEGER, ack_comment TEXT, resolved_ms INTEGER, resolved_by TEXT, resolve_reason TEXT,
   route TEXT, level INTEGER NOT NULL DEFAULT 0, next_escalation_ms INTEGER);
-CREATE UNIQUE INDEX IF NOT EXISTS alerts_open ON alerts (rule, subject) WHERE status != 'resolved';
 CREATE INDEX IF NOT EXISTS alerts_started ON alerts (started_ms);
 CREATE INDEX IF NOT EXISTS alerts_escalation ON alerts (next_escalation_ms) WHERE next_escalation_ms IS NOT NULL;
 CREATE TABLE IF NOT EXISTS alert_events (
   id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL, ts_ms INTEGER NOT NULL, type TEXT NOT NULL,
   actor TEXT, detail TEXT NOT NULL DEFAULT '{}');
 CREATE INDEX IF NOT EXISTS alert_events_alert ON alert_events (alert_id);
-CREATE TABLE IF NOT EXISTS engine_devices (device TEXT PRIMARY KEY, state TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS engine_rules (rule TEXT, subject TEXT, state TEXT NOT NULL, PRIMARY KEY (rule, subject));
+CREATE TABLE IF NOT EXISTS engine_device_state (site TEXT NOT NULL, device TEXT NOT NULL, state TEXT NOT NULL,
+  PRIMARY KEY (site, device));
+CREATE TABLE IF NOT EXISTS engine_rule_state (site TEXT NOT NULL, rule TEXT NOT NULL, subject TEXT NOT NULL,
+  state TEXT NOT NULL, PRIMARY KEY (site, rule, subject));
 CREATE TABLE IF NOT EXISTS outbox (
   id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL, event TEXT NOT NULL, level INTEGER NOT NULL,
   channel TEXT NOT NULL, recipient TEXT, url TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,
@@ -44,11 +45,25 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS evaluation_failures (
   id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL, error TEXT NOT NULL);
 """
+# added with sites: every alert and notice belongs to one (older rows get theirs from AlertStore.adopt)
+SITE_SCHEMA = """
+CREATE UNIQUE INDEX IF NOT EXISTS alerts_open_site ON alerts (site, rule, subject) WHERE status != 'resolved';
+CREATE INDEX IF NOT EXISTS alerts_site ON alerts (site, started_ms);
+"""
 MAX_FAILURES_KEPT = 10_000
+
+
+class Visible(Protocol):
+    """What a reader may see (``api.access.Scope``): no sites = every site; zones or buildings narrow them."""
+
+    sites: frozenset[str]
+    zones: frozenset[str]
+    buildings: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
+    site: str | None
     id: int
     rule: str
     subject: str
@@ -121,6 +136,20 @@ class Notice:
     sent_ms: int | None
 
 
+def _visible(v: Visible) -> tuple[list[str], list[Any]]:
+    """SQL terms for what ``v`` may see: its sites, and inside them its zones' and buildings' alerts."""
+    where: list[str] = []
+    args: list[Any] = []
+    if v.sites:
+        where.append(f"site IN ({', '.join('?' for _ in v.sites)})")
+        args += sorted(v.sites)
+    if v.zones or v.buildings:
+        where.append(f"(building IN ({', '.join('?' for _ in v.buildings) or 'NULL'}) "
+                     f"OR zone IN ({', '.join('?' for _ in v.zones) or 'NULL'}))")
+        args += sorted(v.buildings) + sorted(v.zones)
+    return where, args
+
+
 def _notice(r: tuple[Any, ...]) -> Notice:
     return Notice(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]), r[10], r[11], r[12],
                   r[13], r[14])
@@ -131,6 +160,34 @@ class AlertStore:
         self._conn = connect(path)
         self.lock = threading.RLock()
         self._conn.executescript(SCHEMA)
+        for table in ("alerts", "outbox"):
+            if "site" not in {r[1] for r in self._conn.execute(f"PRAGMA table_info({table})")}:
+                self._conn.execute(f"ALTER TABLE {table} ADD COLUMN site TEXT")
+        self._conn.executescript(SITE_SCHEMA)
+
+    def adopt(self, site: str) -> None:
+        """Give alerts, notices and engine state from before sites (no site) to ``site``, the one site there
+        was then; the key without a site goes."""
+        with self.tx():
+            self._conn.execute("DROP INDEX IF EXISTS alerts_open")
+            self._conn.execute("UPDATE alerts SET site = ? WHERE site IS NULL", (site,))
+            self._conn.execute("UPDATE outbox SET site = ? WHERE site IS NULL", (site,))
+            names = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "engine_devices" in names:
+                self._conn.execute("INSERT OR IGNORE INTO engine_device_state SELECT ?, device, state "
+                                   "FROM engine_devices", (site,))
+                self._conn.execute("DROP TABLE engine_devices")
+            if "engine_rules" in names:
+                self._conn.execute("INSERT OR IGNORE INTO engine_rule_state SELECT ?, rule, subject, state "
+                                   "FROM engine_rules", (site,))
+                self._conn.execute("DROP TABLE engine_rules")
+
+    def unadopted(self) -> bool:
+        """Rows from before sites are waiting for :meth:`adopt`."""
+        with self.lock:
+            names = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            return bool({"engine_devices", "engine_rules"} & names) or self._conn.execute(
+                "SELECT 1 FROM alerts WHERE site IS NULL LIMIT 1").fetchone() is not None
 
     @contextmanager
     def tx(self) -> Iterator[AlertStore]:
@@ -187,17 +244,19 @@ class AlertStore:
         with self.lock:
             self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
-    def load_engine(self) -> EngineState:
+    def load_engine(self, site: str) -> EngineState:
         with self.lock:
-            devs = self._conn.execute("SELECT device, state FROM engine_devices").fetchall()
-            rules = self._conn.execute("SELECT rule, subject, state FROM engine_rules").fetchall()
+            devs = self._conn.execute("SELECT device, state FROM engine_device_state WHERE site = ?",
+                                      (site,)).fetchall()
+            rules = self._conn.execute("SELECT rule, subject, state FROM engine_rule_state WHERE site = ?",
+                                       (site,)).fetchall()
         return EngineState({d: orjson.loads(s) for d, s in devs}, {(r, s): orjson.loads(st) for r, s, st in rules})
 
-    def save_engine(self, devices: dict[str, dict[str, Any]], rules: dict[Key, dict[str, Any]]) -> None:
-        self._conn.executemany("INSERT OR REPLACE INTO engine_devices (device, state) VALUES (?, ?)",
-                               [(d, orjson.dumps(s)) for d, s in devices.items()])
-        self._conn.executemany("INSERT OR REPLACE INTO engine_rules (rule, subject, state) VALUES (?, ?, ?)",
-                               [(r, s, orjson.dumps(st)) for (r, s), st in rules.items()])
+    def save_engine(self, site: str, devices: dict[str, dict[str, Any]], rules: dict[Key, dict[str, Any]]) -> None:
+        self._conn.executemany("INSERT OR REPLACE INTO engine_device_state (site, device, state) VALUES (?, ?, ?)",
+                               [(site, d, orjson.dumps(s)) for d, s in devices.items()])
+        self._conn.executemany("INSERT OR REPLACE INTO engine_rule_state (site, rule, subject, state) "
+                               "VALUES (?, ?, ?, ?)", [(site, r, s, orjson.dumps(st)) for (r, s), st in rules.items()])
 
     # -- alerts and events (call inside tx) --------------------------------------------
     def insert_alert(self, **cols: Any) -> int:
@@ -222,21 +281,27 @@ class AlertStore:
             raise NotFound(f"no alert #{alert_id}")
         return Alert(*row)
 
-    def open_for(self, rule: str, subject: str) -> Alert | None:
+    def open_for(self, site: str, rule: str, subject: str) -> Alert | None:
         with self.lock:
-            row = self._conn.execute(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE rule = ? AND subject = ? "  # noqa: S608
-                                     "AND status != 'resolved'", (rule, subject)).fetchone()
+            row = self._conn.execute(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE site = ? AND rule = ? "  # noqa: S608
+                                     "AND subject = ? AND status != 'resolved'", (site, rule, subject)).fetchone()
         return Alert(*row) if row else None
 
     @staticmethod
     def _where(status: str | None, category: str | None, severity: str | None, building: str | None,
-               since_ms: int | None, zone: str | None = None) -> tuple[str, list[Any]]:
+               since_ms: int | None, zone: str | None = None, site: str | None = None,
+               visible: Visible | None = None) -> tuple[str, list[Any]]:
         where: list[str] = []
         args: list[Any] = []
-        for col, val in (("category", category), ("severity", severity), ("building", building), ("zone", zone)):
+        for col, val in (("category", category), ("severity", severity), ("building", building), ("zone", zone),
+                         ("site", site)):
             if val is not None:
                 where.append(f"{col} = ?")
                 args.append(val)
+        if visible is not None:
+            w, a = _visible(visible)
+            where += w
+            args += a
         if status == "open":
             where.append("status != 'resolved'")
         elif status is not None:
@@ -249,16 +314,18 @@ class AlertStore:
 
     def query(self, *, status: str | None = None, category: str | None = None, severity: str | None = None,
               building: str | None = None, since_ms: int | None = None, limit: int = 500,
-              offset: int = 0, zone: str | None = None) -> list[Alert]:
-        where, args = self._where(status, category, severity, building, since_ms, zone)
+              offset: int = 0, zone: str | None = None, site: str | None = None,
+              visible: Visible | None = None) -> list[Alert]:
+        where, args = self._where(status, category, severity, building, since_ms, zone, site, visible)
         sql = f"SELECT {ALERT_COLUMNS} FROM alerts{where} ORDER BY started_ms DESC, id DESC LIMIT ? OFFSET ?"  # noqa: S608
         with self.lock:
             rows = self._conn.execute(sql, (*args, limit, offset)).fetchall()
         return [Alert(*r) for r in rows]
 
     def count_matching(self, *, status: str | None = None, category: str | None = None, severity: str | None = None,
-                       building: str | None = None, since_ms: int | None = None, zone: str | None = None) -> int:
-        where, args = self._where(status, category, severity, building, since_ms, zone)
+                       building: str | None = None, since_ms: int | None = None, zone: str | None = None,
+                       site: str | None = None, visible: Visible | None = None) -> int:
+        where, args = self._where(status, category, severity, building, since_ms, zone, site, visible)
         with self.lock:
             return int(self._conn.execute(f"SELECT count(*) FROM alerts{where}", args).fetchone()[0])  # noqa: S608
 
@@ -269,19 +336,20 @@ class AlertStore:
                                       "WHERE alert_id = ? ORDER BY id", (alert_id,)).fetchall()
         return [AlertEvent(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
 
-    def due_escalations(self, now_ms: int) -> list[Alert]:
+    def due_escalations(self, site: str, now_ms: int) -> list[Alert]:
         with self.lock:
             rows = self._conn.execute(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE next_escalation_ms <= ? "  # noqa: S608
-                                      "AND status = 'active'", (now_ms,)).fetchall()
+                                      "AND status = 'active' AND site = ?", (now_ms, site)).fetchall()
         return [Alert(*r) for r in rows]
 
-    def raised_between(self, start_ms: int, end_ms: int) -> list[tuple[str, str, int, int]]:
-        """(category, severity, raised, still open) for alerts that started in [start, end)."""
+    def raised_between(self, start_ms: int, end_ms: int, site: str | None = None) -> list[tuple[str, str, int, int]]:
+        """(category, severity, raised, still open) for alerts (of ``site``) that started in [start, end)."""
         with self.lock:
             rows = self._conn.execute(
                 "SELECT category, severity, count(*), sum(status != 'resolved') FROM alerts "
-                "WHERE started_ms >= ? AND started_ms < ? GROUP BY category, severity ORDER BY category, severity",
-                (start_ms, end_ms)).fetchall()
+                "WHERE started_ms >= ? AND started_ms < ? AND (? IS NULL OR site = ?) "
+                "GROUP BY category, severity ORDER BY category, severity",
+                (start_ms, end_ms, site, site)).fetchall()
         return [(str(c), str(s), int(n), int(o or 0)) for c, s, n, o in rows]
 
     def counts(self) -> dict[str, int]:
@@ -291,19 +359,22 @@ class AlertStore:
 
     # -- outbox ------------------------------------------------------------------------
     def enqueue(self, alert_id: int, event: str, level: int, channel: str, recipient: str | None, url: str,
-                title: str, body: str, payload: dict[str, Any], now_ms: int) -> None:
+                title: str, body: str, payload: dict[str, Any], now_ms: int, site: str | None = None) -> None:
         self._conn.execute(
             "INSERT INTO outbox (alert_id, event, level, channel, recipient, url, title, body, payload, created_ms, "
-            "next_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "next_ms, site) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (alert_id, event, level, channel, recipient, url, title, body,
-             json.dumps(payload, ensure_ascii=False), now_ms, now_ms))
+             json.dumps(payload, ensure_ascii=False), now_ms, now_ms, site))
 
-    def due_notices(self, now_ms: int, skip: set[int], limit: int = 50) -> list[Notice]:
+    def due_notices(self, now_ms: int, skip: set[int], limit: int = 50,
+                    sites: Collection[str] | None = None) -> list[Notice]:
+        """Pending notices due by ``now_ms``; with ``sites``, only theirs (each alert process sends its own)."""
+        only = f" AND site IN ({', '.join('?' for _ in sites)})" if sites else ""
+        sql = ("SELECT id, alert_id, event, level, channel, recipient, url, title, body, payload, attempts, status, "  # noqa: S608
+               f"last_error, created_ms, sent_ms FROM outbox WHERE status = 'pending' AND next_ms <= ?{only} "
+               "ORDER BY id LIMIT ?")
         with self.lock:
-            rows = self._conn.execute(
-                "SELECT id, alert_id, event, level, channel, recipient, url, title, body, payload, attempts, status, "
-                "last_error, created_ms, sent_ms FROM outbox WHERE status = 'pending' AND next_ms <= ? "
-                "ORDER BY id LIMIT ?", (now_ms, limit + len(skip))).fetchall()
+            rows = self._conn.execute(sql, (now_ms, *(sites or ()), limit + len(skip))).fetchall()
         out = [_notice(r) for r in rows if r[0] not in skip]
         return out[:limit]
 

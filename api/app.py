@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from alerts.desk import AlertDesk
 from alerts.process import AlertProcess, AlertProcessConfig
 from alerts.service import AlertService
+from api.access import AmbiguousSite
 from api.deps import Viewer
 from api.limits import BodyLimit
 from api.routers import alerts as alerts_router
@@ -33,12 +34,13 @@ from api.routers import (
 from api.settings import Settings
 from api.tokens import TokenStore
 from ingest.campus import Campus
-from ingest.errors import ConfigError, StoreUnavailable
+from ingest.errors import ConfigError, NotFound, StoreUnavailable
 from ingest.service import IngestService
 from reports.usage import Usage
 
 
-def build_service(settings: Settings, campus: Campus | None, *, connect_mqtt: bool = True) -> IngestService:
+def build_service(settings: Settings, campus: Campus | list[Campus] | None, *,
+                  connect_mqtt: bool = True) -> IngestService:
     return IngestService(data_dir=settings.data_dir, mqtt=settings.mqtt, store=settings.store,
                          ingest=settings.ingest, campus=campus, connect_mqtt=connect_mqtt)
 
@@ -66,10 +68,10 @@ def alert_desk(settings: Settings, engine: AlertService | AlertProcess | None) -
 
 
 def build_usage(settings: Settings, service: IngestService) -> Usage:
-    return Usage(settings.data_dir, service.store, lambda: service.registry.campus, service.presence)
+    return Usage(settings.data_dir, service.store, lambda: service.registry.campuses, service.presence)
 
 
-def create_app(settings: Settings, service: IngestService | None = None, campus: Campus | None = None,
+def create_app(settings: Settings, service: IngestService | None = None, campus: Campus | list[Campus] | None = None,
                alerts: AlertService | AlertProcess | None = None) -> FastAPI:
     """The app. With ``service`` (and ``alerts``) given the caller owns their lifecycle; otherwise the app
     starts and stops them."""
@@ -130,6 +132,14 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     @app.exception_handler(StoreUnavailable)
     async def _store_down(request: Request, exc: StoreUnavailable) -> JSONResponse:
         return JSONResponse({"detail": f"time-series store unavailable, try again shortly: {exc}"}, status_code=503)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(AmbiguousSite)
+    async def _which_site(request: Request, exc: AmbiguousSite) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.exception_handler(ConfigError)
     async def _config(request: Request, exc: ConfigError) -> JSONResponse:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from api import cli_alerts, cli_credentials, cli_deploy, cli_grafana, cli_ingest
+from api import cli_alerts, cli_credentials, cli_deploy, cli_grafana, cli_ingest, cli_tokens
 from api.samples import sample_campus
 from ingest.errors import ConfigError, MeterwatchError
 
@@ -115,19 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     en.add_argument("--lang", choices=["zh-CN", "en"], default=None, help="default: the config's language (zh-CN)")
     en.add_argument("--config", type=Path, default=None, help="TOML config (data_dir, store, [report])")
     en.add_argument("--campus", type=Path, default=None, help="campus YAML when the data directory has none")
-
-    tok = sub.add_parser("token", help="API and console tokens: viewer, electrician, admin")
-    tsub = tok.add_subparsers(dest="action", required=True, metavar="ACTION")
-    tc = tsub.add_parser("create", help="make a token and print it (only its hash is kept)",
-                         description="Roles: viewer reads everything; electrician also acknowledges and resolves "
-                                     "alerts; admin also manages devices, tokens and dead-letter replay.")
-    tc.add_argument("--role", required=True, choices=["viewer", "electrician", "admin"])
-    tc.add_argument("--name", required=True, help="who or what uses it, unique (e.g. wang, grafana)")
-    tl = tsub.add_parser("list", help="list tokens (names, roles, last use; never the tokens)")
-    tr = tsub.add_parser("revoke", help="revoke a token by name")
-    tr.add_argument("name")
-    for t in (tc, tl, tr):
-        t.add_argument("--config", type=Path, default=None, help="TOML config (for data_dir)")
+    en.add_argument("--site", default=None, help="the site to report on (needed when there are several)")
 
     dev = sub.add_parser("devices", help="manage the device registry")
     dsub = dev.add_subparsers(dest="devices_command", required=True, metavar="ACTION")
@@ -137,11 +125,14 @@ def _parser() -> argparse.ArgumentParser:
                                       "as 表号, 类型, 楼栋, 倍率 work too). Nothing is imported if any row is wrong.")
     imp.add_argument("file", type=Path)
     imp.add_argument("--config", type=Path, default=None, help="TOML config (for data_dir)")
+    imp.add_argument("--site", default=None, help="the site the ledger's devices belong to (needed when there are "
+                                                  "several)")
     cli_credentials.add_commands(sub)
     cli_deploy.add_commands(sub)
     cli_grafana.add_commands(sub)
     cli_alerts.add_commands(sub)
     cli_ingest.add_commands(sub)
+    cli_tokens.add_commands(sub)
     return p
 
 
@@ -165,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             return _report(args)
         if args.command == "token":
-            return _token(args)
+            return cli_tokens.run(args)
         if args.command == "credentials":
             return cli_credentials.run(args)
         if args.command == "deploy":
@@ -294,7 +285,8 @@ def _report(args: argparse.Namespace) -> int:
     usage = OfflineUsage(settings, args.campus)
     try:
         usage.refresh(progress=lambda devices: tqdm(devices, desc="汇总 rolling up", unit="meter", disable=None))
-        report = monthly_report(usage, settings, args.month, args.lang or settings.language, refresh=False)
+        report = monthly_report(usage.site(args.site), settings, args.month, args.lang or settings.language,
+                                refresh=False)
         data = render(report, fmt, settings.report)
     finally:
         usage.close()
@@ -303,30 +295,6 @@ def _report(args: argparse.Namespace) -> int:
         return 0
     args.output.write_bytes(data)
     print(f"已生成 {args.output} ({len(data):,} bytes) · wrote the {report.month} energy report", file=sys.stderr)
-    return 0
-
-
-def _token(args: argparse.Namespace) -> int:
-    from api.settings import load_settings
-    from api.tokens import TokenStore
-
-    settings = load_settings(args.config)
-    store = TokenStore(settings.data_dir / "meterwatch.db")
-    try:
-        if args.action == "create":
-            token = store.create(args.name, args.role)
-            print(f"{args.role} token for {args.name} (shown once, keep it safe · 只显示一次, 请妥善保存):")
-            print(token)
-        elif args.action == "revoke":
-            store.revoke(args.name)
-            print(f"revoked 已吊销: {args.name}")
-        else:
-            for t in store.list():
-                used = datetime.fromtimestamp(t.last_used_ms / 1000).isoformat(" ", "minutes") if t.last_used_ms \
-                    else "never"
-                print(f"{t.id:4}  {t.name:24} {t.role.value:12} last used {used}")
-    finally:
-        store.close()
     return 0
 
 
@@ -343,7 +311,7 @@ def _import_devices(args: argparse.Namespace) -> int:
         devices = read_ledger(args.file, progress=bar.update)
     registry = Registry(settings.data_dir / "meterwatch.db")
     try:
-        added, updated = registry.upsert_devices(devices)
+        added, updated = registry.upsert_devices(devices, args.site)
     finally:
         registry.close()
     print(f"导入完成: 新增 {added}, 更新 {updated} · imported: {added} added, {updated} updated")

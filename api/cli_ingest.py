@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     from api.samples import sample_campus
     from api.settings import load_settings
-    from ingest.campus import load_campus
+    from ingest.campus import load_sites
     from ingest.logs import setup_logging
     from ingest.service import IngestService
 
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
                                                               ("username", args.username)) if v is not None})
     data_dir = args.data_dir or settings.data_dir
     setup_logging(settings.log_level)
-    campus = load_campus(settings.campus.file or sample_campus())
+    campus = load_sites(settings.campus.file or sample_campus())
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -10,9 +10,12 @@ from fastapi import Depends, HTTPException, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from alerts.desk import AlertDesk
+from api.access import Access
 from api.tokens import Principal, Role, TokenStore
+from ingest.campus import Campus
+from ingest.errors import ConfigError
 from ingest.service import IngestService
-from reports.usage import Usage
+from reports.usage import SiteUsage, Usage
 
 T = TypeVar("T")
 
@@ -22,9 +25,30 @@ def get_service(request: Request) -> IngestService:
     return service
 
 
-def get_timezone(request: Request) -> ZoneInfo:
+def get_access(request: Request, principal: Annotated[Principal, Depends(get_principal)]) -> Access:
     service: IngestService = request.app.state.service
-    return ZoneInfo(service.registry.campus.site.timezone)
+    return Access(service.registry, principal.scope)
+
+
+SITE_HELP = "site id; may be left out when there is one site (or the token sees one)"
+
+
+def get_campus(access: Annotated[Access, Depends(get_access)],
+               site: Annotated[str | None, Query(max_length=64, description=SITE_HELP)] = None) -> Campus:
+    """The site a request is about (``site=``), as the token sees it."""
+    return access.site(site)
+
+
+def get_timezone(request: Request, site: Annotated[str | None, Query(max_length=64, description=SITE_HELP)] = None,
+                 ) -> ZoneInfo:
+    """The time zone times are shown in: the site's asked for, else the first site's (every instant carries its
+    offset, so it is never wrong, only local to another site)."""
+    service: IngestService = request.app.state.service
+    campuses = service.registry.campuses
+    if not campuses:
+        raise ConfigError("no campus loaded: start with a campus file ([campus] file)")
+    campus = campuses.get(site or "") or next(iter(campuses.values()))
+    return ZoneInfo(campus.site.timezone)
 
 
 def get_alerts(request: Request) -> AlertDesk:
@@ -37,6 +61,11 @@ def get_alerts(request: Request) -> AlertDesk:
 def get_usage(request: Request) -> Usage:
     usage: Usage = request.app.state.usage
     return usage
+
+
+def get_site_usage(usage: Annotated[Usage, Depends(get_usage)], campus: Annotated[Campus, Depends(get_campus)],
+                   ) -> SiteUsage:
+    return usage.site(campus.site.id, campus)
 
 
 def get_language(request: Request,
@@ -103,6 +132,9 @@ PageDep = Annotated[Page, Depends(get_page)]
 TimezoneDep = Annotated[ZoneInfo, Depends(get_timezone)]
 AlertsDep = Annotated[AlertDesk, Depends(get_alerts)]
 UsageDep = Annotated[Usage, Depends(get_usage)]
+SiteUsageDep = Annotated[SiteUsage, Depends(get_site_usage)]
+AccessDep = Annotated[Access, Depends(get_access)]
+CampusDep = Annotated[Campus, Depends(get_campus)]
 LanguageDep = Annotated[str, Depends(get_language)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 Viewer = Depends(require(Role.VIEWER))

@@ -6,16 +6,16 @@ from pathlib import Path
 
 from alerts.store import AlertStore
 from api.settings import Settings
-from ingest.campus import Campus, load_campus
+from ingest.campus import Campus, load_campus, load_sites
 from ingest.errors import ConfigError
 from ingest.registry import Registry
 from ingest.status import PresenceStore
 from ingest.stores import open_store
 from reports.energy import AlertCount, EnergyReport, build
-from reports.usage import Usage
+from reports.usage import SiteUsage, Usage
 
 
-def monthly_report(usage: Usage, settings: Settings, month: str, language: str, *,
+def monthly_report(usage: SiteUsage, settings: Settings, month: str, language: str, *,
                    alert_store: AlertStore | None = None, refresh: bool = True) -> EnergyReport:
     report = build(usage, month, settings.report, language=language, refresh=refresh)
     store = alert_store
@@ -27,7 +27,7 @@ def monthly_report(usage: Usage, settings: Settings, month: str, language: str, 
             report = report.model_copy(update={"alerts": [
                 AlertCount(category=c, severity=s, raised=n, open=o)
                 for c, s, n, o in store.raised_between(int(report.period_start.timestamp() * 1000),
-                                                       int(report.period_end.timestamp() * 1000))]})
+                                                       int(report.period_end.timestamp() * 1000), usage.site_id)]})
         finally:
             if alert_store is None:
                 store.close()
@@ -41,15 +41,21 @@ def campus_file_for(settings: Settings, campus_file: Path | None = None) -> Path
     return campus_file or settings.campus.file or sample_campus()
 
 
-def load_campus_for(settings: Settings, campus_file: Path | None = None) -> Campus:
-    """The campus in the data directory's registry; else the file of :func:`campus_file_for`."""
+def load_campus_for(settings: Settings, campus_file: Path | None = None, site: str | None = None) -> Campus:
+    """A site's campus (None: the only one) in the data directory's registry; else from the file of
+    :func:`campus_file_for`."""
     registry = Registry(settings.data_dir / "meterwatch.db")
     try:
-        return registry.campus
-    except ConfigError:
-        return load_campus(campus_file_for(settings, campus_file))
+        if registry.campuses:
+            return registry.site(site)
     finally:
         registry.close()
+    sites = {c.site.id: c for c in load_sites(campus_file_for(settings, campus_file))}
+    if site is None:
+        return load_campus(campus_file_for(settings, campus_file))
+    if site not in sites:
+        raise ConfigError(f"no site {site!r} in {campus_file_for(settings, campus_file)}")
+    return sites[site]
 
 
 class OfflineUsage(Usage):
@@ -60,16 +66,12 @@ class OfflineUsage(Usage):
         db = settings.data_dir / "meterwatch.db"
         self._registry = Registry(db)
         self._presence = PresenceStore(db)
-        fallback = load_campus(campus_file_for(settings, campus_file))
+        fallback = {c.site.id: c for c in load_sites(campus_file_for(settings, campus_file))}
 
-        def campus() -> object:
-            try:
-                return self._registry.campus
-            except ConfigError:  # no campus in the data directory yet
-                return fallback
+        def campuses() -> dict[str, Campus]:
+            return self._registry.campuses or fallback  # no campus in the data directory yet: the file's
 
-        super().__init__(settings.data_dir, open_store(settings.store, settings.data_dir), campus,  # type: ignore[arg-type]
-                         self._presence)
+        super().__init__(settings.data_dir, open_store(settings.store, settings.data_dir), campuses, self._presence)
 
     def close(self) -> None:
         super().close()

@@ -16,7 +16,7 @@ from alerts.roster import load_roster
 from alerts.rules import load_rules
 from api.app import build_alerts, build_service, create_app
 from api.settings import load_settings
-from ingest.campus import load_campus
+from ingest.campus import load_campus, load_sites
 from ingest.db import private_dir
 from ingest.logs import LOG_FILE_ENV, setup_logging
 from ingest.service import IngestService
@@ -76,7 +76,7 @@ def run_serve(config: Path | None) -> int:
     os.umask(0o077)  # whatever this process creates is the service's alone (as UMask=0077 in the unit)
     settings = load_settings(config)
     setup_logging(settings.log_level)
-    campus = load_campus(settings.campus.file or sample_campus())
+    campus = load_sites(settings.campus.file or sample_campus())
     if settings.alerts.enabled:  # refuse bad rule and roster files before anything starts
         load_rules(settings.alerts.rules_file)
         load_roster(settings.alerts.roster_file)

@@ -160,8 +160,10 @@ class AlertPublic(BaseModel):
         "last_seen": "2026-03-10T21:45:00+08:00", "acknowledged_by": "li",
         "acknowledged_at": "2026-03-10T21:41:00+08:00",
         "ack_comment": "已到现场，正在关阀", "resolved_at": None, "resolved_by": None, "resolve_reason": None,
-        "route": None, "escalation_level": 1, "next_escalation": None}]}}
+        "route": None, "escalation_level": 1, "next_escalation": None, "site": "yucai", "site_name": "育才中学"}]}}
     id: int
+    site: str = ""
+    site_name: str = ""
     rule: str
     name: str = Field(description="the rule's name in the configured language")
     category: Literal["energy", "safety", "data"]

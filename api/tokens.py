@@ -4,6 +4,10 @@
 - electrician: a viewer who also acknowledges and resolves alerts;
 - admin: an electrician who also manages devices, tokens and dead-letter replay.
 
+A token may be scoped to sites, and inside them to zones or buildings (:mod:`api.access`): it then
+sees only those, on every route. A scoped admin manages the devices and dead letters it sees; managing
+tokens needs an admin token without a scope.
+
 A token is ``mw_`` + 32 random bytes (URL-safe base64), shown once when made. Only its SHA-256
 is stored (``tokens`` in ``DATA_DIR/meterwatch.db``): with 256 random bits a fast hash is enough,
 and a stolen database does not give working tokens. Open without a token: ``/api/v1/health``,
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from api.access import Scope
 from ingest.db import connect
 from ingest.errors import ConfigError, NotFound
 
@@ -44,6 +49,7 @@ class Principal:
     id: int
     name: str
     role: Role
+    scope: Scope = Scope()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,7 @@ class TokenInfo:
     role: Role
     created_ms: int
     last_used_ms: int | None
+    scope: Scope = Scope()
 
 
 def digest(token: str) -> str:
@@ -66,9 +73,12 @@ class TokenStore:
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS tokens (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, "
             "digest TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL, last_used_ms INTEGER)")
+        if "scope" not in {r[1] for r in self._conn.execute("PRAGMA table_info(tokens)")}:
+            self._conn.execute("ALTER TABLE tokens ADD COLUMN scope TEXT")  # tokens made before scopes see all
 
-    def create(self, name: str, role: Role | str) -> str:
-        """A new token for ``name`` (unique) with ``role``; the only time the token itself is seen."""
+    def create(self, name: str, role: Role | str, scope: Scope | None = None) -> str:
+        """A new token for ``name`` (unique) with ``role``, seeing ``scope`` (default: every site); the only
+        time the token itself is seen."""
         role = Role(role)
         name = name.strip()
         if not name:
@@ -77,27 +87,28 @@ class TokenStore:
         with self._lock:
             if self._conn.execute("SELECT 1 FROM tokens WHERE name = ?", (name,)).fetchone():
                 raise ConfigError(f"a token named {name!r} exists: revoke it first or choose another name")
-            self._conn.execute("INSERT INTO tokens (name, role, digest, created_ms) VALUES (?, ?, ?, ?)",
-                               (name, role.value, digest(token), int(time.time() * 1000)))
+            self._conn.execute("INSERT INTO tokens (name, role, digest, created_ms, scope) VALUES (?, ?, ?, ?, ?)",
+                               (name, role.value, digest(token), int(time.time() * 1000),
+                                (scope or Scope()).to_json()))
         return token
 
     def check(self, token: str) -> Principal | None:
         if not token.startswith(PREFIX):
             return None
         with self._lock:
-            row = self._conn.execute("SELECT id, name, role, last_used_ms FROM tokens WHERE digest = ?",
+            row = self._conn.execute("SELECT id, name, role, last_used_ms, scope FROM tokens WHERE digest = ?",
                                      (digest(token),)).fetchone()
             if row is None:
                 return None
             now = int(time.time() * 1000)
             if row[3] is None or now - row[3] > 60_000:  # last use to the minute: no write per request
                 self._conn.execute("UPDATE tokens SET last_used_ms = ? WHERE id = ?", (now, row[0]))
-        return Principal(row[0], row[1], Role(row[2]))
+        return Principal(row[0], row[1], Role(row[2]), Scope.from_json(row[4]))
 
     def list(self) -> list[TokenInfo]:
         with self._lock:
-            rows = self._conn.execute("SELECT id, name, role, created_ms, last_used_ms FROM tokens ORDER BY id")
-            return [TokenInfo(r[0], r[1], Role(r[2]), r[3], r[4]) for r in rows.fetchall()]
+            rows = self._conn.execute("SELECT id, name, role, created_ms, last_used_ms, scope FROM tokens ORDER BY id")
+            return [TokenInfo(r[0], r[1], Role(r[2]), r[3], r[4], Scope.from_json(r[5])) for r in rows.fetchall()]
 
     def revoke(self, name: str) -> None:
         """Revoke the token with exactly this name (never by id or pattern: '3' is not token 3)."""

@@ -6,6 +6,7 @@ building belongs to at most one zone, meters have a register, ids are unique.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -182,14 +183,65 @@ class Campus(BaseModel):
         return out
 
 
+class CampusFile(BaseModel):
+    """A file of several sites: ``sites:`` a list of campus documents, each in the one-site form."""
+
+    model_config = _Strict
+    sites: list[Campus] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> CampusFile:
+        unique_sites(self.sites)
+        return self
+
+
+def unique_sites(campuses: list[Campus]) -> list[Campus]:
+    seen: set[str] = set()
+    for c in campuses:
+        if c.site.id in seen:
+            raise ValueError(f"site id {c.site.id!r} is used twice")
+        seen.add(c.site.id)
+    return campuses
+
+
 def parse_campus(text: str, source: str = "<campus>") -> Campus:
     return parse_yaml_model(text, Campus, source)
 
 
-def load_campus(path: Path) -> Campus:
+def parse_sites(text: str, source: str = "<campus>") -> list[Campus]:
+    """One site (``site:`` at the top, today's form) or several (``sites:``)."""
+    if re.search(r"^sites\s*:", text, re.MULTILINE):
+        return parse_yaml_model(text, CampusFile, source).sites
+    return [parse_campus(text, source)]
+
+
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read campus file {path}: {exc.strerror}") from exc
-    return parse_campus(text, str(path))
+
+
+def load_campus(path: Path) -> Campus:
+    """A file of exactly one site."""
+    sites = load_sites(path)
+    if len(sites) != 1:
+        raise ConfigError(f"{path} holds {len(sites)} sites; this needs one (name the site, e.g. --site "
+                          f"{sites[0].site.id})")
+    return sites[0]
+
+
+def load_sites(path: Path) -> list[Campus]:
+    """Every site of a campus file, or of every ``*.yaml``/``*.yml`` file in a directory (in name order)."""
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        if not files:
+            raise ConfigError(f"campus directory {path} has no *.yaml files")
+        campuses = [c for f in files for c in parse_sites(_read(f), str(f))]
+    else:
+        campuses = parse_sites(_read(path), str(path))
+    try:
+        return unique_sites(campuses)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +76,13 @@ def _clean(text: str) -> str:
     """Valid UTF-8 (a lone surrogate cannot be stored) and bounded."""
     text = text.encode("utf-8", "replace").decode("utf-8")
     return text if len(text) <= MAX_REASON_CHARS else text[:MAX_REASON_CHARS] + "…"
+
+
+def _where(pending_only: bool, topics: Sequence[str] | None) -> tuple[str, list[str]]:
+    terms = ["replayed_ms IS NULL"] if pending_only else []
+    if topics is not None:
+        terms.append("(" + " OR ".join("instr(topic, ?) = 1" for _ in topics) + ")" if topics else "0")
+    return ("WHERE " + " AND ".join(terms)) if terms else "", list(topics or ())
 
 
 class DeadLetterStore:
@@ -155,12 +163,14 @@ class DeadLetterStore:
         self._conn.execute("INSERT INTO dead_letter_evictions (id, evicted) VALUES (1, ?) "
                            "ON CONFLICT (id) DO UPDATE SET evicted = evicted + excluded.evicted", (dropped,))
 
-    def list(self, *, pending_only: bool = True, limit: int = 1000, offset: int = 0) -> list[DeadLetter]:
-        where = "WHERE replayed_ms IS NULL" if pending_only else ""
+    def list(self, *, pending_only: bool = True, limit: int = 1000, offset: int = 0,
+             topics: Sequence[str] | None = None) -> list[DeadLetter]:
+        """Oldest first; ``topics``: only those whose topic starts with one of these (a site's, a device's)."""
+        where, args = _where(pending_only, topics)
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT {_COLS} FROM dead_letters {where} ORDER BY id LIMIT ? OFFSET ?",  # noqa: S608
-                (limit, offset),
+                (*args, limit, offset),
             ).fetchall()
         return [_letter(row) for row in rows]
 
@@ -175,10 +185,10 @@ class DeadLetterStore:
         with self._lock:
             self._conn.execute("UPDATE dead_letters SET replayed_ms = ? WHERE id = ?", (at_ms, letter_id))
 
-    def count(self, *, pending_only: bool = True) -> int:
-        where = "WHERE replayed_ms IS NULL" if pending_only else ""
+    def count(self, *, pending_only: bool = True, topics: Sequence[str] | None = None) -> int:
+        where, args = _where(pending_only, topics)
         with self._lock:
-            return int(self._conn.execute(f"SELECT count(*) FROM dead_letters {where}").fetchone()[0])  # noqa: S608
+            return int(self._conn.execute(f"SELECT count(*) FROM dead_letters {where}", args).fetchone()[0])  # noqa: S608
 
     def usage(self) -> Usage:
         with self._lock:

@@ -38,7 +38,7 @@ class Inbound(NamedTuple):
 class Decoded:
     readings: list[Reading] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
-    status: tuple[str, bool] | None = None
+    status: tuple[tuple[str, str], bool] | None = None  # ((site, device), online)
     positions: list[int] = field(default_factory=list)  # each reading's item index in its payload
 
 
@@ -71,14 +71,16 @@ def _decode(msg: Inbound, registry: Registry, prefix: str, limits: Limits) -> De
     except PayloadError as exc:
         return _refused(msg, exc.reason)
     if tags is None:
-        return _refused(msg, f"unknown device {topic.device!r}: add it to the campus file or "
-                             f"'meterwatch devices import', then replay this dead letter")
-    if tags.site != topic.site:
-        return _refused(msg, f"device {topic.device!r} belongs to site {tags.site!r}, "
-                             f"not {topic.site!r}: fix the gateway's topic")
+        elsewhere = [c.site.id for c, _ in registry.locate(topic.device)]
+        if elsewhere:
+            return _refused(msg, f"device {topic.device!r} belongs to site {', '.join(elsewhere)}, "
+                                 f"not {topic.site!r}: fix the gateway's topic")
+        return _refused(msg, f"unknown device {topic.device!r} in site {topic.site!r}: add it to that site's "
+                             f"campus file or 'meterwatch devices import', or fix the gateway's topic; then replay "
+                             f"this dead letter")
     if topic.channel is Channel.STATUS:
         try:
-            return Decoded(status=(topic.device, parse_status(msg.payload)))
+            return Decoded(status=((topic.site, topic.device), parse_status(msg.payload)))
         except PayloadError as exc:
             return _refused(msg, exc.reason)
     try:

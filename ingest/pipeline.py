@@ -169,13 +169,13 @@ class Pipeline:
                 refusals += self._store_refusals(batch, decoded, rejected)
                 readings = [r for i, r in enumerate(readings) if i not in rejected]
             self.dead_letters.add(refusals)
-            seen: dict[str, int] = {}
+            seen: dict[tuple[str, str], int] = {}
             for r in readings:
-                if r.ts > seen.get(r.device, 0):
-                    seen[r.device] = r.ts
+                if r.ts > seen.get((r.site, r.device), 0):
+                    seen[(r.site, r.device)] = r.ts
             statuses = {d.status[0]: (d.status[1], m.received_ms) for m, d in zip(batch, decoded, strict=True)
                         if d.status is not None}
-            stored = [(r.device, r.ts) for r in readings] if self.spool.depth == 0 else []
+            stored = [(r.site, r.device, r.ts) for r in readings] if self.spool.depth == 0 else []
             self.presence.record(seen, statuses, stored)
         for msg in batch:
             self.ack(msg)
@@ -244,7 +244,7 @@ class Pipeline:
         its own in the presence transaction it makes anyway)."""
         self.counters.stored += len(readings)
         if note:
-            self.presence.record({}, {}, [(r.device, r.ts) for r in readings])
+            self.presence.record({}, {}, [(r.site, r.device, r.ts) for r in readings])
 
     def _mark_store(self, ok: bool, error: str | None = None) -> None:
         h = self.store_health

@@ -1,9 +1,9 @@
-"""The device registry kept in the state database, seeded from the campus file.
+"""The device registry kept in the state database, seeded from the campus file(s): one or many sites.
 
-The whole campus document is one validated row, so every cross-field rule in
-:mod:`ingest.campus` holds after each change. Lookups on the ingest hot path are served
-from memory and refreshed when another process (``meterwatch devices import``, the API)
-bumps the version.
+Each site's whole campus document is one validated row, so every cross-field rule in
+:mod:`ingest.campus` holds after each change. Device ids are unique within a site (topics name
+the site); a device is ``(site, id)``. Lookups on the ingest hot path are served from memory
+and refreshed when another process (``meterwatch devices import``, the API) bumps the version.
 """
 
 from __future__ import annotations
@@ -34,65 +34,93 @@ class DeviceTags:
     rated_capacity: float | None = None
 
 
+NO_CAMPUS = "no campus loaded: start with a campus file ([campus] file)"
+
+
 class Registry:
     def __init__(self, path: Path) -> None:
         self._conn = connect(path)
         self._lock = threading.Lock()
-        self._conn.execute("CREATE TABLE IF NOT EXISTS campus (id INTEGER PRIMARY KEY CHECK (id = 1), "
-                           "version INTEGER NOT NULL, doc TEXT NOT NULL)")
-        self._campus: Campus | None = None
-        self._tags: dict[str, DeviceTags] = {}
+        self._conn.executescript(
+            "CREATE TABLE IF NOT EXISTS sites (site TEXT PRIMARY KEY, doc TEXT NOT NULL);"
+            "CREATE TABLE IF NOT EXISTS registry_version (id INTEGER PRIMARY KEY CHECK (id = 1), "
+            "version INTEGER NOT NULL);")
+        self._migrate()
+        self._campuses: dict[str, Campus] = {}
+        self._tags: dict[tuple[str, str], DeviceTags] = {}
         self._topics: dict[str, tuple[Topic, DeviceTags]] = {}
         self._version = -1
         self._checked = 0.0
 
+    def _migrate(self) -> None:
+        """Databases from before sites kept one campus in table ``campus``: it becomes its site's row."""
+        legacy = self._conn.execute("SELECT name FROM sqlite_master WHERE name = 'campus'").fetchone()
+        if legacy is None:
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._conn.execute("SELECT version, doc FROM campus WHERE id = 1").fetchone()
+            if row is not None:
+                campus = Campus.model_validate_json(row[1])
+                self._conn.execute("INSERT OR IGNORE INTO sites VALUES (?, ?)", (campus.site.id, row[1]))
+                self._bump()
+            self._conn.execute("DROP TABLE campus")
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    def _bump(self) -> None:
+        self._conn.execute("INSERT INTO registry_version VALUES (1, 1) ON CONFLICT(id) DO UPDATE "
+                           "SET version = version + 1")
+
     # -- persistence -------------------------------------------------------------------
-    def _read(self) -> tuple[int, Campus | None]:
-        row = self._conn.execute("SELECT version, doc FROM campus WHERE id = 1").fetchone()
-        if row is None:
-            return 0, None
-        return row[0], Campus.model_validate_json(row[1])
+    def _read(self, site: str) -> Campus | None:
+        row = self._conn.execute("SELECT doc FROM sites WHERE site = ?", (site,)).fetchone()
+        return None if row is None else Campus.model_validate_json(row[0])
 
     def _refresh(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._checked < 1.0:
             return
         self._checked = now
-        row = self._conn.execute("SELECT version FROM campus WHERE id = 1").fetchone()
+        row = self._conn.execute("SELECT version FROM registry_version WHERE id = 1").fetchone()
         version = row[0] if row else 0
         if version == self._version:
             return
-        version, campus = self._read()
-        self._campus, self._version = campus, version
-        self._tags, self._topics = {}, {}
-        if campus is not None:
+        docs = self._conn.execute("SELECT site, doc FROM sites ORDER BY site").fetchall()
+        self._campuses = {site: Campus.model_validate_json(doc) for site, doc in docs}
+        self._version = version
+        self._topics = {}
+        tags: dict[tuple[str, str], DeviceTags] = {}
+        for campus in self._campuses.values():
             depts = {b.id: b.department.value for b in campus.buildings}
-            self._tags = {
-                d.id: DeviceTags(d.kind, campus.site.id, d.building, depts[d.building], d.zone or "default",
-                                 d.rated_capacity)
-                for d in campus.devices
-            }
+            for d in campus.devices:
+                tags[(campus.site.id, d.id)] = DeviceTags(d.kind, campus.site.id, d.building, depts[d.building],
+                                                          d.zone or "default", d.rated_capacity)
+        self._tags = tags
 
     def save(self, campus: Campus) -> None:
-        self.change(lambda current: campus)
+        self.change(lambda current: campus, campus.site.id)
 
-    def change(self, edit: Callable[[Campus | None], Campus]) -> Campus:
-        """Read the campus, apply ``edit`` and write the result in one write transaction (BEGIN IMMEDIATE), so
-        changes made at the same time by other requests or processes are never lost: each sees the one before."""
+    def change(self, edit: Callable[[Campus | None], Campus], site: str | None = None) -> Campus:
+        """Read a site's campus, apply ``edit`` and write the result in one write transaction (BEGIN
+        IMMEDIATE), so changes made at the same time by other requests or processes are never lost: each
+        sees the one before. ``site``: None for the only site there is."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                _, current = self._read()
-                campus = edit(current)
+                site = site or self._only_site_locked()
+                campus = edit(self._read(site))
                 try:
                     campus = Campus.model_validate(campus.model_dump())
                 except ValidationError as exc:
                     raise ConfigError(str(exc.errors()[0]["msg"])) from exc
-                self._conn.execute(
-                    "INSERT INTO campus (id, version, doc) VALUES (1, 1, ?) "
-                    "ON CONFLICT(id) DO UPDATE SET version = version + 1, doc = excluded.doc",
-                    (campus.model_dump_json(),),
-                )
+                if campus.site.id != site:
+                    raise ConfigError(f"a change to site {site!r} may not rename it to {campus.site.id!r}")
+                self._conn.execute("INSERT INTO sites VALUES (?, ?) ON CONFLICT(site) DO UPDATE SET doc = "
+                                   "excluded.doc", (site, campus.model_dump_json()))
+                self._bump()
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -100,8 +128,17 @@ class Registry:
             self._refresh(force=True)
             return campus
 
+    def _only_site_locked(self) -> str:
+        sites = [r[0] for r in self._conn.execute("SELECT site FROM sites ORDER BY site LIMIT 2")]
+        if not sites:
+            raise ConfigError(NO_CAMPUS)
+        if len(sites) > 1:
+            raise ConfigError("the registry holds several sites: name the site")
+        return str(sites[0])
+
     def seed(self, campus: Campus) -> None:
-        """Adopt a campus file: its site, buildings and zones; its devices added or updated, others kept."""
+        """Adopt a site from a campus file: its site, buildings and zones; its devices added or updated, others
+        kept (those the API or a ledger import added)."""
 
         def adopt(current: Campus | None) -> Campus:
             if current is None:
@@ -110,24 +147,50 @@ class Registry:
             kept = [d for d in current.devices if d.id not in listed and campus.building(d.building)]
             return campus.model_copy(update={"devices": campus.devices + kept})
 
-        self.change(adopt)
+        self.change(adopt, campus.site.id)
+
+    def seed_all(self, campuses: list[Campus]) -> None:
+        for campus in campuses:
+            self.seed(campus)
 
     # -- reads -------------------------------------------------------------------------
     @property
-    def campus(self) -> Campus:
+    def campuses(self) -> dict[str, Campus]:
+        """Every site's campus, by site id (in id order)."""
         with self._lock:
             self._refresh()
-            if self._campus is None:
-                raise ConfigError("no campus loaded: start with a campus file ([campus] file)")
-            return self._campus
+            return self._campuses
 
-    def tags(self, device_id: str) -> DeviceTags | None:
+    @property
+    def campus(self) -> Campus:
+        """The campus of the only site; with several sites, callers name one (:meth:`site`)."""
+        campuses = self.campuses
+        if not campuses:
+            raise ConfigError(NO_CAMPUS)
+        if len(campuses) > 1:
+            raise ConfigError(f"the registry holds {len(campuses)} sites ({', '.join(list(campuses)[:5])}"
+                              f"{', ...' if len(campuses) > 5 else ''}): name the site")
+        return next(iter(campuses.values()))
+
+    def site(self, site: str | None) -> Campus:
+        """A site's campus (None: the only site); NotFound if there is no such site."""
+        if site is None:
+            return self.campus
+        campus = self.campuses.get(site)
+        if campus is None:
+            if not self.campuses:
+                raise ConfigError(NO_CAMPUS)
+            raise NotFound(f"no site {site!r}")
+        return campus
+
+    def tags(self, site: str, device_id: str) -> DeviceTags | None:
+        key = (site, device_id)
         with self._lock:
             self._refresh()
-            tags = self._tags.get(device_id)
+            tags = self._tags.get(key)
             if tags is None:
                 self._refresh(force=True)
-                tags = self._tags.get(device_id)
+                tags = self._tags.get(key)
             return tags
 
     def resolve(self, topic: str, prefix: str) -> tuple[Topic, DeviceTags | None]:
@@ -139,20 +202,39 @@ class Registry:
         if hit is not None:
             return hit
         parsed = Topic.parse(topic, prefix)
-        tags = self.tags(parsed.device)
+        tags = self.tags(parsed.site, parsed.device)
         if tags is not None:
             with self._lock:
                 self._topics = {**self._topics, topic: (parsed, tags)}
         return parsed, tags
 
-    def device(self, device_id: str) -> Device:
-        found = next((d for d in self.campus.devices if d.id == device_id), None)
-        if found is None:
+    def locate(self, device_id: str) -> list[tuple[Campus, Device]]:
+        """Every site's device with this id."""
+        return [(c, d) for c in self.campuses.values() for d in c.devices if d.id == device_id]
+
+    def device(self, device_id: str, site: str | None = None) -> Device:
+        """A site's device; without ``site``, the one device with this id in any site (NotFound when none,
+        AlreadyExists when several sites have one: name the site)."""
+        return self.find(device_id, site)[1]
+
+    def find(self, device_id: str, site: str | None = None) -> tuple[Campus, Device]:
+        if site is not None:
+            campus = self.site(site)
+            found = next((d for d in campus.devices if d.id == device_id), None)
+            if found is None:
+                raise NotFound(f"no device {device_id!r} in site {site!r}")
+            return campus, found
+        hits = self.locate(device_id)
+        if not hits:
             raise NotFound(f"no device {device_id!r}")
-        return found
+        if len(hits) > 1:
+            raise AlreadyExists(f"device id {device_id!r} is used in sites "
+                                f"{', '.join(c.site.id for c, _ in hits)}: address it as "
+                                f"/api/v1/sites/SITE/devices/{device_id}")
+        return hits[0]
 
     # -- writes ------------------------------------------------------------------------
-    def upsert_devices(self, devices: list[Device]) -> tuple[int, int]:
+    def upsert_devices(self, devices: list[Device], site: str | None = None) -> tuple[int, int]:
         """Add new devices; for known ones change only the fields the caller set (a ledger row's columns)."""
         counted: list[int] = []
 
@@ -170,10 +252,10 @@ class Registry:
                 by_id[dev.id] = dev
             return campus.model_copy(update={"devices": list(by_id.values())})
 
-        self.change(upsert)
+        self.change(upsert, site)
         return counted[0], len(devices) - counted[0]
 
-    def add_device(self, device: Device) -> None:
+    def add_device(self, device: Device, site: str | None = None) -> None:
         """Add a new device; :class:`AlreadyExists` if the id is taken (checked inside the transaction)."""
 
         def add(campus: Campus | None) -> Campus:
@@ -182,9 +264,9 @@ class Registry:
                 raise AlreadyExists(f"device {device.id!r} exists")
             return campus.model_copy(update={"devices": [*campus.devices, device]})
 
-        self.change(add)
+        self.change(add, site)
 
-    def update_device(self, device_id: str, fields: dict[str, object]) -> None:
+    def update_device(self, device_id: str, fields: dict[str, object], site: str | None = None) -> None:
         """Change only ``fields`` of a device, merged with its current record inside the transaction."""
 
         def update(campus: Campus | None) -> Campus:
@@ -195,9 +277,9 @@ class Registry:
             new = Device.model_validate({**old.model_dump(), **fields})
             return campus.model_copy(update={"devices": [new if d.id == device_id else d for d in campus.devices]})
 
-        self.change(update)
+        self.change(update, site)
 
-    def delete_device(self, device_id: str) -> None:
+    def delete_device(self, device_id: str, site: str | None = None) -> None:
         def delete(campus: Campus | None) -> Campus:
             campus = self._loaded(campus)
             if not any(d.id == device_id for d in campus.devices):
@@ -206,12 +288,12 @@ class Registry:
                 raise AlreadyExists(f"device {device_id!r} has sub-meters: change their parent first")
             return campus.model_copy(update={"devices": [d for d in campus.devices if d.id != device_id]})
 
-        self.change(delete)
+        self.change(delete, site)
 
     @staticmethod
     def _loaded(campus: Campus | None) -> Campus:
         if campus is None:
-            raise ConfigError("no campus loaded: start with a campus file ([campus] file)")
+            raise ConfigError(NO_CAMPUS)
         return campus
 
     def close(self) -> None:

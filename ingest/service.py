@@ -39,11 +39,11 @@ class Health:
 
 
 class IngestService:
-    """Ingest for one site. With ``worker="process"`` (the default) messages are decoded and committed in
-    a worker process (see :mod:`ingest.worker`); ``"thread"`` keeps everything in this process."""
+    """Ingest for every site of the registry. With ``worker="process"`` (the default) messages are decoded and
+    committed in a worker process (see :mod:`ingest.worker`); ``"thread"`` keeps everything in this process."""
 
     def __init__(self, *, data_dir: Path, mqtt: MqttSettings, store: StoreSettings, ingest: IngestSettings,
-                 campus: Campus | None = None, connect_mqtt: bool = True) -> None:
+                 campus: Campus | list[Campus] | None = None, connect_mqtt: bool = True) -> None:
         private_dir(data_dir)
         self.data_dir = data_dir
         # this process's pipeline: the in-process writer, dead-letter replay and direct commits
@@ -51,8 +51,8 @@ class IngestService:
         p = self.pipeline
         self.registry, self.store, self.dead_letters, self.presence, self.spool = (
             p.registry, p.store, p.dead_letters, p.presence, p.spool)
-        if campus is not None:
-            self.registry.seed(campus)
+        for site in [campus] if isinstance(campus, Campus) else campus or []:
+            self.registry.seed(site)  # the campus file's sites; others (added before) are kept
         self.mqtt: MqttSource | None = None
         self.link: WorkerLink | None = None
         self._health_stop = threading.Event()
@@ -138,7 +138,7 @@ class IngestService:
         fields = {"ok": h.status == "ok", "mqtt_connected": h.mqtt_connected, "spool_depth": h.spool_depth,
                   "backlog": h.backlog, "dead_letters": h.dead_letters, "received": h.received, "stored": h.stored,
                   "acknowledged": h.acknowledged}
-        return Point(HEALTH_MEASUREMENT, {"site": self.registry.campus.site.id},
+        return Point(HEALTH_MEASUREMENT, {"site": ",".join(self.registry.campuses)[:200]},
                      {k: float(v) for k, v in fields.items()}, now_ms)
 
     def _health_loop(self, sink: PointSink, every_s: float) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from ingest.db import connect
 
+DeviceKey = tuple[str, str]  # (site, device id)
+
 
 @dataclass(frozen=True, slots=True)
 class Presence:
@@ -21,6 +23,7 @@ class Presence:
     online: bool | None
     status_ms: int | None
     last_seen_ms: int | None
+    site: str = ""
 
 
 class PresenceStore:
@@ -28,61 +31,86 @@ class PresenceStore:
         self._conn = connect(path)
         self._lock = threading.Lock()
         self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS presence (device TEXT PRIMARY KEY, online INTEGER, "
-            "status_ms INTEGER, last_seen_ms INTEGER)"
-        )
-        cols = {r[1] for r in self._conn.execute("PRAGMA table_info(presence)")}
-        if "changed_from_ms" not in cols:  # databases made before the roll-ups
-            self._conn.execute("ALTER TABLE presence ADD COLUMN changed_from_ms INTEGER")
+            "CREATE TABLE IF NOT EXISTS device_presence (site TEXT NOT NULL, device TEXT NOT NULL, online INTEGER, "
+            "status_ms INTEGER, last_seen_ms INTEGER, changed_from_ms INTEGER, PRIMARY KEY (site, device))")
+        self._migrate()
 
-    def record(self, seen: dict[str, int], statuses: dict[str, tuple[bool, int]],
-               stored: Iterable[tuple[str, int]] = ()) -> None:
-        """Commit last-seen times (kept at their maximum), status changes and the ``(device, ts)`` of
+    def _migrate(self) -> None:
+        """Before sites, presence was keyed by device alone (table ``presence``): its rows belong to the one site
+        the registry held then."""
+        if self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'presence'").fetchone() is None:
+            return
+        has_sites = self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sites'").fetchone()
+        sites = [r[0] for r in self._conn.execute("SELECT site FROM sites")] if has_sites else []
+        cols = {r[1] for r in self._conn.execute("PRAGMA table_info(presence)")}
+        changed = "changed_from_ms" if "changed_from_ms" in cols else "NULL"
+        self._conn.execute("BEGIN IMMEDIATE")
+        if len(sites) == 1:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO device_presence SELECT ?, device, online, status_ms, last_seen_ms, "  # noqa: S608
+                f"{changed} FROM presence", (sites[0],))
+        self._conn.execute("DROP TABLE presence")
+        self._conn.execute("COMMIT")
+
+    def record(self, seen: dict[DeviceKey, int], statuses: dict[DeviceKey, tuple[bool, int]],
+               stored: Iterable[tuple[str, str, int]] = ()) -> None:
+        """Commit last-seen times (kept at their maximum), status changes and the ``(site, device, ts)`` of
         readings just written to the store (call after the store commit) in one transaction."""
-        oldest: dict[str, int] = {}
-        for device, ts in stored:
-            if ts < oldest.get(device, ts + 1):
-                oldest[device] = ts
+        oldest: dict[DeviceKey, int] = {}
+        for site, device, ts in stored:
+            key = (site, device)
+            if ts < oldest.get(key, ts + 1):
+                oldest[key] = ts
         if not seen and not statuses and not oldest:
             return
         with self._lock:
             self._conn.execute("BEGIN")
             self._conn.executemany(
-                "INSERT INTO presence (device, last_seen_ms) VALUES (?, ?) ON CONFLICT (device) DO UPDATE "
-                "SET last_seen_ms = max(coalesce(last_seen_ms, 0), excluded.last_seen_ms)",
-                list(seen.items()),
+                "INSERT INTO device_presence (site, device, last_seen_ms) VALUES (?, ?, ?) ON CONFLICT (site, device) "
+                "DO UPDATE SET last_seen_ms = max(coalesce(last_seen_ms, 0), excluded.last_seen_ms)",
+                [(s, d, ts) for (s, d), ts in seen.items()],
             )
             self._conn.executemany(
-                "INSERT INTO presence (device, online, status_ms) VALUES (?, ?, ?) ON CONFLICT (device) "
-                "DO UPDATE SET online = excluded.online, status_ms = excluded.status_ms",
-                [(dev, int(online), ms) for dev, (online, ms) in statuses.items()],
+                "INSERT INTO device_presence (site, device, online, status_ms) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (site, device) DO UPDATE SET online = excluded.online, status_ms = excluded.status_ms",
+                [(s, d, int(online), ms) for (s, d), (online, ms) in statuses.items()],
             )
             self._conn.executemany(
-                "INSERT INTO presence (device, changed_from_ms) VALUES (?, ?) ON CONFLICT (device) DO UPDATE "
-                "SET changed_from_ms = min(coalesce(changed_from_ms, excluded.changed_from_ms), "
-                "excluded.changed_from_ms)", list(oldest.items()))
+                "INSERT INTO device_presence (site, device, changed_from_ms) VALUES (?, ?, ?) "
+                "ON CONFLICT (site, device) DO UPDATE SET changed_from_ms = "
+                "min(coalesce(changed_from_ms, excluded.changed_from_ms), excluded.changed_from_ms)",
+                [(s, d, ts) for (s, d), ts in oldest.items()])
             self._conn.execute("COMMIT")
 
-    def changes(self) -> dict[str, int]:
-        """Devices with readings stored since :meth:`clear_changes`, and the oldest such reading time."""
+    def changes(self, site: str) -> dict[str, int]:
+        """A site's devices with readings stored since :meth:`clear_changes`, and the oldest such reading time."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT device, changed_from_ms FROM presence WHERE changed_from_ms IS NOT NULL").fetchall()
+                "SELECT device, changed_from_ms FROM device_presence WHERE site = ? AND changed_from_ms IS NOT NULL",
+                (site,)).fetchall()
         return dict(rows)
 
-    def clear_changes(self, taken: dict[str, int]) -> None:
+    def clear_changes(self, site: str, taken: dict[str, int]) -> None:
         """Forget changes a reader has taken; one lowered meanwhile by a new write stays."""
         with self._lock:
             self._conn.execute("BEGIN")
             self._conn.executemany(
-                "UPDATE presence SET changed_from_ms = NULL WHERE device = ? AND changed_from_ms = ?",
-                list(taken.items()))
+                "UPDATE device_presence SET changed_from_ms = NULL WHERE site = ? AND device = ? "
+                "AND changed_from_ms = ?", [(site, d, ts) for d, ts in taken.items()])
             self._conn.execute("COMMIT")
 
-    def all(self) -> dict[str, Presence]:
+    def of_site(self, site: str) -> dict[str, Presence]:
+        """A site's devices by id."""
         with self._lock:
-            rows = self._conn.execute("SELECT device, online, status_ms, last_seen_ms FROM presence").fetchall()
-        return {r[0]: Presence(r[0], None if r[1] is None else bool(r[1]), r[2], r[3]) for r in rows}
+            rows = self._conn.execute("SELECT device, online, status_ms, last_seen_ms FROM device_presence "
+                                      "WHERE site = ?", (site,)).fetchall()
+        return {r[0]: Presence(r[0], None if r[1] is None else bool(r[1]), r[2], r[3], site) for r in rows}
+
+    def all(self) -> dict[DeviceKey, Presence]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT site, device, online, status_ms, last_seen_ms FROM device_presence").fetchall()
+        return {(r[0], r[1]): Presence(r[1], None if r[2] is None else bool(r[2]), r[3], r[4], r[0]) for r in rows}
 
     def close(self) -> None:
         self._conn.close()

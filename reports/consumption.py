@@ -120,8 +120,8 @@ def _from_readings(rollups: Rollups, store: ReadingStore, device: Device, edges:
     lo, hi = edges[0], edges[-1]
     before = rollups.state_before(device.id, lo)
     from_ms = before[0] + 1 if before else 0
-    points = store.series(device.id, device.kind, field_, from_ms, hi)
-    _, nxt = store.around(device.id, device.kind, field_, hi - 1)
+    points = store.series(rollups.site, device.id, device.kind, field_, from_ms, hi)
+    _, nxt = store.around(rollups.site, device.id, device.kind, field_, hi - 1)
     if nxt is not None:
         points.append((nxt.ts, nxt.values[field_]))
     if before is not None:

@@ -27,7 +27,7 @@ from ingest.labels import DEPARTMENTS, label
 from reports.config import Coefficient, ReportSettings
 from reports.consumption import UNIT, MeterUse, Tally, coverage_ratio, meter_use, meters
 from reports.periods import Interval, edges
-from reports.usage import Usage
+from reports.usage import SiteUsage
 
 ENERGY_KINDS = (Kind.ELECTRICITY, Kind.WATER, Kind.GAS)
 
@@ -189,7 +189,7 @@ class _Totals:
                    indicators=ind, coverage=self.coverage())
 
 
-def build(usage: Usage, month: str, settings: ReportSettings, *, language: str = "zh-CN",
+def build(usage: SiteUsage, month: str, settings: ReportSettings, *, language: str = "zh-CN",
           alerts: list[tuple[str, str, int, int]] | None = None, now_ms: int | None = None,
           refresh: bool = True) -> EnergyReport:
     """The report for ``month`` (YYYY-MM). Refreshes the roll-ups first unless told not to."""

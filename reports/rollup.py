@@ -36,9 +36,9 @@ BATCH_WINDOW_MS = 3 * 86_400_000     # meters whose recompute starts within this
 class ChangeLog(Protocol):
     """Where ingest notes what it stored (``PresenceStore``)."""
 
-    def changes(self) -> dict[str, int]: ...
+    def changes(self, site: str) -> dict[str, int]: ...
 
-    def clear_changes(self, taken: dict[str, int]) -> None: ...
+    def clear_changes(self, site: str, taken: dict[str, int]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,24 +115,48 @@ class _Plan:
     track: RegisterTrack | None  # the register state before them (None: from the first reading)
 
 
-class Rollups:
-    """The roll-up file (``rollups.db`` in the data directory)."""
+class RollupFile:
+    """The roll-up file (``rollups.db`` in the data directory), every site's rows; :meth:`site` reads and
+    writes one site's."""
 
     def __init__(self, path: Path, *, exports: bool = False) -> None:
         """``exports``: also note, in the same transaction, from which day each recomputed meter's daily use must
         be written out again (``reports.export``), so a crash between the two loses nothing."""
         self.path = path
         self.exports = exports
-        self._conn = connect(path)
-        self._lock = threading.Lock()
-        self._conn.executescript(
-            "CREATE TABLE IF NOT EXISTS days (device TEXT NOT NULL, day_ms INTEGER NOT NULL, delta REAL NOT NULL, "
-            "n INTEGER NOT NULL, f_start INTEGER, f_end INTEGER, f_delta REAL, last_ts INTEGER NOT NULL, "
-            "state TEXT NOT NULL, flags TEXT, PRIMARY KEY (device, day_ms)) WITHOUT ROWID;"
-            "CREATE TABLE IF NOT EXISTS meters (device TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
-            "pending_ms INTEGER);"
-            "CREATE TABLE IF NOT EXISTS exports (device TEXT PRIMARY KEY, since_ms INTEGER NOT NULL);"
+        self.conn = connect(path)
+        self.lock = threading.Lock()
+        cols = {r[1] for r in self.conn.execute("PRAGMA table_info(days)")}
+        if cols and "site" not in cols:  # made before sites: roll-ups are derived, they are built again
+            self.conn.executescript("DROP TABLE days; DROP TABLE IF EXISTS meters; DROP TABLE IF EXISTS exports;")
+        self.conn.executescript(
+            "CREATE TABLE IF NOT EXISTS days (site TEXT NOT NULL, device TEXT NOT NULL, day_ms INTEGER NOT NULL, "
+            "delta REAL NOT NULL, n INTEGER NOT NULL, f_start INTEGER, f_end INTEGER, f_delta REAL, "
+            "last_ts INTEGER NOT NULL, state TEXT NOT NULL, flags TEXT, PRIMARY KEY (site, device, day_ms)) "
+            "WITHOUT ROWID;"
+            "CREATE TABLE IF NOT EXISTS meters (site TEXT NOT NULL, device TEXT NOT NULL, fingerprint TEXT NOT NULL, "
+            "pending_ms INTEGER, PRIMARY KEY (site, device));"
+            "CREATE TABLE IF NOT EXISTS exports (site TEXT NOT NULL, device TEXT NOT NULL, since_ms INTEGER NOT NULL, "
+            "PRIMARY KEY (site, device));"
         )
+        self._sites: dict[str, Rollups] = {}
+
+    def site(self, site: str) -> Rollups:
+        view = self._sites.get(site)
+        if view is None:
+            view = self._sites[site] = Rollups(self, site)
+        return view
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class Rollups:
+    """One site's roll-ups."""
+
+    def __init__(self, file: RollupFile, site: str) -> None:
+        self.file, self.site, self.exports = file, site, file.exports
+        self._conn, self._lock = file.conn, file.lock
 
     # -- keeping current -----------------------------------------------------------------
     def refresh(self, store: ReadingStore, campus: Campus, changes: ChangeLog | None = None, *,
@@ -140,17 +164,18 @@ class Rollups:
         """Bring every meter's rows up to date; returns how many meters were recomputed. One refresh at a
         time (the caller's lock); readers go on meanwhile: the connection is held per transaction only."""
         if changes is not None:
-            taken = changes.changes()
+            taken = changes.changes(self.site)
             if taken:  # first durably here, then cleared there: a crash in between only repeats work
                 with self._lock:
                     self._conn.execute("BEGIN")
                     self._conn.executemany(
-                        "UPDATE meters SET pending_ms = min(coalesce(pending_ms, ?), ?) WHERE device = ?",
-                        [(ts, ts, dev) for dev, ts in taken.items()])
+                        "UPDATE meters SET pending_ms = min(coalesce(pending_ms, ?), ?) WHERE site = ? AND device = ?",
+                        [(ts, ts, self.site, dev) for dev, ts in taken.items()])
                     self._conn.execute("COMMIT")
-                changes.clear_changes(taken)
+                changes.clear_changes(self.site, taken)
         with self._lock:
-            rows = self._conn.execute("SELECT device, fingerprint, pending_ms FROM meters").fetchall()
+            rows = self._conn.execute("SELECT device, fingerprint, pending_ms FROM meters WHERE site = ?",
+                                      (self.site,)).fetchall()
         known = {r[0]: (r[1], r[2]) for r in rows}
         tz = ZoneInfo(campus.site.timezone)
         todo = [d for d in campus.devices if REGISTER_FIELD[d.kind] is not None
@@ -168,7 +193,7 @@ class Rollups:
             plan = plans[device.id]
             points = fetched.pop(device.id, None)  # and each meter's as soon as it is rolled up
             if points is None:
-                points = store.series(device.id, device.kind, plan.field, plan.from_ms, FAR_FUTURE_MS)
+                points = store.series(self.site, device.id, device.kind, plan.field, plan.from_ms, FAR_FUTURE_MS)
             self._write(plan, roll(device, points, plan.track, tz))
         return len(todo)
 
@@ -180,16 +205,16 @@ class Rollups:
         if pending is not None:
             day = day_edges(pending, pending, tz)[0]
             with self._lock:
-                prev = self._conn.execute("SELECT day_ms, last_ts, state FROM days WHERE device = ? AND day_ms < ? "
-                                          "ORDER BY day_ms DESC LIMIT 1", (device.id, day)).fetchone()
+                prev = self._conn.execute("SELECT day_ms, last_ts, state FROM days WHERE site = ? AND device = ? "
+                                          "AND day_ms < ? ORDER BY day_ms DESC LIMIT 1",
+                                          (self.site, device.id, day)).fetchone()
         if prev is None:
             return _Plan(device, field_, pending, None, 0, None)
         track = RegisterTrack.restore(json.loads(prev[2]), multiplier=device.multiplier,
                                       rated_capacity=device.rated_capacity)
         return _Plan(device, field_, pending, prev[0] + 1, prev[1] + 1, track)
 
-    @staticmethod
-    def _fetch_recent(store: ReadingStore, plans: list[_Plan]) -> dict[str, list[tuple[int, float]]]:
+    def _fetch_recent(self, store: ReadingStore, plans: list[_Plan]) -> dict[str, list[tuple[int, float]]]:
         """The usual case, every meter continuing from its last day: one query per kind, not one per meter
         (for InfluxDB the round trips were most of a refresh). Meters far behind are read one by one."""
         recent = [p for p in plans if p.track is not None]
@@ -202,7 +227,7 @@ class Rollups:
             if p.from_ms >= newest - BATCH_WINDOW_MS:
                 by_kind.setdefault((p.device.kind, p.field), {})[p.device.id] = p.from_ms
         for (kind, field_), starts in by_kind.items():
-            fetched.update(store.series_many(kind, field_, starts, FAR_FUTURE_MS))
+            fetched.update(store.series_many(self.site, kind, field_, starts, FAR_FUTURE_MS))
         return fetched
 
     def _write(self, plan: _Plan, rows: list[DayRow]) -> None:
@@ -210,21 +235,21 @@ class Rollups:
         with self._lock:
             self._conn.execute("BEGIN")
             try:
-                self._conn.execute("DELETE FROM days WHERE device = ? AND day_ms >= ?",
-                                   (device.id, plan.start_day or 0))
+                self._conn.execute("DELETE FROM days WHERE site = ? AND device = ? AND day_ms >= ?",
+                                   (self.site, device.id, plan.start_day or 0))
                 self._conn.executemany(
-                    "INSERT INTO days VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(r.device, r.day_ms, r.delta, r.readings, *(r.first or (None, None, None)), r.last_ts,
+                    "INSERT INTO days VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(self.site, r.device, r.day_ms, r.delta, r.readings, *(r.first or (None, None, None)), r.last_ts,
                       json.dumps(r.state), json.dumps(r.flags) if r.flags else None) for r in rows])
                 self._conn.execute(
-                    "INSERT INTO meters (device, fingerprint, pending_ms) VALUES (?, ?, NULL) ON CONFLICT (device) "
-                    "DO UPDATE SET fingerprint = excluded.fingerprint, "
+                    "INSERT INTO meters (site, device, fingerprint, pending_ms) VALUES (?, ?, ?, NULL) "
+                    "ON CONFLICT (site, device) DO UPDATE SET fingerprint = excluded.fingerprint, "
                     "pending_ms = CASE WHEN pending_ms IS ? THEN NULL ELSE pending_ms END",
-                    (device.id, _fingerprint(device), plan.pending))
+                    (self.site, device.id, _fingerprint(device), plan.pending))
                 if self.exports:
                     since = plan.start_day or 0
-                    self._conn.execute("INSERT INTO exports VALUES (?, ?) ON CONFLICT (device) DO UPDATE SET "
-                                       "since_ms = min(since_ms, excluded.since_ms)", (device.id, since))
+                    self._conn.execute("INSERT INTO exports VALUES (?, ?, ?) ON CONFLICT (site, device) DO UPDATE "
+                                       "SET since_ms = min(since_ms, excluded.since_ms)", (self.site, device.id, since))
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -234,16 +259,19 @@ class Rollups:
     def pending_exports(self) -> dict[str, int]:
         """Meter → the first day (ms; 0: all) whose daily use must be written out again."""
         with self._lock:
-            return dict(self._conn.execute("SELECT device, since_ms FROM exports").fetchall())
+            return dict(self._conn.execute("SELECT device, since_ms FROM exports WHERE site = ?",
+                                           (self.site,)).fetchall())
 
     def exported(self, taken: dict[str, int]) -> None:
         """Clear what was written out, unless a newer refresh moved it earlier meanwhile."""
         with self._lock:
-            self._conn.executemany("DELETE FROM exports WHERE device = ? AND since_ms >= ?", list(taken.items()))
+            self._conn.executemany("DELETE FROM exports WHERE site = ? AND device = ? AND since_ms >= ?",
+                                   [(self.site, d, ts) for d, ts in taken.items()])
 
     def first_day(self, device: str) -> int | None:
         with self._lock:
-            row = self._conn.execute("SELECT min(day_ms) FROM days WHERE device = ?", (device,)).fetchone()
+            row = self._conn.execute("SELECT min(day_ms) FROM days WHERE site = ? AND device = ?",
+                                     (self.site, device)).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
     # -- reading ---------------------------------------------------------------------------
@@ -251,23 +279,19 @@ class Rollups:
         """Rows of days in [start, end), and the first row after (its first step may reach back into the range)."""
         with self._lock:
             inside = self._conn.execute(
-                f"SELECT {_COLS} FROM days WHERE device = ? AND day_ms >= ? AND day_ms < ? ORDER BY day_ms",  # noqa: S608
-                (device, start_ms, end_ms)).fetchall()
+                f"SELECT {_COLS} FROM days WHERE site = ? AND device = ? AND day_ms >= ? AND day_ms < ? "  # noqa: S608
+                "ORDER BY day_ms", (self.site, device, start_ms, end_ms)).fetchall()
             after = self._conn.execute(
-                f"SELECT {_COLS} FROM days WHERE device = ? AND day_ms >= ? ORDER BY day_ms LIMIT 1",  # noqa: S608
-                (device, end_ms)).fetchone()
+                f"SELECT {_COLS} FROM days WHERE site = ? AND device = ? AND day_ms >= ? "  # noqa: S608
+                "ORDER BY day_ms LIMIT 1", (self.site, device, end_ms)).fetchone()
         return [_row(r) for r in inside], (_row(after) if after else None)
 
     def state_before(self, device: str, at_ms: int) -> tuple[int, list[float]] | None:
         """The last row before the day of ``at_ms``: its last reading time and the track state then."""
         with self._lock:
-            row = self._conn.execute("SELECT last_ts, state FROM days WHERE device = ? AND last_ts < ? "
-                                     "ORDER BY day_ms DESC LIMIT 1", (device, at_ms)).fetchone()
+            row = self._conn.execute("SELECT last_ts, state FROM days WHERE site = ? AND device = ? AND last_ts < ? "
+                                     "ORDER BY day_ms DESC LIMIT 1", (self.site, device, at_ms)).fetchone()
         return (int(row[0]), json.loads(row[1])) if row else None
-
-    def close(self) -> None:
-        self._conn.close()
-
 
 _COLS = "device, day_ms, delta, n, f_start, f_end, f_delta, last_ts, flags"  # not the state: rows() does not need it
 

@@ -50,12 +50,14 @@ def assert_exactly_once(service: IngestService, sim: Simulation, timeout: float 
     wait_for(lambda: service.store.count() >= len(expected), timeout,
              f"{len(expected)} readings in the {service.store.backend} store", interval=0.5)
     assert service.store.count() == len(expected)
-    devices = {d.id: d for d in service.registry.campus.devices}
+    campus = service.registry.campus
+    devices = {d.id: d for d in campus.devices}
     by_device: dict[str, dict[int, dict[str, float]]] = {}
     for (dev, ts), values in expected.items():
         by_device.setdefault(dev, {})[ts] = values
     for dev, want in by_device.items():
-        got = service.store.readings(dev, devices[dev].kind, sim.start_ms, sim.end_ms + 1, limit=1_000_000)
+        got = service.store.readings(campus.site.id, dev, devices[dev].kind, sim.start_ms, sim.end_ms + 1,
+                                     limit=1_000_000)
         assert [s.ts for s in got] == sorted(want), f"{dev}: timestamps differ"
         for s in got:
             assert s.values == want[s.ts], f"{dev} at {s.ts}: {s.values} != {want[s.ts]}"

@@ -14,7 +14,19 @@ from alerts.book import AlertStateError, ack_query
 from alerts.desk import AlertDesk
 from alerts.messages import localize
 from alerts.store import Alert
-from api.deps import AlertsDep, LanguageDep, PageDep, TimezoneDep, Viewer, bearer, get_alerts, get_principal, require
+from api.access import Scope
+from api.deps import (
+    AlertsDep,
+    LanguageDep,
+    PageDep,
+    PrincipalDep,
+    TimezoneDep,
+    Viewer,
+    bearer,
+    get_alerts,
+    get_principal,
+    require,
+)
 from api.schemas import AckRequest, AlertEventPublic, AlertPublic, EvaluationFailurePublic, ResolveRequest
 from api.timefmt import from_ms, to_ms
 from api.tokens import Principal, Role
@@ -25,18 +37,20 @@ AlertId = Annotated[int, Path(ge=1, le=2**63 - 1, description="alert id")]
 
 
 def ack_query_of(alerts: AlertDesk, alert_id: int, person: str, expires_s: int) -> str:
-    return ack_query(alerts.book.settings.secret, alert_id, person, expires_s)
+    return ack_query(alerts.secret, alert_id, person, expires_s)
 
 
 def public(a: Alert, alerts: AlertDesk, tz: TimezoneDep, language: str | None = None) -> AlertPublic:
     """An alert as people read it: the rule's name, limit and detail in ``language`` (default: the site's), and
     the names of its device, building and zone beside their ids."""
-    language = language or alerts.book.settings.language
-    rule = alerts.rules.file_rule(a.rule)
+    desk = alerts.of(a)
+    language = language or desk.book.settings.language
+    rule = desk.rules.file_rule(a.rule)
     name = rule.name.text(language) if rule else a.rule
-    names = alerts.names
+    names = desk.names
     return AlertPublic(
-        id=a.id, rule=a.rule, name=name, category=a.category, severity=a.severity,  # type: ignore[arg-type]
+        id=a.id, site=desk.campus.site.id, site_name=desk.campus.site.name,
+        rule=a.rule, name=name, category=a.category, severity=a.severity,  # type: ignore[arg-type]
         status=a.status, subject=a.subject, device=a.device, building=a.building,  # type: ignore[arg-type]
         subject_name=names.subject(a.subject, language), device_name=names.device(a.device),
         building_name=names.building(a.building), zone_name=names.zone(a.zone),
@@ -48,15 +62,19 @@ def public(a: Alert, alerts: AlertDesk, tz: TimezoneDep, language: str | None = 
         route=a.route, escalation_level=a.level, next_escalation=from_ms(a.next_escalation_ms, tz))
 
 
-def _get(alerts: AlertDesk, alert_id: int) -> Alert:
+def _get(alerts: AlertDesk, alert_id: int, scope: Scope | None = None) -> Alert:
+    """An alert; 404 also for one outside what the token may see (``scope``)."""
     try:
-        return alerts.store.get(alert_id)
+        a = alerts.store.get(alert_id)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
+    if scope is not None and not scope.alert(a.site or alerts.of(a).campus.site.id, a.building, a.zone):
+        raise HTTPException(404, f"no alert #{alert_id}")
+    return a
 
 
 @router.get("", response_model=list[AlertPublic], summary="Alerts, newest first", dependencies=[Viewer])
-def list_alerts(alerts: AlertsDep, tz: TimezoneDep, page: PageDep, response: Response,
+def list_alerts(alerts: AlertsDep, tz: TimezoneDep, page: PageDep, response: Response, principal: PrincipalDep,
                 status: Annotated[Literal["open", "active", "acknowledged", "resolved"] | None,
                                   Query(description="open = active or acknowledged")] = None,
                 category: Annotated[Literal["energy", "safety", "data"] | None, Query()] = None,
@@ -64,10 +82,14 @@ def list_alerts(alerts: AlertsDep, tz: TimezoneDep, page: PageDep, response: Res
                 building: Annotated[str | None, Query(max_length=64)] = None,
                 since: Annotated[datetime | None, Query(description="active at or after this time")] = None,
                 zone: Annotated[str | None, Query(max_length=64, description="a responsibility zone (责任区)")] = None,
+                site: Annotated[str | None, Query(max_length=64, description="one site's alerts")] = None,
                 language: LanguageDep = "zh-CN",
                 ) -> list[AlertPublic]:
+    if site is not None and not principal.scope.site(site):
+        raise HTTPException(404, f"no site {site!r}")
     where = {"status": status, "category": category, "severity": severity, "building": building,
-             "since_ms": to_ms(since, tz) if since else None, "zone": zone}
+             "since_ms": to_ms(since, tz) if since else None, "zone": zone, "site": site,
+             "visible": None if principal.scope.everything else principal.scope}
     rows = alerts.store.query(**where, limit=page.limit, offset=page.offset)  # type: ignore[arg-type]
     total = alerts.store.count_matching(**where)  # type: ignore[arg-type]
     return [public(a, alerts, tz, language) for a in page.of(rows, response, total)]
@@ -84,14 +106,16 @@ def list_evaluation_failures(alerts: AlertsDep, tz: TimezoneDep, page: PageDep,
 
 
 @router.get("/{alert_id}", response_model=AlertPublic, summary="One alert", dependencies=[Viewer])
-def get_alert(alert_id: AlertId, alerts: AlertsDep, tz: TimezoneDep, language: LanguageDep) -> AlertPublic:
-    return public(_get(alerts, alert_id), alerts, tz, language)
+def get_alert(alert_id: AlertId, alerts: AlertsDep, tz: TimezoneDep, language: LanguageDep,
+              principal: PrincipalDep) -> AlertPublic:
+    return public(_get(alerts, alert_id, principal.scope), alerts, tz, language)
 
 
 @router.get("/{alert_id}/events", response_model=list[AlertEventPublic], dependencies=[Viewer],
             summary="Everything that happened to an alert, including each notification attempt")
 def alert_events(alert_id: AlertId, alerts: AlertsDep, tz: TimezoneDep, page: PageDep,
-                 response: Response) -> list[AlertEventPublic]:
+                 response: Response, principal: PrincipalDep) -> list[AlertEventPublic]:
+    _get(alerts, alert_id, principal.scope)
     try:
         events = page.of(alerts.store.events(alert_id), response)
     except NotFound as exc:
@@ -148,7 +172,7 @@ def ack(alert_id: AlertId, tz: TimezoneDep, request: Request,
         else:
             text = f"告警 #{a.id} 当前状态：{escape(a.status)}。<br>Alert #{a.id} is {escape(a.status)}."
         return HTMLResponse(_page(f"告警 #{a.id}", text + _console_link(a.id)))
-    _get(alerts, alert_id)
+    _get(alerts, alert_id, principal.scope)
     try:
         acked = alerts.ack(alert_id, principal.name, body.comment if body else None)
         return JSONResponse(jsonable_encoder(public(acked, alerts, tz)))
@@ -169,11 +193,12 @@ def ack_link(alert_id: AlertId, alerts: AlertsDep, tz: TimezoneDep, by: SignedBy
     if a.status != "active":
         return HTMLResponse(_page(f"告警 #{a.id}", f"告警 #{a.id} 当前状态：{escape(a.status)}。<br>"
                                                    f"Alert #{a.id} is {escape(a.status)}." + _console_link(a.id)))
-    rule = alerts.rules.file_rule(a.rule)
+    desk = alerts.of(a)
+    rule = desk.rules.file_rule(a.rule)
     name = rule.name.text("zh-CN") if rule else a.rule
     started = from_ms(a.started_ms, tz)
     action = f"/api/v1/alerts/{a.id}/ack?{ack_query_of(alerts, a.id, str(who), int(exp or 0))}"
-    subject = alerts.names.subject(a.subject, "zh-CN")
+    subject = desk.names.subject(a.subject, "zh-CN")
     text = (f"{escape(name)} · {escape(subject)}<br>{escape(str(started)[:16])}<br><br>"
             f'<form method="post" action="{escape(action)}"><button type="submit" style="font-size:1.2em;'
             f'padding:.8em 2em">确认告警 · Acknowledge as {escape(str(who))}</button></form>' + _console_link(a.id))
@@ -195,7 +220,7 @@ def _page(title: str, text: str) -> str:
              description="Resolved in the name of the caller's token.")
 def resolve(alert_id: AlertId, body: ResolveRequest, alerts: AlertsDep, tz: TimezoneDep,
             principal: Annotated[Principal, Depends(require(Role.ELECTRICIAN))]) -> AlertPublic:
-    _get(alerts, alert_id)
+    _get(alerts, alert_id, principal.scope)
     try:
         return public(alerts.resolve(alert_id, principal.name, body.reason), alerts, tz)
     except AlertStateError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import LanguageDep, ServiceDep
+from api.deps import CampusDep, LanguageDep
 from api.schemas import BuildingPublic, CampusPublic, DepartmentPublic, SitePublic, ZonePublic
 from ingest.labels import DEPARTMENTS, CampusNames, label
 
@@ -13,8 +13,7 @@ router = APIRouter(tags=["campus"])
 
 @router.get("/campus", response_model=CampusPublic, summary="The site, buildings, zones and departments, "
                                                             "with names and monthly targets")
-def get_campus(service: ServiceDep, language: LanguageDep) -> CampusPublic:
-    campus = service.registry.campus
+def get_campus(campus: CampusDep, language: LanguageDep) -> CampusPublic:
     names = CampusNames(campus)
     zone_of = {b: z.id for z in campus.zones for b in z.buildings}
     buildings = [BuildingPublic(

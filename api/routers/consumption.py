@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from api.deps import LanguageDep, TimezoneDep, UsageDep
+from api.deps import LanguageDep, SiteUsageDep
 from api.schemas import BucketPublic, ConsumptionPublic, FlaggedStepPublic, GroupUsePublic
 from api.timefmt import bounded, from_ms
 from ingest.contract import Kind
@@ -35,7 +35,7 @@ def when(value: str | None, tz: object, default: datetime) -> datetime:
 @router.get("/consumption", response_model=ConsumptionPublic,
             summary="Use of electricity, water or gas per bucket and group, with coverage and flagged steps")
 def get_consumption(
-    usage: UsageDep, tz: TimezoneDep, language: LanguageDep, request: Request,
+    usage: SiteUsageDep, language: LanguageDep, request: Request,
     kind: Annotated[Kind, Query(description="electricity | water | gas")] = Kind.ELECTRICITY,
     start: Annotated[str | None, Query(description="date or RFC 3339 time; default the 1st of this month",
                                        examples=["2026-03-01"])] = None,
@@ -48,6 +48,7 @@ def get_consumption(
 ) -> ConsumptionPublic:
     if kind is Kind.WATER_QUALITY:
         raise HTTPException(422, "kind=water_quality has no consumption: choose electricity, water or gas")
+    tz = usage.tz
     now = datetime.now(tz)
     start_dt = when(start, tz, now.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
     end_dt = when(end, tz, now)

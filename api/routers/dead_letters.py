@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
-from api.deps import Admin, PageDep, ServiceDep, TimezoneDep
+from api.access import Access
+from api.deps import AccessDep, Admin, PageDep, ServiceDep, TimezoneDep
 from api.schemas import DeadLetterPublic, RefusedItem, ReplayResult
 from api.timefmt import from_ms
 from ingest.deadletters import DeadLetter
@@ -22,17 +23,44 @@ def _public(d: DeadLetter, tz: TimezoneDep) -> DeadLetterPublic:
 
 
 @router.get("", response_model=list[DeadLetterPublic], summary="Refused messages, oldest first")
-def list_dead_letters(service: ServiceDep, tz: TimezoneDep, page: PageDep, response: Response,
-                      include_replayed: Annotated[bool, Query()] = False) -> list[DeadLetterPublic]:
-    letters = service.dead_letters.list(pending_only=not include_replayed, limit=page.limit, offset=page.offset)
-    total = service.dead_letters.count(pending_only=not include_replayed)
+def list_dead_letters(service: ServiceDep, tz: TimezoneDep, page: PageDep, response: Response, access: AccessDep,
+                      request: Request, include_replayed: Annotated[bool, Query()] = False,
+                      site: Annotated[str | None, Query(max_length=64, description="one site's")] = None,
+                      ) -> list[DeadLetterPublic]:
+    topics = _topics(access, request.app.state.settings.mqtt.topic_prefix, site)
+    letters = service.dead_letters.list(pending_only=not include_replayed, limit=page.limit, offset=page.offset,
+                                        topics=topics)
+    total = service.dead_letters.count(pending_only=not include_replayed, topics=topics)
     return [_public(d, tz) for d in page.of(letters, response, total)]
+
+
+def _topics(access: Access, prefix: str, site: str | None) -> list[str] | None:
+    """The topic prefixes a token may see letters of: None for all (an unscoped token, no site=); a site's
+    (prefix/site/), or, narrowed to zones or buildings, each of its devices' (prefix/site/device/). A letter
+    whose topic names no site it may see (or none at all) is not its."""
+    if access.scope.everything and site is None:
+        return None
+    sites = [site] if site is not None else list(access.campuses())
+    if site is not None:
+        access.site(site)  # 404 for a site it may not see
+    if not access.scope.partial:
+        return [f"{prefix}/{s}/" for s in sites]
+    return [f"{prefix}/{c.site.id}/{d.id}/" for s in sites for c, d in access.devices(s)]
+
+
+def _visible(access: Access, prefix: str, letter_id: int, service: ServiceDep) -> None:
+    topics = _topics(access, prefix, None)
+    letter = service.dead_letters.get(letter_id)
+    if topics is not None and not any(letter.topic.startswith(t) for t in topics):
+        raise NotFound(f"no dead letter {letter_id}")
 
 
 @router.post("/{letter_id}/replay", response_model=ReplayResult, dependencies=[Admin],
              summary="Decode a dead letter again (after fixing the registry) and store it")
-def replay(letter_id: Annotated[int, Path(ge=1, le=2**63 - 1)], service: ServiceDep) -> ReplayResult:
+def replay(letter_id: Annotated[int, Path(ge=1, le=2**63 - 1)], service: ServiceDep, access: AccessDep,
+           request: Request) -> ReplayResult:
     try:
+        _visible(access, request.app.state.settings.mqtt.topic_prefix, letter_id, service)
         stored = service.pipeline.replay(letter_id)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc

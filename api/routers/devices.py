@@ -9,20 +9,26 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Query, Request, Response
 from pydantic import ValidationError
 
+from api.access import Access, AmbiguousSite
 from api.brokerdeploy import keep_broker_current
-from api.deps import Admin, PageDep, ServiceDep, TimezoneDep
+from api.deps import AccessDep, Admin, PageDep, ServiceDep
 from api.schemas import DeviceCreate, DevicePublic, DeviceUpdate, ReadingPublic, ReadingsPublic
 from api.timefmt import from_ms, parse_interval, to_ms
-from ingest.campus import Department, Device
+from ingest.campus import Campus, Department, Device
+from ingest.contract import Kind
 from ingest.errors import AlreadyExists, ConfigError, NotFound
 from ingest.service import IngestService
 from ingest.status import Presence
 
-router = APIRouter(prefix="/devices", tags=["devices"])
+router = APIRouter(tags=["devices"])
+DeviceId = Annotated[str, Path(max_length=64, description="device id")]
+# every route below answers at /devices/{id} (the id unique among the sites the token sees, or ?site=) and at
+# /sites/{site}/devices/{id}
+# no Query() or Path() marker: the same parameter is the path's {site} on the second form and ?site= on the first
+SiteArg = str | None
 
 
-def _public(service: IngestService, dev: Device, presence: dict[str, Presence], tz: ZoneInfo) -> DevicePublic:
-    campus = service.registry.campus
+def _public(campus: Campus, dev: Device, presence: dict[str, Presence], tz: ZoneInfo) -> DevicePublic:
     building = campus.building(dev.building)
     p = presence.get(dev.id)
     status: Literal["online", "offline", "unknown"] = (
@@ -34,30 +40,56 @@ def _public(service: IngestService, dev: Device, presence: dict[str, Presence], 
                         last_seen=from_ms(p.last_seen_ms if p else None, tz))
 
 
-def _device(service: IngestService, device_id: str) -> Device:
+def _found(access: Access, device_id: str, site: str | None) -> tuple[Campus, Device]:
     try:
-        return service.registry.device(device_id)
+        return access.device(device_id, site)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
+    except AmbiguousSite as exc:
+        raise HTTPException(409, str(exc)) from exc
 
 
-@router.get("", response_model=list[DevicePublic], summary="Devices with status and last seen, a page at a time")
-def list_devices(service: ServiceDep, tz: TimezoneDep, page: PageDep, response: Response) -> list[DevicePublic]:
-    presence = service.presence.all()
-    return [_public(service, d, presence, tz) for d in page.of(service.registry.campus.devices, response)]
+def _one(service: IngestService, campus: Campus, device_id: str) -> DevicePublic:
+    dev = service.registry.device(device_id, campus.site.id)
+    return _public(campus, dev, service.presence.of_site(campus.site.id), ZoneInfo(campus.site.timezone))
 
 
-DeviceId = Annotated[str, Path(max_length=64, description="device id")]
+@router.get("/devices", response_model=list[DevicePublic],
+            summary="Devices with status and last seen, a page at a time (site=, building=, zone=, kind= filter)")
+def list_devices(service: ServiceDep, access: AccessDep, page: PageDep, response: Response,
+                 site: SiteArg = None,
+                 building: Annotated[str | None, Query(max_length=64)] = None,
+                 zone: Annotated[str | None, Query(max_length=64)] = None,
+                 kind: Annotated[Kind | None, Query()] = None) -> list[DevicePublic]:
+    chosen = _matching(access, site, building, zone, kind)
+    shown = page.of(chosen, response)
+    presence: dict[str, dict[str, Presence]] = {}
+    out = []
+    for campus, dev in shown:
+        sid = campus.site.id
+        if sid not in presence:
+            presence[sid] = service.presence.of_site(sid)
+        out.append(_public(campus, dev, presence[sid], ZoneInfo(campus.site.timezone)))
+    return out
 
 
-@router.get("/{device_id}", response_model=DevicePublic)
-def get_device(device_id: DeviceId, service: ServiceDep, tz: TimezoneDep) -> DevicePublic:
-    return _public(service, _device(service, device_id), service.presence.all(), tz)
+def _matching(access: Access, site: str | None, building: str | None, zone: str | None,
+              kind: Kind | None) -> list[tuple[Campus, Device]]:
+    try:
+        pairs = access.devices(site)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return [(c, d) for c, d in pairs if (building is None or d.building == building)
+            and (zone is None or d.zone == zone) and (kind is None or d.kind is kind)]
 
 
-@router.get("/{device_id}/readings", response_model=ReadingsPublic,
-            summary="Readings in [start, end), raw in time order or downsampled")
-def readings(device_id: DeviceId, service: ServiceDep, tz: TimezoneDep, request: Request,
+def get_device(device_id: DeviceId, service: ServiceDep, access: AccessDep, site: SiteArg = None) -> DevicePublic:
+    campus, _ = _found(access, device_id, site)
+    return _one(service, campus, device_id)
+
+
+def readings(device_id: DeviceId, service: ServiceDep, access: AccessDep, request: Request,
+             site: SiteArg = None,
              start: Annotated[datetime | None, Query(description="RFC 3339; default end − 24 h")] = None,
              end: Annotated[datetime | None, Query(description="RFC 3339; default now")] = None,
              interval: Annotated[str | None, Query(description="bucket size, e.g. 15m, 1h, 1d; omit for raw")] = None,
@@ -68,7 +100,8 @@ def readings(device_id: DeviceId, service: ServiceDep, tz: TimezoneDep, request:
     if limit > cap:
         raise HTTPException(422, f"limit={limit}: at most {cap} rows a request ([api] max_rows); narrow start/end "
                                  f"or ask for buckets with interval=1h")
-    dev = _device(service, device_id)
+    campus, dev = _found(access, device_id, site)
+    tz = ZoneInfo(campus.site.timezone)
     end_ms = to_ms(end, tz) if end else int(time.time() * 1000) + 1
     start_ms = to_ms(start, tz) if start else end_ms - 86_400_000
     if start_ms >= end_ms:
@@ -81,24 +114,24 @@ def readings(device_id: DeviceId, service: ServiceDep, tz: TimezoneDep, request:
     if interval_ms:  # buckets of a day or more start at local midnight
         offset = datetime.fromtimestamp(start_ms / 1000, tz).utcoffset()
         offset_ms = -int(offset.total_seconds() * 1000) if offset else 0
-    samples = service.store.readings(dev.id, dev.kind, start_ms, end_ms, interval_ms=interval_ms, agg=agg,
-                                     offset_ms=offset_ms, limit=limit)
+    samples = service.store.readings(campus.site.id, dev.id, dev.kind, start_ms, end_ms, interval_ms=interval_ms,
+                                     agg=agg, offset_ms=offset_ms, limit=limit)
     out = [ReadingPublic(ts=from_ms(s.ts, tz), seq=s.seq, values=s.values) for s in samples]  # type: ignore[arg-type]
     return ReadingsPublic(device=dev.id, kind=dev.kind, start=from_ms(start_ms, tz), end=from_ms(end_ms, tz),  # type: ignore[arg-type]
                           interval_s=interval_ms // 1000 if interval_ms else None,
                           agg=agg if interval_ms else None, count=len(out), readings=out)
 
 
-@router.get("/{device_id}/latest", response_model=ReadingPublic)
-def latest(device_id: DeviceId, service: ServiceDep, tz: TimezoneDep) -> ReadingPublic:
-    dev = _device(service, device_id)
-    sample = service.store.latest(dev.id, dev.kind)
+def latest(device_id: DeviceId, service: ServiceDep, access: AccessDep, site: SiteArg = None) -> ReadingPublic:
+    campus, dev = _found(access, device_id, site)
+    sample = service.store.latest(campus.site.id, dev.id, dev.kind)
     if sample is None:
         raise HTTPException(404, f"device {device_id!r} has no readings yet")
+    tz = ZoneInfo(campus.site.timezone)
     return ReadingPublic(ts=from_ms(sample.ts, tz), seq=sample.seq, values=sample.values)  # type: ignore[arg-type]
 
 
-def _save(service: IngestService, change: Callable[[], None], request: Request, later: BackgroundTasks) -> None:
+def _save(change: Callable[[], None], request: Request, later: BackgroundTasks) -> None:
     """Make a registry change; then, with [broker] manage, the broker's files follow (after the answer)."""
     try:
         change()
@@ -114,34 +147,55 @@ def _save(service: IngestService, change: Callable[[], None], request: Request, 
     later.add_task(keep_broker_current, request.app.state.settings)
 
 
-@router.post("", response_model=DevicePublic, status_code=201, dependencies=[Admin],
-             summary="Add a meter or sensor (admin)")
-def create_device(body: DeviceCreate, service: ServiceDep, tz: TimezoneDep, request: Request,
-                  later: BackgroundTasks) -> DevicePublic:
+def create_device(body: DeviceCreate, service: ServiceDep, access: AccessDep, request: Request,
+                  later: BackgroundTasks, site: SiteArg = None) -> DevicePublic:
+    try:
+        campus = access.site(site)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    if not access.sees(campus.site.id, body.building):
+        raise HTTPException(404, f"no building {body.building!r} in site {campus.site.id!r}")
+
     def add() -> None:
         try:
-            service.registry.add_device(Device.model_validate(body.model_dump(exclude_unset=True)))
+            service.registry.add_device(Device.model_validate(body.model_dump(exclude_unset=True)), campus.site.id)
         except AlreadyExists as exc:
-            raise AlreadyExists(f"{exc}: PATCH /api/v1/devices/{body.id} to change it") from exc
+            raise AlreadyExists(f"{exc}: PATCH /api/v1/sites/{campus.site.id}/devices/{body.id} to change it") from exc
 
-    _save(service, add, request, later)
-    return _public(service, service.registry.device(body.id), service.presence.all(), tz)
+    _save(add, request, later)
+    return _one(service, campus, body.id)
 
 
-@router.patch("/{device_id}", response_model=DevicePublic, dependencies=[Admin],
-              summary="Change a device's fields (admin); a new multiplier recomputes its consumption")
-def update_device(device_id: DeviceId, body: DeviceUpdate, service: ServiceDep, tz: TimezoneDep, request: Request,
-                  later: BackgroundTasks) -> DevicePublic:
-    _device(service, device_id)
+def update_device(device_id: DeviceId, body: DeviceUpdate, service: ServiceDep, access: AccessDep,
+                  request: Request, later: BackgroundTasks, site: SiteArg = None) -> DevicePublic:
+    campus, _ = _found(access, device_id, site)
     change = body.model_dump(exclude_unset=True)
+    if "building" in change and not access.sees(campus.site.id, change["building"]):
+        raise HTTPException(404, f"no building {change['building']!r} in site {campus.site.id!r}")
     if "building" in change and "zone" not in change:
         change["zone"] = None  # follows the new building's zone
-    _save(service, lambda: service.registry.update_device(device_id, change), request, later)
-    return _public(service, service.registry.device(device_id), service.presence.all(), tz)
+    _save(lambda: service.registry.update_device(device_id, change, campus.site.id), request, later)
+    return _one(service, campus, device_id)
 
 
-@router.delete("/{device_id}", status_code=204, dependencies=[Admin],
-               summary="Remove a device from the registry (admin); its stored readings are kept")
-def delete_device(device_id: DeviceId, service: ServiceDep, request: Request, later: BackgroundTasks) -> None:
-    _device(service, device_id)
-    _save(service, lambda: service.registry.delete_device(device_id), request, later)
+def delete_device(device_id: DeviceId, service: ServiceDep, access: AccessDep, request: Request,
+                  later: BackgroundTasks, site: SiteArg = None) -> None:
+    campus, _ = _found(access, device_id, site)
+    _save(lambda: service.registry.delete_device(device_id, campus.site.id), request, later)
+
+
+for _base in ("/devices", "/sites/{site}/devices"):
+    router.add_api_route(f"{_base}/{{device_id}}", get_device, methods=["GET"], response_model=DevicePublic)
+    router.add_api_route(f"{_base}/{{device_id}}/readings", readings, methods=["GET"], response_model=ReadingsPublic,
+                         summary="Readings in [start, end), raw in time order or downsampled")
+    router.add_api_route(f"{_base}/{{device_id}}/latest", latest, methods=["GET"], response_model=ReadingPublic)
+    router.add_api_route(_base, create_device, methods=["POST"], response_model=DevicePublic, status_code=201,
+                         dependencies=[Admin], summary="Add a meter or sensor (admin)")
+    router.add_api_route(f"{_base}/{{device_id}}", update_device, methods=["PATCH"], response_model=DevicePublic,
+                         dependencies=[Admin],
+                         summary="Change a device's fields (admin); a new multiplier recomputes its consumption")
+    router.add_api_route(f"{_base}/{{device_id}}", delete_device, methods=["DELETE"], status_code=204,
+                         dependencies=[Admin],
+                         summary="Remove a device from the registry (admin); its stored readings are kept")
+router.add_api_route("/sites/{site}/devices", list_devices, methods=["GET"], response_model=list[DevicePublic],
+                     summary="A site's devices (as /devices?site=)")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.deps import PageDep, ServiceDep
+from api.deps import CampusDep, PageDep, ServiceDep
 from api.schemas import GatewayPublic
 from ingest.credentials import Credentials
 
@@ -11,8 +11,7 @@ router = APIRouter(prefix="/gateways", tags=["gateways"])
 
 @router.get("", response_model=list[GatewayPublic],
             summary="Who connects to the broker: gateways and devices without one, with the state of their credentials")
-def list_gateways(service: ServiceDep, page: PageDep, response: Response) -> list[GatewayPublic]:
-    campus = service.registry.campus
+def list_gateways(service: ServiceDep, campus: CampusDep, page: PageDep, response: Response) -> list[GatewayPublic]:
     listed = {g.id: g for g in campus.gateways}
     store = Credentials(service.data_dir / "meterwatch.db")
     try:

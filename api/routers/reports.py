@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from api.deps import LanguageDep, UsageDep
+from api.deps import LanguageDep, SiteUsageDep
 from api.reporting import monthly_report
 from reports.energy import EnergyReport, month_bounds
 from reports.render import MEDIA_TYPES, filename, render
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/reports", tags=["reports"])
             responses={200: {"content": {m: {} for m in MEDIA_TYPES.values() if m != "application/json"},
                              "description": "JSON (the model below), or the file in the format asked for"}})
 def energy_report(
-    request: Request, usage: UsageDep, language: LanguageDep,
+    request: Request, usage: SiteUsageDep, language: LanguageDep,
     month: Annotated[str, Query(description="YYYY-MM in the campus time zone, 2001-01 to 2099-12",
                                 examples=["2026-10"], max_length=7)],
     format: Annotated[Literal["json", "csv", "xlsx", "pdf"], Query(description="json, csv, xlsx or pdf")] = "json",

@@ -28,25 +28,27 @@ class ReadingStore(Protocol):
     series_batch: int  # devices worth asking series_many for at once (1: it gains nothing over series)
 
     def write(self, readings: Sequence[Reading]) -> None:
-        """Store durably; same device and ts again overwrites (idempotent). Raises StoreUnavailable."""
+        """Store durably; same site, device and ts again overwrites (idempotent). Raises StoreUnavailable."""
 
-    def readings(self, device: str, kind: Kind, start_ms: int, end_ms: int, *, interval_ms: int | None = None,
-                 agg: Agg = "mean", offset_ms: int = 0, limit: int = 10_000) -> list[Sample]:
+    def readings(self, site: str, device: str, kind: Kind, start_ms: int, end_ms: int, *,
+                 interval_ms: int | None = None, agg: Agg = "mean", offset_ms: int = 0,
+                 limit: int = 10_000) -> list[Sample]:
         """Readings in [start, end) in time order, raw or downsampled into buckets aligned at offset."""
 
-    def series(self, device: str, kind: Kind, field: str, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
+    def series(self, site: str, device: str, kind: Kind, field: str, start_ms: int,
+               end_ms: int) -> list[tuple[int, float]]:
         """One field's ``(ts, value)`` pairs in [start, end), time order, all of them (paged inside)."""
 
-    def series_many(self, kind: Kind, field: str, starts: Mapping[str, int],
+    def series_many(self, site: str, kind: Kind, field: str, starts: Mapping[str, int],
                     end_ms: int) -> dict[str, list[tuple[int, float]]]:
-        """:meth:`series` for several devices of one kind at once, each from its own start."""
+        """:meth:`series` for several devices of one site and kind at once, each from its own start."""
 
-    def latest(self, device: str, kind: Kind) -> Sample | None: ...
+    def latest(self, site: str, device: str, kind: Kind) -> Sample | None: ...
 
-    def around(self, device: str, kind: Kind, field: str, at_ms: int) -> tuple[Sample | None, Sample | None]:
+    def around(self, site: str, device: str, kind: Kind, field: str, at_ms: int) -> tuple[Sample | None, Sample | None]:
         """The last reading of ``field`` at or before ``at_ms`` and the first one after it."""
 
-    def count(self, device: str | None = None, kind: Kind | None = None) -> int: ...
+    def count(self, device: str | None = None, kind: Kind | None = None, site: str | None = None) -> int: ...
 
     def ping(self) -> None:
         """Raise StoreUnavailable if the store cannot be reached."""

@@ -75,6 +75,10 @@ def _quote(ident: str) -> str:
     return "'" + ident.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _device(site: str, device: str) -> str:
+    return f"site = {_quote(site)} AND device = {_quote(device)}"
+
+
 class InfluxStore:
     backend = "influxdb"
     SERIES_PAGE = 50_000
@@ -154,9 +158,10 @@ class InfluxStore:
                 out.append(Sample(int(rec["time"]), values, None if seq is None else int(seq)))
         return out
 
-    def readings(self, device: str, kind: Kind, start_ms: int, end_ms: int, *, interval_ms: int | None = None,
-                 agg: Agg = "mean", offset_ms: int = 0, limit: int = 10_000) -> list[Sample]:
-        where = f"device = {_quote(device)} AND time >= {int(start_ms)}ms AND time < {int(end_ms)}ms"
+    def readings(self, site: str, device: str, kind: Kind, start_ms: int, end_ms: int, *,
+                 interval_ms: int | None = None, agg: Agg = "mean", offset_ms: int = 0,
+                 limit: int = 10_000) -> list[Sample]:
+        where = f"{_device(site, device)} AND time >= {int(start_ms)}ms AND time < {int(end_ms)}ms"
         if interval_ms is None:
             q = f'SELECT * FROM "{kind.value}" WHERE {where} ORDER BY time ASC LIMIT {int(limit)}'  # noqa: S608
             return self._samples(self._influxql(q))
@@ -165,13 +170,14 @@ class InfluxStore:
              f"GROUP BY time({int(interval_ms)}ms, {off}ms) fill(none) LIMIT {int(limit)}")
         return self._samples(self._influxql(q), prefix=f"{agg}_")
 
-    def series(self, device: str, kind: Kind, field: str, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
+    def series(self, site: str, device: str, kind: Kind, field: str, start_ms: int,
+               end_ms: int) -> list[tuple[int, float]]:
         if field not in ALL_FIELDS:
             raise ValueError(f"unknown field {field!r}")
         out: list[tuple[int, float]] = []
         page = self.SERIES_PAGE
         while True:
-            q = (f'SELECT "{field}" FROM "{kind.value}" WHERE device = {_quote(device)} '  # noqa: S608
+            q = (f'SELECT "{field}" FROM "{kind.value}" WHERE {_device(site, device)} '  # noqa: S608
                  f'AND time >= {int(start_ms)}ms AND time < {int(end_ms)}ms AND "{field}" >= 0 '
                  f"ORDER BY time ASC LIMIT {page}")
             rows = [(int(t), float(v)) for s in self._influxql(q) for t, v in s["values"]]
@@ -180,7 +186,7 @@ class InfluxStore:
                 return out
             start_ms = rows[-1][0] + 1
 
-    def series_many(self, kind: Kind, field: str, starts: Mapping[str, int],
+    def series_many(self, site: str, kind: Kind, field: str, starts: Mapping[str, int],
                     end_ms: int) -> dict[str, list[tuple[int, float]]]:
         """One query per chunk of devices from the earliest start (callers batch devices whose starts are
         close, e.g. the roll-ups' last day), each device's points then cut at its own start."""
@@ -191,13 +197,13 @@ class InfluxStore:
         for i in range(0, len(devices), self.MANY_CHUNK):
             chunk = devices[i:i + self.MANY_CHUNK]
             names = "|".join(re.escape(d) for d in chunk)  # ids are [A-Za-z0-9_.-]: no slash to escape
-            q = (f'SELECT "{field}" FROM "{kind.value}" WHERE device =~ /^({names})$/ '  # noqa: S608
+            q = (f'SELECT "{field}" FROM "{kind.value}" WHERE site = {_quote(site)} AND device =~ /^({names})$/ '  # noqa: S608
                  f'AND time >= {min(starts[d] for d in chunk)}ms AND time < {int(end_ms)}ms AND "{field}" >= 0 '
                  "GROUP BY device ORDER BY time ASC")
             series = self._influxql(q)
             if any(x.get("partial") for x in series):  # a server with max-row-limit: one device at a time
                 for dev in chunk:
-                    out[dev] = self.series(dev, kind, field, starts[dev], end_ms)
+                    out[dev] = self.series(site, dev, kind, field, starts[dev], end_ms)
                 continue
             for x in series:
                 dev = x["tags"]["device"]
@@ -205,24 +211,26 @@ class InfluxStore:
                 out[dev] = [(int(t), float(v)) for t, v in x["values"] if t >= start]
         return out
 
-    def latest(self, device: str, kind: Kind) -> Sample | None:
-        q = f'SELECT * FROM "{kind.value}" WHERE device = {_quote(device)} ORDER BY time DESC LIMIT 1'  # noqa: S608
+    def latest(self, site: str, device: str, kind: Kind) -> Sample | None:
+        q = f'SELECT * FROM "{kind.value}" WHERE {_device(site, device)} ORDER BY time DESC LIMIT 1'  # noqa: S608
         found = self._samples(self._influxql(q))
         return found[0] if found else None
 
-    def around(self, device: str, kind: Kind, field: str, at_ms: int) -> tuple[Sample | None, Sample | None]:
+    def around(self, site: str, device: str, kind: Kind, field: str, at_ms: int) -> tuple[Sample | None, Sample | None]:
         if field not in ALL_FIELDS:
             raise ValueError(f"unknown field {field!r}")
         out: list[Sample | None] = []
         for cmp, order in (("<=", "DESC"), (">", "ASC")):
-            q = (f'SELECT "{field}", seq FROM "{kind.value}" WHERE device = {_quote(device)} '  # noqa: S608
+            q = (f'SELECT "{field}", seq FROM "{kind.value}" WHERE {_device(site, device)} '  # noqa: S608
                  f'AND time {cmp} {int(at_ms)}ms AND "{field}" >= 0 ORDER BY time {order} LIMIT 1')
             found = self._samples(self._influxql(q))
             out.append(found[0] if found else None)
         return out[0], out[1]
 
-    def count(self, device: str | None = None, kind: Kind | None = None) -> int:
-        where = f" WHERE device = {_quote(device)}" if device else ""
+    def count(self, device: str | None = None, kind: Kind | None = None, site: str | None = None) -> int:
+        terms = [f"device = {_quote(device)}"] if device else []
+        terms += [f"site = {_quote(site)}"] if site else []
+        where = f" WHERE {' AND '.join(terms)}" if terms else ""
         total = 0
         for k in [kind.value] if kind else _KINDS:
             for s in self._influxql(f'SELECT count(*) FROM "{k}"{where}'):  # noqa: S608

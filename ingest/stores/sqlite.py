@@ -31,13 +31,16 @@ def _insert_sql(fields: tuple[str, ...]) -> str:
     picks = ", ".join(f"j.value ->> {i}" for i in range(len(cols)))
     return (
         f"INSERT INTO readings ({', '.join(cols)}) SELECT {picks} FROM json_each(?) AS j WHERE true "  # noqa: S608
-        "ON CONFLICT (device, ts) DO UPDATE SET kind = excluded.kind, site = excluded.site, "
+        "ON CONFLICT (site, device, ts) DO UPDATE SET kind = excluded.kind, "
         "building = excluded.building, department = excluded.department, zone = excluded.zone, "
         "seq = coalesce(excluded.seq, seq), "
         + ", ".join(f"{f} = coalesce(excluded.{f}, {f})" for f in fields)
     )
 
 
+_TABLE = (f"CREATE TABLE IF NOT EXISTS {{name}} (device TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT NULL, "
+          f"site TEXT NOT NULL, building TEXT, department TEXT, zone TEXT, seq INTEGER, "
+          f"{', '.join(f + ' REAL' for f in ALL_FIELDS)}, PRIMARY KEY (site, device, ts)) WITHOUT ROWID")
 _INSERTS = {kind: _insert_sql(fields) for kind, fields in KIND_FIELDS.items()}
 _AGG_SQL = {"mean": "avg", "min": "min", "max": "max"}
 
@@ -50,11 +53,27 @@ class SqliteStore:
         self.path = path
         self._lock = threading.Lock()
         self._conn = connect(path)
-        self._conn.execute(
-            f"CREATE TABLE IF NOT EXISTS readings (device TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT NULL, "
-            f"site TEXT, building TEXT, department TEXT, zone TEXT, seq INTEGER, "
-            f"{', '.join(f + ' REAL' for f in ALL_FIELDS)}, PRIMARY KEY (device, ts)) WITHOUT ROWID"
-        )
+        self._conn.execute(_TABLE.format(name="readings"))
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Before sites, a reading was keyed by (device, ts): the table is rebuilt keyed by (site, device, ts)
+        (its rows already carry their site)."""
+        pk = [r[1] for r in sorted(self._conn.execute("PRAGMA table_info(readings)"), key=lambda r: r[5]) if r[5]]
+        if pk[0] == "site":
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.execute(_TABLE.format(name="readings_by_site"))
+            new = {r[1] for r in self._conn.execute("PRAGMA table_info(readings_by_site)")}
+            cols = ", ".join(r[1] for r in self._conn.execute("PRAGMA table_info(readings)") if r[1] in new)
+            self._conn.execute(f"INSERT OR REPLACE INTO readings_by_site ({cols}) SELECT {cols} FROM readings")  # noqa: S608
+            self._conn.execute("DROP TABLE readings")
+            self._conn.execute("ALTER TABLE readings_by_site RENAME TO readings")
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
 
     def write(self, readings: Sequence[Reading]) -> None:
         by_kind: dict[Kind, list[list[object]]] = {}
@@ -88,13 +107,14 @@ class SqliteStore:
         values = {f: float(v) for f, v in zip(ALL_FIELDS, vals, strict=True) if v is not None}  # type: ignore[arg-type]
         return Sample(int(ts), values, None if seq is None else int(seq))  # type: ignore[call-overload]
 
-    def readings(self, device: str, kind: Kind, start_ms: int, end_ms: int, *, interval_ms: int | None = None,
-                 agg: Agg = "mean", offset_ms: int = 0, limit: int = 10_000) -> list[Sample]:
+    def readings(self, site: str, device: str, kind: Kind, start_ms: int, end_ms: int, *,
+                 interval_ms: int | None = None, agg: Agg = "mean", offset_ms: int = 0,
+                 limit: int = 10_000) -> list[Sample]:
         cols = ", ".join(ALL_FIELDS)
         if interval_ms is None:
             rows = self._query(
-                f"SELECT ts, seq, {cols} FROM readings WHERE device = ? AND ts >= ? AND ts < ? "  # noqa: S608
-                "ORDER BY ts LIMIT ?", (device, start_ms, end_ms, limit))
+                f"SELECT ts, seq, {cols} FROM readings WHERE site = ? AND device = ? AND ts >= ? "  # noqa: S608
+                "AND ts < ? ORDER BY ts LIMIT ?", (site, device, start_ms, end_ms, limit))
             return [self._sample(r[0], r[1], r[2:]) for r in rows]  # type: ignore[arg-type]
         bucket = f"((ts - {int(offset_ms)}) / {int(interval_ms)}) * {int(interval_ms)} + {int(offset_ms)}"
         if agg == "last":  # SQLite: bare columns next to max() come from the row holding the max
@@ -102,42 +122,45 @@ class SqliteStore:
         else:
             select = f"{bucket} AS b, NULL, NULL, " + ", ".join(f"{_AGG_SQL[agg]}({f})" for f in ALL_FIELDS)
         rows = self._query(
-            f"SELECT {select} FROM readings WHERE device = ? AND ts >= ? AND ts < ? "  # noqa: S608
-            "GROUP BY b ORDER BY b LIMIT ?", (device, start_ms, end_ms, limit))
+            f"SELECT {select} FROM readings WHERE site = ? AND device = ? AND ts >= ? AND ts < ? "  # noqa: S608
+            "GROUP BY b ORDER BY b LIMIT ?", (site, device, start_ms, end_ms, limit))
         return [self._sample(r[0], None, r[3:]) for r in rows]  # type: ignore[arg-type]
 
-    def series(self, device: str, kind: Kind, field: str, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
+    def series(self, site: str, device: str, kind: Kind, field: str, start_ms: int,
+               end_ms: int) -> list[tuple[int, float]]:
         if field not in ALL_FIELDS:
             raise ValueError(f"unknown field {field!r}")
-        rows = self._query(f"SELECT ts, {field} FROM readings WHERE device = ? AND ts >= ? AND ts < ? "  # noqa: S608
-                           f"AND {field} IS NOT NULL ORDER BY ts", (device, start_ms, end_ms))
+        rows = self._query(f"SELECT ts, {field} FROM readings WHERE site = ? AND device = ? AND ts >= ? "  # noqa: S608
+                           f"AND ts < ? AND {field} IS NOT NULL ORDER BY ts", (site, device, start_ms, end_ms))
         return rows  # type: ignore[return-value]
 
-    def series_many(self, kind: Kind, field: str, starts: Mapping[str, int],
+    def series_many(self, site: str, kind: Kind, field: str, starts: Mapping[str, int],
                     end_ms: int) -> dict[str, list[tuple[int, float]]]:
-        return {dev: self.series(dev, kind, field, start, end_ms) for dev, start in starts.items()}
+        return {dev: self.series(site, dev, kind, field, start, end_ms) for dev, start in starts.items()}
 
-    def latest(self, device: str, kind: Kind) -> Sample | None:
+    def latest(self, site: str, device: str, kind: Kind) -> Sample | None:
         rows = self._query(
-            f"SELECT ts, seq, {', '.join(ALL_FIELDS)} FROM readings WHERE device = ? "  # noqa: S608
-            "ORDER BY ts DESC LIMIT 1", (device,))
+            f"SELECT ts, seq, {', '.join(ALL_FIELDS)} FROM readings WHERE site = ? AND device = ? "  # noqa: S608
+            "ORDER BY ts DESC LIMIT 1", (site, device))
         return self._sample(rows[0][0], rows[0][1], rows[0][2:]) if rows else None  # type: ignore[arg-type]
 
-    def around(self, device: str, kind: Kind, field: str, at_ms: int) -> tuple[Sample | None, Sample | None]:
+    def around(self, site: str, device: str, kind: Kind, field: str, at_ms: int) -> tuple[Sample | None, Sample | None]:
         if field not in ALL_FIELDS:
             raise ValueError(f"unknown field {field!r}")
         out: list[Sample | None] = []
         for cmp, order in (("<=", "DESC"), (">", "ASC")):
             rows = self._query(
-                f"SELECT ts, seq, {field} FROM readings WHERE device = ? AND ts {cmp} ? "  # noqa: S608
-                f"AND {field} IS NOT NULL ORDER BY ts {order} LIMIT 1", (device, at_ms))
+                f"SELECT ts, seq, {field} FROM readings WHERE site = ? AND device = ? AND ts {cmp} ? "  # noqa: S608
+                f"AND {field} IS NOT NULL ORDER BY ts {order} LIMIT 1", (site, device, at_ms))
             out.append(Sample(int(rows[0][0]), {field: float(rows[0][2])}, rows[0][1]) if rows else None)  # type: ignore[arg-type,call-overload]
         return out[0], out[1]
 
-    def count(self, device: str | None = None, kind: Kind | None = None) -> int:
+    def count(self, device: str | None = None, kind: Kind | None = None, site: str | None = None) -> int:
         sql, args = "SELECT count(*) FROM readings WHERE 1 = 1", []
+        if site is not None:
+            sql, args = sql + " AND site = ?", [site]
         if device is not None:
-            sql, args = sql + " AND device = ?", [device]
+            sql, args = sql + " AND device = ?", [*args, device]
         if kind is not None:
             sql, args = sql + " AND kind = ?", [*args, kind.value]
         return int(self._query(sql, tuple(args))[0][0])  # type: ignore[call-overload]

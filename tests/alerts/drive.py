@@ -115,11 +115,11 @@ def last_word(pubs: list[Publication]) -> tuple[Publication, int]:
     return Publication(ts_ms, last.topic, payload, last.device, readings=[(ts_ms, values)]), ts_ms
 
 
-def evaluated_up_to(data_dir: Path, device: str, ts_ms: int) -> bool:
+def evaluated_up_to(data_dir: Path, device: str, ts_ms: int, site: str = "yucai") -> bool:
     """The alert engine has committed ``device``'s reading at ``ts_ms`` (its saved state), from any process."""
     store = AlertStore(data_dir / "alerts.db")
     try:
-        state = store.load_engine().devices.get(device)
+        state = store.load_engine(site).devices.get(device)
     finally:
         store.close()
     return state is not None and state.get("ts") == ts_ms

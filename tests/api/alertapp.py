@@ -14,7 +14,7 @@ from alerts.config import AlertSettings
 from alerts.service import AlertService
 from api.app import build_service, create_app
 from api.settings import load_settings
-from ingest.campus import load_campus
+from ingest.campus import load_sites
 from ingest.decode import Inbound
 from tests.alerts.drive import roster_text
 from tests.conftest import SAMPLE
@@ -22,11 +22,12 @@ from tests.harness import token_headers
 
 
 @contextmanager
-def alert_app(data_dir: Path, batch: list[Inbound], *, store: bool = False) -> Iterator[tuple[TestClient,
-                                                                                             AlertService]]:
-    """``store``: ingest commits the batch too (the readings endpoints and the water board see it)."""
+def alert_app(data_dir: Path, batch: list[Inbound], *, store: bool = False,
+              campus: Path = SAMPLE) -> Iterator[tuple[TestClient, AlertService]]:
+    """``store``: ingest commits the batch too (the readings endpoints and the water board see it). ``campus``:
+    a campus file or directory (every site in it)."""
     settings = load_settings(None, data_dir=data_dir)
-    ingest = build_service(settings, load_campus(SAMPLE), connect_mqtt=False)
+    ingest = build_service(settings, load_sites(campus), connect_mqtt=False)
     if store:
         ingest.start()
         ingest.pipeline.commit(batch)

@@ -38,8 +38,9 @@ def test_missing_bad_and_low_role_tokens(app_client: TestClient, tmp_path: Path)
     assert app_client.get("/api/v1/devices", headers={"Authorization": "Bearer mw_nope"}).status_code == 401
     viewer = token_headers(tmp_path, "viewer", "pat")
     assert app_client.get("/api/v1/devices", headers=viewer).status_code == 200
-    assert app_client.get("/api/v1/me", headers=viewer).json() == {"name": "pat", "role": "viewer", "person": None,
-                                                                   "zones": []}
+    assert app_client.get("/api/v1/me", headers=viewer).json() == {
+        "name": "pat", "role": "viewer", "person": None, "zones": [],
+        "scope": {"sites": [], "zones": [], "buildings": []}}
     r = app_client.post("/api/v1/alerts/1/ack", json={"by": "pat"}, headers=viewer)
     assert r.status_code == 403
     assert "needs electrician" in r.json()["detail"]

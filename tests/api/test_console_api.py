@@ -94,7 +94,8 @@ def test_zone_filter(client: tuple[TestClient, AlertService]) -> None:
 def test_me_names_the_roster_person_and_zones(client: tuple[TestClient, AlertService], tmp_path: Path) -> None:
     c, _ = client
     wang = c.get("/api/v1/me", headers=token_headers(tmp_path, "electrician", "wang")).json()
-    assert wang == {"name": "wang", "role": "electrician", "person": "王建国", "zones": ["zone-north"]}
+    assert wang == {"name": "wang", "role": "electrician", "person": "王建国", "zones": ["zone-north"],
+                    "scope": {"sites": [], "zones": [], "buildings": []}}
     li = c.get("/api/v1/me", headers=token_headers(tmp_path, "electrician", "li")).json()
     assert (li["person"], li["zones"]) == ("李强", [])  # the night shift covers every zone
     other = c.get("/api/v1/me", headers=token_headers(tmp_path, "viewer", "visitor")).json()

@@ -73,9 +73,9 @@ def test_registry_upsert_and_unknown_building(tmp_path: Path) -> None:
     f = tmp_path / "l.csv"
     f.write_text("id,kind,building\nm1,gas,b1\nm2,water,b1\n")
     assert registry.upsert_devices(read_ledger(f)) == (1, 1)
-    assert registry.tags("m1").kind.value == "gas"  # type: ignore[union-attr]
+    assert registry.tags("s1", "m1").kind.value == "gas"  # type: ignore[union-attr]
     f.write_text("id,kind,building\nm3,water,nowhere\n")
     with pytest.raises(ConfigError, match="unknown building"):
         registry.upsert_devices(read_ledger(f))
-    assert registry.tags("m3") is None
+    assert registry.tags("s1", "m3") is None
     registry.close()

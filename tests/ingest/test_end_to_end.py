@@ -32,8 +32,8 @@ def _run_week(tmp_path: Path, broker_url: str, store: StoreSettings | None = Non
         reasons = " | ".join(d.reason for d in letters)
         for fragment in ("not JSON", "bogus_field", "unknown device", "belongs to site", "greater than or equal"):
             assert fragment in reasons
-        offline = service.presence.all()["of-water"]
-        wait_for(lambda: service.presence.all()["of-water"].online is False, 10, "Last Will offline")
+        offline = service.presence.all()[("yucai", "of-water")]
+        wait_for(lambda: service.presence.all()[("yucai", "of-water")].online is False, 10, "Last Will offline")
         assert offline.last_seen_ms is not None
         health = service.health()
         assert health.status == "ok"

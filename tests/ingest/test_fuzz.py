@@ -192,6 +192,6 @@ def test_replay_reports_success_only_when_its_readings_are_stored(pipeline: Pipe
     pipeline.store = real
     assert pipeline.replay(letter.id) == 1
     assert real.count("new-meter") == 1
-    stored = real.readings("new-meter", Kind.WATER, 0, 2**62)
+    stored = real.readings(CAMPUS.site.id, "new-meter", Kind.WATER, 0, 2**62)
     assert stored[0].ts == (NOW_S - 60) * 1000
     assert pipeline.dead_letters.get(letter.id).replayed_ms is not None

@@ -41,8 +41,9 @@ class Worker:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from api.cli import main; raise SystemExit(main())", "ingest", "--config", str(self.config), "--client-id", self.name,
-                 "--data-dir", str(self.data)], stdout=out, stderr=subprocess.STDOUT)
+                [sys.executable, "-c", "from api.cli import main; raise SystemExit(main())", "ingest",
+                 "--config", str(self.config), "--client-id", self.name, "--data-dir", str(self.data)],
+                stdout=out, stderr=subprocess.STDOUT)
 
     def subscriptions(self) -> int:
         """How many times it has been subscribed (once per connect)."""
@@ -131,7 +132,8 @@ def test_three_workers_share_the_stream_and_store_every_reading_once_through_a_k
         assert store.count() == len(expected)
         kinds = {d["id"]: d["kind"] for d in first.devices}
         for dev in kinds:
-            got = store.readings(dev, Kind(kinds[dev]), first.start_ms, second.end_ms + 1, limit=1_000_000)
+            got = store.readings("yucai", dev, Kind(kinds[dev]), first.start_ms, second.end_ms + 1,
+                                 limit=1_000_000)
             want = sorted(ts for (d, ts) in expected if d == dev)
             assert [s.ts for s in got] == want, f"{dev}: timestamps differ"
     finally:

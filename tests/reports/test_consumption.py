@@ -22,7 +22,7 @@ from ingest.stores import ReadingStore, open_store
 from ingest.stores.sqlite import SqliteStore
 from reports.consumption import GroupBy, consumption
 from reports.periods import Interval, edges
-from reports.rollup import Rollups
+from reports.rollup import RollupFile
 
 TZ = ZoneInfo("Asia/Shanghai")
 CAMPUS = parse_campus("""
@@ -74,12 +74,12 @@ class Parts:
     def __init__(self, tmp: Path, store: ReadingStore) -> None:
         self.store = store
         self.presence = PresenceStore(tmp / "meterwatch.db")
-        self.rollups = Rollups(tmp / "rollups.db")
+        self.rollups = RollupFile(tmp / "rollups.db").site(CAMPUS.site.id)
 
     def write(self, readings: list[Reading]) -> None:
         """What the ingest pipeline does: store, then note the change."""
         self.store.write(readings)
-        self.presence.record({}, {}, [(r.device, r.ts) for r in readings])
+        self.presence.record({}, {}, [(r.site, r.device, r.ts) for r in readings])
 
     def use(self, kind: Kind, start: str, end: str, interval: Interval, by: GroupBy) -> dict[str, list[float]]:
         self.rollups.refresh(self.store, CAMPUS, self.presence)
@@ -99,7 +99,7 @@ def parts(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Parts]:
         influx = request.getfixturevalue("influx")
         made = Parts(tmp_path, open_store(StoreSettings(backend="influxdb", url=influx.url, database="t"), tmp_path))
     yield made
-    for part in (made.rollups, made.presence, made.store):
+    for part in (made.rollups.file, made.presence, made.store):
         part.close()
 
 
@@ -175,13 +175,13 @@ def test_a_query_during_a_long_refresh_answers_from_the_roll_ups_as_they_are(par
     from reports.usage import Usage
 
     parts.write(all_readings())
-    usage = Usage(tmp_path, parts.store, lambda: CAMPUS, parts.presence, request_wait_s=0.2)
+    usage = Usage(tmp_path, parts.store, lambda: {"s": CAMPUS}, parts.presence, request_wait_s=0.2).site("s")
     usage.refresh()
     parts.write([reading("m2", Kind.WATER, "2026-03-03 12:00", 40, "b2")])  # +10 on 3 March, not rolled up yet
     busy, done = threading.Event(), threading.Event()
 
     def long_refresh() -> None:
-        with usage._lock:  # what a refresh holds while it runs
+        with usage.usage.lock:  # what a refresh holds while it runs
             busy.set()
             done.wait(10)
 
@@ -199,7 +199,7 @@ def test_a_query_during_a_long_refresh_answers_from_the_roll_ups_as_they_are(par
     fresh = usage.query(Kind.WATER, start, datetime(2026, 3, 4, tzinfo=TZ), Interval.DAY, GroupBy.DEVICE,
                         now_ms=at("2026-03-10 00:00"))
     assert fresh.groups[0].totals == [pytest.approx(90.0), pytest.approx(10.0)]
-    usage.close()
+    usage.usage.close()
 
 
 def continue_next_day(parts: Parts, after_first: Callable[[], None] = lambda: None) -> None:
@@ -231,10 +231,10 @@ class BatchingStore(SqliteStore):
         super().__init__(path)
         self.batches: list[list[str]] = []
 
-    def series_many(self, kind: Kind, field: str, starts: Mapping[str, int],
+    def series_many(self, site: str, kind: Kind, field: str, starts: Mapping[str, int],
                     end_ms: int) -> dict[str, list[tuple[int, float]]]:
         self.batches.append(sorted(starts))
-        return super().series_many(kind, field, starts, end_ms)
+        return super().series_many(site, kind, field, starts, end_ms)
 
 
 def test_a_refresh_reads_at_most_the_stores_batch_of_meters_at_once(tmp_path: Path) -> None:
@@ -248,5 +248,5 @@ def test_a_refresh_reads_at_most_the_stores_batch_of_meters_at_once(tmp_path: Pa
 
     continue_next_day(parts, first_build_read_meter_by_meter)
     assert store.batches == [["m1", "m3"]]  # the step of two electricity meters; m2 alone is read by itself
-    for part in (parts.rollups, parts.presence, parts.store):
+    for part in (parts.rollups.file, parts.presence, parts.store):
         part.close()

@@ -90,7 +90,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> EnergyReport:
                             last_ms=oct5)
     alerts.insert_alert(rule="sep", subject="x", category="data", severity="warning", status="resolved",
                         started_ms=oct5 - 30 * 86_400_000, last_ms=oct5)
-    usage = Usage(tmp, store, lambda: CAMPUS, presence)
+    usage = Usage(tmp, store, lambda: {CAMPUS.site.id: CAMPUS}, presence).site()
     settings = load_settings(None, data_dir=tmp)
     usage.refresh()
     from reports.energy import build

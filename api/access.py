@@ -1,0 +1,173 @@
+"""What a token may see: its scope (sites, and zones or buildings inside them), applied to the registry.
+
+A token with no scope sees every site. A scope of sites sees those sites whole; adding zones or
+buildings narrows each of those sites to the buildings of those zones plus the buildings named
+(their devices, alerts and use). What a token may not see does not exist for it: the API answers
+404, as for an id nobody has.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ingest.campus import Campus, Device
+from ingest.contract import ID_PATTERN
+from ingest.errors import ConfigError, MeterwatchError, NotFound
+from ingest.registry import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    sites: frozenset[str] = frozenset()
+    zones: frozenset[str] = frozenset()
+    buildings: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, sites: Iterable[str] = (), zones: Iterable[str] = (), buildings: Iterable[str] = ()) -> Scope:
+        import re
+
+        for what, ids in (("site", sites), ("zone", zones), ("building", buildings)):
+            for i in ids:
+                if not re.fullmatch(ID_PATTERN, i):
+                    raise ConfigError(f"--{what} {i!r}: ids use letters, digits, _ . - (as in the campus file)")
+        return cls(frozenset(sites), frozenset(zones), frozenset(buildings))
+
+    @property
+    def everything(self) -> bool:
+        return not (self.sites or self.zones or self.buildings)
+
+    @property
+    def partial(self) -> bool:
+        """Narrowed inside its sites to some zones or buildings."""
+        return bool(self.zones or self.buildings)
+
+    def site(self, site: str) -> bool:
+        return not self.sites or site in self.sites
+
+    def building(self, site: str, building: str, zone: str | None) -> bool:
+        if not self.site(site):
+            return False
+        return not self.partial or building in self.buildings or (zone is not None and zone in self.zones)
+
+    def alert(self, site: str, building: str | None, zone: str | None) -> bool:
+        """An alert about ``building`` (None: a department or the site) in ``zone``."""
+        if not self.site(site):
+            return False
+        return not self.partial or (building is not None and building in self.buildings) or \
+            (zone is not None and zone in self.zones)
+
+    def to_json(self) -> str | None:
+        if self.everything:
+            return None
+        return json.dumps({"sites": sorted(self.sites), "zones": sorted(self.zones),
+                           "buildings": sorted(self.buildings)})
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Scope:
+        if not text:
+            return cls()
+        doc = json.loads(text)
+        return cls(frozenset(doc.get("sites", ())), frozenset(doc.get("zones", ())),
+                   frozenset(doc.get("buildings", ())))
+
+    def describe(self) -> str:
+        if self.everything:
+            return "all sites"
+        parts = [f"sites {', '.join(sorted(self.sites))}" if self.sites else "all sites"]
+        if self.zones:
+            parts.append(f"zones {', '.join(sorted(self.zones))}")
+        if self.buildings:
+            parts.append(f"buildings {', '.join(sorted(self.buildings))}")
+        return "; ".join(parts)
+
+
+def narrowed(campus: Campus, scope: Scope) -> Campus:
+    """The campus as ``scope`` sees it: only its buildings, their zones and devices (targets of departments
+    stay: they are the site's)."""
+    if not scope.partial:
+        return campus
+    zone_of = {b: z.id for z in campus.zones for b in z.buildings}
+    seen = {b.id for b in campus.buildings if scope.building(campus.site.id, b.id, zone_of.get(b.id))}
+    return campus.model_copy(update={
+        "buildings": [b for b in campus.buildings if b.id in seen],
+        "zones": [z.model_copy(update={"buildings": [b for b in z.buildings if b in seen]})
+                  for z in campus.zones if any(b in seen for b in z.buildings)],
+        "devices": [d for d in campus.devices if d.building in seen],
+        "gateways": [g for g in campus.gateways if g.building is None or g.building in seen]})
+
+
+class Access:
+    """The registry as one token sees it."""
+
+    def __init__(self, registry: Registry, scope: Scope) -> None:
+        self.registry, self.scope = registry, scope
+
+    def campuses(self) -> dict[str, Campus]:
+        """Every site it may see, narrowed to what it may see inside."""
+        return {s: narrowed(c, self.scope) for s, c in self.registry.campuses.items() if self.scope.site(s)}
+
+    def site(self, site: str | None) -> Campus:
+        """One site it may see (narrowed); None: the only one it may see. NotFound for a site it may not see,
+        ConfigError (ask which) when it may see several."""
+        campuses = self.campuses()
+        if site is None:
+            if len(campuses) == 1:
+                return next(iter(campuses.values()))
+            if not campuses:
+                raise NotFound("no site this token may see")
+            raise AmbiguousSite(f"this service has {len(campuses)} sites: add site=ID "
+                                f"({', '.join(list(campuses)[:8])}{', ...' if len(campuses) > 8 else ''})")
+        campus = campuses.get(site)
+        if campus is None:
+            raise NotFound(f"no site {site!r}")
+        return campus
+
+    def device(self, device_id: str, site: str | None = None) -> tuple[Campus, Device]:
+        """A device it may see; without ``site``, the one such device with this id."""
+        campuses = self.campuses() if site is None else {site: self.site(site)}
+        hits = [(c, d) for c in campuses.values() for d in c.devices if d.id == device_id]
+        if not hits:
+            raise NotFound(f"no device {device_id!r}" + (f" in site {site!r}" if site else ""))
+        if len(hits) > 1:
+            raise AmbiguousSite(f"device id {device_id!r} is used in sites {', '.join(c.site.id for c, _ in hits)}: "
+                                f"address it as /api/v1/sites/SITE/devices/{device_id}")
+        return hits[0]
+
+    def devices(self, site: str | None = None) -> list[tuple[Campus, Device]]:
+        """Its devices in every site it may see, or in ``site``."""
+        campuses = self.campuses() if site is None else {site: self.site(site)}
+        return [(c, d) for c in campuses.values() for d in c.devices]
+
+    def sees(self, site: str, building: str | None, zone: str | None = None) -> bool:
+        """May it see something of ``site`` in ``building`` (None: about the site or a department as a whole:
+        only a token not narrowed to zones or buildings)?"""
+        if building is None:
+            return self.scope.site(site) and not self.scope.partial
+        if zone is None:
+            campus = self.registry.campuses.get(site)
+            zone = next((z.id for z in campus.zones if building in z.buildings), None) if campus else None
+        return self.scope.building(site, building, zone)
+
+
+class AmbiguousSite(MeterwatchError):
+    """The request needs a site and there are several: answered 422 with the ids."""
+
+
+def check_scope(scope: Scope, registry: Registry) -> None:
+    """Names that exist: a mistyped site or zone would make a token that sees nothing."""
+    campuses = registry.campuses
+    if not campuses or scope.everything:
+        return  # nothing loaded yet: nothing to check against
+    unknown = sorted(s for s in scope.sites if s not in campuses)
+    if unknown:
+        raise ConfigError(f"no site {', '.join(unknown)} in the registry (sites: {', '.join(list(campuses)[:10])})")
+    inside = [c for s, c in campuses.items() if scope.site(s)]
+    zones = {z.id for c in inside for z in c.zones}
+    buildings = {b.id for c in inside for b in c.buildings}
+    for what, given, known in (("zone", scope.zones, zones), ("building", scope.buildings, buildings)):
+        missing = sorted(given - known)
+        if missing:
+            raise ConfigError(f"no {what} {', '.join(missing)} in {', '.join(s for s in campuses if scope.site(s))} "
+                              f"(known: {', '.join(sorted(known)[:12])})")

@@ -1,0 +1,162 @@
+"""One service, two sites (育才 yucai and 明德 mingde, the same device ids in both): site routes, the site
+filter, and tokens scoped to a site or to a zone inside it, on every route. What a token may not see answers
+404, as if it did not exist."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from alerts.service import AlertService
+from api.cli import main
+from simulators.model import Simulation, load_campus_doc
+from tests.alerts.drive import inbound
+from tests.api.alertapp import alert_app
+from tests.conftest import SAMPLE
+from tests.district import at_site, district_dir
+from tests.harness import TZ
+
+FAULTS = ["ph_excursion:ta-fountain", "ph_excursion:d1-fountain"]  # south zone (教学楼A), north zone (宿舍1)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[tuple[TestClient, AlertService]]:
+    now = datetime.now(TZ)
+    sim = Simulation(load_campus_doc(SAMPLE), start=now - timedelta(hours=4), end=now, seed=5, faults=FAULTS)
+    pubs = list(sim.publications())
+    batch = inbound(pubs) + inbound(at_site(pubs, "mingde"))
+    batch.sort(key=lambda m: m.received_ms)
+    with alert_app(tmp_path / "data", batch, store=True, campus=district_dir(tmp_path)) as made:
+        yield made
+
+
+def _as(tmp_path: Path, role: str, name: str, *scope: str) -> dict[str, str]:
+    """A token made the way an admin makes one: meterwatch token create --site ... --zone ..."""
+    config = tmp_path / "meterwatch.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["token", "create", "--role", role, "--name", name, "--config", str(config), *scope]) == 0
+    return {"Authorization": f"Bearer {out.getvalue().split()[-1]}"}
+
+
+def test_site_routes_and_filters(app: tuple[TestClient, AlertService]) -> None:
+    c, _ = app
+    both = c.get("/api/v1/devices", params={"limit": 1000})
+    assert {d["site"] for d in both.json()} == {"yucai", "mingde"}
+    mingde = c.get("/api/v1/devices", params={"site": "mingde", "limit": 1000}).json()
+    assert {d["site"] for d in mingde} == {"mingde"}
+    assert len(mingde) * 2 == len(both.json())
+    assert c.get("/api/v1/sites/mingde/devices", params={"limit": 1000}).json() == mingde
+    ambiguous = c.get("/api/v1/devices/ta-fountain")
+    assert ambiguous.status_code == 409
+    assert "/api/v1/sites/SITE/devices/ta-fountain" in ambiguous.json()["detail"]
+    one = c.get("/api/v1/sites/mingde/devices/ta-fountain")
+    assert one.status_code == 200
+    assert one.json()["site"] == "mingde"
+    assert c.get("/api/v1/devices/ta-fountain", params={"site": "yucai"}).json()["site"] == "yucai"
+    assert c.get("/api/v1/sites/nowhere/devices/ta-fountain").status_code == 404
+    for site in ("yucai", "mingde"):
+        latest = c.get(f"/api/v1/sites/{site}/devices/ta-fountain/latest")
+        assert latest.status_code == 200
+        assert c.get(f"/api/v1/sites/{site}/devices/c1-elec/readings").json()["count"] > 0
+    assert c.get("/api/v1/campus").status_code == 422  # two sites: which?
+    assert c.get("/api/v1/campus", params={"site": "mingde"}).json()["site"]["name"] == "明德中学"
+    alerts = c.get("/api/v1/alerts", params={"status": "open"}).json()
+    assert sorted((a["site"], a["subject"]) for a in alerts if a["rule"].startswith("drinking")) == [
+        ("mingde", "d1-fountain"), ("mingde", "ta-fountain"), ("yucai", "d1-fountain"), ("yucai", "ta-fountain")]
+    only = c.get("/api/v1/alerts", params={"status": "open", "site": "yucai"}).json()
+    assert {a["site"] for a in only} == {"yucai"}
+    use = c.get("/api/v1/consumption", params={"site": "mingde", "group_by": "site"}).json()
+    assert [g["key"] for g in use["groups"]] == ["mingde"]
+    report = c.get("/api/v1/reports/energy", params={"site": "mingde", "month": datetime.now(TZ).strftime("%Y-%m")})
+    assert report.json()["site"] == "mingde"
+
+
+def test_a_token_scoped_to_a_site_sees_only_that_site(app: tuple[TestClient, AlertService], tmp_path: Path) -> None:
+    c, _ = app
+    h = _as(tmp_path, "electrician", "mingde-crew", "--site", "mingde")
+    devices = c.get("/api/v1/devices", headers=h, params={"limit": 1000}).json()
+    assert devices
+    assert {d["site"] for d in devices} == {"mingde"}
+    assert c.get("/api/v1/devices/ta-fountain", headers=h).json()["site"] == "mingde"  # unique among what it sees
+    for path in ("/api/v1/sites/yucai/devices/ta-fountain", "/api/v1/sites/yucai/devices/ta-fountain/readings",
+                 "/api/v1/sites/yucai/devices", "/api/v1/devices?site=yucai", "/api/v1/campus?site=yucai",
+                 "/api/v1/consumption?site=yucai", "/api/v1/water-quality?site=yucai", "/api/v1/alerts?site=yucai",
+                 "/api/v1/reports/energy?site=yucai&month=2026-10", "/api/v1/dead-letters?site=yucai",
+                 "/api/v1/gateways?site=yucai"):
+        assert c.get(path, headers=h).status_code == 404, path
+    assert c.get("/api/v1/campus", headers=h).json()["site"]["id"] == "mingde"  # its only site: no site= needed
+    assert c.get("/api/v1/water-quality", headers=h).status_code == 200
+    alerts = c.get("/api/v1/alerts", headers=h).json()
+    assert alerts
+    assert {a["site"] for a in alerts} == {"mingde"}
+    theirs = next(a for a in c.get("/api/v1/alerts", params={"site": "yucai"}).json())
+    for path in (f"/api/v1/alerts/{theirs['id']}", f"/api/v1/alerts/{theirs['id']}/events"):
+        assert c.get(path, headers=h).status_code == 404
+    assert c.post(f"/api/v1/alerts/{theirs['id']}/ack", headers=h, json={}).status_code == 404
+    mine = next(a for a in alerts if a["status"] == "active")
+    assert c.post(f"/api/v1/alerts/{mine['id']}/ack", headers=h, json={}).json()["acknowledged_by"] == "mingde-crew"
+    me = c.get("/api/v1/me", headers=h).json()
+    assert me["scope"] == {"sites": ["mingde"], "zones": [], "buildings": []}
+
+
+def test_a_token_narrowed_to_a_zone(app: tuple[TestClient, AlertService], tmp_path: Path) -> None:
+    c, _ = app
+    h = _as(tmp_path, "viewer", "north", "--site", "yucai", "--zone", "zone-north")
+    campus = c.get("/api/v1/campus", headers=h).json()
+    north = {b["id"] for b in campus["buildings"]}
+    assert "dorm-1" in north
+    assert "teach-a" not in north
+    assert [z["id"] for z in campus["zones"]] == ["zone-north"]
+    devices = c.get("/api/v1/devices", headers=h, params={"limit": 1000}).json()
+    assert devices
+    assert {d["building"] for d in devices} <= north
+    assert c.get("/api/v1/devices/ta-fountain", headers=h).status_code == 404  # 教学楼A: the south zone
+    assert c.get("/api/v1/devices/d1-fountain", headers=h).status_code == 200
+    alerts = c.get("/api/v1/alerts", headers=h, params={"status": "open"}).json()
+    assert {a["subject"] for a in alerts if a["rule"].startswith("drinking")} == {"d1-fountain"}
+    use = c.get("/api/v1/consumption", headers=h, params={"group_by": "building"}).json()
+    assert {g["key"] for g in use["groups"]} <= north
+    board = c.get("/api/v1/water-quality", headers=h).json()
+    assert {s["device"] for s in board}
+    assert all(s["building"] in north for s in board)
+
+
+def test_scoped_admins_manage_their_devices_but_not_tokens(app: tuple[TestClient, AlertService],
+                                                          tmp_path: Path) -> None:
+    c, _ = app
+    h = _as(tmp_path, "admin", "mingde-admin", "--site", "mingde")
+    new = {"id": "c1-elec-new", "kind": "electricity", "building": "canteen-1"}
+    made = c.post("/api/v1/devices", headers=h, json=new)
+    assert made.status_code == 201
+    assert made.json()["site"] == "mingde"
+    assert c.post("/api/v1/sites/yucai/devices", headers=h, json=new).status_code == 404
+    assert c.patch("/api/v1/sites/yucai/devices/c1-elec", headers=h, json={"name": "x"}).status_code == 404
+    assert c.delete("/api/v1/sites/mingde/devices/c1-elec-new", headers=h).status_code == 204
+    refused = c.post("/api/v1/tokens", headers=h, json={"name": "sneaky", "role": "admin"})
+    assert refused.status_code == 403
+    assert "without a scope" in refused.json()["detail"]
+    made_token = c.post("/api/v1/tokens", json={"name": "ok", "role": "viewer", "sites": ["yucai"]})
+    assert made_token.status_code == 201
+    assert made_token.json()["scope"]["sites"] == ["yucai"]
+    bad = c.post("/api/v1/tokens", json={"name": "typo", "role": "viewer", "sites": ["yucia"]})
+    assert bad.status_code == 422
+    assert "no site yucia" in bad.json()["detail"]
+
+
+def test_the_cli_refuses_a_scope_naming_nothing(app: tuple[TestClient, AlertService], tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "meterwatch.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
+    code = main(["token", "create", "--role", "viewer", "--name", "x", "--config", str(config),
+                 "--site", "yucai", "--zone", "zone-west"])
+    assert code == 2
+    assert "no zone zone-west in yucai" in capsys.readouterr().err
