@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from api import cli_alerts, cli_credentials, cli_deploy, cli_grafana, cli_ingest, cli_tokens
+from api import cli_alerts, cli_credentials, cli_deploy, cli_grafana, cli_ingest, cli_report, cli_tokens
 from api.samples import sample_campus
 from ingest.errors import ConfigError, MeterwatchError
 
@@ -22,6 +22,7 @@ EPILOG = """examples:
   meterwatch devices import 台账.xlsx --config deploy/meterwatch.toml
   meterwatch rules check --roster alerts/sample_roster.yaml   # validate rules and roster, who is on duty now
   meterwatch report energy --month 2026-10 --format xlsx -o 2026-10.xlsx   # the monthly energy report
+  meterwatch report district --month 2026-10 -o district-2026-10.pdf       # every site ranked
   meterwatch token create --role electrician --name wang   # an API / console token (shown once)
   meterwatch credentials issue gw-canteen-1 --config /etc/meterwatch/meterwatch.toml   # a gateway's MQTT password
   meterwatch deploy mosquitto --config /etc/meterwatch/meterwatch.toml --reload   # broker passwords and ACL
@@ -99,24 +100,6 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--roster", type=Path, default=None, help="duty roster (overrides the config)")
     chk.add_argument("--campus", type=Path, default=None, help="campus YAML (overrides the config)")
 
-    rep = sub.add_parser("report", help="reports for the logistics office and the environmental bureau")
-    rsub2 = rep.add_subparsers(dest="report_command", required=True, metavar="REPORT")
-    en = rsub2.add_parser(
-        "energy", help="monthly energy report (能源资源消耗月报): JSON, CSV, XLSX or PDF",
-        description="Electricity, water and gas per building and department for one month, in standard coal "
-                    "(GB/T 2589-2020) and CO2, per person and per floor area, month-on-month, year-on-year, "
-                    "against the campus file's targets, with data completeness per meter and the month's alerts. "
-                    "Reads the store named in the config; the daily roll-ups are brought up to date first "
-                    "(a progress bar shows it; the first time over a year of data takes a while).")
-    en.add_argument("--month", required=True, help="YYYY-MM, e.g. 2026-10")
-    en.add_argument("--format", choices=["json", "csv", "xlsx", "pdf"], default=None,
-                    help="default: from the -o file's extension, else json")
-    en.add_argument("-o", "--output", type=Path, default=None, help="file to write; default standard output (json/csv)")
-    en.add_argument("--lang", choices=["zh-CN", "en"], default=None, help="default: the config's language (zh-CN)")
-    en.add_argument("--config", type=Path, default=None, help="TOML config (data_dir, store, [report])")
-    en.add_argument("--campus", type=Path, default=None, help="campus YAML when the data directory has none")
-    en.add_argument("--site", default=None, help="the site to report on (needed when there are several)")
-
     dev = sub.add_parser("devices", help="manage the device registry")
     dsub = dev.add_subparsers(dest="devices_command", required=True, metavar="ACTION")
     imp = dsub.add_parser("import", help="add or update devices from a meter ledger (CSV or XLSX)",
@@ -133,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_alerts.add_commands(sub)
     cli_ingest.add_commands(sub)
     cli_tokens.add_commands(sub)
+    cli_report.add_commands(sub)
     return p
 
 
@@ -154,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "rules":
             return _check_rules(args)
         if args.command == "report":
-            return _report(args)
+            return cli_report.run(args)
         if args.command == "token":
             return cli_tokens.run(args)
         if args.command == "credentials":
@@ -258,43 +242,6 @@ def _check_rules(args: argparse.Namespace) -> int:
     for zone in campus.zones:
         people = ", ".join(f"{p.name}({p.id})" for p in roster.on_duty(zone.id, now)) or "—"
         print(f"  now on duty 当前值班  {zone.name}: {people}")
-    return 0
-
-
-def _report(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from api.reporting import OfflineUsage, monthly_report
-    from api.settings import load_settings
-    from reports.energy import month_bounds
-    from reports.render import render
-
-    fmt = args.format or (args.output.suffix.lstrip(".").lower() if args.output else "json")
-    if fmt not in ("json", "csv", "xlsx", "pdf"):
-        print(f"meterwatch report: cannot tell the format from {args.output}: add --format", file=sys.stderr)
-        return 2
-    if fmt in ("xlsx", "pdf") and args.output is None:
-        print(f"meterwatch report: {fmt} is binary: give -o FILE", file=sys.stderr)
-        return 2
-    try:
-        month_bounds(args.month)
-    except ValueError as exc:
-        print(f"meterwatch report: {exc}", file=sys.stderr)
-        return 2
-    settings = load_settings(args.config)
-    usage = OfflineUsage(settings, args.campus)
-    try:
-        usage.refresh(progress=lambda devices: tqdm(devices, desc="汇总 rolling up", unit="meter", disable=None))
-        report = monthly_report(usage.site(args.site), settings, args.month, args.lang or settings.language,
-                                refresh=False)
-        data = render(report, fmt, settings.report)
-    finally:
-        usage.close()
-    if args.output is None:
-        sys.stdout.buffer.write(data)
-        return 0
-    args.output.write_bytes(data)
-    print(f"已生成 {args.output} ({len(data):,} bytes) · wrote the {report.month} energy report", file=sys.stderr)
     return 0
 
 

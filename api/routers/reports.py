@@ -1,4 +1,4 @@
-"""GET /reports/energy: the monthly energy report as JSON, CSV, XLSX or PDF."""
+"""GET /reports/energy (a site's month) and /reports/district (every site ranked): JSON, CSV, XLSX or PDF."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from api.deps import LanguageDep, SiteUsageDep
+from api.deps import AccessDep, LanguageDep, SiteUsageDep, UsageDep
 from api.reporting import monthly_report
+from reports.district import DistrictReport, build_district
 from reports.energy import EnergyReport, month_bounds
-from reports.render import MEDIA_TYPES, filename, render
+from reports.render import MEDIA_TYPES, district_filename, filename, render, render_district
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -37,5 +38,28 @@ def energy_report(
     report = monthly_report(usage, settings, month, language, alert_store=desk.store if desk else None)
     data = render(report, format, settings.report)
     name = filename(report, format)
+    headers = {} if format == "json" else {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+    return Response(data, media_type=MEDIA_TYPES[format], headers=headers)
+
+
+@router.get("/district", summary="Every site's month, ranked by energy per m² (the district's report)",
+            response_model=DistrictReport,
+            responses={200: {"content": {m: {} for m in MEDIA_TYPES.values() if m != "application/json"},
+                             "description": "JSON (the model below), or the file in the format asked for"}})
+def district_report(
+    request: Request, usage: UsageDep, access: AccessDep, language: LanguageDep,
+    month: Annotated[str, Query(description="YYYY-MM, 2001-01 to 2099-12", examples=["2026-10"], max_length=7)],
+    format: Annotated[Literal["json", "csv", "xlsx", "pdf"], Query(description="json, csv, xlsx or pdf")] = "json",
+) -> Response:
+    try:
+        year, _ = month_bounds(month)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    if not 2001 <= year <= 2099:
+        raise HTTPException(422, f"month {month!r}: use YYYY-MM between 2001-01 and 2099-12")
+    settings = request.app.state.settings
+    report = build_district(usage, month, settings.report, language=language, sites=access.campuses())
+    data = render_district(report, format, settings.report)
+    name = district_filename(report, format)
     headers = {} if format == "json" else {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
     return Response(data, media_type=MEDIA_TYPES[format], headers=headers)

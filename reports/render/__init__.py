@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reports.config import ReportSettings
+from reports.district import DistrictReport
 from reports.energy import EnergyReport
 
 Renderer = Callable[[EnergyReport, ReportSettings], bytes]
@@ -34,3 +35,28 @@ def render(report: EnergyReport, fmt: str, settings: ReportSettings) -> bytes:
 
 def filename(report: EnergyReport, fmt: str) -> str:
     return f"energy-report-{report.site}-{report.month}.{fmt}"
+
+
+def render_district(report: DistrictReport, fmt: str, settings: ReportSettings) -> bytes:
+    """The district report in ``fmt`` (the same four formats as a site's)."""
+    from reports.render import csvfile, pdf, xlsx
+    from reports.render.district_tables import district_tables
+
+    if fmt == "json":
+        return report.model_dump_json(indent=2).encode()
+    views = district_tables(report)
+    if fmt == "csv":
+        return csvfile.render_views(views)
+    if fmt == "xlsx":
+        return xlsx.render_views(views)
+    if fmt == "pdf":
+        zh = report.language.startswith("zh")
+        title = f"{report.month} 各校能源资源消耗排名" if zh else f"Schools' energy and water, ranked: {report.month}"
+        sub = (f"{len(report.sites)} 所学校/校区; 生成时间 {report.generated_at:%Y-%m-%d %H:%M}" if zh else
+               f"{len(report.sites)} sites; generated {report.generated_at:%Y-%m-%d %H:%M}")
+        return pdf.render_views(title, sub, views, settings)
+    raise ValueError(f"format {fmt!r}: choose one of json, csv, xlsx, pdf")
+
+
+def district_filename(report: DistrictReport, fmt: str) -> str:
+    return f"district-energy-{report.month}.{fmt}"

@@ -8,13 +8,17 @@ import io
 
 from reports.config import ReportSettings
 from reports.energy import EnergyReport
-from reports.render.tables import spreadsheet_safe, tables
+from reports.render.tables import Table, spreadsheet_safe, tables
 
 
 def render(report: EnergyReport, settings: ReportSettings) -> bytes:
+    return render_views(tables(report))
+
+
+def render_views(views: list[Table]) -> bytes:
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\r\n")
-    for t in tables(report):
+    for t in views:
         out.writerow([f"# {t.title}"])
         out.writerow([spreadsheet_safe(h) for h in t.headers])
         for row in t.rows:

@@ -150,6 +150,24 @@ def render(report: EnergyReport, settings: ReportSettings) -> bytes:
     return buf.getvalue()
 
 
+def render_views(title: str, sub: str, views: list[View], settings: ReportSettings) -> bytes:
+    """A plain report: a title, a line under it, then each view as a table (the district report)."""
+    _register(settings)
+    buf = io.BytesIO()
+    page = landscape(A4)
+    doc = SimpleDocTemplate(buf, pagesize=page, leftMargin=12 * mm, rightMargin=12 * mm, topMargin=12 * mm,
+                            bottomMargin=12 * mm, title=title, author="meterwatch")
+    width = page[0] - 24 * mm
+    story: list[Flowable] = [Paragraph(escape(title), TITLE), Paragraph(escape(sub), CELL), Spacer(1, 4 * mm)]
+    for i, view in enumerate(views):
+        story += [Paragraph(escape(view.title), H2), _table(view, width * (0.5 if i == 0 else 1))]
+        if view.note:
+            story.append(Paragraph(escape(view.note), CELL))
+        story.append(Spacer(1, 6 * mm))
+    doc.build(story)
+    return buf.getvalue()
+
+
 TITLE = ParagraphStyle("title", fontName=FONT, fontSize=16, leading=22, spaceAfter=4)
 H2 = ParagraphStyle("h2", fontName=FONT, fontSize=12, leading=16, spaceAfter=3)
 HEAD = ParagraphStyle("head", fontName=FONT, fontSize=7.5, leading=9.5)

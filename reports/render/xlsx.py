@@ -10,13 +10,17 @@ from openpyxl.utils import get_column_letter
 
 from reports.config import ReportSettings
 from reports.energy import EnergyReport
-from reports.render.tables import spreadsheet_safe, tables
+from reports.render.tables import Table, spreadsheet_safe, tables
 
 
 def render(report: EnergyReport, settings: ReportSettings) -> bytes:
+    return render_views(tables(report))
+
+
+def render_views(views: list[Table]) -> bytes:
     wb = Workbook()
     wb.remove(wb.active)
-    for t in tables(report):
+    for t in views:
         ws = wb.create_sheet(t.title[:31])
         ws.append([spreadsheet_safe(h) for h in t.headers])
         for cell in ws[1]:

@@ -160,3 +160,35 @@ def test_the_cli_refuses_a_scope_naming_nothing(app: tuple[TestClient, AlertServ
                  "--site", "yucai", "--zone", "zone-west"])
     assert code == 2
     assert "no zone zone-west in yucai" in capsys.readouterr().err
+
+
+def test_the_district_report_ranks_every_site_with_its_own_reports_figures(
+        app: tuple[TestClient, AlertService], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    c, _ = app
+    month = datetime.now(TZ).strftime("%Y-%m")
+    district = c.get("/api/v1/reports/district", params={"month": month}).json()
+    assert [s["rank"] for s in district["sites"]] == [1, 2]
+    per_m2 = [s["kgce_per_m2"] for s in district["sites"]]
+    assert per_m2 == sorted(per_m2)
+    for s in district["sites"]:
+        own = c.get("/api/v1/reports/energy", params={"site": s["site"], "month": month}).json()["site_total"]
+        assert s["figures"] == own["figures"]
+        assert s["floor_area_m2"] == own["floor_area_m2"]
+        assert {t["kind"] for t in s["targets"]} == {"electricity", "water"}  # the departments' targets
+    assert district["total"]["energy_kgce"] == pytest.approx(sum(s["figures"]["energy_kgce"]
+                                                                 for s in district["sites"]))
+    for fmt, magic in (("pdf", b"%PDF"), ("xlsx", b"PK"), ("csv", "\ufeff".encode())):
+        r = c.get("/api/v1/reports/district", params={"month": month, "format": fmt})
+        assert r.status_code == 200
+        assert r.content.startswith(magic)
+    h = _as(tmp_path, "viewer", "mingde-office", "--site", "mingde")
+    mine = c.get("/api/v1/reports/district", headers=h, params={"month": month}).json()
+    assert [s["site"] for s in mine["sites"]] == ["mingde"]
+    config = tmp_path / "meterwatch.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
+    out = tmp_path / "district.csv"
+    assert main(["report", "district", "--month", month, "--config", str(config), "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8-sig")
+    assert "各校能耗排名" in text
+    assert "明德中学" in text
+    assert "育才中学" in text
