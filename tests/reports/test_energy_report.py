@@ -86,10 +86,10 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> EnergyReport:
     oct5 = int(datetime(2026, 10, 5, 3, tzinfo=TZ).timestamp() * 1000)
     for i, (cat, sev, status) in enumerate([("energy", "warning", "resolved"), ("energy", "warning", "active"),
                                             ("safety", "critical", "resolved")]):
-        alerts.insert_alert(rule=f"r{i}", subject="x", category=cat, severity=sev, status=status, started_ms=oct5,
-                            last_ms=oct5)
-    alerts.insert_alert(rule="sep", subject="x", category="data", severity="warning", status="resolved",
-                        started_ms=oct5 - 30 * 86_400_000, last_ms=oct5)
+        alerts.insert_alert(site=CAMPUS.site.id, rule=f"r{i}", subject="x", category=cat, severity=sev,
+                            status=status, started_ms=oct5, last_ms=oct5)
+    alerts.insert_alert(site=CAMPUS.site.id, rule="sep", subject="x", category="data", severity="warning",
+                        status="resolved", started_ms=oct5 - 30 * 86_400_000, last_ms=oct5)
     usage = Usage(tmp, store, lambda: {CAMPUS.site.id: CAMPUS}, presence).site()
     settings = load_settings(None, data_dir=tmp)
     usage.refresh()
