@@ -64,13 +64,13 @@ def deploy_mosquitto(settings: Settings, out_dir: Path | None = None, *, reload:
     registry = Registry(settings.data_dir / "meterwatch.db")
     credentials = Credentials(settings.data_dir / "meterwatch.db")
     try:
-        campus, hashes = registry.campus, credentials.active()
+        campuses, hashes = list(registry.campuses.values()), credentials.active()
     finally:
         registry.close()
         credentials.close()
     passwd = out / "passwd"
     previous = passwd.read_text(encoding="utf-8") if passwd.exists() else ""
-    files = render(settings.broker, campus, hashes, service_accounts(settings), settings.mqtt.topic_prefix, out,
+    files = render(settings.broker, campuses, hashes, service_accounts(settings), settings.mqtt.topic_prefix, out,
                    previous_passwd=previous)
     leaving = sorted(users_in(passwd) - files.users)
     group = settings.broker.user

@@ -98,7 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--config", type=Path, default=None, help="TOML config")
     chk.add_argument("--rules", type=Path, default=None, help="rule file (overrides the config)")
     chk.add_argument("--roster", type=Path, default=None, help="duty roster (overrides the config)")
-    chk.add_argument("--campus", type=Path, default=None, help="campus YAML (overrides the config)")
+    chk.add_argument("--campus", type=Path, default=None, help="campus YAML or directory (overrides the config)")
+    chk.add_argument("--site", default=None, help="the site to check (needed when there are several)")
 
     dev = sub.add_parser("devices", help="manage the device registry")
     dsub = dev.add_subparsers(dest="devices_command", required=True, metavar="ACTION")
@@ -217,16 +218,22 @@ def _check_rules(args: argparse.Namespace) -> int:
     import time
 
     from alerts.calendar import CampusCalendar
-    from alerts.roster import DutyRoster, load_roster
+    from alerts.roster import DutyRoster, load_rosters, roster_of
     from alerts.rules import RuleBook, load_rules
     from api.settings import load_settings
-    from ingest.campus import load_campus
+    from ingest.campus import load_sites
 
     settings = load_settings(args.config)
-    campus = load_campus(args.campus or settings.campus.file or sample_campus())
+    sites = {c.site.id: c for c in load_sites(args.campus or settings.campus.file or sample_campus())}
+    if args.site is None and len(sites) > 1:
+        raise ConfigError(f"{len(sites)} sites: name one with --site ({', '.join(list(sites)[:8])})")
+    campus = sites[args.site] if args.site in sites else next(iter(sites.values())) if args.site is None else None
+    if campus is None:
+        raise ConfigError(f"no site {args.site!r} (sites: {', '.join(list(sites)[:8])})")
     rules = load_rules(args.rules or settings.alerts.rules_file)
     roster_path = args.roster or settings.alerts.roster_file
-    roster = DutyRoster(load_roster(roster_path), CampusCalendar(campus.calendar), ZoneInfo(campus.site.timezone))
+    roster = DutyRoster(roster_of(load_rosters(roster_path), campus.site.id), CampusCalendar(campus.calendar),
+                        ZoneInfo(campus.site.timezone))
     book = RuleBook(rules, campus)
     print(f"规则 rules: {len(rules.rules)} ({len(book.rules)} enabled)")
     for r in rules.rules:

@@ -37,6 +37,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 def run(args: argparse.Namespace) -> int:
     from api.brokerdeploy import keep_broker_current
     from api.settings import load_settings
+    from ingest.brokerfiles import publishers_of
     from ingest.credentials import Credentials
     from ingest.errors import NotFound
     from ingest.registry import Registry
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     registry = Registry(settings.data_dir / "meterwatch.db")
     store = Credentials(settings.data_dir / "meterwatch.db")
     try:
-        publishers = registry.campus.publishers()
+        publishers = {who: devices for who, (_, devices) in publishers_of(registry.campuses.values()).items()}
         action = args.credentials_command
         if action == "list":
             _list(publishers, store)

@@ -33,6 +33,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     for p in (pv, pu):
         p.add_argument("--config", type=Path, default=None, help="TOML config ([store], data_dir, [campus])")
         p.add_argument("--campus", type=Path, default=None, help="campus YAML when the data directory has none")
+        p.add_argument("--site", default=None, help="the site the dashboards show (needed when there are several)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from ingest.errors import ConfigError
 
     settings = load_settings(args.config)
-    campus = load_campus_for(settings, args.campus)
+    campus = load_campus_for(settings, args.campus, args.site)
     if args.grafana_command == "provision":
         done = provision(settings, campus, args.out, seen_as=args.grafana_dir)
         print(f"已写入 wrote {done.datasource}, {done.provider} and {len(done.dashboards)} dashboards in "

@@ -311,6 +311,14 @@ class DepartmentPublic(BaseModel):
     targets: dict[str, float] = Field(description="monthly energy-saving targets (节能降耗指标) by kind")
 
 
+class SiteSummary(BaseModel):
+    id: str
+    name: str
+    timezone: str
+    buildings: int = Field(description="buildings this token sees there")
+    devices: int = Field(description="devices this token sees there")
+
+
 class SitePublic(BaseModel):
     id: str
     name: str

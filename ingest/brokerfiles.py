@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.campus import Campus
+from ingest.campus import Campus, Device
 from ingest.config import BrokerSettings
 from ingest.credentials import mosquitto_hash, verify
 from ingest.errors import ConfigError
@@ -59,14 +59,29 @@ def _check_level(label: str, value: str) -> None:
         raise ConfigError(f"{label} {value!r} cannot be a topic level of the ACL (no + # / or spaces)")
 
 
-def render(broker: BrokerSettings, campus: Campus, hashes: dict[str, str], accounts: Iterable[ServiceAccount],
-           prefix: str, out_dir: Path, *, previous_passwd: str = "") -> BrokerFiles:
-    """The three files. ``hashes``: the credentials in force (username → hash). A service account keeps its
-    hash from ``previous_passwd`` while its password still matches it, so unchanged input gives unchanged files."""
+def publishers_of(campuses: Iterable[Campus]) -> dict[str, tuple[str, list[Device]]]:
+    """Who connects, over every site: username → (site, the devices it publishes for). Broker usernames are
+    global, so a gateway id (or a gateway-less device's) may be used by one site only."""
+    out: dict[str, tuple[str, list[Device]]] = {}
+    for campus in campuses:
+        for who, devices in campus.publishers().items():
+            if who in out:
+                raise ConfigError(f"{who!r} publishes in sites {out[who][0]} and {campus.site.id}: a broker username "
+                                  f"names one client, so give one of them another id (e.g. {campus.site.id}-{who})")
+            out[who] = (campus.site.id, devices)
+    return out
+
+
+def render(broker: BrokerSettings, campuses: Campus | list[Campus], hashes: dict[str, str],
+           accounts: Iterable[ServiceAccount], prefix: str, out_dir: Path, *, previous_passwd: str = "") -> BrokerFiles:
+    """The three files, for one site or several. ``hashes``: the credentials in force (username → hash). A
+    service account keeps its hash from ``previous_passwd`` while its password still matches it, so unchanged
+    input gives unchanged files."""
+    campuses = [campuses] if isinstance(campuses, Campus) else campuses
     _check_level("topic prefix", prefix)
-    _check_level("site id", campus.site.id)
-    site = f"{prefix}/{campus.site.id}"
-    publishers = campus.publishers()
+    for c in campuses:
+        _check_level("site id", c.site.id)
+    publishers = publishers_of(campuses)
     accounts = list(accounts)
     old = dict(line.split(":", 1) for line in previous_passwd.splitlines() if ":" in line and line[0] != "#")
     for a in accounts:
@@ -82,19 +97,20 @@ def render(broker: BrokerSettings, campus: Campus, hashes: dict[str, str], accou
     for a in accounts:
         kept = old.get(a.name)
         passwd.append(f"{a.name}:{kept if kept and verify(a.password, kept) else mosquitto_hash(a.password)}")
-        acl += [f"user {a.name}", f"topic read {prefix}/+/+/reading", f"topic read {prefix}/+/+/status",
-                f"topic read {site}/alerts/#"]
+        acl += [f"user {a.name}", f"topic read {prefix}/+/+/reading", f"topic read {prefix}/+/+/status"]
+        acl += [f"topic read {prefix}/{c.site.id}/alerts/#" for c in campuses]
         if a.publishes_alerts:
-            acl.append(f"topic write {site}/alerts/#")
+            acl += [f"topic write {prefix}/{c.site.id}/alerts/#" for c in campuses]
         acl.append("")
     acl.append("# gateways and devices: each publishes for its own devices only")
     missing = []
-    for who, devices in sorted(publishers.items()):
+    for who, (site_id, devices) in sorted(publishers.items()):
         if who not in hashes:
             missing.append(who)
             continue
         passwd.append(f"{who}:{hashes[who]}")
         acl.append(f"user {who}")
+        site = f"{prefix}/{site_id}"
         for dev in sorted(devices, key=lambda d: d.id):
             acl += [f"topic write {site}/{dev.id}/reading", f"topic write {site}/{dev.id}/status"]
         acl.append("")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -110,6 +111,22 @@ class StoreSettings(BaseModel):
     username: str | None = None
     password: SecretStr | None = None
     timeout_s: float = Field(default=10.0, gt=0)
+    influx_version: Literal[1, 2, 3] = Field(
+        default=1, description="which InfluxDB serves the v1 API: how the database is created, and (3) how far "
+                               "one query may reach")
+    org: str | None = Field(default=None, description="InfluxDB 2.x: the organisation the bucket is made in")
+    query_span_h: float | None = Field(
+        default=None, gt=0, description="the longest time one query covers; longer reads are split (default: "
+                                        "none; 24 h on InfluxDB 3 Core, whose queries may touch 432 files)")
+    history_start: date | None = Field(
+        default=None, description="InfluxDB 3: no reading is older than this (reads that start at the "
+                                  "beginning of time start here instead); default 400 days ago")
+
+    @property
+    def span_ms(self) -> int | None:
+        if self.query_span_h is not None:
+            return int(self.query_span_h * 3_600_000)
+        return 24 * 3_600_000 if self.influx_version == 3 else None
 
 
 class IngestSettings(BaseModel):

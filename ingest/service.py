@@ -51,8 +51,8 @@ class IngestService:
         p = self.pipeline
         self.registry, self.store, self.dead_letters, self.presence, self.spool = (
             p.registry, p.store, p.dead_letters, p.presence, p.spool)
-        for site in [campus] if isinstance(campus, Campus) else campus or []:
-            self.registry.seed(site)  # the campus file's sites; others (added before) are kept
+        if campus is not None:  # the campus file's sites, in one commit; others (added before) are kept
+            self.registry.seed_all([campus] if isinstance(campus, Campus) else campus)
         self.mqtt: MqttSource | None = None
         self.link: WorkerLink | None = None
         self._health_stop = threading.Event()

@@ -28,11 +28,13 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed: a district's 300 files load fast
+
+
 def parse_yaml_model(text: str, model: type[M], source: str) -> M:
     """Parse ``text`` into ``model``; any problem is a ConfigError ``source:line: field: reason``."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader (C or Python)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
     try:
@@ -41,6 +43,7 @@ def parse_yaml_model(text: str, model: type[M], source: str) -> M:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
         where = ".".join(str(p) for p in loc) or "top level"
+        node = yaml.compose(text, Loader=_Loader)  # only now: the tree that knows line numbers
         line = _line_of(node, loc)
         at = f"{source}:{line}" if line else source
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""

@@ -125,6 +125,10 @@ class RollupFile:
         self.path = path
         self.exports = exports
         self.conn = connect(path)
+        # each meter's rows are one commit, and a commit lost to a power cut takes the meter back to a state it
+        # was in, pending markers included: it is recomputed. So those commits need no fsync of their own (WAL,
+        # NORMAL); the one that takes ingest's change notes is made FULL before ingest forgets them.
+        self.conn.execute("PRAGMA synchronous=NORMAL")
         self.lock = threading.Lock()
         cols = {r[1] for r in self.conn.execute("PRAGMA table_info(days)")}
         if cols and "site" not in cols:  # made before sites: roll-ups are derived, they are built again
@@ -167,11 +171,13 @@ class Rollups:
             taken = changes.changes(self.site)
             if taken:  # first durably here, then cleared there: a crash in between only repeats work
                 with self._lock:
+                    self._conn.execute("PRAGMA synchronous=FULL")  # durable (with all before it) before ingest forgets
                     self._conn.execute("BEGIN")
                     self._conn.executemany(
                         "UPDATE meters SET pending_ms = min(coalesce(pending_ms, ?), ?) WHERE site = ? AND device = ?",
                         [(ts, ts, self.site, dev) for dev, ts in taken.items()])
                     self._conn.execute("COMMIT")
+                    self._conn.execute("PRAGMA synchronous=NORMAL")
                 changes.clear_changes(self.site, taken)
         with self._lock:
             rows = self._conn.execute("SELECT device, fingerprint, pending_ms FROM meters WHERE site = ?",

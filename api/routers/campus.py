@@ -1,14 +1,21 @@
-"""GET /campus: names, zones, departments and targets, for people-facing views."""
+"""GET /sites (the sites a token sees) and GET /campus (one site: names, zones, departments and targets)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CampusDep, LanguageDep
-from api.schemas import BuildingPublic, CampusPublic, DepartmentPublic, SitePublic, ZonePublic
+from api.deps import AccessDep, CampusDep, LanguageDep
+from api.schemas import BuildingPublic, CampusPublic, DepartmentPublic, SitePublic, SiteSummary, ZonePublic
 from ingest.labels import DEPARTMENTS, CampusNames, label
 
 router = APIRouter(tags=["campus"])
+
+
+@router.get("/sites", response_model=list[SiteSummary], summary="The sites this token may see (a console's site "
+                                                                   "picker; add site=ID to other calls)")
+def list_sites(access: AccessDep) -> list[SiteSummary]:
+    return [SiteSummary(id=c.site.id, name=c.site.name, timezone=c.site.timezone, buildings=len(c.buildings),
+                        devices=len(c.devices)) for c in access.campuses().values()]
 
 
 @router.get("/campus", response_model=CampusPublic, summary="The site, buildings, zones and departments, "

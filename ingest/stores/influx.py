@@ -1,5 +1,16 @@
 """InfluxDB over the v1-compatible HTTP API (served by InfluxDB 1.x, 2.x with a DBRP mapping, and 3.x).
 
+Where the three differ (``[store] influx_version``):
+
+- authentication: 1.x ``u``/``p`` (username, password); 2.x and 3.x a token (``Authorization: Token``);
+- the database: 1.x ``CREATE DATABASE``; 2.x has no such statement: a bucket is made (``/api/v2/buckets``,
+  in ``[store] org``) and a DBRP mapping that gives it the v1 database name (``/api/v2/dbrps``); 3.x makes
+  it through ``/api/v3/configure/database`` (or on the first write);
+- 3.x Core answers a query from at most 432 Parquet files per table (about 72 hours at its default
+  10-minute files): reads are split into spans of ``[store] query_span_h`` (24 h) between
+  ``[store] history_start`` (400 days ago by default) and now, so the roll-ups' first build, the newest
+  reading and long ranges never ask for more at once. (Enterprise compacts; the spans cost little there.)
+
 Writes: line protocol (serialised by influxdb-client's ``Point``) to ``/write`` with ms precision.
 Reads: InfluxQL over ``/query``. Measurement = kind; tags = site, building, department, zone,
 device; fields = the values plus ``seq``. InfluxDB treats measurement + tags + timestamp as one
@@ -11,7 +22,9 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +92,9 @@ def _device(site: str, device: str) -> str:
     return f"site = {_quote(site)} AND device = {_quote(device)}"
 
 
+LATEST_WINDOWS = 31  # with spans (InfluxDB 3), how far back the newest reading is looked for: a month of days
+
+
 class InfluxStore:
     backend = "influxdb"
     SERIES_PAGE = 50_000
@@ -119,8 +135,50 @@ class InfluxStore:
         return [s for result in body.get("results", []) for s in result.get("series", [])]
 
     def _create_database(self) -> None:
-        self._influxql(f'CREATE DATABASE "{self.settings.database}"', post=True)
+        """Make the database the way this InfluxDB does: 1.x InfluxQL; 2.x a bucket and its DBRP mapping (the v1
+        API's database name); 3.x its configure API. Each needs a token allowed to do it."""
+        db, version = self.settings.database, self.settings.influx_version
+        if version == 1:
+            self._influxql(f'CREATE DATABASE "{db}"', post=True)
+        elif version == 2:
+            org = self.settings.org
+            if not org:
+                raise StoreRejected(f"InfluxDB 2: bucket {db!r} does not exist; set [store] org to make it, or make "
+                                    f"it yourself (influx bucket create -n {db}; influx v1 dbrp create ...)")
+            orgs = self._json("GET", "/api/v2/orgs", params={"org": org}).get("orgs") or []
+            if not orgs:
+                raise StoreRejected(f"InfluxDB 2: no organisation {org!r} ([store] org)")
+            bucket = self._json("POST", "/api/v2/buckets", json={"orgID": orgs[0]["id"], "name": db,
+                                                                  "retentionRules": []})
+            self._json("POST", "/api/v2/dbrps", json={"orgID": orgs[0]["id"], "bucketID": bucket["id"],
+                                                      "database": db, "retention_policy": "autogen",
+                                                      "default": True})
+        else:
+            self._json("POST", "/api/v3/configure/database", json={"db": db})
         self._created = True
+
+    def _json(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        resp = self._call(method, path, **kw)
+        if resp.status_code >= 400:
+            raise StoreRejected(f"InfluxDB {method} {path}: HTTP {resp.status_code} {resp.text[:200]}")
+        return resp.json() if resp.content else {}
+
+    def _windows(self, start_ms: int, end_ms: int, *, backward: bool = False) -> list[tuple[int, int]]:
+        """[start, end) as one range, or, where one query may reach only so far ([store] query_span_h; InfluxDB 3
+        Core), as spans of that length, between [store] history_start and a day from now."""
+        span = self.settings.span_ms
+        if span is None:
+            return [(start_ms, end_ms)]
+        floor = self._floor_ms()
+        lo, hi = max(start_ms, floor), min(end_ms, int(time.time() * 1000) + 86_400_000)
+        out = [(a, min(a + span, hi)) for a in range(lo, hi, span)]
+        return out[::-1] if backward else out
+
+    def _floor_ms(self) -> int:
+        start = self.settings.history_start
+        if start is None:
+            return int(time.time() * 1000) - 400 * 86_400_000
+        return int(datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp() * 1000)
 
     # -- Protocol ----------------------------------------------------------------------
     def write(self, readings: Sequence[Reading]) -> None:
@@ -139,7 +197,7 @@ class InfluxStore:
             resp = self._call("POST", "/write", params=params, content=body)
             if resp.status_code == 204:
                 return
-            if resp.status_code == 404 and "database not found" in resp.text and attempt == 1:
+            if resp.status_code == 404 and "not found" in resp.text and attempt == 1:  # 1.x database, 2.x bucket
                 self._create_database()
                 continue
             raise StoreRejected(f"InfluxDB write refused: HTTP {resp.status_code} {resp.text[:300]}")
@@ -161,14 +219,24 @@ class InfluxStore:
     def readings(self, site: str, device: str, kind: Kind, start_ms: int, end_ms: int, *,
                  interval_ms: int | None = None, agg: Agg = "mean", offset_ms: int = 0,
                  limit: int = 10_000) -> list[Sample]:
-        where = f"{_device(site, device)} AND time >= {int(start_ms)}ms AND time < {int(end_ms)}ms"
-        if interval_ms is None:
-            q = f'SELECT * FROM "{kind.value}" WHERE {where} ORDER BY time ASC LIMIT {int(limit)}'  # noqa: S608
-            return self._samples(self._influxql(q))
-        off = int(offset_ms) % int(interval_ms)
-        q = (f'SELECT {agg}(*) FROM "{kind.value}" WHERE {where} '  # noqa: S608
-             f"GROUP BY time({int(interval_ms)}ms, {off}ms) fill(none) LIMIT {int(limit)}")
-        return self._samples(self._influxql(q), prefix=f"{agg}_")
+        out: list[Sample] = []
+        for a, b in self._windows(start_ms, end_ms):
+            if interval_ms is not None and self.settings.span_ms is not None:  # whole buckets in each window
+                a = a - (a - offset_ms) % interval_ms if a > start_ms else a
+            where = f"{_device(site, device)} AND time >= {int(a)}ms AND time < {int(b)}ms"
+            left = int(limit) - len(out)
+            if interval_ms is None:
+                q = f'SELECT * FROM "{kind.value}" WHERE {where} ORDER BY time ASC LIMIT {left}'  # noqa: S608
+                out += self._samples(self._influxql(q))
+            else:
+                off = int(offset_ms) % int(interval_ms)
+                q = (f'SELECT {agg}(*) FROM "{kind.value}" WHERE {where} '  # noqa: S608
+                     f"GROUP BY time({int(interval_ms)}ms, {off}ms) fill(none) LIMIT {left}")
+                got = self._samples(self._influxql(q), prefix=f"{agg}_")
+                out += [x for x in got if not out or x.ts > out[-1].ts]
+            if len(out) >= limit:
+                break
+        return out[:limit]
 
     def series(self, site: str, device: str, kind: Kind, field: str, start_ms: int,
                end_ms: int) -> list[tuple[int, float]]:
@@ -176,15 +244,17 @@ class InfluxStore:
             raise ValueError(f"unknown field {field!r}")
         out: list[tuple[int, float]] = []
         page = self.SERIES_PAGE
-        while True:
-            q = (f'SELECT "{field}" FROM "{kind.value}" WHERE {_device(site, device)} '  # noqa: S608
-                 f'AND time >= {int(start_ms)}ms AND time < {int(end_ms)}ms AND "{field}" >= 0 '
-                 f"ORDER BY time ASC LIMIT {page}")
-            rows = [(int(t), float(v)) for s in self._influxql(q) for t, v in s["values"]]
-            out += rows
-            if len(rows) < page:
-                return out
-            start_ms = rows[-1][0] + 1
+        for a, b in self._windows(start_ms, end_ms):
+            while True:
+                q = (f'SELECT "{field}" FROM "{kind.value}" WHERE {_device(site, device)} '  # noqa: S608
+                     f'AND time >= {int(a)}ms AND time < {int(b)}ms AND "{field}" >= 0 '
+                     f"ORDER BY time ASC LIMIT {page}")
+                rows = [(int(t), float(v)) for s in self._influxql(q) for t, v in s["values"]]
+                out += rows
+                if len(rows) < page:
+                    break
+                a = rows[-1][0] + 1
+        return out
 
     def series_many(self, site: str, kind: Kind, field: str, starts: Mapping[str, int],
                     end_ms: int) -> dict[str, list[tuple[int, float]]]:
@@ -197,33 +267,53 @@ class InfluxStore:
         for i in range(0, len(devices), self.MANY_CHUNK):
             chunk = devices[i:i + self.MANY_CHUNK]
             names = "|".join(re.escape(d) for d in chunk)  # ids are [A-Za-z0-9_.-]: no slash to escape
-            q = (f'SELECT "{field}" FROM "{kind.value}" WHERE site = {_quote(site)} AND device =~ /^({names})$/ '  # noqa: S608
-                 f'AND time >= {min(starts[d] for d in chunk)}ms AND time < {int(end_ms)}ms AND "{field}" >= 0 '
-                 "GROUP BY device ORDER BY time ASC")
-            series = self._influxql(q)
-            if any(x.get("partial") for x in series):  # a server with max-row-limit: one device at a time
+            got: dict[str, list[tuple[int, float]]] = {d: [] for d in chunk}
+            partial = False
+            for a, b in self._windows(min(starts[d] for d in chunk), end_ms):
+                q = (f'SELECT "{field}" FROM "{kind.value}" WHERE site = {_quote(site)} '  # noqa: S608
+                     f'AND device =~ /^({names})$/ AND time >= {a}ms AND time < {int(b)}ms AND "{field}" >= 0 '
+                     "GROUP BY device ORDER BY time ASC")
+                series = self._influxql(q)
+                if any(x.get("partial") for x in series):  # a server with max-row-limit: one device at a time
+                    partial = True
+                    break
+                for x in series:
+                    dev = x["tags"]["device"]
+                    got[dev] += [(int(t), float(v)) for t, v in x["values"] if t >= starts[dev]]
+            if partial:
                 for dev in chunk:
                     out[dev] = self.series(site, dev, kind, field, starts[dev], end_ms)
                 continue
-            for x in series:
-                dev = x["tags"]["device"]
-                start = starts[dev]
-                out[dev] = [(int(t), float(v)) for t, v in x["values"] if t >= start]
+            out.update(got)
         return out
 
     def latest(self, site: str, device: str, kind: Kind) -> Sample | None:
-        q = f'SELECT * FROM "{kind.value}" WHERE {_device(site, device)} ORDER BY time DESC LIMIT 1'  # noqa: S608
-        found = self._samples(self._influxql(q))
-        return found[0] if found else None
+        if self.settings.span_ms is None:
+            q = f'SELECT * FROM "{kind.value}" WHERE {_device(site, device)} ORDER BY time DESC LIMIT 1'  # noqa: S608
+            found = self._samples(self._influxql(q))
+            return found[0] if found else None
+        for a, b in self._windows(0, int(time.time() * 1000) + 86_400_000, backward=True)[:LATEST_WINDOWS]:
+            q = (f'SELECT * FROM "{kind.value}" WHERE {_device(site, device)} AND time >= {a}ms '  # noqa: S608
+                 f"AND time < {b}ms ORDER BY time DESC LIMIT 1")
+            found = self._samples(self._influxql(q))
+            if found:
+                return found[0]
+        return None
 
     def around(self, site: str, device: str, kind: Kind, field: str, at_ms: int) -> tuple[Sample | None, Sample | None]:
         if field not in ALL_FIELDS:
             raise ValueError(f"unknown field {field!r}")
         out: list[Sample | None] = []
-        for cmp, order in (("<=", "DESC"), (">", "ASC")):
-            q = (f'SELECT "{field}", seq FROM "{kind.value}" WHERE {_device(site, device)} '  # noqa: S608
-                 f'AND time {cmp} {int(at_ms)}ms AND "{field}" >= 0 ORDER BY time {order} LIMIT 1')
-            found = self._samples(self._influxql(q))
+        for cmp, order, windows in (("<=", "DESC", self._windows(0, at_ms + 1, backward=True)),
+                                    (">", "ASC", self._windows(at_ms + 1, 2**62))):
+            found: list[Sample] = []
+            for a, b in windows[:LATEST_WINDOWS]:
+                span = "" if self.settings.span_ms is None else f"AND time >= {a}ms AND time < {b}ms "
+                q = (f'SELECT "{field}", seq FROM "{kind.value}" WHERE {_device(site, device)} '  # noqa: S608
+                     f'AND time {cmp} {int(at_ms)}ms {span}AND "{field}" >= 0 ORDER BY time {order} LIMIT 1')
+                found = self._samples(self._influxql(q))
+                if found:
+                    break
             out.append(found[0] if found else None)
         return out[0], out[1]
 

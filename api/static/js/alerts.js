@@ -10,6 +10,13 @@ const view = { status: "open", zone: null };
 const MINI_CHARTS = 12;  // the newest alerts get their device's last 24 h; older ones on request
 
 export async function showAlerts(section, focus) {
+  if (focus && state.sites?.length > 1) {  // an alert link from another site: show that site
+    const a = await getJSON(`/alerts/${encodeURIComponent(focus)}`).catch(() => null);
+    if (a?.site && a.site !== state.site && state.sites.some((s) => s.id === a.site)) {
+      state.site = a.site;
+      $("#site").value = a.site;
+    }
+  }
   const c = await campus();
   if (view.zone === null) view.zone = state.me?.zones?.length === 1 ? state.me.zones[0] : "";
   section.innerHTML = `

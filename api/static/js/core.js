@@ -2,8 +2,9 @@
 import { text } from "./i18n.js";
 
 // rerender: show the current view again (after a filter changed), and mark the page ready when done
+// site: the site every call is about (from the picker when the token sees several sites)
 export const state = { lang: localStorage.getItem("mw-lang") || "zh-CN", me: null, campus: null, devices: null,
-  rerender: () => {} };
+  sites: null, site: localStorage.getItem("mw-site"), rerender: () => {} };
 export const $ = (sel, root = document) => root.querySelector(sel);
 export const t = (key) => text(key, state.lang);
 export const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) =>
@@ -18,8 +19,12 @@ export class Unauthorised extends Error {}
 
 export function token() { return localStorage.getItem("mw-token"); }
 
+/** Every call names the chosen site (a token that sees one site needs none, but naming it does no harm). */
+export const withSite = (path) => (state.site && !/[?&]site=/.test(path)
+  ? path + (path.includes("?") ? "&" : "?") + "site=" + encodeURIComponent(state.site) : path);
+
 export async function api(path, opts = {}) {
-  const resp = await fetch("/api/v1" + path, { ...opts, headers: { ...(opts.headers || {}),
+  const resp = await fetch("/api/v1" + withSite(path), { ...opts, headers: { ...(opts.headers || {}),
     Authorization: "Bearer " + token(), ...(opts.body ? { "Content-Type": "application/json" } : {}) } });
   if (resp.status === 401) throw new Unauthorised(t("login_bad"));
   if (!resp.ok) {
@@ -33,16 +38,17 @@ export const withLang = (path) => path + (path.includes("?") ? "&" : "?") + "lan
 
 // -- what things are called ----------------------------------------------------------------
 export async function campus() {
-  if (!state.campus || state.campus.lang !== state.lang) {
+  if (!state.campus || state.campus.lang !== state.lang || state.campus.site.id !== state.site) {
     state.campus = { lang: state.lang, ...(await getJSON(withLang("/campus"))) };
     state.campus.building = Object.fromEntries(state.campus.buildings.map((b) => [b.id, b]));
   }
   return state.campus;
 }
 export async function devices() {  // with status and last seen: kept for 30 s
-  if (!state.devices || Date.now() - state.devices.at > 30000) {
+  if (!state.devices || Date.now() - state.devices.at > 30000 || state.devices.site !== state.site) {
     state.devices = await getJSON("/devices");
     state.devices.byId = Object.fromEntries(state.devices.map((d) => [d.id, d]));
+    state.devices.site = state.site;
     state.devices.at = Date.now();
   }
   return state.devices;

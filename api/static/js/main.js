@@ -16,6 +16,17 @@ function applyLanguage() {
   $("#who").textContent = state.me ? `${state.me.person || state.me.name} · ${t("role")[state.me.role]}` : "";
 }
 
+/** The sites this token sees: a picker in the header when there are several; the choice is remembered. */
+async function chooseSite() {
+  state.sites = await getJSON("/sites");
+  const ids = state.sites.map((s) => s.id);
+  if (!ids.includes(state.site)) state.site = ids[0] || null;
+  const picker = $("#site");
+  picker.hidden = ids.length < 2;
+  picker.innerHTML = state.sites.map((s) => `<option value="${s.id}">${s.name}</option>`).join("");
+  picker.value = state.site || "";
+}
+
 function showLogin(message = "") {
   document.querySelectorAll("main > section").forEach((s) => { s.hidden = s.id !== "login"; });
   $("#login-error").textContent = message;
@@ -34,7 +45,7 @@ async function route() {
   delete document.body.dataset.ready;  // ready (the view) and shown (the whole address): set once it is drawn
   delete document.body.dataset.shown;
   try {
-    if (!state.me) { state.me = await getJSON("/me"); applyLanguage(); }
+    if (!state.me) { state.me = await getJSON("/me"); await chooseSite(); applyLanguage(); }
     const [page, arg] = (location.hash.slice(1) || "overview").split("/");
     const name = page in VIEWS ? page : "overview";
     document.querySelectorAll("main > section").forEach((s) => { s.hidden = s.id !== "view"; });
@@ -61,6 +72,13 @@ document.addEventListener("DOMContentLoaded", () => {
     state.lang = state.lang === "zh-CN" ? "en" : "zh-CN";
     localStorage.setItem("mw-lang", state.lang);
     applyLanguage();
+    route();
+  });
+  $("#site").addEventListener("change", (e) => {
+    state.site = e.target.value;
+    localStorage.setItem("mw-site", state.site);
+    state.campus = null;
+    state.devices = null;
     route();
   });
   $("#logout").addEventListener("click", () => { localStorage.removeItem("mw-token"); state.me = null; showLogin(); });
