@@ -223,7 +223,8 @@ def run_size(devices: int, intervals: int, work: Path) -> Result:
                                                                        mqtt_publish=False), "zh-CN", "WARNING"))
     try:
         service.start(health_every_s=0)
-        assert service.mqtt is not None and service.mqtt.wait_connected(30)  # noqa: S101
+        if service.mqtt is None or not service.mqtt.wait_connected(30):
+            raise RuntimeError("ingest did not subscribe to the bench's Mosquitto within 30 s")
         alerts.start()
         pids = {"api+ingest (main)": os.getpid(), "mosquitto": broker.proc.pid}  # type: ignore[union-attr]
         pids["ingest worker"] = service.link._proc.pid  # type: ignore[union-attr]  # noqa: SLF001
@@ -269,7 +270,8 @@ def run_size(devices: int, intervals: int, work: Path) -> Result:
         t = time.perf_counter()
         report = build_district(usage, start.strftime("%Y-%m"), load_settings(None).report, refresh=False)
         n["district report, 300 sites (s)"] = time.perf_counter() - t
-        assert len(report.sites) == SITES  # noqa: S101
+        if len(report.sites) != SITES:
+            raise RuntimeError(f"the district report has {len(report.sites)} sites, not {SITES}")
         usage.close()
 
         settings = load_settings(None, data_dir=data)
@@ -324,8 +326,9 @@ def main() -> int:
         print(f"{k:<{width}}  " + "  ".join(f"{med[s][k]:>10.{3 if med[s][k] < 10 else 1}f}" for s in sizes))
     print("\ngrowth per device against the smallest size (1.0 = linear; time and memory per device):")
     base = sizes[0]
-    for k in ("campus files parsed (s)", "registry seeded (s)", "roll-up first build (s)", "roll-up refresh after one interval (s)",
-              "district report, 300 sites (s)", "alert state (MiB)", "peak memory (MiB): all"):
+    for k in ("campus files parsed (s)", "registry seeded (s)", "roll-up first build (s)",
+              "roll-up refresh after one interval (s)", "district report, 300 sites (s)", "alert state (MiB)",
+              "peak memory (MiB): all"):
         print(f"  {k:<{width}}  " + "  ".join(
             f"{(med[s][k] / s) / (med[base][k] / base):>10.2f}" for s in sizes))
     print(f"\n(median of {args.runs} run(s); {args.intervals} intervals published per size; one box, 2 cores)")

@@ -1,0 +1,138 @@
+"""The console over two sites (育才 yucai, 明德 mingde: the same device ids) in headless Chromium: a site picker
+for a token that sees both, every call naming the chosen site, none for a token scoped to one, and an alert
+link from the other site opening that site."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, sync_playwright
+
+from alerts.clock import FrozenClock
+from alerts.config import AlertSettings
+from alerts.service import AlertService
+from api.access import Scope
+from api.app import build_service, create_app
+from api.settings import load_settings
+from api.tokens import TokenStore
+from ingest.campus import load_sites
+from simulators.model import Simulation, load_campus_doc
+from tests.alerts.drive import inbound, roster_text
+from tests.api.test_console import CHROMIUM, SHOTS, open_page
+from tests.conftest import SAMPLE
+from tests.district import at_site, district_dir
+from tests.harness import TZ
+from tests.servers import free_port, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Server:
+    base: str
+    admin: str
+    mingde: str
+    yucai_alert: int
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("sites")
+    data = tmp / "data"
+    settings = load_settings(None, data_dir=data)
+    ingest = build_service(settings, load_sites(district_dir(tmp)), connect_mqtt=False)
+    ingest.start()
+    now = datetime.now(TZ)
+    sim = Simulation(load_campus_doc(SAMPLE), start=now - timedelta(hours=6), end=now, seed=3,
+                     faults=["ph_excursion:ta-fountain"])
+    pubs = list(sim.publications())
+    batch = sorted(inbound(pubs) + inbound(at_site(pubs, "mingde")), key=lambda m: m.received_ms)
+    ingest.pipeline.commit(batch)
+    roster = data / "roster.yaml"
+    roster.write_text(roster_text(1, 2), encoding="utf-8")
+    alerts = AlertService(data_dir=data, mqtt=settings.mqtt, connect_mqtt=False, clock=FrozenClock(0),
+                          settings=AlertSettings(roster_file=roster, mqtt_publish=False))
+    alerts.evaluate(batch)
+    yucai_alert = next(a.id for a in alerts.store.query() if a.site == "yucai" and a.subject == "ta-fountain")
+    port = free_port()
+    web = uvicorn.Server(uvicorn.Config(create_app(settings, service=ingest, alerts=alerts), host="127.0.0.1",
+                                        port=port, log_config=None, log_level="warning"))
+    thread = threading.Thread(target=web.run, daemon=True)
+    thread.start()
+    wait_for(lambda: web.started, 20, "uvicorn")
+    tokens = TokenStore(data / "meterwatch.db")
+    admin, mingde = tokens.create("office", "admin"), tokens.create("mingde-office", "viewer", Scope.of(["mingde"]))
+    tokens.close()
+    yield Server(f"http://127.0.0.1:{port}", admin, mingde, yucai_alert)
+    web.should_exit = True
+    thread.join(10)
+    alerts.stop()
+    ingest.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()
+
+
+def test_the_site_picker_names_the_site_in_every_call(server: Server, browser: Browser) -> None:
+    page, errors = open_page(browser, "desk")
+    calls: list[str] = []
+    page.on("request", lambda r: calls.append(r.url) if "/api/v1/" in r.url else None)
+    page.goto(f"{server.base}/#token={server.admin}")
+    page.wait_for_selector("body[data-shown='overview']")
+    picker = page.locator("#site")
+    assert picker.is_visible()
+    assert picker.locator("option").all_inner_texts() == ["明德中学", "育才中学"]
+    assert picker.input_value() == "mingde"
+    about_a_site = [u for u in calls if "/sites" not in u and "/me" not in u]
+    assert about_a_site
+    assert all("site=mingde" in u for u in about_a_site), about_a_site
+    calls.clear()
+    picker.select_option("yucai")  # its change handler starts drawing again at once, taking data-shown away
+    page.wait_for_selector("body[data-shown='overview']")
+    assert calls
+    assert all("site=yucai" in u for u in calls), calls
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "sites-overview-desk.png"))
+    page.goto(f"{server.base}/#device/ta-fountain")  # the same id in both sites: the chosen site's
+    page.wait_for_selector("body[data-shown='device/ta-fountain']")
+    assert not [e for e in errors if "favicon" not in e]
+    page.context.close()
+
+
+def test_an_alert_link_from_the_other_site_opens_that_site(server: Server, browser: Browser) -> None:
+    page, errors = open_page(browser, "phone")
+    page.goto(f"{server.base}/#token={server.admin}")
+    page.wait_for_selector("body[data-shown='overview']")
+    page.locator("#site").select_option("mingde")
+    page.wait_for_selector("body[data-shown='overview']")
+    page.goto(f"{server.base}/#alerts/{server.yucai_alert}")
+    page.wait_for_selector(f"body[data-shown='alerts/{server.yucai_alert}']")
+    assert page.locator("#site").input_value() == "yucai"
+    assert page.locator(f"[data-alert='{server.yucai_alert}']").count() == 1
+    assert not [e for e in errors if "favicon" not in e]
+    page.context.close()
+
+
+def test_a_token_of_one_site_sees_no_picker(server: Server, browser: Browser, tmp_path: Path) -> None:
+    page, errors = open_page(browser, "phone")
+    refused: list[int] = []
+    page.on("response", lambda r: refused.append(r.status) if "/api/v1/" in r.url and r.status >= 400 else None)
+    page.goto(f"{server.base}/#token={server.mingde}")
+    page.wait_for_selector("body[data-shown='overview']")
+    assert page.locator("#site").is_hidden()
+    page.goto(f"{server.base}/#alerts")
+    page.wait_for_selector("body[data-shown='alerts']")
+    assert refused == []
+    assert not [e for e in errors if "favicon" not in e]
+    page.context.close()
