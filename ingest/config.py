@@ -111,6 +111,10 @@ class StoreSettings(BaseModel):
     username: str | None = None
     password: SecretStr | None = None
     timeout_s: float = Field(default=10.0, gt=0)
+    change_notes: bool = Field(
+        default=False, description="InfluxDB: with each write, note per device the oldest reading written, in the "
+        "store (measurement meterwatch_changes), so the roll-ups on another host learn of it: turn on when ingest "
+        "workers run on several hosts")
     influx_version: Literal[1, 2, 3] = Field(
         default=1, description="which InfluxDB serves the v1 API: how the database is created, and (3) how far "
                                "one query may reach")

@@ -92,6 +92,8 @@ class PresenceStore:
 
     def clear_changes(self, site: str, taken: dict[str, int]) -> None:
         """Forget changes a reader has taken; one lowered meanwhile by a new write stays."""
+        if not taken:
+            return
         with self._lock:
             self._conn.execute("BEGIN")
             self._conn.executemany(

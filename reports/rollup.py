@@ -142,8 +142,22 @@ class RollupFile:
             "pending_ms INTEGER, PRIMARY KEY (site, device));"
             "CREATE TABLE IF NOT EXISTS exports (site TEXT NOT NULL, device TEXT NOT NULL, since_ms INTEGER NOT NULL, "
             "PRIMARY KEY (site, device));"
+            "CREATE TABLE IF NOT EXISTS change_marks (site TEXT PRIMARY KEY, ms INTEGER NOT NULL);"
         )
         self._sites: dict[str, Rollups] = {}
+
+    def mark(self, site: str) -> int | None:
+        """Up to when the store's change notes of ``site`` have been taken (``reports.changes``)."""
+        with self.lock:
+            row = self.conn.execute("SELECT ms FROM change_marks WHERE site = ?", (site,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def set_mark(self, site: str, ms: int) -> None:
+        with self.lock:
+            self.conn.execute("PRAGMA synchronous=FULL")  # after the meters' pending marks, which it follows
+            self.conn.execute("INSERT INTO change_marks VALUES (?, ?) ON CONFLICT(site) DO UPDATE SET ms = excluded.ms",
+                              (site, ms))
+            self.conn.execute("PRAGMA synchronous=NORMAL")
 
     def site(self, site: str) -> Rollups:
         view = self._sites.get(site)
@@ -178,7 +192,7 @@ class Rollups:
                         [(ts, ts, self.site, dev) for dev, ts in taken.items()])
                     self._conn.execute("COMMIT")
                     self._conn.execute("PRAGMA synchronous=NORMAL")
-                changes.clear_changes(self.site, taken)
+            changes.clear_changes(self.site, taken)  # even none: the store's notes were read up to now
         with self._lock:
             rows = self._conn.execute("SELECT device, fingerprint, pending_ms FROM meters WHERE site = ?",
                                       (self.site,)).fetchall()

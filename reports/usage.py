@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 from ingest.campus import Campus, Device
 from ingest.contract import Kind
 from ingest.errors import ConfigError, NotFound, StoreRejected, StoreUnavailable
-from ingest.stores import ReadingStore, point_sink
+from ingest.stores import ReadingStore, change_notes, point_sink
+from reports.changes import Changes
 from reports.consumption import Consumption, GroupBy, consumption
 from reports.export import export_days
 from reports.periods import Interval, edges
@@ -27,10 +28,11 @@ class Usage:
 
     def __init__(self, data_dir: Path, store: ReadingStore, campuses: Callable[[], dict[str, Campus]],
                  changes: ChangeLog | None, *, request_wait_s: float = 10.0) -> None:
-        self.store, self._campuses, self.changes = store, campuses, changes
+        self.store, self._campuses = store, campuses
         self.request_wait_s = request_wait_s  # how long a query waits for a running refresh
         self.sink = point_sink(store)  # InfluxDB: each meter's daily use is written beside its readings
         self.file = RollupFile(data_dir / "rollups.db", exports=self.sink is not None)
+        self.changes = Changes(changes, change_notes(store), self.file)
         self.lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

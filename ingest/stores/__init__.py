@@ -72,6 +72,22 @@ class PointSink(Protocol):
     def write_points(self, points: Sequence[Point]) -> None: ...
 
 
+class ChangeNotes(Protocol):
+    """A store that keeps ingest's change notes (``[store] change_notes``): per device, the oldest reading each
+    write stored, readable by the roll-ups on any host."""
+
+    def change_notes(self, site: str, since_ms: int) -> dict[str, int]:
+        """Device → the oldest reading time noted for it by writes made at or after ``since_ms``."""
+
+
+def change_notes(store: ReadingStore) -> ChangeNotes | None:
+    """The store as a keeper of change notes, if it is one and they are on."""
+    settings = getattr(store, "settings", None)
+    if getattr(settings, "change_notes", False) and callable(getattr(store, "change_notes", None)):
+        return store  # type: ignore[return-value]
+    return None
+
+
 def point_sink(store: ReadingStore) -> PointSink | None:
     """The store as a sink for derived series, if it is one (InfluxDB; the embedded SQLite store is not)."""
     return store if callable(getattr(store, "write_points", None)) else None  # type: ignore[return-value]

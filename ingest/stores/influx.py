@@ -20,7 +20,9 @@ another building gets new tags, so readings replayed from before the move are st
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -92,6 +94,7 @@ def _device(site: str, device: str) -> str:
     return f"site = {_quote(site)} AND device = {_quote(device)}"
 
 
+CHANGES = "meterwatch_changes"  # ingest's change notes ([store] change_notes)
 LATEST_WINDOWS = 31  # with spans (InfluxDB 3), how far back the newest reading is looked for: a month of days
 
 
@@ -112,6 +115,7 @@ class InfluxStore:
         self._http = httpx.Client(base_url=settings.url, headers=headers, timeout=settings.timeout_s)
         self._created = False
         self._lock = threading.Lock()
+        self._writer = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{socket.gethostname()}-{os.getpid()}")[:64]
 
     # -- HTTP boundary -----------------------------------------------------------------
     def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
@@ -184,7 +188,28 @@ class InfluxStore:
     def write(self, readings: Sequence[Reading]) -> None:
         if not readings:
             return
-        self._post_lines("\n".join(to_line(r) for r in readings).encode())
+        lines = "\n".join(to_line(r) for r in readings)
+        if self.settings.change_notes:  # in the same request: the readings and their note land together
+            lines += "\n" + self._notes(readings)
+        self._post_lines(lines.encode())
+
+    def _notes(self, readings: Sequence[Reading]) -> str:
+        """One line per device: the oldest reading time of this write, stamped now, by this writer (its own
+        series, so two workers writing in the same millisecond do not overwrite each other's note)."""
+        oldest: dict[tuple[str, str], int] = {}
+        for r in readings:
+            key = (r.site, r.device)
+            if r.ts < oldest.get(key, r.ts + 1):
+                oldest[key] = r.ts
+        now = int(time.time() * 1000)
+        return "\n".join(f"{CHANGES},device={d},site={s},writer={self._writer} from_ms={ts}i {now}"
+                         for (s, d), ts in oldest.items())
+
+    def change_notes(self, site: str, since_ms: int) -> dict[str, int]:
+        q = (f'SELECT min("from_ms") AS "from_ms" FROM "{CHANGES}" WHERE site = {_quote(site)} '  # noqa: S608
+             f"AND time >= {int(since_ms)}ms GROUP BY device")
+        return {x["tags"]["device"]: int(x["values"][0][1]) for x in self._influxql(q)
+                if x.get("values") and x["values"][0][1] is not None}
 
     def write_points(self, points: Sequence[Point]) -> None:
         """Derived series (tags and field names are our own identifiers; escaped all the same)."""
