@@ -49,19 +49,20 @@ sys.path.insert(0, str(ROOT))
 
 from alerts.config import AlertSettings  # noqa: E402
 from alerts.process import AlertProcess, AlertProcessConfig  # noqa: E402
-from alerts.store import AlertStore  # noqa: E402
 from ingest.campus import load_sites  # noqa: E402
 from ingest.config import IngestSettings, MqttSettings, StoreSettings  # noqa: E402
 from ingest.registry import Registry  # noqa: E402
 from ingest.service import IngestService  # noqa: E402
+from tests.alerts.drive import evaluated_up_to  # noqa: E402
 from tests.servers import Mosquitto, wait_for  # noqa: E402
 
 SAMPLE = ROOT / "simulators" / "sample_campus.yaml"
 SITES = 300
 INTERVAL_S = 900
 TZ_OFFSET_S = 8 * 3600
-VALUES = {"ph": 7.2, "turbidity_ntu": 0.3, "free_chlorine_mgl": 0.3, "tds_mgl": 180, "temperature_c": 20}
-HEATER = {"temperature_c": 58}
+VALUES: dict[str, float] = {"ph": 7.2, "turbidity_ntu": 0.3, "free_chlorine_mgl": 0.3, "tds_mgl": 180,
+                            "temperature_c": 20}
+HEATER: dict[str, float] = {"temperature_c": 58}
 
 
 # -- the district ----------------------------------------------------------------------------
@@ -108,6 +109,7 @@ def write_district(out: Path, devices: int) -> tuple[Path, list[tuple[str, str, 
 
 
 def payload(kind: str, device: str, ts: int, k: int) -> bytes:
+    values: dict[str, float]
     if kind == "electricity":
         values = {"energy_kwh": 500 + k * 1.5, "power_kw": 6.0}
     elif kind in ("water", "gas"):
@@ -164,15 +166,6 @@ def publish(port: int, every: list[tuple[str, str, str]], start_s: int, interval
     client.disconnect()
     client.loop_stop()
     return elapsed
-
-
-def evaluated(data: Path, site: str, device: str, ts_ms: int) -> bool:
-    store = AlertStore(data / "alerts.db")
-    try:
-        state = store.load_engine(site).devices.get(device)
-    finally:
-        store.close()
-    return state is not None and state.get("ts") == ts_ms
 
 
 def engine_state(data: Path) -> tuple[int, int]:
@@ -241,7 +234,7 @@ def run_size(devices: int, intervals: int, work: Path) -> Result:
         stored_s = time.perf_counter() - t0
         last_site, last_dev, _ = every[-1]
         last_ts = (start_s + (intervals - 1) * INTERVAL_S) * 1000
-        wait_for(lambda: evaluated(data, last_site, last_dev, last_ts), 900, "the alert engine caught up",
+        wait_for(lambda: evaluated_up_to(data, last_dev, last_ts, last_site), 900, "the alert engine caught up",
                  interval=0.5)
         alerts_s = time.perf_counter() - t0
         cpu1 = {k: proc_stats(p)[1] for k, p in pids.items()}
@@ -275,7 +268,7 @@ def run_size(devices: int, intervals: int, work: Path) -> Result:
         usage.close()
 
         settings = load_settings(None, data_dir=data)
-        app = create_app(settings, service=service)
+        app = create_app(settings, service=service, alerts=alerts)  # the alert process's store, as serve has
         with TestClient(app, headers=token_headers(data)) as client:
             day = start.strftime("%Y-%m-%d")
             calls = ["/api/v1/campus?site=s150", "/api/v1/water-quality?site=s150",

@@ -1,5 +1,5 @@
 """Real Mosquitto and InfluxDB 1.x processes for the tests: free loopback ports, configs in a
-temp dir, started and stopped by the tests themselves."""
+temp dir, started and stopped by the tests themselves; and the app served by a real uvicorn."""
 
 from __future__ import annotations
 
@@ -10,10 +10,18 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
+import uvicorn
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 def free_port() -> int:
@@ -162,3 +170,18 @@ class ConfiguredMosquitto(_Process):
     def ready(self) -> bool:
         with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
             return True
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """``app`` on 127.0.0.1:free port until the block ends; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, 20, "uvicorn")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -17,6 +17,21 @@ from reports.render import MEDIA_TYPES, district_filename, filename, render, ren
 router = APIRouter(prefix="/reports", tags=["reports"])
 
 
+def _month(month: str) -> None:
+    """422 unless YYYY-MM between 2001-01 and 2099-12 (a report compares with the same month a year before)."""
+    try:
+        year, _ = month_bounds(month)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    if not 2001 <= year <= 2099:
+        raise HTTPException(422, f"month {month!r}: use YYYY-MM between 2001-01 and 2099-12")
+
+
+def _file(data: bytes, fmt: str, name: str) -> Response:
+    headers = {} if fmt == "json" else {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+    return Response(data, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
 @router.get("/energy", summary="The monthly energy report (能源资源消耗月报) for the environmental bureau",
             response_model=EnergyReport,
             responses={200: {"content": {m: {} for m in MEDIA_TYPES.values() if m != "application/json"},
@@ -27,19 +42,11 @@ def energy_report(
                                 examples=["2026-10"], max_length=7)],
     format: Annotated[Literal["json", "csv", "xlsx", "pdf"], Query(description="json, csv, xlsx or pdf")] = "json",
 ) -> Response:
-    try:
-        year, _ = month_bounds(month)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc
-    if not 2001 <= year <= 2099:  # the report compares with the same month a year before
-        raise HTTPException(422, f"month {month!r}: use YYYY-MM between 2001-01 and 2099-12")
+    _month(month)
     settings = request.app.state.settings
     desk = getattr(request.app.state, "alerts", None)
     report = monthly_report(usage, settings, month, language, alert_store=desk.store if desk else None)
-    data = render(report, format, settings.report)
-    name = filename(report, format)
-    headers = {} if format == "json" else {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
-    return Response(data, media_type=MEDIA_TYPES[format], headers=headers)
+    return _file(render(report, format, settings.report), format, filename(report, format))
 
 
 @router.get("/district", summary="Every site's month, ranked by energy per m² (the district's report)",
@@ -51,15 +58,7 @@ def district_report(
     month: Annotated[str, Query(description="YYYY-MM, 2001-01 to 2099-12", examples=["2026-10"], max_length=7)],
     format: Annotated[Literal["json", "csv", "xlsx", "pdf"], Query(description="json, csv, xlsx or pdf")] = "json",
 ) -> Response:
-    try:
-        year, _ = month_bounds(month)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc
-    if not 2001 <= year <= 2099:
-        raise HTTPException(422, f"month {month!r}: use YYYY-MM between 2001-01 and 2099-12")
+    _month(month)
     settings = request.app.state.settings
     report = build_district(usage, month, settings.report, language=language, sites=access.campuses())
-    data = render_district(report, format, settings.report)
-    name = district_filename(report, format)
-    headers = {} if format == "json" else {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
-    return Response(data, media_type=MEDIA_TYPES[format], headers=headers)
+    return _file(render_district(report, format, settings.report), format, district_filename(report, format))

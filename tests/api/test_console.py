@@ -11,15 +11,13 @@ person to look at.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from alerts.clock import FrozenClock
 from alerts.config import AlertSettings
@@ -32,10 +30,9 @@ from simulators.model import Simulation, load_campus_doc
 from tests.alerts.drive import inbound, roster_text
 from tests.conftest import SAMPLE
 from tests.harness import TZ, token_headers
-from tests.servers import free_port, wait_for
+from tests.servers import serving
 
 pytestmark = pytest.mark.integration
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("METERWATCH_SCREENSHOTS") or Path(__file__).parents[2] / "build" / "screenshots")
 SIZES = {"desk": (1400, 1000), "phone": (375, 812)}
 VIEWS = ["overview", "alerts", "building/canteen-1", "device/c1-elec", "device/d2-water", "device/ta-fountain",
@@ -70,27 +67,12 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     alerts = AlertService(data_dir=data, mqtt=settings.mqtt, connect_mqtt=False, clock=FrozenClock(0),
                           settings=AlertSettings(roster_file=roster, mqtt_publish=False))
     alerts.evaluate(batch)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, service=ingest, alerts=alerts), host="127.0.0.1",
-                                           port=port, log_config=None, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, 20, "uvicorn")
     token = token_headers(data, "admin", "zhang")["Authorization"].split()[1]
     electrician = token_headers(data, "electrician", "wang")["Authorization"].split()[1]  # on the roster: north
-    yield Console(f"http://127.0.0.1:{port}", token, electrician, alerts, data)
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(settings, service=ingest, alerts=alerts)) as base:
+        yield Console(base, token, electrician, alerts, data)
     alerts.stop()
     ingest.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
 
 
 def open_page(browser: Browser, size: str) -> tuple[Page, list[str]]:

@@ -4,15 +4,13 @@ link from the other site opening that site."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from alerts.clock import FrozenClock
 from alerts.config import AlertSettings
@@ -24,11 +22,11 @@ from api.tokens import TokenStore
 from ingest.campus import load_sites
 from simulators.model import Simulation, load_campus_doc
 from tests.alerts.drive import inbound, roster_text
-from tests.api.test_console import CHROMIUM, SHOTS, open_page
+from tests.api.test_console import SHOTS, open_page
 from tests.conftest import SAMPLE
 from tests.district import at_site, district_dir
 from tests.harness import TZ
-from tests.servers import free_port, wait_for
+from tests.servers import serving
 
 pytestmark = pytest.mark.integration
 
@@ -60,28 +58,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                           settings=AlertSettings(roster_file=roster, mqtt_publish=False))
     alerts.evaluate(batch)
     yucai_alert = next(a.id for a in alerts.store.query() if a.site == "yucai" and a.subject == "ta-fountain")
-    port = free_port()
-    web = uvicorn.Server(uvicorn.Config(create_app(settings, service=ingest, alerts=alerts), host="127.0.0.1",
-                                        port=port, log_config=None, log_level="warning"))
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    wait_for(lambda: web.started, 20, "uvicorn")
     tokens = TokenStore(data / "meterwatch.db")
     admin, mingde = tokens.create("office", "admin"), tokens.create("mingde-office", "viewer", Scope.of(["mingde"]))
     tokens.close()
-    yield Server(f"http://127.0.0.1:{port}", admin, mingde, yucai_alert)
-    web.should_exit = True
-    thread.join(10)
+    with serving(create_app(settings, service=ingest, alerts=alerts)) as base:
+        yield Server(base, admin, mingde, yucai_alert)
     alerts.stop()
     ingest.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
 
 
 def test_the_site_picker_names_the_site_in_every_call(server: Server, browser: Browser) -> None:
