@@ -138,7 +138,8 @@ class IngestService:
         fields = {"ok": h.status == "ok", "mqtt_connected": h.mqtt_connected, "spool_depth": h.spool_depth,
                   "backlog": h.backlog, "dead_letters": h.dead_letters, "received": h.received, "stored": h.stored,
                   "acknowledged": h.acknowledged}
-        return Point(HEALTH_MEASUREMENT, {"site": ",".join(self.registry.campuses)[:200]},
+        sites = list(self.registry.campuses)
+        return Point(HEALTH_MEASUREMENT, {"site": sites[0] if len(sites) == 1 else "all"},
                      {k: float(v) for k, v in fields.items()}, now_ms)
 
     def _health_loop(self, sink: PointSink, every_s: float) -> None:

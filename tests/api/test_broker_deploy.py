@@ -398,3 +398,30 @@ def _connect_without_certificate(campus: Campus) -> None:
             tls.sendall(bytes([0x10, 12, 0, 4]) + b"MQTT" + bytes([4, 2, 0, 30, 0, 0]))
             if tls.recv(4) == b"":
                 raise ConnectionResetError("closed without a CONNACK")
+
+
+def test_two_ingest_workers_share_the_stream_each_as_its_own_service_account(campus: Campus) -> None:
+    """Under the generated configuration (use_username_as_clientid) each worker of a shared group is a service
+    account of its own; the ACL lets both subscribe through $share/…, and each gets a share."""
+
+    def worker(user: str, password: str) -> IngestService:
+        mqtt = MqttSettings(url=f"mqtt://127.0.0.1:{campus.port}", username=user, password=SecretStr(password),
+                            client_id=user, shared_group="ingest")
+        service = IngestService(data_dir=campus.data, mqtt=mqtt, store=StoreSettings(),
+                                ingest=IngestSettings(retry_max_s=2.0), campus=load_campus(SAMPLE))
+        service.start()
+        assert service.mqtt is not None
+        assert service.mqtt.wait_connected(15), f"{user} did not subscribe"
+        return service
+
+    first, second = worker("mw-ingest", INGEST_PW), worker("display", "display-secret-1")
+    end = datetime.now(TZ).replace(second=0, microsecond=0) - timedelta(minutes=10)
+    sim = Simulation(load_campus_doc(SAMPLE), start=end - timedelta(hours=6), end=end, seed=12, faults=[])
+    try:
+        publish(sim, f"mqtt://127.0.0.1:{campus.port}", credentials=campus.secrets)
+        assert_exactly_once(first, sim)  # one data directory: both write to the same store
+        assert first.counters.received > 0
+        assert second.counters.received > 0
+    finally:
+        first.stop()
+        second.stop()
