@@ -23,6 +23,7 @@ from api.routers import (
     consumption,
     dead_letters,
     devices,
+    filed,
     gateways,
     health,
     metrics,
@@ -36,6 +37,7 @@ from api.tokens import TokenStore
 from ingest.campus import Campus
 from ingest.errors import ConfigError, NotFound, StoreUnavailable
 from ingest.service import IngestService
+from reports.filing import FilingStore
 from reports.usage import Usage
 
 
@@ -80,6 +82,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = service is None
         app.state.tokens = TokenStore(settings.data_dir / "meterwatch.db")
+        app.state.filings = FilingStore(settings.data_dir / "filed.db")
         app.state.service = service or build_service(settings, campus)
         if owned:
             app.state.usage = build_usage(settings, app.state.service)
@@ -96,6 +99,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
             yield
         finally:
             app.state.tokens.close()
+            app.state.filings.close()
             app.state.usage.stop()
             if owned:
                 if engine is not None:
@@ -116,7 +120,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
         app.state.usage = build_usage(settings, service)
     app.include_router(health.router, prefix="/api/v1")  # open, like /metrics
     for router in (campus_router.router, devices.router, gateways.router, dead_letters.router, rules.router,
-                   consumption.router, reports.router, water_quality.router):
+                   consumption.router, reports.router, filed.router, water_quality.router):
         app.include_router(router, prefix="/api/v1", dependencies=[Viewer])
     app.include_router(alerts_router.router, prefix="/api/v1")  # per route: the signed one-tap ack link is open
     app.include_router(tokens.router, prefix="/api/v1")

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from alerts.store import AlertStore
 from api.settings import Settings
 from ingest.campus import Campus, load_campus, load_sites
-from ingest.errors import ConfigError
+from ingest.errors import ConfigError, NotFound
 from ingest.registry import Registry
 from ingest.status import PresenceStore
 from ingest.stores import open_store
-from reports.energy import AlertCount, EnergyReport, build
+from reports.energy import AlertCount, ChangeSinceFiled, EnergyReport, FiledNote, build
+from reports.filing import FilingStore, changes_since
 from reports.usage import SiteUsage, Usage
 
 
 def monthly_report(usage: SiteUsage, settings: Settings, month: str, language: str, *,
-                   alert_store: AlertStore | None = None, refresh: bool = True) -> EnergyReport:
+                   alert_store: AlertStore | None = None, refresh: bool = True,
+                   filings: FilingStore | None = None) -> EnergyReport:
+    """The month's report with its alerts and, once it has been filed, what changed since (``filings``)."""
     report = build(usage, month, settings.report, language=language, refresh=refresh)
+    if filings is not None:
+        report = with_filing(report, filings)
     store = alert_store
     path = settings.data_dir / "alerts.db"
     if store is None and path.exists():
@@ -32,6 +38,21 @@ def monthly_report(usage: SiteUsage, settings: Settings, month: str, language: s
             if alert_store is None:
                 store.close()
     return report
+
+
+def with_filing(report: EnergyReport, filings: FilingStore, version: int | None = None) -> EnergyReport:
+    """The report with its month's newest filing (or ``version``) noted, and the changes since listed (none: not
+    filed)."""
+    try:
+        filing = filings.filing(report.site, report.month, version)
+    except NotFound:
+        return report
+    filed = EnergyReport.model_validate_json(filings.body(report.site, report.month, "json", filing.version))
+    changes = [ChangeSinceFiled(building=c.building, building_name=c.building_name, kind=c.kind, unit=c.unit,  # type: ignore[arg-type]
+                                filed=c.filed, now=c.now, change=c.delta) for c in changes_since(filed, report)]
+    return report.model_copy(update={"filed": FiledNote(
+        version=filing.version, filed_at=datetime.fromtimestamp(filing.filed_ms / 1000, report.generated_at.tzinfo),
+        filed_by=filing.filed_by, changes=changes)})
 
 
 def campus_file_for(settings: Settings, campus_file: Path | None = None) -> Path:

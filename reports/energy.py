@@ -117,6 +117,25 @@ class CoefficientUsed(Coefficient):
     name: str
 
 
+class ChangeSinceFiled(BaseModel):
+    building: str = Field(description="a building's id, or the site's for the site as a whole")
+    building_name: str
+    kind: Kind
+    unit: str
+    filed: float
+    now: float
+    change: float
+
+
+class FiledNote(BaseModel):
+    """The month was filed: which version, when, by whom, and what late readings changed since."""
+
+    version: int
+    filed_at: datetime
+    filed_by: str
+    changes: list[ChangeSinceFiled]
+
+
 class EnergyReport(BaseModel):
     site: str
     site_name: str
@@ -135,6 +154,7 @@ class EnergyReport(BaseModel):
     completeness: list[MeterCompleteness]
     alerts: list[AlertCount]
     coefficients: list[CoefficientUsed]
+    filed: FiledNote | None = Field(default=None, description="the month's newest filing, and what changed since")
 
 
 def month_bounds(month: str) -> tuple[int, int]:

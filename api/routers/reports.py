@@ -45,7 +45,8 @@ def energy_report(
     _month(month)
     settings = request.app.state.settings
     desk = getattr(request.app.state, "alerts", None)
-    report = monthly_report(usage, settings, month, language, alert_store=desk.store if desk else None)
+    report = monthly_report(usage, settings, month, language, alert_store=desk.store if desk else None,
+                            filings=request.app.state.filings)
     return _file(render(report, format, settings.report), format, filename(report, format))
 
 

@@ -99,6 +99,17 @@ def tables(report: EnergyReport) -> list[Table]:
                      ["名称", "数值", "单位", "来源", "年份"] if zh else ["Name", "Value", "Unit", "Source", "Year"],
                      [[c.name, c.value, c.unit, c.source, c.year] for c in report.coefficients],
                      [None, 4, None, None, None]))  # a year, not an amount: no thousands separator
+    if report.filed is not None and report.filed.changes:
+        f = report.filed
+        out.append(Table(
+            "filed", "自报送以来的变化" if zh else "Changed since filing",
+            ["建筑", "类别", "报送值", "现值", "变化", "单位"] if zh
+            else ["Building", "Kind", "Filed", "Now", "Change", "Unit"],
+            [[c.building_name, KIND_NAMES[c.kind.value][0 if zh else 1], c.filed, c.now, c.change, c.unit]
+             for c in f.changes], [None, None, 1, 1, 1, None],
+            (f"第 {f.version} 版由 {f.filed_by} 于 {f.filed_at:%Y-%m-%d %H:%M} 报送; 之后到达的迟到读数改变了以上数值。"
+             if zh else f"Version {f.version} was filed by {f.filed_by} on {f.filed_at:%Y-%m-%d %H:%M}; late "
+             f"readings since changed the figures above.")))
     return out
 
 
