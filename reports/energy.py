@@ -166,20 +166,22 @@ def month_bounds(month: str) -> tuple[int, int]:
     return year, mon
 
 
-def _pct(a: float, b: float) -> float | None:
+def pct_change(a: float, b: float) -> float | None:
     return None if b == 0 else (a - b) / b * 100
 
 
-class _Totals:
-    """Use per kind over the 13 months M-12 .. M, for one building, department or the site."""
+class Totals:
+    """Use per kind over ``n`` buckets (the report: the 13 months M-12 .. M), for a building, department or site;
+    ``at`` is the bucket a row describes (the report's month: the last)."""
 
-    def __init__(self) -> None:
-        self.kinds = {k: Tally([0.0] * 13, [0] * 13, [0.0] * 13) for k in ENERGY_KINDS}
+    def __init__(self, n: int = 13, at: int = 12) -> None:
+        self.kinds = {k: Tally([0.0] * n, [0] * n, [0.0] * n) for k in ENERGY_KINDS}
+        self.at = at
 
     def add(self, kind: Kind, use: Tally) -> None:
         self.kinds[kind].add(use)
 
-    def merge(self, other: _Totals) -> None:
+    def merge(self, other: Totals) -> None:
         for kind, tally in other.kinds.items():
             self.kinds[kind].add(tally)
 
@@ -187,9 +189,9 @@ class _Totals:
         return self.kinds[kind].totals[i]
 
     def coverage(self) -> float:
-        """Of this month, over all its meters."""
-        return coverage_ratio(sum(t.readings[12] for t in self.kinds.values()),
-                              sum(t.expected[12] for t in self.kinds.values()))
+        """Of the bucket described (this month), over all its meters."""
+        return coverage_ratio(sum(t.readings[self.at] for t in self.kinds.values()),
+                              sum(t.expected[self.at] for t in self.kinds.values()))
 
     def figures(self, i: int, s: ReportSettings) -> Figures:
         e, w, g = (self.use(k, i) for k in ENERGY_KINDS)
@@ -201,7 +203,7 @@ class _Totals:
 
     def row(self, id_: str, name: str, area: float, people: int, s: ReportSettings,
             department: str | None = None) -> Row:
-        f = self.figures(12, s)
+        f = self.figures(self.at, s)
         ind = Indicators(kgce_per_m2=f.energy_kgce / area if area else None,
                          kgce_per_person=f.energy_kgce / people if people else None,
                          water_m3_per_person=f.water_m3 / people if people else None)
@@ -223,8 +225,8 @@ def build(usage: SiteUsage, month: str, settings: ReportSettings, *, language: s
     cuts = edges(first, datetime(year, mon, 2, tzinfo=tz), Interval.MONTH, tz)  # 13 months: M-12 .. M
     zh = language.startswith("zh")
 
-    buildings: dict[str, _Totals] = defaultdict(_Totals)
-    site = _Totals()
+    buildings: dict[str, Totals] = defaultdict(Totals)
+    site = Totals()
     incomer_use: dict[str, float] = {}
     completeness: list[MeterCompleteness] = []
     for kind in ENERGY_KINDS:
@@ -238,14 +240,14 @@ def build(usage: SiteUsage, month: str, settings: ReportSettings, *, language: s
                 site.add(kind, use)
 
     rows, departments = [], []
-    dept_totals: dict[Department, _Totals] = defaultdict(_Totals)
+    dept_totals: dict[Department, Totals] = defaultdict(Totals)
     for b in campus.buildings:
         t = buildings[b.id]
         rows.append(t.row(b.id, b.name, b.floor_area_m2, b.occupants, settings, b.department.value))
         dept_totals[b.department].merge(t)
     for dept, t in dept_totals.items():
         blds = [b for b in campus.buildings if b.department is dept]
-        departments.append(t.row(dept.value, _dept_name(dept.value, zh), sum(b.floor_area_m2 for b in blds),
+        departments.append(t.row(dept.value, dept_name(dept.value, zh), sum(b.floor_area_m2 for b in blds),
                                  sum(b.occupants for b in blds), settings))
     site_row = site.row(campus.site.id, campus.site.name, sum(b.floor_area_m2 for b in campus.buildings),
                         sum(b.occupants for b in campus.buildings), settings)
@@ -258,7 +260,7 @@ def build(usage: SiteUsage, month: str, settings: ReportSettings, *, language: s
         generated_at=datetime.fromtimestamp(now_ms / 1000, tz),
         site_total=site_row, buildings=rows, departments=departments,
         comparisons=_comparisons(site, campus.site.id, campus.site.name, settings) + [
-            c for dept, t in dept_totals.items() for c in _comparisons(t, dept.value, _dept_name(dept.value, zh),
+            c for dept, t in dept_totals.items() for c in _comparisons(t, dept.value, dept_name(dept.value, zh),
                                                                          settings, ("energy_kgce",))],
         targets=_targets(campus, dept_totals, mon, zh),
         incomer=_incomer(incomer_use, site), completeness=completeness,
@@ -267,7 +269,7 @@ def build(usage: SiteUsage, month: str, settings: ReportSettings, *, language: s
     )
 
 
-def _dept_name(key: str, zh: bool) -> str:
+def dept_name(key: str, zh: bool) -> str:
     return label(DEPARTMENTS, key, "zh-CN" if zh else "en")
 
 
@@ -285,7 +287,7 @@ METRICS = (("electricity_kwh", "kWh"), ("water_m3", "m³"), ("gas_m3", "m³"), (
            ("co2_kg", "kgCO2"))
 
 
-def _comparisons(t: _Totals, scope: str, name: str, s: ReportSettings,
+def _comparisons(t: Totals, scope: str, name: str, s: ReportSettings,
                  only: tuple[str, ...] | None = None) -> list[Comparison]:
     now, prev, last = t.figures(12, s), t.figures(11, s), t.figures(0, s)
     out = []
@@ -294,28 +296,28 @@ def _comparisons(t: _Totals, scope: str, name: str, s: ReportSettings,
             continue
         a, b, c = getattr(now, metric), getattr(prev, metric), getattr(last, metric)
         out.append(Comparison(scope=scope, scope_name=name, metric=metric, unit=unit, this_month=a,
-                              previous_month=b, mom_pct=_pct(a, b),
-                              last_year=c, yoy_pct=_pct(a, c)))
+                              previous_month=b, mom_pct=pct_change(a, b),
+                              last_year=c, yoy_pct=pct_change(a, c)))
     return out
 
 
-def _targets(campus: Campus, depts: dict[Department, _Totals], mon: int, zh: bool) -> list[TargetProgress]:
+def _targets(campus: Campus, depts: dict[Department, Totals], mon: int, zh: bool) -> list[TargetProgress]:
     out = []
     for dept, by_kind in campus.targets.items():
-        t = depts.get(dept, _Totals())
+        t = depts.get(dept, Totals())
         for kind, target in by_kind.items():
             if kind not in ENERGY_KINDS or target <= 0:
                 continue
             month_use = t.use(kind, 12)
             ytd = sum(t.kinds[kind].totals[12 - (mon - 1):13])
             out.append(TargetProgress(
-                department=dept.value, department_name=_dept_name(dept.value, zh), kind=kind, unit=UNIT[kind],
+                department=dept.value, department_name=dept_name(dept.value, zh), kind=kind, unit=UNIT[kind],
                 month_target=target, month_use=month_use, month_pct=month_use / target * 100, year_target=12 * target,
                 ytd_use=ytd, ytd_pct=ytd / (12 * target) * 100, over=month_use > target))
     return out
 
 
-def _incomer(incomer_use: dict[str, float], site: _Totals) -> Incomer | None:
+def _incomer(incomer_use: dict[str, float], site: Totals) -> Incomer | None:
     if not incomer_use:
         return None
     meter, kwh = next(iter(incomer_use.items()))

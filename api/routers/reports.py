@@ -5,14 +5,23 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
 from api.deps import AccessDep, LanguageDep, SiteUsageDep, UsageDep
 from api.reporting import monthly_report
 from reports.district import DistrictReport, build_district
 from reports.energy import EnergyReport, month_bounds
-from reports.render import MEDIA_TYPES, district_filename, filename, render, render_district
+from reports.period import PeriodReport, build_period
+from reports.render import (
+    MEDIA_TYPES,
+    district_filename,
+    filename,
+    period_filename,
+    render,
+    render_district,
+    render_period,
+)
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -63,3 +72,28 @@ def district_report(
     settings = request.app.state.settings
     report = build_district(usage, month, settings.report, language=language, sites=access.campuses())
     return _file(render_district(report, format, settings.report), format, district_filename(report, format))
+
+
+@router.get("/energy/year/{year}", response_model=PeriodReport,
+            responses={200: {"content": {m: {} for m in MEDIA_TYPES.values() if m != "application/json"},
+                             "description": "JSON (the model below), or the file in the format asked for"}},
+            summary="A calendar year's figures against the year before and the targets (节约型学校 self-assessment)")
+def year_report(request: Request, usage: SiteUsageDep, language: LanguageDep,
+                year: Annotated[int, Path(ge=2001, le=2099)],
+                format: Annotated[Literal["json", "csv", "xlsx", "pdf"], Query()] = "json") -> Response:
+    report = build_period(usage, "year", str(year), request.app.state.settings.report, language=language)
+    return _file(render_period(report, format, request.app.state.settings.report), format,
+                 period_filename(report, format))
+
+
+@router.get("/energy/term/{term}", response_model=PeriodReport,
+            responses={200: {"content": {m: {} for m in MEDIA_TYPES.values() if m != "application/json"},
+                             "description": "JSON (the model below), or the file in the format asked for"}},
+            summary="A school term's figures against the same term a year before and the targets")
+def term_report(request: Request, usage: SiteUsageDep, language: LanguageDep,
+                term: Annotated[str, Path(max_length=64, description="a term's name in the campus file's calendar",
+                                          examples=["2026秋季学期"])],
+                format: Annotated[Literal["json", "csv", "xlsx", "pdf"], Query()] = "json") -> Response:
+    report = build_period(usage, "term", term, request.app.state.settings.report, language=language)
+    return _file(render_period(report, format, request.app.state.settings.report), format,
+                 period_filename(report, format))

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from reports.config import ReportSettings
 from reports.district import DistrictReport
 from reports.energy import EnergyReport
+from reports.period import PeriodReport
 
 Renderer = Callable[[EnergyReport, ReportSettings], bytes]
 
@@ -60,3 +61,30 @@ def render_district(report: DistrictReport, fmt: str, settings: ReportSettings) 
 
 def district_filename(report: DistrictReport, fmt: str) -> str:
     return f"district-energy-{report.month}.{fmt}"
+
+
+def render_period(report: PeriodReport, fmt: str, settings: ReportSettings) -> bytes:
+    """A term or year summary in ``fmt``."""
+    from reports.render import csvfile, pdf, xlsx
+    from reports.render.period_tables import period_tables
+
+    if fmt == "json":
+        return report.model_dump_json(indent=2).encode()
+    views = period_tables(report)
+    if fmt == "csv":
+        return csvfile.render_views(views)
+    if fmt == "xlsx":
+        return xlsx.render_views(views)
+    if fmt == "pdf":
+        zh = report.language.startswith("zh")
+        what = ("学期" if report.kind == "term" else "年度") if zh else report.kind
+        title = (f"{report.site_name} {report.period} {what}能源资源消耗汇总" if zh else
+                 f"{report.site_name} — energy and water, {what} {report.period}")
+        sub = (f"生成时间 {report.generated_at:%Y-%m-%d %H:%M}, 时区 {report.timezone}" if zh else
+               f"generated {report.generated_at:%Y-%m-%d %H:%M}, {report.timezone}")
+        return pdf.render_views(title, sub, views, settings)
+    raise ValueError(f"format {fmt!r}: choose one of json, csv, xlsx, pdf")
+
+
+def period_filename(report: PeriodReport, fmt: str) -> str:
+    return f"energy-{report.kind}-{report.site}-{report.period}.{fmt}"

@@ -32,14 +32,14 @@ def _l(pair: tuple[str, str], zh: bool) -> str:
     return pair[0] if zh else pair[1]
 
 
-def _figure_headers(zh: bool) -> list[str]:
+def figure_headers(zh: bool) -> list[str]:
     return (["用电量 kWh", "用水量 m³", "用气量 m³", "综合能耗 kgce", "二氧化碳 kg", "单位面积能耗 kgce/m²",
              "人均能耗 kgce/人", "人均用水 m³/人", "数据完整率 %"] if zh else
             ["Electricity kWh", "Water m³", "Gas m³", "Energy kgce", "CO2 kg", "Energy per area kgce/m²",
              "Energy per person kgce", "Water per person m³", "Data coverage %"])
 
 
-def _figure_cells(r: Row) -> list[Cell]:
+def figure_cells(r: Row) -> list[Cell]:
     f, i = r.figures, r.indicators
     return [f.electricity_kwh, f.water_m3, f.gas_m3, f.energy_kgce, f.co2_kg, i.kgce_per_m2, i.kgce_per_person,
             i.water_m3_per_person, r.coverage * 100]
@@ -54,15 +54,15 @@ def tables(report: EnergyReport) -> list[Table]:
     head = (["建筑", "部门", "建筑面积 m²", "用能人数"] if zh
             else ["Building", "Department", "Floor area m²", "Occupants"])
     dept_names = {d.id: d.name for d in report.departments}
-    out.append(Table("buildings", "按建筑" if zh else "By building", head + _figure_headers(zh),
+    out.append(Table("buildings", "按建筑" if zh else "By building", head + figure_headers(zh),
                      [[b.name, dept_names.get(b.department or "", b.department), b.floor_area_m2, b.occupants,
-                       *_figure_cells(b)] for b in report.buildings],
+                       *figure_cells(b)] for b in report.buildings],
                      [None, None, 0, 0, *FIG_DECIMALS]))
     head = ["部门", "建筑面积 m²", "用能人数"] if zh else ["Department", "Floor area m²", "Occupants"]
-    out.append(Table("departments", "按部门" if zh else "By department", head + _figure_headers(zh),
-                     [[d.name, d.floor_area_m2, d.occupants, *_figure_cells(d)] for d in report.departments]
+    out.append(Table("departments", "按部门" if zh else "By department", head + figure_headers(zh),
+                     [[d.name, d.floor_area_m2, d.occupants, *figure_cells(d)] for d in report.departments]
                      + [[("合计" if zh else "Total"), report.site_total.floor_area_m2, report.site_total.occupants,
-                         *_figure_cells(report.site_total)]],
+                         *figure_cells(report.site_total)]],
                      [None, 0, 0, *FIG_DECIMALS]))
     out.append(Table("comparisons", "环比与同比" if zh else "Month-on-month and year-on-year",
                      ["范围", "项目", "单位", "本月", "上月", "环比 %", "去年同月", "同比 %"] if zh else
