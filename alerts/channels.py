@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
 
@@ -49,6 +50,20 @@ class AppriseNotifier:
         if not ok:
             reason = log.getvalue().strip().splitlines()[-1:] or ["no reason given"]
             raise SendFailed(f"{notice.channel}: {reason[0][:300]}")
+
+
+def send_file(url: str, title: str, body: str, attachment: Path) -> None:
+    """One message with a file attached (the monthly bulletin's PDF) through an apprise URL."""
+    ap = apprise.Apprise()
+    if not ap.add(url):
+        raise SendFailed(f"not a valid apprise URL: {url.split('://')[0]}://…")
+    files = apprise.AppriseAttachment()
+    files.add(str(attachment))
+    with apprise.LogCapture(level=logging.WARNING) as log:
+        ok = ap.notify(title=title, body=body, attach=files)
+    if not ok:
+        reason = log.getvalue().strip().splitlines()[-1:] or ["no reason given"]
+        raise SendFailed(reason[0][:300])
 
 
 class MqttNotifier:

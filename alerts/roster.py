@@ -103,6 +103,8 @@ class RosterFile(BaseModel):
     shifts: list[Shift] = Field(default_factory=list)
     fallback: list[str] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
+    bulletin: list[str] = Field(default_factory=list, description="who the monthly bulletin (通报) goes to: the "
+                                "heads of the departments and buildings, by person id")
 
     def zones_of(self, person: str) -> list[str] | None:
         """The zones ``person`` (an id on this roster) covers in any shift; [] for all of them; None for
@@ -117,6 +119,7 @@ class RosterFile(BaseModel):
         ids = {p.id for p in self.people}
         named = [(f"shift {i + 1}", p) for i, s in enumerate(self.shifts) for p in s.people]
         named += [("fallback", p) for p in self.fallback]
+        named += [("bulletin", p) for p in self.bulletin]
         named += [(f"route {r.id}", t) for r in self.routes for lv in r.levels for t in lv.to if t != ON_DUTY]
         for where, pid in named:
             if pid not in ids:

@@ -10,7 +10,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from api import cli_alerts, cli_credentials, cli_deploy, cli_grafana, cli_ingest, cli_report, cli_tokens
+from api import (
+    cli_alerts,
+    cli_bulletin,
+    cli_credentials,
+    cli_deploy,
+    cli_grafana,
+    cli_ingest,
+    cli_report,
+    cli_tokens,
+)
 from api.samples import sample_campus
 from ingest.errors import ConfigError, MeterwatchError
 
@@ -118,6 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_ingest.add_commands(sub)
     cli_tokens.add_commands(sub)
     cli_report.add_commands(sub)
+    cli_bulletin.add_commands(sub)
     return p
 
 
@@ -152,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             return cli_alerts.run(args)
         if args.command == "ingest":
             return cli_ingest.run(args)
+        if args.command == "bulletin":
+            return cli_bulletin.run(args)
     except MeterwatchError as exc:
         print(f"meterwatch: {exc}", file=sys.stderr)
         return 2

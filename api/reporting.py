@@ -12,6 +12,7 @@ from ingest.errors import ConfigError, NotFound
 from ingest.registry import Registry
 from ingest.status import PresenceStore
 from ingest.stores import open_store
+from reports.bulletin import Bulletin, build_bulletin, previous_year_month
 from reports.energy import AlertCount, ChangeSinceFiled, EnergyReport, FiledNote, build
 from reports.filing import FilingStore, changes_since
 from reports.usage import SiteUsage, Usage
@@ -53,6 +54,14 @@ def with_filing(report: EnergyReport, filings: FilingStore, version: int | None 
     return report.model_copy(update={"filed": FiledNote(
         version=filing.version, filed_at=datetime.fromtimestamp(filing.filed_ms / 1000, report.generated_at.tzinfo),
         filed_by=filing.filed_by, changes=changes)})
+
+
+def monthly_bulletin(usage: SiteUsage, settings: Settings, month: str, language: str) -> Bulletin:
+    """The month's bulletin: the month's report against the same month's a year before."""
+    usage.refresh(wait_s=usage.request_wait_s)
+    now = build(usage, month, settings.report, language=language, refresh=False)
+    before = build(usage, previous_year_month(month), settings.report, language=language, refresh=False)
+    return build_bulletin(usage.campus, now, before)
 
 
 def campus_file_for(settings: Settings, campus_file: Path | None = None) -> Path:

@@ -7,7 +7,7 @@ import email
 import email.policy
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -65,6 +65,7 @@ class Mail:
     to: list[str]
     subject: str
     body: str
+    attachments: list[str] = field(default_factory=list)  # file names
 
 
 class SmtpSink:
@@ -78,7 +79,8 @@ class SmtpSink:
                 msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
                 part = msg.get_body(preferencelist=("plain", "html"))
                 text = part.get_content() if part is not None else ""
-                outer.received.append(Mail(list(envelope.rcpt_tos), str(msg["subject"]), text))
+                files = [str(p.get_filename()) for p in msg.iter_attachments()]
+                outer.received.append(Mail(list(envelope.rcpt_tos), str(msg["subject"]), text, files))
                 return "250 OK"
 
         self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)

@@ -9,16 +9,19 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
 from api.deps import AccessDep, LanguageDep, SiteUsageDep, UsageDep
-from api.reporting import monthly_report
+from api.reporting import monthly_bulletin, monthly_report
+from reports.bulletin import Bulletin
 from reports.district import DistrictReport, build_district
 from reports.energy import EnergyReport, month_bounds
 from reports.period import PeriodReport, build_period
 from reports.render import (
     MEDIA_TYPES,
+    bulletin_filename,
     district_filename,
     filename,
     period_filename,
     render,
+    render_bulletin,
     render_district,
     render_period,
 )
@@ -97,3 +100,16 @@ def term_report(request: Request, usage: SiteUsageDep, language: LanguageDep,
     report = build_period(usage, "term", term, request.app.state.settings.report, language=language)
     return _file(render_period(report, format, request.app.state.settings.report), format,
                  period_filename(report, format))
+
+
+@router.get("/bulletin/{month}", response_model=Bulletin,
+            responses={200: {"content": {m: {} for m in MEDIA_TYPES.values() if m != "application/json"},
+                             "description": "JSON (the model below), or the file in the format asked for"}},
+            summary="The month's bulletin (通报): each department and building with a target, ranked among peers")
+def bulletin(request: Request, usage: SiteUsageDep, language: LanguageDep,
+             month: Annotated[str, Path(description="YYYY-MM", examples=["2026-10"], max_length=7)],
+             format: Annotated[Literal["json", "csv", "xlsx", "pdf"], Query()] = "json") -> Response:
+    _month(month)
+    settings = request.app.state.settings
+    b = monthly_bulletin(usage, settings, month, language)
+    return _file(render_bulletin(b, format, settings.report), format, bulletin_filename(b, format))

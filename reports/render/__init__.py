@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from reports.bulletin import Bulletin
 from reports.config import ReportSettings
 from reports.district import DistrictReport
 from reports.energy import EnergyReport
@@ -88,3 +89,29 @@ def render_period(report: PeriodReport, fmt: str, settings: ReportSettings) -> b
 
 def period_filename(report: PeriodReport, fmt: str) -> str:
     return f"energy-{report.kind}-{report.site}-{report.period}.{fmt}"
+
+
+def render_bulletin(bulletin: Bulletin, fmt: str, settings: ReportSettings) -> bytes:
+    """The monthly bulletin in ``fmt``."""
+    from reports.render import csvfile, pdf, xlsx
+    from reports.render.bulletin_tables import bulletin_tables
+
+    if fmt == "json":
+        return bulletin.model_dump_json(indent=2).encode()
+    views = bulletin_tables(bulletin)
+    if fmt == "csv":
+        return csvfile.render_views(views)
+    if fmt == "xlsx":
+        return xlsx.render_views(views)
+    if fmt == "pdf":
+        zh = bulletin.language.startswith("zh")
+        title = (f"{bulletin.site_name} {bulletin.month} 能源使用情况通报" if zh else
+                 f"{bulletin.site_name} — energy use bulletin, {bulletin.month}")
+        sub = (f"生成时间 {bulletin.generated_at:%Y-%m-%d %H:%M}" if zh else
+               f"generated {bulletin.generated_at:%Y-%m-%d %H:%M}")
+        return pdf.render_views(title, sub, views, settings)
+    raise ValueError(f"format {fmt!r}: choose one of json, csv, xlsx, pdf")
+
+
+def bulletin_filename(bulletin: Bulletin, fmt: str) -> str:
+    return f"bulletin-{bulletin.site}-{bulletin.month}.{fmt}"

@@ -1,0 +1,97 @@
+"""The monthly bulletin (通报): each department with a target, and each building with its own, told its month.
+
+Rewards and penalties depend on it, so every line says the same things: the month's use of one energy
+against its target (%), against the same month last year, per person and per m², and its rank among
+its peers. Departments are ranked among departments; a building among the buildings of its department
+(the three canteens among the canteens). The rank is by use against target, lowest first: a fair
+order between a large and a small canteen. The figures are the monthly report's (the same rules).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from ingest.campus import Campus
+from ingest.contract import Kind
+from reports.energy import ENERGY_KINDS, EnergyReport, Row, dept_name, pct_change
+
+FIELD = {Kind.ELECTRICITY: "electricity_kwh", Kind.WATER: "water_m3", Kind.GAS: "gas_m3"}
+UNITS = {Kind.ELECTRICITY: "kWh", Kind.WATER: "m³", Kind.GAS: "m³"}
+
+
+class BulletinLine(BaseModel):
+    scope: Literal["department", "building"]
+    id: str
+    name: str
+    peers: str = Field(description="who it is ranked among: 'departments', or a department's id")
+    peers_name: str
+    kind: Kind
+    unit: str
+    target: float
+    use: float
+    pct: float = Field(description="use ÷ target, %")
+    over: bool
+    last_year: float
+    yoy_pct: float | None
+    per_person: float | None
+    per_m2: float | None
+    rank: int = Field(description="among its peers by use against target, 1 = lowest")
+    of: int = Field(description="how many peers")
+
+
+class Bulletin(BaseModel):
+    site: str
+    site_name: str
+    month: str
+    language: str
+    generated_at: datetime
+    lines: list[BulletinLine]
+
+
+def build_bulletin(campus: Campus, now: EnergyReport, last_year: EnergyReport) -> Bulletin:
+    """From the month's report and the same month's a year before."""
+    zh = now.language.startswith("zh")
+    before = {r.id: r for r in [*last_year.departments, *last_year.buildings]}
+    lines: list[BulletinLine] = []
+
+    def line(scope: Literal["department", "building"], row: Row, kind: Kind, target: float, peers: str,
+             peers_name: str) -> BulletinLine:
+        use = getattr(row.figures, FIELD[kind])
+        old = before.get(row.id)
+        last = getattr(old.figures, FIELD[kind]) if old is not None else 0.0
+        return BulletinLine(scope=scope, id=row.id, name=row.name, peers=peers, peers_name=peers_name, kind=kind,
+                            unit=UNITS[kind], target=target, use=use, pct=use / target * 100, over=use > target,
+                            last_year=last, yoy_pct=pct_change(use, last),
+                            per_person=use / row.occupants if row.occupants else None,
+                            per_m2=use / row.floor_area_m2 if row.floor_area_m2 else None, rank=0, of=0)
+
+    departments = {r.id: r for r in now.departments}
+    for dept, by_kind in campus.targets.items():
+        row = departments.get(dept.value)
+        for kind, target in by_kind.items():
+            if row is not None and kind in ENERGY_KINDS and target > 0:
+                lines.append(line("department", row, kind, target, "departments", "各部门" if zh else "departments"))
+    buildings = {r.id: r for r in now.buildings}
+    for b in campus.buildings:
+        row = buildings.get(b.id)
+        for kind, target in b.targets.items():
+            if row is not None and kind in ENERGY_KINDS:
+                lines.append(line("building", row, kind, target, b.department.value,
+                                  dept_name(b.department.value, zh)))
+    ranked: list[BulletinLine] = []
+    groups: dict[tuple[str, str], list[BulletinLine]] = {}
+    for x in lines:
+        groups.setdefault((x.peers, x.kind.value), []).append(x)
+    for x in lines:
+        peers = sorted(groups[(x.peers, x.kind.value)], key=lambda p: (p.pct, p.id))
+        ranked.append(x.model_copy(update={"rank": peers.index(x) + 1, "of": len(peers)}))
+    return Bulletin(site=now.site, site_name=now.site_name, month=now.month, language=now.language,
+                    generated_at=now.generated_at, lines=ranked)
+
+
+def previous_year_month(month: str) -> str:
+    year, mon = (int(x) for x in month.split("-"))
+    return f"{year - 1:04d}-{mon:02d}"
