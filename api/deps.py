@@ -68,6 +68,18 @@ def get_site_usage(usage: Annotated[Usage, Depends(get_usage)], campus: Annotate
     return usage.site(campus.site.id, campus)
 
 
+def check_month(month: str) -> None:
+    """422 unless YYYY-MM between 2001-01 and 2099-12 (a report compares with the same month a year before)."""
+    from reports.energy import month_bounds
+
+    try:
+        year, _ = month_bounds(month)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    if not 2001 <= year <= 2099:
+        raise HTTPException(422, f"month {month!r}: use YYYY-MM between 2001-01 and 2099-12")
+
+
 def get_language(request: Request,
                  lang: Annotated[str | None, Query(description="zh-CN (default) or en")] = None) -> str:
     if lang is None:

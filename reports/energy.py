@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -239,18 +240,7 @@ def build(usage: SiteUsage, month: str, settings: ReportSettings, *, language: s
                 buildings[device.building].add(kind, use)
                 site.add(kind, use)
 
-    rows, departments = [], []
-    dept_totals: dict[Department, Totals] = defaultdict(Totals)
-    for b in campus.buildings:
-        t = buildings[b.id]
-        rows.append(t.row(b.id, b.name, b.floor_area_m2, b.occupants, settings, b.department.value))
-        dept_totals[b.department].merge(t)
-    for dept, t in dept_totals.items():
-        blds = [b for b in campus.buildings if b.department is dept]
-        departments.append(t.row(dept.value, dept_name(dept.value, zh), sum(b.floor_area_m2 for b in blds),
-                                 sum(b.occupants for b in blds), settings))
-    site_row = site.row(campus.site.id, campus.site.name, sum(b.floor_area_m2 for b in campus.buildings),
-                        sum(b.occupants for b in campus.buildings), settings)
+    rows, departments, dept_totals, site_row = campus_rows(campus, buildings, site, settings, zh, Totals)
 
     return EnergyReport(
         site=campus.site.id, site_name=campus.site.name, month=f"{year:04d}-{mon:02d}", language=language,
@@ -267,6 +257,24 @@ def build(usage: SiteUsage, month: str, settings: ReportSettings, *, language: s
         alerts=[AlertCount(category=c, severity=s, raised=n, open=o) for c, s, n, o in alerts or []],
         coefficients=[CoefficientUsed(name=n, **c.model_dump()) for n, c in settings.all_coefficients().items()],
     )
+
+
+def campus_rows(campus: Campus, buildings: dict[str, Totals], site: Totals, settings: ReportSettings, zh: bool,
+                new: Callable[[], Totals]) -> tuple[list[Row], list[Row], dict[Department, Totals], Row]:
+    """The rows of every building, of every department (its buildings added up) and of the site."""
+    rows, departments = [], []
+    dept_totals: dict[Department, Totals] = defaultdict(new)
+    for b in campus.buildings:
+        t = buildings[b.id]
+        rows.append(t.row(b.id, b.name, b.floor_area_m2, b.occupants, settings, b.department.value))
+        dept_totals[b.department].merge(t)
+    for dept, t in dept_totals.items():
+        blds = [b for b in campus.buildings if b.department is dept]
+        departments.append(t.row(dept.value, dept_name(dept.value, zh), sum(b.floor_area_m2 for b in blds),
+                                 sum(b.occupants for b in blds), settings))
+    site_row = site.row(campus.site.id, campus.site.name, sum(b.floor_area_m2 for b in campus.buildings),
+                        sum(b.occupants for b in campus.buildings), settings)
+    return rows, departments, dept_totals, site_row
 
 
 def dept_name(key: str, zh: bool) -> str:

@@ -19,12 +19,12 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from ingest.campus import Campus, Department
+from ingest.campus import Campus
 from ingest.contract import Kind
 from ingest.errors import NotFound
 from reports.config import ReportSettings
 from reports.consumption import UNIT, meter_use, meters
-from reports.energy import ENERGY_KINDS, METRICS, CoefficientUsed, Row, Totals, dept_name, pct_change
+from reports.energy import ENERGY_KINDS, METRICS, CoefficientUsed, Row, Totals, campus_rows, dept_name, pct_change
 from reports.periods import Interval
 from reports.usage import SiteUsage
 
@@ -138,18 +138,8 @@ def build_period(usage: SiteUsage, kind: Literal["year", "term"], period: str, s
             use = meter_use(usage.rollups, usage.store, device, cuts, Interval.DAY, now_ms)
             buildings[device.building].add(k, use)
             site.add(k, use)
-    rows, departments = [], []
-    depts: dict[Department, Totals] = defaultdict(lambda: Totals(n, now_idx))
-    for b in campus.buildings:
-        t = buildings[b.id]
-        rows.append(t.row(b.id, b.name, b.floor_area_m2, b.occupants, settings, b.department.value))
-        depts[b.department].merge(t)
-    for dept, t in depts.items():
-        blds = [b for b in campus.buildings if b.department is dept]
-        departments.append(t.row(dept.value, dept_name(dept.value, zh), sum(b.floor_area_m2 for b in blds),
-                                 sum(b.occupants for b in blds), settings))
-    site_row = site.row(campus.site.id, campus.site.name, sum(b.floor_area_m2 for b in campus.buildings),
-                        sum(b.occupants for b in campus.buildings), settings)
+    rows, departments, depts, site_row = campus_rows(campus, buildings, site, settings, zh,
+                                                     lambda: Totals(n, now_idx))
 
     def yoy(t: Totals, scope: str, name: str, only: tuple[str, ...] | None = None) -> list[YearOnYear]:
         now, last = t.figures(now_idx, settings), t.figures(prev_idx, settings)

@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from api.deps import AccessDep, SiteUsageDep, require
+from api.deps import AccessDep, SiteUsageDep, check_month, require
 from api.reporting import monthly_report, with_filing
 from api.tokens import Principal, Role
-from reports.energy import ChangeSinceFiled, EnergyReport, month_bounds
+from reports.energy import ChangeSinceFiled, EnergyReport
 from reports.filing import FORMATS, Filing, FilingStore
 from reports.render import MEDIA_TYPES, filename, render
 
@@ -52,20 +52,11 @@ def _public(f: Filing, tz: ZoneInfo, changes: list[ChangeSinceFiled] | None = No
                         changes=changes)
 
 
-def _month(month: str) -> None:
-    try:
-        year, _ = month_bounds(month)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc
-    if not 2001 <= year <= 2099:
-        raise HTTPException(422, f"month {month!r}: use YYYY-MM between 2001-01 and 2099-12")
-
-
 @router.post("/energy/{month}/file", response_model=FilingPublic, status_code=201,
              summary="File the month's report (admin): every format frozen, with its SHA-256, who and when")
 def file_report(month: Month, request: Request, usage: SiteUsageDep,
                 principal: Annotated[Principal, Depends(require(Role.ADMIN))]) -> FilingPublic:
-    _month(month)
+    check_month(month)
     settings = request.app.state.settings
     if principal.scope.partial:
         raise HTTPException(403, "a token narrowed to zones or buildings cannot file a site's report")
@@ -94,7 +85,7 @@ def list_filed(request: Request, access: AccessDep,
 def get_filed(month: Month, request: Request, usage: SiteUsageDep,
               format: Annotated[Literal["json", "csv", "xlsx", "pdf"] | None, Query()] = None,
               version: Annotated[int | None, Query(ge=1, le=10_000)] = None) -> Response:
-    _month(month)
+    check_month(month)
     store = filings(request)
     site = usage.site_id
     filing = store.filing(site, month, version)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from api.deps import AccessDep, LanguageDep, SiteUsageDep, UsageDep
+from api.deps import AccessDep, LanguageDep, SiteUsageDep, UsageDep, check_month
 from api.reporting import monthly_bulletin, monthly_report
 from reports.bulletin import Bulletin
 from reports.district import DistrictReport, build_district
-from reports.energy import EnergyReport, month_bounds
+from reports.energy import EnergyReport
 from reports.period import PeriodReport, build_period
 from reports.render import (
     MEDIA_TYPES,
@@ -27,16 +27,6 @@ from reports.render import (
 )
 
 router = APIRouter(prefix="/reports", tags=["reports"])
-
-
-def _month(month: str) -> None:
-    """422 unless YYYY-MM between 2001-01 and 2099-12 (a report compares with the same month a year before)."""
-    try:
-        year, _ = month_bounds(month)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc
-    if not 2001 <= year <= 2099:
-        raise HTTPException(422, f"month {month!r}: use YYYY-MM between 2001-01 and 2099-12")
 
 
 def _file(data: bytes, fmt: str, name: str) -> Response:
@@ -54,7 +44,7 @@ def energy_report(
                                 examples=["2026-10"], max_length=7)],
     format: Annotated[Literal["json", "csv", "xlsx", "pdf"], Query(description="json, csv, xlsx or pdf")] = "json",
 ) -> Response:
-    _month(month)
+    check_month(month)
     settings = request.app.state.settings
     desk = getattr(request.app.state, "alerts", None)
     report = monthly_report(usage, settings, month, language, alert_store=desk.store if desk else None,
@@ -71,7 +61,7 @@ def district_report(
     month: Annotated[str, Query(description="YYYY-MM, 2001-01 to 2099-12", examples=["2026-10"], max_length=7)],
     format: Annotated[Literal["json", "csv", "xlsx", "pdf"], Query(description="json, csv, xlsx or pdf")] = "json",
 ) -> Response:
-    _month(month)
+    check_month(month)
     settings = request.app.state.settings
     report = build_district(usage, month, settings.report, language=language, sites=access.campuses())
     return _file(render_district(report, format, settings.report), format, district_filename(report, format))
@@ -109,7 +99,7 @@ def term_report(request: Request, usage: SiteUsageDep, language: LanguageDep,
 def bulletin(request: Request, usage: SiteUsageDep, language: LanguageDep,
              month: Annotated[str, Path(description="YYYY-MM", examples=["2026-10"], max_length=7)],
              format: Annotated[Literal["json", "csv", "xlsx", "pdf"], Query()] = "json") -> Response:
-    _month(month)
+    check_month(month)
     settings = request.app.state.settings
     b = monthly_bulletin(usage, settings, month, language)
     return _file(render_bulletin(b, format, settings.report), format, bulletin_filename(b, format))
