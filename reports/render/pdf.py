@@ -159,10 +159,10 @@ def render_views(title: str, sub: str, views: list[View], settings: ReportSettin
                             bottomMargin=12 * mm, title=title, author="meterwatch")
     width = page[0] - 24 * mm
     story: list[Flowable] = [Paragraph(escape(title), TITLE), Paragraph(escape(sub), CELL), Spacer(1, 4 * mm)]
-    for i, view in enumerate(views):
-        story += [Paragraph(escape(view.title), H2), _table(view, width * (0.5 if i == 0 else 1))]
+    for view in views:  # a two-column summary needs half the page; every other table all of it
+        story += [Paragraph(escape(view.title), H2), _table(view, width * (0.5 if len(view.headers) <= 2 else 1))]
         if view.note:
-            story.append(Paragraph(escape(view.note), CELL))
+            story += [Spacer(1, 1.5 * mm), Paragraph(escape(view.note), CELL)]
         story.append(Spacer(1, 6 * mm))
     doc.build(story)
     return buf.getvalue()
