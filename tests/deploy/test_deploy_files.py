@@ -22,7 +22,8 @@ from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
 UNITS = ["meterwatch.service", "meterwatch-alerts.service", "meterwatch-mosquitto.service",
-         "meterwatch-mosquitto-reload.path", "meterwatch-mosquitto-reload.service"]
+         "meterwatch-mosquitto-reload.path", "meterwatch-mosquitto-reload.service", "meterwatch-bulletin.service",
+         "meterwatch-bulletin.timer"]
 
 
 def test_every_systemd_unit_verifies(tmp_path: Path) -> None:
@@ -42,7 +43,8 @@ def test_every_systemd_unit_verifies(tmp_path: Path) -> None:
     assert problems == [], problems
 
 
-@pytest.mark.parametrize("name", ["meterwatch.service", "meterwatch-alerts.service", "meterwatch-mosquitto.service"])
+@pytest.mark.parametrize("name", ["meterwatch.service", "meterwatch-alerts.service", "meterwatch-mosquitto.service",
+                                  "meterwatch-bulletin.service"])
 def test_each_service_is_sandboxed(name: str) -> None:
     lines = dict(line.split("=", 1) for line in (DEPLOY / name).read_text(encoding="utf-8").splitlines()
                  if "=" in line and not line.startswith("#"))
