@@ -96,6 +96,11 @@ class AlertDesk:
         self.refresh()
         return self._sites
 
+    @property
+    def known(self) -> dict[str, SiteDesk]:
+        """The sites' desks as of the last :meth:`refresh` (no look at the registry: for a caller that just did)."""
+        return self._sites
+
     def site(self, site: str | None) -> SiteDesk:
         """A site's desk; None: the only site's."""
         sites = self.sites()

@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+from alerts.book import AlertBook
 from alerts.channels import MqttNotifier, Notifier
 from alerts.clock import Clock, make_clock
 from alerts.config import AlertSettings
@@ -48,6 +49,7 @@ class AlertService:
         self.watching_since_ms = int(since)
         self.owned: list[str] | None = list(settings.sites) or None  # None: every site
         self.engines: dict[str, Engine] = {}
+        self.books: dict[str, AlertBook] = {}  # each owned site's, as of the last campus refresh
         self._refresh_campus()
         self._queue: queue.Queue[Inbound | None] = queue.Queue()
         self._stop = threading.Event()
@@ -127,9 +129,10 @@ class AlertService:
     def _refresh_campus(self) -> None:
         """An engine for every site this process owns, following campus changes (state is kept by key)."""
         changed = self.desk.refresh()
-        for site, desk in self.desk.sites().items():
+        for site, desk in self.desk.known.items():
             if self.owned is not None and site not in self.owned:
                 continue
+            self.books[site] = desk.book
             engine = self.engines.get(site)
             if engine is None:
                 self.engines[site] = Engine(desk.rules, self.store.load_engine(site),
@@ -186,7 +189,9 @@ class AlertService:
 
     def _apply(self, site: str, transitions: list[Transition], now: int,
                updates: dict[tuple[str, str], Transition] | None = None) -> None:
-        engine, book = self.engines[site], self.desk.site(site).book
+        if not transitions:
+            return  # most readings: the campus is looked up once per batch, not once per reading
+        engine, book = self.engines[site], self.books[site]
         for t in transitions:
             if t.kind == "update" and updates is not None:
                 updates[(t.rule.id, t.subject)] = t  # repeats within a batch: only the newest is written
@@ -209,8 +214,8 @@ class AlertService:
                 for site, engine in self.engines.items():
                     self._apply(site, engine.tick(now), now)
                 self._save_engines()
-            for site in self.engines:
-                escalated += self.desk.site(site).book.escalate(now)
+            for book in self.books.values():
+                escalated += book.escalate(now)
             if escalated:
                 self.dispatcher.wake()
             self.ticked_ms = now
