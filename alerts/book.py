@@ -40,6 +40,25 @@ class BookSettings:
     ack_link_ttl_s: float = 86_400.0
 
 
+@dataclass(frozen=True)
+class RecordAlert:
+    """An alert a record raises (an overdue round, a water test outside its limit, a drifting sensor)."""
+
+    rule: str
+    category: str
+    severity: str
+    subject: str
+    detail: str
+    ts: int
+    zone: str | None = None
+    building: str | None = None
+    device: str | None = None
+    department: str | None = None
+    value: float | None = None
+    limit: str | None = None
+    unit: str | None = None
+
+
 class Applied(NamedTuple):
     raised: int | None = None        # the id of an alert this transition raised
     closed_by_hand: bool = False     # the engine's alert was resolved by a person meanwhile
@@ -101,6 +120,41 @@ class AlertBook:
             return Applied()
         self._resolve(alert, "system", None, t.ts, now_ms)
         return Applied()
+
+    # -- records (inspections, water tests): alerts raised by what people record -----------
+    def record(self, a: RecordAlert, now_ms: int, *, repeat: bool = True) -> int:
+        """Raise ``a`` (its own transaction), or, while the same (rule, subject) is open, add it to that alert
+        (``repeat``; otherwise only bring its detail and value up to date). Returns the alert's id."""
+        s = self.store
+        with s.tx():
+            alert = s.open_for(self.settings.site, a.rule, a.subject)
+            if alert is not None and not repeat:  # the same alert, kept current without an event each time
+                if (alert.detail, alert.value) != (a.detail, a.value):
+                    s.update_alert(alert.id, detail=a.detail, value=a.value)
+                return alert.id
+            if alert is not None:
+                s.update_alert(alert.id, value=a.value, last_ms=max(a.ts, alert.last_ms), detail=a.detail)
+                s.event(alert.id, a.ts, "repeated", None, value=a.value, limit=a.limit, detail=a.detail)
+                return alert.id
+            route = self.roster.route(None, a.category, a.severity, a.zone, a.building)
+            alert_id = s.insert_alert(
+                site=self.settings.site, rule=a.rule, subject=a.subject, device=a.device, building=a.building,
+                zone=a.zone, department=a.department, category=a.category, severity=a.severity, status="active",
+                value=a.value, limit_text=a.limit, unit=a.unit, detail=a.detail, started_ms=a.ts, last_ms=a.ts,
+                route=route.id, level=0, next_escalation_ms=_next_escalation(route, 0, now_ms))
+            s.event(alert_id, a.ts, "raised", None, value=a.value, limit=a.limit, detail=a.detail)
+            self._notify(s.get(alert_id), "raised", self.roster.recipients(route.levels[0], a.zone, now_ms),
+                         route, now_ms)
+            return alert_id
+
+    def settle(self, rule: str, subject: str, reason: str, now_ms: int) -> int | None:
+        """Resolve the open (rule, subject) alert, if any, because a record settled it; its id."""
+        with self.store.tx():
+            alert = self.store.open_for(self.settings.site, rule, subject)
+            if alert is None:
+                return None
+            self._resolve(alert, "system", reason, now_ms, now_ms)
+            return alert.id
 
     # -- people ------------------------------------------------------------------------
     def ack(self, alert_id: int, by: str, comment: str | None, now_ms: int) -> Alert:
@@ -170,7 +224,6 @@ class AlertBook:
         building = campus.building(alert.building) if alert.building else None
         device = self.rules.devices.get(alert.device or "")
         zone = next((z.name for z in campus.zones if z.id == alert.zone), alert.zone or "")
-        rule = self.rules.file_rule(alert.rule)
         payload = {"alert_id": alert.id, "site": cfg.site, "event": event, "rule": alert.rule,
                    "severity": alert.severity, "category": alert.category, "status": alert.status,
                    "device": alert.device,
@@ -179,7 +232,7 @@ class AlertBook:
                    "started_ms": alert.started_ms, "level": level}
 
         def text(language: str | None, person: str | None) -> tuple[str, str]:
-            name = rule.name.text(language or cfg.language) if rule else alert.rule
+            name = self.rules.rule_name(alert.rule, language or cfg.language)
             ack = f"{cfg.public_url}/api/v1/alerts/{alert.id}"
             if person:
                 ack += f"/ack?{ack_query(cfg.secret, alert.id, person, now_ms // 1000 + int(cfg.ack_link_ttl_s))}"

@@ -164,3 +164,33 @@ class RuleBook:
     def file_rule(self, rule_id: str) -> Rule | None:
         """A rule by id, enabled or not (alerts outlive edits to the file)."""
         return next((r for r in self.file.rules if r.id == rule_id), None)
+
+    def rule_name(self, rule_id: str, language: str) -> str:
+        """The name of a rule of the file, or of one of meterwatch's own record alerts; else the id."""
+        rule = self.file_rule(rule_id)
+        if rule is not None:
+            return rule.name.text(language)
+        own = RECORD_RULES.get(rule_id)
+        return own.name.text(language) if own is not None else rule_id
+
+
+class RecordRule(BaseModel):
+    """An alert that records raise rather than readings: not in the rule file, routed like any other."""
+
+    model_config = _Strict
+    name: Name
+    category: Category
+    severity: Severity
+
+
+RECORD_RULES: dict[str, RecordRule] = {
+    "round-overdue": RecordRule(name=Name(zh="巡查/检查未按时完成", en="Check round overdue"),
+                                category=Category.DATA, severity=Severity.MINOR),
+    "water-test-overdue": RecordRule(name=Name(zh="水质检测或滤芯更换逾期", en="Water test or filter change overdue"),
+                                     category=Category.DATA, severity=Severity.MINOR),
+    "water-test-limit": RecordRule(name=Name(zh="水质检测结果超出限值", en="Water test result outside its limit"),
+                                   category=Category.SAFETY, severity=Severity.MAJOR),
+    "sensor-drift": RecordRule(name=Name(zh="水质传感器与化验结果不符(疑似漂移)",
+                                         en="Water sensor disagrees with the laboratory (drift)"),
+                               category=Category.DATA, severity=Severity.MINOR),
+}

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from alerts.clock import Clock, WallClock
 from alerts.desk import AlertDesk
 from alerts.process import AlertProcess, AlertProcessConfig
 from alerts.service import AlertService
@@ -24,19 +26,27 @@ from api.routers import (
     dead_letters,
     devices,
     filed,
+    files,
     gateways,
+    hazards,
     health,
+    inspections,
     metrics,
     reports,
     rules,
+    sweep,
     tokens,
     water_quality,
+    water_tests,
 )
 from api.settings import Settings
 from api.tokens import TokenStore
+from api.uploads import add_bodies
 from ingest.campus import Campus
 from ingest.errors import ConfigError, NotFound, StoreUnavailable
 from ingest.service import IngestService
+from records.desk import RecordDesk, RecordRefused
+from records.photos import FileRejected
 from reports.filing import FilingStore
 from reports.usage import Usage
 
@@ -73,10 +83,20 @@ def build_usage(settings: Settings, service: IngestService) -> Usage:
     return Usage(settings.data_dir, service.store, lambda: service.registry.campuses, service.presence)
 
 
+UPLOADS = ("/api/v1/photos", "/api/v1/inspections", "/api/v1/hazards", "/api/v1/water-tests")
+
+
+def build_records(app: FastAPI, settings: Settings, clock: Clock) -> RecordDesk:
+    service: IngestService = app.state.service
+    return RecordDesk(settings.data_dir, settings.records, lambda: service.registry.campuses, app.state.alerts,
+                      service.store, clock.now_ms)
+
+
 def create_app(settings: Settings, service: IngestService | None = None, campus: Campus | list[Campus] | None = None,
-               alerts: AlertService | AlertProcess | None = None) -> FastAPI:
+               alerts: AlertService | AlertProcess | None = None, clock: Clock | None = None) -> FastAPI:
     """The app. With ``service`` (and ``alerts``) given the caller owns their lifecycle; otherwise the app
-    starts and stops them."""
+    starts and stops them. ``clock``: what records and the sweep take as now (the wall clock; tests freeze it)."""
+    clock = clock or WallClock()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -95,9 +115,12 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
                 engine.start()
         if settings.report.refresh_s > 0:
             app.state.usage.keep_current(settings.report.refresh_s)
+        app.state.records = build_records(app, settings, clock)
+        app.state.records.keep_checking()
         try:
             yield
         finally:
+            app.state.records.close()
             app.state.tokens.close()
             app.state.filings.close()
             app.state.usage.stop()
@@ -113,14 +136,16 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
                   description="校园水电气与水质监测 · campus water, electricity, gas and water-quality telemetry")
     app.state.settings = settings
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # the console's charting library: 700 KB, 230 KB gzipped
-    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)  # outermost: before routing and auth
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes,  # outermost: before routing and auth
+                       uploads=UPLOADS, upload_max_bytes=settings.records.upload_max_bytes)
     if service is not None:
         app.state.service = service
         app.state.alerts = alert_desk(settings, alerts)
         app.state.usage = build_usage(settings, service)
     app.include_router(health.router, prefix="/api/v1")  # open, like /metrics
     for router in (campus_router.router, devices.router, gateways.router, dead_letters.router, rules.router,
-                   consumption.router, reports.router, filed.router, water_quality.router):
+                   consumption.router, reports.router, reports.bulletins, filed.router, water_quality.router,
+                   files.router, inspections.router, hazards.router, water_tests.router, sweep.router):
         app.include_router(router, prefix="/api/v1", dependencies=[Viewer])
     app.include_router(alerts_router.router, prefix="/api/v1")  # per route: the signed one-tap ack link is open
     app.include_router(tokens.router, prefix="/api/v1")
@@ -140,6 +165,18 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(RecordRefused)
+    @app.exception_handler(FileRejected)
+    async def _refused(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_bodies(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(AmbiguousSite)
     async def _which_site(request: Request, exc: AmbiguousSite) -> JSONResponse:

@@ -15,6 +15,7 @@ from api.tokens import Principal, Role, TokenStore
 from ingest.campus import Campus
 from ingest.errors import ConfigError
 from ingest.service import IngestService
+from records.desk import Context, RecordDesk
 from reports.usage import SiteUsage, Usage
 
 T = TypeVar("T")
@@ -56,6 +57,17 @@ def get_alerts(request: Request) -> AlertDesk:
     if alerts is None:
         raise HTTPException(503, "alerts are disabled: set [alerts] enabled = true")
     return alerts
+
+
+def get_records(request: Request) -> RecordDesk:
+    records: RecordDesk = request.app.state.records
+    return records
+
+
+def get_context(records: Annotated[RecordDesk, Depends(get_records)], campus: Annotated[Campus, Depends(get_campus)],
+                ) -> Context:
+    """The site a records request is about, as the token sees it (its zones and buildings only)."""
+    return records.context(campus.site.id, view=campus)
 
 
 def get_usage(request: Request) -> Usage:
@@ -149,6 +161,8 @@ AccessDep = Annotated[Access, Depends(get_access)]
 CampusDep = Annotated[Campus, Depends(get_campus)]
 LanguageDep = Annotated[str, Depends(get_language)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+RecordsDep = Annotated[RecordDesk, Depends(get_records)]
+ContextDep = Annotated[Context, Depends(get_context)]
 Viewer = Depends(require(Role.VIEWER))
 Electrician = Depends(require(Role.ELECTRICIAN))
 Admin = Depends(require(Role.ADMIN))

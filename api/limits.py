@@ -14,13 +14,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    """``uploads``: path prefixes that take files (photos, a laboratory's PDF) and their own, larger limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, uploads: tuple[str, ...] = (), upload_max_bytes: int = 0) -> None:
+        self.app, self.default_bytes = app, max_bytes
+        self.uploads, self.upload_max_bytes = uploads, upload_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload = scope["method"] in ("POST", "PATCH") and scope["path"].startswith(self.uploads) if self.uploads \
+            else False
+        limit = self.upload_max_bytes if upload else self.default_bytes
+        await self._limited(scope, receive, send, limit, "[records] upload_max_bytes" if upload else
+                            "[api] max_body_bytes")
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send, max_bytes: int, setting: str) -> None:
         length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if length is not None:
             try:
@@ -28,8 +38,8 @@ class BodyLimit:
             except ValueError:
                 await self._refuse(send, 400, "Content-Length is not a number")
                 return
-            if declared > self.max_bytes:
-                await self._refuse(send, 413, self._message(declared))
+            if declared > max_bytes:
+                await self._refuse(send, 413, self._message(declared, max_bytes, setting))
                 return
         seen = 0
         started = refused = False
@@ -41,10 +51,10 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:  # answer now; the app sees the client go away and stops reading
+                if seen > max_bytes:  # answer now; the app sees the client go away and stops reading
                     refused = True
                     if not started:
-                        await self._refuse(send, 413, self._message(seen))
+                        await self._refuse(send, 413, self._message(seen, max_bytes, setting))
                     return {"type": "http.disconnect"}
             return message
 
@@ -62,9 +72,9 @@ class BodyLimit:
             if not refused:
                 raise  # the app's own failure, not the body we cut off
 
-    def _message(self, size: int) -> str:
-        return (f"request body of {size}+ bytes is over the {self.max_bytes} byte limit ([api] max_body_bytes): "
-                f"send less at once")
+    @staticmethod
+    def _message(size: int, max_bytes: int, setting: str) -> str:
+        return f"request body of {size}+ bytes is over the {max_bytes} byte limit ({setting}): send less at once"
 
     @staticmethod
     async def _refuse(send: Send, status: int, detail: str) -> None:

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from alerts.config import AlertSettings
 from ingest.config import BrokerSettings, IngestSettings, MqttSettings, StoreSettings
 from ingest.errors import ConfigError
+from records.config import RecordSettings
 from reports.config import ReportSettings
 
 
@@ -43,6 +44,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     alerts: AlertSettings = AlertSettings()
     report: ReportSettings = ReportSettings()
+    records: RecordSettings = RecordSettings()
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:

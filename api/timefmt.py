@@ -34,6 +34,11 @@ def from_ms(ms: int | None, tz: ZoneInfo) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz)
 
 
+def at_ms(ms: int, tz: ZoneInfo) -> datetime:
+    """An instant (epoch ms) in ``tz``."""
+    return datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz)
+
+
 def parse_interval(text: str) -> int:
     """'15m' → 900 seconds. Bare numbers are seconds."""
     m = re.fullmatch(r"\s*(\d{1,9})\s*([smhdw]?)\s*", text)

@@ -111,6 +111,18 @@ class Device(BaseModel):
         return self
 
 
+class SamplingPoint(BaseModel):
+    """A drinking-water sampling point without a sensor of its own (every drinking-water sensor is one already):
+    a tap or a fountain that is self-tested every two weeks and sent to the laboratory once a term."""
+
+    model_config = _Strict
+    id: Identifier
+    name: str
+    building: Identifier
+    role: str = Field(default="drinking", description="drinking, canteen_water or secondary_supply: picks the limits")
+    filter: bool = Field(default=False, description="a fountain whose filter is changed once a term")
+
+
 class Campus(BaseModel):
     model_config = _Strict
     site: Site
@@ -122,6 +134,8 @@ class Campus(BaseModel):
     calendar: dict[str, Any] = Field(default_factory=dict, description="school terms; used by simulators and rules")
     targets: dict[Department, dict[Kind, float]] = Field(
         default_factory=dict, description="monthly energy-saving targets (节能降耗指标) per department: kWh or m³")
+    sampling_points: list[SamplingPoint] = Field(
+        default_factory=list, description="drinking-water sampling points without a sensor (water tests)")
 
     @model_validator(mode="after")
     def _references(self) -> Campus:
@@ -150,6 +164,14 @@ class Campus(BaseModel):
             elif dev.zone not in zones:
                 raise ValueError(f"device {dev.id!r} names unknown zone {dev.zone!r}")
         kinds = {d.id: d.kind for d in self.devices}
+        seen_points: set[str] = set()
+        for point in self.sampling_points:
+            if point.building not in buildings:
+                raise ValueError(f"sampling point {point.id!r} names unknown building {point.building!r}")
+            if point.id in kinds or point.id in seen_points:
+                raise ValueError(f"sampling point id {point.id!r} is used twice (a sensor is a point already, "
+                                 "under its device id)")
+            seen_points.add(point.id)
         listed = {g.id for g in self.gateways}
         for g in self.gateways:
             if g.id in kinds:

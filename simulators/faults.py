@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 FAULTS: dict[str, str] = {
@@ -51,10 +52,24 @@ _TARGETS: dict[str, tuple[str, str | None, str | None]] = {
 class Fault:
     name: str
     device: str | None  # None: campus-wide (malformed, duplicates, out_of_order)
+    since: datetime | None = None  # a load fault starts here (the site's local time when naive); None: all along
 
 
 def resolve(spec: str, devices: list[dict[str, Any]], departments: dict[str, str]) -> Fault:
-    """``NAME`` or ``NAME:DEVICE`` → a Fault with its target device."""
+    """``NAME``, ``NAME:DEVICE``, either with ``@START`` (ISO time: the fault begins then) → a Fault."""
+    spec, _, start = spec.partition("@")
+    since = None
+    if start:
+        try:
+            since = datetime.fromisoformat(start)
+        except ValueError:
+            raise ValueError(f"fault {spec}@{start}: write the start as an ISO time, e.g. {spec}@2026-07-20T22:00") \
+                from None
+    fault = _resolve(spec, devices, departments)
+    return Fault(fault.name, fault.device, since)
+
+
+def _resolve(spec: str, devices: list[dict[str, Any]], departments: dict[str, str]) -> Fault:
     name, _, device = spec.partition(":")
     if name not in FAULTS:
         raise ValueError(f"unknown fault {name!r}; choose from: {', '.join(FAULTS)}")

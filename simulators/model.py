@@ -68,8 +68,12 @@ class Simulation:
         depts = {b: v["department"] for b, v in self.buildings.items()}
         self.faults = [resolve(f, self.devices, depts) for f in faults or []]
         self.by_device: dict[str, set[str]] = {}
+        self.since: dict[tuple[str, str], int] = {}
         for f in self.faults:
             self.by_device.setdefault(f.device or "*", set()).add(f.name)
+            if f.since is not None:
+                at = f.since if f.since.tzinfo else f.since.replace(tzinfo=self.tz)
+                self.since[(f.device or "*", f.name)] = int(at.timestamp() * 1000)
         self.half_ms = self.start_ms + (self.end_ms - self.start_ms) // 2
         self.third_ms = self.start_ms + (self.end_ms - self.start_ms) // 3
         self._day_cache: dict[Any, DayType] = {}
@@ -92,8 +96,11 @@ class Simulation:
             self._day_cache[day] = self.calendar.day_type(day)
         return local.hour + local.minute / 60, self._day_cache[day]
 
-    def _has(self, device: str, fault: str) -> bool:
-        return fault in self.by_device.get(device, ()) or fault in self.by_device.get("*", ())
+    def _has(self, device: str, fault: str, ts_ms: int | None = None) -> bool:
+        """Does ``fault`` bend ``device`` (at ``ts_ms``: a fault with a start time only from then on)?"""
+        found = fault in self.by_device.get(device, ()) or fault in self.by_device.get("*", ())
+        since = self.since.get((device, fault))
+        return found and (since is None or ts_ms is None or ts_ms >= since)
 
     # -- values ------------------------------------------------------------------------
     def _rate(self, dev: dict[str, Any], ts_ms: int) -> float:
@@ -108,21 +115,21 @@ class Simulation:
                 rate = profiles.dorm_room_kw(hour, day)
             else:
                 rate = profiles.electricity_kw(dept, hour, day, area)
-            if self._has(dev["id"], "over_budget"):
+            if self._has(dev["id"], "over_budget", ts_ms):
                 rate += 40
-            if self._has(dev["id"], "lights_on_night") and (hour >= 22 or hour < 6):
+            if self._has(dev["id"], "lights_on_night", ts_ms) and (hour >= 22 or hour < 6):
                 rate += 25
-            if self._has(dev["id"], "dorm_appliance") and 20 <= hour < 20.75:
+            if self._has(dev["id"], "dorm_appliance", ts_ms) and 20 <= hour < 20.75:
                 rate += 1.8
         elif kind == "water":
             rate = profiles.water_m3h(dept, hour, day, area)
-            if self._has(dev["id"], "water_leak"):
+            if self._has(dev["id"], "water_leak", ts_ms):
                 rate += 0.4
-            if self._has(dev["id"], "water_over_budget"):
+            if self._has(dev["id"], "water_over_budget", ts_ms):
                 rate += 2.0
         else:
             rate = profiles.gas_m3h(dept, hour, day, area)
-            if self._has(dev["id"], "gas_after_hours") and (hour >= 21 or hour < 5):
+            if self._has(dev["id"], "gas_after_hours", ts_ms) and (hour >= 21 or hour < 5):
                 rate += 3.0
         return rate
 

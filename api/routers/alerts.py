@@ -45,8 +45,7 @@ def public(a: Alert, alerts: AlertDesk, tz: TimezoneDep, language: str | None = 
     the names of its device, building and zone beside their ids."""
     desk = alerts.of(a)
     language = language or desk.book.settings.language
-    rule = desk.rules.file_rule(a.rule)
-    name = rule.name.text(language) if rule else a.rule
+    name = desk.rules.rule_name(a.rule, language)
     names = desk.names
     return AlertPublic(
         id=a.id, site=desk.campus.site.id, site_name=desk.campus.site.name,
@@ -194,8 +193,7 @@ def ack_link(alert_id: AlertId, alerts: AlertsDep, tz: TimezoneDep, by: SignedBy
         return HTMLResponse(_page(f"告警 #{a.id}", f"告警 #{a.id} 当前状态：{escape(a.status)}。<br>"
                                                    f"Alert #{a.id} is {escape(a.status)}." + _console_link(a.id)))
     desk = alerts.of(a)
-    rule = desk.rules.file_rule(a.rule)
-    name = rule.name.text("zh-CN") if rule else a.rule
+    name = desk.rules.rule_name(a.rule, "zh-CN")
     started = from_ms(a.started_ms, tz)
     action = f"/api/v1/alerts/{a.id}/ack?{ack_query_of(alerts, a.id, str(who), int(exp or 0))}"
     subject = desk.names.subject(a.subject, "zh-CN")

@@ -27,6 +27,7 @@ from reports.render import (
 )
 
 router = APIRouter(prefix="/reports", tags=["reports"])
+bulletins = APIRouter(tags=["reports"])  # /bulletins/{month}: the bulletin's own address (the issue's), same answer
 
 
 def _file(data: bytes, fmt: str, name: str) -> Response:
@@ -92,6 +93,10 @@ def term_report(request: Request, usage: SiteUsageDep, language: LanguageDep,
                  period_filename(report, format))
 
 
+@bulletins.get("/bulletins/{month}", response_model=Bulletin,
+               responses={200: {"content": {m: {} for m in MEDIA_TYPES.values() if m != "application/json"},
+                                "description": "JSON (the model below), or the file in the format asked for"}},
+               summary="The month's bulletin (通报) preview: the same as /reports/bulletin/{month}")
 @router.get("/bulletin/{month}", response_model=Bulletin,
             responses={200: {"content": {m: {} for m in MEDIA_TYPES.values() if m != "application/json"},
                              "description": "JSON (the model below), or the file in the format asked for"}},

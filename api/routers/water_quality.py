@@ -58,5 +58,4 @@ def board(service: ServiceDep, campus: CampusDep, language: LanguageDep,
 
 
 def _rule_name(desk: AlertDesk | None, site: str, rule_id: str, language: str) -> str:
-    rule = desk.site(site).rules.file_rule(rule_id) if desk is not None else None
-    return rule.name.text(language) if rule else rule_id
+    return desk.site(site).rules.rule_name(rule_id, language) if desk is not None else rule_id

@@ -82,10 +82,11 @@ def _register(settings: ReportSettings) -> None:
     pdfmetrics.registerFont(TTFont(FONT, str(path), **kw))
 
 
-def _table(view: View, width: float) -> Table:
-    body = [[Paragraph(escape(h), HEAD) for h in view.headers]]
+def _table(view: View, width: float, large: bool = False) -> Table:
+    head, cell, num = (BIG_HEAD, BIG_CELL, BIG_NUM) if large else (HEAD, CELL, CELL_NUM)
+    body = [[Paragraph(escape(h), head) for h in view.headers]]
     for row in view.rows:
-        body.append([Paragraph(escape(fmt(v, d)), CELL_NUM if d is not None and not isinstance(v, str) else CELL)
+        body.append([Paragraph(escape(fmt(v, d)), num if d is not None and not isinstance(v, str) else cell)
                      for v, d in zip(row, view.decimals, strict=True)])
     t = Table(body, repeatRows=1, colWidths=[width / len(view.headers)] * len(view.headers))
     t.setStyle(TableStyle([
@@ -150,17 +151,20 @@ def render(report: EnergyReport, settings: ReportSettings) -> bytes:
     return buf.getvalue()
 
 
-def render_views(title: str, sub: str, views: list[View], settings: ReportSettings) -> bytes:
-    """A plain report: a title, a line under it, then each view as a table (the district report)."""
+def render_views(title: str, sub: str, views: list[View], settings: ReportSettings, *,
+                 notice: bool = False) -> bytes:
+    """A plain report: a title, a line under it, then each view as a table (the district report). ``notice``: A4
+    portrait in large type, to be put up on a wall (上墙公示)."""
     _register(settings)
     buf = io.BytesIO()
-    page = landscape(A4)
+    page = A4 if notice else landscape(A4)
     doc = SimpleDocTemplate(buf, pagesize=page, leftMargin=12 * mm, rightMargin=12 * mm, topMargin=12 * mm,
                             bottomMargin=12 * mm, title=title, author="meterwatch")
     width = page[0] - 24 * mm
     story: list[Flowable] = [Paragraph(escape(title), TITLE), Paragraph(escape(sub), CELL), Spacer(1, 4 * mm)]
     for view in views:  # a two-column summary needs half the page; every other table all of it
-        story += [Paragraph(escape(view.title), H2), _table(view, width * (0.5 if len(view.headers) <= 2 else 1))]
+        story += [Paragraph(escape(view.title), H2),
+                  _table(view, width * (0.5 if len(view.headers) <= 2 and not notice else 1), notice)]
         if view.note:
             story += [Spacer(1, 1.5 * mm), Paragraph(escape(view.note), CELL)]
         story.append(Spacer(1, 6 * mm))
@@ -173,3 +177,6 @@ H2 = ParagraphStyle("h2", fontName=FONT, fontSize=12, leading=16, spaceAfter=3)
 HEAD = ParagraphStyle("head", fontName=FONT, fontSize=7.5, leading=9.5)
 CELL = ParagraphStyle("cell", fontName=FONT, fontSize=7.5, leading=9.5)
 CELL_NUM = ParagraphStyle("num", parent=CELL, alignment=2)
+BIG_HEAD = ParagraphStyle("bighead", fontName=FONT, fontSize=11, leading=14)
+BIG_CELL = ParagraphStyle("bigcell", fontName=FONT, fontSize=11, leading=14)
+BIG_NUM = ParagraphStyle("bignum", parent=BIG_CELL, alignment=2)

@@ -5,6 +5,7 @@ Cells hold numbers as numbers (XLSX keeps them so); ``decimals`` says how to sho
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ingest.labels import CATEGORIES, SEVERITIES
@@ -144,11 +145,18 @@ def _summary(report: EnergyReport, zh: bool) -> Table:
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def spreadsheet_safe(value: Cell) -> Cell:
     """A text cell that a spreadsheet would run as a formula (it begins with = + - @, a tab or a CR) gets a
     leading apostrophe (OWASP's CSV-injection advice); numbers stay numbers. Names come from spreadsheets
-    and the API, so they are never trusted."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    and the API, so they are never trusted. Control characters a worksheet cannot hold (XML 1.0 forbids them)
+    become U+FFFD."""
+    if not isinstance(value, str):
+        return value
+    value = _CONTROL.sub("\ufffd", value)
+    if value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from alerts.clock import FrozenClock
+from alerts.clock import Clock, FrozenClock
 from alerts.config import AlertSettings
 from alerts.service import AlertService
 from api.app import build_service, create_app
@@ -23,9 +23,9 @@ from tests.harness import token_headers
 
 @contextmanager
 def alert_app(data_dir: Path, batch: list[Inbound], *, store: bool = False,
-              campus: Path = SAMPLE) -> Iterator[tuple[TestClient, AlertService]]:
+              campus: Path = SAMPLE, clock: Clock | None = None) -> Iterator[tuple[TestClient, AlertService]]:
     """``store``: ingest commits the batch too (the readings endpoints and the water board see it). ``campus``:
-    a campus file or directory (every site in it)."""
+    a campus file or directory (every site in it). ``clock``: the app's now (records, the sweep)."""
     settings = load_settings(None, data_dir=data_dir)
     ingest = build_service(settings, load_sites(campus), connect_mqtt=False)
     if store:
@@ -37,7 +37,7 @@ def alert_app(data_dir: Path, batch: list[Inbound], *, store: bool = False,
                           settings=AlertSettings(roster_file=roster, mqtt_publish=False))
     alerts.evaluate(batch)
     try:
-        with TestClient(create_app(settings, service=ingest, alerts=alerts),
+        with TestClient(create_app(settings, service=ingest, alerts=alerts, clock=clock),
                         headers=token_headers(data_dir)) as client:
             yield client, alerts
     finally:

@@ -1,0 +1,146 @@
+"""The hazard ledger (隐患排查台账): POST /hazards reports one, PATCH /hazards/{id} moves it open → assigned →
+fixed with who, when and photos, GET /hazards lists them (JSON, or the ledger as XLSX or PDF)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import ContextDep, Electrician, LanguageDep, PrincipalDep, RecordsDep, TimezoneDep
+from api.routers.files import keep_photos
+from api.timefmt import at_ms, from_ms
+from api.uploads import body_of, read_record
+from ingest.errors import NotFound
+from records.desk import Context, RecordDesk
+from records.ledger import hazard_ledger
+from records.recording import move_hazard, report_hazard
+from records.store import HazardRow
+
+router = APIRouter(tags=["records"])
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class HazardCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=500, description="what was found")
+    building: str | None = Field(default=None, max_length=64)
+    device: str | None = Field(default=None, max_length=64, description="the meter or sensor it concerns, if any")
+    inspection: int | None = Field(default=None, ge=1, le=2**62, description="the check round that found it")
+    due: dt.date | None = Field(default=None, description="to be fixed by (整改期限)")
+    note: str = Field(default="", max_length=4000)
+    photos: list[str] = Field(default_factory=list, max_length=20)
+
+
+class HazardUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["assigned", "fixed"]
+    assigned_to: str | None = Field(default=None, max_length=100, description="who is to fix it (with assigned)")
+    due: dt.date | None = None
+    note: str = Field(default="", max_length=4000, description="what was done (needed with fixed)")
+    photos: list[str] = Field(default_factory=list, max_length=20)
+
+
+class StepPublic(BaseModel):
+    at: dt.datetime
+    by: str
+    status: str
+    note: str
+    photos: list[str]
+
+
+class HazardPublic(BaseModel):
+    id: int
+    site: str
+    title: str
+    zone: str | None
+    building: str | None
+    device: str | None
+    inspection: int | None
+    status: str
+    reported_by: str
+    reported_at: dt.datetime
+    assigned_to: str | None
+    assigned_at: dt.datetime | None
+    fixed_by: str | None
+    fixed_at: dt.datetime | None
+    due: dt.date | None
+    note: str
+    photos: list[str]
+    steps: list[StepPublic] = Field(default_factory=list)
+
+
+def _public(records: RecordDesk, h: HazardRow, tz: ZoneInfo, steps: bool = True) -> HazardPublic:
+    return HazardPublic(
+        id=h.id, site=h.site, title=h.title, zone=h.zone, building=h.building, device=h.device, inspection=h.round_id,
+        status=h.status, reported_by=h.reported_by, reported_at=at_ms(h.reported_ms, tz), assigned_to=h.assigned_to,
+        assigned_at=from_ms(h.assigned_ms, tz), fixed_by=h.fixed_by, fixed_at=from_ms(h.fixed_ms, tz),
+        due=dt.date.fromisoformat(h.due) if h.due else None, note=h.note, photos=h.photos,
+        steps=[StepPublic(at=at_ms(s.ts_ms, tz), by=s.by, status=s.status, note=s.note, photos=s.photos)
+               for s in records.store.steps(h.id)] if steps else [])
+
+
+def _visible(ctx: Context, h: HazardRow) -> bool:
+    if h.site != ctx.site:
+        return False
+    if h.building is not None:
+        return ctx.campus.building(h.building) is not None
+    return h.zone is None or any(z.id == h.zone for z in ctx.campus.zones) or h.zone == "default"
+
+
+def _get(records: RecordDesk, ctx: Context, hazard_id: int) -> HazardRow:
+    h = records.store.hazard(hazard_id) if 0 < hazard_id < 2**62 else None
+    if h is None or not _visible(ctx, h):
+        raise NotFound(f"no hazard #{hazard_id}")
+    return h
+
+
+@router.post("/hazards", response_model=HazardPublic, status_code=201, dependencies=[Electrician],
+             summary="Report a hazard (隐患): JSON, or multipart with 'record' and 'photo' parts",
+             openapi_extra=body_of(HazardCreate, {"photo": "photos of what was found"}))
+async def create(request: Request, records: RecordsDep, ctx: ContextDep, principal: PrincipalDep,
+                 tz: TimezoneDep) -> HazardPublic:
+    body, files = await read_record(request, HazardCreate, ("photo",))
+    photos = [*body.photos, *(k.sha256 for k in keep_photos(records, files["photo"]))]
+    h = report_hazard(records, ctx, title=body.title, building=body.building, device=body.device,
+                      round_id=body.inspection, due=body.due, note=body.note, photos=photos, by=principal.name)
+    return _public(records, h, tz)
+
+
+@router.patch("/hazards/{hazard_id}", response_model=HazardPublic, dependencies=[Electrician],
+              summary="Move a hazard along: assigned (to whom), then fixed (what was done), with photos",
+              openapi_extra=body_of(HazardUpdate, {"photo": "photos of the fix"}))
+async def update(request: Request, records: RecordsDep, ctx: ContextDep, principal: PrincipalDep, tz: TimezoneDep,
+                 hazard_id: int) -> HazardPublic:
+    h = _get(records, ctx, hazard_id)
+    body, files = await read_record(request, HazardUpdate, ("photo",))
+    photos = [*body.photos, *(k.sha256 for k in keep_photos(records, files["photo"]))]
+    moved = move_hazard(records, h, status=body.status, assigned_to=body.assigned_to, due=body.due, note=body.note,
+                        photos=photos, by=principal.name)
+    return _public(records, moved, tz)
+
+
+@router.get("/hazards", response_model=list[HazardPublic],
+            responses={200: {"content": {XLSX: {}, "application/pdf": {}},
+                             "description": "JSON, or the ledger as XLSX or PDF"}},
+            summary="The hazard ledger: JSON, XLSX or PDF")
+def listing(request: Request, records: RecordsDep, ctx: ContextDep, tz: TimezoneDep, language: LanguageDep,
+            status: Annotated[Literal["open", "assigned", "fixed"] | None, Query()] = None,
+            format: Annotated[Literal["json", "xlsx", "pdf"], Query()] = "json") -> Response | list[HazardPublic]:
+    rows = [h for h in records.store.hazards(ctx.site, status=status) if _visible(ctx, h)]
+    if format == "json":
+        return [_public(records, h, tz, steps=False) for h in rows]
+    body = hazard_ledger(ctx.campus, rows, format, request.app.state.settings.report, language.startswith("zh"),
+                         dt.datetime.fromtimestamp(records.now_ms() / 1000, tz))
+    name = f"hazards-{ctx.site}.{format}"
+    return Response(body, media_type=XLSX if format == "xlsx" else "application/pdf",
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+
+
+@router.get("/hazards/{hazard_id}", response_model=HazardPublic, summary="One hazard with its history")
+def one(records: RecordsDep, ctx: ContextDep, tz: TimezoneDep, hazard_id: int) -> HazardPublic:
+    return _public(records, _get(records, ctx, hazard_id), tz)

@@ -1,0 +1,173 @@
+"""Check rounds (巡查/检查记录): POST /inspections records one (JSON, or multipart with photos); GET /inspections
+lists them; GET /inspections/due says which are due or overdue and who the roster has on them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import ContextDep, Electrician, PageDep, PrincipalDep, RecordsDep, TimezoneDep
+from api.routers.files import keep_photos
+from api.timefmt import at_ms
+from api.uploads import body_of, read_record
+from ingest.errors import NotFound
+from records.desk import RecordDesk
+from records.recording import Answer, record_round
+from records.rounds import Template
+from records.store import RoundRow
+
+router = APIRouter(tags=["records"])
+
+
+class ItemAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    item: int = Field(ge=0, le=99, description="the item's index in the template's checklist")
+    ok: bool = Field(description="true: OK; false: a problem (say what in the note)")
+    note: str = Field(default="", max_length=2000)
+
+
+class RoundCreate(BaseModel):
+    """A check round as the electrician walked it. Who and when are not fields: the token and the server's clock."""
+
+    model_config = ConfigDict(extra="forbid")
+    template: str = Field(max_length=64, examples=["zone-patrol"])
+    zone: str | None = Field(default=None, max_length=64, description="for a round walked per zone")
+    building: str | None = Field(default=None, max_length=64, description="for a round walked per building")
+    items: list[ItemAnswer] = Field(max_length=100)
+    note: str = Field(default="", max_length=4000)
+    photos: list[str] = Field(default_factory=list, max_length=20,
+                              description="SHA-256 of photos uploaded to /photos (or send them in this request)")
+    hazards: bool = Field(default=True, description="make each problem item an open hazard in the ledger")
+
+
+class ItemPublic(BaseModel):
+    item: int
+    zh: str
+    en: str
+    ok: bool
+    note: str
+
+
+class RoundPublic(BaseModel):
+    id: int
+    site: str
+    template: str
+    template_name: str
+    zone: str
+    building: str | None
+    recorded_by: str = Field(description="the token that recorded it")
+    recorded_at: datetime = Field(description="the server's clock")
+    day: date
+    items: list[ItemPublic]
+    problems: int
+    note: str
+    photos: list[str]
+    hazards: list[int] = Field(default_factory=list, description="hazards this round opened (when it was recorded)")
+
+
+class PersonPublic(BaseModel):
+    id: str
+    name: str
+
+
+class DuePublic(BaseModel):
+    template: str
+    name: str
+    zone: str
+    building: str | None
+    place_name: str
+    start: date
+    end: date
+    status: str = Field(description="due (its window holds today) or overdue (its window passed without a round)")
+    assigned: list[PersonPublic] = Field(description="who the duty roster has on duty there")
+
+
+class TemplatePublic(BaseModel):
+    id: str
+    name: str
+    every: str
+    per: str
+    items: list[str]
+
+
+def public_round(t: RoundRow, records: RecordDesk, tz: ZoneInfo, language: str = "zh-CN",
+                 hazards: list[int] | None = None) -> RoundPublic:
+    tmpl = records.templates.template(t.template)
+    name = tmpl.name.text(language) if tmpl else t.template
+    return RoundPublic(id=t.id, site=t.site, template=t.template, template_name=name, zone=t.zone,
+                       building=t.building, recorded_by=t.recorded_by, recorded_at=at_ms(t.recorded_ms, tz),
+                       day=date.fromisoformat(t.day), items=[ItemPublic(**i) for i in t.items],
+                       problems=sum(1 for i in t.items if not i["ok"]), note=t.note, photos=t.photos,
+                       hazards=hazards or [])
+
+
+@router.post("/inspections", response_model=RoundPublic, status_code=201, dependencies=[Electrician],
+             summary="Record a check round: each item OK or problem, a note, photos (JSON, or multipart: 'record' "
+                     "and 'photo' parts); who and when come from the token and the server's clock",
+             openapi_extra=body_of(RoundCreate, {"photo": "photos taken on the round (JPEG, PNG or WebP)"}))
+async def create(request: Request, records: RecordsDep, ctx: ContextDep, principal: PrincipalDep,
+                 tz: TimezoneDep) -> RoundPublic:
+    body, files = await read_record(request, RoundCreate, ("photo",))
+    photos = [*body.photos, *(k.sha256 for k in keep_photos(records, files["photo"]))]
+    row, found = record_round(records, ctx, template=body.template, zone=body.zone, building=body.building,
+                              answers=[Answer(a.item, a.ok, a.note) for a in body.items], note=body.note,
+                              photos=photos, by=principal.name, hazards=body.hazards)
+    return public_round(row, records, tz, hazards=[h.id for h in found])
+
+
+@router.get("/inspections", response_model=list[RoundPublic], summary="Check rounds recorded, newest first")
+def listing(records: RecordsDep, ctx: ContextDep, tz: TimezoneDep, page: PageDep, response: Response,
+            zone: Annotated[str | None, Query(max_length=64)] = None,
+            building: Annotated[str | None, Query(max_length=64)] = None,
+            template: Annotated[str | None, Query(max_length=64)] = None,
+            since: Annotated[datetime | None, Query(description="recorded at or after")] = None) -> list[RoundPublic]:
+    since_ms = int(since.timestamp() * 1000) if since is not None and since.year > 1970 else 0
+    zones = {z.id for z in ctx.campus.zones} | {"default"}
+    buildings = {b.id for b in ctx.campus.buildings}
+    rows = [r for r in records.store.rounds(ctx.site, since_ms=since_ms, template=template, limit=100_000)
+            if (zone is None or r.zone == zone) and (building is None or r.building == building)
+            and (r.zone in zones if r.building is None else r.building in buildings)]
+    return [public_round(r, records, tz) for r in page.of(rows, response)]
+
+
+@router.get("/inspections/due", response_model=list[DuePublic],
+            summary="Rounds due today (this week) and overdue ones, with who the duty roster has on them")
+def due(records: RecordsDep, ctx: ContextDep, request: Request,
+        language: Annotated[str | None, Query(description="zh-CN (default) or en")] = None) -> list[DuePublic]:
+    lang = language or request.app.state.settings.language
+    zones = {z.id: z.name for z in ctx.campus.zones}
+    names = {b.id: b.name for b in ctx.campus.buildings}
+    return [DuePublic(template=r.template.id, name=r.template.name.text(lang), zone=r.place.zone,
+                      building=r.place.building,
+                      place_name=names.get(r.place.building or "", "") or zones.get(r.place.zone, r.place.zone),
+                      start=r.window.start, end=r.window.end, status=r.status,
+                      assigned=[PersonPublic(id=p.id, name=p.name) for p in r.assigned])
+            for r in records.due_rounds(ctx)]
+
+
+@router.get("/inspections/templates", response_model=list[TemplatePublic], summary="The check-round templates")
+def templates(records: RecordsDep, request: Request,
+              language: Annotated[str | None, Query(description="zh-CN (default) or en")] = None,
+              ) -> list[TemplatePublic]:
+    lang = language or request.app.state.settings.language
+    return [_template(t, lang) for t in records.templates.rounds]
+
+
+def _template(t: Template, lang: str) -> TemplatePublic:
+    return TemplatePublic(id=t.id, name=t.name.text(lang), every=t.every.value, per=t.per.value,
+                          items=[i.text(lang) for i in t.items])
+
+
+@router.get("/inspections/{round_id}", response_model=RoundPublic, summary="One check round")
+def one(records: RecordsDep, ctx: ContextDep, tz: TimezoneDep, round_id: int) -> RoundPublic:
+    row = records.store.round(round_id) if 0 < round_id < 2**62 else None
+    visible = row is not None and row.site == ctx.site and (
+        row.building in {b.id for b in ctx.campus.buildings} if row.building else
+        row.zone in {z.id for z in ctx.campus.zones} | {"default"})
+    if row is None or not visible:
+        raise NotFound(f"no check round #{round_id}")
+    return public_round(row, records, tz)

@@ -1,0 +1,202 @@
+"""Water tests (水质检测): POST /water-tests records one result (JSON, or multipart with the laboratory's PDF);
+GET /water-tests lists them, or with due=true what is due or overdue; GET /water-tests/points the sampling points;
+GET /water-tests/notice the A4 public notice (上墙公示)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from api.deps import ContextDep, Electrician, LanguageDep, PrincipalDep, RecordsDep, TimezoneDep
+from api.routers.files import keep_attachment
+from api.timefmt import at_ms, from_ms
+from api.uploads import body_of, read_record
+from ingest.errors import NotFound
+from records.desk import Context, RecordDesk
+from records.ledger import water_notice
+from records.store import WaterTestRow
+from records.testing import Value, record_test
+from records.water import Limit, SamplingPoint, limits, points
+
+router = APIRouter(tags=["records"])
+
+
+class ValueWithLimit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    value: float = Field(allow_inf_nan=False)
+    min: float | None = Field(default=None, allow_inf_nan=False, description="its lower limit")
+    max: float | None = Field(default=None, allow_inf_nan=False, description="its upper limit")
+    unit: str | None = Field(default=None, max_length=20)
+    name: str | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="after")
+    def _order(self) -> ValueWithLimit:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+Param = Annotated[str, Field(max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class WaterTestCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    point: str = Field(max_length=64, description="a sampling point: a drinking-water sensor's id, or one of the "
+                       "campus file's sampling_points", examples=["ta-fountain"])
+    taken_at: dt.datetime = Field(description="when the sample was taken (not when it is recorded)")
+    kind: Literal["self", "lab", "filter"] = Field(description="self-test, laboratory test, or a filter change")
+    lab: str | None = Field(default=None, max_length=200, description="the laboratory (with kind: lab)")
+    values: dict[Param, float | ValueWithLimit] = Field(
+        default_factory=dict, max_length=60,
+        description="parameter → value; a parameter meterwatch does not know comes with its limit: {value, max}",
+        examples=[{"ph": 7.2, "turbidity_ntu": 0.3, "lead_mgl": {"value": 0.002, "max": 0.01, "unit": "mg/L"}}])
+    note: str = Field(default="", max_length=4000)
+
+    @model_validator(mode="after")
+    def _aware(self) -> WaterTestCreate:
+        if self.taken_at.tzinfo is None:
+            raise ValueError("taken_at needs its UTC offset, e.g. 2026-11-20T10:00:00+08:00")
+        if not 2000 <= self.taken_at.year <= 2100:
+            raise ValueError("taken_at: a year between 2000 and 2100")
+        for k, v in self.values.items():
+            if isinstance(v, float) and v != v:
+                raise ValueError(f"{k}: not a number")
+        return self
+
+
+class ResultPublic(BaseModel):
+    field: str
+    name: str
+    value: float
+    unit: str
+    low: float | None
+    high: float | None
+    limit: str
+    ok: bool
+    rule: str | None = Field(description="the alert rule that holds a sensor here to this limit")
+
+
+class WaterTestPublic(BaseModel):
+    id: int
+    site: str
+    point: str
+    point_name: str
+    kind: str
+    lab: str | None
+    taken_at: dt.datetime
+    recorded_by: str
+    recorded_at: dt.datetime
+    results: list[ResultPublic]
+    passed: bool
+    attachment: str | None = Field(description="/api/v1/files/{sha256} of the laboratory's PDF")
+    note: str
+    alerts: list[int] = Field(description="alerts this test raised")
+
+
+class DuePublic(BaseModel):
+    point: str
+    point_name: str
+    building: str
+    zone: str
+    kind: str = Field(description="self (every 14 days), lab (once a term) or filter (once a term)")
+    last: dt.datetime | None
+    due: dt.date
+    status: str = Field(description="due (soon or now) or overdue")
+
+
+class PointPublic(BaseModel):
+    id: str
+    name: str
+    building: str
+    zone: str
+    role: str
+    device: str | None
+    filter: bool
+    limits: dict[str, str]
+
+
+def _public(t: WaterTestRow, names: dict[str, SamplingPoint], tz: ZoneInfo, zh: bool) -> WaterTestPublic:
+    results = [ResultPublic(field=r["field"], name=r["name"] if zh else r["name_en"], value=r["value"],
+                            unit=r["unit"], low=r["low"], high=r["high"], limit=r["limit"], ok=r["ok"],
+                            rule=r["rule"]) for r in t.results]
+    p = names.get(t.point)
+    return WaterTestPublic(id=t.id, site=t.site, point=t.point, point_name=p.name if p else t.point, kind=t.kind,
+                           lab=t.lab, taken_at=at_ms(t.taken_ms, tz), recorded_by=t.recorded_by,
+                           recorded_at=at_ms(t.recorded_ms, tz), results=results,
+                           passed=all(r.ok for r in results), attachment=t.attachment, note=t.note, alerts=t.alerts)
+
+
+def _points(ctx: Context) -> dict[str, SamplingPoint]:
+    """The sampling points the token sees (buildings of its scope)."""
+    seen = {b.id for b in ctx.campus.buildings}
+    return {k: p for k, p in points(ctx.campus).items() if p.building in seen}
+
+
+@router.post("/water-tests", response_model=WaterTestPublic, status_code=201, dependencies=[Electrician],
+             summary="Record a water test result (JSON, or multipart with 'record' and an 'attachment' PDF)",
+             openapi_extra=body_of(WaterTestCreate, {"attachment": "the laboratory's report (PDF)"}))
+async def create(request: Request, records: RecordsDep, ctx: ContextDep, principal: PrincipalDep, tz: TimezoneDep,
+                 language: LanguageDep) -> WaterTestPublic:
+    body, files = await read_record(request, WaterTestCreate, ("attachment",))
+    if body.point not in _points(ctx):
+        raise NotFound(f"no sampling point {body.point!r}")
+    attachment = keep_attachment(records, files["attachment"])
+    values = {k: Value(v) if isinstance(v, float | int) else Value(v.value, v.min, v.max, v.unit, v.name)
+              for k, v in body.values.items()}
+    row = record_test(records, ctx, point=body.point, kind=body.kind, lab=body.lab, taken=body.taken_at,
+                      values=values, attachment=attachment, note=body.note, by=principal.name)
+    return _public(row, points(ctx.campus), tz, language.startswith("zh"))
+
+
+@router.get("/water-tests", response_model=list[WaterTestPublic] | list[DuePublic],
+            summary="Water tests recorded (newest first), or with due=true what is due or overdue")
+def listing(records: RecordsDep, ctx: ContextDep, tz: TimezoneDep, language: LanguageDep,
+            point: Annotated[str | None, Query(max_length=64)] = None,
+            kind: Annotated[Literal["self", "lab", "filter"] | None, Query()] = None,
+            due: Annotated[bool, Query(description="list what is due or overdue instead")] = False,
+            ) -> list[WaterTestPublic] | list[DuePublic]:
+    seen = _points(ctx)
+    if due:
+        return [DuePublic(point=d.point.id, point_name=d.point.name, building=d.point.building, zone=d.point.zone,
+                          kind=d.kind, last=from_ms(d.last_ms, tz), due=d.due, status=d.status)
+                for d in records.due_tests(ctx) if d.point.id in seen and (point is None or d.point.id == point)
+                and (kind is None or d.kind == kind)]
+    return [_public(t, seen, tz, language.startswith("zh"))
+            for t in records.store.tests(ctx.site, point=point, kind=kind) if t.point in seen]
+
+
+@router.get("/water-tests/points", response_model=list[PointPublic], summary="The drinking-water sampling points")
+def sampling_points(records: RecordsDep, ctx: ContextDep) -> list[PointPublic]:
+    return [PointPublic(id=p.id, name=p.name, building=p.building, zone=p.zone, role=p.role, device=p.device,
+                        filter=p.filter, limits={f: lim.text() for f, lim in _limits(records, ctx, p).items()})
+            for p in _points(ctx).values()]
+
+
+def _limits(records: RecordDesk, ctx: Context, p: SamplingPoint) -> dict[str, Limit]:
+    if records.alerts is None:
+        return {}
+    return limits(records.alerts.site(ctx.site).rules, ctx.campus, p)
+
+
+@router.get("/water-tests/notice", responses={200: {"content": {"application/pdf": {}}}},
+            summary="The public notice (上墙公示): an A4 PDF of each point's latest results against the limits")
+def notice(request: Request, records: RecordsDep, ctx: ContextDep, tz: TimezoneDep, language: LanguageDep,
+           point: Annotated[list[str] | None, Query(max_length=200, description="points to show (all by default)")]
+           = None) -> Response:
+    seen = _points(ctx)
+    chosen = [seen[p] for p in point or seen if p in seen]
+    if point and len(chosen) != len(set(point)):
+        raise NotFound(f"no sampling point {next(p for p in point if p not in seen)!r}")
+    latest = []
+    for p in chosen:
+        tests = [t for t in records.store.tests(ctx.site, point=p.id, limit=10) if t.kind != "filter"]
+        latest.append((p, tests[0] if tests else None, _limits(records, ctx, p)))
+    body = water_notice(ctx.campus, latest, request.app.state.settings.report, language.startswith("zh"),
+                        dt.datetime.fromtimestamp(records.now_ms() / 1000, tz))
+    return Response(body, media_type="application/pdf", headers={
+        "Content-Disposition": f"inline; filename*=UTF-8''{quote(f'water-notice-{ctx.site}.pdf')}"})

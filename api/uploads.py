@@ -1,0 +1,86 @@
+"""A record sent as JSON, or as multipart/form-data with its files: ``record`` (the JSON) and file parts.
+
+One parser for every route that takes photos or an attachment. The request as a whole is bounded by the
+BodyLimit middleware ([records] upload_max_bytes on these routes); each file is checked by the records' rules
+(``records.photos``) after it is read.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from fastapi import HTTPException, Request
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import UploadFile
+
+M = TypeVar("M", bound=BaseModel)
+BODIES: dict[str, type[BaseModel]] = {}
+MAX_FILES = 20
+
+
+def _invalid(exc: ValidationError) -> HTTPException:
+    return HTTPException(422, [{k: e[k] for k in ("loc", "msg", "type")} for e in exc.errors()])
+
+
+async def read_record(request: Request, model: type[M], file_fields: tuple[str, ...]) -> tuple[M, dict[str, list[
+        tuple[str, bytes]]]]:
+    """(the record, {field: [(file name, bytes), ...]})."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    files: dict[str, list[tuple[str, bytes]]] = {f: [] for f in file_fields}
+    if kind == "multipart/form-data":
+        try:
+            async with request.form(max_files=MAX_FILES, max_fields=20) as form:  # closes the spooled files
+                raw: Any = form.get("record")
+                for name, value in form.multi_items():
+                    if isinstance(value, UploadFile):
+                        if name not in files:
+                            raise HTTPException(422, f"file field {name!r}: use "
+                                                     f"{', '.join(repr(f) for f in file_fields)}")
+                        files[name].append((value.filename or name, await value.read()))
+        except HTTPException:
+            raise
+        except Exception as exc:  # starlette raises several kinds for a malformed body
+            raise HTTPException(400, f"multipart body could not be read: {exc}") from exc
+        if not isinstance(raw, str):
+            raise HTTPException(422, "multipart: put the record's JSON in a field named 'record' and the files "
+                                     f"in {', '.join(repr(f) for f in file_fields)}")
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise HTTPException(422, f"the 'record' field is not JSON: {exc}") from exc
+    elif kind in ("application/json", ""):
+        try:
+            body = await request.json()
+        except ValueError as exc:
+            raise HTTPException(422, f"the body is not JSON: {exc}") from exc
+    else:
+        raise HTTPException(415, f"send application/json, or multipart/form-data with the files; not {kind}")
+    try:
+        return model.model_validate(body), files
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+
+
+def body_of(model: type[BaseModel], files: dict[str, str]) -> dict[str, Any]:
+    """openapi_extra describing the two ways to send ``model`` (``files``: field → what it holds). The model goes
+    into the schema's components through :func:`add_bodies`."""
+    BODIES[model.__name__] = model
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    parts: dict[str, Any] = {"record": {"type": "string", "description": f"{model.__name__} as JSON"}}
+    for name, what in files.items():
+        parts[name] = {"type": "array", "items": {"type": "string", "format": "binary"}, "description": what}
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": schema},
+        "multipart/form-data": {"schema": {"type": "object", "required": ["record"], "properties": parts}}}}}
+
+
+def add_bodies(schema: dict[str, Any]) -> dict[str, Any]:
+    """Put the models :func:`body_of` named (and the models inside them) into an OpenAPI schema's components."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, model in BODIES.items():
+        found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for inner, sub in found.pop("$defs", {}).items():
+            components.setdefault(inner, sub)
+        components.setdefault(name, found)
+    return schema

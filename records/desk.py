@@ -1,0 +1,126 @@
+"""The records desk: what the API works with — rounds, hazards and water tests of every site, the files kept with
+them, and the alerts they raise through the alert desk (when alerts are on)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from alerts.desk import AlertDesk
+from alerts.roster import DutyRoster
+from ingest.campus import Campus
+from ingest.errors import MeterwatchError, NotFound
+from ingest.stores import ReadingStore
+from records.config import RecordSettings
+from records.due import DueRound, due_rounds
+from records.overdue import round_alert, test_alert
+from records.photos import FileShelf
+from records.rounds import RoundFile, load_rounds
+from records.store import RecordStore
+from records.water import Due, due_tests
+
+log = logging.getLogger("meterwatch.records")
+
+
+class RecordRefused(MeterwatchError):
+    """A record that cannot be taken as sent (an unknown item, a step out of order): 422 with what to fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """A site as the records see it: its campus, time zone, duty roster (None without alerts)."""
+
+    campus: Campus
+    tz: ZoneInfo
+    roster: DutyRoster | None
+    alerts: AlertDesk | None
+
+    @property
+    def site(self) -> str:
+        return self.campus.site.id
+
+
+class RecordDesk:
+    def __init__(self, data_dir: Path, settings: RecordSettings, campuses: Callable[[], dict[str, Campus]],
+                 alerts: AlertDesk | None, store: ReadingStore, now_ms: Callable[[], int]) -> None:
+        self.settings, self.alerts, self.readings, self.now_ms = settings, alerts, store, now_ms
+        self.templates: RoundFile = load_rounds(settings.rounds_file)
+        self.store = RecordStore(data_dir / "records.db")
+        self.shelf = FileShelf(data_dir / "records" / "files")
+        self._campuses = campuses
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def context(self, site: str, view: Campus | None = None) -> Context:
+        """A site's context; ``view``: the site as a token sees it (its zones and buildings only)."""
+        campus = view or self._campuses().get(site)
+        if campus is None:
+            raise NotFound(f"no site {site!r}")
+        desk = self.alerts.sites().get(site) if self.alerts is not None else None
+        return Context(campus, ZoneInfo(campus.site.timezone), desk.roster if desk else None, self.alerts)
+
+    def today(self, ctx: Context) -> dt.date:
+        return dt.datetime.fromtimestamp(self.now_ms() / 1000, ctx.tz).date()
+
+    def due_rounds(self, ctx: Context) -> list[DueRound]:
+        today = self.today(ctx)
+        done = self.store.round_days(ctx.site, (today - dt.timedelta(days=40)).isoformat())
+        return due_rounds(self.templates, ctx.campus, done, today, ctx.tz, ctx.roster, self.settings.grace_days)
+
+    def due_tests(self, ctx: Context) -> list[Due]:
+        return due_tests(ctx.campus, self.store.last_tests(ctx.site), self.today(ctx), ctx.tz,
+                         self.settings.self_test_days, self.settings.grace_days)
+
+    # -- overdue work becomes alerts ---------------------------------------------------------
+    def check(self) -> int:
+        """Raise an alert for every overdue round and test at every site (one per round or test and place, kept
+        while it stays overdue), and settle those that were done meanwhile. Returns how many are overdue."""
+        if self.alerts is None:
+            return 0
+        n = 0
+        now = self.now_ms()
+        for site in list(self._campuses()):
+            ctx = self.context(site)
+            book = self.alerts.site(site).book
+            overdue = [r for r in self.due_rounds(ctx) if r.status == "overdue"]
+            tests = [t for t in self.due_tests(ctx) if t.status == "overdue"]
+            missed: dict[str, list[DueRound]] = {}
+            for r in overdue:
+                missed.setdefault(r.subject, []).append(r)
+            for rounds in missed.values():
+                book.record(round_alert(rounds, ctx, self.alerts.language, now), now, repeat=False)
+            for t in tests:
+                book.record(test_alert(t, ctx, self.alerts.language, now), now, repeat=False)
+            n += len(overdue) + len(tests)
+        return n
+
+    def settle(self, site: str, rule: str, subject: str, reason: str) -> int | None:
+        """Resolve an alert a record has settled (no-op without alerts)."""
+        if self.alerts is None:
+            return None
+        return self.alerts.site(site).book.settle(rule, subject, reason, self.now_ms())
+
+    def keep_checking(self) -> None:
+        if self.settings.check_s <= 0 or self.alerts is None:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(self.settings.check_s):
+                try:
+                    self.check()
+                except Exception:  # one bad pass must not end the loop; the next one tries again
+                    log.exception("looking for overdue rounds and tests failed")
+
+        self._thread = threading.Thread(target=loop, name="records-check", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.store.close()

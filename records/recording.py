@@ -1,0 +1,112 @@
+"""Recording a check round and moving a hazard along: who from the token, when from the server's clock.
+
+The plain rules:
+- a round answers every item of its template once, OK or problem; a problem needs a note (what was found);
+- a round is recorded for the day it is recorded on, never for another day ("recorded before checked" cannot
+  happen: there is no field to back-date it);
+- a problem item becomes an open hazard unless the round says not to;
+- a hazard moves open → assigned → fixed (assigned again to hand it on; fixed straight from open when it was
+  fixed on the spot); fixed needs a note of what was done; nothing moves back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from records.desk import Context, RecordDesk, RecordRefused
+from records.rounds import Per, places
+from records.store import HazardRow, RoundRow
+
+MOVES = {"open": {"assigned", "fixed"}, "assigned": {"assigned", "fixed"}, "fixed": set()}
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    item: int
+    ok: bool
+    note: str = ""
+
+
+def _photos_known(desk: RecordDesk, photos: list[str]) -> None:
+    for sha in photos:
+        if not desk.shelf.has(sha):
+            raise RecordRefused(f"photo {sha[:16]}… was not uploaded: POST it to /api/v1/photos first, or send the "
+                                "photos with the record as multipart/form-data")
+
+
+def record_round(desk: RecordDesk, ctx: Context, *, template: str, zone: str | None, building: str | None,
+                 answers: list[Answer], note: str, photos: list[str], by: str, hazards: bool = True,
+                 snapshot: dict[str, object] | None = None) -> tuple[RoundRow, list[HazardRow]]:
+    t = desk.templates.template(template)
+    if t is None:
+        raise RecordRefused(f"no round template {template!r}; choose from "
+                            f"{', '.join(x.id for x in desk.templates.rounds)}")
+    spots = places(t, ctx.campus)
+    if t.per is Per.BUILDING:
+        place = next((p for p in spots if p.building == building), None)
+        if place is None:
+            raise RecordRefused(f"round {template!r} is walked per building: building= one of "
+                                f"{', '.join(str(p.building) for p in spots)}")
+    else:
+        if zone is None and len(spots) == 1:
+            zone = spots[0].zone
+        place = next((p for p in spots if p.zone == zone), None)
+        if place is None:
+            raise RecordRefused(f"round {template!r} is walked per zone: zone= one of "
+                                f"{', '.join(p.zone for p in spots)}")
+    got = sorted(a.item for a in answers)
+    if got != list(range(len(t.items))):
+        raise RecordRefused(f"round {template!r} has {len(t.items)} items (0-{len(t.items) - 1}): answer each once, "
+                            f"OK or problem; got items {got[:20]}")
+    for a in answers:
+        if not a.ok and not a.note.strip():
+            raise RecordRefused(f"item {a.item} ({t.items[a.item].zh}) is a problem: say what was found in its note")
+    _photos_known(desk, photos)
+    now = desk.now_ms()
+    day = dt.datetime.fromtimestamp(now / 1000, ctx.tz).date().isoformat()
+    items = [{"item": a.item, "zh": t.items[a.item].zh, "en": t.items[a.item].en, "ok": a.ok, "note": a.note}
+             for a in sorted(answers, key=lambda a: a.item)]
+    row = desk.store.add_round(site=ctx.site, template=t.id, zone=place.zone, building=place.building, by=by,
+                               now_ms=now, day=day, items=items, note=note, photos=photos, snapshot=snapshot)
+    found: list[HazardRow] = []
+    if hazards:
+        for a in answers:
+            if not a.ok:
+                found.append(desk.store.add_hazard(
+                    site=ctx.site, title=f"{t.items[a.item].zh}：{a.note}", zone=place.zone, building=place.building,
+                    device=None, round_id=row.id, by=by, now_ms=now, due=None, note=a.note, photos=photos))
+    desk.settle(ctx.site, "round-overdue", f"round:{t.id}:{place.key}", f"round #{row.id} recorded by {by}")
+    return row, found
+
+
+def report_hazard(desk: RecordDesk, ctx: Context, *, title: str, building: str | None, device: str | None,
+                  round_id: int | None, due: dt.date | None, note: str, photos: list[str], by: str) -> HazardRow:
+    campus = ctx.campus
+    dev = next((d for d in campus.devices if d.id == device), None) if device else None
+    if device and dev is None:
+        raise RecordRefused(f"no device {device!r} at site {ctx.site}")
+    building = building or (dev.building if dev else None)
+    if building is not None and campus.building(building) is None:
+        raise RecordRefused(f"no building {building!r} at site {ctx.site}")
+    if round_id is not None and desk.store.round(round_id).site != ctx.site:
+        raise RecordRefused(f"round #{round_id} is another site's")
+    zone = next((z.id for z in campus.zones if building in z.buildings), None) if building else None
+    _photos_known(desk, photos)
+    return desk.store.add_hazard(site=ctx.site, title=title, zone=zone, building=building, device=device,
+                                 round_id=round_id, by=by, now_ms=desk.now_ms(),
+                                 due=due.isoformat() if due else None, note=note, photos=photos)
+
+
+def move_hazard(desk: RecordDesk, hazard: HazardRow, *, status: str, assigned_to: str | None, due: dt.date | None,
+                note: str, photos: list[str], by: str) -> HazardRow:
+    if status not in MOVES[hazard.status]:
+        allowed = ", ".join(sorted(MOVES[hazard.status])) or "nothing (it is fixed)"
+        raise RecordRefused(f"hazard #{hazard.id} is {hazard.status}; it can move to {allowed}")
+    if status == "assigned" and not (assigned_to or "").strip():
+        raise RecordRefused("assigned needs assigned_to: who is to fix it")
+    if status == "fixed" and not note.strip():
+        raise RecordRefused("fixed needs a note: what was done")
+    _photos_known(desk, photos)
+    return desk.store.move_hazard(hazard.id, status, by, desk.now_ms(), note, photos, assigned_to,
+                                  due.isoformat() if due else None)

@@ -1,0 +1,251 @@
+"""``records.db`` in the data directory: check rounds, hazards and water tests, as people recorded them.
+
+Rows are only added or moved forward, never rewritten: a round keeps who recorded it and when (the token and the
+server's clock, never typed), a hazard keeps every step of its history, a water test keeps what the laboratory
+said and which alerts it raised.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ingest.db import connect
+from ingest.errors import NotFound
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS rounds (id INTEGER PRIMARY KEY, site TEXT NOT NULL, template TEXT NOT NULL,
+  zone TEXT NOT NULL, building TEXT, recorded_by TEXT NOT NULL, recorded_ms INTEGER NOT NULL, day TEXT NOT NULL,
+  items TEXT NOT NULL, note TEXT NOT NULL, photos TEXT NOT NULL, snapshot TEXT);
+CREATE INDEX IF NOT EXISTS rounds_site ON rounds (site, template, day);
+CREATE TABLE IF NOT EXISTS hazards (id INTEGER PRIMARY KEY, site TEXT NOT NULL, title TEXT NOT NULL,
+  zone TEXT, building TEXT, device TEXT, round_id INTEGER, status TEXT NOT NULL, reported_by TEXT NOT NULL,
+  reported_ms INTEGER NOT NULL, assigned_to TEXT, assigned_ms INTEGER, fixed_by TEXT, fixed_ms INTEGER,
+  due TEXT, note TEXT NOT NULL, photos TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS hazards_site ON hazards (site, status);
+CREATE TABLE IF NOT EXISTS hazard_steps (hazard_id INTEGER NOT NULL, ts_ms INTEGER NOT NULL, by TEXT NOT NULL,
+  status TEXT NOT NULL, note TEXT NOT NULL, photos TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS water_tests (id INTEGER PRIMARY KEY, site TEXT NOT NULL, point TEXT NOT NULL,
+  kind TEXT NOT NULL, lab TEXT, taken_ms INTEGER NOT NULL, recorded_by TEXT NOT NULL, recorded_ms INTEGER NOT NULL,
+  results TEXT NOT NULL, attachment TEXT, note TEXT NOT NULL, alerts TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS water_tests_point ON water_tests (site, point, kind, taken_ms);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RoundRow:
+    id: int
+    site: str
+    template: str
+    zone: str
+    building: str | None
+    recorded_by: str
+    recorded_ms: int
+    day: str
+    items: list[dict[str, Any]]
+    note: str
+    photos: list[str]
+    snapshot: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class HazardStep:
+    ts_ms: int
+    by: str
+    status: str
+    note: str
+    photos: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class HazardRow:
+    id: int
+    site: str
+    title: str
+    zone: str | None
+    building: str | None
+    device: str | None
+    round_id: int | None
+    status: str
+    reported_by: str
+    reported_ms: int
+    assigned_to: str | None
+    assigned_ms: int | None
+    fixed_by: str | None
+    fixed_ms: int | None
+    due: str | None
+    note: str
+    photos: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class WaterTestRow:
+    id: int
+    site: str
+    point: str
+    kind: str
+    lab: str | None
+    taken_ms: int
+    recorded_by: str
+    recorded_ms: int
+    results: list[dict[str, Any]]
+    attachment: str | None
+    note: str
+    alerts: list[int]
+
+
+def _round(r: tuple[Any, ...]) -> RoundRow:
+    return RoundRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]), r[9], json.loads(r[10]),
+                    json.loads(r[11]) if r[11] else None)
+
+
+def _hazard(r: tuple[Any, ...]) -> HazardRow:
+    return HazardRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
+                     r[14], r[15], json.loads(r[16]))
+
+
+def _test(r: tuple[Any, ...]) -> WaterTestRow:
+    return WaterTestRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]), r[9], r[10],
+                        json.loads(r[11]))
+
+
+class RecordStore:
+    def __init__(self, path: Path) -> None:
+        self._conn = connect(path)
+        self._lock = threading.RLock()
+        self._conn.executescript(SCHEMA)
+
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _all(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    # -- rounds ----------------------------------------------------------------------------
+    def add_round(self, *, site: str, template: str, zone: str, building: str | None, by: str, now_ms: int,
+                  day: str, items: list[dict[str, Any]], note: str, photos: list[str],
+                  snapshot: dict[str, Any] | None = None) -> RoundRow:
+        with self._tx():
+            cur = self._conn.execute(
+                "INSERT INTO rounds (site, template, zone, building, recorded_by, recorded_ms, day, items, note, "
+                "photos, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (site, template, zone, building, by, now_ms, day, json.dumps(items, ensure_ascii=False), note,
+                 json.dumps(photos), json.dumps(snapshot, ensure_ascii=False) if snapshot is not None else None))
+        return self.round(int(cur.lastrowid or 0))
+
+    def round(self, round_id: int) -> RoundRow:
+        rows = self._all("SELECT * FROM rounds WHERE id = ?", (round_id,))
+        if not rows:
+            raise NotFound(f"no check round #{round_id}")
+        return _round(rows[0])
+
+    def rounds(self, site: str, *, since_ms: int = 0, until_ms: int | None = None, template: str | None = None,
+               limit: int = 1000, offset: int = 0) -> list[RoundRow]:
+        rows = self._all("SELECT * FROM rounds WHERE site = ? AND recorded_ms >= ? AND (? IS NULL OR recorded_ms < ?) "
+                         "AND (? IS NULL OR template = ?) ORDER BY recorded_ms DESC, id DESC LIMIT ? OFFSET ?",
+                         (site, since_ms, until_ms, until_ms, template, template, limit, offset))
+        return [_round(r) for r in rows]
+
+    def round_days(self, site: str, since_day: str) -> set[tuple[str, str, str]]:
+        """(template, place key, day) of every round recorded since ``since_day``."""
+        rows = self._all("SELECT template, coalesce(building, zone), day FROM rounds WHERE site = ? AND day >= ?",
+                         (site, since_day))
+        return {(r[0], r[1], r[2]) for r in rows}
+
+    # -- hazards ---------------------------------------------------------------------------
+    def add_hazard(self, *, site: str, title: str, zone: str | None, building: str | None, device: str | None,
+                   round_id: int | None, by: str, now_ms: int, due: str | None, note: str,
+                   photos: list[str]) -> HazardRow:
+        with self._tx():
+            cur = self._conn.execute(
+                "INSERT INTO hazards (site, title, zone, building, device, round_id, status, reported_by, "
+                "reported_ms, due, note, photos) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)",
+                (site, title, zone, building, device, round_id, by, now_ms, due, note, json.dumps(photos)))
+            hazard_id = int(cur.lastrowid or 0)
+            self._conn.execute("INSERT INTO hazard_steps VALUES (?, ?, ?, 'open', ?, ?)",
+                               (hazard_id, now_ms, by, note, json.dumps(photos)))
+        return self.hazard(hazard_id)
+
+    def move_hazard(self, hazard_id: int, status: str, by: str, now_ms: int, note: str, photos: list[str],
+                    assigned_to: str | None, due: str | None) -> HazardRow:
+        with self._tx():
+            cols: dict[str, Any] = {"status": status}
+            if status == "assigned":
+                cols.update(assigned_to=assigned_to, assigned_ms=now_ms)
+            if status == "fixed":
+                cols.update(fixed_by=by, fixed_ms=now_ms)
+            if due is not None:
+                cols["due"] = due
+            sets = ", ".join(f"{k} = ?" for k in cols)
+            self._conn.execute(f"UPDATE hazards SET {sets} WHERE id = ?", (*cols.values(), hazard_id))  # noqa: S608
+            self._conn.execute("INSERT INTO hazard_steps VALUES (?, ?, ?, ?, ?, ?)",
+                               (hazard_id, now_ms, by, status, note, json.dumps(photos)))
+        return self.hazard(hazard_id)
+
+    def hazard(self, hazard_id: int) -> HazardRow:
+        rows = self._all("SELECT * FROM hazards WHERE id = ?", (hazard_id,))
+        if not rows:
+            raise NotFound(f"no hazard #{hazard_id}")
+        return _hazard(rows[0])
+
+    def hazards(self, site: str, *, status: str | None = None, since_ms: int = 0) -> list[HazardRow]:
+        rows = self._all("SELECT * FROM hazards WHERE site = ? AND (? IS NULL OR status = ?) AND reported_ms >= ? "
+                         "ORDER BY reported_ms, id", (site, status, status, since_ms))
+        return [_hazard(r) for r in rows]
+
+    def steps(self, hazard_id: int) -> list[HazardStep]:
+        rows = self._all("SELECT ts_ms, by, status, note, photos FROM hazard_steps WHERE hazard_id = ? "
+                         "ORDER BY ts_ms, rowid", (hazard_id,))
+        return [HazardStep(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    # -- water tests -----------------------------------------------------------------------
+    def add_test(self, *, site: str, point: str, kind: str, lab: str | None, taken_ms: int, by: str, now_ms: int,
+                 results: list[dict[str, Any]], attachment: str | None, note: str) -> WaterTestRow:
+        with self._tx():
+            cur = self._conn.execute(
+                "INSERT INTO water_tests (site, point, kind, lab, taken_ms, recorded_by, recorded_ms, results, "
+                "attachment, note, alerts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]')",
+                (site, point, kind, lab, taken_ms, by, now_ms, json.dumps(results, ensure_ascii=False), attachment,
+                 note))
+        return self.test(int(cur.lastrowid or 0))
+
+    def set_test_alerts(self, test_id: int, alerts: list[int]) -> WaterTestRow:
+        with self._tx():
+            self._conn.execute("UPDATE water_tests SET alerts = ? WHERE id = ?", (json.dumps(alerts), test_id))
+        return self.test(test_id)
+
+    def test(self, test_id: int) -> WaterTestRow:
+        rows = self._all("SELECT * FROM water_tests WHERE id = ?", (test_id,))
+        if not rows:
+            raise NotFound(f"no water test #{test_id}")
+        return _test(rows[0])
+
+    def tests(self, site: str, *, point: str | None = None, kind: str | None = None, since_ms: int = 0,
+              limit: int = 1000) -> list[WaterTestRow]:
+        rows = self._all("SELECT * FROM water_tests WHERE site = ? AND (? IS NULL OR point = ?) AND "
+                         "(? IS NULL OR kind = ?) AND taken_ms >= ? ORDER BY taken_ms DESC, id DESC LIMIT ?",
+                         (site, point, point, kind, kind, since_ms, limit))
+        return [_test(r) for r in rows]
+
+    def last_tests(self, site: str) -> dict[tuple[str, str], int]:
+        """(point, kind) → when the newest test of that kind was taken."""
+        rows = self._all("SELECT point, kind, max(taken_ms) FROM water_tests WHERE site = ? GROUP BY point, kind",
+                         (site,))
+        return {(r[0], r[1]): int(r[2]) for r in rows}
+
+    def close(self) -> None:
+        self._conn.close()

@@ -1,0 +1,173 @@
+"""Drinking-water sampling points, the limits a test result is held to, and when tests fall due.
+
+The plain rules:
+- **Points.** Every drinking-water sensor (role drinking, canteen_water or secondary_supply) is a sampling point
+  under its device id; the campus file's ``sampling_points`` adds taps and fountains without a sensor.
+- **Limits.** A parameter meterwatch's sensors measure is held to the site's threshold rules that would watch a
+  sensor at that point (the same numbers, from the same rule file, that raise the sensor's alert). A few GB 5749
+  parameters only a laboratory measures have their limits below; any other parameter must come with its own.
+- **Drift.** A laboratory result more than the tolerance below away from the point's sensor (its reading nearest
+  the sampling time, within an hour) means the sensor has drifted.
+- **Due.** Self-tests every ``self_test_days`` (14) days; a laboratory test once a term; a fountain's filter
+  changed once a term. Never tested means due now; a term's test not done by its last day is overdue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from alerts.calendar import CampusCalendar
+from alerts.conditions.threshold import Threshold
+from alerts.rules import RuleBook
+from ingest.campus import Campus, Device
+from ingest.contract import Kind
+
+DRINKING_ROLES = ("drinking", "canteen_water", "secondary_supply")
+KINDS = ("self", "lab", "filter")
+SOON_DAYS = 3          # a due date this close is listed as due
+NEAR_MS = 3_600_000    # the sensor reading compared with a lab sample: within an hour of it
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    zh: str
+    en: str
+    unit: str
+    low: float | None = None
+    high: float | None = None
+
+
+# What meterwatch can name. The first five are the sensors' fields (their limits come from the rule file); the
+# rest are GB 5749-2022 table 1 limits for what only a laboratory measures ("不应检出" is written as ≤ 0).
+PARAMS: dict[str, Param] = {
+    "ph": Param("pH", "pH", ""),
+    "turbidity_ntu": Param("浑浊度", "Turbidity", "NTU"),
+    "free_chlorine_mgl": Param("游离氯", "Free chlorine", "mg/L"),
+    "tds_mgl": Param("溶解性总固体", "Total dissolved solids", "mg/L"),
+    "temperature_c": Param("水温", "Temperature", "°C"),
+    "total_coliforms": Param("总大肠菌群", "Total coliforms", "MPN/100mL", high=0),
+    "e_coli": Param("大肠埃希氏菌", "E. coli", "MPN/100mL", high=0),
+    "colony_count": Param("菌落总数", "Colony count", "MPN/mL", high=100),
+    "total_hardness_mgl": Param("总硬度(以CaCO3计)", "Total hardness (as CaCO3)", "mg/L", high=450),
+    "iron_mgl": Param("铁", "Iron", "mg/L", high=0.3),
+    "manganese_mgl": Param("锰", "Manganese", "mg/L", high=0.1),
+    "lead_mgl": Param("铅", "Lead", "mg/L", high=0.01),
+    "nitrate_n_mgl": Param("硝酸盐(以N计)", "Nitrate (as N)", "mg/L", high=10),
+    "ammonia_n_mgl": Param("氨(以N计)", "Ammonia (as N)", "mg/L", high=0.5),
+    "codmn_mgl": Param("高锰酸盐指数(以O2计)", "Permanganate index (as O2)", "mg/L", high=3),
+    "color": Param("色度", "Colour", "铂钴色度单位", high=15),
+}
+
+# how far a sensor may be from the laboratory before it has drifted: absolute, or a share of the lab's value
+DRIFT: dict[str, tuple[float, float]] = {
+    "ph": (0.5, 0.0),
+    "turbidity_ntu": (0.5, 0.0),
+    "free_chlorine_mgl": (0.2, 0.0),
+    "tds_mgl": (50.0, 0.10),
+    "temperature_c": (2.0, 0.0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingPoint:
+    id: str
+    name: str
+    building: str
+    zone: str
+    role: str
+    device: str | None     # the sensor at this point, if it has one
+    filter: bool
+
+
+def points(campus: Campus) -> dict[str, SamplingPoint]:
+    zone_of = {b: z.id for z in campus.zones for b in z.buildings}
+    out = {d.id: SamplingPoint(d.id, d.name or d.id, d.building, d.zone or "default", d.role or "drinking", d.id,
+                               d.role == "drinking")
+           for d in campus.devices if d.kind is Kind.WATER_QUALITY and d.role in DRINKING_ROLES}
+    for p in campus.sampling_points:
+        out[p.id] = SamplingPoint(p.id, p.name, p.building, zone_of.get(p.building, "default"), p.role, None,
+                                  p.filter)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    low: float | None
+    high: float | None
+    rule: str | None     # the rule file's rule that holds a sensor here to it; None: GB 5749 or the result's own
+
+    def text(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"{self.low:g}–{self.high:g}"
+        if self.high is not None:
+            return "不应检出" if self.high == 0 else f"≤ {self.high:g}"
+        return f"≥ {self.low:g}"
+
+    def holds(self, value: float) -> bool:
+        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+
+
+def limits(rules: RuleBook, campus: Campus, point: SamplingPoint) -> dict[str, Limit]:
+    """The limits a result at ``point`` is held to: the threshold rules a sensor there would be watched by, then
+    the GB 5749 ones for laboratory parameters."""
+    depts = {b.id: b.department.value for b in campus.buildings}
+    probe = Device(id=point.device or point.id, kind=Kind.WATER_QUALITY, building=point.building, zone=point.zone,
+                   role=point.role)
+    out: dict[str, Limit] = {}
+    for rule in rules.rules.values():
+        cond = rule.condition
+        if not isinstance(cond, Threshold) or not rule.target.matches(probe, depts.get(point.building, "")):
+            continue
+        low, high = cond.outside if cond.outside is not None else (cond.below, cond.above)
+        out.setdefault(cond.field, Limit(low, high, rule.id))
+    for field, p in PARAMS.items():
+        if field not in out and (p.low is not None or p.high is not None):
+            out[field] = Limit(p.low, p.high, None)
+    return out
+
+
+def drifted(field: str, lab: float, sensor: float) -> bool:
+    absolute, share = DRIFT.get(field, (float("inf"), 0.0))
+    return abs(sensor - lab) > max(absolute, share * abs(lab))
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    point: SamplingPoint
+    kind: str              # self | lab | filter
+    last_ms: int | None
+    due: dt.date
+    status: str            # due | overdue
+
+
+def _term(cal: CampusCalendar, today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The term today is in, else the one that ended last (its test is overdue in the vacation after it)."""
+    past = [t for t in cal.terms if t[0] <= today]
+    return max(past) if past else None
+
+
+def due_tests(campus: Campus, last: dict[tuple[str, str], int], today: dt.date, tz: dt.tzinfo,
+              self_test_days: int, grace_days: int = 0) -> list[Due]:
+    """What is due within SOON_DAYS or overdue, by point: self-tests, laboratory tests and filter changes."""
+    cal = CampusCalendar(campus.calendar)
+    term = _term(cal, today)
+    out: list[Due] = []
+
+    def day(ms: int) -> dt.date:
+        return dt.datetime.fromtimestamp(ms / 1000, tz).date()
+
+    for p in points(campus).values():
+        got = last.get((p.id, "self"))
+        due = today if got is None else day(got) + dt.timedelta(days=self_test_days)
+        if due <= today + dt.timedelta(days=SOON_DAYS):
+            out.append(Due(p, "self", got, due, "overdue" if due + dt.timedelta(days=grace_days) < today else "due"))
+        if term is None:
+            continue
+        for kind in ("lab", "filter") if p.filter else ("lab",):
+            got = last.get((p.id, kind))
+            if got is not None and day(got) >= term[0]:
+                continue
+            out.append(Due(p, kind, got, term[1], "overdue" if term[1] + dt.timedelta(days=grace_days) < today
+                           else "due"))
+    return out
