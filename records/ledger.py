@@ -66,7 +66,7 @@ def notice_tables(campus: Campus, latest: list[tuple[SamplingPoint, WaterTestRow
         when = _t(test.taken_ms, tz)
         note = (f"{kind}，采样时间 {when}" + (f"，检测单位 {test.lab}" if test.lab else "") if zh else
                 f"{kind}, sampled {when}" + (f", by {test.lab}" if test.lab else ""))
-        out.append(Table(point.id, where, head, rows, [None, 3, None, None, None], note))
+        out.append(Table(point.id, where, head, rows, [None, None, None, None, None], note))
     return out
 
 

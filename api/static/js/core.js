@@ -25,7 +25,8 @@ export const withSite = (path) => (state.site && !/[?&]site=/.test(path)
 
 export async function api(path, opts = {}) {
   const resp = await fetch("/api/v1" + withSite(path), { ...opts, headers: { ...(opts.headers || {}),
-    Authorization: "Bearer " + token(), ...(opts.body ? { "Content-Type": "application/json" } : {}) } });
+    Authorization: "Bearer " + token(),
+    ...(opts.body && !(opts.body instanceof FormData) ? { "Content-Type": "application/json" } : {}) } });
   if (resp.status === 401) throw new Unauthorised(t("login_bad"));
   if (!resp.ok) {
     const body = await resp.json().catch(() => ({}));

@@ -5,9 +5,11 @@ import { $, Unauthorised, disposeCharts, getJSON, state, t, token } from "./core
 import { showDevice } from "./device.js";
 import { showOverview } from "./overview.js";
 import { showReport } from "./report.js";
+import { showRounds } from "./rounds.js";
+import { showSweep } from "./sweep.js";
 
 const VIEWS = { overview: showOverview, alerts: showAlerts, building: showBuilding, device: showDevice,
-  reports: showReport };
+  reports: showReport, rounds: showRounds, sweep: showSweep };
 
 function applyLanguage() {
   document.documentElement.lang = state.lang;
