@@ -41,8 +41,9 @@ class BookSettings:
 
 
 @dataclass(frozen=True)
-class RecordAlert:
-    """An alert a record raises (an overdue round, a water test outside its limit, a drifting sensor)."""
+class NewAlert:
+    """An alert to raise: from an engine transition, or from a record (an overdue round, a water test outside its
+    limit, a drifting sensor)."""
 
     rule: str
     category: str
@@ -90,19 +91,12 @@ class AlertBook:
         s = self.store
         if t.kind == "raise":
             dev = t.device if t.rule.condition.scope == "device" else None
-            route = self.roster.route(t.rule.route, t.rule.category, t.rule.severity, t.device.zone,
-                                      dev.building if dev else None)
-            nxt = _next_escalation(route, 0, now_ms)
-            alert_id = s.insert_alert(
-                site=self.settings.site, rule=t.rule.id, subject=t.subject, device=dev.id if dev else None,
-                building=dev.building if dev else None, zone=t.device.zone, department=t.department,
-                category=t.rule.category.value, severity=t.rule.severity.value, status="active",
-                value=t.obs.value, limit_text=t.obs.limit, unit=t.obs.unit, detail=t.obs.detail,
-                started_ms=t.ts, last_ms=t.ts, route=route.id, level=0, next_escalation_ms=nxt)
-            s.event(alert_id, t.ts, "raised", None, value=t.obs.value, limit=t.obs.limit)
-            self._notify(s.get(alert_id), "raised", self.roster.recipients(route.levels[0], t.device.zone, t.ts),
-                         route, now_ms)
-            return Applied(raised=alert_id)
+            new = NewAlert(rule=t.rule.id, category=t.rule.category.value, severity=t.rule.severity.value,
+                           subject=t.subject, detail=t.obs.detail, ts=t.ts, zone=t.device.zone,
+                           building=dev.building if dev else None, device=dev.id if dev else None,
+                           department=t.department, value=t.obs.value, limit=t.obs.limit, unit=t.obs.unit)
+            return Applied(raised=self._raise(new, now_ms, route=t.rule.route, duty_ms=t.ts,
+                                              value=t.obs.value, limit=t.obs.limit))
         alert = s.get(t.alert_id) if t.alert_id else s.open_for(self.settings.site, t.rule.id, t.subject)
         if alert is None or alert.status == "resolved":
             return Applied(closed_by_hand=t.kind == "update")
@@ -122,7 +116,7 @@ class AlertBook:
         return Applied()
 
     # -- records (inspections, water tests): alerts raised by what people record -----------
-    def record(self, a: RecordAlert, now_ms: int, *, repeat: bool = True) -> int:
+    def record(self, a: NewAlert, now_ms: int, *, repeat: bool = True) -> int:
         """Raise ``a`` (its own transaction), or, while the same (rule, subject) is open, add it to that alert
         (``repeat``; otherwise only bring its detail and value up to date). Returns the alert's id."""
         s = self.store
@@ -136,16 +130,21 @@ class AlertBook:
                 s.update_alert(alert.id, value=a.value, last_ms=max(a.ts, alert.last_ms), detail=a.detail)
                 s.event(alert.id, a.ts, "repeated", None, value=a.value, limit=a.limit, detail=a.detail)
                 return alert.id
-            route = self.roster.route(None, a.category, a.severity, a.zone, a.building)
-            alert_id = s.insert_alert(
-                site=self.settings.site, rule=a.rule, subject=a.subject, device=a.device, building=a.building,
-                zone=a.zone, department=a.department, category=a.category, severity=a.severity, status="active",
-                value=a.value, limit_text=a.limit, unit=a.unit, detail=a.detail, started_ms=a.ts, last_ms=a.ts,
-                route=route.id, level=0, next_escalation_ms=_next_escalation(route, 0, now_ms))
-            s.event(alert_id, a.ts, "raised", None, value=a.value, limit=a.limit, detail=a.detail)
-            self._notify(s.get(alert_id), "raised", self.roster.recipients(route.levels[0], a.zone, now_ms),
-                         route, now_ms)
-            return alert_id
+            return self._raise(a, now_ms, duty_ms=now_ms, value=a.value, limit=a.limit, detail=a.detail)
+
+    def _raise(self, a: NewAlert, now_ms: int, *, duty_ms: int, route: str | None = None, **event: Any) -> int:
+        """Insert ``a`` as an active alert on its route (``route`` names one; else the first that matches), its
+        ``raised`` event (``event``) and the first level's notices to whoever is on duty at ``duty_ms``."""
+        s = self.store
+        way = self.roster.route(route, a.category, a.severity, a.zone, a.building)
+        alert_id = s.insert_alert(
+            site=self.settings.site, rule=a.rule, subject=a.subject, device=a.device, building=a.building,
+            zone=a.zone, department=a.department, category=a.category, severity=a.severity, status="active",
+            value=a.value, limit_text=a.limit, unit=a.unit, detail=a.detail, started_ms=a.ts, last_ms=a.ts,
+            route=way.id, level=0, next_escalation_ms=_next_escalation(way, 0, now_ms))
+        s.event(alert_id, a.ts, "raised", None, **event)
+        self._notify(s.get(alert_id), "raised", self.roster.recipients(way.levels[0], a.zone, duty_ms), way, now_ms)
+        return alert_id
 
     def settle(self, rule: str, subject: str, reason: str, now_ms: int) -> int | None:
         """Resolve the open (rule, subject) alert, if any, because a record settled it; its id."""

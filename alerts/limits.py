@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from alerts.conditions.threshold import Threshold
-from alerts.rules import RuleBook
+from alerts.rules import Rule, RuleBook
 
 NEAR = 0.10
 Standing = Literal["ok", "near", "out"]
@@ -41,19 +41,18 @@ class Limit:
         return "ok"
 
 
+def rule_limit(rule: Rule) -> Limit | None:
+    """A threshold rule as the limit it holds a field to; None for any other kind of rule."""
+    cond = rule.condition
+    if not isinstance(cond, Threshold):
+        return None
+    low, high = cond.outside if cond.outside is not None else (cond.below, cond.above)
+    return Limit(rule.id, cond.field, low, high)
+
+
 def limits_for(rules: RuleBook, device: str) -> list[Limit]:
     """The enabled threshold rules on ``device``, as limits (one per rule)."""
-    out = []
-    for rule in rules.by_device.get(device, []):
-        cond = rule.condition
-        if not isinstance(cond, Threshold):
-            continue
-        if cond.outside is not None:
-            low, high = cond.outside
-            out.append(Limit(rule.id, cond.field, low, high))
-        else:
-            out.append(Limit(rule.id, cond.field, cond.below, cond.above))
-    return out
+    return [lim for rule in rules.by_device.get(device, []) if (lim := rule_limit(rule)) is not None]
 
 
 def worst(standings: list[Standing]) -> Standing:

@@ -23,25 +23,37 @@ def _invalid(exc: ValidationError) -> HTTPException:
     return HTTPException(422, [{k: e[k] for k in ("loc", "msg", "type")} for e in exc.errors()])
 
 
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def read_form(request: Request, file_fields: tuple[str, ...], max_fields: int = 20,
+                    ) -> tuple[Any, dict[str, list[tuple[str, bytes]]]]:
+    """A multipart body: (its 'record' field, {file field: [(file name, bytes), ...]}). A file under another
+    name is 422; a body that cannot be read, 400."""
+    files: dict[str, list[tuple[str, bytes]]] = {f: [] for f in file_fields}
+    try:
+        async with request.form(max_files=MAX_FILES, max_fields=max_fields) as form:  # closes the spooled files
+            record: Any = form.get("record")
+            for name, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    if name not in files:
+                        raise HTTPException(422, f"file field {name!r}: use {', '.join(repr(f) for f in file_fields)}")
+                    files[name].append((value.filename or name, await value.read()))
+    except HTTPException:
+        raise
+    except Exception as exc:  # starlette raises several kinds for a malformed body
+        raise HTTPException(400, f"multipart body could not be read: {exc}") from exc
+    return record, files
+
+
 async def read_record(request: Request, model: type[M], file_fields: tuple[str, ...]) -> tuple[M, dict[str, list[
         tuple[str, bytes]]]]:
     """(the record, {field: [(file name, bytes), ...]})."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    kind = media_type(request)
     files: dict[str, list[tuple[str, bytes]]] = {f: [] for f in file_fields}
     if kind == "multipart/form-data":
-        try:
-            async with request.form(max_files=MAX_FILES, max_fields=20) as form:  # closes the spooled files
-                raw: Any = form.get("record")
-                for name, value in form.multi_items():
-                    if isinstance(value, UploadFile):
-                        if name not in files:
-                            raise HTTPException(422, f"file field {name!r}: use "
-                                                     f"{', '.join(repr(f) for f in file_fields)}")
-                        files[name].append((value.filename or name, await value.read()))
-        except HTTPException:
-            raise
-        except Exception as exc:  # starlette raises several kinds for a malformed body
-            raise HTTPException(400, f"multipart body could not be read: {exc}") from exc
+        raw, files = await read_form(request, file_fields)
         if not isinstance(raw, str):
             raise HTTPException(422, "multipart: put the record's JSON in a field named 'record' and the files "
                                      f"in {', '.join(repr(f) for f in file_fields)}")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from alerts.desk import AlertDesk
+from alerts.desk import AlertDesk, SiteDesk
 from alerts.roster import DutyRoster
 from ingest.campus import Campus
 from ingest.errors import MeterwatchError, NotFound
@@ -33,16 +33,28 @@ class RecordRefused(MeterwatchError):
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """A site as the records see it: its campus, time zone, duty roster (None without alerts)."""
+    """A site as the records see it: its campus (as the asker sees it), time zone, and its alert desk (rules, duty
+    roster, alert book; None without alerts)."""
 
     campus: Campus
     tz: ZoneInfo
-    roster: DutyRoster | None
-    alerts: AlertDesk | None
+    desk: SiteDesk | None
 
     @property
     def site(self) -> str:
         return self.campus.site.id
+
+    @property
+    def roster(self) -> DutyRoster | None:
+        return self.desk.roster if self.desk is not None else None
+
+    def sees(self, site: str, zone: str | None, building: str | None) -> bool:
+        """Is a record of ``site`` in ``building`` (else in ``zone``; neither: the site as a whole) in this view?"""
+        if site != self.site:
+            return False
+        if building is not None:
+            return self.campus.building(building) is not None
+        return zone is None or zone == "default" or any(z.id == zone for z in self.campus.zones)
 
 
 class RecordDesk:
@@ -62,7 +74,7 @@ class RecordDesk:
         if campus is None:
             raise NotFound(f"no site {site!r}")
         desk = self.alerts.sites().get(site) if self.alerts is not None else None
-        return Context(campus, ZoneInfo(campus.site.timezone), desk.roster if desk else None, self.alerts)
+        return Context(campus, ZoneInfo(campus.site.timezone), desk)
 
     def today(self, ctx: Context) -> dt.date:
         return dt.datetime.fromtimestamp(self.now_ms() / 1000, ctx.tz).date()
@@ -79,14 +91,16 @@ class RecordDesk:
     # -- overdue work becomes alerts ---------------------------------------------------------
     def check(self) -> int:
         """Raise an alert for every overdue round and test at every site (one per round or test and place, kept
-        while it stays overdue), and settle those that were done meanwhile. Returns how many are overdue."""
+        while it stays overdue; recording the round or test settles it). Returns how many are overdue."""
         if self.alerts is None:
             return 0
         n = 0
         now = self.now_ms()
         for site in list(self._campuses()):
             ctx = self.context(site)
-            book = self.alerts.site(site).book
+            if ctx.desk is None:
+                continue
+            book = ctx.desk.book
             overdue = [r for r in self.due_rounds(ctx) if r.status == "overdue"]
             tests = [t for t in self.due_tests(ctx) if t.status == "overdue"]
             missed: dict[str, list[DueRound]] = {}
@@ -99,11 +113,11 @@ class RecordDesk:
             n += len(overdue) + len(tests)
         return n
 
-    def settle(self, site: str, rule: str, subject: str, reason: str) -> int | None:
+    def settle(self, ctx: Context, rule: str, subject: str, reason: str) -> int | None:
         """Resolve an alert a record has settled (no-op without alerts)."""
-        if self.alerts is None:
+        if ctx.desk is None:
             return None
-        return self.alerts.site(site).book.settle(rule, subject, reason, self.now_ms())
+        return ctx.desk.book.settle(rule, subject, reason, self.now_ms())
 
     def keep_checking(self) -> None:
         if self.settings.check_s <= 0 or self.alerts is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from alerts.book import RecordAlert
+from alerts.book import NewAlert
 from alerts.rules import RECORD_RULES
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ TEST_NAMES = {"self": ("水质自检", "water self-test"), "lab": ("送检(实�
               "filter": ("滤芯更换", "filter change")}
 
 
-def round_alert(missed: list[DueRound], ctx: Context, language: str, now_ms: int) -> RecordAlert:
+def round_alert(missed: list[DueRound], ctx: Context, language: str, now_ms: int) -> NewAlert:
     """One alert for a template and place: the latest round missed, and how many were in the last two weeks."""
     r = max(missed, key=lambda m: m.window.end)
     rule = RECORD_RULES["round-overdue"]
@@ -30,19 +30,19 @@ def round_alert(missed: list[DueRound], ctx: Context, language: str, now_ms: int
               (f"；近两周共 {n} 次未完成" if n > 1 else "") if zh else
               f"{r.template.name.en} ({where}) was due by {r.window.end}; none recorded" +
               (f"; {n} missed in the last two weeks" if n > 1 else ""))
-    return RecordAlert(rule="round-overdue", category=rule.category.value, severity=rule.severity.value,
+    return NewAlert(rule="round-overdue", category=rule.category.value, severity=rule.severity.value,
                        subject=r.subject, detail=detail, ts=now_ms, zone=r.place.zone, building=r.place.building,
                        department=building.department.value if building else None, value=n,
                        limit=str(r.window.end))
 
 
-def test_alert(t: Due, ctx: Context, language: str, now_ms: int) -> RecordAlert:
+def test_alert(t: Due, ctx: Context, language: str, now_ms: int) -> NewAlert:
     rule = RECORD_RULES["water-test-overdue"]
     zh = language.startswith("zh")
     what = TEST_NAMES[t.kind][0 if zh else 1]
     detail = (f"{t.point.name}：{what}应于 {t.due} 前完成" if zh else f"{t.point.name}: {what} was due by {t.due}")
     building = ctx.campus.building(t.point.building)
-    return RecordAlert(rule="water-test-overdue", category=rule.category.value, severity=rule.severity.value,
+    return NewAlert(rule="water-test-overdue", category=rule.category.value, severity=rule.severity.value,
                        subject=f"{t.kind}:{t.point.id}", detail=detail, ts=now_ms, zone=t.point.zone,
                        building=t.point.building, device=t.point.device,
                        department=building.department.value if building else None, limit=str(t.due))

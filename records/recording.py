@@ -76,7 +76,7 @@ def record_round(desk: RecordDesk, ctx: Context, *, template: str, zone: str | N
                 found.append(desk.store.add_hazard(
                     site=ctx.site, title=f"{t.items[a.item].zh}：{a.note}", zone=place.zone, building=place.building,
                     device=None, round_id=row.id, by=by, now_ms=now, due=None, note=a.note, photos=photos))
-    desk.settle(ctx.site, "round-overdue", f"round:{t.id}:{place.key}", f"round #{row.id} recorded by {by}")
+    desk.settle(ctx, "round-overdue", f"round:{t.id}:{place.key}", f"round #{row.id} recorded by {by}")
     return row, found
 
 

@@ -153,11 +153,13 @@ class RecordStore:
             raise NotFound(f"no check round #{round_id}")
         return _round(rows[0])
 
-    def rounds(self, site: str, *, since_ms: int = 0, until_ms: int | None = None, template: str | None = None,
-               limit: int = 1000, offset: int = 0) -> list[RoundRow]:
-        rows = self._all("SELECT * FROM rounds WHERE site = ? AND recorded_ms >= ? AND (? IS NULL OR recorded_ms < ?) "
-                         "AND (? IS NULL OR template = ?) ORDER BY recorded_ms DESC, id DESC LIMIT ? OFFSET ?",
-                         (site, since_ms, until_ms, until_ms, template, template, limit, offset))
+    def rounds(self, site: str, *, since_ms: int = 0, template: str | None = None, zone: str | None = None,
+               building: str | None = None) -> list[RoundRow]:
+        """Every round of ``site`` recorded since ``since_ms`` (of that template, zone, building), newest first."""
+        rows = self._all("SELECT * FROM rounds WHERE site = ? AND recorded_ms >= ? AND (? IS NULL OR template = ?) "
+                         "AND (? IS NULL OR zone = ?) AND (? IS NULL OR building = ?) "
+                         "ORDER BY recorded_ms DESC, id DESC",
+                         (site, since_ms, template, template, zone, zone, building, building))
         return [_round(r) for r in rows]
 
     def round_days(self, site: str, since_day: str) -> set[tuple[str, str, str]]:

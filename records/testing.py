@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from alerts.book import RecordAlert
+from alerts.book import NewAlert
 from alerts.rules import RECORD_RULES
 from ingest.contract import Kind
 from ingest.errors import StoreUnavailable
@@ -36,10 +36,8 @@ class Value:
     name: str | None = None
 
 
-def _judge(ctx: Context, desk: RecordDesk, point: SamplingPoint, values: dict[str, Value]) -> list[dict[str, Any]]:
-    rules = desk.alerts.site(ctx.site).rules if desk.alerts is not None else None
-    known = limits(rules, ctx.campus, point) if rules is not None else {
-        f: Limit(p.low, p.high, None) for f, p in PARAMS.items() if p.low is not None or p.high is not None}
+def _judge(ctx: Context, point: SamplingPoint, values: dict[str, Value]) -> list[dict[str, Any]]:
+    known = limits(ctx.desk.rules if ctx.desk is not None else None, ctx.campus, point)
     out = []
     for field, v in values.items():
         if not math.isfinite(v.value):
@@ -92,18 +90,18 @@ def record_test(desk: RecordDesk, ctx: Context, *, point: str, kind: str, lab: s
     taken_ms = int(taken.timestamp() * 1000)
     if taken_ms > now + FUTURE_MS:
         raise RecordRefused(f"taken_at {taken.isoformat()} is in the future: record a test after it was taken")
-    results = _judge(ctx, desk, p, values)
+    results = _judge(ctx, p, values)
     row = desk.store.add_test(site=ctx.site, point=p.id, kind=kind, lab=lab, taken_ms=taken_ms, by=by, now_ms=now,
                               results=results, attachment=attachment, note=note)
-    alerts = _alerts(desk, ctx, p, row) if desk.alerts is not None else []
-    desk.settle(ctx.site, "water-test-overdue", f"{kind}:{p.id}", f"{TEST_NAMES[kind][1]} #{row.id} recorded")
+    alerts = _alerts(desk, ctx, p, row)
+    desk.settle(ctx, "water-test-overdue", f"{kind}:{p.id}", f"{TEST_NAMES[kind][1]} #{row.id} recorded")
     return desk.store.set_test_alerts(row.id, alerts) if alerts else row
 
 
 def _alerts(desk: RecordDesk, ctx: Context, p: SamplingPoint, row: WaterTestRow) -> list[int]:
-    if desk.alerts is None:
+    site = ctx.desk
+    if site is None or desk.alerts is None:
         return []
-    site = desk.alerts.site(ctx.site)
     zh = desk.alerts.language.startswith("zh")
     now = desk.now_ms()
     building = ctx.campus.building(p.building)
@@ -122,13 +120,13 @@ def _alerts(desk: RecordDesk, ctx: Context, p: SamplingPoint, row: WaterTestRow)
                                RECORD_RULES["water-test-limit"].severity.value))
         if r["ok"]:
             if max(newest.get((p.id, "self"), 0), newest.get((p.id, "lab"), 0)) <= row.taken_ms:
-                desk.settle(ctx.site, rule_id, subject, f"{what}: {r['field']} {r['value']:g} within {r['limit']}")
+                desk.settle(ctx, rule_id, subject, f"{what}: {r['field']} {r['value']:g} within {r['limit']}")
             continue
         name = r["name"] if zh else r["name_en"]
         detail = (f"{p.name}{what} {taken:%Y-%m-%d %H:%M} 取样：{name} {r['value']:g} {r['unit']}，限值 {r['limit']}"
                   if zh else f"{p.name}, {what} sampled {taken:%Y-%m-%d %H:%M}: {name} {r['value']:g} {r['unit']}, "
                   f"limit {r['limit']}")
-        raised.append(site.book.record(RecordAlert(
+        raised.append(site.book.record(NewAlert(
             rule=rule_id, category=category, severity=severity, subject=subject, detail=detail, ts=row.taken_ms,
             zone=p.zone, building=p.building, device=p.device, department=dept, value=r["value"], limit=r["limit"],
             unit=r["unit"]), now))
@@ -142,12 +140,12 @@ def _alerts(desk: RecordDesk, ctx: Context, p: SamplingPoint, row: WaterTestRow)
                 continue
             subject = f"drift:{p.device}:{r['field']}"
             if not drifted(r["field"], r["value"], sensor):
-                desk.settle(ctx.site, "sensor-drift", subject, f"{what} agrees with the sensor")
+                desk.settle(ctx, "sensor-drift", subject, f"{what} agrees with the sensor")
                 continue
             name = r["name"] if zh else r["name_en"]
             detail = (f"{p.name}：传感器 {name} {sensor:g}，{what} {r['value']:g}，请校准或更换传感器" if zh else
                       f"{p.name}: sensor {name} {sensor:g}, {what} {r['value']:g}; calibrate or replace the sensor")
-            raised.append(site.book.record(RecordAlert(
+            raised.append(site.book.record(NewAlert(
                 rule="sensor-drift", category=drift.category.value, severity=drift.severity.value, subject=subject,
                 detail=detail, ts=row.taken_ms, zone=p.zone, building=p.building, device=p.device, department=dept,
                 value=sensor, limit=f"{r['value']:g}", unit=r["unit"]), now))

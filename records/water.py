@@ -18,7 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from alerts.calendar import CampusCalendar
-from alerts.conditions.threshold import Threshold
+from alerts.limits import rule_limit
 from alerts.rules import RuleBook
 from ingest.campus import Campus, Device
 from ingest.contract import Kind
@@ -108,19 +108,18 @@ class Limit:
         return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
 
 
-def limits(rules: RuleBook, campus: Campus, point: SamplingPoint) -> dict[str, Limit]:
-    """The limits a result at ``point`` is held to: the threshold rules a sensor there would be watched by, then
-    the GB 5749 ones for laboratory parameters."""
-    depts = {b.id: b.department.value for b in campus.buildings}
-    probe = Device(id=point.device or point.id, kind=Kind.WATER_QUALITY, building=point.building, zone=point.zone,
-                   role=point.role)
+def limits(rules: RuleBook | None, campus: Campus, point: SamplingPoint) -> dict[str, Limit]:
+    """The limits a result at ``point`` is held to: the threshold rules a sensor there would be watched by (none
+    without a rule book, i.e. with alerts off), then the GB 5749 ones for laboratory parameters."""
     out: dict[str, Limit] = {}
-    for rule in rules.rules.values():
-        cond = rule.condition
-        if not isinstance(cond, Threshold) or not rule.target.matches(probe, depts.get(point.building, "")):
-            continue
-        low, high = cond.outside if cond.outside is not None else (cond.below, cond.above)
-        out.setdefault(cond.field, Limit(low, high, rule.id))
+    if rules is not None:
+        depts = {b.id: b.department.value for b in campus.buildings}
+        probe = Device(id=point.device or point.id, kind=Kind.WATER_QUALITY, building=point.building,
+                       zone=point.zone, role=point.role)
+        for rule in rules.rules.values():
+            lim = rule_limit(rule) if rule.target.matches(probe, depts.get(point.building, "")) else None
+            if lim is not None:
+                out.setdefault(lim.field, Limit(lim.low, lim.high, lim.rule))
     for field, p in PARAMS.items():
         if field not in out and (p.low is not None or p.high is not None):
             out[field] = Limit(p.low, p.high, None)

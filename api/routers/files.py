@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import BaseModel, Field
-from starlette.datastructures import UploadFile
 
 from api.deps import Electrician, RecordsDep
+from api.uploads import media_type, read_form
 from records.desk import RecordDesk
 from records.photos import MEDIA, FileRejected, check_image, check_pdf
 
@@ -52,29 +52,12 @@ def keep_attachment(records: RecordDesk, files: list[tuple[str, bytes]]) -> str 
                  "type": "object", "required": ["photo"], "properties": {"photo": {
                      "type": "array", "items": {"type": "string", "format": "binary"}}}}}}}})
 async def upload(request: Request, records: RecordsDep) -> list[KeptPublic]:
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "multipart/form-data":
+    if media_type(request) != "multipart/form-data":
         raise HTTPException(415, "send the photos as multipart/form-data, each in a part named 'photo'")
-    form = await _form(request)
-    if not form:
+    _, files = await read_form(request, ("photo",), max_fields=5)
+    if not files["photo"]:
         raise FileRejected("no photo: send each in a multipart part named 'photo'")
-    return keep_photos(records, form)
-
-
-async def _form(request: Request) -> list[tuple[str, bytes]]:
-    out = []
-    try:
-        async with request.form(max_files=20, max_fields=5) as form:  # closes the spooled files
-            for name, value in form.multi_items():
-                if isinstance(value, UploadFile):
-                    if name != "photo":
-                        raise HTTPException(422, f"file field {name!r}: name each photo's part 'photo'")
-                    out.append((value.filename or name, await value.read()))
-    except HTTPException:
-        raise
-    except Exception as exc:  # starlette raises several kinds for a malformed body
-        raise HTTPException(400, f"multipart body could not be read: {exc}") from exc
-    return out
+    return keep_photos(records, files["photo"])
 
 
 @router.get("/files/{sha256}", summary="A photo or attachment kept with a record, byte for byte",

@@ -84,17 +84,9 @@ def _public(records: RecordDesk, h: HazardRow, tz: ZoneInfo, steps: bool = True)
                for s in records.store.steps(h.id)] if steps else [])
 
 
-def _visible(ctx: Context, h: HazardRow) -> bool:
-    if h.site != ctx.site:
-        return False
-    if h.building is not None:
-        return ctx.campus.building(h.building) is not None
-    return h.zone is None or any(z.id == h.zone for z in ctx.campus.zones) or h.zone == "default"
-
-
 def _get(records: RecordDesk, ctx: Context, hazard_id: int) -> HazardRow:
     h = records.store.hazard(hazard_id) if 0 < hazard_id < 2**62 else None
-    if h is None or not _visible(ctx, h):
+    if h is None or not ctx.sees(h.site, h.zone, h.building):
         raise NotFound(f"no hazard #{hazard_id}")
     return h
 
@@ -131,7 +123,7 @@ async def update(request: Request, records: RecordsDep, ctx: ContextDep, princip
 def listing(request: Request, records: RecordsDep, ctx: ContextDep, tz: TimezoneDep, language: LanguageDep,
             status: Annotated[Literal["open", "assigned", "fixed"] | None, Query()] = None,
             format: Annotated[Literal["json", "xlsx", "pdf"], Query()] = "json") -> Response | list[HazardPublic]:
-    rows = [h for h in records.store.hazards(ctx.site, status=status) if _visible(ctx, h)]
+    rows = [h for h in records.store.hazards(ctx.site, status=status) if ctx.sees(h.site, h.zone, h.building)]
     if format == "json":
         return [_public(records, h, tz, steps=False) for h in rows]
     body = hazard_ledger(ctx.campus, rows, format, request.app.state.settings.report, language.startswith("zh"),

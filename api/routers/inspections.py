@@ -126,11 +126,8 @@ def listing(records: RecordsDep, ctx: ContextDep, tz: TimezoneDep, page: PageDep
             template: Annotated[str | None, Query(max_length=64)] = None,
             since: Annotated[datetime | None, Query(description="recorded at or after")] = None) -> list[RoundPublic]:
     since_ms = int(since.timestamp() * 1000) if since is not None and since.year > 1970 else 0
-    zones = {z.id for z in ctx.campus.zones} | {"default"}
-    buildings = {b.id for b in ctx.campus.buildings}
-    rows = [r for r in records.store.rounds(ctx.site, since_ms=since_ms, template=template, limit=100_000)
-            if (zone is None or r.zone == zone) and (building is None or r.building == building)
-            and (r.zone in zones if r.building is None else r.building in buildings)]
+    rows = [r for r in records.store.rounds(ctx.site, since_ms=since_ms, template=template, zone=zone,
+                                            building=building) if ctx.sees(r.site, r.zone, r.building)]
     return [public_round(r, records, tz) for r in page.of(rows, response)]
 
 
@@ -165,9 +162,6 @@ def _template(t: Template, lang: str) -> TemplatePublic:
 @router.get("/inspections/{round_id}", response_model=RoundPublic, summary="One check round")
 def one(records: RecordsDep, ctx: ContextDep, tz: TimezoneDep, round_id: int) -> RoundPublic:
     row = records.store.round(round_id) if 0 < round_id < 2**62 else None
-    visible = row is not None and row.site == ctx.site and (
-        row.building in {b.id for b in ctx.campus.buildings} if row.building else
-        row.zone in {z.id for z in ctx.campus.zones} | {"default"})
-    if row is None or not visible:
+    if row is None or not ctx.sees(row.site, row.zone, row.building):
         raise NotFound(f"no check round #{round_id}")
     return public_round(row, records, tz)

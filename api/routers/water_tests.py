@@ -143,14 +143,15 @@ def _points(ctx: Context) -> dict[str, SamplingPoint]:
 async def create(request: Request, records: RecordsDep, ctx: ContextDep, principal: PrincipalDep, tz: TimezoneDep,
                  language: LanguageDep) -> WaterTestPublic:
     body, files = await read_record(request, WaterTestCreate, ("attachment",))
-    if body.point not in _points(ctx):
+    seen = _points(ctx)
+    if body.point not in seen:
         raise NotFound(f"no sampling point {body.point!r}")
     attachment = keep_attachment(records, files["attachment"])
     values = {k: Value(v) if isinstance(v, float | int) else Value(v.value, v.min, v.max, v.unit, v.name)
               for k, v in body.values.items()}
     row = record_test(records, ctx, point=body.point, kind=body.kind, lab=body.lab, taken=body.taken_at,
                       values=values, attachment=attachment, note=body.note, by=principal.name)
-    return _public(row, points(ctx.campus), tz, language.startswith("zh"))
+    return _public(row, seen, tz, language.startswith("zh"))
 
 
 @router.get("/water-tests", response_model=list[WaterTestPublic] | list[DuePublic],
@@ -178,9 +179,9 @@ def sampling_points(records: RecordsDep, ctx: ContextDep) -> list[PointPublic]:
 
 
 def _limits(records: RecordDesk, ctx: Context, p: SamplingPoint) -> dict[str, Limit]:
-    if records.alerts is None:
+    if ctx.desk is None:
         return {}
-    return limits(records.alerts.site(ctx.site).rules, ctx.campus, p)
+    return limits(ctx.desk.rules, ctx.campus, p)
 
 
 @router.get("/water-tests/notice", responses={200: {"content": {"application/pdf": {}}}},
