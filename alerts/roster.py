@@ -17,8 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from alerts.calendar import DAY_TAGS, CampusCalendar
 from alerts.durations import Seconds
 from alerts.rules import Category, Severity
-from ingest.errors import ConfigError
-from ingest.yamlfile import parse_yaml_model
+from ingest.yamlfile import load_yaml_model
 
 ON_DUTY = "on_duty"
 _Strict = ConfigDict(extra="forbid", frozen=True)
@@ -138,11 +137,7 @@ class RosterFile(BaseModel):
 def load_roster(path: Path | None) -> RosterFile:
     if path is None:
         return RosterFile()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read duty roster {path}: {exc.strerror}") from exc
-    return parse_yaml_model(text, RosterFile, str(path))
+    return load_yaml_model(path, RosterFile, "duty roster")
 
 
 def load_rosters(path: Path | None) -> dict[str | None, RosterFile]:

@@ -13,8 +13,7 @@ from alerts.durations import Seconds
 from alerts.schedule import Schedule
 from ingest.campus import Campus, Department, Device
 from ingest.contract import Identifier, Kind
-from ingest.errors import ConfigError
-from ingest.yamlfile import parse_yaml_model
+from ingest.yamlfile import load_yaml_model
 
 
 class Category(StrEnum):
@@ -140,12 +139,7 @@ def default_rules_file() -> Path:
 
 
 def load_rules(path: Path | None = None) -> RuleFile:
-    path = path or default_rules_file()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read rule file {path}: {exc.strerror}") from exc
-    return parse_yaml_model(text, RuleFile, str(path))
+    return load_yaml_model(path or default_rules_file(), RuleFile, "rule file")
 
 
 class RuleBook:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ingest.contract import REGISTER_FIELD, Identifier, Kind
 from ingest.errors import ConfigError
-from ingest.yamlfile import parse_yaml_model
+from ingest.yamlfile import parse_yaml_model, read_text
 
 INCOMER = "incomer"
 
@@ -238,10 +238,7 @@ def parse_sites(text: str, source: str = "<campus>") -> list[Campus]:
 
 
 def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read campus file {path}: {exc.strerror}") from exc
+    return read_text(path, "campus file")
 
 
 def load_campus(path: Path) -> Campus:

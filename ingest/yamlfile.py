@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TypeVar
 
 import yaml
@@ -48,3 +49,16 @@ def parse_yaml_model(text: str, model: type[M], source: str) -> M:
         at = f"{source}:{line}" if line else source
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise ConfigError(f"{at}: {where}: {err['msg']}{more}") from exc
+
+
+def read_text(path: Path, what: str) -> str:
+    """A configuration file's text; ConfigError naming ``what`` it is when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from exc
+
+
+def load_yaml_model(path: Path, model: type[M], what: str) -> M:
+    """Read and parse a YAML configuration file into ``model`` (errors: file, line, field, reason)."""
+    return parse_yaml_model(read_text(path, what), model, str(path))

@@ -24,8 +24,7 @@ from alerts.calendar import CampusCalendar
 from alerts.rules import Name
 from ingest.campus import Campus, Department
 from ingest.contract import Identifier
-from ingest.errors import ConfigError
-from ingest.yamlfile import parse_yaml_model
+from ingest.yamlfile import load_yaml_model
 
 _Strict = ConfigDict(extra="forbid", frozen=True)
 BREAK_DAYS = 3       # a break this long or longer is a holiday to check before (a plain weekend is not)
@@ -81,12 +80,7 @@ class RoundFile(BaseModel):
 
 
 def load_rounds(path: Path | None) -> RoundFile:
-    path = path or Path(__file__).parent / "default_rounds.yaml"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read round templates {path}: {exc.strerror}") from exc
-    return parse_yaml_model(text, RoundFile, str(path))
+    return load_yaml_model(path or Path(__file__).parent / "default_rounds.yaml", RoundFile, "round templates")
 
 
 @dataclass(frozen=True, slots=True)
