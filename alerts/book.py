@@ -21,7 +21,7 @@ from alerts.messages import render
 from alerts.roster import DutyRoster, Person, Route
 from alerts.rules import RuleBook, Severity
 from alerts.store import Alert, AlertStore
-from ingest.errors import MeterwatchError
+from campus.errors import MeterwatchError
 
 
 class AlertStateError(MeterwatchError):

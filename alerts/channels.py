@@ -13,7 +13,7 @@ from urllib.parse import quote
 import apprise
 
 from alerts.store import Notice
-from ingest.errors import MeterwatchError
+from campus.errors import MeterwatchError
 
 
 class SendFailed(MeterwatchError):

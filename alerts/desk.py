@@ -16,17 +16,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from alerts.book import AlertBook, BookSettings, sign
-from alerts.calendar import CampusCalendar
-from alerts.clock import Clock, WallClock
 from alerts.config import AlertSettings
 from alerts.roster import DutyRoster, Person, load_rosters, roster_of
 from alerts.rules import RuleBook, load_rules
 from alerts.store import Alert, AlertStore
-from ingest.campus import Campus
-from ingest.db import private_dir
-from ingest.errors import ConfigError, NotFound
-from ingest.labels import CampusNames
-from ingest.registry import Registry
+from campus.calendar import CampusCalendar
+from campus.clock import Clock, WallClock
+from campus.db import private_dir
+from campus.errors import ConfigError, NotFound
+from campus.labels import CampusNames
+from campus.model import Campus
+from campus.registry import Registry
 
 _SIG = re.compile(r"[0-9a-f]{32}")
 

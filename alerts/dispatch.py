@@ -9,8 +9,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from alerts.channels import AppriseNotifier, Notifier, SendFailed
-from alerts.clock import WallClock
 from alerts.store import AlertStore, Notice
+from campus.clock import WallClock
 
 log = logging.getLogger("meterwatch.alerts")
 

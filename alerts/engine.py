@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from alerts.calendar import CampusCalendar
 from alerts.conditions import Env, Observation, Sample, Verdict
 from alerts.rules import Rule, RuleBook
-from ingest.campus import Device
-from ingest.contract import REGISTER_FIELD, Reading
-from ingest.registers import RegisterTrack
+from campus.calendar import CampusCalendar
+from campus.contract import REGISTER_FIELD, Reading
+from campus.model import Device
+from campus.registers import RegisterTrack
 
 Key = tuple[str, str]  # (rule id, subject: device id or department)
 

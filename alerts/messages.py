@@ -7,7 +7,7 @@ import datetime as dt
 import re
 
 from alerts.store import Alert
-from ingest.labels import CATEGORIES, FIELDS, SEVERITIES, label
+from campus.labels import CATEGORIES, FIELDS, SEVERITIES, label
 
 # Chinese as everywhere else (ingest/labels.py); English shouts the serious ones in a message title
 SEVERITY = {"zh": {k: zh for k, (zh, _) in SEVERITIES.items()},

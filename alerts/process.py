@@ -12,9 +12,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from alerts.config import AlertSettings
-from ingest.children import READY, start_child, stop_child
+from campus.children import READY, start_child, stop_child
+from campus.contract import DEFAULT_LIMITS, Limits
 from ingest.config import MqttSettings
-from ingest.contract import DEFAULT_LIMITS, Limits
 
 log = logging.getLogger("meterwatch.alerts")
 SUBSCRIBE_WAIT_S = 20.0
@@ -34,7 +34,7 @@ def alert_process_main(conn: Connection, config: AlertProcessConfig) -> None:
     """Runs until the parent says stop or goes away (a pipe, not a shared lock: a killed process
     holding a multiprocessing lock would leave it locked for good)."""
     from alerts.service import AlertService
-    from ingest.logs import setup_logging
+    from campus.logs import setup_logging
 
     setup_logging(config.log_level)
     service = AlertService(data_dir=config.data_dir, mqtt=config.mqtt, settings=config.settings,

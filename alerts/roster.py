@@ -14,10 +14,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from alerts.calendar import DAY_TAGS, CampusCalendar
-from alerts.durations import Seconds
 from alerts.rules import Category, Severity
-from ingest.yamlfile import load_yaml_model
+from campus.calendar import DAY_TAGS, CampusCalendar
+from campus.durations import Seconds
+from campus.yamlfile import load_yaml_model
 
 ON_DUTY = "on_duty"
 _Strict = ConfigDict(extra="forbid", frozen=True)

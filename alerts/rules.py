@@ -9,11 +9,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from alerts.conditions import CONDITIONS, Condition
-from alerts.durations import Seconds
 from alerts.schedule import Schedule
-from ingest.campus import Campus, Department, Device
-from ingest.contract import Identifier, Kind
-from ingest.yamlfile import load_yaml_model
+from campus.contract import Identifier, Kind
+from campus.durations import Seconds
+from campus.labels import Name
+from campus.model import Campus, Department, Device
+from campus.yamlfile import load_yaml_model
 
 
 class Category(StrEnum):
@@ -34,15 +35,6 @@ class Severity(StrEnum):
 
 
 _Strict = ConfigDict(extra="forbid", frozen=True)
-
-
-class Name(BaseModel):
-    model_config = _Strict
-    zh: str
-    en: str
-
-    def text(self, language: str) -> str:
-        return self.en if language.startswith("en") else self.zh
 
 
 class Target(BaseModel):

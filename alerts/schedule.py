@@ -13,7 +13,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from alerts.calendar import DAY_TAGS, CampusCalendar
+from campus.calendar import DAY_TAGS, CampusCalendar
 
 _SPAN = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 

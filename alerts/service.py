@@ -17,15 +17,15 @@ from pathlib import Path
 
 from alerts.book import AlertBook
 from alerts.channels import MqttNotifier, Notifier
-from alerts.clock import Clock, make_clock
 from alerts.config import AlertSettings
 from alerts.desk import AlertDesk
 from alerts.dispatch import Dispatcher
 from alerts.engine import Engine, Transition
+from campus.clock import Clock, make_clock
+from campus.contract import DEFAULT_LIMITS, Limits
+from campus.errors import HOLD
 from ingest.config import MqttSettings
-from ingest.contract import DEFAULT_LIMITS, Limits
 from ingest.decode import Inbound, decode
-from ingest.errors import HOLD
 from ingest.mqtt import MqttSource
 
 log = logging.getLogger("meterwatch.alerts")

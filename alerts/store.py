@@ -15,8 +15,8 @@ from typing import Any, Protocol
 import orjson
 
 from alerts.engine import EngineState, Key
-from ingest.db import connect
-from ingest.errors import NotFound
+from campus.db import connect
+from campus.errors import NotFound
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (

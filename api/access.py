@@ -12,10 +12,10 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ingest.campus import Campus, Device
-from ingest.contract import ID_PATTERN
-from ingest.errors import ConfigError, MeterwatchError, NotFound
-from ingest.registry import Registry
+from campus.contract import ID_PATTERN
+from campus.errors import ConfigError, MeterwatchError, NotFound
+from campus.model import Campus, Device
+from campus.registry import Registry
 
 
 @dataclass(frozen=True, slots=True)

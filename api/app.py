@@ -12,7 +12,6 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from alerts.clock import Clock, WallClock
 from alerts.desk import AlertDesk
 from alerts.process import AlertProcess, AlertProcessConfig
 from alerts.service import AlertService
@@ -39,11 +38,12 @@ from api.routers import (
     water_quality,
     water_tests,
 )
-from api.settings import Settings
 from api.tokens import TokenStore
 from api.uploads import add_bodies
-from ingest.campus import Campus
-from ingest.errors import ConfigError, NotFound, StoreUnavailable
+from app.settings import Settings
+from campus.clock import Clock, WallClock
+from campus.errors import ConfigError, NotFound, StoreUnavailable
+from campus.model import Campus
 from ingest.service import IngestService
 from records.desk import RecordDesk, RecordRefused
 from records.photos import FileRejected

@@ -12,8 +12,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from alerts.desk import AlertDesk
 from api.access import Access
 from api.tokens import Principal, Role, TokenStore
-from ingest.campus import Campus
-from ingest.errors import ConfigError
+from campus.errors import ConfigError
+from campus.model import Campus
 from ingest.service import IngestService
 from records.desk import Context, RecordDesk
 from reports.usage import SiteUsage, Usage

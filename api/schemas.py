@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ingest.campus import Department
-from ingest.contract import Kind
+from campus.contract import Kind
+from campus.model import Department
 
 
 class HealthPublic(BaseModel):

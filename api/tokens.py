@@ -25,8 +25,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from api.access import Scope
-from ingest.db import connect
-from ingest.errors import ConfigError, NotFound
+from campus.db import connect
+from campus.errors import ConfigError, NotFound
 
 PREFIX = "mw_"
 

@@ -33,11 +33,11 @@ sys.path.insert(0, str(ROOT))
 
 from alerts.config import AlertSettings  # noqa: E402
 from alerts.process import AlertProcess, AlertProcessConfig  # noqa: E402
-from ingest.campus import Building, Device, load_campus  # noqa: E402
+from campus.model import Building, Device, load_campus  # noqa: E402
 from ingest.config import IngestSettings, MqttSettings, StoreSettings  # noqa: E402
 from ingest.service import IngestService  # noqa: E402
-from tests.peers import WebhookServer  # noqa: E402
-from tests.servers import Mosquitto  # noqa: E402
+from tests.support.peers import WebhookServer  # noqa: E402
+from tests.support.servers import Mosquitto  # noqa: E402
 
 SAMPLE = ROOT / "simulators" / "sample_campus.yaml"
 PROBE = "ta-fountain"

@@ -31,10 +31,10 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest.campus import load_campus  # noqa: E402
+from campus.model import load_campus  # noqa: E402
 from ingest.config import IngestSettings, MqttSettings, StoreSettings  # noqa: E402
 from ingest.service import IngestService  # noqa: E402
-from tests.servers import Influx, Mosquitto, wait_for  # noqa: E402
+from tests.support.servers import Influx, Mosquitto, wait_for  # noqa: E402
 
 SAMPLE = ROOT / "simulators" / "sample_campus.yaml"
 T0 = int(time.time()) - 30 * 86400

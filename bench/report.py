@@ -31,16 +31,16 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ingest.campus import Campus  # noqa: E402
+from campus.contract import Kind, Reading  # noqa: E402
+from campus.model import Campus  # noqa: E402
 from ingest.config import StoreSettings  # noqa: E402
-from ingest.contract import Kind, Reading  # noqa: E402
 from ingest.status import PresenceStore  # noqa: E402
 from ingest.stores import ReadingStore, open_store  # noqa: E402
 from reports.config import ReportSettings  # noqa: E402
 from reports.energy import build  # noqa: E402
 from reports.render import render  # noqa: E402
 from reports.usage import Usage  # noqa: E402
-from tests.servers import Influx  # noqa: E402
+from tests.support.servers import Influx  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 STEP_MS = 900_000

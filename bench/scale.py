@@ -49,12 +49,12 @@ sys.path.insert(0, str(ROOT))
 
 from alerts.config import AlertSettings  # noqa: E402
 from alerts.process import AlertProcess, AlertProcessConfig  # noqa: E402
-from ingest.campus import load_sites  # noqa: E402
+from campus.model import load_sites  # noqa: E402
+from campus.registry import Registry  # noqa: E402
 from ingest.config import IngestSettings, MqttSettings, StoreSettings  # noqa: E402
-from ingest.registry import Registry  # noqa: E402
 from ingest.service import IngestService  # noqa: E402
-from tests.alerts.drive import evaluated_up_to  # noqa: E402
-from tests.servers import Mosquitto, wait_for  # noqa: E402
+from tests.support.drive import evaluated_up_to  # noqa: E402
+from tests.support.servers import Mosquitto, wait_for  # noqa: E402
 
 SAMPLE = ROOT / "simulators" / "sample_campus.yaml"
 SITES = 300
@@ -183,10 +183,10 @@ def run_size(devices: int, intervals: int, work: Path) -> Result:
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from api.settings import load_settings
+    from app.settings import load_settings
     from reports.district import build_district
     from reports.usage import Usage
-    from tests.harness import token_headers
+    from tests.support.harness import token_headers
 
     res = Result(devices)
     n = res.numbers

@@ -34,7 +34,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import Mosquitto, free_port, stop_process, wait_for  # noqa: E402
+from tests.support.servers import Mosquitto, free_port, stop_process, wait_for  # noqa: E402
 
 KINDS = [("electricity", "energy_kwh", 0.6, 60), ("water", "volume_m3", 0.02, 10),
          ("gas", "volume_m3", 0.01, 20), ("water_quality", None, 0.0, None)]
@@ -124,7 +124,7 @@ def processes(root_pid: int) -> dict[int, str]:
         except OSError:
             continue
         pid, ppid = int(entry.name), int(stat.rsplit(")", 1)[1].split()[1])
-        comm = stat.split("(", 1)[1].rsplit(")", 1)[0]  # the children name themselves (ingest.children)
+        comm = stat.split("(", 1)[1].rsplit(")", 1)[0]  # the children name themselves (campus.children)
         children.setdefault(ppid, []).append(pid)
         names[pid] = ("worker" if comm == "ingest-worker" else "alerts" if comm == "alerts" else
                       "serve" if " serve " in cmd else comm)
@@ -177,7 +177,7 @@ def main() -> int:
         f'[api]\nport = {port}\n[campus]\nfile = "{work / "campus.yaml"}"\n'
         '[alerts]\nclock = "stream"\nmqtt_publish = true\n[report]\nrefresh_s = 300\n', encoding="utf-8")
     log = (work / "serve.log").open("wb")
-    serve = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--config", str(work / "meterwatch.toml")],
+    serve = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--config", str(work / "meterwatch.toml")],
                              cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
     try:

@@ -1,4 +1,4 @@
-"""Configuration sections owned by ingest. The app composes them (``api.settings``)."""
+"""Configuration sections owned by ingest. The app composes them (``app.settings``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from ingest.contract import Limits
+from campus.contract import Limits
 
 
 class MqttSettings(BaseModel):

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import orjson
 
-from ingest.db import connect
-from ingest.errors import NotFound
+from campus.db import connect
+from campus.errors import NotFound
 
 MAX_REASON_CHARS = 1000
 

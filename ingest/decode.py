@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ingest.contract import DEFAULT_LIMITS, Channel, Limits, Reading, parse_item, parse_status, shorten, split_items
+from campus.contract import DEFAULT_LIMITS, Channel, Limits, Reading, parse_item, parse_status, shorten, split_items
+from campus.errors import HOLD, PayloadError
+from campus.registry import Registry
 from ingest.deadletters import Refusal
-from ingest.errors import HOLD, PayloadError
-from ingest.registry import Registry
 
 MAX_ITEM_REASONS = 20  # every refused batch item's index is kept; the reasons of the first 20
 

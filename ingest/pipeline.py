@@ -19,12 +19,12 @@ from pathlib import Path
 
 import orjson
 
+from campus.contract import Reading, shorten
+from campus.errors import HOLD, PayloadError, StoreRejected, StoreUnavailable
+from campus.registry import Registry
 from ingest.config import IngestSettings, StoreSettings
-from ingest.contract import Reading, shorten
 from ingest.deadletters import DeadLetterStore, Refusal
 from ingest.decode import Decoded, Inbound, decode, refuse
-from ingest.errors import HOLD, PayloadError, StoreRejected, StoreUnavailable
-from ingest.registry import Registry
 from ingest.spool import Spool
 from ingest.status import PresenceStore
 from ingest.stores import ReadingStore, open_store

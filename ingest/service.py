@@ -8,10 +8,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.campus import Campus
+from campus.db import private_dir
+from campus.errors import StoreUnavailable
+from campus.model import Campus
 from ingest.config import IngestSettings, MqttSettings, StoreSettings
-from ingest.db import private_dir
-from ingest.errors import StoreUnavailable
 from ingest.mqtt import MqttSource
 from ingest.pipeline import Counters, Pipeline
 from ingest.stores import Point, PointSink, point_sink

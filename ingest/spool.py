@@ -12,8 +12,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from ingest.contract import Kind, Reading
-from ingest.db import connect
+from campus.contract import Kind, Reading
+from campus.db import connect
 
 
 def _encode(readings: Sequence[Reading]) -> str:

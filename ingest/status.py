@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.db import connect
+from campus.db import connect
 
 DeviceKey = tuple[str, str]  # (site, device id)
 

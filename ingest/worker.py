@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from ingest.children import READY, start_child, stop_child
+from campus.children import READY, start_child, stop_child
 from ingest.config import IngestSettings, StoreSettings
 from ingest.decode import Inbound
 
@@ -49,7 +49,7 @@ class Progress:
 
 def worker_main(conn: Connection, config: WorkerConfig) -> None:
     """The worker process: commit every batch it is sent, answer with Progress, stop on None."""
-    from ingest.logs import LOG_FILE_ENV, setup_logging
+    from campus.logs import LOG_FILE_ENV, setup_logging
     from ingest.pipeline import Pipeline
 
     if os.environ.get(LOG_FILE_ENV):  # the service logs to a file: so does its worker (else warnings on stderr)

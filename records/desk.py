@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from alerts.desk import AlertDesk, SiteDesk
 from alerts.roster import DutyRoster
-from ingest.campus import Campus
-from ingest.errors import MeterwatchError, NotFound
+from campus.errors import MeterwatchError, NotFound
+from campus.model import Campus
 from ingest.stores import ReadingStore
 from records.config import RecordSettings
 from records.due import DueRound, due_rounds

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from alerts.calendar import CampusCalendar
 from alerts.roster import DutyRoster, Person
-from ingest.campus import Campus
+from campus.calendar import CampusCalendar
+from campus.model import Campus
 from records.rounds import Every, Place, RoundFile, Template, Window, current, places, windows
 
 LOOKBACK_DAYS = 14    # an overdue round older than this is history (its alert stays until a round settles it)

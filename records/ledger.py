@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from ingest.campus import Campus
+from campus.model import Campus
 from records.store import HazardRow, WaterTestRow
 from records.water import Limit, SamplingPoint
 from reports.config import ReportSettings
 from reports.render import pdf, xlsx
-from reports.render.tables import Cell, Table
+from reports.render.energy_tables import Cell, Table
 
 STATUS = {"open": ("待处理", "open"), "assigned": ("整改中", "assigned"), "fixed": ("已整改", "fixed")}
 

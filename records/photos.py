@@ -19,8 +19,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.db import private_dir
-from ingest.errors import MeterwatchError, NotFound
+from campus.db import private_dir
+from campus.errors import MeterwatchError, NotFound
 
 IMAGE_TYPES = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
 PDF = ("application/pdf", "pdf")

@@ -20,11 +20,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from alerts.calendar import CampusCalendar
-from alerts.rules import Name
-from ingest.campus import Campus, Department
-from ingest.contract import Identifier
-from ingest.yamlfile import load_yaml_model
+from campus.calendar import CampusCalendar
+from campus.contract import Identifier
+from campus.labels import Name
+from campus.model import Campus, Department
+from campus.yamlfile import load_yaml_model
 
 _Strict = ConfigDict(extra="forbid", frozen=True)
 BREAK_DAYS = 3       # a break this long or longer is a holiday to check before (a plain weekend is not)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.db import connect
-from ingest.errors import NotFound
+from campus.db import connect
+from campus.errors import NotFound
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rounds (id INTEGER PRIMARY KEY, site TEXT NOT NULL, template TEXT NOT NULL,

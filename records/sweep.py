@@ -21,11 +21,11 @@ import statistics
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from alerts.calendar import CampusCalendar
-from ingest.campus import INCOMER
-from ingest.contract import Kind
+from campus.calendar import CampusCalendar
+from campus.contract import Kind
+from campus.model import INCOMER
+from reports.buckets import Interval
 from reports.consumption import GroupBy, consumption, meters
-from reports.periods import Interval
 from reports.usage import SiteUsage
 
 LOOKBACK_DAYS = 28

@@ -17,11 +17,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from alerts.calendar import CampusCalendar
 from alerts.limits import rule_limit
 from alerts.rules import RuleBook
-from ingest.campus import Campus, Device
-from ingest.contract import Kind
+from campus.calendar import CampusCalendar
+from campus.contract import Kind
+from campus.model import Campus, Device
 
 DRINKING_ROLES = ("drinking", "canteen_water", "secondary_supply")
 KINDS = ("self", "lab", "filter")

@@ -14,8 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ingest.campus import Campus
-from ingest.contract import Kind
+from campus.contract import Kind
+from campus.model import Campus
 from reports.energy import ENERGY_KINDS, EnergyReport, Row, dept_name, pct_change
 
 FIELD = {Kind.ELECTRICITY: "electricity_kwh", Kind.WATER: "water_m3", Kind.GAS: "gas_m3"}

@@ -1,6 +1,6 @@
 """Consumption per bucket and group: the numbers behind the API, the console and the report.
 
-- Each meter's use comes from the register rules (``ingest.registers``): new meter cycles,
+- Each meter's use comes from the register rules (``campus.registers``): new meter cycles,
   dips and implausible jumps are handled there, and the flagged steps are listed here.
 - A step between two readings is spread evenly over its time span, so a bucket boundary
   between two readings gets the interpolated share on each side.
@@ -18,12 +18,12 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ingest.campus import Campus, Department, Device
-from ingest.contract import REGISTER_FIELD, Kind
-from ingest.labels import DEPARTMENTS, label
-from ingest.registers import RegisterTrack
+from campus.contract import REGISTER_FIELD, Kind
+from campus.labels import DEPARTMENTS, label
+from campus.model import Campus, Department, Device
+from campus.registers import RegisterTrack
 from ingest.stores import ReadingStore
-from reports.periods import Interval, spread
+from reports.buckets import Interval, spread
 from reports.rollup import Rollups
 
 UNIT = {Kind.ELECTRICITY: "kWh", Kind.WATER: "m³", Kind.GAS: "m³"}

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from ingest.campus import Campus
-from ingest.contract import Kind
+from campus.contract import Kind
+from campus.model import Campus
 from reports.config import ReportSettings
 from reports.energy import ENERGY_KINDS, EnergyReport, Figures, build, month_bounds
 from reports.usage import Usage

@@ -22,12 +22,12 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from ingest.campus import INCOMER, Campus, Department, Device
-from ingest.contract import Kind
-from ingest.labels import DEPARTMENTS, label
+from campus.contract import Kind
+from campus.labels import DEPARTMENTS, label
+from campus.model import INCOMER, Campus, Department, Device
+from reports.buckets import Interval, edges
 from reports.config import Coefficient, ReportSettings
 from reports.consumption import UNIT, MeterUse, Tally, coverage_ratio, meter_use, meters
-from reports.periods import Interval, edges
 from reports.usage import SiteUsage
 
 ENERGY_KINDS = (Kind.ELECTRICITY, Kind.WATER, Kind.GAS)

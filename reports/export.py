@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from ingest.campus import Campus
-from ingest.contract import REGISTER_FIELD
+from campus.contract import REGISTER_FIELD
+from campus.model import Campus
 from ingest.stores import Point, PointSink, ReadingStore
+from reports.buckets import Interval, day_edges
 from reports.consumption import meter_use
-from reports.periods import Interval, day_edges
 from reports.rollup import Rollups
 
 MEASUREMENT = "consumption"

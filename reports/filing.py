@@ -14,8 +14,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.db import connect
-from ingest.errors import NotFound
+from campus.db import connect
+from campus.errors import NotFound
 from reports.energy import EnergyReport
 
 FORMATS = ("json", "csv", "xlsx", "pdf")

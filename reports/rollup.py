@@ -1,6 +1,6 @@
 """Daily roll-ups of every meter's register: what makes a month or a year of data quick to report.
 
-One row per meter and local day that has readings. The register rules (``ingest.registers``)
+One row per meter and local day that has readings. The register rules (``campus.registers``)
 run over the meter's whole history in timestamp order, exactly as ``consumption()`` would;
 the row keeps what the steps *ending* that day add up to, its first step (the only one that can
 start on an earlier day, so bucket edges can interpolate it), the reading count, the flagged
@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from ingest.campus import Campus, Device
-from ingest.contract import REGISTER_FIELD, Kind
-from ingest.db import connect
-from ingest.registers import RegisterTrack
+from campus.contract import REGISTER_FIELD, Kind
+from campus.db import connect
+from campus.model import Campus, Device
+from campus.registers import RegisterTrack
 from ingest.stores import ReadingStore
-from reports.periods import day_edges
+from reports.buckets import day_edges
 
 FAR_FUTURE_MS = 4_102_444_800_000  # 2100-01-01
 BATCH_WINDOW_MS = 3 * 86_400_000     # meters whose recompute starts within this of the newest are read together

@@ -10,14 +10,14 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ingest.campus import Campus, Device
-from ingest.contract import Kind
-from ingest.errors import ConfigError, NotFound, StoreRejected, StoreUnavailable
+from campus.contract import Kind
+from campus.errors import ConfigError, NotFound, StoreRejected, StoreUnavailable
+from campus.model import Campus, Device
 from ingest.stores import ReadingStore, change_notes, point_sink
+from reports.buckets import Interval, edges
 from reports.changes import Changes
 from reports.consumption import Consumption, GroupBy, consumption
 from reports.export import export_days
-from reports.periods import Interval, edges
 from reports.rollup import ChangeLog, RollupFile
 
 log = logging.getLogger("meterwatch.reports")

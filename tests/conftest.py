@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import Influx, Mosquitto
+from tests.support.servers import Influx, Mosquitto
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "simulators" / "sample_campus.yaml"

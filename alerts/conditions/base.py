@@ -17,11 +17,11 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from alerts.calendar import CampusCalendar
 from alerts.schedule import Schedule
-from ingest.campus import Campus, Device
-from ingest.contract import Reading
-from ingest.registers import Step
+from campus.calendar import CampusCalendar
+from campus.contract import Reading
+from campus.model import Campus, Device
+from campus.registers import Step
 
 
 class Verdict(Enum):

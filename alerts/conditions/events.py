@@ -14,8 +14,8 @@ from alerts.conditions.base import (
     Verdict,
     register_condition,
 )
-from ingest.campus import Device
-from ingest.registers import Flag
+from campus.model import Device
+from campus.registers import Flag
 
 
 @register_condition("power_step")

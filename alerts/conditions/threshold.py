@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from alerts.conditions.base import Condition, Env, Observation, Sample, State, Verdict, register_condition, unit_of
-from ingest.contract import ALL_FIELDS
+from campus.contract import ALL_FIELDS
 
 
 @register_condition("threshold")

@@ -8,9 +8,9 @@ import statistics
 from typing import Literal
 
 from alerts.conditions.base import Condition, Env, Observation, Sample, State, Verdict, register_condition
-from alerts.durations import Seconds
-from ingest.campus import Department
-from ingest.contract import Kind
+from campus.contract import Kind
+from campus.durations import Seconds
+from campus.model import Department
 
 UNIT = {Kind.ELECTRICITY: "kWh", Kind.WATER: "m³", Kind.GAS: "m³"}
 

@@ -19,9 +19,9 @@ from alerts.conditions.base import (
     rate_per_hour,
     register_condition,
 )
-from alerts.durations import Seconds
 from alerts.schedule import Schedule, in_span, parse_span
-from ingest.contract import Kind
+from campus.contract import Kind
+from campus.durations import Seconds
 
 UNIT = {Kind.ELECTRICITY: "kWh", Kind.WATER: "m³", Kind.GAS: "m³"}
 RATE_UNIT = {Kind.ELECTRICITY: "kW", Kind.WATER: "m³/h", Kind.GAS: "m³/h"}

@@ -30,7 +30,7 @@ from api.deps import (
 from api.schemas import AckRequest, AlertEventPublic, AlertPublic, EvaluationFailurePublic, ResolveRequest
 from api.timefmt import from_ms, to_ms
 from api.tokens import Principal, Role
-from ingest.errors import NotFound
+from campus.errors import NotFound
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 AlertId = Annotated[int, Path(ge=1, le=2**63 - 1, description="alert id")]

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import AccessDep, CampusDep, LanguageDep
 from api.schemas import BuildingPublic, CampusPublic, DepartmentPublic, SitePublic, SiteSummary, ZonePublic
-from ingest.labels import DEPARTMENTS, CampusNames, label
+from campus.labels import DEPARTMENTS, CampusNames, label
 
 router = APIRouter(tags=["campus"])
 

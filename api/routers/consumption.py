@@ -11,9 +11,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from api.deps import LanguageDep, SiteUsageDep
 from api.schemas import BucketPublic, ConsumptionPublic, FlaggedStepPublic, GroupUsePublic
 from api.timefmt import bounded, from_ms
-from ingest.contract import Kind
+from campus.contract import Kind
+from reports.buckets import Interval
 from reports.consumption import UNIT, GroupBy
-from reports.periods import Interval
 
 router = APIRouter(tags=["consumption"])
 MAX_BUCKETS = 10_000

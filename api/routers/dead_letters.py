@@ -8,8 +8,8 @@ from api.access import Access
 from api.deps import AccessDep, Admin, PageDep, ServiceDep, TimezoneDep
 from api.schemas import DeadLetterPublic, RefusedItem, ReplayResult
 from api.timefmt import from_ms
+from campus.errors import NotFound, PayloadError, StoreUnavailable
 from ingest.deadletters import DeadLetter
-from ingest.errors import NotFound, PayloadError, StoreUnavailable
 
 router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
 

@@ -10,13 +10,13 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Query, Requ
 from pydantic import ValidationError
 
 from api.access import Access, AmbiguousSite
-from api.brokerdeploy import keep_broker_current
 from api.deps import AccessDep, Admin, PageDep, ServiceDep
 from api.schemas import DeviceCreate, DevicePublic, DeviceUpdate, ReadingPublic, ReadingsPublic
 from api.timefmt import from_ms, parse_interval, to_ms
-from ingest.campus import Campus, Department, Device
-from ingest.contract import Kind
-from ingest.errors import AlreadyExists, ConfigError, NotFound
+from campus.contract import Kind
+from campus.errors import AlreadyExists, ConfigError, NotFound
+from campus.model import Campus, Department, Device
+from deploy.mosquitto import keep_broker_current
 from ingest.service import IngestService
 from ingest.status import Presence
 

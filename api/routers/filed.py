@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from pydantic import BaseModel, Field
 
 from api.deps import AccessDep, SiteUsageDep, check_month, require
-from api.reporting import monthly_report, with_filing
 from api.tokens import Principal, Role
+from app.reporting import monthly_report, with_filing
 from reports.energy import ChangeSinceFiled, EnergyReport
 from reports.filing import FORMATS, Filing, FilingStore
 from reports.render import MEDIA_TYPES, filename, render

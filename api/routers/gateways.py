@@ -4,7 +4,7 @@ from fastapi import APIRouter, Response
 
 from api.deps import CampusDep, PageDep, ServiceDep
 from api.schemas import GatewayPublic
-from ingest.credentials import Credentials
+from deploy.credentials import Credentials
 
 router = APIRouter(prefix="/gateways", tags=["gateways"])
 

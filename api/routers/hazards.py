@@ -15,7 +15,7 @@ from api.deps import ContextDep, Electrician, LanguageDep, PrincipalDep, Records
 from api.routers.files import keep_photos
 from api.timefmt import at_ms, from_ms
 from api.uploads import body_of, read_record
-from ingest.errors import NotFound
+from campus.errors import NotFound
 from records.desk import Context, RecordDesk
 from records.ledger import hazard_ledger
 from records.recording import move_hazard, report_hazard

@@ -14,7 +14,7 @@ from api.deps import ContextDep, Electrician, PageDep, PrincipalDep, RecordsDep,
 from api.routers.files import keep_photos
 from api.timefmt import at_ms
 from api.uploads import body_of, read_record
-from ingest.errors import NotFound
+from campus.errors import NotFound
 from records.desk import RecordDesk
 from records.recording import Answer, record_round
 from records.rounds import Template

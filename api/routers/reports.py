@@ -9,11 +9,10 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from api.deps import AccessDep, LanguageDep, SiteUsageDep, UsageDep, check_month
-from api.reporting import monthly_bulletin, monthly_report
+from app.reporting import monthly_bulletin, monthly_report
 from reports.bulletin import Bulletin
 from reports.district import DistrictReport, build_district
 from reports.energy import EnergyReport
-from reports.period import PeriodReport, build_period
 from reports.render import (
     MEDIA_TYPES,
     bulletin_filename,
@@ -25,6 +24,7 @@ from reports.render import (
     render_district,
     render_period,
 )
+from reports.summaries import PeriodReport, build_period
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 bulletins = APIRouter(tags=["reports"])  # /bulletins/{month}: the bulletin's own address (the issue's), same answer

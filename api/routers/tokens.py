@@ -13,8 +13,8 @@ from api.access import Scope, check_scope
 from api.deps import PageDep, PrincipalDep, TimezoneDep, require
 from api.timefmt import from_ms
 from api.tokens import Principal, Role, TokenStore
-from ingest.contract import ID_PATTERN
-from ingest.errors import ConfigError, NotFound
+from campus.contract import ID_PATTERN
+from campus.errors import ConfigError, NotFound
 
 router = APIRouter(tags=["access"])
 

@@ -14,8 +14,8 @@ from alerts.limits import Limit, limits_for, worst
 from api.deps import CampusDep, LanguageDep, ServiceDep
 from api.schemas import LimitPublic, SensorBoardPublic, SensorValuePublic
 from api.timefmt import from_ms
-from ingest.contract import Kind
-from ingest.labels import FIELDS, ROLES, CampusNames, label
+from campus.contract import Kind
+from campus.labels import FIELDS, ROLES, CampusNames, label
 
 router = APIRouter(tags=["water quality"])
 STALE_INTERVALS = 3

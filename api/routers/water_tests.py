@@ -16,12 +16,12 @@ from api.deps import ContextDep, Electrician, LanguageDep, PrincipalDep, Records
 from api.routers.files import keep_attachment
 from api.timefmt import at_ms, from_ms
 from api.uploads import body_of, read_record
-from ingest.errors import NotFound
+from campus.errors import NotFound
 from records.desk import Context, RecordDesk
 from records.ledger import water_notice
 from records.store import WaterTestRow
-from records.testing import Value, record_test
 from records.water import Limit, SamplingPoint, limits, points
+from records.water_tests import Value, record_test
 
 router = APIRouter(tags=["records"])
 

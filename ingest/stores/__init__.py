@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from campus.contract import Kind, Reading
+from campus.errors import ConfigError
 from ingest.config import StoreSettings
-from ingest.contract import Kind, Reading
-from ingest.errors import ConfigError
 
 Agg = Literal["mean", "min", "max", "last"]
 

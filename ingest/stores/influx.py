@@ -34,9 +34,9 @@ import httpx
 import influxdb_client
 from influxdb_client import WritePrecision
 
+from campus.contract import ALL_FIELDS, Kind, Reading
+from campus.errors import StoreRejected, StoreUnavailable
 from ingest.config import StoreSettings
-from ingest.contract import ALL_FIELDS, Kind, Reading
-from ingest.errors import StoreRejected, StoreUnavailable
 from ingest.stores import Agg, Point, Sample, register_store
 
 _KINDS = [k.value for k in Kind]

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import orjson
 
+from campus.contract import ALL_FIELDS, KIND_FIELDS, Kind, Reading
+from campus.db import connect
+from campus.errors import StoreUnavailable
 from ingest.config import StoreSettings
-from ingest.contract import ALL_FIELDS, KIND_FIELDS, Kind, Reading
-from ingest.db import connect
-from ingest.errors import StoreUnavailable
 from ingest.stores import Agg, Sample, register_store
 
 _TAGS = ("device", "ts", "kind", "site", "building", "department", "zone", "seq")

@@ -11,8 +11,8 @@ from reports.bulletin import Bulletin
 from reports.config import ReportSettings
 from reports.district import DistrictReport
 from reports.energy import EnergyReport
-from reports.period import PeriodReport
-from reports.render.tables import Table
+from reports.render.energy_tables import Table
+from reports.summaries import PeriodReport
 
 Renderer = Callable[[EnergyReport, ReportSettings], bytes]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reports.bulletin import Bulletin
-from reports.render.tables import KIND_NAMES, Table
+from reports.render.energy_tables import KIND_NAMES, Table
 
 
 def bulletin_tables(b: Bulletin) -> list[Table]:

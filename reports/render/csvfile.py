@@ -8,7 +8,7 @@ import io
 
 from reports.config import ReportSettings
 from reports.energy import EnergyReport
-from reports.render.tables import Table, spreadsheet_safe, tables
+from reports.render.energy_tables import Table, spreadsheet_safe, tables
 
 
 def render(report: EnergyReport, settings: ReportSettings) -> bytes:

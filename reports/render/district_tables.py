@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reports.district import DistrictReport, SiteTarget
-from reports.render.tables import KIND_NAMES, Cell, Table, fmt
+from reports.render.energy_tables import KIND_NAMES, Cell, Table, fmt
 
 
 def district_tables(report: DistrictReport) -> list[Table]:

@@ -24,11 +24,11 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from ingest.errors import ConfigError
+from campus.errors import ConfigError
 from reports.config import FONT_CANDIDATES, ReportSettings
 from reports.energy import EnergyReport
-from reports.render.tables import KIND_NAMES, fmt, tables
-from reports.render.tables import Table as View
+from reports.render.energy_tables import KIND_NAMES, fmt, tables
+from reports.render.energy_tables import Table as View
 
 FONT = "MeterwatchCJK"
 COLOURS = {"electricity": colors.HexColor("#d98c00"), "water": colors.HexColor("#1f77b4"),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from reports.period import PeriodReport
-from reports.render.tables import FIG_DECIMALS, KIND_NAMES, METRIC_NAMES, Table, figure_cells, figure_headers
+from reports.render.energy_tables import FIG_DECIMALS, KIND_NAMES, METRIC_NAMES, Table, figure_cells, figure_headers
+from reports.summaries import PeriodReport
 
 
 def period_tables(report: PeriodReport) -> list[Table]:

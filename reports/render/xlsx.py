@@ -10,7 +10,7 @@ from openpyxl.utils import get_column_letter
 
 from reports.config import ReportSettings
 from reports.energy import EnergyReport
-from reports.render.tables import Table, spreadsheet_safe, tables
+from reports.render.energy_tables import Table, spreadsheet_safe, tables
 
 
 def render(report: EnergyReport, settings: ReportSettings) -> bytes:

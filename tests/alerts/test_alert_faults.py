@@ -13,10 +13,10 @@ from alerts.config import AlertSettings
 from alerts.process import AlertProcess, AlertProcessConfig
 from alerts.store import AlertStore
 from ingest.config import MqttSettings, StoreSettings
-from tests.alerts.drive import evaluated_up_to, last_word, local, publish, roster_text, simulation
-from tests.harness import make_service, start_connected
-from tests.peers import SmtpSink, WebhookServer
-from tests.servers import Influx, Mosquitto, wait_for
+from tests.support.drive import evaluated_up_to, last_word, local, publish, roster_text, simulation
+from tests.support.harness import make_service, start_connected
+from tests.support.peers import SmtpSink, WebhookServer
+from tests.support.servers import Influx, Mosquitto, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 

@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from alerts.calendar import CampusCalendar
 from alerts.roster import DutyRoster, load_roster
 from alerts.rules import load_rules
 from alerts.schedule import Schedule
-from ingest.campus import load_campus
-from ingest.errors import ConfigError
-from tests.alerts.drive import roster_text
+from campus.calendar import CampusCalendar
+from campus.errors import ConfigError
+from campus.model import load_campus
 from tests.conftest import SAMPLE
+from tests.support.drive import roster_text
 
 TZ = ZoneInfo("Asia/Shanghai")
 CAL = CampusCalendar(load_campus(SAMPLE).calendar)

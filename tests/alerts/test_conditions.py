@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from alerts.calendar import CampusCalendar
 from alerts.conditions import CONDITIONS, Env, Sample, Verdict
 from alerts.conditions.base import Condition, State
 from alerts.schedule import Schedule
-from ingest.campus import load_campus
-from ingest.contract import Kind, Reading
-from ingest.registers import RegisterTrack
+from campus.calendar import CampusCalendar
+from campus.contract import Kind, Reading
+from campus.model import load_campus
+from campus.registers import RegisterTrack
 from tests.conftest import SAMPLE
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from tests.alerts.drive import local, run_engine, simulation
+from tests.support.drive import local, run_engine, simulation
 
 # fault → (rule, subject) it must raise; a school week from Tuesday 10 March 2026 (term)
 CASES = [

@@ -17,13 +17,13 @@ from alerts.config import AlertSettings
 from alerts.service import AlertService
 from alerts.store import Notice
 from api.app import create_app
-from api.settings import Settings
+from app.settings import Settings
 from ingest.config import MqttSettings
 from ingest.mqtt import shut
-from tests.alerts.drive import local, publish, roster_text, simulation
-from tests.harness import make_service, start_connected, token_headers
-from tests.peers import SmtpSink, WebhookServer
-from tests.servers import Mosquitto, wait_for
+from tests.support.drive import local, publish, roster_text, simulation
+from tests.support.harness import make_service, start_connected, token_headers
+from tests.support.peers import SmtpSink, WebhookServer
+from tests.support.servers import Mosquitto, wait_for
 
 pytestmark = pytest.mark.integration
 

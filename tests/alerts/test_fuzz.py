@@ -11,11 +11,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from alerts.clock import FrozenClock
-from ingest.contract import Reading
+from campus.clock import FrozenClock
+from campus.contract import Reading
 from ingest.decode import Inbound
 from tests.alerts.test_lifecycle import service
-from tests.fuzz import NOW_S, dumps, engine_messages
+from tests.support.fuzz import NOW_S, dumps, engine_messages
 
 PAYLOADS_PER_RUN = 10_000
 SEED = int(os.environ.get("METERWATCH_FUZZ_SEED", "0"))

@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from alerts.clock import FrozenClock
 from alerts.config import AlertSettings
 from alerts.service import AlertService
 from alerts.store import Alert
-from ingest.campus import load_campus
+from campus.clock import FrozenClock
+from campus.contract import DEFAULT_LIMITS, Limits
+from campus.model import load_campus
+from campus.registry import Registry
 from ingest.config import MqttSettings
-from ingest.contract import DEFAULT_LIMITS, Limits
 from ingest.decode import Inbound
-from ingest.registry import Registry
 from simulators.model import Publication
-from tests.alerts.drive import inbound, local, roster_text, simulation
 from tests.conftest import SAMPLE
+from tests.support.drive import inbound, local, roster_text, simulation
 
 T0 = 1_900_000_000_000  # the service's clock (escalation runs on it); readings carry simulated times
 

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from alerts.limits import Limit, limits_for
 from alerts.messages import SEVERITY, localize
 from alerts.rules import RuleBook, load_rules
-from ingest.campus import load_campus
-from ingest.labels import FIELDS, SEVERITIES, label
-from tests.alerts.drive import local, run_engine, simulation
+from campus.labels import FIELDS, SEVERITIES, label
+from campus.model import load_campus
 from tests.conftest import SAMPLE
+from tests.support.drive import local, run_engine, simulation
 
 FAULTS = ["ph_excursion", "turbidity_excursion", "heater_cold", "gas_after_hours", "dorm_appliance", "water_leak",
           "lights_on_night", "device_offline", "meter_replaced", "implausible_jump"]

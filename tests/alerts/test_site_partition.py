@@ -11,13 +11,13 @@ import pytest
 from alerts.config import AlertSettings
 from alerts.process import AlertProcess, AlertProcessConfig
 from alerts.store import AlertStore
-from ingest.campus import load_sites
+from campus.model import load_sites
+from campus.registry import Registry
 from ingest.config import MqttSettings
-from ingest.registry import Registry
-from tests.alerts.drive import evaluated_up_to, last_word, local, publish, roster_text, simulation
-from tests.district import at_site, district_dir
-from tests.peers import SmtpSink, WebhookServer
-from tests.servers import Mosquitto, wait_for
+from tests.support.district import at_site, district_dir
+from tests.support.drive import evaluated_up_to, last_word, local, publish, roster_text, simulation
+from tests.support.peers import SmtpSink, WebhookServer
+from tests.support.servers import Mosquitto, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -10,14 +10,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import build_service, create_app
-from api.cli import main
-from api.settings import load_settings
 from api.tokens import TokenStore
-from ingest.campus import load_campus
-from ingest.errors import NotFound
+from app.settings import load_settings
+from campus.errors import NotFound
+from campus.model import load_campus
+from cli.main import main
 from ingest.service import IngestService
 from tests.conftest import SAMPLE
-from tests.harness import token_headers
+from tests.support.harness import token_headers
 
 
 @pytest.fixture

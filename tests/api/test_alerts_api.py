@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 
 from alerts.engine import Transition
 from alerts.service import AlertService
-from ingest.contract import Reading
+from campus.contract import Reading
 from ingest.decode import Inbound
-from tests.alerts.drive import inbound, local, simulation
-from tests.api.alertapp import alert_app
+from tests.support.alertapp import alert_app
+from tests.support.drive import inbound, local, simulation
 
 
 @pytest.fixture

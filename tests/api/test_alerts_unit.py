@@ -15,12 +15,12 @@ from fastapi.testclient import TestClient
 
 from alerts.store import AlertStore
 from api.app import create_app
-from api.settings import load_settings
+from app.settings import load_settings
 from simulators.model import Publication
-from tests.alerts.drive import evaluated_up_to, local, publish, simulation
 from tests.conftest import ROOT
-from tests.harness import make_service, token_headers
-from tests.servers import Mosquitto, stop_process, wait_for
+from tests.support.drive import evaluated_up_to, local, publish, simulation
+from tests.support.harness import make_service, token_headers
+from tests.support.servers import Mosquitto, stop_process, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ def test_the_alert_engine_runs_by_itself_and_stops_on_sigterm(tmp_path: Path, mo
     config.write_text(f'data_dir = "{data}"\nlog_level = "WARNING"\n[mqtt]\nurl = "{mosquitto.url}"\n'
                       '[alerts]\nexternal = true\nclock = "stream"\nclient_id = "mw-alerts-unit"\n', encoding="utf-8")
     log = (tmp_path / "alerts.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "alerts", "run", "--config", str(config)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "alerts", "run", "--config", str(config)], cwd=ROOT,
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=log)
     try:
         store = AlertStore(data / "alerts.db")

@@ -11,12 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import build_service, create_app
-from api.settings import load_settings
-from ingest.campus import load_campus
+from app.settings import load_settings
+from campus.model import load_campus
 from ingest.decode import Inbound
 from ingest.service import IngestService
 from tests.conftest import SAMPLE
-from tests.harness import token_headers
+from tests.support.harness import token_headers
 
 T0 = 1_795_000_000_000  # 2026-11-18T... UTC, a Wednesday
 
@@ -83,7 +83,7 @@ def test_dead_letters_listed_and_replayed_after_registry_fix(client: TestClient,
     assert len(letters) == 2
     unknown = next(d for d in letters if "unknown device" in d["reason"])
     assert client.post(f"/api/v1/dead-letters/{unknown['id']}/replay").status_code == 409
-    from ingest.campus import Device
+    from campus.model import Device
 
     service.registry.upsert_devices([Device(id="new-meter", kind="water", building="dorm-1")])  # type: ignore[arg-type]
     done = client.post(f"/api/v1/dead-letters/{unknown['id']}/replay")

@@ -19,18 +19,18 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
-from alerts.clock import FrozenClock
 from alerts.config import AlertSettings
 from alerts.service import AlertService
 from api.app import build_service, create_app
-from api.settings import load_settings
-from ingest.campus import load_campus
+from app.settings import load_settings
+from campus.clock import FrozenClock
+from campus.model import load_campus
 from ingest.service import IngestService
 from simulators.model import Simulation, load_campus_doc
-from tests.alerts.drive import inbound, roster_text
 from tests.conftest import SAMPLE
-from tests.harness import TZ, token_headers
-from tests.servers import serving
+from tests.support.drive import inbound, roster_text
+from tests.support.harness import TZ, token_headers
+from tests.support.servers import serving
 
 pytestmark = pytest.mark.integration
 SHOTS = Path(os.environ.get("METERWATCH_SCREENSHOTS") or Path(__file__).parents[2] / "build" / "screenshots")

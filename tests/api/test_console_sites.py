@@ -12,21 +12,21 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
-from alerts.clock import FrozenClock
 from alerts.config import AlertSettings
 from alerts.service import AlertService
 from api.access import Scope
 from api.app import build_service, create_app
-from api.settings import load_settings
 from api.tokens import TokenStore
-from ingest.campus import load_sites
+from app.settings import load_settings
+from campus.clock import FrozenClock
+from campus.model import load_sites
 from simulators.model import Simulation, load_campus_doc
-from tests.alerts.drive import inbound, roster_text
 from tests.api.test_console import SHOTS, open_page
 from tests.conftest import SAMPLE
-from tests.district import at_site, district_dir
-from tests.harness import TZ
-from tests.servers import serving
+from tests.support.district import at_site, district_dir
+from tests.support.drive import inbound, roster_text
+from tests.support.harness import TZ
+from tests.support.servers import serving
 
 pytestmark = pytest.mark.integration
 

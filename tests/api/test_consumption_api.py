@@ -13,12 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import build_service, create_app
-from api.settings import load_settings
-from ingest.campus import load_campus
+from app.settings import load_settings
+from campus.model import load_campus
 from ingest.decode import Inbound
 from ingest.service import IngestService
 from tests.conftest import SAMPLE
-from tests.harness import token_headers
+from tests.support.harness import token_headers
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import load_settings
+from app.settings import load_settings
 from ingest.service import IngestService
 from tests.api.test_api import service  # noqa: F401 - the fixture
-from tests.harness import token_headers
+from tests.support.harness import token_headers
 
 
 @pytest.fixture

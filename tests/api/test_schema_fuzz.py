@@ -20,15 +20,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 
-from alerts.clock import FrozenClock
 from alerts.config import AlertSettings
 from alerts.service import AlertService
 from api.app import build_service, create_app
-from api.settings import load_settings
-from ingest.campus import load_campus
-from tests.alerts.drive import inbound, local, roster_text, simulation
+from app.settings import load_settings
+from campus.clock import FrozenClock
+from campus.model import load_campus
 from tests.conftest import SAMPLE
-from tests.harness import token_headers
+from tests.support.drive import inbound, local, roster_text, simulation
+from tests.support.harness import token_headers
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alerts.service import AlertService
-from api.cli import main
+from cli.main import main
 from simulators.model import Simulation, load_campus_doc
-from tests.alerts.drive import inbound
-from tests.api.alertapp import alert_app
 from tests.conftest import SAMPLE
-from tests.district import at_site, district_dir
-from tests.harness import TZ
+from tests.support.alertapp import alert_app
+from tests.support.district import at_site, district_dir
+from tests.support.drive import inbound
+from tests.support.harness import TZ
 
 FAULTS = ["ph_excursion:ta-fountain", "ph_excursion:d1-fountain"]  # south zone (教学楼A), north zone (宿舍1)
 

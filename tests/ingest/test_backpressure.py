@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from ingest.campus import load_campus
+from campus.model import load_campus
 from ingest.config import IngestSettings, MqttSettings, StoreSettings
 from ingest.decode import Inbound
 from ingest.service import IngestService
 from tests.conftest import SAMPLE
-from tests.servers import Influx, wait_for
+from tests.support.servers import Influx, wait_for
 
 pytestmark = pytest.mark.integration
 T0 = 1_790_000_000

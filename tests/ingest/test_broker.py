@@ -11,7 +11,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from ingest.broker import EmbeddedBroker, topic_matches
 from ingest.mqtt import shut
-from tests.servers import wait_for
+from tests.support.servers import wait_for
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from ingest.broker import BrokerLimits, EmbeddedBroker
-from tests.servers import wait_for
+from tests.support.servers import wait_for
 
 SEED = int(os.environ.get("METERWATCH_FUZZ_SEED", "0"))
 FUZZ = settings(max_examples=1000, deadline=None, derandomize=SEED == 0, database=None,

@@ -10,8 +10,8 @@ import pytest
 from ingest.broker import EmbeddedBroker
 from ingest.config import StoreSettings
 from simulators.publisher import publish
-from tests.harness import assert_exactly_once, make_service, malformed_count, simulation, start_connected
-from tests.servers import Influx, Mosquitto, wait_for
+from tests.support.harness import assert_exactly_once, make_service, malformed_count, simulation, start_connected
+from tests.support.servers import Influx, Mosquitto, wait_for
 
 pytestmark = pytest.mark.integration
 

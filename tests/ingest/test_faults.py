@@ -17,15 +17,15 @@ import pytest
 from ingest.config import StoreSettings
 from simulators.publisher import publish
 from tests.conftest import ROOT, SAMPLE
-from tests.harness import assert_exactly_once, make_service, simulation, start_connected
-from tests.servers import Influx, Mosquitto, free_port, stop_process, wait_for
+from tests.support.harness import assert_exactly_once, make_service, simulation, start_connected
+from tests.support.servers import Influx, Mosquitto, free_port, stop_process, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
 
 def _serve(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--config", str(config)],
+        return subprocess.Popen([sys.executable, "-m", "cli", "serve", "--config", str(config)],
                                 cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
 

@@ -13,9 +13,9 @@ import pytest
 from alerts.config import AlertSettings
 from alerts.desk import AlertDesk
 from api.app import build_service
-from api.settings import load_settings
 from api.tokens import TokenStore
-from ingest.campus import load_campus
+from app.settings import load_settings
+from campus.model import load_campus
 from tests.conftest import ROOT, SAMPLE
 
 

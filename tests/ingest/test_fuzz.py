@@ -16,13 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from ingest.campus import Device
+from campus.contract import Kind, Reading
+from campus.errors import StoreRejected
+from campus.model import Device
 from ingest.config import IngestSettings, StoreSettings
-from ingest.contract import Kind, Reading
 from ingest.decode import Inbound
-from ingest.errors import StoreRejected
 from ingest.pipeline import Pipeline
-from tests.fuzz import CAMPUS, NOW_S, messages, valid_messages
+from tests.support.fuzz import CAMPUS, NOW_S, messages, valid_messages
 
 PAYLOADS_PER_RUN = 10_000
 SEED = int(os.environ.get("METERWATCH_FUZZ_SEED", "0"))
@@ -116,7 +116,7 @@ def test_spool_drainer_dead_letters_what_the_store_refuses_and_drains_the_rest(p
     pipeline.store = _Refusing(pipeline.store)  # type: ignore[assignment]
     pipeline.start(writer=False)
     try:
-        from tests.servers import wait_for
+        from tests.support.servers import wait_for
 
         wait_for(lambda: pipeline.spool.depth == 0, 20, "the spool drained")
     finally:
@@ -170,7 +170,7 @@ def test_a_topic_that_is_not_utf8_reaches_decode_instead_of_stopping_paho() -> N
 
 
 def test_replay_reports_success_only_when_its_readings_are_stored(pipeline: Pipeline) -> None:
-    from ingest.errors import StoreUnavailable
+    from campus.errors import StoreUnavailable
 
     pipeline.commit([Inbound("campus/yucai/new-meter/reading", _water(5.0, NOW_S - 60), NOW_S * 1000, 1, 1)])
     (letter,) = pipeline.dead_letters.list()

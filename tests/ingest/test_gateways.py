@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.brokerfiles import ServiceAccount, render, users_in, write
-from ingest.campus import Campus, parse_campus
+from campus.errors import AlreadyExists, ConfigError, NotFound
+from campus.ledger import read_ledger
+from campus.model import Campus, parse_campus
+from deploy.brokerfiles import ServiceAccount, render, users_in, write
+from deploy.credentials import Credentials, mosquitto_hash, verify
 from ingest.config import BrokerSettings
-from ingest.credentials import Credentials, mosquitto_hash, verify
-from ingest.errors import AlreadyExists, ConfigError, NotFound
-from ingest.ledger import read_ledger
 
 CAMPUS = """
 site: {id: s1, name: 测试校区}

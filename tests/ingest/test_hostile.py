@@ -16,8 +16,8 @@ from alerts.service import AlertService
 from ingest.config import MqttSettings
 from ingest.mqtt import shut
 from simulators.publisher import publish
-from tests.harness import assert_exactly_once, make_service, malformed_count, simulation, start_connected
-from tests.servers import Mosquitto, wait_for
+from tests.support.harness import assert_exactly_once, make_service, malformed_count, simulation, start_connected
+from tests.support.servers import Mosquitto, wait_for
 
 pytestmark = pytest.mark.integration
 

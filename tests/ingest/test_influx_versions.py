@@ -20,11 +20,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pydantic import SecretStr
 
+from campus.contract import Kind, Reading
+from campus.errors import StoreRejected
 from ingest.config import StoreSettings
-from ingest.contract import Kind, Reading
-from ingest.errors import StoreRejected
 from ingest.stores import open_store
-from tests.servers import Influx, free_port
+from tests.support.servers import Influx, free_port
 
 HOUR = 3_600_000
 FAR = 4_102_444_800_000  # 2100: what the roll-ups ask for (a larger ms time overflows InfluxDB's ns)

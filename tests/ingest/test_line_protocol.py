@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from ingest.contract import Kind, Reading
+from campus.contract import Kind, Reading
 from ingest.stores.influx import to_line, to_line_reference
 
 

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from campus.contract import Kind
 from ingest.config import StoreSettings
-from ingest.contract import Kind
 from ingest.stores import open_store
 from simulators.model import Simulation, load_campus_doc
 from simulators.publisher import publish
 from tests.conftest import SAMPLE
-from tests.harness import TZ
-from tests.servers import Influx, Mosquitto, stop_process, wait_for
+from tests.support.harness import TZ
+from tests.support.servers import Influx, Mosquitto, stop_process, wait_for
 
 pytestmark = pytest.mark.integration
 GROUP = "ingest"
@@ -41,7 +41,7 @@ class Worker:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from api.cli import main; raise SystemExit(main())", "ingest",
+                [sys.executable, "-c", "from cli.main import main; raise SystemExit(main())", "ingest",
                  "--config", str(self.config), "--client-id", self.name, "--data-dir", str(self.data)],
                 stdout=out, stderr=subprocess.STDOUT)
 

@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from ingest.campus import load_campus, load_sites
+from campus.contract import Kind
+from campus.errors import AlreadyExists, ConfigError, NotFound
+from campus.model import load_campus, load_sites
+from campus.registry import Registry
 from ingest.config import IngestSettings, StoreSettings
-from ingest.contract import Kind
 from ingest.decode import Inbound
-from ingest.errors import AlreadyExists, ConfigError, NotFound
 from ingest.pipeline import Pipeline
-from ingest.registry import Registry
 from ingest.status import PresenceStore
 from ingest.stores.sqlite import SqliteStore
 from tests.conftest import SAMPLE
-from tests.district import district_dir, mingde_text
+from tests.support.district import district_dir, mingde_text
 
 
 def test_one_site_a_sites_file_and_a_directory(tmp_path: Path) -> None:

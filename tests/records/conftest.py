@@ -10,10 +10,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from alerts.clock import FrozenClock
 from alerts.service import AlertService
+from campus.clock import FrozenClock
 from ingest.decode import Inbound
-from tests.api.alertapp import alert_app
+from tests.support.alertapp import alert_app
 
 
 def png(w: int = 8, h: int = 6, colour: tuple[int, int, int] = (200, 30, 30)) -> bytes:

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.calendar import CampusCalendar
-from ingest.campus import load_campus
+from campus.calendar import CampusCalendar
+from campus.model import load_campus
 from records.photos import FileRejected, check_image, check_pdf
 from records.rounds import Every, windows
 from tests.conftest import SAMPLE

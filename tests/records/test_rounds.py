@@ -8,12 +8,12 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from alerts.calendar import CampusCalendar
-from ingest.campus import load_campus
+from campus.calendar import CampusCalendar
+from campus.model import load_campus
 from records.rounds import Every, load_rounds, windows
 from tests.conftest import SAMPLE
-from tests.harness import TZ, token_headers
 from tests.records.conftest import ms, png, records_app
+from tests.support.harness import TZ, token_headers
 
 CAL = CampusCalendar(load_campus(SAMPLE).calendar)
 D = dt.date

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from alerts.clock import FrozenClock
 from alerts.service import AlertService
+from campus.clock import FrozenClock
 from simulators.model import Simulation, load_campus_doc
-from tests.alerts.drive import inbound
 from tests.conftest import SAMPLE
-from tests.harness import TZ, token_headers
 from tests.records.conftest import records_app
+from tests.support.drive import inbound
+from tests.support.harness import TZ, token_headers
 
 NIGHT = dt.datetime(2026, 7, 20, 23, 30, tzinfo=TZ)  # a Monday in the summer vacation (the term ended 10 Jul)
 

@@ -14,13 +14,13 @@ import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
-from alerts.clock import FrozenClock
 from alerts.service import AlertService
+from campus.clock import FrozenClock
 from simulators.model import Simulation, load_campus_doc
-from tests.alerts.drive import inbound
 from tests.conftest import SAMPLE
-from tests.harness import TZ, token_headers
 from tests.records.conftest import ms, records_app
+from tests.support.drive import inbound
+from tests.support.harness import TZ, token_headers
 
 NOW = dt.datetime(2026, 11, 20, 14, 0, tzinfo=TZ)
 SAMPLED = dt.datetime(2026, 11, 20, 10, 0, tzinfo=TZ)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from api.cli import main
+from cli.main import main
 from ingest.status import PresenceStore
 from ingest.stores.sqlite import SqliteStore
 from reports.bulletin import build_bulletin
@@ -17,12 +17,12 @@ from reports.config import ReportSettings
 from reports.energy import build
 from reports.usage import Usage
 from simulators.model import Simulation, load_campus_doc
-from tests.alerts.drive import inbound
-from tests.api.alertapp import alert_app
 from tests.conftest import SAMPLE
-from tests.harness import TZ
-from tests.peers import SmtpSink
 from tests.reports.test_energy_report import CAMPUS, NOW_MS, readings
+from tests.support.alertapp import alert_app
+from tests.support.drive import inbound
+from tests.support.harness import TZ
+from tests.support.peers import SmtpSink
 
 
 def test_department_lines_by_hand(tmp_path: Path) -> None:

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from ingest.campus import load_campus
+from campus.contract import Kind
+from campus.model import load_campus
 from ingest.config import IngestSettings, StoreSettings
-from ingest.contract import Kind
 from ingest.decode import Inbound
 from ingest.pipeline import Pipeline
+from reports.buckets import Interval
 from reports.consumption import GroupBy
-from reports.periods import Interval
 from reports.usage import Usage
 from tests.conftest import SAMPLE
-from tests.harness import TZ
-from tests.servers import Influx
+from tests.support.harness import TZ
+from tests.support.servers import Influx
 
 pytestmark = pytest.mark.integration
 

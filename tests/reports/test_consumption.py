@@ -14,14 +14,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ingest.campus import parse_campus
+from campus.contract import Kind, Reading
+from campus.model import parse_campus
 from ingest.config import StoreSettings
-from ingest.contract import Kind, Reading
 from ingest.status import PresenceStore
 from ingest.stores import ReadingStore, open_store
 from ingest.stores.sqlite import SqliteStore
+from reports.buckets import Interval, edges
 from reports.consumption import GroupBy, consumption
-from reports.periods import Interval, edges
 from reports.rollup import RollupFile
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -29,10 +29,10 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from alerts.store import AlertStore
-from api.reporting import monthly_report
-from api.settings import load_settings
-from ingest.campus import parse_campus
-from ingest.contract import Kind, Reading
+from app.reporting import monthly_report
+from app.settings import load_settings
+from campus.contract import Kind, Reading
+from campus.model import parse_campus
 from ingest.status import PresenceStore
 from ingest.stores.sqlite import SqliteStore
 from reports.energy import EnergyReport

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ingest.campus import load_campus
-from ingest.registers import Flag, consumption
+from campus.model import load_campus
+from campus.registers import Flag, consumption
 from simulators.calendar import DayType, SchoolCalendar
 from simulators.model import Simulation, load_campus_doc
 from tests.conftest import SAMPLE

@@ -1,0 +1,110 @@
+"""The monthly energy report with the month's alerts: where reports and alerts meet (the API and the CLI)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from alerts.store import AlertStore
+from app.settings import Settings
+from campus.errors import ConfigError, NotFound
+from campus.model import Campus, load_campus, load_sites
+from campus.registry import Registry
+from ingest.status import PresenceStore
+from ingest.stores import open_store
+from reports.bulletin import Bulletin, build_bulletin, previous_year_month
+from reports.energy import AlertCount, ChangeSinceFiled, EnergyReport, FiledNote, build
+from reports.filing import FilingStore, changes_since
+from reports.usage import SiteUsage, Usage
+
+
+def monthly_report(usage: SiteUsage, settings: Settings, month: str, language: str, *,
+                   alert_store: AlertStore | None = None, refresh: bool = True,
+                   filings: FilingStore | None = None) -> EnergyReport:
+    """The month's report with its alerts and, once it has been filed, what changed since (``filings``)."""
+    report = build(usage, month, settings.report, language=language, refresh=refresh)
+    if filings is not None:
+        report = with_filing(report, filings)
+    store = alert_store
+    path = settings.data_dir / "alerts.db"
+    if store is None and path.exists():
+        store = AlertStore(path)
+    if store is not None:
+        try:
+            report = report.model_copy(update={"alerts": [
+                AlertCount(category=c, severity=s, raised=n, open=o)
+                for c, s, n, o in store.raised_between(int(report.period_start.timestamp() * 1000),
+                                                       int(report.period_end.timestamp() * 1000), usage.site_id)]})
+        finally:
+            if alert_store is None:
+                store.close()
+    return report
+
+
+def with_filing(report: EnergyReport, filings: FilingStore, version: int | None = None) -> EnergyReport:
+    """The report with its month's newest filing (or ``version``) noted, and the changes since listed (none: not
+    filed)."""
+    try:
+        filing = filings.filing(report.site, report.month, version)
+    except NotFound:
+        return report
+    filed = EnergyReport.model_validate_json(filings.body(report.site, report.month, "json", filing.version))
+    changes = [ChangeSinceFiled(building=c.building, building_name=c.building_name, kind=c.kind, unit=c.unit,  # type: ignore[arg-type]
+                                filed=c.filed, now=c.now, change=c.delta) for c in changes_since(filed, report)]
+    return report.model_copy(update={"filed": FiledNote(
+        version=filing.version, filed_at=datetime.fromtimestamp(filing.filed_ms / 1000, report.generated_at.tzinfo),
+        filed_by=filing.filed_by, changes=changes)})
+
+
+def monthly_bulletin(usage: SiteUsage, settings: Settings, month: str, language: str) -> Bulletin:
+    """The month's bulletin: the month's report against the same month's a year before."""
+    usage.refresh(wait_s=usage.request_wait_s)
+    now = build(usage, month, settings.report, language=language, refresh=False)
+    before = build(usage, previous_year_month(month), settings.report, language=language, refresh=False)
+    return build_bulletin(usage.campus, now, before)
+
+
+def campus_file_for(settings: Settings, campus_file: Path | None = None) -> Path:
+    """The campus file a command falls back on: the one given, the config's, or the sample campus."""
+    from app.samples import sample_campus
+
+    return campus_file or settings.campus.file or sample_campus()
+
+
+def load_campus_for(settings: Settings, campus_file: Path | None = None, site: str | None = None) -> Campus:
+    """A site's campus (None: the only one) in the data directory's registry; else from the file of
+    :func:`campus_file_for`."""
+    registry = Registry(settings.data_dir / "meterwatch.db")
+    try:
+        if registry.campuses:
+            return registry.site(site)
+    finally:
+        registry.close()
+    sites = {c.site.id: c for c in load_sites(campus_file_for(settings, campus_file))}
+    if site is None:
+        return load_campus(campus_file_for(settings, campus_file))
+    if site not in sites:
+        raise ConfigError(f"no site {site!r} in {campus_file_for(settings, campus_file)}")
+    return sites[site]
+
+
+class OfflineUsage(Usage):
+    """Usage opened from a data directory by a command (no running service): the store from the config,
+    the campus from the registry (or the campus file), ingest's change log from its database."""
+
+    def __init__(self, settings: Settings, campus_file: Path | None = None) -> None:
+        db = settings.data_dir / "meterwatch.db"
+        self._registry = Registry(db)
+        self._presence = PresenceStore(db)
+        fallback = {c.site.id: c for c in load_sites(campus_file_for(settings, campus_file))}
+
+        def campuses() -> dict[str, Campus]:
+            return self._registry.campuses or fallback  # no campus in the data directory yet: the file's
+
+        super().__init__(settings.data_dir, open_store(settings.store, settings.data_dir), campuses, self._presence)
+
+    def close(self) -> None:
+        super().close()
+        self.store.close()
+        self._presence.close()
+        self._registry.close()

@@ -1,0 +1,74 @@
+"""All configuration: a TOML file, each key overridable by environment (METERWATCH_MQTT__URL, ...)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from alerts.config import AlertSettings
+from campus.errors import ConfigError
+from ingest.config import BrokerSettings, IngestSettings, MqttSettings, StoreSettings
+from records.config import RecordSettings
+from reports.config import ReportSettings
+
+
+class ApiSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="request bodies past this are 413")
+    max_page: int = Field(default=1000, ge=10, le=100_000, description="the largest page a list endpoint returns")
+    max_rows: int = Field(default=100_000, ge=100, description="readings (raw or buckets) one request may ask for")
+    max_cells: int = Field(default=200_000, ge=100, description="consumption buckets × groups one request may ask for")
+
+
+class CampusSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    file: Path | None = Field(default=None, description="campus YAML; default: the sample campus")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="METERWATCH_", env_nested_delimiter="__", extra="forbid")
+
+    data_dir: Path = Path("meterwatch-data")
+    log_level: str = "INFO"
+    language: str = Field(default="zh-CN", description="zh-CN or en for people-facing text")
+    mqtt: MqttSettings = MqttSettings()
+    broker: BrokerSettings = BrokerSettings()
+    store: StoreSettings = StoreSettings()
+    api: ApiSettings = ApiSettings()
+    campus: CampusSettings = CampusSettings()
+    ingest: IngestSettings = IngestSettings()
+    alerts: AlertSettings = AlertSettings()
+    report: ReportSettings = ReportSettings()
+    records: RecordSettings = RecordSettings()
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Read ``config`` (TOML) if given, then the environment; keyword overrides win over both."""
+    if config is not None and not config.is_file():
+        raise ConfigError(f"config file {config} not found (see deploy/meterwatch.toml for an example)")
+
+    class _FromFile(Settings):
+        @classmethod
+        def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                       env_settings: PydanticBaseSettingsSource,
+                                       dotenv_settings: PydanticBaseSettingsSource,
+                                       file_secret_settings: PydanticBaseSettingsSource,
+                                       ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+            if config is not None:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
+            return tuple(sources)
+
+    try:
+        return Settings.model_validate(_FromFile(**overrides).model_dump())
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"{config or 'environment'}: [{where}] {err['msg']}") from exc
+    except ValueError as exc:  # bad TOML
+        raise ConfigError(f"{config}: {exc}") from exc

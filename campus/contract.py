@@ -1,0 +1,308 @@
+"""The public MQTT payload contract: topics, kinds, value fields, timestamps.
+
+This is the only module that knows what a device may send. Simulators and gateways
+follow the same contract (documented in the README) without importing it.
+
+Topic:   {prefix}/{site}/{device}/reading   payload {"ts": ..., "seq": ..., "values": {...}} or a list of them
+         {prefix}/{site}/{device}/status    payload "online" | "offline" (retained; Last Will)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import (
+    Annotated,
+    Any,
+    NamedTuple,
+    Required,
+)
+
+import orjson
+from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from typing_extensions import TypedDict  # pydantic needs this one, not typing's, on Python < 3.12
+
+from campus.errors import PayloadError
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+_ID_RE = re.compile(ID_PATTERN)
+
+MAX_PAYLOAD_BYTES = 256 * 1024
+MAX_ITEMS = 10_000  # readings in one batch payload (a day of minute readings is 1,440)
+MAX_FUTURE_S = 300
+EARLIEST_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: older stamps are a device clock fault
+INT64_MAX = 2**63 - 1
+REGISTER_CEILING = 1e10  # a cumulative register at or above this (kWh, m³) is a decoding fault, not a meter
+CAPACITY_FACTOR = 10.0  # instantaneous power or flow above this × the rated capacity is not plausible
+MAX_TS_TEXT = 64
+
+
+class Kind(StrEnum):
+    ELECTRICITY = "electricity"
+    WATER = "water"
+    GAS = "gas"
+    WATER_QUALITY = "water_quality"
+
+
+_Finite = ConfigDict(extra="forbid", allow_inf_nan=False)
+# Value schemas are TypedDicts: pydantic validates them to plain dicts, about 3x faster than models
+# on the ingest hot path. Units are in the field names; ranges are physical limits. Numbers are strict:
+# a JSON string ("12.5") or boolean (true) is not a number, whatever a lax parser would make of it.
+Number = Annotated[float, Field(strict=True)]
+
+
+class ElectricityValues(TypedDict, total=False):
+    __pydantic_config__ = _Finite  # type: ignore[misc]
+    energy_kwh: Required[Annotated[Number, Field(ge=0, description="forward active energy register (DL/T 645)")]]
+    power_kw: Annotated[Number, Field(ge=-100_000, le=100_000)]
+    voltage_v: Annotated[Number, Field(ge=0, le=100_000)]
+    current_a: Annotated[Number, Field(ge=0, le=100_000)]
+    power_factor: Annotated[Number, Field(ge=-1, le=1)]
+
+
+class FlowValues(TypedDict, total=False):
+    """Water and gas meters (CJ/T 188): a cumulative volume register and optional flow."""
+
+    __pydantic_config__ = _Finite  # type: ignore[misc]
+    volume_m3: Required[Annotated[Number, Field(ge=0, description="cumulative volume register")]]
+    flow_m3h: Annotated[Number, Field(ge=0, le=100_000)]
+
+
+class QualityValues(TypedDict, total=False):
+    __pydantic_config__ = _Finite  # type: ignore[misc]
+    ph: Annotated[Number, Field(ge=0, le=14)]
+    turbidity_ntu: Annotated[Number, Field(ge=0, le=4000)]
+    free_chlorine_mgl: Annotated[Number, Field(ge=0, le=100)]
+    conductivity_uscm: Annotated[Number, Field(ge=0, le=200_000)]
+    tds_mgl: Annotated[Number, Field(ge=0, le=100_000)]
+    temperature_c: Annotated[Number, Field(ge=-50, le=150)]
+
+
+VALUE_SCHEMAS: dict[Kind, type] = {
+    Kind.ELECTRICITY: ElectricityValues,
+    Kind.WATER: FlowValues,
+    Kind.GAS: FlowValues,
+    Kind.WATER_QUALITY: QualityValues,
+}
+KIND_FIELDS: dict[Kind, tuple[str, ...]] = {k: tuple(td.__annotations__) for k, td in VALUE_SCHEMAS.items()}
+REGISTER_FIELD: dict[Kind, str | None] = {
+    Kind.ELECTRICITY: "energy_kwh",
+    Kind.WATER: "volume_m3",
+    Kind.GAS: "volume_m3",
+    Kind.WATER_QUALITY: None,
+}
+ALL_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(f for fields in KIND_FIELDS.values() for f in fields))
+
+
+class Channel(StrEnum):
+    READING = "reading"
+    STATUS = "status"
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    site: str
+    device: str
+    channel: Channel
+
+    @classmethod
+    def parse(cls, topic: str, prefix: str) -> Topic:
+        parts = topic.split("/")
+        head = prefix.split("/") if prefix else []
+        if parts[: len(head)] != head or len(parts) != len(head) + 3:
+            raise PayloadError(f"topic {topic!r} is not {prefix}/{{site}}/{{device}}/reading|status")
+        site, device, channel = parts[len(head):]
+        if not _ID_RE.match(site) or not _ID_RE.match(device):
+            raise PayloadError(f"topic {topic!r}: site and device ids may use letters, digits, _ . -")
+        try:
+            return cls(site, device, Channel(channel))
+        except ValueError:
+            raise PayloadError(f"topic {topic!r}: last level must be 'reading' or 'status'") from None
+
+
+class Reading(NamedTuple):
+    """One validated, tagged reading (immutable). ``ts`` is epoch milliseconds (UTC).
+
+    Built only by the decode path after validation; a NamedTuple because ingest makes
+    tens of thousands a second.
+    """
+
+    device: str
+    ts: int
+    kind: Kind
+    site: str
+    building: str
+    department: str
+    zone: str
+    values: dict[str, float]
+    seq: int | None = None
+
+    @property
+    def time(self) -> datetime:
+        return datetime.fromtimestamp(self.ts / 1000, UTC)
+
+
+class _Item(TypedDict, total=False):
+    """One payload object: {"ts": ..., "seq": ..., "values": {...}}."""
+
+    __pydantic_config__ = _Finite  # type: ignore[misc]
+    ts: Annotated[int, Field(strict=True)] | Annotated[float, Field(strict=True)] | Annotated[
+        str, Field(strict=True)] | None
+    seq: Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)] | None
+
+
+class ElectricityItem(_Item):
+    values: Required[ElectricityValues]
+
+
+class FlowItem(_Item):
+    values: Required[FlowValues]
+
+
+class QualityItem(_Item):
+    values: Required[QualityValues]
+
+
+ITEM_SCHEMAS: dict[Kind, TypeAdapter[Any]] = {
+    Kind.ELECTRICITY: TypeAdapter(ElectricityItem),
+    Kind.WATER: TypeAdapter(FlowItem),
+    Kind.GAS: TypeAdapter(FlowItem),
+    Kind.WATER_QUALITY: TypeAdapter(QualityItem),
+}
+VALUE_ADAPTERS: dict[Kind, TypeAdapter[Any]] = {k: TypeAdapter(td) for k, td in VALUE_SCHEMAS.items()}
+
+
+def parse_ts(raw: int | float | str | None, received_ms: int) -> int:
+    """Epoch seconds, epoch milliseconds or ISO 8601 with offset → epoch ms; None → receive time."""
+    if raw is None:
+        return received_ms
+    if type(raw) is int and EARLIEST_TS_MS // 1000 <= raw <= received_ms // 1000 + MAX_FUTURE_S:
+        return raw * 1000  # the common case: epoch seconds, plausible
+    if isinstance(raw, bool):
+        raise PayloadError(f"ts={raw!r}: expected epoch seconds, epoch ms or ISO 8601")
+    if isinstance(raw, str) and len(raw) > MAX_TS_TEXT:
+        raise PayloadError(f"ts={shorten(raw)!r} is not ISO 8601 (e.g. 2026-11-22T08:00:00+08:00)")
+    if isinstance(raw, int | float):
+        if not math.isfinite(raw):
+            raise PayloadError(f"ts={raw!r} is not a finite number")
+        ts_ms = int(round(raw * 1000)) if abs(raw) < 1e11 else int(round(raw))
+    else:
+        try:
+            dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except (ValueError, OverflowError):
+            raise PayloadError(f"ts={raw!r} is not ISO 8601 (e.g. 2026-11-22T08:00:00+08:00)") from None
+        if dt.tzinfo is None:
+            raise PayloadError(f"ts={raw!r} has no UTC offset; add one, e.g. +08:00")
+        ts_ms = int(round(dt.timestamp() * 1000))
+    if ts_ms < EARLIEST_TS_MS:
+        raise PayloadError(f"ts={raw!r} is before 2000-01-01: check the device clock")
+    if ts_ms > received_ms + MAX_FUTURE_S * 1000:
+        raise PayloadError(f"ts={raw!r} is more than {MAX_FUTURE_S // 60} minutes in the future")
+    return ts_ms
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """A hostile value shown in a reason: at most ``limit`` characters, always valid UTF-8."""
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return text if len(text) <= limit else f"{text[:limit]}…({len(text)} chars)"
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(shorten(str(p), 40) for p in err["loc"]) or "payload"
+        value = err.get("input")
+        shown = "" if isinstance(value, dict | list) else f"={shorten(repr(value))}"
+        parts.append(f"{loc}{shown}: {err['msg']}")
+    more = exc.error_count() - len(parts)
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def _checked_values(kind: Kind, values: dict[str, float]) -> dict[str, float]:
+    if not values:
+        raise PayloadError(f"values for a {kind} device: at least one of {', '.join(KIND_FIELDS[kind])}")
+    return values
+
+
+def validate_values(kind: Kind, values: dict[str, Any]) -> dict[str, float]:
+    try:
+        parsed = VALUE_ADAPTERS[kind].validate_python(values)
+    except ValidationError as exc:
+        raise PayloadError(f"values for a {kind} device: {_describe(exc)}") from exc
+    return _checked_values(kind, parsed)
+
+
+def split_items(payload: bytes) -> tuple[list[Any], bool]:
+    """Decode JSON → (items, is_batch); a single object becomes a list of one."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise PayloadError(f"payload of {len(payload)} bytes is over the {MAX_PAYLOAD_BYTES} byte limit")
+    try:
+        doc = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadError(f"payload is not JSON: {exc}") from exc
+    if isinstance(doc, dict):
+        return [doc], False
+    if isinstance(doc, list) and doc:
+        if len(doc) > MAX_ITEMS:
+            raise PayloadError(f"batch of {len(doc)} items is over the {MAX_ITEMS} item limit: send smaller batches")
+        return doc, True
+    raise PayloadError("payload must be a JSON object or a non-empty array of objects")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Plausibility bounds beyond the physical ranges of the value schemas (``[ingest]`` settings)."""
+
+    register_ceiling: float = REGISTER_CEILING
+    capacity_factor: float = CAPACITY_FACTOR
+
+
+DEFAULT_LIMITS = Limits()
+_RATE_FIELD = {Kind.ELECTRICITY: "power_kw", Kind.WATER: "flow_m3h", Kind.GAS: "flow_m3h"}
+
+
+def check_plausible(kind: Kind, values: dict[str, float], limits: Limits = DEFAULT_LIMITS,
+                    rated_capacity: float | None = None) -> None:
+    """Domain rules the schemas cannot state:
+
+    - a cumulative register at or above ``register_ceiling`` (default 10^10 kWh or m³) is refused: no campus
+      meter counts that far, and a float that large has lost the precision a 15-minute step needs;
+    - with a rated capacity, an instantaneous power or flow above ``capacity_factor`` × that capacity is
+      refused as a decoding fault (meters report power and flow on the primary side, so the CT/PT
+      multiplier, which scales register deltas, does not apply).
+    """
+    register = REGISTER_FIELD[kind]
+    if register is not None and values.get(register, 0.0) >= limits.register_ceiling:
+        raise PayloadError(f"{register}={values[register]!r} is at or above the register ceiling "
+                           f"{limits.register_ceiling:g} ([ingest] register_ceiling): check the meter's scaling")
+    rate = _RATE_FIELD.get(kind)
+    if rated_capacity is not None and rate is not None and rate in values:
+        if abs(values[rate]) > limits.capacity_factor * rated_capacity:
+            raise PayloadError(f"{rate}={values[rate]!r} is over "
+                               f"{limits.capacity_factor:g} × the rated capacity {rated_capacity:g}: "
+                               f"check the meter's scaling")
+
+
+def parse_item(kind: Kind, item: Any, received_ms: int, limits: Limits = DEFAULT_LIMITS,
+               rated_capacity: float | None = None) -> tuple[int, int | None, dict[str, float]]:
+    """One payload object of a ``kind`` device → (ts_ms, seq, values)."""
+    if not isinstance(item, dict):
+        raise PayloadError(f"batch item is {type(item).__name__}, expected an object with 'values'")
+    try:
+        parsed = ITEM_SCHEMAS[kind].validate_python(item)
+    except ValidationError as exc:
+        raise PayloadError(f"{kind} device: {_describe(exc)}") from exc
+    values = _checked_values(kind, parsed["values"])
+    check_plausible(kind, values, limits, rated_capacity)
+    return parse_ts(parsed.get("ts"), received_ms), parsed.get("seq"), values
+
+
+def parse_status(payload: bytes) -> bool:
+    text = payload.decode("utf-8", "replace").strip().lower()
+    if text not in ("online", "offline"):
+        raise PayloadError(f"status payload {shorten(text, 40)!r}: expected 'online' or 'offline'")
+    return text == "online"

@@ -1,0 +1,1 @@
+"""The ``meterwatch`` command: one module per command group, and ``serve``/``demo``."""

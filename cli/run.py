@@ -1,0 +1,178 @@
+"""Long-running commands: ``serve`` (real broker and store) and ``demo`` (everything in process)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import uvicorn
+
+from alerts.roster import load_roster
+from alerts.rules import load_rules
+from api.app import build_alerts, build_service, create_app
+from app.settings import load_settings
+from campus.db import private_dir
+from campus.logs import LOG_FILE_ENV, setup_logging
+from campus.model import load_campus, load_sites
+from ingest.service import IngestService
+from simulators.model import Simulation
+
+log = logging.getLogger("meterwatch")
+# alerts to look at on the first screen: a night leak (critical), drinking water out of GB 5749 (red on the
+# water board), a canteen over its month's target (a red progress bar) and a kettle in a dorm room each evening
+DEMO_FAULTS = ["water_leak", "ph_excursion", "over_budget", "dorm_appliance"]
+MIN_BACKFILL_DAYS = 35
+BACKFILL_BATCH = 96  # readings a message while backfilling: a day of a 15-minute meter, as a gateway sends a backlog
+
+
+def backfill_days(now: datetime) -> float:
+    """From the 1st of last month (its report complete), and at least 35 days (last week, this month)."""
+    first = (now.replace(day=1) - timedelta(days=1)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return max(MIN_BACKFILL_DAYS, (now - first).total_seconds() / 86_400)
+
+
+class Counter:
+    """Publications so far (the simulator's progress callback; read by the terminal thread)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def add(self, k: int) -> None:
+        self.n += k
+
+
+def show_progress(sim: Simulation, now: datetime, published: Counter, caught_up: threading.Event,
+                  service: IngestService, data_dir: Path, stop: threading.Event) -> None:
+    """A progress bar while the past is backfilled, then one status line that updates."""
+    from tqdm import tqdm
+
+    from alerts.store import AlertStore
+
+    now_ms = int(now.timestamp() * 1000)
+    expected = sum(max(0, now_ms - sim.start_ms) // (int(d.get("interval_s", 900)) * 1000) for d in sim.devices)
+    with tqdm(total=expected, desc="回填 backfilling", unit="reading", dynamic_ncols=True) as bar:
+        while not caught_up.wait(0.5) and not stop.is_set():
+            bar.update(min(published.n, expected) - bar.n)
+        bar.update(expected - bar.n)
+    store = AlertStore(data_dir / "alerts.db")
+    try:
+        while not stop.wait(2.0):
+            line = (f"已存储 {service.counters.stored:,} 条读数 readings stored · "
+                    f"未关闭告警 {store.count_matching(status='open')} open alerts")
+            print(f"\r{line}   ", end="", flush=True)
+    finally:
+        store.close()
+        print(flush=True)
+
+
+def run_serve(config: Path | None) -> int:
+    from app.samples import sample_campus
+
+    os.umask(0o077)  # whatever this process creates is the service's alone (as UMask=0077 in the unit)
+    settings = load_settings(config)
+    setup_logging(settings.log_level)
+    campus = load_sites(settings.campus.file or sample_campus())
+    if settings.alerts.enabled:  # refuse bad rule and roster files before anything starts
+        load_rules(settings.alerts.rules_file)
+        load_roster(settings.alerts.roster_file)
+    app = create_app(settings, campus=campus)
+    log.info("serving", extra={"api": f"http://{settings.api.host}:{settings.api.port}",
+                               "broker": settings.mqtt.url, "store": settings.store.backend})
+    uvicorn.run(app, host=settings.api.host, port=settings.api.port, log_config=None)
+    return 0
+
+
+def demo_admin_token(data_dir: Path) -> str:
+    """A fresh admin token named demo-admin for this run (the previous run's is revoked)."""
+    from api.tokens import TokenStore
+
+    store = TokenStore(data_dir / "meterwatch.db")
+    try:
+        if any(t.name == "demo-admin" for t in store.list()):
+            store.revoke("demo-admin")
+        return store.create("demo-admin", "admin")
+    finally:
+        store.close()
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from app.samples import free_port, sample_campus, sample_roster
+    from cli.mailbox import Mailbox
+    from ingest.broker import EmbeddedBroker
+    from simulators.model import Simulation, load_campus_doc
+    from simulators.publisher import publish
+
+    campus_file = args.campus or sample_campus()
+    mqtt_port = free_port("127.0.0.1", args.mqtt_port)
+    smtp_port = free_port("127.0.0.1", 0)
+    data_dir: Path = args.data_dir
+    private_dir(data_dir)
+    # the sample duty roster, its e-mail pointed at a local mailbox (data_dir/mailbox/*.eml)
+    roster = data_dir / "roster.yaml"
+    roster.write_text(sample_roster().read_text(encoding="utf-8").replace("127.0.0.1:25?", f"127.0.0.1:{smtp_port}?"),
+                      encoding="utf-8")
+    settings = load_settings(None, data_dir=data_dir, mqtt={"url": f"mqtt://127.0.0.1:{mqtt_port}"},
+                             api={"port": args.port},
+                             alerts={"roster_file": roster, "public_url": f"http://127.0.0.1:{args.port}"})
+    log_file = data_dir / "meterwatch.log"
+    if not args.verbose:  # JSON log lines to a file (children inherit it); the terminal shows progress and status
+        os.environ[LOG_FILE_ENV] = str(log_file)
+    setup_logging("INFO")
+    broker = EmbeddedBroker("127.0.0.1", mqtt_port).start()
+    mailbox = Mailbox(data_dir / "mailbox", smtp_port).start()
+    service = build_service(settings, load_campus(campus_file))
+    service.start()
+    alerts = build_alerts(settings)
+    if alerts is not None:
+        alerts.start()
+    doc = load_campus_doc(campus_file)
+    tz = ZoneInfo(doc["site"].get("timezone", "Asia/Shanghai"))
+    now = datetime.now(tz)
+    days = args.days if args.days is not None else backfill_days(now)
+    faults = [] if args.fault == ["none"] else args.fault or DEMO_FAULTS
+    sim = Simulation(doc, start=now - timedelta(days=days), end=now + timedelta(days=365), seed=args.seed,
+                     faults=faults)
+    stop, caught_up = threading.Event(), threading.Event()
+    published = Counter()
+    sim_thread = threading.Thread(target=publish, args=(sim, f"mqtt://127.0.0.1:{mqtt_port}"),
+                                  kwargs={"live": True, "stop": stop, "caught_up": caught_up,
+                                          "progress": published.add, "backfill_batch": BACKFILL_BATCH},
+                                  name="mw-simulator", daemon=True)
+    sim_thread.start()
+    base = f"http://127.0.0.1:{args.port}"
+    token = demo_admin_token(data_dir)
+    print(f"""meterwatch 演示 demo
+  web console 控制台        {base}/#token={token}
+  admin token 管理员令牌    {token}
+    (send it as 'Authorization: Bearer <token>'; viewer and electrician tokens: meterwatch token create)
+  MQTT broker (in process)  mqtt://127.0.0.1:{mqtt_port}   topics campus/{doc['site']['id']}/+/reading
+  store (SQLite)            {settings.data_dir / 'readings.db'}
+  simulated campus          {campus_file.name}: {len(doc['devices'])} devices, {days:g} days backfilled, then live
+  HTTP API                  {base}/api/v1/devices   ·   docs {base}/docs   ·   health {base}/api/v1/health
+  alerts                    {base}/api/v1/alerts   ·   rules {base}/api/v1/rules
+  injected faults           {', '.join(faults) or 'none'}   (--fault NAME, or --fault none)
+  e-mail to whoever is on duty (sample roster) lands in {data_dir / 'mailbox'}/*.eml
+  logs                      {'this terminal (--verbose)' if args.verbose else log_file}
+  try: curl -H "Authorization: Bearer {token}" {base}/api/v1/consumption?group_by=building
+Ctrl-C to stop.""", flush=True)
+    terminal = threading.Thread(target=show_progress, name="mw-terminal", daemon=True,
+                                args=(sim, now, published, caught_up, service, data_dir, stop))
+    terminal.start()
+    app = create_app(settings, service=service, alerts=alerts)
+    try:
+        uvicorn.run(app, host="127.0.0.1", port=args.port, log_config=None, log_level="warning")
+    finally:
+        stop.set()
+        sim_thread.join(10)
+        terminal.join(5)
+        if alerts is not None:
+            alerts.stop()
+        service.stop()
+        mailbox.stop()
+        broker.stop()
+    return 0

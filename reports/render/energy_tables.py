@@ -1,0 +1,169 @@
+"""The report's views as plain tables, in zh-CN or English: what CSV, XLSX and PDF all lay out.
+
+Cells hold numbers as numbers (XLSX keeps them so); ``decimals`` says how to show each column.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from campus.labels import CATEGORIES, SEVERITIES
+from reports.energy import EnergyReport, Row
+
+Cell = str | float | int | None
+
+KIND_NAMES = {"electricity": ("电", "Electricity"), "water": ("水", "Water"), "gas": ("天然气", "Natural gas")}
+METRIC_NAMES = {"electricity_kwh": ("用电量", "Electricity"), "water_m3": ("用水量", "Water"),
+                "gas_m3": ("用气量", "Natural gas"), "energy_kgce": ("综合能耗", "Energy (standard coal)"),
+                "co2_kg": ("二氧化碳排放", "CO2 emissions")}
+
+
+@dataclass
+class Table:
+    key: str
+    title: str
+    headers: list[str]
+    rows: list[list[Cell]]
+    decimals: list[int | None] = field(default_factory=list)   # None: text
+    note: str = ""
+
+
+def _l(pair: tuple[str, str], zh: bool) -> str:
+    return pair[0] if zh else pair[1]
+
+
+def figure_headers(zh: bool) -> list[str]:
+    return (["用电量 kWh", "用水量 m³", "用气量 m³", "综合能耗 kgce", "二氧化碳 kg", "单位面积能耗 kgce/m²",
+             "人均能耗 kgce/人", "人均用水 m³/人", "数据完整率 %"] if zh else
+            ["Electricity kWh", "Water m³", "Gas m³", "Energy kgce", "CO2 kg", "Energy per area kgce/m²",
+             "Energy per person kgce", "Water per person m³", "Data coverage %"])
+
+
+def figure_cells(r: Row) -> list[Cell]:
+    f, i = r.figures, r.indicators
+    return [f.electricity_kwh, f.water_m3, f.gas_m3, f.energy_kgce, f.co2_kg, i.kgce_per_m2, i.kgce_per_person,
+            i.water_m3_per_person, r.coverage * 100]
+
+
+FIG_DECIMALS: list[int | None] = [1, 1, 1, 1, 1, 3, 2, 2, 1]
+
+
+def tables(report: EnergyReport) -> list[Table]:
+    zh = report.language.startswith("zh")
+    out = [_summary(report, zh)]
+    head = (["建筑", "部门", "建筑面积 m²", "用能人数"] if zh
+            else ["Building", "Department", "Floor area m²", "Occupants"])
+    dept_names = {d.id: d.name for d in report.departments}
+    out.append(Table("buildings", "按建筑" if zh else "By building", head + figure_headers(zh),
+                     [[b.name, dept_names.get(b.department or "", b.department), b.floor_area_m2, b.occupants,
+                       *figure_cells(b)] for b in report.buildings],
+                     [None, None, 0, 0, *FIG_DECIMALS]))
+    head = ["部门", "建筑面积 m²", "用能人数"] if zh else ["Department", "Floor area m²", "Occupants"]
+    out.append(Table("departments", "按部门" if zh else "By department", head + figure_headers(zh),
+                     [[d.name, d.floor_area_m2, d.occupants, *figure_cells(d)] for d in report.departments]
+                     + [[("合计" if zh else "Total"), report.site_total.floor_area_m2, report.site_total.occupants,
+                         *figure_cells(report.site_total)]],
+                     [None, 0, 0, *FIG_DECIMALS]))
+    out.append(Table("comparisons", "环比与同比" if zh else "Month-on-month and year-on-year",
+                     ["范围", "项目", "单位", "本月", "上月", "环比 %", "去年同月", "同比 %"] if zh else
+                     ["Scope", "Item", "Unit", "This month", "Previous month", "MoM %", "Same month last year",
+                      "YoY %"],
+                     [[c.scope_name, _l(METRIC_NAMES[c.metric], zh), c.unit, c.this_month, c.previous_month,
+                       c.mom_pct, c.last_year, c.yoy_pct] for c in report.comparisons],
+                     [None, None, None, 1, 1, 1, 1, 1]))
+    out.append(Table("targets", "节能降耗指标完成情况" if zh else "Energy-saving targets",
+                     ["部门", "能源", "单位", "月指标", "本月用量", "月完成 %", "年指标", "年累计", "年完成 %",
+                      "是否超标"] if zh else ["Department", "Energy", "Unit", "Monthly target", "This month", "Month %",
+                                 "Annual target", "Year to date", "Year %", "Over"],
+                     [[t.department_name, _l(KIND_NAMES[t.kind.value], zh), t.unit, t.month_target, t.month_use,
+                       t.month_pct, t.year_target, t.ytd_use, t.ytd_pct, ("超标" if t.over else "正常") if zh else
+                       ("over" if t.over else "ok")] for t in report.targets],
+                     [None, None, None, 0, 1, 1, 0, 1, 1, None],
+                     "年指标按月指标×12计" if zh else "annual target = 12 × monthly target"))
+    out.append(Table("completeness", "数据完整性(按表计)" if zh else "Data completeness per meter",
+                     ["表计", "名称", "类型", "建筑", "收到读数", "应收读数", "完整率 %", "达标",
+                      "异常跳变(已剔除)", "换表/归零"] if zh else
+                     ["Meter", "Name", "Type", "Building", "Readings", "Expected", "Coverage %", "Complete",
+                      "Implausible jumps (excluded)", "New meter cycles"],
+                     [[m.device, m.name, _l(KIND_NAMES[m.kind.value], zh), m.building, m.readings, m.expected,
+                       m.coverage * 100, ("是" if m.complete else "否") if zh else ("yes" if m.complete else "no"),
+                       m.implausible, m.new_cycles] for m in report.completeness],
+                     [None, None, None, None, 0, 0, 1, None, 0, 0]))
+    out.append(Table("alerts", "本月告警(按类别)" if zh else "This month's alerts by category",
+                     ["类别", "级别", "发生次数", "未关闭"] if zh else ["Category", "Severity", "Raised", "Still open"],
+                     [[_l(CATEGORIES.get(a.category, (a.category, a.category)), zh),
+                       _l(SEVERITIES.get(a.severity, (a.severity, a.severity)), zh), a.raised, a.open]
+                      for a in report.alerts],
+                     [None, None, 0, 0]))
+    out.append(Table("coefficients", "折算系数" if zh else "Conversion coefficients",
+                     ["名称", "数值", "单位", "来源", "年份"] if zh else ["Name", "Value", "Unit", "Source", "Year"],
+                     [[c.name, c.value, c.unit, c.source, c.year] for c in report.coefficients],
+                     [None, 4, None, None, None]))  # a year, not an amount: no thousands separator
+    if report.filed is not None and report.filed.changes:
+        f = report.filed
+        out.append(Table(
+            "filed", "自报送以来的变化" if zh else "Changed since filing",
+            ["建筑", "类别", "报送值", "现值", "变化", "单位"] if zh
+            else ["Building", "Kind", "Filed", "Now", "Change", "Unit"],
+            [[c.building_name, KIND_NAMES[c.kind.value][0 if zh else 1], c.filed, c.now, c.change, c.unit]
+             for c in f.changes], [None, None, 1, 1, 1, None],
+            (f"第 {f.version} 版由 {f.filed_by} 于 {f.filed_at:%Y-%m-%d %H:%M} 报送; 之后到达的迟到读数改变了以上数值。"
+             if zh else f"Version {f.version} was filed by {f.filed_by} on {f.filed_at:%Y-%m-%d %H:%M}; late "
+             f"readings since changed the figures above.")))
+    return out
+
+
+def _summary(report: EnergyReport, zh: bool) -> Table:
+    s = report.site_total
+    f, i = s.figures, s.indicators
+    complete = sum(m.complete for m in report.completeness)
+    rows: list[list[Cell]] = [
+        ["单位" if zh else "Site", report.site_name, ""],
+        ["月份" if zh else "Month", report.month, ""],
+        ["用电量" if zh else "Electricity", f.electricity_kwh, "kWh"],
+        ["用水量" if zh else "Water", f.water_m3, "m³"],
+        ["用气量" if zh else "Natural gas", f.gas_m3, "m³"],
+        ["综合能耗(当量值)" if zh else "Energy, standard coal (calorific)", f.energy_kgce, "kgce"],
+        ["二氧化碳排放" if zh else "CO2 emissions", f.co2_kg, "kg"],
+        ["单位建筑面积能耗" if zh else "Energy per floor area", i.kgce_per_m2, "kgce/m²"],
+        ["人均综合能耗" if zh else "Energy per person", i.kgce_per_person, "kgce/人" if zh else "kgce/person"],
+        ["人均用水量" if zh else "Water per person", i.water_m3_per_person, "m³/人" if zh else "m³/person"],
+        ["建筑面积" if zh else "Floor area", s.floor_area_m2, "m²"],
+        ["用能人数" if zh else "Occupants", s.occupants, "人" if zh else "people"],
+        ["数据完整率" if zh else "Data coverage", s.coverage * 100, "%"],
+        ["完整率达标表计" if zh else "Meters with complete data", complete, f"/ {len(report.completeness)}"],
+    ]
+    if report.incomer is not None:
+        inc = report.incomer
+        rows += [["进线总表用电" if zh else "Incomer electricity", inc.incomer_kwh, "kWh"],
+                 ["线损及未计量" if zh else "Line loss and unmetered", inc.loss_pct, "%"]]
+    return Table("summary", "概况" if zh else "Summary", ["项目", "数值", "单位"] if zh else ["Item", "Value", "Unit"],
+                 rows, [None, 2, None])
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def spreadsheet_safe(value: Cell) -> Cell:
+    """A text cell that a spreadsheet would run as a formula (it begins with = + - @, a tab or a CR) gets a
+    leading apostrophe (OWASP's CSV-injection advice); numbers stay numbers. Names come from spreadsheets
+    and the API, so they are never trusted. Control characters a worksheet cannot hold (XML 1.0 forbids them)
+    become U+FFFD."""
+    if not isinstance(value, str):
+        return value
+    value = _CONTROL.sub("\ufffd", value)
+    if value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def fmt(value: Cell, decimals: int | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str) or decimals is None:
+        return str(value)
+    return f"{value:,.{decimals}f}"

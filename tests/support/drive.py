@@ -1,0 +1,125 @@
+"""Shared steps of the alert tests: a roster pointing at local peers, a simulated campus run
+through the engine in process, and publishing part of a simulation to a broker."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from alerts.engine import Engine, Transition
+from alerts.rules import RuleBook, load_rules
+from alerts.store import AlertStore
+from campus.clock import StreamClock
+from campus.model import load_campus
+from campus.registry import Registry
+from ingest.decode import Inbound, decode
+from ingest.mqtt import shut
+from simulators.model import Publication, Simulation, load_campus_doc
+from tests.conftest import SAMPLE
+from tests.support.harness import TZ
+
+
+def roster_text(webhook_port: int, smtp_port: int, *, to_leader_s: float = 3, to_head_s: float = 6) -> str:
+    return f"""
+channels:
+  email: "mailto://127.0.0.1:{smtp_port}?from=meterwatch@yucai.edu.cn&to={{email}}&mode=insecure"
+  webhook: "json://127.0.0.1:{webhook_port}/duty/{{id}}"
+people:
+  - {{id: wang, name: 王建国, email: wang@yucai.edu.cn, notify: [email, webhook]}}
+  - {{id: zhao, name: 赵立新, email: zhao@yucai.edu.cn, notify: [email, webhook]}}
+  - {{id: li, name: 李强, email: li@yucai.edu.cn, notify: [email, webhook]}}
+  - {{id: sun, name: 孙海, email: sun@yucai.edu.cn, notify: [email, webhook]}}
+  - {{id: chen, name: 陈志明, email: chen@yucai.edu.cn, notify: [email, webhook]}}
+  - {{id: liu, name: 刘芳, email: liu@yucai.edu.cn, language: en, notify: [email, webhook]}}
+shifts:
+  - {{zones: [zone-north], people: [wang], days: [workday], hours: "08:00-17:30"}}
+  - {{zones: [zone-south], people: [zhao], days: [workday], hours: "08:00-17:30"}}
+  - {{zones: [all], people: [li], days: [workday], hours: "17:30-08:00"}}
+  - {{zones: [all], people: [sun], days: [offday], hours: "08:00-08:00"}}
+fallback: [chen]
+routes:
+  - id: critical
+    match: {{severity: [critical]}}
+    levels:
+      - {{to: [on_duty]}}
+      - {{to: [chen], after: {to_leader_s}s}}
+      - {{to: [liu], after: {to_head_s}s}}
+  - id: default
+    levels: [{{to: [on_duty]}}, {{to: [chen], after: 1h}}]
+"""
+
+
+def simulation(start: datetime, hours: float, faults: list[str], seed: int = 7) -> Simulation:
+    return Simulation(load_campus_doc(SAMPLE), start=start, end=start + timedelta(hours=hours), seed=seed,
+                      faults=faults)
+
+
+def inbound(pubs: Iterable[Publication]) -> list[Inbound]:
+    return [Inbound(p.topic, p.payload, p.ts_ms, qos=0) for p in pubs]
+
+
+def run_engine(sim: Simulation, tick_every_s: int = 60) -> list[Transition]:
+    """Drive the rule engine over a simulation in process (stream time), as the service does."""
+    campus = load_campus(SAMPLE)
+    registry = Registry(Path(tempfile.mkdtemp(prefix="mw-engine-")) / "meterwatch.db")
+    registry.seed(campus)
+    engine = Engine(RuleBook(load_rules(), campus), watching_since_ms=sim.start_ms)
+    clock = StreamClock(sim.start_ms)
+    out: list[Transition] = []
+    last_tick = sim.start_ms
+    for pub in sim.publications():
+        d = decode(Inbound(pub.topic, pub.payload, pub.ts_ms), registry, "campus")
+        for r in d.readings:
+            clock.saw(r.ts)
+            out += engine.reading(r)
+        if d.status is not None:
+            out += engine.status(d.status[0], d.status[1], pub.ts_ms)
+        if clock.now_ms() - last_tick >= tick_every_s * 1000:
+            last_tick = clock.now_ms()
+            out += engine.tick(last_tick)
+    registry.close()
+    return out
+
+
+def publish(url_port: int, pubs: Iterable[Publication], timeout_s: float = 60) -> int:
+    """Publish with QoS 1 and wait for every PUBACK."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="", protocol=paho.MQTTv311)
+    client.max_inflight_messages_set(200)
+    client.connect("127.0.0.1", url_port)
+    client.loop_start()
+    infos = [client.publish(p.topic, p.payload, qos=1, retain=p.retain) for p in pubs]
+    for info in infos:
+        info.wait_for_publish(timeout_s)
+    shut(client)
+    return len(infos)
+
+
+def local(year: int, month: int, day: int, hour: int = 0) -> datetime:
+    return datetime(year, month, day, hour, tzinfo=TZ)
+
+
+def last_word(pubs: list[Publication]) -> tuple[Publication, int]:
+    """A reading published after ``pubs``, an hour after the newest of them, and its time (ms). Once the alert
+    engine has stored it as its device's last reading, it has evaluated everything delivered before it (one
+    session, in order): what a test waits for before asserting that nothing more happened."""
+    last = max((p for p in pubs if p.what == "reading" and p.readings), key=lambda p: p.readings[-1][0])
+    values = last.readings[-1][1]
+    ts_ms = (max(p.ts_ms for p in pubs) // 1000 + 3600) * 1000
+    payload = json.dumps({"ts": ts_ms // 1000, "values": values}).encode()
+    return Publication(ts_ms, last.topic, payload, last.device, readings=[(ts_ms, values)]), ts_ms
+
+
+def evaluated_up_to(data_dir: Path, device: str, ts_ms: int, site: str = "yucai") -> bool:
+    """The alert engine has committed ``device``'s reading at ``ts_ms`` (its saved state), from any process."""
+    store = AlertStore(data_dir / "alerts.db")
+    try:
+        state = store.load_engine(site).devices.get(device)
+    finally:
+        store.close()
+    return state is not None and state.get("ts") == ts_ms
