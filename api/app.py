@@ -45,7 +45,8 @@ from campus.clock import Clock, WallClock
 from campus.errors import ConfigError, NotFound, StoreUnavailable
 from campus.model import Campus
 from ingest.service import IngestService
-from records.desk import RecordDesk, RecordRefused
+from records.context import RecordRefused
+from records.desk import RecordDesk
 from records.photos import FileRejected
 from reports.filing import FilingStore
 from reports.usage import Usage

@@ -15,7 +15,8 @@ from api.tokens import Principal, Role, TokenStore
 from campus.errors import ConfigError
 from campus.model import Campus
 from ingest.service import IngestService
-from records.desk import Context, RecordDesk
+from records.context import Context
+from records.desk import RecordDesk
 from reports.usage import SiteUsage, Usage
 
 T = TypeVar("T")

@@ -7,16 +7,15 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from alerts.desk import AlertDesk, SiteDesk
-from alerts.roster import DutyRoster
-from campus.errors import MeterwatchError, NotFound
+from alerts.desk import AlertDesk
+from campus.errors import NotFound
 from campus.model import Campus
 from ingest.stores import ReadingStore
 from records.config import RecordSettings
+from records.context import Context
 from records.due import DueRound, due_rounds
 from records.overdue import round_alert, test_alert
 from records.photos import FileShelf
@@ -25,36 +24,6 @@ from records.store import RecordStore
 from records.water import Due, due_tests
 
 log = logging.getLogger("meterwatch.records")
-
-
-class RecordRefused(MeterwatchError):
-    """A record that cannot be taken as sent (an unknown item, a step out of order): 422 with what to fix."""
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    """A site as the records see it: its campus (as the asker sees it), time zone, and its alert desk (rules, duty
-    roster, alert book; None without alerts)."""
-
-    campus: Campus
-    tz: ZoneInfo
-    desk: SiteDesk | None
-
-    @property
-    def site(self) -> str:
-        return self.campus.site.id
-
-    @property
-    def roster(self) -> DutyRoster | None:
-        return self.desk.roster if self.desk is not None else None
-
-    def sees(self, site: str, zone: str | None, building: str | None) -> bool:
-        """Is a record of ``site`` in ``building`` (else in ``zone``; neither: the site as a whole) in this view?"""
-        if site != self.site:
-            return False
-        if building is not None:
-            return self.campus.building(building) is not None
-        return zone is None or zone == "default" or any(z.id == zone for z in self.campus.zones)
 
 
 class RecordDesk:

@@ -9,7 +9,7 @@ from alerts.book import NewAlert
 from alerts.rules import RECORD_RULES
 
 if TYPE_CHECKING:
-    from records.desk import Context
+    from records.context import Context
     from records.due import DueRound
     from records.water import Due
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from records.desk import Context, RecordDesk, RecordRefused
+from records.context import Context, RecordRefused
+from records.desk import RecordDesk
 from records.rounds import Per, places
 from records.store import HazardRow, RoundRow
 

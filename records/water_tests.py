@@ -19,7 +19,8 @@ from alerts.book import NewAlert
 from alerts.rules import RECORD_RULES
 from campus.contract import Kind
 from campus.errors import StoreUnavailable
-from records.desk import Context, RecordDesk, RecordRefused
+from records.context import Context, RecordRefused
+from records.desk import RecordDesk
 from records.overdue import TEST_NAMES
 from records.store import WaterTestRow
 from records.water import DRIFT, KINDS, NEAR_MS, PARAMS, Limit, SamplingPoint, drifted, limits, points

@@ -16,7 +16,8 @@ from api.routers.files import keep_photos
 from api.timefmt import at_ms, from_ms
 from api.uploads import body_of, read_record
 from campus.errors import NotFound
-from records.desk import Context, RecordDesk
+from records.context import Context
+from records.desk import RecordDesk
 from records.ledger import hazard_ledger
 from records.recording import move_hazard, report_hazard
 from records.store import HazardRow

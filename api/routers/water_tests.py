@@ -17,7 +17,8 @@ from api.routers.files import keep_attachment
 from api.timefmt import at_ms, from_ms
 from api.uploads import body_of, read_record
 from campus.errors import NotFound
-from records.desk import Context, RecordDesk
+from records.context import Context
+from records.desk import RecordDesk
 from records.ledger import water_notice
 from records.store import WaterTestRow
 from records.water import Limit, SamplingPoint, limits, points

@@ -37,7 +37,7 @@ from influxdb_client import WritePrecision
 from campus.contract import ALL_FIELDS, Kind, Reading
 from campus.errors import StoreRejected, StoreUnavailable
 from ingest.config import StoreSettings
-from ingest.stores import Agg, Point, Sample, register_store
+from ingest.stores.base import Agg, Point, Sample, register_store
 
 _KINDS = [k.value for k in Kind]
 

@@ -16,7 +16,7 @@ from campus.contract import ALL_FIELDS, KIND_FIELDS, Kind, Reading
 from campus.db import connect
 from campus.errors import StoreUnavailable
 from ingest.config import StoreSettings
-from ingest.stores import Agg, Sample, register_store
+from ingest.stores.base import Agg, Sample, register_store
 
 _TAGS = ("device", "ts", "kind", "site", "building", "department", "zone", "seq")
 

@@ -1,0 +1,88 @@
+"""The rooms and the arrows between them (README, "Layout"): every import of every package, module-level or
+inside a function, points down this list; no module imports itself back through others."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+# each package and the packages it may import; nothing else, so an arrow the README does not draw fails here
+ALLOWED: dict[str, set[str]] = {
+    "campus": set(),
+    "ingest": {"campus"},
+    "simulators": set(),
+    "alerts": {"campus", "ingest"},
+    "reports": {"campus", "ingest"},
+    "records": {"campus", "ingest", "alerts", "reports"},
+    "app": {"campus", "ingest", "alerts", "reports", "records", "simulators"},
+    "deploy": {"campus", "ingest", "app"},
+    "api": {"campus", "ingest", "alerts", "reports", "records", "app", "deploy"},
+    "cli": {"campus", "ingest", "alerts", "reports", "records", "app", "deploy", "api", "simulators"},
+}
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for package in ALLOWED:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """The project modules ``name`` imports (a ``from package import module`` counts as the module)."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for a in node.names:
+                sub = f"{node.module}.{a.name}"
+                out.add(sub if sub in known else node.module)
+    return {m for m in out if m in known and m != name}
+
+
+def _graph() -> dict[str, set[str]]:
+    known = _modules()
+    return {name: _imports(name, path, known) for name, path in known.items()}
+
+
+def test_every_import_points_down() -> None:
+    upward = [f"{src} -> {dst}" for src, dsts in _graph().items() for dst in sorted(dsts)
+              if (a := src.split(".")[0]) != (b := dst.split(".")[0]) and b not in ALLOWED[a]]
+    assert upward == []
+
+
+def test_no_module_imports_itself_back() -> None:
+    graph = _graph()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    assert circles == []
