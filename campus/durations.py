@@ -1,4 +1,5 @@
-"""Durations in rule and roster files: ``30min``, ``90s``, ``2h``, ``1d``, ``1h30min`` or plain seconds."""
+"""The one duration grammar: ``30min``, ``90s``, ``15m``, ``2h``, ``1d``, ``2w``, ``1h30min`` or plain seconds. Rule and
+roster files, the command line (``--duration``) and the HTTP API (``interval=``) all read durations here."""
 
 from __future__ import annotations
 

@@ -13,13 +13,15 @@ HELP = "run the alert engine by itself (its own unit; set [alerts] external = tr
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     al = sub.add_parser("alerts", help=HELP)
     asub = al.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
-    run = asub.add_parser("run", help="evaluate the live stream and notify people until stopped (SIGTERM)",
-                          description="The same engine serve starts as its child process, run by itself: its own "
-                                      "MQTT session ([alerts] client_id, username, password), its own store in "
-                                      "data_dir. With [alerts] external = true, serve leaves it to this command "
-                                      "and its API reads the alerts from the shared data directory. Start it after "
-                                      "serve has loaded the campus (the unit orders it so).")
-    run.add_argument("--config", type=Path, default=None, help="TOML config")
+    run_parser = asub.add_parser(
+        "run", help="evaluate the live stream and notify people until stopped (SIGTERM)",
+        description="The same engine serve starts as its child process, run by itself: its own "
+                    "MQTT session ([alerts] client_id, username, password), its own store in "
+                    "data_dir. With [alerts] external = true, serve leaves it to this command "
+                    "and its API reads the alerts from the shared data directory. Start it after "
+                    "serve has loaded the campus (the unit orders it so).")
+    run_parser.add_argument("--config", type=Path, default=None, help="TOML config")
+    al.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

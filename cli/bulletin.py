@@ -27,6 +27,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         p.add_argument("--config", type=Path, default=None, help="TOML config")
     show.add_argument("--format", choices=["json", "csv", "xlsx", "pdf"], default="json")
     show.add_argument("-o", "--output", type=Path, default=None)
+    b.set_defaults(run=run)
 
 
 def _month(text: str) -> str:

@@ -32,6 +32,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     ls = csub.add_parser("list", help="every gateway and device that connects, and the state of its credentials "
                                       "(never a secret)")
     ls.add_argument("--config", type=Path, default=None, help="TOML config (for data_dir)")
+    cr.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -36,6 +36,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     ce.add_argument("--client", action="append", default=[], metavar="ID", help="a client certificate; repeatable")
     ce.add_argument("--days", type=int, default=825, help="validity of server and client certificates "
                                                           "(default %(default)s)")
+    dp.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

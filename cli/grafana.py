@@ -34,6 +34,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         p.add_argument("--config", type=Path, default=None, help="TOML config ([store], data_dir, [campus])")
         p.add_argument("--campus", type=Path, default=None, help="campus YAML when the data directory has none")
         p.add_argument("--site", default=None, help="the site the dashboards show (needed when there are several)")
+    gr.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

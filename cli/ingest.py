@@ -28,6 +28,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--data-dir", type=Path, default=None,
                    help="this worker's spool and dead letters (overrides data_dir; workers on one machine may "
                         "share one)")
+    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -36,6 +36,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         p.add_argument("--config", type=Path, default=None, help="TOML config (data_dir, store, [report])")
         p.add_argument("--campus", type=Path, default=None,
                        help="campus file or directory when the data directory has none")
+    rep.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

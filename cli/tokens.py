@@ -31,6 +31,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     tr.add_argument("name")
     for t in (tc, tl, tr):
         t.add_argument("--config", type=Path, default=None, help="TOML config (for data_dir)")
+    tok.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
