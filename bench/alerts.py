@@ -8,7 +8,7 @@ Measured idle and under a steady background of single-reading messages from othe
 (another process publishes them, --rate per second). Prints p50/p99 per phase, the medians of
 --runs runs; the target is p99 < 500 ms.
 
-Usage: python bench/alerts.py [--probes 100] [--rate 5000] [--batch 1] [--runs 3]
+Usage: python -m bench.alerts [--probes 100] [--rate 5000] [--batch 1] [--runs 3]
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import json
 import multiprocessing as mp
 import socket
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,16 +27,14 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from tqdm import tqdm
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from alerts.config import AlertSettings  # noqa: E402
-from alerts.process import AlertProcess, AlertProcessConfig  # noqa: E402
-from campus.model import Building, Device, load_campus  # noqa: E402
-from ingest.config import IngestSettings, MqttSettings, StoreSettings  # noqa: E402
-from ingest.service import IngestService  # noqa: E402
-from tests.support.peers import WebhookServer  # noqa: E402
-from tests.support.servers import Mosquitto  # noqa: E402
+from alerts.config import AlertSettings
+from alerts.process import AlertProcess, AlertProcessConfig
+from campus.model import Building, Device, load_campus
+from ingest.config import IngestSettings, MqttSettings, StoreSettings
+from ingest.service import IngestService
+from tests.support.paths import ROOT
+from tests.support.peers import WebhookServer
+from tests.support.servers import Mosquitto
 
 SAMPLE = ROOT / "simulators" / "sample_campus.yaml"
 PROBE = "ta-fountain"

@@ -10,7 +10,7 @@ to the last message handled (meterwatch: acknowledged after its durable commit).
                single-reading messages and 100-reading batch messages, for each store
 
 Prints the median of --runs runs and the ratio meterwatch / raw (target ≥ 0.8 for single readings).
-Usage: python bench/ingest.py [--messages 20000] [--runs 3] [--stores sqlite,influxdb]
+Usage: python -m bench.ingest [--messages 20000] [--runs 3] [--stores sqlite,influxdb]
 """
 
 from __future__ import annotations
@@ -28,13 +28,11 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from tqdm import tqdm
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from campus.model import load_campus  # noqa: E402
-from ingest.config import IngestSettings, MqttSettings, StoreSettings  # noqa: E402
-from ingest.service import IngestService  # noqa: E402
-from tests.support.servers import Influx, Mosquitto, wait_for  # noqa: E402
+from campus.model import load_campus
+from ingest.config import IngestSettings, MqttSettings, StoreSettings
+from ingest.service import IngestService
+from tests.support.paths import ROOT
+from tests.support.servers import Influx, Mosquitto, wait_for
 
 SAMPLE = ROOT / "simulators" / "sample_campus.yaml"
 T0 = int(time.time()) - 30 * 86400

@@ -10,8 +10,8 @@ For each store (SQLite, and InfluxDB 1.x started here on a free loopback port):
                Target: < 5 s. The XLSX and PDF renders are timed on their own.
 Medians of --runs. Shared, noisy 2-core machines: compare figures from one run of this script.
 
-  python bench/report.py                       # 1,000 meters × 365 days, SQLite and InfluxDB
-  python bench/report.py --meters 100 --days 60 --stores sqlite   # a quick look
+  python -m bench.report                       # 1,000 meters × 365 days, SQLite and InfluxDB
+  python -m bench.report --meters 100 --days 60 --stores sqlite   # a quick look
 """
 
 from __future__ import annotations
@@ -29,18 +29,16 @@ from zoneinfo import ZoneInfo
 
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from campus.contract import Kind, Reading  # noqa: E402
-from campus.model import Campus  # noqa: E402
-from ingest.config import StoreSettings  # noqa: E402
-from ingest.status import PresenceStore  # noqa: E402
-from ingest.stores import ReadingStore, open_store  # noqa: E402
-from reports.config import ReportSettings  # noqa: E402
-from reports.energy import build  # noqa: E402
-from reports.render import render  # noqa: E402
-from reports.usage import Usage  # noqa: E402
-from tests.support.servers import Influx  # noqa: E402
+from campus.contract import Kind, Reading
+from campus.model import Campus
+from ingest.config import StoreSettings
+from ingest.status import PresenceStore
+from ingest.stores import ReadingStore, open_store
+from reports.config import ReportSettings
+from reports.energy import build
+from reports.render import render
+from reports.usage import Usage
+from tests.support.servers import Influx
 
 TZ = ZoneInfo("Asia/Shanghai")
 STEP_MS = 900_000

@@ -20,7 +20,7 @@ takes it (accelerated time), and measured:
   CPU                CPU seconds per 1,000 devices per reading interval, for each process
 
 and, across sizes, how each grows with the device count (the ratio of per-device costs to the
-smallest size's: 1.0 is linear). Run ``python bench/scale.py [--sizes 5000,20000,50000] [--runs 1]``.
+smallest size's: 1.0 is linear). Run ``python -m bench.scale [--sizes 5000,20000,50000] [--runs 1]``.
 """
 
 from __future__ import annotations
@@ -44,17 +44,15 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from tqdm import tqdm
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from alerts.config import AlertSettings  # noqa: E402
-from alerts.process import AlertProcess, AlertProcessConfig  # noqa: E402
-from campus.model import load_sites  # noqa: E402
-from campus.registry import Registry  # noqa: E402
-from ingest.config import IngestSettings, MqttSettings, StoreSettings  # noqa: E402
-from ingest.service import IngestService  # noqa: E402
-from tests.support.drive import evaluated_up_to  # noqa: E402
-from tests.support.servers import Mosquitto, wait_for  # noqa: E402
+from alerts.config import AlertSettings
+from alerts.process import AlertProcess, AlertProcessConfig
+from campus.model import load_sites
+from campus.registry import Registry
+from ingest.config import IngestSettings, MqttSettings, StoreSettings
+from ingest.service import IngestService
+from tests.support.drive import evaluated_up_to
+from tests.support.paths import ROOT
+from tests.support.servers import Mosquitto, wait_for
 
 SAMPLE = ROOT / "simulators" / "sample_campus.yaml"
 SITES = 300

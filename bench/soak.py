@@ -9,7 +9,7 @@ the RSS and open files of every meterwatch process and of Mosquitto, ingest's ba
 readings stored. At the end it stops the load, waits for the store to hold every reading, and prints a
 summary: memory growth after the first 10 minutes and readings lost (must be 0).
 
-Usage: python bench/soak.py [--minutes 60] [--rate 2000] [--meters 1000] [--batch 10]
+Usage: python -m bench.soak [--minutes 60] [--rate 2000] [--meters 1000] [--batch 10]
 """
 
 from __future__ import annotations
@@ -31,10 +31,8 @@ import paho.mqtt.client as paho
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.support.servers import Mosquitto, free_port, stop_process, wait_for  # noqa: E402
+from tests.support.paths import ROOT
+from tests.support.servers import Mosquitto, free_port, stop_process, wait_for
 
 KINDS = [("electricity", "energy_kwh", 0.6, 60), ("water", "volume_m3", 0.02, 10),
          ("gas", "volume_m3", 0.01, 20), ("water_quality", None, 0.0, None)]

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.support.paths import SAMPLE
 from tests.support.servers import Influx, Mosquitto
-
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "simulators" / "sample_campus.yaml"
+from tests.support.stack import Stack, build_stack
 
 
 @pytest.fixture
@@ -30,3 +31,14 @@ def influx(tmp_path: Path) -> Iterator[Influx]:
 @pytest.fixture
 def sample_campus_file() -> Path:
     return SAMPLE
+
+
+@pytest.fixture(scope="module")
+def app_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Stack]]:
+    """Makes application stacks (tests/support/stack.py: ingest, alerts, ``create_app``) in fresh data
+    directories, and closes them when the module is done: ``app_stack(campus, batch, name=..., **options)``."""
+    with ExitStack() as stacks:
+        def make(campus: Path = SAMPLE, batch: Any = (), *, name: str = "stack", **options: Any) -> Stack:
+            return stacks.enter_context(build_stack(tmp_path_factory.mktemp(name), campus, batch, **options))
+
+        yield make

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 # each package and the packages it may import; nothing else, so an arrow the README does not draw fails here
 ALLOWED: dict[str, set[str]] = {

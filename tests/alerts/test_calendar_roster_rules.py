@@ -15,8 +15,8 @@ from alerts.schedule import Schedule
 from campus.calendar import CampusCalendar
 from campus.errors import ConfigError
 from campus.model import load_campus
-from tests.conftest import SAMPLE
 from tests.support.drive import roster_text
+from tests.support.paths import SAMPLE
 
 TZ = ZoneInfo("Asia/Shanghai")
 CAL = CampusCalendar(load_campus(SAMPLE).calendar)

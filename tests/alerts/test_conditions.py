@@ -14,7 +14,7 @@ from campus.calendar import CampusCalendar
 from campus.contract import Kind, Reading
 from campus.model import load_campus
 from campus.registers import RegisterTrack
-from tests.conftest import SAMPLE
+from tests.support.paths import SAMPLE
 
 TZ = ZoneInfo("Asia/Shanghai")
 CAMPUS = load_campus(SAMPLE)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from campus.clock import FrozenClock
 from campus.contract import Reading
 from ingest.decode import Inbound
-from tests.alerts.test_lifecycle import service
+from tests.support.drive import alert_service
 from tests.support.fuzz import NOW_S, dumps, engine_messages
 
 PAYLOADS_PER_RUN = 10_000
@@ -24,7 +24,7 @@ FUZZ = settings(max_examples=PAYLOADS_PER_RUN // 10, deadline=None, derandomize=
 
 
 def test_the_engine_takes_any_stream_without_an_exception(tmp_path: Path) -> None:
-    svc = service(tmp_path, FrozenClock(NOW_S * 1000))
+    svc = alert_service(tmp_path, FrozenClock(NOW_S * 1000))
     seen = 0
 
     @seed(SEED)
@@ -48,7 +48,7 @@ def test_the_engine_takes_any_stream_without_an_exception(tmp_path: Path) -> Non
 
 
 def test_a_message_the_engine_cannot_evaluate_is_recorded_and_the_rest_go_on(tmp_path: Path) -> None:
-    svc = service(tmp_path, FrozenClock(NOW_S * 1000))
+    svc = alert_service(tmp_path, FrozenClock(NOW_S * 1000))
     real = svc.engine.reading
 
     def fragile(r: Reading) -> list[object]:

@@ -8,32 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from alerts.config import AlertSettings
 from alerts.service import AlertService
 from alerts.store import Alert
 from campus.clock import FrozenClock
-from campus.contract import DEFAULT_LIMITS, Limits
-from campus.model import load_campus
-from campus.registry import Registry
-from ingest.config import MqttSettings
+from campus.contract import Limits
 from ingest.decode import Inbound
 from simulators.model import Publication
-from tests.conftest import SAMPLE
-from tests.support.drive import inbound, local, roster_text, simulation
+from tests.support.drive import alert_service, inbound, local, simulation
 
 T0 = 1_900_000_000_000  # the service's clock (escalation runs on it); readings carry simulated times
-
-
-def service(data: Path, clock: FrozenClock, limits: Limits = DEFAULT_LIMITS) -> AlertService:
-    if not (data / "meterwatch.db").exists():
-        data.mkdir(parents=True, exist_ok=True)
-        reg = Registry(data / "meterwatch.db")
-        reg.seed(load_campus(SAMPLE))
-        reg.close()
-    roster = data / "roster.yaml"
-    roster.write_text(roster_text(1, 1, to_leader_s=300, to_head_s=900), encoding="utf-8")
-    return AlertService(data_dir=data, mqtt=MqttSettings(), clock=clock, connect_mqtt=False,
-                        settings=AlertSettings(roster_file=roster, mqtt_publish=False), limits=limits)
 
 
 def feed(svc: AlertService, pubs: list[Publication], batch: int = 40) -> None:
@@ -57,7 +40,7 @@ def notices(svc: AlertService) -> list[tuple[str, int, str | None]]:
 
 
 def test_one_alert_per_rule_and_device_then_resolved_by_clear(tmp_path: Path) -> None:
-    svc = service(tmp_path, FrozenClock(T0))
+    svc = alert_service(tmp_path, FrozenClock(T0))
     feed(svc, list(simulation(local(2026, 3, 10, 20), 10, ["gas_after_hours"]).publications()))
     alerts = gas(svc)
     assert [(a.rule, a.subject, a.status) for a in alerts] == [("canteen-gas-closed", "c1-gas", "resolved")]
@@ -72,7 +55,7 @@ def test_one_alert_per_rule_and_device_then_resolved_by_clear(tmp_path: Path) ->
 def test_the_engine_refuses_what_ingest_refuses(tmp_path: Path) -> None:
     """With ``[ingest] register_ceiling`` lowered below the gas register, ingest dead-letters those readings;
     the alert engine, given the same limits, never sees them either (no alert on data that was not stored)."""
-    svc = service(tmp_path, FrozenClock(T0), Limits(register_ceiling=1.0))
+    svc = alert_service(tmp_path, FrozenClock(T0), Limits(register_ceiling=1.0))
     feed(svc, list(simulation(local(2026, 3, 10, 20), 10, ["gas_after_hours"]).publications()))
     assert gas(svc) == []
     assert svc.failed == 0  # refused by the contract, not failures of the engine
@@ -81,7 +64,7 @@ def test_the_engine_refuses_what_ingest_refuses(tmp_path: Path) -> None:
 
 def test_ack_stops_escalation_and_hand_resolve_holds_until_clear(tmp_path: Path) -> None:
     clock = FrozenClock(T0)
-    svc = service(tmp_path, clock)
+    svc = alert_service(tmp_path, clock)
     pubs = list(simulation(local(2026, 3, 10, 20), 10, ["gas_after_hours"]).publications())
     night = local(2026, 3, 10, 23).timestamp() * 1000
     feed(svc, [p for p in pubs if p.ts_ms < night])
@@ -108,19 +91,19 @@ def test_ack_stops_escalation_and_hand_resolve_holds_until_clear(tmp_path: Path)
 
 def test_restart_inside_a_for_window_changes_nothing(tmp_path: Path) -> None:
     pubs = list(simulation(local(2026, 3, 10, 0), 3, ["heater_cold"]).publications())
-    ref = service(tmp_path / "ref", FrozenClock(T0))
+    ref = alert_service(tmp_path / "ref", FrozenClock(T0))
     feed(ref, pubs)
     want = summary(ref)
     assert [w[:2] for w in want] == [("hot-water-outlet-cold", "c1-heater")]
     ref.stop()
 
     cut = local(2026, 3, 10, 0).timestamp() * 1000 + 15 * 60_000  # 15 min into the 30-min `for`
-    first = service(tmp_path / "run", FrozenClock(T0))
+    first = alert_service(tmp_path / "run", FrozenClock(T0))
     before = [p for p in pubs if p.ts_ms < cut]
     feed(first, before)
     assert first.store.query() == []
     first.stop()
-    second = service(tmp_path / "run", FrozenClock(T0))
+    second = alert_service(tmp_path / "run", FrozenClock(T0))
     feed(second, before[-40:])  # the broker redelivers the last, unacknowledged batch
     feed(second, [p for p in pubs if p.ts_ms >= cut])
     assert summary(second) == want
@@ -133,12 +116,12 @@ def test_restart_during_escalation_resumes_where_it_was(tmp_path: Path) -> None:
     def run(restart: bool) -> list[tuple[str, int, str | None]]:
         data = tmp_path / ("restart" if restart else "ref")
         clock = FrozenClock(T0)
-        svc = service(data, clock)
+        svc = alert_service(data, clock)
         feed(svc, pubs)
         for step in range(20):  # 20 ticks a minute apart: 0 … 19 min
             if restart and step == 7:
                 svc.stop()
-                svc = service(data, clock)
+                svc = alert_service(data, clock)
             svc.tick()
             clock.advance(60)
         out = notices(svc)
@@ -151,7 +134,7 @@ def test_restart_during_escalation_resumes_where_it_was(tmp_path: Path) -> None:
 
 
 def test_severity_rises_while_active_and_the_rise_is_an_event(tmp_path: Path) -> None:
-    svc = service(tmp_path, FrozenClock(T0))
+    svc = alert_service(tmp_path, FrozenClock(T0))
     feed(svc, list(simulation(local(2026, 3, 10), 4 * 24, ["water_leak"]).publications()), batch=200)
     (leak,) = [a for a in svc.store.query() if a.rule == "night-leak"]
     assert leak.severity == "critical"
@@ -163,7 +146,7 @@ def test_severity_rises_while_active_and_the_rise_is_an_event(tmp_path: Path) ->
 
 def test_english_text_for_people_who_want_it(tmp_path: Path) -> None:
     clock = FrozenClock(T0)
-    svc = service(tmp_path, clock)
+    svc = alert_service(tmp_path, clock)
     feed(svc, list(simulation(local(2026, 3, 10, 20), 4, ["gas_after_hours"]).publications()))
     for _ in range(20):
         clock.advance(60)

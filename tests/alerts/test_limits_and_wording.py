@@ -14,8 +14,8 @@ from alerts.messages import SEVERITY, localize
 from alerts.rules import RuleBook, load_rules
 from campus.labels import FIELDS, SEVERITIES, label
 from campus.model import load_campus
-from tests.conftest import SAMPLE
 from tests.support.drive import local, run_engine, simulation
+from tests.support.paths import SAMPLE
 
 FAULTS = ["ph_excursion", "turbidity_excursion", "heater_cold", "gas_after_hours", "dorm_appliance", "water_leak",
           "lights_on_night", "device_offline", "meter_replaced", "implausible_jump"]

@@ -16,8 +16,8 @@ from campus.errors import NotFound
 from campus.model import load_campus
 from cli.main import main
 from ingest.service import IngestService
-from tests.conftest import SAMPLE
 from tests.support.harness import token_headers
+from tests.support.paths import SAMPLE
 
 
 @pytest.fixture

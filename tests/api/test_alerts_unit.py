@@ -17,9 +17,9 @@ from alerts.store import AlertStore
 from api.app import create_app
 from app.settings import load_settings
 from simulators.model import Publication
-from tests.conftest import ROOT
 from tests.support.drive import evaluated_up_to, local, publish, simulation
 from tests.support.harness import make_service, token_headers
+from tests.support.paths import ROOT
 from tests.support.servers import Mosquitto, stop_process, wait_for
 
 pytestmark = pytest.mark.integration

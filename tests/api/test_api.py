@@ -15,19 +15,10 @@ from app.settings import load_settings
 from campus.model import load_campus
 from ingest.decode import Inbound
 from ingest.service import IngestService
-from tests.conftest import SAMPLE
 from tests.support.harness import token_headers
+from tests.support.paths import SAMPLE
 
 T0 = 1_795_000_000_000  # 2026-11-18T... UTC, a Wednesday
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[IngestService]:
-    settings = load_settings(None, data_dir=tmp_path)
-    svc = build_service(settings, load_campus(SAMPLE), connect_mqtt=False)
-    svc.start()
-    yield svc
-    svc.stop()
 
 
 @pytest.fixture

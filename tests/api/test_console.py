@@ -10,8 +10,7 @@ person to look at.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,22 +18,16 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
-from alerts.config import AlertSettings
 from alerts.service import AlertService
-from api.app import build_service, create_app
-from app.settings import load_settings
-from campus.clock import FrozenClock
-from campus.model import load_campus
-from ingest.service import IngestService
 from simulators.model import Simulation, load_campus_doc
-from tests.conftest import SAMPLE
-from tests.support.drive import inbound, roster_text
+from tests.support.console import SHOTS, SIZES, open_page
+from tests.support.drive import inbound
 from tests.support.harness import TZ, token_headers
+from tests.support.paths import SAMPLE
 from tests.support.servers import serving
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.integration
-SHOTS = Path(os.environ.get("METERWATCH_SCREENSHOTS") or Path(__file__).parents[2] / "build" / "screenshots")
-SIZES = {"desk": (1400, 1000), "phone": (375, 812)}
 VIEWS = ["overview", "alerts", "building/canteen-1", "device/c1-elec", "device/d2-water", "device/ta-fountain",
          f"reports/{datetime.now(TZ):%Y-%m}"]  # this month: the data starts eight days ago
 FAULTS = ["water_leak", "ph_excursion:ta-fountain", "meter_replaced:d2-water", "over_budget"]
@@ -52,39 +45,15 @@ class Console:
 
 
 @pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    data = tmp_path_factory.mktemp("console")
-    settings = load_settings(None, data_dir=data)
-    ingest: IngestService = build_service(settings, load_campus(SAMPLE), connect_mqtt=False)
-    ingest.start()
+def console(app_stack: Callable[..., Stack]) -> Iterator[Console]:
     now = datetime.now(TZ)
     recent = Simulation(load_campus_doc(SAMPLE), start=now - timedelta(days=8), end=now, seed=3, faults=FAULTS)
-    batch = inbound(recent.publications())
-    for i in range(0, len(batch), 2000):
-        ingest.pipeline.commit(batch[i:i + 2000])
-    roster = data / "roster.yaml"
-    roster.write_text(roster_text(1, 2), encoding="utf-8")
-    alerts = AlertService(data_dir=data, mqtt=settings.mqtt, connect_mqtt=False, clock=FrozenClock(0),
-                          settings=AlertSettings(roster_file=roster, mqtt_publish=False))
-    alerts.evaluate(batch)
+    stack = app_stack(SAMPLE, inbound(recent.publications()), name="console")
+    data = stack.data
     token = token_headers(data, "admin", "zhang")["Authorization"].split()[1]
     electrician = token_headers(data, "electrician", "wang")["Authorization"].split()[1]  # on the roster: north
-    with serving(create_app(settings, service=ingest, alerts=alerts)) as base:
-        yield Console(base, token, electrician, alerts, data)
-    alerts.stop()
-    ingest.stop()
-
-
-def open_page(browser: Browser, size: str) -> tuple[Page, list[str]]:
-    w, h = SIZES[size]
-    context = browser.new_context(viewport={"width": w, "height": h}, accept_downloads=True, locale="zh-CN",
-                                  timezone_id="Asia/Shanghai", has_touch=size == "phone")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.set_default_timeout(30_000)
-    return page, errors
+    with serving(stack.app()) as base:
+        yield Console(base, token, electrician, stack.alerts, data)
 
 
 @pytest.fixture(params=list(SIZES))

@@ -17,10 +17,10 @@ from alerts.book import ack_query
 from alerts.service import AlertService
 from ingest.decode import Inbound
 from simulators.model import Simulation, load_campus_doc
-from tests.conftest import SAMPLE
 from tests.support.alertapp import alert_app
 from tests.support.drive import inbound
 from tests.support.harness import TZ, token_headers
+from tests.support.paths import SAMPLE
 
 
 @pytest.fixture

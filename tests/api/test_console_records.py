@@ -5,28 +5,24 @@ teaching building flagged and saves the sweep as check rounds."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
 
-from alerts.config import AlertSettings
-from alerts.service import AlertService
-from api.app import build_service, create_app
 from api.tokens import TokenStore
-from app.settings import load_settings
 from campus.clock import FrozenClock
-from campus.model import load_sites
 from records.store import RecordStore
 from simulators.model import Simulation, load_campus_doc
-from tests.api.test_console import SHOTS, open_page
-from tests.conftest import SAMPLE
-from tests.records.conftest import ms, png
-from tests.support.drive import inbound, roster_text
+from tests.support.console import SHOTS, open_page
+from tests.support.drive import inbound
 from tests.support.harness import TZ
+from tests.support.paths import SAMPLE
+from tests.support.records import ms, png
 from tests.support.servers import serving
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.integration
 NIGHT = dt.datetime(2026, 7, 20, 23, 30, tzinfo=TZ)  # summer vacation; the last term ended on 10 July
@@ -40,26 +36,15 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("records-console")
-    data = tmp / "data"
-    settings = load_settings(None, data_dir=data)
-    ingest = build_service(settings, load_sites(SAMPLE), connect_mqtt=False)
-    ingest.start()
+def server(app_stack: Callable[..., Stack]) -> Iterator[Server]:
     sim = Simulation(load_campus_doc(SAMPLE), start=NIGHT - dt.timedelta(days=4, hours=23, minutes=30), end=NIGHT,
                      seed=5, faults=["lights_on_night@2026-07-20T22:00"])
-    ingest.pipeline.commit(inbound(sim.publications()))
-    roster = data / "roster.yaml"
-    roster.write_text(roster_text(1, 2), encoding="utf-8")
-    alerts = AlertService(data_dir=data, mqtt=settings.mqtt, connect_mqtt=False, clock=FrozenClock(0),
-                          settings=AlertSettings(roster_file=roster, mqtt_publish=False))
-    tokens = TokenStore(data / "meterwatch.db")
+    stack = app_stack(SAMPLE, inbound(sim.publications()), name="records-console", evaluate=False)
+    tokens = TokenStore(stack.data / "meterwatch.db")
     electrician = tokens.create("李强", "electrician")
     tokens.close()
-    with serving(create_app(settings, service=ingest, alerts=alerts, clock=FrozenClock(ms(NIGHT)))) as base:
-        yield Server(base, electrician, data)
-    alerts.stop()
-    ingest.stop()
+    with serving(stack.app(FrozenClock(ms(NIGHT)))) as base:
+        yield Server(base, electrician, stack.data)
 
 
 def _open(browser: Browser, server: Server, size: str, view: str) -> tuple[Page, list[str]]:

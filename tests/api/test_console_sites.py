@@ -4,7 +4,7 @@ link from the other site opening that site."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,21 +12,16 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
-from alerts.config import AlertSettings
-from alerts.service import AlertService
 from api.access import Scope
-from api.app import build_service, create_app
 from api.tokens import TokenStore
-from app.settings import load_settings
-from campus.clock import FrozenClock
-from campus.model import load_sites
 from simulators.model import Simulation, load_campus_doc
-from tests.api.test_console import SHOTS, open_page
-from tests.conftest import SAMPLE
+from tests.support.console import SHOTS, open_page
 from tests.support.district import at_site, district_dir
-from tests.support.drive import inbound, roster_text
+from tests.support.drive import inbound
 from tests.support.harness import TZ
+from tests.support.paths import SAMPLE
 from tests.support.servers import serving
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -40,31 +35,19 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("sites")
-    data = tmp / "data"
-    settings = load_settings(None, data_dir=data)
-    ingest = build_service(settings, load_sites(district_dir(tmp)), connect_mqtt=False)
-    ingest.start()
+def server(app_stack: Callable[..., Stack], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     now = datetime.now(TZ)
     sim = Simulation(load_campus_doc(SAMPLE), start=now - timedelta(hours=6), end=now, seed=3,
                      faults=["ph_excursion:ta-fountain"])
     pubs = list(sim.publications())
     batch = sorted(inbound(pubs) + inbound(at_site(pubs, "mingde")), key=lambda m: m.received_ms)
-    ingest.pipeline.commit(batch)
-    roster = data / "roster.yaml"
-    roster.write_text(roster_text(1, 2), encoding="utf-8")
-    alerts = AlertService(data_dir=data, mqtt=settings.mqtt, connect_mqtt=False, clock=FrozenClock(0),
-                          settings=AlertSettings(roster_file=roster, mqtt_publish=False))
-    alerts.evaluate(batch)
-    yucai_alert = next(a.id for a in alerts.store.query() if a.site == "yucai" and a.subject == "ta-fountain")
-    tokens = TokenStore(data / "meterwatch.db")
+    stack = app_stack(district_dir(tmp_path_factory.mktemp("sites")), batch, name="sites")
+    yucai_alert = next(a.id for a in stack.alerts.store.query() if a.site == "yucai" and a.subject == "ta-fountain")
+    tokens = TokenStore(stack.data / "meterwatch.db")
     admin, mingde = tokens.create("office", "admin"), tokens.create("mingde-office", "viewer", Scope.of(["mingde"]))
     tokens.close()
-    with serving(create_app(settings, service=ingest, alerts=alerts)) as base:
+    with serving(stack.app()) as base:
         yield Server(base, admin, mingde, yucai_alert)
-    alerts.stop()
-    ingest.stop()
 
 
 def test_the_site_picker_names_the_site_in_every_call(server: Server, browser: Browser) -> None:

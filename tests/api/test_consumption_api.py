@@ -17,8 +17,8 @@ from app.settings import load_settings
 from campus.model import load_campus
 from ingest.decode import Inbound
 from ingest.service import IngestService
-from tests.conftest import SAMPLE
 from tests.support.harness import token_headers
+from tests.support.paths import SAMPLE
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from alerts.service import AlertService
 from ingest.decode import Inbound
 from simulators.model import Simulation, load_campus_doc
-from tests.conftest import SAMPLE
 from tests.support.alertapp import alert_app
 from tests.support.drive import inbound
 from tests.support.harness import TZ, token_headers
+from tests.support.paths import SAMPLE
 
 MONTH = "2026-10"
 END = datetime(2026, 10, 12, tzinfo=TZ)

@@ -11,12 +11,11 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from app.settings import load_settings
 from ingest.service import IngestService
-from tests.api.test_api import service  # noqa: F401 - the fixture
 from tests.support.harness import token_headers
 
 
 @pytest.fixture
-def client(service: IngestService, tmp_path: Path) -> Iterator[TestClient]:  # noqa: F811
+def client(service: IngestService, tmp_path: Path) -> Iterator[TestClient]:
     settings = load_settings(None, data_dir=tmp_path, api={"max_body_bytes": 4096, "max_page": 10,
                                                                      "max_cells": 1000})
     with TestClient(create_app(settings, service=service)) as c:
@@ -41,7 +40,7 @@ def test_bodies_over_the_limit_are_413_before_reading_or_authentication(client: 
     assert client.post("/api/v1/devices", json={"id": "x"}).status_code == 422  # small: read and validated
 
 
-def test_lists_come_in_capped_pages(client: TestClient, service: IngestService) -> None:  # noqa: F811
+def test_lists_come_in_capped_pages(client: TestClient, service: IngestService) -> None:
     total = len(service.registry.campus.devices)
     first = client.get("/api/v1/devices")
     assert len(first.json()) == 10

@@ -9,8 +9,7 @@ token store is open, as under uvicorn."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 import schemathesis
@@ -20,35 +19,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 
-from alerts.config import AlertSettings
-from alerts.service import AlertService
-from api.app import build_service, create_app
-from app.settings import load_settings
-from campus.clock import FrozenClock
-from campus.model import load_campus
-from tests.conftest import SAMPLE
-from tests.support.drive import inbound, local, roster_text, simulation
+from tests.support.drive import inbound, local, simulation
 from tests.support.harness import token_headers
+from tests.support.paths import SAMPLE
+from tests.support.stack import Stack
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
-    data = tmp_path_factory.mktemp("schema-fuzz")
-    settings = load_settings(None, data_dir=data, report={"refresh_s": 0})
-    ingest = build_service(settings, load_campus(SAMPLE), connect_mqtt=False)
-    roster = data / "roster.yaml"
-    roster.write_text(roster_text(1, 2), encoding="utf-8")
-    alerts = AlertService(data_dir=data, mqtt=settings.mqtt, connect_mqtt=False, clock=FrozenClock(0),
-                          settings=AlertSettings(roster_file=roster, mqtt_publish=False))
+def app(app_stack: Callable[..., Stack]) -> Iterator[FastAPI]:
     pubs = inbound(simulation(local(2026, 3, 10, 6), 4, ["ph_excursion:ta-fountain"]).publications())
-    alerts.evaluate(pubs)
-    ingest.pipeline.commit(pubs)
-    application = create_app(settings, service=ingest, alerts=alerts)
-    application.state.admin = token_headers(Path(data))
+    stack = app_stack(SAMPLE, pubs, name="schema-fuzz", report={"refresh_s": 0})
+    application = stack.app()
+    application.state.admin = token_headers(stack.data)
     with TestClient(application):  # the lifespan: opens the token store
         yield application
-    alerts.stop()
-    ingest.stop()
 
 
 EXAMPLES = 40  # per operation and mode

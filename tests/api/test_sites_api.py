@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from alerts.service import AlertService
 from cli.main import main
 from simulators.model import Simulation, load_campus_doc
-from tests.conftest import SAMPLE
 from tests.support.alertapp import alert_app
 from tests.support.district import at_site, district_dir
 from tests.support.drive import inbound
 from tests.support.harness import TZ
+from tests.support.paths import SAMPLE
 
 FAULTS = ["ph_excursion:ta-fountain", "ph_excursion:d1-fountain"]  # south zone (教学楼A), north zone (宿舍1)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from campus.model import Device, load_campus
 from campus.registry import Registry
-from tests.conftest import SAMPLE
+from tests.support.paths import SAMPLE
 
 PER_WRITER = 25
 

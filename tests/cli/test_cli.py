@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from campus.registry import Registry
-from tests.conftest import ROOT, SAMPLE
+from tests.support.paths import ROOT, SAMPLE
 from tests.support.servers import wait_for
 
 

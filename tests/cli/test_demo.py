@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 from tests.support.servers import free_port, stop_process, wait_for
 
 pytestmark = pytest.mark.integration

@@ -33,8 +33,8 @@ from ingest.mqtt import shut
 from ingest.service import IngestService
 from simulators.model import Simulation, load_campus_doc
 from simulators.publisher import publish
-from tests.conftest import SAMPLE
 from tests.support.harness import TZ, assert_exactly_once, token_headers
+from tests.support.paths import SAMPLE
 from tests.support.servers import ConfiguredMosquitto, free_port, wait_for
 
 pytestmark = pytest.mark.integration

@@ -33,8 +33,8 @@ from deploy.grafana import provision, push
 from ingest.decode import Inbound
 from ingest.service import IngestService
 from simulators.model import Simulation, load_campus_doc
-from tests.conftest import SAMPLE
 from tests.support.harness import TZ, token_headers
+from tests.support.paths import SAMPLE
 from tests.support.servers import Influx, free_port, wait_for
 
 SCHEMA = json.loads((Path(__file__).parent / "grafana" / "dashboard.jsonschema.json").read_text(encoding="utf-8"))

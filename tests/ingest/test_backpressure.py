@@ -13,7 +13,7 @@ from campus.model import load_campus
 from ingest.config import IngestSettings, MqttSettings, StoreSettings
 from ingest.decode import Inbound
 from ingest.service import IngestService
-from tests.conftest import SAMPLE
+from tests.support.paths import SAMPLE
 from tests.support.servers import Influx, wait_for
 
 pytestmark = pytest.mark.integration

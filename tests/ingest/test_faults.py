@@ -16,8 +16,8 @@ import pytest
 
 from ingest.config import StoreSettings
 from simulators.publisher import publish
-from tests.conftest import ROOT, SAMPLE
 from tests.support.harness import assert_exactly_once, make_service, simulation, start_connected
+from tests.support.paths import ROOT, SAMPLE
 from tests.support.servers import Influx, Mosquitto, free_port, stop_process, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]

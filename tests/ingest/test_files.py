@@ -16,7 +16,7 @@ from api.app import build_service
 from api.tokens import TokenStore
 from app.settings import load_settings
 from campus.model import load_campus
-from tests.conftest import ROOT, SAMPLE
+from tests.support.paths import ROOT, SAMPLE
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_an_existing_open_data_directory_is_tightened_to_at_most_0750(tmp_path: 
 
 
 def test_the_systemd_unit_sandboxes_the_service() -> None:
-    unit = (ROOT / "deploy" / "meterwatch.service").read_text(encoding="utf-8")
+    unit = (ROOT / "deploy" / "systemd" / "meterwatch.service").read_text(encoding="utf-8")
     lines = {line.split("=", 1)[0]: line.split("=", 1)[1] for line in unit.splitlines() if "=" in line}
     assert lines["UMask"] == "0077"
     assert lines["NoNewPrivileges"] == "true"

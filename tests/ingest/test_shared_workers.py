@@ -21,8 +21,8 @@ from ingest.config import StoreSettings
 from ingest.stores import open_store
 from simulators.model import Simulation, load_campus_doc
 from simulators.publisher import publish
-from tests.conftest import SAMPLE
 from tests.support.harness import TZ
+from tests.support.paths import SAMPLE
 from tests.support.servers import Influx, Mosquitto, stop_process, wait_for
 
 pytestmark = pytest.mark.integration

@@ -18,8 +18,8 @@ from ingest.decode import Inbound
 from ingest.pipeline import Pipeline
 from ingest.status import PresenceStore
 from ingest.stores.sqlite import SqliteStore
-from tests.conftest import SAMPLE
 from tests.support.district import district_dir, mingde_text
+from tests.support.paths import SAMPLE
 
 
 def test_one_site_a_sites_file_and_a_directory(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from campus.calendar import CampusCalendar
 from campus.model import load_campus
 from records.photos import FileRejected, check_image, check_pdf
 from records.rounds import Every, windows
-from tests.conftest import SAMPLE
-from tests.records.conftest import png
+from tests.support.paths import SAMPLE
+from tests.support.records import png
 
 CAL = CampusCalendar(load_campus(SAMPLE).calendar)
 HEADS = st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF\0\0\0\0WEBP", b"GIF89a", b"%PDF-"])

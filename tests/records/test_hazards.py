@@ -13,8 +13,8 @@ from pypdf import PdfReader
 
 from api.access import Scope
 from api.tokens import TokenStore
-from tests.records.conftest import png, records_app
 from tests.support.harness import TZ, token_headers
+from tests.support.records import png, records_app
 
 NOW = dt.datetime(2026, 11, 16, 9, 30, tzinfo=TZ)
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from campus.calendar import CampusCalendar
 from campus.model import load_campus
 from records.rounds import Every, load_rounds, windows
-from tests.conftest import SAMPLE
-from tests.records.conftest import ms, png, records_app
 from tests.support.harness import TZ, token_headers
+from tests.support.paths import SAMPLE
+from tests.support.records import ms, png, records_app
 
 CAL = CampusCalendar(load_campus(SAMPLE).calendar)
 D = dt.date

@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from alerts.service import AlertService
 from campus.clock import FrozenClock
 from simulators.model import Simulation, load_campus_doc
-from tests.conftest import SAMPLE
-from tests.records.conftest import records_app
 from tests.support.drive import inbound
 from tests.support.harness import TZ, token_headers
+from tests.support.paths import SAMPLE
+from tests.support.records import records_app
 
 NIGHT = dt.datetime(2026, 7, 20, 23, 30, tzinfo=TZ)  # a Monday in the summer vacation (the term ended 10 Jul)
 

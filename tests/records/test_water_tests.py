@@ -17,10 +17,10 @@ from pypdf import PdfReader
 from alerts.service import AlertService
 from campus.clock import FrozenClock
 from simulators.model import Simulation, load_campus_doc
-from tests.conftest import SAMPLE
-from tests.records.conftest import ms, records_app
 from tests.support.drive import inbound
 from tests.support.harness import TZ, token_headers
+from tests.support.paths import SAMPLE
+from tests.support.records import ms, records_app
 
 NOW = dt.datetime(2026, 11, 20, 14, 0, tzinfo=TZ)
 SAMPLED = dt.datetime(2026, 11, 20, 10, 0, tzinfo=TZ)

@@ -17,11 +17,11 @@ from reports.config import ReportSettings
 from reports.energy import build
 from reports.usage import Usage
 from simulators.model import Simulation, load_campus_doc
-from tests.conftest import SAMPLE
-from tests.reports.test_energy_report import CAMPUS, NOW_MS, readings
 from tests.support.alertapp import alert_app
 from tests.support.drive import inbound
+from tests.support.energy import CAMPUS, NOW_MS, readings
 from tests.support.harness import TZ
+from tests.support.paths import SAMPLE
 from tests.support.peers import SmtpSink
 
 

@@ -18,8 +18,8 @@ from ingest.pipeline import Pipeline
 from reports.buckets import Interval
 from reports.consumption import GroupBy
 from reports.usage import Usage
-from tests.conftest import SAMPLE
 from tests.support.harness import TZ
+from tests.support.paths import SAMPLE
 from tests.support.servers import Influx
 
 pytestmark = pytest.mark.integration

@@ -20,9 +20,8 @@ import io
 import os
 import subprocess
 import sys
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
@@ -31,50 +30,13 @@ from pypdf import PdfReader
 from alerts.store import AlertStore
 from app.reporting import monthly_report
 from app.settings import load_settings
-from campus.contract import Kind, Reading
-from campus.model import parse_campus
 from ingest.status import PresenceStore
 from ingest.stores.sqlite import SqliteStore
 from reports.energy import EnergyReport
 from reports.render import render
 from reports.usage import Usage
-from tests.conftest import ROOT
-
-TZ = ZoneInfo("Asia/Shanghai")
-CAMPUS = parse_campus("""
-site: {id: s, name: 测试中学, timezone: Asia/Shanghai}
-targets:
-  office: {electricity: 1000}
-  canteen: {gas: 100}
-buildings:
-  - {id: b1, name: 行政楼, department: office, floor_area_m2: 1000, occupants: 50}
-  - {id: b2, name: 第一食堂, department: canteen, floor_area_m2: 800, occupants: 20}
-devices:
-  - {id: e1, kind: electricity, building: b1, interval_s: 86400}
-  - {id: e1s, kind: electricity, building: b1, interval_s: 86400, parent: e1}
-  - {id: inc, kind: electricity, building: b1, interval_s: 86400, role: incomer}
-  - {id: e2, kind: electricity, building: b2, interval_s: 86400}
-  - {id: w2, kind: water, building: b2, interval_s: 86400}
-  - {id: g2, kind: gas, building: b2, interval_s: 86400}
-""")
-RATES = {"e1": None, "e1s": 5, "inc": 85, "e2": 50, "w2": 10, "g2": 4}
-NOW_MS = int(datetime(2026, 11, 2, tzinfo=TZ).timestamp() * 1000)
-
-
-def readings() -> list[Reading]:
-    out = []
-    values = dict.fromkeys(RATES, 1000.0)
-    day = date(2025, 9, 1)
-    while day <= date(2026, 11, 1):
-        ts = int(datetime(day.year, day.month, day.day, tzinfo=TZ).timestamp() * 1000)
-        for dev, rate in RATES.items():
-            d = next(d for d in CAMPUS.devices if d.id == dev)
-            field = "energy_kwh" if d.kind is Kind.ELECTRICITY else "volume_m3"
-            dept = "office" if d.building == "b1" else "canteen"
-            out.append(Reading(dev, ts, d.kind, "s", d.building, dept, "default", {field: values[dev]}))
-            values[dev] += rate if rate is not None else (20 if day < date(2025, 12, 31) else 30)
-        day += timedelta(days=1)
-    return out
+from tests.support.energy import CAMPUS, NOW_MS, RATES, TZ, readings
+from tests.support.paths import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ from ingest.status import PresenceStore
 from ingest.stores.sqlite import SqliteStore
 from reports.summaries import _months_covered, bounds, build_period
 from reports.usage import SiteUsage, Usage
-from tests.reports.test_energy_report import CAMPUS, NOW_MS, readings
 from tests.support.alertapp import alert_app
+from tests.support.energy import CAMPUS, NOW_MS, readings
 
 TERMS = {"terms": [{"name": "2025秋季学期", "start": "2025-09-01", "end": "2025-10-31"},
                    {"name": "2026春季学期", "start": "2026-02-24", "end": "2026-07-10"},

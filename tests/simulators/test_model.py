@@ -10,7 +10,7 @@ from campus.model import load_campus
 from campus.registers import Flag, consumption
 from simulators.calendar import DayType, SchoolCalendar
 from simulators.model import Simulation, load_campus_doc
-from tests.conftest import SAMPLE
+from tests.support.paths import SAMPLE
 
 TZ = ZoneInfo("Asia/Shanghai")
 

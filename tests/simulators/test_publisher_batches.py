@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from simulators.model import Publication, Simulation, load_campus_doc
 from simulators.publisher import _batched
-from tests.conftest import SAMPLE
 from tests.support.harness import TZ
+from tests.support.paths import SAMPLE
 
 
 def _readings(pubs: list[Publication]) -> dict[str, list[str]]:

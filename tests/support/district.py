@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from simulators.model import Publication
-from tests.conftest import SAMPLE
+from tests.support.paths import SAMPLE
 
 SITES = ("mingde", "yucai")
 

@@ -12,17 +12,21 @@ from pathlib import Path
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from alerts.config import AlertSettings
 from alerts.engine import Engine, Transition
 from alerts.rules import RuleBook, load_rules
+from alerts.service import AlertService
 from alerts.store import AlertStore
-from campus.clock import StreamClock
+from campus.clock import FrozenClock, StreamClock
+from campus.contract import DEFAULT_LIMITS, Limits
 from campus.model import load_campus
 from campus.registry import Registry
+from ingest.config import MqttSettings
 from ingest.decode import Inbound, decode
 from ingest.mqtt import shut
 from simulators.model import Publication, Simulation, load_campus_doc
-from tests.conftest import SAMPLE
 from tests.support.harness import TZ
+from tests.support.paths import SAMPLE
 
 
 def roster_text(webhook_port: int, smtp_port: int, *, to_leader_s: float = 3, to_head_s: float = 6) -> str:
@@ -123,3 +127,17 @@ def evaluated_up_to(data_dir: Path, device: str, ts_ms: int, site: str = "yucai"
     finally:
         store.close()
     return state is not None and state.get("ts") == ts_ms
+
+
+def alert_service(data: Path, clock: FrozenClock, limits: Limits = DEFAULT_LIMITS) -> AlertService:
+    """A real AlertService over ``data`` (the sample campus seeded once), escalating on ``clock``: leader after
+    5 min, head after 15."""
+    if not (data / "meterwatch.db").exists():
+        data.mkdir(parents=True, exist_ok=True)
+        reg = Registry(data / "meterwatch.db")
+        reg.seed(load_campus(SAMPLE))
+        reg.close()
+    roster = data / "roster.yaml"
+    roster.write_text(roster_text(1, 1, to_leader_s=300, to_head_s=900), encoding="utf-8")
+    return AlertService(data_dir=data, mqtt=MqttSettings(), clock=clock, connect_mqtt=False,
+                        settings=AlertSettings(roster_file=roster, mqtt_publish=False), limits=limits)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from campus.contract import ALL_FIELDS
 from campus.model import load_campus
-from tests.conftest import SAMPLE
+from tests.support.paths import SAMPLE
 
 CAMPUS = load_campus(SAMPLE)
 DEVICES = [d.id for d in CAMPUS.devices]

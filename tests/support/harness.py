@@ -11,7 +11,7 @@ from campus.model import load_campus
 from ingest.config import IngestSettings, MqttSettings, StoreSettings
 from ingest.service import IngestService
 from simulators.model import Simulation, load_campus_doc
-from tests.conftest import SAMPLE
+from tests.support.paths import SAMPLE
 from tests.support.servers import wait_for
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -1,4 +1,5 @@
-"""The app over a real ingest service and alert service, with the records desk on a frozen clock."""
+"""What the records tests share: the app over a real ingest service and alert service with the records desk on a
+frozen clock, a small PNG, epoch milliseconds."""
 
 from __future__ import annotations
 

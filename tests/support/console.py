@@ -1,0 +1,26 @@
+"""What the console tests share: where screenshots go and a page at a desk's or a phone's size that collects
+the page's errors (Chromium itself is the ``browser`` fixture, tests/api/conftest.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page
+
+from tests.support.paths import ROOT
+
+SHOTS = Path(os.environ.get("METERWATCH_SCREENSHOTS") or ROOT / "build" / "screenshots")
+SIZES = {"desk": (1400, 1000), "phone": (375, 812)}
+
+
+def open_page(browser: Browser, size: str) -> tuple[Page, list[str]]:
+    w, h = SIZES[size]
+    context = browser.new_context(viewport={"width": w, "height": h}, accept_downloads=True, locale="zh-CN",
+                                  timezone_id="Asia/Shanghai", has_touch=size == "phone")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.set_default_timeout(30_000)
+    return page, errors
