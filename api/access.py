@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from campus.contract import ID_PATTERN
-from campus.errors import ConfigError, MeterwatchError, NotFound
+from campus.errors import Invalid, MeterwatchError, NotFound
 from campus.model import Campus, Device
 from campus.registry import Registry
 
@@ -31,7 +31,7 @@ class Scope:
         for what, ids in (("site", sites), ("zone", zones), ("building", buildings)):
             for i in ids:
                 if not re.fullmatch(ID_PATTERN, i):
-                    raise ConfigError(f"--{what} {i!r}: ids use letters, digits, _ . - (as in the campus file)")
+                    raise Invalid(f"--{what} {i!r}: ids use letters, digits, _ . - (as in the campus file)")
         return cls(frozenset(sites), frozenset(zones), frozenset(buildings))
 
     @property
@@ -110,7 +110,7 @@ class Access:
 
     def site(self, site: str | None) -> Campus:
         """One site it may see (narrowed); None: the only one it may see. NotFound for a site it may not see,
-        ConfigError (ask which) when it may see several."""
+        AmbiguousSite (ask which) when it may see several."""
         campuses = self.campuses()
         if site is None:
             if len(campuses) == 1:
@@ -131,7 +131,7 @@ class Access:
         if not hits:
             raise NotFound(f"no device {device_id!r}" + (f" in site {site!r}" if site else ""))
         if len(hits) > 1:
-            raise AmbiguousSite(f"device id {device_id!r} is used in sites {', '.join(c.site.id for c, _ in hits)}: "
+            raise SharedDeviceId(f"device id {device_id!r} is used in sites {', '.join(c.site.id for c, _ in hits)}: "
                                 f"address it as /api/v1/sites/SITE/devices/{device_id}")
         return hits[0]
 
@@ -155,6 +155,10 @@ class AmbiguousSite(MeterwatchError):
     """The request needs a site and there are several: answered 422 with the ids."""
 
 
+class SharedDeviceId(AmbiguousSite):
+    """A device id used in several sites the token sees, asked for without a site: answered 409 with the sites."""
+
+
 def check_scope(scope: Scope, registry: Registry) -> None:
     """Names that exist: a mistyped site or zone would make a token that sees nothing."""
     campuses = registry.campuses
@@ -162,12 +166,12 @@ def check_scope(scope: Scope, registry: Registry) -> None:
         return  # nothing loaded yet: nothing to check against
     unknown = sorted(s for s in scope.sites if s not in campuses)
     if unknown:
-        raise ConfigError(f"no site {', '.join(unknown)} in the registry (sites: {', '.join(list(campuses)[:10])})")
+        raise Invalid(f"no site {', '.join(unknown)} in the registry (sites: {', '.join(list(campuses)[:10])})")
     inside = [c for s, c in campuses.items() if scope.site(s)]
     zones = {z.id for c in inside for z in c.zones}
     buildings = {b.id for c in inside for b in c.buildings}
     for what, given, known in (("zone", scope.zones, zones), ("building", scope.buildings, buildings)):
         missing = sorted(given - known)
         if missing:
-            raise ConfigError(f"no {what} {', '.join(missing)} in {', '.join(s for s in campuses if scope.site(s))} "
+            raise Invalid(f"no {what} {', '.join(missing)} in {', '.join(s for s in campuses if scope.site(s))} "
                               f"(known: {', '.join(sorted(known)[:12])})")

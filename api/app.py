@@ -7,16 +7,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from alerts.desk import AlertDesk
 from alerts.process import AlertProcess, AlertProcessConfig
 from alerts.service import AlertService
-from api.access import AmbiguousSite
 from api.deps import Viewer
+from api.errors import install as install_errors
 from api.limits import BodyLimit
 from api.routers import alerts as alerts_router
 from api.routers import campus as campus_router
@@ -42,12 +42,9 @@ from api.tokens import TokenStore
 from api.uploads import add_bodies
 from app.settings import Settings
 from campus.clock import Clock, WallClock
-from campus.errors import ConfigError, NotFound, StoreUnavailable
 from campus.model import Campus
 from ingest.service import IngestService
-from records.context import RecordRefused
 from records.desk import RecordDesk
-from records.photos import FileRejected
 from reports.filing import FilingStore
 from reports.usage import Usage
 
@@ -159,18 +156,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     async def _console() -> FileResponse:
         return FileResponse(console / "index.html")
 
-    @app.exception_handler(StoreUnavailable)
-    async def _store_down(request: Request, exc: StoreUnavailable) -> JSONResponse:
-        return JSONResponse({"detail": f"time-series store unavailable, try again shortly: {exc}"}, status_code=503)
-
-    @app.exception_handler(NotFound)
-    async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-
-    @app.exception_handler(RecordRefused)
-    @app.exception_handler(FileRejected)
-    async def _refused(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+    install_errors(app)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -178,13 +164,5 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-    @app.exception_handler(AmbiguousSite)
-    async def _which_site(request: Request, exc: AmbiguousSite) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
-
-    @app.exception_handler(ConfigError)
-    async def _config(request: Request, exc: ConfigError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503)
 
     return app

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from api.access import Scope
 from campus.db import connect
-from campus.errors import ConfigError, NotFound
+from campus.errors import AlreadyExists, Invalid, NotFound
 
 PREFIX = "mw_"
 
@@ -82,11 +82,11 @@ class TokenStore:
         role = Role(role)
         name = name.strip()
         if not name:
-            raise ConfigError("a token needs a name, e.g. the person or system using it")
+            raise Invalid("a token needs a name, e.g. the person or system using it")
         token = PREFIX + secrets.token_urlsafe(32)
         with self._lock:
             if self._conn.execute("SELECT 1 FROM tokens WHERE name = ?", (name,)).fetchone():
-                raise ConfigError(f"a token named {name!r} exists: revoke it first or choose another name")
+                raise AlreadyExists(f"a token named {name!r} exists: revoke it first or choose another name")
             self._conn.execute("INSERT INTO tokens (name, role, digest, created_ms, scope) VALUES (?, ?, ?, ?, ?)",
                                (name, role.value, digest(token), int(time.time() * 1000),
                                 (scope or Scope()).to_json()))

@@ -15,6 +15,12 @@ class ConfigError(MeterwatchError):
     """A configuration or campus file is wrong; the message says where and how to fix it."""
 
 
+class Invalid(ConfigError):
+    """A change or a request names what does not fit the campus (an unknown building, zone or site; a device
+    whose fields break a campus rule; a token without a name): the message says what to fix. Over HTTP: 422.
+    A ConfigError, so code that reads files and the command line treat it as before."""
+
+
 class PayloadError(MeterwatchError):
     """An MQTT message cannot become readings. ``reason`` names the field and value."""
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from campus.contract import Kind, Topic
 from campus.db import connect
-from campus.errors import AlreadyExists, ConfigError, NotFound
+from campus.errors import AlreadyExists, ConfigError, Invalid, NotFound
 from campus.model import Campus, Device
 
 
@@ -126,9 +126,9 @@ class Registry:
                     try:
                         campus = Campus.model_validate(campus.model_dump())
                     except ValidationError as exc:
-                        raise ConfigError(str(exc.errors()[0]["msg"])) from exc
+                        raise Invalid(str(exc.errors()[0]["msg"])) from exc
                     if campus.site.id != site:
-                        raise ConfigError(f"a change to site {site!r} may not rename it to {campus.site.id!r}")
+                        raise Invalid(f"a change to site {site!r} may not rename it to {campus.site.id!r}")
                     doc = campus.model_dump_json()
                     self._conn.execute("INSERT INTO sites VALUES (?, ?) ON CONFLICT(site) DO UPDATE SET doc = "
                                        "excluded.doc", (site, doc))

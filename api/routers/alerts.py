@@ -10,7 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
-from alerts.book import AlertStateError, ack_query
+from alerts.book import ack_query
 from alerts.desk import AlertDesk
 from alerts.messages import localize
 from alerts.store import Alert
@@ -30,7 +30,6 @@ from api.deps import (
 from api.schemas import AckRequest, AlertEventPublic, AlertPublic, EvaluationFailurePublic, ResolveRequest
 from api.timefmt import from_ms, to_ms
 from api.tokens import Principal, Role
-from campus.errors import NotFound
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 AlertId = Annotated[int, Path(ge=1, le=2**63 - 1, description="alert id")]
@@ -63,10 +62,7 @@ def public(a: Alert, alerts: AlertDesk, tz: TimezoneDep, language: str | None = 
 
 def _get(alerts: AlertDesk, alert_id: int, scope: Scope | None = None) -> Alert:
     """An alert; 404 also for one outside what the token may see (``scope``)."""
-    try:
-        a = alerts.store.get(alert_id)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
+    a = alerts.store.get(alert_id)
     if scope is not None and not scope.alert(a.site or alerts.of(a).campus.site.id, a.building, a.zone):
         raise HTTPException(404, f"no alert #{alert_id}")
     return a
@@ -115,10 +111,7 @@ def get_alert(alert_id: AlertId, alerts: AlertsDep, tz: TimezoneDep, language: L
 def alert_events(alert_id: AlertId, alerts: AlertsDep, tz: TimezoneDep, page: PageDep,
                  response: Response, principal: PrincipalDep) -> list[AlertEventPublic]:
     _get(alerts, alert_id, principal.scope)
-    try:
-        events = page.of(alerts.store.events(alert_id), response)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
+    events = page.of(alerts.store.events(alert_id), response)
     return [AlertEventPublic(id=e.id, at=from_ms(e.ts_ms, tz), type=e.type, actor=e.actor,  # type: ignore[arg-type]
                              detail=e.detail) for e in events]
 
@@ -172,11 +165,8 @@ def ack(alert_id: AlertId, tz: TimezoneDep, request: Request,
             text = f"告警 #{a.id} 当前状态：{escape(a.status)}。<br>Alert #{a.id} is {escape(a.status)}."
         return HTMLResponse(_page(f"告警 #{a.id}", text + _console_link(a.id)))
     _get(alerts, alert_id, principal.scope)
-    try:
-        acked = alerts.ack(alert_id, principal.name, body.comment if body else None)
-        return JSONResponse(jsonable_encoder(public(acked, alerts, tz)))
-    except AlertStateError as exc:
-        raise HTTPException(409, str(exc)) from exc
+    acked = alerts.ack(alert_id, principal.name, body.comment if body else None)
+    return JSONResponse(jsonable_encoder(public(acked, alerts, tz)))
 
 
 @router.get("/{alert_id}/ack", response_class=HTMLResponse, include_in_schema=False)
@@ -219,7 +209,4 @@ def _page(title: str, text: str) -> str:
 def resolve(alert_id: AlertId, body: ResolveRequest, alerts: AlertsDep, tz: TimezoneDep,
             principal: Annotated[Principal, Depends(require(Role.ELECTRICIAN))]) -> AlertPublic:
     _get(alerts, alert_id, principal.scope)
-    try:
-        return public(alerts.resolve(alert_id, principal.name, body.reason), alerts, tz)
-    except AlertStateError as exc:
-        raise HTTPException(409, str(exc)) from exc
+    return public(alerts.resolve(alert_id, principal.name, body.reason), alerts, tz)

@@ -8,7 +8,7 @@ from api.access import Access
 from api.deps import AccessDep, Admin, PageDep, ServiceDep, TimezoneDep
 from api.schemas import DeadLetterPublic, RefusedItem, ReplayResult
 from api.timefmt import from_ms
-from campus.errors import NotFound, PayloadError, StoreUnavailable
+from campus.errors import NotFound, PayloadError
 from ingest.deadletters import DeadLetter
 
 router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
@@ -62,10 +62,6 @@ def replay(letter_id: Annotated[int, Path(ge=1, le=2**63 - 1)], service: Service
     try:
         _visible(access, request.app.state.settings.mqtt.topic_prefix, letter_id, service)
         stored = service.pipeline.replay(letter_id)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
     except PayloadError as exc:
         raise HTTPException(409, f"still refused: {exc.reason}") from exc
-    except StoreUnavailable as exc:
-        raise HTTPException(503, f"the store cannot be reached, nothing was replayed; try again: {exc}") from exc
     return ReplayResult(id=letter_id, stored_readings=stored)

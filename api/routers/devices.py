@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Query, Request, Response
 from pydantic import ValidationError
 
-from api.access import Access, AmbiguousSite
+from api.access import Access
 from api.deps import AccessDep, Admin, PageDep, ServiceDep
 from api.schemas import DeviceCreate, DevicePublic, DeviceUpdate, ReadingPublic, ReadingsPublic
 from api.timefmt import from_ms, parse_interval, to_ms
 from campus.contract import Kind
-from campus.errors import AlreadyExists, ConfigError, NotFound
+from campus.errors import AlreadyExists
 from campus.model import Campus, Department, Device
 from deploy.mosquitto import keep_broker_current
 from ingest.service import IngestService
@@ -41,12 +41,7 @@ def _public(campus: Campus, dev: Device, presence: dict[str, Presence], tz: Zone
 
 
 def _found(access: Access, device_id: str, site: str | None) -> tuple[Campus, Device]:
-    try:
-        return access.device(device_id, site)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except AmbiguousSite as exc:
-        raise HTTPException(409, str(exc)) from exc
+    return access.device(device_id, site)
 
 
 def _one(service: IngestService, campus: Campus, device_id: str) -> DevicePublic:
@@ -75,10 +70,7 @@ def list_devices(service: ServiceDep, access: AccessDep, page: PageDep, response
 
 def _matching(access: Access, site: str | None, building: str | None, zone: str | None,
               kind: Kind | None) -> list[tuple[Campus, Device]]:
-    try:
-        pairs = access.devices(site)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
+    pairs = access.devices(site)
     return [(c, d) for c, d in pairs if (building is None or d.building == building)
             and (zone is None or d.zone == zone) and (kind is None or d.kind is kind)]
 
@@ -138,21 +130,12 @@ def _save(change: Callable[[], None], request: Request, later: BackgroundTasks) 
     except ValidationError as exc:
         raise HTTPException(422, "; ".join(f"{'.'.join(map(str, e['loc'])) or 'device'}: {e['msg']}"
                                            for e in exc.errors())) from exc
-    except AlreadyExists as exc:
-        raise HTTPException(409, str(exc)) from exc
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except ConfigError as exc:  # the campus check: unknown building, zone or parent
-        raise HTTPException(422, str(exc)) from exc
     later.add_task(keep_broker_current, request.app.state.settings)
 
 
 def create_device(body: DeviceCreate, service: ServiceDep, access: AccessDep, request: Request,
                   later: BackgroundTasks, site: SiteArg = None) -> DevicePublic:
-    try:
-        campus = access.site(site)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
+    campus = access.site(site)
     if not access.sees(campus.site.id, body.building):
         raise HTTPException(404, f"no building {body.building!r} in site {campus.site.id!r}")
 

@@ -1,0 +1,51 @@
+"""Domain errors become HTTP statuses here, in one table that ``create_app`` registers once (as httpx maps
+httpcore's exceptions to its own). Routers raise the domain's errors and never catch them to re-raise an
+HTTPException. A class not in the table is looked up by its bases: ``Invalid`` is a ``ConfigError`` but
+answers 422, while a ``ConfigError`` that reaches a request (a broken rule file, no campus loaded) is the
+service's fault: 503."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from alerts.book import AlertStateError
+from api.access import AmbiguousSite, SharedDeviceId
+from campus.errors import AlreadyExists, ConfigError, Invalid, NotFound, StoreUnavailable
+from records.context import RecordRefused
+from records.photos import FileRejected
+
+
+def _said(exc: Exception) -> str:
+    return str(exc)
+
+
+def _store_down(exc: Exception) -> str:
+    return f"time-series store unavailable, try again shortly: {exc}"
+
+
+# error → (status, what the answer's detail says)
+STATUSES: dict[type[Exception], tuple[int, Callable[[Exception], str]]] = {
+    NotFound: (404, _said),                # outside the token's scope too: what it may not see does not exist
+    AlreadyExists: (409, _said),           # an id or a name in use; a change that conflicts with others
+    AlertStateError: (409, _said),         # an alert step out of order (acknowledging a resolved alert)
+    SharedDeviceId: (409, _said),          # a device id in several sites, asked for without one
+    AmbiguousSite: (422, _said),           # several sites and none named
+    Invalid: (422, _said),                 # a change or a scope naming what the campus does not have
+    RecordRefused: (422, _said),           # a record that cannot be taken as sent
+    FileRejected: (422, _said),            # a photo or PDF that is not what it says
+    StoreUnavailable: (503, _store_down),  # try again shortly
+    ConfigError: (503, _said),             # the service's configuration, not the request
+}
+
+
+def install(app: FastAPI) -> None:
+    """Answer each error of the table with its status and ``{"detail": ...}``."""
+    for error, (status, detail) in STATUSES.items():
+        def handler(request: Request, exc: Exception, status: int = status,
+                    detail: Callable[[Exception], str] = detail) -> JSONResponse:
+            return JSONResponse({"detail": detail(exc)}, status_code=status)
+
+        app.add_exception_handler(error, handler)
