@@ -22,7 +22,7 @@ from alerts.rules import RuleBook, load_rules
 from alerts.store import Alert, AlertStore
 from campus.calendar import CampusCalendar
 from campus.clock import Clock, WallClock
-from campus.db import private_dir
+from campus.db import DataDir, private_dir
 from campus.errors import ConfigError, NotFound
 from campus.labels import CampusNames
 from campus.model import Campus
@@ -33,7 +33,7 @@ _SIG = re.compile(r"[0-9a-f]{32}")
 
 def secret_key(data_dir: Path) -> bytes:
     """The key that signs acknowledge links, made once per data directory (mode 600)."""
-    key = data_dir / "alerts.key"
+    key = DataDir(data_dir).alerts_key
     if not key.exists():
         with contextlib.suppress(FileExistsError):  # created 0600 from the start, never readable by others
             fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -61,8 +61,8 @@ class AlertDesk:
         self.clock = clock or WallClock()  # people acknowledge in real time, whatever clock the rules run on
         self.rule_file = load_rules(settings.rules_file)
         self.rosters = load_rosters(settings.roster_file)
-        self.registry = Registry(data_dir / "meterwatch.db")
-        self.store = AlertStore(data_dir / "alerts.db")
+        self.registry = Registry(DataDir(data_dir).state)
+        self.store = AlertStore(DataDir(data_dir).alerts)
         self._secret = secret_key(data_dir)
         self.lock = threading.RLock()
         self._sites: dict[str, SiteDesk] = {}

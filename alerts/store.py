@@ -5,6 +5,7 @@ one transaction before the batch is acknowledged to the broker."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -15,8 +16,9 @@ from typing import Any, Protocol
 import orjson
 
 from alerts.engine import EngineState, Key
-from campus.db import connect
+from campus.db import connect, run_script, write_transaction
 from campus.errors import NotFound
+from campus.migrations import Migration, migrate
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -51,6 +53,19 @@ CREATE UNIQUE INDEX IF NOT EXISTS alerts_open_site ON alerts (site, rule, subjec
 CREATE INDEX IF NOT EXISTS alerts_site ON alerts (site, started_ms);
 """
 MAX_FAILURES_KEPT = 10_000
+
+
+def _alerts(conn: sqlite3.Connection) -> None:
+    """Alerts, their events, the engine's state, the outbox; tables from before sites get their ``site`` column
+    (their rows get a site from :meth:`AlertStore.adopt`)."""
+    run_script(conn, SCHEMA)
+    for table in ("alerts", "outbox"):
+        if "site" not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN site TEXT")
+    run_script(conn, SITE_SCHEMA)
+
+
+MIGRATIONS = [Migration(1, "alerts, events, engine state and notices, by site", _alerts)]
 
 
 class Visible(Protocol):
@@ -159,11 +174,7 @@ class AlertStore:
     def __init__(self, path: Path) -> None:
         self._conn = connect(path)
         self.lock = threading.RLock()
-        self._conn.executescript(SCHEMA)
-        for table in ("alerts", "outbox"):
-            if "site" not in {r[1] for r in self._conn.execute(f"PRAGMA table_info({table})")}:
-                self._conn.execute(f"ALTER TABLE {table} ADD COLUMN site TEXT")
-        self._conn.executescript(SITE_SCHEMA)
+        migrate(self._conn, "alerts", MIGRATIONS)
 
     def adopt(self, site: str) -> None:
         """Give alerts, notices and engine state from before sites (no site) to ``site``, the one site there
@@ -191,14 +202,8 @@ class AlertStore:
 
     @contextmanager
     def tx(self) -> Iterator[AlertStore]:
-        with self.lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self.lock, write_transaction(self._conn):
+            yield self
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

@@ -42,6 +42,7 @@ from api.tokens import TokenStore
 from api.uploads import add_bodies
 from app.settings import Settings
 from campus.clock import Clock, WallClock
+from campus.db import DataDir
 from campus.model import Campus
 from ingest.service import IngestService
 from records.desk import RecordDesk
@@ -99,8 +100,8 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = service is None
-        app.state.tokens = TokenStore(settings.data_dir / "meterwatch.db")
-        app.state.filings = FilingStore(settings.data_dir / "filed.db")
+        app.state.tokens = TokenStore(DataDir(settings.data_dir).state)
+        app.state.filings = FilingStore(DataDir(settings.data_dir).filed)
         app.state.service = service or build_service(settings, campus)
         if owned:
             app.state.usage = build_usage(settings, app.state.service)

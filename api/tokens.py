@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from pathlib import Path
 from api.access import Scope
 from campus.db import connect
 from campus.errors import AlreadyExists, Invalid, NotFound
+from campus.migrations import Migration, migrate
 
 PREFIX = "mw_"
 
@@ -66,15 +68,23 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+
+def _tokens(conn: sqlite3.Connection) -> None:
+    """Tokens' hashes with their role; a table from before scopes gets its ``scope`` column (NULL: every site)."""
+    conn.execute("CREATE TABLE IF NOT EXISTS tokens (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
+                 "role TEXT NOT NULL, digest TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL, last_used_ms INTEGER)")
+    if "scope" not in {r[1] for r in conn.execute("PRAGMA table_info(tokens)")}:
+        conn.execute("ALTER TABLE tokens ADD COLUMN scope TEXT")
+
+
+MIGRATIONS = [Migration(1, "tokens' hashes, roles and scopes", _tokens)]
+
+
 class TokenStore:
     def __init__(self, path: Path) -> None:
         self._conn = connect(path)
         self._lock = threading.Lock()
-        self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS tokens (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, "
-            "digest TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL, last_used_ms INTEGER)")
-        if "scope" not in {r[1] for r in self._conn.execute("PRAGMA table_info(tokens)")}:
-            self._conn.execute("ALTER TABLE tokens ADD COLUMN scope TEXT")  # tokens made before scopes see all
+        migrate(self._conn, "tokens", MIGRATIONS)
 
     def create(self, name: str, role: Role | str, scope: Scope | None = None) -> str:
         """A new token for ``name`` (unique) with ``role``, seeing ``scope`` (default: every site); the only

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from alerts.store import AlertStore
 from app.settings import Settings
+from campus.db import DataDir
 from campus.errors import ConfigError, NotFound
 from campus.model import Campus, load_campus, load_sites
 from campus.registry import Registry
@@ -26,7 +27,7 @@ def monthly_report(usage: SiteUsage, settings: Settings, month: str, language: s
     if filings is not None:
         report = with_filing(report, filings)
     store = alert_store
-    path = settings.data_dir / "alerts.db"
+    path = DataDir(settings.data_dir).alerts
     if store is None and path.exists():
         store = AlertStore(path)
     if store is not None:
@@ -74,7 +75,7 @@ def campus_file_for(settings: Settings, campus_file: Path | None = None) -> Path
 def load_campus_for(settings: Settings, campus_file: Path | None = None, site: str | None = None) -> Campus:
     """A site's campus (None: the only one) in the data directory's registry; else from the file of
     :func:`campus_file_for`."""
-    registry = Registry(settings.data_dir / "meterwatch.db")
+    registry = Registry(DataDir(settings.data_dir).state)
     try:
         if registry.campuses:
             return registry.site(site)
@@ -93,7 +94,7 @@ class OfflineUsage(Usage):
     the campus from the registry (or the campus file), ingest's change log from its database."""
 
     def __init__(self, settings: Settings, campus_file: Path | None = None) -> None:
-        db = settings.data_dir / "meterwatch.db"
+        db = DataDir(settings.data_dir).state
         self._registry = Registry(db)
         self._presence = PresenceStore(db)
         fallback = {c.site.id: c for c in load_sites(campus_file_for(settings, campus_file))}

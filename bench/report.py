@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from tqdm import tqdm
 
 from campus.contract import Kind, Reading
+from campus.db import DataDir
 from campus.model import Campus
 from ingest.config import StoreSettings
 from ingest.status import PresenceStore
@@ -101,7 +102,7 @@ def run_store(name: str, settings: StoreSettings, work: Path, site: Campus, args
     data_dir = work / name
     data_dir.mkdir()
     store = open_store(settings, data_dir)
-    presence = PresenceStore(data_dir / "meterwatch.db")
+    presence = PresenceStore(DataDir(data_dir).state)
     usage = Usage(data_dir, store, lambda: {"bench": site}, presence)
     one = usage.site("bench")
     end = datetime(2026, 11, 1, tzinfo=TZ)

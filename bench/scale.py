@@ -46,6 +46,7 @@ from tqdm import tqdm
 
 from alerts.config import AlertSettings
 from alerts.process import AlertProcess, AlertProcessConfig
+from campus.db import DataDir
 from campus.model import load_sites
 from campus.registry import Registry
 from ingest.config import IngestSettings, MqttSettings, StoreSettings
@@ -169,7 +170,7 @@ def publish(port: int, every: list[tuple[str, str, str]], start_s: int, interval
 def engine_state(data: Path) -> tuple[int, int]:
     import sqlite3
 
-    with sqlite3.connect(data / "alerts.db") as conn:
+    with sqlite3.connect(DataDir(data).alerts) as conn:
         rows, size = 0, 0
         for table in ("engine_device_state", "engine_rule_state"):
             n, b = conn.execute(f"SELECT count(*), total(length(state)) FROM {table}").fetchone()  # noqa: S608
@@ -194,12 +195,12 @@ def run_size(devices: int, intervals: int, work: Path) -> Result:
     campuses = load_sites(campus_dir)
     n["campus files parsed (s)"] = time.perf_counter() - t
     data.mkdir()
-    registry = Registry(data / "meterwatch.db")
+    registry = Registry(DataDir(data).state)
     t = time.perf_counter()
     registry.seed_all(campuses)
     n["registry seeded (s)"] = time.perf_counter() - t
     t = time.perf_counter()
-    fresh = Registry(data / "meterwatch.db")
+    fresh = Registry(DataDir(data).state)
     fresh.tags("s001", every[0][1])
     n["registry read by another process (s)"] = time.perf_counter() - t
     fresh.close()

@@ -31,6 +31,7 @@ import paho.mqtt.client as paho
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
+from campus.db import DataDir
 from tests.support.paths import ROOT
 from tests.support.servers import Mosquitto, free_port, stop_process, wait_for
 
@@ -213,8 +214,8 @@ def main() -> int:
             print(f"{row['min']:>4.0f} {load.sent:>10} {health['stored']:>10} {health['backlog']:>7} "
                   f"{health['spool_depth']:>5} " + " ".join(cells), flush=True)
         expected = load.sent
-        wait_for(lambda: stored(data / "readings.db") >= expected, 600, f"{expected} readings stored", interval=2)
-        final = stored(data / "readings.db")
+        wait_for(lambda: stored(DataDir(data).readings) >= expected, 600, f"{expected} readings stored", interval=2)
+        final = stored(DataDir(data).readings)
         letters = api.get("/api/v1/dead-letters", headers=_admin(data)).json()
         print(f"\nsent {expected} readings; stored {final}; lost {expected - final}; dead letters {len(letters)}")
         after10 = [r for r in rows if r["min"] >= 10] or rows
@@ -234,7 +235,7 @@ def main() -> int:
 def _admin(data: Path) -> dict[str, str]:
     from api.tokens import TokenStore
 
-    tokens = TokenStore(data / "meterwatch.db")
+    tokens = TokenStore(DataDir(data).state)
     try:
         return {"Authorization": f"Bearer {tokens.create(f'soak-{time.time_ns()}', 'admin')}"}
     finally:

@@ -10,6 +10,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -42,3 +45,84 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
         conn.execute("PRAGMA query_only=ON")
     return conn
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: ``BEGIN IMMEDIATE`` takes the write lock first (so two writers never both read,
+    then deadlock upgrading), ``COMMIT`` when the block ends, ``ROLLBACK`` if it raises. The connection is in
+    autocommit mode (``isolation_level=None``, as :func:`connect` opens it), so nothing else begins one."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:  # SQLite may have rolled back already (a full disk, an interrupt)
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def run_script(conn: sqlite3.Connection, sql: str) -> None:
+    """Each statement of ``sql`` inside the caller's transaction (``executescript`` would commit it first)."""
+    statement = ""
+    for line in sql.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            conn.execute(statement)
+            statement = ""
+    if statement.strip():
+        conn.execute(statement)
+
+
+@dataclass(frozen=True)
+class DataDir:
+    """Every file of the data directory, named once. What each holds:
+
+    - ``state`` (meterwatch.db): the registry of sites and devices, tokens' hashes, broker credentials,
+      presence, dead letters;
+    - ``readings`` (readings.db): the embedded store's readings; ``spool`` (spool.db): readings waiting for
+      a store that is down;
+    - ``alerts`` (alerts.db) with its signing key ``alerts_key``; ``records`` (records.db) with the photos
+      and PDFs under ``files``; ``rollups`` (rollups.db); ``filed`` (filed.db); the demo's ``log``."""
+
+    root: Path
+
+    @property
+    def state(self) -> Path:
+        return self.root / "meterwatch.db"
+
+    @property
+    def readings(self) -> Path:
+        return self.root / "readings.db"
+
+    @property
+    def spool(self) -> Path:
+        return self.root / "spool.db"
+
+    @property
+    def alerts(self) -> Path:
+        return self.root / "alerts.db"
+
+    @property
+    def alerts_key(self) -> Path:
+        return self.root / "alerts.key"
+
+    @property
+    def records(self) -> Path:
+        return self.root / "records.db"
+
+    @property
+    def files(self) -> Path:
+        return self.root / "records" / "files"
+
+    @property
+    def rollups(self) -> Path:
+        return self.root / "rollups.db"
+
+    @property
+    def filed(self) -> Path:
+        return self.root / "filed.db"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "meterwatch.log"

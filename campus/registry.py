@@ -8,6 +8,7 @@ and refreshed when another process (``meterwatch devices import``, the API) bump
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -17,8 +18,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from campus.contract import Kind, Topic
-from campus.db import connect
+from campus.db import connect, run_script, write_transaction
 from campus.errors import AlreadyExists, ConfigError, Invalid, NotFound
+from campus.migrations import Migration, migrate
 from campus.model import Campus, Device
 
 
@@ -37,39 +39,37 @@ class DeviceTags:
 NO_CAMPUS = "no campus loaded: start with a campus file ([campus] file)"
 
 
+def _sites(conn: sqlite3.Connection) -> None:
+    """One validated campus document per site, and the registry's version. Databases from before sites kept
+    one campus in table ``campus``: it becomes its site's row."""
+    run_script(conn, """
+        CREATE TABLE IF NOT EXISTS sites (site TEXT PRIMARY KEY, doc TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS registry_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
+        """)
+    if conn.execute("SELECT name FROM sqlite_master WHERE name = 'campus'").fetchone() is None:
+        return
+    row = conn.execute("SELECT version, doc FROM campus WHERE id = 1").fetchone()
+    if row is not None:
+        campus = Campus.model_validate_json(row[1])
+        conn.execute("INSERT OR IGNORE INTO sites VALUES (?, ?)", (campus.site.id, row[1]))
+        conn.execute("INSERT INTO registry_version VALUES (1, 1) ON CONFLICT(id) DO UPDATE SET version = version + 1")
+    conn.execute("DROP TABLE campus")
+
+
+MIGRATIONS = [Migration(1, "the campus of each site, and the registry's version", _sites)]
+
+
 class Registry:
     def __init__(self, path: Path) -> None:
         self._conn = connect(path)
         self._lock = threading.Lock()
-        self._conn.executescript(
-            "CREATE TABLE IF NOT EXISTS sites (site TEXT PRIMARY KEY, doc TEXT NOT NULL);"
-            "CREATE TABLE IF NOT EXISTS registry_version (id INTEGER PRIMARY KEY CHECK (id = 1), "
-            "version INTEGER NOT NULL);")
-        self._migrate()
+        migrate(self._conn, "registry", MIGRATIONS)
         self._campuses: dict[str, Campus] = {}
         self._docs: dict[str, str] = {}  # each site's document as last parsed: only a changed one is parsed again
         self._tags: dict[str, dict[str, DeviceTags]] = {}  # site -> device -> tags
         self._topics: dict[str, tuple[Topic, DeviceTags]] = {}
         self._version = -1
         self._checked = 0.0
-
-    def _migrate(self) -> None:
-        """Databases from before sites kept one campus in table ``campus``: it becomes its site's row."""
-        legacy = self._conn.execute("SELECT name FROM sqlite_master WHERE name = 'campus'").fetchone()
-        if legacy is None:
-            return
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            row = self._conn.execute("SELECT version, doc FROM campus WHERE id = 1").fetchone()
-            if row is not None:
-                campus = Campus.model_validate_json(row[1])
-                self._conn.execute("INSERT OR IGNORE INTO sites VALUES (?, ?)", (campus.site.id, row[1]))
-                self._bump()
-            self._conn.execute("DROP TABLE campus")
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
 
     def _bump(self) -> None:
         self._conn.execute("INSERT INTO registry_version VALUES (1, 1) ON CONFLICT(id) DO UPDATE "
@@ -117,8 +117,7 @@ class Registry:
     def _change_all(self, edits: list[tuple[str | None, Callable[[Campus | None], Campus]]]) -> list[Campus]:
         """Several sites' changes in one transaction (a district's campus files at start: one commit, not 300)."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with write_transaction(self._conn):
                 written = []
                 for site, edit in edits:
                     site = site or self._only_site_locked()
@@ -135,10 +134,6 @@ class Registry:
                     written.append((site, campus, doc))
                 self._bump()
                 version = self._conn.execute("SELECT version FROM registry_version WHERE id = 1").fetchone()[0]
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
             if self._version == version - 1:  # nobody wrote in between: ours are the only changes to take in
                 campuses, tags = dict(self._campuses), dict(self._tags)
                 for site, campus, doc in written:

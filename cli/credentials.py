@@ -7,6 +7,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from campus.db import DataDir
+
 if TYPE_CHECKING:
     from campus.model import Device
     from deploy.credentials import Credentials
@@ -44,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from deploy.mosquitto import keep_broker_current
 
     settings = load_settings(args.config)
-    registry = Registry(settings.data_dir / "meterwatch.db")
-    store = Credentials(settings.data_dir / "meterwatch.db")
+    registry = Registry(DataDir(settings.data_dir).state)
+    store = Credentials(DataDir(settings.data_dir).state)
     try:
         publishers = {who: devices for who, (_, devices) in publishers_of(registry.campuses.values()).items()}
         action = args.credentials_command

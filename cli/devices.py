@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from campus.db import DataDir
+
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dev = sub.add_parser("devices", help="manage the device registry")
@@ -31,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     with tqdm(desc="校验 checking", unit="row") as bar:
         devices = read_ledger(args.file, progress=bar.update)
-    registry = Registry(settings.data_dir / "meterwatch.db")
+    registry = Registry(DataDir(settings.data_dir).state)
     try:
         added, updated = registry.upsert_devices(devices, args.site)
     finally:

@@ -16,7 +16,7 @@ from alerts.roster import load_roster
 from alerts.rules import load_rules
 from api.app import build_alerts, build_service, create_app
 from app.settings import load_settings
-from campus.db import private_dir
+from campus.db import DataDir, private_dir
 from campus.logs import LOG_FILE_ENV, setup_logging
 from campus.model import load_campus, load_sites
 from ingest.service import IngestService
@@ -59,7 +59,7 @@ def show_progress(sim: Simulation, now: datetime, published: Counter, caught_up:
         while not caught_up.wait(0.5) and not stop.is_set():
             bar.update(min(published.n, expected) - bar.n)
         bar.update(expected - bar.n)
-    store = AlertStore(data_dir / "alerts.db")
+    store = AlertStore(DataDir(data_dir).alerts)
     try:
         while not stop.wait(2.0):
             line = (f"已存储 {service.counters.stored:,} 条读数 readings stored · "
@@ -91,7 +91,7 @@ def demo_admin_token(data_dir: Path) -> str:
     """A fresh admin token named demo-admin for this run (the previous run's is revoked)."""
     from api.tokens import TokenStore
 
-    store = TokenStore(data_dir / "meterwatch.db")
+    store = TokenStore(DataDir(data_dir).state)
     try:
         if any(t.name == "demo-admin" for t in store.list()):
             store.revoke("demo-admin")
@@ -119,7 +119,7 @@ def run_demo(args: argparse.Namespace) -> int:
     settings = load_settings(None, data_dir=data_dir, mqtt={"url": f"mqtt://127.0.0.1:{mqtt_port}"},
                              api={"port": args.port},
                              alerts={"roster_file": roster, "public_url": f"http://127.0.0.1:{args.port}"})
-    log_file = data_dir / "meterwatch.log"
+    log_file = DataDir(data_dir).log
     if not args.verbose:  # JSON log lines to a file (children inherit it); the terminal shows progress and status
         os.environ[LOG_FILE_ENV] = str(log_file)
     setup_logging("INFO")

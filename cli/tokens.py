@@ -6,6 +6,8 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 
+from campus.db import DataDir
+
 HELP = "API and console tokens: viewer, electrician, admin; optionally limited to sites, zones, buildings"
 
 
@@ -41,11 +43,11 @@ def run(args: argparse.Namespace) -> int:
     from campus.registry import Registry
 
     settings = load_settings(args.config)
-    store = TokenStore(settings.data_dir / "meterwatch.db")
+    store = TokenStore(DataDir(settings.data_dir).state)
     try:
         if args.action == "create":
             scope = Scope.of(args.site, args.zone, args.building)
-            registry = Registry(settings.data_dir / "meterwatch.db")
+            registry = Registry(DataDir(settings.data_dir).state)
             try:
                 check_scope(scope, registry)
             finally:

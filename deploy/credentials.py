@@ -18,8 +18,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from campus.db import connect
+from campus.db import connect, write_transaction
 from campus.errors import AlreadyExists, NotFound
+from campus.migrations import Migration, migrate
 
 ROUNDS = 101  # mosquitto_passwd's default
 SALT_BYTES = 12
@@ -56,22 +57,27 @@ class Credential:
         return self.revoked_ms is None
 
 
+
+MIGRATIONS = [Migration.sql(1, "broker credentials: hashes, issued, rotated, revoked", """
+    CREATE TABLE IF NOT EXISTS credentials (id TEXT PRIMARY KEY, hash TEXT, issued_ms INTEGER NOT NULL,
+      rotated_ms INTEGER, revoked_ms INTEGER);
+    """)]
+
+
 class Credentials:
     """The ``credentials`` table of the state database (``meterwatch.db``)."""
 
     def __init__(self, path: Path) -> None:
         self._conn = connect(path)
         self._lock = threading.Lock()
-        self._conn.execute("CREATE TABLE IF NOT EXISTS credentials (id TEXT PRIMARY KEY, hash TEXT, "
-                           "issued_ms INTEGER NOT NULL, rotated_ms INTEGER, revoked_ms INTEGER)")
+        migrate(self._conn, "credentials", MIGRATIONS)
 
     def issue(self, who: str) -> str:
         """A new secret for ``who`` (returned once); :class:`AlreadyExists` if it has one (rotate it instead)."""
         secret = secrets.token_urlsafe(24)
         now = int(time.time() * 1000)
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with write_transaction(self._conn):
                 row = self._conn.execute("SELECT revoked_ms FROM credentials WHERE id = ?", (who,)).fetchone()
                 if row is not None and row[0] is None:
                     raise AlreadyExists(f"{who!r} already has credentials: rotate them (meterwatch credentials "
@@ -80,10 +86,6 @@ class Credentials:
                     "INSERT INTO credentials (id, hash, issued_ms) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
                     "hash = excluded.hash, issued_ms = excluded.issued_ms, rotated_ms = NULL, revoked_ms = NULL",
                     (who, mosquitto_hash(secret), now))
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
         return secret
 
     def rotate(self, who: str) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.settings import Settings
+from campus.db import DataDir
 from campus.errors import ConfigError, MeterwatchError
 from campus.registry import Registry
 from deploy.brokerfiles import BrokerFiles, ServiceAccount, render, signal_reload, users_in, write
@@ -61,8 +62,8 @@ def broker_dir(settings: Settings, out_dir: Path | None = None) -> Path:
 
 def deploy_mosquitto(settings: Settings, out_dir: Path | None = None, *, reload: bool = False) -> Deployed:
     out = broker_dir(settings, out_dir)
-    registry = Registry(settings.data_dir / "meterwatch.db")
-    credentials = Credentials(settings.data_dir / "meterwatch.db")
+    registry = Registry(DataDir(settings.data_dir).state)
+    credentials = Credentials(DataDir(settings.data_dir).state)
     try:
         campuses, hashes = list(registry.campuses.values()), credentials.active()
     finally:

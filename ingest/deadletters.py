@@ -14,6 +14,7 @@ how full it is, so health can warn before anything is evicted.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,8 +22,9 @@ from pathlib import Path
 
 import orjson
 
-from campus.db import connect
+from campus.db import connect, run_script, write_transaction
 from campus.errors import NotFound
+from campus.migrations import Migration, migrate
 
 MAX_REASON_CHARS = 1000
 
@@ -85,34 +87,38 @@ def _where(pending_only: bool, topics: Sequence[str] | None) -> tuple[str, list[
     return ("WHERE " + " AND ".join(terms)) if terms else "", list(topics or ())
 
 
+def _dead_letters(conn: sqlite3.Connection) -> None:
+    """Dead letters and the eviction count; a data directory from before one-letter-per-message gets its
+    ``items`` and ``size`` columns, filled from what each letter holds."""
+    run_script(conn, """
+        CREATE TABLE IF NOT EXISTS dead_letters (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            topic TEXT NOT NULL, payload BLOB NOT NULL, digest TEXT NOT NULL,
+            reason TEXT NOT NULL, item_index INTEGER,
+            first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL,
+            times INTEGER NOT NULL DEFAULT 1, replayed_ms INTEGER);
+        CREATE UNIQUE INDEX IF NOT EXISTS dead_letters_key ON dead_letters (topic, digest);
+        CREATE TABLE IF NOT EXISTS dead_letter_evictions (id INTEGER PRIMARY KEY CHECK (id = 1),
+            evicted INTEGER NOT NULL);
+        """)
+    if "items" not in {row[1] for row in conn.execute("PRAGMA table_info(dead_letters)")}:
+        conn.execute("ALTER TABLE dead_letters ADD COLUMN items TEXT")
+        conn.execute("ALTER TABLE dead_letters ADD COLUMN size INTEGER NOT NULL DEFAULT 0")
+        conn.execute("UPDATE dead_letters SET size = length(payload) + length(reason), "
+                     "items = CASE WHEN item_index IS NULL THEN NULL ELSE json_array(json_array("
+                     "item_index, reason)) END")
+    conn.execute("CREATE INDEX IF NOT EXISTS dead_letters_size ON dead_letters (size)")
+
+
+MIGRATIONS = [Migration(1, "dead letters, one per message, with their items and size", _dead_letters)]
+
+
 class DeadLetterStore:
     def __init__(self, path: Path, *, max_count: int = 100_000, max_bytes: int = 256 * 1024 * 1024) -> None:
         self.max_count, self.max_bytes = max_count, max_bytes
         self._conn = connect(path)
         self._lock = threading.Lock()
-        self._conn.executescript(
-            """
-            CREATE TABLE IF NOT EXISTS dead_letters (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                topic TEXT NOT NULL, payload BLOB NOT NULL, digest TEXT NOT NULL,
-                reason TEXT NOT NULL, item_index INTEGER,
-                first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL,
-                times INTEGER NOT NULL DEFAULT 1, replayed_ms INTEGER);
-            CREATE UNIQUE INDEX IF NOT EXISTS dead_letters_key ON dead_letters (topic, digest);
-            CREATE TABLE IF NOT EXISTS dead_letter_evictions (id INTEGER PRIMARY KEY CHECK (id = 1),
-                evicted INTEGER NOT NULL);
-            """
-        )
-        self._conn.execute("BEGIN IMMEDIATE")  # the worker and the API open it at the same time
-        cols = {row[1] for row in self._conn.execute("PRAGMA table_info(dead_letters)")}
-        if "items" not in cols:  # new, or a data directory from before one-letter-per-message
-            self._conn.execute("ALTER TABLE dead_letters ADD COLUMN items TEXT")
-            self._conn.execute("ALTER TABLE dead_letters ADD COLUMN size INTEGER NOT NULL DEFAULT 0")
-            self._conn.execute("UPDATE dead_letters SET size = length(payload) + length(reason), "
-                               "items = CASE WHEN item_index IS NULL THEN NULL ELSE json_array(json_array("
-                               "item_index, reason)) END")
-        self._conn.execute("CREATE INDEX IF NOT EXISTS dead_letters_size ON dead_letters (size)")
-        self._conn.execute("COMMIT")
+        migrate(self._conn, "dead_letters", MIGRATIONS)
 
     def add(self, refusals: list[Refusal]) -> None:
         """Commit refusals durably (one transaction), then keep the store inside its bounds."""
@@ -128,8 +134,7 @@ class DeadLetterStore:
                          hashlib.sha256(r.payload).hexdigest(), reason, items, size,
                          r.received_ms, r.received_ms, 0 if r.dup else 1))
         with self._lock:
-            self._conn.execute("BEGIN")
-            try:
+            with write_transaction(self._conn):
                 self._conn.executemany(
                     "INSERT INTO dead_letters (topic, payload, digest, reason, items, size, first_ms, last_ms) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (topic, digest) DO UPDATE SET "
@@ -138,10 +143,6 @@ class DeadLetterStore:
                     rows,
                 )
                 self._evict()
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
 
     def _evict(self) -> None:
         """Drop replayed letters first, then the oldest, until both bounds hold (inside the caller's tx)."""

@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 
 from campus.contract import Reading, shorten
+from campus.db import DataDir
 from campus.errors import HOLD, PayloadError, StoreRejected, StoreUnavailable
 from campus.registry import Registry
 from ingest.config import IngestSettings, StoreSettings
@@ -68,11 +69,11 @@ class Pipeline:
     @classmethod
     def open(cls, data_dir: Path, store: StoreSettings, settings: IngestSettings, topic_prefix: str) -> Pipeline:
         """Open every part from the data directory: what the service and the worker process both run."""
-        db = data_dir / "meterwatch.db"
+        db = DataDir(data_dir).state
         letters = DeadLetterStore(db, max_count=settings.dead_letter_max_count,
                                   max_bytes=settings.dead_letter_max_bytes)
         return cls(registry=Registry(db), store=open_store(store, data_dir), dead_letters=letters,
-                   presence=PresenceStore(db), spool=Spool(data_dir / "spool.db", settings.spool_max_readings),
+                   presence=PresenceStore(db), spool=Spool(DataDir(data_dir).spool, settings.spool_max_readings),
                    settings=settings, topic_prefix=topic_prefix)
 
     def close(self) -> None:

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from campus.contract import Kind, Reading
-from campus.db import connect
+from campus.db import connect, write_transaction
+from campus.migrations import Migration, migrate
 
 
 def _encode(readings: Sequence[Reading]) -> str:
@@ -25,13 +26,19 @@ def _decode(text: str) -> list[Reading]:
     return [Reading(d, ts, Kind(k), s, b, dep, z, v, seq) for d, ts, k, s, b, dep, z, seq, v in json.loads(text)]
 
 
+
+MIGRATIONS = [Migration.sql(1, "readings waiting for the store, in chunks", """
+    CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL,
+      readings TEXT NOT NULL);
+    """)]
+
+
 class Spool:
     def __init__(self, path: Path, max_readings: int) -> None:
         self.max_readings = max_readings
         self._conn = connect(path)
         self._lock = threading.Lock()
-        self._conn.execute("CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-                           "n INTEGER NOT NULL, readings TEXT NOT NULL)")
+        migrate(self._conn, "spool", MIGRATIONS)
 
     @property
     def depth(self) -> int:
@@ -63,9 +70,8 @@ class Spool:
 
     def remove(self, ids: list[int]) -> None:
         with self._lock:
-            self._conn.execute("BEGIN")
-            self._conn.executemany("DELETE FROM spool WHERE id = ?", [(i,) for i in ids])
-            self._conn.execute("COMMIT")
+            with write_transaction(self._conn):
+                self._conn.executemany("DELETE FROM spool WHERE id = ?", [(i,) for i in ids])
 
     def close(self) -> None:
         self._conn.close()

@@ -7,12 +7,14 @@ out-of-order and backfilled readings are counted without rescanning a year of da
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from campus.db import connect
+from campus.db import connect, write_transaction
+from campus.migrations import Migration, migrate
 
 DeviceKey = tuple[str, str]  # (site, device id)
 
@@ -26,31 +28,33 @@ class Presence:
     site: str = ""
 
 
+
+def _presence(conn: sqlite3.Connection) -> None:
+    """Presence by site and device. Before sites it was keyed by device alone (table ``presence``): its rows
+    belong to the one site the registry held then."""
+    conn.execute("CREATE TABLE IF NOT EXISTS device_presence (site TEXT NOT NULL, device TEXT NOT NULL, "
+                 "online INTEGER, status_ms INTEGER, last_seen_ms INTEGER, changed_from_ms INTEGER, "
+                 "PRIMARY KEY (site, device))")
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'presence'").fetchone() is None:
+        return
+    has_sites = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sites'").fetchone()
+    sites = [r[0] for r in conn.execute("SELECT site FROM sites")] if has_sites else []
+    cols = {r[1] for r in conn.execute("PRAGMA table_info(presence)")}
+    changed = "changed_from_ms" if "changed_from_ms" in cols else "NULL"
+    if len(sites) == 1:
+        conn.execute("INSERT OR IGNORE INTO device_presence SELECT ?, device, online, status_ms, last_seen_ms, "  # noqa: S608
+                     f"{changed} FROM presence", (sites[0],))
+    conn.execute("DROP TABLE presence")
+
+
+MIGRATIONS = [Migration(1, "presence by site and device", _presence)]
+
+
 class PresenceStore:
     def __init__(self, path: Path) -> None:
         self._conn = connect(path)
         self._lock = threading.Lock()
-        self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS device_presence (site TEXT NOT NULL, device TEXT NOT NULL, online INTEGER, "
-            "status_ms INTEGER, last_seen_ms INTEGER, changed_from_ms INTEGER, PRIMARY KEY (site, device))")
-        self._migrate()
-
-    def _migrate(self) -> None:
-        """Before sites, presence was keyed by device alone (table ``presence``): its rows belong to the one site
-        the registry held then."""
-        if self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'presence'").fetchone() is None:
-            return
-        has_sites = self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sites'").fetchone()
-        sites = [r[0] for r in self._conn.execute("SELECT site FROM sites")] if has_sites else []
-        cols = {r[1] for r in self._conn.execute("PRAGMA table_info(presence)")}
-        changed = "changed_from_ms" if "changed_from_ms" in cols else "NULL"
-        self._conn.execute("BEGIN IMMEDIATE")
-        if len(sites) == 1:
-            self._conn.execute(
-                "INSERT OR IGNORE INTO device_presence SELECT ?, device, online, status_ms, last_seen_ms, "  # noqa: S608
-                f"{changed} FROM presence", (sites[0],))
-        self._conn.execute("DROP TABLE presence")
-        self._conn.execute("COMMIT")
+        migrate(self._conn, "presence", MIGRATIONS)
 
     def record(self, seen: dict[DeviceKey, int], statuses: dict[DeviceKey, tuple[bool, int]],
                stored: Iterable[tuple[str, str, int]] = ()) -> None:
@@ -64,23 +68,23 @@ class PresenceStore:
         if not seen and not statuses and not oldest:
             return
         with self._lock:
-            self._conn.execute("BEGIN")
-            self._conn.executemany(
-                "INSERT INTO device_presence (site, device, last_seen_ms) VALUES (?, ?, ?) ON CONFLICT (site, device) "
-                "DO UPDATE SET last_seen_ms = max(coalesce(last_seen_ms, 0), excluded.last_seen_ms)",
-                [(s, d, ts) for (s, d), ts in seen.items()],
-            )
-            self._conn.executemany(
-                "INSERT INTO device_presence (site, device, online, status_ms) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (site, device) DO UPDATE SET online = excluded.online, status_ms = excluded.status_ms",
-                [(s, d, int(online), ms) for (s, d), (online, ms) in statuses.items()],
-            )
-            self._conn.executemany(
-                "INSERT INTO device_presence (site, device, changed_from_ms) VALUES (?, ?, ?) "
-                "ON CONFLICT (site, device) DO UPDATE SET changed_from_ms = "
-                "min(coalesce(changed_from_ms, excluded.changed_from_ms), excluded.changed_from_ms)",
-                [(s, d, ts) for (s, d), ts in oldest.items()])
-            self._conn.execute("COMMIT")
+            with write_transaction(self._conn):
+                self._conn.executemany(
+                    "INSERT INTO device_presence (site, device, last_seen_ms) VALUES (?, ?, ?) "
+                    "ON CONFLICT (site, device) DO UPDATE SET "
+                    "last_seen_ms = max(coalesce(last_seen_ms, 0), excluded.last_seen_ms)",
+                    [(s, d, ts) for (s, d), ts in seen.items()],
+                )
+                self._conn.executemany(
+                    "INSERT INTO device_presence (site, device, online, status_ms) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (site, device) DO UPDATE SET online = excluded.online, status_ms = excluded.status_ms",
+                    [(s, d, int(online), ms) for (s, d), (online, ms) in statuses.items()],
+                )
+                self._conn.executemany(
+                    "INSERT INTO device_presence (site, device, changed_from_ms) VALUES (?, ?, ?) "
+                    "ON CONFLICT (site, device) DO UPDATE SET changed_from_ms = "
+                    "min(coalesce(changed_from_ms, excluded.changed_from_ms), excluded.changed_from_ms)",
+                    [(s, d, ts) for (s, d), ts in oldest.items()])
 
     def changes(self, site: str) -> dict[str, int]:
         """A site's devices with readings stored since :meth:`clear_changes`, and the oldest such reading time."""
@@ -95,11 +99,10 @@ class PresenceStore:
         if not taken:
             return
         with self._lock:
-            self._conn.execute("BEGIN")
-            self._conn.executemany(
-                "UPDATE device_presence SET changed_from_ms = NULL WHERE site = ? AND device = ? "
-                "AND changed_from_ms = ?", [(site, d, ts) for d, ts in taken.items()])
-            self._conn.execute("COMMIT")
+            with write_transaction(self._conn):
+                self._conn.executemany(
+                    "UPDATE device_presence SET changed_from_ms = NULL WHERE site = ? AND device = ? "
+                    "AND changed_from_ms = ?", [(site, d, ts) for d, ts in taken.items()])
 
     def of_site(self, site: str) -> dict[str, Presence]:
         """A site's devices by id."""

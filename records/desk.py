@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from alerts.desk import AlertDesk
+from campus.db import DataDir
 from campus.errors import NotFound
 from campus.model import Campus
 from ingest.stores import ReadingStore
@@ -31,8 +32,8 @@ class RecordDesk:
                  alerts: AlertDesk | None, store: ReadingStore, now_ms: Callable[[], int]) -> None:
         self.settings, self.alerts, self.readings, self.now_ms = settings, alerts, store, now_ms
         self.templates: RoundFile = load_rounds(settings.rounds_file)
-        self.store = RecordStore(data_dir / "records.db")
-        self.shelf = FileShelf(data_dir / "records" / "files")
+        self.store = RecordStore(DataDir(data_dir).records)
+        self.shelf = FileShelf(DataDir(data_dir).files)
         self._campuses = campuses
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

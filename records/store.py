@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from campus.db import connect
+from campus.db import connect, write_transaction
 from campus.errors import NotFound
+from campus.migrations import Migration, migrate
 
-SCHEMA = """
+SCHEMA_1 = """
 CREATE TABLE IF NOT EXISTS rounds (id INTEGER PRIMARY KEY, site TEXT NOT NULL, template TEXT NOT NULL,
   zone TEXT NOT NULL, building TEXT, recorded_by TEXT NOT NULL, recorded_ms INTEGER NOT NULL, day TEXT NOT NULL,
   items TEXT NOT NULL, note TEXT NOT NULL, photos TEXT NOT NULL, snapshot TEXT);
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS water_tests (id INTEGER PRIMARY KEY, site TEXT NOT NU
   results TEXT NOT NULL, attachment TEXT, note TEXT NOT NULL, alerts TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS water_tests_point ON water_tests (site, point, kind, taken_ms);
 """
+MIGRATIONS = [Migration.sql(1, "rounds, hazards and their steps, water tests", SCHEMA_1)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,18 +120,12 @@ class RecordStore:
     def __init__(self, path: Path) -> None:
         self._conn = connect(path)
         self._lock = threading.RLock()
-        self._conn.executescript(SCHEMA)
+        migrate(self._conn, "records", MIGRATIONS)
 
     @contextmanager
     def _tx(self) -> Iterator[None]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._lock, write_transaction(self._conn):
+            yield
 
     def _all(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._lock:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import time
 
 from ingest.stores import ChangeNotes
-from reports.rollup import ChangeLog, RollupFile
+from reports.rollup import ChangeLog, RollupStore
 
 SLACK_MS = 300_000  # how far before the last read the next one starts
 
 
 class Changes:
-    def __init__(self, local: ChangeLog | None, notes: ChangeNotes | None, file: RollupFile) -> None:
+    def __init__(self, local: ChangeLog | None, notes: ChangeNotes | None, file: RollupStore) -> None:
         self.local, self.notes, self.file = local, notes, file
         self._taken: dict[str, tuple[dict[str, int], int | None]] = {}
 

@@ -14,8 +14,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from campus.db import connect
+from campus.db import connect, write_transaction
 from campus.errors import NotFound
+from campus.migrations import Migration, migrate
 from reports.energy import EnergyReport
 
 FORMATS = ("json", "csv", "xlsx", "pdf")
@@ -55,22 +56,26 @@ class Change:
         return self.now - self.filed
 
 
+
+MIGRATIONS = [Migration.sql(1, "filed reports: every format's bytes by site, month and version", """
+    CREATE TABLE IF NOT EXISTS filed (site TEXT NOT NULL, month TEXT NOT NULL, version INTEGER NOT NULL,
+      format TEXT NOT NULL, body BLOB NOT NULL, sha256 TEXT NOT NULL, filed_by TEXT NOT NULL,
+      filed_ms INTEGER NOT NULL, PRIMARY KEY (site, month, version, format));
+    """)]
+
+
 class FilingStore:
     """``filed.db`` in the data directory."""
 
     def __init__(self, path: Path) -> None:
         self._conn = connect(path)
         self._lock = threading.Lock()
-        self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS filed (site TEXT NOT NULL, month TEXT NOT NULL, version INTEGER NOT NULL, "
-            "format TEXT NOT NULL, body BLOB NOT NULL, sha256 TEXT NOT NULL, filed_by TEXT NOT NULL, "
-            "filed_ms INTEGER NOT NULL, PRIMARY KEY (site, month, version, format))")
+        migrate(self._conn, "filed", MIGRATIONS)
 
     def file(self, site: str, month: str, by: str, now_ms: int, bodies: dict[str, bytes]) -> Filing:
         """Keep ``bodies`` (format → bytes) as the next version of ``site``'s ``month``, in one transaction."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with write_transaction(self._conn):
                 row = self._conn.execute("SELECT max(version) FROM filed WHERE site = ? AND month = ?",
                                          (site, month)).fetchone()
                 version = (row[0] or 0) + 1
@@ -78,10 +83,6 @@ class FilingStore:
                     "INSERT INTO filed VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [(site, month, version, fmt, body, hashlib.sha256(body).hexdigest(), by, now_ms)
                      for fmt, body in bodies.items()])
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
         return self.filing(site, month, version)
 
     def filings(self, site: str | None = None, month: str | None = None) -> list[Filing]:

@@ -15,6 +15,7 @@ A meter seen for the first time, or whose multiplier or rated capacity changed, 
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,7 +24,8 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from campus.contract import REGISTER_FIELD, Kind
-from campus.db import connect
+from campus.db import connect, run_script, write_transaction
+from campus.migrations import Migration, migrate
 from campus.model import Campus, Device
 from campus.registers import RegisterTrack
 from ingest.stores import ReadingStore
@@ -115,7 +117,29 @@ class _Plan:
     track: RegisterTrack | None  # the register state before them (None: from the first reading)
 
 
-class RollupFile:
+def _rollups(conn: sqlite3.Connection) -> None:
+    """Daily use per meter, each meter's fingerprint and pending mark, exports, change marks. Roll-ups made
+    before sites are derived data: they are dropped and built again."""
+    cols = {r[1] for r in conn.execute("PRAGMA table_info(days)")}
+    if cols and "site" not in cols:
+        run_script(conn, "DROP TABLE days; DROP TABLE IF EXISTS meters; DROP TABLE IF EXISTS exports;")
+    run_script(conn, """
+        CREATE TABLE IF NOT EXISTS days (site TEXT NOT NULL, device TEXT NOT NULL, day_ms INTEGER NOT NULL,
+          delta REAL NOT NULL, n INTEGER NOT NULL, f_start INTEGER, f_end INTEGER, f_delta REAL,
+          last_ts INTEGER NOT NULL, state TEXT NOT NULL, flags TEXT, PRIMARY KEY (site, device, day_ms))
+          WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS meters (site TEXT NOT NULL, device TEXT NOT NULL, fingerprint TEXT NOT NULL,
+          pending_ms INTEGER, PRIMARY KEY (site, device));
+        CREATE TABLE IF NOT EXISTS exports (site TEXT NOT NULL, device TEXT NOT NULL, since_ms INTEGER NOT NULL,
+          PRIMARY KEY (site, device));
+        CREATE TABLE IF NOT EXISTS change_marks (site TEXT PRIMARY KEY, ms INTEGER NOT NULL);
+        """)
+
+
+MIGRATIONS = [Migration(1, "daily use per meter by site, fingerprints, exports, change marks", _rollups)]
+
+
+class RollupStore:
     """The roll-up file (``rollups.db`` in the data directory), every site's rows; :meth:`site` reads and
     writes one site's."""
 
@@ -130,20 +154,7 @@ class RollupFile:
         # NORMAL); the one that takes ingest's change notes is made FULL before ingest forgets them.
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.lock = threading.Lock()
-        cols = {r[1] for r in self.conn.execute("PRAGMA table_info(days)")}
-        if cols and "site" not in cols:  # made before sites: roll-ups are derived, they are built again
-            self.conn.executescript("DROP TABLE days; DROP TABLE IF EXISTS meters; DROP TABLE IF EXISTS exports;")
-        self.conn.executescript(
-            "CREATE TABLE IF NOT EXISTS days (site TEXT NOT NULL, device TEXT NOT NULL, day_ms INTEGER NOT NULL, "
-            "delta REAL NOT NULL, n INTEGER NOT NULL, f_start INTEGER, f_end INTEGER, f_delta REAL, "
-            "last_ts INTEGER NOT NULL, state TEXT NOT NULL, flags TEXT, PRIMARY KEY (site, device, day_ms)) "
-            "WITHOUT ROWID;"
-            "CREATE TABLE IF NOT EXISTS meters (site TEXT NOT NULL, device TEXT NOT NULL, fingerprint TEXT NOT NULL, "
-            "pending_ms INTEGER, PRIMARY KEY (site, device));"
-            "CREATE TABLE IF NOT EXISTS exports (site TEXT NOT NULL, device TEXT NOT NULL, since_ms INTEGER NOT NULL, "
-            "PRIMARY KEY (site, device));"
-            "CREATE TABLE IF NOT EXISTS change_marks (site TEXT PRIMARY KEY, ms INTEGER NOT NULL);"
-        )
+        migrate(self.conn, "rollups", MIGRATIONS)
         self._sites: dict[str, Rollups] = {}
 
     def mark(self, site: str) -> int | None:
@@ -172,7 +183,7 @@ class RollupFile:
 class Rollups:
     """One site's roll-ups."""
 
-    def __init__(self, file: RollupFile, site: str) -> None:
+    def __init__(self, file: RollupStore, site: str) -> None:
         self.file, self.site, self.exports = file, site, file.exports
         self._conn, self._lock = file.conn, file.lock
 
@@ -186,11 +197,11 @@ class Rollups:
             if taken:  # first durably here, then cleared there: a crash in between only repeats work
                 with self._lock:
                     self._conn.execute("PRAGMA synchronous=FULL")  # durable (with all before it) before ingest forgets
-                    self._conn.execute("BEGIN")
-                    self._conn.executemany(
-                        "UPDATE meters SET pending_ms = min(coalesce(pending_ms, ?), ?) WHERE site = ? AND device = ?",
-                        [(ts, ts, self.site, dev) for dev, ts in taken.items()])
-                    self._conn.execute("COMMIT")
+                    with write_transaction(self._conn):
+                        self._conn.executemany(
+                            "UPDATE meters SET pending_ms = min(coalesce(pending_ms, ?), ?) "
+                            "WHERE site = ? AND device = ?",
+                            [(ts, ts, self.site, dev) for dev, ts in taken.items()])
                     self._conn.execute("PRAGMA synchronous=NORMAL")
             changes.clear_changes(self.site, taken)  # even none: the store's notes were read up to now
         with self._lock:
@@ -253,8 +264,7 @@ class Rollups:
     def _write(self, plan: _Plan, rows: list[DayRow]) -> None:
         device = plan.device
         with self._lock:
-            self._conn.execute("BEGIN")
-            try:
+            with write_transaction(self._conn):
                 self._conn.execute("DELETE FROM days WHERE site = ? AND device = ? AND day_ms >= ?",
                                    (self.site, device.id, plan.start_day or 0))
                 self._conn.executemany(
@@ -270,10 +280,6 @@ class Rollups:
                     since = plan.start_day or 0
                     self._conn.execute("INSERT INTO exports VALUES (?, ?, ?) ON CONFLICT (site, device) DO UPDATE "
                                        "SET since_ms = min(since_ms, excluded.since_ms)", (self.site, device.id, since))
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
 
     # -- exports -------------------------------------------------------------------------
     def pending_exports(self) -> dict[str, int]:

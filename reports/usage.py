@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from campus.contract import Kind
+from campus.db import DataDir
 from campus.errors import ConfigError, NotFound, StoreRejected, StoreUnavailable
 from campus.model import Campus, Device
 from ingest.stores import ReadingStore, change_notes, point_sink
@@ -18,7 +19,7 @@ from reports.buckets import Interval, edges
 from reports.changes import Changes
 from reports.consumption import Consumption, GroupBy, consumption
 from reports.export import export_days
-from reports.rollup import ChangeLog, RollupFile
+from reports.rollup import ChangeLog, RollupStore
 
 log = logging.getLogger("meterwatch.reports")
 
@@ -31,7 +32,7 @@ class Usage:
         self.store, self._campuses = store, campuses
         self.request_wait_s = request_wait_s  # how long a query waits for a running refresh
         self.sink = point_sink(store)  # InfluxDB: each meter's daily use is written beside its readings
-        self.file = RollupFile(data_dir / "rollups.db", exports=self.sink is not None)
+        self.file = RollupStore(DataDir(data_dir).rollups, exports=self.sink is not None)
         self.changes = Changes(changes, change_notes(store), self.file)
         self.lock = threading.Lock()
         self._stop = threading.Event()

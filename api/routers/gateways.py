@@ -4,6 +4,7 @@ from fastapi import APIRouter, Response
 
 from api.deps import CampusDep, PageDep, ServiceDep
 from api.schemas import GatewayPublic
+from campus.db import DataDir
 from deploy.credentials import Credentials
 
 router = APIRouter(prefix="/gateways", tags=["gateways"])
@@ -13,7 +14,7 @@ router = APIRouter(prefix="/gateways", tags=["gateways"])
             summary="Who connects to the broker: gateways and devices without one, with the state of their credentials")
 def list_gateways(service: ServiceDep, campus: CampusDep, page: PageDep, response: Response) -> list[GatewayPublic]:
     listed = {g.id: g for g in campus.gateways}
-    store = Credentials(service.data_dir / "meterwatch.db")
+    store = Credentials(DataDir(service.data_dir).state)
     try:
         creds = {c.id: c for c in store.list()}
     finally:

@@ -13,8 +13,9 @@ from pathlib import Path
 import orjson
 
 from campus.contract import ALL_FIELDS, KIND_FIELDS, Kind, Reading
-from campus.db import connect
+from campus.db import DataDir, connect, write_transaction
 from campus.errors import StoreUnavailable
+from campus.migrations import Migration, migrate
 from ingest.config import StoreSettings
 from ingest.stores.base import Agg, Sample, register_store
 
@@ -45,6 +46,24 @@ _INSERTS = {kind: _insert_sql(fields) for kind, fields in KIND_FIELDS.items()}
 _AGG_SQL = {"mean": "avg", "min": "min", "max": "max"}
 
 
+def _readings_by_site(conn: sqlite3.Connection) -> None:
+    """The readings table; before sites a reading was keyed by (device, ts), and such a table is rebuilt keyed
+    by (site, device, ts) (its rows already carry their site)."""
+    conn.execute(_TABLE.format(name="readings"))
+    pk = [r[1] for r in sorted(conn.execute("PRAGMA table_info(readings)"), key=lambda r: r[5]) if r[5]]
+    if pk[0] == "site":
+        return
+    conn.execute(_TABLE.format(name="readings_by_site"))
+    new = {r[1] for r in conn.execute("PRAGMA table_info(readings_by_site)")}
+    cols = ", ".join(r[1] for r in conn.execute("PRAGMA table_info(readings)") if r[1] in new)
+    conn.execute(f"INSERT OR REPLACE INTO readings_by_site ({cols}) SELECT {cols} FROM readings")  # noqa: S608
+    conn.execute("DROP TABLE readings")
+    conn.execute("ALTER TABLE readings_by_site RENAME TO readings")
+
+
+MIGRATIONS = [Migration(1, "readings keyed by site, device and time", _readings_by_site)]
+
+
 class SqliteStore:
     backend = "sqlite"
     series_batch = 1  # series_many reads device by device: batching would only hold more in memory
@@ -53,27 +72,7 @@ class SqliteStore:
         self.path = path
         self._lock = threading.Lock()
         self._conn = connect(path)
-        self._conn.execute(_TABLE.format(name="readings"))
-        self._migrate()
-
-    def _migrate(self) -> None:
-        """Before sites, a reading was keyed by (device, ts): the table is rebuilt keyed by (site, device, ts)
-        (its rows already carry their site)."""
-        pk = [r[1] for r in sorted(self._conn.execute("PRAGMA table_info(readings)"), key=lambda r: r[5]) if r[5]]
-        if pk[0] == "site":
-            return
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            self._conn.execute(_TABLE.format(name="readings_by_site"))
-            new = {r[1] for r in self._conn.execute("PRAGMA table_info(readings_by_site)")}
-            cols = ", ".join(r[1] for r in self._conn.execute("PRAGMA table_info(readings)") if r[1] in new)
-            self._conn.execute(f"INSERT OR REPLACE INTO readings_by_site ({cols}) SELECT {cols} FROM readings")  # noqa: S608
-            self._conn.execute("DROP TABLE readings")
-            self._conn.execute("ALTER TABLE readings_by_site RENAME TO readings")
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
+        migrate(self._conn, "readings", MIGRATIONS)
 
     def write(self, readings: Sequence[Reading]) -> None:
         by_kind: dict[Kind, list[list[object]]] = {}
@@ -83,15 +82,9 @@ class SqliteStore:
                 [r.device, r.ts, r.kind.value, r.site, r.building, r.department, r.zone, r.seq,
                  *[get(f) for f in KIND_FIELDS[r.kind]]])
         try:
-            with self._lock:
-                self._conn.execute("BEGIN")
-                try:
-                    for kind, rows in by_kind.items():
-                        self._conn.execute(_INSERTS[kind], (orjson.dumps(rows).decode(),))
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
+            with self._lock, write_transaction(self._conn):
+                for kind, rows in by_kind.items():
+                    self._conn.execute(_INSERTS[kind], (orjson.dumps(rows).decode(),))
         except sqlite3.OperationalError as exc:  # disk full, locked past the timeout, I/O error
             raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
 
@@ -174,4 +167,4 @@ class SqliteStore:
 
 @register_store("sqlite")
 def _open(settings: StoreSettings, data_dir: Path) -> SqliteStore:
-    return SqliteStore(settings.path or data_dir / "readings.db")
+    return SqliteStore(settings.path or DataDir(data_dir).readings)

@@ -12,6 +12,7 @@ import pytest
 from alerts.config import AlertSettings
 from alerts.process import AlertProcess, AlertProcessConfig
 from alerts.store import AlertStore
+from campus.db import DataDir
 from ingest.config import MqttSettings, StoreSettings
 from tests.support.drive import evaluated_up_to, last_word, local, publish, roster_text, simulation
 from tests.support.harness import make_service, start_connected
@@ -66,7 +67,7 @@ def test_alert_process_killed_mid_stream_misses_nothing_and_raises_nothing_twice
                 os.kill(alerts._proc.pid, signal.SIGKILL)  # mid-stream: the next chunk arrives while it is down
                 publish(mosquitto.port, chunk)
                 wait_for(lambda: alerts.alive, 30, "alert process restarted")
-            store = AlertStore(data / "alerts.db")
+            store = AlertStore(DataDir(data).alerts)
             want = {("dorm-appliance", "d1-r101"), ("canteen-gas-closed", "c1-gas"), ("night-leak", "d1-water")}
             wait_for(lambda: want <= {(a.rule, a.subject) for a in store.query()}, 60, "the three alerts")
             word, word_ms = last_word(pubs)  # once it is evaluated, so is everything redelivered before it

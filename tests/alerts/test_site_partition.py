@@ -11,6 +11,7 @@ import pytest
 from alerts.config import AlertSettings
 from alerts.process import AlertProcess, AlertProcessConfig
 from alerts.store import AlertStore
+from campus.db import DataDir
 from campus.model import load_sites
 from campus.registry import Registry
 from ingest.config import MqttSettings
@@ -31,7 +32,7 @@ def test_two_alert_processes_own_different_sites_and_raise_each_alert_once(tmp_p
                                                                            mosquitto: Mosquitto) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    registry = Registry(data / "meterwatch.db")
+    registry = Registry(DataDir(data).state)
     registry.seed_all(load_sites(district_dir(tmp_path)))
     registry.close()
     with WebhookServer() as hooks, SmtpSink() as smtp:
@@ -45,7 +46,7 @@ def test_two_alert_processes_own_different_sites_and_raise_each_alert_once(tmp_p
             word, word_ms = last_word(pubs)
             for site in ("yucai", "mingde"):
                 publish(mosquitto.port, at_site([*pubs, word], site))
-            store = AlertStore(data / "alerts.db")
+            store = AlertStore(DataDir(data).alerts)
             for site in ("yucai", "mingde"):
                 wait_for(lambda s=site: evaluated_up_to(data, word.device, word_ms, s), 60, f"{site} evaluated")
             raised = [(a.site, a.rule, a.subject) for a in store.query() if a.subject == "ta-fountain"]

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from api.app import build_service, create_app
 from api.tokens import TokenStore
 from app.settings import load_settings
+from campus.db import DataDir
 from campus.errors import NotFound
 from campus.model import load_campus
 from cli.main import main
@@ -58,7 +59,7 @@ def test_tokens_are_stored_hashed_and_can_be_revoked(app_client: TestClient, tmp
     made = app_client.post("/api/v1/tokens", json={"name": "grafana", "role": "viewer"}, headers=admin).json()
     token = made["token"]
     assert token.startswith("mw_")
-    raw = (tmp_path / "meterwatch.db").read_bytes() + (tmp_path / "meterwatch.db-wal").read_bytes()
+    raw = (DataDir(tmp_path).state).read_bytes() + (tmp_path / "meterwatch.db-wal").read_bytes()
     assert token.encode() not in raw
     assert {t["name"] for t in app_client.get("/api/v1/tokens", headers=admin).json()} == {"boss", "grafana"}
     assert app_client.get("/api/v1/rules", headers={"Authorization": f"Bearer {token}"}).status_code in (200, 503)
@@ -94,7 +95,7 @@ def test_token_command(tmp_path: Path, capsys: pytest.CaptureFixture[str], monke
     monkeypatch.setenv("METERWATCH_DATA_DIR", str(tmp_path))
     assert main(["token", "create", "--role", "electrician", "--name", "li"]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
-    store = TokenStore(tmp_path / "meterwatch.db")
+    store = TokenStore(DataDir(tmp_path).state)
     principal = store.check(token)
     assert principal is not None
     assert (principal.name, principal.role.value) == ("li", "electrician")
@@ -106,7 +107,7 @@ def test_token_command(tmp_path: Path, capsys: pytest.CaptureFixture[str], monke
 
 
 def test_tokens_are_revoked_by_exact_name_only(tmp_path: Path) -> None:
-    store = TokenStore(tmp_path / "meterwatch.db")
+    store = TokenStore(DataDir(tmp_path).state)
     try:
         first = store.create("wang", "viewer")
         store.create("1", "viewer")

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from alerts.store import AlertStore
 from api.app import create_app
 from app.settings import load_settings
+from campus.db import DataDir
 from simulators.model import Publication
 from tests.support.drive import evaluated_up_to, local, publish, simulation
 from tests.support.harness import make_service, token_headers
@@ -35,7 +36,7 @@ def test_the_alert_engine_runs_by_itself_and_stops_on_sigterm(tmp_path: Path, mo
     proc = subprocess.Popen([sys.executable, "-m", "cli", "alerts", "run", "--config", str(config)], cwd=ROOT,
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=log)
     try:
-        store = AlertStore(data / "alerts.db")
+        store = AlertStore(DataDir(data).alerts)
         wait_for(lambda: store.meta("watching_since_ms") is not None, 30, "the engine started")
         # subscribed means it evaluates what is published: send a normal reading until it has evaluated one
         base = int(local(2026, 3, 10, 12).timestamp())

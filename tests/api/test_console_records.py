@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, Page
 
 from api.tokens import TokenStore
 from campus.clock import FrozenClock
+from campus.db import DataDir
 from records.store import RecordStore
 from simulators.model import Simulation, load_campus_doc
 from tests.support.console import SHOTS, open_page
@@ -40,7 +41,7 @@ def server(app_stack: Callable[..., Stack]) -> Iterator[Server]:
     sim = Simulation(load_campus_doc(SAMPLE), start=NIGHT - dt.timedelta(days=4, hours=23, minutes=30), end=NIGHT,
                      seed=5, faults=["lights_on_night@2026-07-20T22:00"])
     stack = app_stack(SAMPLE, inbound(sim.publications()), name="records-console", evaluate=False)
-    tokens = TokenStore(stack.data / "meterwatch.db")
+    tokens = TokenStore(DataDir(stack.data).state)
     electrician = tokens.create("李强", "electrician")
     tokens.close()
     with serving(stack.app(FrozenClock(ms(NIGHT)))) as base:
@@ -76,7 +77,7 @@ def test_an_electrician_records_the_due_round_on_a_phone_with_a_photo(server: Se
     page.wait_for_selector("body[data-saved]")
     saved = int(page.locator("body").get_attribute("data-saved") or 0)
     assert "登记隐患 1 项" in page.locator("#round-saved").inner_text()
-    store = RecordStore(server.data / "records.db")
+    store = RecordStore(DataDir(server.data).records)
     try:
         row = store.round(saved)
         hazards = store.hazards("yucai")

@@ -14,6 +14,7 @@ from playwright.sync_api import Browser
 
 from api.access import Scope
 from api.tokens import TokenStore
+from campus.db import DataDir
 from simulators.model import Simulation, load_campus_doc
 from tests.support.console import SHOTS, open_page
 from tests.support.district import at_site, district_dir
@@ -43,7 +44,7 @@ def server(app_stack: Callable[..., Stack], tmp_path_factory: pytest.TempPathFac
     batch = sorted(inbound(pubs) + inbound(at_site(pubs, "mingde")), key=lambda m: m.received_ms)
     stack = app_stack(district_dir(tmp_path_factory.mktemp("sites")), batch, name="sites")
     yucai_alert = next(a.id for a in stack.alerts.store.query() if a.site == "yucai" and a.subject == "ta-fountain")
-    tokens = TokenStore(stack.data / "meterwatch.db")
+    tokens = TokenStore(DataDir(stack.data).state)
     admin, mingde = tokens.create("office", "admin"), tokens.create("mingde-office", "viewer", Scope.of(["mingde"]))
     tokens.close()
     with serving(stack.app()) as base:

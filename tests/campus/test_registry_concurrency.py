@@ -7,6 +7,7 @@ import multiprocessing
 import threading
 from pathlib import Path
 
+from campus.db import DataDir
 from campus.model import Device, load_campus
 from campus.registry import Registry
 from tests.support.paths import SAMPLE
@@ -25,7 +26,7 @@ def _add(db: str, prefix: str) -> None:
 
 
 def test_concurrent_device_changes_lose_nothing(tmp_path: Path) -> None:
-    db = tmp_path / "meterwatch.db"
+    db = DataDir(tmp_path).state
     seed = Registry(db)
     seed.seed(load_campus(SAMPLE))
     before = len(seed.campus.devices)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from campus.db import DataDir
 from campus.registry import Registry
 from tests.support.paths import ROOT, SAMPLE
 from tests.support.servers import wait_for
@@ -30,7 +31,7 @@ def test_devices_import_adds_devices_and_refuses_bad_rows(tmp_path: Path) -> Non
     config.write_text(f'data_dir = "{tmp_path / "data"}"\n[campus]\nfile = "{SAMPLE}"\n')
     from campus.model import load_campus
 
-    registry = Registry(tmp_path / "data" / "meterwatch.db")
+    registry = Registry(DataDir(tmp_path / "data").state)
     registry.seed(load_campus(SAMPLE))
     ledger = tmp_path / "台账.csv"
     ledger.write_text("表号,类型,楼栋,倍率\nnew-w1,水表,dorm-2,1\nc1-elec,电表,canteen-1,50\n", encoding="utf-8")
@@ -113,7 +114,7 @@ def test_credentials_say_whom_to_issue_for_and_never_show_a_secret(tmp_path: Pat
 
     config = tmp_path / "mw.toml"
     config.write_text(f'data_dir = "{tmp_path / "data"}"\n[campus]\nfile = "{SAMPLE}"\n')
-    registry = Registry(tmp_path / "data" / "meterwatch.db")
+    registry = Registry(DataDir(tmp_path / "data").state)
     registry.seed(load_campus(SAMPLE))
     registry.close()
     behind = _run("credentials", "issue", "c1-elec", "--config", str(config), cwd=tmp_path)

@@ -24,6 +24,7 @@ from alerts.service import AlertService
 from api.app import create_app
 from app.settings import load_settings
 from campus.contract import Kind
+from campus.db import DataDir
 from campus.model import load_campus
 from campus.registry import Registry
 from cli.main import main
@@ -104,13 +105,13 @@ pid_file = "{mq / 'mosquitto.pid'}"
 log_file = "{mq / 'mosquitto.log'}"
 service_accounts = {{display = "display-secret-1"}}
 """, encoding="utf-8")
-    registry = Registry(data / "meterwatch.db")
+    registry = Registry(DataDir(data).state)
     registry.seed(load_campus(SAMPLE))
     publishers = list(registry.campus.publishers())
     registry.close()
     secrets = {"gw-canteen-1": _cli(capsys, "credentials", "issue", "gw-canteen-1", "--config", str(config))
                .splitlines()[-1]}
-    store = Credentials(data / "meterwatch.db")
+    store = Credentials(DataDir(data).state)
     secrets |= {who: store.issue(who) for who in publishers if who not in secrets}
     store.close()
     out = _cli(capsys, "deploy", "mosquitto", "--config", str(config))

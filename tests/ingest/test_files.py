@@ -15,6 +15,7 @@ from alerts.desk import AlertDesk
 from api.app import build_service
 from api.tokens import TokenStore
 from app.settings import load_settings
+from campus.db import DataDir
 from campus.model import load_campus
 from tests.support.paths import ROOT, SAMPLE
 
@@ -36,7 +37,7 @@ def test_data_directory_and_files_are_private(tmp_path: Path) -> None:
     settings = load_settings(None, data_dir=data)
     service = build_service(settings, load_campus(SAMPLE), connect_mqtt=False)
     desk = AlertDesk(data_dir=data, settings=AlertSettings())
-    tokens = TokenStore(data / "meterwatch.db")
+    tokens = TokenStore(DataDir(data).state)
     tokens.create("x", "viewer")
     try:
         assert _mode(data) == 0o700

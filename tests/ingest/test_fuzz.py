@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from campus.contract import Kind, Reading
+from campus.db import DataDir
 from campus.errors import StoreRejected
 from campus.model import Device
 from ingest.config import IngestSettings, StoreSettings
@@ -41,7 +42,7 @@ def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
 def test_any_payload_is_stored_or_one_dead_letter_naming_its_reason(pipeline: Pipeline, tmp_path: Path) -> None:
     acked: list[Inbound] = []
     pipeline.ack = acked.append
-    db = sqlite3.connect(tmp_path / "meterwatch.db")
+    db = sqlite3.connect(DataDir(tmp_path).state)
     seen = 0
 
     @seed(SEED)

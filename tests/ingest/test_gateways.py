@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from campus.db import DataDir
 from campus.errors import AlreadyExists, ConfigError, NotFound
 from campus.ledger import read_ledger
 from campus.model import Campus, parse_campus
@@ -75,7 +76,7 @@ def test_mosquitto_passwd_hashes_verify(tmp_path: Path) -> None:
 
 
 def test_issue_rotate_revoke(tmp_path: Path) -> None:
-    store = Credentials(tmp_path / "meterwatch.db")
+    store = Credentials(DataDir(tmp_path).state)
     try:
         first = store.issue("gw-1")
         with pytest.raises(AlreadyExists, match="rotate"):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from campus.contract import Kind
+from campus.db import DataDir
 from campus.errors import AlreadyExists, ConfigError, NotFound
 from campus.model import load_campus, load_sites
 from campus.registry import Registry
@@ -43,7 +44,7 @@ def test_one_site_a_sites_file_and_a_directory(tmp_path: Path) -> None:
 
 
 def test_device_ids_are_unique_within_a_site_only(tmp_path: Path) -> None:
-    registry = Registry(tmp_path / "meterwatch.db")
+    registry = Registry(DataDir(tmp_path).state)
     registry.seed_all(load_sites(district_dir(tmp_path)))
     assert list(registry.campuses) == ["mingde", "yucai"]
     a, b = registry.tags("yucai", "c1-elec"), registry.tags("mingde", "c1-elec")
@@ -84,7 +85,7 @@ def test_ingest_keeps_two_sites_same_device_apart(tmp_path: Path) -> None:
 
 def test_a_data_directory_from_before_sites_is_carried_over(tmp_path: Path) -> None:
     """Registry, presence and the embedded store keyed by device alone become keyed by site and device."""
-    db, readings = tmp_path / "meterwatch.db", tmp_path / "readings.db"
+    db, readings = DataDir(tmp_path).state, DataDir(tmp_path).readings
     campus = load_campus(SAMPLE)
     with sqlite3.connect(db) as old:
         old.execute("CREATE TABLE campus (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, "

@@ -13,6 +13,7 @@ from pypdf import PdfReader
 
 from api.access import Scope
 from api.tokens import TokenStore
+from campus.db import DataDir
 from tests.support.harness import TZ, token_headers
 from tests.support.records import png, records_app
 
@@ -20,7 +21,7 @@ NOW = dt.datetime(2026, 11, 16, 9, 30, tzinfo=TZ)
 
 
 def _scoped(tmp: Path, name: str, zone: str) -> dict[str, str]:
-    store = TokenStore(tmp / "meterwatch.db")
+    store = TokenStore(DataDir(tmp).state)
     try:
         return {"Authorization": f"Bearer {store.create(name, 'electrician', Scope.of(zones=[zone]))}"}
     finally:

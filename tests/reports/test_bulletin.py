@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from campus.db import DataDir
 from cli.main import main
 from ingest.status import PresenceStore
 from ingest.stores.sqlite import SqliteStore
@@ -26,7 +27,7 @@ from tests.support.peers import SmtpSink
 
 
 def test_department_lines_by_hand(tmp_path: Path) -> None:
-    store, presence = SqliteStore(tmp_path / "readings.db"), PresenceStore(tmp_path / "meterwatch.db")
+    store, presence = SqliteStore(DataDir(tmp_path).readings), PresenceStore(DataDir(tmp_path).state)
     store.write(readings())
     usage = Usage(tmp_path, store, lambda: {"s": CAMPUS}, presence)
     site = usage.site("s")

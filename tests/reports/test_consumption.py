@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from campus.contract import Kind, Reading
+from campus.db import DataDir
 from campus.model import parse_campus
 from ingest.config import StoreSettings
 from ingest.status import PresenceStore
@@ -22,7 +23,7 @@ from ingest.stores import ReadingStore, open_store
 from ingest.stores.sqlite import SqliteStore
 from reports.buckets import Interval, edges
 from reports.consumption import GroupBy, consumption
-from reports.rollup import RollupFile
+from reports.rollup import RollupStore
 
 TZ = ZoneInfo("Asia/Shanghai")
 CAMPUS = parse_campus("""
@@ -73,8 +74,8 @@ def all_readings() -> list[Reading]:
 class Parts:
     def __init__(self, tmp: Path, store: ReadingStore) -> None:
         self.store = store
-        self.presence = PresenceStore(tmp / "meterwatch.db")
-        self.rollups = RollupFile(tmp / "rollups.db").site(CAMPUS.site.id)
+        self.presence = PresenceStore(DataDir(tmp).state)
+        self.rollups = RollupStore(DataDir(tmp).rollups).site(CAMPUS.site.id)
 
     def write(self, readings: list[Reading]) -> None:
         """What the ingest pipeline does: store, then note the change."""
@@ -94,7 +95,7 @@ class Parts:
 def parts(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Parts]:
     """The same numbers from the embedded store and from a real InfluxDB 1.x started for the test."""
     if request.param == "sqlite":
-        made = Parts(tmp_path, SqliteStore(tmp_path / "readings.db"))
+        made = Parts(tmp_path, SqliteStore(DataDir(tmp_path).readings))
     else:
         influx = request.getfixturevalue("influx")
         made = Parts(tmp_path, open_store(StoreSettings(backend="influxdb", url=influx.url, database="t"), tmp_path))
@@ -240,7 +241,7 @@ class BatchingStore(SqliteStore):
 def test_a_refresh_reads_at_most_the_stores_batch_of_meters_at_once(tmp_path: Path) -> None:
     """Memory a refresh holds is one batch of meters' readings: the store says how many (SQLite: 1)."""
     assert SqliteStore.series_batch == 1
-    parts = Parts(tmp_path, BatchingStore(tmp_path / "readings.db"))
+    parts = Parts(tmp_path, BatchingStore(DataDir(tmp_path).readings))
     store = parts.store
     assert isinstance(store, BatchingStore)
     def first_build_read_meter_by_meter() -> None:

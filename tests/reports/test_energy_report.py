@@ -30,6 +30,7 @@ from pypdf import PdfReader
 from alerts.store import AlertStore
 from app.reporting import monthly_report
 from app.settings import load_settings
+from campus.db import DataDir
 from ingest.status import PresenceStore
 from ingest.stores.sqlite import SqliteStore
 from reports.energy import EnergyReport
@@ -42,9 +43,9 @@ from tests.support.paths import ROOT
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> EnergyReport:
     tmp = tmp_path_factory.mktemp("report")
-    store, presence = SqliteStore(tmp / "readings.db"), PresenceStore(tmp / "meterwatch.db")
+    store, presence = SqliteStore(DataDir(tmp).readings), PresenceStore(DataDir(tmp).state)
     store.write(readings())
-    alerts = AlertStore(tmp / "alerts.db")
+    alerts = AlertStore(DataDir(tmp).alerts)
     oct5 = int(datetime(2026, 10, 5, 3, tzinfo=TZ).timestamp() * 1000)
     for i, (cat, sev, status) in enumerate([("energy", "warning", "resolved"), ("energy", "warning", "active"),
                                             ("safety", "critical", "resolved")]):

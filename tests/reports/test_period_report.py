@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.settings import load_settings
+from campus.db import DataDir
 from campus.errors import NotFound
 from campus.model import Campus
 from ingest.status import PresenceStore
@@ -29,7 +30,7 @@ SCHOOL: Campus = CAMPUS.model_copy(update={"calendar": TERMS})
 @pytest.fixture(scope="module")
 def usage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteUsage]:
     tmp = tmp_path_factory.mktemp("period")
-    store, presence = SqliteStore(tmp / "readings.db"), PresenceStore(tmp / "meterwatch.db")
+    store, presence = SqliteStore(DataDir(tmp).readings), PresenceStore(DataDir(tmp).state)
     store.write(readings())
     whole = Usage(tmp, store, lambda: {"s": SCHOOL}, presence)
     yield whole.site("s")

@@ -19,6 +19,7 @@ from alerts.service import AlertService
 from alerts.store import AlertStore
 from campus.clock import FrozenClock, StreamClock
 from campus.contract import DEFAULT_LIMITS, Limits
+from campus.db import DataDir
 from campus.model import load_campus
 from campus.registry import Registry
 from ingest.config import MqttSettings
@@ -121,7 +122,7 @@ def last_word(pubs: list[Publication]) -> tuple[Publication, int]:
 
 def evaluated_up_to(data_dir: Path, device: str, ts_ms: int, site: str = "yucai") -> bool:
     """The alert engine has committed ``device``'s reading at ``ts_ms`` (its saved state), from any process."""
-    store = AlertStore(data_dir / "alerts.db")
+    store = AlertStore(DataDir(data_dir).alerts)
     try:
         state = store.load_engine(site).devices.get(device)
     finally:
@@ -132,9 +133,9 @@ def evaluated_up_to(data_dir: Path, device: str, ts_ms: int, site: str = "yucai"
 def alert_service(data: Path, clock: FrozenClock, limits: Limits = DEFAULT_LIMITS) -> AlertService:
     """A real AlertService over ``data`` (the sample campus seeded once), escalating on ``clock``: leader after
     5 min, head after 15."""
-    if not (data / "meterwatch.db").exists():
+    if not (DataDir(data).state).exists():
         data.mkdir(parents=True, exist_ok=True)
-        reg = Registry(data / "meterwatch.db")
+        reg = Registry(DataDir(data).state)
         reg.seed(load_campus(SAMPLE))
         reg.close()
     roster = data / "roster.yaml"

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from campus.db import DataDir
 from campus.model import load_campus
 from ingest.config import IngestSettings, MqttSettings, StoreSettings
 from ingest.service import IngestService
@@ -67,7 +68,7 @@ def token_headers(data_dir: Path, role: str = "admin", name: str | None = None) 
     """An Authorization header with a fresh token of ``role`` made in ``data_dir`` (as `meterwatch token create`)."""
     from api.tokens import TokenStore
 
-    store = TokenStore(data_dir / "meterwatch.db")
+    store = TokenStore(DataDir(data_dir).state)
     try:
         return {"Authorization": f"Bearer {store.create(name or f'test-{role}-{len(store.list())}', role)}"}
     finally:
