@@ -103,8 +103,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
         app.state.tokens = TokenStore(DataDir(settings.data_dir).state)
         app.state.filings = FilingStore(DataDir(settings.data_dir).filed)
         app.state.service = service or build_service(settings, campus)
-        if owned:
-            app.state.usage = build_usage(settings, app.state.service)
+        app.state.usage = build_usage(settings, app.state.service)  # the app's own, whoever owns the service
         engine = alerts if not owned else build_alerts(settings)
         if owned:
             # the desk first: it checks the rule file and roster here, with file and line, not in a child process
@@ -123,12 +122,12 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
             app.state.tokens.close()
             app.state.filings.close()
             app.state.usage.stop()
+            app.state.usage.close()
             if owned:
                 if engine is not None:
                     engine.stop()
                 if app.state.alerts is not None:
                     app.state.alerts.close()
-                app.state.usage.close()
                 app.state.service.stop()
 
     app = FastAPI(title="meterwatch", version="0.1.0", lifespan=lifespan,
@@ -140,7 +139,6 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     if service is not None:
         app.state.service = service
         app.state.alerts = alert_desk(settings, alerts)
-        app.state.usage = build_usage(settings, service)
     app.include_router(health.router, prefix="/api/v1")  # open, like /metrics
     for router in (campus_router.router, devices.router, gateways.router, dead_letters.router, rules.router,
                    consumption.router, reports.router, reports.bulletins, filed.router, water_quality.router,
