@@ -10,15 +10,21 @@ a small machine follows the condition's verdicts:
 
 The state (register tracks, condition state, machines) is exported with :meth:`Engine.dirty`
 and committed with the alerts it produced, so a restart continues exactly where it stopped.
+Per (rule, subject) it is a :class:`RuleState` (a :class:`Machine` and the condition's own dict);
+it is persisted in its JSON form, ``{"p": {"ph", "since", "n", "clear", "alert"}, "c": {...}}``,
+which :meth:`RuleState.from_json` reads and :meth:`RuleState.to_json` writes unchanged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from alerts.conditions import Env, Observation, Sample, Verdict
+from alerts.conditions.base import State
 from alerts.rules import Rule, RuleBook
 from campus.calendar import CampusCalendar
 from campus.contract import REGISTER_FIELD, Reading
@@ -40,20 +46,66 @@ class Transition:
     alert_id: int | None = None
 
 
+class Phase(StrEnum):
+    IDLE = "idle"
+    PENDING = "pending"  # FIRING seen, waiting for the rule's for and count
+    ACTIVE = "active"    # raised: the alert stays until CLEAR has lasted clear.for
+    HELD = "held"        # resolved by hand while the episode goes on: waits for CLEAR
+
+
+@dataclass(slots=True)
+class Machine:
+    """The alert machine of one (rule, subject); JSON ``{"ph", "since", "n", "clear", "alert"}``."""
+
+    phase: Phase = Phase.IDLE
+    since: int | None = None  # pending: the first FIRING of the episode (ms)
+    count: int = 0            # pending: FIRING verdicts in the episode
+    clear: int | None = None  # active: the first CLEAR of the current clear run (ms)
+    alert: int | None = None  # active: the raised alert's id, once the book bound it
+
+    def reset(self) -> None:
+        """Back to idle."""
+        self.phase, self.since, self.count, self.clear, self.alert = Phase.IDLE, None, 0, None, None
+
+    @classmethod
+    def from_json(cls, p: Mapping[str, Any]) -> Machine:
+        return cls(Phase(p["ph"]), p["since"], p["n"], p["clear"], p["alert"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ph": self.phase.value, "since": self.since, "n": self.count, "clear": self.clear,
+                "alert": self.alert}
+
+
+@dataclass(slots=True)
+class RuleState:
+    """What the engine keeps per (rule, subject): its machine and the condition's own state."""
+
+    machine: Machine = field(default_factory=Machine)
+    condition: State = field(default_factory=dict)  # owned by the condition plug-in, JSON-able
+
+    @classmethod
+    def from_json(cls, st: Mapping[str, Any]) -> RuleState:
+        """Today's persisted form, ``{"p": {...machine...}, "c": {...condition...}}``."""
+        return cls(Machine.from_json(st["p"]), st["c"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"p": self.machine.to_json(), "c": self.condition}
+
+
 @dataclass
 class EngineState:
+    """What the store loads: device state and rule state, the latter typed or in its JSON form."""
+
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
-    rules: dict[Key, dict[str, Any]] = field(default_factory=dict)
-
-
-def _idle() -> dict[str, Any]:
-    return {"ph": "idle", "since": None, "n": 0, "clear": None, "alert": None}
+    rules: dict[Key, RuleState | dict[str, Any]] = field(default_factory=dict)
 
 
 class Engine:
     def __init__(self, book: RuleBook, state: EngineState | None = None, *, watching_since_ms: int = 0) -> None:
         state = state or EngineState()
-        self.devices, self.rules = state.devices, state.rules
+        self.devices = state.devices
+        self.rules: dict[Key, RuleState] = {
+            k: st if isinstance(st, RuleState) else RuleState.from_json(st) for k, st in state.rules.items()}
         self.dirty_devices: set[str] = set()
         self.dirty_rules: set[Key] = set()
         self.tracks: dict[str, RegisterTrack] = {}
@@ -105,13 +157,13 @@ class Engine:
                 continue
             key = (rule.id, dept if rule.condition.scope == "department" else dev.id)
             st = self.rules.get(key) or self._state(key)
-            obs = rule.condition.observe(sample, st["c"], self.env)
+            obs = rule.condition.observe(sample, st.condition, self.env)
             if rule.condition.stateful:
                 self.dirty_rules.add(key)
             if obs is not None:
-                if st["p"]["ph"] != "idle" or obs.verdict is not Verdict.CLEAR:
+                if st.machine.phase is not Phase.IDLE or obs.verdict is not Verdict.CLEAR:
                     self.dirty_rules.add(key)  # the machine may move; an idle CLEAR changes nothing
-                t = self._advance(rule, key, st["p"], obs, r.ts, dev, dept)
+                t = self._advance(rule, key, st.machine, obs, r.ts, dev, dept)
                 if t is not None:
                     out.append(t)
         return out
@@ -124,9 +176,9 @@ class Engine:
         for rule in self.book.by_device.get(device, []):
             key = (rule.id, device)
             st = self._state(key)
-            obs = rule.condition.status(online, ts, st["c"])
+            obs = rule.condition.status(online, ts, st.condition)
             if obs is not None:
-                t = self._advance(rule, key, st["p"], obs, ts, dev, self.book.department[device])
+                t = self._advance(rule, key, st.machine, obs, ts, dev, self.book.department[device])
                 if t is not None:
                     out.append(t)
         return out
@@ -139,67 +191,69 @@ class Engine:
                     continue
                 key = (rule.id, dev.id)
                 st = self.rules.get(key) or self._state(key)
-                obs = rule.condition.tick(dev, st["c"], now_ms, self.env, self.devices.get(dev.id, {}).get("ts"))
+                obs = rule.condition.tick(dev, st.condition, now_ms, self.env, self.devices.get(dev.id, {}).get("ts"))
                 if obs is not None:
                     self.dirty_rules.add(key)
-                    t = self._advance(rule, key, st["p"], obs, now_ms, dev, self.book.department[dev.id])
+                    t = self._advance(rule, key, st.machine, obs, now_ms, dev, self.book.department[dev.id])
                     if t is not None:
                         out.append(t)
         return out
 
     def resolved_by_hand(self, rule_id: str, subject: str) -> None:
         st = self.rules.get((rule_id, subject))
-        if st is not None and st["p"]["ph"] == "active":
-            st["p"].update(ph="held", clear=None, alert=None)
+        if st is not None and st.machine.phase is Phase.ACTIVE:
+            m = st.machine
+            m.phase, m.clear, m.alert = Phase.HELD, None, None
             self.dirty_rules.add((rule_id, subject))
 
     def bind(self, key: Key, alert_id: int) -> None:
-        self.rules[key]["p"]["alert"] = alert_id
+        self.rules[key].machine.alert = alert_id
 
     # -- the machine ---------------------------------------------------------------------
-    def _state(self, key: Key) -> dict[str, Any]:
+    def _state(self, key: Key) -> RuleState:
         st = self.rules.get(key)
         if st is None:
-            st = self.rules[key] = {"p": _idle(), "c": {}}
+            st = self.rules[key] = RuleState()
         self.dirty_rules.add(key)
         return st
 
-    def _advance(self, rule: Rule, key: Key, p: dict[str, Any], obs: Observation, ts: int, dev: Device,
+    def _advance(self, rule: Rule, key: Key, m: Machine, obs: Observation, ts: int, dev: Device,
                  dept: str) -> Transition | None:
-        ph = p["ph"]
+        ph = m.phase
         if obs.verdict is Verdict.FIRING:
-            if ph == "held":
+            if ph is Phase.HELD:
                 return None
-            if ph == "active":
-                p["clear"] = None
-                return Transition("update", rule, key[1], dev, dept, obs, ts, p["alert"])
-            if ph == "idle":
-                p.update(ph="pending", since=ts, n=0)
-            p["n"] += 1
-            if ts - p["since"] >= rule.for_ms and p["n"] >= rule.count:
-                p.update(ph="active", clear=None)
+            if ph is Phase.ACTIVE:
+                m.clear = None
+                return Transition("update", rule, key[1], dev, dept, obs, ts, m.alert)
+            if ph is Phase.IDLE or m.since is None:  # (pending always has since; without one, start over)
+                m.phase, m.since, m.count = Phase.PENDING, ts, 0
+            m.count += 1
+            if ts - m.since >= rule.for_ms and m.count >= rule.count:
+                m.phase, m.clear = Phase.ACTIVE, None
                 return Transition("raise", rule, key[1], dev, dept, obs, ts)
             return None
         if obs.verdict is Verdict.CLEAR:
-            if ph in ("pending", "held"):
-                p.update(_idle())
-            elif ph == "active":
-                if p["clear"] is None:
-                    p["clear"] = ts
-                if ts - p["clear"] >= rule.clear.for_ * 1000:
-                    alert = p["alert"]
-                    p.update(_idle())
+            if ph is Phase.PENDING or ph is Phase.HELD:
+                m.reset()
+            elif ph is Phase.ACTIVE:
+                if m.clear is None:
+                    m.clear = ts
+                if ts - m.clear >= rule.clear.for_ * 1000:
+                    alert = m.alert
+                    m.reset()
                     return Transition("clear", rule, key[1], dev, dept, obs, ts, alert)
             return None
-        if ph == "pending":
-            p.update(_idle())
-        elif ph == "active":
-            p["clear"] = None
+        if ph is Phase.PENDING:
+            m.reset()
+        elif ph is Phase.ACTIVE:
+            m.clear = None
         return None
 
     # -- persistence ---------------------------------------------------------------------
     def dirty(self) -> tuple[dict[str, dict[str, Any]], dict[Key, dict[str, Any]]]:
-        """What changed since the last call, ready to commit (register tracks folded in)."""
+        """What changed since the last call, ready to commit (register tracks folded in, rule state in its
+        JSON form: what :meth:`RuleState.from_json` reads back)."""
         devices = {}
         for d in self.dirty_devices:
             ds = self.devices[d]
@@ -207,6 +261,6 @@ class Engine:
             if track is not None:
                 ds["reg"] = track.state()
             devices[d] = ds
-        rules = {k: self.rules[k] for k in self.dirty_rules}
+        rules = {k: self.rules[k].to_json() for k in self.dirty_rules}  # the JSON form, as persisted
         self.dirty_devices, self.dirty_rules = set(), set()
         return devices, rules
