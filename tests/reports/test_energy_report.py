@@ -1,17 +1,5 @@
-"""The monthly energy report on a small campus whose figures were worked out by hand.
-
-Daily readings at local midnight from 2025-09-01 to 2026-11-01 (daily meters, so 100% complete):
-  e1   office electricity   20 kWh/day until 2026-01-01, then 30   → Oct 2026 930, Sep 900, Oct 2025 620
-  e1s  sub-meter of e1       5 kWh/day (listed, not added again)
-  e2   canteen electricity  50 kWh/day                              → 1550
-  w2   canteen water        10 m³/day                               → 310
-  g2   canteen gas           4 m³/day                               → 124
-  inc  the incomer          85 kWh/day                              → 2635; line loss (2635 − 2480) / 2635 = 5.882 %
-October 2026, site: electricity 2480 kWh → 2480 × 0.1229 = 304.792 kgce; gas 124 × 1.2143 = 150.5732 kgce;
-energy 455.3652 kgce; CO2 2480 × 0.5306 + 124 × 2.1622 = 1584.0008 kg; area 1800 m², 70 people.
-Targets: office electricity 1000/month → 93 %, year to date 304 days × 30 = 9120 of 12000 → 76 %;
-canteen gas 100/month → 124 %, over.
-"""
+"""The monthly energy report on a small campus whose figures were worked out by hand: the campus, its readings
+and the worked figures are in tests/support/energy.py."""
 
 from __future__ import annotations
 
