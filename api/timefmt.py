@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException
@@ -31,7 +32,20 @@ def to_ms(dt: datetime, tz: ZoneInfo) -> int:
     return int(bounded(dt, tz).timestamp() * 1000)
 
 
+@overload
+def from_ms(ms: int, tz: ZoneInfo) -> datetime: ...
+
+
+@overload
+def from_ms(ms: None, tz: ZoneInfo) -> None: ...
+
+
+@overload
+def from_ms(ms: int | None, tz: ZoneInfo) -> datetime | None: ...
+
+
 def from_ms(ms: int | None, tz: ZoneInfo) -> datetime | None:
+    """An instant (epoch ms) in ``tz``; None stays None."""
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz)
 
 

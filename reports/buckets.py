@@ -7,7 +7,7 @@ Edges are epoch milliseconds of local wall-clock boundaries in the campus time z
 from __future__ import annotations
 
 from bisect import bisect_right
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -20,10 +20,6 @@ class Interval(StrEnum):
 
 def ms(dt: datetime) -> int:
     return int(dt.timestamp() * 1000)
-
-
-def local_midnight(day: date, tz: ZoneInfo) -> int:
-    return ms(datetime.combine(day, time(), tz))
 
 
 def floor(at: datetime, interval: Interval, tz: ZoneInfo) -> datetime:

@@ -12,7 +12,7 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -270,8 +270,3 @@ class Simulation:
             for ts, values in pub.readings:
                 out[(pub.device, ts)] = values
         return out
-
-
-def days_ago(days: float, now: datetime | None = None, tz: ZoneInfo | None = None) -> datetime:
-    now = now or datetime.now(tz or ZoneInfo("Asia/Shanghai"))
-    return now - timedelta(days=days)

@@ -54,7 +54,7 @@ def public(a: Alert, alerts: AlertDesk, tz: TimezoneDep, language: str | None = 
         building_name=names.building(a.building), zone_name=names.zone(a.zone),
         zone=a.zone, department=a.department, value=a.value, unit=a.unit,
         limit=localize(a.limit_text, language), detail=localize(a.detail, language),
-        started=from_ms(a.started_ms, tz), last_seen=from_ms(a.last_ms, tz),  # type: ignore[arg-type]
+        started=from_ms(a.started_ms, tz), last_seen=from_ms(a.last_ms, tz),
         acknowledged_by=a.ack_by, acknowledged_at=from_ms(a.ack_ms, tz), ack_comment=a.ack_comment,
         resolved_at=from_ms(a.resolved_ms, tz), resolved_by=a.resolved_by, resolve_reason=a.resolve_reason,
         route=a.route, escalation_level=a.level, next_escalation=from_ms(a.next_escalation_ms, tz))
@@ -95,7 +95,7 @@ def list_alerts(alerts: AlertsDep, tz: TimezoneDep, page: PageDep, response: Res
 def list_evaluation_failures(alerts: AlertsDep, tz: TimezoneDep, page: PageDep,
                              response: Response) -> list[EvaluationFailurePublic]:
     rows = alerts.store.failures(page.limit, page.offset)
-    out = [EvaluationFailurePublic(id=f.id, at=from_ms(f.ts_ms, tz), topic=f.topic,  # type: ignore[arg-type]
+    out = [EvaluationFailurePublic(id=f.id, at=from_ms(f.ts_ms, tz), topic=f.topic,
                                    payload=f.payload.decode("utf-8", "replace"), error=f.error) for f in rows]
     return page.of(out, response, alerts.store.failure_count())
 
@@ -112,7 +112,7 @@ def alert_events(alert_id: AlertId, alerts: AlertsDep, tz: TimezoneDep, page: Pa
                  response: Response, principal: PrincipalDep) -> list[AlertEventPublic]:
     _get(alerts, alert_id, principal.scope)
     events = page.of(alerts.store.events(alert_id), response)
-    return [AlertEventPublic(id=e.id, at=from_ms(e.ts_ms, tz), type=e.type, actor=e.actor,  # type: ignore[arg-type]
+    return [AlertEventPublic(id=e.id, at=from_ms(e.ts_ms, tz), type=e.type, actor=e.actor,
                              detail=e.detail) for e in events]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
@@ -20,7 +21,7 @@ MAX_BUCKETS = 10_000
 GROUP_HELP = "device lists every meter; the others add up main meters (sub-meters and the incomer are not added twice)"
 
 
-def when(value: str | None, tz: object, default: datetime) -> datetime:
+def when(value: str | None, tz: ZoneInfo, default: datetime) -> datetime:
     """A date (local midnight) or an RFC 3339 time (local when it has no offset)."""
     if value is None:
         return default
@@ -29,7 +30,7 @@ def when(value: str | None, tz: object, default: datetime) -> datetime:
     except ValueError:
         raise HTTPException(422, f"{value[:40]!r}: use a date (2026-03-01) or a time (2026-03-01T08:00:00+08:00)"
                             ) from None
-    return bounded(parsed, tz)  # type: ignore[arg-type]
+    return bounded(parsed, tz)
 
 
 @router.get("/consumption", response_model=ConsumptionPublic,
@@ -72,13 +73,13 @@ def get_consumption(
     edges = result.edges
     groups = [GroupUsePublic(
         key=g.key, name=g.name, total=round(g.total, 6), coverage=round(g.coverage(), 4), meters=g.meters,
-        buckets=[BucketPublic(start=from_ms(a, tz), end=from_ms(b, tz), value=round(g.totals[i], 6),  # type: ignore[arg-type]
+        buckets=[BucketPublic(start=from_ms(a, tz), end=from_ms(b, tz), value=round(g.totals[i], 6),
                               coverage=round(g.coverage(i), 4))
                  for i, (a, b) in enumerate(zip(edges, edges[1:], strict=False))])
         for g in sorted(result.groups, key=lambda g: g.key)]
-    flagged = [FlaggedStepPublic(device=f.device, start=from_ms(f.start_ms, tz), end=from_ms(f.end_ms, tz),  # type: ignore[arg-type]
+    flagged = [FlaggedStepPublic(device=f.device, start=from_ms(f.start_ms, tz), end=from_ms(f.end_ms, tz),
                                  flag=f.flag, register_from=f.raw_from, register_to=f.raw_to)  # type: ignore[arg-type]
                for f in result.flags]
     return ConsumptionPublic(kind=kind, unit=UNIT[kind], interval=interval.value, group_by=group_by.value,
-                             start=from_ms(edges[0], tz), end=from_ms(edges[-1], tz),  # type: ignore[arg-type]
+                             start=from_ms(edges[0], tz), end=from_ms(edges[-1], tz),
                              total=round(result.total, 6), groups=groups, flagged=flagged)

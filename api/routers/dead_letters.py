@@ -17,8 +17,8 @@ router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
 def _public(d: DeadLetter, tz: TimezoneDep) -> DeadLetterPublic:
     return DeadLetterPublic(id=d.id, topic=d.topic, payload=d.payload.decode("utf-8", "replace"), reason=d.reason,
                             items=[RefusedItem(index=i, reason=r) for i, r in d.items],
-                            first_received=from_ms(d.first_ms, tz),  # type: ignore[arg-type]
-                            last_received=from_ms(d.last_ms, tz), times=d.times,  # type: ignore[arg-type]
+                            first_received=from_ms(d.first_ms, tz),
+                            last_received=from_ms(d.last_ms, tz), times=d.times,
                             replayed_at=from_ms(d.replayed_ms, tz))
 
 

@@ -108,8 +108,8 @@ def readings(device_id: DeviceId, service: ServiceDep, access: AccessDep, reques
         offset_ms = -int(offset.total_seconds() * 1000) if offset else 0
     samples = service.store.readings(campus.site.id, dev.id, dev.kind, start_ms, end_ms, interval_ms=interval_ms,
                                      agg=agg, offset_ms=offset_ms, limit=limit)
-    out = [ReadingPublic(ts=from_ms(s.ts, tz), seq=s.seq, values=s.values) for s in samples]  # type: ignore[arg-type]
-    return ReadingsPublic(device=dev.id, kind=dev.kind, start=from_ms(start_ms, tz), end=from_ms(end_ms, tz),  # type: ignore[arg-type]
+    out = [ReadingPublic(ts=from_ms(s.ts, tz), seq=s.seq, values=s.values) for s in samples]
+    return ReadingsPublic(device=dev.id, kind=dev.kind, start=from_ms(start_ms, tz), end=from_ms(end_ms, tz),
                           interval_s=interval_ms // 1000 if interval_ms else None,
                           agg=agg if interval_ms else None, count=len(out), readings=out)
 
@@ -120,7 +120,7 @@ def latest(device_id: DeviceId, service: ServiceDep, access: AccessDep, site: Si
     if sample is None:
         raise HTTPException(404, f"device {device_id!r} has no readings yet")
     tz = ZoneInfo(campus.site.timezone)
-    return ReadingPublic(ts=from_ms(sample.ts, tz), seq=sample.seq, values=sample.values)  # type: ignore[arg-type]
+    return ReadingPublic(ts=from_ms(sample.ts, tz), seq=sample.seq, values=sample.values)
 
 
 def _save(change: Callable[[], None], request: Request, later: BackgroundTasks) -> None:

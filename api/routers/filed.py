@@ -10,9 +10,9 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from pydantic import BaseModel, Field
 
 from api.deps import AccessDep, SiteUsageDep, check_month, require
+from api.schemas import FiledFilePublic, FilingPublic
 from api.tokens import Principal, Role
 from app.reporting import monthly_report, with_filing
 from reports.energy import ChangeSinceFiled, EnergyReport
@@ -21,23 +21,6 @@ from reports.render import MEDIA_TYPES, filename, render
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 Month = Annotated[str, Path(description="YYYY-MM", examples=["2026-10"], max_length=7)]
-
-
-class FiledFilePublic(BaseModel):
-    format: str
-    sha256: str = Field(description="of the bytes kept, hex")
-    bytes: int
-
-
-class FilingPublic(BaseModel):
-    site: str
-    month: str
-    version: int = Field(description="1 for the first filing; a correction is the next")
-    filed_by: str = Field(description="the token that filed it")
-    filed_at: datetime = Field(description="the server's clock when it was filed")
-    files: list[FiledFilePublic]
-    changes: list[ChangeSinceFiled] | None = Field(
-        default=None, description="what late readings changed since, by building and kind (with one filing asked for)")
 
 
 def filings(request: Request) -> FilingStore:

@@ -6,23 +6,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
-from pydantic import BaseModel, Field
 
 from api.deps import Electrician, RecordsDep
+from api.schemas import KeptPublic
 from api.uploads import media_type, read_form
 from records.desk import RecordDesk
 from records.photos import MEDIA, FileRejected, check_image, check_pdf
 
 router = APIRouter(tags=["records"])
-
-
-class KeptPublic(BaseModel):
-    sha256: str = Field(description="name it by this in a record's photos")
-    media_type: str
-    bytes: int
-    width: int | None = None
-    height: int | None = None
-    url: str
 
 
 def keep_photos(records: RecordDesk, files: list[tuple[str, bytes]]) -> list[KeptPublic]:

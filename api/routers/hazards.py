@@ -9,10 +9,10 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ContextDep, Electrician, LanguageDep, PrincipalDep, RecordsDep, TimezoneDep
 from api.routers.files import keep_photos
+from api.schemas import HazardCreate, HazardPublic, HazardUpdate, StepPublic
 from api.timefmt import at_ms, from_ms
 from api.uploads import body_of, read_record
 from campus.errors import NotFound
@@ -24,55 +24,6 @@ from records.store import HazardRow
 
 router = APIRouter(tags=["records"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-class HazardCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=500, description="what was found")
-    building: str | None = Field(default=None, max_length=64)
-    device: str | None = Field(default=None, max_length=64, description="the meter or sensor it concerns, if any")
-    inspection: int | None = Field(default=None, ge=1, le=2**62, description="the check round that found it")
-    due: dt.date | None = Field(default=None, description="to be fixed by (整改期限)")
-    note: str = Field(default="", max_length=4000)
-    photos: list[str] = Field(default_factory=list, max_length=20)
-
-
-class HazardUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    status: Literal["assigned", "fixed"]
-    assigned_to: str | None = Field(default=None, max_length=100, description="who is to fix it (with assigned)")
-    due: dt.date | None = None
-    note: str = Field(default="", max_length=4000, description="what was done (needed with fixed)")
-    photos: list[str] = Field(default_factory=list, max_length=20)
-
-
-class StepPublic(BaseModel):
-    at: dt.datetime
-    by: str
-    status: str
-    note: str
-    photos: list[str]
-
-
-class HazardPublic(BaseModel):
-    id: int
-    site: str
-    title: str
-    zone: str | None
-    building: str | None
-    device: str | None
-    inspection: int | None
-    status: str
-    reported_by: str
-    reported_at: dt.datetime
-    assigned_to: str | None
-    assigned_at: dt.datetime | None
-    fixed_by: str | None
-    fixed_at: dt.datetime | None
-    due: dt.date | None
-    note: str
-    photos: list[str]
-    steps: list[StepPublic] = Field(default_factory=list)
 
 
 def _public(records: RecordDesk, h: HazardRow, tz: ZoneInfo, steps: bool = True) -> HazardPublic:

@@ -8,10 +8,11 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from api.deps import ContextDep, Electrician, PageDep, PrincipalDep, RecordsDep, TimezoneDep
 from api.routers.files import keep_photos
+from api.schemas import ItemPublic, PersonPublic, RoundCreate, RoundPublic, TemplatePublic
 from api.timefmt import at_ms
 from api.uploads import body_of, read_record
 from campus.errors import NotFound
@@ -23,57 +24,8 @@ from records.store import RoundRow
 router = APIRouter(tags=["records"])
 
 
-class ItemAnswer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    item: int = Field(ge=0, le=99, description="the item's index in the template's checklist")
-    ok: bool = Field(description="true: OK; false: a problem (say what in the note)")
-    note: str = Field(default="", max_length=2000)
-
-
-class RoundCreate(BaseModel):
-    """A check round as the electrician walked it. Who and when are not fields: the token and the server's clock."""
-
-    model_config = ConfigDict(extra="forbid")
-    template: str = Field(max_length=64, examples=["zone-patrol"])
-    zone: str | None = Field(default=None, max_length=64, description="for a round walked per zone")
-    building: str | None = Field(default=None, max_length=64, description="for a round walked per building")
-    items: list[ItemAnswer] = Field(max_length=100)
-    note: str = Field(default="", max_length=4000)
-    photos: list[str] = Field(default_factory=list, max_length=20,
-                              description="SHA-256 of photos uploaded to /photos (or send them in this request)")
-    hazards: bool = Field(default=True, description="make each problem item an open hazard in the ledger")
-
-
-class ItemPublic(BaseModel):
-    item: int
-    zh: str
-    en: str
-    ok: bool
-    note: str
-
-
-class RoundPublic(BaseModel):
-    id: int
-    site: str
-    template: str
-    template_name: str
-    zone: str
-    building: str | None
-    recorded_by: str = Field(description="the token that recorded it")
-    recorded_at: datetime = Field(description="the server's clock")
-    day: date
-    items: list[ItemPublic]
-    problems: int
-    note: str
-    photos: list[str]
-    hazards: list[int] = Field(default_factory=list, description="hazards this round opened (when it was recorded)")
-
-
-class PersonPublic(BaseModel):
-    id: str
-    name: str
-
-
+# Not in api.schemas: water_tests has a DuePublic too, so OpenAPI names this component after its module
+# (api__routers__inspections__DuePublic); moving it would rename the component.
 class DuePublic(BaseModel):
     template: str
     name: str
@@ -84,14 +36,6 @@ class DuePublic(BaseModel):
     end: date
     status: str = Field(description="due (its window holds today) or overdue (its window passed without a round)")
     assigned: list[PersonPublic] = Field(description="who the duty roster has on duty there")
-
-
-class TemplatePublic(BaseModel):
-    id: str
-    name: str
-    every: str
-    per: str
-    items: list[str]
 
 
 def public_round(t: RoundRow, records: RecordDesk, tz: ZoneInfo, language: str = "zh-CN",

@@ -2,52 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
-from pydantic import BaseModel, Field
 
 from alerts.desk import AlertDesk
 from api.access import Scope, check_scope
 from api.deps import PageDep, PrincipalDep, TimezoneDep, require
+from api.schemas import Me, ScopePublic, TokenCreate, TokenCreated, TokenPublic
 from api.timefmt import from_ms
 from api.tokens import Principal, Role, TokenStore
-from campus.contract import ID_PATTERN
 
 router = APIRouter(tags=["access"])
-
-
-IdList = list[Annotated[str, Field(pattern=ID_PATTERN)]]
-
-
-class ScopePublic(BaseModel):
-    """What a token may see: none of the three = every site."""
-
-    sites: IdList = Field(default_factory=list, max_length=1000, description="these sites only")
-    zones: IdList = Field(default_factory=list, max_length=1000, description="inside them, these zones only")
-    buildings: IdList = Field(default_factory=list, max_length=1000, description="... and these buildings")
-
-
-class TokenCreate(ScopePublic):
-    name: str = Field(min_length=1, max_length=64, examples=["wang-electrician"])
-    role: Role = Field(examples=["electrician"])
-
-
-class TokenCreated(BaseModel):
-    name: str
-    role: Role
-    token: str = Field(description="shown only now: store it, meterwatch keeps only its hash")
-    scope: ScopePublic
-
-
-class TokenPublic(BaseModel):
-    id: int
-    name: str
-    role: Role
-    created: datetime
-    last_used: datetime | None
-    scope: ScopePublic
 
 
 def _scope_public(scope: Scope) -> ScopePublic:
@@ -62,15 +28,6 @@ def unscoped_admin(principal: Annotated[Principal, Depends(require(Role.ADMIN))]
 
 
 TokenAdmin = Depends(unscoped_admin)
-
-
-class Me(BaseModel):
-    name: str
-    role: Role
-    person: str | None = Field(default=None, description="the duty roster's name for this token's name, if listed")
-    zones: list[str] = Field(default_factory=list, description="the zones (责任区) the roster gives this person in "
-                             "any shift; empty: all, or not on the roster")
-    scope: ScopePublic = Field(default_factory=ScopePublic, description="what the token may see")
 
 
 def _tokens(request: Request) -> TokenStore:
@@ -90,7 +47,7 @@ def me(principal: PrincipalDep, request: Request) -> Me:
 
 @router.get("/tokens", response_model=list[TokenPublic], dependencies=[TokenAdmin], summary="Tokens (admin)")
 def list_tokens(request: Request, tz: TimezoneDep, page: PageDep, response: Response) -> list[TokenPublic]:
-    return [TokenPublic(id=t.id, name=t.name, role=t.role, created=from_ms(t.created_ms, tz),  # type: ignore[arg-type]
+    return [TokenPublic(id=t.id, name=t.name, role=t.role, created=from_ms(t.created_ms, tz),
                         last_used=from_ms(t.last_used_ms, tz), scope=_scope_public(t.scope))
             for t in page.of(_tokens(request).list(), response)]
 

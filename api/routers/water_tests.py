@@ -10,10 +10,11 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field
 
 from api.deps import ContextDep, Electrician, LanguageDep, PrincipalDep, RecordsDep, TimezoneDep
 from api.routers.files import keep_attachment
+from api.schemas import PointPublic, ResultPublic, WaterTestCreate, WaterTestPublic
 from api.timefmt import at_ms, from_ms
 from api.uploads import body_of, read_record
 from campus.errors import NotFound
@@ -27,78 +28,8 @@ from records.water_tests import Value, record_test
 router = APIRouter(tags=["records"])
 
 
-class ValueWithLimit(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    value: float = Field(allow_inf_nan=False)
-    min: float | None = Field(default=None, allow_inf_nan=False, description="its lower limit")
-    max: float | None = Field(default=None, allow_inf_nan=False, description="its upper limit")
-    unit: str | None = Field(default=None, max_length=20)
-    name: str | None = Field(default=None, max_length=100)
-
-    @model_validator(mode="after")
-    def _order(self) -> ValueWithLimit:
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min {self.min} is above max {self.max}")
-        return self
-
-
-Param = Annotated[str, Field(max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
-
-
-class WaterTestCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    point: str = Field(max_length=64, description="a sampling point: a drinking-water sensor's id, or one of the "
-                       "campus file's sampling_points", examples=["ta-fountain"])
-    taken_at: dt.datetime = Field(description="when the sample was taken (not when it is recorded)")
-    kind: Literal["self", "lab", "filter"] = Field(description="self-test, laboratory test, or a filter change")
-    lab: str | None = Field(default=None, max_length=200, description="the laboratory (with kind: lab)")
-    values: dict[Param, float | ValueWithLimit] = Field(
-        default_factory=dict, max_length=60,
-        description="parameter → value; a parameter meterwatch does not know comes with its limit: {value, max}",
-        examples=[{"ph": 7.2, "turbidity_ntu": 0.3, "lead_mgl": {"value": 0.002, "max": 0.01, "unit": "mg/L"}}])
-    note: str = Field(default="", max_length=4000)
-
-    @model_validator(mode="after")
-    def _aware(self) -> WaterTestCreate:
-        if self.taken_at.tzinfo is None:
-            raise ValueError("taken_at needs its UTC offset, e.g. 2026-11-20T10:00:00+08:00")
-        if not 2000 <= self.taken_at.year <= 2100:
-            raise ValueError("taken_at: a year between 2000 and 2100")
-        for k, v in self.values.items():
-            if isinstance(v, float) and v != v:
-                raise ValueError(f"{k}: not a number")
-        return self
-
-
-class ResultPublic(BaseModel):
-    field: str
-    name: str
-    value: float
-    unit: str
-    low: float | None
-    high: float | None
-    limit: str
-    ok: bool
-    rule: str | None = Field(description="the alert rule that holds a sensor here to this limit")
-
-
-class WaterTestPublic(BaseModel):
-    id: int
-    site: str
-    point: str
-    point_name: str
-    kind: str
-    lab: str | None
-    taken_at: dt.datetime
-    recorded_by: str
-    recorded_at: dt.datetime
-    results: list[ResultPublic]
-    passed: bool
-    attachment: str | None = Field(description="/api/v1/files/{sha256} of the laboratory's PDF")
-    note: str
-    alerts: list[int] = Field(description="alerts this test raised")
-
-
+# Not in api.schemas: inspections has a DuePublic too, so OpenAPI names this component after its module
+# (api__routers__water_tests__DuePublic); moving it would rename the component.
 class DuePublic(BaseModel):
     point: str
     point_name: str
@@ -108,17 +39,6 @@ class DuePublic(BaseModel):
     last: dt.datetime | None
     due: dt.date
     status: str = Field(description="due (soon or now) or overdue")
-
-
-class PointPublic(BaseModel):
-    id: str
-    name: str
-    building: str
-    zone: str
-    role: str
-    device: str | None
-    filter: bool
-    limits: dict[str, str]
 
 
 def _public(t: WaterTestRow, names: dict[str, SamplingPoint], tz: ZoneInfo, zh: bool) -> WaterTestPublic:

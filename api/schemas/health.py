@@ -1,0 +1,23 @@
+"""The service's health (tag: health)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok", "degraded"] = Field(description="degraded: broker or store unreachable, or spool not empty")
+    mqtt_connected: bool
+    store_backend: str
+    store_reachable: bool
+    store_error: str | None
+    spool_depth: int = Field(description="readings held on disk until the store takes them")
+    backlog: int = Field(description="messages received and not yet committed")
+    dead_letters: int = Field(description="refused messages waiting for replay")
+    received: int
+    stored: int
+    acknowledged: int
+    warnings: list[str] = Field(default_factory=list, description="things to look at before they become a problem, "
+                                                                   "e.g. dead letters near their bound")
