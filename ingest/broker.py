@@ -25,6 +25,7 @@ import struct
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 log = logging.getLogger("meterwatch.broker")
@@ -118,6 +119,22 @@ class Session:
                 return pid
 
 
+@dataclass
+class Connection:
+    """One client connection after CONNECT: its writer, its session, its QoS 2 messages awaiting PUBREL, and
+    whether it has said DISCONNECT (a clean exit)."""
+
+    writer: asyncio.StreamWriter
+    session: Session | None = None
+    qos2: dict[int, Message] = field(default_factory=dict)
+    done: bool = False
+
+    def joined(self) -> Session:
+        if self.session is None:  # the handlers run only after CONNECT made one
+            raise ProtocolViolation("no session")
+        return self.session
+
+
 class EmbeddedBroker:
     def __init__(self, host: str = "127.0.0.1", port: int = 1883, *, max_inflight: int = 1000,
                  limits: BrokerLimits | None = None) -> None:
@@ -133,6 +150,10 @@ class EmbeddedBroker:
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
         self.dropped = 0
+        self._handlers: dict[int, Callable[[Connection, int, bytes], None]] = {
+            PUBLISH: self._on_publish, PUBACK: self._on_puback, PUBREL: self._on_pubrel,
+            SUBSCRIBE: self._on_subscribe, UNSUBSCRIBE: self._on_unsubscribe, PINGREQ: self._on_pingreq,
+            DISCONNECT: self._on_disconnect}
 
     # -- lifecycle (thread) ------------------------------------------------------------
     def start(self, timeout: float = 10.0) -> EmbeddedBroker:
@@ -144,7 +165,7 @@ class EmbeddedBroker:
             self._loop = loop
             try:
                 self._server = loop.run_until_complete(
-                    asyncio.start_server(self._client, self.host, self.port, limit=1 << 20))
+                    asyncio.start_server(self._accepted, self.host, self.port, limit=1 << 20))
                 self.port = self._server.sockets[0].getsockname()[1]
                 loop.create_task(self._expire_sessions())
             except OSError as exc:
@@ -170,14 +191,30 @@ class EmbeddedBroker:
 
         async def shutdown() -> None:
             if self._server is not None:
+                # Accept no more, but do not close the server yet: a connection accepted in the loop's last turn
+                # builds its transport one turn later, and a transport built after Server.close() fails to attach
+                # and is dropped unclosed (CPython gh-109564). The ready queue is first in, first out: one yield and
+                # every accepted connection has its transport, a second and its connection_made has registered it
+                # (``_accepted``).
+                for sock in self._server.sockets:
+                    asyncio.get_running_loop().remove_reader(sock.fileno())
+                await asyncio.sleep(0)
                 self._server.close()
-            await asyncio.sleep(0)  # connections accepted whose handler has not run yet: let it start (and close)
-            for writer in list(self._writers):
-                writer.transport.abort()  # now, unsent data or not: a peer that does not read cannot hold it open
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.sleep(0)
+            # Until nothing is left: every tracked connection cut (a handler cancelled before its first step never
+            # reaches its finally, so it is cut here), every task cancelled and finished. A connection accepted in
+            # the loop's last turn shows up in the next one (its connection_made, then its handler): round again.
+            for _ in range(100):
+                for writer in list(self._writers):
+                    writer.transport.abort()  # now, unsent data or not: a peer that does not read cannot hold it
+                    self._writers.discard(writer)
+                tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                if not tasks and not self._writers:
+                    break
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.sleep(0)  # what the cancellations scheduled (connection_made, connection_lost)
             await asyncio.sleep(0.01)  # the transports' close callbacks: every socket closed before the loop stops
             loop.stop()
 
@@ -237,70 +274,31 @@ class EmbeddedBroker:
                 log.info("offline session expired", extra={"client": cid[:100]})
                 del self.sessions[cid]
 
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session: Session | None = None
-        clean_exit = False
-        qos2: dict[int, Message] = {}
-        self.connections += 1
+    def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A new connection, from its transport's connection_made: tracked from this moment, so ``stop`` closes it
+        even when its handler has not run a step yet."""
         self._writers.add(writer)
+        asyncio.get_running_loop().create_task(self._client(reader, writer))
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = Connection(writer)
+        self.connections += 1
         try:
             if self.connections > self.limits.max_connections:
                 raise ProtocolViolation("too many connections")
             ptype, flags, body = await asyncio.wait_for(self._read(reader, None), self.limits.connect_timeout_s)
             if ptype != CONNECT:
                 raise ProtocolViolation("first packet is not CONNECT")
-            session, keepalive = self._connect(body, writer)
-            if session is None:
+            conn.session, keepalive = self._connect(body, writer)
+            if conn.session is None:
                 return
             idle = keepalive * 1.5 if keepalive else None
-            while True:
+            while not conn.done:
                 ptype, flags, body = await self._read(reader, idle)
-                if ptype == PUBLISH:
-                    qos = (flags >> 1) & 3
-                    if qos == 3:
-                        raise ProtocolViolation("PUBLISH with QoS 3")
-                    topic, pos = _str(body, 0)
-                    if not topic or "+" in topic or "#" in topic or "\0" in topic:
-                        raise ProtocolViolation("PUBLISH to an invalid topic name")
-                    pid = 0
-                    if qos:
-                        (pid,) = struct.unpack_from("!H", body, pos)
-                        pos += 2
-                    msg = Message(topic, body[pos:], min(qos, 1), bool(flags & 1))
-                    if qos == 2:
-                        if pid not in qos2 and len(qos2) >= self.max_inflight:
-                            raise ProtocolViolation("too many QoS 2 messages in flight")
-                        qos2[pid] = msg
-                        writer.write(_packet(PUBREC, 0, struct.pack("!H", pid)))
-                        continue
-                    self._route(msg)
-                    if qos == 1:
-                        writer.write(_packet(PUBACK, 0, struct.pack("!H", pid)))
-                elif ptype == PUBACK:
-                    (pid,) = struct.unpack_from("!H", body)
-                    session.inflight.pop(pid, None)
-                    self._pump(session)
-                elif ptype == PUBREL:
-                    (pid,) = struct.unpack_from("!H", body)
-                    if pid in qos2:
-                        self._route(qos2.pop(pid))
-                    writer.write(_packet(PUBCOMP, 0, struct.pack("!H", pid)))
-                elif ptype == SUBSCRIBE:
-                    self._subscribe(session, body, writer)
-                elif ptype == UNSUBSCRIBE:
-                    (pid,) = struct.unpack_from("!H", body)
-                    pos = 2
-                    while pos < len(body):
-                        filt, pos = _str(body, pos)
-                        session.subscriptions.pop(filt, None)
-                    writer.write(_packet(UNSUBACK, 0, struct.pack("!H", pid)))
-                elif ptype == PINGREQ:
-                    writer.write(_packet(PINGRESP, 0, b""))
-                elif ptype == DISCONNECT:
-                    clean_exit = True
-                    return
-                else:
+                handler = self._handlers.get(ptype)
+                if handler is None:
                     raise ProtocolViolation(f"unexpected packet type {ptype}")
+                handler(conn, flags, body)
                 await writer.drain()
         except (asyncio.IncompleteReadError, asyncio.CancelledError, ConnectionError, TimeoutError):
             pass
@@ -309,14 +307,67 @@ class EmbeddedBroker:
             log.info("connection closed: protocol violation", extra={"error": f"{type(exc).__name__}: {exc}"[:200]})
         finally:
             self.connections -= 1
+            session = conn.session
             if session is not None and session.writer is writer:
                 session.writer = None
                 session.offline_since = time.monotonic()
-                if session.will is not None and not clean_exit:
+                if session.will is not None and not conn.done:
                     self._route(session.will)
                 if session.clean:
                     self.sessions.pop(session.client_id, None)
             await self._close(writer)
+
+    # -- packets after CONNECT, one method each (MQTT 3.1.1, section 3) ---------------------------
+    def _on_publish(self, conn: Connection, flags: int, body: bytes) -> None:
+        qos = (flags >> 1) & 3
+        if qos == 3:
+            raise ProtocolViolation("PUBLISH with QoS 3")
+        topic, pos = _str(body, 0)
+        if not topic or "+" in topic or "#" in topic or "\0" in topic:
+            raise ProtocolViolation("PUBLISH to an invalid topic name")
+        pid = 0
+        if qos:
+            (pid,) = struct.unpack_from("!H", body, pos)
+            pos += 2
+        msg = Message(topic, body[pos:], min(qos, 1), bool(flags & 1))
+        if qos == 2:
+            if pid not in conn.qos2 and len(conn.qos2) >= self.max_inflight:
+                raise ProtocolViolation("too many QoS 2 messages in flight")
+            conn.qos2[pid] = msg
+            conn.writer.write(_packet(PUBREC, 0, struct.pack("!H", pid)))
+            return
+        self._route(msg)
+        if qos == 1:
+            conn.writer.write(_packet(PUBACK, 0, struct.pack("!H", pid)))
+
+    def _on_puback(self, conn: Connection, flags: int, body: bytes) -> None:
+        (pid,) = struct.unpack_from("!H", body)
+        session = conn.joined()
+        session.inflight.pop(pid, None)
+        self._pump(session)
+
+    def _on_pubrel(self, conn: Connection, flags: int, body: bytes) -> None:
+        (pid,) = struct.unpack_from("!H", body)
+        if pid in conn.qos2:
+            self._route(conn.qos2.pop(pid))
+        conn.writer.write(_packet(PUBCOMP, 0, struct.pack("!H", pid)))
+
+    def _on_subscribe(self, conn: Connection, flags: int, body: bytes) -> None:
+        self._subscribe(conn.joined(), body, conn.writer)
+
+    def _on_unsubscribe(self, conn: Connection, flags: int, body: bytes) -> None:
+        (pid,) = struct.unpack_from("!H", body)
+        session, pos = conn.joined(), 2
+        while pos < len(body):
+            filt, pos = _str(body, pos)
+            session.subscriptions.pop(filt, None)
+        conn.writer.write(_packet(UNSUBACK, 0, struct.pack("!H", pid)))
+
+    def _on_pingreq(self, conn: Connection, flags: int, body: bytes) -> None:
+        conn.writer.write(_packet(PINGRESP, 0, b""))
+
+    def _on_disconnect(self, conn: Connection, flags: int, body: bytes) -> None:
+        conn.done = True  # a clean exit: the Last Will is not sent
 
     async def _close(self, writer: asyncio.StreamWriter) -> None:
         """Close a connection: what it still has to send goes out if the peer reads it within CLOSE_WAIT_S, else

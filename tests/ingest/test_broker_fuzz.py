@@ -4,6 +4,8 @@ time during the attack stays small (measured and printed)."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import os
 import socket
 import statistics
@@ -11,6 +13,8 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
@@ -127,6 +131,46 @@ def test_trickled_connect_is_cut_off_at_the_deadline(broker: EmbeddedBroker) -> 
                 pass
         assert closed or _closed(sock, 2)
         assert time.monotonic() - start < LIMITS.connect_timeout_s + 1.5
+
+
+def test_stop_closes_connections_accepted_in_its_last_loop_turn(monkeypatch: pytest.MonkeyPatch,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """Connections the loop accepts in the turn ``stop`` is scheduled in are closed by ``stop``, not dropped open for
+    the garbage collector to find (Server.close() before their transport exists: CPython gh-109564)."""
+    b = EmbeddedBroker(port=0, limits=LIMITS).start()
+    assert b._loop is not None
+    entered, release, stopped = threading.Event(), threading.Event(), False
+    real = asyncio.run_coroutine_threadsafe
+
+    def hold() -> None:  # the broker's loop is busy while the connections wait in the listen backlog
+        entered.set()
+        release.wait(10)
+
+    def schedule(*args: Any) -> Any:
+        future = real(*args)
+        release.set()  # stop's shutdown is queued: the loop takes it and the accepts in the same turn
+        return future
+
+    gc_enabled = gc.isenabled()
+    gc.disable()  # the collector would close a dropped connection too, and hide it
+    try:
+        with ExitStack() as stack:
+            b._loop.call_soon_threadsafe(hold)
+            assert entered.wait(10)
+            clients = [stack.enter_context(socket.create_connection(("127.0.0.1", b.port), timeout=5))
+                       for _ in range(5)]
+            monkeypatch.setattr(asyncio, "run_coroutine_threadsafe", schedule)
+            b.stop()
+            stopped = True
+            assert all(_closed(sock, 5) for sock in clients), "stop() left an accepted connection open"
+        assert not [r.getMessage() for r in caplog.records if r.name == "asyncio"]  # each closed by its handler
+    finally:
+        release.set()
+        if not stopped:
+            b.stop()
+        if gc_enabled:
+            gc.enable()
+        gc.collect()
 
 
 def test_queues_sessions_and_retained_are_bounded() -> None:
