@@ -137,12 +137,24 @@ def _connect_once(settings: MqttSettings, username: str, password: str, wait_s: 
     return accepted.is_set()
 
 
-def shut(client: paho.Client) -> None:
-    """Disconnect, stop paho's network thread and close the socket. paho closes it only once its thread has
-    written DISCONNECT, and loop_stop() right after disconnect() can end that thread first: the socket leaked."""
-    client.disconnect()
+def shut(client: paho.Client, *, clean: bool = True) -> None:
+    """Stop a client and close every socket it holds. ``clean``: say DISCONNECT first (else the broker sees the
+    connection drop, and publishes the Last Will).
+
+    paho closes its socket only once its thread has written DISCONNECT, and loop_stop() right after disconnect()
+    can end that thread first. It closes the socket pair that wakes its thread only in ``Client.__del__``, and
+    a client in a reference cycle is finalised by the garbage collector in no particular order with those
+    sockets: their own finalisers may run first and warn (an unclosed socket, found in a later, unrelated test).
+    So both are closed here, through paho's own ``_reset_sockets``, the one place that knows them all."""
+    if clean:
+        client.disconnect()
     client.loop_stop()
-    sock = client.socket()
+    reset = getattr(client, "_reset_sockets", None)
+    if callable(reset):
+        with contextlib.suppress(OSError):
+            reset()
+        return
+    sock = client.socket()  # a paho without _reset_sockets: at least the connection
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.close()

@@ -71,8 +71,12 @@ class _Client:
         if clean:
             self.c.disconnect()  # closed below if paho's thread stopped before it had sent DISCONNECT
         self.c.loop_stop()
-        sock = self.c.socket()
-        if sock is not None:
+        # the connection and paho's wake-up socket pair, which paho itself closes only when the client is
+        # collected (ingest.mqtt.shut says why that warns; the simulator does not import meterwatch)
+        reset = getattr(self.c, "_reset_sockets", None)
+        if callable(reset):
+            reset()
+        elif (sock := self.c.socket()) is not None:
             sock.close()
 
 
