@@ -99,36 +99,39 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # what this lifespan opens it holds in its own names and closes, whatever app.state holds by then (a
+        # second lifespan over the same app, as a test client's, would otherwise orphan the first one's)
         owned = service is None
-        app.state.tokens = TokenStore(DataDir(settings.data_dir).state)
-        app.state.filings = FilingStore(DataDir(settings.data_dir).filed)
-        app.state.service = service or build_service(settings, campus)
-        app.state.usage = build_usage(settings, app.state.service)  # the app's own, whoever owns the service
+        tokens = app.state.tokens = TokenStore(DataDir(settings.data_dir).state)
+        filings = app.state.filings = FilingStore(DataDir(settings.data_dir).filed)
+        ingest = app.state.service = service or build_service(settings, campus)
+        usage = app.state.usage = build_usage(settings, ingest)  # the app's own, whoever owns the service
         engine = alerts if not owned else build_alerts(settings)
+        desk = None
         if owned:
             # the desk first: it checks the rule file and roster here, with file and line, not in a child process
-            app.state.alerts = alert_desk(settings, engine)
-            app.state.service.start()
+            desk = app.state.alerts = alert_desk(settings, engine)
+            ingest.start()
             if engine is not None:
                 engine.start()
         if settings.report.refresh_s > 0:
-            app.state.usage.keep_current(settings.report.refresh_s)
-        app.state.records = build_records(app, settings, clock)
-        app.state.records.keep_checking()
+            usage.keep_current(settings.report.refresh_s)
+        records = app.state.records = build_records(app, settings, clock)
+        records.keep_checking()
         try:
             yield
         finally:
-            app.state.records.close()
-            app.state.tokens.close()
-            app.state.filings.close()
-            app.state.usage.stop()
-            app.state.usage.close()
+            records.close()
+            tokens.close()
+            filings.close()
+            usage.stop()
+            usage.close()
             if owned:
                 if engine is not None:
                     engine.stop()
-                if app.state.alerts is not None:
-                    app.state.alerts.close()
-                app.state.service.stop()
+                if desk is not None:
+                    desk.close()
+                ingest.stop()
 
     app = FastAPI(title="meterwatch", version="0.1.0", lifespan=lifespan,
                   description="校园水电气与水质监测 · campus water, electricity, gas and water-quality telemetry")
