@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -170,6 +170,15 @@ def _notice(r: tuple[Any, ...]) -> Notice:
                   r[13], r[14])
 
 
+def _under(topics: Sequence[str] | None) -> tuple[str, list[str]]:
+    """A WHERE clause keeping topics under one of ``topics`` (None: all; empty: none)."""
+    if topics is None:
+        return "", []
+    if not topics:
+        return "WHERE 0", []
+    return "WHERE " + " OR ".join("instr(topic, ?) = 1" for _ in topics), list(topics)
+
+
 class AlertStore:
     def __init__(self, path: Path) -> None:
         self._conn = connect(path)
@@ -225,16 +234,20 @@ class AlertStore:
         self._conn.execute("DELETE FROM evaluation_failures WHERE id <= "
                            "(SELECT max(id) FROM evaluation_failures) - ?", (MAX_FAILURES_KEPT,))
 
-    def failures(self, limit: int = 100, offset: int = 0) -> list[EvaluationFailure]:
-        """Messages the engine could not evaluate, newest first."""
+    def failures(self, limit: int = 100, offset: int = 0,
+                 topics: Sequence[str] | None = None) -> list[EvaluationFailure]:
+        """Messages the engine could not evaluate, newest first; ``topics``: only those under these prefixes."""
+        where, args = _under(topics)
         with self.lock:
-            rows = self._conn.execute("SELECT id, ts_ms, topic, payload, error FROM evaluation_failures "
-                                      "ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+            rows = self._conn.execute("SELECT id, ts_ms, topic, payload, error FROM evaluation_failures "  # noqa: S608
+                                      f"{where} ORDER BY id DESC LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
         return [EvaluationFailure(*r) for r in rows]
 
-    def failure_count(self) -> int:
+    def failure_count(self, topics: Sequence[str] | None = None) -> int:
+        where, args = _under(topics)
         with self.lock:
-            return int(self._conn.execute("SELECT count(*) FROM evaluation_failures").fetchone()[0])
+            return int(self._conn.execute(f"SELECT count(*) FROM evaluation_failures {where}",  # noqa: S608
+                                          args).fetchone()[0])
 
     def close(self) -> None:
         self._conn.close()

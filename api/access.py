@@ -150,6 +150,19 @@ class Access:
             zone = next((z.id for z in campus.zones if building in z.buildings), None) if campus else None
         return self.scope.building(site, building, zone)
 
+    def topics(self, prefix: str, site: str | None) -> list[str] | None:
+        """The topic prefixes of what it may see (dead letters, evaluation failures): None for all (an unscoped
+        token, no site=); a site's (prefix/site/), or, narrowed to zones or buildings, each of its devices'
+        (prefix/site/device/). A message whose topic names no site it may see (or none at all) is not its."""
+        if self.scope.everything and site is None:
+            return None
+        sites = [site] if site is not None else list(self.campuses())
+        if site is not None:
+            self.site(site)  # 404 for a site it may not see
+        if not self.scope.partial:
+            return [f"{prefix}/{s}/" for s in sites]
+        return [f"{prefix}/{c.site.id}/{d.id}/" for s in sites for c, d in self.devices(s)]
+
 
 class AmbiguousSite(MeterwatchError):
     """The request needs a site and there are several: answered 422 with the ids."""

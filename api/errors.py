@@ -22,6 +22,10 @@ def _said(exc: Exception) -> str:
     return str(exc)
 
 
+def _too_deep(exc: Exception) -> str:
+    return "the body is nested too deeply to read: send JSON with at most a few hundred levels"
+
+
 def _store_down(exc: Exception) -> str:
     return f"time-series store unavailable, try again shortly: {exc}"
 
@@ -36,6 +40,7 @@ STATUSES: dict[type[Exception], tuple[int, Callable[[Exception], str]]] = {
     Invalid: (422, _said),                 # a change or a scope naming what the campus does not have
     RecordRefused: (422, _said),           # a record that cannot be taken as sent
     FileRejected: (422, _said),            # a photo or PDF that is not what it says
+    RecursionError: (400, _too_deep),      # JSON nested past the parser's recursion limit (as a body or a field)
     StoreUnavailable: (503, _store_down),  # try again shortly
     ConfigError: (503, _said),             # the service's configuration, not the request
 }

@@ -16,6 +16,7 @@ from alerts.messages import localize
 from alerts.store import Alert
 from api.access import Scope
 from api.deps import (
+    AccessDep,
     AlertsDep,
     LanguageDep,
     PageDep,
@@ -92,12 +93,13 @@ def list_alerts(alerts: AlertsDep, tz: TimezoneDep, page: PageDep, response: Res
 
 @router.get("/evaluation-failures", response_model=list[EvaluationFailurePublic], dependencies=[Viewer],
             summary="Messages the alert engine could not evaluate, newest first (kept: the newest 10,000)")
-def list_evaluation_failures(alerts: AlertsDep, tz: TimezoneDep, page: PageDep,
-                             response: Response) -> list[EvaluationFailurePublic]:
-    rows = alerts.store.failures(page.limit, page.offset)
+def list_evaluation_failures(alerts: AlertsDep, tz: TimezoneDep, page: PageDep, response: Response,
+                             access: AccessDep, request: Request) -> list[EvaluationFailurePublic]:
+    topics = access.topics(request.app.state.settings.mqtt.topic_prefix, None)  # like dead letters: its own only
+    rows = alerts.store.failures(page.limit, page.offset, topics)
     out = [EvaluationFailurePublic(id=f.id, at=from_ms(f.ts_ms, tz), topic=f.topic,
                                    payload=f.payload.decode("utf-8", "replace"), error=f.error) for f in rows]
-    return page.of(out, response, alerts.store.failure_count())
+    return page.of(out, response, alerts.store.failure_count(topics))
 
 
 @router.get("/{alert_id}", response_model=AlertPublic, summary="One alert", dependencies=[Viewer])

@@ -27,29 +27,15 @@ def list_dead_letters(service: ServiceDep, tz: TimezoneDep, page: PageDep, respo
                       request: Request, include_replayed: Annotated[bool, Query()] = False,
                       site: Annotated[str | None, Query(max_length=64, description="one site's")] = None,
                       ) -> list[DeadLetterPublic]:
-    topics = _topics(access, request.app.state.settings.mqtt.topic_prefix, site)
+    topics = access.topics(request.app.state.settings.mqtt.topic_prefix, site)
     letters = service.dead_letters.list(pending_only=not include_replayed, limit=page.limit, offset=page.offset,
                                         topics=topics)
     total = service.dead_letters.count(pending_only=not include_replayed, topics=topics)
     return [_public(d, tz) for d in page.of(letters, response, total)]
 
 
-def _topics(access: Access, prefix: str, site: str | None) -> list[str] | None:
-    """The topic prefixes a token may see letters of: None for all (an unscoped token, no site=); a site's
-    (prefix/site/), or, narrowed to zones or buildings, each of its devices' (prefix/site/device/). A letter
-    whose topic names no site it may see (or none at all) is not its."""
-    if access.scope.everything and site is None:
-        return None
-    sites = [site] if site is not None else list(access.campuses())
-    if site is not None:
-        access.site(site)  # 404 for a site it may not see
-    if not access.scope.partial:
-        return [f"{prefix}/{s}/" for s in sites]
-    return [f"{prefix}/{c.site.id}/{d.id}/" for s in sites for c, d in access.devices(s)]
-
-
 def _visible(access: Access, prefix: str, letter_id: int, service: ServiceDep) -> None:
-    topics = _topics(access, prefix, None)
+    topics = access.topics(prefix, None)
     letter = service.dead_letters.get(letter_id)
     if topics is not None and not any(letter.topic.startswith(t) for t in topics):
         raise NotFound(f"no dead letter {letter_id}")

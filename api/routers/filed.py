@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
-from api.deps import AccessDep, SiteUsageDep, check_month, require
+from api.deps import AccessDep, PrincipalDep, SiteUsageDep, check_month, require
 from api.schemas import FiledFilePublic, FilingPublic
 from api.tokens import Principal, Role
 from app.reporting import monthly_report, with_filing
@@ -65,10 +65,12 @@ def list_filed(request: Request, access: AccessDep,
                              "description": "with format=: the exact bytes filed; without: the filing and what "
                                             "changed since"}},
             summary="One filing: exactly the bytes filed (format=), or what it holds and what changed since")
-def get_filed(month: Month, request: Request, usage: SiteUsageDep,
+def get_filed(month: Month, request: Request, usage: SiteUsageDep, principal: PrincipalDep,
               format: Annotated[Literal["json", "csv", "xlsx", "pdf"] | None, Query()] = None,
               version: Annotated[int | None, Query(ge=1, le=10_000)] = None) -> Response:
     check_month(month)
+    if principal.scope.partial:  # the filed report holds every building and device of the site
+        raise HTTPException(403, "a token narrowed to zones or buildings cannot read a site's filed report")
     store = filings(request)
     site = usage.site_id
     filing = store.filing(site, month, version)

@@ -111,9 +111,11 @@ def notice(request: Request, records: RecordsDep, ctx: ContextDep, tz: TimezoneD
            point: Annotated[list[str] | None, Query(max_length=200, description="points to show (all by default)")]
            = None) -> Response:
     seen = _points(ctx)
-    chosen = [seen[p] for p in point or seen if p in seen]
-    if point and len(chosen) != len(set(point)):
-        raise NotFound(f"no sampling point {next(p for p in point if p not in seen)!r}")
+    wanted = list(dict.fromkeys(point or seen))  # each point once, in the order asked
+    missing = [p for p in wanted if p not in seen]
+    if missing:
+        raise NotFound(f"no sampling point {missing[0]!r}")
+    chosen = [seen[p] for p in wanted]
     latest = []
     for p in chosen:
         tests = [t for t in records.store.tests(ctx.site, point=p.id, limit=10) if t.kind != "filter"]

@@ -4,6 +4,7 @@ them to answer itself."""
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from api.access import AmbiguousSite, SharedDeviceId
 from api.errors import STATUSES, install
 from campus.errors import AlreadyExists, ConfigError, Invalid, NotFound, StoreUnavailable
+from tests.support.alertapp import alert_app
 from tests.support.paths import ROOT
 
 
@@ -43,3 +45,16 @@ def test_no_router_catches_a_domain_error_of_the_table() -> None:
                            if isinstance(t, ast.Name) and t.id in names]
     # one exception: adding a device that exists says how to change it instead, and raises AlreadyExists again
     assert caught == ["devices.py:145 AlreadyExists"]
+
+
+def test_json_nested_past_the_parsers_limit_is_400_not_500(tmp_path: Path) -> None:
+    """#21: deeply nested JSON gave 500 (RecursionError) on the records' routes, as a body and as the multipart
+    ``record`` field."""
+    deep = b"[" * 200_000 + b"]" * 200_000  # 400 KB: inside the 1 MiB body bound
+    with alert_app(tmp_path / "data", []) as (c, _):
+        for url in ("/api/v1/hazards", "/api/v1/inspections", "/api/v1/water-tests"):
+            r = c.post(url, content=deep, headers={"Content-Type": "application/json"})
+            assert r.status_code == 400, (url, r.text[:200])
+            assert "nested too deeply" in r.json()["detail"]
+            r = c.post(url, files={"record": (None, deep, "application/json")})
+            assert r.status_code == 400, (url, "multipart", r.text[:200])

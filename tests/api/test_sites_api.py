@@ -192,3 +192,41 @@ def test_the_district_report_ranks_every_site_with_its_own_reports_figures(
     assert "各校能耗排名" in text
     assert "明德中学" in text
     assert "育才中学" in text
+
+
+def test_evaluation_failures_are_scoped_like_dead_letters(app: tuple[TestClient, AlertService],
+                                                           tmp_path: Path) -> None:
+    """#21: another site's viewer saw the topic and raw payload of what the engine could not evaluate."""
+    c, svc = app
+    with svc.store.tx():
+        for topic in ("campus/yucai/d1-fountain/reading", "campus/yucai/ta-fountain/reading",
+                      "campus/mingde/d1-fountain/reading", "stray/topic"):
+            svc.store.record_failure(topic, b"{}", "ZeroDivisionError: a rule's own bug", 0)
+
+    def topics(headers: dict[str, str] | None = None) -> list[str]:
+        r = c.get("/api/v1/alerts/evaluation-failures", headers=headers)
+        assert r.status_code == 200, r.text
+        assert int(r.headers["X-Total-Count"]) == len(r.json())
+        return sorted(f["topic"] for f in r.json())
+
+    assert len(topics()) == 4  # an unscoped admin sees them all
+    assert topics(_as(tmp_path, "viewer", "mingde-office", "--site", "mingde")) == [
+        "campus/mingde/d1-fountain/reading"]
+    assert topics(_as(tmp_path, "viewer", "north", "--site", "yucai", "--zone", "zone-north")) == [
+        "campus/yucai/d1-fountain/reading"]  # 宿舍1 is in the north zone, 教学楼A is not
+
+
+def test_a_narrowed_token_cannot_read_the_sites_filed_report(app: tuple[TestClient, AlertService],
+                                                             tmp_path: Path) -> None:
+    """#21: the filed report holds every building and device of the site; a zone's token got all of it."""
+    c, _ = app
+    month = datetime.now(TZ).strftime("%Y-%m")
+    assert c.post(f"/api/v1/reports/energy/{month}/file", params={"site": "yucai"}).status_code == 201
+    site = _as(tmp_path, "viewer", "yucai-office", "--site", "yucai")
+    north = _as(tmp_path, "viewer", "north", "--site", "yucai", "--zone", "zone-north")
+    for fmt in (None, "json", "csv", "xlsx", "pdf"):
+        params = {"site": "yucai", **({"format": fmt} if fmt else {})}
+        assert c.get(f"/api/v1/reports/filed/{month}", params=params, headers=site).status_code == 200, fmt
+        refused = c.get(f"/api/v1/reports/filed/{month}", params=params, headers=north)
+        assert refused.status_code == 403, fmt
+        assert "narrowed" in refused.json()["detail"]

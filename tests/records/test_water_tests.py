@@ -186,6 +186,12 @@ def test_the_public_notice_is_an_a4_pdf_of_the_latest_results(app: tuple[TestCli
                      "尚无检测记录", "GB 5749-2022"):
         assert expected in text, expected
     assert c.get("/api/v1/water-tests/notice", params={"point": "nowhere"}).status_code == 404
+    # #21: the same point twice gave 500 (StopIteration); it is shown once
+    twice = c.get("/api/v1/water-tests/notice", params=[("point", "d2-fountain"), ("point", "d2-fountain")])
+    assert twice.status_code == 200
+    assert "".join(p.extract_text() for p in PdfReader(io.BytesIO(twice.content)).pages).count("2号楼直饮水机") == 1
+    assert c.get("/api/v1/water-tests/notice", params=[("point", "d2-fountain"), ("point", "nowhere"),
+                                                       ("point", "d2-fountain")]).status_code == 404
     points = {p["id"]: p for p in c.get("/api/v1/water-tests/points").json()}
     assert points["ta-fountain"]["device"] == "ta-fountain"
     assert points["d2-fountain"]["device"] is None
