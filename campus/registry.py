@@ -268,6 +268,7 @@ class Registry:
             campus = self._loaded(campus)
             if any(d.id == device.id for d in campus.devices):
                 raise AlreadyExists(f"device {device.id!r} exists")
+            self._publisher_free(device, campus.site.id)
             return campus.model_copy(update={"devices": [*campus.devices, device]})
 
         self.change(add, site)
@@ -281,9 +282,21 @@ class Registry:
             if old is None:
                 raise NotFound(f"no device {device_id!r}")
             new = Device.model_validate({**old.model_dump(), **fields})
+            if (new.gateway or new.id) != (old.gateway or old.id):
+                self._publisher_free(new, campus.site.id)
             return campus.model_copy(update={"devices": [new if d.id == device_id else d for d in campus.devices]})
 
         self.change(update, site)
+
+    def _publisher_free(self, device: Device, site: str) -> None:
+        """A device publishes as its gateway (or as itself without one), and a broker username names one client:
+        :class:`AlreadyExists` if another site already has a publisher of that name (else revoking it in one site
+        would cut off the other, and the broker's files could not be written)."""
+        who = device.gateway or device.id
+        for other, campus in self._campuses.items():
+            if other != site and who in campus.publishers():
+                raise AlreadyExists(f"{who!r} already publishes for another site ({other}): a broker username names "
+                                    f"one client, so choose another {'gateway' if device.gateway else 'device'} id")
 
     def delete_device(self, device_id: str, site: str | None = None) -> None:
         def delete(campus: Campus | None) -> Campus:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Query, Request, Response
@@ -14,7 +14,7 @@ from api.deps import AccessDep, Admin, PageDep, ServiceDep
 from api.schemas import DeviceCreate, DevicePublic, DeviceUpdate, ReadingPublic, ReadingsPublic
 from api.timefmt import from_ms, parse_interval, to_ms
 from campus.contract import Kind
-from campus.errors import AlreadyExists
+from campus.errors import AlreadyExists, Invalid, NotFound
 from campus.model import Campus, Department, Device
 from deploy.mosquitto import keep_broker_current
 from ingest.service import IngestService
@@ -133,17 +133,39 @@ def _save(change: Callable[[], None], request: Request, later: BackgroundTasks) 
     later.add_task(keep_broker_current, request.app.state.settings)
 
 
+def _inside(access: Access, campus: Campus, device: dict[str, Any]) -> None:
+    """What a device names lies inside the caller's scope: its building and zone, its parent meter and its gateway
+    (else 404, as for anything outside); and its zone is its building's (else 422)."""
+    site, building, zone = campus.site.id, device["building"], device.get("zone")
+    own = next((z.id for z in campus.zones if building in z.buildings), None)
+    if zone is not None and own is not None and zone != own:
+        raise Invalid(f"zone {zone!r}: building {building!r} is in zone {own!r}, and a device's zone is its "
+                      "building's (leave zone out to follow the building)")
+    if not access.sees(site, building, zone or own):
+        raise NotFound(f"no building {building!r} in site {site!r}")
+    if device.get("parent"):
+        access.device(device["parent"], site)  # NotFound for a meter it may not see
+    gateway = device.get("gateway")
+    if gateway and access.scope.partial:
+        g = next((g for g in campus.gateways if g.id == gateway), None)
+        if g is None or g.building is None or not access.sees(site, g.building):
+            raise NotFound(f"no gateway {gateway!r} in site {site!r}")
+
+
 def create_device(body: DeviceCreate, service: ServiceDep, access: AccessDep, request: Request,
                   later: BackgroundTasks, site: SiteArg = None) -> DevicePublic:
     campus = access.site(site)
-    if not access.sees(campus.site.id, body.building):
-        raise HTTPException(404, f"no building {body.building!r} in site {campus.site.id!r}")
+    fields = body.model_dump(exclude_unset=True)
+    _inside(access, campus, fields)
 
     def add() -> None:
         try:
-            service.registry.add_device(Device.model_validate(body.model_dump(exclude_unset=True)), campus.site.id)
+            service.registry.add_device(Device.model_validate(fields), campus.site.id)
         except AlreadyExists as exc:
-            raise AlreadyExists(f"{exc}: PATCH /api/v1/sites/{campus.site.id}/devices/{body.id} to change it") from exc
+            if any(d.id == body.id for d in campus.devices):  # its id: say how to change it instead
+                raise AlreadyExists(f"{exc}: PATCH /api/v1/sites/{campus.site.id}/devices/{body.id} to change it"
+                                    ) from exc
+            raise
 
     _save(add, request, later)
     return _one(service, campus, body.id)
@@ -151,12 +173,11 @@ def create_device(body: DeviceCreate, service: ServiceDep, access: AccessDep, re
 
 def update_device(device_id: DeviceId, body: DeviceUpdate, service: ServiceDep, access: AccessDep,
                   request: Request, later: BackgroundTasks, site: SiteArg = None) -> DevicePublic:
-    campus, _ = _found(access, device_id, site)
+    campus, old = _found(access, device_id, site)
     change = body.model_dump(exclude_unset=True)
-    if "building" in change and not access.sees(campus.site.id, change["building"]):
-        raise HTTPException(404, f"no building {change['building']!r} in site {campus.site.id!r}")
     if "building" in change and "zone" not in change:
         change["zone"] = None  # follows the new building's zone
+    _inside(access, campus, {**old.model_dump(), **change})
     _save(lambda: service.registry.update_device(device_id, change, campus.site.id), request, later)
     return _one(service, campus, device_id)
 

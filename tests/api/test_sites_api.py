@@ -230,3 +230,41 @@ def test_a_narrowed_token_cannot_read_the_sites_filed_report(app: tuple[TestClie
         refused = c.get(f"/api/v1/reports/filed/{month}", params=params, headers=north)
         assert refused.status_code == 403, fmt
         assert "narrowed" in refused.json()["detail"]
+
+
+def test_a_zone_admin_keeps_devices_inside_its_zone(app: tuple[TestClient, AlertService], tmp_path: Path) -> None:
+    """#21: a zone-scoped admin moved a device into another zone, or gave it another zone's parent or gateway,
+    which changed that zone's totals. What it names must lie inside its scope (404 outside, as for anything it
+    may not see), and a device's zone is its building's (422)."""
+    c, _ = app
+    north = _as(tmp_path, "admin", "north-admin", "--site", "yucai", "--zone", "zone-north")
+    url = "/api/v1/sites/yucai/devices"
+    assert c.patch(f"{url}/d1-elec", json={"zone": "zone-south"}, headers=north).status_code == 422
+    assert c.patch(f"{url}/d1-elec", json={"building": "teach-a"}, headers=north).status_code == 404
+    assert c.patch(f"{url}/d1-r101", json={"parent": "ta-elec"}, headers=north).status_code == 404
+    assert c.patch(f"{url}/d1-elec", json={"gateway": "gw-teach-a"}, headers=north).status_code == 404
+    new = {"id": "d1-new", "kind": "electricity", "building": "dorm-1"}
+    assert c.post(url, json={**new, "parent": "ta-elec"}, headers=north).status_code == 404
+    assert c.post(url, json={**new, "gateway": "gw-teach-a"}, headers=north).status_code == 404
+    assert c.post(url, json={**new, "zone": "zone-south"}, headers=north).status_code == 422
+    made = c.post(url, json={**new, "parent": "d1-elec"}, headers=north)
+    assert made.status_code == 201, made.text
+    assert c.get(f"{url}/d1-elec", headers=north).json()["zone"] == "zone-north"  # nothing moved
+
+
+def test_a_publisher_id_belongs_to_one_site(app: tuple[TestClient, AlertService], tmp_path: Path) -> None:
+    """#21: a site's admin gave a new device another site's gateway; from then on revocation and the broker's
+    files failed for both sites. A broker username names one client: the change is refused (409)."""
+    c, _ = app
+    mingde = _as(tmp_path, "admin", "mingde-admin", "--site", "mingde")
+    device = {"id": "mingde-evil", "kind": "electricity", "building": "canteen-1"}
+    taken = c.post("/api/v1/sites/mingde/devices", json={**device, "gateway": "gw-shared-9"}, headers=mingde)
+    assert taken.status_code == 201, taken.text  # a new gateway id: its own
+    refused = c.post("/api/v1/sites/yucai/devices", json={**device, "id": "yucai-evil", "gateway": "gw-shared-9"})
+    assert refused.status_code == 409
+    assert "another site (mingde)" in refused.json()["detail"]
+    moved = c.patch("/api/v1/sites/yucai/devices/c1-elec", json={"gateway": "gw-shared-9"})
+    assert moved.status_code == 409
+    solo = c.post("/api/v1/sites/mingde/devices", json={**device, "id": "solo-1"}, headers=mingde)
+    assert solo.status_code == 201  # no gateway: it connects as itself, solo-1
+    assert c.post("/api/v1/sites/yucai/devices", json={**device, "id": "y-2", "gateway": "solo-1"}).status_code == 409
