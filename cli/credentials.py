@@ -38,33 +38,39 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.registry import open_registry
     from app.settings import load_settings
     from campus.errors import NotFound
-    from campus.registry import Registry
     from deploy.brokerfiles import publishers_of
     from deploy.credentials import Credentials
     from deploy.mosquitto import keep_broker_current
 
     settings = load_settings(args.config)
-    registry = Registry(DataDir(settings.data_dir).state)
+    registry = open_registry(settings)
     store = Credentials(DataDir(settings.data_dir).state)
     try:
-        publishers = {who: devices for who, (_, devices) in publishers_of(registry.campuses.values()).items()}
         action = args.credentials_command
+        if action == "revoke":  # first, whatever the registry says: a revocation must always be recorded
+            store.revoke(args.id)
+            print(f"已吊销 revoked: {args.id}")
+        # who connects, over every site; a name two sites use (a registry from before that was refused) is listed
+        # once with both sites' devices, rather than stopping the command
+        publishers: dict[str, list[Device]] = {}
+        for campus in registry.campuses.values():
+            for who, devices in campus.publishers().items():
+                publishers.setdefault(who, []).extend(devices)
         if action == "list":
             _list(publishers, store)
             return 0
         who = args.id
-        if action in ("issue", "rotate") and who not in publishers:
+        if action != "revoke" and who not in publishers:
             gateway = next((d.gateway for ds in publishers.values() for d in ds if d.id == who), None)
             if gateway:
                 raise NotFound(f"device {who!r} publishes through gateway {gateway!r}: issue credentials for "
                                f"{gateway!r}")
             raise NotFound(f"no gateway or device {who!r} in the registry (meterwatch credentials list shows them)")
-        if action == "revoke":
-            store.revoke(who)
-            print(f"已吊销 revoked: {who}")
-        else:
+        if action != "revoke":
+            publishers_of(registry.campuses.values())  # issuing needs one site per name: say which, else
             secret = store.issue(who) if action == "issue" else store.rotate(who)
             print(f"MQTT username {who}; password (shown once, keep it safe · 只显示一次, 请妥善保存):")
             print(secret)

@@ -50,10 +50,12 @@ def run(args: argparse.Namespace) -> int:
         for c in made.clients:
             print(f"client certificate 客户端证书: {c}")
         return 0
+    from app.registry import open_registry
     from app.settings import load_settings
     from deploy.mosquitto import deploy_mosquitto
 
     settings = load_settings(args.config)
+    open_registry(settings).close()  # before the first serve: the campus file's sites, as serve would seed them
     done = deploy_mosquitto(settings, args.out, reload=args.reload)
     print(f"已写入 wrote {done.out_dir}/mosquitto.conf, passwd, acl: {len(done.files.users)} accounts")
     if done.files.without_credentials:
@@ -64,7 +66,10 @@ def run(args: argparse.Namespace) -> int:
     if done.reloaded:
         print("broker reloaded 已重新加载" + (f"; disconnected 已断开: {', '.join(done.disconnected)}"
                                              if done.disconnected else ""))
-    if done.still_connected:
+    if done.still_connected and not args.reload:  # the files are written; the broker has not read them yet
+        print(f"revoked but still connected 已吊销但仍在线: {', '.join(done.still_connected)} — the broker must "
+              "reload for the revocation to apply (--reload, or systemctl reload meterwatch-mosquitto)")
+    elif done.still_connected:
         print(f"could not disconnect 未能断开: {', '.join(done.still_connected)} — restart the broker")
         return 1
     return 0

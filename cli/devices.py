@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from campus.db import DataDir
-
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dev = sub.add_parser("devices", help="manage the device registry")
@@ -25,15 +23,15 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from app.registry import open_registry
     from app.settings import load_settings
     from campus.ledger import read_ledger
-    from campus.registry import Registry
     from deploy.mosquitto import keep_broker_current
 
     settings = load_settings(args.config)
     with tqdm(desc="校验 checking", unit="row") as bar:
         devices = read_ledger(args.file, progress=bar.update)
-    registry = Registry(DataDir(settings.data_dir).state)
+    registry = open_registry(settings)
     try:
         added, updated = registry.upsert_devices(devices, args.site)
     finally:

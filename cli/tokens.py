@@ -39,15 +39,15 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 def run(args: argparse.Namespace) -> int:
     from api.access import Scope, check_scope
     from api.tokens import TokenStore
+    from app.registry import open_registry
     from app.settings import load_settings
-    from campus.registry import Registry
 
     settings = load_settings(args.config)
     store = TokenStore(DataDir(settings.data_dir).state)
     try:
         if args.action == "create":
             scope = Scope.of(args.site, args.zone, args.building)
-            registry = Registry(DataDir(settings.data_dir).state)
+            registry = open_registry(settings)
             try:
                 check_scope(scope, registry)
             finally:

@@ -156,3 +156,42 @@ def test_grafana_provision_command(tmp_path: Path) -> None:
     refused = _run("grafana", "provision", "--config", str(sqlite), "--out", str(tmp_path / "g2"), cwd=tmp_path)
     assert refused.returncode == 2
     assert 'backend = "influxdb"' in refused.stderr
+
+
+def test_production_steps_work_in_the_readmes_order(tmp_path: Path, capsys: object) -> None:
+    """#21: `credentials issue` before serve had ever run said "no gateway … in the registry". A command that
+    reads the registry seeds an empty one from [campus] file, as serve does."""
+    from cli.main import main
+
+    config = tmp_path / "mw.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[campus]\nfile = "{SAMPLE}"\n[broker]\ntls_port = 0\n',
+                      encoding="utf-8")
+    assert main(["credentials", "issue", "gw-canteen-1", "--config", str(config)]) == 0
+    assert main(["deploy", "mosquitto", "--config", str(config), "--out", str(tmp_path / "broker")]) == 0
+    assert "gw-canteen-1:" in (tmp_path / "broker" / "passwd").read_text(encoding="utf-8")
+
+
+def test_revocation_is_recorded_even_when_two_sites_share_a_publisher(tmp_path: Path) -> None:
+    """#21: with a gateway id in two sites (a registry from before that was refused), `credentials revoke`
+    exited 2 and the revocation was never recorded."""
+    from cli.main import main
+    from deploy.credentials import Credentials
+    from tests.support.district import district_dir
+
+    config = tmp_path / "mw.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[campus]\nfile = "{district_dir(tmp_path)}"\n',
+                      encoding="utf-8")
+    from campus.model import load_sites
+
+    registry = Registry(DataDir(tmp_path / "data").state)  # as serve left it: both sites, gw-dorm-1 in each
+    registry.seed_all(load_sites(district_dir(tmp_path)))
+    registry.close()
+    store = Credentials(DataDir(tmp_path / "data").state)
+    store.issue("gw-dorm-1")
+    store.close()
+    main(["credentials", "revoke", "gw-dorm-1", "--config", str(config)])  # the broker's files: refused, said
+    store = Credentials(DataDir(tmp_path / "data").state)
+    try:
+        assert not next(c for c in store.list() if c.id == "gw-dorm-1").active
+    finally:
+        store.close()
