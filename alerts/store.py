@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import orjson
 
 from alerts.engine import EngineState, Key
-from campus.db import connect, run_script, write_transaction
+from campus.db import connect, run_script, under_prefixes, write_transaction
 from campus.errors import NotFound
 from campus.migrations import Migration, migrate
 
@@ -171,12 +171,11 @@ def _notice(r: tuple[Any, ...]) -> Notice:
 
 
 def _under(topics: Sequence[str] | None) -> tuple[str, list[str]]:
-    """A WHERE clause keeping topics under one of ``topics`` (None: all; empty: none)."""
+    """A WHERE clause keeping topics under one of ``topics`` (None: all)."""
     if topics is None:
         return "", []
-    if not topics:
-        return "WHERE 0", []
-    return "WHERE " + " OR ".join("instr(topic, ?) = 1" for _ in topics), list(topics)
+    term, args = under_prefixes("topic", topics)
+    return f"WHERE {term}", args
 
 
 class AlertStore:

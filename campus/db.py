@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +72,14 @@ def run_script(conn: sqlite3.Connection, sql: str) -> None:
             statement = ""
     if statement.strip():
         conn.execute(statement)
+
+
+def under_prefixes(column: str, prefixes: Sequence[str]) -> tuple[str, list[str]]:
+    """A SQL condition on ``column`` (a name of ours, never input) and its arguments: the value starts with one
+    of ``prefixes`` (none: no row). ``instr`` rather than LIKE, which would read ``_`` in an id as a wildcard."""
+    if not prefixes:
+        return "0", []
+    return "(" + " OR ".join(f"instr({column}, ?) = 1" for _ in prefixes) + ")", list(prefixes)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import orjson
 
-from campus.db import connect, run_script, write_transaction
+from campus.db import connect, run_script, under_prefixes, write_transaction
 from campus.errors import NotFound
 from campus.migrations import Migration, migrate
 
@@ -82,9 +82,11 @@ def _clean(text: str) -> str:
 
 def _where(pending_only: bool, topics: Sequence[str] | None) -> tuple[str, list[str]]:
     terms = ["replayed_ms IS NULL"] if pending_only else []
+    args: list[str] = []
     if topics is not None:
-        terms.append("(" + " OR ".join("instr(topic, ?) = 1" for _ in topics) + ")" if topics else "0")
-    return ("WHERE " + " AND ".join(terms)) if terms else "", list(topics or ())
+        term, args = under_prefixes("topic", topics)
+        terms.append(term)
+    return ("WHERE " + " AND ".join(terms)) if terms else "", args
 
 
 def _dead_letters(conn: sqlite3.Connection) -> None:
