@@ -46,10 +46,8 @@ def migrate(conn: sqlite3.Connection, store: str, migrations: Sequence[Migration
     numbers = [m.version for m in migrations]
     if numbers != list(range(1, len(numbers) + 1)):
         raise ValueError(f"{store}: migrations must be numbered 1, 2, 3, … without gaps, not {numbers}")
-    conn.execute(TABLE)
     with write_transaction(conn):
-        done = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE store = ?",
-                            (store,)).fetchone()[0]
+        done = version(conn, store)
         if done > len(migrations):
             raise ConfigError(f"{store}: the data directory was written by a newer meterwatch (schema version "
                               f"{done}, this one knows {len(migrations)}): upgrade meterwatch, never downgrade")

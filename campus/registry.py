@@ -52,8 +52,13 @@ def _sites(conn: sqlite3.Connection) -> None:
     if row is not None:
         campus = Campus.model_validate_json(row[1])
         conn.execute("INSERT OR IGNORE INTO sites VALUES (?, ?)", (campus.site.id, row[1]))
-        conn.execute("INSERT INTO registry_version VALUES (1, 1) ON CONFLICT(id) DO UPDATE SET version = version + 1")
+        _bump(conn)
     conn.execute("DROP TABLE campus")
+
+
+def _bump(conn: sqlite3.Connection) -> None:
+    """One more change: every process holding the registry in memory reads it again."""
+    conn.execute("INSERT INTO registry_version VALUES (1, 1) ON CONFLICT(id) DO UPDATE SET version = version + 1")
 
 
 MIGRATIONS = [Migration(1, "the campus of each site, and the registry's version", _sites)]
@@ -70,10 +75,6 @@ class Registry:
         self._topics: dict[str, tuple[Topic, DeviceTags]] = {}
         self._version = -1
         self._checked = 0.0
-
-    def _bump(self) -> None:
-        self._conn.execute("INSERT INTO registry_version VALUES (1, 1) ON CONFLICT(id) DO UPDATE "
-                           "SET version = version + 1")
 
     # -- persistence -------------------------------------------------------------------
     def _read(self, site: str) -> Campus | None:
@@ -132,7 +133,7 @@ class Registry:
                     self._conn.execute("INSERT INTO sites VALUES (?, ?) ON CONFLICT(site) DO UPDATE SET doc = "
                                        "excluded.doc", (site, doc))
                     written.append((site, campus, doc))
-                self._bump()
+                _bump(self._conn)
                 version = self._conn.execute("SELECT version FROM registry_version WHERE id = 1").fetchone()[0]
             if self._version == version - 1:  # nobody wrote in between: ours are the only changes to take in
                 campuses, tags = dict(self._campuses), dict(self._tags)
@@ -293,6 +294,7 @@ class Registry:
         :class:`AlreadyExists` if another site already has a publisher of that name (else revoking it in one site
         would cut off the other, and the broker's files could not be written)."""
         who = device.gateway or device.id
+        self._refresh(force=True)  # inside the write transaction: every other site as it is now
         for other, campus in self._campuses.items():
             if other != site and who in campus.publishers():
                 raise AlreadyExists(f"{who!r} already publishes for another site ({other}): a broker username names "
