@@ -125,14 +125,9 @@ class Connection:
     whether it has said DISCONNECT (a clean exit)."""
 
     writer: asyncio.StreamWriter
-    session: Session | None = None
+    session: Session
     qos2: dict[int, Message] = field(default_factory=dict)
     done: bool = False
-
-    def joined(self) -> Session:
-        if self.session is None:  # the handlers run only after CONNECT made one
-            raise ProtocolViolation("no session")
-        return self.session
 
 
 class EmbeddedBroker:
@@ -281,7 +276,8 @@ class EmbeddedBroker:
         asyncio.get_running_loop().create_task(self._client(reader, writer))
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = Connection(writer)
+        session: Session | None = None
+        conn: Connection | None = None
         self.connections += 1
         try:
             if self.connections > self.limits.max_connections:
@@ -289,9 +285,10 @@ class EmbeddedBroker:
             ptype, flags, body = await asyncio.wait_for(self._read(reader, None), self.limits.connect_timeout_s)
             if ptype != CONNECT:
                 raise ProtocolViolation("first packet is not CONNECT")
-            conn.session, keepalive = self._connect(body, writer)
-            if conn.session is None:
+            session, keepalive = self._connect(body, writer)
+            if session is None:
                 return
+            conn = Connection(writer, session)
             idle = keepalive * 1.5 if keepalive else None
             while not conn.done:
                 ptype, flags, body = await self._read(reader, idle)
@@ -307,11 +304,10 @@ class EmbeddedBroker:
             log.info("connection closed: protocol violation", extra={"error": f"{type(exc).__name__}: {exc}"[:200]})
         finally:
             self.connections -= 1
-            session = conn.session
             if session is not None and session.writer is writer:
                 session.writer = None
                 session.offline_since = time.monotonic()
-                if session.will is not None and not conn.done:
+                if session.will is not None and not (conn is not None and conn.done):
                     self._route(session.will)
                 if session.clean:
                     self.sessions.pop(session.client_id, None)
@@ -342,9 +338,8 @@ class EmbeddedBroker:
 
     def _on_puback(self, conn: Connection, flags: int, body: bytes) -> None:
         (pid,) = struct.unpack_from("!H", body)
-        session = conn.joined()
-        session.inflight.pop(pid, None)
-        self._pump(session)
+        conn.session.inflight.pop(pid, None)
+        self._pump(conn.session)
 
     def _on_pubrel(self, conn: Connection, flags: int, body: bytes) -> None:
         (pid,) = struct.unpack_from("!H", body)
@@ -353,14 +348,14 @@ class EmbeddedBroker:
         conn.writer.write(_packet(PUBCOMP, 0, struct.pack("!H", pid)))
 
     def _on_subscribe(self, conn: Connection, flags: int, body: bytes) -> None:
-        self._subscribe(conn.joined(), body, conn.writer)
+        self._subscribe(conn.session, body, conn.writer)
 
     def _on_unsubscribe(self, conn: Connection, flags: int, body: bytes) -> None:
         (pid,) = struct.unpack_from("!H", body)
-        session, pos = conn.joined(), 2
+        pos = 2
         while pos < len(body):
             filt, pos = _str(body, pos)
-            session.subscriptions.pop(filt, None)
+            conn.session.subscriptions.pop(filt, None)
         conn.writer.write(_packet(UNSUBACK, 0, struct.pack("!H", pid)))
 
     def _on_pingreq(self, conn: Connection, flags: int, body: bytes) -> None:
