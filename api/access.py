@@ -147,7 +147,7 @@ class Access:
             return self.scope.site(site) and not self.scope.partial
         if zone is None:
             campus = self.registry.campuses.get(site)
-            zone = next((z.id for z in campus.zones if building in z.buildings), None) if campus else None
+            zone = campus.zone_of(building) if campus else None
         return self.scope.building(site, building, zone)
 
     def topics(self, prefix: str, site: str | None) -> list[str] | None:

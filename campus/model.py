@@ -196,6 +196,10 @@ class Campus(BaseModel):
     def building(self, building_id: str) -> Building | None:
         return next((b for b in self.buildings if b.id == building_id), None)
 
+    def zone_of(self, building_id: str) -> str | None:
+        """The responsibility zone a building lies in (None: in none)."""
+        return next((z.id for z in self.zones if building_id in z.buildings), None)
+
     def publishers(self) -> dict[str, list[Device]]:
         """Who connects to the broker, and the devices each may publish for: every gateway, and every device
         without a gateway (for itself)."""

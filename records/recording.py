@@ -92,7 +92,7 @@ def report_hazard(desk: RecordDesk, ctx: Context, *, title: str, building: str |
         raise RecordRefused(f"no building {building!r} at site {ctx.site}")
     if round_id is not None and desk.store.round(round_id).site != ctx.site:
         raise RecordRefused(f"round #{round_id} is another site's")
-    zone = next((z.id for z in campus.zones if building in z.buildings), None) if building else None
+    zone = campus.zone_of(building) if building else None
     _photos_known(desk, photos)
     return desk.store.add_hazard(site=ctx.site, title=title, zone=zone, building=building, device=device,
                                  round_id=round_id, by=by, now_ms=desk.now_ms(),

@@ -137,7 +137,7 @@ def _inside(access: Access, campus: Campus, device: dict[str, Any]) -> None:
     """What a device names lies inside the caller's scope: its building and zone, its parent meter and its gateway
     (else 404, as for anything outside); and its zone is its building's (else 422)."""
     site, building, zone = campus.site.id, device["building"], device.get("zone")
-    own = next((z.id for z in campus.zones if building in z.buildings), None)
+    own = campus.zone_of(building)
     if zone is not None and own is not None and zone != own:
         raise Invalid(f"zone {zone!r}: building {building!r} is in zone {own!r}, and a device's zone is its "
                       "building's (leave zone out to follow the building)")
