@@ -8,79 +8,12 @@ buildings narrows each of those sites to the buildings of those zones plus the b
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
-from dataclasses import dataclass
-
-from campus.contract import ID_PATTERN
 from campus.errors import Invalid, MeterwatchError, NotFound
 from campus.model import Campus, Device
 from campus.registry import Registry
+from campus.scope import Scope
 
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    sites: frozenset[str] = frozenset()
-    zones: frozenset[str] = frozenset()
-    buildings: frozenset[str] = frozenset()
-
-    @classmethod
-    def of(cls, sites: Iterable[str] = (), zones: Iterable[str] = (), buildings: Iterable[str] = ()) -> Scope:
-        import re
-
-        for what, ids in (("site", sites), ("zone", zones), ("building", buildings)):
-            for i in ids:
-                if not re.fullmatch(ID_PATTERN, i):
-                    raise Invalid(f"--{what} {i!r}: ids use letters, digits, _ . - (as in the campus file)")
-        return cls(frozenset(sites), frozenset(zones), frozenset(buildings))
-
-    @property
-    def everything(self) -> bool:
-        return not (self.sites or self.zones or self.buildings)
-
-    @property
-    def partial(self) -> bool:
-        """Narrowed inside its sites to some zones or buildings."""
-        return bool(self.zones or self.buildings)
-
-    def site(self, site: str) -> bool:
-        return not self.sites or site in self.sites
-
-    def building(self, site: str, building: str, zone: str | None) -> bool:
-        if not self.site(site):
-            return False
-        return not self.partial or building in self.buildings or (zone is not None and zone in self.zones)
-
-    def alert(self, site: str, building: str | None, zone: str | None) -> bool:
-        """An alert about ``building`` (None: a department or the site) in ``zone``."""
-        if not self.site(site):
-            return False
-        return not self.partial or (building is not None and building in self.buildings) or \
-            (zone is not None and zone in self.zones)
-
-    def to_json(self) -> str | None:
-        if self.everything:
-            return None
-        return json.dumps({"sites": sorted(self.sites), "zones": sorted(self.zones),
-                           "buildings": sorted(self.buildings)})
-
-    @classmethod
-    def from_json(cls, text: str | None) -> Scope:
-        if not text:
-            return cls()
-        doc = json.loads(text)
-        return cls(frozenset(doc.get("sites", ())), frozenset(doc.get("zones", ())),
-                   frozenset(doc.get("buildings", ())))
-
-    def describe(self) -> str:
-        if self.everything:
-            return "all sites"
-        parts = [f"sites {', '.join(sorted(self.sites))}" if self.sites else "all sites"]
-        if self.zones:
-            parts.append(f"zones {', '.join(sorted(self.zones))}")
-        if self.buildings:
-            parts.append(f"buildings {', '.join(sorted(self.buildings))}")
-        return "; ".join(parts)
+__all__ = ["Access", "AmbiguousSite", "Scope", "SharedDeviceId", "check_scope", "narrowed"]
 
 
 def narrowed(campus: Campus, scope: Scope) -> Campus:
@@ -141,14 +74,13 @@ class Access:
         return [(c, d) for c in campuses.values() for d in c.devices]
 
     def sees(self, site: str, building: str | None, zone: str | None = None) -> bool:
-        """May it see something of ``site`` in ``building`` (None: about the site or a department as a whole:
-        only a token not narrowed to zones or buildings)?"""
-        if building is None:
-            return self.scope.site(site) and not self.scope.partial
-        if zone is None:
+        """May it see something of ``site`` in ``building`` (None: about ``zone`` as a whole, or with no zone
+        either about the site or a department: only a token not narrowed to zones or buildings)? The one rule,
+        :meth:`campus.scope.Scope.sees`, which the records apply too."""
+        if building is not None and zone is None:
             campus = self.registry.campuses.get(site)
             zone = campus.zone_of(building) if campus else None
-        return self.scope.building(site, building, zone)
+        return self.scope.sees(site, building, zone)
 
     def topics(self, prefix: str, site: str | None) -> list[str] | None:
         """The topic prefixes of what it may see (dead letters, evaluation failures): None for all (an unscoped

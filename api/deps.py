@@ -66,9 +66,9 @@ def get_records(request: Request) -> RecordDesk:
 
 
 def get_context(records: Annotated[RecordDesk, Depends(get_records)], campus: Annotated[Campus, Depends(get_campus)],
-                ) -> Context:
-    """The site a records request is about, as the token sees it (its zones and buildings only)."""
-    return records.context(campus.site.id, view=campus)
+                access: Annotated[Access, Depends(get_access)]) -> Context:
+    """The site a records request is about, as the token sees it (its zones and buildings only, its scope)."""
+    return records.context(campus.site.id, view=campus, scope=access.scope)
 
 
 def get_usage(request: Request) -> Usage:

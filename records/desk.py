@@ -14,6 +14,7 @@ from alerts.desk import AlertDesk
 from campus.db import DataDir
 from campus.errors import NotFound
 from campus.model import Campus
+from campus.scope import Scope
 from ingest.stores import ReadingStore
 from records.config import RecordSettings
 from records.context import Context
@@ -38,13 +39,14 @@ class RecordDesk:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def context(self, site: str, view: Campus | None = None) -> Context:
-        """A site's context; ``view``: the site as a token sees it (its zones and buildings only)."""
+    def context(self, site: str, view: Campus | None = None, scope: Scope | None = None) -> Context:
+        """A site's context; ``view``: the site as a token sees it (its zones and buildings only), ``scope``: that
+        token's scope (None: the whole site, for the server's own work)."""
         campus = view or self._campuses().get(site)
         if campus is None:
             raise NotFound(f"no site {site!r}")
         desk = self.alerts.sites().get(site) if self.alerts is not None else None
-        return Context(campus, ZoneInfo(campus.site.timezone), desk)
+        return Context(campus, ZoneInfo(campus.site.timezone), desk, scope or Scope())
 
     def today(self, ctx: Context) -> dt.date:
         return dt.datetime.fromtimestamp(self.now_ms() / 1000, ctx.tz).date()
@@ -52,7 +54,9 @@ class RecordDesk:
     def due_rounds(self, ctx: Context) -> list[DueRound]:
         today = self.today(ctx)
         done = self.store.round_days(ctx.site, (today - dt.timedelta(days=40)).isoformat())
-        return due_rounds(self.templates, ctx.campus, done, today, ctx.tz, ctx.roster, self.settings.grace_days)
+        return [r for r in due_rounds(self.templates, ctx.campus, done, today, ctx.tz, ctx.roster,
+                                      self.settings.grace_days)
+                if ctx.sees(ctx.site, r.place.zone, r.place.building)]
 
     def due_tests(self, ctx: Context) -> list[Due]:
         return due_tests(ctx.campus, self.store.last_tests(ctx.site), self.today(ctx), ctx.tz,

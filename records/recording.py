@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from campus.errors import NotFound
 from records.context import Context, RecordRefused
 from records.desk import RecordDesk
 from records.rounds import Per, places
@@ -43,7 +44,10 @@ def record_round(desk: RecordDesk, ctx: Context, *, template: str, zone: str | N
     if t is None:
         raise RecordRefused(f"no round template {template!r}; choose from "
                             f"{', '.join(x.id for x in desk.templates.rounds)}")
-    spots = places(t, ctx.campus)
+    spots = [p for p in places(t, ctx.campus) if ctx.sees(ctx.site, p.zone, p.building)]
+    if not spots:
+        raise RecordRefused(f"round {template!r} is walked per {t.per.value}, and none of its places is this "
+                            "token's (a zone's round is recorded by a token of that zone, or of the whole site)")
     if t.per is Per.BUILDING:
         place = next((p for p in spots if p.building == building), None)
         if place is None:
@@ -90,8 +94,13 @@ def report_hazard(desk: RecordDesk, ctx: Context, *, title: str, building: str |
     building = building or (dev.building if dev else None)
     if building is not None and campus.building(building) is None:
         raise RecordRefused(f"no building {building!r} at site {ctx.site}")
-    if round_id is not None and desk.store.round(round_id).site != ctx.site:
-        raise RecordRefused(f"round #{round_id} is another site's")
+    if building is None and not ctx.sees(ctx.site, None, None):
+        raise RecordRefused("name the building (or the device) of the hazard: this token sees only some zones or "
+                            "buildings, and a hazard of the whole site is not its to report")
+    if round_id is not None:
+        found = desk.store.round(round_id)  # NotFound: no check round #…
+        if not ctx.sees(found.site, found.zone, found.building):
+            raise NotFound(f"no check round #{round_id}")  # the same answer as for a round nobody recorded
     zone = campus.zone_of(building) if building else None
     _photos_known(desk, photos)
     return desk.store.add_hazard(site=ctx.site, title=title, zone=zone, building=building, device=device,
