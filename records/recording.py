@@ -110,13 +110,22 @@ def report_hazard(desk: RecordDesk, ctx: Context, *, title: str, building: str |
 
 def move_hazard(desk: RecordDesk, hazard: HazardRow, *, status: str, assigned_to: str | None, due: dt.date | None,
                 note: str, photos: list[str], by: str) -> HazardRow:
-    if status not in MOVES[hazard.status]:
-        allowed = ", ".join(sorted(MOVES[hazard.status])) or "nothing (it is fixed)"
-        raise RecordRefused(f"hazard #{hazard.id} is {hazard.status}; it can move to {allowed}")
+    _can_move(hazard.id, hazard.status, status)
     if status == "assigned" and not (assigned_to or "").strip():
         raise RecordRefused("assigned needs assigned_to: who is to fix it")
     if status == "fixed" and not note.strip():
         raise RecordRefused("fixed needs a note: what was done")
     _photos_known(desk, photos)
-    return desk.store.move_hazard(hazard.id, status, by, desk.now_ms(), note, photos, assigned_to,
-                                  due.isoformat() if due else None)
+    moved = desk.store.move_hazard(hazard.id, status, by, desk.now_ms(), note, photos, assigned_to,
+                                   due.isoformat() if due else None,
+                                   moves_from=frozenset(s for s, to in MOVES.items() if status in to))
+    if isinstance(moved, str):  # another move got there first: say what it is now
+        _can_move(hazard.id, moved, status)
+        raise AssertionError("unreachable: the store refused a move the rules allow")
+    return moved
+
+
+def _can_move(hazard_id: int, now: str, status: str) -> None:
+    if status not in MOVES[now]:
+        allowed = ", ".join(sorted(MOVES[now])) or "nothing (it is fixed)"
+        raise RecordRefused(f"hazard #{hazard_id} is {now}; it can move to {allowed}")

@@ -179,8 +179,15 @@ class RecordStore:
         return self.hazard(hazard_id)
 
     def move_hazard(self, hazard_id: int, status: str, by: str, now_ms: int, note: str, photos: list[str],
-                    assigned_to: str | None, due: str | None) -> HazardRow:
+                    assigned_to: str | None, due: str | None, moves_from: frozenset[str]) -> HazardRow | str:
+        """Move a hazard to ``status`` if it is (still) in one of ``moves_from``, read inside the write transaction
+        so two moves at once cannot both pass a check made before either wrote; else its status now."""
         with self._tx():
+            now = self._conn.execute("SELECT status FROM hazards WHERE id = ?", (hazard_id,)).fetchone()
+            if now is None:
+                raise NotFound(f"no hazard #{hazard_id}")
+            if now[0] not in moves_from:
+                return str(now[0])
             cols: dict[str, Any] = {"status": status}
             if status == "assigned":
                 cols.update(assigned_to=assigned_to, assigned_ms=now_ms)

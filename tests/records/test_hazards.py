@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
@@ -87,3 +88,29 @@ def test_a_hazard_moves_open_assigned_fixed_and_the_ledger_exports(tmp_path: Pat
         assert "Hazard ledger" in text
         assert "2 hazards, 1 fixed, 1 open" in text
         assert c.get("/api/v1/hazards", params={"status": "open"}).json()[0]["id"] == other["id"]
+
+
+def test_a_fixed_hazard_stays_fixed_when_an_earlier_read_moves_it(tmp_path: Path) -> None:
+    """Two PATCHes at once (two desks on one database): both read the hazard as assigned, one fixes it, the
+    other's "assign again" must then be refused, not written over the fix."""
+    from records.context import RecordRefused
+    from records.desk import RecordDesk
+    from records.recording import move_hazard
+
+    with records_app(tmp_path, NOW) as (c, _, _):
+        made = c.post("/api/v1/hazards", json={"title": "配电箱门锁损坏", "building": "teach-a"}).json()
+        c.patch(f"/api/v1/hazards/{made['id']}", json={"status": "assigned", "assigned_to": "王建国"})
+        desk: RecordDesk = c.app.state.records  # type: ignore[attr-defined]
+        other = RecordDesk(tmp_path, desk.settings, desk._campuses, None, desk.readings, desk.now_ms)
+        try:
+            stale = other.store.hazard(made["id"])  # the second request read it while it was assigned
+            fixed = c.patch(f"/api/v1/hazards/{made['id']}", json={"status": "fixed", "note": "已更换门锁"})
+            assert fixed.status_code == 200
+            with pytest.raises(RecordRefused, match="is fixed"):
+                move_hazard(other, stale, status="assigned", assigned_to="李师傅", due=None, note="", photos=[],
+                            by="李师傅")
+        finally:
+            other.close()
+        after = c.get(f"/api/v1/hazards/{made['id']}").json()
+        assert after["status"] == "fixed"
+        assert [s["status"] for s in after["steps"]] == ["open", "assigned", "fixed"]
