@@ -43,6 +43,10 @@ def _judge(ctx: Context, point: SamplingPoint, values: dict[str, Value]) -> list
     for field, v in values.items():
         if not math.isfinite(v.value):
             raise RecordRefused(f"{field}: {v.value} is not a number")
+        if (v.low is not None or v.high is not None) and field in known:
+            raise RecordRefused(f"{field}: its limit at {point.id} is {known[field].text()} (GB 5749 and the rule "
+                                f"file), and a test cannot set another; send the value alone, e.g. "
+                                f'{{"{field}": {v.value:g}}}')
         if v.low is not None or v.high is not None:
             limit = Limit(v.low, v.high, None)
         elif field in known:

@@ -196,3 +196,20 @@ def test_the_public_notice_is_an_a4_pdf_of_the_latest_results(app: tuple[TestCli
     assert points["ta-fountain"]["device"] == "ta-fountain"
     assert points["d2-fountain"]["device"] is None
     assert points["c2-tap"]["limits"]["ph"] == "6.5–8.5"
+
+
+def test_a_test_cannot_set_its_own_limit_for_a_parameter_meterwatch_knows(
+        app: tuple[TestClient, AlertService, FrozenClock], tmp_path: Path) -> None:
+    """#21: {"ph": {"value": 9.9, "min": 0, "max": 14}} passed, and the notice printed "pH 9.9, limit 0–14, pass"."""
+    c, _, _ = app
+    electrician = token_headers(tmp_path, "electrician", "水电组")
+    body = {"point": "ta-fountain", "taken_at": SAMPLED.isoformat(), "kind": "self",
+            "values": {"ph": {"value": 9.9, "min": 0, "max": 14}}}
+    got = c.post("/api/v1/water-tests", json=body, headers=electrician)
+    assert got.status_code == 422, got.text
+    assert "ph: its limit at ta-fountain is 6.5–8.5" in got.json()["detail"]
+    assert '{"ph": 9.9}' in got.json()["detail"]
+    assert c.get("/api/v1/water-tests", params={"point": "ta-fountain"}).json() == []
+    plain = _test(c, electrician, kind="self", lab=None, values={"ph": 9.9})
+    assert not plain["passed"]
+
