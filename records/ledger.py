@@ -46,31 +46,56 @@ def hazard_ledger(campus: Campus, hazards: list[HazardRow], fmt: str, settings: 
     return pdf.render_views(title, sub, [table], settings)
 
 
-def notice_tables(campus: Campus, latest: list[tuple[SamplingPoint, WaterTestRow | None, dict[str, Limit]]],
-                  zh: bool) -> list[Table]:
+Latest = tuple[SamplingPoint, WaterTestRow | None, WaterTestRow | None, dict[str, Limit]]
+"""A point on the notice: its latest laboratory test, its latest self-test (either may be missing), its limits."""
+
+
+def _verdict(r: dict[str, object] | None, zh: bool) -> str:
+    if r is None:
+        return ""
+    return ("合格" if r["ok"] else "不合格") if zh else ("pass" if r["ok"] else "FAIL")
+
+
+def _said(r: dict[str, object] | None) -> str:
+    return "" if r is None else f"{r['value']:g} {r['unit']}".strip()
+
+
+def notice_tables(campus: Campus, latest: list[Latest], zh: bool) -> list[Table]:
+    """One table per point: each parameter's latest laboratory result beside its latest self-test, so a later
+    self-test that passed never hides a laboratory test that failed."""
     tz = ZoneInfo(campus.site.timezone)
     out = []
-    for point, test, _ in latest:
+    for point, lab, own, _ in latest:
         building = campus.building(point.building)
         where = f"{point.name}（{building.name if building else point.building}）"
-        if test is None:
+        if lab is None and own is None:
             out.append(Table(point.id, where, ["检测项目", "结果"] if zh else ["Parameter", "Result"],
                              [["尚无检测记录" if zh else "no test recorded yet", ""]], [None, None]))
             continue
-        kind = ("实验室检测" if test.kind == "lab" else "自检") if zh else ("laboratory" if test.kind == "lab" else
-                                                                           "self-test")
-        head = (["检测项目", "结果", "单位", "标准限值", "评价"] if zh else
-                ["Parameter", "Result", "Unit", "Limit", "Verdict"])
-        rows = [[r["name"] if zh else r["name_en"], r["value"], r["unit"], r["limit"],
-                 ("合格" if r["ok"] else "不合格") if zh else ("pass" if r["ok"] else "FAIL")] for r in test.results]
-        when = _t(test.taken_ms, tz)
-        note = (f"{kind}，采样时间 {when}" + (f"，检测单位 {test.lab}" if test.lab else "") if zh else
-                f"{kind}, sampled {when}" + (f", by {test.lab}" if test.lab else ""))
-        out.append(Table(point.id, where, head, rows, [None, None, None, None, None], note))
+        labs = {r["field"]: r for r in lab.results} if lab else {}
+        owns = {r["field"]: r for r in own.results} if own else {}
+        head = (["检测项目", "标准限值", "实验室检测", "评价", "自检", "评价"] if zh else
+                ["Parameter", "Limit", "Laboratory", "Verdict", "Self-test", "Verdict"])
+        rows: list[list[Cell]] = []
+        for field in dict.fromkeys([*labs, *owns]):
+            r = labs.get(field) or owns[field]
+            rows.append([r["name"] if zh else r["name_en"], r["limit"], _said(labs.get(field)),
+                         _verdict(labs.get(field), zh), _said(owns.get(field)), _verdict(owns.get(field), zh)])
+        said = []
+        if lab is not None:
+            said.append(f"实验室检测：采样 {_t(lab.taken_ms, tz)}，检测单位 {lab.lab}" if zh else
+                        f"laboratory: sampled {_t(lab.taken_ms, tz)} by {lab.lab}")
+        else:
+            said.append("实验室检测：尚无记录" if zh else "laboratory: none recorded yet")
+        if own is not None:
+            said.append(f"自检：采样 {_t(own.taken_ms, tz)}" if zh else f"self-test: sampled {_t(own.taken_ms, tz)}")
+        else:
+            said.append("自检：尚无记录" if zh else "self-test: none recorded yet")
+        out.append(Table(point.id, where, head, rows, [None] * 6, ("；" if zh else "; ").join(said)))
     return out
 
 
-def water_notice(campus: Campus, latest: list[tuple[SamplingPoint, WaterTestRow | None, dict[str, Limit]]],
+def water_notice(campus: Campus, latest: list[Latest],
                  settings: ReportSettings, zh: bool, now: dt.datetime) -> bytes:
     title = f"{campus.site.name} 饮用水水质检测结果公示" if zh else f"{campus.site.name} — drinking water test results"
     sub = (f"依据 GB 5749-2022《生活饮用水卫生标准》。公示日期 {now:%Y-%m-%d}。如有疑问请联系总务处。" if zh else

@@ -20,7 +20,7 @@ from api.uploads import body_of, read_record
 from campus.errors import NotFound
 from records.context import Context
 from records.desk import RecordDesk
-from records.ledger import water_notice
+from records.ledger import Latest, water_notice
 from records.store import WaterTestRow
 from records.water import Limit, SamplingPoint, limits, points
 from records.water_tests import Value, record_test
@@ -106,7 +106,8 @@ def _limits(records: RecordDesk, ctx: Context, p: SamplingPoint) -> dict[str, Li
 
 
 @router.get("/water-tests/notice", responses={200: {"content": {"application/pdf": {}}}},
-            summary="The public notice (上墙公示): an A4 PDF of each point's latest results against the limits")
+            summary="The public notice (上墙公示): an A4 PDF of each point's latest laboratory results beside its "
+                    "latest self-test, against the limits")
 def notice(request: Request, records: RecordsDep, ctx: ContextDep, tz: TimezoneDep, language: LanguageDep,
            point: Annotated[list[str] | None, Query(max_length=200, description="points to show (all by default)")]
            = None) -> Response:
@@ -116,10 +117,11 @@ def notice(request: Request, records: RecordsDep, ctx: ContextDep, tz: TimezoneD
     if missing:
         raise NotFound(f"no sampling point {missing[0]!r}")
     chosen = [seen[p] for p in wanted]
-    latest = []
-    for p in chosen:
-        tests = [t for t in records.store.tests(ctx.site, point=p.id, limit=10) if t.kind != "filter"]
-        latest.append((p, tests[0] if tests else None, _limits(records, ctx, p)))
+    latest: list[Latest] = []
+    for p in chosen:  # the latest laboratory test beside the latest self-test: neither hides the other
+        lab, own = (next(iter(records.store.tests(ctx.site, point=p.id, kind=k, limit=1)), None)
+                    for k in ("lab", "self"))
+        latest.append((p, lab, own, _limits(records, ctx, p)))
     body = water_notice(ctx.campus, latest, request.app.state.settings.report, language.startswith("zh"),
                         dt.datetime.fromtimestamp(records.now_ms() / 1000, tz))
     return Response(body, media_type="application/pdf", headers={

@@ -213,3 +213,19 @@ def test_a_test_cannot_set_its_own_limit_for_a_parameter_meterwatch_knows(
     plain = _test(c, electrician, kind="self", lab=None, values={"ph": 9.9})
     assert not plain["passed"]
 
+
+def test_the_notice_shows_a_failed_lab_test_beside_a_later_self_test(
+        app: tuple[TestClient, AlertService, FrozenClock], tmp_path: Path) -> None:
+    """#21: a later self-test that passed hid the laboratory's failed result on the public notice."""
+    c, _, _ = app
+    electrician = token_headers(tmp_path, "electrician", "水电组")
+    _test(c, electrician, point="d2-fountain", values={"ph": 7.3, "total_coliforms": 3})
+    _test(c, electrician, point="d2-fountain", kind="self", lab=None,
+          taken_at=(SAMPLED + dt.timedelta(hours=3)).isoformat(), values={"ph": 7.2})
+    for lang, failed, lab in (("zh-CN", "不合格", "市疾控中心"), ("en", "FAIL", "市疾控中心")):
+        got = c.get("/api/v1/water-tests/notice", params={"point": "d2-fountain", "lang": lang})
+        assert got.status_code == 200
+        text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(got.content)).pages)
+        assert failed in text, text
+        assert lab in text
+        assert "7.2" in text and "7.3" in text  # the self-test's pH beside the laboratory's
