@@ -228,4 +228,5 @@ def test_the_notice_shows_a_failed_lab_test_beside_a_later_self_test(
         text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(got.content)).pages)
         assert failed in text, text
         assert lab in text
-        assert "7.2" in text and "7.3" in text  # the self-test's pH beside the laboratory's
+        assert "7.3" in text  # the laboratory's pH
+        assert "7.2" in text  # beside the self-test's
