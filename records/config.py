@@ -22,3 +22,8 @@ class RecordSettings(BaseModel):
                            "(0: never, e.g. on an API host beside another that does)")
     self_test_days: int = Field(default=14, ge=1, le=366, description="drinking water self-tests: every this many days")
     grace_days: int = Field(default=0, ge=0, le=30, description="days past a due date before it is overdue")
+    upload_grace_h: float = Field(default=24, ge=0.01, le=24 * 90, description="hours an uploaded photo or PDF "
+                                  "that no record uses is kept (time to send the record that names it); then "
+                                  "the file sweep removes it")
+    files_sweep_s: float = Field(default=3600, ge=0, description="how often unused uploads are swept (at start "
+                                 "and then this often; 0: never, e.g. on an API host beside another that does)")

@@ -20,10 +20,10 @@ from records.config import RecordSettings
 from records.context import Context
 from records.due import DueRound, due_rounds
 from records.overdue import round_alert, test_alert
-from records.photos import FileShelf
+from records.photos import FileShelf, Upload
 from records.rounds import RoundFile, load_rounds
 from records.store import RecordStore
-from records.water import Due, due_tests
+from records.water import Due, due_tests, points
 
 log = logging.getLogger("meterwatch.records")
 
@@ -37,7 +37,7 @@ class RecordDesk:
         self.shelf = FileShelf(DataDir(data_dir).files)
         self._campuses = campuses
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def context(self, site: str, view: Campus | None = None, scope: Scope | None = None) -> Context:
         """A site's context; ``view``: the site as a token sees it (its zones and buildings only), ``scope``: that
@@ -61,6 +61,52 @@ class RecordDesk:
     def due_tests(self, ctx: Context) -> list[Due]:
         return due_tests(ctx.campus, self.store.last_tests(ctx.site), self.today(ctx), ctx.tz,
                          self.settings.self_test_days, self.settings.grace_days)
+
+    # -- files kept with records -------------------------------------------------------------
+    def keep(self, site: str, uploads: list[Upload]) -> list[str]:
+        """Keep checked files for ``site`` (call once the record that names them has been checked); their SHA-256.
+        Under the records' write lock, so a sweep cannot remove a file between its writing and its noting."""
+        if not uploads:
+            return []
+        now = self.now_ms()
+        with self.store.tx():
+            for u in uploads:
+                self.shelf.keep(u.data, u.ext)
+                self.store.mark_uploaded(site, u.sha256, now)
+        return [u.sha256 for u in uploads]
+
+    def file_places(self, sha: str) -> list[tuple[str, str | None, str | None]]:
+        """(site, zone, building) of every record that uses the file ``sha`` (a water test: its point's)."""
+        out = []
+        for site, zone, building, point in self.store.file_uses(sha):
+            if point is not None:
+                campus = self._campuses().get(site)
+                p = points(campus).get(point) if campus is not None else None
+                zone, building = (p.zone, p.building) if p is not None else (None, None)
+            out.append((site, zone, building))
+        return out
+
+    def sweep_files(self) -> tuple[int, int]:
+        """Remove every kept file that no record uses and that was not uploaded (nor written, for a data directory
+        older than this bookkeeping) within ``[records] upload_grace_h``: (files removed, bytes freed)."""
+        cutoff = self.now_ms() - int(self.settings.upload_grace_h * 3_600_000)
+        n = freed = 0
+        with self.store.tx():  # nothing is kept or named in a record while the sweep decides and removes
+            keep, sweep = self.store.unused_uploads(cutoff)
+            for sha, path in list(self.shelf.kept()):
+                if sha in keep:
+                    continue
+                if sha not in sweep:  # on disk from before uploads were noted: its age on disk counts
+                    try:
+                        if path.stat().st_mtime * 1000 >= cutoff:
+                            continue
+                    except FileNotFoundError:
+                        continue
+                freed += self.shelf.remove(sha)
+                n += 1
+        if n:
+            log.info("swept %d unused uploads (%.1f MiB): no record names them", n, freed / 1024 / 1024)
+        return n, freed
 
     # -- overdue work becomes alerts ---------------------------------------------------------
     def check(self) -> int:
@@ -94,21 +140,31 @@ class RecordDesk:
         return ctx.desk.book.settle(rule, subject, reason, self.now_ms())
 
     def keep_checking(self) -> None:
-        if self.settings.check_s <= 0 or self.alerts is None:
-            return
+        """Look for overdue work every ``check_s`` (with alerts on), and sweep unused uploads now and every
+        ``files_sweep_s``, each in a thread of its own until :meth:`close`."""
+        if self.settings.check_s > 0 and self.alerts is not None:
+            self._every(self.settings.check_s, self.check, "records-check", "looking for overdue rounds and tests")
+        if self.settings.files_sweep_s > 0:
+            try:
+                self.sweep_files()  # at start, before any request: then every files_sweep_s
+            except OSError:
+                log.exception("sweeping unused uploads failed")
+            self._every(self.settings.files_sweep_s, self.sweep_files, "records-files", "sweeping unused uploads")
 
+    def _every(self, seconds: float, work: Callable[[], object], name: str, what: str) -> None:
         def loop() -> None:
-            while not self._stop.wait(self.settings.check_s):
+            while not self._stop.wait(seconds):
                 try:
-                    self.check()
+                    work()
                 except Exception:  # one bad pass must not end the loop; the next one tries again
-                    log.exception("looking for overdue rounds and tests failed")
+                    log.exception("%s failed", what)
 
-        self._thread = threading.Thread(target=loop, name="records-check", daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=loop, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
 
     def close(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        for thread in self._threads:
+            thread.join(timeout=10)
         self.store.close()

@@ -6,7 +6,9 @@ The plain rules:
 - an attachment (a laboratory's report) must be a PDF (it starts with ``%PDF-``) and is bounded in bytes;
 - a file is stored as ``records/files/ab/abcdef….ext`` under the data directory, named by its SHA-256, written to
   a temporary file, synced and renamed, so a crash leaves either the whole file or none; the same bytes twice are
-  stored once.
+  stored once;
+- a file belongs to the site it was uploaded for (``records.db`` keeps which), is served only to a token that
+  may see a record referencing it, and one no record references is swept after ``[records] upload_grace_h``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import io
 import os
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,12 +35,19 @@ class FileRejected(MeterwatchError):
 
 
 @dataclass(frozen=True, slots=True)
-class Kept:
-    sha256: str
+class Upload:
+    """A file checked to be what it claims, not kept yet: a record is checked first, and its files are kept only
+    when it is taken (a refused record leaves nothing behind)."""
+
+    data: bytes
+    ext: str
     media_type: str
-    size: int
     width: int | None = None
     height: int | None = None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
 
 
 def _mib(n: int) -> str:
@@ -72,6 +82,16 @@ def check_image(data: bytes, name: str, max_bytes: int, max_pixels: int) -> tupl
     return media, ext, w, h
 
 
+def photo(data: bytes, name: str, max_bytes: int, max_pixels: int) -> Upload:
+    media, ext, w, h = check_image(data, name, max_bytes, max_pixels)
+    return Upload(data, ext, media, w, h)
+
+
+def attachment(data: bytes, name: str, max_bytes: int) -> Upload:
+    check_pdf(data, name, max_bytes)
+    return Upload(data, "pdf", PDF[0])
+
+
 def check_pdf(data: bytes, name: str, max_bytes: int) -> None:
     if len(data) > max_bytes:
         raise FileRejected(f"attachment {name!r} is {_mib(len(data))}; the limit is {_mib(max_bytes)}")
@@ -93,6 +113,7 @@ class FileShelf:
         sha = hashlib.sha256(data).hexdigest()
         path = self._path(sha, ext)
         if path.exists():
+            os.utime(path)  # kept again now: the sweep counts its grace from here
             return sha
         private_dir(path.parent)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -117,6 +138,26 @@ class FileShelf:
             if path.is_file():
                 return path.read_bytes(), ext
         raise NotFound(f"no file {sha}")
+
+    def kept(self) -> Iterator[tuple[str, Path]]:
+        """(SHA-256, path) of every file on the shelf."""
+        for folder in self.root.iterdir():
+            if folder.is_dir() and len(folder.name) == 2:
+                for path in folder.iterdir():
+                    if _SHA.fullmatch(path.stem) and path.suffix[1:] in MEDIA:
+                        yield path.stem, path
+
+    def remove(self, sha: str) -> int:
+        """Remove a kept file (every extension); how many bytes that freed."""
+        freed = 0
+        for ext in MEDIA:
+            path = self._path(sha, ext)
+            try:
+                freed += path.stat().st_size
+                path.unlink()
+            except FileNotFoundError:
+                continue
+        return freed
 
     def has(self, sha: str) -> bool:
         try:

@@ -18,6 +18,7 @@ from typing import Any
 from campus.db import connect, write_transaction
 from campus.errors import NotFound
 from campus.migrations import Migration, migrate
+from records.context import RecordRefused
 
 SCHEMA_1 = """
 CREATE TABLE IF NOT EXISTS rounds (id INTEGER PRIMARY KEY, site TEXT NOT NULL, template TEXT NOT NULL,
@@ -36,7 +37,28 @@ CREATE TABLE IF NOT EXISTS water_tests (id INTEGER PRIMARY KEY, site TEXT NOT NU
   results TEXT NOT NULL, attachment TEXT, note TEXT NOT NULL, alerts TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS water_tests_point ON water_tests (site, point, kind, taken_ms);
 """
-MIGRATIONS = [Migration.sql(1, "rounds, hazards and their steps, water tests", SCHEMA_1)]
+SCHEMA_2 = """
+CREATE TABLE IF NOT EXISTS uploads (sha256 TEXT NOT NULL, site TEXT NOT NULL, uploaded_ms INTEGER NOT NULL,
+  PRIMARY KEY (sha256, site));
+CREATE TABLE IF NOT EXISTS file_uses (sha256 TEXT NOT NULL, site TEXT NOT NULL, record TEXT NOT NULL,
+  record_id INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS file_uses_sha ON file_uses (sha256);
+INSERT INTO file_uses SELECT j.value, r.site, 'round', r.id FROM rounds r, json_each(r.photos) j;
+INSERT INTO file_uses SELECT j.value, h.site, 'hazard', h.id FROM hazards h, json_each(h.photos) j;
+INSERT INTO file_uses SELECT j.value, h.site, 'hazard', h.id FROM hazard_steps s JOIN hazards h ON h.id = s.hazard_id,
+  json_each(s.photos) j;
+INSERT INTO file_uses SELECT attachment, site, 'test', id FROM water_tests WHERE attachment IS NOT NULL;
+INSERT OR IGNORE INTO uploads SELECT u.sha256, u.site, coalesce(r.recorded_ms, h.reported_ms, t.recorded_ms, 0)
+  FROM file_uses u LEFT JOIN rounds r ON u.record = 'round' AND r.id = u.record_id
+  LEFT JOIN hazards h ON u.record = 'hazard' AND h.id = u.record_id
+  LEFT JOIN water_tests t ON u.record = 'test' AND t.id = u.record_id;
+"""
+MIGRATIONS = [Migration.sql(1, "rounds, hazards and their steps, water tests", SCHEMA_1),
+              Migration.sql(2, "kept files: the site each was uploaded for, and the records that use each", SCHEMA_2)]
+
+
+class NotUploaded(RecordRefused):
+    """A record names a file not uploaded for its site (or swept since): 422 with what to do."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +149,50 @@ class RecordStore:
         with self._lock, write_transaction(self._conn):
             yield
 
+    tx = _tx  # for what must happen under the same write lock as the records (keeping and sweeping files)
+
+    # -- kept files --------------------------------------------------------------------------
+    def mark_uploaded(self, site: str, sha: str, now_ms: int) -> None:
+        """``sha`` was (again) uploaded for ``site`` now; call inside :meth:`tx` with the file written."""
+        self._conn.execute("INSERT INTO uploads VALUES (?, ?, ?) ON CONFLICT (sha256, site) DO UPDATE SET "
+                           "uploaded_ms = max(uploaded_ms, excluded.uploaded_ms)", (sha, site, now_ms))
+
+    def _use(self, site: str, record: str, record_id: int, files: list[str]) -> None:
+        """Inside a write transaction: every file the record names must be ``site``'s; note that it uses them."""
+        for sha in dict.fromkeys(files):
+            if self._conn.execute("SELECT 1 FROM uploads WHERE sha256 = ? AND site = ?", (sha, site)).fetchone() \
+                    is None:
+                raise NotUploaded(f"file {sha[:16]}… was not uploaded for site {site}: POST the photo to "
+                                  f"/api/v1/photos?site={site} first (a file is kept for the site it was uploaded "
+                                  "for), or send it with the record as multipart/form-data")
+            self._conn.execute("INSERT INTO file_uses VALUES (?, ?, ?, ?)", (sha, site, record, record_id))
+
+    def unowned(self, site: str, files: list[str]) -> list[str]:
+        """The files of ``files`` not uploaded for ``site``."""
+        return [sha for sha in dict.fromkeys(files)
+                if not self._all("SELECT 1 FROM uploads WHERE sha256 = ? AND site = ?", (sha, site))]
+
+    def file_uses(self, sha: str) -> list[tuple[str, str | None, str | None, str | None]]:
+        """(site, zone, building, sampling point) of every record that uses ``sha``."""
+        return [(r[0], r[1], r[2], r[3]) for r in self._all(
+            "SELECT r.site, r.zone, r.building, NULL FROM file_uses u JOIN rounds r ON r.id = u.record_id "
+            "WHERE u.sha256 = ? AND u.record = 'round' UNION ALL "
+            "SELECT h.site, h.zone, h.building, NULL FROM file_uses u JOIN hazards h ON h.id = u.record_id "
+            "WHERE u.sha256 = ? AND u.record = 'hazard' UNION ALL "
+            "SELECT t.site, NULL, NULL, t.point FROM file_uses u JOIN water_tests t ON t.id = u.record_id "
+            "WHERE u.sha256 = ? AND u.record = 'test'", (sha, sha, sha))]
+
+    def unused_uploads(self, before_ms: int) -> tuple[set[str], set[str]]:
+        """Inside :meth:`tx`: forget uploads before ``before_ms`` that no record uses. (The files to keep: used by
+        a record or uploaded since; the files to sweep: uploaded only before and used by none.) A file in neither
+        set predates this bookkeeping (an older data directory): its age on disk decides."""
+        known = {r[0] for r in self._conn.execute("SELECT sha256 FROM uploads")}
+        self._conn.execute("DELETE FROM uploads WHERE uploaded_ms < ? AND sha256 NOT IN "
+                           "(SELECT sha256 FROM file_uses)", (before_ms,))
+        keep = {r[0] for r in self._conn.execute("SELECT DISTINCT sha256 FROM file_uses")}
+        keep |= {r[0] for r in self._conn.execute("SELECT sha256 FROM uploads")}
+        return keep, known - keep
+
     def _all(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._conn.execute(sql, args).fetchall()
@@ -141,7 +207,9 @@ class RecordStore:
                 "photos, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (site, template, zone, building, by, now_ms, day, json.dumps(items, ensure_ascii=False), note,
                  json.dumps(photos), json.dumps(snapshot, ensure_ascii=False) if snapshot is not None else None))
-        return self.round(int(cur.lastrowid or 0))
+            round_id = int(cur.lastrowid or 0)
+            self._use(site, "round", round_id, [*photos, *(p for i in items for p in i.get("photos", ()))])
+        return self.round(round_id)
 
     def round(self, round_id: int) -> RoundRow:
         rows = self._all("SELECT * FROM rounds WHERE id = ?", (round_id,))
@@ -176,6 +244,7 @@ class RecordStore:
             hazard_id = int(cur.lastrowid or 0)
             self._conn.execute("INSERT INTO hazard_steps VALUES (?, ?, ?, 'open', ?, ?)",
                                (hazard_id, now_ms, by, note, json.dumps(photos)))
+            self._use(site, "hazard", hazard_id, photos)
         return self.hazard(hazard_id)
 
     def move_hazard(self, hazard_id: int, status: str, by: str, now_ms: int, note: str, photos: list[str],
@@ -199,6 +268,8 @@ class RecordStore:
             self._conn.execute(f"UPDATE hazards SET {sets} WHERE id = ?", (*cols.values(), hazard_id))  # noqa: S608
             self._conn.execute("INSERT INTO hazard_steps VALUES (?, ?, ?, ?, ?, ?)",
                                (hazard_id, now_ms, by, status, note, json.dumps(photos)))
+            site = self._conn.execute("SELECT site FROM hazards WHERE id = ?", (hazard_id,)).fetchone()[0]
+            self._use(site, "hazard", hazard_id, photos)
         return self.hazard(hazard_id)
 
     def hazard(self, hazard_id: int) -> HazardRow:
@@ -226,7 +297,9 @@ class RecordStore:
                 "attachment, note, alerts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]')",
                 (site, point, kind, lab, taken_ms, by, now_ms, json.dumps(results, ensure_ascii=False), attachment,
                  note))
-        return self.test(int(cur.lastrowid or 0))
+            test_id = int(cur.lastrowid or 0)
+            self._use(site, "test", test_id, [attachment] if attachment else [])
+        return self.test(test_id)
 
     def set_test_alerts(self, test_id: int, alerts: list[int]) -> WaterTestRow:
         with self._tx():

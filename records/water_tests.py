@@ -22,7 +22,8 @@ from campus.errors import StoreUnavailable
 from records.context import Context, RecordRefused
 from records.desk import RecordDesk
 from records.overdue import TEST_NAMES
-from records.store import WaterTestRow
+from records.photos import Upload
+from records.store import NotUploaded, WaterTestRow
 from records.water import DRIFT, KINDS, NEAR_MS, PARAMS, Limit, SamplingPoint, drifted, limits, points
 
 FUTURE_MS = 5 * 60_000      # a sample "taken" later than this past the server's clock is refused
@@ -74,7 +75,10 @@ def _sensor_value(desk: RecordDesk, ctx: Context, device: str, field: str, at_ms
 
 
 def record_test(desk: RecordDesk, ctx: Context, *, point: str, kind: str, lab: str | None, taken: dt.datetime,
-                values: dict[str, Value], attachment: str | None, note: str, by: str) -> WaterTestRow:
+                values: dict[str, Value], attachment: str | None, note: str, by: str,
+                upload: Upload | None = None) -> WaterTestRow:
+    """``attachment``: the SHA-256 of a PDF uploaded for the site; ``upload``: one sent with the test (kept only
+    once the test has been checked)."""
     found = points(ctx.campus)
     p = found.get(point)
     if p is None:
@@ -89,13 +93,16 @@ def record_test(desk: RecordDesk, ctx: Context, *, point: str, kind: str, lab: s
         raise RecordRefused(f"{point} has no filter to change (filter: true in the campus file)")
     if kind != "filter" and not values:
         raise RecordRefused("a test needs values, e.g. {\"ph\": 7.2}")
-    if attachment is not None and not desk.shelf.has(attachment):
-        raise RecordRefused("the attachment was not uploaded: send it with the test as multipart/form-data")
+    if attachment is not None and (desk.store.unowned(ctx.site, [attachment]) or not desk.shelf.has(attachment)):
+        raise NotUploaded(f"the attachment was not uploaded for site {ctx.site}: send it with the test as "
+                          "multipart/form-data")
     now = desk.now_ms()
     taken_ms = int(taken.timestamp() * 1000)
     if taken_ms > now + FUTURE_MS:
         raise RecordRefused(f"taken_at {taken.isoformat()} is in the future: record a test after it was taken")
     results = _judge(ctx, p, values)
+    if upload is not None:  # the test is as it must be: only now is its PDF kept
+        attachment = desk.keep(ctx.site, [upload])[0]
     row = desk.store.add_test(site=ctx.site, point=p.id, kind=kind, lab=lab, taken_ms=taken_ms, by=by, now_ms=now,
                               results=results, attachment=attachment, note=note)
     alerts = _alerts(desk, ctx, p, row)

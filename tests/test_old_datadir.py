@@ -274,3 +274,26 @@ def test_the_filed_report_returns_its_exact_bytes(opened: Opened) -> None:
         assert got.status_code == 200, fmt
         assert len(got.content) == f["bytes"]
         assert hashlib.sha256(got.content).hexdigest() == f["sha256"], fmt
+
+
+def test_kept_files_stay_theirs_and_the_sweep_removes_only_what_no_record_uses(opened: Opened) -> None:
+    """#21: files are the site's and served only to tokens that see a record using them; the migration notes which
+    records use the files found, so the file sweep keeps those and removes a stray one from before."""
+    import os
+
+    from campus.db import DataDir
+    from records.desk import RecordDesk
+
+    want = EXPECTED["records"]
+    shelf = DataDir(opened.data).files
+    stray = shelf / "ab" / f"{'ab' * 32}.png"
+    stray.parent.mkdir(exist_ok=True)
+    stray.write_bytes(b"\x89PNG not used by any record")
+    os.utime(stray, (NOW_MS / 1000 - 3 * 86_400,) * 2)
+    records: RecordDesk = opened.client.app.state.records  # type: ignore[attr-defined]
+    records.sweep_files()
+    assert not stray.exists()
+    for sha in [*want["photos"], *want["attachments"]]:
+        got = opened.client.get(f"/api/v1/files/{sha}")
+        assert got.status_code == 200, sha
+        assert got.headers["content-disposition"].startswith("attachment;")

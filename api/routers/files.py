@@ -1,5 +1,5 @@
-"""POST /photos: a photo for a record, checked and kept by its SHA-256; GET /files/{sha256}: a kept photo or a
-laboratory's PDF, byte for byte."""
+"""POST /photos: photos for a record of a site, checked and kept by their SHA-256 for that site; GET /files/{sha256}:
+a kept photo or laboratory PDF, byte for byte, as a download, to a token that may see a record that uses it."""
 
 from __future__ import annotations
 
@@ -7,53 +7,58 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 
-from api.deps import Electrician, RecordsDep
+from api.deps import AccessDep, ContextDep, Electrician, RecordsDep
 from api.schemas import KeptPublic
 from api.uploads import media_type, read_form
+from campus.errors import NotFound
 from records.desk import RecordDesk
-from records.photos import MEDIA, FileRejected, check_image, check_pdf
+from records.photos import MEDIA, FileRejected, Upload, attachment, photo
 
 router = APIRouter(tags=["records"])
 
 
-def keep_photos(records: RecordDesk, files: list[tuple[str, bytes]]) -> list[KeptPublic]:
+def check_photos(records: RecordDesk, files: list[tuple[str, bytes]]) -> list[Upload]:
+    """Photos sent with a record, checked (kept only once the record is)."""
     s = records.settings
-    out = []
-    for name, data in files:
-        media, ext, w, h = check_image(data, name, s.photo_max_bytes, s.photo_max_pixels)
-        sha = records.shelf.keep(data, ext)
-        out.append(KeptPublic(sha256=sha, media_type=media, bytes=len(data), width=w, height=h,
-                              url=f"/api/v1/files/{sha}"))
-    return out
+    return [photo(data, name, s.photo_max_bytes, s.photo_max_pixels) for name, data in files]
 
 
-def keep_attachment(records: RecordDesk, files: list[tuple[str, bytes]]) -> str | None:
+def check_attachment(records: RecordDesk, files: list[tuple[str, bytes]]) -> Upload | None:
     if not files:
         return None
     if len(files) > 1:
         raise FileRejected("attach one PDF (the laboratory's report)")
     name, data = files[0]
-    check_pdf(data, name, records.settings.attachment_max_bytes)
-    return records.shelf.keep(data, "pdf")
+    return attachment(data, name, records.settings.attachment_max_bytes)
 
 
 @router.post("/photos", response_model=list[KeptPublic], status_code=201, dependencies=[Electrician],
-             summary="Upload photos for a check round or a hazard (multipart: 'photo' parts); JPEG, PNG or WebP",
+             summary="Upload photos for a check round or a hazard of a site (multipart: 'photo' parts); JPEG, PNG "
+                     "or WebP. They are the site's; one no record names within [records] upload_grace_h is swept",
              openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                  "type": "object", "required": ["photo"], "properties": {"photo": {
                      "type": "array", "items": {"type": "string", "format": "binary"}}}}}}}})
-async def upload(request: Request, records: RecordsDep) -> list[KeptPublic]:
+async def upload(request: Request, records: RecordsDep, ctx: ContextDep) -> list[KeptPublic]:
     if media_type(request) != "multipart/form-data":
         raise HTTPException(415, "send the photos as multipart/form-data, each in a part named 'photo'")
     _, files = await read_form(request, ("photo",), max_fields=5)
     if not files["photo"]:
         raise FileRejected("no photo: send each in a multipart part named 'photo'")
-    return keep_photos(records, files["photo"])
+    checked = check_photos(records, files["photo"])
+    records.keep(ctx.site, checked)
+    return [KeptPublic(sha256=u.sha256, media_type=u.media_type, bytes=len(u.data), width=u.width, height=u.height,
+                       url=f"/api/v1/files/{u.sha256}") for u in checked]
 
 
-@router.get("/files/{sha256}", summary="A photo or attachment kept with a record, byte for byte",
+@router.get("/files/{sha256}", summary="A photo or attachment kept with a record, byte for byte, as a download "
+            "(only to a token that may see a record that uses it)",
             responses={200: {"content": {m: {} for m in sorted(set(MEDIA.values()))}}})
-def file(records: RecordsDep, sha256: Annotated[str, Path(max_length=64, pattern="^[0-9a-f]{64}$")]) -> Response:
+def file(records: RecordsDep, access: AccessDep,
+         sha256: Annotated[str, Path(max_length=64, pattern="^[0-9a-f]{64}$")]) -> Response:
+    if not any(access.sees(site, building, zone) for site, zone, building in records.file_places(sha256)):
+        raise NotFound(f"no file {sha256}")  # as for a file nobody kept
     data, ext = records.shelf.read(sha256)
-    return Response(data, media_type=MEDIA[ext], headers={"Cache-Control": "private, max-age=31536000, immutable",
-                                                          "X-Content-Type-Options": "nosniff"})
+    name = f"{'report' if ext == 'pdf' else 'photo'}-{sha256[:12]}.{ext}"
+    return Response(data, media_type=MEDIA[ext], headers={
+        "Cache-Control": "private, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f'attachment; filename="{name}"'})

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import ContextDep, Electrician, LanguageDep, PrincipalDep, RecordsDep, TimezoneDep
-from api.routers.files import keep_photos
+from api.routers.files import check_photos
 from api.schemas import HazardCreate, HazardPublic, HazardUpdate, StepPublic
 from api.timefmt import at_ms, from_ms
 from api.uploads import body_of, read_record
@@ -49,9 +49,9 @@ def _get(records: RecordDesk, ctx: Context, hazard_id: int) -> HazardRow:
 async def create(request: Request, records: RecordsDep, ctx: ContextDep, principal: PrincipalDep,
                  tz: TimezoneDep) -> HazardPublic:
     body, files = await read_record(request, HazardCreate, ("photo",))
-    photos = [*body.photos, *(k.sha256 for k in keep_photos(records, files["photo"]))]
     h = report_hazard(records, ctx, title=body.title, building=body.building, device=body.device,
-                      round_id=body.inspection, due=body.due, note=body.note, photos=photos, by=principal.name)
+                      round_id=body.inspection, due=body.due, note=body.note, photos=body.photos, by=principal.name,
+                      uploads=check_photos(records, files["photo"]))
     return _public(records, h, tz)
 
 
@@ -62,9 +62,8 @@ async def update(request: Request, records: RecordsDep, ctx: ContextDep, princip
                  hazard_id: int) -> HazardPublic:
     h = _get(records, ctx, hazard_id)
     body, files = await read_record(request, HazardUpdate, ("photo",))
-    photos = [*body.photos, *(k.sha256 for k in keep_photos(records, files["photo"]))]
     moved = move_hazard(records, h, status=body.status, assigned_to=body.assigned_to, due=body.due, note=body.note,
-                        photos=photos, by=principal.name)
+                        photos=body.photos, by=principal.name, uploads=check_photos(records, files["photo"]))
     return _public(records, moved, tz)
 
 

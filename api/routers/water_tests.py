@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from api.deps import ContextDep, Electrician, LanguageDep, PrincipalDep, RecordsDep, TimezoneDep
-from api.routers.files import keep_attachment
+from api.routers.files import check_attachment
 from api.schemas import PointPublic, ResultPublic, WaterTestCreate, WaterTestPublic
 from api.timefmt import at_ms, from_ms
 from api.uploads import body_of, read_record
@@ -67,11 +67,11 @@ async def create(request: Request, records: RecordsDep, ctx: ContextDep, princip
     seen = _points(ctx)
     if body.point not in seen:
         raise NotFound(f"no sampling point {body.point!r}")
-    attachment = keep_attachment(records, files["attachment"])
+    upload = check_attachment(records, files["attachment"])
     values = {k: Value(v) if isinstance(v, float | int) else Value(v.value, v.min, v.max, v.unit, v.name)
               for k, v in body.values.items()}
     row = record_test(records, ctx, point=body.point, kind=body.kind, lab=body.lab, taken=body.taken_at,
-                      values=values, attachment=attachment, note=body.note, by=principal.name)
+                      values=values, attachment=None, note=body.note, by=principal.name, upload=upload)
     return _public(row, seen, tz, language.startswith("zh"))
 
 

@@ -11,8 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class ItemAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
     item: int = Field(ge=0, le=99, description="the item's index in the template's checklist")
-    ok: bool = Field(description="true: OK; false: a problem (say what in the note)")
+    ok: bool | None = Field(default=None, description="true: OK; false: a problem (say what in the note); null or "
+                            "left out: not answered, which is refused (each item is answered, none by default)")
     note: str = Field(default="", max_length=2000)
+    photos: list[str] = Field(default_factory=list, max_length=20,
+                              description="SHA-256 of photos of this item uploaded to /photos (or send them in this "
+                              "request as multipart parts photo-N, N the item's index)")
 
 
 class RoundCreate(BaseModel):
@@ -35,6 +39,7 @@ class ItemPublic(BaseModel):
     en: str
     ok: bool
     note: str
+    photos: list[str] = Field(default_factory=list, description="photos of this item (SHA-256)")
 
 
 class RoundPublic(BaseModel):
@@ -61,7 +66,7 @@ class PersonPublic(BaseModel):
 
 class TemplatePublic(BaseModel):
     id: str
-    name: str
+    name: str = Field(description="in the language asked (lang=)")
     every: str
     per: str
     items: list[str]

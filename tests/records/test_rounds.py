@@ -140,7 +140,7 @@ def test_recording_a_round_with_photos_a_problem_becomes_a_hazard(tmp_path: Path
         assert bad.status_code == 422
         half = c.post("/api/v1/inspections", json={**record, "items": _answers(3)}, headers=electrician)
         assert half.status_code == 422
-        assert "answer each once" in half.json()["detail"]
+        assert "not answered: item 3" in half.json()["detail"]
         vague = c.post("/api/v1/inspections", json={**record, "items": [
             {"item": i, "ok": i != 2} for i in range(5)]}, headers=electrician)
         assert vague.status_code == 422
