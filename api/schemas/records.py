@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="a file's SHA-256, as POST /photos answered")]
+
 
 class ItemAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -14,7 +16,7 @@ class ItemAnswer(BaseModel):
     ok: bool | None = Field(default=None, description="true: OK; false: a problem (say what in the note); null or "
                             "left out: not answered, which is refused (each item is answered, none by default)")
     note: str = Field(default="", max_length=2000)
-    photos: list[str] = Field(default_factory=list, max_length=20,
+    photos: list[Sha256] = Field(default_factory=list, max_length=20,
                               description="SHA-256 of photos of this item uploaded to /photos (or send them in this "
                               "request as multipart parts photo-N, N the item's index)")
 
@@ -28,7 +30,7 @@ class RoundCreate(BaseModel):
     building: str | None = Field(default=None, max_length=64, description="for a round walked per building")
     items: list[ItemAnswer] = Field(max_length=100)
     note: str = Field(default="", max_length=4000)
-    photos: list[str] = Field(default_factory=list, max_length=20,
+    photos: list[Sha256] = Field(default_factory=list, max_length=20,
                               description="SHA-256 of photos uploaded to /photos (or send them in this request)")
     hazards: bool = Field(default=True, description="make each problem item an open hazard in the ledger")
 
@@ -80,7 +82,7 @@ class HazardCreate(BaseModel):
     inspection: int | None = Field(default=None, ge=1, le=2**62, description="the check round that found it")
     due: date | None = Field(default=None, description="to be fixed by (整改期限)")
     note: str = Field(default="", max_length=4000)
-    photos: list[str] = Field(default_factory=list, max_length=20)
+    photos: list[Sha256] = Field(default_factory=list, max_length=20)
 
 
 class HazardUpdate(BaseModel):
@@ -89,7 +91,7 @@ class HazardUpdate(BaseModel):
     assigned_to: str | None = Field(default=None, max_length=100, description="who is to fix it (with assigned)")
     due: date | None = None
     note: str = Field(default="", max_length=4000, description="what was done (needed with fixed)")
-    photos: list[str] = Field(default_factory=list, max_length=20)
+    photos: list[Sha256] = Field(default_factory=list, max_length=20)
 
 
 class StepPublic(BaseModel):
