@@ -60,6 +60,16 @@ def test_a_file_is_served_only_to_a_token_that_sees_a_record_using_it(tmp_path: 
         assert hidden.status_code == 404
         assert hidden.json()["detail"] == c.get("/api/v1/files/" + "0" * 64, headers=north).json()["detail"].replace(
             "0" * 64, sha)
+        record = {"point": "ta-fountain", "taken_at": NOW.isoformat(), "kind": "lab", "lab": "市疾控中心",
+                  "values": {"ph": 7.2}}
+        test = c.post("/api/v1/water-tests", data={"record": json.dumps(record)},
+                      files=[("attachment", ("r.pdf", PDF, "application/pdf"))])
+        assert test.status_code == 201, test.text
+        pdf = test.json()["attachment"]
+        report = c.get(f"/api/v1/files/{pdf}", headers=south)
+        assert report.status_code == 200
+        assert report.headers["content-disposition"] == f'attachment; filename="report-{pdf[:12]}.pdf"'
+        assert c.get(f"/api/v1/files/{pdf}", headers=north).status_code == 404
 
 
 def test_a_record_cannot_name_another_sites_file(tmp_path: Path) -> None:
