@@ -3,6 +3,12 @@
 A pure ASGI middleware: a ``Content-Length`` over the limit is answered 413 at once; a body sent
 without one (chunked) is counted as it arrives and cut off with 413 as soon as it passes the limit.
 Nothing past the limit is ever buffered.
+
+Which limit is decided by what the body is, not only where it goes: a multipart/form-data body to a route that
+takes files (photos, a laboratory's PDF) has the upload bound; every other body, JSON on those same routes
+included, has ``[api] max_body_bytes`` (a JSON document costs many times its size once parsed). Inside a
+multipart body, the non-file fields (the record's JSON) are held to ``[api] max_body_bytes`` by
+``api.uploads.read_form``.
 """
 
 from __future__ import annotations
@@ -13,8 +19,15 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
+def is_multipart(scope: Scope) -> bool:
+    """Whether the request says its body is multipart/form-data (parameters and case aside)."""
+    kind = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
+    return kind.split(b";")[0].strip().lower() == b"multipart/form-data"
+
+
 class BodyLimit:
-    """``uploads``: path prefixes that take files (photos, a laboratory's PDF) and their own, larger limit."""
+    """``uploads``: path prefixes that take files (photos, a laboratory's PDF) as multipart/form-data, and the
+    larger limit such a body has."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, uploads: tuple[str, ...] = (), upload_max_bytes: int = 0) -> None:
         self.app, self.default_bytes = app, max_bytes
@@ -24,8 +37,8 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        upload = scope["method"] in ("POST", "PATCH") and scope["path"].startswith(self.uploads) if self.uploads \
-            else False
+        upload = bool(self.uploads) and scope["method"] in ("POST", "PATCH", "PUT") \
+            and scope["path"].startswith(self.uploads) and is_multipart(scope)
         limit = self.upload_max_bytes if upload else self.default_bytes
         await self._limited(scope, receive, send, limit, "[records] upload_max_bytes" if upload else
                             "[api] max_body_bytes")

@@ -75,3 +75,38 @@ def test_out_of_range_input_is_422_with_what_to_do(client: TestClient, path: str
     if r.status_code == 422:
         assert hint in r.text
     assert client.post("/api/v1/dead-letters/99999999999999999999999/replay").status_code == 422
+
+
+@pytest.mark.parametrize("url", ["/api/v1/hazards", "/api/v1/inspections", "/api/v1/water-tests",
+                                 "/api/v1/hazards/1"])
+def test_json_bodies_on_the_upload_routes_keep_max_body_bytes(client: TestClient, url: str) -> None:
+    """#21: the upload bound ([records] upload_max_bytes, 48 MiB) matched on the path, so one JSON record of
+    49 MB took the server to 1.4 GB before its 422. Only a multipart body (the files) gets the upload bound."""
+    method = "PATCH" if url.endswith("/1") else "POST"
+    big = b"[" + b"0," * 5000 + b"0]"  # 10 KB: over the 4 KiB [api] max_body_bytes, far under the upload bound
+    r = client.request(method, url, content=big, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413, r.text[:200]
+    assert "[api] max_body_bytes" in r.json()["detail"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: cut off as it arrives
+        yield b"["
+        for _ in range(100):
+            yield b"0," * 50
+        yield b"0]"
+
+    r = client.request(method, url, content=chunks(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 if method == "POST" else 404, r.text[:200]  # no hazard #1: the body is not read
+    r = client.request(method, url, content=big, headers={"Content-Type": "text/plain"})  # anything not multipart
+    assert r.status_code == 413, r.text[:200]
+
+
+def test_a_multipart_record_field_keeps_max_body_bytes_and_its_files_the_upload_bound(client: TestClient) -> None:
+    """The 'record' part of a multipart body is JSON like any other: over [api] max_body_bytes it is 413, while
+    the file parts of the same size are read (and judged by the records' own rules)."""
+    record = '{"title": "' + "x" * 10_000 + '"}'
+    r = client.post("/api/v1/hazards", files={"record": (None, record.encode(), "application/json")})
+    assert r.status_code == 413, r.text[:200]
+    assert "[api] max_body_bytes" in r.json()["detail"]
+    r = client.post("/api/v1/hazards", files={"record": (None, b"{}", "application/json"),
+                                              "photo": ("big.png", b"\x89PNG" + b"0" * 10_000, "image/png")})
+    assert r.status_code == 422, r.text[:200]  # read in full, then refused for what it is
