@@ -91,6 +91,12 @@ def build_records(app: FastAPI, settings: Settings, clock: Clock) -> RecordDesk:
                       service.store, clock.now_ms)
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """What uvicorn is given besides the app, host and port: ``[api] max_connections`` as its limit_concurrency
+    (a request arriving while that many connections are open or requests in progress is answered 503)."""
+    return {"limit_concurrency": settings.api.max_connections, "log_config": None}
+
+
 def create_app(settings: Settings, service: IngestService | None = None, campus: Campus | list[Campus] | None = None,
                alerts: AlertService | AlertProcess | None = None, clock: Clock | None = None) -> FastAPI:
     """The app. With ``service`` (and ``alerts``) given the caller owns their lifecycle; otherwise the app
@@ -138,7 +144,8 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     app.state.settings = settings
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # the console's charting library: 700 KB, 230 KB gzipped
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes,  # outermost: before routing and auth
-                       uploads=UPLOADS, upload_max_bytes=settings.records.upload_max_bytes)
+                       uploads=UPLOADS, upload_max_bytes=settings.records.upload_max_bytes,
+                       timeout_s=settings.api.body_timeout_s)
     if service is not None:
         app.state.service = service
         app.state.alerts = alert_desk(settings, alerts)
