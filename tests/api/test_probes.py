@@ -10,7 +10,7 @@ answer with data nor say it exists:
   gets back names yucai;
 - a token narrowed to yucai's north zone (an admin) or to one building of it (an electrician) asking for the south
   zone's objects gets 404 (or 403), or an answer that names nothing of the south zone;
-- every write, by the other site's admin, to yucai's objects is 404 or 403;
+- every write to yucai's south zone, by the other site's admin or by the narrowed tokens, is 404 or 403;
 - every route that takes a body answers oversized JSON 413, nested JSON 400 or 422, and malformed multipart 4xx:
   never 500.
 """
@@ -309,7 +309,7 @@ def test_writes_out_of_scope_are_404_or_403(probed: tuple[TestClient, Made], met
     assert route.write is not None
     url, body = route.write
     url = made.url(url)
-    for name, token in (("mingde-admin", made.other), ("north-admin", made.north)):
+    for name, token in (("mingde-admin", made.other), ("north-admin", made.north), ("dorm-1", made.dorm)):
         got = c.request(method, url, json=body, headers=token)
         assert got.status_code in (403, 404), (name, method, url, got.status_code, got.text[:300])
         asked = url + json.dumps(body, ensure_ascii=False)
