@@ -25,7 +25,7 @@ async function chooseSite() {
   if (!ids.includes(state.site)) state.site = ids[0] || null;
   const picker = $("#site");
   picker.hidden = ids.length < 2;
-  picker.innerHTML = state.sites.map((s) => `<option value="${s.id}">${s.name}</option>`).join("");
+  picker.replaceChildren(...state.sites.map((s) => new Option(s.name, s.id)));  // names as text, never markup
   picker.value = state.site || "";
 }
 
@@ -62,7 +62,12 @@ async function route() {
     }
   } catch (err) {
     if (err instanceof Unauthorised) { state.me = null; return showLogin(err.message); }
-    if (mine === routing) $("#view").insertAdjacentHTML("afterbegin", `<p class="error">${t("error")}: ${err.message}</p>`);
+    if (mine === routing) {  // the API's message as text: it may quote what a person typed
+      const p = document.createElement("p");
+      p.className = "error";
+      p.textContent = `${t("error")}: ${err.message}`;
+      $("#view").prepend(p);
+    }
     throw err;
   }
 }
