@@ -35,6 +35,14 @@ function showLogin(message = "") {
   delete document.body.dataset.ready;
 }
 
+/** On a phone the navigation is one row that scrolls sideways: keep the current view's link in sight. */
+function showActiveTab() {
+  const nav = $("header nav"), a = $("header nav a.active");
+  if (!a || nav.scrollWidth <= nav.clientWidth) return;
+  const left = a.getBoundingClientRect().left - nav.getBoundingClientRect().left + nav.scrollLeft;
+  nav.scrollLeft = left - (nav.clientWidth - a.offsetWidth) / 2;
+}
+
 let routing = 0;  // only the newest navigation marks the page ready (an older, slower one may finish later)
 async function route() {
   const mine = ++routing;
@@ -52,6 +60,7 @@ async function route() {
     const name = page in VIEWS ? page : "overview";
     document.querySelectorAll("main > section").forEach((s) => { s.hidden = s.id !== "view"; });
     document.querySelectorAll("header nav a").forEach((a) => a.classList.toggle("active", a.dataset.view === name));
+    showActiveTab();
     const section = $("#view");
     disposeCharts();
     section.dataset.view = name;
