@@ -38,9 +38,16 @@ function showLogin(message = "") {
 /** On a phone the navigation is one row that scrolls sideways: keep the current view's link in sight. */
 function showActiveTab() {
   const nav = $("header nav"), a = $("header nav a.active");
-  if (!a || nav.scrollWidth <= nav.clientWidth) return;
+  if (!a || nav.scrollWidth <= nav.clientWidth) return navEdges();
   const left = a.getBoundingClientRect().left - nav.getBoundingClientRect().left + nav.scrollLeft;
   nav.scrollLeft = left - (nav.clientWidth - a.offsetWidth) / 2;
+  navEdges();
+}
+/** Fade the navigation's edge on the side where more links are (console.css), so a person sees it scrolls. */
+function navEdges() {
+  const nav = $("header nav");
+  nav.classList.toggle("more-left", nav.scrollLeft > 1);
+  nav.classList.toggle("more-right", nav.scrollLeft + nav.clientWidth < nav.scrollWidth - 1);
 }
 
 let routing = 0;  // only the newest navigation marks the page ready (an older, slower one may finish later)
@@ -106,5 +113,7 @@ document.addEventListener("DOMContentLoaded", () => {
     route();
   });
   window.addEventListener("hashchange", route);
+  $("header nav").addEventListener("scroll", navEdges, { passive: true });
+  window.addEventListener("resize", navEdges);
   route();
 });

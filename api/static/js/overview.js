@@ -47,12 +47,14 @@ function dayBuckets(body, day) {  // the site's hourly buckets of one day ("YYYY
 function kpis(site, clock, openCount) {
   const cards = KINDS.map((kind, i) => {
     const buckets = site[i].groups[0]?.buckets || [];
-    // today so far against yesterday's same hours; no percentage when either day's data there is incomplete
-    const hours = (day) => buckets.filter((b) => wall(b.start).date === day && wall(b.start).hour <= clock.hour);
-    const now = hours(clock.date), before = hours(dayAdd(clock.date, -1));
-    const sum = (bs) => bs.reduce((a, b) => a + b.value, 0), a = sum(now), b = sum(before);
-    const missing = gap([["yesterday", coverageOf(before)], ["today", coverageOf(now)]], site[i].complete_at);
-    const pct = !missing && b > 0 ? ((a - b) / b) * 100 : null;
+    // today so far; against yesterday over the hours both have complete (the current one is still filling),
+    // with no percentage when either day's data there is incomplete
+    const hours = (day, upto) => buckets.filter((b) => wall(b.start).date === day && wall(b.start).hour < upto);
+    const sum = (bs) => bs.reduce((x, b) => x + b.value, 0), a = sum(hours(clock.date, 24));
+    const now = hours(clock.date, clock.hour), before = hours(dayAdd(clock.date, -1), clock.hour);
+    const missing = clock.hour > 0 &&
+      gap([["yesterday", coverageOf(before)], ["today", coverageOf(now)]], site[i].complete_at);
+    const b = sum(before), pct = !missing && b > 0 ? ((sum(now) - b) / b) * 100 : null;
     const delta = missing || `${pct === null ? "—" : (pct > 0 ? "+" : "") + fmt(pct, 1) + "%"} <small>${t("vs_yesterday")}</small>`;
     return `<div class="kpi" data-kind="${kind}"><span class="label">${t("kpi_today")} · ${t("kind")[kind]}</span>` +
       `<span class="num">${fmt(a, 0)} <small>${KIND_UNIT[kind]}</small></span>` +
@@ -75,7 +77,7 @@ function loadCurve(body, clock) {
     tooltip: { trigger: "axis", valueFormatter: (v) => (v === null || v === undefined ? "—" : fmt(v, 0) + " kW") },
     legend: legendOf(lines), grid: { left: 50, right: 16, top: 36, bottom: 28 },
     xAxis: { type: "category", data: hourLabels, boundaryGap: false },
-    yAxis: { type: "value", name: "kW" },
+    yAxis: { type: "value" },  // kW: in the card's title (a name here would sit under the legend on a phone)
     series: lines,
   }, data.flat().filter((v) => v !== null).length);
   $("#load-chart").dataset.hours = String(data[0].filter((v) => v !== null).length);  // today's hours drawn
