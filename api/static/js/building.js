@@ -44,7 +44,8 @@ async function kindCharts(building, kind) {
     (w.date === today ? todayV : yest)[w.hour] = b.coverage > 0 ? Number(b.value.toFixed(2)) : null;
   }
   const sumToday = todayV.reduce((a, v) => a + (v || 0), 0);
-  const sumYest = yest.slice(0, clock.hour + 1).reduce((a, v) => a + (v || 0), 0);
+  // yesterday by this time: its whole hours before this one, and this hour's share up to this minute
+  const sumYest = yest.slice(0, clock.hour).reduce((a, v) => a + (v || 0), 0) + (yest[clock.hour] || 0) * clock.minute / 60;
   const yestHours = h.buckets.filter((b) => wall(b.start).date !== today && wall(b.start).hour <= clock.hour);
   $(`#today-${kind}`).innerHTML = `<b>${fmt(sumToday, 0)}</b> ${unit} · ${t("yesterday")} ` +
     (gap([["yesterday", coverageOf(yestHours)]], h.complete_at) || `${fmt(sumYest, 0)} ${unit}`);
