@@ -16,6 +16,7 @@ from alerts.desk import AlertDesk
 from alerts.process import AlertProcess, AlertProcessConfig
 from alerts.service import AlertService
 from api.deps import Viewer
+from api.docs import add_docs
 from api.errors import install as install_errors
 from api.limits import BodyLimit
 from api.routers import alerts as alerts_router
@@ -140,6 +141,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
                 ingest.stop()
 
     app = FastAPI(title="meterwatch", version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # /docs: add_docs, from the vendored Swagger UI (no CDN)
                   description="校园水电气与水质监测 · campus water, electricity, gas and water-quality telemetry")
     app.state.settings = settings
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # the console's charting library: 700 KB, 230 KB gzipped
@@ -165,6 +167,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     async def _console() -> FileResponse:
         return FileResponse(console / "index.html")
 
+    add_docs(app)
     install_errors(app)
 
     def openapi() -> dict[str, Any]:
