@@ -56,22 +56,19 @@ def record_round(desk: RecordDesk, ctx: Context, *, template: str, zone: str | N
     if t is None:
         raise RecordRefused(f"no round template {template!r}; choose from "
                             f"{', '.join(x.id for x in desk.templates.rounds)}")
+    # the places this token may record the round for; a place named outside them is answered as one that does
+    # not exist (404, the same words), whether it exists elsewhere or not
     spots = [p for p in places(t, ctx.campus) if ctx.sees(ctx.site, p.zone, p.building)]
-    if not spots:
-        raise RecordRefused(f"round {template!r} is walked per {t.per.value}, and none of its places is this "
-                            "token's (a zone's round is recorded by a token of that zone, or of the whole site)")
-    if t.per is Per.BUILDING:
-        place = next((p for p in spots if p.building == building), None)
-        if place is None:
-            raise RecordRefused(f"round {template!r} is walked per building: building= one of "
-                                f"{', '.join(str(p.building) for p in spots)}")
-    else:
-        if zone is None and len(spots) == 1:
-            zone = spots[0].zone
-        place = next((p for p in spots if p.zone == zone), None)
-        if place is None:
-            raise RecordRefused(f"round {template!r} is walked per zone: zone= one of "
-                                f"{', '.join(p.zone for p in spots)}")
+    per, named = ("building", building) if t.per is Per.BUILDING else ("zone", zone)
+    choices = ", ".join(p.key for p in spots) or "none for this token (a zone's round is recorded by a token of "\
+        "that zone, or of the whole site)"
+    if named is None and t.per is Per.ZONE and len(spots) == 1:
+        named = spots[0].zone
+    if named is None:
+        raise RecordRefused(f"round {template!r} is walked per {per}: {per}= one of {choices}")
+    place = next((p for p in spots if (p.building if t.per is Per.BUILDING else p.zone) == named), None)
+    if place is None:
+        raise NotFound(f"no {per} {named!r} where round {template!r} is walked ({per}= one of {choices})")
     by_item: dict[int, Answer] = {}
     for a in answers:
         if not 0 <= a.item < len(t.items):
@@ -115,11 +112,11 @@ def report_hazard(desk: RecordDesk, ctx: Context, *, title: str, building: str |
                   uploads: Sequence[Upload] = ()) -> HazardRow:
     campus = ctx.campus
     dev = next((d for d in campus.devices if d.id == device), None) if device else None
-    if device and dev is None:
-        raise RecordRefused(f"no device {device!r} at site {ctx.site}")
+    if device and dev is None:  # ctx.campus is the site as the token sees it: one outside is as one nowhere
+        raise NotFound(f"no device {device!r} at site {ctx.site}")
     building = building or (dev.building if dev else None)
     if building is not None and campus.building(building) is None:
-        raise RecordRefused(f"no building {building!r} at site {ctx.site}")
+        raise NotFound(f"no building {building!r} at site {ctx.site}")
     if building is None and not ctx.sees(ctx.site, None, None):
         raise RecordRefused("name the building (or the device) of the hazard: this token sees only some zones or "
                             "buildings, and a hazard of the whole site is not its to report")

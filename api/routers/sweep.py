@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from api.deps import ContextDep, Electrician, PrincipalDep, RecordsDep, SiteUsageDep, TimezoneDep
@@ -72,6 +72,9 @@ def snapshot(usage: SiteUsageDep, records: RecordsDep, tz: TimezoneDep) -> Sweep
              summary="Take the sweep now and save it as a check round for each zone (the snapshot kept with it)")
 def save(usage: SiteUsageDep, records: RecordsDep, ctx: ContextDep, principal: PrincipalDep,
          tz: TimezoneDep) -> list[RoundPublic]:
+    if not ctx.sees(ctx.site, None, None):  # the snapshot is the whole site's (#21: one scope rule for records)
+        raise HTTPException(403, "the sweep is the whole site's: saving it needs a token not narrowed to zones or "
+                                 "buildings (GET /sweep shows it)")
     s = sweep(usage, records.now_ms())
     snap = _public(s, tz)
     names = {b.id: b.name for b in ctx.campus.buildings}

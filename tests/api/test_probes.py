@@ -247,16 +247,7 @@ def test_every_route_of_the_app_is_probed(probed: tuple[TestClient, Made]) -> No
 
 # Probes that fail on this branch only because another helper of #21 fixes their cause in parallel (strict: once
 # fixed, the XPASS fails, and its line here goes). The lead removes each line when merging that helper's branch.
-OTHERS: dict[tuple[str, str, str], str] = {
-    ("read", "GET", "/api/v1/files/{sha256}"):
-        "#21 'GET /files/{sha256} has no scope check' (helper 1): the other site's token downloads the photo",
-    ("write", "POST", "/api/v1/sweep"):
-        "#21 'Narrowed tokens see and change site-wide records' (records): a zone's admin records a site-wide sweep",
-    ("write", "POST", "/api/v1/inspections"):
-        "#21 'Anything outside scope is a 404' (records): a zone's token naming another zone gets 422, not 404",
-    ("write", "POST", "/api/v1/hazards"):
-        "#21 'Anything outside scope is a 404' (records): a zone's token naming another zone's building gets 422",
-}
+OTHERS: dict[tuple[str, str, str], str] = {}
 
 
 def test_a_route_added_to_the_app_is_one_the_probes_do_not_know(tmp_path: Path) -> None:

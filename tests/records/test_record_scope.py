@@ -39,6 +39,10 @@ def test_a_one_building_electrician_neither_sees_nor_fixes_a_site_wide_hazard(tm
         fix = c.patch(f"/api/v1/hazards/{hid}", json={"status": "fixed", "note": "已更新"}, headers=li)
         assert fix.status_code == 404
         assert fix.json()["detail"] == f"no hazard #{hid}"
+        other = c.post("/api/v1/hazards", json={"title": "x", "building": "teach-a"}, headers=li)
+        nowhere = c.post("/api/v1/hazards", json={"title": "x", "building": "teach-z"}, headers=li)
+        assert (other.status_code, nowhere.status_code) == (404, 404)
+        assert other.json()["detail"] == nowhere.json()["detail"].replace("teach-z", "teach-a")
         mine = c.post("/api/v1/hazards", json={"title": "没有楼栋的隐患"}, headers=li)
         assert mine.status_code == 422
         assert "name the building" in mine.json()["detail"]
@@ -56,7 +60,11 @@ def test_a_zone_round_belongs_to_tokens_of_that_zone_only(tmp_path: Path) -> Non
                    for d in c.get("/api/v1/inspections/due", headers=north).json())
         refused = c.post("/api/v1/inspections", json={"template": "zone-patrol", "zone": "zone-north",
                                                       "items": ZONE_PATROL}, headers=li)
-        assert refused.status_code == 422, refused.text
+        assert refused.status_code == 404, refused.text  # as for a zone nobody has
+        nowhere = c.post("/api/v1/inspections", json={"template": "zone-patrol", "zone": "zone-west",
+                                                      "items": ZONE_PATROL}, headers=li)
+        assert nowhere.status_code == 404
+        assert nowhere.json()["detail"] == refused.json()["detail"].replace("zone-north", "zone-west")
         made = c.post("/api/v1/inspections", json={"template": "zone-patrol", "zone": "zone-north",
                                                    "items": ZONE_PATROL}, headers=north)
         assert made.status_code == 201, made.text
