@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -156,6 +156,16 @@ class EnergyReport(BaseModel):
     alerts: list[AlertCount]
     coefficients: list[CoefficientUsed]
     filed: FiledNote | None = Field(default=None, description="the month's newest filing, and what changed since")
+
+
+def alert_counts(alerts: Iterable[tuple[str, str, bool]]) -> list[AlertCount]:
+    """(category, severity, still open) of each alert → the report's counts, by category then severity."""
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for category, severity, still_open in alerts:
+        n = counts[(category, severity)]
+        n[0] += 1
+        n[1] += bool(still_open)
+    return [AlertCount(category=c, severity=s, raised=n, open=o) for (c, s), (n, o) in sorted(counts.items())]
 
 
 def month_bounds(month: str) -> tuple[int, int]:
