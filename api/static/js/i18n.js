@@ -56,7 +56,7 @@ export const T = {
   used: ["已用", "Used"],
   no_targets: ["未设定指标", "No targets set"],
   top_title: ["本月用电最多的楼宇", "Top consumers this month"],
-  water_title: ["饮水水质 (GB 5749)", "Drinking water (GB 5749)"],
+  water_title: ["水质 (各用途按其限值)", "Water quality (each use against its own limits)"],
   alerts_title: ["未关闭告警", "Open alerts"],
   silent_title: ["离线或数据中断的设备", "Offline or silent devices"],
   none: ["无", "None"],
