@@ -22,7 +22,17 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import Flowable, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    CondPageBreak,
+    Flowable,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from campus.errors import ConfigError
 from reports.config import FONT_CANDIDATES, ReportSettings
@@ -82,18 +92,21 @@ def _register(settings: ReportSettings) -> None:
     pdfmetrics.registerFont(TTFont(FONT, str(path), **kw))
 
 
-def _table(view: View, width: float, large: bool = False) -> Table:
+def _table(view: View, width: float, large: bool = False, rows: slice = slice(None)) -> Table:
+    """``view`` as a table (only ``rows`` of it: the header row with the first of them)."""
     head, cell, num = (BIG_HEAD, BIG_CELL, BIG_NUM) if large else (HEAD, CELL, CELL_NUM)
-    body = [[Paragraph(escape(h), head) for h in view.headers]]
-    for row in view.rows:
+    header = rows.start in (None, 0)
+    body = [[Paragraph(escape(h), head) for h in view.headers]] if header else []
+    for row in view.rows[rows]:
         body.append([Paragraph(escape(fmt(v, d)), num if d is not None else cell)
                      for v, d in zip(row, view.decimals, strict=True)])
     weights = _weights(view)
-    t = Table(body, repeatRows=1, colWidths=[width * w / sum(weights) for w in weights])
+    t = Table(body or [[""] * len(view.headers)], repeatRows=1 if header else 0,
+              colWidths=[width * w / sum(weights) for w in weights])
     t.setStyle(TableStyle([
         ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef5")),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        *([("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef5"))] if header else []),
     ]))
     return t
 
@@ -104,16 +117,18 @@ def _text_width(text: str) -> int:
 
 
 def _weights(view: View) -> list[float]:
-    """Each column's share of the width: by its longest cell (a header counts half: it may wrap), so a column of
-    notes is wide and a column of counts narrow."""
+    """Each column's share of the width: by its longest cell (a header counts half: it may wrap, but not inside a
+    word), so a column of notes is wide and a column of counts narrow."""
     out: list[float] = []
     for i, (header, decimals) in enumerate(zip(view.headers, view.decimals, strict=True)):
-        longest = max([_text_width(fmt(r[i], decimals)) for r in view.rows] + [_text_width(header) // 2])
+        words = [_text_width(w) for w in header.split()]  # a header may wrap between its words, not inside one
+        longest = max([_text_width(fmt(r[i], decimals)) for r in view.rows] + [_text_width(header) // 2, *words])
         out.append(min(max(longest, 6), 48))
     return out
 
 
 CHART_HEIGHT = 210
+KEEP_WITH_HEADING = 40 * mm  # a heading, a header row and about six rows
 
 
 def _chart(report: EnergyReport, kind: str, zh: bool, width: float) -> Drawing:
@@ -179,16 +194,23 @@ def _side_by_side(view: View) -> View:
                 view.decimals * 2, view.note)
 
 
-def _section(view: View, width: float, large: bool = False) -> list[Flowable]:
-    """A table under its heading, the two never parted by a page break; its note under it."""
-    out: list[Flowable] = [Paragraph(escape(view.title), H2), _table(view, width, large)]
+def _section(view: View, width: float, large: bool = False, signed: Table | None = None) -> list[Flowable]:
+    """A table under its heading: a new page first unless there is room for the heading and the table's first rows
+    (no orphaned heading), then the table, split over pages as it must be (its header row repeated), and its note.
+    Tables follow one another on a page: no page is left half empty for a table that would not fit whole.
+    ``signed``: sign-off fields after the note, kept on a page with the table's last rows."""
+    tail = max(0, len(view.rows) - 3) if signed is not None else len(view.rows)
+    out: list[Flowable] = [CondPageBreak(KEEP_WITH_HEADING), Paragraph(escape(view.title), H2),
+                           _table(view, width, large, slice(0, tail))]
+    end: list[Flowable] = [_table(view, width, large, slice(tail, None))] if tail < len(view.rows) else []
     if not view.rows:  # a table with nothing in it says so, not just its header
-        out.append(Paragraph(escape("(无)" if view.headers and _text_width(view.headers[0]) > len(view.headers[0])
+        end.append(Paragraph(escape("(无)" if view.headers and _text_width(view.headers[0]) > len(view.headers[0])
                                     else "(none)"), BIG_CELL if large else CELL))
     if view.note:
-        out += [Spacer(1, 1.5 * mm), Paragraph(escape(view.note), CELL)]
-    out.append(Spacer(1, 6 * mm))
-    return out
+        end += [Spacer(1, 1.5 * mm), Paragraph(escape(view.note), CELL)]
+    if signed is not None:
+        return [*out, KeepTogether([*end, Spacer(1, 2 * mm), signed])]
+    return [*out, *end, Spacer(1, 6 * mm)]
 
 
 def sign_off(zh: bool, width: float) -> Table:
@@ -215,16 +237,16 @@ def render_views(title: str, sub: str, views: list[View], settings: ReportSettin
                             bottomMargin=12 * mm, title=title, author="meterwatch")
     width = page[0] - 24 * mm
     story: list[Flowable] = [Paragraph(escape(title), TITLE), Paragraph(escape(sub), CELL), Spacer(1, 4 * mm)]
-    for view in views:  # a two-column summary needs half the page; every other table all of it
-        story += _section(view, width * (0.5 if len(view.headers) <= 2 and not notice else 1), notice)
-    if signed is not None:  # a report handed in is signed by who made it and who checked it
-        story.append(sign_off(signed.startswith("zh"), width))
+    for i, view in enumerate(views):  # a two-column summary needs half the page; every other table all of it
+        # a report handed in is signed by who made it and who checked it, under its last table's last rows
+        sign = sign_off(signed.startswith("zh"), width) if signed is not None and i == len(views) - 1 else None
+        story += _section(view, width * (0.5 if len(view.headers) <= 2 and not notice else 1), notice, sign)
     doc.build(story)
     return buf.getvalue()
 
 
 TITLE = ParagraphStyle("title", fontName=FONT, fontSize=16, leading=22, spaceAfter=4)
-H2 = ParagraphStyle("h2", fontName=FONT, fontSize=12, leading=16, spaceAfter=3, keepWithNext=1)
+H2 = ParagraphStyle("h2", fontName=FONT, fontSize=12, leading=16, spaceAfter=3)
 SIGN = ParagraphStyle("sign", fontName=FONT, fontSize=10, leading=13)
 HEAD = ParagraphStyle("head", fontName=FONT, fontSize=7.5, leading=9.5)
 CELL = ParagraphStyle("cell", fontName=FONT, fontSize=7.5, leading=9.5)

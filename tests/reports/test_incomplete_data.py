@@ -179,3 +179,14 @@ def test_the_pdf_names_things_counts_whole_and_has_sign_off_fields(october: Ener
         october.model_copy(update={"language": "en"}), "pdf", SETTINGS))).pages)
     for expected in ("Prepared by", "Reviewed by", "Electricity to standard coal"):
         assert expected in english, expected
+
+
+def test_no_page_ends_on_a_heading(october: EnergyReport) -> None:
+    from reports.render.energy_tables import tables
+
+    titles = {t.title for t in tables(october)}
+    for page in PdfReader(io.BytesIO(render(october, "pdf", SETTINGS))).pages:
+        lines = [x.strip() for x in page.extract_text().splitlines() if x.strip()]
+        assert lines[-1] not in titles, lines[-3:]
+    first = PdfReader(io.BytesIO(render(october, "pdf", SETTINGS))).pages[0].extract_text()
+    assert "填报人" in first  # the form is signed on its first page
