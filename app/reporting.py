@@ -62,7 +62,7 @@ def monthly_bulletin(usage: SiteUsage, settings: Settings, month: str, language:
     usage.refresh(wait_s=usage.request_wait_s)
     now = build(usage, month, settings.report, language=language, refresh=False)
     before = build(usage, previous_year_month(month), settings.report, language=language, refresh=False)
-    return build_bulletin(usage.campus, now, before)
+    return build_bulletin(usage.campus, now, before, settings.report)
 
 
 def campus_file_for(settings: Settings, campus_file: Path | None = None) -> Path:

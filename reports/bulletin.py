@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field
 
 from campus.contract import Kind
 from campus.model import Campus
-from reports.energy import ENERGY_KINDS, EnergyReport, Row, dept_name, pct_change
+from reports.config import ReportSettings
+from reports.energy import ENERGY_KINDS, GAP_HELP, EnergyReport, Gap, Row, compare, dept_name
 
 FIELD = {Kind.ELECTRICITY: "electricity_kwh", Kind.WATER: "water_m3", Kind.GAS: "gas_m3"}
 UNITS = {Kind.ELECTRICITY: "kWh", Kind.WATER: "m³", Kind.GAS: "m³"}
@@ -34,9 +35,12 @@ class BulletinLine(BaseModel):
     use: float
     pct: float = Field(description="use ÷ target, %")
     over: bool
-    last_year: float
-    yoy_pct: float | None
-    per_person: float | None
+    coverage: float = Field(default=1.0, description="this month's coverage (readings received ÷ expected)")
+    last_year: float | None = Field(description="null: no reading at all in the same month last year")
+    last_year_coverage: float = Field(default=1.0)
+    yoy_pct: float | None = Field(description="null: not comparable, see yoy_gap")
+    yoy_gap: Gap | None = Field(default=None, description=GAP_HELP)
+    per_person: float | None = Field(description="null: a plant room or no occupants")
     per_m2: float | None
     rank: int = Field(description="among its peers by use against target, 1 = lowest")
     of: int = Field(description="how many peers")
@@ -51,8 +55,11 @@ class Bulletin(BaseModel):
     lines: list[BulletinLine]
 
 
-def build_bulletin(campus: Campus, now: EnergyReport, last_year: EnergyReport) -> Bulletin:
-    """From the month's report and the same month's a year before."""
+def build_bulletin(campus: Campus, now: EnergyReport, last_year: EnergyReport,
+                   settings: ReportSettings | None = None) -> Bulletin:
+    """From the month's report and the same month's a year before (compared as ``reports.energy.compare`` says)."""
+    settings = settings or ReportSettings()
+    over = now.period_end <= now.generated_at
     zh = now.language.startswith("zh")
     before = {r.id: r for r in [*last_year.departments, *last_year.buildings]}
     lines: list[BulletinLine] = []
@@ -61,11 +68,13 @@ def build_bulletin(campus: Campus, now: EnergyReport, last_year: EnergyReport) -
              peers_name: str) -> BulletinLine:
         use = getattr(row.figures, FIELD[kind])
         old = before.get(row.id)
-        last = getattr(old.figures, FIELD[kind]) if old is not None else 0.0
+        old_cov = old.coverage if old is not None else 0.0
+        last = getattr(old.figures, FIELD[kind]) if old is not None and old_cov > 0 else None
+        yoy, gap = compare(use, row.coverage, last, old_cov, settings, over=over)
         return BulletinLine(scope=scope, id=row.id, name=row.name, peers=peers, peers_name=peers_name, kind=kind,
                             unit=UNITS[kind], target=target, use=use, pct=use / target * 100, over=use > target,
-                            last_year=last, yoy_pct=pct_change(use, last),
-                            per_person=use / row.occupants if row.occupants else None,
+                            coverage=row.coverage, last_year=last, last_year_coverage=old_cov, yoy_pct=yoy,
+                            yoy_gap=gap, per_person=use / row.occupants if row.per_person else None,
                             per_m2=use / row.floor_area_m2 if row.floor_area_m2 else None, rank=0, of=0)
 
     departments = {r.id: r for r in now.departments}

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
@@ -56,9 +57,38 @@ class Row(BaseModel):
     department: str | None = None
     floor_area_m2: float = 0
     occupants: int = 0
+    per_person: bool = Field(default=True, description="its occupants are the people it serves, so per-person "
+                                                       "figures mean something; false for a plant room (锅炉房, "
+                                                       "配电房) and a building without occupants")
     figures: Figures
     indicators: Indicators
     coverage: float = Field(description="readings received ÷ expected over the row's meters this month")
+
+
+# -- comparing periods ---------------------------------------------------------------------------------------
+# A period's coverage is what its meters sent ÷ what they should have sent: readings received ÷ readings expected
+# at each meter's interval (reports.consumption.coverage_ratio), the report's 数据完整率. Two periods are compared
+# (环比, 同比, the year to date against its target, a term or year against the one before) only when both are
+# over and both are covered at least ``[report] completeness_min`` (90 % unless set). Otherwise the change is
+# None, shown "—" with why (Gap): a month with two days of data is not compared with a whole one.
+Gap = Literal["unfinished", "incomplete", "compared_incomplete", "compared_zero"]
+GAP_HELP = ("why the % is left out (null: it is not): unfinished (this period is not over), incomplete (this "
+            "period's coverage is below [report] completeness_min), compared_incomplete (the compared period's is), "
+            "compared_zero (the compared period used nothing)")
+
+
+def compare(this: float, this_coverage: float, other: float | None, other_coverage: float, s: ReportSettings, *,
+            over: bool = True) -> tuple[float | None, Gap | None]:
+    """The change from ``other`` to ``this`` in %, or None and why (see above)."""
+    if not over:
+        return None, "unfinished"
+    if this_coverage < s.completeness_min:
+        return None, "incomplete"
+    if other is None or other_coverage < s.completeness_min:
+        return None, "compared_incomplete"
+    if other == 0:
+        return None, "compared_zero"
+    return (this - other) / other * 100, None
 
 
 class Comparison(BaseModel):
@@ -67,10 +97,15 @@ class Comparison(BaseModel):
     metric: str = Field(examples=["electricity_kwh"])
     unit: str
     this_month: float
-    previous_month: float
-    mom_pct: float | None = Field(description="month-on-month change, % (环比)")
-    last_year: float
-    yoy_pct: float | None = Field(description="year-on-year change, % (同比)")
+    this_coverage: float = Field(default=1.0, description="this month's coverage (readings received ÷ expected)")
+    previous_month: float | None = Field(description="null: no reading at all that month")
+    previous_coverage: float = Field(default=1.0, description="the previous month's coverage")
+    mom_pct: float | None = Field(description="month-on-month change, % (环比); null: not comparable, see mom_gap")
+    mom_gap: Gap | None = Field(default=None, description=GAP_HELP)
+    last_year: float | None = Field(description="null: no reading at all in the same month last year")
+    last_year_coverage: float = Field(default=1.0, description="the same month last year's coverage")
+    yoy_pct: float | None = Field(description="year-on-year change, % (同比); null: not comparable, see yoy_gap")
+    yoy_gap: Gap | None = Field(default=None, description=GAP_HELP)
 
 
 class TargetProgress(BaseModel):
@@ -83,8 +118,11 @@ class TargetProgress(BaseModel):
     month_pct: float
     year_target: float = Field(description="12 × the monthly target")
     ytd_use: float = Field(description="1 January to the end of this month")
-    ytd_pct: float
-    over: bool
+    ytd_coverage: float = Field(default=1.0, description="coverage from 1 January to the end of this month")
+    ytd_pct: float | None = Field(description="ytd_use ÷ year_target, %; null: the year so far is not covered "
+                                              "enough (see ytd_gap)")
+    ytd_gap: Gap | None = Field(default=None, description=GAP_HELP)
+    over: bool = Field(description="this month's use is over this month's target")
 
 
 class Incomer(BaseModel):
@@ -156,6 +194,18 @@ class EnergyReport(BaseModel):
     alerts: list[AlertCount]
     coefficients: list[CoefficientUsed]
     filed: FiledNote | None = Field(default=None, description="the month's newest filing, and what changed since")
+    completeness_min: float = Field(default=0.9, description="the coverage a month needs to be compared with another "
+                                                             "([report] completeness_min)")
+
+
+def alert_counts(alerts: Iterable[tuple[str, str, bool]]) -> list[AlertCount]:
+    """(category, severity, still open) of each alert → the report's counts, by category then severity."""
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for category, severity, still_open in alerts:
+        n = counts[(category, severity)]
+        n[0] += 1
+        n[1] += bool(still_open)
+    return [AlertCount(category=c, severity=s, raised=n, open=o) for (c, s), (n, o) in sorted(counts.items())]
 
 
 def month_bounds(month: str) -> tuple[int, int]:
@@ -165,10 +215,6 @@ def month_bounds(month: str) -> tuple[int, int]:
     except ValueError:
         raise ValueError(f"month {month!r}: use YYYY-MM, e.g. 2026-10") from None
     return year, mon
-
-
-def pct_change(a: float, b: float) -> float | None:
-    return None if b == 0 else (a - b) / b * 100
 
 
 class Totals:
@@ -189,10 +235,15 @@ class Totals:
     def use(self, kind: Kind, i: int) -> float:
         return self.kinds[kind].totals[i]
 
-    def coverage(self) -> float:
-        """Of the bucket described (this month), over all its meters."""
-        return coverage_ratio(sum(t.readings[self.at] for t in self.kinds.values()),
-                              sum(t.expected[self.at] for t in self.kinds.values()))
+    def coverage(self, first: int | None = None, last: int | None = None) -> float:
+        """Of buckets ``first`` to ``last`` (default: the bucket described, this month), over all its meters."""
+        lo = self.at if first is None else first
+        hi = lo if last is None else last
+        return coverage_ratio(sum(sum(t.readings[lo:hi + 1]) for t in self.kinds.values()),
+                              sum(sum(t.expected[lo:hi + 1]) for t in self.kinds.values()))
+
+    def readings(self, i: int) -> int:
+        return sum(t.readings[i] for t in self.kinds.values())
 
     def figures(self, i: int, s: ReportSettings) -> Figures:
         e, w, g = (self.use(k, i) for k in ENERGY_KINDS)
@@ -203,13 +254,14 @@ class Totals:
         return Figures(electricity_kwh=e, water_m3=w, gas_m3=g, energy_kgce=energy, water_kgce=water_kgce, co2_kg=co2)
 
     def row(self, id_: str, name: str, area: float, people: int, s: ReportSettings,
-            department: str | None = None) -> Row:
+            department: str | None = None, per_person: bool = True) -> Row:
         f = self.figures(self.at, s)
+        per_person = per_person and people > 0
         ind = Indicators(kgce_per_m2=f.energy_kgce / area if area else None,
-                         kgce_per_person=f.energy_kgce / people if people else None,
-                         water_m3_per_person=f.water_m3 / people if people else None)
-        return Row(id=id_, name=name, department=department, floor_area_m2=area, occupants=people, figures=f,
-                   indicators=ind, coverage=self.coverage())
+                         kgce_per_person=f.energy_kgce / people if per_person else None,
+                         water_m3_per_person=f.water_m3 / people if per_person else None)
+        return Row(id=id_, name=name, department=department, floor_area_m2=area, occupants=people,
+                   per_person=per_person, figures=f, indicators=ind, coverage=self.coverage())
 
 
 def build(usage: SiteUsage, month: str, settings: ReportSettings, *, language: str = "zh-CN",
@@ -241,6 +293,7 @@ def build(usage: SiteUsage, month: str, settings: ReportSettings, *, language: s
                 site.add(kind, use)
 
     rows, departments, dept_totals, site_row = campus_rows(campus, buildings, site, settings, zh, Totals)
+    over = cuts[13] <= now_ms  # the month is over: its figures are final, and can be compared
 
     return EnergyReport(
         site=campus.site.id, site_name=campus.site.name, month=f"{year:04d}-{mon:02d}", language=language,
@@ -249,13 +302,14 @@ def build(usage: SiteUsage, month: str, settings: ReportSettings, *, language: s
         period_end=datetime.fromtimestamp(cuts[13] / 1000, tz),
         generated_at=datetime.fromtimestamp(now_ms / 1000, tz),
         site_total=site_row, buildings=rows, departments=departments,
-        comparisons=_comparisons(site, campus.site.id, campus.site.name, settings) + [
+        comparisons=_comparisons(site, campus.site.id, campus.site.name, settings, over) + [
             c for dept, t in dept_totals.items() for c in _comparisons(t, dept.value, dept_name(dept.value, zh),
-                                                                         settings, ("energy_kgce",))],
-        targets=_targets(campus, dept_totals, mon, zh),
+                                                                         settings, over, ("energy_kgce",))],
+        targets=_targets(campus, dept_totals, mon, zh, settings),
         incomer=_incomer(incomer_use, site), completeness=completeness,
         alerts=[AlertCount(category=c, severity=s, raised=n, open=o) for c, s, n, o in alerts or []],
         coefficients=[CoefficientUsed(name=n, **c.model_dump()) for n, c in settings.all_coefficients().items()],
+        completeness_min=settings.completeness_min,
     )
 
 
@@ -266,15 +320,20 @@ def campus_rows(campus: Campus, buildings: dict[str, Totals], site: Totals, sett
     dept_totals: dict[Department, Totals] = defaultdict(new)
     for b in campus.buildings:
         t = buildings[b.id]
-        rows.append(t.row(b.id, b.name, b.floor_area_m2, b.occupants, settings, b.department.value))
+        rows.append(t.row(b.id, b.name, b.floor_area_m2, b.occupants, settings, b.department.value,
+                          per_person=b.department not in PLANT))
         dept_totals[b.department].merge(t)
     for dept, t in dept_totals.items():
         blds = [b for b in campus.buildings if b.department is dept]
         departments.append(t.row(dept.value, dept_name(dept.value, zh), sum(b.floor_area_m2 for b in blds),
-                                 sum(b.occupants for b in blds), settings))
+                                 sum(b.occupants for b in blds), settings, per_person=dept not in PLANT))
     site_row = site.row(campus.site.id, campus.site.name, sum(b.floor_area_m2 for b in campus.buildings),
                         sum(b.occupants for b in campus.buildings), settings)
     return rows, departments, dept_totals, site_row
+
+
+# plant rooms: their occupants run the plant for everyone, so energy or water per occupant says nothing
+PLANT = frozenset({Department.BOILER_ROOM, Department.POWER_ROOM})
 
 
 def dept_name(key: str, zh: bool) -> str:
@@ -295,21 +354,28 @@ METRICS = (("electricity_kwh", "kWh"), ("water_m3", "m³"), ("gas_m3", "m³"), (
            ("co2_kg", "kgCO2"))
 
 
-def _comparisons(t: Totals, scope: str, name: str, s: ReportSettings,
+def _comparisons(t: Totals, scope: str, name: str, s: ReportSettings, over: bool,
                  only: tuple[str, ...] | None = None) -> list[Comparison]:
     now, prev, last = t.figures(12, s), t.figures(11, s), t.figures(0, s)
+    cov_now, cov_prev, cov_last = t.coverage(12), t.coverage(11), t.coverage(0)
     out = []
     for metric, unit in METRICS:
         if only is not None and metric not in only:
             continue
-        a, b, c = getattr(now, metric), getattr(prev, metric), getattr(last, metric)
+        a = getattr(now, metric)
+        b = getattr(prev, metric) if t.readings(11) else None  # no reading at all: nothing to show, not 0
+        c = getattr(last, metric) if t.readings(0) else None
+        mom, mom_gap = compare(a, cov_now, b, cov_prev, s, over=over)
+        yoy, yoy_gap = compare(a, cov_now, c, cov_last, s, over=over)
         out.append(Comparison(scope=scope, scope_name=name, metric=metric, unit=unit, this_month=a,
-                              previous_month=b, mom_pct=pct_change(a, b),
-                              last_year=c, yoy_pct=pct_change(a, c)))
+                              this_coverage=cov_now, previous_month=b, previous_coverage=cov_prev, mom_pct=mom,
+                              mom_gap=mom_gap, last_year=c, last_year_coverage=cov_last, yoy_pct=yoy,
+                              yoy_gap=yoy_gap))
     return out
 
 
-def _targets(campus: Campus, depts: dict[Department, Totals], mon: int, zh: bool) -> list[TargetProgress]:
+def _targets(campus: Campus, depts: dict[Department, Totals], mon: int, zh: bool,
+             s: ReportSettings) -> list[TargetProgress]:
     out = []
     for dept, by_kind in campus.targets.items():
         t = depts.get(dept, Totals())
@@ -317,11 +383,15 @@ def _targets(campus: Campus, depts: dict[Department, Totals], mon: int, zh: bool
             if kind not in ENERGY_KINDS or target <= 0:
                 continue
             month_use = t.use(kind, 12)
-            ytd = sum(t.kinds[kind].totals[12 - (mon - 1):13])
+            tally = t.kinds[kind]
+            ytd = sum(tally.totals[12 - (mon - 1):13])
+            ytd_cov = coverage_ratio(sum(tally.readings[12 - (mon - 1):13]), sum(tally.expected[12 - (mon - 1):13]))
+            complete = ytd_cov >= s.completeness_min
             out.append(TargetProgress(
                 department=dept.value, department_name=dept_name(dept.value, zh), kind=kind, unit=UNIT[kind],
                 month_target=target, month_use=month_use, month_pct=month_use / target * 100, year_target=12 * target,
-                ytd_use=ytd, ytd_pct=ytd / (12 * target) * 100, over=month_use > target))
+                ytd_use=ytd, ytd_coverage=ytd_cov, ytd_pct=ytd / (12 * target) * 100 if complete else None,
+                ytd_gap=None if complete else "incomplete", over=month_use > target))
     return out
 
 

@@ -24,8 +24,19 @@ from campus.errors import NotFound
 from campus.model import Campus
 from reports.buckets import Interval
 from reports.config import ReportSettings
-from reports.consumption import UNIT, meter_use, meters
-from reports.energy import ENERGY_KINDS, METRICS, CoefficientUsed, Row, Totals, campus_rows, dept_name, pct_change
+from reports.consumption import UNIT, coverage_ratio, meter_use, meters
+from reports.energy import (
+    ENERGY_KINDS,
+    GAP_HELP,
+    METRICS,
+    CoefficientUsed,
+    Gap,
+    Row,
+    Totals,
+    campus_rows,
+    compare,
+    dept_name,
+)
 from reports.usage import SiteUsage
 
 
@@ -35,8 +46,12 @@ class YearOnYear(BaseModel):
     metric: str
     unit: str
     this_period: float
-    last_year: float
-    yoy_pct: float | None = Field(description="change against the same period a year before, % (同比)")
+    this_coverage: float = Field(default=1.0, description="this period's coverage (readings received ÷ expected)")
+    last_year: float | None = Field(description="null: no reading at all in the period a year before")
+    last_year_coverage: float = Field(default=1.0)
+    yoy_pct: float | None = Field(description="change against the same period a year before, % (同比); null: not "
+                                              "comparable, see yoy_gap")
+    yoy_gap: Gap | None = Field(default=None, description=GAP_HELP)
 
 
 class PeriodTarget(BaseModel):
@@ -46,8 +61,10 @@ class PeriodTarget(BaseModel):
     unit: str
     target: float = Field(description="the monthly target × the months the period covers")
     use: float
-    pct: float
-    over: bool
+    coverage: float = Field(default=1.0, description="the period's coverage for this energy")
+    pct: float | None = Field(description="use ÷ target, %; null: the period is not over or not covered enough")
+    gap: Gap | None = Field(default=None, description=GAP_HELP)
+    over: bool = Field(description="the use is over the target already")
 
 
 class PeriodReport(BaseModel):
@@ -68,6 +85,7 @@ class PeriodReport(BaseModel):
     year_on_year: list[YearOnYear]
     targets: list[PeriodTarget]
     coefficients: list[CoefficientUsed]
+    completeness_min: float = Field(default=0.9, description="the coverage a period needs to be compared with another")
 
 
 def terms(campus: Campus) -> list[dict[str, Any]]:
@@ -141,11 +159,20 @@ def build_period(usage: SiteUsage, kind: Literal["year", "term"], period: str, s
     rows, departments, depts, site_row = campus_rows(campus, buildings, site, settings, zh,
                                                      lambda: Totals(n, now_idx))
 
+    over = cuts[moments.index(end)] <= now_ms
+
     def yoy(t: Totals, scope: str, name: str, only: tuple[str, ...] | None = None) -> list[YearOnYear]:
         now, last = t.figures(now_idx, settings), t.figures(prev_idx, settings)
-        return [YearOnYear(scope=scope, scope_name=name, metric=m, unit=u, this_period=getattr(now, m),
-                           last_year=getattr(last, m), yoy_pct=pct_change(getattr(now, m), getattr(last, m)))
-                for m, u in METRICS if only is None or m in only]
+        cov_now, cov_last = t.coverage(now_idx), t.coverage(prev_idx)
+        out = []
+        for m, u in METRICS:
+            if only is not None and m not in only:
+                continue
+            a, b = getattr(now, m), getattr(last, m) if t.readings(prev_idx) else None
+            pct, gap = compare(a, cov_now, b, cov_last, settings, over=over)
+            out.append(YearOnYear(scope=scope, scope_name=name, metric=m, unit=u, this_period=a, this_coverage=cov_now,
+                                  last_year=b, last_year_coverage=cov_last, yoy_pct=pct, yoy_gap=gap))
+        return out
 
     months = _months_covered(start, end)
     targets = []
@@ -155,8 +182,12 @@ def build_period(usage: SiteUsage, kind: Literal["year", "term"], period: str, s
             if k not in ENERGY_KINDS or monthly <= 0:
                 continue
             used, target = t.use(k, now_idx), monthly * months
+            tally = t.kinds[k]
+            cov = coverage_ratio(tally.readings[now_idx], tally.expected[now_idx])
+            gap: Gap | None = "incomplete" if cov < settings.completeness_min else None  # so far: progress
             targets.append(PeriodTarget(department=dept.value, department_name=dept_name(dept.value, zh), kind=k,
-                                        unit=UNIT[k], target=target, use=used, pct=used / target * 100,
+                                        unit=UNIT[k], target=target, use=used, coverage=cov,
+                                        pct=used / target * 100 if gap is None else None, gap=gap,
                                         over=used > target))
 
     def at(d: date) -> datetime:
@@ -170,4 +201,5 @@ def build_period(usage: SiteUsage, kind: Literal["year", "term"], period: str, s
         year_on_year=yoy(site, campus.site.id, campus.site.name) + [
             c for dept, t in depts.items() for c in yoy(t, dept.value, dept_name(dept.value, zh), ("energy_kgce",))],
         targets=targets,
-        coefficients=[CoefficientUsed(name=k, **c.model_dump()) for k, c in settings.all_coefficients().items()])
+        coefficients=[CoefficientUsed(name=k, **c.model_dump()) for k, c in settings.all_coefficients().items()],
+        completeness_min=settings.completeness_min)

@@ -8,11 +8,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from api.deps import AccessDep, LanguageDep, SiteUsageDep, UsageDep, check_month
+from alerts.store import AlertStore
+from api.access import Scope
+from api.deps import AccessDep, LanguageDep, PrincipalDep, SiteUsageDep, UsageDep, check_month
 from app.reporting import monthly_bulletin, monthly_report
 from reports.bulletin import Bulletin
 from reports.district import DistrictReport, build_district
-from reports.energy import EnergyReport
+from reports.energy import AlertCount, EnergyReport, alert_counts
 from reports.render import (
     MEDIA_TYPES,
     bulletin_filename,
@@ -40,7 +42,7 @@ def _file(data: bytes, fmt: str, name: str) -> Response:
             responses={200: {"content": {m: {} for m in MEDIA_TYPES.values() if m != "application/json"},
                              "description": "JSON (the model below), or the file in the format asked for"}})
 def energy_report(
-    request: Request, usage: SiteUsageDep, language: LanguageDep,
+    request: Request, usage: SiteUsageDep, language: LanguageDep, principal: PrincipalDep,
     month: Annotated[str, Query(description="YYYY-MM in the campus time zone, 2001-01 to 2099-12",
                                 examples=["2026-10"], max_length=7)],
     format: Annotated[Literal["json", "csv", "xlsx", "pdf"], Query(description="json, csv, xlsx or pdf")] = "json",
@@ -50,7 +52,19 @@ def energy_report(
     desk = getattr(request.app.state, "alerts", None)
     report = monthly_report(usage, settings, month, language, alert_store=desk.store if desk else None,
                             filings=request.app.state.filings)
+    if principal.scope.partial and desk is not None:
+        report = report.model_copy(update={"alerts": _alerts_in_scope(desk.store, report, principal.scope)})
     return _file(render(report, format, settings.report), format, filename(report, format))
+
+
+def _alerts_in_scope(store: AlertStore, report: EnergyReport, scope: Scope) -> list[AlertCount]:
+    """The month's alerts a token narrowed to zones or buildings may see (its buildings' and its zones'), counted:
+    its report holds its buildings only, so do its alert counts."""
+    start, end = (int(t.timestamp() * 1000) for t in (report.period_start, report.period_end))
+    where = {"site": report.site, "since_ms": start, "visible": scope}  # active in the month or after: a superset
+    rows = store.query(**where, limit=max(1, store.count_matching(**where)))  # type: ignore[arg-type]
+    return alert_counts((a.category, a.severity, a.status != "resolved") for a in rows
+                        if start <= a.started_ms < end)
 
 
 @router.get("/district", summary="Every site's month, ranked by energy per m² (the district's report)",

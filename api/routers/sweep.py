@@ -1,5 +1,6 @@
-"""The sweep (用能扫查): GET /sweep, a live snapshot of what is drawing power, water or gas now against the same
-hour on the same kind of day; POST /sweep saves it as a check round per zone, so the check leaves a record."""
+"""The sweep (用能扫查): GET /sweep, a live snapshot of what is drawing power, water or gas now against what it should
+draw (its standby while its building is closed, the same hour on days of the same kind); POST /sweep saves it as a
+check round per zone, so the check leaves a record."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from api.routers.inspections import public_round
 from api.schemas import RoundPublic
 from api.timefmt import at_ms
 from records.recording import Answer, record_round
-from records.sweep import Sweep, sweep
+from records.sweep import LOOKBACK_WEEKS, Sweep, sweep
 
 router = APIRouter(tags=["records"])
 
@@ -29,8 +30,14 @@ class LinePublic(BaseModel):
     kind: str
     unit: str
     now: float | None = Field(description="use over the last hour, per hour; null: no reading in it")
-    usual: float | None = Field(description="median of the same hour on earlier days of the same kind")
+    usual: float | None = Field(description="the same hour on earlier days of the same kind (their low quartile)")
     days: int = Field(description="how many earlier days the usual is taken from")
+    closed: bool = Field(description="its building should be closed now (standby only): records.sweep.HOURS")
+    standby: float | None = Field(description="what it may draw while its building is closed: a share of its "
+                                              "average on a recent open day")
+    expected: float | None = Field(description="what it should draw now: the usual, or the standby when closed "
+                                               "and lower")
+    excess: float = Field(description="now − expected: the lines are sorted by it, largest first")
     flagged: bool
 
 
@@ -38,6 +45,7 @@ class BuildingPublic(BaseModel):
     id: str
     name: str
     zone: str | None
+    closed: bool = Field(description="should be closed now (standby only)")
     now: dict[str, float]
     usual: dict[str, float]
     flagged: list[str]
@@ -48,6 +56,7 @@ class SweepPublic(BaseModel):
     at: dt.datetime
     day_kind: str = Field(description="school_day, offday (weekend or holiday in term) or vacation")
     quiet: bool = Field(description="a vacation, a day off or night (22:00-06:00): what is flagged should be off")
+    lookback_weeks: int = Field(description="how far back the same hour is looked for")
     flagged: int
     buildings: list[BuildingPublic]
     lines: list[LinePublic]
@@ -55,15 +64,17 @@ class SweepPublic(BaseModel):
 
 def _public(s: Sweep, tz: ZoneInfo) -> SweepPublic:
     return SweepPublic(site=s.site, at=at_ms(s.at_ms, tz), day_kind=s.day_kind, quiet=s.quiet,
-                       flagged=len(s.flagged),
-                       buildings=[BuildingPublic(id=b.id, name=b.name, zone=b.zone, now=b.now, usual=b.usual,
-                                                 flagged=b.flagged) for b in s.buildings],
+                       lookback_weeks=LOOKBACK_WEEKS, flagged=len(s.flagged),
+                       buildings=[BuildingPublic(id=b.id, name=b.name, zone=b.zone, closed=b.closed, now=b.now,
+                                                 usual=b.usual, flagged=b.flagged) for b in s.buildings],
                        lines=[LinePublic(device=x.device, name=x.name, building=x.building, kind=x.kind, unit=x.unit,
-                                         now=x.now, usual=x.usual, days=x.days, flagged=x.flagged) for x in s.lines])
+                                         now=x.now, usual=x.usual, days=x.days, closed=x.closed, standby=x.standby,
+                                         expected=x.expected, excess=x.excess, flagged=x.flagged)
+                              for x in s.lines])
 
 
-@router.get("/sweep", response_model=SweepPublic, summary="What is still on: every meter now against the same hour "
-            "on the same kind of day, the outliers flagged")
+@router.get("/sweep", response_model=SweepPublic, summary="What is still on: every meter now against its standby "
+            "while closed and the same hour on the same kind of day, the outliers flagged, largest excess first")
 def snapshot(usage: SiteUsageDep, records: RecordsDep, tz: TimezoneDep) -> SweepPublic:
     return _public(sweep(usage, records.now_ms()), tz)
 
@@ -83,7 +94,7 @@ def save(usage: SiteUsageDep, records: RecordsDep, ctx: ContextDep, principal: P
         mine = {b.id for b in s.buildings if b.zone == zone.id}
         flagged = [x for x in s.flagged if x.building in mine]
         note = "；".join(f"{names.get(x.building, x.building)} {x.name}：{x.now or 0:.2f} {x.unit}"
-                        f"（通常 {x.usual or 0:.2f}）" for x in flagged)
+                        f"（{'已关闭，应仅待机' if x.closed else '应为'} {x.expected or 0:.2f}）" for x in flagged)
         part = snap.model_copy(update={"buildings": [b for b in snap.buildings if b.id in mine],
                                        "lines": [x for x in snap.lines if x.building in mine],
                                        "flagged": len(flagged)})

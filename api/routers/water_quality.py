@@ -1,5 +1,7 @@
-"""GET /water-quality: every water-quality sensor's latest values against the limits its rules enforce
-(the drinking-water board: green, amber, red; grey when it has gone quiet)."""
+"""GET /water-quality: every water-quality sensor's latest values against the limits its rules enforce (the water
+board: green, amber, red; grey when it has gone quiet). Each role is held to its own limits and names the standard
+they come from: drinking, canteen and secondary-supply water GB 5749; water heaters and their storage tanks the
+temperatures that keep Legionella down."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from fastapi import APIRouter, Request
 
 from alerts.conditions.base import unit_of
 from alerts.desk import AlertDesk
-from alerts.limits import Limit, limits_for, worst
+from alerts.limits import Limit, Standing, limits_for, worst
 from api.deps import CampusDep, LanguageDep, ServiceDep
 from api.schemas import LimitPublic, SensorBoardPublic, SensorValuePublic
 from api.timefmt import from_ms
@@ -19,10 +21,34 @@ from campus.labels import FIELDS, ROLES, CampusNames, label
 
 router = APIRouter(tags=["water quality"])
 STALE_INTERVALS = 3
+# where each role's limits come from (the rules hold the numbers: alerts/default_rules.yaml)
+STANDARDS: dict[str, tuple[str, str]] = {
+    "drinking": ("GB 5749-2022 生活饮用水卫生标准", "GB 5749-2022 drinking water standard"),
+    "canteen_water": ("GB 5749-2022 生活饮用水卫生标准", "GB 5749-2022 drinking water standard"),
+    "secondary_supply": ("GB 5749-2022 生活饮用水卫生标准(二次供水)", "GB 5749-2022 drinking water standard "
+                                                                "(secondary supply)"),
+    "water_heater_storage": ("军团菌控制：热水储存温度 (HSG274、WHO)", "Legionella control: storage temperature "
+                                                                  "(HSG274, WHO)"),
+    "water_heater_outlet": ("军团菌控制：热水出水温度 (HSG274、WHO)", "Legionella control: outlet temperature "
+                                                                 "(HSG274, WHO)"),
+}
+# alerts.limits calls a value near within 10 % of a one-sided limit's value: right for a concentration (TDS 950
+# against 1000), not for a temperature, where 10 % of 60 °C is 6 °C and a tank stored at 65 °C, as it should be,
+# would be amber. A temperature is near within NEAR_C of its limit.
+NEAR_C = 2.0
+
+
+def judge(lim: Limit, value: float) -> Standing:
+    """How ``value`` stands against ``lim`` on the board."""
+    judged = lim.judge(value)
+    if judged != "near" or lim.field != "temperature_c":
+        return judged
+    return "near" if any(edge is not None and abs(value - edge) < NEAR_C for edge in (lim.low, lim.high)) else "ok"
 
 
 @router.get("/water-quality", response_model=list[SensorBoardPublic],
-            summary="Water-quality sensors: latest values against their rules' limits (GB 5749 for drinking water)")
+            summary="Water-quality sensors: latest values against their rules' limits, each role against its own "
+                    "(GB 5749 for drinking water, storage and outlet temperatures for hot water)")
 def board(service: ServiceDep, campus: CampusDep, language: LanguageDep,
           request: Request) -> list[SensorBoardPublic]:
     names = CampusNames(campus)
@@ -41,7 +67,7 @@ def board(service: ServiceDep, campus: CampusDep, language: LanguageDep,
             mine = [lim for lim in limits if lim.field == field]
             values.append(SensorValuePublic(
                 field=field, name=label(FIELDS, field, language), value=value, unit=unit_of(field),
-                standing=worst([lim.judge(value) for lim in mine]) if mine else None,
+                standing=worst([judge(lim, value) for lim in mine]) if mine else None,
                 limits=[LimitPublic(rule=lim.rule, rule_name=_rule_name(desk, campus.site.id, lim.rule, language),
                                     low=lim.low,
                                     high=lim.high) for lim in mine]))
@@ -53,6 +79,7 @@ def board(service: ServiceDep, campus: CampusDep, language: LanguageDep,
             device=dev.id, name=dev.name or dev.id, building=dev.building,
             building_name=names.building(dev.building) or dev.building, role=dev.role,
             role_name=label(ROLES, dev.role, language) if dev.role else None,
+            standard=label(STANDARDS, dev.role, language) if dev.role in STANDARDS else None,
             last_seen=from_ms(last_ms, tz), standing=standing, values=values))
     return out
 

@@ -56,7 +56,7 @@ def render_tables(model: BaseModel, views: Callable[[], list[Table]], fmt: str, 
     if fmt == "xlsx":
         return xlsx.render_views(views())
     if fmt == "pdf":
-        return pdf.render_views(title, sub, views(), settings)
+        return pdf.render_views(title, sub, views(), settings, signed=str(getattr(model, "language", "zh-CN")))
     raise ValueError(f"format {fmt!r}: choose one of json, csv, xlsx, pdf")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reports.district import DistrictReport, SiteTarget
-from reports.render.energy_tables import KIND_NAMES, Cell, Table, fmt
+from reports.render.energy_tables import KIND_NAMES, Cell, Table, fmt, or_dash
 
 
 def district_tables(report: DistrictReport) -> list[Table]:
@@ -19,7 +19,7 @@ def district_tables(report: DistrictReport) -> list[Table]:
         f = s.figures
         rows.append([s.rank, s.name + ("" if s.complete else (" (数据不全)" if zh else " (incomplete)")),
                      s.kgce_per_m2, s.kgce_per_person, s.rank_per_person, f.energy_kgce, f.co2_kg,
-                     f.electricity_kwh, f.water_m3, f.gas_m3, s.water_m3_per_person, s.energy_yoy_pct,
+                     f.electricity_kwh, f.water_m3, f.gas_m3, s.water_m3_per_person, or_dash(s.energy_yoy_pct),
                      s.floor_area_m2, s.occupants, _targets(s.targets, zh), s.coverage * 100])
     ranking = Table("ranking", "各校能耗排名" if zh else "Sites ranked", head, rows,
                     [0, None, 3, 2, 0, 1, 1, 1, 1, 1, 2, 1, 0, 0, None, 1],

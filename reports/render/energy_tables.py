@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from campus.labels import CATEGORIES, SEVERITIES
-from reports.energy import EnergyReport, Row
+from reports.energy import Comparison, EnergyReport, Gap, Row
 
 Cell = str | float | int | None
 
@@ -17,6 +17,15 @@ KIND_NAMES = {"electricity": ("电", "Electricity"), "water": ("水", "Water"), 
 METRIC_NAMES = {"electricity_kwh": ("用电量", "Electricity"), "water_m3": ("用水量", "Water"),
                 "gas_m3": ("用气量", "Natural gas"), "energy_kgce": ("综合能耗", "Energy (standard coal)"),
                 "co2_kg": ("二氧化碳排放", "CO2 emissions")}
+
+
+COEFFICIENT_NAMES = {
+    "coal_electricity": ("电力折标准煤系数", "Electricity to standard coal"),
+    "coal_gas": ("天然气折标准煤系数", "Natural gas to standard coal"),
+    "coal_water": ("自来水折标准煤系数", "Tap water to standard coal"),
+    "co2_electricity": ("电力二氧化碳排放因子", "Electricity CO2 emission factor"),
+    "co2_gas": ("天然气二氧化碳排放因子", "Natural gas CO2 emission factor"),
+}
 
 
 @dataclass
@@ -40,10 +49,43 @@ def figure_headers(zh: bool) -> list[str]:
              "Energy per person kgce", "Water per person m³", "Data coverage %"])
 
 
+DASH = "—"
+
+
+def or_dash(value: float | None) -> Cell:
+    """A figure, or "—" where there is none to show (never a blank that reads as zero)."""
+    return DASH if value is None else value
+
+
+THIS_MONTH, PREVIOUS_MONTH = ("本月", "this month"), ("上月", "previous month")
+SAME_MONTH_LAST_YEAR, YEAR_SO_FAR = ("去年同月", "same month last year"), ("年内", "year so far")
+THIS_PERIOD, SAME_PERIOD_LAST_YEAR = ("本期", "this period"), ("去年同期", "same period last year")
+
+
+def gap_note(gap: Gap | None, this_coverage: float, other_coverage: float, zh: bool,
+             this: tuple[str, str] = THIS_MONTH, other: tuple[str, str] = PREVIOUS_MONTH) -> str:
+    """Why a change is left out ("—"), in words: 上月数据不全 (完整率 6.7 %), 去年同月无数据, 本月未结束."""
+    pct = "{:.1f} %"
+    if gap is None:
+        return ""
+    if gap == "unfinished":
+        return f"{this[0]}未结束" if zh else f"{this[1]} is not over"
+    if gap == "incomplete":
+        return (f"{this[0]}数据不全 (完整率 {pct.format(this_coverage * 100)})" if zh else
+                f"{this[1]} incomplete ({pct.format(this_coverage * 100)} coverage)")
+    if gap == "compared_zero":
+        return f"{other[0]}用量为零" if zh else f"nothing used {other[1]}"
+    if other_coverage <= 0:
+        return f"{other[0]}无数据" if zh else f"no data for {other[1]}"
+    return (f"{other[0]}数据不全 (完整率 {pct.format(other_coverage * 100)})" if zh else
+            f"{other[1]} incomplete ({pct.format(other_coverage * 100)} coverage)")
+
+
 def figure_cells(r: Row) -> list[Cell]:
     f, i = r.figures, r.indicators
-    return [f.electricity_kwh, f.water_m3, f.gas_m3, f.energy_kgce, f.co2_kg, i.kgce_per_m2, i.kgce_per_person,
-            i.water_m3_per_person, r.coverage * 100]
+    per_person = or_dash if r.per_person else (lambda _: DASH)
+    return [f.electricity_kwh, f.water_m3, f.gas_m3, f.energy_kgce, f.co2_kg, or_dash(i.kgce_per_m2),
+            per_person(i.kgce_per_person), per_person(i.water_m3_per_person), r.coverage * 100]
 
 
 FIG_DECIMALS: list[int | None] = [1, 1, 1, 1, 1, 3, 2, 2, 1]
@@ -66,30 +108,42 @@ def tables(report: EnergyReport) -> list[Table]:
                          *figure_cells(report.site_total)]],
                      [None, 0, 0, *FIG_DECIMALS]))
     out.append(Table("comparisons", "环比与同比" if zh else "Month-on-month and year-on-year",
-                     ["范围", "项目", "单位", "本月", "上月", "环比 %", "去年同月", "同比 %"] if zh else
+                     ["范围", "项目", "单位", "本月", "上月", "环比 %", "去年同月", "同比 %", "说明"] if zh else
                      ["Scope", "Item", "Unit", "This month", "Previous month", "MoM %", "Same month last year",
-                      "YoY %"],
-                     [[c.scope_name, _l(METRIC_NAMES[c.metric], zh), c.unit, c.this_month, c.previous_month,
-                       c.mom_pct, c.last_year, c.yoy_pct] for c in report.comparisons],
-                     [None, None, None, 1, 1, 1, 1, 1]))
+                      "YoY %", "Note"],
+                     [[c.scope_name, _l(METRIC_NAMES[c.metric], zh), c.unit, c.this_month, or_dash(c.previous_month),
+                       or_dash(c.mom_pct), or_dash(c.last_year), or_dash(c.yoy_pct), _comparison_note(c, zh)]
+                      for c in report.comparisons],
+                     [None, None, None, 1, 1, 1, 1, 1, None],
+                     (f"环比、同比仅在两期均已结束且数据完整率均不低于 {report.completeness_min * 100:.0f} % 时计算, "
+                      "否则显示“—”并说明原因。") if zh else
+                     (f"A change is given only when both periods are over and both have at least "
+                      f"{report.completeness_min * 100:.0f} % of their readings; otherwise “—” and why.")))
     out.append(Table("targets", "节能降耗指标完成情况" if zh else "Energy-saving targets",
                      ["部门", "能源", "单位", "月指标", "本月用量", "月完成 %", "年指标", "年累计", "年完成 %",
-                      "是否超标"] if zh else ["Department", "Energy", "Unit", "Monthly target", "This month", "Month %",
-                                 "Annual target", "Year to date", "Year %", "Over"],
+                      "本月是否超标", "说明"] if zh else
+                     ["Department", "Energy", "Unit", "Monthly target", "This month", "Month %", "Annual target",
+                      "Year to date", "Year %", "Over this month", "Note"],
                      [[t.department_name, _l(KIND_NAMES[t.kind.value], zh), t.unit, t.month_target, t.month_use,
-                       t.month_pct, t.year_target, t.ytd_use, t.ytd_pct, ("超标" if t.over else "正常") if zh else
-                       ("over" if t.over else "ok")] for t in report.targets],
-                     [None, None, None, 0, 1, 1, 0, 1, 1, None],
-                     "年指标按月指标×12计" if zh else "annual target = 12 × monthly target"))
+                       t.month_pct, t.year_target, t.ytd_use,
+                       or_dash(t.ytd_pct),
+                       ("超标" if t.over else "正常") if zh else ("over" if t.over else "ok"),
+                       gap_note(t.ytd_gap, t.ytd_coverage, t.ytd_coverage, zh, YEAR_SO_FAR)]
+                      for t in report.targets],
+                     [None, None, None, 0, 1, 1, 0, 1, 1, None, None],
+                     "年指标按月指标×12计; 是否超标指本月用量对月指标" if zh else
+                     "annual target = 12 × monthly target; over: this month's use against the monthly target"))
+    building_names = {b.id: b.name for b in report.buildings}
     out.append(Table("completeness", "数据完整性(按表计)" if zh else "Data completeness per meter",
-                     ["表计", "名称", "类型", "建筑", "收到读数", "应收读数", "完整率 %", "达标",
+                     ["表计", "类型", "建筑", "收到读数", "应收读数", "完整率 %", "达标",
                       "异常跳变(已剔除)", "换表/归零"] if zh else
-                     ["Meter", "Name", "Type", "Building", "Readings", "Expected", "Coverage %", "Complete",
+                     ["Meter", "Type", "Building", "Readings", "Expected", "Coverage %", "Complete",
                       "Implausible jumps (excluded)", "New meter cycles"],
-                     [[m.device, m.name, _l(KIND_NAMES[m.kind.value], zh), m.building, m.readings, m.expected,
-                       m.coverage * 100, ("是" if m.complete else "否") if zh else ("yes" if m.complete else "no"),
+                     [[m.name, _l(KIND_NAMES[m.kind.value], zh), building_names.get(m.building, m.building),
+                       m.readings, m.expected, m.coverage * 100,
+                       ("是" if m.complete else "否") if zh else ("yes" if m.complete else "no"),
                        m.implausible, m.new_cycles] for m in report.completeness],
-                     [None, None, None, None, 0, 0, 1, None, 0, 0]))
+                     [None, None, None, 0, 0, 1, None, 0, 0]))
     out.append(Table("alerts", "本月告警(按类别)" if zh else "This month's alerts by category",
                      ["类别", "级别", "发生次数", "未关闭"] if zh else ["Category", "Severity", "Raised", "Still open"],
                      [[_l(CATEGORIES.get(a.category, (a.category, a.category)), zh),
@@ -98,7 +152,8 @@ def tables(report: EnergyReport) -> list[Table]:
                      [None, None, 0, 0]))
     out.append(Table("coefficients", "折算系数" if zh else "Conversion coefficients",
                      ["名称", "数值", "单位", "来源", "年份"] if zh else ["Name", "Value", "Unit", "Source", "Year"],
-                     [[c.name, c.value, c.unit, c.source, c.year] for c in report.coefficients],
+                     [[_l(COEFFICIENT_NAMES.get(c.name, (c.name, c.name)), zh), c.value, c.unit, c.source, c.year]
+                      for c in report.coefficients],
                      [None, 4, None, None, None]))  # a year, not an amount: no thousands separator
     if report.filed is not None and report.filed.changes:
         f = report.filed
@@ -114,6 +169,15 @@ def tables(report: EnergyReport) -> list[Table]:
     return out
 
 
+def _comparison_note(c: Comparison, zh: bool) -> str:
+    parts = []
+    for label, gap, other, cov in ((("环比", "MoM"), c.mom_gap, PREVIOUS_MONTH, c.previous_coverage),
+                                   (("同比", "YoY"), c.yoy_gap, SAME_MONTH_LAST_YEAR, c.last_year_coverage)):
+        if gap is not None:
+            parts.append(f"{_l(label, zh)}: {gap_note(gap, c.this_coverage, cov, zh, THIS_MONTH, other)}")
+    return "; ".join(parts)
+
+
 def _summary(report: EnergyReport, zh: bool) -> Table:
     s = report.site_total
     f, i = s.figures, s.indicators
@@ -127,12 +191,12 @@ def _summary(report: EnergyReport, zh: bool) -> Table:
         ["综合能耗(当量值)" if zh else "Energy, standard coal (calorific)", f.energy_kgce, "kgce"],
         ["二氧化碳排放" if zh else "CO2 emissions", f.co2_kg, "kg"],
         ["单位建筑面积能耗" if zh else "Energy per floor area", i.kgce_per_m2, "kgce/m²"],
-        ["人均综合能耗" if zh else "Energy per person", i.kgce_per_person, "kgce/人" if zh else "kgce/person"],
-        ["人均用水量" if zh else "Water per person", i.water_m3_per_person, "m³/人" if zh else "m³/person"],
-        ["建筑面积" if zh else "Floor area", s.floor_area_m2, "m²"],
+        ["人均综合能耗" if zh else "Energy per person", or_dash(i.kgce_per_person), "kgce/人" if zh else "kgce/person"],
+        ["人均用水量" if zh else "Water per person", or_dash(i.water_m3_per_person), "m³/人" if zh else "m³/person"],
+        ["建筑面积" if zh else "Floor area", _whole(s.floor_area_m2), "m²"],
         ["用能人数" if zh else "Occupants", s.occupants, "人" if zh else "people"],
         ["数据完整率" if zh else "Data coverage", s.coverage * 100, "%"],
-        ["完整率达标表计" if zh else "Meters with complete data", complete, f"/ {len(report.completeness)}"],
+        ["完整率达标表计" if zh else "Meters with complete data", int(complete), f"/ {len(report.completeness)}"],
     ]
     if report.incomer is not None:
         inc = report.incomer
@@ -161,9 +225,17 @@ def spreadsheet_safe(value: Cell) -> Cell:
     return value
 
 
+def _whole(x: float) -> float | int:
+    """A whole amount (a floor area of 58,100 m²) as an int: shown without decimals."""
+    return int(x) if float(x).is_integer() else x
+
+
 def fmt(value: Cell, decimals: int | None) -> str:
+    """A cell as text: a count (an int) without decimals, an amount with ``decimals``, thousands separated."""
     if value is None:
         return ""
     if isinstance(value, str) or decimals is None:
         return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
     return f"{value:,.{decimals}f}"

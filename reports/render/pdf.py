@@ -22,7 +22,17 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import Flowable, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    CondPageBreak,
+    Flowable,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from campus.errors import ConfigError
 from reports.config import FONT_CANDIDATES, ReportSettings
@@ -82,31 +92,55 @@ def _register(settings: ReportSettings) -> None:
     pdfmetrics.registerFont(TTFont(FONT, str(path), **kw))
 
 
-def _table(view: View, width: float, large: bool = False) -> Table:
+def _table(view: View, width: float, large: bool = False, rows: slice = slice(None)) -> Table:
+    """``view`` as a table (only ``rows`` of it: the header row with the first of them)."""
     head, cell, num = (BIG_HEAD, BIG_CELL, BIG_NUM) if large else (HEAD, CELL, CELL_NUM)
-    body = [[Paragraph(escape(h), head) for h in view.headers]]
-    for row in view.rows:
-        body.append([Paragraph(escape(fmt(v, d)), num if d is not None and not isinstance(v, str) else cell)
+    header = rows.start in (None, 0)
+    body = [[Paragraph(escape(h), head) for h in view.headers]] if header else []
+    for row in view.rows[rows]:
+        body.append([Paragraph(escape(fmt(v, d)), num if d is not None else cell)
                      for v, d in zip(row, view.decimals, strict=True)])
-    t = Table(body, repeatRows=1, colWidths=[width / len(view.headers)] * len(view.headers))
+    weights = _weights(view)
+    t = Table(body or [[""] * len(view.headers)], repeatRows=1 if header else 0,
+              colWidths=[width * w / sum(weights) for w in weights])
     t.setStyle(TableStyle([
         ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef5")),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        *([("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef5"))] if header else []),
     ]))
     return t
+
+
+def _text_width(text: str) -> int:
+    """Roughly how wide a text is, in Latin characters (a Chinese character is two)."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _weights(view: View) -> list[float]:
+    """Each column's share of the width: by its longest cell (a header counts half: it may wrap, but not inside a
+    word), so a column of notes is wide and a column of counts narrow."""
+    out: list[float] = []
+    for i, (header, decimals) in enumerate(zip(view.headers, view.decimals, strict=True)):
+        words = [_text_width(w) for w in header.split()]  # a header may wrap between its words, not inside one
+        longest = max([_text_width(fmt(r[i], decimals)) for r in view.rows] + [_text_width(header) // 2, *words])
+        out.append(min(max(longest, 6), 48))
+    return out
+
+
+CHART_HEIGHT = 210
+KEEP_WITH_HEADING = 40 * mm  # a heading, a header row and about six rows
 
 
 def _chart(report: EnergyReport, kind: str, zh: bool, width: float) -> Drawing:
     field = {"electricity": "electricity_kwh", "water": "water_m3", "gas": "gas_m3"}[kind]
     unit = "kWh" if kind == "electricity" else "m³"
     rows = [b for b in report.buildings if getattr(b.figures, field) > 0] or report.buildings
-    d = Drawing(width, 200)
+    d = Drawing(width, CHART_HEIGHT)
     title = (f"{KIND_NAMES[kind][0]} · 各建筑本月用量 ({unit})" if zh
              else f"{KIND_NAMES[kind][1]} by building this month ({unit})")
-    d.add(String(0, 188, _plain(title), fontName=FONT, fontSize=11))
+    d.add(String(0, CHART_HEIGHT - 12, _plain(title), fontName=FONT, fontSize=10))
     chart = VerticalBarChart()
-    chart.x, chart.y, chart.width, chart.height = 50, 45, width - 70, 130
+    chart.x, chart.y, chart.width, chart.height = 40, 60, width - 50, CHART_HEIGHT - 85
     chart.data = [[round(getattr(b.figures, field), 1) for b in rows]]
     chart.categoryAxis.categoryNames = [b.name for b in rows]
     chart.categoryAxis.labels.fontName = FONT
@@ -137,24 +171,65 @@ def render(report: EnergyReport, settings: ReportSettings) -> bytes:
            f"Period {report.period_start:%Y-%m-%d} to {report.period_end:%Y-%m-%d} (exclusive), {report.timezone}; "
            f"generated {report.generated_at:%Y-%m-%d %H:%M}")
     views = tables(report)
-    # names come from spreadsheets and the API: escaped, never read as reportlab's paragraph markup
-    story: list[Flowable] = [Paragraph(escape(title), TITLE), Paragraph(escape(sub), CELL), Spacer(1, 4 * mm),
-                             _table(views[0], width * 0.6), PageBreak()]
-    for kind in ("electricity", "water", "gas"):
-        story += [_chart(report, kind, zh, width), Spacer(1, 4 * mm)]
+    # names come from spreadsheets and the API: escaped, never read as reportlab's paragraph markup.
+    # Page 1 is the form: the summary beside the three charts, then the sign-off. The tables follow one after
+    # another (no page left half empty), each heading kept with its table's first rows.
+    charts = Table([[_chart(report, kind, zh, width / 3 - 4 * mm) for kind in ("electricity", "water", "gas")]],
+                   colWidths=[width / 3] * 3)
+    charts.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    story: list[Flowable] = [Paragraph(escape(title), TITLE), Paragraph(escape(sub), CELL), Spacer(1, 3 * mm),
+                             _table(_side_by_side(views[0]), width), Spacer(1, 3 * mm), charts,
+                             sign_off(zh, width), PageBreak()]
     for view in views[1:]:
-        story += [PageBreak() if view.key in ("buildings", "completeness") else Spacer(1, 6 * mm),
-                  Paragraph(escape(view.title), H2), _table(view, width)]
-        if view.note:
-            story.append(Paragraph(escape(view.note), CELL))
+        story += _section(view, width)
     doc.build(story)
     return buf.getvalue()
 
 
+def _side_by_side(view: View) -> View:
+    """A long narrow table (the summary) as two halves side by side: half the height, the page's width."""
+    half = (len(view.rows) + 1) // 2
+    left, right = view.rows[:half], view.rows[half:] + [[""] * len(view.headers)] * (2 * half - len(view.rows))
+    return View(view.key, view.title, view.headers * 2, [a + b for a, b in zip(left, right, strict=True)],
+                view.decimals * 2, view.note)
+
+
+def _section(view: View, width: float, large: bool = False, signed: Table | None = None) -> list[Flowable]:
+    """A table under its heading: a new page first unless there is room for the heading and the table's first rows
+    (no orphaned heading), then the table, split over pages as it must be (its header row repeated), and its note.
+    Tables follow one another on a page: no page is left half empty for a table that would not fit whole.
+    ``signed``: sign-off fields after the note, kept on a page with the table's last rows."""
+    tail = max(0, len(view.rows) - 3) if signed is not None else len(view.rows)
+    out: list[Flowable] = [CondPageBreak(KEEP_WITH_HEADING), Paragraph(escape(view.title), H2),
+                           _table(view, width, large, slice(0, tail))]
+    end: list[Flowable] = [_table(view, width, large, slice(tail, None))] if tail < len(view.rows) else []
+    if not view.rows:  # a table with nothing in it says so, not just its header
+        end.append(Paragraph(escape("(无)" if view.headers and _text_width(view.headers[0]) > len(view.headers[0])
+                                    else "(none)"), BIG_CELL if large else CELL))
+    if view.note:
+        end += [Spacer(1, 1.5 * mm), Paragraph(escape(view.note), CELL)]
+    if signed is not None:
+        return [*out, KeepTogether([*end, Spacer(1, 2 * mm), signed])]
+    return [*out, *end, Spacer(1, 6 * mm)]
+
+
+def sign_off(zh: bool, width: float) -> Table:
+    """填报人 / 审核人 / 日期: signed by hand on the printed form."""
+    gap = "\u00a0" * 5  # room to write in (a Paragraph would fold plain spaces into one)
+    labels = (["填报人(签字)：", "审核人(签字)：", f"日期：{gap * 2}年{gap}月{gap}日"] if zh else
+              ["Prepared by (signature):", "Reviewed by (signature):", "Date:"])
+    t = Table([[Paragraph(escape(x), SIGN) for x in labels]], colWidths=[width / 3] * 3, rowHeights=[14 * mm])
+    t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
+                           ("LINEBELOW", (0, 0), (-1, 0), 0.5, colors.black),
+                           ("RIGHTPADDING", (0, 0), (-1, -1), 10 * mm)]))
+    return t
+
+
 def render_views(title: str, sub: str, views: list[View], settings: ReportSettings, *,
-                 notice: bool = False) -> bytes:
+                 notice: bool = False, signed: str | None = None) -> bytes:
     """A plain report: a title, a line under it, then each view as a table (the district report). ``notice``: A4
-    portrait in large type, to be put up on a wall (上墙公示)."""
+    portrait in large type, to be put up on a wall (上墙公示). ``signed``: the sign-off fields at the end, in this
+    language."""
     _register(settings)
     buf = io.BytesIO()
     page = A4 if notice else landscape(A4)
@@ -162,18 +237,17 @@ def render_views(title: str, sub: str, views: list[View], settings: ReportSettin
                             bottomMargin=12 * mm, title=title, author="meterwatch")
     width = page[0] - 24 * mm
     story: list[Flowable] = [Paragraph(escape(title), TITLE), Paragraph(escape(sub), CELL), Spacer(1, 4 * mm)]
-    for view in views:  # a two-column summary needs half the page; every other table all of it
-        story += [Paragraph(escape(view.title), H2),
-                  _table(view, width * (0.5 if len(view.headers) <= 2 and not notice else 1), notice)]
-        if view.note:
-            story += [Spacer(1, 1.5 * mm), Paragraph(escape(view.note), CELL)]
-        story.append(Spacer(1, 6 * mm))
+    for i, view in enumerate(views):  # a two-column summary needs half the page; every other table all of it
+        # a report handed in is signed by who made it and who checked it, under its last table's last rows
+        sign = sign_off(signed.startswith("zh"), width) if signed is not None and i == len(views) - 1 else None
+        story += _section(view, width * (0.5 if len(view.headers) <= 2 and not notice else 1), notice, sign)
     doc.build(story)
     return buf.getvalue()
 
 
 TITLE = ParagraphStyle("title", fontName=FONT, fontSize=16, leading=22, spaceAfter=4)
 H2 = ParagraphStyle("h2", fontName=FONT, fontSize=12, leading=16, spaceAfter=3)
+SIGN = ParagraphStyle("sign", fontName=FONT, fontSize=10, leading=13)
 HEAD = ParagraphStyle("head", fontName=FONT, fontSize=7.5, leading=9.5)
 CELL = ParagraphStyle("cell", fontName=FONT, fontSize=7.5, leading=9.5)
 CELL_NUM = ParagraphStyle("num", parent=CELL, alignment=2)

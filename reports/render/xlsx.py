@@ -33,7 +33,9 @@ def render_views(views: list[Table]) -> bytes:
                 continue
             number_format = "#,##0" if decimals == 0 else "#,##0." + "0" * decimals
             for (cell,) in ws.iter_rows(min_row=2, min_col=col, max_col=col):
-                if isinstance(cell.value, int | float):
+                if isinstance(cell.value, int) and not isinstance(cell.value, bool):
+                    cell.number_format = "#,##0"  # a count: no decimals
+                elif isinstance(cell.value, float):
                     cell.number_format = number_format
         for col, header in enumerate(t.headers, start=1):
             ws.column_dimensions[get_column_letter(col)].width = max(12, min(40, len(header) * 2))

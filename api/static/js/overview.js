@@ -5,6 +5,7 @@ import {
   devices, esc, fmt, fmtValue, gap, getJSON, hourLabels, legendOf, monthOf, named, progress, projectMonth, siteClock, state,
   t, wall, withLang,
 } from "./core.js";
+import { waterBoard } from "./waterboard.js";
 
 const KINDS = ["electricity", "water", "gas"];
 
@@ -115,21 +116,6 @@ async function topConsumers(now, clock) {
     series: [{ type: "bar", data: top.map((g) => Math.round(g.total)), itemStyle: { color: "#2e86c1" },
       label: { show: true, position: "right", formatter: (p) => fmt(p.value, 0) } }],
   }, top.length);
-}
-
-const ROLE_ORDER = ["drinking", "secondary_supply", "canteen_water"];
-async function waterBoard() {
-  const board = await getJSON(withLang("/water-quality"));
-  const rank = (s) => { const i = ROLE_ORDER.indexOf(s.role); return i < 0 ? 9 : i; };
-  board.sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name, "zh-CN"));
-  $("#water-board").innerHTML = board.map((s) => `<a class="tile ${s.standing}" href="#device/${esc(s.device)}"` +
-    ` data-device="${esc(s.device)}" data-standing="${s.standing}" title="${esc(s.device)}">` +
-    `<b>${esc(s.name)}</b><small>${esc(s.building_name)} · ${esc(s.role_name || "")}</small>` +
-    `<span class="state">${t("standing")[s.standing]}</span>` +
-    `<span class="vals">${s.values.filter((v) => v.limits.length).map((v) =>
-      `<span class="${v.standing || ""}" data-field="${esc(v.field)}">${esc(v.name)} ${fmtValue(v.field, v.value)}` +
-      `${v.unit ? " " + esc(v.unit) : ""}</span>`)
-      .join("")}</span></a>`).join("") || `<p class="muted">${t("none")}</p>`;
 }
 
 function openAlerts(open) {
