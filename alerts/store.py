@@ -53,6 +53,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS alerts_open_site ON alerts (site, rule, subjec
 CREATE INDEX IF NOT EXISTS alerts_site ON alerts (site, started_ms);
 """
 MAX_FAILURES_KEPT = 10_000
+# every list of alerts: the most severe first, then the newest (a critical leak never sinks under minor ones)
+SEVERITY_FIRST = ("CASE severity WHEN 'critical' THEN 0 WHEN 'major' THEN 1 WHEN 'minor' THEN 2 ELSE 3 END, "
+                  "started_ms DESC, id DESC")
 
 
 def _alerts(conn: sqlite3.Connection) -> None:
@@ -334,7 +337,8 @@ class AlertStore:
               offset: int = 0, zone: str | None = None, site: str | None = None,
               visible: Visible | None = None) -> list[Alert]:
         where, args = self._where(status, category, severity, building, since_ms, zone, site, visible)
-        sql = f"SELECT {ALERT_COLUMNS} FROM alerts{where} ORDER BY started_ms DESC, id DESC LIMIT ? OFFSET ?"  # noqa: S608
+        sql = (f"SELECT {ALERT_COLUMNS} FROM alerts{where} ORDER BY {SEVERITY_FIRST} "  # noqa: S608
+               "LIMIT ? OFFSET ?")
         with self.lock:
             rows = self._conn.execute(sql, (*args, limit, offset)).fetchall()
         return [Alert(*r) for r in rows]

@@ -69,7 +69,7 @@ def _get(alerts: AlertDesk, alert_id: int, scope: Scope | None = None) -> Alert:
     return a
 
 
-@router.get("", response_model=list[AlertPublic], summary="Alerts, newest first", dependencies=[Viewer])
+@router.get("", response_model=list[AlertPublic], summary="Alerts, the most severe first, then the newest", dependencies=[Viewer])
 def list_alerts(alerts: AlertsDep, tz: TimezoneDep, page: PageDep, response: Response, principal: PrincipalDep,
                 status: Annotated[Literal["open", "active", "acknowledged", "resolved"] | None,
                                   Query(description="open = active or acknowledged")] = None,
