@@ -17,11 +17,12 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from alerts.engine import Transition
-from alerts.messages import render
+from alerts.messages import render, said, words
 from alerts.roster import DutyRoster, Person, Route
 from alerts.rules import RuleBook, Severity
 from alerts.store import Alert, AlertStore
 from campus.errors import MeterwatchError
+from campus.labels import DEPARTMENTS, CampusNames, Name, label
 
 
 class AlertStateError(MeterwatchError):
@@ -58,6 +59,11 @@ class NewAlert:
     value: float | None = None
     limit: str | None = None
     unit: str | None = None
+    texts: dict[str, Name] | None = None  # people's words in both languages: subject, detail, limit, unit, reading
+
+    @property
+    def said(self) -> str | None:
+        return words(self.texts) if self.texts else None
 
 
 class Applied(NamedTuple):
@@ -123,11 +129,12 @@ class AlertBook:
         with s.tx():
             alert = s.open_for(self.settings.site, a.rule, a.subject)
             if alert is not None and not repeat:  # the same alert, kept current without an event each time
-                if (alert.detail, alert.value) != (a.detail, a.value):
-                    s.update_alert(alert.id, detail=a.detail, value=a.value)
+                if (alert.detail, alert.value, alert.texts) != (a.detail, a.value, a.said):
+                    s.update_alert(alert.id, detail=a.detail, value=a.value, texts=a.said)
                 return alert.id
             if alert is not None:
-                s.update_alert(alert.id, value=a.value, last_ms=max(a.ts, alert.last_ms), detail=a.detail)
+                s.update_alert(alert.id, value=a.value, last_ms=max(a.ts, alert.last_ms), detail=a.detail,
+                               texts=a.said)
                 s.event(alert.id, a.ts, "repeated", None, value=a.value, limit=a.limit, detail=a.detail)
                 return alert.id
             return self._raise(a, now_ms, duty_ms=now_ms, value=a.value, limit=a.limit, detail=a.detail)
@@ -140,7 +147,8 @@ class AlertBook:
         alert_id = s.insert_alert(
             site=self.settings.site, rule=a.rule, subject=a.subject, device=a.device, building=a.building,
             zone=a.zone, department=a.department, category=a.category, severity=a.severity, status="active",
-            value=a.value, limit_text=a.limit, unit=a.unit, detail=a.detail, started_ms=a.ts, last_ms=a.ts,
+            value=a.value, limit_text=a.limit, unit=a.unit, detail=a.detail, texts=a.said, started_ms=a.ts,
+            last_ms=a.ts,
             route=way.id, level=0, next_escalation_ms=_next_escalation(way, 0, now_ms))
         s.event(alert_id, a.ts, "raised", None, **event)
         self._notify(s.get(alert_id), "raised", self.roster.recipients(way.levels[0], a.zone, duty_ms), way, now_ms)
@@ -211,6 +219,21 @@ class AlertBook:
         return n
 
     # -- notices -----------------------------------------------------------------------
+    def subject_name(self, alert: Alert, language: str) -> str:
+        """What the alert is about in people's words: its own (a round, a water point and parameter), else the
+        device's or the department's name."""
+        own = said(alert, "subject", language)
+        if own:
+            return own
+        if alert.device:
+            return CampusNames(self.rules.campus).device(alert.device) or alert.device
+        return label(DEPARTMENTS, alert.subject, language)
+
+    def person_name(self, person: str | None) -> str | None:
+        """A roster person's name for their id (anyone else, e.g. a token's name, as it is)."""
+        found = self.roster.people.get(person or "")
+        return found.name if found is not None else person
+
     def _told(self, alert_id: int) -> list[Person]:
         ids = dict.fromkeys(n.recipient for n in self.store.notices(alert_id)
                             if n.recipient and n.event in ("raised", "escalated"))
@@ -220,25 +243,28 @@ class AlertBook:
                 level: int | None = None, actor: str | None = None, reason: str | None = None) -> None:
         cfg, campus = self.settings, self.rules.campus
         level = alert.level if level is None else level
-        building = campus.building(alert.building) if alert.building else None
-        device = self.rules.devices.get(alert.device or "")
-        zone = next((z.name for z in campus.zones if z.id == alert.zone), alert.zone or "")
+        names = CampusNames(campus)
+        building = names.building(alert.building) or ""
+        device = names.device(alert.device) or ""
+        zone = names.zone(alert.zone) or ""
         payload = {"alert_id": alert.id, "site": cfg.site, "event": event, "rule": alert.rule,
                    "severity": alert.severity, "category": alert.category, "status": alert.status,
-                   "device": alert.device,
-                   "building": alert.building, "zone": alert.zone, "department": alert.department,
+                   "device": alert.device, "device_name": device or None,
+                   "building": alert.building, "building_name": building or None,
+                   "zone": alert.zone, "zone_name": zone or None, "department": alert.department,
                    "value": alert.value, "unit": alert.unit, "limit": alert.limit_text,
                    "started_ms": alert.started_ms, "level": level}
+        actor_name = self.person_name(actor)
 
         def text(language: str | None, person: str | None) -> tuple[str, str]:
-            name = self.rules.rule_name(alert.rule, language or cfg.language)
+            language = language or cfg.language
+            name = self.rules.rule_name(alert.rule, language)
             ack = f"{cfg.public_url}/api/v1/alerts/{alert.id}"
             if person:
                 ack += f"/ack?{ack_query(cfg.secret, alert.id, person, now_ms // 1000 + int(cfg.ack_link_ttl_s))}"
-            return render(alert, event, language=language or cfg.language, rule_name=name,
-                          building=building.name if building else (alert.department or ""),
-                          device=f"{device.name} ({device.id})" if device else alert.subject, zone=zone, tz=cfg.tz,
-                          ack_url=ack, actor=actor, reason=reason, console_url=f"{cfg.public_url}/#alerts/{alert.id}")
+            return render(alert, event, language=language, rule_name=name, building=building, device=device,
+                          subject=self.subject_name(alert, language), zone=zone, tz=cfg.tz, ack_url=ack,
+                          actor=actor_name, reason=reason, console_url=f"{cfg.public_url}/#alerts/{alert.id}")
 
         for person in people:
             title, body = text(person.language, person.id)

@@ -68,7 +68,13 @@ def _alerts(conn: sqlite3.Connection) -> None:
     run_script(conn, SITE_SCHEMA)
 
 
-MIGRATIONS = [Migration(1, "alerts, events, engine state and notices, by site", _alerts)]
+MIGRATIONS = [
+    Migration(1, "alerts, events, engine state and notices, by site", _alerts),
+    Migration.sql(2, "alerts say their subject, detail and reading in both languages (texts); alerts raised from "
+                     "history are quiet until live data confirms them (quiet)",
+                  "ALTER TABLE alerts ADD COLUMN texts TEXT;\n"
+                  "ALTER TABLE alerts ADD COLUMN quiet INTEGER NOT NULL DEFAULT 0;"),
+]
 
 
 class Visible(Protocol):
@@ -107,6 +113,8 @@ class Alert:
     route: str | None
     level: int
     next_escalation_ms: int | None
+    texts: str | None = None  # JSON {"subject"|"detail"|"limit"|"unit"|"reading": {"zh", "en"}}: people's words
+    quiet: int = 0            # 1: raised from history (a backfill), nobody told yet
 
 
 ALERT_COLUMNS = ", ".join(f.name for f in fields(Alert))

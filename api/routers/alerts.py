@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from alerts.book import ack_query
 from alerts.desk import AlertDesk
-from alerts.messages import localize
+from alerts.messages import localize, said
 from alerts.store import Alert
 from api.access import Scope
 from api.deps import (
@@ -47,17 +47,21 @@ def public(a: Alert, alerts: AlertDesk, tz: TimezoneDep, language: str | None = 
     language = language or desk.book.settings.language
     name = desk.rules.rule_name(a.rule, language)
     names = desk.names
+    own = said(a, "reading", language)
     return AlertPublic(
         id=a.id, site=desk.campus.site.id, site_name=desk.campus.site.name,
         rule=a.rule, name=name, category=a.category, severity=a.severity,  # type: ignore[arg-type]
         status=a.status, subject=a.subject, device=a.device, building=a.building,  # type: ignore[arg-type]
-        subject_name=names.subject(a.subject, language), device_name=names.device(a.device),
+        subject_name=desk.book.subject_name(a, language), device_name=names.device(a.device),
         building_name=names.building(a.building), zone_name=names.zone(a.zone),
-        zone=a.zone, department=a.department, value=a.value, unit=a.unit,
-        limit=localize(a.limit_text, language), detail=localize(a.detail, language),
+        zone=a.zone, department=a.department, value=a.value, unit=said(a, "unit", language) or a.unit,
+        limit=said(a, "limit", language) or localize(a.limit_text, language),
+        detail=said(a, "detail", language) or localize(a.detail, language), reading=own,
         started=from_ms(a.started_ms, tz), last_seen=from_ms(a.last_ms, tz),
-        acknowledged_by=a.ack_by, acknowledged_at=from_ms(a.ack_ms, tz), ack_comment=a.ack_comment,
-        resolved_at=from_ms(a.resolved_ms, tz), resolved_by=a.resolved_by, resolve_reason=a.resolve_reason,
+        acknowledged_by=a.ack_by, acknowledged_by_name=desk.book.person_name(a.ack_by),
+        acknowledged_at=from_ms(a.ack_ms, tz), ack_comment=a.ack_comment,
+        resolved_at=from_ms(a.resolved_ms, tz), resolved_by=a.resolved_by,
+        resolved_by_name=desk.book.person_name(a.resolved_by), resolve_reason=a.resolve_reason,
         route=a.route, escalation_level=a.level, next_escalation=from_ms(a.next_escalation_ms, tz))
 
 
@@ -69,7 +73,8 @@ def _get(alerts: AlertDesk, alert_id: int, scope: Scope | None = None) -> Alert:
     return a
 
 
-@router.get("", response_model=list[AlertPublic], summary="Alerts, the most severe first, then the newest", dependencies=[Viewer])
+@router.get("", response_model=list[AlertPublic], summary="Alerts, the most severe first, then the newest",
+            dependencies=[Viewer])
 def list_alerts(alerts: AlertsDep, tz: TimezoneDep, page: PageDep, response: Response, principal: PrincipalDep,
                 status: Annotated[Literal["open", "active", "acknowledged", "resolved"] | None,
                                   Query(description="open = active or acknowledged")] = None,
