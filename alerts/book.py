@@ -118,7 +118,10 @@ class AlertBook:
             else:
                 s.update_alert(alert.id, **cols)
             return Applied()
-        self._resolve(alert, "system", None, t.ts, now_ms)
+        if t.reason is not None and t.obs.value is not None:  # its period ended: the period's final value
+            s.update_alert(alert.id, value=t.obs.value)
+            alert = s.get(alert.id)
+        self._resolve(alert, "system", t.reason, t.ts, now_ms)
         return Applied()
 
     # -- records (inspections, water tests): alerts raised by what people record -----------

@@ -23,7 +23,8 @@ EVENT = {"zh": {"raised": "告警", "escalated": "升级", "acknowledged": "已�
 
 # The conditions word their limits and details in English (stored with the alert); these say them in
 # Chinese. A text none of them matches is shown as it is.
-_EXACT_ZH = {"no readings": "无数据上报", "Last Will: offline": "设备遗嘱消息：离线", "offline": "离线",
+_EXACT_ZH = {"condition cleared": "条件已解除",
+             "no readings": "无数据上报", "Last Will: offline": "设备遗嘱消息：离线", "offline": "离线",
              "minimum flow": "最小流量", "use while closed": "关闭时段用量", "hourly use": "小时用量",
              "new meter cycle": "新表计周期(换表或清零)", "implausible jump": "读数异常跳变"}
 _WEEKDAY_ZH = dict(zip(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), "一二三四五六日", strict=True))
@@ -120,7 +121,7 @@ def render(alert: Alert, event: str, *, language: str | None, rule_name: str, bu
         elif event == "resolved":
             by = actor or alert.resolved_by
             by = "系统" if by == "system" else by
-            lines.append(f"恢复：{reason or alert.resolve_reason or '条件已解除'}（{by}）")
+            lines.append(f"恢复：{localize(reason or alert.resolve_reason, language) or '条件已解除'}（{by}）")
         elif ack_url:
             lines.append(f"确认（停止升级）：{ack_url}")
         if console_url:
@@ -137,7 +138,7 @@ def render(alert: Alert, event: str, *, language: str | None, rule_name: str, bu
             lines.append(f"Acknowledged by: {actor or alert.ack_by}"
                          f"{' — ' + alert.ack_comment if alert.ack_comment else ''}")
         elif event == "resolved":
-            lines.append(f"Resolved: {reason or alert.resolve_reason or 'condition cleared'} "
+            lines.append(f"Resolved: {localize(reason or alert.resolve_reason, language) or 'condition cleared'} "
                          f"({actor or alert.resolved_by})")
         elif ack_url:
             lines.append(f"Acknowledge (stops escalation): {ack_url}")

@@ -61,7 +61,8 @@ def public(a: Alert, alerts: AlertDesk, tz: TimezoneDep, language: str | None = 
         acknowledged_by=a.ack_by, acknowledged_by_name=desk.book.person_name(a.ack_by),
         acknowledged_at=from_ms(a.ack_ms, tz), ack_comment=a.ack_comment,
         resolved_at=from_ms(a.resolved_ms, tz), resolved_by=a.resolved_by,
-        resolved_by_name=desk.book.person_name(a.resolved_by), resolve_reason=a.resolve_reason,
+        resolved_by_name=desk.book.person_name(a.resolved_by),
+        resolve_reason=localize(a.resolve_reason, language),
         route=a.route, escalation_level=a.level, next_escalation=from_ms(a.next_escalation_ms, tz))
 
 
