@@ -92,8 +92,9 @@ class AlertBook:
         self.store, self.roster, self.rules, self.settings = store, roster, rules, settings
 
     # -- engine transitions (inside store.tx) --------------------------------------------
-    def apply(self, t: Transition, now_ms: int) -> Applied:
-        """Record one transition."""
+    def apply(self, t: Transition, now_ms: int, *, history: bool = False) -> Applied:
+        """Record one transition. ``history``: it comes from a reading loaded late (a backlog, a backfill): the
+        alert's state follows it, but nobody is told (see :meth:`_raise` for how such an alert gets told)."""
         s = self.store
         if t.kind == "raise":
             dev = t.device if t.rule.condition.scope == "device" else None
@@ -101,11 +102,12 @@ class AlertBook:
                            subject=t.subject, detail=t.obs.detail, ts=t.ts, zone=t.device.zone,
                            building=dev.building if dev else None, device=dev.id if dev else None,
                            department=t.department, value=t.obs.value, limit=t.obs.limit, unit=t.obs.unit)
-            return Applied(raised=self._raise(new, now_ms, route=t.rule.route, duty_ms=t.ts,
+            return Applied(raised=self._raise(new, now_ms, route=t.rule.route, duty_ms=t.ts, quiet=history,
                                               value=t.obs.value, limit=t.obs.limit))
         alert = s.get(t.alert_id) if t.alert_id else s.open_for(self.settings.site, t.rule.id, t.subject)
         if alert is None or alert.status == "resolved":
             return Applied(closed_by_hand=t.kind == "update")
+        quiet = history or bool(alert.quiet)
         if t.kind == "update":
             cols: dict[str, Any] = {"value": t.obs.value, "last_ms": max(t.ts, alert.last_ms)}
             rise = t.rule.rise
@@ -114,15 +116,31 @@ class AlertBook:
                 cols["severity"] = rise.severity.value
                 s.update_alert(alert.id, **cols)
                 s.event(alert.id, t.ts, "severity", None, old=alert.severity, new=rise.severity.value)
-                self._notify(s.get(alert.id), "raised", self._told(alert.id), None, now_ms)
+                if not quiet:
+                    self._notify(s.get(alert.id), "raised", self._told(alert.id), None, now_ms)
             else:
                 s.update_alert(alert.id, **cols)
+            if alert.quiet and not history:
+                self._confirmed(s.get(alert.id), t.ts, now_ms)
             return Applied()
         if t.reason is not None and t.obs.value is not None:  # its period ended: the period's final value
             s.update_alert(alert.id, value=t.obs.value)
             alert = s.get(alert.id)
-        self._resolve(alert, "system", t.reason, t.ts, now_ms)
+        self._resolve(alert, "system", t.reason, t.ts, now_ms, tell=not quiet)
         return Applied()
+
+    def _confirmed(self, alert: Alert, ts: int, now_ms: int) -> None:
+        """A live reading keeps an alert raised from history going: it is news now, told as a raise is (to whoever
+        is on duty now), and escalates from now on while nobody acknowledges it."""
+        s = self.store
+        if alert.status != "active":  # acknowledged meanwhile: somebody knows
+            s.update_alert(alert.id, quiet=0)
+            return
+        way = self.roster.route(alert.route, alert.category, alert.severity, alert.zone, alert.building)
+        s.update_alert(alert.id, quiet=0, route=way.id, level=0, next_escalation_ms=_next_escalation(way, 0, now_ms))
+        s.event(alert.id, ts, "confirmed", None)
+        self._notify(s.get(alert.id), "raised", self.roster.recipients(way.levels[0], alert.zone, now_ms), way,
+                     now_ms)
 
     # -- records (inspections, water tests): alerts raised by what people record -----------
     def record(self, a: NewAlert, now_ms: int, *, repeat: bool = True) -> int:
@@ -142,17 +160,22 @@ class AlertBook:
                 return alert.id
             return self._raise(a, now_ms, duty_ms=now_ms, value=a.value, limit=a.limit, detail=a.detail)
 
-    def _raise(self, a: NewAlert, now_ms: int, *, duty_ms: int, route: str | None = None, **event: Any) -> int:
+    def _raise(self, a: NewAlert, now_ms: int, *, duty_ms: int, route: str | None = None, quiet: bool = False,
+               **event: Any) -> int:
         """Insert ``a`` as an active alert on its route (``route`` names one; else the first that matches), its
-        ``raised`` event (``event``) and the first level's notices to whoever is on duty at ``duty_ms``."""
+        ``raised`` event (``event``) and the first level's notices to whoever is on duty at ``duty_ms``. ``quiet``:
+        raised from history, no notices and no escalation until a live reading confirms it (:meth:`_confirmed`)."""
         s = self.store
         way = self.roster.route(route, a.category, a.severity, a.zone, a.building)
         alert_id = s.insert_alert(
             site=self.settings.site, rule=a.rule, subject=a.subject, device=a.device, building=a.building,
             zone=a.zone, department=a.department, category=a.category, severity=a.severity, status="active",
             value=a.value, limit_text=a.limit, unit=a.unit, detail=a.detail, texts=a.said, started_ms=a.ts,
-            last_ms=a.ts,
-            route=way.id, level=0, next_escalation_ms=_next_escalation(way, 0, now_ms))
+            last_ms=a.ts, route=way.id, level=0, quiet=int(quiet),
+            next_escalation_ms=None if quiet else _next_escalation(way, 0, now_ms))
+        if quiet:
+            s.event(alert_id, a.ts, "raised", None, history=True, **event)
+            return alert_id
         s.event(alert_id, a.ts, "raised", None, **event)
         self._notify(s.get(alert_id), "raised", self.roster.recipients(way.levels[0], a.zone, duty_ms), way, now_ms)
         return alert_id
@@ -189,14 +212,14 @@ class AlertBook:
             self._resolve(alert, by, reason, now_ms, now_ms)
             return s.get(alert_id)
 
-    def _resolve(self, alert: Alert, by: str, reason: str | None, ts: int, now_ms: int) -> None:
+    def _resolve(self, alert: Alert, by: str, reason: str | None, ts: int, now_ms: int, *, tell: bool = True) -> None:
         s = self.store
         s.update_alert(alert.id, status="resolved", resolved_ms=ts, resolved_by=by,
                        resolve_reason=reason or "condition cleared", next_escalation_ms=None, last_ms=max(ts,
                                                                                                          alert.last_ms))
         s.event(alert.id, ts, "resolved", by, reason=reason or "condition cleared")
         route = self.roster.routes.get(alert.route or "")
-        if route is None or route.notify_resolved:
+        if tell and (route is None or route.notify_resolved):
             self._notify(s.get(alert.id), "resolved", self._told(alert.id), route, now_ms, actor=by, reason=reason)
 
     # -- escalation --------------------------------------------------------------------
