@@ -93,7 +93,7 @@ def test_fault_reaches_the_person_on_duty_escalates_until_acked_and_resolves(tmp
                 assert alerts.desk.store.get(gas_id).status == "active"
                 confirmed = client.post(link.group(1))  # the page's button
                 assert confirmed.status_code == 200
-                assert "已由 li 确认" in confirmed.text
+                assert "已由 李强 确认" in confirmed.text  # by name, never the roster id
                 assert client.get(link.group(1).replace("sig=", "sig=0")).status_code == 403
                 assert client.post(link.group(1).replace("sig=", "sig=0")).status_code == 403
                 assert client.get(f"/api/v1/alerts/{gas_id}").status_code == 401

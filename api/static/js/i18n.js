@@ -157,6 +157,8 @@ export const T = {
   sweep_saved: ["已保存为巡查记录 {ids}", "Saved as check rounds {ids}"],
   device_col: ["设备", "Device"],
   building_col: ["楼宇", "Building"],
+  // alerts (helper 5): an overdue round's or test's value and limit in words
+  alert_situation: ["情况", "Status"],
 };
 
 /** ``key`` in ``lang``: a string, or for a group (severity, status, ...) an object of strings. */
