@@ -372,12 +372,14 @@ class AlertStore:
         return [Alert(*r) for r in rows]
 
     def raised_between(self, start_ms: int, end_ms: int, site: str | None = None) -> list[tuple[str, str, int, int]]:
-        """(category, severity, raised, still open) for alerts (of ``site``) that started in [start, end)."""
+        """(category, severity, raised, still open) for alerts (of ``site``) that started in [start, end), the
+        most severe first (the report's table of the month's alerts)."""
         with self.lock:
             rows = self._conn.execute(
                 "SELECT category, severity, count(*), sum(status != 'resolved') FROM alerts "
                 "WHERE started_ms >= ? AND started_ms < ? AND (? IS NULL OR site = ?) "
-                "GROUP BY category, severity ORDER BY category, severity",
+                "GROUP BY category, severity ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'major' THEN 1 "
+                "WHEN 'minor' THEN 2 ELSE 3 END, category",
                 (start_ms, end_ms, site, site)).fetchall()
         return [(str(c), str(s), int(n), int(o or 0)) for c, s, n, o in rows]
 

@@ -110,3 +110,16 @@ def test_a_department_alert_mail_names_the_department_never_its_id(tmp_path: Pat
         assert "楼栋" not in zh.body
         hook = next(n for n in svc.store.notices(alert_id) if n.channel == "webhook")
         assert "canteen" not in hook.title + hook.body
+
+
+def test_the_month_report_counts_alerts_most_severe_first(tmp_path: Path) -> None:
+    with alert_app(tmp_path, []) as (_c, svc):
+        _raise(svc, "round-overdue", "minor", "round:a", 3)
+        _raise(svc, "night-leak", "critical", "d1-water", 4)
+        _raise(svc, "hourly-use-vs-baseline", "warning", "c1-elec", 5)
+        ph = _raise(svc, "drinking-ph", "major", "ta-fountain", 6)
+        with svc.store.tx():
+            svc.store.update_alert(ph, category="safety")
+        start, end = (int(local(2026, 12, d).timestamp() * 1000) for d in (1, 31))
+        got = [(c, s) for c, s, _, _ in svc.store.raised_between(start, end, "yucai")]
+        assert got == [("data", "critical"), ("safety", "major"), ("data", "minor"), ("data", "warning")]
