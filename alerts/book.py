@@ -90,6 +90,7 @@ def ack_query(secret: bytes, alert_id: int, person: str, expires_s: int) -> str:
 class AlertBook:
     def __init__(self, store: AlertStore, roster: DutyRoster, rules: RuleBook, settings: BookSettings) -> None:
         self.store, self.roster, self.rules, self.settings = store, roster, rules, settings
+        self.names = CampusNames(rules.campus)
 
     # -- engine transitions (inside store.tx) --------------------------------------------
     def apply(self, t: Transition, now_ms: int, *, history: bool = False) -> Applied:
@@ -252,7 +253,7 @@ class AlertBook:
         if own:
             return own
         if alert.device:
-            return CampusNames(self.rules.campus).device(alert.device) or alert.device
+            return self.names.device(alert.device) or alert.device
         return label(DEPARTMENTS, alert.subject, language)
 
     def person_name(self, person: str | None) -> str | None:
@@ -267,9 +268,9 @@ class AlertBook:
 
     def _notify(self, alert: Alert, event: str, people: list[Person], route: Route | None, now_ms: int, *,
                 level: int | None = None, actor: str | None = None, reason: str | None = None) -> None:
-        cfg, campus = self.settings, self.rules.campus
+        cfg = self.settings
         level = alert.level if level is None else level
-        names = CampusNames(campus)
+        names = self.names
         building = names.building(alert.building) or ""
         device = names.device(alert.device) or ""
         zone = names.zone(alert.zone) or ""

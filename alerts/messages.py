@@ -101,8 +101,8 @@ def render(alert: Alert, event: str, *, language: str | None, rule_name: str, bu
     sev, cat = SEVERITY[lg][alert.severity], CATEGORY[lg][alert.category]
     since = dt.datetime.fromtimestamp(alert.started_ms / 1000, tz).strftime("%Y-%m-%d %H:%M")
     detail = said(alert, "detail", language) or localize(alert.detail, language)
-    about = [p for p in (building, subject) if p and not (p == building and building in subject)] or \
-        [p for p in (zone,) if p]
+    # what and where: "第一食堂 · 一食堂燃气表"; a round names its place itself; zone-wide: the zone, never "— "
+    about = [p for p in (building if building not in subject else "", subject) if p] or ([zone] if zone else [])
     head = f"【{EVENT[lg][event]}·{sev}·{cat}】{rule_name}" if lg == "zh" else \
         f"[{EVENT[lg][event]} · {sev} · {cat}] {rule_name}"
     title = " — ".join([head, " · ".join(about)]) if about else head

@@ -60,8 +60,9 @@ class AlertPublic(BaseModel):
 class AlertEventPublic(BaseModel):
     id: int
     at: datetime
-    type: str = Field(description="raised, severity, acknowledged, escalated, resolved, notified, notify_retry, "
-                                  "notify_failed")
+    type: str = Field(description="raised (detail history: true when raised from readings loaded late, told "
+                                  "nobody), confirmed (a live reading confirmed it: told now), severity, "
+                                  "acknowledged, escalated, resolved, notified, notify_retry, notify_failed")
     actor: str | None
     detail: dict[str, object]
 
