@@ -26,7 +26,8 @@ def _days_late(due: dt.date, ctx: Context, now_ms: int) -> int:
 def _late(days: int, due: dt.date) -> dict[str, Name]:
     """An overdue alert's value and limit in people's words: days late against the date it was due by."""
     return {"unit": Name(zh="天", en="days"), "limit": Name(zh=f"应于 {due} 前完成", en=f"due by {due}"),
-            "reading": Name(zh=f"逾期 {days} 天 · 应于 {due} 前完成", en=f"{days} days late · due by {due}")}
+            "reading": Name(zh=f"逾期 {days} 天 · 应于 {due} 前完成",
+                            en=f"{days} day{'' if days == 1 else 's'} late · due by {due}")}
 
 
 def round_alert(missed: list[DueRound], ctx: Context, language: str, now_ms: int) -> NewAlert:

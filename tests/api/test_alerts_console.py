@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -15,9 +16,10 @@ from playwright.sync_api import Browser, Page
 
 from alerts.book import ack_query
 from alerts.service import AlertService
+from campus.clock import FrozenClock
 from tests.support.console import SHOTS, open_page
 from tests.support.drive import inbound, local, simulation
-from tests.support.harness import token_headers
+from tests.support.harness import TZ, token_headers
 from tests.support.paths import SAMPLE
 from tests.support.servers import serving
 from tests.support.stack import Stack
@@ -124,6 +126,33 @@ def test_the_acknowledge_page_is_styled_in_names_with_value_and_limit(site: Site
             assert store.get(gas.id).status == "acknowledged"
             no_sideways_scroll(page)
             shoot(page, f"ack-page-done-{size}.png")
+    finally:
+        page.context.close()
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("size", ["desk", "phone"])
+def test_an_overdue_round_reads_in_days_on_the_acknowledge_page(app_stack: Callable[..., Stack], browser: Browser,
+                                                               size: str) -> None:
+    # Monday 21 Sep 10:00: Sunday 20 Sep was a make-up workday and nobody walked the north zone's patrol
+    stack = app_stack(SAMPLE, [], name=f"round-{size}")
+    app = stack.app(FrozenClock(int(datetime(2026, 9, 21, 10, 0, tzinfo=TZ).timestamp() * 1000)))
+    page, errors = open_page(browser, size)
+    try:
+        with serving(app) as base:
+            app.state.records.check()  # (the records desk is the running app's)
+            north = stack.alerts.desk.store.open_for("yucai", "round-overdue", "round:zone-patrol:zone-north")
+            assert north is not None
+            secret = stack.alerts.desk.book.settings.secret
+            page.goto(f"{base}/api/v1/alerts/{north.id}/ack?{ack_query(secret, north.id, 'wang', 9_999_999_999)}")
+            text = page.inner_text(".ack-card")
+            for seen in ("责任区日常巡查 · 北区(生活区)责任区", "Daily zone patrol · 北区(生活区)责任区",
+                         "逾期 1 天 · 应于 2026-09-20 前完成", "1 day late · due by 2026-09-20", "王建国"):
+                assert seen in text, (seen, text)
+            assert "round:" not in text
+            assert "数值" not in text  # no count against a date
+            no_sideways_scroll(page)
+            shoot(page, f"ack-page-round-{size}.png")
     finally:
         page.context.close()
     assert not errors, errors

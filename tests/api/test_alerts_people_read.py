@@ -50,7 +50,7 @@ def test_an_overdue_round_reads_in_names_and_days_in_either_language(tmp_path: P
         assert (zh["value"], zh["unit"]) == (1, "天")
         en = c.get(f"/api/v1/alerts/{north.id}", params={"lang": "en"}).json()
         assert en["subject_name"] == "Daily zone patrol · 北区(生活区)责任区"
-        assert en["reading"] == "1 days late · due by 2026-09-20"
+        assert en["reading"] == "1 day late · due by 2026-09-20"
         assert en["detail"].startswith("Daily zone patrol (北区(生活区)责任区) was due by 2026-09-20")
         listed = c.get("/api/v1/alerts", params={"lang": "en"}).json()
         assert all(not re.search(r"[一-龥]{2,}未|应于", a["detail"] or "") for a in listed)  # no Chinese detail
