@@ -153,6 +153,28 @@ def test_an_overdue_round_reads_in_days_on_the_acknowledge_page(app_stack: Calla
             assert "数值" not in text  # no count against a date
             no_sideways_scroll(page)
             shoot(page, f"ack-page-round-{size}.png")
+            # the console's alerts page, in English: the round's words, not its subject or a count against a date
+            token = token_headers(stack.data, "admin", "zhang")["Authorization"].split()[1]
+            page.goto(f"{base}/#token={token}")
+            page.wait_for_selector("body[data-ready=overview]")
+            page.goto(f"{base}/#alerts/{north.id}")
+            page.wait_for_selector(f"body[data-ready=alerts] .alert-card[data-alert='{north.id}']")
+            page.click("#lang")
+            page.wait_for_function(f"document.querySelector(\".alert-card[data-alert='{north.id}'] .reading\")"
+                                   f"?.textContent.includes('Status')")
+            page.wait_for_selector("body[data-ready=alerts]")
+            card = page.inner_text(f".alert-card[data-alert='{north.id}']")
+            assert "Status 1 day late · due by 2026-09-20" in card, card
+            assert "Daily zone patrol · 北区(生活区)责任区" in card
+            assert "Daily zone patrol (北区(生活区)责任区) was due by 2026-09-20" in card
+            power = page.locator(".alert-card", has_text="Key facility check").filter(has_text="高压配电房").first
+            assert power.locator(".where").inner_text().count("高压配电房") == 1  # its building said once
+            no_sideways_scroll(page)
+            shoot(page, f"alerts-round-en-{size}.png")
+            page.click("#lang")  # back to Chinese (the choice is kept in the browser), drawn before the server goes
+            page.wait_for_function(f"document.querySelector(\".alert-card[data-alert='{north.id}'] .reading\")"
+                                   f"?.textContent.includes('情况')")
+            page.wait_for_selector("body[data-ready=alerts]")
     finally:
         page.context.close()
     assert not errors, errors

@@ -71,7 +71,9 @@ function card(a, withChart) {
       `${a.ack_comment ? " · " + esc(a.ack_comment) : ""}</div>`
     : a.status === "resolved" ? `<div class="who">${esc(t("resolved_by"))} ` +
       `${esc(a.resolved_by_name || a.resolved_by)} · ${esc(a.resolve_reason || "")}</div>` : "";
-  const where = a.building_name ? `${esc(a.building_name)} · ` : "";
+  // where, unless what it is about already says it (a round of a building is named with its building)
+  const where = a.building_name && !String(a.subject_name || "").includes(a.building_name)
+    ? `${esc(a.building_name)} · ` : "";
   return `<article class="alert-card sev-${sev} st-${esc(a.status)}" data-alert="${id}" data-status="${esc(a.status)}">
     <header><span class="sev sev-${sev}">${esc(t("severity")[a.severity] || a.severity)}</span>
       <b class="rule" title="${esc(a.rule)}">${esc(a.name)}</b><span class="status">${esc(t("status")[a.status] || a.status)}</span></header>
