@@ -193,9 +193,11 @@ class Engine:
     def tick(self, now_ms: int) -> list[Transition]:
         out = []
         for key in [k for k in self.rules if k[0] in self.periodic]:  # a month ends without a reading too
-            rule, dev = self.book.rules.get(key[0]), self._device_of(key)
+            rule, st = self.book.rules.get(key[0]), self.rules[key]
+            end = rule.condition.period_end(st.condition, self.env) if rule is not None else None
+            dev = self._device_of(key) if end is not None and now_ms >= end else None
             if rule is not None and dev is not None:
-                ended = self._period_over(rule, key, self.rules[key], now_ms, dev, self.book.department[dev.id])
+                ended = self._period_over(rule, key, st, now_ms, dev, self.book.department[dev.id])
                 if ended is not None:
                     out.append(ended)
         for rule in self.book.clocked:
