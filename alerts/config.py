@@ -33,7 +33,7 @@ class AlertSettings(BaseModel):
     fresh_s: float = Field(
         default=3600, ge=0, description="a reading that reaches the alert engine more than this many seconds after it "
         "was taken is history (a gateway's backlog, a backfill): alerts follow it, but it pages nobody; an alert it "
-        "raised is told once a live reading confirms it")
+        "raised is told once a live reading confirms it. 0: every reading pages (a past replayed as if live)")
     tick_s: float = Field(default=1.0, gt=0, description="how often silence and escalation are checked")
     max_batch_messages: int = Field(default=500, ge=1)
     retry_initial_s: float = Field(default=2.0, gt=0)

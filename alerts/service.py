@@ -187,7 +187,7 @@ class AlertService:
             if engine is None:
                 continue  # another alert process's site
             self.clock.saw(r.ts)
-            history = msg.received_ms - r.ts > fresh_ms  # arrived long after it was taken: pages nobody
+            history = 0 < fresh_ms < msg.received_ms - r.ts  # arrived long after it was taken: pages nobody
             self._apply(r.site, engine.reading(r), now, updates.setdefault(r.site, {}), history=history)
         if d.status is not None:
             (site, device), online = d.status

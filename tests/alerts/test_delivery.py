@@ -29,11 +29,11 @@ pytestmark = pytest.mark.integration
 
 
 def _alert_service(data_dir: Path, broker: Mosquitto, roster: Path) -> AlertService:
-    # the tests publish a day of March 2026 now, as if it were live: readings that old would otherwise be history
-    # (they move alerts but page nobody: tests/alerts/test_backfill_quiet.py)
+    # the tests publish a day of March 2026 now, as if it were live (fresh_s = 0): readings that old would otherwise
+    # be history (they move alerts but page nobody: tests/alerts/test_backfill_quiet.py)
     return AlertService(data_dir=data_dir, mqtt=MqttSettings(url=broker.url),
                         settings=AlertSettings(roster_file=roster, tick_s=0.2, retry_initial_s=0.5,
-                                               fresh_s=10 * 365 * 86400))
+                                               fresh_s=0))
 
 
 def test_fault_reaches_the_person_on_duty_escalates_until_acked_and_resolves(tmp_path: Path,
