@@ -17,11 +17,12 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from alerts.engine import Transition
-from alerts.messages import render
+from alerts.messages import render, said, words
 from alerts.roster import DutyRoster, Person, Route
 from alerts.rules import RuleBook, Severity
 from alerts.store import Alert, AlertStore
 from campus.errors import MeterwatchError
+from campus.labels import DEPARTMENTS, CampusNames, Name, label
 
 
 class AlertStateError(MeterwatchError):
@@ -58,6 +59,11 @@ class NewAlert:
     value: float | None = None
     limit: str | None = None
     unit: str | None = None
+    texts: dict[str, Name] | None = None  # people's words in both languages: subject, detail, limit, unit, reading
+
+    @property
+    def said(self) -> str | None:
+        return words(self.texts) if self.texts else None
 
 
 class Applied(NamedTuple):
@@ -84,10 +90,12 @@ def ack_query(secret: bytes, alert_id: int, person: str, expires_s: int) -> str:
 class AlertBook:
     def __init__(self, store: AlertStore, roster: DutyRoster, rules: RuleBook, settings: BookSettings) -> None:
         self.store, self.roster, self.rules, self.settings = store, roster, rules, settings
+        self.names = CampusNames(rules.campus)
 
     # -- engine transitions (inside store.tx) --------------------------------------------
-    def apply(self, t: Transition, now_ms: int) -> Applied:
-        """Record one transition."""
+    def apply(self, t: Transition, now_ms: int, *, history: bool = False) -> Applied:
+        """Record one transition. ``history``: it comes from a reading loaded late (a backlog, a backfill): the
+        alert's state follows it, but nobody is told (see :meth:`_raise` for how such an alert gets told)."""
         s = self.store
         if t.kind == "raise":
             dev = t.device if t.rule.condition.scope == "device" else None
@@ -95,11 +103,12 @@ class AlertBook:
                            subject=t.subject, detail=t.obs.detail, ts=t.ts, zone=t.device.zone,
                            building=dev.building if dev else None, device=dev.id if dev else None,
                            department=t.department, value=t.obs.value, limit=t.obs.limit, unit=t.obs.unit)
-            return Applied(raised=self._raise(new, now_ms, route=t.rule.route, duty_ms=t.ts,
+            return Applied(raised=self._raise(new, now_ms, route=t.rule.route, duty_ms=t.ts, quiet=history,
                                               value=t.obs.value, limit=t.obs.limit))
         alert = s.get(t.alert_id) if t.alert_id else s.open_for(self.settings.site, t.rule.id, t.subject)
         if alert is None or alert.status == "resolved":
             return Applied(closed_by_hand=t.kind == "update")
+        quiet = history or bool(alert.quiet)
         if t.kind == "update":
             cols: dict[str, Any] = {"value": t.obs.value, "last_ms": max(t.ts, alert.last_ms)}
             rise = t.rule.rise
@@ -108,12 +117,31 @@ class AlertBook:
                 cols["severity"] = rise.severity.value
                 s.update_alert(alert.id, **cols)
                 s.event(alert.id, t.ts, "severity", None, old=alert.severity, new=rise.severity.value)
-                self._notify(s.get(alert.id), "raised", self._told(alert.id), None, now_ms)
+                if not quiet:
+                    self._notify(s.get(alert.id), "raised", self._told(alert.id), None, now_ms)
             else:
                 s.update_alert(alert.id, **cols)
+            if alert.quiet and not history:
+                self._confirmed(s.get(alert.id), t.ts, now_ms)
             return Applied()
-        self._resolve(alert, "system", None, t.ts, now_ms)
+        if t.reason is not None and t.obs.value is not None:  # its period ended: the period's final value
+            s.update_alert(alert.id, value=t.obs.value)
+            alert = s.get(alert.id)
+        self._resolve(alert, "system", t.reason, t.ts, now_ms, tell=not quiet)
         return Applied()
+
+    def _confirmed(self, alert: Alert, ts: int, now_ms: int) -> None:
+        """A live reading keeps an alert raised from history going: it is news now, told as a raise is (to whoever
+        is on duty now), and escalates from now on while nobody acknowledges it."""
+        s = self.store
+        if alert.status != "active":  # acknowledged meanwhile: somebody knows
+            s.update_alert(alert.id, quiet=0)
+            return
+        way = self.roster.route(alert.route, alert.category, alert.severity, alert.zone, alert.building)
+        s.update_alert(alert.id, quiet=0, route=way.id, level=0, next_escalation_ms=_next_escalation(way, 0, now_ms))
+        s.event(alert.id, ts, "confirmed", None)
+        self._notify(s.get(alert.id), "raised", self.roster.recipients(way.levels[0], alert.zone, now_ms), way,
+                     now_ms)
 
     # -- records (inspections, water tests): alerts raised by what people record -----------
     def record(self, a: NewAlert, now_ms: int, *, repeat: bool = True) -> int:
@@ -123,25 +151,32 @@ class AlertBook:
         with s.tx():
             alert = s.open_for(self.settings.site, a.rule, a.subject)
             if alert is not None and not repeat:  # the same alert, kept current without an event each time
-                if (alert.detail, alert.value) != (a.detail, a.value):
-                    s.update_alert(alert.id, detail=a.detail, value=a.value)
+                if (alert.detail, alert.value, alert.texts) != (a.detail, a.value, a.said):
+                    s.update_alert(alert.id, detail=a.detail, value=a.value, texts=a.said)
                 return alert.id
             if alert is not None:
-                s.update_alert(alert.id, value=a.value, last_ms=max(a.ts, alert.last_ms), detail=a.detail)
+                s.update_alert(alert.id, value=a.value, last_ms=max(a.ts, alert.last_ms), detail=a.detail,
+                               texts=a.said)
                 s.event(alert.id, a.ts, "repeated", None, value=a.value, limit=a.limit, detail=a.detail)
                 return alert.id
             return self._raise(a, now_ms, duty_ms=now_ms, value=a.value, limit=a.limit, detail=a.detail)
 
-    def _raise(self, a: NewAlert, now_ms: int, *, duty_ms: int, route: str | None = None, **event: Any) -> int:
+    def _raise(self, a: NewAlert, now_ms: int, *, duty_ms: int, route: str | None = None, quiet: bool = False,
+               **event: Any) -> int:
         """Insert ``a`` as an active alert on its route (``route`` names one; else the first that matches), its
-        ``raised`` event (``event``) and the first level's notices to whoever is on duty at ``duty_ms``."""
+        ``raised`` event (``event``) and the first level's notices to whoever is on duty at ``duty_ms``. ``quiet``:
+        raised from history, no notices and no escalation until a live reading confirms it (:meth:`_confirmed`)."""
         s = self.store
         way = self.roster.route(route, a.category, a.severity, a.zone, a.building)
         alert_id = s.insert_alert(
             site=self.settings.site, rule=a.rule, subject=a.subject, device=a.device, building=a.building,
             zone=a.zone, department=a.department, category=a.category, severity=a.severity, status="active",
-            value=a.value, limit_text=a.limit, unit=a.unit, detail=a.detail, started_ms=a.ts, last_ms=a.ts,
-            route=way.id, level=0, next_escalation_ms=_next_escalation(way, 0, now_ms))
+            value=a.value, limit_text=a.limit, unit=a.unit, detail=a.detail, texts=a.said, started_ms=a.ts,
+            last_ms=a.ts, route=way.id, level=0, quiet=int(quiet),
+            next_escalation_ms=None if quiet else _next_escalation(way, 0, now_ms))
+        if quiet:
+            s.event(alert_id, a.ts, "raised", None, history=True, **event)
+            return alert_id
         s.event(alert_id, a.ts, "raised", None, **event)
         self._notify(s.get(alert_id), "raised", self.roster.recipients(way.levels[0], a.zone, duty_ms), way, now_ms)
         return alert_id
@@ -178,14 +213,14 @@ class AlertBook:
             self._resolve(alert, by, reason, now_ms, now_ms)
             return s.get(alert_id)
 
-    def _resolve(self, alert: Alert, by: str, reason: str | None, ts: int, now_ms: int) -> None:
+    def _resolve(self, alert: Alert, by: str, reason: str | None, ts: int, now_ms: int, *, tell: bool = True) -> None:
         s = self.store
         s.update_alert(alert.id, status="resolved", resolved_ms=ts, resolved_by=by,
                        resolve_reason=reason or "condition cleared", next_escalation_ms=None, last_ms=max(ts,
                                                                                                          alert.last_ms))
         s.event(alert.id, ts, "resolved", by, reason=reason or "condition cleared")
         route = self.roster.routes.get(alert.route or "")
-        if route is None or route.notify_resolved:
+        if tell and (route is None or route.notify_resolved):
             self._notify(s.get(alert.id), "resolved", self._told(alert.id), route, now_ms, actor=by, reason=reason)
 
     # -- escalation --------------------------------------------------------------------
@@ -211,6 +246,21 @@ class AlertBook:
         return n
 
     # -- notices -----------------------------------------------------------------------
+    def subject_name(self, alert: Alert, language: str) -> str:
+        """What the alert is about in people's words: its own (a round, a water point and parameter), else the
+        device's or the department's name."""
+        own = said(alert, "subject", language)
+        if own:
+            return own
+        if alert.device:
+            return self.names.device(alert.device) or alert.device
+        return label(DEPARTMENTS, alert.subject, language)
+
+    def person_name(self, person: str | None) -> str | None:
+        """A roster person's name for their id (anyone else, e.g. a token's name, as it is)."""
+        found = self.roster.people.get(person or "")
+        return found.name if found is not None else person
+
     def _told(self, alert_id: int) -> list[Person]:
         ids = dict.fromkeys(n.recipient for n in self.store.notices(alert_id)
                             if n.recipient and n.event in ("raised", "escalated"))
@@ -218,27 +268,30 @@ class AlertBook:
 
     def _notify(self, alert: Alert, event: str, people: list[Person], route: Route | None, now_ms: int, *,
                 level: int | None = None, actor: str | None = None, reason: str | None = None) -> None:
-        cfg, campus = self.settings, self.rules.campus
+        cfg = self.settings
         level = alert.level if level is None else level
-        building = campus.building(alert.building) if alert.building else None
-        device = self.rules.devices.get(alert.device or "")
-        zone = next((z.name for z in campus.zones if z.id == alert.zone), alert.zone or "")
+        names = self.names
+        building = names.building(alert.building) or ""
+        device = names.device(alert.device) or ""
+        zone = names.zone(alert.zone) or ""
         payload = {"alert_id": alert.id, "site": cfg.site, "event": event, "rule": alert.rule,
                    "severity": alert.severity, "category": alert.category, "status": alert.status,
-                   "device": alert.device,
-                   "building": alert.building, "zone": alert.zone, "department": alert.department,
+                   "device": alert.device, "device_name": device or None,
+                   "building": alert.building, "building_name": building or None,
+                   "zone": alert.zone, "zone_name": zone or None, "department": alert.department,
                    "value": alert.value, "unit": alert.unit, "limit": alert.limit_text,
                    "started_ms": alert.started_ms, "level": level}
+        actor_name = self.person_name(actor)
 
         def text(language: str | None, person: str | None) -> tuple[str, str]:
-            name = self.rules.rule_name(alert.rule, language or cfg.language)
+            language = language or cfg.language
+            name = self.rules.rule_name(alert.rule, language)
             ack = f"{cfg.public_url}/api/v1/alerts/{alert.id}"
             if person:
                 ack += f"/ack?{ack_query(cfg.secret, alert.id, person, now_ms // 1000 + int(cfg.ack_link_ttl_s))}"
-            return render(alert, event, language=language or cfg.language, rule_name=name,
-                          building=building.name if building else (alert.department or ""),
-                          device=f"{device.name} ({device.id})" if device else alert.subject, zone=zone, tz=cfg.tz,
-                          ack_url=ack, actor=actor, reason=reason, console_url=f"{cfg.public_url}/#alerts/{alert.id}")
+            return render(alert, event, language=language, rule_name=name, building=building, device=device,
+                          subject=self.subject_name(alert, language), zone=zone, tz=cfg.tz, ack_url=ack,
+                          actor=actor_name, reason=reason, console_url=f"{cfg.public_url}/#alerts/{alert.id}")
 
         for person in people:
             title, body = text(person.language, person.id)

@@ -30,6 +30,10 @@ class AlertSettings(BaseModel):
     ack_link_ttl: float = Field(default=86_400, gt=0, le=30 * 86_400,
                                 description="seconds an acknowledge link in a message stays valid (default 24 h)")
     mqtt_publish: bool = Field(default=True, description="publish alerts to {prefix}/{site}/alerts/{severity}")
+    fresh_s: float = Field(
+        default=3600, ge=0, description="a reading that reaches the alert engine more than this many seconds after it "
+        "was taken is history (a gateway's backlog, a backfill): alerts follow it, but it pages nobody; an alert it "
+        "raised is told once a live reading confirms it. 0: every reading pages (a past replayed as if live)")
     tick_s: float = Field(default=1.0, gt=0, description="how often silence and escalation are checked")
     max_batch_messages: int = Field(default=500, ge=1)
     retry_initial_s: float = Field(default=2.0, gt=0)

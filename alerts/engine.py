@@ -24,7 +24,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from alerts.conditions import Env, Observation, Sample, Verdict
-from alerts.conditions.base import State
+from alerts.conditions.base import Condition, State
 from alerts.rules import Rule, RuleBook
 from campus.calendar import CampusCalendar
 from campus.contract import REGISTER_FIELD, Reading
@@ -44,6 +44,7 @@ class Transition:
     obs: Observation
     ts: int
     alert_id: int | None = None
+    reason: str | None = None  # a clear's reason when it is not the condition clearing (its period ended)
 
 
 class Phase(StrEnum):
@@ -119,6 +120,8 @@ class Engine:
         tz = ZoneInfo(campus.site.timezone)
         self.env = Env(campus, CampusCalendar(campus.calendar), dict(book.file.schedules), tz,
                        self.watching_since_ms)
+        self.periodic = {r.id for r in book.rules.values()
+                         if type(r.condition).period_end is not Condition.period_end}
         self.tracks = {}
         for dev_id, ds in self.devices.items():
             dev = book.devices.get(dev_id)
@@ -157,6 +160,10 @@ class Engine:
                 continue
             key = (rule.id, dept if rule.condition.scope == "department" else dev.id)
             st = self.rules.get(key) or self._state(key)
+            if key[0] in self.periodic:
+                ended = self._period_over(rule, key, st, r.ts, dev, dept)
+                if ended is not None:
+                    out.append(ended)
             obs = rule.condition.observe(sample, st.condition, self.env)
             if rule.condition.stateful:
                 self.dirty_rules.add(key)
@@ -185,6 +192,14 @@ class Engine:
 
     def tick(self, now_ms: int) -> list[Transition]:
         out = []
+        for key in [k for k in self.rules if k[0] in self.periodic]:  # a month ends without a reading too
+            rule, st = self.book.rules.get(key[0]), self.rules[key]
+            end = rule.condition.period_end(st.condition, self.env) if rule is not None else None
+            dev = self._device_of(key) if end is not None and now_ms >= end else None
+            if rule is not None and dev is not None:
+                ended = self._period_over(rule, key, st, now_ms, dev, self.book.department[dev.id])
+                if ended is not None:
+                    out.append(ended)
         for rule in self.book.clocked:
             for dev in self.book.devices.values():
                 if rule not in self.book.by_device[dev.id]:
@@ -208,6 +223,31 @@ class Engine:
 
     def bind(self, key: Key, alert_id: int) -> None:
         self.rules[key].machine.alert = alert_id
+
+    # -- periods (a budget's month) -------------------------------------------------------
+    def _period_over(self, rule: Rule, key: Key, st: RuleState, now_ms: int, dev: Device,
+                     dept: str) -> Transition | None:
+        """Once ``now_ms`` is past the period the rule's state belongs to, the period's alert closes at the
+        period's end with its final value, and the next period starts afresh (no alert, no data, no hold)."""
+        end = rule.condition.period_end(st.condition, self.env)
+        if end is None or now_ms < end:
+            return None
+        final = rule.condition.period_over(st.condition, self.env)
+        m = st.machine
+        alert, active = m.alert, m.phase is Phase.ACTIVE
+        m.reset()
+        self.dirty_rules.add(key)
+        if not active:
+            return None
+        return Transition("clear", rule, key[1], dev, dept, final, end, alert, reason=final.detail)
+
+    def _device_of(self, key: Key) -> Device | None:
+        """A device the (rule, subject) key is about: the device, or one of the department's the rule watches."""
+        dev = self.book.devices.get(key[1])
+        if dev is not None:
+            return dev
+        return next((self.book.devices[d] for d, rules in self.book.by_device.items()
+                     if self.book.department[d] == key[1] and any(r.id == key[0] for r in rules)), None)
 
     # -- the machine ---------------------------------------------------------------------
     def _state(self, key: Key) -> RuleState:

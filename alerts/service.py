@@ -5,6 +5,10 @@ working while the time-series store is down, and ingest never waits for it. A ba
 messages is evaluated, its alerts, events, notices and the engine state are committed in one
 transaction, and only then acknowledged to the broker: a crash re-delivers the batch and the
 engine, restored from the same commit, skips what it has already seen.
+
+History pages nobody: a reading that arrives more than ``fresh_s`` after it was taken (a backlog, a backfill)
+moves the alerts' state like any other, but nothing it raises, escalates or resolves is sent; an alert it raised
+is told once a live reading keeps it firing (:meth:`AlertBook.apply`).
 """
 
 from __future__ import annotations
@@ -150,7 +154,7 @@ class AlertService:
         with self.lock:
             self._refresh_campus()
             now = self.clock.now_ms()
-            updates: dict[str, dict[tuple[str, str], Transition]] = {}
+            updates: dict[str, dict[tuple[str, str], tuple[Transition, bool]]] = {}
             with self.store.tx():
                 for msg in batch:
                     try:
@@ -165,7 +169,8 @@ class AlertService:
                                   extra={"topic": msg.topic, "error": error[:300]})
                         self.store.record_failure(msg.topic, msg.payload, error, now)
                 for site, site_updates in updates.items():
-                    self._apply(site, list(site_updates.values()), now)
+                    for t, history in site_updates.values():
+                        self._apply(site, [t], now, history=history)
                 self._save_engines()
         self.dispatcher.wake()
         if self.mqtt is not None:
@@ -173,14 +178,17 @@ class AlertService:
                 self.mqtt.ack(msg)
         self.evaluated += len(batch)
 
-    def _evaluate_one(self, msg: Inbound, now: int, updates: dict[str, dict[tuple[str, str], Transition]]) -> None:
+    def _evaluate_one(self, msg: Inbound, now: int,
+                      updates: dict[str, dict[tuple[str, str], tuple[Transition, bool]]]) -> None:
         d = decode(msg, self.registry, self.prefix, self.limits)  # refusals: ingest's dead letters
+        fresh_ms = self.settings.fresh_s * 1000
         for r in d.readings:
             engine = self.engines.get(r.site)
             if engine is None:
                 continue  # another alert process's site
             self.clock.saw(r.ts)
-            self._apply(r.site, engine.reading(r), now, updates.setdefault(r.site, {}))
+            history = 0 < fresh_ms < msg.received_ms - r.ts  # arrived long after it was taken: pages nobody
+            self._apply(r.site, engine.reading(r), now, updates.setdefault(r.site, {}), history=history)
         if d.status is not None:
             (site, device), online = d.status
             engine = self.engines.get(site)
@@ -188,17 +196,17 @@ class AlertService:
                 self._apply(site, engine.status(device, online, msg.received_ms), now, updates.setdefault(site, {}))
 
     def _apply(self, site: str, transitions: list[Transition], now: int,
-               updates: dict[tuple[str, str], Transition] | None = None) -> None:
+               updates: dict[tuple[str, str], tuple[Transition, bool]] | None = None, *, history: bool = False) -> None:
         if not transitions:
             return  # most readings: the campus is looked up once per batch, not once per reading
         engine, book = self.engines[site], self.books[site]
         for t in transitions:
             if t.kind == "update" and updates is not None:
-                updates[(t.rule.id, t.subject)] = t  # repeats within a batch: only the newest is written
+                updates[(t.rule.id, t.subject)] = (t, history)  # repeats within a batch: only the newest is written
                 continue
             if updates is not None:
                 updates.pop((t.rule.id, t.subject), None)
-            applied = book.apply(t, now)
+            applied = book.apply(t, now, history=history)
             if applied.raised is not None:
                 engine.bind((t.rule.id, t.subject), applied.raised)
             elif applied.closed_by_hand:

@@ -53,6 +53,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS alerts_open_site ON alerts (site, rule, subjec
 CREATE INDEX IF NOT EXISTS alerts_site ON alerts (site, started_ms);
 """
 MAX_FAILURES_KEPT = 10_000
+# every list of alerts: the most severe first, then the newest (a critical leak never sinks under minor ones)
+SEVERITY_FIRST = ("CASE severity WHEN 'critical' THEN 0 WHEN 'major' THEN 1 WHEN 'minor' THEN 2 ELSE 3 END, "
+                  "started_ms DESC, id DESC")
 
 
 def _alerts(conn: sqlite3.Connection) -> None:
@@ -65,7 +68,13 @@ def _alerts(conn: sqlite3.Connection) -> None:
     run_script(conn, SITE_SCHEMA)
 
 
-MIGRATIONS = [Migration(1, "alerts, events, engine state and notices, by site", _alerts)]
+MIGRATIONS = [
+    Migration(1, "alerts, events, engine state and notices, by site", _alerts),
+    Migration.sql(2, "alerts say their subject, detail and reading in both languages (texts); alerts raised from "
+                     "history are quiet until live data confirms them (quiet)",
+                  "ALTER TABLE alerts ADD COLUMN texts TEXT;\n"
+                  "ALTER TABLE alerts ADD COLUMN quiet INTEGER NOT NULL DEFAULT 0;"),
+]
 
 
 class Visible(Protocol):
@@ -104,6 +113,8 @@ class Alert:
     route: str | None
     level: int
     next_escalation_ms: int | None
+    texts: str | None = None  # JSON {"subject"|"detail"|"limit"|"unit"|"reading": {"zh", "en"}}: people's words
+    quiet: int = 0            # 1: raised from history (a backfill), nobody told yet
 
 
 ALERT_COLUMNS = ", ".join(f.name for f in fields(Alert))
@@ -334,7 +345,8 @@ class AlertStore:
               offset: int = 0, zone: str | None = None, site: str | None = None,
               visible: Visible | None = None) -> list[Alert]:
         where, args = self._where(status, category, severity, building, since_ms, zone, site, visible)
-        sql = f"SELECT {ALERT_COLUMNS} FROM alerts{where} ORDER BY started_ms DESC, id DESC LIMIT ? OFFSET ?"  # noqa: S608
+        sql = (f"SELECT {ALERT_COLUMNS} FROM alerts{where} ORDER BY {SEVERITY_FIRST} "  # noqa: S608
+               "LIMIT ? OFFSET ?")
         with self.lock:
             rows = self._conn.execute(sql, (*args, limit, offset)).fetchall()
         return [Alert(*r) for r in rows]
@@ -360,12 +372,14 @@ class AlertStore:
         return [Alert(*r) for r in rows]
 
     def raised_between(self, start_ms: int, end_ms: int, site: str | None = None) -> list[tuple[str, str, int, int]]:
-        """(category, severity, raised, still open) for alerts (of ``site``) that started in [start, end)."""
+        """(category, severity, raised, still open) for alerts (of ``site``) that started in [start, end), the
+        most severe first (the report's table of the month's alerts)."""
         with self.lock:
             rows = self._conn.execute(
                 "SELECT category, severity, count(*), sum(status != 'resolved') FROM alerts "
                 "WHERE started_ms >= ? AND started_ms < ? AND (? IS NULL OR site = ?) "
-                "GROUP BY category, severity ORDER BY category, severity",
+                "GROUP BY category, severity ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'major' THEN 1 "
+                "WHEN 'minor' THEN 2 ELSE 3 END, category",
                 (start_ms, end_ms, site, site)).fetchall()
         return [(str(c), str(s), int(n), int(o or 0)) for c, s, n, o in rows]
 

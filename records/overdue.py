@@ -3,10 +3,12 @@ alerts routed like any other (the zone's electrician on duty first), one per rou
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from alerts.book import NewAlert
 from alerts.rules import RECORD_RULES
+from campus.labels import Name
 
 if TYPE_CHECKING:
     from records.context import Context
@@ -17,6 +19,17 @@ TEST_NAMES = {"self": ("水质自检", "water self-test"), "lab": ("送检(实�
               "filter": ("滤芯更换", "filter change")}
 
 
+def _days_late(due: dt.date, ctx: Context, now_ms: int) -> int:
+    return max(0, (dt.datetime.fromtimestamp(now_ms / 1000, ctx.tz).date() - due).days)
+
+
+def _late(days: int, due: dt.date) -> dict[str, Name]:
+    """An overdue alert's value and limit in people's words: days late against the date it was due by."""
+    return {"unit": Name(zh="天", en="days"), "limit": Name(zh=f"应于 {due} 前完成", en=f"due by {due}"),
+            "reading": Name(zh=f"逾期 {days} 天 · 应于 {due} 前完成",
+                            en=f"{days} day{'' if days == 1 else 's'} late · due by {due}")}
+
+
 def round_alert(missed: list[DueRound], ctx: Context, language: str, now_ms: int) -> NewAlert:
     """One alert for a template and place: the latest round missed, and how many were in the last two weeks."""
     r = max(missed, key=lambda m: m.window.end)
@@ -24,25 +37,29 @@ def round_alert(missed: list[DueRound], ctx: Context, language: str, now_ms: int
     building = ctx.campus.building(r.place.building) if r.place.building else None
     zone = next((z.name for z in ctx.campus.zones if z.id == r.place.zone), r.place.zone)
     where = building.name if building else zone
-    zh = language.startswith("zh")
     n = len(missed)
-    detail = (f"{r.template.name.zh}（{where}）应于 {r.window.end} 前完成，未见记录" +
-              (f"；近两周共 {n} 次未完成" if n > 1 else "") if zh else
-              f"{r.template.name.en} ({where}) was due by {r.window.end}; none recorded" +
-              (f"; {n} missed in the last two weeks" if n > 1 else ""))
+    days = _days_late(r.window.end, ctx, now_ms)
+    detail = Name(zh=f"{r.template.name.zh}（{where}）应于 {r.window.end} 前完成，未见记录" +
+                  (f"；近两周共 {n} 次未完成" if n > 1 else ""),
+                  en=f"{r.template.name.en} ({where}) was due by {r.window.end}; none recorded" +
+                  (f"; {n} missed in the last two weeks" if n > 1 else ""))
+    texts = {"subject": Name(zh=f"{r.template.name.zh} · {where}", en=f"{r.template.name.en} · {where}"),
+             "detail": detail, **_late(days, r.window.end)}
     return NewAlert(rule="round-overdue", category=rule.category.value, severity=rule.severity.value,
-                       subject=r.subject, detail=detail, ts=now_ms, zone=r.place.zone, building=r.place.building,
-                       department=building.department.value if building else None, value=n,
-                       limit=str(r.window.end))
+                    subject=r.subject, detail=detail.text(language), ts=now_ms, zone=r.place.zone,
+                    building=r.place.building, department=building.department.value if building else None,
+                    value=days, limit=str(r.window.end), texts=texts)
 
 
 def test_alert(t: Due, ctx: Context, language: str, now_ms: int) -> NewAlert:
     rule = RECORD_RULES["water-test-overdue"]
-    zh = language.startswith("zh")
-    what = TEST_NAMES[t.kind][0 if zh else 1]
-    detail = (f"{t.point.name}：{what}应于 {t.due} 前完成" if zh else f"{t.point.name}: {what} was due by {t.due}")
+    zh, en = TEST_NAMES[t.kind]
+    detail = Name(zh=f"{t.point.name}：{zh}应于 {t.due} 前完成", en=f"{t.point.name}: {en} was due by {t.due}")
+    texts = {"subject": Name(zh=f"{t.point.name} · {zh}", en=f"{t.point.name} · {en}"), "detail": detail,
+             **_late(_days_late(t.due, ctx, now_ms), t.due)}
     building = ctx.campus.building(t.point.building)
     return NewAlert(rule="water-test-overdue", category=rule.category.value, severity=rule.severity.value,
-                       subject=f"{t.kind}:{t.point.id}", detail=detail, ts=now_ms, zone=t.point.zone,
-                       building=t.point.building, device=t.point.device,
-                       department=building.department.value if building else None, limit=str(t.due))
+                    subject=f"{t.kind}:{t.point.id}", detail=detail.text(language), ts=now_ms, zone=t.point.zone,
+                    building=t.point.building, device=t.point.device,
+                    department=building.department.value if building else None,
+                    value=_days_late(t.due, ctx, now_ms), limit=str(t.due), texts=texts)

@@ -19,6 +19,7 @@ from alerts.book import NewAlert
 from alerts.rules import RECORD_RULES
 from campus.contract import Kind
 from campus.errors import StoreUnavailable
+from campus.labels import Name
 from records.context import Context, RecordRefused
 from records.desk import RecordDesk
 from records.overdue import TEST_NAMES
@@ -114,13 +115,14 @@ def _alerts(desk: RecordDesk, ctx: Context, p: SamplingPoint, row: WaterTestRow)
     site = ctx.desk
     if site is None or desk.alerts is None:
         return []
-    zh = desk.alerts.language.startswith("zh")
+    language = desk.alerts.language
     now = desk.now_ms()
     building = ctx.campus.building(p.building)
     dept = building.department.value if building else None
     taken = dt.datetime.fromtimestamp(row.taken_ms / 1000, ctx.tz)
-    what = f"{TEST_NAMES[row.kind][0 if zh else 1]} #{row.id}" + (f"（{row.lab}）" if row.lab and zh else
-                                                                   f" ({row.lab})" if row.lab else "")
+    what_zh = f"{TEST_NAMES[row.kind][0]} #{row.id}" + (f"（{row.lab}）" if row.lab else "")
+    what_en = f"{TEST_NAMES[row.kind][1]} #{row.id}" + (f" ({row.lab})" if row.lab else "")
+    what = what_zh if language.startswith("zh") else what_en
     newest = desk.store.last_tests(ctx.site)
     raised = []
     for r in row.results:
@@ -134,14 +136,14 @@ def _alerts(desk: RecordDesk, ctx: Context, p: SamplingPoint, row: WaterTestRow)
             if max(newest.get((p.id, "self"), 0), newest.get((p.id, "lab"), 0)) <= row.taken_ms:
                 desk.settle(ctx, rule_id, subject, f"{what}: {r['field']} {r['value']:g} within {r['limit']}")
             continue
-        name = r["name"] if zh else r["name_en"]
-        detail = (f"{p.name}{what} {taken:%Y-%m-%d %H:%M} 取样：{name} {r['value']:g} {r['unit']}，限值 {r['limit']}"
-                  if zh else f"{p.name}, {what} sampled {taken:%Y-%m-%d %H:%M}: {name} {r['value']:g} {r['unit']}, "
-                  f"limit {r['limit']}")
+        detail = Name(zh=f"{p.name}{what_zh} {taken:%Y-%m-%d %H:%M} 取样：{r['name']} {r['value']:g} {r['unit']}，"
+                         f"限值 {r['limit']}", en=f"{p.name}, {what_en} sampled {taken:%Y-%m-%d %H:%M}: "
+                         f"{r['name_en']} {r['value']:g} {r['unit']}, limit {r['limit']}")
+        texts = {"subject": Name(zh=f"{p.name} · {r['name']}", en=f"{p.name} · {r['name_en']}"), "detail": detail}
         raised.append(site.book.record(NewAlert(
-            rule=rule_id, category=category, severity=severity, subject=subject, detail=detail, ts=row.taken_ms,
-            zone=p.zone, building=p.building, device=p.device, department=dept, value=r["value"], limit=r["limit"],
-            unit=r["unit"]), now))
+            rule=rule_id, category=category, severity=severity, subject=subject, detail=detail.text(language),
+            ts=row.taken_ms, zone=p.zone, building=p.building, device=p.device, department=dept, value=r["value"],
+            limit=r["limit"], unit=r["unit"], texts=texts), now))
     if row.kind == "lab" and p.device is not None:
         drift = RECORD_RULES["sensor-drift"]
         for r in row.results:
@@ -154,11 +156,14 @@ def _alerts(desk: RecordDesk, ctx: Context, p: SamplingPoint, row: WaterTestRow)
             if not drifted(r["field"], r["value"], sensor):
                 desk.settle(ctx, "sensor-drift", subject, f"{what} agrees with the sensor")
                 continue
-            name = r["name"] if zh else r["name_en"]
-            detail = (f"{p.name}：传感器 {name} {sensor:g}，{what} {r['value']:g}，请校准或更换传感器" if zh else
-                      f"{p.name}: sensor {name} {sensor:g}, {what} {r['value']:g}; calibrate or replace the sensor")
+            detail = Name(zh=f"{p.name}：传感器 {r['name']} {sensor:g}，{what_zh} {r['value']:g}，请校准或更换传感器",
+                          en=f"{p.name}: sensor {r['name_en']} {sensor:g}, {what_en} {r['value']:g}; calibrate or "
+                          f"replace the sensor")
+            texts = {"subject": Name(zh=f"{p.name} · {r['name']}传感器", en=f"{p.name} · {r['name_en']} sensor"),
+                     "detail": detail}
+            # known when the test is recorded (its age counts from then), not when the sample was taken
             raised.append(site.book.record(NewAlert(
                 rule="sensor-drift", category=drift.category.value, severity=drift.severity.value, subject=subject,
-                detail=detail, ts=row.taken_ms, zone=p.zone, building=p.building, device=p.device, department=dept,
-                value=sensor, limit=f"{r['value']:g}", unit=r["unit"]), now))
+                detail=detail.text(language), ts=now, zone=p.zone, building=p.building, device=p.device,
+                department=dept, value=sensor, limit=f"{r['value']:g}", unit=r["unit"], texts=texts), now))
     return raised

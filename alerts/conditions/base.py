@@ -115,6 +115,16 @@ class Condition(BaseModel):
         """Called every tick for conditions that watch the clock; ``last_ms``: the device's newest reading."""
         return None
 
+    def period_end(self, state: State, env: Env) -> int | None:
+        """For a condition whose episodes belong to a period (a budget's month): when the period ``state`` is in
+        ends (ms). Its alert closes then, however things stand, and the next period starts afresh."""
+        return None
+
+    def period_over(self, state: State, env: Env) -> Observation:
+        """How the period ``state`` is in ended (its final value, its name); ``state`` starts afresh."""
+        state.clear()
+        return CLEAR
+
 
 CONDITIONS: dict[str, type[Condition]] = {}
 C = TypeVar("C", bound=type[Condition])

@@ -58,7 +58,10 @@ class Baseline(Condition):
 @register_condition("budget")
 class Budget(Condition):
     """A department's month-to-date use of ``kind``, projected to month end, above its monthly target
-    (``target``, else the campus file's ``targets``). Judged once ``min_elapsed`` of the month has data."""
+    (``target``, else the campus file's ``targets``). Judged once ``min_elapsed`` of the month has data.
+
+    An alert belongs to its month: its value is the month's use so far, and it closes when the month ends in the
+    site's time zone (:meth:`period_end`); the next month starts with no alert and no data."""
 
     type: Literal["budget"] = "budget"
     kind: Kind
@@ -78,7 +81,9 @@ class Budget(Condition):
         local = env.local(step.end_ms)
         month = f"{local:%Y-%m}"
         if state.get("month") != month:
+            state.clear()
             state.update(month=month, total=0.0, first=step.start_ms)
+            state["end"] = self.period_end(state, env)
         state["total"] += step.delta
         start_ms = int(local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
         month_ms = calendar.monthrange(local.year, local.month)[1] * 86_400_000
@@ -87,5 +92,22 @@ class Budget(Condition):
             return None
         projected = state["total"] * month_ms / elapsed
         verdict = Verdict.FIRING if projected > target else Verdict.CLEAR
-        return Observation(verdict, round(projected, 1), f"> {target:g} / month", UNIT[self.kind],
-                           f"month to date {state['total']:.1f}, projected to month end")
+        state["limit"] = f"> {target:g} / month"
+        return Observation(verdict, round(state["total"], 1), state["limit"], UNIT[self.kind],
+                           f"projected to month end: {projected:.1f}")
+
+    def period_end(self, state: State, env: Env) -> int | None:
+        month = state.get("month")
+        if not month:
+            return None
+        if state.get("end"):
+            return int(state["end"])
+        year, number = (int(p) for p in month.split("-"))
+        first = dt.datetime(year + number // 12, number % 12 + 1, 1, tzinfo=env.tz)
+        return int(first.timestamp() * 1000)
+
+    def period_over(self, state: State, env: Env) -> Observation:
+        total, limit, month = state.get("total"), state.get("limit"), state.get("month")
+        state.clear()
+        return Observation(Verdict.CLEAR, None if total is None else round(total, 1), limit, UNIT[self.kind],
+                           f"month ended: {month}")

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from html import escape
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -12,8 +11,9 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from alerts.book import ack_query
 from alerts.desk import AlertDesk
-from alerts.messages import localize
+from alerts.messages import localize, said
 from alerts.store import Alert
+from api import alert_page
 from api.access import Scope
 from api.deps import (
     AccessDep,
@@ -47,17 +47,22 @@ def public(a: Alert, alerts: AlertDesk, tz: TimezoneDep, language: str | None = 
     language = language or desk.book.settings.language
     name = desk.rules.rule_name(a.rule, language)
     names = desk.names
+    own = said(a, "reading", language)
     return AlertPublic(
         id=a.id, site=desk.campus.site.id, site_name=desk.campus.site.name,
         rule=a.rule, name=name, category=a.category, severity=a.severity,  # type: ignore[arg-type]
         status=a.status, subject=a.subject, device=a.device, building=a.building,  # type: ignore[arg-type]
-        subject_name=names.subject(a.subject, language), device_name=names.device(a.device),
+        subject_name=desk.book.subject_name(a, language), device_name=names.device(a.device),
         building_name=names.building(a.building), zone_name=names.zone(a.zone),
-        zone=a.zone, department=a.department, value=a.value, unit=a.unit,
-        limit=localize(a.limit_text, language), detail=localize(a.detail, language),
+        zone=a.zone, department=a.department, value=a.value, unit=said(a, "unit", language) or a.unit,
+        limit=said(a, "limit", language) or localize(a.limit_text, language),
+        detail=said(a, "detail", language) or localize(a.detail, language), reading=own,
         started=from_ms(a.started_ms, tz), last_seen=from_ms(a.last_ms, tz),
-        acknowledged_by=a.ack_by, acknowledged_at=from_ms(a.ack_ms, tz), ack_comment=a.ack_comment,
-        resolved_at=from_ms(a.resolved_ms, tz), resolved_by=a.resolved_by, resolve_reason=a.resolve_reason,
+        acknowledged_by=a.ack_by, acknowledged_by_name=desk.book.person_name(a.ack_by),
+        acknowledged_at=from_ms(a.ack_ms, tz), ack_comment=a.ack_comment,
+        resolved_at=from_ms(a.resolved_ms, tz), resolved_by=a.resolved_by,
+        resolved_by_name=desk.book.person_name(a.resolved_by),
+        resolve_reason=localize(a.resolve_reason, language),
         route=a.route, escalation_level=a.level, next_escalation=from_ms(a.next_escalation_ms, tz))
 
 
@@ -69,7 +74,8 @@ def _get(alerts: AlertDesk, alert_id: int, scope: Scope | None = None) -> Alert:
     return a
 
 
-@router.get("", response_model=list[AlertPublic], summary="Alerts, newest first", dependencies=[Viewer])
+@router.get("", response_model=list[AlertPublic], summary="Alerts, the most severe first, then the newest",
+            dependencies=[Viewer])
 def list_alerts(alerts: AlertsDep, tz: TimezoneDep, page: PageDep, response: Response, principal: PrincipalDep,
                 status: Annotated[Literal["open", "active", "acknowledged", "resolved"] | None,
                                   Query(description="open = active or acknowledged")] = None,
@@ -125,22 +131,35 @@ SignedExp = Annotated[int | None, Query(ge=0, le=2**62, description="signed link
 SignedSig = Annotated[str | None, Query(max_length=128, description="signed link: signature")]
 
 
-def _link_holder(alerts: AlertDesk, alert_id: int, by: str | None, exp: int | None, sig: str | None) -> str | None:
-    """The person a signed acknowledge link names, or None with the reason on a page (403 / 410)."""
+def _link_holder(alerts: AlertDesk, alert_id: int, by: str | None, exp: int | None, sig: str | None) -> str:
+    """The person a signed acknowledge link names, or :class:`_LinkRefused` with the reason (403 / 410)."""
     if by is None or exp is None or sig is None or not alerts.verify(alert_id, by, exp, sig):
-        raise _LinkRefused(403, "链接无效 · Invalid link", "这个确认链接无效或已被修改。<br>This acknowledge link is "
-                                                        "invalid or was altered.")
+        raise _LinkRefused(403, "链接无效 · Invalid link", "这个确认链接无效或已被修改。",
+                           "This acknowledge link is invalid or was altered.")
     if exp < time.time():
-        raise _LinkRefused(410, "链接已过期 · Link expired",
-                           "这个确认链接已过期，请在控制台中确认告警。<br>This link has expired: acknowledge the "
-                           "alert in the console.")
+        raise _LinkRefused(410, "链接已过期 · Link expired", "这个确认链接已过期，请在控制台中确认告警。",
+                           "This link has expired: acknowledge the alert in the console.")
     return by
 
 
 class _LinkRefused(Exception):
-    def __init__(self, status: int, title: str, text: str) -> None:
+    def __init__(self, status: int, title: str, text_zh: str, text_en: str) -> None:
         super().__init__(title)
-        self.status, self.title, self.text = status, title, text
+        self.status, self.title, self.text_zh, self.text_en = status, title, text_zh, text_en
+
+    def response(self) -> HTMLResponse:
+        return HTMLResponse(alert_page.refused(self.title, self.text_zh, self.text_en), status_code=self.status)
+
+
+def _both(a: Alert, alerts: AlertDesk, tz: TimezoneDep) -> tuple[AlertPublic, AlertPublic]:
+    return public(a, alerts, tz, "zh-CN"), public(a, alerts, tz, "en")
+
+
+def _not_active(a: Alert, alerts: AlertDesk, tz: TimezoneDep) -> HTMLResponse:
+    zh, en = _both(a, alerts, tz)
+    status = alert_page.STATUS.get(a.status, (a.status, a.status))
+    return HTMLResponse(alert_page.done(zh, en, f"告警 #{a.id} {status[0]}，无需再确认。",
+                                        f"Alert #{a.id} is {status[1]}: nothing to acknowledge."))
 
 
 @router.post("/{alert_id}/ack", response_model=AlertPublic, summary="Acknowledge: stops escalation",
@@ -159,15 +178,15 @@ def ack(alert_id: AlertId, tz: TimezoneDep, request: Request,
         try:
             who = _link_holder(alerts, alert_id, by, exp, sig)
         except _LinkRefused as refused:
-            return HTMLResponse(_page(refused.title, refused.text), status_code=refused.status)
+            return refused.response()
         a = _get(alerts, alert_id)
-        if a.status == "active":
-            a = alerts.ack(alert_id, str(who), "via link")
-            text = f"告警 #{a.id} 已由 {escape(str(who))} 确认，升级已停止。<br>Alert #{a.id} acknowledged; " \
-                   f"escalation stopped."
-        else:
-            text = f"告警 #{a.id} 当前状态：{escape(a.status)}。<br>Alert #{a.id} is {escape(a.status)}."
-        return HTMLResponse(_page(f"告警 #{a.id}", text + _console_link(a.id)))
+        if a.status != "active":
+            return _not_active(a, alerts, tz)
+        a = alerts.ack(alert_id, who, "经链接确认 · via link")
+        zh, en = _both(a, alerts, tz)
+        name = zh.acknowledged_by_name or who
+        return HTMLResponse(alert_page.done(zh, en, f"告警 #{a.id} 已由 {name} 确认，升级已停止。",
+                                            f"Alert #{a.id} acknowledged by {name}; escalation stopped."))
     _get(alerts, alert_id, principal.scope)
     acked = alerts.ack(alert_id, principal.name, body.comment if body else None)
     return JSONResponse(jsonable_encoder(public(acked, alerts, tz)))
@@ -181,31 +200,13 @@ def ack_link(alert_id: AlertId, alerts: AlertsDep, tz: TimezoneDep, by: SignedBy
     try:
         who = _link_holder(alerts, alert_id, by, exp, sig)
     except _LinkRefused as refused:
-        return HTMLResponse(_page(refused.title, refused.text), status_code=refused.status)
+        return refused.response()
     a = _get(alerts, alert_id)
     if a.status != "active":
-        return HTMLResponse(_page(f"告警 #{a.id}", f"告警 #{a.id} 当前状态：{escape(a.status)}。<br>"
-                                                   f"Alert #{a.id} is {escape(a.status)}." + _console_link(a.id)))
-    desk = alerts.of(a)
-    name = desk.rules.rule_name(a.rule, "zh-CN")
-    started = from_ms(a.started_ms, tz)
-    action = f"/api/v1/alerts/{a.id}/ack?{ack_query_of(alerts, a.id, str(who), int(exp or 0))}"
-    subject = desk.names.subject(a.subject, "zh-CN")
-    text = (f"{escape(name)} · {escape(subject)}<br>{escape(str(started)[:16])}<br><br>"
-            f'<form method="post" action="{escape(action)}"><button type="submit" style="font-size:1.2em;'
-            f'padding:.8em 2em">确认告警 · Acknowledge as {escape(str(who))}</button></form>' + _console_link(a.id))
-    return HTMLResponse(_page(f"告警 #{a.id}", text))
-
-
-def _console_link(alert_id: int) -> str:
-    """To the alert in the console (the device's last 24 h beside it); the console asks for a token once."""
-    return f'<p><a href="/#alerts/{alert_id}" style="font-size:1.1em">在控制台查看 · Open in the console</a></p>'
-
-
-def _page(title: str, text: str) -> str:
-    return (f'<!doctype html><html lang="zh-CN"><meta charset="utf-8"><meta name="viewport" '
-            f'content="width=device-width"><title>{escape(title)}</title><body style="font:18px sans-serif;'
-            f'margin:2em"><h1>{escape(title)}</h1><p>{text}</p></body></html>')
+        return _not_active(a, alerts, tz)
+    zh, en = _both(a, alerts, tz)
+    action = f"/api/v1/alerts/{a.id}/ack?{ack_query_of(alerts, a.id, who, int(exp or 0))}"
+    return HTMLResponse(alert_page.confirm(zh, en, action, alerts.of(a).book.person_name(who) or who))
 
 
 @router.post("/{alert_id}/resolve", response_model=AlertPublic, summary="Resolve by hand, with a reason",

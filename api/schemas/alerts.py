@@ -40,13 +40,17 @@ class AlertPublic(BaseModel):
     unit: str | None
     limit: str | None
     detail: str | None
+    reading: str | None = Field(default=None, description="value and limit in words, for alerts a number against a "
+                                "limit does not say (an overdue round: 逾期 3 天 · 应于 2026-12-03 前完成)")
     started: datetime
     last_seen: datetime = Field(description="time of the newest reading that kept it active")
     acknowledged_by: str | None
+    acknowledged_by_name: str | None = Field(default=None, description="the roster person's name, else as it is")
     acknowledged_at: datetime | None
     ack_comment: str | None
     resolved_at: datetime | None
     resolved_by: str | None
+    resolved_by_name: str | None = Field(default=None, description="the roster person's name, else as it is")
     resolve_reason: str | None
     route: str | None
     escalation_level: int
@@ -56,8 +60,9 @@ class AlertPublic(BaseModel):
 class AlertEventPublic(BaseModel):
     id: int
     at: datetime
-    type: str = Field(description="raised, severity, acknowledged, escalated, resolved, notified, notify_retry, "
-                                  "notify_failed")
+    type: str = Field(description="raised (detail history: true when raised from readings loaded late, told "
+                                  "nobody), confirmed (a live reading confirmed it: told now), severity, "
+                                  "acknowledged, escalated, resolved, notified, notify_retry, notify_failed")
     actor: str | None
     detail: dict[str, object]
 

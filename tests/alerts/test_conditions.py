@@ -186,4 +186,6 @@ def test_budget_projects_the_month_from_its_data() -> None:
     assert out[: 47] == [None] * 47
     assert out[-1] is Verdict.FIRING
     assert f.last is not None
-    assert f.last.value == pytest.approx(12 * 24 * 31, rel=0.02)
+    assert f.last.value == pytest.approx(12 * 24 * 4, rel=0.02)  # the month's use so far
+    assert f.last.detail.startswith("projected to month end: ")
+    assert float(f.last.detail.split(": ")[1]) == pytest.approx(12 * 24 * 31, rel=0.02)

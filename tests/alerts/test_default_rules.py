@@ -42,9 +42,9 @@ def test_storage_tank_below_60_for_30_minutes() -> None:
 
 def test_department_over_budget_fires_once_a_week_of_data_projects_over_target() -> None:
     sim = simulation(local(2026, 9, 14), 9 * 24, ["over_budget"])
-    raised = [(t.rule.id, t.subject, t.obs.value) for t in run_engine(sim) if t.kind == "raise"]
+    raised = [(t.rule.id, t.subject, t.obs.detail) for t in run_engine(sim) if t.kind == "raise"]
     assert [(r, s) for r, s, _ in raised] == [("department-over-budget", "canteen")]
-    assert raised[0][2] > 30_000  # projected kWh above the canteens' monthly target
+    assert float(raised[0][2].split(": ")[1]) > 30_000  # projected kWh above the canteens' monthly target
 
 
 def test_department_water_over_budget() -> None:

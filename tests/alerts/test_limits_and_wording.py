@@ -37,6 +37,9 @@ def test_every_limit_and_detail_of_the_default_rules_reads_in_chinese() -> None:
 def test_phrases_of_the_budget_and_window_rules() -> None:
     assert localize("month to date 7425.9, projected to month end", "zh-CN") == "本月累计 7425.9，推算至月末"
     assert localize("> 30000 / month", "zh-CN") == "> 30000 / 月"
+    assert localize("projected to month end: 49705.0", "zh-CN") == "推算至月末：49705.0"
+    assert localize("month ended: 2026-11", "zh-CN") == "2026-11 月已结束"
+    assert localize("condition cleared", "zh-CN") == "条件已解除"
     assert localize("> 5 (since 00:00)", "zh-CN") == "> 5（自 00:00 起）"
     assert localize("> 2 / 1 h", "zh-CN") == "> 2 / 1 小时"
     assert localize("> 3 × 1.2 (median Mon 03:00)", "zh-CN") == "> 3 × 1.2（同期周一03:00 中位数）"

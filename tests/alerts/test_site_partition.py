@@ -24,7 +24,9 @@ pytestmark = pytest.mark.integration
 
 
 def _owner(data: Path, broker: Mosquitto, roster: Path, site: str) -> AlertProcess:
-    settings = AlertSettings(roster_file=roster, tick_s=0.2, sites=[site], client_id=f"alerts-{site}")
+    # a morning of March 2026 published now, as if live (readings that old would otherwise page nobody)
+    settings = AlertSettings(roster_file=roster, tick_s=0.2, sites=[site], client_id=f"alerts-{site}",
+                             fresh_s=0)
     return AlertProcess(AlertProcessConfig(data, MqttSettings(url=broker.url), settings, "zh-CN", "WARNING"))
 
 

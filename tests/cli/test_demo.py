@@ -63,14 +63,17 @@ def test_demo_streams_a_campus_into_the_embedded_store(tmp_path: Path) -> None:
             assert readings["readings"][0]["values"]["energy_kwh"] > 0
             # the default faults raise alerts a person sees on the first screen (open, of three severities);
             # their e-mail lands in the mailbox
-            first_screen = {"night-leak", "drinking-ph", "department-over-budget"}
+            # (a budget alert belongs to its month and needs a week of the month's data: none open before the 8th)
+            early = today.day < 8
+            first_screen = {"night-leak", "drinking-ph"} | (set() if early else {"department-over-budget"})
             wait_for(lambda: first_screen <= {a["rule"] for a in api.get(f"{base}/alerts?status=open").json()},
                      60, "open alerts from the demo faults")
             open_now = api.get(f"{base}/alerts?status=open").json()
-            assert {a["severity"] for a in open_now} >= {"critical", "major", "minor"}
+            assert {a["severity"] for a in open_now} >= {"critical", "major"} | (set() if early else {"minor"})
             rules = {a["rule"] for a in api.get(f"{base}/alerts").json()}
             # the leak also pushes the dormitories' water over their target: a true consequence of the fault
-            assert rules <= first_screen | {"dorm-appliance", "department-water-over-budget"}, rules
+            assert rules <= first_screen | {"dorm-appliance", "department-over-budget",
+                                            "department-water-over-budget"}, rules
             assert "dorm-appliance" in rules
             board = {s["device"]: s["standing"] for s in api.get(f"{base}/water-quality").json()}
             assert board["d1-fountain"] == "out"  # red on the drinking-water board

@@ -91,8 +91,8 @@ def test_targets_completeness_and_alerts(report: EnergyReport) -> None:
     assert (gas.month_pct, gas.over) == (pytest.approx(124), True)
     assert {m.device: (m.readings, m.expected, m.complete) for m in report.completeness} == {
         d: (31, 31, True) for d in RATES}
-    assert [(a.category, a.severity, a.raised, a.open) for a in report.alerts] == [
-        ("energy", "warning", 2, 1), ("safety", "critical", 1, 0)]
+    assert [(a.category, a.severity, a.raised, a.open) for a in report.alerts] == [  # the most severe first
+        ("safety", "critical", 1, 0), ("energy", "warning", 2, 1)]
     names = {c.name: (c.value, c.year) for c in report.coefficients}
     assert names["coal_electricity"] == (0.1229, 2020)
     assert names["co2_electricity"] == (0.5306, 2023)

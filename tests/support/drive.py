@@ -130,15 +130,16 @@ def evaluated_up_to(data_dir: Path, device: str, ts_ms: int, site: str = "yucai"
     return state is not None and state.get("ts") == ts_ms
 
 
-def alert_service(data: Path, clock: FrozenClock, limits: Limits = DEFAULT_LIMITS) -> AlertService:
+def alert_service(data: Path, clock: FrozenClock, limits: Limits = DEFAULT_LIMITS, *,
+                  peers: tuple[int, int] = (1, 1)) -> AlertService:
     """A real AlertService over ``data`` (the sample campus seeded once), escalating on ``clock``: leader after
-    5 min, head after 15."""
+    5 min, head after 15. ``peers``: the (webhook, SMTP) ports its roster sends to (default: nowhere)."""
     if not (DataDir(data).state).exists():
         data.mkdir(parents=True, exist_ok=True)
         reg = Registry(DataDir(data).state)
         reg.seed(load_campus(SAMPLE))
         reg.close()
     roster = data / "roster.yaml"
-    roster.write_text(roster_text(1, 1, to_leader_s=300, to_head_s=900), encoding="utf-8")
+    roster.write_text(roster_text(*peers, to_leader_s=300, to_head_s=900), encoding="utf-8")
     return AlertService(data_dir=data, mqtt=MqttSettings(), clock=clock, connect_mqtt=False,
                         settings=AlertSettings(roster_file=roster, mqtt_publish=False), limits=limits)

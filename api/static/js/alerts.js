@@ -1,4 +1,5 @@
-// The electrician's screen (a phone, from the alert message's link): his zone's alerts newest first, each
+// The electrician's screen (a phone, from the alert message's link): his zone's alerts, the most severe first and
+// then the newest (the API's order), each
 // with building, device, value against limit and since when, acknowledge and resolve one tap each, and the
 // device's last 24 hours beside it.
 import {
@@ -20,15 +21,15 @@ export async function showAlerts(section, focus) {
   const c = await campus();
   if (view.zone === null) view.zone = state.me?.zones?.length === 1 ? state.me.zones[0] : "";
   section.innerHTML = `
-    <h2>${t("alerts_heading")}</h2>
+    <h2>${esc(t("alerts_heading"))}</h2>
     <div class="toolbar">
       <div class="seg" role="group">
-        <button type="button" data-status="open" class="${view.status === "open" ? "on" : ""}">${t("filter_open")}</button>
-        <button type="button" data-status="" class="${view.status === "" ? "on" : ""}">${t("filter_all")}</button>
+        <button type="button" data-status="open" class="${view.status === "open" ? "on" : ""}">${esc(t("filter_open"))}</button>
+        <button type="button" data-status="" class="${view.status === "" ? "on" : ""}">${esc(t("filter_all"))}</button>
       </div>
-      <select id="zone-filter" aria-label="zone"><option value="">${t("zone_all")}</option>${c.zones.map((z) =>
+      <select id="zone-filter" aria-label="zone"><option value="">${esc(t("zone_all"))}</option>${c.zones.map((z) =>
         `<option value="${esc(z.id)}"${z.id === view.zone ? " selected" : ""}>${esc(z.name)}` +
-        `${state.me?.zones?.includes(z.id) ? " · " + t("my_zone") : ""}</option>`).join("")}</select>
+        `${state.me?.zones?.includes(z.id) ? " · " + esc(t("my_zone")) : ""}</option>`).join("")}</select>
     </div>
     <div id="alert-list" class="alert-list"></div>`;
   section.querySelectorAll(".seg button").forEach((b) => b.addEventListener("click", () => {
@@ -49,7 +50,7 @@ async function fill(focus) {
   }
   const list = $("#alert-list");
   disposeCharts(list);
-  list.innerHTML = rows.map((a, i) => card(a, i < MINI_CHARTS)).join("") || `<p class="muted">${t("no_alerts")}</p>`;
+  list.innerHTML = rows.map((a, i) => card(a, i < MINI_CHARTS)).join("") || `<p class="muted">${esc(t("no_alerts"))}</p>`;
   const devs = await devices();
   const board = rows.some((a) => devs.byId[a.device]?.kind === "water_quality")
     ? await getJSON(withLang("/water-quality")) : [];
@@ -59,31 +60,39 @@ async function fill(focus) {
 }
 
 function card(a, withChart) {
+  // every string from the API goes through esc() (or named(), which escapes): names and texts are set by people
   const canAct = state.me && (state.me.role === "electrician" || state.me.role === "admin");
-  const value = a.value === null ? "—" : `${fmt(a.value, 2)}${a.unit ? " " + esc(a.unit) : ""}`;
-  const who = a.status === "acknowledged" ? `<div class="who">${t("acked_by")} ${esc(a.acknowledged_by)}` +
-    `${a.ack_comment ? " · " + esc(a.ack_comment) : ""}</div>`
-    : a.status === "resolved" ? `<div class="who">${t("resolved_by")} ${esc(a.resolved_by)} · ` +
-      `${esc(a.resolve_reason || "")}</div>` : "";
-  return `<article class="alert-card sev-${a.severity} st-${a.status}" data-alert="${a.id}" data-status="${a.status}">
-    <header><span class="sev sev-${a.severity}">${t("severity")[a.severity]}</span>
-      <b class="rule" title="${esc(a.rule)}">${esc(a.name)}</b><span class="status">${t("status")[a.status]}</span></header>
-    <div class="where">${esc(a.building_name || "")}${a.building_name ? " · " : ""}${named(a.subject_name, a.subject)}</div>
-    <div class="reading">${t("value")} <b>${value}</b> · ${t("limit")} <b>${esc(a.limit || "—")}</b>
+  const sev = esc(a.severity), id = esc(a.id);
+  const value = a.value === null ? "—" : `${esc(fmt(a.value, 2))}${a.unit ? " " + esc(a.unit) : ""}`;
+  const reading = a.reading ? `${esc(t("alert_situation"))} <b>${esc(a.reading)}</b>`
+    : `${esc(t("value"))} <b>${value}</b> · ${esc(t("limit"))} <b>${esc(a.limit || "—")}</b>`;
+  const who = a.status === "acknowledged"
+    ? `<div class="who">${esc(t("acked_by"))} ${esc(a.acknowledged_by_name || a.acknowledged_by)}` +
+      `${a.ack_comment ? " · " + esc(a.ack_comment) : ""}</div>`
+    : a.status === "resolved" ? `<div class="who">${esc(t("resolved_by"))} ` +
+      `${esc(a.resolved_by_name || a.resolved_by)} · ${esc(a.resolve_reason || "")}</div>` : "";
+  // where, unless what it is about already says it (a round of a building is named with its building)
+  const where = a.building_name && !String(a.subject_name || "").includes(a.building_name)
+    ? `${esc(a.building_name)} · ` : "";
+  return `<article class="alert-card sev-${sev} st-${esc(a.status)}" data-alert="${id}" data-status="${esc(a.status)}">
+    <header><span class="sev sev-${sev}">${esc(t("severity")[a.severity] || a.severity)}</span>
+      <b class="rule" title="${esc(a.rule)}">${esc(a.name)}</b><span class="status">${esc(t("status")[a.status] || a.status)}</span></header>
+    <div class="where">${where}${named(a.subject_name, a.subject)}</div>
+    <div class="reading">${reading}
       ${a.detail ? `<small>(${esc(a.detail)})</small>` : ""}</div>
-    <div class="since">${t("since")} ${when(a.started)} · ${ago(a.started)} · #${a.id}</div>
+    <div class="since">${esc(t("since"))} ${esc(when(a.started))} · ${esc(ago(a.started))} · #${id}</div>
     ${who}
-    ${a.device && withChart ? `<div class="chart mini" data-device="${esc(a.device)}" aria-label="${t("last_24h")}"></div>` : ""}
+    ${a.device && withChart ? `<div class="chart mini" data-device="${esc(a.device)}" aria-label="${esc(t("last_24h"))}"></div>` : ""}
     ${canAct && a.status !== "resolved" ? `<div class="actions">
-      <input class="reason" aria-label="${t("resolve_reason")}" title="${t("resolve_reason")}" maxlength="1000"
+      <input class="reason" aria-label="${esc(t("resolve_reason"))}" title="${esc(t("resolve_reason"))}" maxlength="1000"
         value="${esc(t("default_reason"))}">
-      ${a.status === "active" ? `<button type="button" class="ack" data-id="${a.id}">${t("ack")}</button>` : ""}
-      <button type="button" class="resolve" data-id="${a.id}">${t("resolve")}</button></div>` : ""}
+      ${a.status === "active" ? `<button type="button" class="ack" data-id="${id}">${esc(t("ack"))}</button>` : ""}
+      <button type="button" class="resolve" data-id="${id}">${esc(t("resolve"))}</button></div>` : ""}
   </article>`;
 }
 
 async function mini(a, dev, board) {
-  const el = document.querySelector(`[data-alert="${a.id}"] .chart.mini`);
+  const el = document.querySelector(`[data-alert="${CSS.escape(String(a.id))}"] .chart.mini`);
   if (!el || !dev) return;
   const end = new Date(), start = addDays(end, -1);
   if (dev.kind === "water_quality") {
@@ -114,7 +123,8 @@ async function mini(a, dev, board) {
     grid: { left: 44, right: 10, top: 26, bottom: 22 }, tooltip: { trigger: "axis" },
     title: { text: `${t("last_24h")} · ${t("use_per_hour")} ${body.unit}`, textStyle: { fontSize: 11,
       fontWeight: "normal" }, left: 0, top: 0 },
-    xAxis: { type: "category", data: buckets.map((b) => new Date(b.start).getHours() + ":00") },
+    // the API gives times in the site's time zone: its hour, whatever the browser's zone ("02:00", "23:00")
+    xAxis: { type: "category", data: buckets.map((b) => String(b.start).slice(11, 16)) },
     yAxis: { type: "value" },
     series: [{ type: "bar", data: buckets.map((b) => Number(b.value.toFixed(3))), itemStyle: { color: "#2e86c1" } }],
   }, buckets.length);

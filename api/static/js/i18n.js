@@ -176,6 +176,8 @@ export const T = {
     last_year: ["去年同期无数据", "no data last year"],
   },
   projected_short: ["预计", "proj."],
+  // alerts (helper 5): an overdue round's or test's value and limit in words
+  alert_situation: ["情况", "Status"],
 };
 
 /** ``key`` in ``lang``: a string, or for a group (severity, status, ...) an object of strings. */
