@@ -1,8 +1,11 @@
 // One device: a meter's use per hour or day as bars (its register as a line on request, flagged steps marked
-// where they happened); a sensor's values with the limits its rules hold it to.
+// where they happened); a sensor's values with the limits its rules hold it to; the device's own open alerts, the
+// most severe first.
 import {
-  $, addDays, campus, chart, consumption, devices, esc, fmt, getJSON, localISO, named, niceRange, state, t, when, withLang,
+  $, addDays, campus, chart, consumption, devices, esc, fmt, getJSON, localISO, named, niceRange, SEVERITIES, state, t,
+  withLang,
 } from "./core.js";
+import { atSite } from "./siteinfo.js";
 
 const view = { days: 1, register: false, field: null };
 const RANGES = [[1, "24 h"], [7, "7 d"], [30, "30 d"]];
@@ -24,14 +27,31 @@ export async function showDevice(section, id) {
            ${t("show_register")}</label>`}
     </div>
     <p class="muted">${named(dev.name, dev.id)} · ${esc(c.building[dev.building]?.name || dev.building)} ·
-      ${t("kind")[dev.kind]}${dev.last_seen ? " · " + t("last_data") + " " + when(dev.last_seen) : ""}</p>
+      ${t("kind")[dev.kind]}${dev.last_seen ? " · " + t("last_data") + " " + atSite(dev.last_seen) : ""}</p>
+    <article class="card" id="device-alerts"></article>
     <article class="card"><div class="chart tall" id="device-chart"></div><ul id="flagged" class="plain"></ul></article>`;
   $("#device-select").addEventListener("change", (e) => { view.field = null; location.hash = "#device/" + e.target.value; });
   section.querySelectorAll(".seg button").forEach((b) => b.addEventListener("click", () => {
     view.days = Number(b.dataset.days); state.rerender();
   }));
   $("#register-toggle")?.addEventListener("change", (e) => { view.register = e.target.checked; state.rerender(); });
-  await (dev.kind === "water_quality" ? sensor(dev) : meter(dev));
+  await Promise.all([openAlerts(dev), dev.kind === "water_quality" ? sensor(dev) : meter(dev)]);
+}
+
+/** The device's open alerts, the most severe first, then the newest; each links to its card on the alerts page. */
+async function openAlerts(dev) {
+  const q = new URLSearchParams({ status: "open", limit: "200" });
+  if (dev.building) q.set("building", dev.building);
+  const rows = (await getJSON(withLang("/alerts?" + q))).filter((a) => a.device === dev.id)
+    .sort((a, b) => SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity) || b.started.localeCompare(a.started));
+  const box = $("#device-alerts");
+  box.dataset.count = String(rows.length);
+  box.innerHTML = `<h3>${t("dev_alerts")}</h3>` + (rows.length ? `<ul class="plain dev-alerts">${rows.map((a) =>
+    `<li class="sev-${a.severity}" data-alert="${a.id}"><span class="sev sev-${a.severity}">${t("severity")[a.severity]}</span> ` +
+    `<a href="#alerts/${a.id}"><b>${esc(a.name)}</b></a> · ${t("value")} ${a.value === null ? "—"
+      : `${fmt(a.value, 2)}${a.unit ? " " + esc(a.unit) : ""}`} · ${t("limit")} ${esc(a.limit || "—")}` +
+    ` · <small class="muted">${t("status")[a.status]} · ${t("since")} ${atSite(a.started)}</small></li>`).join("")}</ul>`
+    : `<p class="muted">${t("dev_no_alerts")}</p>`);
 }
 
 async function meter(dev) {
@@ -63,7 +83,7 @@ async function meter(dev) {
     dataZoom: [{ type: "inside" }, { type: "slider", height: 18, bottom: 8 }],
   }, points);
   $("#flagged").innerHTML = flagged.length ? `<li><b>${t("flagged")}</b></li>` + flagged.map((f) =>
-    `<li class="flag-${f.flag}">${when(f.start)}–${when(f.end)} · ${t("flag")[f.flag] || f.flag} · ` +
+    `<li class="flag-${f.flag}">${atSite(f.start)}–${atSite(f.end)} · ${t("flag")[f.flag] || f.flag} · ` +
     `${fmt(f.register_from, 2)} → ${fmt(f.register_to, 2)}</li>`).join("") : "";
 }
 
