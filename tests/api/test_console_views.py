@@ -6,6 +6,7 @@ are the site's, and markup a person typed stays text. Screenshots of each view a
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,7 @@ def server(app_stack: Callable[..., Stack]) -> Iterator[Server]:
 
 def _open(browser: Browser, server: Server, size: str, view: str, role: str) -> tuple[Page, list[str]]:
     page, errors = open_page(browser, size)
+    page.clock.set_fixed_time(NOW)  # the browser's clock where the server's is (the data ends at NOW)
     page.goto(f"{server.base}/#token={server.tokens[role]}")
     page.wait_for_selector("body[data-shown='overview']")
     page.goto(f"{server.base}/#{view}")
@@ -83,6 +85,7 @@ def _small_targets(page: Page, selector: str) -> list[str]:
 
 def _shot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky header where a person sees it
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
@@ -133,6 +136,9 @@ def test_an_electrician_reports_a_hazard_with_a_photo_then_assigns_and_fixes_it(
     card.locator("details.hz-act summary").click()
     assign = card.locator("form.hz-move[data-to='assigned']")
     assign.locator("select[name='assigned_to']").select_option(label="赵立新")
+    if size == "phone":
+        card.scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "hazards-handle-phone.png"))
     assign.locator("button[type='submit']").click()
     _saved(page, f"{hazard}:assigned")
     card = page.locator(f"[data-hazard='{hazard}']")
@@ -160,8 +166,15 @@ def test_an_electrician_reports_a_hazard_with_a_photo_then_assigns_and_fixes_it(
     assert len(row.photos) == 1
     assert [s.status for s in steps][-2:] == ["assigned", "fixed"]
     assert len(steps[-1].photos) == 1
-    card.locator("button.hz-photos").click()  # the photos, fetched with the token
-    page.wait_for_function(f"document.querySelectorAll('[data-hazard=\"{hazard}\"] .thumbs img').length === 2")
+    card.locator("button.hz-history").click()  # each step, with its photos fetched with the token
+    card.locator("button.hz-history").wait_for(state="hidden")  # hidden once every photo is in
+    assert card.locator(".hz-steps img").count() == 2  # the one reported with it, the one of the fix
+    assert card.locator(".hz-steps li").count() == 3  # reported, assigned, fixed
+    steps_text = card.locator(".hz-steps").inner_text()
+    assert "已更换门锁" in steps_text
+    assert "王建国" in steps_text
+    card.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / f"hazards-history-{size}.png"))
     # the filter shows the fixed ones only
     page.evaluate("delete document.body.dataset.ready")
     page.click("button[data-filter='fixed']")
@@ -192,6 +205,7 @@ def test_the_hazard_ledger_lists_the_open_first_and_a_viewer_cannot_write(server
     assert statuses == sorted(statuses, key=order.index)
     assert page.locator("#hz-new, details.hz-act, form.hz-move, #hz-form").count() == 0
     assert "全校(不限楼宇)" not in page.inner_text("#view")  # no report form for a viewer
+    _shot(page, "hazards-viewer-desk")
     with page.expect_download() as info:
         page.click("#hz-downloads button[data-format='pdf']")
     assert Path(info.value.path()).read_bytes().startswith(b"%PDF")
@@ -287,7 +301,7 @@ def test_the_report_downloads_each_file_with_the_token(server: Server, browser: 
 
 
 def test_an_admin_files_the_month_and_sees_who_filed_it(server: Server, browser: Browser) -> None:
-    page, errors = _open(browser, server, "desk", "reports/2026-10", "admin")
+    page, errors = _open(browser, server, "desk", "reports/2026-11", "admin")
     assert page.inner_text("#filed-status") == "本月尚未报送"
     page.click("#file-report")
     page.click("#file-yes")
@@ -302,7 +316,7 @@ def test_an_admin_files_the_month_and_sees_who_filed_it(server: Server, browser:
     assert Path(info.value.path()).read_bytes().startswith(b"%PDF")
     _shot(page, "report-filed-desk")
     page.context.close()
-    page, errors = _open(browser, server, "phone", "reports/2026-10", "electrician")
+    page, errors = _open(browser, server, "phone", "reports/2026-11", "electrician")
     assert "陈志明" in page.inner_text("#filed-status")
     assert page.locator("#file-report").count() == 0
     _shot(page, "report-filed-phone")
@@ -328,4 +342,28 @@ def test_a_device_page_lists_its_own_open_alerts_most_severe_first(server: Serve
     page.goto(f"{server.base}/#device/c1-elec")  # a meter without alerts says so
     page.wait_for_selector("body[data-shown='device/c1-elec']")
     assert page.locator("#device-alerts").get_attribute("data-count") == "0"
+    _done(page, errors)
+
+
+@pytest.mark.parametrize("view", ["hazards", "watertests", "reports/2026-11", "device/ta-fountain"])
+def test_each_view_reads_in_english_with_no_key_left_untranslated(server: Server, browser: Browser,
+                                                                   view: str) -> None:
+    page, errors = open_page(browser, "desk")
+    page.clock.set_fixed_time(NOW)
+    page.goto(f"{server.base}/#token={server.tokens['admin']}")
+    page.wait_for_selector("body[data-shown='overview']")
+    page.click("#lang")
+    page.wait_for_selector("html[lang='en'] body[data-shown='overview']")
+    page.goto(f"{server.base}/#{view}")
+    page.wait_for_selector(f"body[data-shown='{view}']")
+    for opener in ("#hz-new", "#wt-new-lab", "details.hz-act summary >> nth=0", "details.wt-due summary"):
+        if page.locator(opener).count():
+            page.locator(opener).click()
+    text = page.inner_text("#view")
+    left = re.findall(r"\b(?:hz|wt|dl|file|dev|nav)_[a-z_]+\b", text)
+    assert not left, left  # a key shown as itself: its translation is missing
+    heading = {"hazards": "Hazard ledger", "watertests": "Drinking-water tests", "reports/2026-11": "Downloads",
+               "device/ta-fountain": "This device's open alerts"}[view]
+    assert heading in text
+    _shot(page, "en-" + view.split("/")[0])
     _done(page, errors)

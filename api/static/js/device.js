@@ -48,9 +48,9 @@ async function openAlerts(dev) {
   box.dataset.count = String(rows.length);
   box.innerHTML = `<h3>${t("dev_alerts")}</h3>` + (rows.length ? `<ul class="plain dev-alerts">${rows.map((a) =>
     `<li class="sev-${a.severity}" data-alert="${a.id}"><span class="sev sev-${a.severity}">${t("severity")[a.severity]}</span> ` +
-    `<a href="#alerts/${a.id}"><b>${esc(a.name)}</b></a> · ${t("value")} ${a.value === null ? "—"
-      : `${fmt(a.value, 2)}${a.unit ? " " + esc(a.unit) : ""}`} · ${t("limit")} ${esc(a.limit || "—")}` +
-    ` · <small class="muted">${t("status")[a.status]} · ${t("since")} ${atSite(a.started)}</small></li>`).join("")}</ul>`
+    `<a href="#alerts/${a.id}"><b>${esc(a.name)}</b></a> <span>${t("value")} ${a.value === null ? "—"
+      : `${fmt(a.value, 2)}${a.unit ? " " + esc(a.unit) : ""}`} · ${t("limit")} ${esc(a.limit || "—")}</span>` +
+    ` <small class="muted">${t("status")[a.status]} · ${t("since")} ${atSite(a.started)}</small></li>`).join("")}</ul>`
     : `<p class="muted">${t("dev_no_alerts")}</p>`);
 }
 

@@ -47,7 +47,7 @@ export async function showHazards(section) {
   }));
   $("#hz-new")?.addEventListener("click", () => reportForm(c));
   section.querySelectorAll("form.hz-move").forEach((f) => f.addEventListener("submit", (e) => move(e, f)));
-  section.querySelectorAll("button.hz-photos").forEach((b) => b.addEventListener("click", () => photos(b)));
+  section.querySelectorAll("button.hz-history").forEach((b) => b.addEventListener("click", () => history(b, roster)));
 }
 
 function card(h, c, roster, canWrite, today) {
@@ -70,8 +70,8 @@ function card(h, c, roster, canWrite, today) {
     <div class="where">${where}</div>
     ${lines.map((l) => `<div class="who">${l}</div>`).join("")}
     ${h.note ? `<div class="note">${esc(h.note)}</div>` : ""}
-    ${h.photos.length ? `<button type="button" class="link hz-photos" data-id="${h.id}">` +
-      `${t("hz_photos_n").replace("{n}", h.photos.length)}</button><div class="thumbs"></div>` : ""}
+    ${h.photos.length || h.status !== "open" ? `<button type="button" class="link hz-history" data-id="${h.id}">` +
+      `${t("hz_history")}</button><div class="hz-steps"></div>` : ""}
     ${canWrite && h.status !== "fixed" ? moveForms(h, roster) : ""}
   </article>`;
 }
@@ -115,16 +115,23 @@ async function move(e, form) {
   } catch (err) { error.textContent = err.message; }
 }
 
-async function photos(button) {
+/** What happened to it, step by step (who, when, what was done), with every photo fetched with the token. */
+async function history(button, roster) {
   const h = await getJSON(`/hazards/${button.dataset.id}`);
-  const all = [...h.photos, ...h.steps.flatMap((s) => s.photos)];
   const box = button.nextElementSibling;
-  box.replaceChildren();
-  for (const sha of all) {
-    const img = document.createElement("img");
-    img.alt = t("round_photos");
-    img.src = await fileURL(sha);
-    box.appendChild(img);
+  const steps = h.steps.length ? h.steps
+    : [{ at: h.reported_at, by: h.reported_by, status: "open", note: h.note, photos: h.photos }];
+  box.innerHTML = `<ol class="plain">${steps.map((s) => `<li><b>${t("hz_step")[s.status] || esc(s.status)}</b> · ` +
+    `${esc(personName(roster, s.by))} · ${atSite(s.at)}${s.note ? `<div class="note">${esc(s.note)}</div>` : ""}` +
+    `<div class="thumbs"></div></li>`).join("")}</ol>`;
+  const rows = box.querySelectorAll(".thumbs");
+  for (const [i, s] of steps.entries()) {
+    for (const sha of s.photos) {
+      const img = document.createElement("img");
+      img.alt = t("round_photos");
+      img.src = await fileURL(sha);
+      rows[i].appendChild(img);
+    }
   }
   button.hidden = true;
 }

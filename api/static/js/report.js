@@ -17,6 +17,7 @@ export async function showReport(section, arg) {
     <div class="toolbar"><label>${t("month")} <input id="month" type="month" value="${month}"></label>
       <div id="downloads" class="seg">${["pdf", "xlsx", "csv", "json"].map((f) =>
         `<button type="button" data-format="${f}">${f === "xlsx" ? "Excel" : f.toUpperCase()}</button>`).join("")}</div>
+      <a id="filed-badge" href="#filing" class="badge" hidden></a>
       <span id="report-status" class="muted" role="status"></span></div>
     <div id="report-body"></div>
     <div class="grid"><article class="card" id="filing"></article><article class="card" id="more-downloads"></article></div>`;
@@ -49,6 +50,11 @@ function filing(r, roster) {
       <button type="button" id="file-no">${t("cancel")}</button></div></div>`
       : state.me.role === "admin" ? "" : `<p class="muted">${t("file_admin_only")}</p>`}
     <p class="error" id="file-error" role="alert"></p>`;
+  const badge = $("#filed-badge");  // at the top: whether this month is filed, without scrolling to the end
+  badge.hidden = false;
+  badge.className = `badge ${f ? "pass" : "due"}`;
+  badge.textContent = f ? `${t("file_done")} · ${t("file_version").replace("{v}", f.version)}` : t("file_none");
+  badge.addEventListener("click", (e) => { e.preventDefault(); box.scrollIntoView({ block: "start" }); });
   box.querySelectorAll("#filed-files button").forEach((b) => b.addEventListener("click", () =>
     fetchFile(`/reports/filed/${month}?format=${b.dataset.format}&version=${f.version}`, `filed-${month}.${b.dataset.format}`)));
   $("#file-report")?.addEventListener("click", () => { $("#file-confirm").hidden = false; });

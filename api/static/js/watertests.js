@@ -1,7 +1,7 @@
 // Drinking-water tests (水质检测): what is due, the tests recorded (each parameter against its limit, pass or fail,
 // a self-test or which laboratory, when the sample was taken on the site's clock), a self-test recorded on the
 // spot, and a laboratory's result uploaded with its PDF.
-import { $, api, esc, fmt, getJSON, state, t, withLang } from "./core.js";
+import { $, api, esc, getJSON, state, t, withLang } from "./core.js";
 import { atSite, people, personName, saveFile, siteNowLocal, withSiteOffset } from "./siteinfo.js";
 
 const view = { point: "", kind: "" };
@@ -17,6 +17,7 @@ export async function showWaterTests(section) {
   const canWrite = state.me.role !== "viewer";
   const late = due.filter((d) => d.kind !== "filter").sort((a, b) =>
     (a.status === b.status ? 0 : a.status === "overdue" ? -1 : 1) || a.due.localeCompare(b.due));
+  const overdue = late.filter((d) => d.status === "overdue").length;
   section.innerHTML = `
     <h2>${t("wt_heading")}</h2>
     <div class="toolbar">
@@ -32,11 +33,12 @@ export async function showWaterTests(section) {
       <span id="wt-status" class="muted" role="status"></span>
     </div>
     <article class="card" id="wt-form-card" hidden></article>
-    ${late.length ? `<article class="card"><h3>${t("wt_due_heading")}</h3><ul class="due-list">${late.slice(0, 12)
-      .map((d) => `<li class="${d.status}"><div><b>${esc(d.point_name)}</b> · ${t("wt_kind")[d.kind]}<br>
+    ${late.length ? `<details class="card wt-due"${overdue ? " open" : ""}><summary><b>${t("wt_due_heading")}</b> ` +
+      `${t("wt_due_count").replace("{n}", late.length).replace("{o}", overdue)}</summary><ul class="due-list">${late
+      .slice(0, 12).map((d) => `<li class="${d.status}"><div><b>${esc(d.point_name)}</b> · ${t("wt_kind")[d.kind]}<br>
         <small>${t("wt_due_by")} ${esc(d.due)}${d.last ? ` · ${t("wt_last")} ${atSite(d.last, true)}` : ""}</small></div>
         <span class="badge ${d.status}">${t("round_status")[d.status]}</span></li>`).join("")}</ul>
-      ${late.length > 12 ? `<p class="muted">${t("and_more").replace("{n}", late.length - 12)}</p>` : ""}</article>` : ""}
+      ${late.length > 12 ? `<p class="muted">${t("wt_more").replace("{n}", late.length - 12)}</p>` : ""}</details>` : ""}
     <div class="wt-list" id="wt-list">${tests.filter((x) => x.kind !== "filter").map((x) => card(x, roster)).join("")
       || `<p class="muted">${t("wt_none")}</p>`}</div>`;
   $("#wt-point").addEventListener("change", (e) => { view.point = e.target.value; state.rerender(); });
@@ -63,7 +65,7 @@ function card(x, roster) {
     <div class="scroll"><table class="data wt-results"><thead><tr><th>${t("wt_param")}</th><th>${t("wt_value")}</th>
       <th>${t("limit")}</th><th>${t("wt_result")}</th></tr></thead><tbody>${x.results.map((r) =>
         `<tr class="${r.ok ? "" : "fail"}" data-field="${esc(r.field)}"><td>${esc(r.name)}</td>` +
-        `<td>${fmt(r.value, decimals(r.value))}${r.unit ? " " + esc(r.unit) : ""}</td><td>${esc(r.limit)}</td>` +
+        `<td>${number(r.value)}${r.unit ? " " + esc(r.unit) : ""}</td><td>${esc(r.limit)}</td>` +
         `<td>${r.ok ? `<span class="ok">✓ ${t("wt_pass")}</span>` : `<b class="bad">✗ ${t("wt_fail")}</b>`}</td></tr>`)
         .join("")}</tbody></table></div>
     ${x.note ? `<div class="note">${esc(x.note)}</div>` : ""}
@@ -71,7 +73,8 @@ function card(x, roster) {
   </article>`;
 }
 
-const decimals = (v) => (Number.isInteger(v) ? 0 : Math.abs(v) < 1 ? 3 : 2);
+/** A result as the tester wrote it (7.2, 0.002), not padded to a fixed number of decimals. */
+const number = (v) => Number(v).toLocaleString(state.lang, { maximumFractionDigits: 6 });
 
 function paramName(field) {
   const n = t("wt_params")[field];
