@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
+from api.access import Scope
 from api.tokens import TokenStore
 from campus.clock import FrozenClock
 from campus.db import DataDir
@@ -47,7 +48,8 @@ def server(app_stack: Callable[..., Stack]) -> Iterator[Server]:
     stack = app_stack(SAMPLE, inbound(sim.publications()), name="views-console")
     store = TokenStore(DataDir(stack.data).state)
     tokens = {"electrician": store.create("wang", "electrician"), "admin": store.create("chen", "admin"),
-              "viewer": store.create("liu", "viewer")}
+              "viewer": store.create("liu", "viewer"),
+              "south": store.create("zhao", "electrician", Scope.of(["yucai"], ["zone-south"], []))}
     store.close()
     with serving(stack.app(FrozenClock(ms(NOW)))) as base:
         yield Server(base, tokens, stack.data)
@@ -209,6 +211,19 @@ def test_the_hazard_ledger_lists_the_open_first_and_a_viewer_cannot_write(server
     with page.expect_download() as info:
         page.click("#hz-downloads button[data-format='pdf']")
     assert Path(info.value.path()).read_bytes().startswith(b"%PDF")
+    _done(page, errors)
+
+
+def test_an_electrician_of_one_zone_reports_in_its_buildings_only(server: Server, browser: Browser) -> None:
+    page, errors = _open(browser, server, "phone", "hazards", "south")
+    page.click("#hz-new")
+    building = page.locator("#hz-form select[name='building']")
+    assert building.get_attribute("required") is not None  # no whole-site hazard from a narrowed token
+    options = building.locator("option").all_inner_texts()
+    assert "全校(不限楼宇)" not in options
+    assert any("教学楼A栋" in o for o in options)
+    assert not any("食堂" in o for o in options)  # the north zone's buildings are not offered
+    assert page.locator("#filing, #file-report").count() == 0
     _done(page, errors)
 
 

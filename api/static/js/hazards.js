@@ -141,11 +141,14 @@ async function reportForm(c) {
   const card = $("#hz-form-card");
   card.hidden = false;
   const mine = state.me.zones || [];  // an electrician's own zones first
+  // a token narrowed to zones or buildings reports in one of its buildings, never for the whole site
+  const narrowed = Boolean(state.me.scope?.zones?.length || state.me.scope?.buildings?.length);
   const buildings = [...c.buildings].sort((a, b) => (mine.includes(a.zone) ? 0 : 1) - (mine.includes(b.zone) ? 0 : 1));
   card.innerHTML = `<h3>${t("hz_report")}</h3><p class="muted">${t("round_who_when")}</p>
     <form id="hz-form" class="stack">
       <label>${t("hz_title")} <input type="text" name="what" required maxlength="500"></label>
-      <label>${t("building_col")} <select name="building"><option value="">${t("hz_site_wide")}</option>${buildings.map((b) =>
+      <label>${t("building_col")} <select name="building"${narrowed ? " required" : ""}><option value="">${narrowed
+        ? "—" : t("hz_site_wide")}</option>${buildings.map((b) =>
         `<option value="${esc(b.id)}">${esc(b.name)}${b.zone_name ? " · " + esc(b.zone_name) : ""}</option>`).join("")}
         </select></label>
       <label>${t("device_col")} <select name="device"><option value="">—</option></select></label>
