@@ -16,6 +16,7 @@ from alerts.desk import AlertDesk
 from alerts.process import AlertProcess, AlertProcessConfig
 from alerts.service import AlertService
 from api.deps import Viewer
+from api.docs import add_docs
 from api.errors import install as install_errors
 from api.limits import BodyLimit
 from api.routers import alerts as alerts_router
@@ -92,6 +93,12 @@ def build_records(app: FastAPI, settings: Settings, clock: Clock) -> RecordDesk:
                       service.store, clock.now_ms)
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """What uvicorn is given besides the app, host and port: ``[api] max_connections`` as its limit_concurrency
+    (a request arriving while that many connections are open or requests in progress is answered 503)."""
+    return {"limit_concurrency": settings.api.max_connections, "log_config": None}
+
+
 def create_app(settings: Settings, service: IngestService | None = None, campus: Campus | list[Campus] | None = None,
                alerts: AlertService | AlertProcess | None = None, clock: Clock | None = None) -> FastAPI:
     """The app. With ``service`` (and ``alerts``) given the caller owns their lifecycle; otherwise the app
@@ -135,11 +142,13 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
                 ingest.stop()
 
     app = FastAPI(title="meterwatch", version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # /docs: add_docs, from the vendored Swagger UI (no CDN)
                   description="校园水电气与水质监测 · campus water, electricity, gas and water-quality telemetry")
     app.state.settings = settings
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # the console's charting library: 700 KB, 230 KB gzipped
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes,  # outermost: before routing and auth
-                       uploads=UPLOADS, upload_max_bytes=settings.records.upload_max_bytes)
+                       uploads=UPLOADS, upload_max_bytes=settings.records.upload_max_bytes,
+                       timeout_s=settings.api.body_timeout_s)
     if service is not None:
         app.state.service = service
         app.state.alerts = alert_desk(settings, alerts)
@@ -160,6 +169,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     async def _console() -> FileResponse:
         return FileResponse(console / "index.html")
 
+    add_docs(app)
     install_errors(app)
 
     def openapi() -> dict[str, Any]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from alerts.book import AlertStateError
@@ -46,8 +48,24 @@ STATUSES: dict[type[Exception], tuple[int, Callable[[Exception], str]]] = {
 }
 
 
+def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 for a body, query or path that does not validate, as its own handler answers it, except that
+    a body that was not JSON (multipart, text, any bytes sent to a JSON route) is described, not echoed: FastAPI's
+    handler fails with 500 on bytes that are not UTF-8."""
+    errors = []
+    for error in exc.errors() if isinstance(exc, RequestValidationError) else ():
+        said = error.get("input")
+        if isinstance(said, bytes | bytearray):
+            error = {**error, "input": f"{len(said)} bytes that are not a JSON body: send Content-Type: "
+                                       f"application/json"}
+        errors.append(error)
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
-    """Answer each error of the table with its status and ``{"detail": ...}``."""
+    """Answer each error of the table with its status and ``{"detail": ...}``, and a request that does not
+    validate with 422 (:func:`_invalid_request`)."""
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     for error, (status, detail) in STATUSES.items():
         def handler(request: Request, exc: Exception, status: int = status,
                     detail: Callable[[Exception], str] = detail) -> JSONResponse:

@@ -1,8 +1,9 @@
 """A record sent as JSON, or as multipart/form-data with its files: ``record`` (the JSON) and file parts.
 
 One parser for every route that takes photos or an attachment. The request as a whole is bounded by the
-BodyLimit middleware ([records] upload_max_bytes on these routes); each file is checked by the records' rules
-(``records.photos``) after it is read.
+BodyLimit middleware: [records] upload_max_bytes for a multipart body on these routes, [api] max_body_bytes for
+JSON. Inside a multipart body, each non-file field (the record's JSON) is held to [api] max_body_bytes too (413);
+each file is checked by the records' rules (``records.photos``) after it is read.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any, TypeVar
 from fastapi import HTTPException, Request
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 M = TypeVar("M", bound=BaseModel)
 BODIES: dict[str, type[BaseModel]] = {}
@@ -32,8 +35,10 @@ async def read_form(request: Request, file_fields: tuple[str, ...], max_fields: 
     """A multipart body: (its 'record' field, {file field: [(file name, bytes), ...]}). A file under another
     name is 422; a body that cannot be read, 400."""
     files: dict[str, list[tuple[str, bytes]]] = {f: [] for f in file_fields}
+    field_bytes: int = request.app.state.settings.api.max_body_bytes
     try:
-        async with request.form(max_files=MAX_FILES, max_fields=max_fields) as form:  # closes the spooled files
+        async with request.form(max_files=MAX_FILES, max_fields=max_fields,  # closes the spooled files
+                                max_part_size=field_bytes) as form:
             record: Any = form.get("record")
             for name, value in form.multi_items():
                 if isinstance(value, UploadFile):
@@ -41,7 +46,14 @@ async def read_form(request: Request, file_fields: tuple[str, ...], max_fields: 
                         raise HTTPException(422, f"file field {name!r}: use {', '.join(repr(f) for f in file_fields)}")
                     files[name].append((value.filename or name, await value.read()))
     except HTTPException:
-        raise
+        raise  # ours, from inside the loop
+    except (StarletteHTTPException, MultiPartException) as exc:  # starlette's parser, as 400 or as itself
+        said = exc.detail if isinstance(exc, StarletteHTTPException) else exc.message
+        if said.startswith("Part exceeded maximum size"):  # a non-file field over max_part_size
+            raise HTTPException(413, f"a multipart field other than a file is over the {field_bytes} byte limit "
+                                     "([api] max_body_bytes): the record's JSON is small, the files go in "
+                                     f"{', '.join(repr(f) for f in file_fields)}") from exc
+        raise HTTPException(400, f"multipart body could not be read: {said}") from exc
     except Exception as exc:  # starlette raises several kinds for a malformed body
         raise HTTPException(400, f"multipart body could not be read: {exc}") from exc
     return record, files

@@ -20,6 +20,10 @@ class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="request bodies past this are 413")
+    body_timeout_s: float = Field(default=120, gt=0, le=3600, description="a request body not in by this many "
+                                  "seconds after it is first read is 408 (a client trickling bytes)")
+    max_connections: int = Field(default=100, ge=2, le=100_000, description="open HTTP connections and "
+                                 "requests in progress; a request past this is 503 (uvicorn's limit_concurrency)")
     max_page: int = Field(default=1000, ge=10, le=100_000, description="the largest page a list endpoint returns")
     max_rows: int = Field(default=100_000, ge=100, description="readings (raw or buckets) one request may ask for")
     max_cells: int = Field(default=200_000, ge=100, description="consumption buckets × groups one request may ask for")

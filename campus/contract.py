@@ -9,6 +9,7 @@ Topic:   {prefix}/{site}/{device}/reading   payload {"ts": ..., "seq": ..., "val
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -236,21 +237,85 @@ def validate_values(kind: Kind, values: dict[str, Any]) -> dict[str, float]:
     return _checked_values(kind, parsed)
 
 
+class Unreadable(NamedTuple):
+    """A batch item the document held but the contract cannot take as a value: refused alone, with ``reason``."""
+
+    reason: str
+
+
 def split_items(payload: bytes) -> tuple[list[Any], bool]:
-    """Decode JSON → (items, is_batch); a single object becomes a list of one."""
+    """Decode JSON → (items, is_batch); a single object becomes a list of one.
+
+    orjson refuses the whole document for a number beyond a double (``1e400``) or a lone surrogate escape
+    (``"\\ud800"``), though both are valid JSON by RFC 8259's grammar; such a document is read again by
+    :func:`_read_leniently`, and each item holding one becomes an :class:`Unreadable`, which
+    :func:`parse_item` refuses alone: the batch's other items are taken as usual."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise PayloadError(f"payload of {len(payload)} bytes is over the {MAX_PAYLOAD_BYTES} byte limit")
     try:
         doc = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
-        raise PayloadError(f"payload is not JSON: {exc}") from exc
-    if isinstance(doc, dict):
+        doc = _read_leniently(payload, exc)
+    if isinstance(doc, dict | Unreadable):
         return [doc], False
     if isinstance(doc, list) and doc:
         if len(doc) > MAX_ITEMS:
             raise PayloadError(f"batch of {len(doc)} items is over the {MAX_ITEMS} item limit: send smaller batches")
         return doc, True
     raise PayloadError("payload must be a JSON object or a non-empty array of objects")
+
+
+def _read_leniently(payload: bytes, refused: orjson.JSONDecodeError) -> Any:
+    """The document as Python's standard parser reads it (``1e400`` → inf, lone surrogates kept), with each
+    item (or the single object) holding what no reading can hold replaced by an :class:`Unreadable`. Bytes
+    that are not UTF-8, NaN or Infinity literals and anything else that is not JSON stay refused whole."""
+    try:
+        doc = json.loads(payload.decode("utf-8"), parse_constant=_no_constant, parse_int=_integer)
+    except RecursionError:
+        raise PayloadError(f"payload is not JSON: {refused}") from None  # orjson's words: its depth limit
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise PayloadError(f"payload is not JSON: {shorten(str(exc), 200)}") from None
+    if isinstance(doc, list):
+        return [_checked(item) for item in doc]
+    return _checked(doc)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _integer(text: str) -> int | float:
+    """As orjson reads integers: past 64 bits, a double (and past a double's range, inf)."""
+    if len(text) <= 20:
+        value = int(text)
+        if -(2**63) <= value < 2**64:
+            return value
+    return float(text)
+
+
+def _checked(item: Any) -> Any:
+    """``item``, or an :class:`Unreadable` naming the first number beyond a double or lone surrogate in it."""
+    stack: list[tuple[str, Any]] = [("", item)]
+    while stack:
+        where, value = stack.pop()
+        at = f" at {where}" if where else ""
+        if isinstance(value, float) and not math.isfinite(value):
+            return Unreadable(f"a number{at} is beyond a double's range (like 1e400): send finite numbers")
+        if isinstance(value, str) and _SURROGATE.search(value):
+            return Unreadable(f"a string{at} holds a lone surrogate escape (like \\ud800), which is not "
+                              f"Unicode text: fix the gateway's JSON encoder")
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if _SURROGATE.search(key):
+                    return Unreadable(f"a key{at} holds a lone surrogate escape (like \\ud800), which is not "
+                                      f"Unicode text: fix the gateway's JSON encoder")
+                stack.append((f"{where}.{shorten(key, 40)}" if where else shorten(key, 40), inner))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", inner) for i, inner in enumerate(value))
+    return item
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +355,8 @@ def check_plausible(kind: Kind, values: dict[str, float], limits: Limits = DEFAU
 def parse_item(kind: Kind, item: Any, received_ms: int, limits: Limits = DEFAULT_LIMITS,
                rated_capacity: float | None = None) -> tuple[int, int | None, dict[str, float]]:
     """One payload object of a ``kind`` device → (ts_ms, seq, values)."""
+    if isinstance(item, Unreadable):
+        raise PayloadError(item.reason)
     if not isinstance(item, dict):
         raise PayloadError(f"batch item is {type(item).__name__}, expected an object with 'values'")
     try:

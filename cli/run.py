@@ -14,7 +14,7 @@ import uvicorn
 
 from alerts.roster import load_roster
 from alerts.rules import load_rules
-from api.app import build_alerts, build_service, create_app
+from api.app import build_alerts, build_service, create_app, server_options
 from app.settings import load_settings
 from campus.db import DataDir, private_dir
 from campus.logs import LOG_FILE_ENV, setup_logging
@@ -83,7 +83,7 @@ def run_serve(config: Path | None) -> int:
     app = create_app(settings, campus=campus)
     log.info("serving", extra={"api": f"http://{settings.api.host}:{settings.api.port}",
                                "broker": settings.mqtt.url, "store": settings.store.backend})
-    uvicorn.run(app, host=settings.api.host, port=settings.api.port, log_config=None)
+    uvicorn.run(app, host=settings.api.host, port=settings.api.port, **server_options(settings))
     return 0
 
 
@@ -165,7 +165,7 @@ Ctrl-C to stop.""", flush=True)
     terminal.start()
     app = create_app(settings, service=service, alerts=alerts)
     try:
-        uvicorn.run(app, host="127.0.0.1", port=args.port, log_config=None, log_level="warning")
+        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", **server_options(settings))
     finally:
         stop.set()
         sim_thread.join(10)

@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import orjson
@@ -296,12 +296,20 @@ class Pipeline:
     def replay(self, letter_id: int) -> int:
         """Run a dead letter through decode again (as of when it was first received) and write it to the store.
         Marked replayed only once its readings are in the store: a refusal raises PayloadError, a store that
-        cannot be reached StoreUnavailable, and the letter stays as it was."""
+        cannot be reached StoreUnavailable, and the letter stays pending. A batch whose items are still partly
+        refused has its valid readings stored all the same (as live ingest would store them now) and the
+        letter says which items are left."""
         letter = self.dead_letters.get(letter_id)
         decoded = decode(Inbound(letter.topic, letter.payload, letter.first_ms), self.registry, self.topic_prefix,
                          self.limits)
         if decoded.refusals:
-            raise PayloadError(decoded.refusals[0].reason)
+            refusal = decoded.refusals[0]
+            if decoded.readings:
+                with self._commit_lock:
+                    rejected = self._write_isolating(decoded.readings)
+                    self._stored([r for i, r in enumerate(decoded.readings) if i not in rejected])
+                    self.dead_letters.add([replace(refusal, received_ms=letter.last_ms, dup=True)])  # its reason now
+            raise PayloadError(refusal.reason)
         with self._commit_lock:
             rejected = self._write_isolating(decoded.readings)
             if rejected:

@@ -94,8 +94,10 @@ def list_alerts(alerts: AlertsDep, tz: TimezoneDep, page: PageDep, response: Res
 @router.get("/evaluation-failures", response_model=list[EvaluationFailurePublic], dependencies=[Viewer],
             summary="Messages the alert engine could not evaluate, newest first (kept: the newest 10,000)")
 def list_evaluation_failures(alerts: AlertsDep, tz: TimezoneDep, page: PageDep, response: Response,
-                             access: AccessDep, request: Request) -> list[EvaluationFailurePublic]:
-    topics = access.topics(request.app.state.settings.mqtt.topic_prefix, None)  # like dead letters: its own only
+                             access: AccessDep, request: Request,
+                             site: Annotated[str | None, Query(max_length=64, description="one site's")] = None,
+                             ) -> list[EvaluationFailurePublic]:
+    topics = access.topics(request.app.state.settings.mqtt.topic_prefix, site)  # like dead letters: its own only
     rows = alerts.store.failures(page.limit, page.offset, topics)
     out = [EvaluationFailurePublic(id=f.id, at=from_ms(f.ts_ms, tz), topic=f.topic,
                                    payload=f.payload.decode("utf-8", "replace"), error=f.error) for f in rows]

@@ -82,4 +82,5 @@ def get_consumption(
                for f in result.flags]
     return ConsumptionPublic(kind=kind, unit=UNIT[kind], interval=interval.value, group_by=group_by.value,
                              start=from_ms(edges[0], tz), end=from_ms(edges[-1], tz),
-                             total=round(result.total, 6), groups=groups, flagged=flagged)
+                             total=round(result.total, 6), groups=groups, flagged=flagged,
+                             complete_at=request.app.state.settings.report.completeness_min)

@@ -45,6 +45,9 @@ class ConsumptionPublic(BaseModel):
     start: datetime
     end: datetime
     total: float
+    complete_at: float = Field(description="coverage at or above which a period's data counts as complete "
+                                           "([report] completeness_min); below it a comparison with that period "
+                                           "shows no percentage", examples=[0.9])
     groups: list[GroupUsePublic]
     flagged: list[FlaggedStepPublic] = Field(description="steps the register rules flagged: implausible jumps "
                                                          "(excluded), new meter cycles, dips")
@@ -52,6 +55,7 @@ class ConsumptionPublic(BaseModel):
     model_config = {"json_schema_extra": {"examples": [{
         "kind": "electricity", "unit": "kWh", "interval": "day", "group_by": "building",
         "start": "2026-03-02T00:00:00+08:00", "end": "2026-03-03T00:00:00+08:00", "total": 210.0,
+        "complete_at": 0.9,
         "groups": [{"key": "office", "name": "行政办公楼", "total": 210.0, "coverage": 0.98, "meters": ["of-elec"],
                     "buckets": [{"start": "2026-03-02T00:00:00+08:00", "end": "2026-03-03T00:00:00+08:00",
                                  "value": 210.0, "coverage": 0.98}]}],

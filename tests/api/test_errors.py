@@ -58,3 +58,15 @@ def test_json_nested_past_the_parsers_limit_is_400_not_500(tmp_path: Path) -> No
             assert "nested too deeply" in r.json()["detail"]
             r = c.post(url, files={"record": (None, deep, "application/json")})
             assert r.status_code == 400, (url, "multipart", r.text[:200])
+
+
+def test_a_body_that_is_not_json_on_a_json_route_is_422_not_500(tmp_path: Path) -> None:
+    """#21's probes: multipart (a photo inside) or any bytes that are not UTF-8, sent to a route that takes JSON,
+    made FastAPI's own 422 handler fail on echoing them back: 500."""
+    with alert_app(tmp_path / "data", []) as (c, _):
+        for kind, body in (("multipart/form-data; boundary=x", b"--x\r\n\x89PNG\r\n--x--\r\n"),
+                           ("text/plain", b"\xff\xfe"), (None, b"\xff")):
+            r = c.post("/api/v1/tokens", content=body, headers={"Content-Type": kind} if kind else {})
+            assert r.status_code in (400, 422), (kind, r.text[:200])
+            if r.status_code == 422:
+                assert "send Content-Type: application/json" in r.text

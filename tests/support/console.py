@@ -14,10 +14,11 @@ SHOTS = Path(os.environ.get("METERWATCH_SCREENSHOTS") or ROOT / "build" / "scree
 SIZES = {"desk": (1400, 1000), "phone": (375, 812)}
 
 
-def open_page(browser: Browser, size: str) -> tuple[Page, list[str]]:
+def open_page(browser: Browser, size: str, timezone: str = "Asia/Shanghai") -> tuple[Page, list[str]]:
+    """``timezone``: the browser's (the sample site's by default; the console must show the site's either way)."""
     w, h = SIZES[size]
     context = browser.new_context(viewport={"width": w, "height": h}, accept_downloads=True, locale="zh-CN",
-                                  timezone_id="Asia/Shanghai", has_touch=size == "phone")
+                                  timezone_id=timezone, has_touch=size == "phone")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))

@@ -1,8 +1,8 @@
 // A canteen or building manager: the building's use today (per hour, against yesterday) and this month (per
 // day, against last year and the pace of its target).
 import {
-  $, KIND_UNIT, addDays, campus, chart, consumption, daysInMonth, devices, esc, fmt, hourLabels, localISO, niceRange,
-  progress, projectMonth, startOfDay, startOfMonth, t,
+  $, KIND_UNIT, campus, chart, consumption, coverageOf, dayAdd, devices, esc, fmt, gap, hourLabels, legendOf, monthAdd,
+  monthDays, monthOf, niceRange, progress, projectMonth, siteClock, t, wall,
 } from "./core.js";
 
 export async function showBuilding(section, id) {
@@ -26,53 +26,63 @@ export async function showBuilding(section, id) {
 }
 
 async function kindCharts(building, kind) {
-  const now = new Date(), today = startOfDay(now), month = startOfMonth(now);
-  const lastYear = new Date(month); lastYear.setFullYear(month.getFullYear() - 1);
-  const lastYearEnd = new Date(lastYear); lastYearEnd.setMonth(lastYear.getMonth() + 1);
-  const group = (body) => body.groups.find((g) => g.key === building.id) || { buckets: [], coverage: 0 };
+  // today and this month are the site's (its clock), whatever the browser's time zone
+  const now = new Date(), clock = siteClock(now), today = clock.date, month = monthOf(today);
+  const lastYear = `${clock.year - 1}${month.slice(4)}`;
+  const group = (body) => ({ buckets: [], coverage: 0, ...body.groups.find((g) => g.key === building.id),
+    complete_at: body.complete_at });
   const [h, d, y] = await Promise.all([
-    consumption({ kind, interval: "hour", group_by: "building", start: localISO(addDays(today, -1)), end: localISO(now) }),
-    consumption({ kind, interval: "day", group_by: "building", start: localISO(month), end: localISO(now) }),
-    consumption({ kind, interval: "day", group_by: "building", start: localISO(lastYear), end: localISO(lastYearEnd) }),
+    consumption({ kind, interval: "hour", group_by: "building", start: dayAdd(today, -1), end: now.toISOString() }),
+    consumption({ kind, interval: "day", group_by: "building", start: month, end: now.toISOString() }),
+    consumption({ kind, interval: "day", group_by: "building", start: lastYear, end: monthAdd(lastYear, 1) }),
   ]).then((bodies) => bodies.map(group));
-  const hourly = h.buckets, daily = d.buckets, before = y.buckets, coverage = d.coverage;
   const unit = KIND_UNIT[kind];
 
   const todayV = new Array(24).fill(null), yest = new Array(24).fill(null);
-  for (const b of hourly) {
-    const s = new Date(b.start);
-    (s >= today ? todayV : yest)[s.getHours()] = b.coverage > 0 ? Number(b.value.toFixed(2)) : null;
+  for (const b of h.buckets) {
+    const w = wall(b.start);
+    (w.date === today ? todayV : yest)[w.hour] = b.coverage > 0 ? Number(b.value.toFixed(2)) : null;
   }
   const sumToday = todayV.reduce((a, v) => a + (v || 0), 0);
-  const sumYest = yest.slice(0, now.getHours() + 1).reduce((a, v) => a + (v || 0), 0);
-  $(`#today-${kind}`).innerHTML = `<b>${fmt(sumToday, 0)}</b> ${unit} · ${t("yesterday")} ${fmt(sumYest, 0)} ${unit}`;
+  // yesterday by this time: its whole hours before this one, and this hour's share up to this minute
+  const sumYest = yest.slice(0, clock.hour).reduce((a, v) => a + (v || 0), 0) + (yest[clock.hour] || 0) * clock.minute / 60;
+  const yestHours = h.buckets.filter((b) => wall(b.start).date !== today && wall(b.start).hour <= clock.hour);
+  $(`#today-${kind}`).innerHTML = `<b>${fmt(sumToday, 0)}</b> ${unit} · ${t("yesterday")} ` +
+    (gap([["yesterday", coverageOf(yestHours)]], h.complete_at) || `${fmt(sumYest, 0)} ${unit}`);
+  const hourly = [{ name: t("today"), type: "bar", data: todayV, itemStyle: { color: "#2e86c1" } },
+    { name: t("yesterday"), type: "line", data: yest, showSymbol: false, lineStyle: { color: "#7f8c8d" },
+      itemStyle: { color: "#7f8c8d" } }];
   chart($(`#hourly-${kind}`), {
-    tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 48, right: 12, top: 32, bottom: 24 },
-    xAxis: { type: "category", data: hourLabels }, yAxis: { type: "value", name: unit },
-    series: [{ name: t("today"), type: "bar", data: todayV, itemStyle: { color: "#2e86c1" } },
-      { name: t("yesterday"), type: "line", data: yest, showSymbol: false, lineStyle: { color: "#7f8c8d" },
-        itemStyle: { color: "#7f8c8d" } }],
+    tooltip: { trigger: "axis" }, legend: legendOf(hourly), grid: { left: 48, right: 12, top: 32, bottom: 24 },
+    xAxis: { type: "category", data: hourLabels }, yAxis: { type: "value", name: unit }, series: hourly,
   }, todayV.filter((v) => v !== null).length);
 
-  const days = daysInMonth(now), labels = Array.from({ length: days }, (_, i) => String(i + 1));
+  const days = monthDays(today), labels = Array.from({ length: days }, (_, i) => String(i + 1));
   const thisMonth = new Array(days).fill(null), lastYearV = new Array(days).fill(null);
-  daily.forEach((b) => { thisMonth[new Date(b.start).getDate() - 1] = Number(b.value.toFixed(1)); });
-  before.forEach((b) => { const d = new Date(b.start).getDate() - 1; if (d < days && b.coverage > 0) lastYearV[d] = Number(b.value.toFixed(1)); });
+  d.buckets.forEach((b) => { thisMonth[wall(b.start).day - 1] = Number(b.value.toFixed(1)); });
+  y.buckets.forEach((b) => {
+    const i = wall(b.start).day - 1;
+    if (i < days && b.coverage > 0) lastYearV[i] = Number(b.value.toFixed(1));
+  });
   const used = thisMonth.reduce((a, v) => a + (v || 0), 0);
-  const lastYearSoFar = lastYearV.slice(0, now.getDate()).reduce((a, v) => a + (v || 0), 0);
+  const lastYearSoFar = lastYearV.slice(0, clock.day).reduce((a, v) => a + (v || 0), 0);
+  // last year's same days: "—" and its coverage when that period's data is missing or incomplete
+  const lastYearGap = gap([["last_year", coverageOf(y.buckets.filter((b) => wall(b.start).day <= clock.day))]],
+    y.complete_at);
   const target = building.targets[kind];
-  $(`#month-${kind}`).innerHTML = (target ? progress(used, target, projectMonth(used, coverage, now), unit)
-    : `<b>${fmt(used, 0)}</b> ${unit}`) + ` <small>${t("last_year")}: ${lastYearV.some((v) => v !== null)
-    ? fmt(lastYearSoFar, 0) + " " + unit : "—"}</small>`;
+  $(`#month-${kind}`).innerHTML = (target ? progress(used, target, projectMonth(used, d.coverage, clock), unit)
+    : `<b>${fmt(used, 0)}</b> ${unit}`) + ` <small class="last-year">${lastYearGap ||
+    `${t("last_year")}: ${fmt(lastYearSoFar, 0)} ${unit}`}</small>`;
+  const daily = [{ name: t("this_month"), type: "bar", data: thisMonth, itemStyle: { color: "#1f4e79" },
+    markLine: target ? { symbol: "none", label: { formatter: `${t("target")} ${fmt(target / days, 0)}/d`,
+      position: "insideEndTop" }, lineStyle: { color: "#c0392b", type: "dashed" }, data: [{ yAxis: target / days }] }
+      : undefined },
+  { name: t("last_year"), type: "line", data: lastYearV, showSymbol: false, lineStyle: { color: "#b9770e" },
+    itemStyle: { color: "#b9770e" } }];
   chart($(`#daily-${kind}`), {
-    tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 48, right: 12, top: 32, bottom: 24 },
+    tooltip: { trigger: "axis" }, legend: legendOf(daily), grid: { left: 48, right: 12, top: 32, bottom: 24 },
     xAxis: { type: "category", data: labels },
     yAxis: { type: "value", name: unit, max: target ? (v) => niceRange([0, v.max, target / days]).max : null },
-    series: [{ name: t("this_month"), type: "bar", data: thisMonth, itemStyle: { color: "#1f4e79" },
-      markLine: target ? { symbol: "none", label: { formatter: `${t("target")} ${fmt(target / days, 0)}/d`,
-        position: "insideEndTop" }, lineStyle: { color: "#c0392b", type: "dashed" }, data: [{ yAxis: target / days }] }
-        : undefined },
-    { name: t("last_year"), type: "line", data: lastYearV, showSymbol: false, lineStyle: { color: "#b9770e" },
-      itemStyle: { color: "#b9770e" } }],
+    series: daily,
   }, thisMonth.filter((v) => v !== null).length);
 }

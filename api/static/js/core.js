@@ -12,6 +12,14 @@ export const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) =>
 export const fmt = (n, d = 1) => (n === null || n === undefined || Number.isNaN(n) ? "—"
   : Number(n).toLocaleString(state.lang, { minimumFractionDigits: d, maximumFractionDigits: d }));
 export const SEVERITIES = ["critical", "major", "minor", "warning"];
+/** Alerts in the order a person acts on them: the most severe first, then the newest. */
+export const bySeverity = (alerts) => [...alerts].sort((a, b) => {
+  const rank = (x) => { const i = SEVERITIES.indexOf(x.severity); return i < 0 ? SEVERITIES.length : i; };
+  return rank(a) - rank(b) || String(b.started).localeCompare(String(a.started));
+});
+// a sensor value's decimals: what the instrument resolves and the limit needs (pH 7.21, TDS 312 mg/L, 24.5 °C)
+const DECIMALS = { ph: 2, turbidity_ntu: 2, free_chlorine_mgl: 2, conductivity_uscm: 0, tds_mgl: 0, temperature_c: 1 };
+export const fmtValue = (field, v) => fmt(v, DECIMALS[field] ?? 2);
 export const SEVERITY_COLOURS = { critical: "#c0392b", major: "#e67e22", minor: "#d4ac0d", warning: "#2e86c1" };
 export const KIND_UNIT = { electricity: "kWh", water: "m³", gas: "m³" };
 
@@ -58,19 +66,47 @@ export const deviceName = (d) => (d ? d.name || d.id : "");
 /** A name to read, with the id on hover. */
 export const named = (name, id) => `<span class="named" title="${esc(id)}">${esc(name || id)}</span>`;
 
-// -- time --------------------------------------------------------------------------------
-export function localISO(d) {  // a local time with its offset, as the API takes it
+// -- time: the site's clock, never the browser's ---------------------------------------------
+// "Today" and "this month" are the site's: a browser set to UTC (or abroad) sees the same days as one on the
+// campus. Calendar days are "YYYY-MM-DD" strings (the API takes a date as the site's midnight); an instant
+// from the API carries the site's offset, so its wall clock is read off the string.
+/** The site's IANA time zone (from /sites; the campus's as a fallback). */
+export function siteZone() {
+  return state.sites?.find((s) => s.id === state.site)?.timezone || state.campus?.site?.timezone || "UTC";
+}
+/** An instant's wall clock at the site: {date: "2026-12-04", year, month (1–12), day, hour, minute}. */
+export function siteClock(at = new Date()) {
+  const f = new Intl.DateTimeFormat("en-CA", { timeZone: siteZone(), year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  const p = Object.fromEntries(f.formatToParts(at).map((x) => [x.type, x.value]));
+  return { date: `${p.year}-${p.month}-${p.day}`, year: +p.year, month: +p.month, day: +p.day,
+    hour: +p.hour % 24, minute: +p.minute };
+}
+/** The wall clock of an instant the API sent (RFC 3339 in the site's offset): {date, day, hour, label "HH:mm"}. */
+export const wall = (iso) => ({ date: iso.slice(0, 10), day: +iso.slice(8, 10), hour: +iso.slice(11, 13),
+  label: iso.slice(11, 16) });
+/** An axis label for an instant the API sent: always HH:mm (never "2:00" beside "23:00"). */
+export const hourLabel = (iso) => wall(iso).label;
+const ymd = (d) => d.toISOString().slice(0, 10);
+/** Calendar arithmetic on "YYYY-MM-DD" days (no time zone involved). */
+export const dayAdd = (date, n) => { const d = new Date(date + "T00:00:00Z"); d.setUTCDate(d.getUTCDate() + n); return ymd(d); };
+export const monthOf = (date) => date.slice(0, 8) + "01";
+export const monthAdd = (date, n) => { const [y, m] = date.split("-").map(Number); return ymd(new Date(Date.UTC(y, m - 1 + n, 1))); };
+export const monthDays = (date) => { const [y, m] = date.split("-").map(Number); return new Date(Date.UTC(y, m, 0)).getUTCDate(); };
+/** Days of the month gone by at the site's clock (3.5 = noon on the 4th). */
+export const monthElapsed = (clock) => clock.day - 1 + (clock.hour + clock.minute / 60) / 24;
+
+// instants (an alert's last 24 h, a device's last 7 days): independent of any time zone
+export function localISO(d) {  // an instant with the browser's offset, as the API takes it
   const off = -d.getTimezoneOffset(), sign = off >= 0 ? "+" : "-", a = Math.abs(off);
   const p = (n) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:00` +
     `${sign}${p(Math.floor(a / 60))}:${p(a % 60)}`;
 }
-export const startOfDay = (d) => { const x = new Date(d); x.setHours(0, 0, 0, 0); return x; };
 export const addDays = (d, n) => { const x = new Date(d); x.setDate(x.getDate() + n); return x; };
-export const startOfMonth = (d) => new Date(d.getFullYear(), d.getMonth(), 1);
-export const daysInMonth = (d) => new Date(d.getFullYear(), d.getMonth() + 1, 0).getDate();
+/** A time to read, at the site's clock. */
 export const when = (iso) => new Date(iso).toLocaleString(state.lang, { month: "numeric", day: "numeric",
-  hour: "2-digit", minute: "2-digit" });
+  hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: siteZone() });
 export function ago(iso) {
   const s = (Date.now() - new Date(iso)) / 1000;
   const rtf = new Intl.RelativeTimeFormat(state.lang, { numeric: "auto", style: "short" });
@@ -113,21 +149,43 @@ export function niceRange(values) {
 }
 
 /** Month-end use at the rate seen so far: ``coverage`` (received ÷ expected readings since the 1st) says how much
- * of the month's elapsed time the use was measured over, so data that starts mid-month is not read as a saving. */
-export function projectMonth(used, coverage, now) {
-  const elapsed = (now - startOfMonth(now)) / 86400000;
-  return (used / Math.max(coverage * elapsed, 1 / 24)) * daysInMonth(now);
+ * of the month's elapsed time the use was measured over, so data that starts mid-month is not read as a saving.
+ * ``clock``: the site's (siteClock()). */
+export function projectMonth(used, coverage, clock) {
+  return (used / Math.max(coverage * monthElapsed(clock), 1 / 24)) * monthDays(clock.date);
 }
+
+/** The coverage of a period from its buckets (of one size): their mean; 0 for none. */
+export const coverageOf = (buckets) => (buckets.length ? buckets.reduce((a, b) => a + b.coverage, 0) / buckets.length : 0);
+
+/** A comparison that cannot be made: "—" and which period's data is missing or incomplete (with its coverage),
+ * or null when every period's coverage is at least ``completeAt`` (the API's complete_at). ``periods``:
+ * [[key of t("cmp_incomplete"), coverage 0–1], ...]. */
+export function gap(periods, completeAt) {
+  const short = periods.find(([, c]) => !(c >= completeAt));
+  if (!short) return null;
+  const [key, c] = short;
+  return `<span class="gap" data-period="${esc(key)}" data-coverage="${fmt(c * 100, 0)}">— <small>` +
+    (c > 0 ? `${t("cmp_incomplete")[key]} · ${t("coverage")} ${fmt(c * 100, 0)}%` : t("cmp_none")[key]) +
+    `</small></span>`;
+}
+
+/** A chart's legend naming only the series that have something to draw (no entry without a line). */
+export const legendOf = (series, extra = {}) => ({ top: 0, ...extra, data: series
+  .filter((s) => (s.data || []).some((v) => v !== null && v !== undefined)).map((s) => s.name) });
 
 /** A progress bar: use against a target, with the projected month end marked; red when projected over. */
 export function progress(used, target, projected, unit) {
   // projected null: a month that is over, judged on its use
   const pct = target > 0 ? (used / target) * 100 : 0, end = projected ?? used;
   const ppct = target > 0 ? (end / target) * 100 : 0, over = end > target;
-  return `<div class="bar${over ? " over" : ""}" role="img" aria-label="${fmt(pct, 0)}%">` +
+  return `<div class="bar${over ? " over" : ""}${projected === null ? "" : " projected"}" role="img" aria-label="${fmt(pct, 0)}%">` +
     `<span class="fill" style="width:${Math.min(pct, 100)}%"></span>` +
     (projected === null ? "" : `<span class="proj" style="left:${Math.min(ppct, 100)}%" ` +
-      `title="${t("projected")} ${fmt(projected, 0)} ${unit}"></span>`) +
+      `title="${t("projected")} ${fmt(projected, 0)} ${esc(unit)}"></span>` +
+      // the tick's own label, under it (kept inside the bar's width at either end)
+      `<span class="proj-label${ppct > 80 ? " end" : ppct < 20 ? " start" : ""}" style="left:${Math.min(ppct, 100)}%">` +
+      `${t("projected_short")} ${fmt(ppct, 0)}%</span>`) +
     `</div><div class="bar-legend">${t("used")} ${fmt(used, 0)} / ${t("target")} ${fmt(target, 0)} ${esc(unit)} · ` +
     `${projected === null ? t("month_pct") : t("projected")} <b class="${over ? "bad" : ""}">${fmt(ppct, 0)}%</b></div>`;
 }

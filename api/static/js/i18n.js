@@ -246,6 +246,18 @@ export const T = {
   file_download: ["已报送文件", "Filed files"],
   dev_alerts: ["本设备未关闭告警", "This device's open alerts"],
   dev_no_alerts: ["本设备没有未关闭告警", "No open alerts on this device"],
+  // comparisons with a period whose data is missing or incomplete (overview, building): "—" and why
+  cmp_incomplete: {
+    today: ["今日数据不全", "today's data incomplete"],
+    yesterday: ["昨日数据不全", "yesterday's data incomplete"],
+    last_year: ["去年同期数据不全", "last year's data incomplete"],
+  },
+  cmp_none: {
+    today: ["今日无数据", "no data today"],
+    yesterday: ["昨日无数据", "no data yesterday"],
+    last_year: ["去年同期无数据", "no data last year"],
+  },
+  projected_short: ["预计", "proj."],
 };
 
 /** ``key`` in ``lang``: a string, or for a group (severity, status, ...) an object of strings. */

@@ -27,7 +27,7 @@ async function chooseSite() {
   if (!ids.includes(state.site)) state.site = ids[0] || null;
   const picker = $("#site");
   picker.hidden = ids.length < 2;
-  picker.innerHTML = state.sites.map((s) => `<option value="${s.id}">${s.name}</option>`).join("");
+  picker.replaceChildren(...state.sites.map((s) => new Option(s.name, s.id)));  // names as text, never markup
   picker.value = state.site || "";
 }
 
@@ -35,6 +35,21 @@ function showLogin(message = "") {
   document.querySelectorAll("main > section").forEach((s) => { s.hidden = s.id !== "login"; });
   $("#login-error").textContent = message;
   delete document.body.dataset.ready;
+}
+
+/** On a phone the navigation is one row that scrolls sideways: keep the current view's link in sight. */
+function showActiveTab() {
+  const nav = $("header nav"), a = $("header nav a.active");
+  if (!a || nav.scrollWidth <= nav.clientWidth) return navEdges();
+  const left = a.getBoundingClientRect().left - nav.getBoundingClientRect().left + nav.scrollLeft;
+  nav.scrollLeft = left - (nav.clientWidth - a.offsetWidth) / 2;
+  navEdges();
+}
+/** Fade the navigation's edge on the side where more links are (console.css), so a person sees it scrolls. */
+function navEdges() {
+  const nav = $("header nav");
+  nav.classList.toggle("more-left", nav.scrollLeft > 1);
+  nav.classList.toggle("more-right", nav.scrollLeft + nav.clientWidth < nav.scrollWidth - 1);
 }
 
 let routing = 0;  // only the newest navigation marks the page ready (an older, slower one may finish later)
@@ -54,6 +69,7 @@ async function route() {
     const name = page in VIEWS ? page : "overview";
     document.querySelectorAll("main > section").forEach((s) => { s.hidden = s.id !== "view"; });
     document.querySelectorAll("header nav a").forEach((a) => a.classList.toggle("active", a.dataset.view === name));
+    showActiveTab();
     const section = $("#view");
     disposeCharts();
     section.dataset.view = name;
@@ -64,7 +80,12 @@ async function route() {
     }
   } catch (err) {
     if (err instanceof Unauthorised) { state.me = null; return showLogin(err.message); }
-    if (mine === routing) $("#view").insertAdjacentHTML("afterbegin", `<p class="error">${t("error")}: ${err.message}</p>`);
+    if (mine === routing) {  // the API's message as text: it may quote what a person typed
+      const p = document.createElement("p");
+      p.className = "error";
+      p.textContent = `${t("error")}: ${err.message}`;
+      $("#view").prepend(p);
+    }
     throw err;
   }
 }
@@ -94,5 +115,7 @@ document.addEventListener("DOMContentLoaded", () => {
     route();
   });
   window.addEventListener("hashchange", route);
+  $("header nav").addEventListener("scroll", navEdges, { passive: true });
+  window.addEventListener("resize", navEdges);
   route();
 });

@@ -1,8 +1,9 @@
 // The office head's desk: load today against yesterday and last week, departments against their targets,
 // top consumers, the drinking-water board, open alerts by severity, silent devices.
 import {
-  $, KIND_UNIT, SEVERITIES, SEVERITY_COLOURS, addDays, ago, campus, chart, consumption, devices, esc, fmt, getJSON,
-  hourLabels, localISO, named, progress, projectMonth, startOfDay, startOfMonth, state, t, withLang,
+  $, KIND_UNIT, SEVERITIES, SEVERITY_COLOURS, ago, bySeverity, campus, chart, consumption, coverageOf, dayAdd,
+  devices, esc, fmt, fmtValue, gap, getJSON, hourLabels, legendOf, monthOf, named, progress, projectMonth, siteClock, state,
+  t, wall, withLang,
 } from "./core.js";
 
 const KINDS = ["electricity", "water", "gas"];
@@ -20,67 +21,73 @@ export async function showOverview(section) {
         <ul id="open-alerts" class="plain"></ul><a href="#alerts">${t("see_all")} →</a></article>
       <article class="card"><h3>${t("silent_title")}</h3><ul id="silent" class="plain"></ul></article>
     </div>`;
-  const now = new Date(), today = startOfDay(now), weekAgo = addDays(today, -7);
+  // today, this month and their hours are the site's (its clock), whatever the browser's time zone
+  const now = new Date(), clock = siteClock(now), today = clock.date;
   const site = await Promise.all(KINDS.map((kind) => consumption({ kind, interval: "hour", group_by: "site",
-    start: localISO(weekAgo), end: localISO(now) })));
+    start: dayAdd(today, -7), end: now.toISOString() })));
   const [open] = await Promise.all([
     getJSON(withLang("/alerts?status=open&limit=200")),
     campus(), devices(),
   ]);
-  kpis(site, now, today, open.length);
-  loadCurve(site[0], now, today);
-  await Promise.all([departments(now), topConsumers(now), waterBoard(), Promise.resolve(openAlerts(open))]);
+  kpis(site, clock, open.length);
+  loadCurve(site[0], clock);
+  await Promise.all([departments(now, clock), topConsumers(now, clock), waterBoard(), Promise.resolve(openAlerts(open))]);
   silent(now);
 }
 
-function dayBuckets(body, day) {  // the site's hourly buckets of one day, by hour
-  const out = new Array(24).fill(null), end = addDays(day, 1);
+function dayBuckets(body, day) {  // the site's hourly buckets of one day ("YYYY-MM-DD" at the site), by hour
+  const out = new Array(24).fill(null);
   for (const b of body.groups[0]?.buckets || []) {
-    const s = new Date(b.start);
-    if (s >= day && s < end && b.coverage > 0) out[s.getHours()] = b.value;
+    const w = wall(b.start);
+    if (w.date === day && b.coverage > 0) out[w.hour] = b.value;
   }
   return out;
 }
 
-function kpis(site, now, today, openCount) {
+function kpis(site, clock, openCount) {
   const cards = KINDS.map((kind, i) => {
     const buckets = site[i].groups[0]?.buckets || [];
-    const sum = (from, to) => buckets.filter((b) => new Date(b.start) >= from && new Date(b.start) < to)
-      .reduce((a, b) => a + b.value, 0);
-    const a = sum(today, now), b = sum(addDays(today, -1), addDays(now, -1));
-    const pct = b > 0 ? ((a - b) / b) * 100 : null;
+    // today so far; against yesterday over the hours both have complete (the current one is still filling),
+    // with no percentage when either day's data there is incomplete
+    const hours = (day, upto) => buckets.filter((b) => wall(b.start).date === day && wall(b.start).hour < upto);
+    const sum = (bs) => bs.reduce((x, b) => x + b.value, 0), a = sum(hours(clock.date, 24));
+    const now = hours(clock.date, clock.hour), before = hours(dayAdd(clock.date, -1), clock.hour);
+    const missing = clock.hour > 0 &&
+      gap([["yesterday", coverageOf(before)], ["today", coverageOf(now)]], site[i].complete_at);
+    const b = sum(before), pct = !missing && b > 0 ? ((sum(now) - b) / b) * 100 : null;
+    const delta = missing || `${pct === null ? "—" : (pct > 0 ? "+" : "") + fmt(pct, 1) + "%"} <small>${t("vs_yesterday")}</small>`;
     return `<div class="kpi" data-kind="${kind}"><span class="label">${t("kpi_today")} · ${t("kind")[kind]}</span>` +
       `<span class="num">${fmt(a, 0)} <small>${KIND_UNIT[kind]}</small></span>` +
-      `<span class="delta ${pct > 0 ? "up" : "down"}">${pct === null ? "—" : (pct > 0 ? "+" : "") + fmt(pct, 1) + "%"}` +
-      ` <small>${t("vs_yesterday")}</small></span></div>`;
+      `<span class="delta ${pct === null ? "" : pct > 0 ? "up" : "down"}">${delta}</span></div>`;
   });
   cards.push(`<a class="kpi alerts" href="#alerts"><span class="label">${t("open_alerts")}</span>` +
     `<span class="num">${openCount}</span><span class="delta">&nbsp;</span></a>`);
   $("#kpis").innerHTML = cards.join("");
 }
 
-function loadCurve(body, now, today) {
-  const series = [[t("today"), today, "#1f4e79", 3], [t("yesterday"), addDays(today, -1), "#7f8c8d", 1.5],
-    [t("last_week"), addDays(today, -7), "#b9770e", 1.5]];
+function loadCurve(body, clock) {
+  const series = [[t("today"), clock.date, "#1f4e79", 3], [t("yesterday"), dayAdd(clock.date, -1), "#7f8c8d", 1.5],
+    [t("last_week"), dayAdd(clock.date, -7), "#b9770e", 1.5]];
   const data = series.map(([, day]) => dayBuckets(body, day));
-  const current = now.getHours();  // this hour is not over: leave it out of today's curve
-  data[0] = data[0].map((v, h) => (h < current ? v : null));
+  data[0] = data[0].map((v, h) => (h < clock.hour ? v : null));  // this hour is not over: left out of today's curve
+  const lines = series.map(([name, , color, width], i) => ({ name, type: "line", data: data[i], showSymbol: false,
+    lineStyle: { width, color, type: i === 2 ? "dashed" : "solid" }, itemStyle: { color },
+    areaStyle: i === 0 ? { opacity: 0.08 } : undefined }));
   chart($("#load-chart"), {
     tooltip: { trigger: "axis", valueFormatter: (v) => (v === null || v === undefined ? "—" : fmt(v, 0) + " kW") },
-    legend: { top: 0 }, grid: { left: 50, right: 16, top: 36, bottom: 28 },
+    legend: legendOf(lines), grid: { left: 50, right: 16, top: 36, bottom: 28 },
     xAxis: { type: "category", data: hourLabels, boundaryGap: false },
-    yAxis: { type: "value", name: "kW" },
-    series: series.map(([name, , color, width], i) => ({ name, type: "line", data: data[i], showSymbol: false,
-      lineStyle: { width, color, type: i === 2 ? "dashed" : "solid" }, itemStyle: { color },
-      areaStyle: i === 0 ? { opacity: 0.08 } : undefined })),
+    yAxis: { type: "value" },  // kW: in the card's title (a name here would sit under the legend on a phone)
+    series: lines,
   }, data.flat().filter((v) => v !== null).length);
+  $("#load-chart").dataset.hours = String(data[0].filter((v) => v !== null).length);  // today's hours drawn
 }
 
-async function departments(now) {
-  const c = await campus(), month = startOfMonth(now);
+async function departments(now, clock) {
+  const c = await campus();
   const kinds = KINDS.filter((k) => c.departments.some((d) => d.targets[k]));
   const bodies = await Promise.all(kinds.map((kind) => consumption({ kind, interval: "month",
-    group_by: "department", start: localISO(month), end: localISO(now) })));
+    group_by: "department", start: monthOf(clock.date), end: now.toISOString() })));
   const rows = [];
   for (const d of c.departments) {
     kinds.forEach((kind, i) => {
@@ -89,16 +96,16 @@ async function departments(now) {
       const group = bodies[i].groups.find((g) => g.key === d.id), used = group?.total || 0;
       rows.push(`<div class="progress" data-department="${esc(d.id)}" data-kind="${kind}">` +
         `<div class="progress-title">${esc(d.name)} · ${t("kind")[kind]}</div>` +
-        progress(used, target, projectMonth(used, group?.coverage || 0, now), KIND_UNIT[kind]) + "</div>");
+        progress(used, target, projectMonth(used, group?.coverage || 0, clock), KIND_UNIT[kind]) + "</div>");
     });
   }
   $("#dept-progress").innerHTML = rows.join("") || `<p class="muted">${t("no_targets")}</p>`;
 }
 
-async function topConsumers(now) {
+async function topConsumers(now, clock) {
   const c = await campus();
   const body = await consumption({ kind: "electricity", interval: "month", group_by: "building",
-    start: localISO(startOfMonth(now)), end: localISO(now) });
+    start: monthOf(clock.date), end: now.toISOString() });
   const top = body.groups.filter((g) => g.total > 0).sort((a, b) => b.total - a.total).slice(0, 8).reverse();
   chart($("#top-chart"), {
     tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: (v) => fmt(v, 0) + " kWh" },
@@ -120,11 +127,13 @@ async function waterBoard() {
     `<b>${esc(s.name)}</b><small>${esc(s.building_name)} · ${esc(s.role_name || "")}</small>` +
     `<span class="state">${t("standing")[s.standing]}</span>` +
     `<span class="vals">${s.values.filter((v) => v.limits.length).map((v) =>
-      `<span class="${v.standing || ""}">${esc(v.name)} ${fmt(v.value, 2)}${v.unit ? " " + esc(v.unit) : ""}</span>`)
+      `<span class="${v.standing || ""}" data-field="${esc(v.field)}">${esc(v.name)} ${fmtValue(v.field, v.value)}` +
+      `${v.unit ? " " + esc(v.unit) : ""}</span>`)
       .join("")}</span></a>`).join("") || `<p class="muted">${t("none")}</p>`;
 }
 
 function openAlerts(open) {
+  open = bySeverity(open);  // the critical ones first, whatever order the API sends
   const counts = SEVERITIES.map((s) => open.filter((a) => a.severity === s).length);
   chart($("#severity-chart"), {
     grid: { left: 8, right: 30, top: 4, bottom: 4, containLabel: true },
@@ -134,8 +143,9 @@ function openAlerts(open) {
     series: [{ type: "bar", data: counts.map((n, i) => ({ value: n, itemStyle: { color: SEVERITY_COLOURS[SEVERITIES[i]] } })),
       label: { show: true, position: "right" }, barMaxWidth: 18 }],
   }, counts.reduce((a, b) => a + b, 0));
-  $("#open-alerts").innerHTML = open.slice(0, 6).map((a) => `<li><a href="#alerts/${a.id}">` +
-    `<span class="sev sev-${a.severity}">${t("severity")[a.severity]}</span> ${esc(a.name)}</a><br>` +
+  $("#open-alerts").innerHTML = open.slice(0, 6).map((a) => `<li data-alert="${esc(a.id)}" data-severity="${esc(a.severity)}">` +
+    `<a href="#alerts/${esc(a.id)}">` +
+    `<span class="sev sev-${esc(a.severity)}">${t("severity")[a.severity]}</span> ${esc(a.name)}</a><br>` +
     `<small>${a.building_name ? esc(a.building_name) + " · " : ""}${named(a.subject_name, a.subject)} · ` +
     `${ago(a.started)}</small></li>`)
     .join("") || `<li class="muted">${t("none")}</li>`;
