@@ -32,6 +32,7 @@ pytestmark = pytest.mark.integration
 NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=TZ)  # a Friday in the autumn term
 MARKUP = '<img src=x onerror="document.body.dataset.pwned=1">'
 PDF = b"%PDF-1.4\n% a laboratory's report\n%%EOF\n"
+BROWSER_TZ = "America/New_York"  # not the site's: every time shown and taken must still be the site's (UTC+8)
 
 
 @dataclass
@@ -56,7 +57,7 @@ def server(app_stack: Callable[..., Stack]) -> Iterator[Server]:
 
 
 def _open(browser: Browser, server: Server, size: str, view: str, role: str) -> tuple[Page, list[str]]:
-    page, errors = open_page(browser, size)
+    page, errors = open_page(browser, size, BROWSER_TZ)
     page.clock.set_fixed_time(NOW)  # the browser's clock where the server's is (the data ends at NOW)
     page.goto(f"{server.base}/#token={server.tokens[role]}")
     page.wait_for_selector("body[data-shown='overview']")
@@ -363,7 +364,7 @@ def test_a_device_page_lists_its_own_open_alerts_most_severe_first(server: Serve
 @pytest.mark.parametrize("view", ["hazards", "watertests", "reports/2026-11", "device/ta-fountain"])
 def test_each_view_reads_in_english_with_no_key_left_untranslated(server: Server, browser: Browser,
                                                                    view: str) -> None:
-    page, errors = open_page(browser, "desk")
+    page, errors = open_page(browser, "desk", BROWSER_TZ)
     page.clock.set_fixed_time(NOW)
     page.goto(f"{server.base}/#token={server.tokens['admin']}")
     page.wait_for_selector("body[data-shown='overview']")

@@ -2,7 +2,7 @@
 // where they happened); a sensor's values with the limits its rules hold it to; the device's own open alerts, the
 // most severe first.
 import {
-  $, addDays, campus, chart, consumption, devices, esc, fmt, getJSON, localISO, named, niceRange, SEVERITIES, state, t,
+  $, addDays, bySeverity, campus, chart, consumption, devices, esc, fmt, getJSON, localISO, named, niceRange, state, t,
   withLang,
 } from "./core.js";
 import { atSite } from "./siteinfo.js";
@@ -42,8 +42,7 @@ export async function showDevice(section, id) {
 async function openAlerts(dev) {
   const q = new URLSearchParams({ status: "open", limit: "200" });
   if (dev.building) q.set("building", dev.building);
-  const rows = (await getJSON(withLang("/alerts?" + q))).filter((a) => a.device === dev.id)
-    .sort((a, b) => SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity) || b.started.localeCompare(a.started));
+  const rows = bySeverity((await getJSON(withLang("/alerts?" + q))).filter((a) => a.device === dev.id));
   const box = $("#device-alerts");
   box.dataset.count = String(rows.length);
   box.innerHTML = `<h3>${t("dev_alerts")}</h3>` + (rows.length ? `<ul class="plain dev-alerts">${rows.map((a) =>

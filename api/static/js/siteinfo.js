@@ -1,42 +1,35 @@
 // What the records views share: the site's clock (dates shown and taken in the site's time zone, never the
 // browser's), the names of the people on its duty roster, its school terms, and a file download that carries
 // the token.
-import { api, getJSON, state } from "./core.js";
+import { api, getJSON, siteClock, siteZone, state } from "./core.js";
 
-/** The chosen site's IANA time zone (from /sites, loaded before any view). */
-export const siteTz = () => state.sites?.find((s) => s.id === state.site)?.timezone || "Asia/Shanghai";
-
-function parts(date, tz) {
-  const f = new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
-    hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
-  return Object.fromEntries(f.formatToParts(date).filter((p) => p.type !== "literal").map((p) => [p.type, p.value]));
-}
+const pad = (n) => String(n).padStart(2, "0");
 
 /** An instant as the site reads it: 2026-07-20 23:30 (dateOnly: 2026-07-20). */
 export function atSite(iso, dateOnly = false) {
   if (!iso) return "—";
-  const p = parts(new Date(iso), siteTz());
-  return dateOnly ? `${p.year}-${p.month}-${p.day}` : `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+  const c = siteClock(new Date(iso));
+  return dateOnly ? c.date : `${c.date} ${pad(c.hour)}:${pad(c.minute)}`;
 }
 
 /** Now on the site's clock, as a datetime-local input holds it (2026-07-20T23:30). */
 export function siteNowLocal() {
-  const p = parts(new Date(), siteTz());
-  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
+  const c = siteClock();
+  return `${c.date}T${pad(c.hour)}:${pad(c.minute)}`;
 }
 
-/** The site's today (YYYY-MM-DD) and this month (YYYY-MM). */
-export const siteToday = () => siteNowLocal().slice(0, 10);
+/** The site's today (YYYY-MM-DD). */
+export const siteToday = () => siteClock().date;
 
 /** A datetime-local value read as the site's wall clock, with the site's UTC offset at that moment, as the API
  * takes it: 2026-07-20T23:30 → 2026-07-20T23:30:00+08:00. */
 export function withSiteOffset(local) {
   const [d, hm] = local.split("T"), [y, mo, da] = d.split("-").map(Number), [h, mi] = hm.split(":").map(Number);
   const wall = Date.UTC(y, mo - 1, da, h, mi);
-  let offset = offsetAt(new Date(wall), siteTz());
-  offset = offsetAt(new Date(wall - offset * 60000), siteTz());  // the offset in force at that wall time
-  const sign = offset >= 0 ? "+" : "-", a = Math.abs(offset), p2 = (n) => String(n).padStart(2, "0");
-  return `${d}T${p2(h)}:${p2(mi)}:00${sign}${p2(Math.floor(a / 60))}:${p2(a % 60)}`;
+  let offset = offsetAt(new Date(wall), siteZone());
+  offset = offsetAt(new Date(wall - offset * 60000), siteZone());  // the offset in force at that wall time
+  const sign = offset >= 0 ? "+" : "-", a = Math.abs(offset);
+  return `${d}T${pad(h)}:${pad(mi)}:00${sign}${pad(Math.floor(a / 60))}:${pad(a % 60)}`;
 }
 
 function offsetAt(date, tz) {  // minutes east of UTC
