@@ -243,7 +243,7 @@ export const T = {
   file_by: ["报送人", "by"],
   file_changed: ["报送后有 {n} 处数据变动(迟到的读数)", "{n} changes since filing (late readings)"],
   file_admin_only: ["仅管理员可报送", "Only an admin can file"],
-  file_download: ["已报送文件", "Filed files"],
+  file_download: ["已报送文件", "Filed copy"],
   dev_alerts: ["本设备未关闭告警", "This device's open alerts"],
   dev_no_alerts: ["本设备没有未关闭告警", "No open alerts on this device"],
   // comparisons with a period whose data is missing or incomplete (overview, building): "—" and why
