@@ -353,6 +353,10 @@ def test_a_device_page_lists_its_own_open_alerts_most_severe_first(server: Serve
     assert sorted(int(x) for x in items.evaluate_all("els => els.map(e => e.dataset.alert)")) == sorted(
         a["id"] for a in got if a["device"] == "ta-fountain")
     assert page.locator("#device-alerts button").count() == 0  # a viewer: nothing to act with
+    last = page.evaluate("""() => { const o = echarts.getInstanceByDom(document.querySelector('#device-chart'))
+        .getOption(); const d = o.series[0].data; return [o.useUTC, new Date(d[d.length - 1][0]).toISOString()]; }""")
+    assert last[0] is True
+    assert last[1].startswith("2026-11-20T14:50")  # the last reading at the site's 14:50, in a New York browser
     assert not _small_targets(page, "#device-alerts a")
     _shot(page, f"device-alerts-{size}")
     page.goto(f"{server.base}/#device/c1-elec")  # a meter without alerts says so

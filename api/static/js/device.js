@@ -8,6 +8,9 @@ import {
 import { atSite } from "./siteinfo.js";
 
 const view = { days: 1, register: false, field: null };
+/** An instant the API sent (in the site's offset) placed on a chart's time axis as the site's wall clock: the
+ * charts are drawn in UTC (useUTC), so the axis and the tooltip read the site's hours in any browser. */
+const onAxis = (iso) => Date.parse(iso.slice(0, 19) + "Z");
 const RANGES = [[1, "24 h"], [7, "7 d"], [30, "30 d"]];
 
 export async function showDevice(section, id) {
@@ -58,19 +61,19 @@ async function meter(dev) {
   const body = await consumption({ kind: dev.kind, interval, group_by: "device", device: dev.id,
     start: localISO(start), end: localISO(end) });
   const buckets = body.groups[0]?.buckets || [];
-  const bars = buckets.map((b) => [b.start, Number(b.value.toFixed(3))]);
+  const bars = buckets.map((b) => [onAxis(b.start), Number(b.value.toFixed(3))]);
   const flagged = body.flagged.filter((f) => f.device === dev.id);
   const series = [{ name: t(interval === "day" ? "use_per_day" : "use_per_hour"), type: "bar", data: bars,
     itemStyle: { color: "#2e86c1" }, barMaxWidth: 24,
     markArea: { silent: false, itemStyle: { color: "rgba(192,57,43,0.15)" }, label: { color: "#c0392b" },
-      data: flagged.map((f) => [{ xAxis: f.start, name: t("flag")[f.flag] || f.flag }, { xAxis: f.end }]) } }];
+      data: flagged.map((f) => [{ xAxis: onAxis(f.start), name: t("flag")[f.flag] || f.flag }, { xAxis: onAxis(f.end) }]) } }];
   const yAxis = [{ type: "value", name: body.unit }];
   let points = bars.length;
   if (view.register) {
     const field = dev.kind === "electricity" ? "energy_kwh" : "volume_m3";
     const r = await getJSON(`/devices/${encodeURIComponent(dev.id)}/readings?` + new URLSearchParams({
       start: localISO(start), end: localISO(end), interval: view.days > 7 ? "1h" : "15m", agg: "last", limit: "5000" }));
-    const line = r.readings.filter((x) => field in x.values).map((x) => [x.ts, x.values[field]]);
+    const line = r.readings.filter((x) => field in x.values).map((x) => [onAxis(x.ts), x.values[field]]);
     series.push({ name: t("register"), type: "line", yAxisIndex: 1, data: line, showSymbol: false,
       lineStyle: { color: "#b9770e" }, itemStyle: { color: "#b9770e" } });
     yAxis.push({ type: "value", name: t("register"), scale: true, splitLine: { show: false } });
@@ -78,7 +81,7 @@ async function meter(dev) {
   }
   chart($("#device-chart"), {
     tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 56, right: view.register ? 70 : 16, top: 36, bottom: 56 },
-    xAxis: { type: "time" }, yAxis, series,
+    useUTC: true, xAxis: { type: "time" }, yAxis, series,
     dataZoom: [{ type: "inside" }, { type: "slider", height: 18, bottom: 8 }],
   }, points);
   $("#flagged").innerHTML = flagged.length ? `<li><b>${t("flagged")}</b></li>` + flagged.map((f) =>
@@ -103,7 +106,7 @@ async function sensor(dev) {
   sel.innerHTML = fields.map((f) => `<option value="${esc(f)}"${f === view.field ? " selected" : ""}>${esc(nameOf(f))}</option>`).join("");
   sel.onchange = () => { view.field = sel.value; state.rerender(); };
   const field = view.field, value = mine?.values.find((v) => v.field === field);
-  const pts = body.readings.filter((r) => field in r.values).map((r) => [r.ts, r.values[field]]);
+  const pts = body.readings.filter((r) => field in r.values).map((r) => [onAxis(r.ts), r.values[field]]);
   const limits = value?.limits || [];
   const edges = limits.flatMap((l) => [l.low, l.high]).filter((v) => v !== null);
   const range = niceRange(pts.map((p) => p[1]).concat(edges));
@@ -112,7 +115,7 @@ async function sensor(dev) {
     ...(l.high !== null ? [[{ yAxis: l.high }, { yAxis: range.max }]] : [])]);
   chart($("#device-chart"), {
     tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 56, right: 16, top: 36, bottom: 56 },
-    xAxis: { type: "time" }, yAxis: { type: "value", name: value?.unit || "", ...range },
+    useUTC: true, xAxis: { type: "time" }, yAxis: { type: "value", name: value?.unit || "", ...range },
     series: [{ name: nameOf(field), type: "line", data: pts, showSymbol: false, lineStyle: { color: "#1f4e79" },
       markLine: { symbol: "none", lineStyle: { color: "#c0392b", type: "dashed" },
         label: { formatter: (p) => `${t("limit")} ${p.value}`, position: "insideEndTop" },
