@@ -11,6 +11,9 @@ const view = { days: 1, register: false, field: null };
 /** An instant the API sent (in the site's offset) placed on a chart's time axis as the site's wall clock: the
  * charts are drawn in UTC (useUTC), so the axis and the tooltip read the site's hours in any browser. */
 const onAxis = (iso) => Date.parse(iso.slice(0, 19) + "Z");
+// hours always HH:mm, a new day as MM-dd (ECharts' default writes midnight as the bare day number)
+const TIME_AXIS = { type: "time", axisLabel: { hideOverlap: true, formatter: { year: "{yyyy}-{MM}-{dd}", month: "{MM}-{dd}",
+  day: "{MM}-{dd}", hour: "{HH}:{mm}", minute: "{HH}:{mm}", second: "{HH}:{mm}", millisecond: "{HH}:{mm}" } } };
 const RANGES = [[1, "24 h"], [7, "7 d"], [30, "30 d"]];
 
 export async function showDevice(section, id) {
@@ -81,7 +84,7 @@ async function meter(dev) {
   }
   chart($("#device-chart"), {
     tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 56, right: view.register ? 70 : 16, top: 36, bottom: 56 },
-    useUTC: true, xAxis: { type: "time" }, yAxis, series,
+    useUTC: true, xAxis: TIME_AXIS, yAxis, series,
     dataZoom: [{ type: "inside" }, { type: "slider", height: 18, bottom: 8 }],
   }, points);
   $("#flagged").innerHTML = flagged.length ? `<li><b>${t("flagged")}</b></li>` + flagged.map((f) =>
@@ -115,7 +118,7 @@ async function sensor(dev) {
     ...(l.high !== null ? [[{ yAxis: l.high }, { yAxis: range.max }]] : [])]);
   chart($("#device-chart"), {
     tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 56, right: 16, top: 36, bottom: 56 },
-    useUTC: true, xAxis: { type: "time" }, yAxis: { type: "value", name: value?.unit || "", ...range },
+    useUTC: true, xAxis: TIME_AXIS, yAxis: { type: "value", name: value?.unit || "", ...range },
     series: [{ name: nameOf(field), type: "line", data: pts, showSymbol: false, lineStyle: { color: "#1f4e79" },
       markLine: { symbol: "none", lineStyle: { color: "#c0392b", type: "dashed" },
         label: { formatter: (p) => `${t("limit")} ${p.value}`, position: "insideEndTop" },
