@@ -25,6 +25,7 @@ from api.routers import (
     consumption,
     dead_letters,
     devices,
+    directory,
     filed,
     files,
     gateways,
@@ -154,7 +155,8 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     app.include_router(health.router, prefix="/api/v1")  # open, like /metrics
     for router in (campus_router.router, devices.router, gateways.router, dead_letters.router, rules.router,
                    consumption.router, reports.router, reports.bulletins, filed.router, water_quality.router,
-                   files.router, inspections.router, hazards.router, water_tests.router, sweep.router):
+                   files.router, inspections.router, hazards.router, water_tests.router, sweep.router,
+                   directory.router):
         app.include_router(router, prefix="/api/v1", dependencies=[Viewer])
     app.include_router(alerts_router.router, prefix="/api/v1")  # per route: the signed one-tap ack link is open
     app.include_router(tokens.router, prefix="/api/v1")

@@ -1,10 +1,19 @@
 // One device: a meter's use per hour or day as bars (its register as a line on request, flagged steps marked
-// where they happened); a sensor's values with the limits its rules hold it to.
+// where they happened); a sensor's values with the limits its rules hold it to; the device's own open alerts, the
+// most severe first.
 import {
-  $, addDays, campus, chart, consumption, devices, esc, fmt, getJSON, localISO, named, niceRange, state, t, when, withLang,
+  $, addDays, bySeverity, campus, chart, consumption, devices, esc, fmt, getJSON, localISO, named, niceRange, state, t,
+  withLang,
 } from "./core.js";
+import { atSite } from "./siteinfo.js";
 
 const view = { days: 1, register: false, field: null };
+/** An instant the API sent (in the site's offset) placed on a chart's time axis as the site's wall clock: the
+ * charts are drawn in UTC (useUTC), so the axis and the tooltip read the site's hours in any browser. */
+const onAxis = (iso) => Date.parse(iso.slice(0, 19) + "Z");
+// hours always HH:mm, a new day as MM-dd (ECharts' default writes midnight as the bare day number)
+const TIME_AXIS = { type: "time", axisLabel: { hideOverlap: true, formatter: { year: "{yyyy}-{MM}-{dd}", month: "{MM}-{dd}",
+  day: "{MM}-{dd}", hour: "{HH}:{mm}", minute: "{HH}:{mm}", second: "{HH}:{mm}", millisecond: "{HH}:{mm}" } } };
 const RANGES = [[1, "24 h"], [7, "7 d"], [30, "30 d"]];
 
 export async function showDevice(section, id) {
@@ -24,14 +33,30 @@ export async function showDevice(section, id) {
            ${t("show_register")}</label>`}
     </div>
     <p class="muted">${named(dev.name, dev.id)} · ${esc(c.building[dev.building]?.name || dev.building)} ·
-      ${t("kind")[dev.kind]}${dev.last_seen ? " · " + t("last_data") + " " + when(dev.last_seen) : ""}</p>
+      ${t("kind")[dev.kind]}${dev.last_seen ? " · " + t("last_data") + " " + atSite(dev.last_seen) : ""}</p>
+    <article class="card" id="device-alerts"></article>
     <article class="card"><div class="chart tall" id="device-chart"></div><ul id="flagged" class="plain"></ul></article>`;
   $("#device-select").addEventListener("change", (e) => { view.field = null; location.hash = "#device/" + e.target.value; });
   section.querySelectorAll(".seg button").forEach((b) => b.addEventListener("click", () => {
     view.days = Number(b.dataset.days); state.rerender();
   }));
   $("#register-toggle")?.addEventListener("change", (e) => { view.register = e.target.checked; state.rerender(); });
-  await (dev.kind === "water_quality" ? sensor(dev) : meter(dev));
+  await Promise.all([openAlerts(dev), dev.kind === "water_quality" ? sensor(dev) : meter(dev)]);
+}
+
+/** The device's open alerts, the most severe first, then the newest; each links to its card on the alerts page. */
+async function openAlerts(dev) {
+  const q = new URLSearchParams({ status: "open", limit: "200" });
+  if (dev.building) q.set("building", dev.building);
+  const rows = bySeverity((await getJSON(withLang("/alerts?" + q))).filter((a) => a.device === dev.id));
+  const box = $("#device-alerts");
+  box.dataset.count = String(rows.length);
+  box.innerHTML = `<h3>${t("dev_alerts")}</h3>` + (rows.length ? `<ul class="plain dev-alerts">${rows.map((a) =>
+    `<li class="sev-${a.severity}" data-alert="${a.id}"><span class="sev sev-${a.severity}">${t("severity")[a.severity]}</span> ` +
+    `<a href="#alerts/${a.id}"><b>${esc(a.name)}</b></a> <span>${t("value")} ${a.value === null ? "—"
+      : `${fmt(a.value, 2)}${a.unit ? " " + esc(a.unit) : ""}`} · ${t("limit")} ${esc(a.limit || "—")}</span>` +
+    ` <small class="muted">${t("status")[a.status]} · ${t("since")} ${atSite(a.started)}</small></li>`).join("")}</ul>`
+    : `<p class="muted">${t("dev_no_alerts")}</p>`);
 }
 
 async function meter(dev) {
@@ -39,19 +64,19 @@ async function meter(dev) {
   const body = await consumption({ kind: dev.kind, interval, group_by: "device", device: dev.id,
     start: localISO(start), end: localISO(end) });
   const buckets = body.groups[0]?.buckets || [];
-  const bars = buckets.map((b) => [b.start, Number(b.value.toFixed(3))]);
+  const bars = buckets.map((b) => [onAxis(b.start), Number(b.value.toFixed(3))]);
   const flagged = body.flagged.filter((f) => f.device === dev.id);
   const series = [{ name: t(interval === "day" ? "use_per_day" : "use_per_hour"), type: "bar", data: bars,
     itemStyle: { color: "#2e86c1" }, barMaxWidth: 24,
     markArea: { silent: false, itemStyle: { color: "rgba(192,57,43,0.15)" }, label: { color: "#c0392b" },
-      data: flagged.map((f) => [{ xAxis: f.start, name: t("flag")[f.flag] || f.flag }, { xAxis: f.end }]) } }];
+      data: flagged.map((f) => [{ xAxis: onAxis(f.start), name: t("flag")[f.flag] || f.flag }, { xAxis: onAxis(f.end) }]) } }];
   const yAxis = [{ type: "value", name: body.unit }];
   let points = bars.length;
   if (view.register) {
     const field = dev.kind === "electricity" ? "energy_kwh" : "volume_m3";
     const r = await getJSON(`/devices/${encodeURIComponent(dev.id)}/readings?` + new URLSearchParams({
       start: localISO(start), end: localISO(end), interval: view.days > 7 ? "1h" : "15m", agg: "last", limit: "5000" }));
-    const line = r.readings.filter((x) => field in x.values).map((x) => [x.ts, x.values[field]]);
+    const line = r.readings.filter((x) => field in x.values).map((x) => [onAxis(x.ts), x.values[field]]);
     series.push({ name: t("register"), type: "line", yAxisIndex: 1, data: line, showSymbol: false,
       lineStyle: { color: "#b9770e" }, itemStyle: { color: "#b9770e" } });
     yAxis.push({ type: "value", name: t("register"), scale: true, splitLine: { show: false } });
@@ -59,11 +84,11 @@ async function meter(dev) {
   }
   chart($("#device-chart"), {
     tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 56, right: view.register ? 70 : 16, top: 36, bottom: 56 },
-    xAxis: { type: "time" }, yAxis, series,
+    useUTC: true, xAxis: TIME_AXIS, yAxis, series,
     dataZoom: [{ type: "inside" }, { type: "slider", height: 18, bottom: 8 }],
   }, points);
   $("#flagged").innerHTML = flagged.length ? `<li><b>${t("flagged")}</b></li>` + flagged.map((f) =>
-    `<li class="flag-${f.flag}">${when(f.start)}–${when(f.end)} · ${t("flag")[f.flag] || f.flag} · ` +
+    `<li class="flag-${f.flag}">${atSite(f.start)}–${atSite(f.end)} · ${t("flag")[f.flag] || f.flag} · ` +
     `${fmt(f.register_from, 2)} → ${fmt(f.register_to, 2)}</li>`).join("") : "";
 }
 
@@ -84,7 +109,7 @@ async function sensor(dev) {
   sel.innerHTML = fields.map((f) => `<option value="${esc(f)}"${f === view.field ? " selected" : ""}>${esc(nameOf(f))}</option>`).join("");
   sel.onchange = () => { view.field = sel.value; state.rerender(); };
   const field = view.field, value = mine?.values.find((v) => v.field === field);
-  const pts = body.readings.filter((r) => field in r.values).map((r) => [r.ts, r.values[field]]);
+  const pts = body.readings.filter((r) => field in r.values).map((r) => [onAxis(r.ts), r.values[field]]);
   const limits = value?.limits || [];
   const edges = limits.flatMap((l) => [l.low, l.high]).filter((v) => v !== null);
   const range = niceRange(pts.map((p) => p[1]).concat(edges));
@@ -93,7 +118,7 @@ async function sensor(dev) {
     ...(l.high !== null ? [[{ yAxis: l.high }, { yAxis: range.max }]] : [])]);
   chart($("#device-chart"), {
     tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 56, right: 16, top: 36, bottom: 56 },
-    xAxis: { type: "time" }, yAxis: { type: "value", name: value?.unit || "", ...range },
+    useUTC: true, xAxis: TIME_AXIS, yAxis: { type: "value", name: value?.unit || "", ...range },
     series: [{ name: nameOf(field), type: "line", data: pts, showSymbol: false, lineStyle: { color: "#1f4e79" },
       markLine: { symbol: "none", lineStyle: { color: "#c0392b", type: "dashed" },
         label: { formatter: (p) => `${t("limit")} ${p.value}`, position: "insideEndTop" },

@@ -3,13 +3,15 @@ import { showAlerts } from "./alerts.js";
 import { showBuilding } from "./building.js";
 import { $, Unauthorised, disposeCharts, getJSON, state, t, token } from "./core.js";
 import { showDevice } from "./device.js";
+import { showHazards } from "./hazards.js";
 import { showOverview } from "./overview.js";
 import { showReport } from "./report.js";
 import { showRounds } from "./rounds.js";
 import { showSweep } from "./sweep.js";
+import { showWaterTests } from "./watertests.js";
 
 const VIEWS = { overview: showOverview, alerts: showAlerts, building: showBuilding, device: showDevice,
-  reports: showReport, rounds: showRounds, sweep: showSweep };
+  reports: showReport, rounds: showRounds, sweep: showSweep, hazards: showHazards, watertests: showWaterTests };
 
 function applyLanguage() {
   document.documentElement.lang = state.lang;

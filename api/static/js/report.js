@@ -1,26 +1,104 @@
 // The person filing the bureau report: the month's report in the page (the same figures as the files, from
-// the same JSON), with its charts, then the downloads.
-import { $, api, chart, esc, fmt, getJSON, progress, t, withLang } from "./core.js";
+// the same JSON), with its charts; whether and by whom it was filed (报送, an admin's button); the downloads: the
+// month's report, bulletin, year and term summaries, the hazard ledger and the water notice.
+import { $, api, chart, esc, fmt, getJSON, progress, state, t, withLang } from "./core.js";
+import { atSite, people, personName, saveFile, siteToday, terms } from "./siteinfo.js";
 
 let month = null;
 
 export async function showReport(section, arg) {
   if (/^\d{4}-\d{2}$/.test(arg || "")) month = arg;
-  if (!month) {  // last month: the one to file
-    const m = new Date(); m.setMonth(m.getMonth() - 1);
-    month = `${m.getFullYear()}-${String(m.getMonth() + 1).padStart(2, "0")}`;
+  if (!month) {  // last month on the site's calendar: the one to file
+    const [y, m] = siteToday().split("-").map(Number);
+    month = m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, "0")}`;
   }
   section.innerHTML = `
     <h2>${t("report_heading")}</h2>
     <div class="toolbar"><label>${t("month")} <input id="month" type="month" value="${month}"></label>
       <div id="downloads" class="seg">${["pdf", "xlsx", "csv", "json"].map((f) =>
         `<button type="button" data-format="${f}">${f === "xlsx" ? "Excel" : f.toUpperCase()}</button>`).join("")}</div>
-      <span id="report-status" class="muted"></span></div>
-    <div id="report-body"></div>`;
+      <a id="filed-badge" href="#filing" class="badge" hidden></a>
+      <span id="report-status" class="muted" role="status"></span></div>
+    <div id="report-body"></div>
+    <div class="grid"><article class="card" id="filing"></article><article class="card" id="more-downloads"></article></div>`;
   $("#month").addEventListener("change", (e) => { if (e.target.value) location.hash = "#reports/" + e.target.value; });
   section.querySelectorAll("#downloads button").forEach((b) => b.addEventListener("click", () => download(b.dataset.format)));
-  const r = await getJSON(withLang(`/reports/energy?month=${month}&format=json`));
+  const [r, roster, termList] = await Promise.all([getJSON(withLang(`/reports/energy?month=${month}&format=json`)),
+    people(), terms()]);
   render(r);
+  filing(r, roster);
+  downloads(termList);
+}
+
+/** The partial scope (zones or buildings) can neither file nor read a filed report: the site's every building. */
+const wholeSite = () => !(state.me.scope?.zones?.length || state.me.scope?.buildings?.length);
+
+function filing(r, roster) {
+  const f = r.filed, box = $("#filing");
+  const canFile = state.me.role === "admin" && wholeSite();
+  box.innerHTML = `<h3>${t("file_heading")}</h3>
+    <p id="filed-status" class="${f ? "ok" : "muted"}" data-version="${f ? f.version : 0}">${f
+      ? `${t("file_done")} · ${t("file_version").replace("{v}", f.version)} · ${t("file_by")} ` +
+        `<b>${esc(personName(roster, f.filed_by))}</b> · ${atSite(f.filed_at)}` : t("file_none")}</p>
+    ${f && f.changes.length ? `<p class="bad">${t("file_changed").replace("{n}", f.changes.length)}</p>` : ""}
+    ${f && wholeSite() ? `<div class="seg" id="filed-files" role="group" aria-label="${t("file_download")}">${["pdf", "xlsx"]
+      .map((x) => `<button type="button" data-format="${x}">${t("file_download")} ${x === "xlsx" ? "Excel" : "PDF"}</button>`)
+      .join("")}</div>` : ""}
+    ${canFile ? `<div class="file-actions"><button type="button" id="file-report" class="primary">${f ? t("file_again")
+      : t("file_button")}</button><div id="file-confirm" hidden><p>${esc(t("file_confirm").replace("{month}", month))}</p>
+      <button type="button" id="file-yes" class="primary">${t("file_heading")}</button>
+      <button type="button" id="file-no">${t("cancel")}</button></div></div>`
+      : state.me.role === "admin" ? "" : `<p class="muted">${t("file_admin_only")}</p>`}
+    <p class="error" id="file-error" role="alert"></p>`;
+  const badge = $("#filed-badge");  // at the top: whether this month is filed, without scrolling to the end
+  badge.hidden = false;
+  badge.className = `badge ${f ? "pass" : "due"}`;
+  badge.textContent = f ? `${t("file_done")} · ${t("file_version").replace("{v}", f.version)}` : t("file_none");
+  badge.addEventListener("click", (e) => { e.preventDefault(); box.scrollIntoView({ block: "start" }); });
+  box.querySelectorAll("#filed-files button").forEach((b) => b.addEventListener("click", () =>
+    fetchFile(`/reports/filed/${month}?format=${b.dataset.format}&version=${f.version}`, `filed-${month}.${b.dataset.format}`)));
+  $("#file-report")?.addEventListener("click", () => { $("#file-confirm").hidden = false; });
+  $("#file-no")?.addEventListener("click", () => { $("#file-confirm").hidden = true; });
+  $("#file-yes")?.addEventListener("click", async () => {
+    $("#file-error").textContent = "";
+    $("#report-status").textContent = t("generating");
+    try {
+      const filed = await (await api(`/reports/energy/${month}/file`, { method: "POST" })).json();
+      document.body.dataset.saved = `filed:${filed.version}`;
+      await state.rerender();
+    } catch (err) { $("#file-error").textContent = err.message; $("#report-status").textContent = ""; }
+  });
+}
+
+function downloads(termList) {
+  const year = Number(month.slice(0, 4));
+  const both = (what, path) => ["pdf", "xlsx"].map((x) => `<button type="button" data-dl="${what}" ` +
+    `data-path="${esc(path)}" data-format="${x}">${x === "xlsx" ? "Excel" : "PDF"}</button>`).join("");
+  $("#more-downloads").innerHTML = `<h3>${t("dl_heading")}</h3><ul class="downloads">
+    <li><span>${t("dl_bulletin")} <small class="muted">${esc(month)}</small></span>
+      <div class="seg">${both("bulletin", `/reports/bulletin/${month}`)}</div></li>
+    <li><span>${t("dl_year")} <select id="dl-year" aria-label="${t("dl_year")}">${[year, year - 1].map((y) =>
+      `<option value="${y}">${y}</option>`).join("")}</select></span><div class="seg">${both("year", "")}</div></li>
+    <li><span>${t("dl_term")} ${termList.length ? `<select id="dl-term" aria-label="${t("dl_term")}">${termList.map((x) =>
+      `<option value="${esc(x.name)}"${x.start <= month + "-31" && x.end >= month + "-01" ? " selected" : ""}>` +
+      `${esc(x.name)}</option>`).join("")}</select>` : `<small class="muted">${t("dl_no_terms")}</small>`}</span>
+      ${termList.length ? `<div class="seg">${both("term", "")}</div>` : ""}</li>
+    <li><span>${t("dl_hazards")}</span><div class="seg">${both("hazards", "/hazards")}</div></li>
+    <li><span>${t("dl_notice")}</span><div class="seg"><button type="button" data-dl="notice" ` +
+      `data-path="/water-tests/notice" data-format="pdf">PDF</button></div></li></ul>`;
+  $("#more-downloads").querySelectorAll("button[data-dl]").forEach((b) => b.addEventListener("click", () => {
+    const what = b.dataset.dl, f = b.dataset.format;
+    const path = what === "year" ? `/reports/energy/year/${$("#dl-year").value}`
+      : what === "term" ? `/reports/energy/term/${encodeURIComponent($("#dl-term").value)}` : b.dataset.path;
+    fetchFile(withLang(path + (what === "notice" ? "" : `?format=${f}`)), `${what}.${f}`);
+  }));
+}
+
+async function fetchFile(path, fallback) {
+  $("#report-status").textContent = t("generating");
+  try {
+    $("#report-status").textContent = `${t("downloaded")}: ${await saveFile(path, fallback)}`;
+  } catch (err) { $("#report-status").textContent = `${t("error")}: ${err.message}`; }
 }
 
 const METRICS = ["electricity_kwh", "water_m3", "gas_m3", "energy_kgce", "co2_kg"];
@@ -72,15 +150,6 @@ function render(r) {
 
 const pct = (v) => (v === null || v === undefined ? "—" : `${v > 0 ? "+" : ""}${fmt(v, 1)}%`);
 
-async function download(format) {
-  $("#report-status").textContent = t("generating");
-  const resp = await api(withLang(`/reports/energy?month=${month}&format=${format}`));
-  const blob = await resp.blob();
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(blob);
-  a.download = `energy-report-${month}.${format}`;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  $("#report-status").textContent = `${t("downloaded")}: ${a.download}`;
+function download(format) {
+  return fetchFile(withLang(`/reports/energy?month=${month}&format=${format}`), `energy-report-${month}.${format}`);
 }
