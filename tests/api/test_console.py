@@ -260,6 +260,11 @@ def test_report_in_the_page_then_downloads(console: Console, page: Page, tmp_pat
         bar = page.locator(f".progress[data-department={target['department']}][data-kind={target['kind']}] .bar")
         assert ("over" in (bar.get_attribute("class") or "")) == target["over"], target
     assert chart_points(page)[0] > 0
+    # this month is not over, so it is compared with nothing: "—" and why, never a percentage
+    assert all(c["mom_pct"] is None and c["mom_gap"] == "unfinished" for c in report["comparisons"])
+    gaps = page.locator("[data-gap=unfinished]")
+    assert gaps.count() >= 2 * len([c for c in report["comparisons"] if c["scope"] == report["site"]])
+    assert "本月未结束" in gaps.first.inner_text()
     with page.expect_download() as info:
         page.click("#downloads button[data-format=pdf]")
     info.value.save_as(tmp_path / "report.pdf")

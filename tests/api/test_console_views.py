@@ -318,7 +318,7 @@ def test_the_report_downloads_each_file_with_the_token(server: Server, browser: 
 
 def test_an_admin_files_the_month_and_sees_who_filed_it(server: Server, browser: Browser) -> None:
     page, errors = _open(browser, server, "desk", "reports/2026-11", "admin")
-    assert page.inner_text("#filed-status") == "本月尚未报送"
+    assert page.inner_text("#filed-status") == "该月尚未报送"
     page.click("#file-report")
     page.click("#file-yes")
     _saved(page, "filed:1")

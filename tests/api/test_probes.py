@@ -85,6 +85,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     # the campus and its devices
     ("GET", "/api/v1/campus"): Route("campus", "/api/v1/campus?site=yucai"),
     ("GET", "/api/v1/gateways"): Route("campus", "/api/v1/gateways?site=yucai"),
+    ("GET", "/api/v1/people"): Route("campus", "/api/v1/people?site=yucai"),
+    ("GET", "/api/v1/terms"): Route("campus", "/api/v1/terms?site=yucai"),
     ("GET", "/api/v1/devices"): Route("devices", "/api/v1/devices?site=yucai&building=teach-a"),
     ("POST", "/api/v1/devices"): Route("devices", write=("/api/v1/devices?site=yucai", _DEVICE), body="json"),
     ("GET", "/api/v1/devices/{device_id}"): Route("devices", "/api/v1/devices/ta-fountain?site=yucai"),

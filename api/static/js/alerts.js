@@ -101,7 +101,10 @@ async function mini(a, dev, board) {
       || sensor?.values[0]?.field;
     const body = await getJSON(`/devices/${encodeURIComponent(dev.id)}/readings?` + new URLSearchParams({
       start: localISO(start), end: localISO(end), limit: "2000" }));
-    const pts = body.readings.filter((r) => field in r.values).map((r) => [r.ts, r.values[field]]);
+    // the API's times carry the site's offset: placed on a UTC axis as the site's wall clock (useUTC below), so the
+    // chart reads the site's hours whatever the browser's time zone
+    const pts = body.readings.filter((r) => field in r.values)
+      .map((r) => [Date.parse(r.ts.slice(0, 19) + "Z"), r.values[field]]);
     const lim = sensor?.values.find((v) => v.field === field)?.limits || [];
     const edges = lim.flatMap((l) => [l.low, l.high]).filter((v) => v !== null);
     const range = niceRange(pts.map((p) => p[1]).concat(edges));
@@ -109,7 +112,8 @@ async function mini(a, dev, board) {
       grid: { left: 44, right: 10, top: 26, bottom: 22 }, tooltip: { trigger: "axis" },
       title: { text: `${t("last_24h")} · ${sensor?.values.find((v) => v.field === field)?.name || field}`,
         textStyle: { fontSize: 11, fontWeight: "normal" }, left: 0, top: 0 },
-      xAxis: { type: "time" }, yAxis: { type: "value", ...range },
+      useUTC: true, xAxis: { type: "time", axisLabel: { hideOverlap: true, formatter: { day: "{MM}-{dd}",
+        hour: "{HH}:{mm}", minute: "{HH}:{mm}" } } }, yAxis: { type: "value", ...range },
       series: [{ type: "line", data: pts, showSymbol: false, lineStyle: { color: "#1f4e79" },
         markLine: { symbol: "none", silent: true, label: { show: false }, lineStyle: { color: "#c0392b", type: "dashed" },
           data: edges.map((v) => ({ yAxis: v })) } }],

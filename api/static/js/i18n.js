@@ -241,10 +241,10 @@ export const T = {
   dl_notice: ["水质公示单", "Water notice"],
   dl_no_terms: ["校历中没有学期", "No terms in the calendar"],
   file_heading: ["报送", "Filing"],
-  file_button: ["报送本月月报", "File this month's report"],
+  file_button: ["报送该月月报", "File the month's report"],
   file_again: ["重新报送(更正)", "File again (a correction)"],
-  file_confirm: ["报送后本月月报的各格式文件将被冻结保存。确定报送 {month}？", "Filing freezes every format of the month's report. File {month}?"],
-  file_none: ["本月尚未报送", "Not filed yet"],
+  file_confirm: ["报送后该月月报的各格式文件将被冻结保存。确定报送 {month}？", "Filing freezes every format of the month's report. File {month}?"],
+  file_none: ["该月尚未报送", "Not filed yet"],
   file_done: ["已报送", "Filed"],
   file_version: ["第 {v} 版", "version {v}"],
   file_by: ["报送人", "by"],
@@ -265,6 +265,13 @@ export const T = {
     last_year: ["去年同期无数据", "no data last year"],
   },
   projected_short: ["预计", "proj."],
+  // why the report leaves a change out (reports.energy Gap)
+  report_gap: {
+    unfinished: ["本月未结束", "month not over"],
+    incomplete: ["本期数据不全", "this period incomplete"],
+    compared_incomplete: ["对比期数据不全", "compared period incomplete"],
+    compared_zero: ["对比期无数据", "no data in the compared period"],
+  },
   // alerts (helper 5): an overdue round's or test's value and limit in words
   alert_situation: ["情况", "Status"],
 };

@@ -114,7 +114,7 @@ function render(r) {
       <article class="card"><h3>${t("targets_heading")}</h3>${r.targets.map((g) =>
         `<div class="progress" data-department="${esc(g.department)}" data-kind="${g.kind}"><div class="progress-title">` +
         `${esc(g.department_name)} · ${t("kind")[g.kind]} <small class="muted">${t("ytd_pct")} ` +
-        `${fmt(g.ytd_pct, 1)}%</small></div>` +
+        `${pct(g.ytd_pct, g.ytd_gap).replace(/^\+/, "")}</small></div>` +
         progress(g.month_use, g.month_target, null, g.unit) + "</div>").join("") || `<p>${t("no_targets")}</p>`}
       </article>
       <article class="card wide"><h3>${t("department")}</h3><div class="scroll"><table class="data">
@@ -128,7 +128,7 @@ function render(r) {
       <article class="card"><h3>${t("comparisons")}</h3><div class="scroll"><table class="data">
         <thead><tr><th></th><th>${t("this_month")}</th><th>${t("mom")}</th><th>${t("yoy")}</th></tr></thead>
         <tbody>${r.comparisons.filter((c) => c.scope === r.site).map((c) => `<tr><td>${t(c.metric)}</td>` +
-          `<td>${fmt(c.this_month, 0)}</td><td>${pct(c.mom_pct)}</td><td>${pct(c.yoy_pct)}</td></tr>`).join("")}</tbody>
+          `<td>${fmt(c.this_month, 0)}</td><td>${pct(c.mom_pct, c.mom_gap)}</td><td>${pct(c.yoy_pct, c.yoy_gap)}</td></tr>`).join("")}</tbody>
       </table></div></article>
       <article class="card"><h3>${t("line_loss")}</h3>${r.incomer ? `<p class="big" id="line-loss">` +
         `${fmt(r.incomer.loss_pct, 1)}%</p><p>${t("incomer")} ${fmt(r.incomer.incomer_kwh, 0)} kWh · ` +
@@ -148,7 +148,10 @@ function render(r) {
   }, depts.length);
 }
 
-const pct = (v) => (v === null || v === undefined ? "—" : `${v > 0 ? "+" : ""}${fmt(v, 1)}%`);
+// a change, or "—" with why it is left out (the report's gap: this month unfinished, a period incomplete, ...)
+const pct = (v, gap) => (v === null || v === undefined
+  ? `— ${gap ? `<small class="muted" data-gap="${esc(gap)}">${esc(t("report_gap")[gap] || "")}</small>` : ""}`
+  : `${v > 0 ? "+" : ""}${fmt(v, 1)}%`);
 
 function download(format) {
   return fetchFile(withLang(`/reports/energy?month=${month}&format=${format}`), `energy-report-${month}.${format}`);

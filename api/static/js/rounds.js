@@ -1,11 +1,15 @@
 // Check rounds on the phone: what is due (and who the roster has on it), a round recorded item by item with photos
 // (who and when come from the token and the server), and the rounds recorded lately.
-import { $, api, esc, getJSON, state, t, when, withLang } from "./core.js";
+import { $, api, campus, esc, getJSON, state, t, when, withLang } from "./core.js";
+import { people, personName } from "./siteinfo.js";
 
 export async function showRounds(section, templateArg) {
-  const [due, templates, recent] = await Promise.all([
+  const [due, templates, recent, site, roster] = await Promise.all([
     getJSON(withLang("/inspections/due")), getJSON(withLang("/inspections/templates")),
-    getJSON(withLang("/inspections?limit=10"))]);
+    getJSON(withLang("/inspections?limit=10")), campus(), people()]);
+  // what a person reads for where a round was: the building's or zone's name, never its id
+  const placeName = (r) => (r.building ? site.building[r.building]?.name
+    : site.zones.find((z) => z.id === r.zone)?.name) || r.building || r.zone;
   const byId = Object.fromEntries(templates.map((x) => [x.id, x]));
   const canRecord = state.me.role !== "viewer";
   // one line per round and place: the newest window (today's when it is due), and how many were missed
@@ -31,8 +35,8 @@ export async function showRounds(section, templateArg) {
         data-zone="${esc(g.zone)}">
         <div><b>${esc(g.name)}</b> · ${esc(g.place_name)}${g.mine ? ` <span class="badge mine">${t("round_mine")}</span>`
           : ""}<br>
-          <small>${g.start === g.end ? g.start : `${g.start} – ${g.end}`} ·
-          ${t("round_assigned")} ${g.assigned.map((p) => esc(p.name)).join("、") || "—"}</small></div>
+          <small><time>${esc(g.start === g.end ? g.start : `${g.start} – ${g.end}`)}</time> ·
+          ${t("round_assigned")} ${g.assigned.map((p) => `<span class="who">${esc(p.name)}</span>`).join("、") || "—"}</small></div>
         <span class="badge ${g.status}">${t("round_status")[g.status]}</span>${g.status === "due" && g.missed
           ? `<span class="badge overdue">${t("round_status").overdue} ×${g.missed}</span>`
           : g.missed > 1 ? `<span class="badge overdue">×${g.missed}</span>` : ""}
@@ -42,7 +46,8 @@ export async function showRounds(section, templateArg) {
     <article class="card" id="round-form-card" hidden></article>
     <article class="card"><h3>${t("rounds_recent")}</h3>
       ${recent.length ? `<ul class="rounds-recent">${recent.map((r) => `<li>#${r.id} ${esc(r.template_name)} ·
-        ${esc(r.building || r.zone)} · ${esc(r.recorded_by)} · ${when(r.recorded_at)}
+        ${esc(placeName(r))} · <span class="who">${esc(personName(roster, r.recorded_by))}</span> ·
+        <time>${when(r.recorded_at)}</time>
         ${r.problems ? `<span class="badge overdue">${r.problems} ${t("round_problems")}</span>` : ""}</li>`).join("")}
         </ul>` : `<p class="muted">${t("rounds_none")}</p>`}
     </article>`;
