@@ -26,6 +26,13 @@ def _invalid(exc: ValidationError) -> HTTPException:
     return HTTPException(422, [{k: e[k] for k in ("loc", "msg", "type")} for e in exc.errors()])
 
 
+def _field_names(fields: tuple[str, ...]) -> str:
+    """The file fields a route takes, as a person reads them: a numbered run (photo-0 … photo-99) shortened."""
+    if len(fields) <= 6:
+        return ", ".join(repr(f) for f in fields)
+    return f"{', '.join(repr(f) for f in fields[:3])} … {fields[-1]!r}"
+
+
 def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
@@ -43,7 +50,7 @@ async def read_form(request: Request, file_fields: tuple[str, ...], max_fields: 
             for name, value in form.multi_items():
                 if isinstance(value, UploadFile):
                     if name not in files:
-                        raise HTTPException(422, f"file field {name!r}: use {', '.join(repr(f) for f in file_fields)}")
+                        raise HTTPException(422, f"file field {name!r}: use {_field_names(file_fields)}")
                     files[name].append((value.filename or name, await value.read()))
     except HTTPException:
         raise  # ours, from inside the loop

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Route
 
 from simulators.model import Simulation, load_campus_doc
-from tests.support.console import open_page
+from tests.support.console import Served, open_page
 from tests.support.drive import inbound
 from tests.support.harness import TZ, token_headers
 from tests.support.paths import SAMPLE
@@ -24,30 +23,24 @@ from tests.support.stack import Stack
 pytestmark = pytest.mark.integration
 
 
-@dataclass
-class Server:
-    base: str
-    token: str
-
-
 @pytest.fixture(scope="module")
-def server(app_stack: Callable[..., Stack]) -> Iterator[Server]:
+def server(app_stack: Callable[..., Stack]) -> Iterator[Served]:
     now = datetime.now(TZ)
     sim = Simulation(load_campus_doc(SAMPLE), start=now - timedelta(days=2), end=now, seed=3,
                      faults=["ph_excursion:ta-fountain"])
     stack = app_stack(SAMPLE, inbound(sim.publications()), name="details", evaluate=False)
     token = token_headers(stack.data, "admin", "zhang")["Authorization"].split()[1]
     with serving(stack.app()) as base:
-        yield Server(base, token)
+        yield Served(base, token)
 
 
-def opened(browser: Browser, server: Server, size: str, lang: str = "zh-CN") -> tuple[Page, list[str]]:
+def opened(browser: Browser, server: Served, size: str, lang: str = "zh-CN") -> tuple[Page, list[str]]:
     page, errors = open_page(browser, size)
     page.add_init_script(f"localStorage.setItem('mw-lang', '{lang}')")
     return page, errors
 
 
-def show(page: Page, server: Server, view: str) -> None:
+def show(page: Page, server: Served, view: str) -> None:
     if not page.url.startswith(server.base):
         page.goto(f"{server.base}/#token={server.token}")
         page.wait_for_selector("body[data-shown=overview]")
@@ -63,7 +56,7 @@ def alert(i: int, severity: str, started: str) -> dict[str, Any]:
             "building_name": "第一食堂", "subject": f"dev-{i}", "subject_name": f"设备{i}", "started": started}
 
 
-def test_open_alerts_on_the_overview_are_most_severe_first(server: Server, browser: Browser) -> None:
+def test_open_alerts_on_the_overview_are_most_severe_first(server: Served, browser: Browser) -> None:
     # whatever order the API sends: six newer minor ones, then a major and the critical night leak
     minors = [alert(10 + i, "minor", f"2026-12-03T0{i}:00:00+08:00") for i in range(6)]
     sent = [*minors, alert(2, "major", "2026-12-02T09:00:00+08:00"), alert(1, "critical", "2026-12-02T02:00:00+08:00")]
@@ -85,7 +78,7 @@ def test_open_alerts_on_the_overview_are_most_severe_first(server: Server, brows
 
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
-def test_the_navigation_is_one_row_on_a_phone(server: Server, browser: Browser, lang: str) -> None:
+def test_the_navigation_is_one_row_on_a_phone(server: Served, browser: Browser, lang: str) -> None:
     page, errors = opened(browser, server, "phone", lang)
     try:
         for view in ("overview", "sweep"):
@@ -110,7 +103,7 @@ def test_the_navigation_is_one_row_on_a_phone(server: Server, browser: Browser, 
     assert not errors, errors
 
 
-def test_a_legend_names_only_series_that_have_data(server: Server, browser: Browser) -> None:
+def test_a_legend_names_only_series_that_have_data(server: Served, browser: Browser) -> None:
     page, errors = opened(browser, server, "desk")
     try:
         show(page, server, "building/canteen-1")  # no data a year ago: no "去年同期" entry without a line
@@ -122,7 +115,7 @@ def test_a_legend_names_only_series_that_have_data(server: Server, browser: Brow
     assert not errors, errors
 
 
-def test_water_values_and_the_projection_read_sensibly(server: Server, browser: Browser) -> None:
+def test_water_values_and_the_projection_read_sensibly(server: Served, browser: Browser) -> None:
     page, errors = opened(browser, server, "phone")
     try:
         show(page, server, "overview")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import pytest
 from playwright.sync_api import Browser
@@ -16,7 +15,7 @@ from api.tokens import TokenStore
 from campus.clock import FrozenClock
 from campus.db import DataDir
 from simulators.model import Simulation, load_campus_doc
-from tests.support.console import SHOTS, open_page
+from tests.support.console import SHOTS, Served, open_page
 from tests.support.drive import inbound
 from tests.support.harness import TZ
 from tests.support.paths import SAMPLE
@@ -28,14 +27,8 @@ pytestmark = pytest.mark.integration
 NIGHT = dt.datetime(2026, 11, 18, 23, 30, tzinfo=TZ)  # a Wednesday in the autumn term
 
 
-@dataclass
-class Server:
-    base: str
-    token: str
-
-
 @pytest.fixture(scope="module")
-def server(app_stack: Callable[..., Stack]) -> Iterator[Server]:
+def server(app_stack: Callable[..., Stack]) -> Iterator[Served]:
     sim = Simulation(load_campus_doc(SAMPLE), start=NIGHT - dt.timedelta(days=9, hours=23, minutes=30), end=NIGHT,
                      seed=7, faults=["over_budget"])
     stack = app_stack(SAMPLE, inbound(sim.publications()), name="sweep-console", evaluate=False)
@@ -43,11 +36,11 @@ def server(app_stack: Callable[..., Stack]) -> Iterator[Server]:
     token = tokens.create("王芳", "electrician")
     tokens.close()
     with serving(stack.app(FrozenClock(ms(NIGHT)))) as base:
-        yield Server(base, token)
+        yield Served(base, token)
 
 
 @pytest.mark.parametrize(("size", "lang"), [("desk", "zh-CN"), ("phone", "en")])
-def test_the_sweep_page_flags_a_canteen_on_all_night_and_lists_water_and_gas(server: Server, browser: Browser,
+def test_the_sweep_page_flags_a_canteen_on_all_night_and_lists_water_and_gas(server: Served, browser: Browser,
                                                                            size: str, lang: str) -> None:
     page, errors = open_page(browser, size)
     page.goto(f"{server.base}/#token={server.token}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from simulators.model import Simulation, load_campus_doc
-from tests.support.console import open_page
+from tests.support.console import Served, open_page
 from tests.support.drive import inbound
 from tests.support.harness import TZ, token_headers
 from tests.support.paths import SAMPLE
@@ -30,20 +29,14 @@ CHARTS = """sel => [...document.querySelectorAll(sel)].map((el) => {
 PROJECTED = re.compile(r"(预计月末|预计) \d[\d,]*%")
 
 
-@dataclass
-class Server:
-    base: str
-    token: str
-
-
 @pytest.fixture(scope="module")
-def server(app_stack: Callable[..., Stack]) -> Iterator[Server]:
+def server(app_stack: Callable[..., Stack]) -> Iterator[Served]:
     now = datetime.now(TZ)
     sim = Simulation(load_campus_doc(SAMPLE), start=now - timedelta(days=9), end=now, seed=5)
     stack = app_stack(SAMPLE, inbound(sim.publications()), name="timezone", evaluate=False)
     token = token_headers(stack.data, "admin", "zhang")["Authorization"].split()[1]
     with serving(stack.app()) as base:
-        yield Server(base, token)
+        yield Served(base, token)
 
 
 def show(page: Page, base: str, view: str) -> None:
@@ -52,7 +45,7 @@ def show(page: Page, base: str, view: str) -> None:
     page.wait_for_selector(f"body[data-shown='{view}']")
 
 
-def seen(browser: Browser, server: Server, timezone: str) -> dict[str, Any]:
+def seen(browser: Browser, server: Served, timezone: str) -> dict[str, Any]:
     """What a browser in ``timezone`` shows of the site's day and month (the projections' percentages apart)."""
     page, errors = open_page(browser, "desk", timezone)
     try:
@@ -82,7 +75,7 @@ def site_minute() -> tuple[str, int, int]:
     return now.strftime("%Y-%m-%d"), now.hour, now.minute
 
 
-def test_a_browser_elsewhere_sees_the_sites_day_and_month(server: Server, browser: Browser) -> None:
+def test_a_browser_elsewhere_sees_the_sites_day_and_month(server: Served, browser: Browser) -> None:
     for _ in range(5):  # the site's minute may turn while the three browsers look: then they look again
         before = site_minute()
         views = {tz: seen(browser, server, tz) for tz in BROWSERS}

@@ -50,6 +50,11 @@ def test_each_item_has_its_own_photos_and_its_hazard_takes_them(tmp_path: Path) 
                        files=[("photo-7", ("x.png", png(), "image/png"))])
         assert stray.status_code == 422
         assert "photo-7" in stray.json()["detail"]
+        unknown = c.post("/api/v1/inspections", data={"record": json.dumps(record)}, headers=electrician,
+                         files=[("picture", ("x.png", png(), "image/png"))])
+        assert unknown.status_code == 422
+        said = unknown.json()["detail"]  # the fields it takes, shortened, not a list of 101 names
+        assert said == "file field 'picture': use 'photo', 'photo-0', 'photo-1' … 'photo-99'", said
 
 
 def test_templates_due_rounds_and_rounds_read_in_english(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ the page's errors (Chromium itself is the ``browser`` fixture, tests/api/conftes
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page
@@ -12,6 +13,14 @@ from tests.support.paths import ROOT
 
 SHOTS = Path(os.environ.get("METERWATCH_SCREENSHOTS") or ROOT / "build" / "screenshots")
 SIZES = {"desk": (1400, 1000), "phone": (375, 812)}
+
+
+@dataclass(frozen=True)
+class Served:
+    """A console served on a loopback port (``base``), and one admin's token for it."""
+
+    base: str
+    token: str
 
 
 def open_page(browser: Browser, size: str, timezone: str = "Asia/Shanghai") -> tuple[Page, list[str]]:
