@@ -71,7 +71,9 @@ function loadCurve(body, clock) {
     [t("last_week"), dayAdd(clock.date, -7), "#b9770e", 1.5]];
   const data = series.map(([, day]) => dayBuckets(body, day));
   data[0] = data[0].map((v, h) => (h < clock.hour ? v : null));  // this hour is not over: left out of today's curve
+  // today's line is drawn above yesterday's and last week's (z), which would otherwise cover its first hours
   const lines = series.map(([name, , color, width], i) => ({ name, type: "line", data: data[i], showSymbol: false,
+    z: i === 0 ? 3 : 2,
     lineStyle: { width, color, type: i === 2 ? "dashed" : "solid" }, itemStyle: { color },
     areaStyle: i === 0 ? { opacity: 0.08 } : undefined }));
   chart($("#load-chart"), {
