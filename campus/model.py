@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from campus.contract import REGISTER_FIELD, Identifier, Kind
+from campus.contract import KIND_FIELDS, REGISTER_FIELD, Identifier, Kind
 from campus.errors import ConfigError
 from campus.yamlfile import parse_yaml_model, read_text
 
@@ -70,14 +70,166 @@ class Zone(BaseModel):
     buildings: list[Identifier] = Field(default_factory=list)
 
 
+HOST_PORT = r"^[A-Za-z0-9.\-\[\]:]{1,253}:[0-9]{1,5}$"
+HostPort = Annotated[str, Field(pattern=HOST_PORT, description="host:port, e.g. 10.1.2.3:8899")]
+MAX_INTERVAL_S = 31 * 86_400  # a meter read by hand is read once a month
+
+
+class Protocol(StrEnum):
+    """What a meter speaks on its bus."""
+
+    DLT645 = "dlt645"            # DL/T 645-2007 (electricity)
+    DLT645_1997 = "dlt645_1997"  # DL/T 645-1997 (older electricity meters)
+    CJT188 = "cjt188"            # CJ/T 188-2004 (water, gas, heat)
+    MODBUS = "modbus"            # Modbus RTU on a serial line, Modbus TCP on a modbus_tcp bus
+
+
+# each protocol's line convention: DL/T 645 and CJ/T 188 2400 8E1, Modbus RTU 9600 8N1
+SERIAL_DEFAULTS: dict[Protocol, tuple[int, str]] = {
+    Protocol.DLT645: (2400, "E"), Protocol.DLT645_1997: (1200, "E"), Protocol.CJT188: (2400, "E"),
+    Protocol.MODBUS: (9600, "N"),
+}
+
+
+class DtuTopics(BaseModel):
+    """A 4G DTU that carries the bus bytes over MQTT: requests published to ``down``, answers on ``up``."""
+
+    model_config = _Strict
+    up: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^#+\x00]+$")]
+    down: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^#+\x00]+$")]
+
+
+class Bus(BaseModel):
+    """One RS-485 (or M-Bus) line of a gateway, and how it is reached: exactly one of ``serial`` (an adapter on
+    the gateway box), ``tcp`` (a serial server or DTU in transparent mode; the gateway connects), ``listen``
+    (DTUs dial in and first send ``register``), ``mqtt`` (a 4G DTU carrying the bus bytes over MQTT) or
+    ``modbus_tcp`` (a Modbus TCP meter or gateway)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+    name: Identifier
+    serial: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="serial device path on the gateway box, e.g. /dev/ttyUSB0")
+    baud: Literal[300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] | None = Field(
+        default=None, description="default: the protocol's convention (DL/T 645, CJ/T 188: 2400; Modbus: 9600)")
+    parity: Literal["N", "E", "O"] | None = Field(default=None, description="default: E for DL/T 645 and "
+                                                  "CJ/T 188, N for Modbus")
+    stopbits: Literal[1, 2] = 1
+    tcp: HostPort | None = Field(default=None, description="a serial server or DTU in transparent TCP mode")
+    listen: HostPort | None = Field(default=None, description="the address DTUs dial in to")
+    registration: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        default=None, alias="register", description="the registration packet (注册包) a dialling DTU sends first; 'hex:4757…' "
+        "for bytes")
+    heartbeat: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        default=None, description="the DTU's heartbeat packet (心跳包), dropped from the bus bytes")
+    mqtt: DtuTopics | None = None
+    modbus_tcp: HostPort | None = Field(default=None, description="a Modbus TCP device, e.g. 10.1.2.4:502")
+    timeout_ms: int = Field(default=1000, ge=50, le=30_000, description="wait this long for an answer")
+    retries: int = Field(default=2, ge=0, le=5, description="ask again this many times before giving up")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Bus:
+        ways = [w for w in ("serial", "tcp", "listen", "mqtt", "modbus_tcp") if getattr(self, w) is not None]
+        if len(ways) != 1:
+            raise ValueError(f"bus {self.name!r}: give exactly one of serial, tcp, listen, mqtt, modbus_tcp "
+                             f"(got {', '.join(ways) or 'none'})")
+        if self.registration is not None and self.listen is None:
+            raise ValueError(f"bus {self.name!r}: register is the packet a DTU sends when it dials in; "
+                             "it needs listen")
+        if self.serial is None and (self.baud is not None or self.parity is not None):
+            raise ValueError(f"bus {self.name!r}: baud and parity are set on the DTU or serial server "
+                             "itself, not here")
+        return self
+
+    @property
+    def way(self) -> str:
+        return next(w for w in ("serial", "tcp", "listen", "mqtt", "modbus_tcp") if getattr(self, w) is not None)
+
+
 class Gateway(BaseModel):
     """A concentrator or DTU (集中器 / DTU) that publishes for the devices naming it. It connects to the broker
-    with its id as the MQTT username; so does a device without a gateway, for itself."""
+    with its id as the MQTT username; so does a device without a gateway, for itself. Its ``buses`` are the
+    lines that ``meterwatch gateway`` polls."""
 
     model_config = _Strict
     id: Identifier
     name: str = ""
     building: Identifier | None = Field(default=None, description="where it is installed")
+    buses: list[Bus] = Field(default_factory=list, max_length=64)
+
+    @model_validator(mode="after")
+    def _bus_names(self) -> Gateway:
+        seen: set[str] = set()
+        for bus in self.buses:
+            if bus.name in seen:
+                raise ValueError(f"gateway {self.id!r}: bus name {bus.name!r} is used twice")
+            seen.add(bus.name)
+        return self
+
+    def bus(self, name: str) -> Bus | None:
+        return next((b for b in self.buses if b.name == name), None)
+
+
+class ModbusRegister(BaseModel):
+    """Where one value sits in a Modbus meter: ``address`` (0-based), ``type``, ``scale`` (value = raw ×
+    scale), ``word_order`` of 32/64-bit values (ABCD: high word first; CDAB: low word first) and ``function``
+    (3 holding, 4 input registers)."""
+
+    model_config = _Strict
+    address: int = Field(ge=0, le=65_535)
+    type: Literal["int16", "uint16", "int32", "uint32", "float32", "int64", "uint64"] = "uint16"
+    scale: float = Field(default=1.0, allow_inf_nan=False)
+    word_order: Literal["ABCD", "CDAB"] = "ABCD"
+    function: Literal[3, 4] = 3
+
+    @field_validator("scale")
+    @classmethod
+    def _nonzero(cls, value: float) -> float:
+        if value == 0:
+            raise ValueError("scale 0 makes every value 0")
+        return value
+
+
+class Meter(BaseModel):
+    """How the gateway reaches a device: its ``bus``, ``protocol`` and address as printed on the nameplate
+    (12 digits for DL/T 645, 14 hex digits — meter number then manufacturer code — for CJ/T 188), or the Modbus
+    ``unit`` with a named ``profile`` or an inline ``registers`` map."""
+
+    model_config = _Strict
+    bus: Identifier
+    protocol: Protocol
+    address: str | None = Field(default=None, max_length=14)
+    unit: int | None = Field(default=None, ge=1, le=247, description="Modbus unit id")
+    profile: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")] | None = Field(
+        default=None, description="a shipped Modbus register map (meterwatch gateway profiles)")
+    registers: dict[str, ModbusRegister] | None = Field(default=None, max_length=16)
+    meter_type: int | None = Field(default=None, ge=0, le=255, description="CJ/T 188 meter type T (0x10 cold "
+                                   "water, 0x11 hot water, 0x30 gas); default from the device's kind")
+
+    @model_validator(mode="after")
+    def _address(self) -> Meter:
+        p = self.protocol
+        if p in (Protocol.DLT645, Protocol.DLT645_1997):
+            if self.address is None or not re.fullmatch(r"[0-9]{12}", self.address):
+                raise ValueError(f"a {p.value} address is the 12 digits on the nameplate, e.g. 000012345678 "
+                                 f"(got {self.address!r})")
+        elif p is Protocol.CJT188:
+            if self.address is None or not re.fullmatch(r"[0-9A-Fa-f]{14}", self.address):
+                raise ValueError("a cjt188 address is 14 hex digits: the meter number (10) then the "
+                                 f"manufacturer code (4), e.g. 12345678901234 (got {self.address!r})")
+            self.address = self.address.upper()
+        if p is Protocol.MODBUS:
+            if self.unit is None:
+                raise ValueError("a modbus meter needs its unit id (1-247)")
+            if (self.profile is None) == (self.registers is None):
+                raise ValueError("a modbus meter needs exactly one of profile (a shipped register map) or "
+                                 "registers (an inline map)")
+            if self.address is not None:
+                raise ValueError("a modbus meter is addressed by unit, not address")
+        elif self.unit is not None or self.profile is not None or self.registers is not None:
+            raise ValueError(f"unit, profile and registers are for modbus meters, not {p.value}")
+        if self.meter_type is not None and p is not Protocol.CJT188:
+            raise ValueError("meter_type is the CJ/T 188 meter type byte")
+        return self
 
 
 class Device(BaseModel):
@@ -88,13 +240,16 @@ class Device(BaseModel):
     zone: Identifier | None = None
     name: str = ""
     gateway: Identifier | None = Field(default=None, description="the gateway that publishes for it; none: itself")
-    interval_s: int = Field(default=900, gt=0, le=86_400, description="reporting interval; 15 min standard")
+    interval_s: int = Field(default=900, gt=0, le=MAX_INTERVAL_S, description="reporting interval; 15 min "
+                            "standard, up to 31 days for a meter read by hand")
     multiplier: float = Field(default=1.0, gt=0, description="CT/PT ratio applied to register deltas")
     rated_capacity: float | None = Field(default=None, gt=0, description="max kW or m3/h, for plausibility")
     initial_register: float | None = Field(default=None, ge=0, description="register reading at installation")
     role: str | None = Field(default=None, description="e.g. drinking, canteen_water, water_heater, secondary_supply; "
                              "'incomer' for a site supply meter")
     parent: Identifier | None = Field(default=None, description="sub-meter of this meter (its use is already in it)")
+    meter: Meter | None = Field(default=None, description="how its gateway reads it: bus, protocol, address")
+    manual: bool = Field(default=False, description="read by hand (抄表): no gateway, no meter link")
 
     @property
     def counts_in_totals(self) -> bool:
@@ -108,6 +263,22 @@ class Device(BaseModel):
             self.multiplier != 1.0 or self.rated_capacity is not None or self.initial_register is not None
         ):
             raise ValueError("water_quality sensors have no register: drop multiplier/rated_capacity/initial_register")
+        m = self.meter
+        if m is not None:
+            if self.gateway is None:
+                raise ValueError("a meter link (meter:) names a bus of the device's gateway: set gateway")
+            if m.protocol in (Protocol.DLT645, Protocol.DLT645_1997) and self.kind is not Kind.ELECTRICITY:
+                raise ValueError(f"{m.protocol.value} is for electricity meters, not {self.kind.value}")
+            if m.protocol is Protocol.CJT188 and self.kind not in (Kind.WATER, Kind.GAS):
+                raise ValueError(f"cjt188 is for water and gas meters, not {self.kind.value}")
+            unknown = sorted(set(m.registers or {}) - set(KIND_FIELDS[self.kind]))
+            if unknown:
+                raise ValueError(f"registers {', '.join(unknown)} are not {self.kind.value} values; use "
+                                 f"{', '.join(KIND_FIELDS[self.kind])}")
+        if self.manual and (self.gateway is not None or m is not None):
+            raise ValueError("a meter read by hand (manual: true) has no gateway and no meter link")
+        if self.manual and REGISTER_FIELD[self.kind] is None:
+            raise ValueError("only meters with a register are read by hand")
         return self
 
 
@@ -187,6 +358,21 @@ class Campus(BaseModel):
             if dev.gateway not in listed:  # named in a ledger row or an API call: it exists from now on
                 self.gateways.append(Gateway(id=dev.gateway))
                 listed.add(dev.gateway)
+        gateways = {g.id: g for g in self.gateways}
+        wired: dict[tuple[str, str, str], str] = {}
+        for dev in self.devices:
+            if dev.meter is None or dev.gateway is None:
+                continue
+            bus = gateways[dev.gateway].bus(dev.meter.bus)
+            if bus is None:
+                raise ValueError(f"device {dev.id!r}: gateway {dev.gateway!r} has no bus {dev.meter.bus!r} "
+                                 f"(buses: {', '.join(b.name for b in gateways[dev.gateway].buses) or 'none'})")
+            if bus.modbus_tcp is not None and dev.meter.protocol is not Protocol.MODBUS:
+                raise ValueError(f"device {dev.id!r}: bus {bus.name!r} is Modbus TCP; only modbus meters are on it")
+            key = (dev.gateway, bus.name, dev.meter.address or f"unit {dev.meter.unit}")
+            if key in wired:
+                raise ValueError(f"device {dev.id!r}: {key[2]} on bus {bus.name!r} is already device {wired[key]!r}")
+            wired[key] = dev.id
         for dev in self.devices:
             if dev.parent is not None and kinds.get(dev.parent) != dev.kind:
                 raise ValueError(f"device {dev.id!r}: parent {dev.parent!r} must be a {dev.kind.value} meter "

@@ -12,14 +12,15 @@ from tests.support.paths import ROOT
 ALLOWED: dict[str, set[str]] = {
     "campus": set(),
     "ingest": {"campus"},
-    "simulators": set(),
+    "gateway": {"campus", "ingest"},
+    "simulators": {"gateway"},  # gateway.protocols only: the meters' wire, which imports nothing (below)
     "alerts": {"campus", "ingest"},
     "reports": {"campus", "ingest"},
     "records": {"campus", "ingest", "alerts", "reports"},
-    "app": {"campus", "ingest", "alerts", "reports", "records", "simulators"},
+    "app": {"campus", "ingest", "gateway", "alerts", "reports", "records", "simulators"},
     "deploy": {"campus", "ingest", "app"},
-    "api": {"campus", "ingest", "alerts", "reports", "records", "app", "deploy"},
-    "cli": {"campus", "ingest", "alerts", "reports", "records", "app", "deploy", "api", "simulators"},
+    "api": {"campus", "ingest", "gateway", "alerts", "reports", "records", "app", "deploy"},
+    "cli": {"campus", "ingest", "gateway", "alerts", "reports", "records", "app", "deploy", "api", "simulators"},
 }
 
 
@@ -54,6 +55,19 @@ def test_every_import_points_down() -> None:
     upward = [f"{src} -> {dst}" for src, dsts in _graph().items() for dst in sorted(dsts)
               if (a := src.split(".")[0]) != (b := dst.split(".")[0]) and b not in ALLOWED[a]]
     assert upward == []
+
+
+def test_the_wire_stands_alone() -> None:
+    """``gateway.protocols`` (the frames meters speak) imports nothing of meterwatch, and is all the simulated
+    meters take from the gateway: a simulated meter knows the wire, not the gateway that reads it."""
+    wire = "gateway.protocols"
+    graph = _graph()
+    outside = [f"{src} -> {dst}" for src, dsts in graph.items() if src.startswith(wire)
+               for dst in sorted(dsts) if not dst.startswith(wire)]
+    simulators = [f"{src} -> {dst}" for src, dsts in graph.items() if src.startswith("simulators")
+                  for dst in sorted(dsts) if dst.startswith("gateway") and not dst.startswith(wire)]
+    assert outside == []
+    assert simulators == []
 
 
 def test_no_module_imports_itself_back() -> None:
