@@ -117,8 +117,8 @@ class Bus(BaseModel):
     tcp: HostPort | None = Field(default=None, description="a serial server or DTU in transparent TCP mode")
     listen: HostPort | None = Field(default=None, description="the address DTUs dial in to")
     registration: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
-        default=None, alias="register", description="the registration packet (注册包) a dialling DTU sends first; 'hex:4757…' "
-        "for bytes")
+        default=None, alias="register",
+        description="the registration packet (注册包) a dialling DTU sends first; 'hex:4757…' for bytes")
     heartbeat: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
         default=None, description="the DTU's heartbeat packet (心跳包), dropped from the bus bytes")
     mqtt: DtuTopics | None = None
