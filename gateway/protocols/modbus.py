@@ -239,7 +239,9 @@ def decode_rtu_answer(frame: RtuFrame, unit: int, block: Block) -> list[int]:
 
 
 def decode_rtu_request(frame: RtuFrame) -> Block:
-    """The block a request asks for (the simulated meter's side)."""
+    """The block a request asks for (the simulated meter's side); ValueError if it is not a read request."""
+    if frame.function not in FUNCTIONS or len(frame.data) != 4:
+        raise ValueError(f"function {frame.function:02X} with {len(frame.data)} data bytes is not a read request")
     start, count = struct.unpack(">HH", frame.data)
     return Block(frame.function, start, count)
 
