@@ -17,6 +17,8 @@ from typing import Generic, NamedTuple, TypeVar
 
 MAX_BUFFER = 4096
 """Bytes a deframer holds at most (a DL/T 645 or CJ/T 188 frame is at most ~270 bytes, RTU 256)."""
+MAX_FRAME = 300
+"""Bytes a protocol's ``scan`` is shown at once: more than any frame of ours (so work per byte is bounded)."""
 RAW_KEPT = 512
 """Bytes of a garbled run kept in :class:`Garbled.raw` (the rest is counted in the reason)."""
 
@@ -116,7 +118,7 @@ class Deframer(Generic[T]):
             if start:
                 self._skip(start)
                 continue
-            res = self._scan(bytes(self._buf))
+            res = self._scan(bytes(self._buf[:MAX_FRAME]))
             if res.status == OK:
                 self._flush(out)
                 out.append(res.item)  # type: ignore[arg-type]
@@ -146,15 +148,13 @@ class Deframer(Generic[T]):
     def _find_start(self, at: int) -> int | None:
         if self._starts is None:
             return at if at < len(self._buf) else None
-        for i in range(at, len(self._buf)):
-            if self._buf[i] in self._starts:
-                return i
-        return None
+        found = [i for i in (self._buf.find(b, at) for b in self._starts) if i >= 0]
+        return min(found) if found else None
 
     def _complete_later(self) -> int | None:
         i = self._find_start(1)
         while i is not None:
-            res = self._scan(bytes(self._buf[i:]))
+            res = self._scan(bytes(self._buf[i:i + MAX_FRAME]))
             if res.status == OK:
                 return i
             i = self._find_start(i + 1)

@@ -142,3 +142,18 @@ def test_at_least_three_profiles() -> None:
     assert len(profiles.PROFILES) >= 3
     with pytest.raises(ValueError, match="energy_kwh"):
         profiles.Profile("x", "m", "m", "s", True, {"power_kw": Register(0, "float32")})
+
+
+def test_rtu_deframer_expecting_an_answer_ignores_other_frames() -> None:
+    block = Block(3, 0, 2)
+    deframer = modbus.RtuDeframer()
+    deframer.expect(5, block)
+    other_unit = modbus.rtu_answer(6, 3, [1, 2])
+    other_count = modbus.rtu_answer(5, 3, [1, 2, 3])
+    mine = modbus.rtu_answer(5, 3, [7, 8])
+    out = deframer.feed(other_unit + other_count + mine)
+    assert [x for x in out if isinstance(x, modbus.RtuFrame)] == [modbus.RtuFrame(5, 3, bytes.fromhex("00 07 00 08"))]
+    (exc,) = deframer.feed(modbus.rtu_exception(5, 3, 2))
+    assert exc == modbus.RtuFrame(5, 0x83, b"\x02")
+    deframer.expect(5, None)
+    assert deframer.feed(other_unit) == [modbus.RtuFrame(6, 3, bytes.fromhex("00 01 00 02"))]
