@@ -54,7 +54,8 @@ HEAT = (0x20, 0x21)
 GAS = 0x30
 ELECTRICITY = 0x40
 
-UNITS: dict[int, tuple[str, float]] = {  # 2004 附录 "单位代号": code → (unit, factor to m³ or kWh)
+# 2004 附录 "单位代号": code → (unit, factor to m³ or kWh); the same 16 codes as FoxEdge's CJT188Unit table.
+UNITS: dict[int, tuple[str, float]] = {
     0x02: ("Wh", 0.001),
     0x05: ("kWh", 1.0),
     0x08: ("MWh", 1000.0),

@@ -71,7 +71,10 @@ FIELDS_1997: dict[str, int] = {  # the same fields, DL/T 645-1997 DI (appendix, 
     "power_factor": 0xB650,  # 总功率因数 X.XXX
 }
 
-# DI → (bytes, decimals, signed). 2007 appendix A; phases B and C follow A (…0200, …0300).
+# DI → (bytes, decimals, signed). 2007 appendix A; phases B and C follow A (…0200, …0300). Formats cross-checked
+# with the DI tables of PyPI's dlt645 3.2 (config/variable_types.py: 02010100 XXX.X, 02020100 XXX.XXX, 02030000
+# XX.XXXX ±79.9999, 02060000 X.XXX ±0.999) and the 1997→2007 DI map of public concentrator code (9010→00010000,
+# B611→02010100, B621→02020100, B630→02030000, 921F→05060101 日冻结电能量).
 FORMATS_2007: dict[int, tuple[int, int, bool]] = {
     0x00010000: (4, 2, False),
     **{0x02010000 | p << 8: (2, 1, False) for p in (1, 2, 3)},
