@@ -114,3 +114,12 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
         notes="evcc reads these as the line's real values (no ratio applied afterwards); no power factor map.",
     ),
 )}
+
+
+def get(name: str) -> Profile:
+    """The profile called ``name``; ValueError naming the shipped ones if there is none."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"no Modbus profile {name!r}; shipped: {', '.join(sorted(PROFILES))} "
+                         "(or give the meter an inline registers: map)") from None

@@ -157,3 +157,9 @@ def test_rtu_deframer_expecting_an_answer_ignores_other_frames() -> None:
     assert exc == modbus.RtuFrame(5, 0x83, b"\x02")
     deframer.expect(5, None)
     assert deframer.feed(other_unit) == [modbus.RtuFrame(6, 3, bytes.fromhex("00 01 00 02"))]
+
+
+def test_profile_lookup_names_the_shipped_ones() -> None:
+    assert profiles.get("eastron-sdm630").maker == "Eastron"
+    with pytest.raises(ValueError, match="shipped: acrel-adw300, chint-ddsu666"):
+        profiles.get("acrel-adl400")
