@@ -13,8 +13,8 @@ Properties, for each protocol:
 - decode_answer / decode_request on arbitrary frames raise only the documented errors.
 
 Frames per run: 3 protocols × EXAMPLES (150) examples × (1–8 valid frames; one corrupted frame per byte of a
-frame and one truncated frame per cut, ~20–40 each; 2–3 in the others): some 50,000 frames, never fewer
-than 10,000.
+frame and one truncated frame per cut, ~20–40 each; 2–3 in the others). Counted: about 31,000 whole frames
+taken and 24,000 Garbled given back per run, never fewer than 10,000 frames.
 """
 
 from __future__ import annotations
