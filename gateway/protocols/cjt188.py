@@ -21,8 +21,10 @@ The abnormal answer's DATA is SER and ST (3 bytes).
 
 Byte order of the DI in the field: the standard's table prints the DI as "DI0 DI1 = 90 1F", and meters
 exist that want ``90 1F`` on the wire and others that want ``1F 90`` (low byte first, per the transmission
-rule); each answers with the order it was asked in. We send ``1F 90`` unless asked otherwise
-(``di_order="901F"``) and accept either order in answers.
+rule); each answers with the order it was asked in (published exchanges: ``01 03 90 1F 00`` answered
+``81 16 90 1F …`` at cnblogs.com/cj94/p/18534598; ``01 03 1F 90 00`` answered ``81 16 1F 90 …`` at
+cnblogs.com/yangykaifa/p/7010777.html; Aixi Wang's python_cjt188, tested on a DN15 meter, sends ``1F 90``).
+We send ``1F 90`` unless asked otherwise (``di_order="901F"``) and accept either order in answers.
 
 CJ/T 188-2018 (户用计量仪表数据传输技术条件, which replaced 2004): we could not read its text, and found no
 public source that says what it changed for reading the cumulative volume; tools advertise "2004/2018" with
