@@ -1,22 +1,23 @@
 """DL/T 645-2007 (and -1997) frames: what electricity meters on RS-485 speak.
 
-Frame (both versions, DL/T 645-2007 §4.1 "帧格式"; DL/T 645-1997 §4):
+Frame (both versions, DL/T 645-2007 "帧格式"; DL/T 645-1997):
 ``[FE…] 68 A0…A5 68 C L DATA CS 16``
-- FE: wake-up preamble, up to 4 bytes, sent before a frame by the master (2007 §4.2 "传输前导字节");
+- FE: wake-up preamble, up to 4 bytes, sent before a frame by the master (2007 "传输前导字节");
   a receiver skips anything before ``68``.
 - A0…A5: the address, 6 bytes BCD, least significant first; the nameplate ``000000001234`` is sent
-  ``34 12 00 00 00 00``. ``99…99`` broadcast (time only), ``AA…AA`` wildcard (read address, 2007 §4.1.2).
+  ``34 12 00 00 00 00``. ``99…99`` broadcast (time only), ``AA…AA`` wildcard (2007 read address).
 - C: control. Bit 7 direction (1 = answer), bit 6 abnormal answer, bit 5 follow-up frame; bits 0–4 the
-  function: 2007 ``11`` read data, ``13`` read address, ``08`` broadcast time (2007 §4.1.3 "控制码C");
-  1997 ``01`` read data, ``08`` broadcast time (1997 §4.3).
-- L: length of DATA, at most 200 on a read (2007 §4.1.4 "数据域长度L": "读数据时L≤200").
-- DATA is sent byte by byte +33H and taken −33H (2007 §4.1.5 "数据域DATA"; 1997 the same).
-- CS: sum mod 256 of every byte from the first 68 to the last DATA byte (2007 §4.1.6).
+  function: 2007 ``11`` read data, ``13`` read address, ``08`` broadcast time (2007 "控制码C");
+  1997 ``01`` read data, ``08`` broadcast time.
+- L: length of DATA, at most 200 on a read (2007 "数据域长度L": "读数据时L≤200").
+- DATA is sent byte by byte +33H and taken −33H (2007 "数据域DATA"; 1997 the same).
+- CS: sum mod 256 of every byte from the first 68 to the last DATA byte (2007 "校验码CS").
 
-Data identifiers: 2007 has 4 bytes, DI0 sent first (2007 §4.1.5, appendix A); 1997 has 2 bytes, DI0 first
+Data identifiers: 2007 has 4 bytes, DI0 sent first (2007 appendix A); 1997 has 2 bytes, DI0 first
 (1997 appendix "数据标识", e.g. 9010 sent ``10 90``, i.e. ``43 C3`` with the offset). Values are BCD, least
 significant byte first; in 2007 the top bit of the most significant byte of a current, power or power
-factor is its sign (2007 appendix A, "最高位表示方向"). 1997 defines no sign: its values are unsigned.
+factor is its sign (2007 appendix A, the formats of 电流, 功率 and 功率因数; the ranges ±79.9999 etc.). For 1997
+we found no sign rule and read its values unsigned: an assumption, said here.
 
 An abnormal answer (2007 ``D1``, 1997 ``C1``) carries one error byte; bit 1 is "no such data" (2007 表
 "错误信息字SERR": bit1 无请求数据; 1997 "数据标识错"). It raises :class:`Abnormal`, with the words.
@@ -34,17 +35,17 @@ from datetime import datetime
 from gateway.protocols import frames
 from gateway.protocols.frames import Garbled, bcd_to_int, checksum, int_to_bcd
 
-START = 0x68  # 2007 §4.1.1 "帧起始符"
-END = 0x16  # 2007 §4.1.7 "结束符"
-WAKE = 0xFE  # 2007 §4.2 "前导字节"
-OFFSET = 0x33  # 2007 §4.1.5: "发送方按字节进行加33H处理，接收方按字节进行减33H处理"
-MAX_DATA = 200  # 2007 §4.1.4 "读数据时L≤200"
-BROADCAST = "999999999999"  # 2007 §4.1.2 "广播地址"
-WILDCARD = "AAAAAAAAAAAA"  # 2007 §4.1.2 "通配地址" (read address)
+START = 0x68  # 2007 "帧起始符"
+END = 0x16  # 2007 "结束符"
+WAKE = 0xFE  # 2007 "前导字节"
+OFFSET = 0x33  # 2007: "发送方按字节进行加33H处理，接收方按字节进行减33H处理"
+MAX_DATA = 200  # 2007 "读数据时L≤200"
+BROADCAST = "999999999999"  # 2007 "广播地址"
+WILDCARD = "AAAAAAAAAAAA"  # 2007 "通配地址" (read address)
 
-READ_2007, READ_ADDRESS_2007, TIME = 0x11, 0x13, 0x08  # 2007 §4.1.3 / §6 (命令: 读数据, 读通信地址, 广播校时)
-READ_1997 = 0x01  # 1997 §4.3 "读数据"
-ANSWER, ABNORMAL, FOLLOW_UP = 0x80, 0x40, 0x20  # control bits 7, 6, 5 (2007 §4.1.3, 1997 §4.3)
+READ_2007, READ_ADDRESS_2007, TIME = 0x11, 0x13, 0x08  # 2007 控制码C: 读数据, 读通信地址, 广播校时
+READ_1997 = 0x01  # 1997 "读数据"
+ANSWER, ABNORMAL, FOLLOW_UP = 0x80, 0x40, 0x20  # control bits 7, 6, 5 (控制码C, both versions)
 
 ERROR_BITS = {  # 2007 表 "错误信息字SERR" (1997 uses bit 0 非法数据, bit 1 数据标识错, bit 2 密码错)
     0x01: "other error",  # 其他错误 (1997: 非法数据 illegal data)
@@ -82,14 +83,14 @@ FORMATS_2007: dict[int, tuple[int, int, bool]] = {
     **{0x02030000 | p << 8: (3, 4, True) for p in (0, 1, 2, 3)},
     **{0x02060000 | p << 8: (2, 3, True) for p in (0, 1, 2, 3)},
 }
-FORMATS_1997: dict[int, tuple[int, int, bool]] = {  # 1997 appendix: unsigned
+FORMATS_1997: dict[int, tuple[int, int, bool]] = {  # 1997 appendix; read unsigned (see the module's docstring)
     0x9010: (4, 2, False),
     **{0xB610 | p: (2, 0, False) for p in (1, 2, 3)},
     **{0xB620 | p: (2, 2, False) for p in (1, 2, 3)},
     **{0xB630 | p: (3, 4, False) for p in (0, 1, 2, 3)},
     **{0xB650 | p: (2, 3, False) for p in (0, 1, 2, 3)},
 }
-FREEZES = 62  # 2007 appendix A 表A.6 "日冻结": 上1次…上62次, DI0 = 01H…3EH
+FREEZES = 62  # 2007 appendix A, 冻结量 "日冻结": 上1次…上62次, DI0 = 01H…3EH
 FREEZE_TIME_SIZE = 5  # YYMMDDhhmm
 ENERGY_SIZE = 4  # XXXXXX.XX
 _ADDRESS = re.compile(r"[0-9A-Fa-f]{12}")
@@ -147,7 +148,7 @@ def _scan(buf: bytes) -> frames.Scan[Frame]:
         return frames.Scan(frames.NEED)
     size = buf[9]
     if size > MAX_DATA:
-        return frames.Scan(frames.BAD, 10, reason=f"length L={size} is over {MAX_DATA} (DL/T 645 §4.1.4)")
+        return frames.Scan(frames.BAD, 10, reason=f"length L={size} is over {MAX_DATA} (DL/T 645: 读数据时L≤200)")
     total = 12 + size
     if len(buf) < total:
         return frames.Scan(frames.NEED)
@@ -198,13 +199,13 @@ def read_address_request(*, preamble: int = 4) -> bytes:
 
 def broadcast_time_request(at: datetime, *, preamble: int = 4) -> bytes:
     """Set every meter's clock to ``at``, in the meters' own (local) time: control 08 to 99…99, DATA
-    ``ss mm hh DD MM YY`` (2007 §6.5 "广播校时"; 1997 the same). No meter answers it."""
+    ``ss mm hh DD MM YY`` (2007 "广播校时"; 1997 the same). No meter answers it."""
     fields = (at.second, at.minute, at.hour, at.day, at.month, at.year % 100)
     return encode(Frame(BROADCAST, TIME, b"".join(int_to_bcd(v, 1) for v in fields)), preamble=preamble)
 
 
 def freeze_time_di(n: int) -> int:
-    """DI of the time of the n-th last daily freeze, n = 1 … 62 (2007 表A.6: 05 06 00 01 … 05 06 00 3E)."""
+    """DI of the time of the n-th last daily freeze, n = 1 … 62 (2007 appendix A 冻结量: 05 06 00 01 … 05 06 00 3E)."""
     return 0x05060000 | _freeze_n(n)
 
 
