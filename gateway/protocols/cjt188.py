@@ -1,6 +1,6 @@
 """CJ/T 188 frames: what water, gas and heat meters on RS-485 / M-Bus speak.
 
-Frame (CJ/T 188-2004 §5 "帧格式", 表2): ``[FE…] 68 T A0…A6 C L DATA CS 16``
+Frame (CJ/T 188-2004 表2 "帧格式"): ``[FE…] 68 T A0…A6 C L DATA CS 16``
 - FE: 2–4 wake-up bytes sent before a frame (2004 "前导字节: 在发送帧信息之前，应先发送2～4个字节FEH");
   a receiver skips anything before ``68``.
 - T: meter type (2004 表3): 10 cold water, 11 hot water, 12 direct-drinking water, 13 reclaimed water,

@@ -3,8 +3,8 @@
 Rules:
 - BCD here is packed BCD (two decimal digits a byte), least significant byte first, as DL/T 645 (both
   versions) and CJ/T 188 send every number. A byte whose nibble is above 9 is not BCD: ValueError.
-- The checksum of DL/T 645 and CJ/T 188 is the sum of the bytes mod 256 (DL/T 645-2007 §4.1.2 "校验码CS";
-  CJ/T 188-2004 §5.1 "校验码").
+- The checksum of DL/T 645 and CJ/T 188 is the sum of the bytes mod 256 (DL/T 645-2007 "校验码CS";
+  CJ/T 188-2004 "校验码": "从帧起始符开始到校验码之前的所有各字节进行二进制算术累加，不计超过FFH的溢出值").
 - A :class:`Deframer` takes bytes as they arrive, in any pieces, and gives back whole frames, each checked,
   or :class:`Garbled` in words for whatever could not be taken. It never raises on input, resynchronises
   on the next possible start after a bad frame, and never holds more than ``limit`` bytes.
