@@ -345,6 +345,7 @@ class ListenLink:
         self.handshake_s = handshake_s
         self._arrived = threading.Condition()
         self.registration = packet(bus.registration) if bus.registration else b""
+        self.registration_text = bus.registration or ""
         heartbeat = packet(bus.heartbeat) if bus.heartbeat else b""
         self._stream = _Stream([heartbeat, self.registration])
         self._lock = threading.Lock()
@@ -470,7 +471,7 @@ class ListenLink:
             self._sock = newer
             self._stream.flush()
         if self._sock is None:
-            packet_words = f" with registration packet {self.registration!r}" if self.registration else ""
+            packet_words = f" with registration packet {self.registration_text!r}" if self.registration else ""
             raise LinkDown(f"no DTU has dialled in to {self.where}{packet_words}: check the DTU's server address "
                            "and port, its registration packet, and its 4G/network signal")
         return self._sock
