@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from campus.model import SERIAL_DEFAULTS, Bus, Device
@@ -47,7 +47,7 @@ BITS_PER_CHAR = 11          # start + 8 data + parity (or a second stop) + stop
 MAX_ANSWER_BYTES = 300      # longer than any answer we ask for (DL/T 645 ≤ 200 data bytes; Modbus RTU ≤ 256)
 DLT645_GAP_S = 0.020        # DL/T 645-2007 §7.2 (and CJ/T 188 likewise): ≥ 20 ms between frames
 MODBUS_MIN_GAP_S = 0.00175  # Modbus over serial line v1.02 §2.5.1.1: fixed 1.75 ms above 19200 baud
-COUNTERS = ("frames", "garbled", "checksum", "wrong_address", "echo", "timeouts", "abnormal", "link_down")
+COUNTERS = ("frames", "garbled", "checksum", "noise", "wrong_address", "echo", "timeouts", "abnormal", "link_down")
 
 
 def char_time(baud: int) -> float:
@@ -59,6 +59,16 @@ def gap_s(protocol: MeterProtocol, baud: int) -> float:
     if protocol is MeterProtocol.MODBUS:
         return MODBUS_MIN_GAP_S if baud > 19200 else 3.5 * char_time(baud)
     return max(DLT645_GAP_S, 4 * char_time(baud))
+
+
+def _garbled_code(reason: str) -> Literal["checksum", "noise", "garbled"]:
+    """checksum (a wrong CS or CRC), noise (bytes before or between frames) or garbled (a broken frame)."""
+    words = reason.lower()
+    if "checksum" in words or "crc" in words:
+        return "checksum"
+    if "not a frame" in words or "cut off" in words:
+        return "noise"
+    return "garbled"
 
 
 class _Missed(Exception):  # noqa: N818 - a try's outcome inside ask(), never seen outside
@@ -272,18 +282,19 @@ class FieldBus:
                timeout_s: float) -> tuple[Any, bytes]:
         start = time.monotonic()
         first_byte_by = start + self._wire(len(request)) + timeout_s
-        hard_stop = first_byte_by + self._wire(MAX_ANSWER_BYTES)
-        deadline = first_byte_by
         raw = bytearray()
         try:
-            return self._take(link, deframer, accept, deadline, first_byte_by, hard_stop, raw)
+            return self._take(link, request, deframer, accept, first_byte_by, raw)
         finally:
             if self.tap is not None and raw:
                 self.tap("←", bytes(raw))
 
-    def _take(self, link: Link, deframer: Deframer, accept: Callable[[Any], Verdict], deadline: float,
-              first_byte_by: float, hard_stop: float, raw: bytearray) -> tuple[Any, bytes]:
+    def _take(self, link: Link, request: bytes, deframer: Deframer, accept: Callable[[Any], Verdict],
+              first_byte_by: float, raw: bytearray) -> tuple[Any, bytes]:
+        hard_stop = first_byte_by + self._wire(MAX_ANSWER_BYTES)
+        deadline = first_byte_by
         worst = _Missed("no_answer", "")
+        echo = request  # what an echoing adapter would send back first
         while True:
             try:
                 data = link.read(MAX_ANSWER_BYTES, deadline)
@@ -297,14 +308,27 @@ class FieldBus:
                 raise worst
             self._last_activity = now
             raw += data
+            if echo:  # our own request coming back, byte for byte: skip it
+                same = 0
+                while same < min(len(echo), len(data)) and echo[same] == data[same]:
+                    same += 1
+                if same == len(data) or same == len(echo):
+                    echo, data = echo[same:], data[same:]
+                    if not echo:
+                        self._counts["echo"] += 1
+                else:
+                    echo = b""
+                if echo or not data:
+                    continue
             # an answer has started: give it its own wire time (bounded by hard_stop)
             deadline = min(hard_stop, max(deadline, now + self._wire(40) + 0.05))
             for item in deframer.feed(data):
                 if isinstance(item, Garbled):
-                    code: Code = "checksum" if "checksum" in item.reason.lower() else "garbled"
+                    code = _garbled_code(item.reason)
                     self._counts[code] += 1
                     log.info("bus %s: %s: %s", self.name, code, item.reason)
-                    worst = _Missed(code, item.reason)
+                    if code != "noise":
+                        worst = _Missed(code, item.reason)
                     continue
                 verdict = accept(item)
                 if verdict == "answer":
@@ -312,7 +336,7 @@ class FieldBus:
                 if verdict in ("echo", "wrong_address"):
                     self._counts[verdict] += 1
                     if verdict == "wrong_address" and worst.code == "no_answer":
-                        worst = _Missed("wrong_address", str(getattr(item, "address", "?")))
+                        worst = _Missed("wrong_address", str(getattr(item, "address", getattr(item, "unit", "?"))))
             if worst.code in ("checksum", "garbled"):
                 raise worst  # the meter answered, brokenly: ask again now, not after the timeout
 

@@ -111,8 +111,8 @@ def dlt645_value(ask: Ask, bus_name: str, address: str, di: int, version: int) -
     try:
         return dlt645.decode_answer(frame, di, version=version), raw
     except dlt645.Abnormal as exc:
-        raise ReadFailed("abnormal", f"abnormal reply from {address} on {bus_name}: {exc.words} "
-                                     f"(DI {di:08X})") from None
+        raise ReadFailed("abnormal", f"abnormal reply from {address} on {bus_name}: "
+                                     f"{exc.words.removeprefix('abnormal reply: ')} (DI {di:08X})") from None
     except ValueError as exc:
         raise ReadFailed("garbled", f"garbled answer from {address} on {bus_name}: {exc}") from None
 
@@ -196,10 +196,11 @@ def cjt188_volume(ask: Ask, bus_name: str, meter_type: int, address: str) -> tup
     """Ask a CJ/T 188 meter for its cumulative flow: (Volume, frame, request, answer bytes)."""
     request = cjt188.read_request(meter_type, address)
     frame, raw = ask(address, request, cjt188.Deframer, cjt188_accept(address))
-    if frame.control & 0x40:  # C1: abnormal answer (CJ/T 188-2004 §5.3, D6 = 1)
-        raise ReadFailed("abnormal", f"abnormal reply from {frame.address} on {bus_name}")
     try:
         return cjt188.decode_answer(frame), frame, request, raw
+    except cjt188.Abnormal as exc:  # C1 (CJ/T 188-2004 §5.3, D6 = 1)
+        raise ReadFailed("abnormal", f"abnormal reply from {frame.address} on {bus_name}: "
+                                     f"{exc.words.removeprefix('abnormal reply: ')}") from None
     except ValueError as exc:
         raise ReadFailed("garbled", f"garbled answer from {address} on {bus_name}: {exc}") from None
 
@@ -337,25 +338,19 @@ def rtu_accept(unit: int, block: modbus.Block) -> Callable[[Any], Verdict]:
     """Which RTU frames answer a read of ``block`` from ``unit``: same unit, same function (or its exception)."""
 
     def accept(frame: Any) -> Verdict:
-        if frame.unit != unit:
+        if frame.unit != unit or frame.function & 0x7F != block.function:
             return "wrong_address"
-        if frame.function & 0x7F != block.function:
-            return "wrong_address"
-        if not frame.function & MODBUS_EXCEPTION and len(frame.data) != 1 + 2 * block.count:
-            return "echo"  # our request (4 data bytes) as the adapter echoed it
         return "answer"
 
     return accept
 
 
 def rtu_registers(frame: Any, unit: int, block: modbus.Block, bus_name: str) -> list[int]:
-    """The registers of an RTU answer (byte count, then big-endian registers; Modbus application protocol §6.3)."""
-    if frame.function & MODBUS_EXCEPTION:
-        code = frame.data[0] if frame.data else 0
+    """The registers of an RTU answer; an exception answer is ``abnormal``."""
+    try:
+        return modbus.decode_rtu_answer(frame, unit, block)
+    except modbus.ModbusError as exc:
         raise ReadFailed("abnormal", f"abnormal reply from unit {unit} on {bus_name}: "
-                                     f"{MODBUS_EXCEPTIONS.get(code, f'exception {code}')}")
-    data = bytes(frame.data)
-    if not data or data[0] != 2 * block.count or len(data) != 1 + 2 * block.count:
-        raise ReadFailed("garbled", f"garbled answer from unit {unit} on {bus_name}: {len(data)} data bytes "
-                                    f"for {block.count} registers")
-    return [int.from_bytes(data[1 + 2 * i: 3 + 2 * i], "big") for i in range(block.count)]
+                                     f"{MODBUS_EXCEPTIONS.get(exc.code, exc.words)}") from None
+    except ValueError as exc:
+        raise ReadFailed("garbled", f"garbled answer from unit {unit} on {bus_name}: {exc}") from None
