@@ -65,7 +65,7 @@ def _nobody() -> SimDevice:
         return ExcCodes.GATEWAY_NO_RESPONSE
 
     coils = [SimData(0, count=1, values=False, datatype=DataType.BITS)]
-    regs = [SimData(0, count=1, values=0, datatype=DataType.REGISTERS)]
+    regs = [SimData(0, count=0x10000, values=0, datatype=DataType.REGISTERS)]  # any address: the action says
     return SimDevice(0, simdata=(coils, list(coils), regs, list(regs)), action=action)
 
 

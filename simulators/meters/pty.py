@@ -6,11 +6,11 @@ simulator keeps the slave open itself, so the master never reads EIO while the g
 closed. The master is non-blocking: bytes nobody reads are dropped when the pty's buffer is full, as on
 a line nobody listens to.
 
-A pty has no parity: Linux drops PARENB from its termios, and (kernels of 2025 on) refuses with EINVAL a
+A pty has no parity: Linux drops PARENB from its termios, and (the kernels here) refuses with EINVAL a
 tcsetattr that asks for parity and would change nothing else in c_cflag. pyserial opening the pty a second
-time with parity E asks exactly that, and fails. So the line sets the slave's speed back to 38400 (19200 on a 38400 bus) whenever
-someone has set another (pyserial sets the bus's baud): every later configuration then changes the speed,
-and succeeds. A pty's speed means nothing to the bytes; the line paces them at the bus's baud itself.
+time with parity E asks exactly that, and fails. So the line sets the slave's speed back to 38400 (19200 on
+a 38400 bus) whenever someone has set another (pyserial sets the bus's baud): every later configuration then
+changes the speed, and succeeds. A pty's speed means nothing to the bytes; the line paces them at the bus's baud itself.
 """
 
 from __future__ import annotations

@@ -141,7 +141,8 @@ def test_no_such_data_and_silence_for_other_addresses(port: serial.Serial) -> No
     with pytest.raises(dlt645.Abnormal, match="no such data"):
         dlt645.decode_answer(frame, 0x04000401)
     got, _, raw = transact(port, dlt645.read_request("000000004321", 0x00010000), wait=0.5)
-    assert got == [] and raw == b""
+    assert got == []
+    assert raw == b""
 
 
 def test_the_1997_meter(sim: SimulatedGateway, port: serial.Serial, clock: Clock) -> None:
@@ -243,7 +244,8 @@ def test_faults(sim: SimulatedGateway, port: serial.Serial, clock: Clock) -> Non
     meter.slow(0.4)
     try:
         got, elapsed, _ = transact(port, read)
-        assert frames_of(got) and elapsed >= 0.4
+        assert frames_of(got)
+        assert elapsed >= 0.4
     finally:
         meter.slow(None)
 
