@@ -49,7 +49,7 @@ class BusMeters:
         self._lock = threading.Lock()
         families = sorted({FAMILY[m.protocol] for m in self.meters})
         self._deframers = {f: _deframer(f) for f in families}
-        self.counters = {"requests": 0, "garbled": 0, "answers": 0, "collisions": 0}
+        self.counters = {"requests": 0, "garbled": 0, "answers": 0, "collisions": 0, "errors": 0}
         self.on_request: Callable[[Any], None] | None = None  # tests: see each request as the meters saw it
 
     def receive(self, data: bytes) -> list[tuple[float, bytes]]:
@@ -76,6 +76,7 @@ class BusMeters:
             try:
                 answer = meter.handle(frame)
             except Exception:  # one meter's bug must not silence the bus
+                self.counters["errors"] += 1
                 log.exception("simulated meter %s failed on a request", meter.device_id)
                 continue
             if answer is None:

@@ -1,7 +1,7 @@
 """A meter's true register: a deterministic function of time, cheap to evaluate at any moment.
 
 The load of a device is the campus simulator's load curve (:mod:`simulators.profiles`, on the school
-calendar) held constant over each 15-minute slot of the site's day, times a small per-slot noise drawn from
+calendar) held constant over each 15-minute slot of the site's day, times a small noise per hour drawn from
 ``(seed, device, day)``. The register integrates it: the day's slot rates are cached with their running sums,
 and the register at the start of each day since the epoch is a cumulative sum, so ``at(t)`` is two look-ups
 and one multiplication. Every profile changes at quarter hours, so the 15-minute grid loses nothing.
@@ -15,7 +15,7 @@ Rules:
 
 from __future__ import annotations
 
-import random
+import hashlib
 import threading
 from collections import OrderedDict
 from datetime import date, datetime, timedelta
@@ -81,25 +81,47 @@ class TrueRegister:
         self._device, self._building = device, buildings.get(device.get("building", ""), {})
         self._day_types = day_types
         self._parts = parts or []
-        self._curves: dict[DayType, list[float]] = {}
+        self._curves: dict[DayType, tuple[list[float], list[float]]] = {}
+        self._key = f"{seed}:{self.device_id}:".encode()
         self._days: OrderedDict[date, tuple[list[float], list[float]]] = OrderedDict()  # rates, running kWh
         self._starts: list[float] = [0.0]   # primary use from the epoch to the start of day i
         self._lock = threading.RLock()
 
     # -- the primary load ---------------------------------------------------------------------------
+    def _curve(self, day: date) -> tuple[list[float], list[float]]:
+        """The day's kind of curve: 96 slot rates, and the 24 hours' sums of them (kWh or m³)."""
+        kind = self._day_types(day)
+        found = self._curves.get(kind)
+        if found is None:
+            slots = base_curve(self._device, self._building, kind)
+            hours = [sum(slots[h * 4:h * 4 + 4]) * SLOT_H for h in range(24)]
+            found = self._curves[kind] = (slots, hours)
+        return found
+
+    def _factors(self, day: date) -> list[float]:
+        """The day's 24 hourly noise factors, each in [1 − NOISE, 1 + NOISE), from (seed, device, day)."""
+        digest = hashlib.blake2b(self._key + day.toordinal().to_bytes(4, "little"), digest_size=24).digest()
+        low, step = 1 - NOISE, 2 * NOISE / 256  # one byte of the digest per hour: cheap, and as good as random
+        return [low + step * b for b in digest]
+
     def _primary_slots(self, day: date) -> list[float]:
+        """The primary load (kW or m³/h) of each 15-minute slot of ``day``."""
         if self._parts:  # the site incomer: every main meter it feeds, plus the losses of the campus network
             sums = [0.0] * SLOTS
             for part in self._parts:
                 for i, v in enumerate(part._primary_slots(day)):
                     sums[i] += v
             return [v * (1 + LOSS) for v in sums]
-        kind = self._day_types(day)
-        curve = self._curves.get(kind)
-        if curve is None:
-            curve = self._curves[kind] = base_curve(self._device, self._building, kind)
-        rng = random.Random(f"{self.seed}:{self.device_id}:{day.isoformat()}")
-        return [max(v * (1 + rng.uniform(-NOISE, NOISE)), 0.0) for v in curve]
+        slots, _ = self._curve(day)
+        factors = self._factors(day)
+        return [v * factors[i // 4] for i, v in enumerate(slots)]
+
+    def _primary_total(self, day: date) -> float:
+        """The primary use of the whole of ``day`` (what the slots add up to, without building them)."""
+        if self._parts:
+            return sum(part._primary_total(day) for part in self._parts) * (1 + LOSS)
+        _, hours = self._curve(day)
+        return sum(h * f for h, f in zip(hours, self._factors(day), strict=True))
 
     def _day(self, day: date) -> tuple[list[float], list[float]]:
         """(slot rates, use before each slot) of one day, on the meter's side of its CT."""
@@ -124,8 +146,7 @@ class TrueRegister:
         with self._lock:
             while len(self._starts) <= index:
                 day = EPOCH + timedelta(days=len(self._starts) - 1)
-                rates = [v / self.multiplier for v in self._primary_slots(day)]
-                self._starts.append(self._starts[-1] + sum(rates) * SLOT_H)
+                self._starts.append(self._starts[-1] + self._primary_total(day) / self.multiplier)
             return self._starts[index]
 
     def _where(self, t: datetime) -> tuple[date, float] | None:
