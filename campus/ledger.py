@@ -279,10 +279,15 @@ def _read_devices(rows: list[list[Any]], path: Path, ledger: Ledger, progress: C
             dev = Device.model_validate(data)
         except ValidationError as exc:
             for err in exc.errors():
-                fld = _field_of(err["loc"], _said(err["msg"]), data)
-                col = _at(columns, header, fld) if fld else "row"
-                errors.append(f"row {rownum}, {col}: {_said(err['msg'])} (value {cells.shown(err.get('input'))})"
-                              if fld else f"row {rownum}: {_said(err['msg'])}")
+                fld = _field_of(err["loc"], _said(err["msg"]), {c for c in columns if c})
+                if err["type"] == "missing":
+                    errors.append(f"row {rownum}: no {'.'.join(map(str, err['loc']))}; every row needs id, kind and "
+                                  "building, and a meter link its bus and protocol")
+                elif fld:
+                    errors.append(f"row {rownum}, {_at(columns, header, fld)}: {_said(err['msg'])} (value "
+                                  f"{cells.shown(err.get('input'))})")
+                else:
+                    errors.append(f"row {rownum}: {_said(err['msg'])}")
             continue
         if dev.id in ledger.rows:
             errors.append(f"row {rownum}: device id {dev.id!r} already on row {ledger.rows[dev.id]}")
@@ -338,18 +343,19 @@ def _device_fields(data: dict[str, Any], failed: list[str], profiles: Collection
     return out, padded
 
 
-def _field_of(loc: tuple[int | str, ...], msg: str, data: dict[str, Any]) -> str | None:
+def _field_of(loc: tuple[int | str, ...], msg: str, ledger_columns: set[str]) -> str | None:
     """The column a model error is about: the field it names, or for a rule over several fields (a meter link's
-    address for its protocol) the first given field the message speaks of."""
+    address for its protocol) the first of the ledger's columns the message speaks of."""
     if loc and loc[0] == "meter" and len(loc) > 1 and isinstance(loc[1], str) and loc[1] in METER_FIELDS:
         return str(loc[1])
     if loc and loc[0] != "meter":
         return str(loc[0])
-    given = list(data.get("meter", {})) if loc else [*data.get("meter", {}), *data]
-    for fld in ("address", "unit", "profile", "registers", "meter_type", "bus", "gateway", "manual", "protocol"):
+    given = ledger_columns & set(METER_FIELDS) if loc else ledger_columns
+    for fld in ("address", "unit", "profile", "registers", "meter_type", "gateway", "bus", "manual", "protocol"):
         if fld in given and re.search(rf"\b{fld}\b", msg):
             return fld
-    return "protocol" if loc and "protocol" in given else None
+    speaks_of_protocol = re.search(r"\b(dlt645|dlt645_1997|cjt188|modbus)\b", msg)
+    return "protocol" if "protocol" in given and (loc or speaks_of_protocol) else None
 
 
 # -- bus rows ---------------------------------------------------------------------------------------------------
