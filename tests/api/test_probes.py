@@ -73,7 +73,8 @@ _SOUTH_ROUND = {"template": "zone-patrol", "zone": "zone-south",
 _SOUTH_TEST = {"point": "ta-fountain", "taken_at": "2026-03-10T09:00:00+08:00", "kind": "self",
                "values": {"ph": 7.2}}
 _DEVICE = {"id": "ta-new", "kind": "electricity", "building": "teach-a"}
-_SOUTH_GATEWAY = {"name": "教学楼A集中器", "building": "teach-a", "buses": [{"name": "rs485-1", "serial": "/dev/ttyUSB0"}]}
+_SOUTH_GATEWAY = {"name": "教学楼A集中器", "building": "teach-a",
+                  "buses": [{"name": "rs485-1", "serial": "/dev/ttyUSB0"}]}
 
 # (method, path) → how it is probed; every route of the app is here or in NOT_PROBED
 ROUTES: dict[tuple[str, str], Route] = {
