@@ -13,6 +13,7 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -72,6 +73,19 @@ BUS_SHEETS = ("总线", "buses", "bus", "总线表")
 METER_FIELDS = ("bus", "protocol", "address", "unit", "profile", "registers", "meter_type")
 TEXT_FIELDS = ("id", "name", "building", "zone", "role", "parent", "gateway", "bus", "profile")
 MAX_ERRORS = 50
+
+
+def _unreadable() -> tuple[type[BaseException], ...]:
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    # what openpyxl lets out of a workbook that is not one: a broken zip or deflate stream, XML that does not
+    # parse (xml.etree's ParseError is a SyntaxError), parts missing or of the wrong type
+    return (zipfile.BadZipFile, zlib.error, InvalidFileException, SyntaxError, KeyError, ValueError, TypeError,
+            IndexError, AttributeError, EOFError)
+
+
+UNREADABLE = _unreadable()
+UNREADABLE_FILE: tuple[type[BaseException], ...] = (OSError, *UNREADABLE)
 
 
 @dataclass(frozen=True)
@@ -165,21 +179,22 @@ def _sheets(path: Path, first_only: bool = False) -> tuple[list[list[Any]], list
     if suffix not in (".xlsx", ".xlsm"):
         raise ConfigError(f"{path}: expected a .csv or .xlsx file")
     from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as exc:
+    except UNREADABLE as exc:
         raise ConfigError(f"{path}: not a readable .xlsx workbook ({exc}); save it again from Excel or WPS") from exc
-    try:
+    try:  # a read-only workbook parses each sheet's XML as its rows are read
         sheets = list(wb.worksheets)
         bus_sheet = None if first_only else next(
             (s for s in sheets if s.title.strip().lower() in BUS_SHEETS), None)
         main = next((s for s in sheets if s is not bus_sheet), None)
         devices = [] if main is None else [list(r) for r in main.iter_rows(values_only=True)]
         bus = None if bus_sheet is None else [list(r) for r in bus_sheet.iter_rows(values_only=True)]
+    except UNREADABLE_FILE as exc:
+        raise ConfigError(f"{path}: not a readable .xlsx workbook ({exc}); save it again from Excel or WPS") from exc
     finally:
         wb.close()
     if bus_sheet is not None and main is None:
