@@ -254,3 +254,24 @@ def test_a_narrowed_token_reaches_only_a_gateway_it_sees_whole(client: TestClien
                                                   "gateway": "gw-teach-a", "meter": ELEC}, headers=north)
     assert hidden.status_code == 404
     assert "gw-teach-a" in hidden.text
+
+
+def test_every_gateways_document_is_a_campus_even_across_zones_and_parents() -> None:
+    """Each gateway's document validates on its own: a building in no zone, a device whose zone or parent lies
+    outside the document, a gateway with no devices or no building."""
+    from api.routers.gateways import gateway_campus
+
+    sample = load_campus(SAMPLE)
+    loose = sample.model_copy(update={
+        "buildings": [*sample.buildings, sample.buildings[0].model_copy(update={"id": "annex", "name": "附楼"})],
+        "gateways": [*sample.gateways, sample.gateways[0].model_copy(update={"id": "gw-empty", "building": None})],
+        "devices": [*sample.devices,
+                    sample.devices[0].model_copy(update={"id": "annex-elec", "building": "annex", "zone": None,
+                                                         "parent": "c1-elec", "gateway": "gw-teach-a"})]})
+    loose = Campus.model_validate(loose.model_dump())
+    for g in loose.gateways:
+        doc = Campus.model_validate(gateway_campus(loose, g))
+        assert [x.id for x in doc.gateways] == [g.id]
+        assert {d.id for d in doc.devices} == {d.id for d in loose.devices if d.gateway == g.id}
+    annex = Campus.model_validate(gateway_campus(loose, next(g for g in loose.gateways if g.id == "gw-teach-a")))
+    assert {b.id for b in annex.buildings} == {"teach-a", "annex"}
