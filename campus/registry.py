@@ -11,9 +11,10 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -21,7 +22,10 @@ from campus.contract import Kind, Topic
 from campus.db import connect, run_script, write_transaction
 from campus.errors import AlreadyExists, ConfigError, Invalid, NotFound
 from campus.migrations import Migration, migrate
-from campus.model import Campus, Device
+from campus.model import Campus, Device, Gateway
+
+if TYPE_CHECKING:
+    from campus.ledger import GatewayRows
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,17 @@ class DeviceTags:
     department: str
     zone: str
     rated_capacity: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Upserted:
+    """What a ledger import changed."""
+
+    added: int
+    updated: int
+    gateways_added: int = 0
+    buses_added: int = 0
+    buses_replaced: int = 0
 
 
 NO_CAMPUS = "no campus loaded: start with a campus file ([campus] file)"
@@ -243,24 +258,83 @@ class Registry:
     # -- writes ------------------------------------------------------------------------
     def upsert_devices(self, devices: list[Device], site: str | None = None) -> tuple[int, int]:
         """Add new devices; for known ones change only the fields the caller set (a ledger row's columns)."""
-        counted: list[int] = []
+        done = self.upsert(devices, (), site)
+        return done.added, done.updated
+
+    def upsert(self, devices: Sequence[Device], gateways: Sequence[GatewayRows], site: str | None = None) -> Upserted:
+        """A ledger import, in one transaction: first each gateway's buses (a bus added, or replacing the bus of
+        that name; a gateway a row names is added; its name and building changed where a row gives them), then
+        the devices (new ones added; for known ones only the fields the caller set change). A device marked read
+        by hand (``manual``) loses its gateway and meter link unless the row gives them."""
+        counted: list[Upserted] = []
 
         def upsert(campus: Campus | None) -> Campus:
             campus = self._loaded(campus)
+            listed = {g.id: g for g in campus.gateways}
+            buses_added = buses_replaced = gateways_added = 0
+            for rows in gateways:
+                old_gw = listed.get(rows.id)
+                if old_gw is None:
+                    gateways_added += 1
+                    old_gw = Gateway(id=rows.id)
+                buses = {b.name: b for b in old_gw.buses}
+                for bus in rows.buses:
+                    buses_replaced += bus.name in buses
+                    buses_added += bus.name not in buses
+                    buses[bus.name] = bus
+                listed[rows.id] = old_gw.model_copy(update={
+                    "name": old_gw.name if rows.name is None else rows.name,
+                    "building": old_gw.building if rows.building is None else rows.building,
+                    "buses": list(buses.values())})
             by_id = {d.id: d for d in campus.devices}
-            counted[:] = [sum(1 for d in devices if d.id not in by_id)]
+            added = sum(1 for d in devices if d.id not in by_id)
             for dev in devices:
                 old = by_id.get(dev.id)
                 if old is not None:
                     given = dev.model_dump(include=dev.model_fields_set)
                     if "building" in given and "zone" not in given:
                         given["zone"] = None  # derived again from the new building's zone
+                    if given.get("manual"):
+                        given.setdefault("gateway", None)
+                        given.setdefault("meter", None)
                     dev = Device.model_validate({**old.model_dump(), **given})
                 by_id[dev.id] = dev
-            return campus.model_copy(update={"devices": list(by_id.values())})
+            counted[:] = [Upserted(added, len(devices) - added, gateways_added, buses_added, buses_replaced)]
+            return campus.model_copy(update={"devices": list(by_id.values()), "gateways": list(listed.values())})
 
         self.change(upsert, site)
-        return counted[0], len(devices) - counted[0]
+        return counted[0]
+
+    def put_gateway(self, gateway: Gateway, site: str | None = None,
+                    check: Callable[[Campus], None] | None = None) -> bool:
+        """Create a gateway or replace its name, building and buses (True: created). :class:`AlreadyExists` when
+        a device still names a bus the new buses lack (move its meter link first), or when a new gateway's id
+        already publishes for another site. ``check(campus)`` runs inside the transaction on the campus as it is
+        (the API's scope checks), before anything changes."""
+        created: list[bool] = []
+
+        def put(campus: Campus | None) -> Campus:
+            campus = self._loaded(campus)
+            if check is not None:
+                check(campus)
+            old = next((g for g in campus.gateways if g.id == gateway.id), None)
+            names = {b.name for b in gateway.buses}
+            stranded = [d for d in campus.devices if d.gateway == gateway.id and d.meter is not None
+                        and d.meter.bus not in names]
+            if stranded:
+                buses = sorted({d.meter.bus for d in stranded if d.meter is not None})
+                raise AlreadyExists(
+                    f"gateway {gateway.id!r}: bus {', '.join(map(repr, buses))} is still named by device "
+                    f"{', '.join(d.id for d in stranded[:10])}{' …' if len(stranded) > 10 else ''}: keep the bus, or "
+                    "move or remove their meter links first (PATCH the device with another meter.bus, or meter: null)")
+            if old is None:
+                self._publisher_free(gateway.id, campus.site.id, "gateway")
+            created[:] = [old is None]
+            kept = [gateway if g.id == gateway.id else g for g in campus.gateways]
+            return campus.model_copy(update={"gateways": kept if old is not None else [*kept, gateway]})
+
+        self.change(put, site)
+        return created[0]
 
     def add_device(self, device: Device, site: str | None = None) -> None:
         """Add a new device; :class:`AlreadyExists` if the id is taken (checked inside the transaction)."""
@@ -269,7 +343,8 @@ class Registry:
             campus = self._loaded(campus)
             if any(d.id == device.id for d in campus.devices):
                 raise AlreadyExists(f"device {device.id!r} exists")
-            self._publisher_free(device, campus.site.id)
+            self._publisher_free(device.gateway or device.id, campus.site.id,
+                                 "gateway" if device.gateway else "device")
             return campus.model_copy(update={"devices": [*campus.devices, device]})
 
         self.change(add, site)
@@ -284,21 +359,20 @@ class Registry:
                 raise NotFound(f"no device {device_id!r}")
             new = Device.model_validate({**old.model_dump(), **fields})
             if (new.gateway or new.id) != (old.gateway or old.id):
-                self._publisher_free(new, campus.site.id)
+                self._publisher_free(new.gateway or new.id, campus.site.id, "gateway" if new.gateway else "device")
             return campus.model_copy(update={"devices": [new if d.id == device_id else d for d in campus.devices]})
 
         self.change(update, site)
 
-    def _publisher_free(self, device: Device, site: str) -> None:
+    def _publisher_free(self, who: str, site: str, what: str) -> None:
         """A device publishes as its gateway (or as itself without one), and a broker username names one client:
-        :class:`AlreadyExists` if another site already has a publisher of that name (else revoking it in one site
-        would cut off the other, and the broker's files could not be written)."""
-        who = device.gateway or device.id
+        :class:`AlreadyExists` if another site already has a publisher ``who`` (else revoking it in one site would
+        cut off the other, and the broker's files could not be written). ``what``: gateway or device, for words."""
         self._refresh(force=True)  # inside the write transaction: every other site as it is now
         for other, campus in self._campuses.items():
             if other != site and who in campus.publishers():
                 raise AlreadyExists(f"{who!r} already publishes for another site ({other}): a broker username names "
-                                    f"one client, so choose another {'gateway' if device.gateway else 'device'} id")
+                                    f"one client, so choose another {what} id")
 
     def delete_device(self, device_id: str, site: str | None = None) -> None:
         def delete(campus: Campus | None) -> Campus:
@@ -328,13 +402,22 @@ def _site_tags(campus: Campus) -> dict[str, DeviceTags]:
 
 
 def _adopter(campus: Campus) -> Callable[[Campus | None], Campus]:
-    """The edit that adopts a campus file's site: its devices added or updated, others kept."""
+    """The edit that adopts a campus file's site: its devices added or updated, others kept; its gateways likewise
+    (what the file says of a gateway wins, field by field: one it lists without ``buses:``, or only names from a
+    device, keeps the buses, name and building the API or a ledger gave it)."""
 
     def adopt(current: Campus | None) -> Campus:
         if current is None:
             return campus
         listed = {d.id for d in campus.devices}
         kept = [d for d in current.devices if d.id not in listed and campus.building(d.building)]
-        return campus.model_copy(update={"devices": campus.devices + kept})
+        before = {g.id: g for g in current.gateways}
+        gateways = [g if g.id not in before else g.model_copy(update={
+            f: getattr(before[g.id], f) for f in ("name", "building", "buses") if f not in g.model_fields_set})
+            for g in campus.gateways]
+        named = {g.id for g in gateways}
+        gateways += [g for g in current.gateways if g.id not in named
+                     and (g.building is None or campus.building(g.building))]
+        return campus.model_copy(update={"devices": campus.devices + kept, "gateways": gateways})
 
     return adopt

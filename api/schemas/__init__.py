@@ -17,7 +17,7 @@ from api.schemas.alerts import AckRequest, AlertEventPublic, AlertPublic, Evalua
 from api.schemas.consumption import BucketPublic, ConsumptionPublic, FlaggedStepPublic, GroupUsePublic
 from api.schemas.dead_letters import DeadLetterPublic, RefusedItem, ReplayResult
 from api.schemas.devices import DeviceCreate, DevicePublic, DeviceUpdate, ReadingPublic, ReadingsPublic
-from api.schemas.gateways import GatewayPublic
+from api.schemas.gateways import BusPublic, GatewayPublic, GatewayPut
 from api.schemas.health import HealthPublic
 from api.schemas.records import (
     HazardCreate,
@@ -46,6 +46,7 @@ __all__ = [
     "AlertEventPublic",
     "AlertPublic",
     "BucketPublic",
+    "BusPublic",
     "BuildingPublic",
     "CampusPublic",
     "ConsumptionPublic",
@@ -59,6 +60,7 @@ __all__ = [
     "FilingPublic",
     "FlaggedStepPublic",
     "GatewayPublic",
+    "GatewayPut",
     "GroupUsePublic",
     "HazardCreate",
     "HazardPublic",

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from campus.contract import Kind
-from campus.model import Department
+from campus.model import MAX_INTERVAL_S, Department, Meter
 
 
 class DevicePublic(BaseModel):
@@ -30,6 +30,9 @@ class DevicePublic(BaseModel):
     parent: str | None = Field(default=None, description="sub-meter of this meter")
     gateway: str | None = Field(default=None, description="the gateway (集中器/DTU) that publishes for it; "
                                 "none: it publishes for itself")
+    meter: Meter | None = Field(default=None, description="how its gateway reads it: bus, protocol, nameplate "
+                                "address or Modbus unit and profile")
+    manual: bool = Field(default=False, description="read by hand (抄表), once a month")
     status: Literal["online", "offline", "unknown"]
     last_seen: datetime | None
 
@@ -37,19 +40,26 @@ class DevicePublic(BaseModel):
 class DeviceUpdate(BaseModel):
     """Fields to change; those left out stay as they are."""
 
-    model_config = {"extra": "forbid", "json_schema_extra": {"examples": [{"name": "一食堂总电表(新)",
-                                                                            "multiplier": 60}]}}
+    model_config = {"extra": "forbid", "json_schema_extra": {"examples": [
+        {"name": "一食堂总电表(新)", "multiplier": 60},
+        {"gateway": "gw-canteen-1", "meter": {"bus": "rs485-1", "protocol": "dlt645", "address": "000012345678"}}]}}
     kind: Kind | None = None
     building: str | None = None
     zone: str | None = None
     name: str | None = None
-    interval_s: int | None = Field(default=None, gt=0, le=86_400)
+    interval_s: int | None = Field(default=None, gt=0, le=MAX_INTERVAL_S, description="reporting interval in "
+                                   "seconds; up to 31 days (2678400) for a meter read by hand")
     multiplier: float | None = Field(default=None, gt=0)
     rated_capacity: float | None = Field(default=None, gt=0)
     initial_register: float | None = Field(default=None, ge=0)
     role: str | None = None
     parent: str | None = None
     gateway: str | None = Field(default=None, description="gateway id; a new one is added to the registry")
+    meter: Meter | None = Field(default=None, description="the meter link: a bus of its gateway, the protocol and "
+                                "the nameplate address (12 digits DL/T 645, 14 hex digits CJ/T 188) or the Modbus "
+                                "unit with a profile or an inline register map; null removes the link")
+    manual: bool | None = Field(default=None, description="read by hand (抄表): no gateway, no meter link, "
+                                "interval_s up to 31 days")
 
 
 class DeviceCreate(DeviceUpdate):
@@ -57,7 +67,8 @@ class DeviceCreate(DeviceUpdate):
 
     model_config = {"extra": "forbid", "json_schema_extra": {"examples": [{
         "id": "c1-elec-2", "kind": "electricity", "building": "canteen-1", "name": "一食堂厨房分表",
-        "interval_s": 900, "multiplier": 1, "rated_capacity": 120, "parent": "c1-elec"}]}}
+        "interval_s": 900, "multiplier": 1, "rated_capacity": 120, "parent": "c1-elec", "gateway": "gw-canteen-1",
+        "meter": {"bus": "rs485-1", "protocol": "dlt645", "address": "000012345679"}}]}}
     id: str = Field(examples=["c1-elec-2"])
     kind: Kind
     building: str

@@ -120,3 +120,18 @@ def test_tokens_are_revoked_by_exact_name_only(tmp_path: Path) -> None:
         assert [t.name for t in store.list()] == ["wang"]
     finally:
         store.close()
+
+
+def test_gateway_routes_need_their_roles(app_client: TestClient, tmp_path: Path) -> None:
+    """Reading a gateway's buses and its campus document is a viewer's; changing them an admin's."""
+    assert app_client.get("/api/v1/gateways/gw-canteen-1/campus").status_code == 401
+    assert app_client.put("/api/v1/gateways/gw-canteen-1", json={}).status_code == 401
+    viewer = token_headers(tmp_path, "viewer", "gw-reader")
+    assert app_client.get("/api/v1/gateways/gw-canteen-1/campus", headers=viewer).status_code == 200
+    electrician = token_headers(tmp_path, "electrician", "zhang")
+    r = app_client.put("/api/v1/gateways/gw-canteen-1", json={"building": "canteen-1"}, headers=electrician)
+    assert r.status_code == 403
+    assert "needs admin" in r.json()["detail"]
+    admin = token_headers(tmp_path)
+    assert app_client.put("/api/v1/gateways/gw-canteen-1", json={"building": "canteen-1"},
+                          headers=admin).status_code == 200

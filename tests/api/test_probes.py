@@ -73,6 +73,8 @@ _SOUTH_ROUND = {"template": "zone-patrol", "zone": "zone-south",
 _SOUTH_TEST = {"point": "ta-fountain", "taken_at": "2026-03-10T09:00:00+08:00", "kind": "self",
                "values": {"ph": 7.2}}
 _DEVICE = {"id": "ta-new", "kind": "electricity", "building": "teach-a"}
+_SOUTH_GATEWAY = {"name": "教学楼A集中器", "building": "teach-a",
+                  "buses": [{"name": "rs485-1", "serial": "/dev/ttyUSB0"}]}
 
 # (method, path) → how it is probed; every route of the app is here or in NOT_PROBED
 ROUTES: dict[tuple[str, str], Route] = {
@@ -85,6 +87,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     # the campus and its devices
     ("GET", "/api/v1/campus"): Route("campus", "/api/v1/campus?site=yucai"),
     ("GET", "/api/v1/gateways"): Route("campus", "/api/v1/gateways?site=yucai"),
+    ("GET", "/api/v1/gateways/{gateway_id}/campus"): Route("campus", "/api/v1/gateways/gw-teach-a/campus?site=yucai"),
+    ("PUT", "/api/v1/gateways/{gateway_id}"): Route(
+        "campus", write=("/api/v1/gateways/gw-teach-a?site=yucai", _SOUTH_GATEWAY), body="json"),
     ("GET", "/api/v1/people"): Route("campus", "/api/v1/people?site=yucai"),
     ("GET", "/api/v1/terms"): Route("campus", "/api/v1/terms?site=yucai"),
     ("GET", "/api/v1/devices"): Route("devices", "/api/v1/devices?site=yucai&building=teach-a"),
