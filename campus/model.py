@@ -19,6 +19,7 @@ from campus.errors import ConfigError
 from campus.yamlfile import parse_yaml_model, read_text
 
 INCOMER = "incomer"
+DEFAULT_ZONE = "default"  # the zone of a device whose building is in no zone (validating it again keeps it)
 
 
 class Department(StrEnum):
@@ -331,8 +332,8 @@ class Campus(BaseModel):
             if dev.building not in buildings:
                 raise ValueError(f"device {dev.id!r} names unknown building {dev.building!r}")
             if dev.zone is None:
-                self.devices[i] = dev.model_copy(update={"zone": owner.get(dev.building, "default")})
-            elif dev.zone not in zones:
+                self.devices[i] = dev.model_copy(update={"zone": owner.get(dev.building, DEFAULT_ZONE)})
+            elif dev.zone not in zones and not (dev.zone == DEFAULT_ZONE and dev.building not in owner):
                 raise ValueError(f"device {dev.id!r} names unknown zone {dev.zone!r}")
         kinds = {d.id: d.kind for d in self.devices}
         seen_points: set[str] = set()

@@ -79,3 +79,15 @@ def test_registry_upsert_and_unknown_building(tmp_path: Path) -> None:
         registry.upsert_devices(read_ledger(f))
     assert registry.tags("s1", "m3") is None
     registry.close()
+
+
+def test_a_campus_without_zones_validates_again() -> None:
+    """A device whose building is in no zone gets the zone "default"; the registry validates every campus again on
+    each change, and that second validation must keep it (it used to refuse "unknown zone 'default'")."""
+    from campus.model import DEFAULT_ZONE, Campus
+
+    doc = {"site": {"id": "s", "name": "S"}, "buildings": [{"id": "b", "name": "B", "department": "office"}],
+           "devices": [{"id": "d", "kind": "water", "building": "b"}]}
+    first = Campus.model_validate(doc)
+    again = Campus.model_validate(first.model_dump())
+    assert [d.zone for d in again.devices] == [DEFAULT_ZONE]
