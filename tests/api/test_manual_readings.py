@@ -90,7 +90,7 @@ def test_a_reading_by_hand_shows_in_readings_consumption_and_report(served: Serv
 
     report = served.client.get("/api/v1/reports/energy", params={"month": "2026-11"}, headers=h).json()
     row = next(m for m in report["completeness"] if m["device"] == "m-dorm1-water")
-    assert row["manual"] is True and row["readings"] == 1 and row["complete"] is True, row
+    assert (row["manual"], row["readings"], row["complete"]) == (True, 1, True), row
     csv = served.client.get("/api/v1/reports/energy", params={"month": "2026-11", "format": "csv"}, headers=h)
     assert "1号楼老水表（人工抄表）" in csv.text
 
