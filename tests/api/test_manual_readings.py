@@ -152,6 +152,9 @@ def test_scope_and_roles(served: Served) -> None:
     code, taken = _post(served, body("m-office-gas", 10.0), at, served.south)
     assert code == 201
     assert taken["read_by"] == "赵立新"
+    due = served.client.get("/api/v1/readings/manual/due", headers=served.south).json()
+    assert [r["zone"] for r in due] == ["zone-south"]
+    assert {m["device"] for m in due[0]["meters"]} == {"m-teach-a-water", "m-office-gas"}
     listed = served.client.get("/api/v1/readings/manual", headers=served.south).json()
     assert {r["device"] for r in listed} <= {"m-teach-a-water", "m-office-gas"}
 
