@@ -98,7 +98,8 @@ def check_register(dev: Device, ctx: Context, value: float, read_ms: int, entry:
             raise RecordRefused(
                 f"{field}={_g(value)}: a replaced meter's register must be below {NEW_CYCLE_RATIO:.0%} of the old "
                 f"one's last reading {_g(before[1])} ({_day(before[0], ctx)}) for the register rules to count it "
-                "as a new meter; check the number, or ask the office to record the replacement")
+                "as a new meter (nearer, it cannot be told from a dip). Check the number; if it is right, ask the "
+                "administrator to register the new meter as a device of its own")
         return
     if before is not None and value < before[1]:
         raise RecordRefused(
