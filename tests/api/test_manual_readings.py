@@ -87,6 +87,7 @@ def test_a_reading_by_hand_shows_in_readings_consumption_and_report(served: Serv
     mine = [g for g in use["groups"] if g["key"] == "m-dorm1-water"]
     assert mine
     assert mine[0]["total"] == pytest.approx(293.75)
+    assert (mine[0]["manual"], mine[0]["coverage"]) == (["m-dorm1-water"], 1.0)  # one reading a month: complete
 
     report = served.client.get("/api/v1/reports/energy", params={"month": "2026-11"}, headers=h).json()
     row = next(m for m in report["completeness"] if m["device"] == "m-dorm1-water")
