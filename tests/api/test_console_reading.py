@@ -136,6 +136,13 @@ def test_the_reading_page_at_a_desk_and_in_english(server: Server, browser: Brow
     page, errors = _open(browser, server, "desk")
     assert page.locator("header nav a.active").inner_text() == "抄表"
     page.screenshot(path=str(SHOTS / "reading-desk.png"), full_page=True)
+    page.goto(f"{server.base}/#device/m-office-gas")  # the meter's page lists its readings by hand, with who
+    page.wait_for_selector("body[data-shown='device/m-office-gas']")
+    by_hand = page.locator("#device-by-hand")
+    assert "人工抄表记录" in by_hand.inner_text()
+    assert by_hand.locator("li").count() == 2
+    assert "95.00 m³ · 孙海" in by_hand.locator("li").first.inner_text()
+    assert not [e for e in errors if "favicon" not in e]
     page.context.close()
     page, errors = _open(browser, server, "phone", lang="en")
     text = page.locator("#view").inner_text()

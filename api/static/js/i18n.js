@@ -291,6 +291,8 @@ export const T = {
   reading_note: ["备注（可不填）", "Note (optional)"],
   reading_submit: ["提交读数", "Submit the reading"],
   reading_again: ["再抄一次", "Read it again"],
+  reading_by_hand_list: ["人工抄表记录", "Readings by hand"],
+  reading_replaced: ["换表", "meter replaced"],
   reading_missing: ["请填写读数", "Enter the reading"],
   reading_jump: ["较上次增加 {rise} {unit}{times}，超过额定容量 {cap} {rate} × {hours} 小时 = {max} {unit}。请核对读数；确认无误再提交。",
     "A rise of {rise} {unit}{times} is more than the rated capacity {cap} {rate} × {hours} h = {max} {unit}. Check the number; submit again only if it is right."],
