@@ -108,3 +108,26 @@ def test_an_overdue_round_alerts_the_zone_electrician_and_reading_the_meters_res
         due = c.get("/api/v1/readings/manual/due", headers=electrician).json()
         assert [(r["zone"], r["status"], r["month"], r["done"]) for r in due] == [
             ("zone-north", "done", "2026-12", 2), ("zone-south", "overdue", "2026-11", 0)]
+
+
+def test_a_manual_meter_is_silent_only_after_three_monthly_rounds_and_never_offline(tmp_path: Path) -> None:
+    """Its interval_s left at the 15-minute default, a meter read by hand still owes one reading a month: the stale
+    rule waits 3 × 31 days; and a status on its topic (it has no gateway, no Last Will) raises nothing."""
+    from alerts.conditions import CONDITIONS, Env
+    from campus.model import Device
+    from ingest.decode import Inbound
+
+    campus = load_campus(manual_campus(tmp_path))
+    env = Env(campus, CampusCalendar(campus.calendar), {}, TZ)
+    stale = CONDITIONS["stale"].model_validate({"type": "stale", "intervals": 3})
+    dev = Device(id="m-dorm1-water", kind="water", building="dorm-1", manual=True)
+    read = _ms(dt.date(2026, 9, 1))
+    assert stale.tick(dev, {}, read + 92 * 86_400_000, env, read) is None
+    late = stale.tick(dev, {}, read + 94 * 86_400_000, env, read)
+    assert late is not None
+    assert late.limit == f"> {3 * 31 * 24 * 60} min"
+
+    clock = FrozenClock(ms(dt.datetime(2026, 11, 2, 9, 0, tzinfo=TZ)))
+    with alert_app(tmp_path / "data", [], campus=manual_campus(tmp_path), clock=clock) as (_, alerts):
+        alerts.evaluate([Inbound("campus/yucai/m-dorm1-water/status", b"offline", clock.now_ms(), 1, 1)])
+        assert alerts.desk.store.open_for("yucai", "device-stale", "m-dorm1-water") is None
