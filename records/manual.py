@@ -6,8 +6,9 @@ The rules, plainly:
   gateway's would be; the register field is required.
 - When: the server's clock, unless ``read_at`` is given (a reading copied from a paper sheet): at most
   ``MAX_AGE_DAYS`` old and not in the future. Both times are kept (read, entered).
-- A register lower than the last reading before it (or higher than the first reading after it) is refused,
-  naming that reading and its date, unless the meter was replaced (``replacement``). A replaced meter's new
+- A register lower than the last reading before it (or higher than the first reading after it, unless a new
+  meter cycle lies between them) is refused, naming that reading and its date, unless the meter was replaced
+  (``replacement``). A replaced meter's new
   register must be below 90 % of the old one's (``campus.registers.NEW_CYCLE_RATIO``): only then do the register
   rules count it as a new meter cycle rather than a dip that counts nothing.
 - A rise past ``rated_capacity × elapsed hours`` (after the multiplier: the register rules' plausibility bound)
@@ -105,7 +106,7 @@ def check_register(dev: Device, ctx: Context, value: float, read_ms: int, entry:
         raise RecordRefused(
             f"{field}={_g(value)} is lower than the last reading {_g(before[1])} on {_day(before[0], ctx)}: a "
             "register only goes up. Check the number; if the meter was replaced, send replacement=true")
-    if after is not None and value > after[1]:
+    if after is not None and value > after[1] and not (before is not None and after[1] < NEW_CYCLE_RATIO * before[1]):
         raise RecordRefused(
             f"{field}={_g(value)} is higher than the next reading {_g(after[1])} on {_day(after[0], ctx)}, taken "
             f"after {_day(read_ms, ctx)}: check the number and the time it was read")

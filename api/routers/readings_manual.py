@@ -35,10 +35,11 @@ router = APIRouter(tags=["records"])
 UNITS = {"energy_kwh": "kWh", "volume_m3": "m³"}
 
 
-def _public(row: ManualRow, campus: Campus, tz: ZoneInfo) -> ManualReadingPublic:
+def _public(row: ManualRow, campus: Campus, tz: ZoneInfo, records: RecordDesk) -> ManualReadingPublic:
     dev = next((d for d in campus.devices if d.id == row.device), None)
     previous = None if row.last_ts_ms is None or row.last_value is None else LastReadingPublic(
-        at=at_ms(row.last_ts_ms, tz), value=row.last_value, manual=False)
+        at=at_ms(row.last_ts_ms, tz), value=row.last_value,
+        manual=bool(records.manual.at(row.site, row.device, [row.last_ts_ms])))
     return ManualReadingPublic(id=row.id, site=row.site, device=row.device,
                                device_name=(dev.name if dev else "") or row.device, kind=Kind(row.kind),
                                values=row.values, read_at=at_ms(row.ts_ms, tz), entered_at=at_ms(row.entered_ms, tz),
@@ -72,7 +73,7 @@ async def create(request: Request, records: RecordsDep, service: ServiceDep, acc
                meta=records.manual, commit=service.pipeline.commit, prefix=settings.mqtt.topic_prefix,
                limits=settings.ingest.limits, keep=lambda: tuple(records.keep(ctx.site, uploads)))
     later.add_task(_after, records, ctx.site)
-    return _public(row, campus, ctx.tz)
+    return _public(row, campus, ctx.tz, records)
 
 
 def _after(records: RecordDesk, site: str) -> None:
@@ -90,7 +91,7 @@ def listing(records: RecordsDep, ctx: ContextDep, page: PageDep, response: Respo
     since_ms = int(since.timestamp() * 1000) if since is not None and since.year > 1970 else 0
     rows = [r for r in records.manual.listing(ctx.site, device=device, since_ms=since_ms)
             if ctx.sees(r.site, r.zone, r.building)]
-    return [_public(r, ctx.campus, ctx.tz) for r in page.of(rows, response)]
+    return [_public(r, ctx.campus, ctx.tz, records) for r in page.of(rows, response)]
 
 
 @router.get("/readings/manual/due", response_model=list[ReadingRoundPublic],

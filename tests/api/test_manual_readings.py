@@ -125,6 +125,15 @@ def test_refusals_say_what_to_fix(served: Served) -> None:
     assert taken["replacement"] is True
     assert taken["previous"]["value"] == 700.0
 
+    assert taken["previous"]["manual"] is True
+    # copied late from a sheet: read between the old meter's last reading and the new meter's first, it is held
+    # against the old meter's (700), not the new one's (3.5)
+    between = (later + dt.timedelta(minutes=30)).isoformat()
+    code, taken = _post(served, body("m-teach-a-water", 701.0, read_at=between), later + dt.timedelta(hours=2))
+    assert code == 201, taken
+    code, said = _post(served, body("m-teach-a-water", 699.0, read_at=between), later + dt.timedelta(hours=2))
+    assert code == 422
+    assert "lower than the last reading 701" in str(said["detail"])
     old = (later - dt.timedelta(days=8)).isoformat()
     code, said = _post(served, body("m-teach-a-water", 4.0, read_at=old), later + dt.timedelta(hours=2))
     assert code == 422
