@@ -177,8 +177,8 @@ class Engine:
 
     def status(self, device: str, online: bool, ts: int) -> list[Transition]:
         dev = self.book.devices.get(device)
-        if dev is None:
-            return []
+        if dev is None or dev.manual:
+            return []  # a meter read by hand has no gateway and no Last Will: a status on its topic says nothing
         out = []
         for rule in self.book.by_device.get(device, []):
             key = (rule.id, device)

@@ -172,6 +172,8 @@ class RecordRule(BaseModel):
 RECORD_RULES: dict[str, RecordRule] = {
     "round-overdue": RecordRule(name=Name(zh="巡查/检查未按时完成", en="Check round overdue"),
                                 category=Category.DATA, severity=Severity.MINOR),
+    "reading-overdue": RecordRule(name=Name(zh="月度抄表未按时完成", en="Monthly meter reading overdue"),
+                                  category=Category.DATA, severity=Severity.MINOR),
     "water-test-overdue": RecordRule(name=Name(zh="水质检测或滤芯更换逾期", en="Water test or filter change overdue"),
                                      category=Category.DATA, severity=Severity.MINOR),
     "water-test-limit": RecordRule(name=Name(zh="水质检测结果超出限值", en="Water test result outside its limit"),

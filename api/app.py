@@ -33,6 +33,7 @@ from api.routers import (
     health,
     inspections,
     metrics,
+    readings_manual,
     reports,
     rules,
     sweep,
@@ -84,13 +85,18 @@ def build_usage(settings: Settings, service: IngestService) -> Usage:
     return Usage(settings.data_dir, service.store, lambda: service.registry.campuses, service.presence)
 
 
-UPLOADS = ("/api/v1/photos", "/api/v1/inspections", "/api/v1/hazards", "/api/v1/water-tests")
+UPLOADS = ("/api/v1/photos", "/api/v1/inspections", "/api/v1/hazards", "/api/v1/water-tests",
+           "/api/v1/readings/manual")
 
 
 def build_records(app: FastAPI, settings: Settings, clock: Clock) -> RecordDesk:
     service: IngestService = app.state.service
-    return RecordDesk(settings.data_dir, settings.records, lambda: service.registry.campuses, app.state.alerts,
+    desk = RecordDesk(settings.data_dir, settings.records, lambda: service.registry.campuses, app.state.alerts,
                       service.store, clock.now_ms)
+    desk.topic_prefix = settings.mqtt.topic_prefix
+    if service.mqtt is not None:  # readings by hand reach the alert engine on their meters' reading topics
+        desk.publish = service.mqtt.publish
+    return desk
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
@@ -156,7 +162,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     for router in (campus_router.router, devices.router, gateways.router, dead_letters.router, rules.router,
                    consumption.router, reports.router, reports.bulletins, filed.router, water_quality.router,
                    files.router, inspections.router, hazards.router, water_tests.router, sweep.router,
-                   directory.router):
+                   directory.router, readings_manual.router):
         app.include_router(router, prefix="/api/v1", dependencies=[Viewer])
     app.include_router(alerts_router.router, prefix="/api/v1")  # per route: the signed one-tap ack link is open
     app.include_router(tokens.router, prefix="/api/v1")

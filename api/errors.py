@@ -17,6 +17,7 @@ from alerts.book import AlertStateError
 from api.access import AmbiguousSite, SharedDeviceId
 from campus.errors import AlreadyExists, ConfigError, Invalid, NotFound, StoreUnavailable
 from records.context import RecordRefused
+from records.manual import JumpToConfirm
 from records.photos import FileRejected
 
 
@@ -37,6 +38,7 @@ STATUSES: dict[type[Exception], tuple[int, Callable[[Exception], str]]] = {
     NotFound: (404, _said),                # outside the token's scope too: what it may not see does not exist
     AlreadyExists: (409, _said),           # an id or a name in use; a change that conflicts with others
     AlertStateError: (409, _said),         # an alert step out of order (acknowledging a resolved alert)
+    JumpToConfirm: (409, _said),           # a reading by hand past the rated capacity: send it again with confirm
     SharedDeviceId: (409, _said),          # a device id in several sites, asked for without one
     AmbiguousSite: (422, _said),           # several sites and none named
     Invalid: (422, _said),                 # a change or a scope naming what the campus does not have

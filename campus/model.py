@@ -389,10 +389,11 @@ class Campus(BaseModel):
 
     def publishers(self) -> dict[str, list[Device]]:
         """Who connects to the broker, and the devices each may publish for: every gateway, and every device
-        without a gateway (for itself)."""
+        without a gateway (for itself). A meter read by hand connects to nothing: the server enters its readings."""
         out: dict[str, list[Device]] = {g.id: [] for g in self.gateways}
         for dev in self.devices:
-            out.setdefault(dev.gateway or dev.id, []).append(dev)
+            if not dev.manual:
+                out.setdefault(dev.gateway or dev.id, []).append(dev)
         return out
 
 

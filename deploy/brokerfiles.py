@@ -43,6 +43,7 @@ class ServiceAccount:
     name: str
     password: str
     publishes_alerts: bool = False
+    enters_readings: bool = False  # the server's own ([mqtt]): hands readings by hand (抄表) on to the alert engine
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,9 @@ def render(broker: BrokerSettings, campuses: Campus | list[Campus], hashes: dict
         acl += [f"topic read {prefix}/{c.site.id}/alerts/#" for c in campuses]
         if a.publishes_alerts:
             acl += [f"topic write {prefix}/{c.site.id}/alerts/#" for c in campuses]
+        if a.enters_readings:  # a meter read by hand has no gateway: its readings come from the server
+            acl += [f"topic write {prefix}/{c.site.id}/{d.id}/reading" for c in campuses for d in c.devices
+                    if d.manual]
         acl.append("")
     acl.append("# gateways and devices: each publishes for its own devices only")
     missing = []

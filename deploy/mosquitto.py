@@ -51,7 +51,7 @@ def service_accounts(settings: Settings) -> list[ServiceAccount]:
         if password is None:
             env = "METERWATCH_MQTT__PASSWORD" if section == "[mqtt]" else "METERWATCH_ALERTS__PASSWORD"
             raise ConfigError(f"{section} username {user!r} has no password: set {section} password or {env}")
-        out.append(ServiceAccount(user, password.get_secret_value(), alerts))
+        out.append(ServiceAccount(user, password.get_secret_value(), alerts, enters_readings=section == "[mqtt]"))
     out += [ServiceAccount(name, pw.get_secret_value()) for name, pw in settings.broker.service_accounts.items()]
     return out
 

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from alerts.desk import AlertDesk
 from campus.db import DataDir
 from campus.errors import NotFound
@@ -19,13 +21,18 @@ from ingest.stores import ReadingStore
 from records.config import RecordSettings
 from records.context import Context
 from records.due import DueRound, due_rounds
+from records.manual_store import ManualReadingStore
 from records.overdue import round_alert, test_alert
 from records.photos import FileShelf, Upload
+from records.reading_round import RULE as READING_RULE
+from records.reading_round import ZoneRound, overdue_alert
+from records.reading_round import rounds as reading_rounds
 from records.rounds import RoundFile, load_rounds
 from records.store import RecordStore
 from records.water import Due, due_tests, points
 
 log = logging.getLogger("meterwatch.records")
+HAND_ON_S = 30.0  # readings by hand the broker did not confirm are handed on again this often
 
 
 class RecordDesk:
@@ -34,6 +41,10 @@ class RecordDesk:
         self.settings, self.alerts, self.readings, self.now_ms = settings, alerts, store, now_ms
         self.templates: RoundFile = load_rounds(settings.rounds_file)
         self.store = RecordStore(DataDir(data_dir).records)
+        self.manual = ManualReadingStore(DataDir(data_dir).records)  # after the records store: it uses its uploads
+        self.publish: Callable[[str, bytes], None] | None = None  # hands readings by hand to the alert engine
+        self.topic_prefix = "campus"
+        self._handing = threading.Lock()
         self.shelf = FileShelf(DataDir(data_dir).files)
         self._campuses = campuses
         self._stop = threading.Event()
@@ -58,6 +69,12 @@ class RecordDesk:
                                       self.settings.grace_days)
                 if ctx.sees(ctx.site, r.place.zone, r.place.building)]
 
+    def reading_rounds(self, ctx: Context) -> list[ZoneRound]:
+        """The monthly reading round of each zone with meters read by hand, as the asker sees them."""
+        last = self.manual.last_read(ctx.site)
+        return [r for r in reading_rounds(ctx.campus, last, self.today(ctx), ctx.tz, ctx.roster,
+                                          self.settings.grace_days) if ctx.sees(ctx.site, r.zone, None)]
+
     def due_tests(self, ctx: Context) -> list[Due]:
         return due_tests(ctx.campus, self.store.last_tests(ctx.site), self.today(ctx), ctx.tz,
                          self.settings.self_test_days, self.settings.grace_days)
@@ -77,7 +94,7 @@ class RecordDesk:
 
     def file_places(self, sha: str) -> list[tuple[str, str | None, str | None]]:
         """(site, zone, building) of every record that uses the file ``sha`` (a water test: its point's)."""
-        out = []
+        out = self.manual.file_places(sha)
         for site, zone, building, point in self.store.file_uses(sha):
             if point is not None:
                 campus = self._campuses().get(site)
@@ -130,7 +147,42 @@ class RecordDesk:
                 book.record(round_alert(rounds, ctx, self.alerts.language, now), now, repeat=False)
             for t in tests:
                 book.record(test_alert(t, ctx, self.alerts.language, now), now, repeat=False)
-            n += len(overdue) + len(tests)
+            n += len(overdue) + len(tests) + self.check_readings(ctx, now)
+        return n
+
+    def check_readings(self, ctx: Context, now: int) -> int:
+        """Raise (or keep current) a ``reading-overdue`` alert for each zone whose monthly reading is overdue, and
+        resolve it for a zone read since. Returns how many zones are overdue."""
+        if ctx.desk is None or self.alerts is None:
+            return 0
+        n = 0
+        for r in self.reading_rounds(ctx):
+            if r.status == "overdue":
+                ctx.desk.book.record(overdue_alert(r, ctx.campus, self.alerts.language, now, ctx.tz), now,
+                                     repeat=False)
+                n += 1
+            else:
+                ctx.desk.book.settle(READING_RULE, r.subject, "every meter of the zone has been read", now)
+        return n
+
+    def hand_on(self) -> int:
+        """Hand readings by hand not yet handed on to the alert engine: publish each on its meter's reading topic
+        (QoS 1, the broker confirms) and note it. Ingest, subscribed there too, finds the reading already stored
+        (the same site, device and time: written again, unchanged). Returns how many were handed on."""
+        if self.publish is None:
+            return 0
+        n = 0
+        with self._handing:
+            for row in self.manual.not_handed():
+                body = orjson.dumps({"ts": row.ts_ms, "values": row.values})
+                try:
+                    self.publish(f"{self.topic_prefix}/{row.site}/{row.device}/reading", body)
+                except (OSError, RuntimeError, ValueError) as exc:  # paho: offline, queue full; TimeoutError
+                    log.warning("a reading by hand is not handed to the alert engine yet (tried again in %.0f s): "
+                                "%s", HAND_ON_S, exc)
+                    break
+                self.manual.handed(row.id, self.now_ms())
+                n += 1
         return n
 
     def settle(self, ctx: Context, rule: str, subject: str, reason: str) -> int | None:
@@ -144,6 +196,8 @@ class RecordDesk:
         ``files_sweep_s``, each in a thread of its own until :meth:`close`."""
         if self.settings.check_s > 0 and self.alerts is not None:
             self._every(self.settings.check_s, self.check, "records-check", "looking for overdue rounds and tests")
+        if self.publish is not None:
+            self._every(HAND_ON_S, self.hand_on, "records-hand-on", "handing readings by hand to the alert engine")
         if self.settings.files_sweep_s > 0:
             try:
                 self.sweep_files()  # at start, before any request: then every files_sweep_s
@@ -168,3 +222,4 @@ class RecordDesk:
         for thread in self._threads:
             thread.join(timeout=10)
         self.store.close()
+        self.manual.close()

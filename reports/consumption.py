@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from campus.contract import REGISTER_FIELD, Kind
 from campus.labels import DEPARTMENTS, label
-from campus.model import Campus, Department, Device
+from campus.model import MAX_INTERVAL_S, Campus, Department, Device
 from campus.registers import RegisterTrack
 from ingest.stores import ReadingStore
 from reports.buckets import Interval, spread
@@ -79,13 +79,19 @@ class MeterUse(Tally):
     flags: list[Flagged] = field(default_factory=list)
 
 
+MANUAL_EVERY_MS = MAX_INTERVAL_S * 1000  # a meter read by hand owes one reading a month: 31 days, the longest
+
+
 def coverage_ratio(got: float, expected: float) -> float:
     """Readings received ÷ expected, at most 1; complete when nothing was expected."""
     return 1.0 if expected <= 0 else min(got / expected, 1.0)
 
 
 def _expected(device: Device, edges: list[int], now_ms: int) -> list[float]:
-    return [max(0, min(b, now_ms) - a) / (device.interval_s * 1000) for a, b in zip(edges, edges[1:], strict=False)]
+    """Readings a meter owes in each bucket: the bucket's length ÷ its interval. A meter read by hand owes one a
+    month whatever its interval says (the bucket's length ÷ 31 days: any month with its reading is complete)."""
+    every_ms = MANUAL_EVERY_MS if device.manual else device.interval_s * 1000
+    return [max(0, min(b, now_ms) - a) / every_ms for a, b in zip(edges, edges[1:], strict=False)]
 
 
 def meter_use(rollups: Rollups, store: ReadingStore, device: Device, edges: list[int], interval: Interval,

@@ -143,6 +143,7 @@ class MeterCompleteness(BaseModel):
     complete: bool
     implausible: int = Field(description="steps excluded as implausible jumps")
     new_cycles: int = Field(description="meter replacements or resets")
+    manual: bool = Field(default=False, description="read by hand (抄表): one reading a month is complete")
 
 
 class AlertCount(BaseModel):
@@ -347,7 +348,7 @@ def _completeness(device: Device, use: MeterUse, s: ReportSettings, start_ms: in
         device=device.id, name=device.name or device.id, kind=device.kind, building=device.building, readings=got,
         expected=round(expected), coverage=cov, complete=cov >= s.completeness_min,
         implausible=sum(f.flag == "implausible" for f in month_flags),
-        new_cycles=sum(f.flag == "new_cycle" for f in month_flags))
+        new_cycles=sum(f.flag == "new_cycle" for f in month_flags), manual=device.manual)
 
 
 METRICS = (("electricity_kwh", "kWh"), ("water_m3", "m³"), ("gas_m3", "m³"), ("energy_kgce", "kgce"),

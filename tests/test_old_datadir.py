@@ -134,7 +134,9 @@ def test_readings_are_all_there(opened: Opened) -> None:
     for dev, n in want["devices"].items():
         assert ok(c.get(f"/api/v1/devices/{dev}/readings", params=want["span"]))["count"] == n, dev
     for dev, latest in want["latest"].items():
-        assert ok(c.get(f"/api/v1/devices/{dev}/latest")) == latest, dev
+        got = ok(c.get(f"/api/v1/devices/{dev}/latest"))
+        assert {k: got[k] for k in latest} == latest, dev  # fields added since (manual, read_by) aside
+        assert (got["manual"], got["read_by"]) == (False, None)  # no reading by hand then
 
 
 def test_every_token_still_authenticates_with_its_role_and_scope(opened: Opened) -> None:

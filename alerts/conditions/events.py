@@ -14,7 +14,7 @@ from alerts.conditions.base import (
     Verdict,
     register_condition,
 )
-from campus.model import Device
+from campus.model import MAX_INTERVAL_S, Device
 from campus.registers import Flag
 
 
@@ -67,7 +67,8 @@ class RegisterAnomaly(Condition):
 
 @register_condition("stale")
 class Stale(Condition):
-    """No reading for longer than ``intervals`` × the device's interval, or its Last Will said offline."""
+    """No reading for longer than ``intervals`` × the device's interval, or its Last Will said offline. A meter read
+    by hand (``manual``) is silent only after ``intervals`` monthly rounds (31 days each) and has no Last Will."""
 
     type: Literal["stale"] = "stale"
     intervals: float = 3.0
@@ -90,7 +91,9 @@ class Stale(Condition):
             return None
         since = max(last_ms or 0, env.watching_since_ms)
         silent_min = (now_ms - since) / 60_000
-        if silent_min * 60 > self.intervals * subject.interval_s:
-            limit_min = self.intervals * subject.interval_s / 60
+        # a meter read by hand owes a reading a month, whatever its interval_s: its silence waits for the rounds
+        interval_s = MAX_INTERVAL_S if subject.manual else subject.interval_s
+        if silent_min * 60 > self.intervals * interval_s:
+            limit_min = self.intervals * interval_s / 60
             return Observation(Verdict.FIRING, round(silent_min, 1), f"> {limit_min:g} min", "min", "no readings")
         return None

@@ -71,8 +71,10 @@ def get_consumption(
     result = usage.query(kind, start_dt, end_dt, interval, group_by, language=language, devices=device,
                          now_ms=int(time.time() * 1000))
     edges = result.edges
+    by_hand = {d.id for d in usage.whole.devices if d.manual}
     groups = [GroupUsePublic(
         key=g.key, name=g.name, total=round(g.total, 6), coverage=round(g.coverage(), 4), meters=g.meters,
+        manual=[m for m in g.meters if m in by_hand],
         buckets=[BucketPublic(start=from_ms(a, tz), end=from_ms(b, tz), value=round(g.totals[i], 6),
                               coverage=round(g.coverage(i), 4))
                  for i, (a, b) in enumerate(zip(edges, edges[1:], strict=False))])

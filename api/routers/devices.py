@@ -110,19 +110,32 @@ def readings(device_id: DeviceId, service: ServiceDep, access: AccessDep, reques
         offset_ms = -int(offset.total_seconds() * 1000) if offset else 0
     samples = service.store.readings(campus.site.id, dev.id, dev.kind, start_ms, end_ms, interval_ms=interval_ms,
                                      agg=agg, offset_ms=offset_ms, limit=limit)
-    out = [ReadingPublic(ts=from_ms(s.ts, tz), seq=s.seq, values=s.values) for s in samples]
+    by_hand = _by_hand(request, campus.site.id, dev, [s.ts for s in samples]) if interval_ms is None else {}
+    out = [ReadingPublic(ts=from_ms(s.ts, tz), seq=s.seq, values=s.values, manual=s.ts in by_hand or (
+        interval_ms is not None and dev.manual), read_by=by_hand.get(s.ts)) for s in samples]
     return ReadingsPublic(device=dev.id, kind=dev.kind, start=from_ms(start_ms, tz), end=from_ms(end_ms, tz),
                           interval_s=interval_ms // 1000 if interval_ms else None,
                           agg=agg if interval_ms else None, count=len(out), readings=out)
 
 
-def latest(device_id: DeviceId, service: ServiceDep, access: AccessDep, site: SiteArg = None) -> ReadingPublic:
+def latest(device_id: DeviceId, service: ServiceDep, access: AccessDep, request: Request,
+           site: SiteArg = None) -> ReadingPublic:
     campus, dev = _found(access, device_id, site)
     sample = service.store.latest(campus.site.id, dev.id, dev.kind)
     if sample is None:
         raise HTTPException(404, f"device {device_id!r} has no readings yet")
     tz = ZoneInfo(campus.site.timezone)
-    return ReadingPublic(ts=from_ms(sample.ts, tz), seq=sample.seq, values=sample.values)
+    by_hand = _by_hand(request, campus.site.id, dev, [sample.ts])
+    return ReadingPublic(ts=from_ms(sample.ts, tz), seq=sample.seq, values=sample.values, manual=sample.ts in by_hand,
+                         read_by=by_hand.get(sample.ts))
+
+
+def _by_hand(request: Request, site: str, dev: Device, stamps: list[int]) -> dict[int, str]:
+    """Of ``stamps``, the readings taken by hand (抄表), each with who read it (joined on site, device and ts)."""
+    records = getattr(request.app.state, "records", None)
+    if not dev.manual or records is None:
+        return {}
+    return {ts: row.read_by for ts, row in records.manual.at(site, dev.id, stamps).items()}
 
 
 def _save(change: Callable[[], None], request: Request, later: BackgroundTasks) -> None:

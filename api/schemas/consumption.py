@@ -23,6 +23,8 @@ class GroupUsePublic(BaseModel):
     total: float
     coverage: float
     meters: list[str] = Field(description="meters added up (main meters only, unless group_by=device)")
+    manual: list[str] = Field(default_factory=list, description="of those meters, the ones read by hand (抄表): "
+                              "each owes one reading a month to its coverage")
     buckets: list[BucketPublic]
 
 

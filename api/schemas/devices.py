@@ -80,6 +80,8 @@ class ReadingPublic(BaseModel):
     ts: datetime
     seq: int | None = None
     values: dict[str, float]
+    manual: bool = Field(default=False, description="read by hand (抄表), not by a gateway")
+    read_by: str | None = Field(default=None, description="who read it by hand (the token that entered it)")
 
 
 class ReadingsPublic(BaseModel):

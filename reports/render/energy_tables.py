@@ -139,7 +139,8 @@ def tables(report: EnergyReport) -> list[Table]:
                       "异常跳变(已剔除)", "换表/归零"] if zh else
                      ["Meter", "Type", "Building", "Readings", "Expected", "Coverage %", "Complete",
                       "Implausible jumps (excluded)", "New meter cycles"],
-                     [[m.name, _l(KIND_NAMES[m.kind.value], zh), building_names.get(m.building, m.building),
+                     [[m.name + ((("（人工抄表）" if zh else " (read by hand)")) if m.manual else ""),
+                       _l(KIND_NAMES[m.kind.value], zh), building_names.get(m.building, m.building),
                        m.readings, m.expected, m.coverage * 100,
                        ("是" if m.complete else "否") if zh else ("yes" if m.complete else "no"),
                        m.implausible, m.new_cycles] for m in report.completeness],

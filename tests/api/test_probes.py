@@ -72,6 +72,7 @@ _SOUTH_ROUND = {"template": "zone-patrol", "zone": "zone-south",
                 "items": [{"item": i, "ok": True, "note": ""} for i in range(5)]}
 _SOUTH_TEST = {"point": "ta-fountain", "taken_at": "2026-03-10T09:00:00+08:00", "kind": "self",
                "values": {"ph": 7.2}}
+_SOUTH_READING = {"site": "yucai", "device": "ta-water", "values": {"volume_m3": 9000.0}}  # a south meter
 _DEVICE = {"id": "ta-new", "kind": "electricity", "building": "teach-a"}
 _SOUTH_GATEWAY = {"name": "教学楼A集中器", "building": "teach-a",
                   "buses": [{"name": "rs485-1", "serial": "/dev/ttyUSB0"}]}
@@ -152,6 +153,10 @@ ROUTES: dict[tuple[str, str], Route] = {
                                            body="record"),
     ("GET", "/api/v1/water-tests/points"): Route("records", "/api/v1/water-tests/points?site=yucai"),
     ("GET", "/api/v1/water-tests/notice"): Route("records", "/api/v1/water-tests/notice?site=yucai&point=ta-fountain"),
+    ("POST", "/api/v1/readings/manual"): Route("records", write=("/api/v1/readings/manual?site=yucai", _SOUTH_READING),
+                                               body="record"),
+    ("GET", "/api/v1/readings/manual"): Route("records", "/api/v1/readings/manual?site=yucai"),
+    ("GET", "/api/v1/readings/manual/due"): Route("records", "/api/v1/readings/manual/due?site=yucai"),
     # alerts
     ("GET", "/api/v1/alerts"): Route("alerts", "/api/v1/alerts?site=yucai"),
     ("GET", "/api/v1/alerts/evaluation-failures"): Route("alerts", "/api/v1/alerts/evaluation-failures?site=yucai"),

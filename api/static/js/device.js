@@ -2,8 +2,8 @@
 // where they happened); a sensor's values with the limits its rules hold it to; the device's own open alerts, the
 // most severe first.
 import {
-  $, addDays, bySeverity, campus, chart, consumption, devices, esc, fmt, getJSON, localISO, named, niceRange, state, t,
-  withLang,
+  $, KIND_UNIT, addDays, bySeverity, campus, chart, consumption, devices, esc, fmt, getJSON, localISO, named, niceRange,
+  state, t, withLang,
 } from "./core.js";
 import { atSite } from "./siteinfo.js";
 
@@ -35,13 +35,30 @@ export async function showDevice(section, id) {
     <p class="muted">${named(dev.name, dev.id)} · ${esc(c.building[dev.building]?.name || dev.building)} ·
       ${t("kind")[dev.kind]}${dev.last_seen ? " · " + t("last_data") + " " + atSite(dev.last_seen) : ""}</p>
     <article class="card" id="device-alerts"></article>
-    <article class="card"><div class="chart tall" id="device-chart"></div><ul id="flagged" class="plain"></ul></article>`;
+    <article class="card"><div class="chart tall" id="device-chart"></div><ul id="flagged" class="plain"></ul></article>
+    <article class="card" id="device-by-hand" hidden></article>`;
   $("#device-select").addEventListener("change", (e) => { view.field = null; location.hash = "#device/" + e.target.value; });
   section.querySelectorAll(".seg button").forEach((b) => b.addEventListener("click", () => {
     view.days = Number(b.dataset.days); state.rerender();
   }));
   $("#register-toggle")?.addEventListener("change", (e) => { view.register = e.target.checked; state.rerender(); });
-  await Promise.all([openAlerts(dev), dev.kind === "water_quality" ? sensor(dev) : meter(dev)]);
+  await Promise.all([openAlerts(dev), dev.kind === "water_quality" ? sensor(dev) : meter(dev), byHand(dev)]);
+}
+
+/** A meter read by hand (抄表): its last readings, each marked with who read it, when, and its note. */
+async function byHand(dev) {
+  if (dev.kind === "water_quality") return;
+  const rows = await getJSON(`/readings/manual?` + new URLSearchParams({ device: dev.id, limit: "12" }));
+  const box = $("#device-by-hand");
+  if (!rows.length) return;
+  box.hidden = false;
+  box.innerHTML = `<h3>${t("reading_by_hand_list")}</h3><ul class="plain by-hand">${rows.map((r) => {
+    const [field, value] = Object.entries(r.values)[0] || ["", null];
+    return `<li data-reading="${r.id}"><time>${atSite(r.read_at)}</time> · <b>${fmt(value, 2)}</b> ` +
+      `${esc(KIND_UNIT[dev.kind] || field)} · <span class="who">${esc(r.read_by)}</span>` +
+      `${r.replacement ? ` <span class="badge due">${t("reading_replaced")}</span>` : ""}` +
+      `${r.note ? ` · ${esc(r.note)}` : ""}</li>`;
+  }).join("")}</ul>`;
 }
 
 /** The device's open alerts, the most severe first, then the newest; each links to its card on the alerts page. */

@@ -5,13 +5,15 @@ import { $, Unauthorised, disposeCharts, getJSON, state, t, token } from "./core
 import { showDevice } from "./device.js";
 import { showHazards } from "./hazards.js";
 import { showOverview } from "./overview.js";
+import { showReading } from "./reading.js";
 import { showReport } from "./report.js";
 import { showRounds } from "./rounds.js";
 import { showSweep } from "./sweep.js";
 import { showWaterTests } from "./watertests.js";
 
 const VIEWS = { overview: showOverview, alerts: showAlerts, building: showBuilding, device: showDevice,
-  reports: showReport, rounds: showRounds, sweep: showSweep, hazards: showHazards, watertests: showWaterTests };
+  reports: showReport, rounds: showRounds, reading: showReading, sweep: showSweep, hazards: showHazards,
+  watertests: showWaterTests };
 
 function applyLanguage() {
   document.documentElement.lang = state.lang;

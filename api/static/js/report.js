@@ -134,7 +134,8 @@ function render(r) {
         `${fmt(r.incomer.loss_pct, 1)}%</p><p>${t("incomer")} ${fmt(r.incomer.incomer_kwh, 0)} kWh · ` +
         `${t("meters_sum")} ${fmt(r.incomer.meters_kwh, 0)} kWh</p>` : `<p class="muted">—</p>`}
         <h3>${t("incomplete")}</h3><ul class="plain">${incomplete.slice(0, 10).map((m) => `<li><span ` +
-          `class="named" title="${esc(m.device)}">${esc(m.name)}</span> ${fmt(m.coverage * 100, 1)}%</li>`).join("") ||
+          `class="named" title="${esc(m.device)}">${esc(m.name)}</span>${m.manual ? ` <small class="muted">` +
+          `${t("reading_by_hand")}</small>` : ""} ${fmt(m.coverage * 100, 1)}%</li>`).join("") ||
           `<li>${t("all_complete")}</li>`}${incomplete.length > 10 ? `<li class="muted">${t("and_more")
           .replace("{n}", incomplete.length - 10)}</li>` : ""}</ul></article>
     </div>`;
