@@ -157,9 +157,12 @@ class FieldBus:
         return self._link
 
     def wait_ready(self, timeout_s: float) -> bool:
-        """For an MQTT bus: True once subscribed to the DTU's up topic. Other buses: True."""
+        """True once the bus can be asked (within ``timeout_s``): an MQTT bus subscribed to the DTU's up topic,
+        a listen bus with a DTU dialled in and registered. Other buses: True at once."""
         if isinstance(self._link, MqttLink):
             return self._link.wait_ready(timeout_s)
+        if isinstance(self._link, ListenLink):
+            return self._link.wait_dialled(1, timeout_s)
         return True
 
     @property

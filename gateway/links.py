@@ -237,12 +237,15 @@ def _recv(sock: socket.socket, max_bytes: int, deadline: float) -> bytes | None:
     return data if data else None
 
 
-def _drain(sock: socket.socket) -> bool:
-    """Drop what a socket has waiting; False when the peer has gone."""
-    while _wait_readable(sock.fileno(), time.monotonic() + 0.0001):
-        if not sock.recv(4096):
-            return False
-    return True
+def _drain(sock: socket.socket) -> bytes | None:
+    """What a socket has waiting (to be dropped); None when the peer has gone."""
+    out = b""
+    while _wait_readable(sock.fileno(), time.monotonic() + 0.0001) and len(out) < MAX_BUFFER:
+        data = sock.recv(4096)
+        if not data:
+            return None
+        out += data
+    return out
 
 
 class TcpLink:
@@ -320,11 +323,12 @@ class TcpLink:
         if self._sock is None:
             return
         try:
-            gone = not _drain(self._sock)
+            stale = _drain(self._sock)
         except OSError as exc:
             raise self._drop(str(exc)) from None
+        self._stream.feed(stale or b"")  # counts the heartbeats among what is dropped
         self._stream.flush()
-        if gone:
+        if stale is None:
             raise self._drop("end of stream")
 
     def counters(self) -> dict[str, int]:
@@ -530,11 +534,12 @@ class ListenLink:
         except LinkDown:
             return
         try:
-            gone = not _drain(sock)
+            stale = _drain(sock)
         except OSError as exc:
             raise self._drop(str(exc)) from None
+        self._stream.feed(stale or b"")  # counts the heartbeats among what is dropped
         self._stream.flush()
-        if gone:
+        if stale is None:
             raise self._drop("end of stream")
 
     def counters(self) -> dict[str, int]:

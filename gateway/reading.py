@@ -47,6 +47,7 @@ DLT645_REQUIRED = "energy_kwh"
 DLT645_ANSWER = 0x80  # control bit D7: direction, 1 = from the meter (DL/T 645-2007 §7.1.2)
 CJT188_ANSWER = 0x80  # control bit D7: direction, 1 = from the meter (CJ/T 188-2004 §5.3)
 MODBUS_EXCEPTION = 0x80  # function code with bit 7 set: an exception response (Modbus application protocol §7)
+MODBUS_GATEWAY_SILENT = (10, 11)  # gateway path unavailable, target device failed to respond: no answer, retried
 MODBUS_EXCEPTIONS = {1: "illegal function", 2: "illegal data address", 3: "illegal data value",
                      4: "server device failure", 5: "acknowledge", 6: "server device busy",
                      10: "gateway path unavailable", 11: "gateway target device failed to respond"}
@@ -325,9 +326,12 @@ class ModbusTcp:
                     tap("→", sent)
                     if got:
                         tap("←", got)
+            code = int(getattr(response, "exception_code", 0)) if response.isError() else 0
+            if code in MODBUS_GATEWAY_SILENT:  # the Modbus TCP gateway's meter behind it did not answer
+                self.counts["timeouts"] += 1
+                continue
             if response.isError():
                 self.counts["abnormal"] += 1
-                code = int(getattr(response, "exception_code", 0))
                 raise ReadFailed("abnormal", f"abnormal reply from {who} on {self.bus_name}: "
                                              f"{MODBUS_EXCEPTIONS.get(code, f'exception {code}')}")
             registers = list(response.registers)
