@@ -198,6 +198,11 @@ class SerialLink:
     def counters(self) -> dict[str, int]:
         return {"link_opens": self._opens, "link_drops": self._drops}
 
+    @property
+    def retry_at(self) -> float:
+        """When (``time.monotonic()``) a port that failed is tried again; 0 when it is open or free to try."""
+        return self._backoff.not_before
+
 
 class _Stream:
     """Bytes from a socket with the DTU's heartbeat (and repeated registration) packets taken out. A packet split
@@ -333,6 +338,11 @@ class TcpLink:
 
     def counters(self) -> dict[str, int]:
         return {"link_opens": self._connects, "link_drops": self._drops, "heartbeats": self._stream.removed}
+
+    @property
+    def retry_at(self) -> float:
+        """When (``time.monotonic()``) a connection that failed is tried again; 0 when connected or free to try."""
+        return self._backoff.not_before
 
 
 class ListenLink:

@@ -29,7 +29,7 @@ from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from pymodbus.client import ModbusTcpClient
-from pymodbus.exceptions import ConnectionException, ModbusIOException
+from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
 from campus.contract import KIND_FIELDS, Kind
 from campus.errors import MeterwatchError
@@ -313,7 +313,7 @@ class ModbusTcp:
                 self.counts["timeouts"] += 1
                 client.close()  # a late answer must not be taken as the next one's
                 continue
-            except (ConnectionException, OSError) as exc:
+            except (ConnectionException, OSError, ModbusException) as exc:
                 self.counts["link_drops"] += 1
                 client.close()
                 raise ReadFailed("link_down", f"the Modbus TCP device at {self.where} ({self.bus_name}) dropped "
