@@ -125,7 +125,8 @@ class FieldBus:
     # --- life ------------------------------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Start reaching the bus (idempotent). A bus that cannot be reached now is tried again on each read."""
+        """Start reaching the bus (idempotent). A bus that cannot be reached now is tried again on each read;
+        only a listen address that cannot be bound raises here (LinkDown, in words)."""
         with self._lock:
             if self._opened:
                 return
@@ -208,14 +209,13 @@ class FieldBus:
     def counters(self) -> dict[str, int]:
         """frames, garbled, checksum, noise, wrong_address, echo, stale, timeouts, abnormal, link_down, and the
         link's own (link_opens, link_drops; rejected, replaced, heartbeats for DTUs)."""
-        with self._lock:
-            out = dict(self._counts)
-            if self._link is not None:
-                out.update(self._link.counters())
-            if self._modbus_tcp is not None:
-                for k, v in self._modbus_tcp.counts.items():
-                    out[k] = out.get(k, 0) + v
-            return out
+        out = dict(self._counts)  # without the bus's lock: a health check never waits for a transaction
+        if self._link is not None:
+            out.update(self._link.counters())
+        if self._modbus_tcp is not None:
+            for k, v in dict(self._modbus_tcp.counts).items():
+                out[k] = out.get(k, 0) + v
+        return out
 
     # --- the wire --------------------------------------------------------------------------------------------
 
@@ -223,7 +223,11 @@ class FieldBus:
     def _transaction(self) -> Iterator[None]:
         with self._lock:
             if not self._opened:
-                self.open()
+                try:
+                    self.open()
+                except LinkDown as exc:
+                    self._counts["link_down"] += 1
+                    raise ReadFailed("link_down", f"{self.name}: {exc.words}") from None
             yield
 
     def _gap(self) -> float:
@@ -260,16 +264,20 @@ class FieldBus:
             self._write(self._link_or_fail(), request)
 
     def ask(self, who: str, request: bytes, deframer: Callable[[], Deframer],
-            accept: Callable[[Any], Verdict], *, tries: int | None = None,
-            timeout_ms: int | None = None) -> tuple[Any, bytes]:
+            accept: Callable[[Any], Verdict], *, tries: int | None = None, timeout_ms: int | None = None,
+            renew: Callable[[], tuple[bytes, Callable[[Any], Verdict]]] | None = None) -> tuple[Any, bytes]:
         """Send ``request`` to ``who`` and return (the frame ``accept`` calls the answer, its raw bytes), asking
-        up to ``tries`` times (default: 1 + the bus's retries). Raises :class:`ReadFailed` in words."""
+        up to ``tries`` times (default: 1 + the bus's retries); ``renew`` gives each retry a new request and
+        accept (a new serial number, so a late answer to the try before is not taken). Raises
+        :class:`ReadFailed` in words."""
         with self._transaction():
             link = self._link_or_fail()
             tries = tries if tries is not None else self.bus.retries + 1
             timeout_s = (timeout_ms if timeout_ms is not None else self.bus.timeout_ms) / 1000
             failure = _Missed("no_answer", "")
-            for _ in range(tries):
+            for attempt in range(tries):
+                if attempt and renew is not None:
+                    request, accept = renew()
                 self._write(link, request)
                 try:
                     got = self._await(link, request, deframer(), accept, timeout_s)

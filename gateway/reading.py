@@ -21,6 +21,7 @@ Registers are returned raw: meterwatch's ``multiplier`` (CT ratio) is applied do
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -82,7 +83,8 @@ class Ask(Protocol):
     (with the answer's raw bytes), retrying per the bus; raises :class:`ReadFailed`."""
 
     def __call__(self, who: str, request: bytes, deframer: Callable[[], Deframer],
-                 accept: Callable[[Any], Verdict]) -> tuple[Any, bytes]: ...
+                 accept: Callable[[Any], Verdict], *,
+                 renew: Callable[[], tuple[bytes, Callable[[Any], Verdict]]] | None = None) -> tuple[Any, bytes]: ...
 
 
 def now_ms() -> int:
@@ -177,6 +179,9 @@ def read_freezes(ask: Ask, bus_name: str, device: Device, days: Iterable[int],
 
 # --- CJ/T 188 -------------------------------------------------------------------------------------------------
 
+_SER = itertools.count(1)  # CJ/T 188 request serial numbers (SER), one byte on the wire
+
+
 def cjt188_type(device: Device) -> int:
     meter = _meter(device)
     if meter.meter_type is not None:
@@ -184,9 +189,10 @@ def cjt188_type(device: Device) -> int:
     return CJT188_TYPE_BY_KIND.get(device.kind, 0x10)
 
 
-def cjt188_accept(address: str, di: int = cjt188.DI_VOLUME) -> Callable[[Any], Verdict]:
-    """Which CJ/T 188 frames answer a read of ``di`` from ``address`` (AA…AA: any meter). A normal answer for
-    another DI is ``stale``."""
+def cjt188_accept(address: str, di: int = cjt188.DI_VOLUME, ser: int | None = None) -> Callable[[Any], Verdict]:
+    """Which CJ/T 188 frames answer a read of ``di`` with serial number ``ser`` from ``address`` (AA…AA: any
+    meter). A normal answer for another DI or SER is ``stale`` (CJ/T 188-2004 §5.3: the meter returns the SER it
+    was asked with, so a late answer to an earlier try is told apart)."""
     dis = (di.to_bytes(2, "little"), di.to_bytes(2, "big"))
 
     def accept(frame: Any) -> Verdict:
@@ -194,7 +200,8 @@ def cjt188_accept(address: str, di: int = cjt188.DI_VOLUME) -> Callable[[Any], V
             return "echo"
         if address != "A" * 14 and frame.address.upper() != address.upper():
             return "wrong_address"
-        if not frame.control & 0x40 and frame.data[:2] not in dis:
+        if not frame.control & 0x40 and (frame.data[:2] not in dis
+                                          or (ser is not None and frame.data[2:3] != bytes([ser]))):
             return "stale"
         return "answer"
 
@@ -202,9 +209,18 @@ def cjt188_accept(address: str, di: int = cjt188.DI_VOLUME) -> Callable[[Any], V
 
 
 def cjt188_volume(ask: Ask, bus_name: str, meter_type: int, address: str) -> tuple[Any, Any, bytes, bytes]:
-    """Ask a CJ/T 188 meter for its cumulative flow: (Volume, frame, request, answer bytes)."""
-    request = cjt188.read_request(meter_type, address)
-    frame, raw = ask(address, request, cjt188.Deframer, cjt188_accept(address))
+    """Ask a CJ/T 188 meter for its cumulative flow: (Volume, frame, request, answer bytes). Each request carries
+    the next serial number SER, and only an answer with it is taken."""
+    sent: list[bytes] = []
+
+    def renew() -> tuple[bytes, Callable[[Any], Verdict]]:
+        ser = next(_SER) & 0xFF
+        sent.append(cjt188.read_request(meter_type, address, ser))
+        return sent[-1], cjt188_accept(address, ser=ser)
+
+    first, accept = renew()
+    frame, raw = ask(address, first, cjt188.Deframer, accept, renew=renew)
+    request = sent[-1]
     try:
         return cjt188.decode_answer(frame), frame, request, raw
     except cjt188.Abnormal as exc:  # C1 (CJ/T 188-2004 §5.3, D6 = 1)

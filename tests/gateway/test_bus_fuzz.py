@@ -138,7 +138,8 @@ def test_any_bytes_at_all_are_counted_never_read(stream: bytes, cuts: list[int])
 @given(junk=noise, cuts=st.lists(st.integers(0, 200), max_size=8), volume=st.integers(0, 99_999_999))
 def test_cjt188_volume_exact_through_junk(junk: bytes, cuts: list[int], volume: int) -> None:
     def script(request: bytes) -> list[bytes]:
-        real = cjt188.answer(0x10, WATER, 0, volume / 100)
+        asked = next(f for f in cjt188.Deframer().feed(request) if isinstance(f, cjt188.Frame))
+        real = cjt188.answer(0x10, WATER, asked.data[2], volume / 100)
         return _cut(junk.replace(b"\x68", b"") + real, cuts)
 
     field_bus, device = _bus(script, protocol="cjt188")

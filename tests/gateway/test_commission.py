@@ -127,12 +127,12 @@ def test_scan_finds_the_water_meter_at_the_broadcast_address(sim: SimulatedGatew
 
 
 def test_scan_finds_modbus_units_rtu_and_tcp(sim: SimulatedGateway, campus: Campus) -> None:
-    meters, rows = _pasted(list(scan("gw-1", bus(campus, "rtu"), "modbus", units=range(1, 9), timeout_ms=60,
+    meters, rows = _pasted(list(scan("gw-1", bus(campus, "rtu"), "modbus", units=range(1, 9), timeout_ms=150,
                                      profile="eastron-sdm630")))
     assert [m["meter"]["unit"] for m in meters] == [5, 6]
     assert meters[0]["meter"]["profile"] == "eastron-sdm630"
     assert [r["unit"] for r in rows] == ["5", "6"]
-    meters, _ = _pasted(list(scan("gw-1", bus(campus, "pm"), units=range(1, 6), timeout_ms=60)))
+    meters, _ = _pasted(list(scan("gw-1", bus(campus, "pm"), units=range(1, 6), timeout_ms=150)))
     assert [m["meter"]["unit"] for m in meters] == [3]
 
 
