@@ -189,9 +189,12 @@ class SerialLink:
             return
         try:
             self._port.reset_input_buffer()
-            while _wait_readable(self._port.fileno(), time.monotonic() + 0.0001):
-                if not self._port.read(self._port.in_waiting or 1):
+            dropped = 0
+            while dropped < MAX_BUFFER and _wait_readable(self._port.fileno(), time.monotonic() + 0.0001):
+                got = self._port.read(self._port.in_waiting or 1)
+                if not got:
                     break
+                dropped += len(got)
         except (serial.SerialException, OSError) as exc:
             raise self._drop(exc) from None
 

@@ -156,13 +156,16 @@ def read_freezes(ask: Ask, bus_name: str, device: Device, days: Iterable[int],
                  zone: ZoneInfo) -> list[tuple[int, dict[str, float]]]:
     """DL/T 645-2007 daily freezes: for each n in ``days`` (1 = the last), the freeze time (the meter's clock,
     wall time in the site's zone) as epoch ms and the frozen total positive active energy. A freeze the meter does
-    not have (abnormal reply) is skipped; no answer raises."""
+    not have (abnormal reply) is skipped, and so is an n outside 1 … 62 (the freezes a meter keeps); no answer
+    raises."""
     meter = _meter(device)
     if meter.protocol is not MeterProtocol.DLT645:
         return []
     address = meter.address or ""
     out: list[tuple[int, dict[str, float]]] = []
     for n in days:
+        if not 1 <= n <= dlt645.FREEZES:
+            continue
         try:
             at, _ = dlt645_value(ask, bus_name, address, dlt645.freeze_time_di(n), 2007)
             energy, _ = dlt645_value(ask, bus_name, address, dlt645.freeze_energy_di(n), 2007)

@@ -307,3 +307,20 @@ def test_mqtt_link_carries_bytes_through_the_broker(mosquitto: Mosquitto) -> Non
         dtu.stop()
     with pytest.raises(LinkDown, match="not connected to the broker"):
         link.write(b"x")
+
+
+def test_mqtt_link_comes_back_with_the_broker(mosquitto: Mosquitto) -> None:
+    settings = MqttSettings(url=mosquitto.url, client_id="gw-test")
+    link = MqttLink(Bus(name="dtu-4", mqtt={"up": "dtu/GW4/up", "down": "dtu/GW4/down"}), settings, "gw-test-dtu-4")
+    link.open()
+    try:
+        assert link.wait_ready(10)
+        mosquitto.stop()
+        # paho notices the closed socket on its network thread: not connected, or the publish is not confirmed
+        with pytest.raises(LinkDown, match="not connected to the broker|could not publish"):
+            link.write(b"x")
+        mosquitto.start()
+        assert link.wait_ready(20)  # reconnected (1 s, doubling to 10 s) and subscribed again
+        link.write(b"again")
+    finally:
+        link.close()
