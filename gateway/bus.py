@@ -6,9 +6,10 @@ The rules of a transaction, plainly:
 - before a request: wait the inter-frame gap since the last byte on the line, then drop stale input (a late answer
   to an earlier question, heartbeats);
 - the gap: Modbus RTU 3.5 character times, at least 1.75 ms above 19200 baud (Modbus over serial line v1.02
-  §2.5.1.1); DL/T 645 and CJ/T 188 ask for a pause of "a few bytes" between frames (DL/T 645-2007 §7.2: at least
-  20 ms before a request): we take max(20 ms, 4 character times); a character is 11 bits (start, 8 data,
-  parity or second stop, stop);
+  §2.5.1.1); DL/T 645 and CJ/T 188 want a pause of a few bytes between frames, and a DL/T 645-2007 meter may
+  take 20 ms to 500 ms to answer (its answer delay; shared/METERS.md "Answer time"): we keep max(20 ms, 4
+  character times) of silence before each request; a character is 11 bits (start, 8 data, parity or second
+  stop, stop);
 - an answer must start within ``timeout_ms`` of our request leaving the wire; once it has started it may take
   its own wire time; the whole wait is bounded (``timeout_ms`` + the wire time of 300 bytes);
 - ``retries`` more tries after a silent or broken answer; an abnormal reply is an answer and is not retried;
@@ -45,7 +46,7 @@ log = logging.getLogger("meterwatch.gateway.bus")
 
 BITS_PER_CHAR = 11          # start + 8 data + parity (or a second stop) + stop
 MAX_ANSWER_BYTES = 300      # longer than any answer we ask for (DL/T 645 ≤ 200 data bytes; Modbus RTU ≤ 256)
-DLT645_GAP_S = 0.020        # DL/T 645-2007 §7.2 (and CJ/T 188 likewise): ≥ 20 ms between frames
+DLT645_GAP_S = 0.020        # DL/T 645 and CJ/T 188: a few bytes' pause; 20 ms, a meter's shortest answer delay
 MODBUS_MIN_GAP_S = 0.00175  # Modbus over serial line v1.02 §2.5.1.1: fixed 1.75 ms above 19200 baud
 COUNTERS = ("frames", "garbled", "checksum", "noise", "wrong_address", "echo", "stale", "timeouts", "abnormal",
             "link_down")
