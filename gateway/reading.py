@@ -5,9 +5,9 @@ This module owns the questions:
 
 - DL/T 645-2007 (and 1997 with its own DIs): ``energy_kwh`` first, and it is required; then ``power_kw``,
   ``voltage_v``, ``current_a``, ``power_factor``. An optional field the meter answers "no such data" (abnormal
-  reply, error byte 02, DL/T 645-2007 §7.1.2 / table A.1) is left out, not an error. An optional field the meter
-  does not answer at all ends the read with what it has: a meter that stops answering mid-read costs one field's
-  timeout × tries, not five.
+  reply, error byte 02; DL/T 645-2007 表 "错误信息字SERR") is left out, not an error, and so is one whose answer
+  cannot be taken. An optional field the meter does not answer at all ends the read with what it has: a meter
+  that stops answering mid-read costs one field's timeout × tries, not five.
 - CJ/T 188-2004: the cumulative volume (DI 901F), in its unit code, as m³. The meter type byte comes from the
   meter link (``meter_type``) or the device's kind: water 0x10 (cold water), gas 0x30 (CJ/T 188-2004 table 1).
 - Modbus: the device's profile (``gateway.protocols.profiles.PROFILES``) or inline register map, read in the few
@@ -45,8 +45,8 @@ Code = Literal["no_answer", "checksum", "garbled", "abnormal", "wrong_address", 
 # CJ/T 188-2004 table 1, meter type T: 10 cold water, 30 gas (the default for a device of that kind)
 CJT188_TYPE_BY_KIND: dict[Kind, int] = {Kind.WATER: 0x10, Kind.GAS: 0x30}
 DLT645_REQUIRED = "energy_kwh"
-DLT645_ANSWER = 0x80  # control bit D7: direction, 1 = from the meter (DL/T 645-2007 §7.1.2)
-CJT188_ANSWER = 0x80  # control bit D7: direction, 1 = from the meter (CJ/T 188-2004 §5.3)
+DLT645_ANSWER = dlt645.ANSWER  # control bit D7: direction, 1 = from the meter (DL/T 645-2007 §4.1.3)
+CJT188_ANSWER = cjt188.ANSWER  # control bit D7: direction, 1 = from the meter (CJ/T 188-2004 表2, C)
 MODBUS_EXCEPTION = 0x80  # function code with bit 7 set: an exception response (Modbus application protocol §7)
 MODBUS_GATEWAY_SILENT = (10, 11)  # gateway path unavailable, target device failed to respond: no answer, retried
 MODBUS_EXCEPTIONS = {1: "illegal function", 2: "illegal data address", 3: "illegal data value",
@@ -139,9 +139,9 @@ def read_dlt645(ask: Ask, bus_name: str, device: Device, version: int = 2007) ->
         except ReadFailed as exc:
             if name == DLT645_REQUIRED:
                 raise
-            if exc.code == "abnormal":
+            if exc.code in ("abnormal", "garbled"):
                 raw.append((request, b""))
-                continue  # the meter has no such data: the field is left out
+                continue  # no such data, or an answer we cannot take: the field is left out
             break  # it stopped answering: keep what we have, do not spend another timeout per field
         if not isinstance(value, float | int):
             raise ReadFailed("garbled", f"garbled answer from {address} on {bus_name}: {name} is not a number")
@@ -194,7 +194,7 @@ def cjt188_type(device: Device) -> int:
 
 def cjt188_accept(address: str, di: int = cjt188.DI_VOLUME, ser: int | None = None) -> Callable[[Any], Verdict]:
     """Which CJ/T 188 frames answer a read of ``di`` with serial number ``ser`` from ``address`` (AA…AA: any
-    meter). A normal answer for another DI or SER is ``stale`` (CJ/T 188-2004 §5.3: the meter returns the SER it
+    meter). A normal answer for another DI or SER is ``stale`` (CJ/T 188-2004 表5: the meter returns the SER it
     was asked with, so a late answer to an earlier try is told apart)."""
     dis = (di.to_bytes(2, "little"), di.to_bytes(2, "big"))
 
@@ -226,7 +226,7 @@ def cjt188_volume(ask: Ask, bus_name: str, meter_type: int, address: str) -> tup
     request = sent[-1]
     try:
         return cjt188.decode_answer(frame), frame, request, raw
-    except cjt188.Abnormal as exc:  # C1 (CJ/T 188-2004 §5.3, D6 = 1)
+    except cjt188.Abnormal as exc:  # C1: control bit D6, abnormal
         raise ReadFailed("abnormal", f"abnormal reply from {frame.address} on {bus_name}: "
                                      f"{exc.words.removeprefix('abnormal reply: ')}") from None
     except ValueError as exc:
