@@ -208,29 +208,50 @@ class SerialLink:
 
 
 class _Stream:
-    """Bytes from a socket with the DTU's heartbeat (and repeated registration) packets taken out. A packet split
-    across reads is held back until it completes or the read's deadline comes."""
+    """Bytes from a DTU with its heartbeat (and repeated registration) packets taken out.
+
+    A packet of 4 bytes or more is taken out wherever it is (a random match inside a frame is vanishingly rare),
+    and one split across reads is held back until it completes or the read's deadline comes. A shorter packet
+    (``hex:FE``) could well be a byte of a frame: it is taken out only where a DTU puts it, at the edges of what
+    arrived (its own TCP segment, before or after the bus bytes); elsewhere the bus's deframer skips it as noise."""
+
+    LONG = 4
 
     def __init__(self, packets: Sequence[bytes]) -> None:
-        self.packets = [p for p in packets if p]
+        self.long = sorted({p for p in packets if len(p) >= self.LONG}, key=len, reverse=True)
+        self.short = sorted({p for p in packets if 0 < len(p) < self.LONG}, key=len, reverse=True)
         self.pending = b""
         self.removed = 0
 
     def feed(self, data: bytes) -> bytes:
         buf = self.pending + data
-        for p in self.packets:
+        for p in self.long:
             n = buf.count(p)
             if n:
                 self.removed += n
                 buf = buf.replace(p, b"")
+        buf = self._edges(buf)
         hold = 0
-        for p in self.packets:  # the longest tail of buf that starts a packet
+        for p in self.long:  # the longest tail of buf that starts a long packet
             for k in range(min(len(p) - 1, len(buf)), 0, -1):
                 if buf.endswith(p[:k]):
                     hold = max(hold, k)
                     break
         self.pending = buf[len(buf) - hold:] if hold else b""
         return buf[: len(buf) - hold] if hold else buf
+
+    def _edges(self, buf: bytes) -> bytes:
+        changed = True
+        while changed and buf:
+            changed = False
+            for p in self.short:
+                if buf.startswith(p):
+                    buf, changed = buf[len(p):], True
+                    self.removed += 1
+                elif buf.endswith(p):
+                    buf, changed = buf[: len(buf) - len(p)], True
+                    self.removed += 1
+        return buf
 
     def flush(self) -> bytes:
         out, self.pending = self.pending, b""
