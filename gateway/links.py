@@ -588,13 +588,15 @@ def _close_fd(fd: int) -> None:
 
 class MqttLink:
     """A 4G DTU that carries the bus bytes over MQTT: requests are published QoS 1 to ``down``, the answer's bytes
-    arrive on ``up`` (in as many messages as the DTU cuts them into). Connects through ``ingest.mqtt``."""
+    arrive on ``up`` (in as many messages as the DTU cuts them into; the bus's ``heartbeat`` messages dropped).
+    Connects through ``ingest.mqtt``."""
 
     def __init__(self, bus: Bus, settings: MqttSettings, client_id: str) -> None:
         if bus.mqtt is None:
             raise ConfigError(f"bus {bus.name!r} is not an mqtt bus")
         self.up, self.down = bus.mqtt.up, bus.mqtt.down
         self.settings = settings.model_copy(update={"client_id": client_id})
+        self._stream = _Stream([packet(bus.heartbeat)] if bus.heartbeat else [])  # a DTU's heartbeat messages
         self._cond = threading.Condition()
         self._buf = bytearray()
         self._source: MqttSource | None = None
@@ -614,10 +616,11 @@ class MqttLink:
 
     def _arrived(self, msg: Inbound) -> None:
         with self._cond:
-            if len(self._buf) + len(msg.payload) > MAX_BUFFER:
+            payload = self._stream.feed(msg.payload) + self._stream.flush()  # a message is whole: nothing held
+            if len(self._buf) + len(payload) > MAX_BUFFER:
                 self._overflow += 1
                 self._buf.clear()
-            self._buf += msg.payload
+            self._buf += payload
             self._cond.notify_all()
         if self._source is not None:
             self._source.ack(msg)
@@ -654,7 +657,7 @@ class MqttLink:
             self._buf.clear()
 
     def counters(self) -> dict[str, int]:
-        return {"overflow": self._overflow}
+        return {"overflow": self._overflow, "heartbeats": self._stream.removed}
 
 
 def link_for(bus: Bus, protocols: Sequence[MeterProtocol], *, mqtt: MqttSettings | None = None,

@@ -278,7 +278,7 @@ def test_a_newer_registered_connection_replaces_the_old(listen_link: ListenLink)
 
 def test_mqtt_link_carries_bytes_through_the_broker(mosquitto: Mosquitto) -> None:
     settings = MqttSettings(url=mosquitto.url, client_id="gw-test")
-    bus = Bus(name="dtu-4", mqtt={"up": "dtu/GW4/up", "down": "dtu/GW4/down"})
+    bus = Bus(name="dtu-4", mqtt={"up": "dtu/GW4/up", "down": "dtu/GW4/down"}, heartbeat="hex:FE")
     got: list[bytes] = []
     arrived = threading.Event()
 
@@ -299,8 +299,10 @@ def test_mqtt_link_carries_bytes_through_the_broker(mosquitto: Mosquitto) -> Non
         assert arrived.wait(10)
         assert got == [b"\x68request\x16"]
         dtu.publish("dtu/GW4/up", b"ans", timeout_s=5)  # the answer in two pieces, as a DTU cuts it
+        dtu.publish("dtu/GW4/up", b"\xfe", timeout_s=5)  # and its heartbeat between them
         dtu.publish("dtu/GW4/up", b"wer", timeout_s=5)
         assert _read_link(link, 6) == b"answer"
+        assert link.counters()["heartbeats"] == 1
         link.discard()
         assert link.read(10, time.monotonic() + 0.05) == b""
     finally:
