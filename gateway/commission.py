@@ -13,6 +13,7 @@ Both open the bus themselves and close it before returning (a generator: when it
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
@@ -82,20 +83,26 @@ def scan(gateway_id: str, bus: Bus, protocol: str | None = None, *, devices: Seq
     on_bus = [d for d in devices if d.meter is not None and d.meter.bus == bus.name]
     protocols = _scan_protocols(bus, protocol, on_bus)
     found: list[dict[str, str]] = []
-    for proto in protocols:
-        field_bus = FieldBus(gateway_id, bus, [], mqtt=mqtt, protocols=[proto])
-
-        def hit(kind_: str, address: str | None = None, unit: int | None = None,
-                meter_type: int | None = None, proto: MeterProtocol = proto) -> str:
-            found.append({"id": f"{kind_[:4]}-{address or f'u{unit}'}".lower(), "kind": kind_,
-                          "building": "BUILDING", "gateway": gateway_id, "bus": bus.name, "protocol": proto.value,
-                          "address": address or "", "unit": "" if unit is None else str(unit),
-                          "meter_type": "" if meter_type is None else f"0x{meter_type:02X}"})
-            return _line(gateway_id, bus.name, kind_, proto.value, address, unit, meter_type, profile)
-
-        with field_bus:
-            if not field_bus.wait_ready(10):
+    # a serial line is opened at each protocol's own line settings; any other way once for all (a DTU that dials
+    # in would otherwise have to dial again for each protocol)
+    shared = None if bus.way == "serial" else FieldBus(gateway_id, bus, [], mqtt=mqtt, protocols=protocols)
+    with contextlib.ExitStack() as stack:
+        if shared is not None:
+            stack.enter_context(shared)
+            if not shared.wait_ready(10):
                 yield f"# 总线未就绪 / {bus.name} is not ready (no DTU dialled in, or no broker)"
+        for proto in protocols:
+            field_bus = shared or stack.enter_context(FieldBus(gateway_id, bus, [], mqtt=mqtt, protocols=[proto]))
+
+            def hit(kind_: str, address: str | None = None, unit: int | None = None,
+                    meter_type: int | None = None, proto: MeterProtocol = proto) -> str:
+                found.append({"id": f"{kind_[:4]}-{address or f'u{unit}'}".lower(), "kind": kind_,
+                              "building": "BUILDING", "gateway": gateway_id, "bus": bus.name,
+                              "protocol": proto.value, "address": address or "",
+                              "unit": "" if unit is None else str(unit),
+                              "meter_type": "" if meter_type is None else f"0x{meter_type:02X}"})
+                return _line(gateway_id, bus.name, kind_, proto.value, address, unit, meter_type, profile)
+
             if proto in (MeterProtocol.DLT645, MeterProtocol.DLT645_1997):
                 probe = list(addresses) or [d.meter.address for d in on_bus if d.meter is not None
                                             and d.meter.address and d.meter.protocol is proto]
@@ -104,6 +111,8 @@ def scan(gateway_id: str, bus: Bus, protocol: str | None = None, *, devices: Seq
                 yield from _scan_cjt188(field_bus, kind, timeout_ms, hit)
             else:
                 yield from _scan_modbus(field_bus, units, timeout_ms, hit)
+            if shared is None:
+                field_bus.close()  # the next protocol opens the port at its own settings
     yield f"# {len(found)} 块表 / meters found on {bus.name}"
     if found:
         yield from _ledger(found)
