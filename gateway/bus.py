@@ -31,10 +31,12 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from campus.errors import ConfigError
 from campus.model import SERIAL_DEFAULTS, Bus, Device
 from campus.model import Protocol as MeterProtocol
 from gateway import reading
-from gateway.links import Link, LinkDown, ListenLink, MqttLink, link_for, serial_settings
+from gateway.dtu import ListenLink, MqttLink
+from gateway.links import Link, LinkDown, SerialLink, TcpLink, serial_settings
 from gateway.protocols import dlt645, modbus
 from gateway.protocols.frames import Garbled
 from gateway.reading import Answer, Code, Deframer, ModbusTcp, ReadFailed, Verdict
@@ -82,6 +84,24 @@ class _Missed(Exception):  # noqa: N818 - a try's outcome inside ask(), never se
         self.detail = detail
 
 
+def _link_for(bus: Bus, protocols: Sequence[MeterProtocol], *, mqtt: MqttSettings | None = None,
+              client_id: str = "meterwatch-gateway") -> Link:
+    """The byte link for a bus (not for ``modbus_tcp``, which pymodbus reaches itself)."""
+    way = bus.way
+    if way == "serial":
+        baud, parity = serial_settings(bus, protocols)
+        return SerialLink(bus, baud, parity)
+    if way == "tcp":
+        return TcpLink(bus)
+    if way == "listen":
+        return ListenLink(bus)
+    if way == "mqtt":
+        if mqtt is None:
+            raise ConfigError(f"bus {bus.name!r} is reached over MQTT: the gateway needs an [mqtt] section")
+        return MqttLink(bus, mqtt, client_id)
+    raise ConfigError(f"bus {bus.name!r}: a {way} bus has no byte link")
+
+
 class FieldBus:
     """One campus ``Bus`` of one gateway and the devices on it. Thread-safe; one transaction at a time.
 
@@ -117,7 +137,7 @@ class FieldBus:
             self.baud = 0
         else:
             client_id = f"{mqtt.client_id if mqtt else gateway_id}-{bus.name}"
-            self._link = link if link is not None else link_for(bus, protocols, mqtt=mqtt, client_id=client_id)
+            self._link = link if link is not None else _link_for(bus, protocols, mqtt=mqtt, client_id=client_id)
             if bus.way == "serial":
                 self.baud = serial_settings(bus, protocols)[0]
             else:  # the DTU's own serial side, for gaps and wire times: the protocols' convention

@@ -16,7 +16,8 @@ import pytest
 
 from campus.model import Campus, Device
 from gateway.bus import FieldBus, ReadFailed
-from gateway.links import ListenLink, TcpLink
+from gateway.dtu import ListenLink
+from gateway.links import TcpLink
 from gateway.protocols import modbus
 from gateway.protocols.profiles import PROFILES
 from ingest.config import MqttSettings

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from campus.model import Bus, Device, Meter
 from gateway.bus import FieldBus, ReadFailed
-from gateway.links import _Stream
+from gateway.links import PacketFilter
 from gateway.protocols import cjt188, dlt645, modbus
 
 ADDRESS = "000012345678"
@@ -166,7 +166,7 @@ def test_long_heartbeats_leave_the_stream_however_it_is_cut(pieces: list[bytes],
     """Bus bytes without the packet's letters (so they cannot make one with it), heartbeats anywhere between,
     the stream cut anywhere: what comes out is the bus bytes, exactly."""
     stream = b"".join(p + (b"BEAT" if i < len(beats) and beats[i] else b"") for i, p in enumerate(pieces))
-    f = _Stream([b"BEAT"])
+    f = PacketFilter([b"BEAT"])
     out = b"".join(f.feed(c) for c in _cut(stream, cuts)) + f.flush()
     assert out == b"".join(pieces)
     assert f.removed == sum(1 for i, _ in enumerate(pieces) if i < len(beats) and beats[i])
@@ -175,7 +175,7 @@ def test_long_heartbeats_leave_the_stream_however_it_is_cut(pieces: list[bytes],
 @settings(max_examples=500, deadline=None)
 @given(chunks=st.lists(st.one_of(st.just(b"\xfe"), st.binary(min_size=1, max_size=20)), max_size=12))
 def test_a_short_heartbeat_leaves_only_the_edges_of_what_arrived(chunks: list[bytes]) -> None:
-    f = _Stream([b"\xfe"])
+    f = PacketFilter([b"\xfe"])
     for chunk in chunks:
         out = f.feed(chunk)
         assert out == chunk.strip(b"\xfe")  # never a byte out of the middle of a frame

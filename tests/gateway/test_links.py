@@ -17,7 +17,8 @@ import pytest
 from campus.errors import ConfigError
 from campus.model import Bus
 from campus.model import Protocol as P
-from gateway.links import LinkDown, ListenLink, MqttLink, SerialLink, TcpLink, packet, serial_settings
+from gateway.dtu import ListenLink, MqttLink
+from gateway.links import LinkDown, SerialLink, TcpLink, packet, serial_settings
 from ingest.config import MqttSettings
 from ingest.decode import Inbound
 from ingest.mqtt import MqttSource
