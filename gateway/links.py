@@ -81,6 +81,7 @@ def serial_settings(bus: Bus, protocols: Sequence[MeterProtocol]) -> tuple[int, 
 
 
 def host_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` too) → (host, port)."""
     host, _, port = text.rpartition(":")
     return host.strip("[]"), int(port)
 
