@@ -6,9 +6,10 @@ The rules of a transaction, plainly:
 - before a request: wait the inter-frame gap since the last byte on the line, then drop stale input (a late answer
   to an earlier question, heartbeats);
 - the gap: Modbus RTU 3.5 character times, at least 1.75 ms above 19200 baud (Modbus over serial line v1.02
-  §2.5.1.1); DL/T 645 and CJ/T 188 ask for a pause of "a few bytes" between frames (DL/T 645-2007 §7.2: at least
-  20 ms before a request): we take max(20 ms, 4 character times); a character is 11 bits (start, 8 data,
-  parity or second stop, stop);
+  §2.5.1.1); DL/T 645 and CJ/T 188 want a pause of a few bytes between frames, and a DL/T 645-2007 meter may
+  take 20 ms to 500 ms to answer (its answer delay; shared/METERS.md "Answer time"): we keep max(20 ms, 4
+  character times) of silence before each request; a character is 11 bits (start, 8 data, parity or second
+  stop, stop);
 - an answer must start within ``timeout_ms`` of our request leaving the wire; once it has started it may take
   its own wire time; the whole wait is bounded (``timeout_ms`` + the wire time of 300 bytes);
 - ``retries`` more tries after a silent or broken answer; an abnormal reply is an answer and is not retried;
@@ -30,10 +31,12 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from campus.errors import ConfigError
 from campus.model import SERIAL_DEFAULTS, Bus, Device
 from campus.model import Protocol as MeterProtocol
 from gateway import reading
-from gateway.links import Link, LinkDown, ListenLink, MqttLink, link_for, serial_settings
+from gateway.dtu import ListenLink, MqttLink
+from gateway.links import Link, LinkDown, SerialLink, TcpLink, serial_settings
 from gateway.protocols import dlt645, modbus
 from gateway.protocols.frames import Garbled
 from gateway.reading import Answer, Code, Deframer, ModbusTcp, ReadFailed, Verdict
@@ -45,7 +48,7 @@ log = logging.getLogger("meterwatch.gateway.bus")
 
 BITS_PER_CHAR = 11          # start + 8 data + parity (or a second stop) + stop
 MAX_ANSWER_BYTES = 300      # longer than any answer we ask for (DL/T 645 ≤ 200 data bytes; Modbus RTU ≤ 256)
-DLT645_GAP_S = 0.020        # DL/T 645-2007 §7.2 (and CJ/T 188 likewise): ≥ 20 ms between frames
+DLT645_GAP_S = 0.020        # DL/T 645 and CJ/T 188: a few bytes' pause; 20 ms, a meter's shortest answer delay
 MODBUS_MIN_GAP_S = 0.00175  # Modbus over serial line v1.02 §2.5.1.1: fixed 1.75 ms above 19200 baud
 COUNTERS = ("frames", "garbled", "checksum", "noise", "wrong_address", "echo", "stale", "timeouts", "abnormal",
             "link_down")
@@ -79,6 +82,24 @@ class _Missed(Exception):  # noqa: N818 - a try's outcome inside ask(), never se
         super().__init__(detail)
         self.code: Code = code
         self.detail = detail
+
+
+def _link_for(bus: Bus, protocols: Sequence[MeterProtocol], *, mqtt: MqttSettings | None = None,
+              client_id: str = "meterwatch-gateway") -> Link:
+    """The byte link for a bus (not for ``modbus_tcp``, which pymodbus reaches itself)."""
+    way = bus.way
+    if way == "serial":
+        baud, parity = serial_settings(bus, protocols)
+        return SerialLink(bus, baud, parity)
+    if way == "tcp":
+        return TcpLink(bus)
+    if way == "listen":
+        return ListenLink(bus)
+    if way == "mqtt":
+        if mqtt is None:
+            raise ConfigError(f"bus {bus.name!r} is reached over MQTT: the gateway needs an [mqtt] section")
+        return MqttLink(bus, mqtt, client_id)
+    raise ConfigError(f"bus {bus.name!r}: a {way} bus has no byte link")
 
 
 class FieldBus:
@@ -116,7 +137,7 @@ class FieldBus:
             self.baud = 0
         else:
             client_id = f"{mqtt.client_id if mqtt else gateway_id}-{bus.name}"
-            self._link = link if link is not None else link_for(bus, protocols, mqtt=mqtt, client_id=client_id)
+            self._link = link if link is not None else _link_for(bus, protocols, mqtt=mqtt, client_id=client_id)
             if bus.way == "serial":
                 self.baud = serial_settings(bus, protocols)[0]
             else:  # the DTU's own serial side, for gaps and wire times: the protocols' convention
@@ -125,7 +146,8 @@ class FieldBus:
     # --- life ------------------------------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Start reaching the bus (idempotent). A bus that cannot be reached now is tried again on each read."""
+        """Start reaching the bus (idempotent). A bus that cannot be reached now is tried again on each read;
+        only a listen address that cannot be bound raises here (LinkDown, in words)."""
         with self._lock:
             if self._opened:
                 return
@@ -157,9 +179,12 @@ class FieldBus:
         return self._link
 
     def wait_ready(self, timeout_s: float) -> bool:
-        """For an MQTT bus: True once subscribed to the DTU's up topic. Other buses: True."""
+        """True once the bus can be asked (within ``timeout_s``): an MQTT bus subscribed to the DTU's up topic,
+        a listen bus with a DTU dialled in and registered. Other buses: True at once."""
         if isinstance(self._link, MqttLink):
             return self._link.wait_ready(timeout_s)
+        if isinstance(self._link, ListenLink):
+            return self._link.wait_dialled(1, timeout_s)
         return True
 
     @property
@@ -205,14 +230,13 @@ class FieldBus:
     def counters(self) -> dict[str, int]:
         """frames, garbled, checksum, noise, wrong_address, echo, stale, timeouts, abnormal, link_down, and the
         link's own (link_opens, link_drops; rejected, replaced, heartbeats for DTUs)."""
-        with self._lock:
-            out = dict(self._counts)
-            if self._link is not None:
-                out.update(self._link.counters())
-            if self._modbus_tcp is not None:
-                for k, v in self._modbus_tcp.counts.items():
-                    out[k] = out.get(k, 0) + v
-            return out
+        out = dict(self._counts)  # without the bus's lock: a health check never waits for a transaction
+        if self._link is not None:
+            out.update(self._link.counters())
+        if self._modbus_tcp is not None:
+            for k, v in dict(self._modbus_tcp.counts).items():
+                out[k] = out.get(k, 0) + v
+        return out
 
     # --- the wire --------------------------------------------------------------------------------------------
 
@@ -220,7 +244,11 @@ class FieldBus:
     def _transaction(self) -> Iterator[None]:
         with self._lock:
             if not self._opened:
-                self.open()
+                try:
+                    self.open()
+                except LinkDown as exc:
+                    self._counts["link_down"] += 1
+                    raise ReadFailed("link_down", f"{self.name}: {exc.words}") from None
             yield
 
     def _gap(self) -> float:
@@ -257,16 +285,20 @@ class FieldBus:
             self._write(self._link_or_fail(), request)
 
     def ask(self, who: str, request: bytes, deframer: Callable[[], Deframer],
-            accept: Callable[[Any], Verdict], *, tries: int | None = None,
-            timeout_ms: int | None = None) -> tuple[Any, bytes]:
+            accept: Callable[[Any], Verdict], *, tries: int | None = None, timeout_ms: int | None = None,
+            renew: Callable[[], tuple[bytes, Callable[[Any], Verdict]]] | None = None) -> tuple[Any, bytes]:
         """Send ``request`` to ``who`` and return (the frame ``accept`` calls the answer, its raw bytes), asking
-        up to ``tries`` times (default: 1 + the bus's retries). Raises :class:`ReadFailed` in words."""
+        up to ``tries`` times (default: 1 + the bus's retries); ``renew`` gives each retry a new request and
+        accept (a new serial number, so a late answer to the try before is not taken). Raises
+        :class:`ReadFailed` in words."""
         with self._transaction():
             link = self._link_or_fail()
             tries = tries if tries is not None else self.bus.retries + 1
             timeout_s = (timeout_ms if timeout_ms is not None else self.bus.timeout_ms) / 1000
             failure = _Missed("no_answer", "")
-            for _ in range(tries):
+            for attempt in range(tries):
+                if attempt and renew is not None:
+                    request, accept = renew()
                 self._write(link, request)
                 try:
                     got = self._await(link, request, deframer(), accept, timeout_s)

@@ -13,6 +13,7 @@ Both open the bus themselves and close it before returning (a generator: when it
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
@@ -67,54 +68,89 @@ class _Hit(Protocol):  # scan's hit(): records a meter found, returns its campus
                  meter_type: int | None = None) -> str: ...
 
 
-def scan(gateway_id: str, bus: Bus, protocol: str, *, addresses: Sequence[str] = (),
-         units: Sequence[int] = range(1, 248), kind: str | None = None, profile: str | None = None,
-         timeout_ms: int = SCAN_TIMEOUT_MS, mqtt: MqttSettings | None = None) -> Iterator[str]:
-    """What answers on ``bus`` (a campus ``Bus`` of gateway ``gateway_id``) in ``protocol`` (dlt645, dlt645_1997,
-    cjt188, modbus). DL/T 645: read-address, then each of ``addresses``; CJ/T 188: the broadcast address, as a
-    ``kind`` meter (water, gas; both when None); Modbus: each of ``units`` (``profile`` goes into the lines).
-    Yields comment lines (``# ...``) as it goes, a campus-file line per meter found, then the ledger CSV."""
-    try:
-        proto = MeterProtocol(protocol)
-    except ValueError:
-        raise ConfigError(f"protocol {protocol!r}: one of {', '.join(p.value for p in MeterProtocol)}") from None
-    field_bus = FieldBus(gateway_id, bus, [], mqtt=mqtt, protocols=[proto])
+def scan(gateway_id: str, bus: Bus, protocol: str | None = None, *, devices: Sequence[Device] = (),
+         addresses: Sequence[str] = (), units: Sequence[int] = range(1, 248), kind: str | None = None,
+         profile: str | None = None, timeout_ms: int = SCAN_TIMEOUT_MS,
+         mqtt: MqttSettings | None = None) -> Iterator[str]:
+    """What answers on ``bus`` (a campus ``Bus`` of gateway ``gateway_id``), in ``protocol`` (dlt645,
+    dlt645_1997, cjt188, modbus; default: the protocols of the bus's ``devices``, or dlt645, cjt188 and modbus
+    when it has none; modbus only on a modbus_tcp bus).
+
+    DL/T 645: read-address, then a probe of ``addresses`` (default: the addresses of ``devices`` on the bus);
+    CJ/T 188: read-address and a read of the broadcast address (as a ``kind`` meter: water, gas; any when
+    None); Modbus: each of ``units`` with one try of ``timeout_ms`` (``profile`` goes into the lines).
+    Yields comment lines (``# …``) as it goes, a campus-file line per meter found, then the ledger CSV."""
+    on_bus = [d for d in devices if d.meter is not None and d.meter.bus == bus.name]
+    protocols = _scan_protocols(bus, protocol, on_bus)
     found: list[dict[str, str]] = []
+    # a serial line is opened at each protocol's own line settings; any other way once for all (a DTU that dials
+    # in would otherwise have to dial again for each protocol)
+    shared = None if bus.way == "serial" else FieldBus(gateway_id, bus, [], mqtt=mqtt, protocols=protocols)
+    with contextlib.ExitStack() as stack:
+        if shared is not None:
+            stack.enter_context(shared)
+            if not shared.wait_ready(10):
+                yield f"# 总线未就绪 / {bus.name} is not ready (no DTU dialled in, or no broker)"
+        for proto in protocols:
+            field_bus = shared or stack.enter_context(FieldBus(gateway_id, bus, [], mqtt=mqtt, protocols=[proto]))
 
-    def hit(kind_: str, address: str | None = None, unit: int | None = None,
-            meter_type: int | None = None) -> str:
-        found.append({"id": f"{kind_[:4]}-{address or f'u{unit}'}".lower(), "kind": kind_, "building": "BUILDING",
-                      "gateway": gateway_id, "bus": bus.name, "protocol": proto.value, "address": address or "",
-                      "unit": "" if unit is None else str(unit),
-                      "meter_type": "" if meter_type is None else f"0x{meter_type:02X}"})
-        return _line(gateway_id, bus.name, kind_, proto.value, address, unit, meter_type, profile)
+            def hit(kind_: str, address: str | None = None, unit: int | None = None,
+                    meter_type: int | None = None, proto: MeterProtocol = proto) -> str:
+                found.append({"id": f"{kind_[:4]}-{address or f'u{unit}'}".lower(), "kind": kind_,
+                              "building": "BUILDING", "gateway": gateway_id, "bus": bus.name,
+                              "protocol": proto.value, "address": address or "",
+                              "unit": "" if unit is None else str(unit),
+                              "meter_type": "" if meter_type is None else f"0x{meter_type:02X}"})
+                return _line(gateway_id, bus.name, kind_, proto.value, address, unit, meter_type, profile)
 
-    with field_bus:
-        if not field_bus.wait_ready(10):
-            yield f"# 未连上代理 / not connected to the broker for {bus.name}"
-        if proto in (MeterProtocol.DLT645, MeterProtocol.DLT645_1997):
-            yield from _scan_dlt645(field_bus, proto, addresses, timeout_ms, hit)
-        elif proto is MeterProtocol.CJT188:
-            yield from _scan_cjt188(field_bus, kind, timeout_ms, hit)
-        else:
-            yield from _scan_modbus(field_bus, units, timeout_ms, hit)
+            if proto in (MeterProtocol.DLT645, MeterProtocol.DLT645_1997):
+                probe = list(addresses) or [d.meter.address for d in on_bus if d.meter is not None
+                                            and d.meter.address and d.meter.protocol is proto]
+                yield from _scan_dlt645(field_bus, proto, probe, timeout_ms, hit)
+            elif proto is MeterProtocol.CJT188:
+                yield from _scan_cjt188(field_bus, kind, timeout_ms, hit)
+            else:
+                yield from _scan_modbus(field_bus, units, timeout_ms, hit)
+            if shared is None:
+                field_bus.close()  # the next protocol opens the port at its own settings
     yield f"# {len(found)} 块表 / meters found on {bus.name}"
     if found:
         yield from _ledger(found)
 
 
+def _scan_protocols(bus: Bus, protocol: str | None, on_bus: Sequence[Device]) -> list[MeterProtocol]:
+    if protocol is not None:
+        try:
+            return [MeterProtocol(protocol)]
+        except ValueError:
+            raise ConfigError(f"protocol {protocol!r}: one of {', '.join(p.value for p in MeterProtocol)}") from None
+    if bus.way == "modbus_tcp":
+        return [MeterProtocol.MODBUS]
+    known = sorted({d.meter.protocol for d in on_bus if d.meter is not None})
+    return known or [MeterProtocol.DLT645, MeterProtocol.CJT188, MeterProtocol.MODBUS]
+
+
 def _scan_dlt645(field_bus: FieldBus, proto: MeterProtocol, addresses: Sequence[str], timeout_ms: int,
                  hit: _Hit) -> Iterator[str]:
     version = 1997 if proto is MeterProtocol.DLT645_1997 else 2007
-    yield "# DL/T 645 读通信地址 / read-address (AA…AA; one meter on the bus)"
-    try:
-        frame, _ = field_bus.ask(DLT645_WILDCARD, dlt645.read_address_request(), dlt645.Deframer,
-                                 reading.dlt645_accept(DLT645_WILDCARD), tries=2, timeout_ms=max(timeout_ms, 500))
-        yield hit("electricity", address=frame.address)
-    except ReadFailed as exc:
-        yield f"# {exc.words}"
+    seen: set[str] = set()
+    if version == 2007:  # read-address is a 2007 command (control 13)
+        yield "# DL/T 645 读通信地址 / read-address (AA…AA; one meter on the bus)"
+        try:
+            frame, _ = field_bus.ask(DLT645_WILDCARD, dlt645.read_address_request(), dlt645.Deframer,
+                                     reading.dlt645_accept(DLT645_WILDCARD), tries=2, timeout_ms=max(timeout_ms, 500))
+            address = dlt645.decode_address_answer(frame)
+        except (ReadFailed, ValueError) as exc:
+            yield f"# {getattr(exc, 'words', exc)} (several meters on the bus answer at once: probe addresses)"
+        else:
+            seen.add(address)
+            yield hit("electricity", address=address)
     di = (dlt645.FIELDS if version == 2007 else dlt645.FIELDS_1997)["energy_kwh"]
+    if addresses:
+        yield f"# DL/T 645 逐个探测 / probing {len(addresses)} addresses"
     for address in addresses:
+        if address in seen:
+            continue
         if not re.fullmatch(r"[0-9]{12}", address):
             yield f"# {address!r}: 不是 12 位表地址 / not a 12-digit address, skipped"
             continue
@@ -124,23 +160,44 @@ def _scan_dlt645(field_bus: FieldBus, proto: MeterProtocol, addresses: Sequence[
         except ReadFailed as exc:
             yield f"# {exc.words}"
             continue
+        seen.add(address)
         yield hit("electricity", address=address)
 
 
 def _scan_cjt188(field_bus: FieldBus, kind: str | None, timeout_ms: int, hit: _Hit) -> Iterator[str]:
-    kinds = [Kind(kind)] if kind else [Kind.WATER, Kind.GAS]
-    for k in kinds:
-        meter_type = reading.CJT188_TYPE_BY_KIND[k]
-        yield f"# CJ/T 188 广播地址 / broadcast address, meter type 0x{meter_type:02X} ({k.value})"
+    wait = max(timeout_ms, 500)
+    yield "# CJ/T 188 读地址 / read address (AA…AA, DI 810A; one meter on the bus)"
+    try:
+        frame, _ = field_bus.ask(CJT188_BROADCAST, cjt188.read_address_request(), cjt188.Deframer,
+                                 reading.cjt188_accept(CJT188_BROADCAST, cjt188.DI_ADDRESS), tries=2, timeout_ms=wait)
+        meter_type, address = cjt188.decode_address_answer(frame)
+    except (ReadFailed, ValueError) as exc:
+        yield f"# {getattr(exc, 'words', exc)}"
+    else:
+        yield hit(_cjt188_kind(meter_type), address=address, meter_type=_unusual_type(meter_type))
+        return
+    types = [reading.CJT188_TYPE_BY_KIND[Kind(kind)]] if kind else [cjt188.BROADCAST_TYPE]
+    for meter_type in types:
+        yield f"# CJ/T 188 广播读表 / read of the broadcast address, meter type {meter_type:02X}"
         try:
             frame, _ = field_bus.ask(CJT188_BROADCAST, cjt188.read_request(meter_type, CJT188_BROADCAST),
                                      cjt188.Deframer, reading.cjt188_accept(CJT188_BROADCAST), tries=2,
-                                     timeout_ms=max(timeout_ms, 500))
+                                     timeout_ms=wait)
         except ReadFailed as exc:
             yield f"# {exc.words}"
             continue
-        yield hit(k.value, address=frame.address.upper(),
-                  meter_type=frame.meter_type if frame.meter_type != meter_type else None)
+        yield hit(_cjt188_kind(frame.meter_type), address=frame.address.upper(),
+                  meter_type=_unusual_type(frame.meter_type))
+
+
+def _cjt188_kind(meter_type: int) -> str:
+    """CJ/T 188-2004 table 1: 1x water, 3x gas (20/21 heat and 40 electricity are not read as volumes)."""
+    return Kind.GAS.value if 0x30 <= meter_type <= 0x3F else Kind.WATER.value
+
+
+def _unusual_type(meter_type: int) -> int | None:
+    """The type byte when the device's kind alone would not give it (cold water 10, gas 30 are the default)."""
+    return None if meter_type in reading.CJT188_TYPE_BY_KIND.values() else meter_type
 
 
 def _scan_modbus(field_bus: FieldBus, units: Sequence[int], timeout_ms: int, hit: _Hit) -> Iterator[str]:

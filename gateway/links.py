@@ -1,6 +1,7 @@
-"""The ways a gateway reaches a bus, each as a byte :class:`Link`: a serial port on the gateway box, a serial server
-or DTU we connect to (``tcp``), DTUs that dial in to us (``listen``), and a 4G DTU that carries the bus bytes over
-MQTT. A Modbus TCP device is no byte link: ``gateway.reading`` speaks to it with pymodbus.
+"""The ways a gateway reaches a bus, each as a byte :class:`Link`: a serial port on the gateway box and a serial
+server or DTU we connect to (``tcp``) here; DTUs that dial in to us (``listen``) and a 4G DTU that carries the bus
+bytes over MQTT in ``gateway.dtu``. A Modbus TCP device is no byte link: ``gateway.reading`` speaks to it with
+pymodbus.
 
 Rules, plainly:
 
@@ -16,11 +17,8 @@ Rules, plainly:
 from __future__ import annotations
 
 import contextlib
-import logging
-import os
 import select
 import socket
-import threading
 import time
 from collections.abc import Sequence
 from typing import Protocol
@@ -30,16 +28,9 @@ import serial
 from campus.errors import ConfigError, MeterwatchError
 from campus.model import SERIAL_DEFAULTS, Bus
 from campus.model import Protocol as MeterProtocol
-from ingest.config import MqttSettings
-from ingest.decode import Inbound
-from ingest.mqtt import MqttSource
-
-log = logging.getLogger("meterwatch.gateway.links")
 
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 30.0
-HANDSHAKE_S = 10.0      # a dialling DTU sends its registration packet within this long, or is closed
-MAX_PENDING = 16        # dialled-in connections waiting for their registration packet at once
 MAX_BUFFER = 64 * 1024  # bytes a link keeps unread (a DTU that sends anything cannot grow it further)
 
 
@@ -89,7 +80,8 @@ def serial_settings(bus: Bus, protocols: Sequence[MeterProtocol]) -> tuple[int, 
     return int(out[0]), str(out[1])
 
 
-def _host_port(text: str) -> tuple[str, int]:
+def host_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` too) → (host, port)."""
     host, _, port = text.rpartition(":")
     return host.strip("[]"), int(port)
 
@@ -189,34 +181,50 @@ class SerialLink:
             return
         try:
             self._port.reset_input_buffer()
-            while _wait_readable(self._port.fileno(), time.monotonic() + 0.0001):
-                if not self._port.read(self._port.in_waiting or 1):
+            dropped = 0
+            while dropped < MAX_BUFFER and _wait_readable(self._port.fileno(), time.monotonic() + 0.0001):
+                got = self._port.read(self._port.in_waiting or 1)
+                if not got:
                     break
+                dropped += len(got)
         except (serial.SerialException, OSError) as exc:
             raise self._drop(exc) from None
 
     def counters(self) -> dict[str, int]:
         return {"link_opens": self._opens, "link_drops": self._drops}
 
+    @property
+    def retry_at(self) -> float:
+        """When (``time.monotonic()``) a port that failed is tried again; 0 when it is open or free to try."""
+        return self._backoff.not_before
 
-class _Stream:
-    """Bytes from a socket with the DTU's heartbeat (and repeated registration) packets taken out. A packet split
-    across reads is held back until it completes or the read's deadline comes."""
+
+class PacketFilter:
+    """Bytes from a DTU with its heartbeat (and repeated registration) packets taken out.
+
+    A packet of 4 bytes or more is taken out wherever it is (a random match inside a frame is vanishingly rare),
+    and one split across reads is held back until it completes or the read's deadline comes. A shorter packet
+    (``hex:FE``) could well be a byte of a frame: it is taken out only where a DTU puts it, at the edges of what
+    arrived (its own TCP segment, before or after the bus bytes); elsewhere the bus's deframer skips it as noise."""
+
+    LONG = 4
 
     def __init__(self, packets: Sequence[bytes]) -> None:
-        self.packets = [p for p in packets if p]
+        self.long = sorted({p for p in packets if len(p) >= self.LONG}, key=len, reverse=True)
+        self.short = sorted({p for p in packets if 0 < len(p) < self.LONG}, key=len, reverse=True)
         self.pending = b""
         self.removed = 0
 
     def feed(self, data: bytes) -> bytes:
         buf = self.pending + data
-        for p in self.packets:
+        for p in self.long:
             n = buf.count(p)
             if n:
                 self.removed += n
                 buf = buf.replace(p, b"")
+        buf = self._edges(buf)
         hold = 0
-        for p in self.packets:  # the longest tail of buf that starts a packet
+        for p in self.long:  # the longest tail of buf that starts a long packet
             for k in range(min(len(p) - 1, len(buf)), 0, -1):
                 if buf.endswith(p[:k]):
                     hold = max(hold, k)
@@ -224,12 +232,25 @@ class _Stream:
         self.pending = buf[len(buf) - hold:] if hold else b""
         return buf[: len(buf) - hold] if hold else buf
 
+    def _edges(self, buf: bytes) -> bytes:
+        changed = True
+        while changed and buf:
+            changed = False
+            for p in self.short:
+                if buf.startswith(p):
+                    buf, changed = buf[len(p):], True
+                    self.removed += 1
+                elif buf.endswith(p):
+                    buf, changed = buf[: len(buf) - len(p)], True
+                    self.removed += 1
+        return buf
+
     def flush(self) -> bytes:
         out, self.pending = self.pending, b""
         return out
 
 
-def _recv(sock: socket.socket, max_bytes: int, deadline: float) -> bytes | None:
+def recv_by(sock: socket.socket, max_bytes: int, deadline: float) -> bytes | None:
     """What a connected socket has by ``deadline`` (b"" if nothing); None when the peer has gone."""
     if not _wait_readable(sock.fileno(), deadline):
         return b""
@@ -237,12 +258,15 @@ def _recv(sock: socket.socket, max_bytes: int, deadline: float) -> bytes | None:
     return data if data else None
 
 
-def _drain(sock: socket.socket) -> bool:
-    """Drop what a socket has waiting; False when the peer has gone."""
-    while _wait_readable(sock.fileno(), time.monotonic() + 0.0001):
-        if not sock.recv(4096):
-            return False
-    return True
+def drain(sock: socket.socket) -> bytes | None:
+    """What a socket has waiting (to be dropped); None when the peer has gone."""
+    out = b""
+    while _wait_readable(sock.fileno(), time.monotonic() + 0.0001) and len(out) < MAX_BUFFER:
+        data = sock.recv(4096)
+        if not data:
+            return None
+        out += data
+    return out
 
 
 class TcpLink:
@@ -251,11 +275,11 @@ class TcpLink:
 
     def __init__(self, bus: Bus, *, backoff_s: float = BACKOFF_FIRST_S) -> None:
         self.where = bus.tcp or ""
-        self._addr = _host_port(self.where)
+        self._addr = host_port(self.where)
         self._sock: socket.socket | None = None
         self._backoff = _Backoff(backoff_s)
         heartbeat = packet(bus.heartbeat) if bus.heartbeat else b""
-        self._stream = _Stream([heartbeat])
+        self._stream = PacketFilter([heartbeat])
         self._connects = 0
         self._drops = 0
 
@@ -305,7 +329,7 @@ class TcpLink:
         sock = self._ensure()
         while True:
             try:
-                data = _recv(sock, max_bytes, deadline)
+                data = recv_by(sock, max_bytes, deadline)
             except OSError as exc:
                 raise self._drop(str(exc)) from None
             if data is None:
@@ -320,317 +344,18 @@ class TcpLink:
         if self._sock is None:
             return
         try:
-            gone = not _drain(self._sock)
+            stale = drain(self._sock)
         except OSError as exc:
             raise self._drop(str(exc)) from None
+        self._stream.feed(stale or b"")  # counts the heartbeats among what is dropped
         self._stream.flush()
-        if gone:
+        if stale is None:
             raise self._drop("end of stream")
 
     def counters(self) -> dict[str, int]:
         return {"link_opens": self._connects, "link_drops": self._drops, "heartbeats": self._stream.removed}
 
-
-class ListenLink:
-    """DTUs dial in (``listen: HOST:PORT``) and first send the registration packet (注册包, ``register``); then the
-    connection carries the bus bytes, with heartbeats (心跳包) between them, which are dropped.
-
-    A connection whose first bytes are not the packet (or that sends nothing within 10 s) is closed and counted
-    (``rejected``). A newer connection with the packet replaces the older one (a DTU that reconnected after its
-    4G link dropped). Without ``register``, the newest connection is the bus. One thread accepts; the bus's own
-    thread reads and writes the connection in use."""
-
-    def __init__(self, bus: Bus, *, handshake_s: float = HANDSHAKE_S) -> None:
-        self.where = bus.listen or ""
-        self.handshake_s = handshake_s
-        self._arrived = threading.Condition()
-        self.registration = packet(bus.registration) if bus.registration else b""
-        self.registration_text = bus.registration or ""
-        heartbeat = packet(bus.heartbeat) if bus.heartbeat else b""
-        self._stream = _Stream([heartbeat, self.registration])
-        self._lock = threading.Lock()
-        self._server: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-        self._wake_r, self._wake_w = -1, -1
-        self._sock: socket.socket | None = None        # the connection in use (the bus's thread)
-        self._next: socket.socket | None = None        # a newer registered connection, taken on the next use
-        self._stopping = False
-        self._accepted = 0
-        self._rejected = 0
-        self._replaced = 0
-        self._drops = 0
-
-    def open(self) -> None:
-        if self._server is not None:
-            return
-        host, port = _host_port(self.where)
-        try:
-            server = socket.create_server((host, port), backlog=16, reuse_port=False)
-        except OSError as exc:
-            raise LinkDown(f"cannot listen on {self.where} ({exc}): is another program using the port, "
-                           "is the address one of this box's?") from None
-        server.setblocking(False)
-        self._server = server
-        self._wake_r, self._wake_w = os.pipe()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._accept_loop, name=f"dtu-listen-{self.where}", daemon=True)
-        self._thread.start()
-
     @property
-    def port(self) -> int:
-        """The port listened on (the configured one, or the one the system chose for port 0)."""
-        return int(self._server.getsockname()[1]) if self._server is not None else 0
-
-    def _accept_loop(self) -> None:
-        server = self._server
-        assert server is not None  # noqa: S101 - open() sets it before starting this thread
-        pending: dict[socket.socket, tuple[float, bytes]] = {}
-        try:
-            while not self._stopping:
-                now = time.monotonic()
-                for s, (until, _) in list(pending.items()):
-                    if now >= until:
-                        self._reject(s, pending, "sent no registration packet in time")
-                timeout = min((u for u, _ in pending.values()), default=now + 5) - now
-                fds: list[socket.socket | int] = [server, self._wake_r, *pending]
-                ready, _, _ = select.select(fds, [], [], max(0.01, timeout))
-                for r in ready:
-                    if r is server:
-                        self._accept(server, pending)
-                    elif isinstance(r, socket.socket) and r in pending:
-                        self._handshake(r, pending)
-        finally:
-            for s in pending:
-                s.close()
-
-    def _accept(self, server: socket.socket, pending: dict[socket.socket, tuple[float, bytes]]) -> None:
-        try:
-            conn, peer = server.accept()
-        except OSError:
-            return
-        conn.setblocking(True)
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if len(pending) >= MAX_PENDING:
-            self._reject(conn, pending, "too many connections waiting to register")
-            return
-        if not self.registration:
-            self._promote(conn)
-            return
-        pending[conn] = (time.monotonic() + self.handshake_s, b"")
-
-    def _handshake(self, conn: socket.socket, pending: dict[socket.socket, tuple[float, bytes]]) -> None:
-        until, got = pending[conn]
-        try:
-            data = conn.recv(len(self.registration) - len(got))
-        except OSError:
-            data = b""
-        got += data
-        if not data or not self.registration.startswith(got):
-            self._reject(conn, pending, "sent something other than the registration packet")
-            return
-        if got == self.registration:
-            del pending[conn]
-            self._promote(conn)
-        else:
-            pending[conn] = (until, got)
-
-    def _reject(self, conn: socket.socket, pending: dict[socket.socket, tuple[float, bytes]], why: str) -> None:
-        pending.pop(conn, None)
-        log.warning("dtu connection closed", extra={"listen": self.where, "why": why})
-        conn.close()
-        with self._arrived:
-            self._rejected += 1
-            self._arrived.notify_all()
-
-    def _promote(self, conn: socket.socket) -> None:
-        with self._lock:
-            old, self._next = self._next, conn
-        if old is not None:
-            old.close()
-        with self._arrived:
-            self._accepted += 1
-            self._arrived.notify_all()
-
-    def wait_dialled(self, count: int, timeout_s: float) -> bool:
-        """True once ``count`` DTU connections in all have registered (within ``timeout_s``)."""
-        with self._arrived:
-            return self._arrived.wait_for(lambda: self._accepted >= count, timeout_s)
-
-    def wait_rejected(self, count: int, timeout_s: float) -> bool:
-        """True once ``count`` connections in all have been refused (within ``timeout_s``)."""
-        with self._arrived:
-            return self._arrived.wait_for(lambda: self._rejected >= count, timeout_s)
-
-    def _current(self) -> socket.socket:
-        with self._lock:
-            newer, self._next = self._next, None
-        if newer is not None:
-            if self._sock is not None:
-                self._replaced += 1
-                self._sock.close()
-            self._sock = newer
-            self._stream.flush()
-        if self._sock is None:
-            packet_words = f" with registration packet {self.registration_text!r}" if self.registration else ""
-            raise LinkDown(f"no DTU has dialled in to {self.where}{packet_words}: check the DTU's server address "
-                           "and port, its registration packet, and its 4G/network signal")
-        return self._sock
-
-    def _drop(self, why: str) -> LinkDown:
-        self._drops += 1
-        sock, self._sock = self._sock, None
-        if sock is not None:
-            sock.close()
-        self._stream.flush()
-        return LinkDown(f"the DTU's connection to {self.where} dropped ({why}); waiting for it to dial in again")
-
-    def close(self) -> None:
-        self._stopping = True
-        if self._thread is not None:
-            with contextlib.suppress(OSError):
-                os.write(self._wake_w, b"x")
-            self._thread.join(timeout=5)
-            self._thread = None
-        for fd in (self._wake_r, self._wake_w):
-            if fd >= 0:
-                _close_fd(fd)
-        self._wake_r, self._wake_w = -1, -1
-        with self._lock:
-            newer, self._next = self._next, None
-        for s in (newer, self._sock, self._server):
-            if s is not None:
-                s.close()
-        self._sock, self._server = None, None
-
-    def write(self, data: bytes) -> None:
-        sock = self._current()
-        try:
-            sock.sendall(data)
-        except OSError as exc:
-            raise self._drop(str(exc)) from None
-
-    def read(self, max_bytes: int, deadline: float) -> bytes:
-        sock = self._current()
-        while True:
-            try:
-                data = _recv(sock, max_bytes, deadline)
-            except OSError as exc:
-                raise self._drop(str(exc)) from None
-            if data is None:
-                raise self._drop("end of stream")
-            if not data:
-                return self._stream.flush()
-            out = self._stream.feed(data)
-            if out:
-                return out
-
-    def discard(self) -> None:
-        try:
-            sock = self._current()
-        except LinkDown:
-            return
-        try:
-            gone = not _drain(sock)
-        except OSError as exc:
-            raise self._drop(str(exc)) from None
-        self._stream.flush()
-        if gone:
-            raise self._drop("end of stream")
-
-    def counters(self) -> dict[str, int]:
-        return {"link_opens": self._accepted, "link_drops": self._drops, "rejected": self._rejected,
-                "replaced": self._replaced, "heartbeats": self._stream.removed}
-
-
-def _close_fd(fd: int) -> None:
-    with contextlib.suppress(OSError):
-        os.close(fd)
-
-
-class MqttLink:
-    """A 4G DTU that carries the bus bytes over MQTT: requests are published QoS 1 to ``down``, the answer's bytes
-    arrive on ``up`` (in as many messages as the DTU cuts them into). Connects through ``ingest.mqtt``."""
-
-    def __init__(self, bus: Bus, settings: MqttSettings, client_id: str) -> None:
-        if bus.mqtt is None:
-            raise ConfigError(f"bus {bus.name!r} is not an mqtt bus")
-        self.up, self.down = bus.mqtt.up, bus.mqtt.down
-        self.settings = settings.model_copy(update={"client_id": client_id})
-        self._cond = threading.Condition()
-        self._buf = bytearray()
-        self._source: MqttSource | None = None
-        self._overflow = 0
-
-    def open(self) -> None:
-        if self._source is not None:
-            return
-        source = MqttSource(self.settings, self._arrived)
-        source.filters = [self.up]  # the DTU's answers, not readings
-        source.start()
-        self._source = source
-
-    def wait_ready(self, timeout_s: float) -> bool:
-        """True once subscribed to ``up`` (within ``timeout_s``)."""
-        return self._source is not None and self._source.wait_connected(timeout_s)
-
-    def _arrived(self, msg: Inbound) -> None:
-        with self._cond:
-            if len(self._buf) + len(msg.payload) > MAX_BUFFER:
-                self._overflow += 1
-                self._buf.clear()
-            self._buf += msg.payload
-            self._cond.notify_all()
-        if self._source is not None:
-            self._source.ack(msg)
-
-    def close(self) -> None:
-        source, self._source = self._source, None
-        if source is not None:
-            source.stop()
-
-    def write(self, data: bytes) -> None:
-        source = self._source
-        if source is None or not source.connected:
-            raise LinkDown(f"not connected to the broker at {self.settings.host}:{self.settings.port}; "
-                           f"cannot send to the DTU on {self.down}")
-        try:
-            source.publish(self.down, data, timeout_s=3.0)
-        except (TimeoutError, RuntimeError, ValueError, OSError) as exc:
-            raise LinkDown(f"could not publish to {self.down} ({exc}): is the broker up, may this account "
-                           "write the DTU's down topic?") from None
-
-    def read(self, max_bytes: int, deadline: float) -> bytes:
-        with self._cond:
-            while not self._buf:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return b""
-                self._cond.wait(remaining)
-            out = bytes(self._buf[:max_bytes])
-            del self._buf[:max_bytes]
-            return out
-
-    def discard(self) -> None:
-        with self._cond:
-            self._buf.clear()
-
-    def counters(self) -> dict[str, int]:
-        return {"overflow": self._overflow}
-
-
-def link_for(bus: Bus, protocols: Sequence[MeterProtocol], *, mqtt: MqttSettings | None = None,
-             client_id: str = "meterwatch-gateway") -> Link:
-    """The byte link for a bus (not for ``modbus_tcp``, which pymodbus reaches itself)."""
-    way = bus.way
-    if way == "serial":
-        baud, parity = serial_settings(bus, protocols)
-        return SerialLink(bus, baud, parity)
-    if way == "tcp":
-        return TcpLink(bus)
-    if way == "listen":
-        return ListenLink(bus)
-    if way == "mqtt":
-        if mqtt is None:
-            raise ConfigError(f"bus {bus.name!r} is reached over MQTT: the gateway needs an [mqtt] section")
-        return MqttLink(bus, mqtt, client_id)
-    raise ConfigError(f"bus {bus.name!r}: a {way} bus has no byte link")
+    def retry_at(self) -> float:
+        """When (``time.monotonic()``) a connection that failed is tried again; 0 when connected or free to try."""
+        return self._backoff.not_before

@@ -5,9 +5,9 @@ This module owns the questions:
 
 - DL/T 645-2007 (and 1997 with its own DIs): ``energy_kwh`` first, and it is required; then ``power_kw``,
   ``voltage_v``, ``current_a``, ``power_factor``. An optional field the meter answers "no such data" (abnormal
-  reply, error byte 02, DL/T 645-2007 §7.1.2 / table A.1) is left out, not an error. An optional field the meter
-  does not answer at all ends the read with what it has: a meter that stops answering mid-read costs one field's
-  timeout × tries, not five.
+  reply, error byte 02; DL/T 645-2007 表 "错误信息字SERR") is left out, not an error, and so is one whose answer
+  cannot be taken. An optional field the meter does not answer at all ends the read with what it has: a meter
+  that stops answering mid-read costs one field's timeout × tries, not five.
 - CJ/T 188-2004: the cumulative volume (DI 901F), in its unit code, as m³. The meter type byte comes from the
   meter link (``meter_type``) or the device's kind: water 0x10 (cold water), gas 0x30 (CJ/T 188-2004 table 1).
 - Modbus: the device's profile (``gateway.protocols.profiles.PROFILES``) or inline register map, read in the few
@@ -21,6 +21,7 @@ Registers are returned raw: meterwatch's ``multiplier`` (CT ratio) is applied do
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from pymodbus.client import ModbusTcpClient
-from pymodbus.exceptions import ConnectionException, ModbusIOException
+from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
 from campus.contract import KIND_FIELDS, Kind
 from campus.errors import MeterwatchError
@@ -44,9 +45,10 @@ Code = Literal["no_answer", "checksum", "garbled", "abnormal", "wrong_address", 
 # CJ/T 188-2004 table 1, meter type T: 10 cold water, 30 gas (the default for a device of that kind)
 CJT188_TYPE_BY_KIND: dict[Kind, int] = {Kind.WATER: 0x10, Kind.GAS: 0x30}
 DLT645_REQUIRED = "energy_kwh"
-DLT645_ANSWER = 0x80  # control bit D7: direction, 1 = from the meter (DL/T 645-2007 §7.1.2)
-CJT188_ANSWER = 0x80  # control bit D7: direction, 1 = from the meter (CJ/T 188-2004 §5.3)
+DLT645_ANSWER = dlt645.ANSWER  # control bit D7: direction, 1 = from the meter (DL/T 645-2007 §4.1.3)
+CJT188_ANSWER = cjt188.ANSWER  # control bit D7: direction, 1 = from the meter (CJ/T 188-2004 表2, C)
 MODBUS_EXCEPTION = 0x80  # function code with bit 7 set: an exception response (Modbus application protocol §7)
+MODBUS_GATEWAY_SILENT = (10, 11)  # gateway path unavailable, target device failed to respond: no answer, retried
 MODBUS_EXCEPTIONS = {1: "illegal function", 2: "illegal data address", 3: "illegal data value",
                      4: "server device failure", 5: "acknowledge", 6: "server device busy",
                      10: "gateway path unavailable", 11: "gateway target device failed to respond"}
@@ -81,7 +83,8 @@ class Ask(Protocol):
     (with the answer's raw bytes), retrying per the bus; raises :class:`ReadFailed`."""
 
     def __call__(self, who: str, request: bytes, deframer: Callable[[], Deframer],
-                 accept: Callable[[Any], Verdict]) -> tuple[Any, bytes]: ...
+                 accept: Callable[[Any], Verdict], *,
+                 renew: Callable[[], tuple[bytes, Callable[[Any], Verdict]]] | None = None) -> tuple[Any, bytes]: ...
 
 
 def now_ms() -> int:
@@ -136,9 +139,9 @@ def read_dlt645(ask: Ask, bus_name: str, device: Device, version: int = 2007) ->
         except ReadFailed as exc:
             if name == DLT645_REQUIRED:
                 raise
-            if exc.code == "abnormal":
+            if exc.code in ("abnormal", "garbled"):
                 raw.append((request, b""))
-                continue  # the meter has no such data: the field is left out
+                continue  # no such data, or an answer we cannot take: the field is left out
             break  # it stopped answering: keep what we have, do not spend another timeout per field
         if not isinstance(value, float | int):
             raise ReadFailed("garbled", f"garbled answer from {address} on {bus_name}: {name} is not a number")
@@ -153,13 +156,16 @@ def read_freezes(ask: Ask, bus_name: str, device: Device, days: Iterable[int],
                  zone: ZoneInfo) -> list[tuple[int, dict[str, float]]]:
     """DL/T 645-2007 daily freezes: for each n in ``days`` (1 = the last), the freeze time (the meter's clock,
     wall time in the site's zone) as epoch ms and the frozen total positive active energy. A freeze the meter does
-    not have (abnormal reply) is skipped; no answer raises."""
+    not have (abnormal reply) is skipped, and so is an n outside 1 … 62 (the freezes a meter keeps); no answer
+    raises."""
     meter = _meter(device)
     if meter.protocol is not MeterProtocol.DLT645:
         return []
     address = meter.address or ""
     out: list[tuple[int, dict[str, float]]] = []
     for n in days:
+        if not 1 <= n <= dlt645.FREEZES:
+            continue
         try:
             at, _ = dlt645_value(ask, bus_name, address, dlt645.freeze_time_di(n), 2007)
             energy, _ = dlt645_value(ask, bus_name, address, dlt645.freeze_energy_di(n), 2007)
@@ -176,6 +182,9 @@ def read_freezes(ask: Ask, bus_name: str, device: Device, days: Iterable[int],
 
 # --- CJ/T 188 -------------------------------------------------------------------------------------------------
 
+_SER = itertools.count(1)  # CJ/T 188 request serial numbers (SER), one byte on the wire
+
+
 def cjt188_type(device: Device) -> int:
     meter = _meter(device)
     if meter.meter_type is not None:
@@ -183,9 +192,10 @@ def cjt188_type(device: Device) -> int:
     return CJT188_TYPE_BY_KIND.get(device.kind, 0x10)
 
 
-def cjt188_accept(address: str, di: int = cjt188.DI_VOLUME) -> Callable[[Any], Verdict]:
-    """Which CJ/T 188 frames answer a read of ``di`` from ``address`` (AA…AA: any meter). A normal answer for
-    another DI is ``stale``."""
+def cjt188_accept(address: str, di: int = cjt188.DI_VOLUME, ser: int | None = None) -> Callable[[Any], Verdict]:
+    """Which CJ/T 188 frames answer a read of ``di`` with serial number ``ser`` from ``address`` (AA…AA: any
+    meter). A normal answer for another DI or SER is ``stale`` (CJ/T 188-2004 表5: the meter returns the SER it
+    was asked with, so a late answer to an earlier try is told apart)."""
     dis = (di.to_bytes(2, "little"), di.to_bytes(2, "big"))
 
     def accept(frame: Any) -> Verdict:
@@ -193,7 +203,8 @@ def cjt188_accept(address: str, di: int = cjt188.DI_VOLUME) -> Callable[[Any], V
             return "echo"
         if address != "A" * 14 and frame.address.upper() != address.upper():
             return "wrong_address"
-        if not frame.control & 0x40 and frame.data[:2] not in dis:
+        if not frame.control & 0x40 and (frame.data[:2] not in dis
+                                          or (ser is not None and frame.data[2:3] != bytes([ser]))):
             return "stale"
         return "answer"
 
@@ -201,12 +212,21 @@ def cjt188_accept(address: str, di: int = cjt188.DI_VOLUME) -> Callable[[Any], V
 
 
 def cjt188_volume(ask: Ask, bus_name: str, meter_type: int, address: str) -> tuple[Any, Any, bytes, bytes]:
-    """Ask a CJ/T 188 meter for its cumulative flow: (Volume, frame, request, answer bytes)."""
-    request = cjt188.read_request(meter_type, address)
-    frame, raw = ask(address, request, cjt188.Deframer, cjt188_accept(address))
+    """Ask a CJ/T 188 meter for its cumulative flow: (Volume, frame, request, answer bytes). Each request carries
+    the next serial number SER, and only an answer with it is taken."""
+    sent: list[bytes] = []
+
+    def renew() -> tuple[bytes, Callable[[Any], Verdict]]:
+        ser = next(_SER) & 0xFF
+        sent.append(cjt188.read_request(meter_type, address, ser))
+        return sent[-1], cjt188_accept(address, ser=ser)
+
+    first, accept = renew()
+    frame, raw = ask(address, first, cjt188.Deframer, accept, renew=renew)
+    request = sent[-1]
     try:
         return cjt188.decode_answer(frame), frame, request, raw
-    except cjt188.Abnormal as exc:  # C1 (CJ/T 188-2004 §5.3, D6 = 1)
+    except cjt188.Abnormal as exc:  # C1: control bit D6, abnormal
         raise ReadFailed("abnormal", f"abnormal reply from {frame.address} on {bus_name}: "
                                      f"{exc.words.removeprefix('abnormal reply: ')}") from None
     except ValueError as exc:
@@ -312,7 +332,7 @@ class ModbusTcp:
                 self.counts["timeouts"] += 1
                 client.close()  # a late answer must not be taken as the next one's
                 continue
-            except (ConnectionException, OSError) as exc:
+            except (ConnectionException, OSError, ModbusException) as exc:
                 self.counts["link_drops"] += 1
                 client.close()
                 raise ReadFailed("link_down", f"the Modbus TCP device at {self.where} ({self.bus_name}) dropped "
@@ -325,9 +345,12 @@ class ModbusTcp:
                     tap("→", sent)
                     if got:
                         tap("←", got)
+            code = int(getattr(response, "exception_code", 0)) if response.isError() else 0
+            if code in MODBUS_GATEWAY_SILENT:  # the Modbus TCP gateway's meter behind it did not answer
+                self.counts["timeouts"] += 1
+                continue
             if response.isError():
                 self.counts["abnormal"] += 1
-                code = int(getattr(response, "exception_code", 0))
                 raise ReadFailed("abnormal", f"abnormal reply from {who} on {self.bus_name}: "
                                              f"{MODBUS_EXCEPTIONS.get(code, f'exception {code}')}")
             registers = list(response.registers)
