@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from alerts.conditions import silence
 from alerts.conditions.base import (
     CLEAR,
     Condition,
@@ -67,7 +68,10 @@ class RegisterAnomaly(Condition):
 
 @register_condition("stale")
 class Stale(Condition):
-    """No reading for longer than ``intervals`` × the device's interval, or its Last Will said offline."""
+    """No reading for longer than ``intervals`` × the device's interval, or its Last Will said offline. The
+    detail says why in words when the gateway's health does ("no answer from … after 3 tries"). While a
+    ``bus_silent`` rule is enabled and the meter's whole bus is dead, the bus's alert speaks for it: no new
+    alert is raised per meter (one already open stays)."""
 
     type: Literal["stale"] = "stale"
     intervals: float = 3.0
@@ -91,6 +95,15 @@ class Stale(Condition):
         since = max(last_ms or 0, env.watching_since_ms)
         silent_min = (now_ms - since) / 60_000
         if silent_min * 60 > self.intervals * subject.interval_s:
+            key = silence.bus_of(subject)
+            if env.grouped_buses and key is not None and \
+                    silence.dead(silence.meters_on(env, key), env, now_ms, self.intervals):
+                return Observation(Verdict.HOLD)
             limit_min = self.intervals * subject.interval_s / 60
-            return Observation(Verdict.FIRING, round(silent_min, 1), f"> {limit_min:g} min", "min", "no readings")
+            h = silence.failing(subject, env)
+            if h is None:
+                return Observation(Verdict.FIRING, round(silent_min, 1), f"> {limit_min:g} min", "min", "no readings")
+            words = silence.why(h)
+            return Observation(Verdict.FIRING, round(silent_min, 1), f"> {limit_min:g} min", "min", words.en,
+                               {"detail": words})
         return None

@@ -1,0 +1,62 @@
+"""Why a meter is silent, in people's words (zh-CN first, English complete).
+
+The gateway says it in English (``gateway.bus.ReadFailed.words``, e.g. "no answer from 000012345678 on rs485-1
+after 3 tries") with a code (:data:`campus.contract.HEALTH_CODES`). English shows the gateway's words as they are;
+Chinese says the code's name and, for the wordings the field bus uses, the same facts in Chinese
+("没有应答：rs485-1 上的 000012345678 三次未应答"). A wording not known here is shown after the code's name.
+"""
+
+from __future__ import annotations
+
+import re
+
+CODE_WORDS: dict[str, tuple[str, str]] = {
+    "no_answer": ("没有应答", "no answer"),
+    "checksum": ("校验和错误", "checksum error"),
+    "garbled": ("报文无法识别", "garbled frame"),
+    "abnormal": ("异常应答", "abnormal reply"),
+    "wrong_address": ("应答地址不符", "answer from another address"),
+    "link_down": ("通信链路中断", "link down"),
+}
+ANSWERING = ("正常应答", "answering")
+_DIGITS = "零一二三四五六七八九十"
+
+
+def _zh_count(n: int) -> str:
+    return _DIGITS[n] if 0 <= n <= 10 else str(n)
+
+
+# the field bus's wordings (gateway/bus.py) → the same facts in Chinese
+_ZH: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^no answer from (\S+) on (\S+) after (\d+) tr(?:y|ies)$"), "{bus} 上的 {who} {n}次未应答"),
+    (re.compile(r"^no answer from (\S+) on (\S+)$"), "{bus} 上的 {who} 未应答"),
+    (re.compile(r"^(?:abnormal reply: )?no such data$"), "无此数据"),
+    (re.compile(r"^checksum error from (\S+) on (\S+)$"), "{bus} 上的 {who} 应答校验和错误"),
+]
+
+
+def _zh_detail(error: str) -> str | None:
+    for pattern, template in _ZH:
+        m = pattern.match(error)
+        if m is None:
+            continue
+        groups = m.groups()
+        who = groups[0] if groups else ""
+        bus = groups[1] if len(groups) > 1 else ""
+        n = _zh_count(int(groups[2])) if len(groups) > 2 else ""
+        return template.format(who=who, bus=bus, n=n)
+    return None
+
+
+def reason(ok: bool, code: str | None, error: str | None, language: str | None) -> str:
+    """A meter's last poll outcome in ``language`` ("en…" English, anything else Chinese)."""
+    en = (language or "").lower().startswith("en")
+    if ok:
+        return ANSWERING[1 if en else 0]
+    zh_name, en_name = CODE_WORDS.get(code or "", ("读表失败", "read failed"))
+    if en:
+        return error or en_name
+    if not error or error.lower() == en_name:
+        return zh_name
+    detail = _zh_detail(error)
+    return f"{zh_name}：{detail}" if detail else f"{zh_name}（{error}）"
