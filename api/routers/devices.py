@@ -30,14 +30,16 @@ DeviceId = Annotated[str, Path(max_length=64, description="device id")]
 SiteArg = str | None
 
 
-def _health(p: Presence | None, tz: ZoneInfo, language: str) -> DeviceHealthPublic | None:
+def _health(campus: Campus, p: Presence | None, tz: ZoneInfo, language: str) -> DeviceHealthPublic | None:
     """The gateway's last poll of the meter, its reason in ``language``, times in the site's zone."""
     h = p.health if p is not None else None
     if h is None:
         return None
+    gw = next((g for g in campus.gateways if g.id == h.gateway), None)
     return DeviceHealthPublic(ok=h.ok, code=h.code, reason=reason(h.ok, h.code, h.error, language), error=h.error,
                               last_answer=from_ms(h.last_answer, tz), success_rate=h.success_rate,
-                              gateway=h.gateway, bus=h.bus, at=from_ms(h.ts, tz))
+                              gateway=h.gateway, gateway_name=gw.name if gw is not None and gw.name else h.gateway,
+                              bus=h.bus, at=from_ms(h.ts, tz))
 
 
 def _public(campus: Campus, dev: Device, presence: dict[str, Presence], tz: ZoneInfo,
@@ -50,7 +52,7 @@ def _public(campus: Campus, dev: Device, presence: dict[str, Presence], tz: Zone
                         department=building.department if building else Department.OTHER, zone=dev.zone or "default",
                         interval_s=dev.interval_s, multiplier=dev.multiplier, rated_capacity=dev.rated_capacity,
                         role=dev.role, parent=dev.parent, gateway=dev.gateway, status=status,
-                        last_seen=from_ms(p.last_seen_ms if p else None, tz), health=_health(p, tz, language))
+                        last_seen=from_ms(p.last_seen_ms if p else None, tz), health=_health(campus, p, tz, language))
 
 
 def _found(access: Access, device_id: str, site: str | None) -> tuple[Campus, Device]:

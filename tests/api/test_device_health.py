@@ -28,7 +28,7 @@ def test_device_health_in_words_with_last_answer_in_site_time(tmp_path: Path) ->
         assert h["reason"] == "没有应答：rs485-1 上的 000012345678 三次未应答"
         assert h["error"] == "no answer from 000012345678 on rs485-1 after 3 tries"
         assert h["success_rate"] == 0.82
-        assert (h["gateway"], h["bus"]) == ("gw-canteen-1", "rs485-1")
+        assert (h["gateway"], h["gateway_name"], h["bus"]) == ("gw-canteen-1", "一食堂集中器", "rs485-1")
         assert h["last_answer"].endswith("+08:00")
         assert h["last_answer"] == time.strftime("%Y-%m-%dT%H:%M:%S+08:00", time.gmtime(last + 8 * 3600))
         en = client.get("/api/v1/sites/s1/devices/c1-elec", params={"lang": "en"}).json()["health"]
