@@ -17,7 +17,8 @@ class DeviceHealthPublic(BaseModel):
     model_config = {"json_schema_extra": {"examples": [{
         "ok": False, "code": "no_answer", "reason": "没有应答：rs485-1 上的 000012345678 三次未应答",
         "error": "no answer from 000012345678 on rs485-1 after 3 tries", "last_answer": "2026-11-22T05:33:20+08:00",
-        "success_rate": 0.82, "gateway": "gw-canteen-1", "gateway_name": "一食堂集中器", "bus": "rs485-1", "at": "2026-11-22T08:15:00+08:00"}]}}
+        "success_rate": 0.82, "gateway": "gw-canteen-1", "gateway_name": "一食堂集中器", "bus": "rs485-1",
+        "at": "2026-11-22T08:15:00+08:00"}]}}
     ok: bool = Field(description="the last poll got an answer")
     code: str | None = Field(description="no_answer, checksum, garbled, abnormal, wrong_address, link_down; "
                              "null when ok")
