@@ -96,6 +96,12 @@ def test_a_dead_bus_is_one_alert_naming_gateway_bus_and_meters(tmp_path: Path) -
         for words in ("一食堂集中器 · rs485-1", "一食堂总电表", "第一食堂", "三次未应答", "3/3 块表无应答"):
             assert words in body, body
         assert "c1-elec" not in body  # names, not ids
+        # the engine's state, health included, survives a restart: still one alert, no meter speaks for itself
+        svc.stop()
+        svc = alert_service(tmp_path / "data", clock)
+        clock.set(ms(START + timedelta(minutes=47)))
+        svc.tick()
+        assert list(open_alerts(svc)) == [("bus-silent", "gw-canteen-1/rs485-1")]
         # one meter answers again: the bus is alive, the alert clears; the two still silent now speak for
         # themselves, each with its reason
         back = START + timedelta(minutes=50)
