@@ -23,6 +23,7 @@ from campus.errors import PayloadError
 from campus.migrations import migrate, version
 from deploy.brokerfiles import ServiceAccount, render, write
 from deploy.credentials import mosquitto_hash
+from ingest.broker import EmbeddedBroker
 from ingest.config import BrokerSettings, IngestSettings, MqttSettings, StoreSettings
 from ingest.decode import Inbound
 from ingest.mqtt import shut
@@ -216,3 +217,31 @@ def test_a_gateway_publishes_health_for_its_own_meters_only(tmp_path: Path, acl_
         shut(gw)
         service.stop()
     assert DataDir(tmp_path / "data").state.exists()
+
+
+@pytest.mark.integration
+def test_retained_health_through_the_embedded_broker_reaches_an_ingest_that_starts_later(tmp_path: Path) -> None:
+    """The single-machine default: the embedded broker has no ACL; a retained health published before ingest
+    subscribes is delivered when it does."""
+    broker = EmbeddedBroker(port=0).start()
+    gw = paho.Client(CallbackAPIVersion.VERSION2, client_id="gw-canteen-1")
+    service: IngestService | None = None
+    try:
+        gw.connect("127.0.0.1", broker.port)
+        gw.loop_start()
+        now = int(time.time())
+        gw.publish("campus/s1/c1-water/health", failed("c1-water", now), qos=1, retain=True).wait_for_publish(10)
+        service = IngestService(data_dir=tmp_path / "data", store=StoreSettings(), ingest=IngestSettings(),
+                                mqtt=MqttSettings(url=f"mqtt://127.0.0.1:{broker.port}", client_id="mw-ingest"),
+                                campus=campus())
+        service.start()
+        assert service.mqtt is not None
+        assert service.mqtt.wait_connected(15), "ingest did not subscribe"
+        wait_for(lambda: "c1-water" in service.presence.health("s1"), 30, "the retained health stored")
+        stored = service.presence.health("s1")["c1-water"]
+        assert stored.error == "no answer from 12345678901234 on rs485-1 after 3 tries"
+    finally:
+        shut(gw)
+        if service is not None:
+            service.stop()
+        broker.stop()
