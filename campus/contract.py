@@ -403,7 +403,7 @@ class _HealthDoc(TypedDict, total=False):
     ts: Annotated[int, Field(strict=True)] | None
     ok: Required[Annotated[bool, Field(strict=True)]]
     code: Annotated[str, Field(strict=True, max_length=32)] | None
-    error: Annotated[str, Field(strict=True, max_length=MAX_ERROR_CHARS)] | None
+    error: Annotated[str, Field(strict=True)] | None
     last_answer: Annotated[int, Field(strict=True)] | None
     success_rate: Annotated[float, Field(strict=True, ge=0, le=1)] | None
     gateway: Required[Identifier]
@@ -432,7 +432,8 @@ def parse_health(payload: bytes, received_ms: int) -> Health:
       time it arrived); ``last_answer`` is not after ``ts``;
     - ``success_rate`` is 0..1 or null (no polls yet);
     - ``code`` is one of :data:`HEALTH_CODES` when ``ok`` is false and null when it is true;
-    - ``error`` is the gateway's words, at most 300 characters, none when ``ok`` is true.
+    - ``error`` is the gateway's words, none when ``ok`` is true; longer than 300 characters, it is shortened
+      (the health is still worth keeping).
     """
     if len(payload) > MAX_HEALTH_BYTES:
         raise PayloadError(f"health payload of {len(payload)} bytes is over the {MAX_HEALTH_BYTES} byte limit")
@@ -459,5 +460,5 @@ def parse_health(payload: bytes, received_ms: int) -> Health:
         raise PayloadError(f"health code={shorten(repr(code), 40)}: with ok=false expected one of "
                            f"{', '.join(HEALTH_CODES)}")
     if error is not None:
-        error = error.encode("utf-8", "replace").decode("utf-8").strip() or None
+        error = shorten(error.strip(), MAX_ERROR_CHARS) or None
     return Health(ts, ok, code, error, last, parsed.get("success_rate"), parsed["gateway"], parsed["bus"])

@@ -26,12 +26,15 @@ def _zh_count(n: int) -> str:
     return _DIGITS[n] if 0 <= n <= 10 else str(n)
 
 
-# the field bus's wordings (gateway/bus.py) → the same facts in Chinese
+# the field bus's wordings (gateway/bus.py ReadFailed, gateway/protocols' Abnormal) → the same facts in Chinese
+_TRIES = r"(?P<who>\S+) on (?P<bus>\S+) after (?P<n>\d+) tr(?:y|ies)"
 _ZH: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^no answer from (\S+) on (\S+) after (\d+) tr(?:y|ies)$"), "{bus} 上的 {who} {n}次未应答"),
-    (re.compile(r"^no answer from (\S+) on (\S+)$"), "{bus} 上的 {who} 未应答"),
+    (re.compile(rf"^no answer from {_TRIES}$"), "{bus} 上的 {who} {n}次未应答"),
+    (re.compile(rf"^checksum error from {_TRIES}$"), "{bus} 上的 {who} {n}次应答校验和错误"),
+    (re.compile(rf"^garbled answer from {_TRIES}(?:: (?P<detail>.+))?$"), "{bus} 上的 {who} {n}次应答无法识别{detail}"),
+    (re.compile(rf"^only other addresses answered \((?P<other>.+)\) instead of {_TRIES}"),
+     "{bus} 上只有其他地址（{other}）应答，{who} {n}次未应答：同一地址的两块表，或台账中的地址有误？"),
     (re.compile(r"^(?:abnormal reply: )?no such data$"), "无此数据"),
-    (re.compile(r"^checksum error from (\S+) on (\S+)$"), "{bus} 上的 {who} 应答校验和错误"),
 ]
 
 
@@ -40,11 +43,12 @@ def _zh_detail(error: str) -> str | None:
         m = pattern.match(error)
         if m is None:
             continue
-        groups = m.groups()
-        who = groups[0] if groups else ""
-        bus = groups[1] if len(groups) > 1 else ""
-        n = _zh_count(int(groups[2])) if len(groups) > 2 else ""
-        return template.format(who=who, bus=bus, n=n)
+        found = {k: v or "" for k, v in m.groupdict().items()}
+        if "n" in found:
+            found["n"] = _zh_count(int(found["n"]))
+        if found.get("detail"):
+            found["detail"] = f"（{found['detail']}）"
+        return template.format(**found)
     return None
 
 
