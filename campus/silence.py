@@ -38,6 +38,11 @@ _ZH: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+def in_chinese(error: str) -> str | None:
+    """The field bus's English words in Chinese, if this is one of its wordings."""
+    return _zh_detail(error)
+
+
 def _zh_detail(error: str) -> str | None:
     for pattern, template in _ZH:
         m = pattern.match(error)

@@ -8,6 +8,7 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from alerts.messages import localize
 from alerts.service import AlertService
 from alerts.store import Alert
 from campus.clock import FrozenClock
@@ -131,6 +132,7 @@ def test_one_silent_meter_on_a_live_bus_says_why(tmp_path: Path) -> None:
         body = svc.store.notices(alert.id)[0].body
         assert "说明：没有应答：rs485-1 上的 000012345678 三次未应答" in body
         assert "设备：一食堂总电表" in body
+        assert localize(alert.detail, "zh-CN") == "rs485-1 上的 000012345678 三次未应答"  # without its own words too
     finally:
         svc.stop()
 
