@@ -160,6 +160,8 @@ class Engine:
             if rule.schedule is not None and not self.env.schedule(rule.schedule).contains(sample.local,
                                                                                            self.env.calendar):
                 continue
+            if rule.condition.scope == "bus" and bus_of(dev) is None:
+                continue  # not polled on a gateway's bus
             key = (rule.id, self._subject(rule, dev, dept))
             st = self.rules.get(key) or self._state(key)
             if key[0] in self.periodic:
