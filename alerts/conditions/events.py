@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 from alerts.conditions import silence
@@ -68,10 +69,7 @@ class RegisterAnomaly(Condition):
 
 @register_condition("stale")
 class Stale(Condition):
-    """No reading for longer than ``intervals`` × the device's interval, or its Last Will said offline. The
-    detail says why in words when the gateway's health does ("no answer from … after 3 tries"). While a
-    ``bus_silent`` rule is enabled and the meter's whole bus is dead, the bus's alert speaks for it: no new
-    alert is raised per meter (one already open stays)."""
+    """No reading for longer than ``intervals`` × the device's interval, or its Last Will said offline."""
 
     type: Literal["stale"] = "stale"
     intervals: float = 3.0
@@ -89,21 +87,29 @@ class Stale(Condition):
             return None  # wait for a reading
         return Observation(Verdict.FIRING, None, "offline", "", "Last Will: offline")
 
-    def tick(self, subject: Device, state: State, now_ms: int, env: Env, last_ms: int | None) -> Observation | None:
+    def _silent(self, subject: Device, state: State, now_ms: int, env: Env, last_ms: int | None) -> Observation | None:
         if state.get("offline"):
             return None
         since = max(last_ms or 0, env.watching_since_ms)
         silent_min = (now_ms - since) / 60_000
         if silent_min * 60 > self.intervals * subject.interval_s:
-            key = silence.bus_of(subject)
-            if env.grouped_buses and key is not None and \
-                    silence.dead(silence.meters_on(env, key), env, now_ms, self.intervals):
-                return Observation(Verdict.HOLD)
             limit_min = self.intervals * subject.interval_s / 60
-            h = silence.failing(subject, env)
-            if h is None:
-                return Observation(Verdict.FIRING, round(silent_min, 1), f"> {limit_min:g} min", "min", "no readings")
-            words = silence.why(h)
-            return Observation(Verdict.FIRING, round(silent_min, 1), f"> {limit_min:g} min", "min", words.en,
-                               {"detail": words})
+            return Observation(Verdict.FIRING, round(silent_min, 1), f"> {limit_min:g} min", "min", "no readings")
         return None
+
+    def tick(self, subject: Device, state: State, now_ms: int, env: Env, last_ms: int | None) -> Observation | None:
+        """Silence as above, with the gateway's reason when its health gives one ("no answer from … after 3 tries",
+        in both languages). While a ``bus_silent`` rule is enabled and the meter's whole bus is dead, the bus's
+        alert speaks for it: no alert is raised per meter (one already open stays)."""
+        obs = self._silent(subject, state, now_ms, env, last_ms)
+        if obs is None or obs.verdict is not Verdict.FIRING or obs.detail != "no readings":
+            return obs
+        key = silence.bus_of(subject)
+        if env.grouped_buses and key is not None and \
+                silence.dead(silence.meters_on(env, key), env, now_ms, self.intervals):
+            return Observation(Verdict.HOLD)
+        h = silence.failing(subject, env)
+        if h is None:
+            return obs
+        words = silence.why(h)
+        return replace(obs, detail=words.en, texts={"detail": words})
