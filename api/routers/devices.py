@@ -42,8 +42,7 @@ def _health(campus: Campus, p: Presence | None, tz: ZoneInfo, language: str) -> 
                               bus=h.bus, at=from_ms(h.ts, tz))
 
 
-def _public(campus: Campus, dev: Device, presence: dict[str, Presence], tz: ZoneInfo,
-            language: str = "zh-CN") -> DevicePublic:
+def _public(campus: Campus, dev: Device, presence: dict[str, Presence], tz: ZoneInfo) -> DevicePublic:
     building = campus.building(dev.building)
     p = presence.get(dev.id)
     status: Literal["online", "offline", "unknown"] = (
@@ -52,7 +51,15 @@ def _public(campus: Campus, dev: Device, presence: dict[str, Presence], tz: Zone
                         department=building.department if building else Department.OTHER, zone=dev.zone or "default",
                         interval_s=dev.interval_s, multiplier=dev.multiplier, rated_capacity=dev.rated_capacity,
                         role=dev.role, parent=dev.parent, gateway=dev.gateway, status=status,
-                        last_seen=from_ms(p.last_seen_ms if p else None, tz), health=_health(campus, p, tz, language))
+                        last_seen=from_ms(p.last_seen_ms if p else None, tz))
+
+
+def _viewed(campus: Campus, dev: Device, presence: dict[str, Presence], tz: ZoneInfo,
+            language: str = "zh-CN") -> DevicePublic:
+    """The public view with the meter's health, its reason in ``language``."""
+    out = _public(campus, dev, presence, tz)
+    out.health = _health(campus, presence.get(dev.id), tz, language)
+    return out
 
 
 def _found(access: Access, device_id: str, site: str | None) -> tuple[Campus, Device]:
@@ -61,7 +68,7 @@ def _found(access: Access, device_id: str, site: str | None) -> tuple[Campus, De
 
 def _one(service: IngestService, campus: Campus, device_id: str, language: str = "zh-CN") -> DevicePublic:
     dev = service.registry.device(device_id, campus.site.id)
-    return _public(campus, dev, service.presence.of_site(campus.site.id), ZoneInfo(campus.site.timezone), language)
+    return _viewed(campus, dev, service.presence.of_site(campus.site.id), ZoneInfo(campus.site.timezone), language)
 
 
 @router.get("/devices", response_model=list[DevicePublic],
@@ -80,7 +87,7 @@ def list_devices(service: ServiceDep, access: AccessDep, page: PageDep, response
         sid = campus.site.id
         if sid not in presence:
             presence[sid] = service.presence.of_site(sid)
-        out.append(_public(campus, dev, presence[sid], ZoneInfo(campus.site.timezone), language))
+        out.append(_viewed(campus, dev, presence[sid], ZoneInfo(campus.site.timezone), language))
     return out
 
 
