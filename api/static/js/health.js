@@ -9,10 +9,11 @@ const percent = (r) => (r === null || r === undefined ? "—" : `${Math.round(r 
 export function healthLine(h, where = false) {
   if (!h) return "";
   // each fact kept whole on a phone: a line breaks between them, never inside a date
-  const part = (text) => `<span class="health-part">${text}</span>`;
+  // and a "·" stays at the end of the line it closes (a no-break space before it), never begins the next
+  const part = (text) => `<span class="health-part">${text}</span>`, dot = "\u00a0· ";
   return `<span class="health ${h.ok ? "health-ok" : "health-bad"}" data-code="${esc(h.code || "ok")}">` +
-    `<b>${esc(h.reason)}</b> · ` +
-    part(`${t("last_answer")} ${h.last_answer ? atSite(h.last_answer) : t("never")}`) + " · " +
+    `<b>${esc(h.reason)}</b>${dot}` +
+    part(`${t("last_answer")} ${h.last_answer ? atSite(h.last_answer) : t("never")}`) + dot +
     part(`${t("success_rate")} ${percent(h.success_rate)}`) +
-    (where ? " · " + part(`${t("polled_by")} ${esc(h.gateway_name)} · ${esc(h.bus)}`) : "") + "</span>";
+    (where ? dot + part(`${t("polled_by")} ${esc(h.gateway_name)} · ${esc(h.bus)}`) : "") + "</span>";
 }
