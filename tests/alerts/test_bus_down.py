@@ -91,6 +91,7 @@ def test_a_dead_bus_is_one_alert_naming_gateway_bus_and_meters(tmp_path: Path) -
                                          "一食堂水表。最近原因：没有应答：rs485-1 上的 000012345678 三次未应答")
         assert texts["detail"]["en"].startswith("no meter answers on rs485-1 of 一食堂集中器: 一食堂总电表, "
                                                 "一食堂厨房电表, 一食堂水表; last: no answer from ")
+        assert svc.books["s1"].subject_name(bus, "en") == "一食堂集中器 · rs485-1"  # what lists show
         notices = svc.store.notices(bus.id)
         assert notices
         body = notices[0].body
