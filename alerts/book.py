@@ -98,11 +98,14 @@ class AlertBook:
         alert's state follows it, but nobody is told (see :meth:`_raise` for how such an alert gets told)."""
         s = self.store
         if t.kind == "raise":
-            dev = t.device if t.rule.condition.scope == "device" else None
+            scope = t.rule.condition.scope
+            dev = t.device if scope == "device" else None
+            building = t.device.building if scope != "department" else None  # a bus: its first meter's building
             new = NewAlert(rule=t.rule.id, category=t.rule.category.value, severity=t.rule.severity.value,
                            subject=t.subject, detail=t.obs.detail, ts=t.ts, zone=t.device.zone,
-                           building=dev.building if dev else None, device=dev.id if dev else None,
-                           department=t.department, value=t.obs.value, limit=t.obs.limit, unit=t.obs.unit)
+                           building=building, device=dev.id if dev else None,
+                           department=t.department, value=t.obs.value, limit=t.obs.limit, unit=t.obs.unit,
+                           texts=t.obs.texts)
             return Applied(raised=self._raise(new, now_ms, route=t.rule.route, duty_ms=t.ts, quiet=history,
                                               value=t.obs.value, limit=t.obs.limit))
         alert = s.get(t.alert_id) if t.alert_id else s.open_for(self.settings.site, t.rule.id, t.subject)

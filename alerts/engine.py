@@ -1,4 +1,4 @@
-"""The rule engine: readings and statuses in, alert transitions out. Pure state, no I/O.
+"""The rule engine: readings, statuses and meter health in, alert transitions out. Pure state, no I/O.
 
 Per device, readings are evaluated in timestamp order; a reading at or before the newest one
 already evaluated (a duplicate, or late data) is stored by ingest but does not re-run rules —
@@ -25,13 +25,14 @@ from zoneinfo import ZoneInfo
 
 from alerts.conditions import Env, Observation, Sample, Verdict
 from alerts.conditions.base import Condition, State
+from alerts.conditions.silence import bus_of, subject_of
 from alerts.rules import Rule, RuleBook
 from campus.calendar import CampusCalendar
-from campus.contract import REGISTER_FIELD, Reading
+from campus.contract import REGISTER_FIELD, Health, Reading
 from campus.model import Device
 from campus.registers import RegisterTrack
 
-Key = tuple[str, str]  # (rule id, subject: device id or department)
+Key = tuple[str, str]  # (rule id, subject: device id, department, or gateway/bus)
 
 
 @dataclass(slots=True)
@@ -119,7 +120,8 @@ class Engine:
         campus = book.campus
         tz = ZoneInfo(campus.site.timezone)
         self.env = Env(campus, CampusCalendar(campus.calendar), dict(book.file.schedules), tz,
-                       self.watching_since_ms)
+                       self.watching_since_ms, self.devices,
+                       any(r.condition.scope == "bus" for r in book.rules.values()))
         self.periodic = {r.id for r in book.rules.values()
                          if type(r.condition).period_end is not Condition.period_end}
         self.tracks = {}
@@ -158,7 +160,9 @@ class Engine:
             if rule.schedule is not None and not self.env.schedule(rule.schedule).contains(sample.local,
                                                                                            self.env.calendar):
                 continue
-            key = (rule.id, dept if rule.condition.scope == "department" else dev.id)
+            if rule.condition.scope == "bus" and bus_of(dev) is None:
+                continue  # not polled on a gateway's bus
+            key = (rule.id, self._subject(rule, dev, dept))
             st = self.rules.get(key) or self._state(key)
             if key[0] in self.periodic:
                 ended = self._period_over(rule, key, st, r.ts, dev, dept)
@@ -181,11 +185,53 @@ class Engine:
             return []  # a meter read by hand has no gateway and no Last Will: a status on its topic says nothing
         out = []
         for rule in self.book.by_device.get(device, []):
+            if rule.condition.scope != "device":
+                continue  # a Last Will speaks for a device
             key = (rule.id, device)
             st = self._state(key)
             obs = rule.condition.status(online, ts, st.condition)
             if obs is not None:
                 t = self._advance(rule, key, st.machine, obs, ts, dev, self.book.department[device])
+                if t is not None:
+                    out.append(t)
+        return out
+
+    def health(self, device: str, h: Health) -> list[Transition]:
+        """The gateway's last poll of a meter (the newest by its ``ts`` is kept); the clock's tick judges it."""
+        if device not in self.book.devices:
+            return []
+        ds = self.devices.setdefault(device, {"ts": None})
+        old = ds.get("health")
+        if old is not None and old["ts"] > h.ts:
+            return []
+        ds["health"] = {"ok": h.ok, "code": h.code, "error": h.error, "last": h.last_answer, "ts": h.ts,
+                        "gateway": h.gateway, "bus": h.bus}
+        self.dirty_devices.add(device)
+        return []
+
+    @staticmethod
+    def _subject(rule: Rule, dev: Device, dept: str) -> str:
+        scope = rule.condition.scope
+        if scope == "department":
+            return dept
+        key = bus_of(dev) if scope == "bus" else None
+        return subject_of(key) if key is not None else dev.id
+
+    def _tick_buses(self, rule: Rule, now_ms: int) -> list[Transition]:
+        """One verdict per gateway bus, over the bus's meters the rule targets."""
+        buses: dict[tuple[str, str], list[Device]] = {}
+        for dev in self.book.devices.values():
+            key = bus_of(dev)
+            if key is not None and rule in self.book.by_device[dev.id]:
+                buses.setdefault(key, []).append(dev)
+        out = []
+        for key, meters in buses.items():
+            rk = (rule.id, subject_of(key))
+            st = self.rules.get(rk) or self._state(rk)
+            obs = rule.condition.tick_bus(meters, st.condition, now_ms, self.env)
+            if obs is not None:
+                self.dirty_rules.add(rk)
+                t = self._advance(rule, rk, st.machine, obs, now_ms, meters[0], self.book.department[meters[0].id])
                 if t is not None:
                     out.append(t)
         return out
@@ -201,6 +247,9 @@ class Engine:
                 if ended is not None:
                     out.append(ended)
         for rule in self.book.clocked:
+            if rule.condition.scope == "bus":
+                out += self._tick_buses(rule, now_ms)
+                continue
             for dev in self.book.devices.values():
                 if rule not in self.book.by_device[dev.id]:
                     continue

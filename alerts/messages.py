@@ -9,6 +9,7 @@ import re
 
 from alerts.store import Alert
 from campus.labels import CATEGORIES, FIELDS, SEVERITIES, Name, label
+from campus.silence import in_chinese
 
 # Chinese as everywhere else (ingest/labels.py); English shouts the serious ones in a message title
 SEVERITY = {"zh": {k: zh for k, (zh, _) in SEVERITIES.items()},
@@ -50,6 +51,9 @@ def localize(text: str | None, language: str | None) -> str | None:
         return label(FIELDS, text, "zh-CN")
     if text in _EXACT_ZH:
         return _EXACT_ZH[text]
+    bus = in_chinese(text)  # a meter's health: the gateway's words ("no answer from … after 3 tries")
+    if bus is not None:
+        return bus
     for pattern, template in _PATTERNS_ZH:
         m = pattern.match(text)
         if m:

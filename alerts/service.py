@@ -189,6 +189,11 @@ class AlertService:
             self.clock.saw(r.ts)
             history = 0 < fresh_ms < msg.received_ms - r.ts  # arrived long after it was taken: pages nobody
             self._apply(r.site, engine.reading(r), now, updates.setdefault(r.site, {}), history=history)
+        if d.health is not None:
+            (site, device), health = d.health
+            engine = self.engines.get(site)
+            if engine is not None:
+                self._apply(site, engine.health(device, health), now, updates.setdefault(site, {}))
         if d.status is not None:
             (site, device), online = d.status
             engine = self.engines.get(site)

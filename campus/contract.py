@@ -5,6 +5,8 @@ follow the same contract (documented in the README) without importing it.
 
 Topic:   {prefix}/{site}/{device}/reading   payload {"ts": ..., "seq": ..., "values": {...}} or a list of them
          {prefix}/{site}/{device}/status    payload "online" | "offline" (retained; Last Will)
+         {prefix}/{site}/{device}/health    payload {"ts", "ok", "code", "error", "last_answer", "success_rate",
+                                            "gateway", "bus"} (retained; the gateway's last poll of the meter)
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ ALL_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(f for fields in KIND_FIELDS.va
 class Channel(StrEnum):
     READING = "reading"
     STATUS = "status"
+    HEALTH = "health"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +118,14 @@ class Topic:
         parts = topic.split("/")
         head = prefix.split("/") if prefix else []
         if parts[: len(head)] != head or len(parts) != len(head) + 3:
-            raise PayloadError(f"topic {topic!r} is not {prefix}/{{site}}/{{device}}/reading|status")
+            raise PayloadError(f"topic {topic!r} is not {prefix}/{{site}}/{{device}}/reading|status|health")
         site, device, channel = parts[len(head):]
         if not _ID_RE.match(site) or not _ID_RE.match(device):
             raise PayloadError(f"topic {topic!r}: site and device ids may use letters, digits, _ . -")
         try:
             return cls(site, device, Channel(channel))
         except ValueError:
-            raise PayloadError(f"topic {topic!r}: last level must be 'reading' or 'status'") from None
+            raise PayloadError(f"topic {topic!r}: last level must be 'reading', 'status' or 'health'") from None
 
 
 class Reading(NamedTuple):
@@ -373,3 +376,89 @@ def parse_status(payload: bytes) -> bool:
     if text not in ("online", "offline"):
         raise PayloadError(f"status payload {shorten(text, 40)!r}: expected 'online' or 'offline'")
     return text == "online"
+
+
+# -- health: the gateway's word on why a meter answers or not -------------------------------------------------
+# The codes are the field bus's read failures (gateway.bus.ReadFailed.code); the README's MQTT contract lists them.
+HEALTH_CODES = ("no_answer", "checksum", "garbled", "abnormal", "wrong_address", "link_down")
+MAX_HEALTH_BYTES = 4096  # a health message is one small object; anything larger is not one
+MAX_ERROR_CHARS = 300
+
+
+class Health(NamedTuple):
+    """A meter's health as its gateway last published it (immutable). Times are epoch milliseconds (UTC)."""
+
+    ts: int
+    ok: bool
+    code: str | None
+    error: str | None
+    last_answer: int | None
+    success_rate: float | None
+    gateway: str
+    bus: str
+
+
+class _HealthDoc(TypedDict, total=False):
+    __pydantic_config__ = ConfigDict(extra="ignore", allow_inf_nan=False)  # type: ignore[misc]
+    ts: Annotated[int, Field(strict=True)] | None
+    ok: Required[Annotated[bool, Field(strict=True)]]
+    code: Annotated[str, Field(strict=True, max_length=32)] | None
+    error: Annotated[str, Field(strict=True)] | None
+    last_answer: Annotated[int, Field(strict=True)] | None
+    success_rate: Annotated[float, Field(strict=True, ge=0, le=1)] | None
+    gateway: Required[Identifier]
+    bus: Required[Identifier]
+
+
+_HEALTH = TypeAdapter(_HealthDoc)
+
+
+def _epoch_s(name: str, raw: int | None, received_ms: int) -> int | None:
+    """Epoch seconds (the health contract has no other form) → ms, within 2000-01-01 … now + 5 min."""
+    if raw is None:
+        return None
+    if not EARLIEST_TS_MS // 1000 <= raw <= received_ms // 1000 + MAX_FUTURE_S:
+        raise PayloadError(f"health {name}={raw!r}: expected epoch seconds between 2000-01-01 and "
+                           f"{MAX_FUTURE_S // 60} minutes from now: check the gateway's clock")
+    return raw * 1000
+
+
+def parse_health(payload: bytes, received_ms: int) -> Health:
+    """A health payload → :class:`Health`, or PayloadError saying what to fix. Rules:
+
+    - one JSON object of at most 4 KiB; unknown keys are ignored (a newer gateway may say more);
+    - ``ok`` (true/false), ``gateway`` and ``bus`` (ids) are required;
+    - ``ts`` and ``last_answer`` are epoch seconds from 2000 to five minutes from now, or null (``ts`` null: the
+      time it arrived); ``last_answer`` is not after ``ts``;
+    - ``success_rate`` is 0..1 or null (no polls yet);
+    - ``code`` is one of :data:`HEALTH_CODES` when ``ok`` is false and null when it is true;
+    - ``error`` is the gateway's words, none when ``ok`` is true; longer than 300 characters, it is shortened
+      (the health is still worth keeping).
+    """
+    if len(payload) > MAX_HEALTH_BYTES:
+        raise PayloadError(f"health payload of {len(payload)} bytes is over the {MAX_HEALTH_BYTES} byte limit")
+    try:
+        doc = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadError(f"health payload is not JSON: {shorten(str(exc), 200)}") from None
+    if not isinstance(doc, dict):
+        raise PayloadError("health payload must be one JSON object: {\"ts\", \"ok\", \"code\", \"error\", "
+                           "\"last_answer\", \"success_rate\", \"gateway\", \"bus\"}")
+    try:
+        parsed = _HEALTH.validate_python(doc)
+    except ValidationError as exc:
+        raise PayloadError(f"health: {_describe(exc)}") from exc
+    ts = _epoch_s("ts", parsed.get("ts"), received_ms) or received_ms
+    last = _epoch_s("last_answer", parsed.get("last_answer"), received_ms)
+    if last is not None and last > ts:
+        raise PayloadError(f"health last_answer={last // 1000} is after ts={ts // 1000}: a meter cannot have "
+                           "answered after the report")
+    ok, code, error = parsed["ok"], parsed.get("code"), parsed.get("error")
+    if ok and (code is not None or error):
+        raise PayloadError("health ok=true with a code or error: send code null and no error when the meter answers")
+    if not ok and code not in HEALTH_CODES:
+        raise PayloadError(f"health code={shorten(repr(code), 40)}: with ok=false expected one of "
+                           f"{', '.join(HEALTH_CODES)}")
+    if error is not None:
+        error = shorten(error.strip(), MAX_ERROR_CHARS) or None
+    return Health(ts, ok, code, error, last, parsed.get("success_rate"), parsed["gateway"], parsed["bus"])

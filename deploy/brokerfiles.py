@@ -4,9 +4,9 @@ The rules, plainly:
 
 - nobody anonymous; the username is the client id (``use_username_as_clientid``), so nobody can take
   over another client's session by reusing its id;
-- a gateway, or a device without one, may publish only ``{prefix}/{site}/{device}/reading`` and
-  ``…/status`` of its own devices, and read nothing;
-- meterwatch's own processes are service accounts: each may read every reading, status and alert
+- a gateway, or a device without one, may publish only ``{prefix}/{site}/{device}/reading``, ``…/status``
+  and ``…/health`` (its last poll of the meter) of its own devices, and read nothing;
+- meterwatch's own processes are service accounts: each may read every reading, status, health and alert
   announcement, and the alert process may also publish the announcements (``{prefix}/{site}/alerts/…``);
   an on-site display is a service account too (``[broker] service_accounts``);
 - nothing else is allowed.
@@ -33,6 +33,7 @@ from deploy.credentials import mosquitto_hash, verify
 from ingest.config import BrokerSettings
 
 MAX_PACKET_BYTES = 256 * 1024 + 4096  # the ingest payload limit plus topic and header
+CHANNELS = ("reading", "status", "health")  # campus.contract.Channel: what a publisher sends for a device
 HEADER = "# Written by `meterwatch deploy mosquitto` from the device registry: edits here are overwritten.\n"
 
 
@@ -98,7 +99,7 @@ def render(broker: BrokerSettings, campuses: Campus | list[Campus], hashes: dict
     for a in accounts:
         kept = old.get(a.name)
         passwd.append(f"{a.name}:{kept if kept and verify(a.password, kept) else mosquitto_hash(a.password)}")
-        acl += [f"user {a.name}", f"topic read {prefix}/+/+/reading", f"topic read {prefix}/+/+/status"]
+        acl += [f"user {a.name}", *(f"topic read {prefix}/+/+/{channel}" for channel in CHANNELS)]
         acl += [f"topic read {prefix}/{c.site.id}/alerts/#" for c in campuses]
         if a.publishes_alerts:
             acl += [f"topic write {prefix}/{c.site.id}/alerts/#" for c in campuses]
@@ -116,7 +117,7 @@ def render(broker: BrokerSettings, campuses: Campus | list[Campus], hashes: dict
         acl.append(f"user {who}")
         site = f"{prefix}/{site_id}"
         for dev in sorted(devices, key=lambda d: d.id):
-            acl += [f"topic write {site}/{dev.id}/reading", f"topic write {site}/{dev.id}/status"]
+            acl += [f"topic write {site}/{dev.id}/{channel}" for channel in CHANNELS]
         acl.append("")
     if missing:
         acl.append(f"# no credentials yet (meterwatch credentials issue ID): {', '.join(missing)}")

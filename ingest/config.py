@@ -38,11 +38,11 @@ class MqttSettings(BaseModel):
         return value
 
     def filters(self, sites: list[str] | None = None) -> list[str]:
-        """The topic filters to subscribe: every site's readings and statuses, or only ``sites``', through the
-        shared group when one is set."""
+        """The topic filters to subscribe: every site's readings, statuses and meter health, or only ``sites``',
+        through the shared group when one is set."""
         share = f"$share/{self.shared_group}/" if self.shared_group else ""
         return [f"{share}{self.topic_prefix}/{site}/+/{channel}"
-                for site in (sites or ["+"]) for channel in ("reading", "status")]
+                for site in (sites or ["+"]) for channel in ("reading", "status", "health")]
 
     @field_validator("url")
     @classmethod

@@ -14,7 +14,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from campus.contract import DEFAULT_LIMITS, Channel, Limits, Reading, parse_item, parse_status, shorten, split_items
+from campus.contract import (
+    DEFAULT_LIMITS,
+    Channel,
+    Health,
+    Limits,
+    Reading,
+    parse_health,
+    parse_item,
+    parse_status,
+    shorten,
+    split_items,
+)
 from campus.errors import HOLD, PayloadError
 from campus.registry import Registry
 from ingest.deadletters import Refusal
@@ -39,6 +50,7 @@ class Decoded:
     readings: list[Reading] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
     status: tuple[tuple[str, str], bool] | None = None  # ((site, device), online)
+    health: tuple[tuple[str, str], Health] | None = None  # ((site, device), the gateway's last poll of it)
     positions: list[int] = field(default_factory=list)  # each reading's item index in its payload
 
 
@@ -83,6 +95,13 @@ def _decode(msg: Inbound, registry: Registry, prefix: str, limits: Limits) -> De
             return Decoded(status=((topic.site, topic.device), parse_status(msg.payload)))
         except PayloadError as exc:
             return _refused(msg, exc.reason)
+    if topic.channel is Channel.HEALTH:
+        try:
+            health = parse_health(msg.payload, msg.received_ms)
+            _check_publisher(registry, topic.site, topic.device, health)
+        except PayloadError as exc:
+            return _refused(msg, exc.reason)
+        return Decoded(health=((topic.site, topic.device), health))
     try:
         items, batch = split_items(msg.payload)
     except PayloadError as exc:
@@ -114,3 +133,16 @@ def _decode(msg: Inbound, registry: Registry, prefix: str, limits: Limits) -> De
                                        tuple((i, reason if n < MAX_ITEM_REASONS else None)
                                              for n, (i, reason) in enumerate(refused))))
     return out
+
+
+def _check_publisher(registry: Registry, site: str, device: str, health: Health) -> None:
+    """A health message names the gateway that polled and the bus: they must be the registry's for the device
+    (the broker's ACL lets only that gateway publish the topic; a mismatch is a gateway on an old device list)."""
+    dev = registry.device(device, site)
+    publisher = dev.gateway or dev.id
+    if health.gateway != publisher:
+        raise PayloadError(f"health of {device!r} says gateway {health.gateway!r}, but the registry has it on "
+                           f"{publisher!r}: fix the device's gateway in the campus file, or the gateway's device list")
+    if dev.meter is not None and health.bus != dev.meter.bus:
+        raise PayloadError(f"health of {device!r} says bus {health.bus!r}, but the registry has it on bus "
+                           f"{dev.meter.bus!r}: fix the device's meter link, or the gateway's device list")

@@ -3,7 +3,7 @@
 One writer thread takes whatever has queued (up to ``max_batch_messages``), so batches grow
 with load and latency stays low when idle. Nothing is acknowledged before it is committed:
 readings to the store (or, if the store is down, to the on-disk spool), refusals to the
-dead-letter store, status and last-seen to the presence table. A drainer thread empties the
+dead-letter store, status, last-seen and meter health to the presence tables. A drainer thread empties the
 spool into the store with exponential backoff.
 """
 
@@ -176,8 +176,9 @@ class Pipeline:
                     seen[(r.site, r.device)] = r.ts
             statuses = {d.status[0]: (d.status[1], m.received_ms) for m, d in zip(batch, decoded, strict=True)
                         if d.status is not None}
+            health = {d.health[0]: d.health[1] for d in decoded if d.health is not None}
             stored = [(r.site, r.device, r.ts) for r in readings] if self.spool.depth == 0 else []
-            self.presence.record(seen, statuses, stored)
+            self.presence.record(seen, statuses, stored, health)
         for msg in batch:
             self.ack(msg)
         c = self.counters
@@ -318,5 +319,7 @@ class Pipeline:
             now = time.time_ns() // 1_000_000
             if decoded.status is not None:
                 self.presence.record({}, {decoded.status[0]: (decoded.status[1], now)})
+            if decoded.health is not None:
+                self.presence.record({}, {}, health={decoded.health[0]: decoded.health[1]})
             self.dead_letters.mark_replayed(letter_id, now)
         return len(decoded.readings)

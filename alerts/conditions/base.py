@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from alerts.schedule import Schedule
 from campus.calendar import CampusCalendar
 from campus.contract import Reading
+from campus.labels import Name
 from campus.model import Campus, Device
 from campus.registers import Step
 
@@ -37,6 +38,7 @@ class Observation:
     limit: str | None = None     # as shown to people: "6.5–8.5", "> 1", "≥ 1.5 kW step"
     unit: str = ""
     detail: str = ""
+    texts: dict[str, Name] | None = None  # people's words in both languages (subject, detail, reading), if any
 
 
 CLEAR = Observation(Verdict.CLEAR)
@@ -74,6 +76,10 @@ class Env:
     schedules: dict[str, Schedule]
     tz: dt.tzinfo
     watching_since_ms: int = 0   # when this alert engine first ran: silence before it is not judged
+    # what the engine keeps per device: "ts" its newest reading (ms), "health" its gateway's last poll of it
+    # ({"ok", "code", "error", "last", "ts", "gateway", "bus"}); read only
+    seen: dict[str, dict[str, Any]] = field(default_factory=dict)
+    grouped_buses: bool = False  # a bus_silent rule is enabled: a dead bus's meters are its alert's
 
     def schedule(self, ref: str | Schedule) -> Schedule:
         return ref if isinstance(ref, Schedule) else self.schedules[ref]
@@ -92,11 +98,12 @@ def unit_of(field: str) -> str:
 
 
 class Condition(BaseModel):
-    """Base of the plug-ins. ``scope`` says what one alert is about: a device or a department."""
+    """Base of the plug-ins. ``scope`` says what one alert is about: a device, a department or a gateway's bus
+    (``bus``: the engine asks :meth:`tick_bus` once per bus, with the bus's meters the rule targets)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: str
-    scope: ClassVar[Literal["device", "department"]] = "device"
+    scope: ClassVar[Literal["device", "department", "bus"]] = "device"
     watches_clock: ClassVar[bool] = False
     stateful: ClassVar[bool] = True  # False: observe never changes its state (saves a write per reading)
 
@@ -113,6 +120,10 @@ class Condition(BaseModel):
 
     def tick(self, subject: Device, state: State, now_ms: int, env: Env, last_ms: int | None) -> Observation | None:
         """Called every tick for conditions that watch the clock; ``last_ms``: the device's newest reading."""
+        return None
+
+    def tick_bus(self, meters: list[Device], state: State, now_ms: int, env: Env) -> Observation | None:
+        """Called every tick, once per bus, for conditions of scope ``bus``: ``meters`` are the bus's meters."""
         return None
 
     def period_end(self, state: State, env: Env) -> int | None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
+from alerts.conditions import silence
 from alerts.conditions.base import (
     CLEAR,
     Condition,
@@ -86,7 +88,7 @@ class Stale(Condition):
             return None  # wait for a reading
         return Observation(Verdict.FIRING, None, "offline", "", "Last Will: offline")
 
-    def tick(self, subject: Device, state: State, now_ms: int, env: Env, last_ms: int | None) -> Observation | None:
+    def _silent(self, subject: Device, state: State, now_ms: int, env: Env, last_ms: int | None) -> Observation | None:
         if state.get("offline"):
             return None
         since = max(last_ms or 0, env.watching_since_ms)
@@ -97,3 +99,20 @@ class Stale(Condition):
             limit_min = self.intervals * interval_s / 60
             return Observation(Verdict.FIRING, round(silent_min, 1), f"> {limit_min:g} min", "min", "no readings")
         return None
+
+    def tick(self, subject: Device, state: State, now_ms: int, env: Env, last_ms: int | None) -> Observation | None:
+        """Silence as above, with the gateway's reason when its health gives one ("no answer from … after 3 tries",
+        in both languages). While a ``bus_silent`` rule is enabled and the meter's whole bus is dead, the bus's
+        alert speaks for it: no alert is raised per meter (one already open stays)."""
+        obs = self._silent(subject, state, now_ms, env, last_ms)
+        if obs is None or obs.verdict is not Verdict.FIRING or obs.detail != "no readings":
+            return obs
+        key = silence.bus_of(subject)
+        if env.grouped_buses and key is not None and \
+                silence.dead(silence.meters_on(env, key), env, now_ms, self.intervals):
+            return Observation(Verdict.HOLD)
+        h = silence.failing(subject, env)
+        if h is None:
+            return obs
+        words = silence.why(h)
+        return replace(obs, detail=words.en, texts={"detail": words})

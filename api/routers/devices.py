@@ -10,13 +10,15 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Query, Requ
 from pydantic import ValidationError
 
 from api.access import Access
-from api.deps import AccessDep, Admin, PageDep, ServiceDep
+from api.deps import AccessDep, Admin, LanguageDep, PageDep, ServiceDep
 from api.schemas import DeviceCreate, DevicePublic, DeviceUpdate, ReadingPublic, ReadingsPublic
+from api.schemas.devices import DeviceHealthPublic
 from api.timefmt import from_ms, parse_interval, to_ms
 from app.meter_profiles import known_profiles, unknown_profile
 from campus.contract import Kind
 from campus.errors import AlreadyExists, Invalid, NotFound
 from campus.model import Campus, Department, Device
+from campus.silence import reason
 from deploy.mosquitto import keep_broker_current
 from ingest.service import IngestService
 from ingest.status import Presence
@@ -27,6 +29,18 @@ DeviceId = Annotated[str, Path(max_length=64, description="device id")]
 # /sites/{site}/devices/{id}
 # no Query() or Path() marker: the same parameter is the path's {site} on the second form and ?site= on the first
 SiteArg = str | None
+
+
+def _health(campus: Campus, p: Presence | None, tz: ZoneInfo, language: str) -> DeviceHealthPublic | None:
+    """The gateway's last poll of the meter, its reason in ``language``, times in the site's zone."""
+    h = p.health if p is not None else None
+    if h is None:
+        return None
+    gw = next((g for g in campus.gateways if g.id == h.gateway), None)
+    return DeviceHealthPublic(ok=h.ok, code=h.code, reason=reason(h.ok, h.code, h.error, language), error=h.error,
+                              last_answer=from_ms(h.last_answer, tz), success_rate=h.success_rate,
+                              gateway=h.gateway, gateway_name=gw.name if gw is not None and gw.name else h.gateway,
+                              bus=h.bus, at=from_ms(h.ts, tz))
 
 
 def _public(campus: Campus, dev: Device, presence: dict[str, Presence], tz: ZoneInfo) -> DevicePublic:
@@ -42,18 +56,27 @@ def _public(campus: Campus, dev: Device, presence: dict[str, Presence], tz: Zone
                         last_seen=from_ms(p.last_seen_ms if p else None, tz))
 
 
+def _viewed(campus: Campus, dev: Device, presence: dict[str, Presence], tz: ZoneInfo,
+            language: str = "zh-CN") -> DevicePublic:
+    """The public view with the meter's health, its reason in ``language``."""
+    out = _public(campus, dev, presence, tz)
+    out.health = _health(campus, presence.get(dev.id), tz, language)
+    return out
+
+
 def _found(access: Access, device_id: str, site: str | None) -> tuple[Campus, Device]:
     return access.device(device_id, site)
 
 
-def _one(service: IngestService, campus: Campus, device_id: str) -> DevicePublic:
+def _one(service: IngestService, campus: Campus, device_id: str, language: str = "zh-CN") -> DevicePublic:
     dev = service.registry.device(device_id, campus.site.id)
-    return _public(campus, dev, service.presence.of_site(campus.site.id), ZoneInfo(campus.site.timezone))
+    return _viewed(campus, dev, service.presence.of_site(campus.site.id), ZoneInfo(campus.site.timezone), language)
 
 
 @router.get("/devices", response_model=list[DevicePublic],
-            summary="Devices with status and last seen, a page at a time (site=, building=, zone=, kind= filter)")
-def list_devices(service: ServiceDep, access: AccessDep, page: PageDep, response: Response,
+            summary="Devices with status, last seen and why a meter is silent (health), a page at a time "
+                    "(site=, building=, zone=, kind= filter; lang= for the reasons' words)")
+def list_devices(service: ServiceDep, access: AccessDep, page: PageDep, response: Response, language: LanguageDep,
                  site: SiteArg = None,
                  building: Annotated[str | None, Query(max_length=64)] = None,
                  zone: Annotated[str | None, Query(max_length=64)] = None,
@@ -66,7 +89,7 @@ def list_devices(service: ServiceDep, access: AccessDep, page: PageDep, response
         sid = campus.site.id
         if sid not in presence:
             presence[sid] = service.presence.of_site(sid)
-        out.append(_public(campus, dev, presence[sid], ZoneInfo(campus.site.timezone)))
+        out.append(_viewed(campus, dev, presence[sid], ZoneInfo(campus.site.timezone), language))
     return out
 
 
@@ -77,9 +100,10 @@ def _matching(access: Access, site: str | None, building: str | None, zone: str 
             and (zone is None or d.zone == zone) and (kind is None or d.kind is kind)]
 
 
-def get_device(device_id: DeviceId, service: ServiceDep, access: AccessDep, site: SiteArg = None) -> DevicePublic:
+def get_device(device_id: DeviceId, service: ServiceDep, access: AccessDep, language: LanguageDep,
+               site: SiteArg = None) -> DevicePublic:
     campus, _ = _found(access, device_id, site)
-    return _one(service, campus, device_id)
+    return _one(service, campus, device_id, language)
 
 
 def readings(device_id: DeviceId, service: ServiceDep, access: AccessDep, request: Request,

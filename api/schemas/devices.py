@@ -11,6 +11,27 @@ from campus.contract import Kind
 from campus.model import MAX_INTERVAL_S, Department, Meter
 
 
+class DeviceHealthPublic(BaseModel):
+    """The gateway's last poll of a meter: why it is silent, in words."""
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "ok": False, "code": "no_answer", "reason": "没有应答：rs485-1 上的 000012345678 三次未应答",
+        "error": "no answer from 000012345678 on rs485-1 after 3 tries", "last_answer": "2026-11-22T05:33:20+08:00",
+        "success_rate": 0.82, "gateway": "gw-canteen-1", "gateway_name": "一食堂集中器", "bus": "rs485-1",
+        "at": "2026-11-22T08:15:00+08:00"}]}}
+    ok: bool = Field(description="the last poll got an answer")
+    code: str | None = Field(description="no_answer, checksum, garbled, abnormal, wrong_address, link_down; "
+                             "null when ok")
+    reason: str = Field(description="the last poll's outcome in words, in the language asked for (?lang=)")
+    error: str | None = Field(description="the gateway's own words (English), as it sent them")
+    last_answer: datetime | None = Field(description="when the meter last answered (site time)")
+    success_rate: float | None = Field(description="share of the last 24 h of polls answered, 0..1")
+    gateway: str
+    gateway_name: str = Field(description="the gateway's name (its id when it has none)")
+    bus: str
+    at: datetime = Field(description="when the gateway said this (site time)")
+
+
 class DevicePublic(BaseModel):
     model_config = {"json_schema_extra": {"examples": [{
         "id": "c1-elec", "name": "一食堂总电表", "kind": "electricity", "site": "yucai", "building": "canteen-1",
@@ -35,6 +56,8 @@ class DevicePublic(BaseModel):
     manual: bool = Field(default=False, description="read by hand (抄表), once a month")
     status: Literal["online", "offline", "unknown"]
     last_seen: datetime | None
+    health: DeviceHealthPublic | None = Field(default=None, description="its gateway's last poll of it (meters "
+                                              "on a gateway's bus); null until the gateway says")
 
 
 class DeviceUpdate(BaseModel):

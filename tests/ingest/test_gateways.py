@@ -113,8 +113,10 @@ def test_the_acl_lets_each_publisher_write_only_its_own_devices(tmp_path: Path) 
             blocks[user] = []
         elif line.startswith("topic ") and user is not None:
             blocks[user].append(line)
-    assert blocks["user gw-1"] == ["topic write campus/s1/m1/reading", "topic write campus/s1/m1/status"]
-    assert blocks["user q1"] == ["topic write campus/s1/q1/reading", "topic write campus/s1/q1/status"]
+    assert blocks["user gw-1"] == ["topic write campus/s1/m1/reading", "topic write campus/s1/m1/status",
+                                   "topic write campus/s1/m1/health"]
+    assert blocks["user q1"] == ["topic write campus/s1/q1/reading", "topic write campus/s1/q1/status",
+                                 "topic write campus/s1/q1/health"]
     assert "topic write campus/s1/alerts/#" in blocks["user mw-alerts"]
     assert not any(line.startswith("topic write") for line in blocks["user mw-ingest"])
     assert "pattern" not in files.acl
@@ -179,7 +181,7 @@ def test_the_acl_never_lets_a_publisher_write_anything_but_its_own_devices(devic
             assert "+" not in topic
             assert "#" not in topic
             _, site, device, channel = topic.split("/")
-            assert (site, channel in ("reading", "status")) == ("s1", True)
+            assert (site, channel in ("reading", "status", "health")) == ("s1", True)
             assert owner[device] == user, line
         elif line.startswith("topic read"):
             assert user == "mw-ingest"

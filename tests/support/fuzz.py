@@ -110,7 +110,7 @@ payloads = st.one_of(
                      b"offline", b'"\\ud800"', b"[" + b"1," * 5000 + b"1]"]),
 )
 valid_topics = st.builds(lambda d, ch: f"campus/yucai/{d}/{ch}", st.sampled_from(DEVICES),
-                         st.sampled_from(["reading", "reading", "reading", "status"]))
+                         st.sampled_from(["reading", "reading", "reading", "status", "health"]))
 topics = st.one_of(
     valid_topics, valid_topics, valid_topics,
     st.builds(lambda d: f"campus/other-site/{d}/reading", st.sampled_from(DEVICES)),
@@ -144,6 +144,20 @@ def valid_messages(draw: st.DrawFn) -> tuple[str, bytes]:
     return f"campus/yucai/{device.id}/reading", dumps({"ts": ts, "values": values})
 
 
-engine_messages = st.one_of(valid_messages(), valid_messages(), valid_messages(), messages,
+@st.composite
+def valid_health(draw: st.DrawFn) -> tuple[str, bytes]:
+    """A meter's health as its gateway publishes it (README "Meter health"), either outcome."""
+    device = draw(st.sampled_from(CAMPUS.devices))
+    ok = draw(st.booleans())
+    ts = draw(st.integers(min_value=946_684_800, max_value=NOW_S))
+    return f"campus/yucai/{device.id}/health", dumps({
+        "ts": ts, "ok": ok, "code": None if ok else draw(st.sampled_from(["no_answer", "checksum", "link_down"])),
+        "error": None if ok else draw(st.text(max_size=80)),
+        "last_answer": draw(st.none() | st.integers(min_value=946_684_800, max_value=ts)),
+        "success_rate": draw(st.none() | st.floats(0, 1)), "gateway": device.gateway or device.id,
+        "bus": draw(st.sampled_from(["rs485-1", "dtu-2"]))})
+
+
+engine_messages = st.one_of(valid_messages(), valid_messages(), valid_messages(), messages, valid_health(),
                             st.tuples(st.builds(lambda d: f"campus/yucai/{d}/status", st.sampled_from(DEVICES)),
                                       st.sampled_from([b"online", b"offline", b"???"])))

@@ -53,11 +53,13 @@ export async function campus() {
   }
   return state.campus;
 }
-export async function devices() {  // with status and last seen: kept for 30 s
-  if (!state.devices || Date.now() - state.devices.at > 30000 || state.devices.site !== state.site) {
-    state.devices = await getJSON("/devices");
+export async function devices() {  // with status, last seen and health (its reason in the console's language): 30 s
+  if (!state.devices || Date.now() - state.devices.at > 30000 || state.devices.site !== state.site ||
+      state.devices.lang !== state.lang) {
+    state.devices = await getJSON(withLang("/devices"));
     state.devices.byId = Object.fromEntries(state.devices.map((d) => [d.id, d]));
     state.devices.site = state.site;
+    state.devices.lang = state.lang;
     state.devices.at = Date.now();
   }
   return state.devices;

@@ -1,10 +1,12 @@
-// One device: a meter's use per hour or day as bars (its register as a line on request, flagged steps marked
+// One device: why it is silent, if its gateway says (the reason, its last answer, its success rate); a meter's
+// use per hour or day as bars (its register as a line on request, flagged steps marked
 // where they happened); a sensor's values with the limits its rules hold it to; the device's own open alerts, the
 // most severe first.
 import {
   $, KIND_UNIT, addDays, bySeverity, campus, chart, consumption, devices, esc, fmt, getJSON, localISO, named, niceRange,
   state, t, withLang,
 } from "./core.js";
+import { healthLine } from "./health.js";
 import { atSite } from "./siteinfo.js";
 
 const view = { days: 1, register: false, field: null };
@@ -34,6 +36,7 @@ export async function showDevice(section, id) {
     </div>
     <p class="muted">${named(dev.name, dev.id)} · ${esc(c.building[dev.building]?.name || dev.building)} ·
       ${t("kind")[dev.kind]}${dev.last_seen ? " · " + t("last_data") + " " + atSite(dev.last_seen) : ""}</p>
+    ${dev.health ? `<p id="device-health" class="card">${healthLine(dev.health, true)}</p>` : ""}
     <article class="card" id="device-alerts"></article>
     <article class="card"><div class="chart tall" id="device-chart"></div><ul id="flagged" class="plain"></ul></article>
     <article class="card" id="device-by-hand" hidden></article>`;

@@ -1,10 +1,11 @@
 // The office head's desk: load today against yesterday and last week, departments against their targets,
-// top consumers, the drinking-water board, open alerts by severity, silent devices.
+// top consumers, the drinking-water board, open alerts by severity, silent devices (with why, when the gateway says).
 import {
   $, KIND_UNIT, SEVERITIES, SEVERITY_COLOURS, ago, bySeverity, campus, chart, consumption, coverageOf, dayAdd,
   devices, esc, fmt, fmtValue, gap, getJSON, hourLabels, legendOf, monthOf, named, progress, projectMonth, siteClock, state,
   t, wall, withLang,
 } from "./core.js";
+import { healthLine } from "./health.js";
 import { waterBoard } from "./waterboard.js";
 
 const KINDS = ["electricity", "water", "gas"];
@@ -145,5 +146,7 @@ function silent(now) {
   const c = state.campus;
   $("#silent").innerHTML = list.map((d) => `<li data-device="${esc(d.id)}"><a href="#device/${esc(d.id)}">` +
     `${named(d.name, d.id)}</a> <small>${esc(c.building[d.building]?.name || d.building)} · ${t("last_data")} ` +
-    `${d.last_seen ? ago(d.last_seen) : t("never")}</small></li>`).join("") || `<li class="muted">${t("none")}</li>`;
+    `${d.last_seen ? ago(d.last_seen) : t("never")}</small>` +
+    (d.health && !d.health.ok ? `<br><small>${healthLine(d.health, true)}</small>` : "") + "</li>")
+    .join("") || `<li class="muted">${t("none")}</li>`;
 }
