@@ -396,6 +396,11 @@ class Campus(BaseModel):
                 out.setdefault(dev.gateway or dev.id, []).append(dev)
         return out
 
+    def dtus(self) -> dict[str, tuple[str, DtuTopics]]:
+        """The 4G DTUs that carry a bus's bytes over MQTT, by their broker username ``{gateway}.{bus}`` → (the
+        gateway's id, the bus's topics): each writes its ``up`` topic and reads its ``down`` topic, nothing else."""
+        return {f"{g.id}.{b.name}": (g.id, b.mqtt) for g in self.gateways for b in g.buses if b.mqtt is not None}
+
 
 class CampusFile(BaseModel):
     """A file of several sites: ``sites:`` a list of campus documents, each in the one-site form."""

@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         for campus in registry.campuses.values():
             for who, devices in campus.publishers().items():
                 publishers.setdefault(who, []).extend(devices)
+            for who in campus.dtus():  # a 4G DTU carrying a bus over MQTT logs in as {gateway}.{bus}
+                publishers.setdefault(who, [])
         if action == "list":
             _list(publishers, store)
             return 0

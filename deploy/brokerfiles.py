@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from campus.errors import ConfigError
-from campus.model import Campus, Device
+from campus.model import Campus, Device, DtuTopics
 from deploy.credentials import mosquitto_hash, verify
 from ingest.config import BrokerSettings
 
@@ -74,6 +74,22 @@ def publishers_of(campuses: Iterable[Campus]) -> dict[str, tuple[str, list[Devic
     return out
 
 
+def dtus_of(campuses: Iterable[Campus], prefix: str) -> dict[str, tuple[str, DtuTopics]]:
+    """Every 4G DTU's broker username → (its gateway, its bus), over every site. A DTU's topics must lie outside
+    meterwatch's own (``{prefix}/…``): a DTU that could write there could publish readings for any meter."""
+    out: dict[str, tuple[str, DtuTopics]] = {}
+    for campus in campuses:
+        for who, (gateway, topics) in campus.dtus().items():
+            for topic in (topics.up, topics.down):
+                if topic == prefix or topic.startswith(f"{prefix}/") or topic.startswith("$"):
+                    raise ConfigError(f"DTU {who!r}: its topic {topic!r} lies under meterwatch's own topics "
+                                      f"({prefix}/…); use e.g. dtu/{who}/up and dtu/{who}/down")
+            if who in out:
+                raise ConfigError(f"DTU {who!r} is in two sites: give one of the gateways another id")
+            out[who] = (gateway, topics)
+    return out
+
+
 def render(broker: BrokerSettings, campuses: Campus | list[Campus], hashes: dict[str, str],
            accounts: Iterable[ServiceAccount], prefix: str, out_dir: Path, *, previous_passwd: str = "") -> BrokerFiles:
     """The three files, for one site or several. ``hashes``: the credentials in force (username → hash). A
@@ -84,6 +100,10 @@ def render(broker: BrokerSettings, campuses: Campus | list[Campus], hashes: dict
     for c in campuses:
         _check_level("site id", c.site.id)
     publishers = publishers_of(campuses)
+    dtu_accounts = dtus_of(campuses, prefix)
+    dtus: dict[str, list[DtuTopics]] = {}
+    for gateway, topics in dtu_accounts.values():
+        dtus.setdefault(gateway, []).append(topics)
     accounts = list(accounts)
     old = dict(line.split(":", 1) for line in previous_passwd.splitlines() if ":" in line and line[0] != "#")
     for a in accounts:
@@ -118,10 +138,19 @@ def render(broker: BrokerSettings, campuses: Campus | list[Campus], hashes: dict
         site = f"{prefix}/{site_id}"
         for dev in sorted(devices, key=lambda d: d.id):
             acl += [f"topic write {site}/{dev.id}/{channel}" for channel in CHANNELS]
+        for topics in dtus.get(who, []):  # its buses carried over MQTT: it reads the answers, writes the requests
+            acl += [f"topic read {topics.up}", f"topic write {topics.down}"]
         acl.append("")
+    acl.append("# 4G DTUs carrying a bus over MQTT ({gateway}.{bus}): each writes its up topic, reads its down topic")
+    for who, (_, topics) in sorted(dtu_accounts.items()):
+        if who not in hashes:
+            missing.append(who)
+            continue
+        passwd.append(f"{who}:{hashes[who]}")
+        acl += [f"user {who}", f"topic write {topics.up}", f"topic read {topics.down}", ""]
     if missing:
         acl.append(f"# no credentials yet (meterwatch credentials issue ID): {', '.join(missing)}")
-    users = frozenset([a.name for a in accounts] + [w for w in publishers if w in hashes])
+    users = frozenset([a.name for a in accounts] + [w for w in [*publishers, *dtu_accounts] if w in hashes])
     return BrokerFiles(_conf(broker, out_dir), "\n".join(passwd) + "\n", "\n".join(acl) + "\n", users, tuple(missing))
 
 

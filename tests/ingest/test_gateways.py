@@ -188,3 +188,37 @@ def test_the_acl_never_lets_a_publisher_write_anything_but_its_own_devices(devic
     assert "pattern" not in files.acl
     assert {line.split(":", 1)[0] for line in files.passwd.splitlines()} == files.users
     assert files.users == {"mw-ingest"} | (set(hashes) & set(campus.publishers()))
+
+
+DTU_CAMPUS = """
+site: {id: s1, name: 测试校区}
+buildings: [{id: b1, name: 一号楼, department: office}]
+gateways:
+  - id: gw-1
+    buses: [{name: dtu-4, mqtt: {up: dtu/GW4/up, down: dtu/GW4/down}}]
+devices:
+  - {id: m1, kind: electricity, building: b1, gateway: gw-1,
+     meter: {bus: dtu-4, protocol: dlt645, address: "000012345678"}}
+"""
+
+
+def test_a_dtu_carrying_a_bus_over_mqtt_has_its_own_account(tmp_path: Path) -> None:
+    """The 4G DTU logs in as {gateway}.{bus}: it writes its up topic and reads its down topic, nothing else; the
+    gateway reads up and writes down beside its devices' topics."""
+    campus = parse_campus(DTU_CAMPUS)
+    files = render(NO_TLS, campus, {"gw-1": mosquitto_hash("a"), "gw-1.dtu-4": mosquitto_hash("b")},
+                   [ServiceAccount("mw-ingest", "x")], "campus", tmp_path)
+    blocks: dict[str, list[str]] = {}
+    for chunk in files.acl.split("\n\n"):
+        lines = [line for line in chunk.splitlines() if not line.startswith("#")]
+        if lines and lines[0].startswith("user "):
+            blocks[lines[0]] = lines[1:]
+    assert blocks["user gw-1.dtu-4"] == ["topic write dtu/GW4/up", "topic read dtu/GW4/down"]
+    assert blocks["user gw-1"][-2:] == ["topic read dtu/GW4/up", "topic write dtu/GW4/down"]
+    assert "gw-1.dtu-4" in files.users
+
+
+def test_a_dtu_topic_under_meterwatchs_own_is_refused(tmp_path: Path) -> None:
+    campus = parse_campus(DTU_CAMPUS.replace("dtu/GW4/up", "campus/s1/m9/reading"))
+    with pytest.raises(ConfigError, match="lies under meterwatch's own topics"):
+        render(NO_TLS, campus, {}, [ServiceAccount("mw-ingest", "x")], "campus", tmp_path)
