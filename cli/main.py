@@ -15,6 +15,7 @@ from cli import (
     credentials,
     deploy,
     devices,
+    gateway,
     grafana,
     ingest,
     report,
@@ -24,7 +25,8 @@ from cli import (
     tokens,
 )
 
-GROUPS = (serve, simulate, rules, devices, credentials, deploy, grafana, alerts, ingest, tokens, report, bulletin)
+GROUPS = (serve, simulate, rules, devices, credentials, deploy, grafana, alerts, ingest, tokens, report, bulletin,
+          gateway)
 
 EPILOG = """examples:
   meterwatch demo                                   # everything in one process, sample campus, http://127.0.0.1:8000
