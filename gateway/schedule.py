@@ -102,11 +102,8 @@ class BusSchedule:
         first = True
         while not self._stop.is_set():
             now = self.clock.now_ms()
-            if first:  # read every meter once at start: the health and the gap are known at once
-                ready = list(self.devices)
-                first = False
-            else:
-                ready = [d for d in self.devices if due[d.id] <= now]
+            ready = list(self.devices) if first else [d for d in self.devices if due[d.id] <= now]
+            at_start, first = first, False  # every meter once at start: its health and its gap are known at once
             if not ready:
                 if self._between is not None:
                     self._between(now)
@@ -118,4 +115,5 @@ class BusSchedule:
                 if self._stop.is_set():
                     return
                 self._poll(device)
-                due[device.id] = next_slot(max(self.clock.now_ms(), due[device.id]), device.interval_s, self.tz)
+                if not at_start or due[device.id] <= self.clock.now_ms():
+                    due[device.id] = next_slot(max(self.clock.now_ms(), due[device.id]), device.interval_s, self.tz)
