@@ -119,20 +119,39 @@ def scan(args: argparse.Namespace) -> int:
     from gateway import commission
 
     settings, view, (bus, devices) = _view(args)
-    print(f"扫描 scanning {bus.name} of {view.gateway.id} … (Ctrl-C to stop)", file=sys.stderr, flush=True)
-    found = 0
-    for line in commission.scan(settings.gateway.id, bus, list(devices), protocol=args.protocol,
-                                addresses=args.address, units=args.units, mqtt=settings.broker()):
-        print(line, flush=True)
-        found += 1
-    print(f"完成 done: {found} line(s)", file=sys.stderr)
+    protocols = [args.protocol] if args.protocol else sorted(
+        {d.meter.protocol.value for d in devices if d.meter is not None}) or ["dlt645"]
+    units = _units(args.units)
+    for protocol in protocols:
+        print(f"扫描 scanning {bus.name} of {view.gateway.id} for {protocol} meters … (Ctrl-C to stop)",
+              file=sys.stderr, flush=True)
+        for line in commission.scan(settings.gateway.id, bus, protocol, addresses=args.address, units=units,
+                                    mqtt=settings.broker()):
+            print(line, flush=True)
     return 0
+
+
+def _units(text: str) -> list[int]:
+    """``1-32`` or ``1,5,7-9`` → unit ids (1-247)."""
+    from campus.errors import ConfigError
+
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            out += range(int(lo), int(hi or lo) + 1)
+    except ValueError:
+        raise ConfigError(f"--units {text!r}: unit ids like 1-247 or 1,5,7-9") from None
+    if not out or min(out) < 1 or max(out) > 247:
+        raise ConfigError(f"--units {text!r}: Modbus unit ids are 1-247")
+    return out
 
 
 def read(args: argparse.Namespace) -> int:
     from gateway import commission
 
     settings, view, (bus, devices) = _view(args)
-    print(commission.read_once(settings.gateway.id, bus, list(devices), args.meter, protocol=args.protocol,
-                               mqtt=settings.broker()))
+    print(f"读表 reading {args.meter} on {bus.name} …", file=sys.stderr, flush=True)
+    print(commission.read_once(settings.gateway.id, bus, args.meter, devices=list(devices), protocol=args.protocol,
+                               mqtt=settings.broker(), zone=view.site.timezone))
     return 0

@@ -48,14 +48,15 @@ class BusLike(Protocol):
 
 
 class BusFactory(Protocol):
-    def __call__(self, gateway_id: str, bus: Bus, devices: list[Device], *,
-                 mqtt: MqttSettings | None = None) -> BusLike: ...
+    def __call__(self, gateway_id: str, bus: Bus, devices: list[Device], *, mqtt: MqttSettings | None = None,
+                 zone: str = "Asia/Shanghai") -> BusLike: ...
 
 
-def _field_bus(gateway_id: str, bus: Bus, devices: list[Device], *, mqtt: MqttSettings | None = None) -> BusLike:
+def _field_bus(gateway_id: str, bus: Bus, devices: list[Device], *, mqtt: MqttSettings | None = None,
+               zone: str = "Asia/Shanghai") -> BusLike:
     from gateway.bus import FieldBus
 
-    return FieldBus(gateway_id, bus, devices, mqtt=mqtt)
+    return FieldBus(gateway_id, bus, devices, mqtt=mqtt, zone=zone)
 
 
 def _failure(exc: BaseException) -> tuple[str, str]:
@@ -163,9 +164,9 @@ class GatewayProcess:
 
     def _open(self, view: GatewayView, bus: Bus, devices: tuple[Device, ...]) -> None:
         buffer = self._buffer()
-        mqtt = self.settings.broker()
-        mqtt = mqtt.model_copy(update={"client_id": f"{self.gateway_id}-{bus.name}"})
-        field = self._bus_factory(self.gateway_id, bus, list(devices), mqtt=mqtt)
+        # an MQTT DTU's bus connects as the gateway's account, client id GATEWAY-BUS (the bus adds -BUS)
+        field = self._bus_factory(self.gateway_id, bus, list(devices), mqtt=self.settings.broker(),
+                                  zone=view.site.timezone)
         for d in devices:
             last = buffer.last_ok(d.id)
             self._last_ok[d.id] = last
