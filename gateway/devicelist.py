@@ -5,7 +5,9 @@ reopen (only those whose line or meters changed)."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -87,15 +89,31 @@ class ApiDeviceList:
     """``GET {server}/api/v1/gateways/{id}/campus?site=S`` with the token; ETag / If-None-Match."""
 
     def __init__(self, server: str, token: str, gateway_id: str, site: str | None, *,
-                 timeout_s: float = 20, verify: bool | str = True) -> None:
+                 timeout_s: float = 20, verify: bool | str = True, cache: Path | None = None) -> None:
         self.url = f"{server}/api/v1/gateways/{gateway_id}/campus"
         self.gateway_id, self.site = gateway_id, site
+        self.cache = cache  # the last list the API gave: a box that boots while the server is away starts with it
+        self._fetched = False
         self._headers = {"Authorization": f"Bearer {token}"}
         self._etag: str | None = None
         self._timeout, self._verify = timeout_s, verify
 
     def fetch(self) -> GatewayView | None:
-        """The view, or None when the server says it has not changed (304). Raises ConfigError in words."""
+        """The view, or None when the server says it has not changed (304). Raises ConfigError in words; the
+        first fetch falls back to the cached list, if there is one."""
+        try:
+            view = self._fetch()
+        except ConfigError as exc:
+            if self._fetched or self.cache is None or not self.cache.is_file():
+                raise
+            log.warning("device list from the API not read; starting with the one kept from last time",
+                        extra={"error": str(exc), "cache": str(self.cache)})
+            view = pick([Campus.model_validate(json.loads(self.cache.read_text(encoding="utf-8")))],
+                        self.gateway_id, self.site, str(self.cache))
+        self._fetched = True
+        return view
+
+    def _fetch(self) -> GatewayView | None:
         headers = dict(self._headers)
         if self._etag is not None:
             headers["If-None-Match"] = self._etag
@@ -120,4 +138,8 @@ class ApiDeviceList:
             raise ConfigError(f"{self.url}: the campus document is not valid: {str(exc)[:300]}") from exc
         view = pick([campus], self.gateway_id, self.site, self.url)
         self._etag = r.headers.get("ETag")
+        if self.cache is not None:
+            partial = self.cache.with_suffix(".tmp")
+            partial.write_text(r.text, encoding="utf-8")
+            os.replace(partial, self.cache)
         return view

@@ -85,8 +85,8 @@ class GatewayProcess:
         self._bus_factory = bus_factory or _field_bus
         g = settings.gateway
         if g.server is not None and g.token is not None:
-            self.source: ApiDeviceList | FileDeviceList = ApiDeviceList(g.server, g.token.get_secret_value(),
-                                                                         g.id, g.site)
+            self.source: ApiDeviceList | FileDeviceList = ApiDeviceList(
+                g.server, g.token.get_secret_value(), g.id, g.site, cache=settings.data_dir / "devices.json")
         elif settings.campus.file is not None:
             self.source = FileDeviceList(settings.campus.file, g.id, g.site)
         else:  # the settings refuse this already
@@ -104,10 +104,10 @@ class GatewayProcess:
 
     # --- start and stop -------------------------------------------------------------------------------------
     def start(self) -> None:
+        data_dir = private_dir(self.settings.data_dir)
         view = self.source.fetch()
         if view is None:  # the first fetch always answers
             raise ConfigError("the device list answered nothing")
-        data_dir = private_dir(self.settings.data_dir)
         self.buffer = Buffer(data_dir / FILE, self.settings.gateway.buffer_max_readings)
         self.publisher = Publisher(self.settings.broker(), view.site.id, self.gateway_id, self.buffer,
                                    batch_max=self.settings.gateway.batch_max_readings)
