@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from gateway.protocols import modbus
+from gateway.protocols import modbus, profiles
 from gateway.protocols.frames import Garbled
 from gateway.protocols.modbus import Block, Register
 
@@ -112,3 +112,33 @@ def test_errors_in_words() -> None:
         modbus.encode(Register(0, "uint16"), 70000)
     with pytest.raises(ValueError, match="unit id"):
         modbus.rtu_request(0, Block(3, 0, 1))
+
+
+TYPICAL = {"energy_kwh": 12345.67, "power_kw": -3.5, "voltage_v": 229.9, "current_a": 15.25, "power_factor": 0.95}
+
+
+@pytest.mark.parametrize("name", sorted(profiles.PROFILES))
+def test_profiles_name_their_source_and_round_trip(name: str) -> None:
+    profile = profiles.PROFILES[name]
+    assert profile.name == name
+    assert "energy_kwh" in profile.registers
+    assert set(profile.registers) <= set(TYPICAL)
+    assert len(profile.source) > 40, "a profile says where its map comes from"
+    blocks = modbus.plan(profile.registers)
+    assert all(b.count <= 120 for b in blocks)
+    memory: dict[tuple[int, int], int] = {}
+    for field, reg in profile.registers.items():
+        value = TYPICAL[field] if reg.type != "uint16" else abs(TYPICAL[field])
+        for i, word in enumerate(modbus.encode(reg, value)):
+            memory[(reg.function, reg.address + i)] = word
+    read = {b: [memory.get((b.function, b.start + i), 0) for i in range(b.count)] for b in blocks}
+    decoded = modbus.decode(profile.registers, read)
+    for field, value in decoded.items():
+        expected = TYPICAL[field] if profile.registers[field].type != "uint16" else abs(TYPICAL[field])
+        assert value == pytest.approx(expected, rel=1e-6, abs=0.01), field
+
+
+def test_at_least_three_profiles() -> None:
+    assert len(profiles.PROFILES) >= 3
+    with pytest.raises(ValueError, match="energy_kwh"):
+        profiles.Profile("x", "m", "m", "s", True, {"power_kw": Register(0, "float32")})
