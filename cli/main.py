@@ -18,6 +18,7 @@ from cli import (
     gateway,
     grafana,
     ingest,
+    meters,
     report,
     rules,
     serve,
@@ -26,7 +27,7 @@ from cli import (
 )
 
 GROUPS = (serve, simulate, rules, devices, credentials, deploy, grafana, alerts, ingest, tokens, report, bulletin,
-          gateway)
+          meters, gateway)
 
 EPILOG = """examples:
   meterwatch demo                                   # everything in one process, sample campus, http://127.0.0.1:8000

@@ -13,8 +13,8 @@ The rules of a transaction, plainly:
   its own wire time; the whole wait is bounded (``timeout_ms`` + the wire time of 300 bytes);
 - ``retries`` more tries after a silent or broken answer; an abnormal reply is an answer and is not retried;
 - frames that are not the answer are counted and skipped, never taken: our own request echoed by the adapter
-  (``echo``), a frame from another address (``wrong_address``), a wrong checksum (``checksum``), anything else
-  that is not a frame (``garbled``);
+  (``echo``), a frame from another address (``wrong_address``), an answer to another question (``stale``: a late
+  answer), a wrong checksum (``checksum``), a broken frame (``garbled``), bytes between frames (``noise``);
 - so a meter that stops answering costs its bus at most (wire time + ``timeout_ms`` + gap) × tries, and the next
   meter is asked right after.
 """
@@ -47,7 +47,8 @@ BITS_PER_CHAR = 11          # start + 8 data + parity (or a second stop) + stop
 MAX_ANSWER_BYTES = 300      # longer than any answer we ask for (DL/T 645 ≤ 200 data bytes; Modbus RTU ≤ 256)
 DLT645_GAP_S = 0.020        # DL/T 645-2007 §7.2 (and CJ/T 188 likewise): ≥ 20 ms between frames
 MODBUS_MIN_GAP_S = 0.00175  # Modbus over serial line v1.02 §2.5.1.1: fixed 1.75 ms above 19200 baud
-COUNTERS = ("frames", "garbled", "checksum", "noise", "wrong_address", "echo", "timeouts", "abnormal", "link_down")
+COUNTERS = ("frames", "garbled", "checksum", "noise", "wrong_address", "echo", "stale", "timeouts", "abnormal",
+            "link_down")
 
 
 def char_time(baud: int) -> float:
@@ -85,11 +86,15 @@ class FieldBus:
 
     ``zone``: the site's time zone (``campus.site.timezone``), in which the meters' clocks tell their freeze times.
     ``mqtt``: the broker settings, for a bus reached through a 4G DTU over MQTT (its client id gets ``-BUS``).
-    ``protocols``: what is spoken on the bus (default: its devices' protocols; commissioning names one)."""
+    ``protocols``: what is spoken on the bus (default: its devices' protocols; commissioning names one).
+    ``link``: a byte link to use instead of the one the bus's way makes (tests, tools).
+    ``gap_s``: the silence kept before each request, for an adapter or DTU that needs more than the protocol's
+    (default: computed from the protocol and the baud, see the module's rules)."""
 
     def __init__(self, gateway_id: str, bus: Bus, devices: Sequence[Device], *,
                  mqtt: MqttSettings | None = None, zone: str = "Asia/Shanghai",
-                 protocols: Sequence[MeterProtocol] | None = None) -> None:
+                 protocols: Sequence[MeterProtocol] | None = None, link: Link | None = None,
+                 gap_s: float | None = None) -> None:
         self.gateway_id = gateway_id
         self.bus = bus
         self.name = bus.name
@@ -102,6 +107,7 @@ class FieldBus:
         self._lock = threading.RLock()
         self._counts = dict.fromkeys(COUNTERS, 0)
         self._last_activity = 0.0
+        self._gap_s = gap_s
         self._opened = False
         self._link: Link | None = None
         self._modbus_tcp: ModbusTcp | None = None
@@ -110,7 +116,7 @@ class FieldBus:
             self.baud = 0
         else:
             client_id = f"{mqtt.client_id if mqtt else gateway_id}-{bus.name}"
-            self._link = link_for(bus, protocols, mqtt=mqtt, client_id=client_id)
+            self._link = link if link is not None else link_for(bus, protocols, mqtt=mqtt, client_id=client_id)
             if bus.way == "serial":
                 self.baud = serial_settings(bus, protocols)[0]
             else:  # the DTU's own serial side, for gaps and wire times: the protocols' convention
@@ -197,8 +203,8 @@ class FieldBus:
             self.send(dlt645.broadcast_time_request(local))
 
     def counters(self) -> dict[str, int]:
-        """frames, garbled, checksum, wrong_address, echo, timeouts, abnormal, link_down, and the link's own
-        (link_opens, link_drops; rejected, replaced, heartbeats for DTUs)."""
+        """frames, garbled, checksum, noise, wrong_address, echo, stale, timeouts, abnormal, link_down, and the
+        link's own (link_opens, link_drops; rejected, replaced, heartbeats for DTUs)."""
         with self._lock:
             out = dict(self._counts)
             if self._link is not None:
@@ -218,6 +224,8 @@ class FieldBus:
             yield
 
     def _gap(self) -> float:
+        if self._gap_s is not None:
+            return self._gap_s
         protocol = MeterProtocol.MODBUS if self.protocols == [MeterProtocol.MODBUS] else MeterProtocol.DLT645
         return gap_s(protocol, self.baud or 9600)
 
@@ -294,7 +302,7 @@ class FieldBus:
         hard_stop = first_byte_by + self._wire(MAX_ANSWER_BYTES)
         deadline = first_byte_by
         worst = _Missed("no_answer", "")
-        echo = request  # what an echoing adapter would send back first
+        echoing, held = True, b""  # an adapter that echoes sends our request back first
         while True:
             try:
                 data = link.read(MAX_ANSWER_BYTES, deadline)
@@ -308,17 +316,16 @@ class FieldBus:
                 raise worst
             self._last_activity = now
             raw += data
-            if echo:  # our own request coming back, byte for byte: skip it
-                same = 0
-                while same < min(len(echo), len(data)) and echo[same] == data[same]:
-                    same += 1
-                if same == len(data) or same == len(echo):
-                    echo, data = echo[same:], data[same:]
-                    if not echo:
-                        self._counts["echo"] += 1
-                else:
-                    echo = b""
-                if echo or not data:
+            if echoing:  # is it our own request coming back first, byte for byte? hold it until we know
+                held += data
+                if request.startswith(held) and len(held) < len(request):
+                    continue
+                echoing = False
+                if held.startswith(request):
+                    self._counts["echo"] += 1
+                    held = held[len(request):]
+                data, held = held, b""
+                if not data:
                     continue
             # an answer has started: give it its own wire time (bounded by hard_stop)
             deadline = min(hard_stop, max(deadline, now + self._wire(40) + 0.05))
@@ -333,10 +340,9 @@ class FieldBus:
                 verdict = accept(item)
                 if verdict == "answer":
                     return item, bytes(raw)
-                if verdict in ("echo", "wrong_address"):
-                    self._counts[verdict] += 1
-                    if verdict == "wrong_address" and worst.code == "no_answer":
-                        worst = _Missed("wrong_address", str(getattr(item, "address", getattr(item, "unit", "?"))))
+                self._counts[verdict] += 1
+                if verdict == "wrong_address" and worst.code == "no_answer":
+                    worst = _Missed("wrong_address", str(getattr(item, "address", getattr(item, "unit", "?"))))
             if worst.code in ("checksum", "garbled"):
                 raise worst  # the meter answered, brokenly: ask again now, not after the timeout
 

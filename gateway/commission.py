@@ -109,7 +109,7 @@ def _scan_dlt645(field_bus: FieldBus, proto: MeterProtocol, addresses: Sequence[
     yield "# DL/T 645 读通信地址 / read-address (AA…AA; one meter on the bus)"
     try:
         frame, _ = field_bus.ask(DLT645_WILDCARD, dlt645.read_address_request(), dlt645.Deframer,
-                                 reading.dlt645_accept(DLT645_WILDCARD, b""), tries=2, timeout_ms=max(timeout_ms, 500))
+                                 reading.dlt645_accept(DLT645_WILDCARD), tries=2, timeout_ms=max(timeout_ms, 500))
         yield hit("electricity", address=frame.address)
     except ReadFailed as exc:
         yield f"# {exc.words}"
@@ -120,7 +120,7 @@ def _scan_dlt645(field_bus: FieldBus, proto: MeterProtocol, addresses: Sequence[
             continue
         try:
             field_bus.ask(address, dlt645.read_request(address, di, version=version), dlt645.Deframer,
-                          reading.dlt645_accept(address, b""), tries=1, timeout_ms=max(timeout_ms, 500))
+                          reading.dlt645_accept(address, di, version), tries=1, timeout_ms=max(timeout_ms, 500))
         except ReadFailed as exc:
             yield f"# {exc.words}"
             continue

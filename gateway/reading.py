@@ -38,7 +38,7 @@ from campus.model import Protocol as MeterProtocol
 from gateway.protocols import cjt188, dlt645, modbus
 from gateway.protocols.profiles import PROFILES
 
-Verdict = Literal["answer", "echo", "wrong_address", "ignore"]
+Verdict = Literal["answer", "echo", "wrong_address", "stale"]
 Code = Literal["no_answer", "checksum", "garbled", "abnormal", "wrong_address", "link_down"]
 
 # CJ/T 188-2004 table 1, meter type T: 10 cold water, 30 gas (the default for a device of that kind)
@@ -90,14 +90,18 @@ def now_ms() -> int:
 
 # --- DL/T 645 -------------------------------------------------------------------------------------------------
 
-def dlt645_accept(address: str, request: bytes) -> Callable[[Any], Verdict]:
-    """Which DL/T 645 frames answer a request to ``address`` (AA…AA: any meter)."""
+def dlt645_accept(address: str, di: int | None = None, version: int = 2007) -> Callable[[Any], Verdict]:
+    """Which DL/T 645 frames answer a read of ``di`` from ``address`` (AA…AA: any meter; di None: read-address).
+    A normal answer for another DI is ``stale`` (a late answer to an earlier question): skipped, not taken."""
+    size = 4 if version == 2007 else 2
 
     def accept(frame: Any) -> Verdict:
         if not frame.control & DLT645_ANSWER:
             return "echo"  # a master's frame: our own request echoed by the adapter (or a second master)
         if address != "AAAAAAAAAAAA" and frame.address != address:
             return "wrong_address"
+        if di is not None and not frame.control & 0x40 and frame.data[:size] != di.to_bytes(size, "little"):
+            return "stale"
         return "answer"
 
     return accept
@@ -107,7 +111,7 @@ def dlt645_value(ask: Ask, bus_name: str, address: str, di: int, version: int) -
     """Ask a DL/T 645 meter for one DI; the decoded value and the request/answer bytes. Abnormal replies and
     undecodable answers raise :class:`ReadFailed` (``abnormal``/``garbled``)."""
     request = dlt645.read_request(address, di, version=version)
-    frame, raw = ask(address, request, dlt645.Deframer, dlt645_accept(address, request))
+    frame, raw = ask(address, request, dlt645.Deframer, dlt645_accept(address, di, version))
     try:
         return dlt645.decode_answer(frame, di, version=version), raw
     except dlt645.Abnormal as exc:
@@ -179,14 +183,18 @@ def cjt188_type(device: Device) -> int:
     return CJT188_TYPE_BY_KIND.get(device.kind, 0x10)
 
 
-def cjt188_accept(address: str) -> Callable[[Any], Verdict]:
-    """Which CJ/T 188 frames answer a request to ``address`` (AA…AA: any meter)."""
+def cjt188_accept(address: str, di: int = cjt188.DI_VOLUME) -> Callable[[Any], Verdict]:
+    """Which CJ/T 188 frames answer a read of ``di`` from ``address`` (AA…AA: any meter). A normal answer for
+    another DI is ``stale``."""
+    dis = (di.to_bytes(2, "little"), di.to_bytes(2, "big"))
 
     def accept(frame: Any) -> Verdict:
         if not frame.control & CJT188_ANSWER:
             return "echo"
         if address != "A" * 14 and frame.address.upper() != address.upper():
             return "wrong_address"
+        if not frame.control & 0x40 and frame.data[:2] not in dis:
+            return "stale"
         return "answer"
 
     return accept
@@ -335,11 +343,16 @@ class ModbusTcp:
 # --- Modbus RTU over a byte link ------------------------------------------------------------------------------
 
 def rtu_accept(unit: int, block: modbus.Block) -> Callable[[Any], Verdict]:
-    """Which RTU frames answer a read of ``block`` from ``unit``: same unit, same function (or its exception)."""
+    """Which RTU frames answer a read of ``block`` from ``unit``: same unit, same function (or its exception),
+    as many registers as asked."""
 
     def accept(frame: Any) -> Verdict:
-        if frame.unit != unit or frame.function & 0x7F != block.function:
+        if frame.unit != unit:
             return "wrong_address"
+        if frame.function & 0x7F != block.function:
+            return "stale"
+        if not frame.function & MODBUS_EXCEPTION and len(frame.data) != 2 * block.count:
+            return "stale"  # an answer to another read of this unit (RTU has no transaction id)
         return "answer"
 
     return accept
