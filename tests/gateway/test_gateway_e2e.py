@@ -280,6 +280,24 @@ class TestLive:
         assert "rs485-1" in words
 
 
+# --- commissioning: the electrician's two commands ------------------------------------------------------------
+
+def test_scan_and_read_from_the_command_line(field: Field) -> None:
+    config = GatewayChild(field, "gw-commission").config
+
+    def run(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "cli", "gateway", *args, "--config", str(config)], cwd=ROOT,
+                              capture_output=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr.decode()
+        return done.stdout.decode()
+
+    read = run("read", "--bus", "dtu-2", "--meter", ELEC["e3"])
+    assert "energy_kwh = " in read
+    assert "68 03 00 00 00 00 00 68 11 04 33 33 34 33" in read.upper()  # the request, as sent
+    scan = run("scan", "--bus", "dtu-2", "--protocol", "dlt645")
+    assert f'address: "{ELEC["e3"]}"' in scan or ELEC["e3"] in scan
+
+
 # --- (c) and (d): down for three days, back, the days filled from the freezes over every way to a bus --------
 
 def test_three_days_down_are_filled_from_the_freezes(field: Field) -> None:

@@ -23,8 +23,10 @@ gateways:
       - {name: rs485-1, serial: /dev/ttyUSB0}
       - {name: dtu-2, tcp: "10.1.2.3:8899"}
 devices:
-  - {id: e1, kind: electricity, building: b1, gateway: gw-1, meter: {bus: rs485-1, protocol: dlt645, address: "000000000001"}}
-  - {id: w1, kind: water, building: b1, gateway: gw-1, meter: {bus: dtu-2, protocol: cjt188, address: "12345678901234"}}
+  - {id: e1, kind: electricity, building: b1, gateway: gw-1,
+     meter: {bus: rs485-1, protocol: dlt645, address: "000000000001"}}
+  - {id: w1, kind: water, building: b1, gateway: gw-1,
+     meter: {bus: dtu-2, protocol: cjt188, address: "12345678901234"}}
   - {id: e9, kind: electricity, building: b1, gateway: gw-2}
 """
 
@@ -88,6 +90,6 @@ def test_a_changed_list_reopens_only_the_buses_that_changed(tmp_path: Path) -> N
     assert second is not None
     assert changed_buses(first, second) == {"rs485-1"}
     gone = parse_campus(moved.replace('      - {name: dtu-2, tcp: "10.1.2.3:8899"}\n', "").replace(
-        "  - {id: w1, kind: water, building: b1, gateway: gw-1, meter: {bus: dtu-2, protocol: cjt188, "
-        'address: "12345678901234"}}\n', ""))
+        "  - {id: w1, kind: water, building: b1, gateway: gw-1,\n"
+        '     meter: {bus: dtu-2, protocol: cjt188, address: "12345678901234"}}\n', ""))
     assert changed_buses(second, pick([gone], "gw-1")) == {"dtu-2"}
