@@ -74,9 +74,7 @@ def campus_doc(tmp: Path, ports: dict[str, int]) -> dict[str, Any]:
         "buildings": [{"id": "b1", "name": "一食堂", "department": "canteen", "floor_area_m2": 3200}],
         "zones": [{"id": "z1", "name": "北区", "buildings": ["b1"]}],
         "gateways": [{"id": GW, "building": "b1", "buses": [
-            # parity N: Linux refuses a second process's PARENB on a pty (EINVAL from tcsetattr), and every test
-            # opens the port again in a new gateway process; DL/T 645 and CJ/T 188 meters are set to 8E1 or 8N1
-            {"name": "rs485-1", "serial": str(tmp / "ttyE2E"), "baud": 9600, "parity": "N", **limits},
+            {"name": "rs485-1", "serial": str(tmp / "ttyE2E"), "baud": 9600, "parity": "E", **limits},
             {"name": "dtu-2", "tcp": f"127.0.0.1:{ports['tcp']}", **limits},
             {"name": "dtu-3", "listen": f"127.0.0.1:{ports['listen']}", "register": "GW3", **limits},
             {"name": "dtu-4", "mqtt": {"up": "dtu/GW4/up", "down": "dtu/GW4/down"}, "timeout_ms": 1500,
