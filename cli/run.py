@@ -70,7 +70,8 @@ def start_gateway(data_dir: Path, campus_file: Path, mqtt_url: str) -> subproces
     home = private_dir(data_dir / "gateway")
     config = home / "gateway.toml"
     config.write_text(f'data_dir = "{home.resolve()}"\n[mqtt]\nurl = "{mqtt_url}"\n[campus]\n'
-                      f'file = "{campus_file.resolve()}"\n[gateway]\nid = "{DEMO_GATEWAY}"\n', encoding="utf-8")
+                      f'file = "{campus_file.resolve()}"\n[gateway]\nid = "{DEMO_GATEWAY}"\n'
+                      "backfill_days = 62\nbackfill_per_read = 62\n", encoding="utf-8")  # every freeze at once
     return subprocess.Popen([sys.executable, "-m", "cli", "gateway", "--config", str(config)])  # noqa: S603 - ours
 
 

@@ -135,18 +135,19 @@ class Buffer:
         with self._lock:
             return {r[0] for r in self._conn.execute("SELECT day FROM filled WHERE device = ?", (device,))}
 
-    def add_freezes(self, device: str, rows: Sequence[tuple[str, int, dict[str, float]]]) -> None:
-        """Buffer freezes (day, freeze time ms, values) and remember their days, in one commit."""
+    def add_freezes(self, device: str, rows: Sequence[tuple[str, int, dict[str, float] | None]]) -> None:
+        """Buffer freezes (day, freeze time ms, values) and remember their days, in one commit; a row without
+        values remembers a day the meter had no freeze for."""
         if not rows:
             return
+        readings = [(device, ts, json.dumps(v, separators=(",", ":"))) for _, ts, v in rows if v is not None]
         with self._lock, write_transaction(self._conn):
-            over = self._depth + len(rows) - self.max_readings
+            over = self._depth + len(readings) - self.max_readings
             if over > 0:
                 self._drop_oldest(over)
-            self._conn.executemany("INSERT INTO readings (device, ts, vals) VALUES (?, ?, ?)",
-                                   [(device, ts, json.dumps(v, separators=(",", ":"))) for _, ts, v in rows])
+            self._conn.executemany("INSERT INTO readings (device, ts, vals) VALUES (?, ?, ?)", readings)
             self._conn.executemany("INSERT OR IGNORE INTO filled VALUES (?, ?)", [(device, d) for d, _, _ in rows])
-            self._depth += len(rows)
+            self._depth += len(readings)
 
     # --- small state ----------------------------------------------------------------------------------------
     def get(self, key: str) -> str | None:

@@ -48,6 +48,8 @@ class GatewaySection(BaseModel):
                                  "(If-None-Match: an unchanged list costs a 304)")
     backfill_days: int = Field(default=31, ge=0, le=MAX_FREEZES, description="days of DL/T 645 daily freezes read "
                                "after a gap (and on first start); meters keep 62")
+    backfill_per_read: int = Field(default=7, ge=1, le=MAX_FREEZES, description="days of freezes read after "
+                                   "each answer of a meter until its gap is filled (the bus is not held for long)")
     buffer_max_readings: int = Field(default=1_000_000, ge=1000, description="readings kept on disk while the "
                                      "broker is away; past it the oldest go (counted and logged)")
     batch_max_readings: int = Field(default=500, ge=1, le=10_000, description="readings of one device in one "

@@ -74,6 +74,7 @@ class _Line:
     def __init__(self, bus: BusLike, schedule: BusSchedule, config: Bus) -> None:
         self.bus, self.schedule, self.config = bus, schedule, config
         self.opened = False
+        self.open_error = ""
 
 
 class GatewayProcess:
@@ -123,6 +124,8 @@ class GatewayProcess:
         if self._watcher.is_alive():
             self._watcher.join(10)
         with self._lock:
+            for line in self._lines.values():  # every bus finishes its transaction at once, not one after another
+                line.schedule.request_stop()
             for name in list(self._lines):
                 self._close(name)
         if self.publisher is not None:
@@ -210,7 +213,8 @@ class GatewayProcess:
             line.bus.open()
             line.opened = True
         except Exception as exc:  # noqa: BLE001 - a port not there yet: each poll tries again and says why
-            log.warning("bus not open", extra={"bus": line.config.name, "error": _failure(exc)[1]})
+            line.open_error = _failure(exc)[1]
+            log.warning("bus not open", extra={"bus": line.config.name, "error": line.open_error})
         return line.opened
 
     # --- one read -------------------------------------------------------------------------------------------
@@ -220,7 +224,7 @@ class GatewayProcess:
         self.polls += 1
         try:
             if not self._try_open(line):
-                raise ConnectionError(f"bus {bus} could not be opened")
+                raise ConnectionError(f"bus {bus} could not be opened: {line.open_error}")
             answer = line.bus.read(device)
             values = {k: float(v) for k, v in answer.values.items() if k in KIND_FIELDS[device.kind]}
             at_ms = int(answer.at_ms)
@@ -244,7 +248,8 @@ class GatewayProcess:
         try:
             n = backfill(device, lambda d, days: line.bus.freezes(d, list(days)), self._buffer(),
                          last_ok_ms=previous, now_ms=now_ms, tz=view.tz,
-                         backfill_days=self.settings.gateway.backfill_days)
+                         backfill_days=self.settings.gateway.backfill_days,
+                         per_read=self.settings.gateway.backfill_per_read)
         except Exception as exc:  # noqa: BLE001 - tried again after the next gap
             log.warning("daily freezes not read", extra={"device": device.id, "error": _failure(exc)[1]})
             return

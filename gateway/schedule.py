@@ -86,6 +86,10 @@ class BusSchedule:
     def start(self) -> None:
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Ask the thread to stop after the transaction under way (without waiting: stop several at once)."""
+        self._stop.set()
+
     def stop(self, timeout_s: float = 30) -> None:
         """Stop after the transaction under way (a read is never cut in half)."""
         self._stop.set()

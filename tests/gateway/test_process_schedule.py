@@ -151,6 +151,31 @@ def test_backfill_reads_each_missed_freeze_once(tmp_path: Path) -> None:
         buffer.close()
 
 
+def test_a_long_gap_is_read_a_few_days_at_a_time_and_each_day_once(tmp_path: Path) -> None:
+    buffer = Buffer(tmp_path / "b.db")
+    asked: list[list[int]] = []
+    now = ms(SH, 2026, 12, 5, 10, 0)
+
+    def freezes(d: Device, ns: Sequence[int]) -> list[tuple[int, dict[str, float]]]:
+        asked.append(list(ns))  # the meter was installed on 27 November: no freeze before its first midnight
+        return [(ms(SH, 2026, 12, 5) - (n - 1) * 86_400_000, {"energy_kwh": 100.0 - n}) for n in ns if n <= 9]
+
+    dev = elec("m1", 900)
+    kw = {"tz": SH, "backfill_days": 10, "per_read": 4}
+    try:
+        assert backfill(dev, freezes, buffer, last_ok_ms=None, now_ms=now, **kw) == 4  # type: ignore[arg-type]
+        later = now + 900_000  # the next answers come on time: the gap is still being read
+        assert backfill(dev, freezes, buffer, last_ok_ms=now, now_ms=later, **kw) == 4  # type: ignore[arg-type]
+        assert backfill(dev, freezes, buffer, last_ok_ms=later, now_ms=later, **kw) == 1  # type: ignore[arg-type]
+        assert backfill(dev, freezes, buffer, last_ok_ms=later, now_ms=later, **kw) == 0  # type: ignore[arg-type]
+        assert asked == [[4, 3, 2, 1], [8, 7, 6, 5], [10, 9]]  # newest first; the 26th asked once, never again
+        assert len(buffer.filled_days("m1")) == 10
+        assert buffer.depth == 9
+        assert not buffer.get("backfill:m1")
+    finally:
+        buffer.close()
+
+
 def test_health_is_said_when_it_changes_and_hourly() -> None:
     h = MeterHealth("gw-1", every_s=3600)
     t0 = ms(SH, 2026, 12, 5, 10, 0)
