@@ -65,6 +65,8 @@ def _failure(exc: BaseException) -> tuple[str, str]:
     words = getattr(exc, "words", None)
     if isinstance(code, str) and isinstance(words, str):
         return code, words
+    if isinstance(exc, OSError) and str(exc):
+        return "link_down", str(exc)
     return "link_down", f"{type(exc).__name__}: {exc}"
 
 
