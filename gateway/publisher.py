@@ -69,6 +69,7 @@ class Publisher:
         self._early: set[int] = set()  # message ids acknowledged before we registered them
         self._done: list[int] = []  # buffer ids acknowledged, to remove (by the sender thread, not paho's)
         self._want_online = threading.Event()
+        self._removing = 0  # removals under way (the sender thread, or stop)
         self._health: dict[str, bytes] = {}  # device → its latest health, not yet handed to paho
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -104,7 +105,8 @@ class Publisher:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             with self._lock:
-                idle = not any(self._inflight.values()) and not self._done and not self._health
+                idle = not any(self._inflight.values()) and not self._done and not self._health \
+                    and not self._removing
             if idle and self.buffer.depth == 0:
                 return True
             self._wake.set()
@@ -168,11 +170,15 @@ class Publisher:
     def _remove_done(self) -> None:
         with self._lock:
             done, self._done = self._done, []
+            self._removing += bool(done)
         if done:
-            self.buffer.remove(done)
-            with self._lock:
-                self._handed.difference_update(done)
-            self.acked += len(done)
+            try:
+                self.buffer.remove(done)
+            finally:
+                with self._lock:
+                    self._handed.difference_update(done)
+                    self.acked += len(done)
+                    self._removing -= 1
 
     def _send_health(self) -> None:
         with self._lock:
