@@ -211,7 +211,8 @@ def _decimals(value: float, want: float, decimals: int) -> float:
 
 @pytest.fixture(scope="class")
 def live(field: Field) -> Iterator[GatewayChild]:
-    gw = GatewayChild(field, "gw-live").start()
+    field.sim.meter("e3").drift(-300)  # five minutes slow: the daily time broadcast sets it right
+    gw = GatewayChild(field, "gw-live", time_sync=True, time_sync_hour=0).start()
     try:
         since = now_ms()
         wait_for(lambda: all(field.count_since(d, since) >= 1 for d in BUS_OF), 30,
@@ -276,6 +277,15 @@ class TestLive:
         words = [p for _, p, _ in listener.messages if b'"no_answer"' in p][-1].decode()
         assert "000000005678" in words
         assert "rs485-1" in words
+
+
+    def test_the_daily_time_broadcast_sets_the_meters_clocks_once(self, field: Field, live: GatewayChild) -> None:
+        meter = field.sim.meter("e3")
+        wait_for(lambda: abs((meter.clock() - meter.now()).total_seconds()) < 5, 20, "e3's clock set")
+        today = datetime.now(TZ).date().isoformat()
+        assert live.buffered("SELECT count(*) FROM state WHERE key LIKE 'time_sync:%' AND value = ?",
+                             (today,)) == 4  # the buses with DL/T 645 meters, once each, remembered
+        assert live.buffered("SELECT count(*) FROM state WHERE key = 'time_sync:pm-1'") == 0
 
 
 # --- commissioning: the electrician's two commands ------------------------------------------------------------
