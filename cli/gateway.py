@@ -151,7 +151,11 @@ def read(args: argparse.Namespace) -> int:
     from gateway import commission
 
     settings, view, (bus, devices) = _view(args)
-    print(f"读表 reading {args.meter} on {bus.name} …", file=sys.stderr, flush=True)
-    print(commission.read_once(settings.gateway.id, bus, args.meter, devices=list(devices), protocol=args.protocol,
+    meter = args.meter
+    named = next((d.meter for d in devices if d.id == meter and d.meter is not None), None)
+    if named is not None:  # a device id: its address (or Modbus unit) on this bus
+        meter = named.address or str(named.unit)
+    print(f"读表 reading {meter} on {bus.name} …", file=sys.stderr, flush=True)
+    print(commission.read_once(settings.gateway.id, bus, meter, devices=list(devices), protocol=args.protocol,
                                mqtt=settings.broker(), zone=view.site.timezone))
     return 0

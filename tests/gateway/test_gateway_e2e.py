@@ -302,6 +302,7 @@ def test_scan_and_read_from_the_command_line(field: Field) -> None:
     read = run("read", "--bus", "dtu-2", "--meter", ELEC["e3"])
     assert "energy_kwh = " in read
     assert "68 03 00 00 00 00 00 68 11 04 33 33 34 33" in read.upper()  # the request, as sent
+    assert "volume_m3 = " in run("read", "--bus", "rs485-1", "--meter", "w1")  # by device id
     scan = run("scan", "--bus", "dtu-2", "--protocol", "dlt645")
     assert f'address: "{ELEC["e3"]}"' in scan or ELEC["e3"] in scan
 
