@@ -16,11 +16,12 @@ Rules:
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from datetime import datetime
 from typing import Any, Protocol
 
-from campus.contract import KIND_FIELDS
+from campus.contract import KIND_FIELDS, REGISTER_FIELD
 from campus.db import private_dir
 from campus.errors import ConfigError
 from campus.model import Bus, Device
@@ -67,6 +68,8 @@ def _failure(exc: BaseException) -> tuple[str, str]:
         return code, words
     if isinstance(exc, OSError) and str(exc):
         return "link_down", str(exc)
+    if isinstance(exc, ValueError):
+        return "garbled", str(exc)
     return "link_down", f"{type(exc).__name__}: {exc}"
 
 
@@ -228,8 +231,12 @@ class GatewayProcess:
             if not self._try_open(line):
                 raise ConnectionError(f"bus {bus} could not be opened: {line.open_error}")
             answer = line.bus.read(device)
-            values = {k: float(v) for k, v in answer.values.items() if k in KIND_FIELDS[device.kind]}
+            values = {k: float(v) for k, v in answer.values.items()
+                      if k in KIND_FIELDS[device.kind] and math.isfinite(float(v))}
             at_ms = int(answer.at_ms)
+            register = REGISTER_FIELD[device.kind]
+            if register is not None and register not in values:  # never publish a reading without its register
+                raise ValueError(f"{device.id} on {bus}: the answer has no {register}")
         except Exception as exc:  # noqa: BLE001 - every failure is a health message, never the end of the bus
             code, words = _failure(exc)
             log.info("meter not read", extra={"device": device.id, "bus": bus, "code": code, "error": words})

@@ -3,6 +3,7 @@ the days a gap missed (backfill from freezes), health messages and the daily tim
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from datetime import datetime
@@ -10,12 +11,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from campus.model import Device, Meter, Protocol
 from gateway.backfill import backfill, freeze_day, missed_days
-from gateway.buffer import Buffer
+from gateway.buffer import Buffer, Row
 from gateway.health import MeterHealth, TimeSync
-from gateway.schedule import BusSchedule, next_slot
+from gateway.publisher import MAX_BYTES, batches, payload
+from gateway.schedule import BusSchedule, local_midnight_ms, next_slot
 from tests.support.servers import wait_for
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -209,3 +213,79 @@ def test_time_sync_is_off_by_default_and_at_most_daily(tmp_path: Path) -> None:
         assert sync.due("rs485-1", ms(SH, 2026, 12, 6, 3, 1))
     finally:
         buffer.close()
+
+
+# --- properties: any time, any interval, any gap ---------------------------------------------------------------
+
+ZONES = [SH, KOLKATA, ZoneInfo("America/New_York")]  # New York: days of 23 and 25 hours
+EPOCH_2020 = 1_577_836_800_000
+
+
+@given(st.integers(EPOCH_2020, EPOCH_2020 + 20 * 365 * 86_400_000), st.sampled_from(
+    [1, 2, 3, 5, 60, 300, 900, 1800, 3600, 7 * 3600, 86_400, 2 * 86_400, 31 * 86_400]), st.sampled_from(ZONES))
+@settings(max_examples=500, deadline=None)
+def test_a_slot_is_after_now_on_the_local_clock_and_never_skips_one(now: int, interval: int, zone: ZoneInfo) -> None:
+    slot = next_slot(now, interval, zone)
+    assert slot > now
+    local = datetime.fromtimestamp(slot / 1000, zone)
+    midnight = local_midnight_ms(local.date(), zone)
+    if interval >= 86_400:
+        assert slot == midnight
+        assert slot - now <= (interval // 86_400) * 90_000_000  # whole days (a 25-hour day included)
+    else:
+        assert (slot - midnight) % (interval * 1000) == 0  # on the wall clock's grid from midnight
+        assert slot - now <= interval * 1000
+        assert next_slot(slot - 1, interval, zone) == slot  # no slot between now and this one
+
+
+@given(st.one_of(st.none(), st.integers(EPOCH_2020, EPOCH_2020 + 400 * 86_400_000)),
+       st.integers(EPOCH_2020 + 400 * 86_400_000, EPOCH_2020 + 800 * 86_400_000),
+       st.sampled_from([60, 900, 86_400]), st.integers(0, 62), st.sampled_from(ZONES))
+@settings(max_examples=300, deadline=None)
+def test_missed_days_lie_in_the_gap_and_the_window(last: int | None, now: int, interval: int, days: int,
+                                                   zone: ZoneInfo) -> None:
+    got = missed_days(last, now, interval, zone, days)
+    assert len(got) <= days
+    assert got == sorted(set(got))
+    for d in got:
+        m = local_midnight_ms(d, zone)
+        assert m <= now
+        assert last is None or m > last
+
+
+@given(st.lists(st.tuples(st.sampled_from(["m1", "m2", "m3"]), st.dictionaries(
+    st.sampled_from(["energy_kwh", "power_kw", "voltage_v"]), st.floats(0, 1e9), min_size=1)), max_size=300),
+    st.integers(1, 50))
+@settings(max_examples=200, deadline=None)
+def test_batches_keep_each_devices_order_and_their_limits(items: list[tuple[str, dict[str, float]]],
+                                                          batch_max: int) -> None:
+    rows = [Row(i + 1, d, 1_795_000_000_000 + i, v) for i, (d, v) in enumerate(items)]
+    groups = batches(rows, batch_max)
+    assert sorted(r.id for g in groups for r in g) == [r.id for r in rows]  # each row once
+    for g in groups:
+        assert 1 <= len(g) <= batch_max
+        assert len({r.device for r in g}) == 1
+        assert [r.id for r in g] == sorted(r.id for r in g)
+        body = json.loads(payload(g))
+        assert len(payload(g)) <= MAX_BYTES + 1024
+        assert [x["seq"] for x in (body if isinstance(body, list) else [body])] == [r.id for r in g]
+    for device in {r.device for r in rows}:  # a device's groups go out in its order
+        ids = [r.id for g in groups for r in g if r.device == device]
+        assert ids == sorted(ids)
+
+
+@given(st.lists(st.tuples(st.integers(0, 48 * 3_600_000), st.sampled_from([None, "no_answer", "checksum"])),
+                min_size=1, max_size=80))
+@settings(max_examples=200, deadline=None)
+def test_health_messages_keep_the_contract(polls: list[tuple[int, str | None]]) -> None:
+    h = MeterHealth("gw-1", every_s=3600)
+    t0 = ms(SH, 2026, 12, 5)
+    for offset, code in sorted(polls, key=lambda p: p[0]):
+        msg = h.record("m1", "rs485-1", t0 + offset, code=code, error=None if code is None else f"{code} words")
+        if msg is None:
+            continue
+        assert set(msg) == {"ts", "ok", "code", "error", "last_answer", "success_rate", "gateway", "bus"}
+        assert msg["ok"] is (code is None)
+        assert (msg["code"] is None) is (msg["error"] is None) is msg["ok"]
+        assert 0 <= msg["success_rate"] <= 1
+        assert msg["last_answer"] is None or msg["last_answer"] <= msg["ts"]
