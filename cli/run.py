@@ -156,6 +156,12 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.gateway:  # the same campus, the canteen's meters linked to a bus of their gateway
         import yaml
 
+        from campus.errors import ConfigError
+
+        if args.campus is not None:
+            raise ConfigError("--gateway wires the sample campus's first canteen to a simulated RS-485 line; "
+                              "leave out --campus (your own campus: meterwatch meters simulate and meterwatch gateway)")
+
         private_dir(args.data_dir)
         wired = args.data_dir / "campus-gateway.yaml"
         wired.write_text(yaml.safe_dump(gateway_campus(load_campus_doc(campus_file), args.data_dir),
