@@ -90,10 +90,10 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     process = GatewayProcess(settings)
-    process.start()
     try:
+        process.start()
         stop.wait()
-    finally:
+    finally:  # also when start fails half-way: every thread, port and socket it opened is closed
         process.stop()
     return 0
 
