@@ -168,7 +168,10 @@ class GatewayProcess:
             for name in sorted(changed):
                 self._close(name)
                 if name in buses:
-                    self._open(view, *buses[name])
+                    try:
+                        self._open(view, *buses[name])
+                    except Exception:  # one bad bus never keeps the others from being read
+                        log.exception("bus not started; the others run", extra={"bus": name})
 
     def _open(self, view: GatewayView, bus: Bus, devices: tuple[Device, ...]) -> None:
         buffer = self._buffer()
