@@ -186,7 +186,9 @@ class MqttPublisher:
 
         def connected(c: paho.Client, u: object, f: object, reason: object, p: object) -> None:
             if getattr(reason, "is_failure", False):
-                log.warning("mqtt connect refused", extra={"reason": str(reason)})
+                log.warning("mqtt connect refused: check [mqtt] username and password (meterwatch credentials "
+                            "issue ID) and the broker's ACL", extra={"reason": str(reason),
+                                                                     "username": settings.username})
                 return
             self._connected.set()
             on_connected()
