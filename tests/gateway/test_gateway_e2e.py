@@ -126,9 +126,10 @@ def field(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Field]:
     clock = SimClock()
     sim = SimulatedGateway(doc, GW, now=clock, mqtt_url=broker.url, answer_delay_s=0.02)
     broker.start()
-    service = IngestService(data_dir=tmp / "server", mqtt=MqttSettings(url=broker.url, client_id="e2e-ingest"),
-                            store=StoreSettings(), ingest=IngestSettings(retry_max_s=2.0), campus=campus)
+    service: IngestService | None = None
     try:
+        service = IngestService(data_dir=tmp / "server", mqtt=MqttSettings(url=broker.url, client_id="e2e-ingest"),
+                                store=StoreSettings(), ingest=IngestSettings(retry_max_s=2.0), campus=campus)
         service.start()
         assert service.mqtt is not None
         assert service.mqtt.wait_connected(10)
@@ -136,7 +137,8 @@ def field(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Field]:
         yield Field(tmp, broker, campus_file, service, sim, clock, {d.id: d.kind for d in campus.devices})
     finally:
         sim.stop()
-        service.stop()
+        if service is not None:
+            service.stop()
         broker.stop()
 
 
