@@ -15,6 +15,7 @@ from cli import (
     credentials,
     deploy,
     devices,
+    gateway,
     grafana,
     ingest,
     meters,
@@ -26,7 +27,7 @@ from cli import (
 )
 
 GROUPS = (serve, simulate, rules, devices, credentials, deploy, grafana, alerts, ingest, tokens, report, bulletin,
-          meters)
+          meters, gateway)
 
 EPILOG = """examples:
   meterwatch demo                                   # everything in one process, sample campus, http://127.0.0.1:8000

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import os
+import signal
+import subprocess
+import sys
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import uvicorn
@@ -20,7 +26,7 @@ from campus.db import DataDir, private_dir
 from campus.logs import LOG_FILE_ENV, setup_logging
 from campus.model import load_campus, load_sites
 from ingest.service import IngestService
-from simulators.model import Simulation
+from simulators.model import Publication, Simulation
 
 log = logging.getLogger("meterwatch")
 # alerts to look at on the first screen: a night leak (critical), drinking water out of GB 5749 (red on the
@@ -28,6 +34,45 @@ log = logging.getLogger("meterwatch")
 DEMO_FAULTS = ["water_leak", "ph_excursion", "over_budget", "dorm_appliance"]
 MIN_BACKFILL_DAYS = 35
 BACKFILL_BATCH = 96  # readings a message while backfilling: a day of a 15-minute meter, as a gateway sends a backlog
+
+
+# demo --gateway: the first canteen's meters on a simulated RS-485 line, read by the real gateway process
+DEMO_GATEWAY = "gw-canteen-1"
+DEMO_METERS = {"c1-elec": {"protocol": "dlt645", "address": "000000000101"},
+               "c1-water": {"protocol": "cjt188", "address": "00000001020000"},
+               "c1-gas": {"protocol": "cjt188", "address": "00000001030000"}}
+DEMO_SILENT = "c1-gas"  # does not answer: the first screen shows it, with the reason
+
+
+def gateway_campus(doc: dict[str, Any], data_dir: Path) -> dict[str, Any]:
+    """The campus with :data:`DEMO_GATEWAY`'s meters on one RS-485 bus (a pty linked at DATA_DIR/ttyDEMO0)."""
+    doc = copy.deepcopy(doc)
+    for gw in doc["gateways"]:
+        if gw["id"] == DEMO_GATEWAY:
+            gw["buses"] = [{"name": "rs485-1", "serial": str(data_dir.resolve() / "ttyDEMO0")}]
+    for dev in doc["devices"]:
+        if dev["id"] in DEMO_METERS:
+            dev["meter"] = {"bus": "rs485-1", **DEMO_METERS[dev["id"]]}
+    return doc
+
+
+class WithoutMeters(Simulation):
+    """The simulated campus without the meters a real gateway reads (they publish through it instead)."""
+
+    skip: frozenset[str] = frozenset(DEMO_METERS)
+
+    def publications(self) -> Iterator[Publication]:
+        return (p for p in super().publications() if p.device not in self.skip)
+
+
+def start_gateway(data_dir: Path, campus_file: Path, mqtt_url: str) -> subprocess.Popen[bytes]:
+    """``meterwatch gateway`` as a child process, with a config written to DATA_DIR/gateway/gateway.toml."""
+    home = private_dir(data_dir / "gateway")
+    config = home / "gateway.toml"
+    config.write_text(f'data_dir = "{home.resolve()}"\n[mqtt]\nurl = "{mqtt_url}"\n[campus]\n'
+                      f'file = "{campus_file.resolve()}"\n[gateway]\nid = "{DEMO_GATEWAY}"\n'
+                      "backfill_days = 62\nbackfill_per_read = 62\n", encoding="utf-8")  # every freeze at once
+    return subprocess.Popen([sys.executable, "-m", "cli", "gateway", "--config", str(config)])  # noqa: S603 - ours
 
 
 def backfill_days(now: datetime) -> float:
@@ -108,6 +153,20 @@ def run_demo(args: argparse.Namespace) -> int:
     from simulators.publisher import publish
 
     campus_file = args.campus or sample_campus()
+    if args.gateway:  # the same campus, the canteen's meters linked to a bus of their gateway
+        import yaml
+
+        from campus.errors import ConfigError
+
+        if args.campus is not None:
+            raise ConfigError("--gateway wires the sample campus's first canteen to a simulated RS-485 line; "
+                              "leave out --campus (your own campus: meterwatch meters simulate and meterwatch gateway)")
+
+        private_dir(args.data_dir)
+        wired = args.data_dir / "campus-gateway.yaml"
+        wired.write_text(yaml.safe_dump(gateway_campus(load_campus_doc(campus_file), args.data_dir),
+                                        allow_unicode=True, sort_keys=False), encoding="utf-8")
+        campus_file = wired
     mqtt_port = free_port("127.0.0.1", args.mqtt_port)
     smtp_port = free_port("127.0.0.1", 0)
     data_dir: Path = args.data_dir
@@ -135,8 +194,16 @@ def run_demo(args: argparse.Namespace) -> int:
     now = datetime.now(tz)
     days = args.days if args.days is not None else backfill_days(now)
     faults = [] if args.fault == ["none"] else args.fault or DEMO_FAULTS
-    sim = Simulation(doc, start=now - timedelta(days=days), end=now + timedelta(days=365), seed=args.seed,
-                     faults=faults)
+    sim = (WithoutMeters if args.gateway else Simulation)(
+        doc, start=now - timedelta(days=days), end=now + timedelta(days=365), seed=args.seed, faults=faults)
+    meters, gateway = None, None
+    if args.gateway:  # simulated meters → the real gateway process → the broker
+        from simulators.meters import SimulatedGateway
+
+        meters = SimulatedGateway(doc, DEMO_GATEWAY, seed=args.seed)
+        meters.start()
+        meters.meter(DEMO_SILENT).no_answer(True)
+        gateway = start_gateway(data_dir, campus_file, f"mqtt://127.0.0.1:{mqtt_port}")
     stop, caught_up = threading.Event(), threading.Event()
     published = Counter()
     sim_thread = threading.Thread(target=publish, args=(sim, f"mqtt://127.0.0.1:{mqtt_port}"),
@@ -156,6 +223,9 @@ def run_demo(args: argparse.Namespace) -> int:
   HTTP API                  {base}/api/v1/devices   ·   docs {base}/docs   ·   health {base}/api/v1/health
   alerts                    {base}/api/v1/alerts   ·   rules {base}/api/v1/rules
   injected faults           {', '.join(faults) or 'none'}   (--fault NAME, or --fault none)
+  field gateway 现场网关     {f"{DEMO_GATEWAY} reads {', '.join(DEMO_METERS)} on a simulated RS-485 line "
+                             f"({data_dir / 'ttyDEMO0'}); {DEMO_SILENT} does not answer"
+                             if args.gateway else 'off (--gateway)'}
   e-mail to whoever is on duty (sample roster) lands in {data_dir / 'mailbox'}/*.eml
   logs                      {'this terminal (--verbose)' if args.verbose else log_file}
   try: curl -H "Authorization: Bearer {token}" {base}/api/v1/consumption?group_by=building
@@ -168,6 +238,15 @@ Ctrl-C to stop.""", flush=True)
         uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", **server_options(settings))
     finally:
         stop.set()
+        if gateway is not None:
+            gateway.send_signal(signal.SIGTERM)
+            try:
+                gateway.wait(30)
+            except subprocess.TimeoutExpired:
+                gateway.kill()
+                gateway.wait(5)
+        if meters is not None:
+            meters.stop()
         sim_thread.join(10)
         terminal.join(5)
         if alerts is not None:

@@ -20,6 +20,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                                                           "meterwatch.log; the terminal shows progress and status)")
     d.add_argument("--campus", type=Path, default=None, help="campus YAML (default: the sample campus)")
     d.add_argument("--seed", type=int, default=1)
+    d.add_argument("--gateway", action="store_true",
+                   help="read the first canteen's meters through the real gateway process: simulated DL/T 645 and "
+                        "CJ/T 188 meters on an RS-485 line (a pty) → meterwatch gateway → broker → meterwatch; "
+                        "its gas meter does not answer")
     d.add_argument("--fault", action="append", default=[], metavar="NAME",
                    help="inject a fault (see simulate --list-faults); default water_leak, ph_excursion, over_budget "
                         "and dorm_appliance; "

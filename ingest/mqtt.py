@@ -158,3 +158,65 @@ def shut(client: paho.Client, *, clean: bool = True) -> None:
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.close()
+
+
+class MqttPublisher:
+    """A publishing client with a Last Will (the field gateway's): QoS 1, a fixed client id, and a callback
+    with the message id of each PUBACK, so the caller deletes what it sent only once the broker has it.
+
+    paho keeps unacknowledged QoS 1 messages and sends them again (DUP) after a reconnect, under the same
+    message id: an id handed out by :meth:`publish` is answered by ``on_acked`` once, whenever that is."""
+
+    def __init__(self, settings: MqttSettings, *, will: tuple[str, bytes] | None,
+                 on_connected: Callable[[], None], on_acked: Callable[[int], None],
+                 on_disconnected: Callable[[str], None] | None = None) -> None:
+        self.settings = settings
+        self._connected = threading.Event()
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=settings.client_id,
+                             protocol=paho.MQTTv311, clean_session=True)
+        if settings.username:
+            pw = settings.password.get_secret_value() if settings.password else None
+            client.username_pw_set(settings.username, pw)
+        if will is not None:
+            client.will_set(will[0], will[1], qos=1, retain=True)
+        _tls(client, settings)
+        client.reconnect_delay_set(1, 10)
+        client.max_inflight_messages_set(100)
+        client.max_queued_messages_set(0)
+
+        def connected(c: paho.Client, u: object, f: object, reason: object, p: object) -> None:
+            if getattr(reason, "is_failure", False):
+                log.warning("mqtt connect refused: check [mqtt] username and password (meterwatch credentials "
+                            "issue ID) and the broker's ACL", extra={"reason": str(reason),
+                                                                     "username": settings.username})
+                return
+            self._connected.set()
+            on_connected()
+
+        def disconnected(c: paho.Client, u: object, f: object, reason: object, p: object) -> None:
+            self._connected.clear()
+            if on_disconnected is not None:
+                on_disconnected(str(reason))
+
+        client.on_connect = connected
+        client.on_disconnect = disconnected
+        client.on_publish = lambda c, u, mid, reason, p: on_acked(mid)
+        self._client = client
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> int:
+        """Hand a QoS 1 message to paho; its message id (``on_acked`` is called with it on PUBACK)."""
+        return int(self._client.publish(topic, payload, qos=1, retain=retain).mid)
+
+    def start(self) -> None:
+        self._client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s)
+        self._client.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def stop(self, *, clean: bool = True) -> None:
+        shut(self._client, clean=clean)
