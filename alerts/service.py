@@ -194,8 +194,7 @@ class AlertService:
             engine = self.engines.get(site)
             if engine is not None:
                 self._apply(site, engine.health(device, health), now, updates.setdefault(site, {}))
-        if d.status is not None:
-            (site, device), online = d.status
+        for (site, device), online in d.statuses:
             engine = self.engines.get(site)
             if engine is not None:
                 self._apply(site, engine.status(device, online, msg.received_ms), now, updates.setdefault(site, {}))

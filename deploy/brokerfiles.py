@@ -136,6 +136,8 @@ def render(broker: BrokerSettings, campuses: Campus | list[Campus], hashes: dict
         passwd.append(f"{who}:{hashes[who]}")
         acl.append(f"user {who}")
         site = f"{prefix}/{site_id}"
+        if all(dev.id != who for dev in devices):  # a gateway: its own status (Last Will) speaks for its devices
+            acl.append(f"topic write {site}/{who}/status")
         for dev in sorted(devices, key=lambda d: d.id):
             acl += [f"topic write {site}/{dev.id}/{channel}" for channel in CHANNELS]
         for topics in dtus.get(who, []):  # its buses carried over MQTT: it reads the answers, writes the requests

@@ -49,7 +49,8 @@ class Inbound(NamedTuple):
 class Decoded:
     readings: list[Reading] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
-    status: tuple[tuple[str, str], bool] | None = None  # ((site, device), online)
+    statuses: list[tuple[tuple[str, str], bool]] = field(default_factory=list)  # ((site, device), online): one,
+    # or every device of a gateway whose own status (its Last Will) this is
     health: tuple[tuple[str, str], Health] | None = None  # ((site, device), the gateway's last poll of it)
     positions: list[int] = field(default_factory=list)  # each reading's item index in its payload
 
@@ -77,11 +78,27 @@ def decode(msg: Inbound, registry: Registry, prefix: str, limits: Limits = DEFAU
         return _refused(msg, failure(exc))
 
 
+def _gateway_devices(registry: Registry, site: str, gateway: str) -> list[str] | None:
+    """The devices a gateway of ``site`` publishes for (None: no such gateway there)."""
+    campus = registry.campuses.get(site)
+    if campus is None or not any(g.id == gateway for g in campus.gateways):
+        return None
+    return [d.id for d in campus.devices if d.gateway == gateway]
+
+
 def _decode(msg: Inbound, registry: Registry, prefix: str, limits: Limits) -> Decoded:
     try:
         topic, tags = registry.resolve(msg.topic, prefix)
     except PayloadError as exc:
         return _refused(msg, exc.reason)
+    if tags is None and topic.channel is Channel.STATUS:
+        served = _gateway_devices(registry, topic.site, topic.device)
+        if served is not None:  # a gateway's own status, its Last Will: it speaks for every device it reads
+            try:
+                online = parse_status(msg.payload)
+            except PayloadError as exc:
+                return _refused(msg, exc.reason)
+            return Decoded(statuses=[((topic.site, dev), online) for dev in served])
     if tags is None:
         elsewhere = [c.site.id for c, _ in registry.locate(topic.device)]
         if elsewhere:
@@ -92,7 +109,7 @@ def _decode(msg: Inbound, registry: Registry, prefix: str, limits: Limits) -> De
                              f"this dead letter")
     if topic.channel is Channel.STATUS:
         try:
-            return Decoded(status=((topic.site, topic.device), parse_status(msg.payload)))
+            return Decoded(statuses=[((topic.site, topic.device), parse_status(msg.payload))])
         except PayloadError as exc:
             return _refused(msg, exc.reason)
     if topic.channel is Channel.HEALTH:

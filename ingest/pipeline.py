@@ -174,8 +174,8 @@ class Pipeline:
             for r in readings:
                 if r.ts > seen.get((r.site, r.device), 0):
                     seen[(r.site, r.device)] = r.ts
-            statuses = {d.status[0]: (d.status[1], m.received_ms) for m, d in zip(batch, decoded, strict=True)
-                        if d.status is not None}
+            statuses = {key: (online, m.received_ms) for m, d in zip(batch, decoded, strict=True)
+                        for key, online in d.statuses}
             health = {d.health[0]: d.health[1] for d in decoded if d.health is not None}
             stored = [(r.site, r.device, r.ts) for r in readings] if self.spool.depth == 0 else []
             self.presence.record(seen, statuses, stored, health)
@@ -317,8 +317,8 @@ class Pipeline:
                 raise PayloadError(next(iter(rejected.values())))
             self._stored(decoded.readings)
             now = time.time_ns() // 1_000_000
-            if decoded.status is not None:
-                self.presence.record({}, {decoded.status[0]: (decoded.status[1], now)})
+            if decoded.statuses:
+                self.presence.record({}, {key: (online, now) for key, online in decoded.statuses})
             if decoded.health is not None:
                 self.presence.record({}, {}, health={decoded.health[0]: decoded.health[1]})
             self.dead_letters.mark_replayed(letter_id, now)

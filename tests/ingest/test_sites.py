@@ -110,3 +110,24 @@ def test_a_data_directory_from_before_sites_is_carried_over(tmp_path: Path) -> N
     assert [(s.ts, s.values.get("energy_kwh")) for s in got] == [(1000, 12.5)]
     for part in (store, presence, registry):
         part.close()
+
+
+def test_a_gateways_own_status_speaks_for_each_of_its_devices(tmp_path: Path) -> None:
+    """The field gateway's Last Will is on its own topic, {prefix}/{site}/{gateway}/status: each device it reads
+    is then offline (and online again when it says so); a status for an id that is neither is a dead letter."""
+    pipeline = Pipeline.open(tmp_path, StoreSettings(), IngestSettings(), "campus")
+    try:
+        pipeline.registry.seed_all(load_sites(SAMPLE))
+        served = sorted(d.id for d in pipeline.registry.site("yucai").devices if d.gateway == "gw-canteen-1")
+        assert served
+        pipeline.commit([Inbound("campus/yucai/gw-canteen-1/status", b"offline", 1_790_000_000_000),
+                         Inbound("campus/yucai/gw-nowhere/status", b"offline", 1_790_000_000_000)])
+        presence = pipeline.presence.of_site("yucai")
+        assert {d: presence[d].online for d in served} == dict.fromkeys(served, False)
+        assert "gw-canteen-1" not in presence
+        assert [letter.topic for letter in pipeline.dead_letters.list()] == ["campus/yucai/gw-nowhere/status"]
+        pipeline.commit([Inbound("campus/yucai/gw-canteen-1/status", b"online", 1_790_000_001_000)])
+        presence = pipeline.presence.of_site("yucai")
+        assert {d: presence[d].online for d in served} == dict.fromkeys(served, True)
+    finally:
+        pipeline.close()
