@@ -59,6 +59,7 @@ export const T = {
   water_title: ["水质 (各用途按其限值)", "Water quality (each use against its own limits)"],
   alerts_title: ["未关闭告警", "Open alerts"],
   silent_title: ["离线或数据中断的设备", "Offline or silent devices"],
+  not_answering: ["{n} 块表上次轮询没有读到", "Meters not read at their last poll: {n}"],
   none: ["无", "None"],
   last_data: ["最后数据", "last data"],
   never: ["从未", "never"],

@@ -12,6 +12,7 @@ const KINDS = ["electricity", "water", "gas"];
 
 export async function showOverview(section) {
   section.innerHTML = `
+    <div id="not-answering"></div>
     <div class="kpis" id="kpis"></div>
     <div class="grid">
       <article class="card wide"><h3>${t("load_title")} <small>${t("load_unit")}</small></h3>
@@ -34,7 +35,17 @@ export async function showOverview(section) {
   kpis(site, clock, open.length);
   loadCurve(site[0], clock);
   await Promise.all([departments(now, clock), topConsumers(now, clock), waterBoard(), Promise.resolve(openAlerts(open))]);
+  notAnswering();
   silent(now);
+}
+
+// meters their gateway could not read at its last poll: on top of the first screen, with the gateway's reason
+function notAnswering() {
+  const list = state.devices.filter((d) => d.health && !d.health.ok);
+  $("#not-answering").innerHTML = list.length ? `<div class="notice not-answering" role="status">` +
+    `<b>${t("not_answering").replace("{n}", list.length)}</b><ul class="plain">` + list.map((d) =>
+      `<li data-device="${esc(d.id)}"><a href="#device/${esc(d.id)}">${named(d.name, d.id)}</a> ` +
+      `<small>${healthLine(d.health, true)}</small></li>`).join("") + "</ul></div>" : "";
 }
 
 function dayBuckets(body, day) {  // the site's hourly buckets of one day ("YYYY-MM-DD" at the site), by hour
@@ -141,7 +152,7 @@ function openAlerts(open) {
 }
 
 function silent(now) {
-  const list = state.devices.filter((d) => d.status === "offline" || !d.last_seen ||
+  const list = state.devices.filter((d) => d.status === "offline" || !d.last_seen || (d.health && !d.health.ok) ||
     now - new Date(d.last_seen) > 3 * d.interval_s * 1000);
   const c = state.campus;
   $("#silent").innerHTML = list.map((d) => `<li data-device="${esc(d.id)}"><a href="#device/${esc(d.id)}">` +
