@@ -133,17 +133,9 @@ def _scan(buf: bytes) -> frames.Scan[Frame]:
         return frames.Scan(frames.NOISE)
     if len(buf) < 11:
         return frames.Scan(frames.NEED)
-    size = buf[10]
-    if size > MAX_DATA:
-        return frames.Scan(frames.BAD, 11, reason=f"length L={size} is over {MAX_DATA} (CJ/T 188: L ≤ 64H)")
-    total = 13 + size
-    if len(buf) < total:
-        return frames.Scan(frames.NEED)
-    if buf[total - 1] != END:
-        return frames.Scan(frames.BAD, total, reason=f"no end byte 16 where L={size} says the frame ends")
-    if checksum(buf[:total - 2]) != buf[total - 2]:
-        return frames.Scan(frames.BAD, total, reason=f"checksum error: CS is {buf[total - 2]:02X}, "
-                                                     f"the bytes sum to {checksum(buf[:total - 2]):02X}")
+    total = frames.sized(buf, 10, MAX_DATA, "CJ/T 188: L ≤ 64H", END)
+    if isinstance(total, frames.Scan):
+        return total
     frame = Frame(buf[1], buf[2:9][::-1].hex().upper(), buf[9], bytes(buf[11:total - 2]))
     return frames.Scan(frames.OK, total, frame)
 

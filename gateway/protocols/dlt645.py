@@ -146,17 +146,9 @@ def _scan(buf: bytes) -> frames.Scan[Frame]:
         return frames.Scan(frames.NOISE)
     if len(buf) < 10:
         return frames.Scan(frames.NEED)
-    size = buf[9]
-    if size > MAX_DATA:
-        return frames.Scan(frames.BAD, 10, reason=f"length L={size} is over {MAX_DATA} (DL/T 645: 读数据时L≤200)")
-    total = 12 + size
-    if len(buf) < total:
-        return frames.Scan(frames.NEED)
-    if buf[total - 1] != END:
-        return frames.Scan(frames.BAD, total, reason=f"no end byte 16 where L={size} says the frame ends")
-    if checksum(buf[:total - 2]) != buf[total - 2]:
-        return frames.Scan(frames.BAD, total, reason=f"checksum error: CS is {buf[total - 2]:02X}, "
-                                                     f"the bytes sum to {checksum(buf[:total - 2]):02X}")
+    total = frames.sized(buf, 9, MAX_DATA, "DL/T 645: 读数据时L≤200", END)
+    if isinstance(total, frames.Scan):
+        return total
     frame = Frame(buf[1:7][::-1].hex().upper(), buf[8], bytes((b - OFFSET) & 0xFF for b in buf[10:total - 2]))
     return frames.Scan(frames.OK, total, frame)
 

@@ -13,7 +13,7 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 MAX_BUFFER = 4096
 """Bytes a deframer holds at most (a DL/T 645 or CJ/T 188 frame is at most ~270 bytes, RTU 256)."""
@@ -75,6 +75,24 @@ class Scan(NamedTuple, Generic[T]):
 
 
 Scanner = Callable[[bytes], "Scan[T]"]
+
+
+def sized(buf: bytes, length_at: int, max_data: int, rule: str, end: int = 0x16) -> Scan[Any] | int:
+    """The checks DL/T 645 and CJ/T 188 frames share once their header is in: the length byte L at ``length_at``
+    (at most ``max_data``, by ``rule``), then L data bytes, the checksum of everything before it and the end
+    byte. A :class:`Scan` that says NEED or BAD, or the frame's whole length when it holds together."""
+    size = buf[length_at]
+    if size > max_data:
+        return Scan(BAD, length_at + 1, reason=f"length L={size} is over {max_data} ({rule})")
+    total = length_at + 3 + size
+    if len(buf) < total:
+        return Scan(NEED)
+    if buf[total - 1] != end:
+        return Scan(BAD, total, reason=f"no end byte {end:02X} where L={size} says the frame ends")
+    if checksum(buf[:total - 2]) != buf[total - 2]:
+        return Scan(BAD, total, reason=f"checksum error: CS is {buf[total - 2]:02X}, "
+                                       f"the bytes sum to {checksum(buf[:total - 2]):02X}")
+    return total
 
 
 class Deframer(Generic[T]):
