@@ -83,8 +83,8 @@ def run(args: argparse.Namespace) -> int:
     from campus.logs import setup_logging
     from gateway.process import GatewayProcess
 
-    os.umask(0o077)
-    settings = _settings(args)
+    settings = _settings(args)  # a wrong config is said before this process changes anything of its own
+    os.umask(0o077)  # whatever the running gateway creates (its buffer) is the service's alone
     setup_logging(settings.log_level)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

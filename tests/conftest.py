@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -10,6 +11,17 @@ import pytest
 from tests.support.paths import SAMPLE
 from tests.support.servers import Influx, Mosquitto
 from tests.support.stack import Stack, build_stack
+
+
+@pytest.fixture(autouse=True)
+def _umask_kept() -> Iterator[None]:
+    """A command run in-process must not leave the test process's umask changed (the services set 077 when they
+    run): every later test would then write files with other modes. Such a test fails here, and is put right."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield
+    after = os.umask(before)
+    assert after == before, f"this test left the process umask at {after:04o} (was {before:04o})"
 
 
 @pytest.fixture
