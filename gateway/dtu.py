@@ -2,7 +2,8 @@
 
 - :class:`ListenLink`: DTUs dial in to the gateway's ``listen`` address and first send their registration packet
   (注册包); heartbeats (心跳包) between the bus bytes are dropped;
-- :class:`MqttLink`: a 4G DTU that carries the bus bytes over MQTT (requests to ``down``, answers on ``up``).
+- :class:`MqttLink`: a 4G DTU that carries the bus bytes over MQTT (requests to ``down``, answers on ``up``),
+  over the gateway process's one broker connection (:class:`MqttChannel`).
 
 The rules of every link (errors in words, bounded waits, dropped input) are ``gateway.links``'s.
 """
