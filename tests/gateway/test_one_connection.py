@@ -187,12 +187,12 @@ def test_dtu_traffic_on_the_publishers_connection_never_touches_its_pubacks(tmp_
         assert client.wait_connected(10)
         field.open()
         assert field.wait_ready(10)
-        for _ in range(15):
+        for _ in range(5):
             answer = field.read(device)
             buffer.add_many([(device.id, answer.at_ms, answer.values)], last_ok=True)
             publisher.wake()
         wait_for(lambda: publisher.wait_drained(0.1), 15, "every reading acknowledged")
-        assert publisher.acked == 15
+        assert publisher.acked == 5
         assert not publisher._early  # noqa: SLF001 - no DTU message id waits to be taken for a reading's
         assert client.subscriptions == ["dtu/dtu-a/up"]
 
