@@ -46,7 +46,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     s = steps.add_parser("scan", help="find what is on a bus; print lines to paste into the campus file",
                          description="扫描总线 / scan a bus: DL/T 645 read-address (one meter on the bus) and a probe "
                                      "of --address values; CJ/T 188 the broadcast address; Modbus a unit-id scan. "
-                                     "Prints a device line per meter found, ready for the campus file.")
+                                     "Prints a device line per meter found, ready for the campus file. "
+                                     "总线经 MQTT 的 4G DTU 时，先停网关进程 / on a bus behind a 4G DTU over MQTT, "
+                                     "stop `meterwatch gateway` first: both log in as the gateway's account, and the "
+                                     "broker (username = client id) lets each take the other's place.")
     s.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="the gateway's TOML config")
     s.add_argument("--bus", required=True, help="the bus's name in the campus file")
     s.add_argument("--protocol", choices=["dlt645", "dlt645_1997", "cjt188", "modbus"], default=None,
@@ -58,7 +61,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
     r = steps.add_parser("read", help="read one meter once; print what it answered, raw and decoded",
                          description="读表 / read one meter once and print the frames sent and received (hex) and the "
-                                     "values decoded, for commissioning with a laptop in the distribution room.")
+                                     "values decoded, for commissioning with a laptop in the distribution room. "
+                                     "总线经 MQTT 的 4G DTU 时，先停网关进程 / on a bus behind a 4G DTU over MQTT, "
+                                     "stop `meterwatch gateway` first: both log in as the gateway's account, and the "
+                                     "broker (username = client id) lets each take the other's place.")
     r.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="the gateway's TOML config")
     r.add_argument("--bus", required=True, help="the bus's name in the campus file")
     r.add_argument("--meter", required=True, metavar="ADDRESS",

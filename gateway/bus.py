@@ -35,7 +35,7 @@ from campus.errors import ConfigError
 from campus.model import SERIAL_DEFAULTS, Bus, Device
 from campus.model import Protocol as MeterProtocol
 from gateway import reading
-from gateway.dtu import ListenLink, MqttLink
+from gateway.dtu import ListenLink, MqttChannel, MqttLink
 from gateway.links import Link, LinkDown, SerialLink, TcpLink, serial_settings
 from gateway.protocols import dlt645, modbus
 from gateway.protocols.frames import Garbled
@@ -85,8 +85,9 @@ class _Missed(Exception):  # noqa: N818 - a try's outcome inside ask(), never se
 
 
 def _link_for(bus: Bus, protocols: Sequence[MeterProtocol], *, mqtt: MqttSettings | None = None,
-              client_id: str = "meterwatch-gateway") -> Link:
-    """The byte link for a bus (not for ``modbus_tcp``, which pymodbus reaches itself)."""
+              client_id: str = "meterwatch-gateway", channel: MqttChannel | None = None) -> Link:
+    """The byte link for a bus (not for ``modbus_tcp``, which pymodbus reaches itself). An MQTT bus runs over
+    ``channel`` when given (the process's one connection), else over a connection of its own as ``client_id``."""
     way = bus.way
     if way == "serial":
         baud, parity = serial_settings(bus, protocols)
@@ -96,9 +97,9 @@ def _link_for(bus: Bus, protocols: Sequence[MeterProtocol], *, mqtt: MqttSetting
     if way == "listen":
         return ListenLink(bus)
     if way == "mqtt":
-        if mqtt is None:
+        if mqtt is None and channel is None:
             raise ConfigError(f"bus {bus.name!r} is reached over MQTT: the gateway needs an [mqtt] section")
-        return MqttLink(bus, mqtt, client_id)
+        return MqttLink(bus, mqtt, client_id, channel=channel)
     raise ConfigError(f"bus {bus.name!r}: a {way} bus has no byte link")
 
 
@@ -107,6 +108,8 @@ class FieldBus:
 
     ``zone``: the site's time zone (``campus.site.timezone``), in which the meters' clocks tell their freeze times.
     ``mqtt``: the broker settings, for a bus reached through a 4G DTU over MQTT (its client id gets ``-BUS``).
+    ``channel``: an MQTT connection to borrow for such a bus instead of opening one of its own (the gateway
+    process hands its publisher's: one connection per account, see ``gateway.dtu.MqttChannel``).
     ``protocols``: what is spoken on the bus (default: its devices' protocols; commissioning names one).
     ``link``: a byte link to use instead of the one the bus's way makes (tests, tools).
     ``gap_s``: the silence kept before each request, for an adapter or DTU that needs more than the protocol's
@@ -115,7 +118,7 @@ class FieldBus:
     def __init__(self, gateway_id: str, bus: Bus, devices: Sequence[Device], *,
                  mqtt: MqttSettings | None = None, zone: str = "Asia/Shanghai",
                  protocols: Sequence[MeterProtocol] | None = None, link: Link | None = None,
-                 gap_s: float | None = None) -> None:
+                 gap_s: float | None = None, channel: MqttChannel | None = None) -> None:
         self.gateway_id = gateway_id
         self.bus = bus
         self.name = bus.name
@@ -137,7 +140,8 @@ class FieldBus:
             self.baud = 0
         else:
             client_id = f"{mqtt.client_id if mqtt else gateway_id}-{bus.name}"
-            self._link = link if link is not None else _link_for(bus, protocols, mqtt=mqtt, client_id=client_id)
+            self._link = link if link is not None else _link_for(bus, protocols, mqtt=mqtt, client_id=client_id,
+                                                                 channel=channel)
             if bus.way == "serial":
                 self.baud = serial_settings(bus, protocols)[0]
             else:  # the DTU's own serial side, for gaps and wire times: the protocols' convention

@@ -2,7 +2,8 @@
 
 - :class:`ListenLink`: DTUs dial in to the gateway's ``listen`` address and first send their registration packet
   (注册包); heartbeats (心跳包) between the bus bytes are dropped;
-- :class:`MqttLink`: a 4G DTU that carries the bus bytes over MQTT (requests to ``down``, answers on ``up``).
+- :class:`MqttLink`: a 4G DTU that carries the bus bytes over MQTT (requests to ``down``, answers on ``up``),
+  over the gateway process's one broker connection (:class:`MqttChannel`).
 
 The rules of every link (errors in words, bounded waits, dropped input) are ``gateway.links``'s.
 """
@@ -16,13 +17,14 @@ import select
 import socket
 import threading
 import time
+from collections.abc import Callable
+from typing import Protocol
 
 from campus.errors import ConfigError
 from campus.model import Bus
 from gateway.links import MAX_BUFFER, LinkDown, PacketFilter, drain, host_port, packet, recv_by
 from ingest.config import MqttSettings
-from ingest.decode import Inbound
-from ingest.mqtt import MqttSource
+from ingest.mqtt import MqttPublisher
 
 log = logging.getLogger("meterwatch.gateway.dtu")
 
@@ -247,57 +249,90 @@ def _close_fd(fd: int) -> None:
         os.close(fd)
 
 
+class MqttChannel(Protocol):
+    """An MQTT connection the bus borrows (``ingest.mqtt.MqttChannel``, the gateway publisher's): one connection
+    per gateway process, because a broker that uses the username as the client id (``use_username_as_clientid``,
+    as ``meterwatch deploy mosquitto`` writes it) lets a second connection of the same account take the first
+    one's place."""
+
+    @property
+    def connected(self) -> bool: ...
+    def subscribe(self, topic: str, on_message: Callable[[str, bytes], None]) -> None: ...
+    def unsubscribe(self, topic: str) -> None: ...
+    def wait_subscribed(self, topic: str, timeout_s: float) -> bool: ...
+    def publish(self, topic: str, payload: bytes, timeout_s: float = 5.0) -> None: ...
+
+
+def _nothing(*_: object) -> None:
+    return None
+
+
 class MqttLink:
     """A 4G DTU that carries the bus bytes over MQTT: requests are published QoS 1 to ``down``, the answer's bytes
     arrive on ``up`` (in as many messages as the DTU cuts them into; the bus's ``heartbeat`` messages dropped).
-    Connects through ``ingest.mqtt``."""
 
-    def __init__(self, bus: Bus, settings: MqttSettings, client_id: str) -> None:
+    Over ``channel`` when one is given (the gateway process's own connection: ``up`` is subscribed on open and
+    unsubscribed on close); else over a connection of its own (client id ``client_id``), made with ``ingest.mqtt``
+    on open and closed on close — for one-off commands (``meterwatch gateway scan/read``), which must not run
+    while the gateway process runs as the same account: the broker would let them take each other's place."""
+
+    def __init__(self, bus: Bus, settings: MqttSettings | None, client_id: str = "meterwatch-gateway", *,
+                 channel: MqttChannel | None = None) -> None:
         if bus.mqtt is None:
             raise ConfigError(f"bus {bus.name!r} is not an mqtt bus")
+        if settings is None and channel is None:
+            raise ConfigError(f"bus {bus.name!r} is reached over MQTT: the gateway needs an [mqtt] section")
         self.up, self.down = bus.mqtt.up, bus.mqtt.down
-        self.settings = settings.model_copy(update={"client_id": client_id})
+        self.settings = settings.model_copy(update={"client_id": client_id}) if settings is not None else None
+        self.where = f"{settings.host}:{settings.port}" if settings is not None else "the broker"
+        self._shared = channel
         self._stream = PacketFilter([packet(bus.heartbeat)] if bus.heartbeat else [])  # a DTU's heartbeat messages
         self._cond = threading.Condition()
         self._buf = bytearray()
-        self._source: MqttSource | None = None
+        self._own: MqttPublisher | None = None
+        self._channel: MqttChannel | None = None
         self._overflow = 0
 
     def open(self) -> None:
-        if self._source is not None:
+        if self._channel is not None:
             return
-        source = MqttSource(self.settings, self._arrived)
-        source.filters = [self.up]  # the DTU's answers, not readings
-        source.start()
-        self._source = source
+        channel = self._shared
+        if channel is None:
+            assert self.settings is not None  # noqa: S101 - __init__ refuses neither
+            own = MqttPublisher(self.settings, will=None, on_connected=_nothing, on_acked=_nothing)
+            own.start()
+            self._own, channel = own, own.channel
+        channel.subscribe(self.up, self._arrived)  # the DTU's answers, not readings
+        self._channel = channel
 
     def wait_ready(self, timeout_s: float) -> bool:
         """True once subscribed to ``up`` (within ``timeout_s``)."""
-        return self._source is not None and self._source.wait_connected(timeout_s)
+        channel = self._channel
+        return channel is not None and channel.wait_subscribed(self.up, timeout_s)
 
-    def _arrived(self, msg: Inbound) -> None:
+    def _arrived(self, topic: str, payload: bytes) -> None:
         with self._cond:
-            payload = self._stream.feed(msg.payload) + self._stream.flush()  # a message is whole: nothing held
-            if len(self._buf) + len(payload) > MAX_BUFFER:
+            data = self._stream.feed(payload) + self._stream.flush()  # a message is whole: nothing held
+            if len(self._buf) + len(data) > MAX_BUFFER:
                 self._overflow += 1
                 self._buf.clear()
-            self._buf += payload
+            self._buf += data
             self._cond.notify_all()
-        if self._source is not None:
-            self._source.ack(msg)
 
     def close(self) -> None:
-        source, self._source = self._source, None
-        if source is not None:
-            source.stop()
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            channel.unsubscribe(self.up)
+        own, self._own = self._own, None
+        if own is not None:
+            own.stop()
 
     def write(self, data: bytes) -> None:
-        source = self._source
-        if source is None or not source.connected:
-            raise LinkDown(f"not connected to the broker at {self.settings.host}:{self.settings.port}; "
-                           f"cannot send to the DTU on {self.down}")
+        channel = self._channel
+        if channel is None or not channel.connected:
+            raise LinkDown(f"not connected to the broker at {self.where}; cannot send to the DTU on {self.down}")
         try:
-            source.publish(self.down, data, timeout_s=3.0)
+            channel.publish(self.down, data, timeout_s=3.0)
         except (TimeoutError, RuntimeError, ValueError, OSError) as exc:
             raise LinkDown(f"could not publish to {self.down} ({exc}): is the broker up, may this account "
                            "write the DTU's down topic?") from None

@@ -9,6 +9,9 @@ Rules:
   answer ends a gap across a midnight (or is the first ever), the missed days from the meter's freezes.
 - Each failure is said in words (the bus's ``ReadFailed``) and published as the meter's health; it never stops
   the bus, and never another bus.
+- One MQTT connection: the buses behind 4G DTUs over MQTT talk over the publisher's (``Publisher.channel``);
+  a second connection of the gateway's account would take its place on a broker that uses the username as the
+  client id, as the one meterwatch deploys does.
 - The device list is read again every ``campus_poll_s`` (the file when it changed; the API with If-None-Match):
   only the buses whose line or meters changed are closed and opened again.
 """
@@ -30,6 +33,7 @@ from gateway.backfill import backfill, has_freezes
 from gateway.buffer import FILE, Buffer
 from gateway.config import GatewaySettings
 from gateway.devicelist import ApiDeviceList, FileDeviceList, GatewayView, changed_buses
+from gateway.dtu import MqttChannel
 from gateway.health import MeterHealth, TimeSync
 from gateway.publisher import Publisher
 from gateway.schedule import BusSchedule, Clock, SystemClock
@@ -49,15 +53,17 @@ class BusLike(Protocol):
 
 
 class BusFactory(Protocol):
+    """Makes a bus. ``channel``: the process's MQTT connection, for a bus behind a 4G DTU over MQTT."""
+
     def __call__(self, gateway_id: str, bus: Bus, devices: list[Device], *, mqtt: MqttSettings | None = None,
-                 zone: str = "Asia/Shanghai") -> BusLike: ...
+                 zone: str = "Asia/Shanghai", channel: MqttChannel | None = None) -> BusLike: ...
 
 
 def _field_bus(gateway_id: str, bus: Bus, devices: list[Device], *, mqtt: MqttSettings | None = None,
-               zone: str = "Asia/Shanghai") -> BusLike:
+               zone: str = "Asia/Shanghai", channel: MqttChannel | None = None) -> BusLike:
     from gateway.bus import FieldBus
 
-    return FieldBus(gateway_id, bus, devices, mqtt=mqtt, zone=zone)
+    return FieldBus(gateway_id, bus, devices, mqtt=mqtt, zone=zone, channel=channel)
 
 
 def _failure(exc: BaseException) -> tuple[str, str]:
@@ -175,9 +181,10 @@ class GatewayProcess:
 
     def _open(self, view: GatewayView, bus: Bus, devices: tuple[Device, ...]) -> None:
         buffer = self._buffer()
-        # an MQTT DTU's bus connects as the gateway's account, client id GATEWAY-BUS (the bus adds -BUS)
+        # an MQTT DTU's bus talks over the publisher's connection: one connection per gateway account, because the
+        # broker meterwatch deploys makes the username the client id, and a second connection would take its place
         field = self._bus_factory(self.gateway_id, bus, list(devices), mqtt=self.settings.broker(),
-                                  zone=view.site.timezone)
+                                  zone=view.site.timezone, channel=self._publisher().channel)
         for d in devices:
             last = buffer.last_ok(d.id)
             self._last_ok[d.id] = last

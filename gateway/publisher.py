@@ -24,7 +24,7 @@ from typing import Any
 
 from gateway.buffer import Buffer, Row
 from ingest.config import MqttSettings
-from ingest.mqtt import MqttPublisher
+from ingest.mqtt import MqttChannel, MqttPublisher
 
 log = logging.getLogger("meterwatch.gateway.publisher")
 MAX_BYTES = 200 * 1024  # under the contract's 256 KiB a payload, with room for the topic and headers
@@ -85,6 +85,12 @@ class Publisher:
     def connected(self) -> bool:
         return self._client.connected
 
+    @property
+    def channel(self) -> MqttChannel:
+        """This publisher's connection, for the buses behind 4G DTUs over MQTT (subscribe ``up``, publish ``down``):
+        their messages' PUBACKs never reach :meth:`_acked`, which sees only the ids of what this publisher sent."""
+        return self._client.channel
+
     def start(self) -> None:
         self._client.start()
         self._thread.start()
@@ -142,6 +148,8 @@ class Publisher:
         log.warning("gateway disconnected from the broker", extra={"reason": reason, "buffered": self.buffer.depth})
 
     def _acked(self, mid: int) -> None:
+        # only the ids of this publisher's own messages come here (MqttPublisher keeps the channel's DTU messages
+        # out): an id not registered yet is one of ours whose PUBACK beat publish() returning it
         with self._lock:
             ids = self._inflight.pop(mid, None)
             if ids is None:

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -160,18 +161,62 @@ def shut(client: paho.Client, *, clean: bool = True) -> None:
             sock.close()
 
 
+OnMessage = Callable[[str, bytes], None]  # (topic, payload) of a message on a subscribed topic
+
+
+class _Handed:
+    """Message ids paho handed out, matched with their acknowledgement whichever comes first: paho may read the
+    broker's answer on its own thread before the call that sent the message has returned its id. Neither side
+    holds this lock while it calls paho (paho calls back holding its own locks)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[int, Any] = {}  # message id → what it was sent for
+        self._early: dict[int, Any] = {}  # message id → its answer, come before the id was registered
+
+    def sent(self, mid: int, what: Any) -> tuple[bool, Any]:
+        """Register ``mid``; (True, the answer) if it came already."""
+        with self._lock:
+            if mid in self._early:
+                return True, self._early.pop(mid)
+            self._waiting[mid] = what
+            return False, None
+
+    def answered(self, mid: int, answer: Any) -> tuple[bool, Any]:
+        """The broker answered ``mid``: (True, what it was sent for), or (False, None) until it is registered."""
+        with self._lock:
+            if mid in self._waiting:
+                return True, self._waiting.pop(mid)
+            self._early[mid] = answer
+            return False, None
+
+
 class MqttPublisher:
     """A publishing client with a Last Will (the field gateway's): QoS 1, a fixed client id, and a callback
     with the message id of each PUBACK, so the caller deletes what it sent only once the broker has it.
 
     paho keeps unacknowledged QoS 1 messages and sends them again (DUP) after a reconnect, under the same
-    message id: an id handed out by :meth:`publish` is answered by ``on_acked`` once, whenever that is."""
+    message id: an id handed out by :meth:`publish` is answered by ``on_acked`` once, whenever that is.
+
+    The same connection carries other traffic of the process, so that it needs one connection only (a broker
+    with ``use_username_as_clientid`` makes a second connection of the same account take the first one's place):
+    :meth:`subscribe` a topic with a callback for its messages (QoS 1; subscribed again on every connect, since
+    the session is clean), :meth:`unsubscribe`, and :meth:`request` a QoS 1 message and wait for the broker to
+    have it. ``on_acked`` sees only the ids :meth:`publish` returned, never a :meth:`request`'s.
+    :attr:`channel` is all of that as one object (``gateway.dtu.MqttChannel``)."""
 
     def __init__(self, settings: MqttSettings, *, will: tuple[str, bytes] | None,
                  on_connected: Callable[[], None], on_acked: Callable[[int], None],
                  on_disconnected: Callable[[str], None] | None = None) -> None:
         self.settings = settings
         self._connected = threading.Event()
+        self._on_acked = on_acked
+        self._handed = _Handed()  # publish(): True (said to on_acked), request(): False
+        self._subacks = _Handed()  # SUBSCRIBE id → its topics
+        self._subs_lock = threading.Condition()
+        self._subs: dict[str, OnMessage] = {}  # topic filter → its callback
+        self._subscribed: set[str] = set()  # filters the broker has granted on this connection
+        self.unclaimed = 0  # messages that arrived for no subscribed topic (one unsubscribed a moment ago)
         client = paho.Client(CallbackAPIVersion.VERSION2, client_id=settings.client_id,
                              protocol=paho.MQTTv311, clean_session=True)
         if settings.username:
@@ -191,17 +236,26 @@ class MqttPublisher:
                                                                      "username": settings.username})
                 return
             self._connected.set()
+            with self._subs_lock:
+                topics = sorted(self._subs)
+            if topics:  # a clean session: the broker has forgotten them
+                self._send_subscribe(topics)
             on_connected()
 
         def disconnected(c: paho.Client, u: object, f: object, reason: object, p: object) -> None:
             self._connected.clear()
+            with self._subs_lock:
+                self._subscribed.clear()
             if on_disconnected is not None:
                 on_disconnected(str(reason))
 
         client.on_connect = connected
         client.on_disconnect = disconnected
-        client.on_publish = lambda c, u, mid, reason, p: on_acked(mid)
+        client.on_publish = self._published
+        client.on_subscribe = self._granted
+        client.on_message = self._message
         self._client = client
+        self.channel = MqttChannel(self)
 
     @property
     def connected(self) -> bool:
@@ -209,7 +263,88 @@ class MqttPublisher:
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> int:
         """Hand a QoS 1 message to paho; its message id (``on_acked`` is called with it on PUBACK)."""
-        return int(self._client.publish(topic, payload, qos=1, retain=retain).mid)
+        mid = int(self._client.publish(topic, payload, qos=1, retain=retain).mid)
+        came, _ = self._handed.sent(mid, True)
+        if came:
+            self._on_acked(mid)
+        return mid
+
+    def request(self, topic: str, payload: bytes, timeout_s: float = 5.0) -> None:
+        """Publish with QoS 1 and wait until the broker has it; never said to ``on_acked``. Raises TimeoutError
+        (not confirmed within ``timeout_s``), RuntimeError or ValueError (not connected: paho's words)."""
+        info = self._client.publish(topic, payload, qos=1)
+        self._handed.sent(int(info.mid), False)
+        info.wait_for_publish(timeout_s)
+        if not info.is_published():
+            raise TimeoutError(f"broker did not confirm within {timeout_s:g} s")
+
+    def _published(self, c: paho.Client, u: object, mid: int, reason: object, p: object) -> None:
+        known, said = self._handed.answered(mid, None)
+        if known and said:
+            self._on_acked(mid)
+
+    def subscribe(self, topic: str, on_message: OnMessage) -> None:
+        """Call ``on_message(topic, payload)`` (on paho's thread: be quick, never publish from it) for each
+        message on ``topic`` (a filter), QoS 1, from now on and after every reconnect. One callback a filter."""
+        with self._subs_lock:
+            self._subs[topic] = on_message
+            self._subscribed.discard(topic)
+        if self.connected:
+            self._send_subscribe([topic])
+
+    def unsubscribe(self, topic: str) -> None:
+        """Stop the messages of ``topic``: nothing is called for it from now on (idempotent)."""
+        with self._subs_lock:
+            known = self._subs.pop(topic, None) is not None
+            self._subscribed.discard(topic)
+        if known and self.connected:
+            self._client.unsubscribe(topic)
+
+    def wait_subscribed(self, topic: str, timeout_s: float) -> bool:
+        """True once the broker has granted ``topic`` on the current connection (within ``timeout_s``)."""
+        with self._subs_lock:
+            return self._subs_lock.wait_for(lambda: topic in self._subscribed, timeout_s)
+
+    @property
+    def subscriptions(self) -> list[str]:
+        with self._subs_lock:
+            return sorted(self._subs)
+
+    def _send_subscribe(self, topics: list[str]) -> None:
+        rc, mid = self._client.subscribe([(t, 1) for t in topics])
+        if rc != paho.MQTT_ERR_SUCCESS or mid is None:
+            return  # not connected after all: the next connect subscribes them
+        came, reasons = self._subacks.sent(int(mid), topics)
+        if came:
+            self._grant(topics, reasons)
+
+    def _granted(self, c: paho.Client, u: object, mid: int, reasons: object, p: object) -> None:
+        known, topics = self._subacks.answered(mid, reasons)
+        if known:
+            self._grant(topics, reasons)
+
+    def _grant(self, topics: list[str], reasons: object) -> None:
+        codes = list(reasons) if isinstance(reasons, list) else [reasons] * len(topics)
+        with self._subs_lock:
+            for topic, code in zip(topics, codes, strict=False):
+                if getattr(code, "is_failure", False):
+                    log.warning("mqtt subscription refused: may this account read the topic? (the broker's ACL)",
+                                extra={"topic": topic, "reason": str(code)})
+                elif topic in self._subs:
+                    self._subscribed.add(topic)
+            self._subs_lock.notify_all()
+
+    def _message(self, c: paho.Client, u: object, msg: paho.MQTTMessage) -> None:
+        # as MqttSource: a topic that is not UTF-8 must not stop paho's thread
+        topic = msg._topic.decode("utf-8", "replace")  # noqa: SLF001 - the raw bytes paho keeps
+        with self._subs_lock:
+            handlers = [h for f, h in self._subs.items() if paho.topic_matches_sub(f, topic)]
+            self.unclaimed += not handlers
+        for handler in handlers:
+            try:
+                handler(topic, bytes(msg.payload))
+            except Exception:  # a subscriber's fault must not stop paho's thread, nor the other subscribers
+                log.exception("mqtt message handler failed", extra={"topic": topic})
 
     def start(self) -> None:
         self._client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s)
@@ -220,3 +355,29 @@ class MqttPublisher:
 
     def stop(self, *, clean: bool = True) -> None:
         shut(self._client, clean=clean)
+
+
+class MqttChannel:
+    """A :class:`MqttPublisher`'s connection lent to someone else (a bus behind a 4G DTU): ``subscribe``,
+    ``unsubscribe``, ``wait_subscribed``, ``connected``, and ``publish``, which waits for the broker's PUBACK
+    (:meth:`MqttPublisher.request`) and is never mistaken for the owner's messages."""
+
+    def __init__(self, owner: MqttPublisher) -> None:
+        self._owner = owner
+        self.where = f"{owner.settings.host}:{owner.settings.port}"
+
+    @property
+    def connected(self) -> bool:
+        return self._owner.connected
+
+    def subscribe(self, topic: str, on_message: OnMessage) -> None:
+        self._owner.subscribe(topic, on_message)
+
+    def unsubscribe(self, topic: str) -> None:
+        self._owner.unsubscribe(topic)
+
+    def wait_subscribed(self, topic: str, timeout_s: float) -> bool:
+        return self._owner.wait_subscribed(topic, timeout_s)
+
+    def publish(self, topic: str, payload: bytes, timeout_s: float = 5.0) -> None:
+        self._owner.request(topic, payload, timeout_s)

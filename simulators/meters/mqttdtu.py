@@ -1,6 +1,8 @@
 """A 4G DTU that carries the bus bytes over MQTT (透传 over MQTT): what arrives on its ``down`` topic goes
 onto the bus; what the meters answer is published on ``up``, one message per answer frame (a DTU packs
 bytes by the gap after them), QoS 1 both ways. paho reconnects by itself if the broker goes away.
+``mqtt://USER:PASSWORD@HOST:PORT`` logs in as USER (a real DTU has an account of its own; a broker with
+``use_username_as_clientid`` refuses a client without one).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import logging
 import threading
 from collections import deque
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -31,6 +33,8 @@ class MqttDtuLine(Line):
         if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
             raise ValueError(f"simulated DTU {name}: the broker is mqtt://HOST:PORT, not {url!r}")
         self.host, self.port = parts.hostname, parts.port or 1883
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
         self.up, self.down_topic = up, down
         self.client_id = client_id or f"sim-dtu-{name}-{next(_ids)}"
         self.subscribed = threading.Event()
@@ -39,6 +43,8 @@ class MqttDtuLine(Line):
 
     def _open(self) -> None:
         client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=paho.MQTTv311)
+        if self.username:
+            client.username_pw_set(self.username, self.password)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
