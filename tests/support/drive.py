@@ -83,8 +83,8 @@ def run_engine(sim: Simulation, tick_every_s: int = 60) -> list[Transition]:
         for r in d.readings:
             clock.saw(r.ts)
             out += engine.reading(r)
-        if d.status is not None:
-            out += engine.status(d.status[0], d.status[1], pub.ts_ms)
+        for (_, device), online in d.statuses:
+            out += engine.status(device, online, pub.ts_ms)
         if clock.now_ms() - last_tick >= tick_every_s * 1000:
             last_tick = clock.now_ms()
             out += engine.tick(last_tick)
