@@ -92,12 +92,23 @@ SERIAL_DEFAULTS: dict[Protocol, tuple[int, str]] = {
 }
 
 
+# an MQTT topic a DTU uses: printable, no spaces, no wildcards, not a broker's own ($SYS…); the topics go into the
+# broker's ACL file a line each, so a newline or a space in one would write rules of its own
+DtuTopic = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^#+$\s\x00-\x1f\x7f][^#+\s\x00-\x1f\x7f]*$")]
+
+
 class DtuTopics(BaseModel):
     """A 4G DTU that carries the bus bytes over MQTT: requests published to ``down``, answers on ``up``."""
 
     model_config = _Strict
-    up: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^#+\x00]+$")]
-    down: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^#+\x00]+$")]
+    up: DtuTopic
+    down: DtuTopic
+
+    @model_validator(mode="after")
+    def _two(self) -> DtuTopics:
+        if self.up == self.down:
+            raise ValueError("up and down must be two topics: the DTU would read its own answers as requests")
+        return self
 
 
 class Bus(BaseModel):
@@ -213,11 +224,17 @@ class Meter(BaseModel):
             if self.address is None or not re.fullmatch(r"[0-9]{12}", self.address):
                 raise ValueError(f"a {p.value} address is the 12 digits on the nameplate, e.g. 000012345678 "
                                  f"(got {self.address!r})")
+            if self.address == "9" * 12:
+                raise ValueError("999999999999 is DL/T 645's broadcast address, which every meter takes and none "
+                                 "answers: give the meter's own address (meterwatch gateway scan finds it)")
         elif p is Protocol.CJT188:
             if self.address is None or not re.fullmatch(r"[0-9A-Fa-f]{14}", self.address):
                 raise ValueError("a cjt188 address is 14 hex digits: the meter number (10) then the "
                                  f"manufacturer code (4), e.g. 12345678901234 (got {self.address!r})")
             self.address = self.address.upper()
+            if self.address == "A" * 14:
+                raise ValueError("AAAAAAAAAAAAAA is CJ/T 188's broadcast address, which every meter answers: give "
+                                 "the meter's own address (meterwatch gateway scan finds it)")
         if p is Protocol.MODBUS:
             if self.unit is None:
                 raise ValueError("a modbus meter needs its unit id (1-247)")
@@ -360,6 +377,20 @@ class Campus(BaseModel):
                 self.gateways.append(Gateway(id=dev.gateway))
                 listed.add(dev.gateway)
         gateways = {g.id: g for g in self.gateways}
+        topics: dict[str, str] = {}
+        for g in self.gateways:
+            for line in g.buses:
+                if line.mqtt is None:
+                    continue
+                who = f"{g.id}.{line.name}"  # the DTU's broker username
+                if who in gateways or who in kinds:
+                    raise ValueError(f"gateway {g.id!r} bus {line.name!r}: its DTU logs in to the broker as {who!r}, "
+                                     "which is already a gateway's or device's id: rename the bus")
+                for topic in (line.mqtt.up, line.mqtt.down):
+                    if topic in topics:
+                        raise ValueError(f"gateway {g.id!r} bus {line.name!r}: topic {topic!r} is already used by "
+                                         f"{topics[topic]}: each DTU needs topics of its own")
+                    topics[topic] = f"gateway {g.id!r} bus {line.name!r}"
         wired: dict[tuple[str, str, str], str] = {}
         for dev in self.devices:
             if dev.meter is None or dev.gateway is None:

@@ -78,6 +78,7 @@ def dtus_of(campuses: Iterable[Campus], prefix: str) -> dict[str, tuple[str, Dtu
     """Every 4G DTU's broker username → (its gateway, its bus), over every site. A DTU's topics must lie outside
     meterwatch's own (``{prefix}/…``): a DTU that could write there could publish readings for any meter."""
     out: dict[str, tuple[str, DtuTopics]] = {}
+    used: dict[str, str] = {}  # topic → the DTU using it
     for campus in campuses:
         for who, (gateway, topics) in campus.dtus().items():
             for topic in (topics.up, topics.down):
@@ -86,6 +87,11 @@ def dtus_of(campuses: Iterable[Campus], prefix: str) -> dict[str, tuple[str, Dtu
                                       f"({prefix}/…); use e.g. dtu/{who}/up and dtu/{who}/down")
             if who in out:
                 raise ConfigError(f"DTU {who!r} is in two sites: give one of the gateways another id")
+            for topic in (topics.up, topics.down):
+                if topic in used:
+                    raise ConfigError(f"DTU {who!r}: topic {topic!r} is DTU {used[topic]!r}'s too: each DTU needs "
+                                      "topics of its own")
+                used[topic] = who
             out[who] = (gateway, topics)
     return out
 
@@ -101,6 +107,10 @@ def render(broker: BrokerSettings, campuses: Campus | list[Campus], hashes: dict
         _check_level("site id", c.site.id)
     publishers = publishers_of(campuses)
     dtu_accounts = dtus_of(campuses, prefix)
+    for who in dtu_accounts:
+        if who in publishers:
+            raise ConfigError(f"DTU {who!r} logs in under the id of a gateway or device of another site: rename "
+                              "its bus or that gateway")
     dtus: dict[str, list[DtuTopics]] = {}
     for gateway, topics in dtu_accounts.values():
         dtus.setdefault(gateway, []).append(topics)

@@ -22,8 +22,9 @@ from api.access import Access
 from api.deps import SITE_HELP, AccessDep, Admin, CampusDep, PageDep, ServiceDep
 from api.schemas import BusPublic, GatewayPublic, GatewayPut
 from campus.db import DataDir
-from campus.errors import Invalid, NotFound
+from campus.errors import ConfigError, Invalid, NotFound
 from campus.model import Campus, Gateway
+from deploy.brokerfiles import dtus_of
 from deploy.credentials import Credentials
 from deploy.mosquitto import keep_broker_current
 
@@ -113,6 +114,8 @@ def put_gateway(gateway_id: GatewayId, body: GatewayPut, service: ServiceDep, ac
         raise Invalid("; ".join(f"{'.'.join(map(str, e['loc'])) or 'gateway'}: {e['msg'].removeprefix('Value error, ')}"
                                 for e in exc.errors())) from exc
 
+    others = [c for c in service.registry.campuses.values() if c.site.id != sid]  # read before the write begins
+
     def check(campus: Campus) -> None:
         """Inside the write: the gateway as it is now must be wholly the token's, and so must its new building."""
         if access.scope.partial:
@@ -124,6 +127,12 @@ def put_gateway(gateway_id: GatewayId, body: GatewayPut, service: ServiceDep, ac
                               "in one of its buildings: give building")
         if new.building is not None and not _sees(access, campus, new.building):
             raise NotFound(f"no building {new.building!r} in site {sid!r}")  # an unknown one: 422 from the registry
+        try:  # the broker's files are written from this: a DTU topic they would refuse is refused here, now
+            kept = [g for g in campus.gateways if g.id != gateway_id]
+            dtus_of([*others, campus.model_copy(update={"gateways": [*kept, new]})],
+                    request.app.state.settings.mqtt.topic_prefix)
+        except ConfigError as exc:
+            raise Invalid(str(exc)) from exc
 
     created = service.registry.put_gateway(new, sid, check)
     later.add_task(keep_broker_current, request.app.state.settings)

@@ -275,3 +275,36 @@ def test_every_gateways_document_is_a_campus_even_across_zones_and_parents() -> 
         assert {d.id for d in doc.devices} == {d.id for d in loose.devices if d.gateway == g.id}
     annex = Campus.model_validate(gateway_campus(loose, next(g for g in loose.gateways if g.id == "gw-teach-a")))
     assert {b.id for b in annex.buildings} == {"teach-a", "annex"}
+
+
+def test_dtu_topics_that_would_break_the_broker_acl_are_refused(client: TestClient) -> None:
+    """A DTU's topics become lines of the broker's ACL file: a newline or space in one, a topic under meterwatch's
+    own, one another DTU already uses, or a DTU username that is another gateway's id are refused in words."""
+    def dtu(up: str, down: str = "dtu/x/down", name: str = "d") -> dict[str, Any]:
+        return {"name": "二食堂集中器", "building": "canteen-2", "buses": [{"name": name, "mqtt": {"up": up,
+                                                                                              "down": down}}]}
+
+    injected = client.put("/api/v1/gateways/gw-canteen-2",
+                          json=dtu("dtu/x/up\nuser gw-canteen-2.d\ntopic readwrite campus/yucai/pr-main/reading"))
+    assert injected.status_code == 422, injected.text
+    assert client.put("/api/v1/gateways/gw-canteen-2", json=dtu("dtu/x up")).status_code == 422
+    assert client.put("/api/v1/gateways/gw-canteen-2", json=dtu("$SYS/broker")).status_code == 422
+    under = client.put("/api/v1/gateways/gw-canteen-2", json=dtu("campus/yucai/pr-main/reading"))
+    assert under.status_code == 422, under.text
+    assert "meterwatch's own topics" in under.json()["detail"]
+    assert client.put("/api/v1/gateways/gw-canteen-2", json=dtu("dtu/c2/up", "dtu/c2/down")).status_code == 200
+    taken = client.put("/api/v1/gateways/gw-canteen-1", json={**dtu("dtu/c2/up", "dtu/c1/down"),
+                                                             "building": "canteen-1", "name": "一食堂集中器"})
+    assert taken.status_code == 422, taken.text
+    assert "topics of its own" in taken.json()["detail"]
+    clash = client.put("/api/v1/gateways/gw-canteen-2.d", json={"name": "x", "building": "canteen-2"})
+    assert clash.status_code == 422, clash.text
+    assert "DTU logs in" in clash.json()["detail"]
+
+
+@pytest.mark.parametrize(("protocol", "address"), [("dlt645", "999999999999"), ("cjt188", "AAAAAAAAAAAAAA")])
+def test_a_broadcast_address_is_not_a_meters(protocol: str, address: str) -> None:
+    from campus.model import Meter
+
+    with pytest.raises(ValueError, match="broadcast address"):
+        Meter(bus="b", protocol=protocol, address=address)  # type: ignore[arg-type]

@@ -308,7 +308,7 @@ def test_hostile_workbook_cells_never_crash_the_reader(tmp_path: Path, cells: li
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(number=st.integers(min_value=0, max_value=10**12 - 1), as_float=st.booleans(),
+@given(number=st.integers(min_value=0, max_value=10**12 - 2), as_float=st.booleans(),  # 99…99: broadcast
        spelled=st.sampled_from(["645-2007", "DL/T645-2007", "645-1997", "dlt645"]))
 def test_any_address_typed_as_a_number_is_its_nameplate(tmp_path: Path, number: int, as_float: bool,
                                                         spelled: str) -> None:
