@@ -128,7 +128,8 @@ class GatewayProcess:
         self._watcher.start()
         log.info("gateway started", extra={"gateway": self.gateway_id, "site": view.site.id,
                                            "buses": sorted(self._lines), "meters": len(view.devices),
-                                           "buffered": self.buffer.depth, "broker": self.settings.mqtt.url})
+                                           "buffered": self.buffer.depth,
+                                           "broker": f"{self.settings.mqtt.host}:{self.settings.mqtt.port}"})
 
     def stop(self) -> None:
         self._stop.set()

@@ -48,6 +48,9 @@ class MqttSettings(BaseModel):
     @classmethod
     def _mqtt_url(cls, value: str) -> str:
         parts = urlsplit(value)
+        if parts.username is not None or parts.password is not None:  # said without the URL: it holds a secret
+            raise ValueError("the broker URL holds a user name or password: give mqtt://HOST:PORT as url and put "
+                             "them in [mqtt] username and password (a password in a URL ends up in logs)")
         if parts.scheme not in ("mqtt", "tcp", "mqtts", "ssl") or not parts.hostname:
             raise ValueError(f"{value!r}: expected mqtt://HOST:PORT or mqtts://HOST:PORT")
         return value

@@ -56,10 +56,13 @@ def test_a_config_names_its_gateway_and_the_broker_identity_defaults_to_it(tmp_p
     ('[gateway]\nid = "gw-1"\nserver = "ftp://mw"\ntoken = "t"\nsite = "s1"\n', "meterwatch's URL"),
     ('[gateway]\nid = "gw 1"\n[campus]\nfile = "x.yaml"\n', "[gateway.id]"),
     ("[gateway\n", "gateway.toml"),
+    ('[mqtt]\nurl = "mqtt://gw-1:S3cret@127.0.0.1:1883"\n[gateway]\nid = "gw-1"\n[campus]\nfile = "x.yaml"\n',
+     "put them in [mqtt] username and password"),
 ])
 def test_config_errors_say_what_to_fix(tmp_path: Path, text: str, words: str) -> None:
-    with pytest.raises(ConfigError, match=words.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
+    with pytest.raises(ConfigError, match=words.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")) as err:
         load_gateway_settings(write(tmp_path, text))
+    assert "S3cret" not in str(err.value)  # a password in a URL is never said back
 
 
 def test_a_missing_config_file_is_said(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
