@@ -151,6 +151,12 @@ def take(entry: Entry, *, ctx: Context, dev: Device, by: str, now_ms: int, readi
     b, a = readings.around(site, dev.id, dev.kind, field, read_ms)
     before = (b.ts, b.values[field]) if b is not None and field in b.values else None
     after = (a.ts, a.values[field]) if a is not None and field in a.values else None
+    if before is not None and before[0] == read_ms:  # one moment holds one reading of a meter
+        same = meta.at(site, dev.id, [read_ms]).get(read_ms)
+        if same is not None and same.values == values:
+            return same  # the same reading sent again (a retry after a lost answer): taken once
+        raise RecordRefused(f"{field}={_g(values[field])}: a reading at {_day(read_ms, ctx)} is already stored "
+                            f"({_g(before[1])}), and one moment holds one reading: check the time it was read")
     check_register(dev, ctx, values[field], read_ms, entry, before, after)
     photos = list(dict.fromkeys([*entry.photos, *keep()]))
     payload = orjson.dumps({"ts": read_ms, "values": values})

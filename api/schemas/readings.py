@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.schemas.records import PersonPublic, Sha256
 from campus.contract import Kind
@@ -24,8 +24,9 @@ class ManualReadingCreate(BaseModel):
     device: str = Field(max_length=64, description="the meter read by hand (manual: true)")
     values: dict[FieldName, Any] = Field(max_length=10, description="the register fields of its kind, as the "
                                          "payload contract names them: energy_kwh, or volume_m3")
-    read_at: datetime | None = Field(default=None, description="when it was read (RFC 3339 with offset); default "
-                                     "now; at most 7 days ago, not in the future")
+    read_at: AwareDatetime | None = Field(default=None, description="when it was read (RFC 3339 with offset, e.g. "
+                                          "2026-12-04T10:00:00+08:00); default now; at most 7 days ago, not in "
+                                          "the future")
     note: str = Field(default="", max_length=2000)
     photos: list[Sha256] = Field(default_factory=list, max_length=5, description="the dial's photo uploaded to "
                                  "/photos (or send it in this request as the multipart part 'photo')")

@@ -133,7 +133,7 @@ def test_refusals_say_what_to_fix(served: Served) -> None:
     assert code == 201, taken
     code, said = _post(served, body("m-teach-a-water", 699.0, read_at=between), later + dt.timedelta(hours=2))
     assert code == 422
-    assert "lower than the last reading 701" in str(said["detail"])
+    assert "already stored (701)" in str(said["detail"])  # one moment holds one reading
     old = (later - dt.timedelta(days=8)).isoformat()
     code, said = _post(served, body("m-teach-a-water", 4.0, read_at=old), later + dt.timedelta(hours=2))
     assert code == 422
@@ -188,3 +188,22 @@ def test_a_photo_of_the_dial_goes_with_the_reading(served: Served) -> None:
                            json=body("m-boiler-elec", 2001.0, photos=["ab" * 32]))
     assert r.status_code == 422
     assert "was not uploaded for site yucai" in r.json()["detail"]
+
+
+def test_one_moment_holds_one_reading_and_a_retry_is_taken_once(served: Served) -> None:
+    """The same reading sent again (its answer lost) is taken once, as the row already kept; another value at the
+    same moment is refused in words (it would overwrite a reading already acknowledged); a time without an offset
+    is refused (it would be read in the server's zone, not the site's)."""
+    at = dt.datetime(2026, 11, 25, 9, 0, tzinfo=TZ)
+    stamp = at.isoformat()
+    code, first = _post(served, body("m-boiler-elec", 2100.0, read_at=stamp), at + dt.timedelta(hours=1))
+    assert code == 201, first
+    code, again = _post(served, body("m-boiler-elec", 2100.0, read_at=stamp), at + dt.timedelta(hours=1))
+    assert code == 201, again
+    assert again["id"] == first["id"]
+    code, said = _post(served, body("m-boiler-elec", 2120.0, read_at=stamp), at + dt.timedelta(hours=1))
+    assert code == 422
+    assert "already stored (2100)" in str(said["detail"])
+    code, said = _post(served, body("m-boiler-elec", 2130.0, read_at="2026-11-25T10:00:00"), at + dt.timedelta(hours=2))
+    assert code == 422
+    assert "timezone" in str(said["detail"]).lower()
