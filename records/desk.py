@@ -3,6 +3,7 @@ them, and the alerts they raise through the alert desk (when alerts are on)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -72,8 +73,13 @@ class RecordDesk:
     def reading_rounds(self, ctx: Context) -> list[ZoneRound]:
         """The monthly reading round of each zone with meters read by hand, as the asker sees them."""
         last = self.manual.last_read(ctx.site)
-        return [r for r in reading_rounds(ctx.campus, last, self.today(ctx), ctx.tz, ctx.roster,
-                                          self.settings.grace_days) if ctx.sees(ctx.site, r.zone, None)]
+        out = []
+        for r in reading_rounds(ctx.campus, last, self.today(ctx), ctx.tz, ctx.roster, self.settings.grace_days):
+            # a token narrowed to buildings sees the meters of its buildings (a zone it sees whole: all of them)
+            mine = tuple(m for m in r.meters if ctx.sees(ctx.site, r.zone, m.device.building))
+            if mine:
+                out.append(r if len(mine) == len(r.meters) else dataclasses.replace(r, meters=mine))
+        return out
 
     def due_tests(self, ctx: Context) -> list[Due]:
         return due_tests(ctx.campus, self.store.last_tests(ctx.site), self.today(ctx), ctx.tz,

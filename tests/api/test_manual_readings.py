@@ -207,3 +207,15 @@ def test_one_moment_holds_one_reading_and_a_retry_is_taken_once(served: Served) 
     code, said = _post(served, body("m-boiler-elec", 2130.0, read_at="2026-11-25T10:00:00"), at + dt.timedelta(hours=2))
     assert code == 422
     assert "timezone" in str(said["detail"]).lower()
+
+
+def test_a_token_narrowed_to_a_building_is_given_its_buildings_meters_to_read(served: Served) -> None:
+    tokens = TokenStore(DataDir(served.stack.data).state)
+    try:
+        secret = tokens.create("办公楼电工", "electrician", scope=Scope.of(buildings=["office"]))
+        office = {"Authorization": f"Bearer {secret}"}
+    finally:
+        tokens.close()
+    due = served.client.get("/api/v1/readings/manual/due", headers=office).json()
+    assert [r["zone"] for r in due] == ["zone-south"]
+    assert [m["device"] for m in due[0]["meters"]] == ["m-office-gas"]  # not teach-a's meter of the same zone
