@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,11 +105,15 @@ class ManualReadingStore:
         return _row(self._all("SELECT * FROM manual_readings WHERE id = ?", (row_id,))[0])
 
     def listing(self, site: str, *, device: str | None = None, since_ms: int = 0, until_ms: int = 2**62,
-                limit: int = 1000) -> list[ManualRow]:
-        """Readings by hand of ``site`` read in [since, until), newest first."""
-        rows = self._all("SELECT * FROM manual_readings WHERE site = ? AND (? IS NULL OR device = ?) AND ts_ms >= ? "
-                         "AND ts_ms < ? ORDER BY ts_ms DESC, id DESC LIMIT ?",
-                         (site, device, device, since_ms, until_ms, limit))
+                devices: Collection[str] | None = None, limit: int = 100_000) -> list[ManualRow]:
+        """Readings by hand of ``site`` read in [since, until), newest first; only of ``devices`` when given (the
+        asker's, chosen before the limit applies, so another zone's many readings never hide one's own)."""
+        if devices is not None and not devices:
+            return []
+        among = "" if devices is None else f" AND device IN ({', '.join('?' * len(devices))})"
+        rows = self._all("SELECT * FROM manual_readings WHERE site = ? AND (? IS NULL OR device = ?) AND ts_ms >= ? "  # noqa: S608 - placeholders only
+                         f"AND ts_ms < ?{among} ORDER BY ts_ms DESC, id DESC LIMIT ?",
+                         (site, device, device, since_ms, until_ms, *(devices or ()), limit))
         return [_row(r) for r in rows]
 
     def at(self, site: str, device: str, stamps: list[int]) -> dict[int, ManualRow]:

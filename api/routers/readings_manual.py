@@ -89,8 +89,9 @@ def listing(records: RecordsDep, ctx: ContextDep, page: PageDep, response: Respo
             since: Annotated[datetime | None, Query(description="read at or after")] = None,
             ) -> list[ManualReadingPublic]:
     since_ms = int(since.timestamp() * 1000) if since is not None and since.year > 1970 else 0
-    rows = [r for r in records.manual.listing(ctx.site, device=device, since_ms=since_ms)
-            if ctx.sees(r.site, r.zone, r.building)]
+    # a narrowed token: the meters it sees now (as GET /devices does), chosen in the query, before its limit
+    mine = [d.id for d in ctx.campus.devices if ctx.sees(ctx.site, d.zone, d.building)] if ctx.scope.partial else None
+    rows = records.manual.listing(ctx.site, device=device, since_ms=since_ms, devices=mine)
     return [_public(r, ctx.campus, ctx.tz, records) for r in page.of(rows, response)]
 
 
