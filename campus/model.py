@@ -200,6 +200,14 @@ class ModbusRegister(BaseModel):
             raise ValueError("scale 0 makes every value 0")
         return value
 
+    @model_validator(mode="after")
+    def _inside(self) -> ModbusRegister:
+        size = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2, "int64": 4, "uint64": 4}[self.type]
+        if self.address + size - 1 > 65_535:
+            raise ValueError(f"a {self.type} at address {self.address} takes {size} registers and runs past the "
+                             "last one (65535)")
+        return self
+
 
 class Meter(BaseModel):
     """How the gateway reaches a device: its ``bus``, ``protocol`` and address as printed on the nameplate

@@ -308,3 +308,11 @@ def test_a_broadcast_address_is_not_a_meters(protocol: str, address: str) -> Non
 
     with pytest.raises(ValueError, match="broadcast address"):
         Meter(bus="b", protocol=protocol, address=address)  # type: ignore[arg-type]
+
+
+def test_a_modbus_register_stays_inside_the_register_space() -> None:
+    from campus.model import ModbusRegister
+
+    assert ModbusRegister(address=65_532, type="uint64").address == 65_532
+    with pytest.raises(ValueError, match="runs past the last one"):
+        ModbusRegister(address=65_535, type="uint64")
