@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from campus.errors import ConfigError
+from campus.errors import ConfigError, Invalid
 from campus.model import Campus, Device, DtuTopics
 from deploy.credentials import mosquitto_hash, verify
 from ingest.config import BrokerSettings
@@ -76,20 +76,21 @@ def publishers_of(campuses: Iterable[Campus]) -> dict[str, tuple[str, list[Devic
 
 def dtus_of(campuses: Iterable[Campus], prefix: str) -> dict[str, tuple[str, DtuTopics]]:
     """Every 4G DTU's broker username → (its gateway, its bus), over every site. A DTU's topics must lie outside
-    meterwatch's own (``{prefix}/…``): a DTU that could write there could publish readings for any meter."""
+    meterwatch's own (``{prefix}/…``): a DTU that could write there could publish readings for any meter. A breach
+    is :class:`Invalid` (422 where a request made it)."""
     out: dict[str, tuple[str, DtuTopics]] = {}
     used: dict[str, str] = {}  # topic → the DTU using it
     for campus in campuses:
         for who, (gateway, topics) in campus.dtus().items():
             for topic in (topics.up, topics.down):
                 if topic == prefix or topic.startswith(f"{prefix}/") or topic.startswith("$"):
-                    raise ConfigError(f"DTU {who!r}: its topic {topic!r} lies under meterwatch's own topics "
+                    raise Invalid(f"DTU {who!r}: its topic {topic!r} lies under meterwatch's own topics "
                                       f"({prefix}/…); use e.g. dtu/{who}/up and dtu/{who}/down")
             if who in out:
-                raise ConfigError(f"DTU {who!r} is in two sites: give one of the gateways another id")
+                raise Invalid(f"DTU {who!r} is in two sites: give one of the gateways another id")
             for topic in (topics.up, topics.down):
                 if topic in used:
-                    raise ConfigError(f"DTU {who!r}: topic {topic!r} is DTU {used[topic]!r}'s too: each DTU needs "
+                    raise Invalid(f"DTU {who!r}: topic {topic!r} is DTU {used[topic]!r}'s too: each DTU needs "
                                       "topics of its own")
                 used[topic] = who
             out[who] = (gateway, topics)
