@@ -10,6 +10,11 @@ Kept current incrementally: ingest notes, per meter, the oldest reading time sto
 roll-ups last looked (``PresenceStore.changes``), so a late, out-of-order or backfilled reading
 makes its meter recompute from that day on, from the state saved at the end of the day before.
 A meter seen for the first time, or whose multiplier or rated capacity changed, is rebuilt whole.
+
+An electricity meter's row also keeps the day's **profile**: its use in each quarter hour of the day (the steps
+ending that day spread over the quarter hours, the part of the first step before the day left to the reader, as
+for bucket edges), and how much of it came from steps longer than an hour (``coarse``: its split between quarter
+hours is an estimate). Time-of-use tariffs and the demand charge read it (``billing``).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import zlib
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,10 +36,12 @@ from campus.migrations import Migration, migrate
 from campus.model import Campus, Device
 from campus.registers import RegisterTrack
 from ingest.stores import ReadingStore
-from reports.buckets import day_edges
+from reports.buckets import day_edges, spread
 
 FAR_FUTURE_MS = 4_102_444_800_000  # 2100-01-01
 BATCH_WINDOW_MS = 3 * 86_400_000     # meters whose recompute starts within this of the newest are read together
+SLOT_MS = 900_000                    # a profile's slot: a quarter hour
+COARSE_MS = 3_600_000                # a step longer than this is spread over the slots by estimate
 
 
 class ChangeLog(Protocol):
@@ -53,6 +62,21 @@ class DayRow:
     last_ts: int
     state: list[float]            # empty when read back by rows()
     flags: list[list[object]]     # [start, end, flag, raw_from, raw_to]
+    slots: list[float] | None = None   # electricity: use per quarter hour of the day (profile())
+    coarse: float = 0.0                # of which from steps longer than an hour
+
+
+def slot_edges(day_ms: int, next_day_ms: int) -> list[int]:
+    """The quarter hours of one local day (92 or 100 on a day a clock changes)."""
+    return list(range(day_ms, next_day_ms, SLOT_MS)) + [next_day_ms]
+
+
+def pack(slots: list[float]) -> bytes:
+    return zlib.compress(array("d", slots).tobytes(), 1)
+
+
+def unpack(blob: bytes) -> list[float]:
+    return array("d", zlib.decompress(blob)).tolist()
 
 
 def _fingerprint(device: Device) -> str:
@@ -66,6 +90,8 @@ class _Day:
     readings: int = 0
     delta: float = 0.0
     flags: list[list[object]] = field(default_factory=list)
+    slots: list[float] | None = None
+    coarse: float = 0.0
 
 
 def roll(device: Device, points: list[tuple[int, float]], track: RegisterTrack | None,
@@ -77,10 +103,13 @@ def roll(device: Device, points: list[tuple[int, float]], track: RegisterTrack |
     rows: list[DayRow] = []
     k = 0
     day: _Day | None = None
+    profiled = device.kind is Kind.ELECTRICITY
+    quarters: list[int] = []
 
     def close(state: list[float]) -> None:
         if day is not None:
-            rows.append(DayRow(device.id, cuts[k], day.delta, day.readings, day.first, day.last_ts, state, day.flags))
+            rows.append(DayRow(device.id, cuts[k], day.delta, day.readings, day.first, day.last_ts, state, day.flags,
+                               day.slots, day.coarse))
 
     it = iter(points)
     if track is None:  # the meter's first reading: it starts the track and counts as received
@@ -98,6 +127,13 @@ def roll(device: Device, points: list[tuple[int, float]], track: RegisterTrack |
         step = track.step(ts, value)
         if day is None:
             day = _Day((step.start_ms, step.end_ms, step.delta), ts)
+        if profiled and step.delta:
+            if day.slots is None:
+                quarters = slot_edges(cuts[k], cuts[k + 1])
+                day.slots = [0.0] * (len(quarters) - 1)
+            spread(step.start_ms, step.end_ms, step.delta, quarters, day.slots)
+            if step.end_ms - step.start_ms > COARSE_MS:
+                day.coarse += step.delta * (step.end_ms - max(step.start_ms, cuts[k])) / (step.end_ms - step.start_ms)
         day.delta += step.delta
         day.readings += 1
         day.last_ts = ts
@@ -136,7 +172,18 @@ def _rollups(conn: sqlite3.Connection) -> None:
         """)
 
 
-MIGRATIONS = [Migration(1, "daily use per meter by site, fingerprints, exports, change marks", _rollups)]
+def _profiles(conn: sqlite3.Connection) -> None:
+    """Each day's quarter-hour profile; electricity meters are rolled up again to fill it (roll-ups are derived
+    data)."""
+    run_script(conn, """
+        ALTER TABLE days ADD COLUMN slots BLOB;
+        ALTER TABLE days ADD COLUMN coarse REAL NOT NULL DEFAULT 0;
+        DELETE FROM meters WHERE fingerprint LIKE 'electricity|%';
+        """)
+
+
+MIGRATIONS = [Migration(1, "daily use per meter by site, fingerprints, exports, change marks", _rollups),
+              Migration(2, "electricity meters' quarter-hour profile per day", _profiles)]
 
 
 class RollupStore:
@@ -268,9 +315,10 @@ class Rollups:
                 self._conn.execute("DELETE FROM days WHERE site = ? AND device = ? AND day_ms >= ?",
                                    (self.site, device.id, plan.start_day or 0))
                 self._conn.executemany(
-                    "INSERT INTO days VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO days VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(self.site, r.device, r.day_ms, r.delta, r.readings, *(r.first or (None, None, None)), r.last_ts,
-                      json.dumps(r.state), json.dumps(r.flags) if r.flags else None) for r in rows])
+                      json.dumps(r.state), json.dumps(r.flags) if r.flags else None,
+                      None if r.slots is None else pack(r.slots), r.coarse) for r in rows])
                 self._conn.execute(
                     "INSERT INTO meters (site, device, fingerprint, pending_ms) VALUES (?, ?, ?, NULL) "
                     "ON CONFLICT (site, device) DO UPDATE SET fingerprint = excluded.fingerprint, "
@@ -311,6 +359,24 @@ class Rollups:
                 f"SELECT {_COLS} FROM days WHERE site = ? AND device = ? AND day_ms >= ? "  # noqa: S608
                 "ORDER BY day_ms LIMIT 1", (self.site, device, end_ms)).fetchone()
         return [_row(r) for r in inside], (_row(after) if after else None)
+
+    def profile(self, device: str, start_ms: int, end_ms: int) -> tuple[list[DayRow], DayRow | None]:
+        """Like :meth:`rows`, with each day's quarter-hour profile (electricity meters; None for a day whose
+        steps added nothing)."""
+        with self._lock:
+            inside = self._conn.execute(
+                f"SELECT {_COLS}, slots, coarse FROM days WHERE site = ? AND device = ? AND day_ms >= ? "  # noqa: S608
+                "AND day_ms < ? ORDER BY day_ms", (self.site, device, start_ms, end_ms)).fetchall()
+            after = self._conn.execute(
+                f"SELECT {_COLS}, slots, coarse FROM days WHERE site = ? AND device = ? AND day_ms >= ? "  # noqa: S608
+                "ORDER BY day_ms LIMIT 1", (self.site, device, end_ms)).fetchone()
+
+        def row(r: tuple[object, ...]) -> DayRow:
+            base = _row(r)
+            return DayRow(base.device, base.day_ms, base.delta, base.readings, base.first, base.last_ts, [],
+                          base.flags, None if r[9] is None else unpack(r[9]),  # type: ignore[arg-type]
+                          float(r[10]))  # type: ignore[arg-type]
+        return [row(r) for r in inside], (row(after) if after else None)
 
     def state_before(self, device: str, at_ms: int) -> tuple[int, list[float]] | None:
         """The last row before the day of ``at_ms``: its last reading time and the track state then."""

@@ -17,10 +17,12 @@ ALLOWED: dict[str, set[str]] = {
     "alerts": {"campus", "ingest"},
     "reports": {"campus", "ingest"},
     "records": {"campus", "ingest", "alerts", "reports"},
-    "app": {"campus", "ingest", "gateway", "alerts", "reports", "records", "simulators"},
+    "billing": {"campus", "ingest", "reports"},
+    "app": {"campus", "ingest", "gateway", "alerts", "reports", "records", "billing", "simulators"},
     "deploy": {"campus", "ingest", "app"},
-    "api": {"campus", "ingest", "gateway", "alerts", "reports", "records", "app", "deploy"},
-    "cli": {"campus", "ingest", "gateway", "alerts", "reports", "records", "app", "deploy", "api", "simulators"},
+    "api": {"campus", "ingest", "gateway", "alerts", "reports", "records", "billing", "app", "deploy"},
+    "cli": {"campus", "ingest", "gateway", "alerts", "reports", "records", "billing", "app", "deploy", "api",
+            "simulators"},
 }
 
 

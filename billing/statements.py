@@ -1,0 +1,418 @@
+"""The month's statement (内部结算单) of one payer, and every payer's total against the incomer's cost.
+
+A statement has lines, each traceable to readings:
+
+- ``use``: one meter × tariff version × band (or tier): the meter's registers at the start and end of the
+  version's days (interpolated between the readings around each instant where no reading falls on it, and
+  marked so), the multiplier, the use, the price and the amount. A payer's share of a shared meter is its
+  share of each quarter hour; sub-meters billed to others are taken off first (``less``).
+- ``allowance``: the free monthly use (定额) of a dorm room, taken off at the meter's average price.
+- ``remainder``: the payer's part of the incomer's remainder (losses, unmetered public use), when the billing
+  file allocates it, at the incomer's average energy price for the month.
+- ``fixed``, ``demand``, ``capacity``: the tariff's monthly fee and, on the incomer, the two-part charges.
+- ``incentive``: the month's reward (negative) or penalty (``billing.incentives``).
+
+The total is the sum of the lines' amounts (see ``billing.pricing`` for the rounding convention).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field
+
+from billing.book import Book, Holding
+from billing.metered import MICRO, Day, MeterDays, meter_days
+from billing.pricing import FLAT, Charge, Priced, money, price_days, shown
+from billing.tariffs import Tariff, TariffKind
+from campus.calendar import CampusCalendar
+from campus.contract import REGISTER_FIELD
+from campus.labels import Name
+from campus.model import Device
+from campus.registers import value_at
+from ingest.stores import ReadingStore
+from reports.rollup import Rollups
+
+UNITS = {TariffKind.ELECTRICITY: "kWh", TariffKind.WATER: "m³", TariffKind.GAS: "m³"}
+BAND_NAMES = {
+    "sharp": ("尖峰", "sharp peak"), "peak": ("高峰", "peak"), "flat": ("平段", "flat"), "valley": ("低谷", "valley"),
+    "deep_valley": ("深谷", "deep valley"), FLAT: ("单一电价", "single price"),
+    "tier_1": ("第一档", "tier 1"), "tier_2": ("第二档", "tier 2"), "tier_3": ("第三档", "tier 3"),
+    "tier_4": ("第四档", "tier 4"),
+}
+Section = Literal["use", "allowance", "remainder", "fixed", "demand", "capacity", "incentive"]
+PRICE_PLACES = Decimal("0.0001")
+
+
+def band_name(band: str, language: str) -> str:
+    zh, en = BAND_NAMES.get(band, (band, band))
+    return zh if language.startswith("zh") else en
+
+
+class Reading(BaseModel):
+    at: dt.datetime
+    value: float
+
+
+class Register(BaseModel):
+    """A register's value at an instant: a reading at it, or interpolated between the two around it."""
+
+    at: dt.datetime
+    value: float | None = Field(description="raw register (before the multiplier); null: no reading before")
+    interpolated: bool
+    readings: list[Reading] = Field(description="the readings it comes from")
+
+
+class Line(BaseModel):
+    section: Section
+    kind: TariffKind | None = None
+    meter: str | None = None
+    meter_name: str | None = None
+    tariff: str | None = None
+    tariff_name: str | None = None
+    start: dt.date
+    end: dt.date = Field(description="the last day counted (inclusive)")
+    band: str | None = None
+    band_name: str | None = None
+    start_register: Register | None = None
+    end_register: Register | None = None
+    multiplier: float | None = None
+    share: float | None = Field(default=None, description="the payer's share of a shared meter (0…1)")
+    less: list[str] = Field(default_factory=list, description="sub-meters billed to others, taken off")
+    use: Decimal = Field(description="kWh or m³, to 0.01")
+    unit: str = ""
+    price: Decimal = Field(description="元 per unit (or per kW, per kVA, per month)")
+    amount: Decimal = Field(description="元, to the fen")
+    estimated_share: float = Field(default=0.0, description="share of the use whose split between bands is an "
+                                   "estimate (a meter read less often than hourly)")
+    note: str = ""
+
+
+class MeterEvent(BaseModel):
+    meter: str
+    meter_name: str
+    at: dt.datetime
+    flag: str
+    raw_from: float
+    raw_to: float
+
+
+class Statement(BaseModel):
+    site: str
+    site_name: str
+    month: str
+    payer: str
+    payer_name: str
+    payer_type: str
+    timezone: str
+    generated_at: dt.datetime
+    currency: Literal["CNY"] = "CNY"
+    lines: list[Line]
+    events: list[MeterEvent] = Field(default_factory=list, description="meter replacements and register resets "
+                                     "in the month: registers across them do not subtract")
+    total: Decimal = Field(description="元: the sum of the lines' amounts")
+
+
+class PayerTotal(BaseModel):
+    payer: str
+    payer_name: str
+    payer_type: str
+    total: Decimal
+
+
+class IncomerCost(BaseModel):
+    kind: TariffKind
+    meter: str
+    meter_name: str
+    tariff: str
+    use: Decimal
+    main_meters_use: Decimal = Field(description="the site's main meters of this kind")
+    remainder_use: Decimal = Field(description="losses and unmetered public use: incomer − main meters")
+    amount: Decimal
+    average_price: Decimal | None
+
+
+class Summary(BaseModel):
+    site: str
+    site_name: str
+    month: str
+    timezone: str
+    generated_at: dt.datetime
+    payers: list[PayerTotal]
+    payers_total: Decimal
+    incomer: list[IncomerCost]
+    incomer_total: Decimal
+    school_share: Decimal = Field(description="the incomer's cost less what the payers pay: the school's own use, "
+                                  "losses and unmetered use it keeps")
+
+
+def month_days(month: str) -> tuple[dt.date, dt.date]:
+    y, m = (int(x) for x in month.split("-"))
+    first = dt.date(y, m, 1)
+    return first, (dt.date(y + 1, 1, 1) if m == 12 else dt.date(y, m + 1, 1))
+
+
+class Biller:
+    """Statements of one site for one month; meters' days are read once and shared by every statement."""
+
+    def __init__(self, book: Book, rollups: Rollups, store: ReadingStore, month: str, now: dt.datetime, *,
+                 language: str = "zh-CN") -> None:
+        self.book, self.rollups, self.store, self.month, self.now = book, rollups, store, month, now
+        self.language = language
+        self.tz = ZoneInfo(book.campus.site.timezone)
+        self.first, self.stop = month_days(month)
+        self.calendar = CampusCalendar(book.campus.calendar)
+        self._days: dict[str, MeterDays] = {}
+        self._registers: dict[tuple[str, dt.date], Register] = {}
+        self._incomer: dict[TariffKind, tuple[Priced, list[Line], MeterDays]] = {}
+        self.now_ms = int(now.timestamp() * 1000)
+
+    def tags(self, day: dt.date) -> frozenset[str]:
+        return self.calendar.tags(day)
+
+    def days(self, device: Device) -> MeterDays:
+        got = self._days.get(device.id)
+        if got is None:
+            got = self._days[device.id] = meter_days(self.rollups, self.store, device, self.first, self.stop,
+                                                     self.tz, self.now_ms)
+        return got
+
+    def name(self, device: Device) -> str:
+        return device.name or device.id
+
+    def register(self, device: Device, day: dt.date) -> Register:
+        """The raw register at local midnight starting ``day``."""
+        key = (device.id, day)
+        got = self._registers.get(key)
+        if got is None:
+            at = dt.datetime.combine(day, dt.time(), self.tz)
+            at_ms = int(at.timestamp() * 1000)
+            field = REGISTER_FIELD[device.kind]
+            assert field is not None  # noqa: S101
+            before, after = self.store.around(self.book.campus.site.id, device.id, device.kind, field, at_ms)
+            b = (before.ts, before.values[field]) if before is not None and field in before.values else None
+            a = (after.ts, after.values[field]) if after is not None and field in after.values else None
+            value = value_at(b, a, at_ms)
+            used = [p for p in (b, a) if p is not None]
+            exact = b is not None and b[0] == at_ms
+            got = self._registers[key] = Register(
+                at=at, value=value, interpolated=not exact and value is not None,
+                readings=[Reading(at=dt.datetime.fromtimestamp(t / 1000, self.tz), value=v)
+                          for t, v in (used[:1] if exact else used)])
+        return got
+
+    # -- one payer ---------------------------------------------------------------------------
+    def statement(self, payer_id: str, *, extra: Callable[[Statement], list[Line]] | None = None) -> Statement:
+        book = self.book
+        payer = book.payer(payer_id)
+        lines: list[Line] = []
+        events: list[MeterEvent] = []
+        use_by_kind: dict[TariffKind, int] = {}
+        for h in book.holdings.get(payer.id, []):
+            kind = TariffKind(h.device.kind.value)
+            tariff = book.tariff(payer, kind)
+            days = self._held_days(h)
+            priced = price_days(tariff, days, self.tags, self.tz)
+            use_by_kind[kind] = use_by_kind.get(kind, 0) + priced.micro
+            lines += self._use_lines(h, tariff, priced, self.days(h.device).estimated_share if tariff_tou(tariff)
+                                     else 0.0)
+            events += [MeterEvent(meter=h.device.id, meter_name=self.name(h.device),
+                                  at=dt.datetime.fromtimestamp(f.end_ms / 1000, self.tz), flag=f.flag,
+                                  raw_from=f.raw_from, raw_to=f.raw_to)
+                       for f in self.days(h.device).flags if f.flag == "new_cycle"]
+        for kind, allowance in payer.allowance.items():
+            used = Decimal(use_by_kind.get(kind, 0)) / MICRO
+            kind_lines = [ln for ln in lines if ln.kind is kind and ln.section == "use"]
+            free = min(used, allowance)
+            if free > 0 and kind_lines:
+                amount = sum((ln.amount for ln in kind_lines), Decimal(0))
+                use = sum((ln.use for ln in kind_lines), Decimal(0))
+                avg = (amount / use).quantize(PRICE_PLACES, rounding=ROUND_HALF_UP) if use else Decimal(0)
+                shown_free = free.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+                lines.append(Line(section="allowance", kind=kind, start=self.first, end=self.last, use=-shown_free,
+                                  unit=UNITS[kind], price=avg, amount=money(-shown_free * avg),
+                                  note=_say(self.language, f"定额 {allowance} {UNITS[kind]} 内免费",
+                                            f"free allowance of {allowance} {UNITS[kind]}")))
+        lines += self._remainder_lines(payer.id, use_by_kind)
+        for kind in sorted({TariffKind(h.device.kind.value) for h in book.holdings.get(payer.id, [])}):
+            lines += self._fixed_lines(book.tariff(payer, kind), kind)
+        statement = Statement(
+            site=book.campus.site.id, site_name=book.campus.site.name, month=self.month, payer=payer.id,
+            payer_name=payer.name, payer_type=payer.type.value, timezone=str(self.tz), generated_at=self.now,
+            lines=lines, events=events, total=Decimal(0))
+        if extra is not None:
+            statement.lines += extra(statement)
+        statement.total = sum((ln.amount for ln in statement.lines), Decimal("0.00"))
+        return statement
+
+    @property
+    def last(self) -> dt.date:
+        return self.stop - dt.timedelta(days=1)
+
+    def _held_days(self, h: Holding) -> list[Day]:
+        own = self.days(h.device).days
+        out = []
+        minus = [self.days(c).days for c in h.less]
+        for i, d in enumerate(own):
+            slots = None if d.slots is None else list(d.slots)
+            total = d.total
+            for other in minus:
+                o = other[i]
+                total -= o.total
+                if slots is not None and o.slots is not None:
+                    slots = [a - b for a, b in zip(slots, o.slots, strict=False)]
+            if h.share != 1.0:
+                total *= h.share
+                slots = None if slots is None else [x * h.share for x in slots]
+            out.append(Day(d.date, d.start_ms, slots, total))
+        return out
+
+    def _use_lines(self, h: Holding, tariff: Tariff, priced: Priced, estimated: float) -> list[Line]:
+        kind = TariffKind(h.device.kind.value)
+        out = []
+        for c in priced.charges:
+            out.append(Line(
+                section="use", kind=kind, meter=h.device.id, meter_name=self.name(h.device), tariff=tariff.id,
+                tariff_name=tariff.name, start=c.start, end=c.until - dt.timedelta(days=1), band=c.band,
+                band_name=band_name(c.band, self.language), start_register=self.register(h.device, c.start),
+                end_register=self.register(h.device, c.until), multiplier=h.device.multiplier,
+                share=None if h.share == 1.0 else round(h.share, 6), less=[d.id for d in h.less], use=c.use,
+                unit=UNITS[kind], price=c.price, amount=c.amount, estimated_share=round(estimated, 4)))
+        return out
+
+    def _fixed_lines(self, tariff: Tariff, kind: TariffKind, demand_kw: float | None = None) -> list[Line]:
+        version = tariff.version_on(self.last)
+        out: list[Line] = []
+        if version is None:
+            return out
+        if version.monthly_fee:
+            out.append(Line(section="fixed", kind=kind, tariff=tariff.id, tariff_name=tariff.name, start=self.first,
+                            end=self.last, use=Decimal(1), unit=_say(self.language, "月", "month"),
+                            price=version.monthly_fee, amount=money(version.monthly_fee),
+                            note=_say(self.language, "月固定费", "monthly fee")))
+        if version.capacity is not None:
+            cap = version.capacity
+            out.append(Line(section="capacity", kind=kind, tariff=tariff.id, tariff_name=tariff.name,
+                            start=self.first, end=self.last, use=cap.kva, unit="kVA", price=cap.per_kva,
+                            amount=money(cap.kva * cap.per_kva),
+                            note=_say(self.language, "容量电费 (两部制)", "capacity charge (two-part)")))
+        if version.demand is not None and demand_kw is not None:
+            kw = Decimal(str(round(demand_kw, 2)))
+            out.append(Line(section="demand", kind=kind, tariff=tariff.id, tariff_name=tariff.name,
+                            start=self.first, end=self.last, use=kw, unit="kW", price=version.demand.per_kw,
+                            amount=money(kw * version.demand.per_kw),
+                            note=_say(self.language, "需量电费: 当月最大需量 (15 分钟平均功率)",
+                                      "demand charge: the month's maximum 15-minute demand")))
+        return out
+
+    # -- the incomer and its remainder -------------------------------------------------------
+    def incomer(self, kind: TariffKind) -> tuple[Priced, list[Line], MeterDays] | None:
+        inc = self.book.billing.incomer.get(kind)
+        if inc is None:
+            return None
+        got = self._incomer.get(kind)
+        if got is None:
+            device = next(d for d in self.book.campus.devices if d.id == inc.meter)
+            tariff = self.book.tariffs[inc.tariff]
+            md = self.days(device)
+            priced = price_days(tariff, md.days, self.tags, self.tz)
+            lines = self._use_lines(Holding(device), tariff, priced, md.estimated_share if tariff_tou(tariff) else 0)
+            lines += self._fixed_lines(tariff, kind, md.max_demand_kw())
+            got = self._incomer[kind] = (priced, lines, md)
+        return got
+
+    def remainder_micro(self, kind: TariffKind) -> int:
+        """Incomer use less the site's main meters (micro-units; may be negative: a meter is wrong)."""
+        inc = self.incomer(kind)
+        if inc is None:
+            return 0
+        mains = sum(round(self.days(d).total * MICRO) for d in self.book.main_meters(kind))
+        return inc[0].micro - mains
+
+    def _remainder_lines(self, payer_id: str, use_by_kind: dict[TariffKind, int]) -> list[Line]:
+        out: list[Line] = []
+        for kind, inc_cfg in self.book.billing.incomer.items():
+            rule = inc_cfg.remainder.value
+            if rule == "keep":
+                continue
+            payer = self.book.payers[payer_id]
+            if kind not in payer.tariffs:
+                continue
+            weights = self._remainder_weights(kind, rule)
+            total = sum(weights.values())
+            if total <= 0 or weights.get(payer_id, 0) <= 0:
+                continue
+            inc = self.incomer(kind)
+            assert inc is not None  # noqa: S101
+            priced = inc[0]
+            use = Decimal(priced.micro) / MICRO
+            avg = (priced.amount / use).quantize(PRICE_PLACES, rounding=ROUND_HALF_UP) if use > 0 else Decimal(0)
+            share = weights[payer_id] / total
+            mine = (Decimal(self.remainder_micro(kind)) / MICRO * Decimal(str(share))).quantize(
+                Decimal("0.01"), rounding=ROUND_HALF_UP)
+            out.append(Line(section="remainder", kind=kind, meter=inc_cfg.meter, start=self.first, end=self.last,
+                            share=round(share, 6), use=mine, unit=UNITS[kind], price=avg, amount=money(mine * avg),
+                            note=_say(self.language, f"进线损耗及未计量公共用量分摊 ({_RULES[rule][0]})",
+                                      f"share of losses and unmetered use ({_RULES[rule][1]})")))
+        return out
+
+    def _remainder_weights(self, kind: TariffKind, rule: str) -> dict[str, float]:
+        book = self.book
+        if rule == "by_area":
+            return {p: book.area[p] for p in book.payers if kind in book.payers[p].tariffs}
+        if rule == "by_occupants":
+            return {p: book.people[p] for p in book.payers if kind in book.payers[p].tariffs}
+        out: dict[str, float] = {}
+        for pid, held in book.holdings.items():
+            for h in held:
+                if h.device.kind.value == kind.value:
+                    out[pid] = out.get(pid, 0.0) + sum(d.total for d in self._held_days(h))
+        return out
+
+    # -- every payer ------------------------------------------------------------------------
+    def summary(self, totals: dict[str, Decimal]) -> Summary:
+        book = self.book
+        payers = [PayerTotal(payer=p.id, payer_name=p.name, payer_type=p.type.value, total=totals[p.id])
+                  for p in book.billing.payers]
+        incomers = []
+        for kind, cfg in book.billing.incomer.items():
+            inc = self.incomer(kind)
+            assert inc is not None  # noqa: S101
+            priced, lines, md = inc
+            use = Decimal(priced.micro) / MICRO
+            amount = sum((ln.amount for ln in lines), Decimal(0))
+            mains = Decimal(sum(round(self.days(d).total * MICRO) for d in book.main_meters(kind))) / MICRO
+            device = md.device
+            incomers.append(IncomerCost(
+                kind=kind, meter=device.id, meter_name=self.name(device), tariff=cfg.tariff, use=_c(use),
+                main_meters_use=_c(mains), remainder_use=_c(use - mains), amount=amount,
+                average_price=(priced.amount / use).quantize(PRICE_PLACES, rounding=ROUND_HALF_UP) if use > 0
+                else None))
+        payers_total = sum((p.total for p in payers), Decimal("0.00"))
+        incomer_total = sum((i.amount for i in incomers), Decimal("0.00"))
+        return Summary(site=book.campus.site.id, site_name=book.campus.site.name, month=self.month,
+                       timezone=str(self.tz), generated_at=self.now, payers=payers, payers_total=payers_total,
+                       incomer=incomers, incomer_total=incomer_total, school_share=incomer_total - payers_total)
+
+
+_RULES = {"by_use": ("按用量", "by use"), "by_area": ("按面积", "by floor area"),
+          "by_occupants": ("按人数", "by occupants")}
+
+
+def _c(x: Decimal) -> Decimal:
+    return x.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _say(language: str, zh: str, en: str) -> str:
+    return zh if language.startswith("zh") else en
+
+
+def tariff_tou(tariff: Tariff) -> bool:
+    return any(v.time_of_use for v in tariff.versions)
+
+
+__all__ = ["Biller", "Charge", "Line", "Name", "Statement", "Summary", "month_days", "shown"]
