@@ -9,11 +9,17 @@ The convention, written down plainly:
 4. A statement's total is the sum of its lines' amounts, never a separately rounded figure.
 5. The exact cost (unrounded, :attr:`Priced.exact`) is micro-units × price: the exact cost of a period is the sum
    of the exact costs of any split of it into whole days (tiers carry the use before the split).
+6. A charge is one version × band × price: a band named alike in two seasons is two charges, each at its own
+   price. It runs from the first day it applies to until the day after the last.
+7. Tiers count every unit used earlier in their month (or year), whatever version priced it. A day's negative
+   use (a sub-meter taken off) gives back from the top: the tiers its units came from, highest first; below zero
+   is the first tier.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -34,7 +40,8 @@ def money(x: Decimal) -> Decimal:
 
 @dataclass(slots=True)
 class Charge:
-    """Use in one band (or tier) under one tariff version, from ``start`` to ``until`` (days, exclusive)."""
+    """Use in one band (or tier) at one price under one tariff version, from ``start`` (the first day it applies
+    to) to ``until`` (exclusive)."""
 
     start: dt.date
     until: dt.date
@@ -92,49 +99,51 @@ def _split_exact(parts: dict[str, float], whole: int) -> dict[str, int]:
     if not parts:
         return {}
     scaled = {k: v * MICRO for k, v in parts.items()}
-    floors = {k: int(v // 1) for k, v in scaled.items()}
+    floors = {k: math.floor(v) for k, v in scaled.items()}
     left = whole - sum(floors.values())
-    order = sorted(scaled, key=lambda k: scaled[k] - floors[k], reverse=True)
-    i = 0
-    while left != 0 and order:
-        k = order[i % len(order)]
-        step = 1 if left > 0 else -1
-        floors[k] += step
-        left -= step
-        i += 1
+    each, left = divmod(left, len(floors))   # only a part beyond float precision leaves more than one each
+    for k in floors:
+        floors[k] += each
+    for k in sorted(scaled, key=lambda k: scaled[k] - math.floor(scaled[k]), reverse=True)[:left]:
+        floors[k] += 1
     return floors
 
 
 def price_days(tariff: Tariff, days: list[Day], tags: Callable[[dt.date], frozenset[str]], tz: ZoneInfo, *,
                carried: int = 0) -> Priced:
     """``days`` (in order, whole local days) priced by ``tariff``. ``carried``: micro-units used earlier in the
-    tiers' month or year, before the first day (the tiers count on from it)."""
+    tiers' month or year, before the first day (the tiers count on from it; it counts for the first day's month
+    and for its year)."""
     out = Priced(tariff)
     if not days:
         return out
-    index: dict[tuple[dt.date, str], Charge] = {}
-    tier_used = carried
-    tier_key: tuple[int, int] | None = None
+    index: dict[tuple[dt.date, str, Decimal], Charge] = {}
+    month_used = year_used = carried
+    prev: dt.date | None = None
     for day in days:
         version = tariff.version_on(day.date)
         if version is None:
             raise NoPrice(tariff, day.date)
-        start = version.valid_from
+        if prev is not None and (prev.year, prev.month) != (day.date.year, day.date.month):
+            month_used = 0  # a new month: month tiers start again
+            if prev.year != day.date.year:
+                year_used = 0
+        prev = day.date
+        used = micro(day.total)
         if version.tiers is not None:
-            key = (day.date.year, day.date.month if version.tiers.per == "month" else 0)
-            if tier_key is not None and key != tier_key:
-                tier_used = 0  # a new month (or year): the tiers start again
-            tier_key = key
-            parts = _tiered(version.tiers, tier_used, micro(day.total))
-            tier_used += micro(day.total)
+            parts = _tiered(version.tiers, month_used if version.tiers.per == "month" else year_used, used)
+        elif version.time_of_use:
+            prices = version.day_prices(day.date, tags(day.date))
+            parts = {(b, prices[b]): u for b, u in day_band_use(version, day, tags(day.date), tz).items()}
         else:
-            prices = version.band_prices() if version.time_of_use else {FLAT: version.price}
-            parts = {(b, prices[b]): u for b, u in  # type: ignore[misc]
-                     day_band_use(version, day, tags(day.date), tz).items()}
+            parts = {(FLAT, version.price): used}  # type: ignore[dict-item]
+        month_used += used
+        year_used += used
         for (band, price), u in parts.items():
-            c = index.get((start, band))
+            key = (version.valid_from, band, price)
+            c = index.get(key)
             if c is None:
-                c = index[(start, band)] = Charge(max(start, days[0].date), day.date, band, price, 0)
+                c = index[key] = Charge(day.date, day.date, band, price, 0)
                 out.charges.append(c)
             c.micro += u
             c.until = day.date + dt.timedelta(days=1)
@@ -143,20 +152,20 @@ def price_days(tariff: Tariff, days: list[Day], tags: Callable[[dt.date], frozen
 
 
 def _tiered(tiers: Tiers, used: int, add: int) -> dict[tuple[str, Decimal], int]:
-    """``add`` micro-units after ``used`` in the tiers' period, split by step."""
+    """``add`` micro-units after ``used`` in the tiers' period, split by step: the part of [used, used + add)
+    in each step, negative when ``add`` is (given back); below zero is the first step, above the last
+    threshold the last."""
+    lo, hi = sorted((used, used + add))
+    sign = 1 if add >= 0 else -1
     out: dict[tuple[str, Decimal], int] = {}
-    lo = used
+    bottom: int | None = None
     for i, step in enumerate(tiers.steps):
         top = None if step.up_to is None else int(step.up_to * MICRO)
-        if top is not None and lo >= top:
-            continue
-        take = add if top is None else min(add, top - lo)
-        if take > 0:
-            out[(f"tier_{i + 1}", step.price)] = take
-            add -= take
-            lo += take
-        if add <= 0:
-            break
+        a = lo if bottom is None else max(lo, bottom)
+        b = hi if top is None else min(hi, top)
+        if b > a:
+            out[(f"tier_{i + 1}", step.price)] = sign * (b - a)
+        bottom = top
     return out
 
 

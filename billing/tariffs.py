@@ -10,7 +10,11 @@ The rules, written down plainly:
      local ``hours`` (half-open ``"HH:MM-HH:MM"``, on the quarter hour, ``"23:00-07:00"`` runs past midnight);
      together they cover the day exactly once. ``seasons`` may give other bands in some months, and
      ``offday_bands`` on days that are not workdays (weekends and public holidays, with 调休 make-up workdays as
-     workdays). A ``sharp`` (尖峰) window takes its hours from whatever band they fall in, in its months only;
+     workdays; they win over a season). Band names are lower-case words (``peak``, ``deep_valley``). A band named
+     alike in two schedules keeps each schedule's own price. A ``sharp`` (尖峰) window takes its hours from
+     whatever band they fall in, in its months only, and lies inside the band named ``peak`` of every schedule it
+     can apply to; other ``windows`` (e.g. ``deep_valley`` on holidays) may lie anywhere. Each window has its own
+     name, not a band's;
    - ``tiers`` (阶梯): prices by use so far in the month or the year, each step up to a threshold.
 3. Besides use, a version may charge a ``monthly_fee`` (元 per month), and for an incomer a ``capacity``
    charge (元 per kVA of transformer capacity per month) or a ``demand`` charge (元 per kW of the month's
@@ -26,7 +30,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from campus.contract import Kind
 
@@ -43,12 +47,13 @@ class TariffKind(StrEnum):
 
 def _clock(text: str, *, end: bool) -> int:
     """``"HH:MM"`` → quarter hours since midnight (``"24:00"`` only as an end)."""
-    try:
-        hh, mm = text.strip().split(":")
-        h, m = int(hh), int(mm)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a time of day: write HH:MM, e.g. 08:00") from None
-    if m % 15 or not 0 <= m < 60 or not 0 <= h <= 24 or (h == 24 and (m or not end)):
+    hh, _, mm = text.strip().partition(":")
+    if not (hh.isascii() and hh.isdigit() and len(hh) <= 2 and mm.isascii() and mm.isdigit() and len(mm) == 2):
+        raise ValueError(f"{text!r} is not a time of day: write HH:MM, e.g. 08:00")
+    h, m = int(hh), int(mm)
+    if h == 24 and m == 0 and not end:
+        raise ValueError(f"{text!r} only ends a range: a range starts at 00:00 to 23:45 (write 00:00 for midnight)")
+    if m % 15 or m >= 60 or h > 24 or (h == 24 and m):
         raise ValueError(f"{text!r}: band hours are on the quarter hour (HH:00, :15, :30, :45), 00:00 to 24:00")
     return h * 4 + m // 15
 
@@ -71,6 +76,10 @@ class Band(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     price: Price
     hours: list[str] = Field(min_length=1, max_length=24)
+
+
+BandName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+Bands = Annotated[dict[BandName, Band], Field(min_length=1, max_length=8)]
 
 
 def _day_map(bands: dict[str, Band], where: str) -> tuple[str, ...]:
@@ -100,7 +109,7 @@ Months = Annotated[list[Annotated[int, Field(ge=1, le=12)]], Field(min_length=1,
 class Season(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     months: Months
-    bands: dict[str, Band] = Field(min_length=1, max_length=8)
+    bands: Bands
 
 
 class Window(BaseModel):
@@ -160,9 +169,9 @@ class Version(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     valid_from: dt.date = Field(alias="from")
     price: Price | None = None
-    bands: dict[str, Band] | None = Field(default=None, min_length=1, max_length=8)
+    bands: Bands | None = None
     seasons: list[Season] = Field(default_factory=list, max_length=12)
-    offday_bands: dict[str, Band] | None = Field(default=None, min_length=1, max_length=8)
+    offday_bands: Bands | None = None
     sharp: Window | None = None
     windows: list[Window] = Field(default_factory=list, max_length=8, description="more windows, e.g. "
                                   "deep_valley on holidays; later ones win where they overlap")
@@ -170,6 +179,8 @@ class Version(BaseModel):
     monthly_fee: Annotated[Decimal, Field(ge=0, le=10_000_000, decimal_places=2)] = Decimal(0)
     demand: Demand | None = None
     capacity: Capacity | None = None
+    _days: dict[tuple[int, bool, bool, bool], tuple[tuple[str, ...], dict[str, Decimal]]] = PrivateAttr(
+        default_factory=dict)   # day_bands and day_prices by month and calendar tags, worked out once
 
     @model_validator(mode="after")
     def _one_price(self) -> Version:
@@ -194,21 +205,49 @@ class Version(BaseModel):
                 raise ValueError(f"{where}: month {min(seen & set(s.months))} is in two seasons")
             seen |= set(s.months)
         names = {*(self.bands or {}), *(b for s in self.seasons for b in s.bands), *(self.offday_bands or {})}
+        windows: set[str] = set()
         for w in self._windows():
             try:
                 quarter_hours(w.hours)
             except ValueError as exc:
                 raise ValueError(f"{where}, window {w.name}: {exc}") from None
             if w.name in names:
-                raise ValueError(f"{where}: the window's name {w.name!r} is also a band's")
-        if self.sharp is not None and "peak" in (self.bands or {}):
-            peak = set(quarter_hours(self.bands["peak"].hours))  # type: ignore[index]
-            outside = [q for q in quarter_hours(self.sharp.hours) if q not in peak]
+                raise ValueError(f"{where}: the window's name {w.name!r} is also a band's: rename the window")
+            if w.name in windows:
+                raise ValueError(f"{where}: two windows are named {w.name!r}: give each window its own name "
+                                 "(the sharp window is named sharp unless it says otherwise)")
+            windows.add(w.name)
+        if self.sharp is not None:
+            self._sharp_inside_peak(where)
+        return self
+
+    def _sharp_inside_peak(self, where: str) -> None:
+        """The sharp window lies inside the band named peak of every schedule it can apply to: the bands (or the
+        season's) in its months, and the offday bands on the days it applies to that are not workdays."""
+        sharp = self.sharp
+        assert sharp is not None  # noqa: S101
+        assert self.bands is not None  # noqa: S101
+        schedules: list[tuple[str, dict[str, Band]]] = []
+        if sharp.days == "workday" or self.offday_bands is None:
+            for month in sorted(set(sharp.months)):
+                season = next((s for s in reversed(self.seasons) if month in s.months), None)
+                label = "the bands" if season is None else f"season {season.months}"
+                if all(lb != label for lb, _ in schedules):
+                    schedules.append((label, self.bands if season is None else season.bands))
+        if sharp.days != "workday" and self.offday_bands is not None:
+            schedules.append(("offday_bands", self.offday_bands))
+        inside = quarter_hours(sharp.hours)
+        for label, bands in schedules:
+            if "peak" not in bands:
+                raise ValueError(f"{where}: the sharp window lies inside the peak hours, but {label} has no band "
+                                 "named peak: name the peak band peak (or limit the window's months or days)")
+            peak = set(quarter_hours(bands["peak"].hours))
+            outside = [q for q in inside if q not in peak]
             if outside:
                 q = outside[0]
                 raise ValueError(f"{where}: the sharp window lies inside the peak hours, but "
-                                 f"{q // 4:02d}:{q % 4 * 15:02d} is not a peak hour")
-        return self
+                                 f"{q // 4:02d}:{q % 4 * 15:02d} is not a peak hour in {label}: move the window "
+                                 "inside the peak")
 
     def _windows(self) -> list[Window]:
         return [*([self.sharp] if self.sharp else []), *self.windows]
@@ -217,9 +256,9 @@ class Version(BaseModel):
     def time_of_use(self) -> bool:
         return self.bands is not None
 
-    def day_bands(self, day: dt.date, tags: frozenset[str]) -> tuple[str, ...]:
-        """Each quarter hour's band on ``day`` (a tariff with bands only); ``tags``: the day's calendar tags
-        (``campus.calendar``: workday or offday, holiday)."""
+    def schedule(self, day: dt.date, tags: frozenset[str]) -> dict[str, Band]:
+        """The bands in force on ``day`` before windows: the season's in its months, the offday bands on a day
+        that is not a workday (they win over a season)."""
         assert self.bands is not None  # noqa: S101
         bands = self.bands
         for s in self.seasons:
@@ -227,14 +266,36 @@ class Version(BaseModel):
                 bands = s.bands
         if "workday" not in tags and self.offday_bands is not None:
             bands = self.offday_bands
-        mapped = _day_map(bands, "")
-        for w in self._windows():
-            if w.applies(day, tags):
-                inside = set(quarter_hours(w.hours))
-                mapped = tuple(w.name if q in inside else b for q, b in enumerate(mapped))
-        return mapped
+        return bands
+
+    def _day(self, day: dt.date, tags: frozenset[str]) -> tuple[tuple[str, ...], dict[str, Decimal]]:
+        key = (day.month, "workday" in tags, "offday" in tags, "holiday" in tags)
+        got = self._days.get(key)
+        if got is None:
+            bands = self.schedule(day, tags)
+            mapped = _day_map(bands, "")
+            prices = {n: b.price for n, b in bands.items()}
+            for w in self._windows():
+                if w.applies(day, tags):
+                    inside = set(quarter_hours(w.hours))
+                    mapped = tuple(w.name if q in inside else b for q, b in enumerate(mapped))
+                    prices[w.name] = w.price
+            got = self._days[key] = (mapped, {n: prices[n] for n in dict.fromkeys(mapped)})
+        return got
+
+    def day_bands(self, day: dt.date, tags: frozenset[str]) -> tuple[str, ...]:
+        """Each quarter hour's band on ``day`` (a tariff with bands only); ``tags``: the day's calendar tags
+        (``campus.calendar``: workday or offday, holiday)."""
+        return self._day(day, tags)[0]
+
+    def day_prices(self, day: dt.date, tags: frozenset[str]) -> dict[str, Decimal]:
+        """The price of each band of ``day_bands`` on ``day``: a band named alike in two seasons has each
+        season's own price."""
+        return self._day(day, tags)[1]
 
     def band_prices(self) -> dict[str, Decimal]:
+        """Every band's and window's price by name (a name in several schedules: the last one's); pricing uses
+        :meth:`day_prices`."""
         prices = {n: b.price for bands in (self.bands or {}, self.offday_bands or {}, *(s.bands for s in self.seasons))
                   for n, b in bands.items()}
         for w in self._windows():
