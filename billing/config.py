@@ -149,43 +149,48 @@ class SiteBilling(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> SiteBilling:
-        try:
-            tariffs = parse_tariffs(self.tariffs)
-        except ValueError as exc:
-            raise ValueError(f"tariffs: {exc}") from None
-        ids: set[str] = set()
-        owner: dict[str, str] = {}
-        for p in self.payers:
-            if p.id in ids:
-                raise ValueError(f"payer {p.id} is given twice")
-            ids.add(p.id)
-            for kind, tid in p.tariffs.items():
-                _tariff_of(tariffs, tid, kind, f"payer {p.id}")
-            for m in p.meters:
-                if m in owner:
-                    raise ValueError(f"meter {m} is billed to both {owner[m]} and {p.id}: a meter has one payer, or "
-                                     "list it under shared: with how it is split")
-                owner[m] = p.id
-        for s in self.shared:
-            if s.meter in owner:
-                raise ValueError(f"meter {s.meter} is shared and also billed to {owner[s.meter]}: take it out of "
-                                 "that payer's meters")
-            owner[s.meter] = "shared"
-            for pid in (s.payers if isinstance(s.payers, list) else list(s.payers)):
-                if pid not in ids:
-                    raise ValueError(f"shared meter {s.meter} names payer {pid}, which is not in payers:")
-        for kind, inc in self.incomer.items():
-            _tariff_of(tariffs, inc.tariff, kind, f"incomer {kind.value}")
-        for i in self.incentives:
-            if i.payer is not None and i.payer not in ids:
-                raise ValueError(f"an incentive names payer {i.payer}, which is not in payers:")
-        for f in self.fuel_targets:
-            if f.payer not in ids:
-                raise ValueError(f"a fuel target names payer {f.payer}, which is not in payers:")
+        _check(self)
         return self
 
     def tariff_map(self) -> dict[str, Tariff]:
         return parse_tariffs(self.tariffs)
+
+
+def _check(site: SiteBilling | BillingFile) -> None:
+    """One site's billing is consistent: tariffs valid, payers, shared meters, incomer, incentives named right."""
+    try:
+        tariffs = parse_tariffs(site.tariffs)
+    except ValueError as exc:
+        raise ValueError(f"tariffs: {exc}") from None
+    ids: set[str] = set()
+    owner: dict[str, str] = {}
+    for p in site.payers:
+        if p.id in ids:
+            raise ValueError(f"payer {p.id} is given twice")
+        ids.add(p.id)
+        for kind, tid in p.tariffs.items():
+            _tariff_of(tariffs, tid, kind, f"payer {p.id}")
+        for m in p.meters:
+            if m in owner:
+                raise ValueError(f"meter {m} is billed to both {owner[m]} and {p.id}: a meter has one payer, or "
+                                 "list it under shared: with how it is split")
+            owner[m] = p.id
+    for s in site.shared:
+        if s.meter in owner:
+            raise ValueError(f"meter {s.meter} is shared and also billed to {owner[s.meter]}: take it out of "
+                             "that payer's meters")
+        owner[s.meter] = "shared"
+        for pid in (s.payers if isinstance(s.payers, list) else list(s.payers)):
+            if pid not in ids:
+                raise ValueError(f"shared meter {s.meter} names payer {pid}, which is not in payers:")
+    for kind, inc in site.incomer.items():
+        _tariff_of(tariffs, inc.tariff, kind, f"incomer {kind.value}")
+    for i in site.incentives:
+        if i.payer is not None and i.payer not in ids:
+            raise ValueError(f"an incentive names payer {i.payer}, which is not in payers:")
+    for f in site.fuel_targets:
+        if f.payer not in ids:
+            raise ValueError(f"a fuel target names payer {f.payer}, which is not in payers:")
 
 
 def _tariff_of(tariffs: dict[str, Tariff], tid: str, kind: TariffKind, who: str) -> Tariff:
@@ -217,12 +222,18 @@ class BillingFile(BaseModel):
                              "at the top level, not both")
         return data
 
+    @model_validator(mode="after")
+    def _consistent(self) -> BillingFile:
+        if self.sites is None:  # checked here, so a mistake is a ConfigError with its line like any other
+            _check(self)
+        return self
+
     def for_sites(self) -> dict[str | None, SiteBilling]:
         if self.sites is not None:
             out: dict[str | None, SiteBilling] = {}
             out.update(self.sites)
             return out
-        return {None: SiteBilling.model_validate(self.model_dump(exclude={"sites"}))}
+        return {None: SiteBilling.model_construct(**{k: getattr(self, k) for k in SiteBilling.model_fields})}
 
 
 def load_billing(path: Path) -> dict[str | None, SiteBilling]:

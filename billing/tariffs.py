@@ -28,9 +28,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from campus.contract import Kind
 
@@ -60,6 +61,11 @@ def _clock(text: str, *, end: bool) -> int:
 
 def quarter_hours(ranges: list[str]) -> list[int]:
     """The quarter hours (0…95) that half-open ``"HH:MM-HH:MM"`` ranges cover, in order given, repeats kept."""
+    return list(_quarters(tuple(ranges)))
+
+
+@lru_cache(maxsize=4096)
+def _quarters(ranges: tuple[str, ...]) -> tuple[int, ...]:
     out: list[int] = []
     for r in ranges:
         if r.count("-") != 1:
@@ -69,13 +75,16 @@ def quarter_hours(ranges: list[str]) -> list[int]:
         if start == stop:
             raise ValueError(f"{r!r} is empty: a range's end must differ from its start")
         out += list(range(start, stop)) if start < stop else [*range(start, SLOTS_PER_DAY), *range(0, stop)]
-    return out
+    return tuple(out)
+
+
+Hours = Annotated[list[Annotated[str, Field(max_length=32)]], Field(min_length=1, max_length=24)]
 
 
 class Band(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     price: Price
-    hours: list[str] = Field(min_length=1, max_length=24)
+    hours: Hours
 
 
 BandName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
@@ -84,21 +93,30 @@ Bands = Annotated[dict[BandName, Band], Field(min_length=1, max_length=8)]
 
 def _day_map(bands: dict[str, Band], where: str) -> tuple[str, ...]:
     """Each quarter hour's band; bands that overlap or leave a gap are refused, saying where."""
+    try:
+        return _owners(tuple((name, tuple(band.hours)) for name, band in bands.items()))
+    except ValueError as exc:
+        raise ValueError(f"{where}{exc}") from None
+
+
+@lru_cache(maxsize=1024)
+def _owners(bands: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[str, ...]:
+    """:func:`_day_map` of (name, hours) pairs; a message begins with its separator from the place."""
     owner: dict[int, str] = {}
-    for name, band in bands.items():
+    for name, hours in bands:
         try:
-            slots = quarter_hours(band.hours)
+            slots = _quarters(hours)
         except ValueError as exc:
-            raise ValueError(f"{where}, band {name}: {exc}") from None
+            raise ValueError(f", band {name}: {exc}") from None
         for q in slots:
             if q in owner:
-                raise ValueError(f"{where}: bands {owner[q]} and {name} overlap at {q // 4:02d}:{q % 4 * 15:02d}; "
+                raise ValueError(f": bands {owner[q]} and {name} overlap at {q // 4:02d}:{q % 4 * 15:02d}; "
                                  "each quarter hour of the day belongs to one band")
             owner[q] = name
     gaps = [q for q in range(SLOTS_PER_DAY) if q not in owner]
     if gaps:
         q = gaps[0]
-        raise ValueError(f"{where}: no band covers {q // 4:02d}:{q % 4 * 15:02d} ({len(gaps) * 15} minutes of the "
+        raise ValueError(f": no band covers {q // 4:02d}:{q % 4 * 15:02d} ({len(gaps) * 15} minutes of the "
                          "day in all); the bands' hours must cover 00:00-24:00 exactly once")
     return tuple(owner[q] for q in range(SLOTS_PER_DAY))
 
@@ -118,7 +136,7 @@ class Window(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     price: Price
-    hours: list[str] = Field(min_length=1, max_length=24)
+    hours: Hours
     months: Months = Field(default_factory=lambda: list(range(1, 13)))
     days: Literal["all", "workday", "offday", "holiday"] = "all"
     name: str = Field(default="sharp", pattern=r"^[a-z][a-z0-9_]{0,31}$")
@@ -340,11 +358,21 @@ class Tariff(BaseModel):
 
 
 def parse_tariffs(items: list[Any]) -> dict[str, Tariff]:
-    """The ``tariffs:`` list, checked; ids unique."""
+    """The ``tariffs:`` list, checked; ids unique. A mistake is a ValueError naming the tariff, where in it, and
+    what to fix (the first one found, and how many more)."""
     out: dict[str, Tariff] = {}
-    for item in items:
-        tariff = Tariff.model_validate(item)
+    for i, item in enumerate(items):
+        try:
+            tariff = Tariff.model_validate(item)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False, include_input=False)
+            tid = item.get("id") if isinstance(item, dict) else None
+            who = f"tariff {tid[:64]}" if isinstance(tid, str) and tid else f"tariff #{i + 1}"
+            where = ".".join(str(p) for p in errors[0]["loc"])
+            msg = errors[0]["msg"].removeprefix("Value error, ")
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise ValueError(f"{who}{', ' + where if where else ''}: {msg}{more}") from None
         if tariff.id in out:
-            raise ValueError(f"tariff {tariff.id} is given twice")
+            raise ValueError(f"tariff {tariff.id} is given twice: give each tariff its own id")
         out[tariff.id] = tariff
     return out

@@ -34,17 +34,20 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installe
 
 def parse_yaml_model(text: str, model: type[M], source: str) -> M:
     """Parse ``text`` into ``model``; any problem is a ConfigError ``source:line: field: reason``."""
-    try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader (C or Python)
-    except yaml.YAMLError as exc:
+    loader = _Loader(text)  # a safe loader (C or Python)
+    try:  # composed once: the tree that knows line numbers is kept for the error message
+        node = loader.get_single_node()
+        data = None if node is None else loader.construct_document(node)
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:  # ValueError: an integer of over 4300 digits
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
         where = ".".join(str(p) for p in loc) or "top level"
-        node = yaml.compose(text, Loader=_Loader)  # only now: the tree that knows line numbers
         line = _line_of(node, loc)
         at = f"{source}:{line}" if line else source
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""

@@ -120,8 +120,9 @@ def tiers(draw: Callable[[Any], Any], per: str) -> dict[str, Any]:
 
 
 @st.composite
-def tariffs(draw: Callable[[Any], Any], first: dt.date, stop: dt.date, kind: str = "electricity") -> Tariff:
-    """A valid tariff whose first version starts on or before ``first``, the others inside [first, stop)."""
+def tariff_docs(draw: Callable[[Any], Any], first: dt.date, stop: dt.date, kind: str = "electricity") -> dict[str, Any]:
+    """A valid tariff as the billing file gives it: its first version starts on or before ``first``, the others
+    inside [first, stop)."""
     per = draw(st.sampled_from(["month", "year"]))
     span = (stop - first).days
     starts = [first - dt.timedelta(days=draw(st.integers(0, 400)))]
@@ -141,7 +142,11 @@ def tariffs(draw: Callable[[Any], Any], first: dt.date, stop: dt.date, kind: str
         if draw(st.booleans()):
             v["monthly_fee"] = draw(st.decimals(min_value=0, max_value=500, places=2))
         versions.append(v)
-    return Tariff.model_validate({"id": "t", "name": "生成的电价", "kind": kind, "versions": versions})
+    return {"id": "t", "name": "生成的电价", "kind": kind, "versions": versions}
+
+
+def tariffs(first: dt.date, stop: dt.date, kind: str = "electricity") -> st.SearchStrategy[Tariff]:
+    return tariff_docs(first, stop, kind).map(Tariff.model_validate)
 
 
 def day_slots(date: dt.date, tz: ZoneInfo) -> int:
