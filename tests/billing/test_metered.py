@@ -5,6 +5,7 @@ the register."""
 from __future__ import annotations
 
 import datetime as dt
+import random
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,12 +13,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from billing.metered import MeterDays, meter_days
 from campus.contract import Kind, Reading
 from campus.db import DataDir
 from campus.model import Campus, parse_campus
 from ingest.stores.sqlite import SqliteStore
+from reports.buckets import Interval
+from reports.consumption import meter_use
 from reports.rollup import RollupStore
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -173,3 +178,46 @@ def test_no_readings_in_the_period_is_nothing_used() -> None:
     assert md.total == 0.0
     assert md.estimated_share == 0.0
     assert md.max_demand_kw() == 0.0
+
+
+@st.composite
+def meter_readings(draw: st.DrawFn) -> list[tuple[int, float]]:
+    """Readings around the week: irregular (a minute to two days apart), some in bursts, a reset to zero (a new
+    meter) now and then, registers that sometimes stand still."""
+    rng = random.Random(draw(st.integers(0, 2**32)))
+    at = ms(local(FIRST - dt.timedelta(days=draw(st.integers(0, 2))), draw(st.integers(0, 23))))
+    end = ms(local(STOP + dt.timedelta(days=draw(st.integers(0, 2))), draw(st.integers(0, 23))))
+    gaps = draw(st.lists(st.sampled_from([300, 900, 1800, 3600, 3 * 3600, 86_400, 2 * 86_400]), min_size=1,
+                         max_size=4))
+    reg, out = rng.uniform(0, 1e4), []
+    while at <= end:
+        out.append((at, reg))
+        step = rng.choice(gaps) * 1000 + rng.randint(0, 59) * 1000
+        if rng.random() < 0.01:
+            reg = 0.0   # a replacement: the new meter starts at zero
+        elif rng.random() < 0.8:
+            reg += rng.uniform(0, 100) * step / 3_600_000
+        at += step
+    return out
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(meter_readings())
+def test_days_and_quarter_hours_agree_with_the_consumption_api(points: list[tuple[int, float]]) -> None:
+    """The days' use is the consumption API's daily use, and each hour's four quarter hours add up to its hourly
+    use (which it computes from the readings, not the roll-ups)."""
+    place = campus()
+    device = place.devices[0]
+    with rolled(points, place) as (rollups, store):
+        site = rollups.site("s")
+        md = meter_days(site, store, device, FIRST, STOP, TZ, ms(NOW))
+        days = [ms(local(FIRST + dt.timedelta(days=i))) for i in range(8)]
+        daily = meter_use(site, store, device, days, Interval.DAY, ms(NOW))
+        hours = list(range(days[0], days[-1] + 1, 3_600_000))
+        hourly = meter_use(site, store, device, hours, Interval.HOUR, ms(NOW))
+    assert [d.total for d in md.days] == pytest.approx(daily.totals, rel=1e-9, abs=1e-6)
+    quarters = [x for d in md.days for x in (d.slots or [0.0] * 96)]
+    by_hour = [sum(quarters[i:i + 4]) for i in range(0, len(quarters), 4)]
+    assert by_hour == pytest.approx(hourly.totals, rel=1e-9, abs=1e-6)
+    assert 0.0 <= md.estimated_share <= 1.0
+    assert md.max_demand_kw() == pytest.approx(max([*quarters, 0.0]) * 4)

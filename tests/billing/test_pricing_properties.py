@@ -16,6 +16,7 @@ up on a SQLite store (``tests/billing/test_metered.py``).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
@@ -23,15 +24,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from billing.book import Book
+from billing.config import parse_billing
 from billing.metered import MICRO, Day, meter_days, micro
 from billing.pricing import FLAT, Priced, day_band_use, money, price_days
 from billing.statements import Biller
 from billing.tariffs import SLOTS_PER_DAY, Tariff, quarter_hours
 from tests.billing.test_metered import NOW, campus, ms, rolled
 from tests.billing.test_statement_by_hand import biller  # noqa: F401  (the hand-worked October, module scope)
+from tests.support.billing import BILLING, CAMPUS
 
 ZONES = [ZoneInfo("Asia/Shanghai"), ZoneInfo("Europe/Berlin")]   # Berlin: days of 92 and 100 quarter hours
 BAND_NAMES = ["peak", "flat", "valley", "shoulder", "off_peak"]
@@ -181,8 +186,15 @@ def periods(draw: Callable[[Any], Any]) -> tuple[dt.date, dt.date]:
 def day_lists(draw: Callable[[Any], Any], first: dt.date, stop: dt.date, tz: ZoneInfo,
               shapes: list[str], profiled: bool = True) -> list[Day]:
     rng = random.Random(draw(st.integers(0, 2**32)))
-    return [make_day(first + dt.timedelta(days=i), tz, rng, draw(st.sampled_from(shapes)), profiled)
+    days = [make_day(first + dt.timedelta(days=i), tz, rng, draw(st.sampled_from(shapes)), profiled)
             for i in range((stop - first).days)]
+    if draw(st.booleans()):   # one day's quarter hours straight from hypothesis: tiny, huge, subnormal, repeated
+        k = draw(st.integers(0, len(days) - 1))
+        low = -1e3 if "negative" in shapes else 0.0
+        slots = draw(st.lists(st.floats(low, 1e9), min_size=len(days[k].slots or [0] * 96),
+                              max_size=len(days[k].slots or [0] * 96)))
+        days[k] = Day(days[k].date, days[k].start_ms, slots if profiled else None, sum(slots))
+    return days
 
 
 @st.composite
@@ -426,3 +438,29 @@ def test_quarter_hours_of_a_generated_schedule_cover_the_day_once() -> None:
         covered = sorted(q for b in bands.values() for q in quarter_hours(b["hours"]))
         assert covered == list(range(SLOTS_PER_DAY))
     check()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_statements_under_any_tariff_add_up(biller: Biller, data: st.DataObject) -> None:  # noqa: F811
+    """The hand-worked October under generated tariffs: whatever the prices, each meter's shown use is its use, each
+    line is use × price to the fen, and the total is the sum of the lines."""
+    first, stop = dt.date(2026, 10, 1), dt.date(2026, 11, 1)
+    doc = yaml.safe_load(BILLING)
+    made = {"tou": data.draw(tariff_docs(first, stop)), "water": data.draw(tariff_docs(first, stop, "water"))}
+    for t in doc["tariffs"]:
+        if t["id"] in made:
+            t["versions"] = made[t["id"]]["versions"]
+    book = Book.build(CAMPUS, parse_billing(json.dumps(doc, default=str))[None])
+    fresh = Biller(book, biller.rollups, biller.store, "2026-10", biller.now)
+    statements = {p: fresh.statement(p) for p in book.payers}
+    for s in statements.values():
+        assert s.total == sum(ln.amount for ln in s.lines)
+        for ln in s.lines:
+            assert ln.amount == money(ln.use * ln.price), ln
+    uses = {m: sum(ln.use for s in statements.values() for ln in s.lines if ln.meter == m and ln.section == "use")
+            for m in ("e1", "e2", "w2")}
+    assert uses == {"e1": Decimal("14880.00"), "e2": Decimal("29760.00"), "w2": Decimal("372.00")}
+    summary = fresh.summary({p: s.total for p, s in statements.items()})
+    assert summary.payers_total == sum(s.total for s in statements.values())
