@@ -30,8 +30,9 @@ class BillingSettings(BaseModel):
     bill_gap_ratio: float = Field(default=0.05, ge=0, le=1, description="a supplier's bill more than this far "
                                   "(a share of the bill's quantity) from the incomer or the payers' sum raises a data "
                                   "alert: a meter is wrong or something is unmetered")
-    allowance_notice: list[float] = Field(default=[0.8, 1.0], description="shares of a dorm room's free allowance "
-                                          "(定额) at which its representative is told")
+    allowance_notice: list[Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)]] = Field(
+        default=[0.8, 1.0], max_length=10, description="shares of a dorm room's free allowance (定额) at which its "
+        "representative is told")
 
 
 class PayerType(StrEnum):
@@ -63,8 +64,8 @@ class Payer(BaseModel):
     allowance: dict[TariffKind, Annotated[Decimal, Field(gt=0, le=1_000_000, decimal_places=3)]] = Field(
         default_factory=dict, description="monthly free use (定额), kWh or m³: only use above it is charged")
     contact: Contact | None = Field(default=None, description="who is told (the room's representative)")
-    floor_area_m2: float | None = Field(default=None, ge=0, description="for sharing by area; default: its "
-                                        "buildings' floor area")
+    floor_area_m2: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="for sharing by area; "
+                                        "default: its buildings' floor area")
     occupants: int | None = Field(default=None, ge=0, description="for sharing by occupants; default: its "
                                   "buildings' occupants")
 
@@ -81,7 +82,7 @@ class Shared(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     meter: Ident
     by: ShareBy
-    payers: dict[Ident, Annotated[float, Field(ge=0)]] | list[Ident] = Field(
+    payers: dict[Ident, Annotated[float, Field(ge=0, allow_inf_nan=False)]] | list[Ident] = Field(
         min_length=2, description="ratio: {payer: weight}; area or occupants: the payers (or {payer: figure} to "
         "override their buildings' m² or people)")
 

@@ -358,3 +358,16 @@ def test_a_valid_256_kib_file_parses_in_time() -> None:
     assert checks_take(doc) < BOUND_S
     assert len(got[None].tariff_map()) == 200
     assert isinstance(got[None].tariff_map()["t0"], Tariff)
+
+
+@pytest.mark.parametrize("figure", [".inf", ".nan", "-1"])
+def test_a_share_or_an_area_is_a_finite_figure(figure: str) -> None:
+    base = ("tariffs: [{id: t, name: n, kind: electricity, versions: [{from: 2026-01-01, price: 1}]}]\n"
+            "payers: [{id: a, name: A, tariffs: {electricity: t}, floor_area_m2: AREA},"
+            " {id: b, name: B, tariffs: {electricity: t}}]\n"
+            "shared: [{meter: m, by: ratio, payers: {a: WEIGHT, b: 1}}]\n")
+    for text in (base.replace("AREA", figure).replace("WEIGHT", "1"), base.replace("AREA", "10").replace("WEIGHT",
+                                                                                                        figure)):
+        with pytest.raises(ConfigError, match="finite number|greater than or equal to 0"):
+            parse_billing(text)
+    parse_billing(base.replace("AREA", "10").replace("WEIGHT", "3"))
