@@ -91,7 +91,8 @@ class DataDir:
     - ``readings`` (readings.db): the embedded store's readings; ``spool`` (spool.db): readings waiting for
       a store that is down;
     - ``alerts`` (alerts.db) with its signing key ``alerts_key``; ``records`` (records.db) with the photos
-      and PDFs under ``files``; ``rollups`` (rollups.db); ``filed`` (filed.db); the demo's ``log``."""
+      and PDFs under ``files``; ``rollups`` (rollups.db); ``filed`` (filed.db); ``billing`` (billing.db: filed statements, the
+      suppliers' bills, the canteens' fuel deliveries and meals); the demo's ``log``."""
 
     root: Path
 
@@ -130,6 +131,10 @@ class DataDir:
     @property
     def filed(self) -> Path:
         return self.root / "filed.db"
+
+    @property
+    def billing(self) -> Path:
+        return self.root / "billing.db"
 
     @property
     def log(self) -> Path:
