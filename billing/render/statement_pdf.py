@@ -15,7 +15,6 @@ date and the document id.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -26,11 +25,13 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
+    BaseDocTemplate,
     Flowable,
+    Frame,
     KeepTogether,
-    LongTable,
+    NextPageTemplate,
+    PageTemplate,
     Paragraph,
-    SimpleDocTemplate,
     Spacer,
     Table,
     TableStyle,
@@ -43,6 +44,7 @@ from reports.render import pdf as base
 from reports.render.energy_tables import KIND_NAMES
 
 MARGIN = 14 * mm
+TOP, BOTTOM = 14 * mm, 16 * mm
 WIDTH = A4[0] - 2 * MARGIN
 NAME_MAX = 120
 FONT = base.FONT
@@ -117,47 +119,88 @@ def kind_name(line: Line, language: str) -> str:
 
 
 class _Grid:
-    """The table's rows and their styles, built together."""
+    """The table's rows and their styles, built together, laid out as tables of at most ``CHUNK`` rows one after
+    another (reportlab splits a table over pages at a cost that grows with the table's rows times its spans: a
+    2000-line statement in one table takes seconds). The header row is the first chunk's first row; on later
+    pages the page template draws it (``_document``)."""
 
-    COLUMNS = ((("时段/项目", "band / item"), 0.15), (("期间", "days"), 0.10), (("起码", "start reg."), 0.115),
+    COLUMNS = ((("时段/项目", "band / item"), 0.16), (("期间", "days"), 0.10), (("起码", "start reg."), 0.115),
                (("止码", "end reg."), 0.115), (("倍率", "mult."), 0.06), (("分摊", "share"), 0.06),
                (("用量", "use"), 0.13), (("单价(元/单位)", "price (CNY/unit)"), 0.13),
                (("金额(元)", "amount (CNY)"), 0.13))
+    CHUNK = 60
+    BASE = (("FONTNAME", (0, 0), (-1, -1), FONT), ("FONTSIZE", (0, 0), (-1, -1), 7.5),
+            ("GRID", (0, 0), (-1, -1), 0.25, colors.grey), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ("ALIGN", (2, 0), (-1, -1), "RIGHT"), ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5))
 
     def __init__(self, language: str) -> None:
         self.language = language
-        self.rows: list[list[Any]] = [[para(r.say(language, zh, en), CELL if i < 2 else CELL_NUM)
-                                       for i, ((zh, en), _) in enumerate(self.COLUMNS)]]
-        self.style: list[tuple[Any, ...]] = [("BACKGROUND", (0, 0), (-1, 0), HEAD_BG)]
+        self.rows: list[list[Any]] = [self._header()]
+        # (command, first column, first row, last column, last row, *arguments), rows of the whole grid
+        self.style: list[tuple[Any, ...]] = [("BACKGROUND", 0, 0, -1, 0, HEAD_BG)]
+        self.together: list[tuple[int, int]] = []  # row ranges kept on one page
+
+    def _header(self) -> list[Any]:
+        return [para(r.say(self.language, zh, en), CELL if i < 2 else CELL_NUM)
+                for i, ((zh, en), _) in enumerate(self.COLUMNS)]
+
+    def widths(self) -> list[float]:
+        return [WIDTH * w for _, w in self.COLUMNS]
 
     def group(self, text: str) -> None:
         n = len(self.rows)
         self.rows.append([Paragraph(text, CELL)] + [""] * 8)
-        self.style += [("SPAN", (0, n), (-1, n)), ("BACKGROUND", (0, n), (-1, n), GROUP_BG),
-                       ("NOSPLIT", (0, n), (-1, n + 1))]  # a group's heading never ends a page
+        self.style += [("SPAN", 0, n, -1, n), ("BACKGROUND", 0, n, -1, n, GROUP_BG)]
+        self.together.append((n, n + 1))  # a group's heading never ends a page
 
     def line(self, cells: list[Any], span: tuple[int, int] | None = None) -> None:
         n = len(self.rows)
         self.rows.append(cells)
         if span is not None:
-            self.style.append(("SPAN", (span[0], n), (span[1], n)))
+            self.style.append(("SPAN", span[0], n, span[1], n))
 
     def total(self, label: str, amount: Decimal, words: str) -> None:
         n = len(self.rows)
         self.rows.append([plain(label)] + [""] * 7 + [money(amount)])
         self.rows.append([para(words, WORDS)] + [""] * 8)
-        self.style += [("SPAN", (0, n), (7, n)), ("SPAN", (0, n + 1), (-1, n + 1)),
-                       ("BACKGROUND", (0, n), (-1, n + 1), TOTAL_BG), ("FONTSIZE", (0, n), (-1, n), 9),
-                       ("NOSPLIT", (0, n - 1), (-1, n + 1))]  # the total with the last line
+        self.style += [("SPAN", 0, n, 7, n), ("SPAN", 0, n + 1, -1, n + 1),
+                       ("BACKGROUND", 0, n, -1, n + 1, TOTAL_BG), ("FONTSIZE", 0, n, -1, n, 9)]
+        self.together.append((n - 1, n + 1))  # the total with the last line
 
-    def table(self) -> Table:
-        t = LongTable(self.rows, colWidths=[WIDTH * w for _, w in self.COLUMNS], repeatRows=1)
-        t.setStyle(TableStyle([
-            ("FONTNAME", (0, 0), (-1, -1), FONT), ("FONTSIZE", (0, 0), (-1, -1), 7.5),
-            ("GRID", (0, 0), (-1, -1), 0.25, colors.grey), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-            ("ALIGN", (2, 1), (-1, -1), "RIGHT"), ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5), *self.style]))
+    def header(self) -> Table:
+        """The header row alone, for the top of every later page."""
+        t = Table([self._header()], colWidths=self.widths())
+        t.setStyle(TableStyle([*self.BASE, ("BACKGROUND", (0, 0), (-1, 0), HEAD_BG)]))
         return t
+
+    def _bounds(self) -> list[int]:
+        bounds, n = [0], len(self.rows)
+        while bounds[-1] + self.CHUNK < n:
+            b = bounds[-1] + self.CHUNK
+            moved = True
+            while moved:  # never between rows kept together
+                moved = False
+                for r0, r1 in self.together:
+                    if r0 < b <= r1 and r0 > bounds[-1]:
+                        b, moved = r0, True
+            bounds.append(b)
+        return [*bounds, n]
+
+    def tables(self) -> list[Flowable]:
+        out: list[Flowable] = []
+        bounds = self._bounds()
+        for lo, hi in zip(bounds, bounds[1:], strict=False):
+            cmds: list[tuple[Any, ...]] = list(self.BASE)
+            for cmd, c0, r0, c1, r1, *args in self.style:
+                if lo <= r0 < hi:
+                    cmds.append((cmd, (c0, r0 - lo), (c1, min(r1, hi - 1) - lo), *args))
+            cmds += [("NOSPLIT", (0, r0 - lo), (-1, min(r1, hi - 1) - lo)) for r0, r1 in self.together
+                     if lo <= r0 < hi]
+            t = Table(self.rows[lo:hi], colWidths=self.widths())
+            t.setStyle(TableStyle(cmds))
+            out.append(t)
+        return out
 
 
 def _use_rows(grid: _Grid, s: Statement, language: str) -> None:
@@ -252,13 +295,16 @@ def _fonts(settings: ReportSettings | None) -> None:
     base._register(settings or ReportSettings())  # noqa: SLF001 - the reports' fonts, registered once
 
 
-def _document(story: list[Flowable], title: str, footer: str) -> bytes:
+def _document(story: list[Flowable], title: str, footer: str, header: Table | None = None) -> bytes:
+    """Build ``story`` on A4 with the footer on every page. ``header``: a table's header row, drawn at the top of
+    the pages after the first while the template is "table" (the story switches to it, and back to "plain")."""
     buf = io.BytesIO()
-    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=12 * mm,
-                            bottomMargin=14 * mm, title=short(title, 200), author="meterwatch", creator="meterwatch",
-                            invariant=1)
+    doc = BaseDocTemplate(buf, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=TOP, bottomMargin=BOTTOM,
+                          title=short(title, 200), author="meterwatch", creator="meterwatch", invariant=1)
+    height = A4[1] - TOP - BOTTOM
+    head_height = header.wrap(WIDTH, height)[1] if header is not None else 0.0
 
-    def page(canvas: Canvas, document: SimpleDocTemplate) -> None:
+    def footing(canvas: Canvas, document: BaseDocTemplate) -> None:
         canvas.saveState()
         canvas.setFont(FONT, 7)
         canvas.setFillColor(colors.grey)
@@ -266,8 +312,19 @@ def _document(story: list[Flowable], title: str, footer: str) -> bytes:
         canvas.drawRightString(A4[0] - MARGIN, 8 * mm, f"{document.page}")
         canvas.restoreState()
 
-    onpage: Callable[[Canvas, SimpleDocTemplate], None] = page
-    doc.build(story, onFirstPage=onpage, onLaterPages=onpage)
+    def heading(canvas: Canvas, document: BaseDocTemplate) -> None:
+        footing(canvas, document)
+        if header is not None:
+            header.drawOn(canvas, MARGIN, A4[1] - TOP - head_height)
+
+    def frame(top: float = 0.0) -> Frame:
+        return Frame(MARGIN, BOTTOM, WIDTH, height - top, leftPadding=0, rightPadding=0, topPadding=0,
+                     bottomPadding=0)
+
+    doc.addPageTemplates([PageTemplate("first", [frame()], onPage=footing),
+                          PageTemplate("table", [frame(head_height)], onPage=heading),
+                          PageTemplate("plain", [frame()], onPage=footing)])
+    doc.build([NextPageTemplate("table" if header is not None else "plain"), *story])
     return buf.getvalue()
 
 
@@ -282,11 +339,12 @@ def statement(s: Statement, language: str, settings: ReportSettings | None = Non
     signers = [r.say(language, "结算方（承包方）签字：", "Payer (contractor), signature:"),
                r.say(language, "后勤处经办人：", "Logistics office, handled by:"),
                r.say(language, "后勤处负责人：", "Logistics office, approved by:")]
-    story: list[Flowable] = [para(head[0][0], TITLE), _info(head[1:], language), Spacer(1, 3 * mm), grid.table(),
+    story: list[Flowable] = [para(head[0][0], TITLE), _info(head[1:], language), Spacer(1, 3 * mm),
+                             *grid.tables(), NextPageTemplate("plain"),
                              Spacer(1, 2 * mm), *_footnotes(s, language), *_events(s, language),
                              KeepTogether([Spacer(1, 6 * mm), _signatures(signers, language)])]
     footer = f"{s.site_name} · {s.payer_name} · {s.month} · " + r.say(language, "内部结算单", "statement")
-    return _document(story, f"{s.payer_name} {s.month}", footer)
+    return _document(story, f"{s.payer_name} {s.month}", footer, grid.header())
 
 
 def summary(s: Summary, language: str, settings: ReportSettings | None = None) -> bytes:
