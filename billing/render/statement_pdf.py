@@ -119,10 +119,10 @@ def kind_name(line: Line, language: str) -> str:
 
 
 class _Grid:
-    """The table's rows and their styles, built together, laid out as tables of at most ``CHUNK`` rows one after
-    another (reportlab splits a table over pages at a cost that grows with the table's rows times its spans: a
-    2000-line statement in one table takes seconds). The header row is the first chunk's first row; on later
-    pages the page template draws it (``_document``)."""
+    """The table's rows and their styles, built together, laid out as one table per meter (its heading row first,
+    repeated at the top of a page it goes on to), each of at most ``CHUNK`` rows: reportlab splits a table over
+    pages at a cost that grows with its rows times its spans, so a 2000-line statement in one table takes seconds.
+    The column header row comes first; on later pages the page template draws it (``_document``)."""
 
     COLUMNS = ((("时段/项目", "band / item"), 0.16), (("期间", "days"), 0.10), (("起码", "start reg."), 0.115),
                (("止码", "end reg."), 0.115), (("倍率", "mult."), 0.06), (("分摊", "share"), 0.06),
@@ -136,23 +136,24 @@ class _Grid:
 
     def __init__(self, language: str) -> None:
         self.language = language
-        self.rows: list[list[Any]] = [self._header()]
+        self.rows: list[list[Any]] = []
         # (command, first column, first row, last column, last row, *arguments), rows of the whole grid
-        self.style: list[tuple[Any, ...]] = [("BACKGROUND", 0, 0, -1, 0, HEAD_BG)]
+        self.style: list[tuple[Any, ...]] = []
+        self.groups: list[tuple[int, str]] = []  # (first row, heading as markup)
         self.together: list[tuple[int, int]] = []  # row ranges kept on one page
-
-    def _header(self) -> list[Any]:
-        return [para(r.say(self.language, zh, en), CELL if i < 2 else CELL_NUM)
-                for i, ((zh, en), _) in enumerate(self.COLUMNS)]
 
     def widths(self) -> list[float]:
         return [WIDTH * w for _, w in self.COLUMNS]
 
+    def header(self) -> Table:
+        """The column header row alone (first, and at the top of every later page)."""
+        t = Table([[para(r.say(self.language, zh, en), CELL if i < 2 else CELL_NUM)
+                    for i, ((zh, en), _) in enumerate(self.COLUMNS)]], colWidths=self.widths())
+        t.setStyle(TableStyle([*self.BASE, ("BACKGROUND", (0, 0), (-1, 0), HEAD_BG)]))
+        return t
+
     def group(self, text: str) -> None:
-        n = len(self.rows)
-        self.rows.append([Paragraph(text, CELL)] + [""] * 8)
-        self.style += [("SPAN", 0, n, -1, n), ("BACKGROUND", 0, n, -1, n, GROUP_BG)]
-        self.together.append((n, n + 1))  # a group's heading never ends a page
+        self.groups.append((len(self.rows), text))
 
     def line(self, cells: list[Any], span: tuple[int, int] | None = None) -> None:
         n = len(self.rows)
@@ -166,38 +167,45 @@ class _Grid:
         self.rows.append([para(words, WORDS)] + [""] * 8)
         self.style += [("SPAN", 0, n, 7, n), ("SPAN", 0, n + 1, -1, n + 1),
                        ("BACKGROUND", 0, n, -1, n + 1, TOTAL_BG), ("FONTSIZE", 0, n, -1, n, 9)]
-        self.together.append((n - 1, n + 1))  # the total with the last line
+        self.together.append((max(n - 1, 0), n + 1))  # the total with the last line
 
-    def header(self) -> Table:
-        """The header row alone, for the top of every later page."""
-        t = Table([self._header()], colWidths=self.widths())
-        t.setStyle(TableStyle([*self.BASE, ("BACKGROUND", (0, 0), (-1, 0), HEAD_BG)]))
-        return t
-
-    def _bounds(self) -> list[int]:
-        bounds, n = [0], len(self.rows)
-        while bounds[-1] + self.CHUNK < n:
-            b = bounds[-1] + self.CHUNK
-            moved = True
-            while moved:  # never between rows kept together
-                moved = False
+    def _pieces(self) -> list[tuple[int, str | None, int, int]]:
+        """(group, heading, first row, end row): each group cut into ``CHUNK`` rows, never between rows kept
+        together (lines before the first group: group -1, no heading)."""
+        starts: list[tuple[int, str | None]] = list(self.groups)
+        if not starts or starts[0][0] != 0:
+            starts.insert(0, (0, None))
+        starts.append((len(self.rows), None))
+        out: list[tuple[int, str | None, int, int]] = []
+        for g, ((lo, heading), (hi, _)) in enumerate(zip(starts, starts[1:], strict=False)):
+            a = lo
+            while a < hi:
+                b = min(a + self.CHUNK, hi)
                 for r0, r1 in self.together:
-                    if r0 < b <= r1 and r0 > bounds[-1]:
-                        b, moved = r0, True
-            bounds.append(b)
-        return [*bounds, n]
+                    if a < r0 < b <= r1:
+                        b = r0
+                out.append((g, heading, a, b))
+                a = b
+        return out
 
     def tables(self) -> list[Flowable]:
-        out: list[Flowable] = []
-        bounds = self._bounds()
-        for lo, hi in zip(bounds, bounds[1:], strict=False):
+        out: list[Flowable] = [self.header()]
+        pieces = self._pieces()
+        for k, (g, heading, lo, hi) in enumerate(pieces):
+            again = k > 0 and pieces[k - 1][0] == g
+            head = [] if heading is None else [[Paragraph(
+                heading + (base.escape(r.say(self.language, "（续）", " (continued)")) if again else ""), CELL)]
+                + [""] * 8]
+            top = len(head)
             cmds: list[tuple[Any, ...]] = list(self.BASE)
+            if head:
+                cmds += [("SPAN", (0, 0), (-1, 0)), ("BACKGROUND", (0, 0), (-1, 0), GROUP_BG)]
             for cmd, c0, r0, c1, r1, *args in self.style:
                 if lo <= r0 < hi:
-                    cmds.append((cmd, (c0, r0 - lo), (c1, min(r1, hi - 1) - lo), *args))
-            cmds += [("NOSPLIT", (0, r0 - lo), (-1, min(r1, hi - 1) - lo)) for r0, r1 in self.together
-                     if lo <= r0 < hi]
-            t = Table(self.rows[lo:hi], colWidths=self.widths())
+                    cmds.append((cmd, (c0, r0 - lo + top), (c1, min(r1, hi - 1) - lo + top), *args))
+            cmds += [("NOSPLIT", (0, r0 - lo + top), (-1, min(r1, hi - 1) - lo + top))
+                     for r0, r1 in self.together if lo <= r0 < hi]
+            t = Table(head + self.rows[lo:hi], colWidths=self.widths(), repeatRows=top)
             t.setStyle(TableStyle(cmds))
             out.append(t)
         return out

@@ -276,6 +276,20 @@ def test_375_lines_nothing_cut_off(canteen: Statement) -> None:
     assert "后勤处负责人：" in lines
 
 
+def test_one_meter_over_pages_keeps_its_heading(canteen: Statement) -> None:
+    lines = [canteen.lines[i % 9].model_copy(update={"amount": D(i) + D("0.37")}) for i in range(150)]
+    s = canteen.model_copy(update={"lines": lines, "total": sum((ln.amount for ln in lines), D("0.00"))})
+    reader = PdfReader(io.BytesIO(render_statement(s, "pdf", "zh-CN")[0]))
+    pages = [p.extract_text() for p in reader.pages]
+    assert len(pages) > 2
+    for text in pages[1:]:  # a page in the middle of the meter says which meter it is, under the header row
+        assert "单价(元/单位)" in text
+        assert "食堂电表" in text
+    lines_out = [x.strip() for p in pages for x in p.splitlines()]
+    assert sorted(x for x in lines_out if x.endswith(".37")) == sorted(_money(ln.amount) for ln in lines)
+    assert any("（续）" in x for x in lines_out)
+
+
 def test_a_hostile_statement_renders_in_bounded_time(canteen: Statement) -> None:
     s = _long(canteen, 2000, name=EVIL + "长" * 3000, payer=EVIL + "承包方" * 3000)
     s = s.model_copy(update={"site_name": "@SUM(A1)" * 500, "events": [e.model_copy(update={"meter_name": EVIL * 50})
