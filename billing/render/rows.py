@@ -66,7 +66,7 @@ LINE_COLUMNS = (
     Column("时段", "band"), Column("时段代码", "band code"),
     Column("起码", "start register", "0.00##"), Column("起码插值", "start interpolated"),
     Column("止码", "end register", "0.00##"), Column("止码插值", "end interpolated"),
-    Column("倍率", "multiplier", "0.####"), Column("分摊比例", "share", "0.00####"),
+    Column("倍率", "multiplier", "General"), Column("分摊比例", "share", "0.00%"),
     Column("扣减子表", "sub-meters taken off"), Column("用量", "use", "0.00"), Column("单位", "unit"),
     Column("单价(元/单位)", "price (CNY/unit)", "0.00##"), Column("金额(元)", "amount (CNY)", "0.00"),
     Column("估算占比", "estimated share", "0.00%"), Column("备注", "note"),
