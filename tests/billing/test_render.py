@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -246,6 +249,22 @@ def test_the_same_bytes_twice(october: tuple[dict[str, Statement], Summary], fmt
         for language in ("zh-CN", "en"):
             assert render_statement(s, fmt, language)[0] == render_statement(s, fmt, language)[0]
     assert render_summary(october[1], fmt, "zh-CN")[0] == render_summary(october[1], fmt, "zh-CN")[0]
+
+
+def test_the_same_bytes_in_another_process(canteen: Statement, tmp_path: Path) -> None:
+    """A filed statement is checked against its SHA-256 later, by another process: fonts, dates and ids fixed."""
+    source = tmp_path / "statement.json"
+    source.write_text(canteen.model_dump_json())
+    script = ("import hashlib, sys\n"
+              "from pathlib import Path\n"
+              "from billing.render import render_statement\n"
+              "from billing.statements import Statement\n"
+              "s = Statement.model_validate_json(Path(sys.argv[1]).read_text())\n"
+              "print(' '.join(hashlib.sha256(render_statement(s, f, 'zh-CN')[0]).hexdigest() for f in sys.argv[2:]))\n")
+    done = subprocess.run([sys.executable, "-c", script, str(source), *FORMATS], capture_output=True, text=True,
+                          timeout=60, check=True)
+    here = [hashlib.sha256(render_statement(canteen, f, "zh-CN")[0]).hexdigest() for f in FORMATS]
+    assert done.stdout.split() == here
 
 
 def test_an_unknown_format_is_refused(canteen: Statement) -> None:
