@@ -6,7 +6,8 @@ band of a version period with its registers (≈: interpolated, see the footnote
 amount; then the other charges (allowance, remainder, fees, demand, capacity, reward or penalty); the total in
 figures and in capital numerals (大写金额); the meter events; the footnotes; the three signatures.
 
-A long table goes on over pages with its header row repeated; every text from a spreadsheet or the API is escaped
+The lines are one table per meter, its heading row repeated on the pages it goes on to, and the column header row
+drawn at the top of every later page by the page template; every text from a spreadsheet or the API is escaped
 (never read as markup) and cut to ``NAME_MAX`` characters so that no row outgrows a page. Fonts are the reports'
 (``reports.render.pdf``). The same statement gives the same bytes: reportlab's invariant mode fixes the creation
 date and the document id.
@@ -15,6 +16,7 @@ date and the document id.
 from __future__ import annotations
 
 import io
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -101,6 +103,8 @@ def price(x: Decimal) -> str:
 def register(reg: Register | None) -> str:
     if reg is None or reg.value is None:
         return "—"
+    if not math.isfinite(reg.value):
+        return str(reg.value)
     text = f"{reg.value:,.3f}".rstrip("0")
     text = text + "0" * (2 - len(text.split(".")[1]))
     return ("≈" if reg.interpolated else "") + text

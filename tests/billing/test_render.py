@@ -267,6 +267,15 @@ def test_the_same_bytes_in_another_process(canteen: Statement, tmp_path: Path) -
     assert done.stdout.split() == here
 
 
+def test_a_statement_without_lines(canteen: Statement) -> None:
+    s = canteen.model_copy(update={"lines": [], "events": [], "total": D("0.00")})
+    _, lines = _pdf_lines(render_statement(s, "pdf", "zh-CN")[0])
+    assert "大写金额：人民币零元整" in lines
+    _, body, total = _table(_csv_rows(render_statement(s, "csv", "zh-CN")[0]), "项目", "合计")
+    assert body == []
+    assert total[19] == "0.00"
+
+
 def test_an_unknown_format_is_refused(canteen: Statement) -> None:
     with pytest.raises(ValueError, match="choose one of csv, xlsx, pdf"):
         render_statement(canteen, "docx", "zh-CN")
@@ -315,7 +324,7 @@ def test_a_hostile_statement_renders_in_bounded_time(canteen: Statement) -> None
                                                                         for e in canteen.events]})
     started = time.perf_counter()
     out = {fmt: render_statement(s, fmt, "zh-CN")[0] for fmt in FORMATS}
-    assert time.perf_counter() - started < 30
+    assert time.perf_counter() - started < 60  # about 5 s on an idle machine
     rows = _csv_rows(out["csv"])
     assert rows[2] == ["结算方", "'" + s.payer_name]
     head, body, total = _table(rows, "项目", "合计")
@@ -387,11 +396,13 @@ def test_capital_examples(amount: str, words: str) -> None:
     assert capital(D(amount)) == words
 
 
+@settings(deadline=None)  # microseconds each; no deadline to trip on a busy machine
 @given(st.integers(min_value=0, max_value=10**14 - 1))
 def test_capital_agrees_with_the_reference(fen: int) -> None:
     assert capital(D(fen) / 100) == _reference(fen)
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=0, max_value=10**4).flatmap(
     lambda head: st.integers(0, 10**14 - 1).map(lambda x: x // 10**(head % 13) * 10**(head % 13))))
 def test_capital_agrees_on_round_amounts(fen: int) -> None:
