@@ -108,7 +108,8 @@ class Reconciler:
             period=PeriodPublic.model_validate({"from": bill.period_from, "to": bill.period_to}),
             quantities=bill.quantities, quantity=bill.quantity, unit=UNITS[TariffKind(bill.kind)], amount=bill.amount,
             number=bill.number, photo=bill.photo, photo_url=f"/api/v1/files/{bill.photo}" if bill.photo else None,
-            note=bill.note, recorded_by=bill.recorded_by, recorded_at=dt.datetime.fromtimestamp(bill.recorded_ms / 1000, tz),
+            note=bill.note, recorded_by=bill.recorded_by,
+            recorded_at=dt.datetime.fromtimestamp(bill.recorded_ms / 1000, tz),
             status=bill.status, replaces=bill.replaces, replaced_by=bill.replaced_by,  # type: ignore[arg-type]
             withdrawn_by=bill.withdrawn_by, withdrawn_reason=bill.withdrawn_reason,
             withdrawn_at=dt.datetime.fromtimestamp(bill.withdrawn_ms / 1000, tz) if bill.withdrawn_ms else None,
