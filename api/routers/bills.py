@@ -158,7 +158,10 @@ def list_bills(request: Request, response: Response, billing: BillingDep, campus
                                                   "the month")] = None,
                every: Annotated[bool, Query(alias="all", description="also replaced and withdrawn bills")] = False,
                limit: Annotated[int, Query(ge=1, le=100, description="bills per page (each is reconciled)")] = 24,
-               offset: Annotated[int, Query(ge=0, le=2**62)] = 0) -> list[BillPublic]:
+               offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+               reconciled: Annotated[bool, Query(alias="reconcile", description="false: the bills only, without "
+                                                 "reading the meters (fast); their alerts left as they are")] = True,
+               ) -> list[BillPublic]:
     _site_wide(principal, "read bills")
     first = stop = None
     if month is not None:
@@ -169,7 +172,7 @@ def list_bills(request: Request, response: Response, billing: BillingDep, campus
                                           stop=stop, every=every, limit=limit, offset=offset)
     response.headers["X-Total-Count"] = str(total)
     r = Reconciler(request, billing, campus, language)
-    return [r.public(b) for b in rows]
+    return [r.public(b, reconciled=reconciled) for b in rows]
 
 
 @router.get("/bills/{bill_id}", response_model=BillPublic, response_model_by_alias=True,

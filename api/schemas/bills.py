@@ -18,7 +18,9 @@ Quantity = Annotated[Decimal, Field(ge=0, le=10_000_000_000, max_digits=16, deci
                                     description="kWh or m³, as on the bill (at most 3 decimals)")]
 Money = Annotated[Decimal, Field(ge=0, le=1_000_000_000, max_digits=14, decimal_places=2,
                                  description="元 to the fen, a decimal string such as \"51952.00\"")]
-Text = Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f]*$")]
+Text = Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f]*$", description="no control characters")]
+Lines = Annotated[str, Field(pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$",
+                             description="no control characters but line breaks and tabs")]
 MAX_DAYS = 366
 
 
@@ -57,7 +59,7 @@ class BillCreate(BaseModel):
     amount: Money
     number: Text | None = Field(default=None, min_length=1, max_length=64, description="the bill's number")
     photo: Sha256 | None = Field(default=None, description="a photo of the bill, uploaded to /photos first")
-    note: Text = Field(default="", max_length=2000)
+    note: Lines = Field(default="", max_length=2000)
     replaces: int | None = Field(default=None, ge=1, le=2**62, description="the bill this one corrects: it is "
                                  "kept, marked replaced")
 

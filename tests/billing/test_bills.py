@@ -23,6 +23,7 @@ from api.access import Scope
 from api.tokens import TokenStore
 from campus.clock import FrozenClock
 from campus.db import DataDir
+from ingest.decode import Inbound
 from tests.support.billing import BILLING, CAMPUS_YAML, TZ, readings
 from tests.support.harness import token_headers
 from tests.support.records import ms, png
@@ -146,6 +147,23 @@ def test_a_gap_raises_one_data_alert_and_a_correction_resolves_it(app: App) -> N
     assert c.delete(f"/api/v1/bills/{fixed.json()['id']}?site=s&reason=重录").json()["status"] == "withdrawn"
 
 
+def test_a_kind_without_an_incomer_is_checked_against_the_payers(app: App) -> None:
+    """No water incomer in the billing file: nothing to alert on; the canteen's 372 m³ at 5.00 is the payers'."""
+    got = app.client.post("/api/v1/bills?site=s", json=bill("372", "1860.00", kind="water", supplier="自来水公司",
+                                                            note="第一行\n第二行"))
+    assert got.status_code == 201, got.text
+    rec = got.json()["reconciliation"]
+    assert rec["incomer"] is None
+    assert rec["beyond"] is False
+    assert "总水表" in rec["notes"][0]
+    assert (D(rec["payers"]["use"]), D(rec["payers"]["gap_use"]), D(rec["payers"]["gap_amount"])) == (
+        D("372.00"), D(0), D(0))
+    assert rec["unit"] == "m³"
+    fast = app.client.get("/api/v1/bills?site=s&kind=water&reconcile=false").json()
+    assert [(b["id"], b["reconciliation"]) for b in fast] == [(got.json()["id"], None)]
+    assert app.client.delete(f"/api/v1/bills/{got.json()['id']}?site=s&reason=x").status_code == 200
+
+
 def test_a_period_that_is_not_a_calendar_month(app: App) -> None:
     """October 10 to 19: 240 h at 100 kW (the demand spike of the 20th is outside), at 0.60, the monthly fee,
     and demand 100 kW × 40.00: 14400.00 + 100.00 + 4000.00."""
@@ -159,6 +177,34 @@ def test_a_period_that_is_not_a_calendar_month(app: App) -> None:
     assert [(b["band"], D(b["bill"]), D(b["metered"]), D(b["gap"])) for b in rec["incomer"]["bands"]] == [
         ("flat_rate", D(24000), D(24000), D(0))]
     assert app.client.delete(f"/api/v1/bills/{got.json()['id']}?site=s&reason=x").status_code == 200
+
+
+def test_late_readings_that_close_the_gap_resolve_the_alert(app: App) -> None:
+    """November 1 to 3: the incomer was read until 01:00 on the 1st only, so the bill (72 h at 100 kW: 7200 kWh,
+    4320.00 + the monthly fee 100.00 + demand 100 kW × 40.00) is far above it; the readings come late, through
+    ingest, and the next look at the bill finds the gap closed and resolves its alert."""
+    c = app.client
+    body = bill("7200", "8420.00", period={"from": "2026-11-01", "to": "2026-11-03"})
+    got = c.post("/api/v1/bills?site=s", json=body)
+    assert got.status_code == 201, got.text
+    assert got.json()["reconciliation"]["beyond"] is True
+    alert = got.json()["alert"]
+    assert alert is not None
+    last = max((r for r in readings() if r.device == "inc"), key=lambda r: r.ts)
+    value, at = last.values["energy_kwh"], last.ts
+    late = []
+    while at < ms(dt.datetime(2026, 11, 4, 1, tzinfo=TZ)):
+        at += 900_000
+        value += 25.0
+        late.append(Inbound("campus/s/inc/reading", json.dumps({"ts": at, "values": {"energy_kwh": value}}).encode(),
+                            at))
+    app.stack.ingest.pipeline.commit(late)
+    rec = c.get(f"/api/v1/bills/{got.json()['id']}/reconciliation?site=s").json()
+    assert (D(rec["incomer"]["use"]), D(rec["incomer"]["amount"])) == (D("7200.00"), D("8420.00"))
+    assert rec["beyond"] is False
+    after = c.get(f"/api/v1/alerts/{alert}").json()
+    assert after["status"] == "resolved"
+    assert c.delete(f"/api/v1/bills/{got.json()['id']}?site=s&reason=x").status_code == 200
 
 
 def test_the_bills_photo_is_kept_by_the_file_sweep(app: App) -> None:
