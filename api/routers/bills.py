@@ -54,9 +54,8 @@ class Reconciler:
     """Reconciles a request's bills, one biller per period (the meters' days are read once), and keeps each
     current bill's alert in step."""
 
-    def __init__(self, request: Request, billing: BillingDesk, campus: Campus, language: str) -> None:
-        self.billing, self.campus, self.language = billing, campus, language
-        self.alerts: AlertDesk | None = getattr(request.app.state, "alerts", None)
+    def __init__(self, billing: BillingDesk, alerts: AlertDesk | None, campus: Campus, language: str) -> None:
+        self.billing, self.alerts, self.campus, self.language = billing, alerts, campus, language
         self._billers: dict[tuple[dt.date, dt.date], Biller | str] = {}
         self.now_ms = int(billing.clock() * 1000)
 
@@ -116,6 +115,36 @@ class Reconciler:
             reconciliation=rec, alert=alert)
 
 
+def recheck(billing: BillingDesk, alerts: AlertDesk, campuses: dict[str, Campus]) -> int:
+    """Reconcile the current bill behind every open ``bill-gap`` alert, so that late readings (or a changed
+    billing file) that close the gap resolve it without anyone looking at the bill; a withdrawn chain's alert is
+    resolved. For a loop of the server's (as the records look for overdue work). Returns how many stay open."""
+    still = 0
+    for site, campus in campuses.items():
+        open_ = [a for status in ("active", "acknowledged")
+                 for a in alerts.store.query(site=site, status=status, category="data", limit=100_000)
+                 if a.rule == RULE]
+        if not open_:
+            continue
+        r = Reconciler(billing, alerts, campus, alerts.language)
+        for a in open_:
+            try:
+                chain = int(a.subject.rsplit(":", 1)[1])
+            except (IndexError, ValueError):
+                continue
+            bill = billing.bills.current_of(site, chain)
+            if bill is None:  # its last bill was withdrawn
+                alerts.sites()[site].book.settle(RULE, a.subject, "the bill was withdrawn", r.now_ms)
+                continue
+            still += r.keep_alert(bill, r.reconcile(bill)) is not None
+    return still
+
+
+def _alerts(request: Request) -> AlertDesk | None:
+    got: AlertDesk | None = getattr(request.app.state, "alerts", None)
+    return got
+
+
 def _tz(campus: Campus) -> dt.tzinfo:
     return ZoneInfo(campus.site.timezone)
 
@@ -146,7 +175,7 @@ def post_bill(body: BillCreate, request: Request, billing: BillingDep, campus: C
                          now_ms=int(billing.clock() * 1000), replaces=body.replaces)
         if body.photo is not None:
             records.store.use(site, "bill", bill.id, [body.photo])
-    return Reconciler(request, billing, campus, language).public(bill)
+    return Reconciler(billing, _alerts(request), campus, language).public(bill)
 
 
 @router.get("/bills", response_model=list[BillPublic], response_model_by_alias=True,
@@ -171,7 +200,7 @@ def list_bills(request: Request, response: Response, billing: BillingDep, campus
     rows, total = _store(billing).listing(campus.site.id, kind=kind.value if kind else None, first=first,
                                           stop=stop, every=every, limit=limit, offset=offset)
     response.headers["X-Total-Count"] = str(total)
-    r = Reconciler(request, billing, campus, language)
+    r = Reconciler(billing, _alerts(request), campus, language)
     return [r.public(b, reconciled=reconciled) for b in rows]
 
 
@@ -180,7 +209,7 @@ def list_bills(request: Request, response: Response, billing: BillingDep, campus
 def get_bill(bill_id: BillId, request: Request, billing: BillingDep, campus: CampusDep, language: LanguageDep,
              principal: PrincipalDep) -> BillPublic:
     _site_wide(principal, "read bills")
-    return Reconciler(request, billing, campus, language).public(_store(billing).get(bill_id, campus.site.id))
+    return Reconciler(billing, _alerts(request), campus, language).public(_store(billing).get(bill_id, campus.site.id))
 
 
 @router.get("/bills/{bill_id}/reconciliation", response_model=Reconciliation,
@@ -190,7 +219,7 @@ def get_reconciliation(bill_id: BillId, request: Request, billing: BillingDep, c
                        language: LanguageDep, principal: PrincipalDep) -> Reconciliation:
     _site_wide(principal, "read bills")
     bill = _store(billing).get(bill_id, campus.site.id)
-    r = Reconciler(request, billing, campus, language)
+    r = Reconciler(billing, _alerts(request), campus, language)
     rec = r.reconcile(bill)
     if bill.current:
         r.keep_alert(bill, rec)
@@ -209,6 +238,6 @@ def withdraw_bill(bill_id: BillId, request: Request, billing: BillingDep, campus
         raise Invalid("say why the bill is withdrawn (reason=)")
     bill = _store(billing).withdraw(bill_id, campus.site.id, by=principal.name, reason=reason.strip(),
                                     now_ms=int(billing.clock() * 1000))
-    r = Reconciler(request, billing, campus, language)
+    r = Reconciler(billing, _alerts(request), campus, language)
     r.keep_alert(bill, None)
     return r.public(bill, reconciled=False)

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.access import Scope
+from api.routers.bills import recheck
 from api.tokens import TokenStore
 from campus.clock import FrozenClock
 from campus.db import DataDir
@@ -198,12 +199,15 @@ def test_late_readings_that_close_the_gap_resolve_the_alert(app: App) -> None:
         value += 25.0
         late.append(Inbound("campus/s/inc/reading", json.dumps({"ts": at, "values": {"energy_kwh": value}}).encode(),
                             at))
+    desk, alerts = c.app.state.billing, c.app.state.alerts  # type: ignore[attr-defined]
+    campuses = app.stack.ingest.registry.campuses
+    assert recheck(desk, alerts, campuses) == 1   # the server's look, before the readings came: still open
     app.stack.ingest.pipeline.commit(late)
+    assert recheck(desk, alerts, campuses) == 0   # nobody looked at the bill: the late readings resolve it
+    assert c.get(f"/api/v1/alerts/{alert}").json()["status"] == "resolved"
     rec = c.get(f"/api/v1/bills/{got.json()['id']}/reconciliation?site=s").json()
     assert (D(rec["incomer"]["use"]), D(rec["incomer"]["amount"])) == (D("7200.00"), D("8420.00"))
     assert rec["beyond"] is False
-    after = c.get(f"/api/v1/alerts/{alert}").json()
-    assert after["status"] == "resolved"
     assert c.delete(f"/api/v1/bills/{got.json()['id']}?site=s&reason=x").status_code == 200
 
 
