@@ -17,8 +17,9 @@ The rules, written down plainly:
    ``data`` alert (``bill-gap``) per bill and its corrections, routed through the duty roster like every other
    data alert (the incomer's building and zone). :func:`gap_alert` says what it says; ``api.routers.bills``
    raises it through the alert desk (billing does not import alerts), as the records raise overdue work. A
-   correcting bill, or late readings, that bring it within the ratio resolve it; so does withdrawing the bill. The payers' gap is shown, never alerted: the school's own
-   use, losses and unmetered public use are in it whenever the billing file keeps the remainder.
+   correcting bill, or late readings, that bring it within the ratio resolve it; so does withdrawing the bill.
+   The payers' gap is shown, never alerted: the school's own use, losses and unmetered public use are in it
+   whenever the billing file keeps the remainder.
 4. Without a billing file, an incomer of the kind, or prices for the period, the comparison that cannot be made
    is null, and ``notes`` say why.
 """

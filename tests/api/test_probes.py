@@ -32,6 +32,7 @@ from api.access import Scope
 from api.app import create_app
 from api.deps import Viewer
 from api.tokens import TokenStore
+from app.samples import sample_billing
 from app.settings import load_settings
 from campus.clock import FrozenClock
 from campus.db import DataDir
@@ -166,6 +167,15 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/bills/{bill_id}/reconciliation"): Route(
         "billing", "/api/v1/bills/{bill}/reconciliation?site=yucai"),
     ("DELETE", "/api/v1/bills/{bill_id}"): Route("billing", write=("/api/v1/bills/{bill}?site=yucai&reason=x", None)),
+    # costs: statements (the teaching payer's meters are the south zone's), payers, tariffs
+    ("GET", "/api/v1/statements/{month}"): Route("billing", f"/api/v1/statements/{MONTH}?site=yucai&payer=teaching"),
+    ("POST", "/api/v1/statements/{month}/file"): Route(
+        "billing", write=(f"/api/v1/statements/{MONTH}/file?site=yucai&payer=teaching", None)),
+    ("GET", "/api/v1/statements/filed"): Route("billing", "/api/v1/statements/filed?site=yucai"),
+    ("GET", "/api/v1/statements/filed/{month}"): Route(
+        "billing", f"/api/v1/statements/filed/{MONTH}?site=yucai&payer=teaching"),
+    ("GET", "/api/v1/payers"): Route("billing", "/api/v1/payers?site=yucai"),
+    ("GET", "/api/v1/tariffs"): Route("billing", "/api/v1/tariffs?site=yucai"),
     # alerts
     ("GET", "/api/v1/alerts"): Route("alerts", "/api/v1/alerts?site=yucai"),
     ("GET", "/api/v1/alerts/evaluation-failures"): Route("alerts", "/api/v1/alerts/evaluation-failures?site=yucai"),
@@ -231,7 +241,7 @@ def probed(app_stack: Callable[..., Stack], tmp_path_factory: pytest.TempPathFac
     yucai = list(pubs)
     batch = sorted(inbound(yucai) + inbound(at_site(yucai, "mingde")), key=lambda m: m.received_ms)
     stack = app_stack(district_dir(tmp_path_factory.mktemp("probe-campus")), batch, name="probes",
-                      report={"refresh_s": 0})
+                      report={"refresh_s": 0}, billing={"file": sample_billing()})
     app = stack.app(FrozenClock(ms(NOW)))
     admin = token_headers(stack.data)
     with TestClient(app, headers=admin) as c:
@@ -249,6 +259,8 @@ def probed(app_stack: Callable[..., Stack], tmp_path_factory: pytest.TempPathFac
         assert c.post(f"/api/v1/reports/energy/{MONTH}/file?site=yucai").status_code == 201
         bill = c.post("/api/v1/bills?site=yucai", json=_BILL)
         assert bill.status_code == 201, bill.text
+        filed = c.post(f"/api/v1/statements/{MONTH}/file?site=yucai&payer=teaching")
+        assert filed.status_code == 201, filed.text
         alert = next(a for a in c.get("/api/v1/alerts?site=yucai&limit=1000").json() if a["subject"] == "ta-fountain")
         letter = c.get("/api/v1/dead-letters?site=yucai").json()[0]
         made.ids = {"hazard": str(hazard.json()["id"]), "photo": hazard.json()["steps"][0]["photos"][0],

@@ -29,8 +29,7 @@ from tests.support.stack import Stack
 @pytest.fixture(scope="module")
 def app(app_stack: Callable[..., Stack]) -> Iterator[FastAPI]:
     pubs = inbound(simulation(local(2026, 3, 10, 6), 4, ["ph_excursion:ta-fountain"]).publications())
-    stack = app_stack(SAMPLE, pubs, name="schema-fuzz", report={"refresh_s": 0},
-                      billing={"file": sample_billing()})  # statements and bills priced, not only refused
+    stack = app_stack(SAMPLE, pubs, name="schema-fuzz", report={"refresh_s": 0}, billing={"file": sample_billing()})
     application = stack.app()
     application.state.admin = token_headers(stack.data)
     with TestClient(application):  # the lifespan: opens the token store
