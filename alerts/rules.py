@@ -181,4 +181,6 @@ RECORD_RULES: dict[str, RecordRule] = {
     "sensor-drift": RecordRule(name=Name(zh="水质传感器与化验结果不符(疑似漂移)",
                                          en="Water sensor disagrees with the laboratory (drift)"),
                                category=Category.DATA, severity=Severity.MINOR),
+    "bill-gap": RecordRule(name=Name(zh="供应商账单与进线表不符", en="Supplier's bill differs from the incomer meter"),
+                           category=Category.DATA, severity=Severity.MINOR),
 }

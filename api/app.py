@@ -20,8 +20,8 @@ from api.docs import add_docs
 from api.errors import install as install_errors
 from api.limits import BodyLimit
 from api.routers import alerts as alerts_router
-from api.routers import campus as campus_router
 from api.routers import (
+    bills,
     consumption,
     dead_letters,
     devices,
@@ -42,6 +42,7 @@ from api.routers import (
     water_quality,
     water_tests,
 )
+from api.routers import campus as campus_router
 from api.tokens import TokenStore
 from api.uploads import add_bodies
 from app.settings import Settings
@@ -169,7 +170,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     for router in (campus_router.router, devices.router, gateways.router, dead_letters.router, rules.router,
                    consumption.router, reports.router, reports.bulletins, filed.router, water_quality.router,
                    files.router, inspections.router, hazards.router, water_tests.router, sweep.router,
-                   directory.router, readings_manual.router, statements.router):
+                   directory.router, readings_manual.router, statements.router, bills.router):
         app.include_router(router, prefix="/api/v1", dependencies=[Viewer])
     app.include_router(alerts_router.router, prefix="/api/v1")  # per route: the signed one-tap ack link is open
     app.include_router(tokens.router, prefix="/api/v1")

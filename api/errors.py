@@ -6,6 +6,7 @@ service's fault: 503."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from fastapi import FastAPI, Request
@@ -61,7 +62,18 @@ def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
             error = {**error, "input": f"{len(said)} bytes that are not a JSON body: send Content-Type: "
                                        f"application/json"}
         errors.append(error)
-    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+    return JSONResponse({"detail": _finite(jsonable_encoder(errors))}, status_code=422)
+
+
+def _finite(x: object) -> object:
+    """``x`` with NaN and ±Infinity (which Python's JSON parser takes, but no JSON answer may hold) said in words."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return f"{x} (not a number JSON allows)"
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_finite(v) for v in x]
+    return x
 
 
 def install(app: FastAPI) -> None:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from billing.bills import BillStore
 from billing.book import Book
 from billing.config import BillingSettings, SiteBilling, billing_for, load_billing
 from billing.filing import StatementFilings
@@ -35,6 +36,7 @@ class BillingDesk:
         self.settings, self._campuses, self.usage = settings, campuses, usage
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC).timestamp())
         self.filings = StatementFilings(DataDir(data_dir).billing)
+        self.bills = BillStore(DataDir(data_dir).billing)
         self._lock = threading.Lock()
         self._file: tuple[float, dict[str | None, SiteBilling]] | None = None
         self._books: dict[str, tuple[int, Book]] = {}
@@ -107,6 +109,7 @@ class BillingDesk:
 
     def close(self) -> None:
         self.filings.close()
+        self.bills.close()
 
 
 def total_of(lines: list[Line]) -> Decimal:

@@ -167,6 +167,11 @@ class RecordStore:
                                   "for), or send it with the record as multipart/form-data")
             self._conn.execute("INSERT INTO file_uses VALUES (?, ?, ?, ?)", (sha, site, record, record_id))
 
+    def use(self, site: str, record: str, record_id: int, files: list[str]) -> None:
+        """Inside :meth:`tx`: a record kept in another store (``bill``: a supplier's bill in billing.db) names
+        ``files``; they must be ``site``'s, and the file sweep keeps them from now on."""
+        self._use(site, record, record_id, files)
+
     def unowned(self, site: str, files: list[str]) -> list[str]:
         """The files of ``files`` not uploaded for ``site``."""
         return [sha for sha in dict.fromkeys(files)
@@ -180,7 +185,9 @@ class RecordStore:
             "SELECT h.site, h.zone, h.building, NULL FROM file_uses u JOIN hazards h ON h.id = u.record_id "
             "WHERE u.sha256 = ? AND u.record = 'hazard' UNION ALL "
             "SELECT t.site, NULL, NULL, t.point FROM file_uses u JOIN water_tests t ON t.id = u.record_id "
-            "WHERE u.sha256 = ? AND u.record = 'test'", (sha, sha, sha))]
+            "WHERE u.sha256 = ? AND u.record = 'test' UNION ALL "
+            "SELECT u.site, NULL, NULL, NULL FROM file_uses u WHERE u.sha256 = ? AND u.record = 'bill'",
+            (sha, sha, sha, sha))]
 
     def unused_uploads(self, before_ms: int) -> tuple[set[str], set[str]]:
         """Inside :meth:`tx`: forget uploads before ``before_ms`` that no record uses. (The files to keep: used by

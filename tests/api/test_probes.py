@@ -75,6 +75,8 @@ _SOUTH_TEST = {"point": "ta-fountain", "taken_at": "2026-03-10T09:00:00+08:00", 
                "values": {"ph": 7.2}}
 _SOUTH_READING = {"site": "yucai", "device": "ta-water", "values": {"volume_m3": 9000.0}}  # a south meter
 _DEVICE = {"id": "ta-new", "kind": "electricity", "building": "teach-a"}
+_BILL = {"kind": "electricity", "supplier": "国网某市供电公司", "period": {"from": "2026-02-01", "to": "2026-02-28"},
+         "quantities": {"total": "1000"}, "amount": "600.00"}  # the whole site's: its incomer
 _SOUTH_GATEWAY = {"name": "教学楼A集中器", "building": "teach-a",
                   "buses": [{"name": "rs485-1", "serial": "/dev/ttyUSB0"}]}
 
@@ -158,6 +160,13 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                body="record"),
     ("GET", "/api/v1/readings/manual"): Route("records", "/api/v1/readings/manual?site=yucai"),
     ("GET", "/api/v1/readings/manual/due"): Route("records", "/api/v1/readings/manual/due?site=yucai"),
+    # the suppliers' bills: the whole site's (site-wide tokens only)
+    ("POST", "/api/v1/bills"): Route("billing", write=("/api/v1/bills?site=yucai", _BILL), body="json"),
+    ("GET", "/api/v1/bills"): Route("billing", "/api/v1/bills?site=yucai"),
+    ("GET", "/api/v1/bills/{bill_id}"): Route("billing", "/api/v1/bills/{bill}?site=yucai"),
+    ("GET", "/api/v1/bills/{bill_id}/reconciliation"): Route(
+        "billing", "/api/v1/bills/{bill}/reconciliation?site=yucai"),
+    ("DELETE", "/api/v1/bills/{bill_id}"): Route("billing", write=("/api/v1/bills/{bill}?site=yucai&reason=x", None)),
     # costs: statements (the teaching payer's meters are the south zone's), payers, tariffs
     ("GET", "/api/v1/statements/{month}"): Route("billing", f"/api/v1/statements/{MONTH}?site=yucai&payer=teaching"),
     ("POST", "/api/v1/statements/{month}/file"): Route(
@@ -248,13 +257,16 @@ def probed(app_stack: Callable[..., Stack], tmp_path_factory: pytest.TempPathFac
         test = c.post("/api/v1/water-tests?site=yucai", json=_SOUTH_TEST)
         assert test.status_code == 201, test.text
         assert c.post(f"/api/v1/reports/energy/{MONTH}/file?site=yucai").status_code == 201
+        bill = c.post("/api/v1/bills?site=yucai", json=_BILL)
+        assert bill.status_code == 201, bill.text
         filed = c.post(f"/api/v1/statements/{MONTH}/file?site=yucai&payer=teaching")
         assert filed.status_code == 201, filed.text
         alert = next(a for a in c.get("/api/v1/alerts?site=yucai&limit=1000").json() if a["subject"] == "ta-fountain")
         letter = c.get("/api/v1/dead-letters?site=yucai").json()[0]
         made.ids = {"hazard": str(hazard.json()["id"]), "photo": hazard.json()["steps"][0]["photos"][0],
                     "round": str(round_.json()["id"]), "test": str(test.json()["id"]), "alert": str(alert["id"]),
-                    "letter": str(letter["id"])}
+                    "letter": str(letter["id"]),
+                    "bill": str(bill.json()["id"])}
         made.other = _token(stack.data, "mingde-admin", "admin", Scope.of(sites=["mingde"]))
         made.north = _token(stack.data, "north-admin", "admin", Scope.of(sites=["yucai"], zones=["zone-north"]))
         made.dorm = _token(stack.data, "dorm-1", "electrician", Scope.of(sites=["yucai"], buildings=["dorm-1"]))
