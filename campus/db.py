@@ -132,5 +132,9 @@ class DataDir:
         return self.root / "filed.db"
 
     @property
+    def billing(self) -> Path:
+        return self.root / "billing.db"
+
+    @property
     def log(self) -> Path:
         return self.root / "meterwatch.log"
