@@ -36,6 +36,7 @@ from api.routers import (
     readings_manual,
     reports,
     rules,
+    statements,
     sweep,
     tokens,
     water_quality,
@@ -44,6 +45,7 @@ from api.routers import (
 from api.tokens import TokenStore
 from api.uploads import add_bodies
 from app.settings import Settings
+from billing.desk import BillingDesk
 from campus.clock import Clock, WallClock
 from campus.db import DataDir
 from campus.model import Campus
@@ -132,9 +134,14 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
             usage.keep_current(settings.report.refresh_s)
         records = app.state.records = build_records(app, settings, clock)
         records.keep_checking()
+        billing = app.state.billing = BillingDesk(settings.data_dir, settings.billing,
+                                                  lambda: ingest.registry.campuses, usage,
+                                                  clock=lambda: clock.now_ms() / 1000)
         try:
+            billing.check()
             yield
         finally:
+            billing.close()
             records.close()
             tokens.close()
             filings.close()
@@ -162,7 +169,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     for router in (campus_router.router, devices.router, gateways.router, dead_letters.router, rules.router,
                    consumption.router, reports.router, reports.bulletins, filed.router, water_quality.router,
                    files.router, inspections.router, hazards.router, water_tests.router, sweep.router,
-                   directory.router, readings_manual.router):
+                   directory.router, readings_manual.router, statements.router):
         app.include_router(router, prefix="/api/v1", dependencies=[Viewer])
     app.include_router(alerts_router.router, prefix="/api/v1")  # per route: the signed one-tap ack link is open
     app.include_router(tokens.router, prefix="/api/v1")

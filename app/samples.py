@@ -19,6 +19,12 @@ def sample_roster() -> Path:
     return Path(alerts.__file__).parent / "sample_roster.yaml"
 
 
+def sample_billing() -> Path:
+    import billing
+
+    return Path(billing.__file__).parent / "sample_billing.yaml"
+
+
 def free_port(host: str, wanted: int) -> int:
     """``wanted`` if it is free on ``host``, else any free port (0 asks for any)."""
     with socket.socket() as s:

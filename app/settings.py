@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from alerts.config import AlertSettings
+from billing.config import BillingSettings
 from campus.errors import ConfigError
 from ingest.config import BrokerSettings, IngestSettings, MqttSettings, StoreSettings
 from records.config import RecordSettings
@@ -49,6 +50,7 @@ class Settings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     report: ReportSettings = ReportSettings()
     records: RecordSettings = RecordSettings()
+    billing: BillingSettings = BillingSettings()
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:

@@ -215,7 +215,7 @@ class Biller:
         for h in book.holdings.get(payer.id, []):
             kind = TariffKind(h.device.kind.value)
             tariff = book.tariff(payer, kind)
-            days = self._held_days(h)
+            days = self.held_days(h)
             priced = price_days(tariff, days, self.tags, self.tz)
             use_by_kind[kind] = use_by_kind.get(kind, 0) + priced.micro
             lines += self._use_lines(h, tariff, priced, self.days(h.device).estimated_share if tariff_tou(tariff)
@@ -253,7 +253,7 @@ class Biller:
     def last(self) -> dt.date:
         return self.stop - dt.timedelta(days=1)
 
-    def _held_days(self, h: Holding) -> list[Day]:
+    def held_days(self, h: Holding) -> list[Day]:
         own = self.days(h.device).days
         out = []
         minus = [self.days(c).days for c in h.less]
@@ -370,7 +370,7 @@ class Biller:
         for pid, held in book.holdings.items():
             for h in held:
                 if h.device.kind.value == kind.value:
-                    out[pid] = out.get(pid, 0.0) + sum(d.total for d in self._held_days(h))
+                    out[pid] = out.get(pid, 0.0) + sum(d.total for d in self.held_days(h))
         return out
 
     # -- every payer ------------------------------------------------------------------------

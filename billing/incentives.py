@@ -1,0 +1,137 @@
+"""Rewards and penalties (奖罚) from the month's use against a target (the billing file's ``incentives:``).
+
+The rule, written down plainly, for one incentive and one month:
+
+1. Use is the payer's use of the kind (what its statement bills, before any allowance), or for a building its
+   main meters' use. The target is the incentive's, else the building's monthly target in the campus file.
+2. Within the dead band (a share of the target either side of it) nothing is paid either way.
+3. Below it, each unit saved below the band's lower edge earns ``reward_per_unit`` (a negative amount: it is
+   taken off what the payer owes); above it, each unit over the band's upper edge costs ``penalty_per_unit``.
+4. Either is capped (``reward_cap``, ``penalty_cap``), and rounded half up to the fen.
+5. A month with no use of that kind (no data) has no result: "—", never a reward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
+
+from billing.config import Incentive
+from billing.metered import MICRO
+from billing.pricing import money
+from billing.tariffs import TariffKind
+
+if TYPE_CHECKING:
+    from billing.statements import Biller, Line, Statement
+
+CENTI = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    incentive: Incentive
+    who: str                 # the payer's or the building's name
+    use: Decimal
+    target: Decimal
+    low: Decimal
+    high: Decimal
+    units: Decimal           # saved (negative) or over (positive) beyond the dead band; 0 inside it
+    amount: Decimal          # 元: negative a reward, positive a penalty
+
+    @property
+    def outcome(self) -> str:
+        return "reward" if self.amount < 0 else "penalty" if self.amount > 0 else "none"
+
+
+def settle(incentive: Incentive, use: Decimal, target: Decimal, who: str = "") -> Result:
+    band = (target * Decimal(str(incentive.dead_band))).quantize(CENTI, rounding=ROUND_HALF_UP)
+    low, high = target - band, target + band
+    if use < low:
+        units = use - low
+        amount = money(units * incentive.reward_per_unit)
+        if incentive.reward_cap is not None:
+            amount = max(amount, -incentive.reward_cap)
+    elif use > high:
+        units = use - high
+        amount = money(units * incentive.penalty_per_unit)
+        if incentive.penalty_cap is not None:
+            amount = min(amount, incentive.penalty_cap)
+    else:
+        units, amount = Decimal(0), Decimal("0.00")
+    return Result(incentive, who, use, target, low, high, units, money(amount))
+
+
+def results(biller: Biller) -> list[Result]:
+    """Every incentive of the site for the biller's month (those with use and a target)."""
+    out = []
+    book = biller.book
+    for inc in book.billing.incentives:
+        r = _one(biller, inc)
+        if r is not None:
+            out.append(r)
+    return out
+
+
+def _one(biller: Biller, inc: Incentive) -> Result | None:
+    book = biller.book
+    kind = TariffKind(inc.kind)
+    if inc.payer is not None:
+        payer = book.payers[inc.payer]
+        held = [h for h in book.holdings.get(payer.id, []) if h.device.kind.value == kind.value]
+        micro = sum(round(sum(d.total for d in biller.held_days(h)) * MICRO) for h in held)
+        who = payer.name
+        buildings = {h.device.building for h in held}
+        target = inc.target
+        if target is None and len(buildings) == 1:
+            target = _building_target(biller, next(iter(buildings)), kind)
+    else:
+        assert inc.building is not None  # noqa: S101
+        meters = [d for d in book.campus.devices if d.building == inc.building and d.counts_in_totals
+                  and d.kind.value == kind.value]
+        micro = sum(round(biller.days(d).total * MICRO) for d in meters)
+        building = book.campus.building(inc.building)
+        who = building.name if building else inc.building
+        target = inc.target if inc.target is not None else _building_target(biller, inc.building, kind)
+    if target is None or micro == 0:  # no target, or no use (no data): no result, never a reward
+        return None
+    use = (Decimal(micro) / MICRO).quantize(CENTI, rounding=ROUND_HALF_UP)
+    return settle(inc, use, Decimal(str(target)), who)
+
+
+def _building_target(biller: Biller, building: str, kind: TariffKind) -> Decimal | None:
+    b = biller.book.campus.building(building)
+    if b is None:
+        return None
+    for k, v in b.targets.items():
+        if k.value == kind.value:
+            return Decimal(str(v))
+    return None
+
+
+def incentive_lines(biller: Biller, payer: str, statement: Statement) -> list[Line]:
+    """The payer's incentive lines for its statement."""
+    from billing.statements import UNITS, Line
+
+    out = []
+    zh = biller.language.startswith("zh")
+    for inc in biller.book.billing.incentives:
+        if inc.payer != payer:
+            continue
+        r = _one(biller, inc)
+        if r is None or r.amount == 0:
+            continue
+        unit = UNITS[TariffKind(inc.kind)]
+        if r.amount < 0:
+            note = (f"节能奖励: 用量 {r.use} {unit}, 目标 {r.target} (不奖不罚区间 {r.low}–{r.high}), 节约 {-r.units}"
+                    if zh else f"reward: use {r.use} {unit}, target {r.target} (dead band {r.low}-{r.high}), "
+                    f"saved {-r.units}")
+            price = inc.reward_per_unit
+        else:
+            note = (f"超额罚款: 用量 {r.use} {unit}, 目标 {r.target} (不奖不罚区间 {r.low}–{r.high}), 超出 {r.units}"
+                    if zh else f"penalty: use {r.use} {unit}, target {r.target} (dead band {r.low}-{r.high}), "
+                    f"over by {r.units}")
+            price = inc.penalty_per_unit
+        out.append(Line(section="incentive", kind=TariffKind(inc.kind), start=biller.first, end=biller.last,
+                        use=r.units, unit=unit, price=price, amount=r.amount, note=note))
+    return out
