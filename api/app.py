@@ -42,6 +42,7 @@ from api.routers import (
     water_quality,
     water_tests,
 )
+from api.routers import fuel as fuel_router
 from api.tokens import TokenStore
 from api.uploads import add_bodies
 from app.settings import Settings
@@ -171,6 +172,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
                    files.router, inspections.router, hazards.router, water_tests.router, sweep.router,
                    directory.router, readings_manual.router, statements.router):
         app.include_router(router, prefix="/api/v1", dependencies=[Viewer])
+    app.include_router(fuel_router.router, prefix="/api/v1", dependencies=[Viewer])  # the canteens' fuel account
     app.include_router(alerts_router.router, prefix="/api/v1")  # per route: the signed one-tap ack link is open
     app.include_router(tokens.router, prefix="/api/v1")
 

@@ -167,6 +167,11 @@ class RecordStore:
                                   "for), or send it with the record as multipart/form-data")
             self._conn.execute("INSERT INTO file_uses VALUES (?, ?, ?, ?)", (sha, site, record, record_id))
 
+    def use_files(self, site: str, record: str, record_id: int, files: list[str]) -> None:
+        """Inside :meth:`tx`: a record kept elsewhere (``fuel``: a canteen's fuel delivery in billing.db) names
+        ``files``, which must be ``site``'s; noted as used, so the uploads sweep keeps them."""
+        self._use(site, record, record_id, files)
+
     def unowned(self, site: str, files: list[str]) -> list[str]:
         """The files of ``files`` not uploaded for ``site``."""
         return [sha for sha in dict.fromkeys(files)
