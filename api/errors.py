@@ -71,7 +71,7 @@ def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(said, bytes | bytearray):
             error = {**error, "input": f"{len(said)} bytes that are not a JSON body: send Content-Type: "
                                        f"application/json"}
-        elif "input" in error:  # NaN or Infinity sent as a JSON literal (Python's parser takes them) cannot be said back as JSON
+        elif "input" in error:  # NaN or Infinity sent as a JSON literal (Python's parser takes them): as text
             error = {**error, "input": _finite(said)}
         errors.append(error)
     return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)

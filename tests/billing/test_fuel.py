@@ -139,7 +139,8 @@ def test_day_figures_win_and_a_month_figure_is_refused_once_days_exist(fuel: Fue
     assert c.post("/api/v1/fuel/meals", json={"payer": "canteen-1", "day": "2026-11-01", "meals": 800}
                   ).status_code == 201
     again = c.post("/api/v1/fuel/meals", json={"payer": "canteen-1", "day": "2026-11-01", "meals": 850})
-    assert again.status_code == 201 and again.json()["replaces"] is not None  # the newest for a day replaces
+    assert again.status_code == 201
+    assert again.json()["replaces"] is not None
     listed = c.get("/api/v1/fuel/meals?payer=canteen-1&month=2026-11").json()
     assert [(m["period"], m["meals"], m["counted"]) for m in listed] == [("2026-11", 30000, False),
                                                                           ("2026-11-01", 850, True)]
@@ -179,9 +180,12 @@ def test_xlsx_parsed_back_and_the_same_bytes_twice(fuel: Fuel) -> None:
         assert wb.sheetnames == ["汇总", "燃料", "送货记录"]
         rows = {r[0]: r for r in wb["汇总"].iter_rows(min_row=3, values_only=True)}
         one, two = rows["一食堂承包方"], rows["二食堂承包方"]
-        assert D(str(one[1])) == D("6081.60") and one[2] == 24000 and D(str(one[3])) == D("0.25")
+        assert D(str(one[1])) == D("6081.60")
+        assert one[2] == 24000
+        assert D(str(one[3])) == D("0.25")
         assert one[6:] == ("—", "—", "—")  # last year: no data
-        assert D(str(two[6])) == D("1570.00") and two[7] == 5000
+        assert D(str(two[6])) == D("1570.00")
+        assert two[7] == 5000
         assert D(str(rows["合计"][1])) == D("7896.60")
         fuels = {(r[0], r[1]): D(str(r[4])) for r in wb["燃料"].iter_rows(min_row=3, values_only=True)}
         assert fuels[("一食堂承包方", "液化石油气")] == D("948.00")
