@@ -12,7 +12,7 @@ Rules, written down plainly:
    rounded half up to the fen; none (shown "—") without meals.
 6. Against the target (``fuel_targets``: 元 per meal): cost per meal − target; positive is over target.
 7. The same month last year, by the same rules; "—" (null in JSON) where last year has no data: no gas
-   reading around the month and no delivery (cost), or no meals (cost per meal).
+   reading around the month (or no gas tariff then) and no delivery (cost), or no meals (cost per meal).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 from billing.book import Book
 from billing.config import Payer, PayerType
 from billing.fuel import FUEL_NAMES, UNIT_NAMES, Delivery, FuelStore, Meals, meals_of_month
+from billing.pricing import NoPrice
 from billing.statements import Line, Statement
 from billing.tariffs import TariffKind
 from reports.render.energy_tables import spreadsheet_safe
@@ -173,8 +174,15 @@ def account(book: Book, store: FuelStore, month: str, payers: list[Payer],
 
         def part(m: str, p: Payer = p, has_gas: bool = has_gas) -> tuple[list[Line], list[Delivery], list[Meals]]:
             ds, ms = got[m]
-            return (_gas_lines(statement(m, p.id)) if has_gas else [], [d for d in ds if d.payer == p.id],
-                    [x for x in ms if x.payer == p.id])
+            gas: list[Line] = []
+            if has_gas:
+                try:
+                    gas = _gas_lines(statement(m, p.id))
+                except NoPrice:
+                    if m == month:
+                        raise  # this month's gas cannot be priced: say so
+                    # last year, before the tariff's first version: no gas figure to compare (rule 7)
+            return gas, [d for d in ds if d.payer == p.id], [x for x in ms if x.payer == p.id]
 
         out.append(canteen_month(p, month, targets.get(p.id), part(month), part(before), language))
     return FuelAccount(site=site, site_name=book.campus.site.name, month=month, timezone=book.campus.site.timezone,

@@ -32,6 +32,7 @@ from api.access import Scope
 from api.app import create_app
 from api.deps import Viewer
 from api.tokens import TokenStore
+from app.samples import sample_billing
 from app.settings import load_settings
 from campus.clock import FrozenClock
 from campus.db import DataDir
@@ -74,6 +75,9 @@ _SOUTH_TEST = {"point": "ta-fountain", "taken_at": "2026-03-10T09:00:00+08:00", 
                "values": {"ph": 7.2}}
 _SOUTH_READING = {"site": "yucai", "device": "ta-water", "values": {"volume_m3": 9000.0}}  # a south meter
 _DEVICE = {"id": "ta-new", "kind": "electricity", "building": "teach-a"}
+_SOUTH_FUEL = {"payer": "teaching", "day": "2026-03-09", "fuel": "lpg", "quantity": "2", "unit": "bottle",
+               "kg_per_bottle": "14.5", "unit_price": "120", "supplier": "液化气站"}
+_SOUTH_MEALS = {"payer": "teaching", "day": "2026-03-09", "meals": 300}
 _SOUTH_GATEWAY = {"name": "教学楼A集中器", "building": "teach-a",
                   "buses": [{"name": "rs485-1", "serial": "/dev/ttyUSB0"}]}
 
@@ -134,6 +138,14 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/reports/filed/{month}"): Route("reports", f"/api/v1/reports/filed/{MONTH}?site=yucai"),
     ("GET", "/api/v1/sweep"): Route("reports", "/api/v1/sweep?site=yucai"),
     ("POST", "/api/v1/sweep"): Route("reports", write=("/api/v1/sweep?site=yucai", None)),
+    # the canteens' fuel account (the canteens are the north zone's: a write names teaching, the south's payer;
+    # the sample tariffs begin in July 2026)
+    ("GET", "/api/v1/fuel/account/{month}"): Route("fuel", "/api/v1/fuel/account/2026-07?site=yucai"),
+    ("GET", "/api/v1/fuel/deliveries"): Route("fuel", "/api/v1/fuel/deliveries?site=yucai"),
+    ("POST", "/api/v1/fuel/deliveries"): Route("fuel", write=("/api/v1/fuel/deliveries?site=yucai", _SOUTH_FUEL),
+                                               body="json"),
+    ("GET", "/api/v1/fuel/meals"): Route("fuel", "/api/v1/fuel/meals?site=yucai"),
+    ("POST", "/api/v1/fuel/meals"): Route("fuel", write=("/api/v1/fuel/meals?site=yucai", _SOUTH_MEALS), body="json"),
     # records: photos and files, rounds, hazards, water tests
     ("POST", "/api/v1/photos"): Route("records", body="multipart"),
     ("GET", "/api/v1/files/{sha256}"): Route("records", "/api/v1/files/{photo}"),
@@ -222,7 +234,7 @@ def probed(app_stack: Callable[..., Stack], tmp_path_factory: pytest.TempPathFac
     yucai = list(pubs)
     batch = sorted(inbound(yucai) + inbound(at_site(yucai, "mingde")), key=lambda m: m.received_ms)
     stack = app_stack(district_dir(tmp_path_factory.mktemp("probe-campus")), batch, name="probes",
-                      report={"refresh_s": 0})
+                      report={"refresh_s": 0}, billing={"file": sample_billing()})
     app = stack.app(FrozenClock(ms(NOW)))
     admin = token_headers(stack.data)
     with TestClient(app, headers=admin) as c:
