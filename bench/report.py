@@ -8,6 +8,9 @@ For each store (SQLite, and InfluxDB 1.x started here on a free loopback port):
                its change note), then the full monthly report is built: roll-ups brought up to date
                for the 1,000 changed meters + the report over 13 months (M, M-1, M-12, year to date).
                Target: < 5 s. The XLSX and PDF renders are timed on their own.
+  4. statements each run: every payer's statement for the month (one payer per building, time-of-use
+               electricity from the quarter-hour profiles, water and gas at one price) and their summary,
+               from the roll-ups. Target: < 3 s.
 Medians of --runs. Shared, noisy 2-core machines: compare figures from one run of this script.
 
   python -m bench.report                       # 1,000 meters × 365 days, SQLite and InfluxDB
@@ -29,6 +32,8 @@ from zoneinfo import ZoneInfo
 
 from tqdm import tqdm
 
+from billing.config import BillingSettings
+from billing.desk import BillingDesk
 from campus.contract import Kind, Reading
 from campus.db import DataDir
 from campus.model import Campus
@@ -59,6 +64,35 @@ def campus(meters: int) -> Campus:
     return Campus.model_validate({"site": {"id": "bench", "name": "基准校园"}, "buildings": buildings,
                                   "devices": devices,
                                   "targets": {d: {"electricity": 50000, "water": 3000} for d in DEPTS}})
+
+
+BILLING = """
+tariffs:
+  - id: tou
+    name: 一般工商业分时
+    kind: electricity
+    versions:
+      - from: 2024-01-01
+        bands:
+          peak:   {price: 1.2950, hours: ["16:00-23:00"]}
+          flat:   {price: 0.7000, hours: ["07:00-11:00", "14:00-16:00", "23:00-24:00"]}
+          valley: {price: 0.2800, hours: ["00:00-07:00", "11:00-14:00"]}
+        sharp: {price: 1.4350, hours: ["18:00-22:00"], months: [1, 7, 8, 12]}
+        windows: [{name: deep_valley, price: 0.14, hours: ["09:00-15:00"], days: holiday}]
+  - {id: water, name: 非居民用水, kind: water, versions: [{from: 2024-01-01, price: 5.20}]}
+  - {id: gas, name: 非居民天然气, kind: gas, versions: [{from: 2024-01-01, price: 3.90}]}
+payers:
+"""
+
+
+def billing_file(site: Campus, path: Path) -> Path:
+    """One payer per building, paying for its main meters."""
+    lines = [BILLING]
+    for b in site.buildings:
+        lines.append(f"  - {{id: p-{b.id}, name: {b.name}承包方, buildings: [{b.id}], "
+                     "tariffs: {electricity: tou, water: water, gas: gas}}\n")
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
 
 
 def series(i: int, start_ms: int, n: int) -> list[tuple[int, float]]:
@@ -115,6 +149,8 @@ def run_store(name: str, settings: StoreSettings, work: Path, site: Campus, args
     usage.refresh(progress=lambda devs: tqdm(devs, desc=f"roll up {name}", unit="meter"))
     results[f"{name}: one-off roll-up build (s)"] = [time.perf_counter() - t]
     report_settings = ReportSettings()
+    desk = BillingDesk(data_dir, BillingSettings(file=billing_file(site, data_dir / "billing.yaml")),
+                       lambda: {"bench": site}, usage)
     next_ts = start_ms + n * STEP_MS
     for _ in tqdm(range(args.runs), desc=f"report {name}", unit="run"):
         one_more_cycle(store, presence, site, next_ts)
@@ -130,8 +166,13 @@ def run_store(name: str, settings: StoreSettings, work: Path, site: Campus, args
             t = time.perf_counter()
             render(report, fmt, report_settings)
             results.setdefault(f"{name}: render {fmt} (s)", []).append(time.perf_counter() - t)
+        t = time.perf_counter()
+        summary, statements = desk.summary(desk.biller("bench", "2026-10", refresh=False))
+        results.setdefault(f"{name}: statements of {len(statements)} payers + summary, from the roll-ups (s)",
+                           []).append(time.perf_counter() - t)
     print(f"{name}: site electricity 2026-10 = {report.site_total.figures.electricity_kwh:,.0f} kWh, "
-          f"{len(report.completeness)} meters")
+          f"{len(report.completeness)} meters; payers' total {summary.payers_total} 元")
+    desk.close()
     usage.close()
     presence.close()
     store.close()

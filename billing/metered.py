@@ -103,10 +103,9 @@ def meter_days(rollups: Rollups, store: ReadingStore, device: Device, first: dt.
     flags: list[Flagged] = []
     for row in rows:
         k = cuts.index(row.day_ms)
-        if row.slots is not None:
+        if row.slots is not None:  # nothing spread into this day yet: earlier rows reach back, never forward
             base = offsets[k]
-            for i, x in enumerate(row.slots):
-                slots[base + i] += x
+            slots[base:base + len(row.slots)] = row.slots
         coarse += row.coarse
         if row.first is not None and row.first[0] < row.day_ms:  # the part of the day's first step before the day
             s, e, d = row.first

@@ -17,6 +17,8 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from operator import itemgetter
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from billing.metered import MICRO, Day, micro
@@ -81,10 +83,30 @@ def day_band_use(version: Version, day: Day, tags: frozenset[str], tz: ZoneInfo)
     if day.slots is None:
         for b in bands:
             out[b] += day.total / len(bands)
-    else:
+    elif len(day.slots) == len(bands):  # the usual day: slot i is quarter hour i
+        for b, pick in _indices(bands).items():
+            got = pick(day.slots)
+            out[b] = sum(got) if isinstance(got, tuple) else got
+    else:  # a day a clock changes
         for q, x in zip(day.slot_times(tz), day.slots, strict=False):
             out[bands[q]] += x
     return _split_exact(out, micro(day.total))
+
+
+_INDICES: dict[tuple[str, ...], dict[str, itemgetter[Any]]] = {}
+
+
+def _indices(bands: tuple[str, ...]) -> dict[str, itemgetter[Any]]:
+    """Each band's quarter hours, as a getter of their slots (a few distinct day maps per tariff: kept)."""
+    got = _INDICES.get(bands)
+    if got is None:
+        qs: dict[str, list[int]] = {}
+        for q, b in enumerate(bands):
+            qs.setdefault(b, []).append(q)
+        got = {b: itemgetter(*idx) for b, idx in qs.items()}
+        if len(_INDICES) < 4096:
+            _INDICES[bands] = got
+    return got
 
 
 def _split_exact(parts: dict[str, float], whole: int) -> dict[str, int]:

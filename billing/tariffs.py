@@ -26,11 +26,12 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from campus.contract import Kind
 
 SLOTS_PER_DAY = 96          # quarter hours
+DAY_KINDS = frozenset({"workday", "offday", "holiday"})  # what of a day's calendar tags the bands depend on
 Price = Annotated[Decimal, Field(ge=0, le=1000, max_digits=12, decimal_places=6)]
 BILLED_KINDS = (Kind.ELECTRICITY, Kind.WATER, Kind.GAS)
 
@@ -170,6 +171,7 @@ class Version(BaseModel):
     monthly_fee: Annotated[Decimal, Field(ge=0, le=10_000_000, decimal_places=2)] = Decimal(0)
     demand: Demand | None = None
     capacity: Capacity | None = None
+    _days: dict[tuple[dt.date, frozenset[str]], tuple[str, ...]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_price(self) -> Version:
@@ -220,6 +222,14 @@ class Version(BaseModel):
     def day_bands(self, day: dt.date, tags: frozenset[str]) -> tuple[str, ...]:
         """Each quarter hour's band on ``day`` (a tariff with bands only); ``tags``: the day's calendar tags
         (``campus.calendar``: workday or offday, holiday)."""
+        assert self.bands is not None  # noqa: S101
+        key = (day, tags & DAY_KINDS)
+        got = self._days.get(key)
+        if got is None:
+            got = self._days[key] = self._day_bands(day, key[1])
+        return got
+
+    def _day_bands(self, day: dt.date, tags: frozenset[str]) -> tuple[str, ...]:
         assert self.bands is not None  # noqa: S101
         bands = self.bands
         for s in self.seasons:

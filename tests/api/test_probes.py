@@ -169,6 +169,15 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                body="record"),
     ("GET", "/api/v1/readings/manual"): Route("records", "/api/v1/readings/manual?site=yucai"),
     ("GET", "/api/v1/readings/manual/due"): Route("records", "/api/v1/readings/manual/due?site=yucai"),
+    # costs: statements (the teaching payer's meters are the south zone's), payers, tariffs
+    ("GET", "/api/v1/statements/{month}"): Route("billing", f"/api/v1/statements/{MONTH}?site=yucai&payer=teaching"),
+    ("POST", "/api/v1/statements/{month}/file"): Route(
+        "billing", write=(f"/api/v1/statements/{MONTH}/file?site=yucai&payer=teaching", None)),
+    ("GET", "/api/v1/statements/filed"): Route("billing", "/api/v1/statements/filed?site=yucai"),
+    ("GET", "/api/v1/statements/filed/{month}"): Route(
+        "billing", f"/api/v1/statements/filed/{MONTH}?site=yucai&payer=teaching"),
+    ("GET", "/api/v1/payers"): Route("billing", "/api/v1/payers?site=yucai"),
+    ("GET", "/api/v1/tariffs"): Route("billing", "/api/v1/tariffs?site=yucai"),
     # alerts
     ("GET", "/api/v1/alerts"): Route("alerts", "/api/v1/alerts?site=yucai"),
     ("GET", "/api/v1/alerts/evaluation-failures"): Route("alerts", "/api/v1/alerts/evaluation-failures?site=yucai"),
@@ -250,6 +259,8 @@ def probed(app_stack: Callable[..., Stack], tmp_path_factory: pytest.TempPathFac
         test = c.post("/api/v1/water-tests?site=yucai", json=_SOUTH_TEST)
         assert test.status_code == 201, test.text
         assert c.post(f"/api/v1/reports/energy/{MONTH}/file?site=yucai").status_code == 201
+        filed = c.post(f"/api/v1/statements/{MONTH}/file?site=yucai&payer=teaching")
+        assert filed.status_code == 201, filed.text
         alert = next(a for a in c.get("/api/v1/alerts?site=yucai&limit=1000").json() if a["subject"] == "ta-fountain")
         letter = c.get("/api/v1/dead-letters?site=yucai").json()[0]
         made.ids = {"hazard": str(hazard.json()["id"]), "photo": hazard.json()["steps"][0]["photos"][0],

@@ -41,7 +41,7 @@ from campus.contract import Kind, Reading
 from campus.model import parse_campus
 
 TZ = ZoneInfo("Asia/Shanghai")
-CAMPUS = parse_campus("""
+CAMPUS_YAML = """
 site: {id: s, name: 测试中学, timezone: Asia/Shanghai}
 buildings:
   - {id: b1, name: 行政楼, department: office, floor_area_m2: 1250, occupants: 50}
@@ -52,7 +52,8 @@ devices:
   - {id: e2, kind: electricity, building: b2, name: 食堂电表, interval_s: 900, rated_capacity: 100}
   - {id: w2, kind: water, building: b2, name: 食堂水表, interval_s: 3600}
   - {id: inc, kind: electricity, building: b0, name: 10kV进线, interval_s: 900, role: incomer}
-""")
+"""
+CAMPUS = parse_campus(CAMPUS_YAML)
 
 BILLING = """
 tariffs:
