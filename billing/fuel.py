@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS fuel_deliveries (id INTEGER PRIMARY KEY, site TEXT NO
   kg_per_bottle TEXT, unit_price TEXT NOT NULL, supplier TEXT NOT NULL, photo TEXT, note TEXT NOT NULL,
   entered_by TEXT NOT NULL, entered_ms INTEGER NOT NULL, replaces INTEGER UNIQUE);
 CREATE INDEX IF NOT EXISTS fuel_deliveries_day ON fuel_deliveries (site, payer, day);
+CREATE INDEX IF NOT EXISTS fuel_deliveries_photo ON fuel_deliveries (photo) WHERE photo IS NOT NULL;
 CREATE TABLE IF NOT EXISTS fuel_meals (id INTEGER PRIMARY KEY, site TEXT NOT NULL, payer TEXT NOT NULL,
   period TEXT NOT NULL, meals INTEGER NOT NULL, note TEXT NOT NULL, entered_by TEXT NOT NULL,
   entered_ms INTEGER NOT NULL, replaces INTEGER UNIQUE);
@@ -262,6 +263,11 @@ class FuelStore:
         rows = self._all("SELECT d.*, r.id FROM fuel_deliveries d LEFT JOIN fuel_deliveries r ON r.replaces = d.id "  # noqa: S608 - placeholders only
                          f"WHERE {' AND '.join(where)} ORDER BY d.day, d.id", tuple(args))
         return [_delivery(r[:16], r[16]) for r in rows]
+
+    def photo_uses(self, sha: str) -> list[tuple[str, str]]:
+        """(site, canteen) of every delivery, replaced or not, whose receipt photo is ``sha``."""
+        return [(r[0], r[1]) for r in self._all("SELECT DISTINCT site, payer FROM fuel_deliveries WHERE photo = ?",
+                                                 (sha,))]
 
     # -- meals -------------------------------------------------------------------------------
     def add_meals(self, *, site: str, payer: str, period: str, meals: int, note: str, by: str,

@@ -7,19 +7,22 @@
 Scope: a canteen belongs to the buildings of its meters. A token narrowed to zones or buildings reads and writes
 only canteens whose meters all lie in its scope (a canteen without meters: site-wide tokens only); any other
 canteen does not exist for it (404). A delivery's receipt photo must have been uploaded for the same site; the
-delivery is noted as a use of it (record ``fuel``), so the uploads sweep keeps it.
+delivery is noted as a use of it (record ``fuel``), so the uploads sweep keeps it, and GET /files/{sha256} gives
+it to a token that may see the canteen (:func:`photo_seen`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Annotated, Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from api.access import Access
 from api.deps import CampusDep, Electrician, LanguageDep, PageDep, PrincipalDep, RecordsDep, check_month
 from api.routers.statements import BillingDep
 from api.schemas.fuel import DeliveryIn, DeliveryPublic, MealsIn, MealsPublic
@@ -30,7 +33,7 @@ from billing.fuel import Delivery, FuelStore, Meals
 from billing.fuel_account import FuelAccount, account, canteens, render_xlsx
 from billing.statements import Statement
 from campus.db import DataDir
-from campus.errors import Invalid, NotFound
+from campus.errors import ConfigError, Invalid, NotFound
 from campus.model import Campus
 from records.store import NotUploaded
 
@@ -78,6 +81,27 @@ def _canteens(billing: BillingDesk, campus: Campus, principal: PrincipalDep, pay
         raise Invalid(f"payer {payer} ({found.name}) is a {found.type.value}, not a canteen: the fuel account is "
                       "kept for payers of type canteen in the billing file")
     return book, [found]
+
+
+def photo_seen(request: Request, access: Access, sha: str) -> bool:
+    """Is ``sha`` the receipt photo of a delivery of a canteen the token may see (GET /files/{sha256})?"""
+    billing: BillingDesk = request.app.state.billing
+    if not billing.enabled:
+        return False
+    with closing(FuelStore(DataDir(request.app.state.settings.data_dir).billing)) as store:
+        uses = store.photo_uses(sha)
+    for site, pid in uses:
+        if not access.scope.site(site):
+            continue
+        try:
+            book = billing.book(site)
+            campus = access.site(site)
+        except (NotFound, ConfigError):
+            continue
+        payer = book.payers.get(pid)
+        if payer is not None and visible(book, campus, payer, access.scope.partial):
+            return True
+    return False
 
 
 def _today(campus: Campus, billing: BillingDesk) -> dt.date:

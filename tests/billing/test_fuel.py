@@ -224,6 +224,10 @@ def test_the_receipt_photo_must_be_the_sites_and_is_kept_by_the_sweep(fuel: Fuel
     got = c.post("/api/v1/fuel/deliveries", json={**LPG, "day": "2026-10-13", "photo": sha})
     assert got.status_code == 201, got.text
     assert got.json()["photo_url"] == f"/api/v1/files/{sha}"
+    # the receipt is shown to whoever may see the canteen, and to nobody else
+    assert c.get(f"/api/v1/files/{sha}").content == png(9, 9, (1, 2, 3))
+    assert c.get(f"/api/v1/files/{sha}", headers=fuel.north).status_code == 200
+    assert c.get(f"/api/v1/files/{sha}", headers=fuel.south).status_code == 404
     fuel.clock.advance(3 * 24 * 3600)  # past [records] upload_grace_h
     try:
         records.sweep_files()
