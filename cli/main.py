@@ -11,6 +11,7 @@ import sys
 from campus.errors import MeterwatchError
 from cli import (
     alerts,
+    billing,
     bulletin,
     credentials,
     deploy,
@@ -27,7 +28,7 @@ from cli import (
 )
 
 GROUPS = (serve, simulate, rules, devices, credentials, deploy, grafana, alerts, ingest, tokens, report, bulletin,
-          meters, gateway)
+          billing, meters, gateway)
 
 EPILOG = """examples:
   meterwatch demo                                   # everything in one process, sample campus, http://127.0.0.1:8000
@@ -38,6 +39,8 @@ EPILOG = """examples:
   meterwatch rules check --roster alerts/sample_roster.yaml   # validate rules and roster, who is on duty now
   meterwatch report energy --month 2026-10 --format xlsx -o 2026-10.xlsx   # the monthly energy report
   meterwatch report district --month 2026-10 -o district-2026-10.pdf       # every site ranked
+  meterwatch billing check billing/sample_billing.yaml   # tariffs and payers against the campus
+  meterwatch billing statement --month 2026-10 --payer canteen-op-1 -o 结算单.pdf   # a payer's statement
   meterwatch token create --role electrician --name wang   # an API / console token (shown once)
   meterwatch credentials issue gw-canteen-1 --config /etc/meterwatch/meterwatch.toml   # a gateway's MQTT password
   meterwatch deploy mosquitto --config /etc/meterwatch/meterwatch.toml --reload   # broker passwords and ACL
