@@ -17,6 +17,7 @@ import io
 import json
 import string
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,16 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from api.tokens import TokenStore
+from billing.book import Book
+from billing.config import parse_billing
+from billing.fuel import FuelStore
+from billing.fuel_account import account
+from billing.pricing import NoPrice
+from billing.statements import Statement
 from campus.clock import FrozenClock
 from campus.db import DataDir
 from campus.scope import Scope
-from tests.support.fuel import BILLING, CAMPUS_YAML, NOW, readings
+from tests.support.fuel import BILLING, CAMPUS, CAMPUS_YAML, NOW, readings
 from tests.support.harness import token_headers
 from tests.support.records import png
 from tests.support.stack import Stack
@@ -167,6 +174,42 @@ def test_a_correction_replaces_and_keeps_the_old_delivery(fuel: Fuel) -> None:
     lpg = next(f for f in _canteen(c.get("/api/v1/fuel/account/2026-11?payer=canteen-1").json(),
                                     "canteen-1")["fuels"] if f["fuel"] == "lpg")
     assert D(lpg["amount"]) == D("592.50")  # 5 × 118.50, the corrected delivery only
+
+
+def test_a_delivery_that_does_not_fit_its_fuel_says_what_to_fix(fuel: Fuel) -> None:
+    c = fuel.c
+    for change, says in (({"fuel": "coal", "unit": "L", "kg_per_bottle": None}, "kg, t"),
+                         ({"kg_per_bottle": None}, "kg_per_bottle"),
+                         ({"unit": "kg"}, "leave it out"),
+                         ({"fuel": "other", "unit": "kg", "kg_per_bottle": None}, "fuel_name"),
+                         ({"day": "2026-11-03"}, "today is 2026-11-02"),
+                         ({"payer": "office"}, "not a canteen"),
+                         ({"replaces": 999999}, "no delivery #999999")):
+        got = c.post("/api/v1/fuel/deliveries", json={**LPG, **change})
+        assert got.status_code in (404, 422), (change, got.text)
+        assert says in got.json()["detail"], (change, got.text)
+    other = c.post("/api/v1/fuel/deliveries", json={**LPG, "fuel": "other", "fuel_name": " 醇基燃料 ", "unit": "kg",
+                                                     "kg_per_bottle": None, "day": "2026-09-30"})
+    assert other.status_code == 201, other.text
+    assert other.json()["fuel_name"] == "醇基燃料"
+
+
+def test_last_year_before_the_gas_tariff_is_a_dash_and_this_month_is_refused(tmp_path: Path) -> None:
+    book = Book.build(CAMPUS, parse_billing(BILLING)[None])
+    tariff = book.tariffs["gas"]
+    canteen = book.payers["canteen-1"]
+
+    def statement(month: str, payer: str) -> Statement:
+        if month < "2026-01":
+            raise NoPrice(tariff, dt.date.fromisoformat(month + "-01"))
+        return Statement(site="fs", site_name="x", month=month, payer=payer, payer_name="x", payer_type="canteen",
+                         timezone="Asia/Shanghai", generated_at=NOW, lines=[], total=D(0))
+
+    with closing(FuelStore(tmp_path / "billing.db")) as store:
+        got = account(book, store, "2026-10", [canteen], statement, NOW)
+        assert got.canteens[0].last_year.total is None
+        with pytest.raises(NoPrice, match="add a version from an earlier date"):
+            account(book, store, "2025-10", [canteen], statement, NOW)
 
 
 def test_xlsx_parsed_back_and_the_same_bytes_twice(fuel: Fuel) -> None:
