@@ -43,6 +43,7 @@ from api.routers import (
     water_tests,
 )
 from api.routers import campus as campus_router
+from api.routers import fuel as fuel_router
 from api.tokens import TokenStore
 from api.uploads import add_bodies
 from app.settings import Settings
@@ -172,6 +173,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
                    files.router, inspections.router, hazards.router, water_tests.router, sweep.router,
                    directory.router, readings_manual.router, statements.router, bills.router):
         app.include_router(router, prefix="/api/v1", dependencies=[Viewer])
+    app.include_router(fuel_router.router, prefix="/api/v1", dependencies=[Viewer])  # the canteens' fuel account
     app.include_router(alerts_router.router, prefix="/api/v1")  # per route: the signed one-tap ack link is open
     app.include_router(tokens.router, prefix="/api/v1")
 

@@ -51,6 +51,16 @@ STATUSES: dict[type[Exception], tuple[int, Callable[[Exception], str]]] = {
 }
 
 
+def _finite(x: object) -> object:
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_finite(v) for v in x]
+    return x
+
+
 def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's 422 for a body, query or path that does not validate, as its own handler answers it, except that
     a body that was not JSON (multipart, text, any bytes sent to a JSON route) is described, not echoed: FastAPI's
@@ -61,6 +71,8 @@ def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(said, bytes | bytearray):
             error = {**error, "input": f"{len(said)} bytes that are not a JSON body: send Content-Type: "
                                        f"application/json"}
+        elif "input" in error:  # NaN or Infinity sent as a JSON literal (Python's parser takes them): as text
+            error = {**error, "input": _finite(said)}
         errors.append(error)
     return JSONResponse({"detail": _finite(jsonable_encoder(errors))}, status_code=422)
 

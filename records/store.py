@@ -172,6 +172,11 @@ class RecordStore:
         ``files``; they must be ``site``'s, and the file sweep keeps them from now on."""
         self._use(site, record, record_id, files)
 
+    def use_files(self, site: str, record: str, record_id: int, files: list[str]) -> None:
+        """Inside :meth:`tx`: a record kept elsewhere (``fuel``: a canteen's fuel delivery in billing.db) names
+        ``files``, which must be ``site``'s; noted as used, so the uploads sweep keeps them."""
+        self._use(site, record, record_id, files)
+
     def unowned(self, site: str, files: list[str]) -> list[str]:
         """The files of ``files`` not uploaded for ``site``."""
         return [sha for sha in dict.fromkeys(files)

@@ -77,6 +77,9 @@ _SOUTH_READING = {"site": "yucai", "device": "ta-water", "values": {"volume_m3":
 _DEVICE = {"id": "ta-new", "kind": "electricity", "building": "teach-a"}
 _BILL = {"kind": "electricity", "supplier": "国网某市供电公司", "period": {"from": "2026-02-01", "to": "2026-02-28"},
          "quantities": {"total": "1000"}, "amount": "600.00"}  # the whole site's: its incomer
+_SOUTH_FUEL = {"payer": "teaching", "day": "2026-03-09", "fuel": "lpg", "quantity": "2", "unit": "bottle",
+               "kg_per_bottle": "14.5", "unit_price": "120", "supplier": "液化气站"}
+_SOUTH_MEALS = {"payer": "teaching", "day": "2026-03-09", "meals": 300}
 _SOUTH_GATEWAY = {"name": "教学楼A集中器", "building": "teach-a",
                   "buses": [{"name": "rs485-1", "serial": "/dev/ttyUSB0"}]}
 
@@ -137,6 +140,14 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/reports/filed/{month}"): Route("reports", f"/api/v1/reports/filed/{MONTH}?site=yucai"),
     ("GET", "/api/v1/sweep"): Route("reports", "/api/v1/sweep?site=yucai"),
     ("POST", "/api/v1/sweep"): Route("reports", write=("/api/v1/sweep?site=yucai", None)),
+    # the canteens' fuel account (the canteens are the north zone's: a write names teaching, the south's payer;
+    # the sample tariffs begin in July 2026)
+    ("GET", "/api/v1/fuel/account/{month}"): Route("fuel", "/api/v1/fuel/account/2026-07?site=yucai"),
+    ("GET", "/api/v1/fuel/deliveries"): Route("fuel", "/api/v1/fuel/deliveries?site=yucai"),
+    ("POST", "/api/v1/fuel/deliveries"): Route("fuel", write=("/api/v1/fuel/deliveries?site=yucai", _SOUTH_FUEL),
+                                               body="json"),
+    ("GET", "/api/v1/fuel/meals"): Route("fuel", "/api/v1/fuel/meals?site=yucai"),
+    ("POST", "/api/v1/fuel/meals"): Route("fuel", write=("/api/v1/fuel/meals?site=yucai", _SOUTH_MEALS), body="json"),
     # records: photos and files, rounds, hazards, water tests
     ("POST", "/api/v1/photos"): Route("records", body="multipart"),
     ("GET", "/api/v1/files/{sha256}"): Route("records", "/api/v1/files/{photo}"),
