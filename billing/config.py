@@ -32,6 +32,9 @@ class BillingSettings(BaseModel):
                                   "alert: a meter is wrong or something is unmetered")
     allowance_notice: list[float] = Field(default=[0.8, 1.0], description="shares of a dorm room's free allowance "
                                           "(定额) at which its representative is told")
+    allowance_check_s: float = Field(default=600, ge=0, le=86_400, description="how often dorm rooms' use this "
+                                     "month is checked against their allowance, and notices owed are sent (and "
+                                     "retried); 0: never")
 
 
 class PayerType(StrEnum):

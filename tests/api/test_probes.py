@@ -157,6 +157,9 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                body="record"),
     ("GET", "/api/v1/readings/manual"): Route("records", "/api/v1/readings/manual?site=yucai"),
     ("GET", "/api/v1/readings/manual/due"): Route("records", "/api/v1/readings/manual/due?site=yucai"),
+    # billing
+    ("GET", "/api/v1/payers/{payer}/allowance"): Route("billing",
+                                                       "/api/v1/payers/room-d1-101/allowance?site=yucai"),
     # alerts
     ("GET", "/api/v1/alerts"): Route("alerts", "/api/v1/alerts?site=yucai"),
     ("GET", "/api/v1/alerts/evaluation-failures"): Route("alerts", "/api/v1/alerts/evaluation-failures?site=yucai"),
