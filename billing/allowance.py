@@ -118,6 +118,14 @@ def thresholds(shares: list[float]) -> list[float]:
     return sorted({float(s) for s in shares if s > 0})
 
 
+def decide(share: float, known: set[float], shares: list[float]) -> list[tuple[float, bool]]:
+    """The thresholds newly reached at ``share`` (``known``: those already owed), each with whether it is sent:
+    only the highest, and only when it is above every one already owed (rule 3)."""
+    new = [t for t in thresholds(shares) if share >= t and t not in known]
+    top = max(new, default=0.0)
+    return [(t, t == top and t > max(known, default=0.0)) for t in new]
+
+
 def owed(site: str, biller: Biller, payer: Payer, shares: list[float], outbox: AllowanceOutbox,
          now_ms: int) -> list[OwedNotice]:
     """The notices the payer is newly owed this month (not yet written to the outbox)."""
@@ -127,12 +135,7 @@ def owed(site: str, biller: Biller, payer: Payer, shares: list[float], outbox: A
     out = []
     for use in month_use(biller, payer):
         known = outbox.known(site, biller.month, payer.id, use.kind.value)
-        new = [t for t in thresholds(shares) if use.share >= t and t not in known]
-        if not new:
-            continue
-        top = max(new)
-        for t in new:
-            send = t == top and t > max(known, default=0.0)
+        for t, send in decide(use.share, known, shares):
             title, body = notice_text(payer, use, t)
             out.append(OwedNotice(site, biller.month, payer.id, use.kind.value, t, str(use.used), str(use.allowance),
                                   payer.contact.name, to[0], to[1], title, body,

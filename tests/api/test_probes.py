@@ -39,6 +39,7 @@ from ingest.decode import Inbound
 from tests.support.district import at_site, district_dir
 from tests.support.drive import inbound, simulation
 from tests.support.harness import TZ, token_headers
+from tests.support.paths import ROOT
 from tests.support.records import ms, png
 from tests.support.stack import Stack
 
@@ -158,8 +159,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/readings/manual"): Route("records", "/api/v1/readings/manual?site=yucai"),
     ("GET", "/api/v1/readings/manual/due"): Route("records", "/api/v1/readings/manual/due?site=yucai"),
     # billing
-    ("GET", "/api/v1/payers/{payer}/allowance"): Route("billing",
-                                                       "/api/v1/payers/room-d1-101/allowance?site=yucai"),
+    ("GET", "/api/v1/payers/{payer}/allowance"): Route("billing", "/api/v1/payers/teaching/allowance?site=yucai"),
     # alerts
     ("GET", "/api/v1/alerts"): Route("alerts", "/api/v1/alerts?site=yucai"),
     ("GET", "/api/v1/alerts/evaluation-failures"): Route("alerts", "/api/v1/alerts/evaluation-failures?site=yucai"),
@@ -225,7 +225,7 @@ def probed(app_stack: Callable[..., Stack], tmp_path_factory: pytest.TempPathFac
     yucai = list(pubs)
     batch = sorted(inbound(yucai) + inbound(at_site(yucai, "mingde")), key=lambda m: m.received_ms)
     stack = app_stack(district_dir(tmp_path_factory.mktemp("probe-campus")), batch, name="probes",
-                      report={"refresh_s": 0})
+                      report={"refresh_s": 0}, billing={"file": ROOT / "billing" / "sample_billing.yaml"})
     app = stack.app(FrozenClock(ms(NOW)))
     admin = token_headers(stack.data)
     with TestClient(app, headers=admin) as c:

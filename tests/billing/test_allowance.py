@@ -29,10 +29,13 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 from api.app import build_service, create_app
 from app.allowance import AllowanceNotifier
 from app.settings import load_settings
+from billing.allowance import decide
 from billing.book import Book
 from billing.config import parse_billing
 from billing.statements import Biller
@@ -111,7 +114,8 @@ def usage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Usage, Sql
 
 
 @pytest.mark.parametrize(("month", "use", "free", "total"), [
-    ("2026-10", "42.50", "30.00", "6.98"), ("2026-11", "30.08", "30.00", "0.04"), ("2026-12", "12.00", "12.00", "0.00")])
+    ("2026-10", "42.50", "30.00", "6.98"), ("2026-11", "30.08", "30.00", "0.04"),
+    ("2026-12", "12.00", "12.00", "0.00")])
 def test_only_use_above_the_allowance_is_charged(usage: tuple[Usage, SqliteStore], month: str, use: str, free: str,
                                                  total: str) -> None:
     u, store = usage
@@ -176,10 +180,11 @@ class Running:
         got: AllowanceNotifier = self.client.app.state.allowance  # type: ignore[attr-defined]
         return got
 
-    def read(self, day: dt.date, kwh: float) -> None:
-        """Room 101's meter reads ``kwh`` at midnight starting ``day`` (through ingest, as a gateway sends it)."""
-        body = json.dumps({"ts": ms(day) // 1000, "values": {"energy_kwh": kwh}}).encode()
-        self.service.pipeline.commit([Inbound("campus/s/r101/reading", body, ms(day))])
+    def read(self, *readings: tuple[dt.date, float]) -> None:
+        """Room 101's meter reads ``kwh`` at midnight starting each ``day``: one batch through ingest, as a gateway
+        sends it (a check sees all of them or none)."""
+        self.service.pipeline.commit([Inbound("campus/s/r101/reading", json.dumps(
+            {"ts": ms(day) // 1000, "values": {"energy_kwh": kwh}}).encode(), ms(day)) for day, kwh in readings])
 
     def passes(self, n: int = 2) -> None:
         """Wait until ``n`` more whole checks have run."""
@@ -217,8 +222,7 @@ OCT = [dt.date(2026, 10, d) for d in range(1, 32)]
 
 
 def _to_80(app: Running) -> None:
-    for i, reg in enumerate([1000.0, 1008.0, 1016.0, 1024.0]):  # 8 kWh a day, Oct 1-3: 24.0 of 30
-        app.read(OCT[i], reg)
+    app.read(*zip(OCT, [1000.0, 1008.0, 1016.0, 1024.0], strict=False))  # 8 kWh a day, Oct 1-3: 24.0 of 30
 
 
 def test_80_then_100_percent_two_mails_in_order_to_the_contact(tmp_path: Path) -> None:
@@ -236,7 +240,7 @@ def test_80_then_100_percent_two_mails_in_order_to_the_contact(tmp_path: Path) -
         assert len(smtp.received) == 1  # told once
 
         clock.set(ms(OCT[4], 12))
-        app.read(OCT[4], 1030.5)  # 30.5 of 30
+        app.read((OCT[4], 1030.5))  # 30.5 of 30
         wait_for(lambda: len(smtp.received) >= 2, WAIT_S, "the 100 % notice")
         app.passes()
         assert [m.to for m in smtp.received] == [["d1-101@yucai.example"]] * 2  # room 102 used nothing
@@ -260,7 +264,7 @@ def test_a_restart_between_them_does_not_resend_the_first(tmp_path: Path) -> Non
             app.passes(3)
             assert len(smtp.received) == 1  # remembered in billing.db: not sent again
             clock.set(ms(OCT[4], 12))
-            app.read(OCT[4], 1030.5)
+            app.read((OCT[4], 1030.5))
             wait_for(lambda: len(smtp.received) >= 2, WAIT_S, "the 100 % notice")
             app.passes()
         assert [ZH_80 in smtp.received[0].body, ZH_100 in smtp.received[1].body] == [True, True]
@@ -294,8 +298,7 @@ def test_a_refused_notice_is_retried_and_arrives_once(tmp_path: Path) -> None:
 def test_a_room_past_both_thresholds_at_once_is_told_the_higher_only(tmp_path: Path) -> None:
     clock = FrozenClock(ms(OCT[4], 12))
     with Smtp() as smtp, running(tmp_path / "data", clock, smtp.port) as app:
-        for i, reg in enumerate([1000.0, 1010.0, 1020.0, 1030.0, 1030.5]):
-            app.read(OCT[i], reg)
+        app.read(*zip(OCT, [1000.0, 1010.0, 1020.0, 1030.0, 1030.5], strict=False))  # 70 % to 102 % at once
         wait_for(lambda: len(smtp.received) >= 1, WAIT_S, "the 100 % notice")
         app.passes()
         assert len(smtp.received) == 1
@@ -314,3 +317,27 @@ def test_the_allowance_endpoint_scopes_and_checks_its_input(tmp_path: Path) -> N
         assert now.status_code == 200, now.text
         assert (now.json()["month"], now.json()["kinds"][0]["used"], now.json()["kinds"][0]["notices"]) == (
             "2026-10", "0.00", [])
+
+
+# -- the rule, for any month ----------------------------------------------------------------------------
+@given(st.lists(st.floats(min_value=0, max_value=3, allow_nan=False), min_size=1, max_size=30),
+       st.lists(st.sampled_from([0.5, 0.8, 0.9, 1.0, 1.2]), min_size=1, max_size=4))
+def test_each_threshold_is_owed_once_and_sent_in_rising_order(uses: list[float], shares: list[float]) -> None:
+    """Whatever the checks see (use only grows in a month), each threshold reached is owed exactly once, the
+    ones sent rise, and the last one reached is always sent."""
+    known: set[float] = set()
+    sent: list[float] = []
+    share = 0.0
+    for step in uses:
+        share += step / 10
+        for t, send in decide(share, known, shares):
+            assert t not in known
+            known.add(t)
+            if send:
+                sent.append(t)
+    reached = [t for t in sorted(set(shares)) if share >= t]
+    assert sorted(known) == reached
+    assert sent == sorted(sent)
+    assert len(set(sent)) == len(sent)
+    if reached:
+        assert sent[-1] == reached[-1]
