@@ -73,6 +73,9 @@ class AllowanceNotifier:
             rosters = exc
         sent = 0
         for n in due:
+            if n.month < self._month(n.site):
+                self.outbox.give_up(n, f"not sent before {n.month} was over: it would speak of the wrong month")
+                continue
             try:
                 self._send(n, rosters)
             except Exception as exc:
@@ -83,6 +86,11 @@ class AllowanceNotifier:
                 self.outbox.sent(n, self.clock.now_ms())
                 sent += 1
         return sent
+
+    def _month(self, site: str) -> str:
+        """This month at ``site`` ("" for a site no longer in the campus: nothing is past it)."""
+        campus = self.desk.usage.campuses.get(site)
+        return "" if campus is None else self.desk.now(campus.site.timezone).strftime("%Y-%m")
 
     def _send(self, n: OwedNotice, rosters: dict[str | None, RosterFile] | Exception) -> None:
         if isinstance(rosters, Exception):
@@ -117,18 +125,17 @@ class AllowanceNotifier:
 
     # -- the loop ------------------------------------------------------------------------------------------
     def keep_checking(self, every_s: float) -> None:
-        """A pass now, then every ``every_s`` in a thread of its own until :meth:`close` (0: never)."""
+        """A pass every ``every_s`` (the first one ``every_s`` after start, so starting costs nothing) in a thread
+        of its own until :meth:`close`; 0: never."""
         if every_s <= 0:
             return
 
         def loop() -> None:
-            while not self._stop.is_set():
+            while not self._stop.wait(every_s):
                 try:
                     self.run_once()
                 except Exception:  # one bad pass must not end the loop; the next one tries again
                     log.exception("the allowance check failed")
-                if self._stop.wait(every_s):
-                    return
 
         self._thread = threading.Thread(target=loop, name="mw-allowance", daemon=True)
         self._thread.start()

@@ -7,9 +7,10 @@ Rules, written down plainly:
    restart, never owes a notice twice.
 2. A row is ``pending`` until it is sent (``sent``, with when). A failed send keeps it pending with the error
    and a retry time: 1 minute, doubling to at most 1 hour; after :data:`MAX_ATTEMPTS` it is ``failed``.
-3. A row written ``superseded`` is never sent: a higher threshold of the same kind was reached in the same
+3. A notice still pending when its month is over is never sent (it speaks of "this month"): ``failed``.
+4. A row written ``superseded`` is never sent: a higher threshold of the same kind was reached in the same
    check, and that one is sent instead.
-4. A crash after the mail server accepted a notice and before it was marked sent sends it again at the next
+5. A crash after the mail server accepted a notice and before it was marked sent sends it again at the next
    check (at least once, as every outbox); nothing else sends a notice twice.
 """
 
@@ -128,6 +129,13 @@ class AllowanceOutbox:
                                "WHERE site = ? AND month = ? AND payer = ? AND kind = ? AND threshold = ? AND "
                                "status = 'pending'", (status, attempts, error[:500], next_ms, *n.key))
         return replace(n, status=status, attempts=attempts, last_error=error[:500], next_ms=next_ms)
+
+    def give_up(self, n: OwedNotice, why: str) -> None:
+        """Never send ``n`` (its month is over: "this month" would be wrong): ``failed``, saying why."""
+        with self._lock, write_transaction(self._conn):
+            self._conn.execute("UPDATE allowance_notices SET status = 'failed', last_error = ? WHERE site = ? AND "
+                               "month = ? AND payer = ? AND kind = ? AND threshold = ? AND status = 'pending'",
+                               (why, *n.key))
 
     def of_payer(self, site: str, month: str, payer: str) -> list[OwedNotice]:
         with self._lock:

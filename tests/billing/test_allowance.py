@@ -295,6 +295,21 @@ def test_a_refused_notice_is_retried_and_arrives_once(tmp_path: Path) -> None:
         assert (notice["status"], notice["attempts"], notice["last_error"]) == ("sent", 2, None)
 
 
+def test_a_notice_not_sent_before_its_month_ended_is_dropped(tmp_path: Path) -> None:
+    clock = FrozenClock(ms(OCT[-1], 23))
+    with Smtp() as smtp, running(tmp_path / "data", clock, smtp.port) as app:
+        smtp.failing = True
+        _to_80(app)
+        wait_for(lambda: smtp.refused >= 1, WAIT_S, "the mail server to refuse the notice")
+        smtp.failing = False
+        clock.advance(3600)  # November 1st, 00:00: "本月" would now be the wrong month
+        app.passes()
+        assert smtp.received == []
+        (notice,) = app.allowance()["kinds"][0]["notices"]
+        assert notice["status"] == "failed"
+        assert "2026-10 was over" in notice["last_error"]
+
+
 def test_a_room_past_both_thresholds_at_once_is_told_the_higher_only(tmp_path: Path) -> None:
     clock = FrozenClock(ms(OCT[4], 12))
     with Smtp() as smtp, running(tmp_path / "data", clock, smtp.port) as app:
