@@ -8,8 +8,8 @@ Rules, written down plainly:
 2. A row is ``pending`` until it is sent (``sent``, with when). A failed send keeps it pending with the error
    and a retry time: 1 minute, doubling to at most 1 hour; after :data:`MAX_ATTEMPTS` it is ``failed``.
 3. A notice still pending when its month is over is never sent (it speaks of "this month"): ``failed``.
-4. A row written ``superseded`` is never sent: a higher threshold of the same kind was reached in the same
-   check, and that one is sent instead.
+4. A row ``superseded`` is never sent: a higher threshold of the same kind was reached in the same check, or
+   before the lower one could be sent, and that one is sent instead.
 5. A crash after the mail server accepted a notice and before it was marked sent sends it again at the next
    check (at least once, as every outbox); nothing else sends a notice twice.
 """
@@ -98,6 +98,10 @@ class AllowanceOutbox:
                     n.address, n.title, n.body, n.status, n.attempts, n.last_error, n.next_ms, n.created_ms, n.sent_ms))
                 if cur.rowcount:
                     out.append(n)
+                    if n.status == "pending":  # a lower threshold not sent yet is not worth sending now
+                        self._conn.execute("UPDATE allowance_notices SET status = 'superseded' WHERE site = ? AND "
+                                           "month = ? AND payer = ? AND kind = ? AND threshold < ? AND "
+                                           "status = 'pending'", n.key)
         return out
 
     def known(self, site: str, month: str, payer: str, kind: str) -> set[float]:

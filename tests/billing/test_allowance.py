@@ -180,11 +180,15 @@ class Running:
         got: AllowanceNotifier = self.client.app.state.allowance  # type: ignore[attr-defined]
         return got
 
-    def read(self, *readings: tuple[dt.date, float]) -> None:
-        """Room 101's meter reads ``kwh`` at midnight starting each ``day``: one batch through ingest, as a gateway
-        sends it (a check sees all of them or none)."""
+    def read(self, *readings: tuple[dt.date, float], hour: int = 0) -> None:
+        """Room 101's meter reads ``kwh`` at ``hour`` (midnight) of each ``day``: one batch through ingest, as a
+        gateway sends it (a check sees all of them or none)."""
         self.service.pipeline.commit([Inbound("campus/s/r101/reading", json.dumps(
-            {"ts": ms(day) // 1000, "values": {"energy_kwh": kwh}}).encode(), ms(day)) for day, kwh in readings])
+            {"ts": ms(day, hour) // 1000, "values": {"energy_kwh": kwh}}).encode(), ms(day, hour))
+            for day, kwh in readings])
+
+    def owed(self) -> list[tuple[float, str]]:
+        return [(n["threshold"], n["status"]) for n in self.allowance()["kinds"][0]["notices"]]
 
     def passes(self, n: int = 2) -> None:
         """Wait until ``n`` more whole checks have run."""
@@ -293,6 +297,23 @@ def test_a_refused_notice_is_retried_and_arrives_once(tmp_path: Path) -> None:
         assert ZH_80 in smtp.received[0].body
         (notice,) = app.allowance()["kinds"][0]["notices"]
         assert (notice["status"], notice["attempts"], notice["last_error"]) == ("sent", 2, None)
+
+
+def test_a_notice_still_unsent_when_the_next_threshold_is_reached_gives_way_to_it(tmp_path: Path) -> None:
+    clock = FrozenClock(ms(OCT[3], 12))
+    with Smtp() as smtp, running(tmp_path / "data", clock, smtp.port) as app:
+        smtp.failing = True
+        _to_80(app)
+        wait_for(lambda: smtp.refused >= 1, WAIT_S, "the mail server to refuse the notice")
+        app.read((OCT[3], 1030.5), hour=11)  # before the 80 % notice's retry is due (a minute on)
+        wait_for(lambda: app.owed() == [(0.8, "superseded"), (1.0, "pending")], WAIT_S, "the 100 % notice owed")
+        smtp.failing = False
+        clock.advance(3600)
+        wait_for(lambda: len(smtp.received) >= 1, WAIT_S, "the 100 % notice")
+        app.passes()
+        assert [ZH_100 in m.body for m in smtp.received] == [True]
+        notices = app.allowance()["kinds"][0]["notices"]
+        assert [(n["threshold"], n["status"]) for n in notices] == [(0.8, "superseded"), (1.0, "sent")]
 
 
 def test_a_notice_not_sent_before_its_month_ended_is_dropped(tmp_path: Path) -> None:
