@@ -20,6 +20,7 @@ from api.docs import add_docs
 from api.errors import install as install_errors
 from api.limits import BodyLimit
 from api.routers import alerts as alerts_router
+from api.routers import allowance as allowance_router
 from api.routers import (
     bills,
     consumption,
@@ -46,6 +47,7 @@ from api.routers import campus as campus_router
 from api.routers import fuel as fuel_router
 from api.tokens import TokenStore
 from api.uploads import add_bodies
+from app.allowance import AllowanceNotifier
 from app.settings import Settings
 from billing.desk import BillingDesk
 from campus.clock import Clock, WallClock
@@ -139,10 +141,15 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
         billing = app.state.billing = BillingDesk(settings.data_dir, settings.billing,
                                                   lambda: ingest.registry.campuses, usage,
                                                   clock=lambda: clock.now_ms() / 1000)
+        allowance = app.state.allowance = AllowanceNotifier(
+            settings.data_dir, billing, settings.alerts.roster_file, clock,
+            publish=ingest.mqtt.publish if ingest.mqtt is not None else None)
         try:
             billing.check()
+            allowance.keep_checking(settings.billing.allowance_check_s)
             yield
         finally:
+            allowance.close()
             billing.close()
             records.close()
             tokens.close()
@@ -171,7 +178,8 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
     for router in (campus_router.router, devices.router, gateways.router, dead_letters.router, rules.router,
                    consumption.router, reports.router, reports.bulletins, filed.router, water_quality.router,
                    files.router, inspections.router, hazards.router, water_tests.router, sweep.router,
-                   directory.router, readings_manual.router, statements.router, bills.router):
+                   directory.router, readings_manual.router, statements.router, bills.router,
+                   allowance_router.router):
         app.include_router(router, prefix="/api/v1", dependencies=[Viewer])
     app.include_router(fuel_router.router, prefix="/api/v1", dependencies=[Viewer])  # the canteens' fuel account
     app.include_router(alerts_router.router, prefix="/api/v1")  # per route: the signed one-tap ack link is open

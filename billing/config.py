@@ -33,6 +33,9 @@ class BillingSettings(BaseModel):
     allowance_notice: list[Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)]] = Field(
         default=[0.8, 1.0], max_length=10, description="shares of a dorm room's free allowance (定额) at which its "
         "representative is told")
+    allowance_check_s: float = Field(default=600, ge=0, le=86_400, description="how often dorm rooms' use this "
+                                     "month is checked against their allowance, and notices owed are sent (and "
+                                     "retried); 0: never")
 
 
 class PayerType(StrEnum):

@@ -6,7 +6,9 @@ A statement has lines, each traceable to readings:
   version's days (interpolated between the readings around each instant where no reading falls on it, and
   marked so), the multiplier, the use, the price and the amount. A payer's share of a shared meter is its
   share of each quarter hour; sub-meters billed to others are taken off first (``less``).
-- ``allowance``: the free monthly use (定额) of a dorm room, taken off at the meter's average price.
+- ``allowance``: the free monthly use (定额) of a dorm room, taken off at the kind's price (its average over
+  the kind's use lines, from the exact cost, when there are several prices): with one price, what is left is
+  exactly the use above the allowance at that price.
 - ``remainder``: the payer's part of the incomer's remainder (losses, unmetered public use), when the billing
   file allocates it, at the incomer's average energy price for the month.
 - ``fixed``, ``demand``, ``capacity``: the tariff's monthly fee and, on the incomer, the two-part charges.
@@ -212,12 +214,14 @@ class Biller:
         lines: list[Line] = []
         events: list[MeterEvent] = []
         use_by_kind: dict[TariffKind, int] = {}
+        exact_by_kind: dict[TariffKind, Decimal] = {}
         for h in book.holdings.get(payer.id, []):
             kind = TariffKind(h.device.kind.value)
             tariff = book.tariff(payer, kind)
             days = self.held_days(h)
             priced = price_days(tariff, days, self.tags, self.tz)
             use_by_kind[kind] = use_by_kind.get(kind, 0) + priced.micro
+            exact_by_kind[kind] = exact_by_kind.get(kind, Decimal(0)) + priced.exact
             lines += self._use_lines(h, tariff, priced, self.days(h.device).estimated_share if tariff_tou(tariff)
                                      else 0.0)
             events += [MeterEvent(meter=h.device.id, meter_name=self.name(h.device),
@@ -229,9 +233,11 @@ class Biller:
             kind_lines = [ln for ln in lines if ln.kind is kind and ln.section == "use"]
             free = min(used, allowance)
             if free > 0 and kind_lines:
-                amount = sum((ln.amount for ln in kind_lines), Decimal(0))
-                use = sum((ln.use for ln in kind_lines), Decimal(0))
-                avg = (amount / use).quantize(PRICE_PLACES, rounding=ROUND_HALF_UP) if use else Decimal(0)
+                # the price the free use is taken off at: the one price of the kind's lines, or their average
+                # from the exact (unrounded) cost; never from rounded amounts, which would be a fen off
+                prices = {ln.price for ln in kind_lines}
+                avg = (prices.pop() if len(prices) == 1 else
+                       (exact_by_kind[kind] / used).quantize(PRICE_PLACES, rounding=ROUND_HALF_UP))
                 shown_free = free.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
                 lines.append(Line(section="allowance", kind=kind, start=self.first, end=self.last, use=-shown_free,
                                   unit=UNITS[kind], price=avg, amount=money(-shown_free * avg),

@@ -187,6 +187,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         "billing", f"/api/v1/statements/filed/{MONTH}?site=yucai&payer=teaching"),
     ("GET", "/api/v1/payers"): Route("billing", "/api/v1/payers?site=yucai"),
     ("GET", "/api/v1/tariffs"): Route("billing", "/api/v1/tariffs?site=yucai"),
+    ("GET", "/api/v1/payers/{payer}/allowance"): Route("billing", "/api/v1/payers/teaching/allowance?site=yucai"),
     # alerts
     ("GET", "/api/v1/alerts"): Route("alerts", "/api/v1/alerts?site=yucai"),
     ("GET", "/api/v1/alerts/evaluation-failures"): Route("alerts", "/api/v1/alerts/evaluation-failures?site=yucai"),
