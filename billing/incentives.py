@@ -7,14 +7,18 @@ The rule, written down plainly, for one incentive and one month:
 2. Within the dead band (a share of the target either side of it) nothing is paid either way.
 3. Below it, each unit saved below the band's lower edge earns ``reward_per_unit`` (a negative amount: it is
    taken off what the payer owes); above it, each unit over the band's upper edge costs ``penalty_per_unit``.
-4. Either is capped (``reward_cap``, ``penalty_cap``), and rounded half up to the fen.
+4. The amount is the units beyond the band's edge × the price per unit, rounded half up to the fen, then capped
+   (``reward_cap``, ``penalty_cap``; a cap is taken to the fen below, so a rounded amount never exceeds it).
 5. A month with no use of that kind (no data) has no result: "—", never a reward.
+
+Worked: a target of 25000 kWh with a dead band of 5 % pays nothing from 23750 to 26250 kWh, both edges
+included; at 29760 kWh it is over by 29760 − 26250 = 3510 kWh, × 0.20 = 702.00 元, under a cap of 2000.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from billing.config import Incentive
@@ -39,27 +43,36 @@ class Result:
     units: Decimal           # saved (negative) or over (positive) beyond the dead band; 0 inside it
     amount: Decimal          # 元: negative a reward, positive a penalty
 
+    capped: bool = False     # the amount is the cap, not units × price
+
     @property
     def outcome(self) -> str:
         return "reward" if self.amount < 0 else "penalty" if self.amount > 0 else "none"
 
 
+def _cap(cap: Decimal | None) -> Decimal | None:
+    return None if cap is None else cap.quantize(CENTI, rounding=ROUND_DOWN)
+
+
 def settle(incentive: Incentive, use: Decimal, target: Decimal, who: str = "") -> Result:
     band = (target * Decimal(str(incentive.dead_band))).quantize(CENTI, rounding=ROUND_HALF_UP)
     low, high = target - band, target + band
+    capped = False
     if use < low:
         units = use - low
         amount = money(units * incentive.reward_per_unit)
-        if incentive.reward_cap is not None:
-            amount = max(amount, -incentive.reward_cap)
+        cap = _cap(incentive.reward_cap)
+        if cap is not None and amount < -cap:
+            amount, capped = -cap, True
     elif use > high:
         units = use - high
         amount = money(units * incentive.penalty_per_unit)
-        if incentive.penalty_cap is not None:
-            amount = min(amount, incentive.penalty_cap)
+        cap = _cap(incentive.penalty_cap)
+        if cap is not None and amount > cap:
+            amount, capped = cap, True
     else:
         units, amount = Decimal(0), Decimal("0.00")
-    return Result(incentive, who, use, target, low, high, units, money(amount))
+    return Result(incentive, who, use, target, low, high, units, money(amount), capped)
 
 
 def results(biller: Biller) -> list[Result]:
@@ -132,6 +145,8 @@ def incentive_lines(biller: Biller, payer: str, statement: Statement) -> list[Li
                     if zh else f"penalty: use {r.use} {unit}, target {r.target} (dead band {r.low}-{r.high}), "
                     f"over by {r.units}")
             price = inc.penalty_per_unit
+        if r.capped:
+            note += f", 封顶 {abs(r.amount)} 元" if zh else f", capped at {abs(r.amount)} 元"
         out.append(Line(section="incentive", kind=TariffKind(inc.kind), start=biller.first, end=biller.last,
                         use=r.units, unit=unit, price=price, amount=r.amount, note=note))
     return out

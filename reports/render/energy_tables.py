@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from campus.labels import CATEGORIES, SEVERITIES
 from reports.energy import Comparison, EnergyReport, Gap, Row
 
-Cell = str | float | int | None
+Cell = str | float | int | Decimal | None  # Decimal: money, 元 to the fen
 
 KIND_NAMES = {"electricity": ("电", "Electricity"), "water": ("水", "Water"), "gas": ("天然气", "Natural gas")}
 METRIC_NAMES = {"electricity_kwh": ("用电量", "Electricity"), "water_m3": ("用水量", "Water"),
