@@ -78,8 +78,9 @@ def monthly_bulletin(usage: SiteUsage, settings: Settings, month: str, language:
     rows = [IncentiveRow(who=r.who, scope="payer" if r.incentive.payer is not None else "building",
                          kind=Kind(r.incentive.kind.value), unit=UNITS[r.incentive.kind], use=r.use, target=r.target,
                          dead_band=r.incentive.dead_band, dead_band_low=r.low, dead_band_high=r.high, units=r.units,
-                         outcome=r.outcome, amount=r.amount, capped=r.capped)  # type: ignore[arg-type]
-            for r in results(biller)]
+                         outcome=r.outcome, amount=r.amount, capped=r.capped,  # type: ignore[arg-type]
+                         coverage=r.coverage, gap=r.gap)
+            for r in results(biller, settings.report.completeness_min)]
     return bulletin.model_copy(update={"incentives": rows})
 
 

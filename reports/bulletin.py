@@ -67,6 +67,9 @@ class IncentiveRow(BaseModel):
     outcome: Literal["reward", "penalty", "none"]
     amount: Decimal = Field(description="元, to the fen: negative a reward, positive a penalty")
     capped: bool = False
+    coverage: float = Field(default=1.0, description="readings received ÷ expected over its meters this month")
+    gap: Literal["unfinished", "incomplete"] | None = Field(default=None, description="why no reward is paid (yet): "
+                                                            "the month is not over, or its data is incomplete")
 
 
 class Bulletin(BaseModel):

@@ -49,7 +49,13 @@ def incentive_table(rows: list[IncentiveRow], zh: bool) -> Table:
     def row(r: IncentiveRow) -> list[Cell]:
         band = f"±{r.dead_band * 100:g}% ({r.dead_band_low}–{r.dead_band_high})"
         amount: Cell = DASH if r.outcome == "none" else abs(r.amount)
-        capped = ("封顶" if zh else "capped") if r.capped else ""
+        notes = [("封顶" if zh else "capped")] if r.capped else []
+        if r.gap == "unfinished":
+            notes.append("本月未结束, 暂不奖励" if zh else "the month is not over: no reward yet")
+        elif r.gap == "incomplete":
+            notes.append(f"数据不全 (完整率 {r.coverage * 100:.1f} %), 不予奖励" if zh else
+                         f"incomplete data ({r.coverage * 100:.1f} % coverage): no reward")
+        capped = "; ".join(notes)
         return [r.who, KIND_NAMES[r.kind.value][0 if zh else 1], r.unit, r.use, r.target, band,
                 OUTCOMES[r.outcome][0 if zh else 1], DASH if r.outcome == "none" else abs(r.units), amount, capped]
 
@@ -59,6 +65,7 @@ def incentive_table(rows: list[IncentiveRow], zh: bool) -> Table:
         ["Name", "Energy", "Unit", "Use", "Target", "Dead band", "Outcome", "Over/saved", "Amount 元", "Note"],
         [row(r) for r in rows], [None, None, None, 2, 2, None, None, 2, 2, None],
         "超出区间上限的用量按单价罚款, 低于区间下限节约的用量按单价奖励, 均有封顶; 区间内(含边界)不奖不罚; "
-        "本月无数据者不列。" if zh else
+        "本月未结束或数据不全时不予奖励; 本月无数据者不列。" if zh else
         "Use over the dead band's upper edge is charged a penalty per unit, use saved below its lower edge earns a "
-        "reward per unit, both capped; nothing within the band (edges included); no data this month: not listed.")
+        "reward per unit, both capped; nothing within the band (edges included); no reward before the month is over "
+        "or when its data is incomplete; no data this month: not listed.")

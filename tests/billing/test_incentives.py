@@ -54,9 +54,10 @@ class Campus:
     site: SiteUsage
     settings: Settings
 
-    def biller(self, month: str = "2026-10", extra: str = INCENTIVES) -> Biller:
+    def biller(self, month: str = "2026-10", extra: str = INCENTIVES, now: dt.datetime | None = None) -> Biller:
         book = Book.build(CAMPUS, parse_billing(BILLING + extra)[None])
-        return Biller(book, self.site.rollups, self.site.store, month, dt.datetime.fromtimestamp(NOW_MS / 1000, TZ))
+        return Biller(book, self.site.rollups, self.site.store, month,
+                      now or dt.datetime.fromtimestamp(NOW_MS / 1000, TZ))
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +102,39 @@ def test_no_data_no_result(campus: Campus) -> None:
     readings (December) has no result at all."""
     assert "第一食堂" not in _by_who(campus.biller())
     assert results(campus.biller("2026-12")) == []
+
+
+def test_no_reward_before_the_month_is_over(campus: Campus) -> None:
+    """Asked on 20 October (the test's readings run to the month's end all the same), the office is below its
+    band: no reward yet, the month is not over (rule 6); the canteen is over its band: the penalty is owed."""
+    got = {r.who: r for r in results(campus.biller(now=dt.datetime(2026, 10, 20, 12, tzinfo=TZ)))}
+    office = got["行政办公"]
+    assert (office.gap, office.outcome, office.amount) == ("unfinished", "none", D("0.00"))
+    assert office.use < office.low
+    assert (got["食堂承包方"].gap, got["食堂承包方"].amount) == ("unfinished", D("702.00"))
+
+
+def test_no_reward_when_the_data_is_incomplete(tmp_path: Path) -> None:
+    """The office building's meter silent from 2 to 16 October: its use still counts (the registers carry it),
+    but with half the month's readings missing no reward is paid; the statement has no incentive line."""
+    silent = (int(dt.datetime(2026, 10, 2, tzinfo=TZ).timestamp() * 1000),
+              int(dt.datetime(2026, 10, 16, tzinfo=TZ).timestamp() * 1000))
+    store, presence = SqliteStore(DataDir(tmp_path).readings), PresenceStore(DataDir(tmp_path).state)
+    usage = Usage(tmp_path, store, lambda: {CAMPUS.site.id: CAMPUS}, presence)
+    try:
+        store.write([r for r in readings() if not (r.device == "e1" and silent[0] < r.ts < silent[1])])
+        site = usage.site()
+        site.refresh()
+        biller = Campus(site, Settings(data_dir=tmp_path)).biller()
+        office = next(r for r in results(biller) if r.who == "行政办公")
+        assert office.use == D("11904.00")
+        assert (office.gap, office.amount) == ("incomplete", D("0.00"))
+        assert office.coverage == pytest.approx(0.55, abs=0.01)   # 17 of 31 days' readings
+        assert incentive_lines(biller, "office", biller.statement("office")) == []
+    finally:
+        usage.close()
+        store.close()
+        presence.close()
 
 
 def test_caps(campus: Campus) -> None:
