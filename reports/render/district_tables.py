@@ -5,6 +5,8 @@ from __future__ import annotations
 from reports.district import DistrictReport, SiteTarget
 from reports.render.energy_tables import COST_NAMES, DASH, KIND_NAMES, Cell, Table, cost_cells, fmt, or_dash
 
+TOTAL_COST_NAMES = (("电费 元", "Electricity cost 元"), ("水费 元", "Water cost 元"), ("燃气费 元", "Gas cost 元"))
+
 
 def district_tables(report: DistrictReport) -> list[Table]:
     zh = report.language.startswith("zh")
@@ -40,7 +42,7 @@ def district_tables(report: DistrictReport) -> list[Table]:
     ranking = Table("ranking", "各校能耗排名" if zh else "Sites ranked", head, rows, decimals, note)
     t = report.total
     cost_rows: list[list[Cell]] = [[name[0 if zh else 1], DASH if value == DASH else fmt(value, 2)]
-                                   for name, value in zip(COST_NAMES, cost_cells(report.cost), strict=True)
+                                   for name, value in zip(TOTAL_COST_NAMES, cost_cells(report.cost), strict=True)
                                    ] if costs else []
     summary = Table("summary", "全区合计" if zh else "District total",
                     ["项目", "数值"] if zh else ["Item", "Value"],
