@@ -28,7 +28,7 @@ from app.settings import Settings
 from billing.book import Book
 from billing.config import BillingSettings, Incentive, parse_billing
 from billing.desk import BillingDesk
-from billing.incentives import incentive_lines, results, settle
+from billing.incentives import Gap, incentive_lines, results, settle
 from billing.statements import Biller
 from campus.db import DataDir
 from ingest.status import PresenceStore
@@ -190,13 +190,16 @@ uses = st.decimals(min_value=0, max_value=10_000_000, places=2)
 
 @settings(max_examples=300, deadline=None)
 @given(target=st.decimals(min_value="0.01", max_value=1_000_000, places=2), band=st.floats(0, 1),
-       reward=prices, penalty=prices, reward_cap=caps, penalty_cap=caps, a=uses, b=uses)
+       reward=prices, penalty=prices, reward_cap=caps, penalty_cap=caps, a=uses, b=uses,
+       gap=st.sampled_from([None, "unfinished", "incomplete"]))
 def test_the_amount_is_monotone_in_use_and_never_beyond_its_caps(
         target: Decimal, band: float, reward: Decimal, penalty: Decimal, reward_cap: Decimal | None,
-        penalty_cap: Decimal | None, a: Decimal, b: Decimal) -> None:
+        penalty_cap: Decimal | None, a: Decimal, b: Decimal, gap: Gap | None) -> None:
+    """Whatever the incentive and the use: more use never costs less, no amount passes its cap, and a month not
+    over (or not covered) earns no reward."""
     inc = _inc(reward_per_unit=reward, penalty_per_unit=penalty, dead_band=band, reward_cap=reward_cap,
                penalty_cap=penalty_cap)
-    lo, hi = settle(inc, min(a, b), target), settle(inc, max(a, b), target)
+    lo, hi = settle(inc, min(a, b), target, gap=gap), settle(inc, max(a, b), target, gap=gap)
     assert lo.amount <= hi.amount
     for r in (lo, hi):
         assert r.amount == r.amount.quantize(D("0.01"))
@@ -206,6 +209,7 @@ def test_the_amount_is_monotone_in_use_and_never_beyond_its_caps(
             assert r.amount <= penalty_cap
         assert (r.amount < 0) <= (r.use < r.low)
         assert (r.amount > 0) <= (r.use > r.high)
+        assert gap is None or r.amount >= 0
 
 
 def test_the_bulletin_lists_the_months_rewards_and_penalties(campus: Campus) -> None:
