@@ -1,19 +1,27 @@
-"""The monthly energy report with the month's alerts: where reports and alerts meet (the API and the CLI)."""
+"""The monthly energy report with the month's alerts and costs: where reports meet alerts and billing (the API and
+the CLI). Reports do not import billing: the costs (``app.costs``) and the bulletin's rewards and penalties are
+added here, from ``[billing] file``; without one the reports are exactly as before."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
 from alerts.store import AlertStore
+from app.costs import site_biller, with_costs
 from app.settings import Settings
+from billing.incentives import results
+from billing.statements import UNITS
+from campus.contract import Kind
 from campus.db import DataDir
 from campus.errors import ConfigError, NotFound
 from campus.model import Campus, load_campus, load_sites
 from campus.registry import Registry
 from ingest.status import PresenceStore
 from ingest.stores import open_store
-from reports.bulletin import Bulletin, build_bulletin, previous_year_month
+from reports.bulletin import Bulletin, IncentiveRow, build_bulletin, previous_year_month
+from reports.district import DistrictReport, build_district
 from reports.energy import AlertCount, ChangeSinceFiled, EnergyReport, FiledNote, build
 from reports.filing import FilingStore, changes_since
 from reports.usage import SiteUsage, Usage
@@ -24,6 +32,7 @@ def monthly_report(usage: SiteUsage, settings: Settings, month: str, language: s
                    filings: FilingStore | None = None) -> EnergyReport:
     """The month's report with its alerts and, once it has been filed, what changed since (``filings``)."""
     report = build(usage, month, settings.report, language=language, refresh=refresh)
+    report = with_costs(report, usage, site_biller(usage, settings, report.month, report.generated_at, language))
     if filings is not None:
         report = with_filing(report, filings)
     store = alert_store
@@ -62,7 +71,28 @@ def monthly_bulletin(usage: SiteUsage, settings: Settings, month: str, language:
     usage.refresh(wait_s=usage.request_wait_s)
     now = build(usage, month, settings.report, language=language, refresh=False)
     before = build(usage, previous_year_month(month), settings.report, language=language, refresh=False)
-    return build_bulletin(usage.campus, now, before, settings.report)
+    bulletin = build_bulletin(usage.campus, now, before, settings.report)
+    biller = site_biller(usage, settings, now.month, now.generated_at, language)
+    if biller is None:
+        return bulletin
+    rows = [IncentiveRow(who=r.who, scope="payer" if r.incentive.payer is not None else "building",
+                         kind=Kind(r.incentive.kind.value), unit=UNITS[r.incentive.kind], use=r.use, target=r.target,
+                         dead_band=r.incentive.dead_band, dead_band_low=r.low, dead_band_high=r.high, units=r.units,
+                         outcome=r.outcome, amount=r.amount, capped=r.capped,  # type: ignore[arg-type]
+                         coverage=r.coverage, gap=r.gap)
+            for r in results(biller, settings.report.completeness_min)]
+    return bulletin.model_copy(update={"incentives": rows})
+
+
+def district_report(usage: Usage, settings: Settings, month: str, language: str, *,
+                    sites: dict[str, Campus] | None = None, now_ms: int | None = None, refresh: bool = True,
+                    progress: Callable[[list[str]], Iterable[str]] | None = None) -> DistrictReport:
+    """The district report with each site's costs (where the billing file prices its meters)."""
+    def costs(site: SiteUsage, report: EnergyReport) -> EnergyReport:
+        return with_costs(report, site, site_biller(site, settings, report.month, report.generated_at, language))
+
+    return build_district(usage, month, settings.report, language=language, sites=sites, now_ms=now_ms,
+                          refresh=refresh, progress=progress, costs=costs)
 
 
 def campus_file_for(settings: Settings, campus_file: Path | None = None) -> Path:

@@ -42,9 +42,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from app.reporting import OfflineUsage, monthly_report
+    from app.reporting import OfflineUsage, district_report, monthly_report
     from app.settings import load_settings
-    from reports.district import build_district
     from reports.energy import month_bounds
     from reports.render import render, render_district
 
@@ -67,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
         usage.refresh(progress=lambda devices: tqdm(devices, desc="汇总 rolling up", unit="meter", disable=None,
                                                     leave=False))
         if args.report_command == "district":
-            district = build_district(usage, args.month, settings.report, language=language, refresh=False,
-                                      progress=lambda sites: tqdm(sites, desc="各校 sites", unit="site",
-                                                                  disable=None))
+            district = district_report(usage, settings, args.month, language, refresh=False,
+                                       progress=lambda sites: tqdm(sites, desc="各校 sites", unit="site",
+                                                                   disable=None))
             data, what = render_district(district, fmt, settings.report), f"the {args.month} district report"
         else:
             report = monthly_report(usage.site(args.site), settings, args.month, language, refresh=False)

@@ -5,11 +5,16 @@ against its target (%), against the same month last year, per person and per m²
 its peers. Departments are ranked among departments; a building among the buildings of its department
 (the three canteens among the canteens). The rank is by use against target, lowest first: a fair
 order between a large and a small canteen. The figures are the monthly report's (the same rules).
+
+Where a billing file gives incentives (奖罚), the bulletin also lists the month's result of each: who, the
+energy, its use against its target and dead band, and the reward or penalty in 元 (``incentives``; filled by
+the app, which knows billing: reports do not). Without a billing file the section is absent (None).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -46,6 +51,27 @@ class BulletinLine(BaseModel):
     of: int = Field(description="how many peers")
 
 
+class IncentiveRow(BaseModel):
+    """One incentive's month (奖罚): a reward (negative amount: taken off what is owed) or a penalty."""
+
+    who: str = Field(description="the payer's or the building's name")
+    scope: Literal["payer", "building"]
+    kind: Kind
+    unit: str
+    use: Decimal = Field(description="the month's use, kWh or m³, to 0.01")
+    target: Decimal
+    dead_band: float = Field(description="a share of the target either side of it: nothing is paid within")
+    dead_band_low: Decimal
+    dead_band_high: Decimal
+    units: Decimal = Field(description="saved (negative) or over (positive) beyond the dead band; 0 inside it")
+    outcome: Literal["reward", "penalty", "none"]
+    amount: Decimal = Field(description="元, to the fen: negative a reward, positive a penalty")
+    capped: bool = False
+    coverage: float = Field(default=1.0, description="readings received ÷ expected over its meters this month")
+    gap: Literal["unfinished", "incomplete"] | None = Field(default=None, description="why no reward is paid (yet): "
+                                                            "the month is not over, or its data is incomplete")
+
+
 class Bulletin(BaseModel):
     site: str
     site_name: str
@@ -53,6 +79,8 @@ class Bulletin(BaseModel):
     language: str
     generated_at: datetime
     lines: list[BulletinLine]
+    incentives: list[IncentiveRow] | None = Field(default=None, description="the month's rewards and penalties "
+                                                  "(奖罚); null: no billing file, so none are set")
 
 
 def build_bulletin(campus: Campus, now: EnergyReport, last_year: EnergyReport,

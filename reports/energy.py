@@ -9,6 +9,8 @@ For one calendar month in the campus time zone, from the daily roll-ups:
 - data completeness per meter (readings received ÷ expected) and the month's flagged register steps;
 - the month's alerts by category and severity (given by the caller: reports do not depend on alerts).
 Totals add up main meters only: sub-meters (``parent``) and the incomer are not counted twice.
+Where a billing file prices the meters, each row also carries what its energy cost in 元 (``Row.cost``: filled
+by the app, which knows billing; reports do not); without one it is None and the report is as it always was.
 Renderers (``reports.render``) turn this model into JSON, CSV, XLSX and PDF.
 """
 
@@ -18,6 +20,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -49,6 +52,23 @@ class Indicators(BaseModel):
     water_m3_per_person: float | None = None
 
 
+class Costs(BaseModel):
+    """What a row's electricity, water and gas cost this month, in 元 to the fen (from the billing file).
+
+    A building's is its main meters priced by the tariff of the payer holding each (a shared meter: each payer's
+    share at its own tariff; a sub-meter billed to someone else at theirs); a department's, its buildings' added
+    up; the site's, what the school pays the utility where an incomer with a tariff exists for the kind (its
+    bill: energy, monthly fee, demand or capacity), else its buildings' added up. A row without meters of a kind
+    costs 0.00 of it; null: not known (a meter with use that no payer holds, listed in ``unpriced``)."""
+
+    electricity_yuan: Decimal | None = None
+    water_yuan: Decimal | None = None
+    gas_yuan: Decimal | None = None
+    from_incomer: list[Kind] = Field(default_factory=list, description="the site: kinds whose cost is the "
+                                     "incomer's bill; the others are its buildings' added up")
+    unpriced: list[str] = Field(default_factory=list, description="meters with use that no payer holds (ids)")
+
+
 class Row(BaseModel):
     """A building, a department or the site."""
 
@@ -63,6 +83,7 @@ class Row(BaseModel):
     figures: Figures
     indicators: Indicators
     coverage: float = Field(description="readings received ÷ expected over the row's meters this month")
+    cost: Costs | None = Field(default=None, description="元 per energy; null: no billing file")
 
 
 # -- comparing periods ---------------------------------------------------------------------------------------

@@ -11,9 +11,10 @@ from fastapi.responses import Response
 from alerts.store import AlertStore
 from api.access import Scope
 from api.deps import AccessDep, LanguageDep, PrincipalDep, SiteUsageDep, UsageDep, check_month
+from app.reporting import district_report as build_district_report
 from app.reporting import monthly_bulletin, monthly_report
 from reports.bulletin import Bulletin
-from reports.district import DistrictReport, build_district
+from reports.district import DistrictReport
 from reports.energy import AlertCount, EnergyReport, alert_counts
 from reports.render import (
     MEDIA_TYPES,
@@ -78,7 +79,7 @@ def district_report(
 ) -> Response:
     check_month(month)
     settings = request.app.state.settings
-    report = build_district(usage, month, settings.report, language=language, sites=access.campuses())
+    report = build_district_report(usage, settings, month, language, sites=access.campuses())
     return _file(render_district(report, format, settings.report), format, district_filename(report, format))
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from campus.labels import CATEGORIES, SEVERITIES
-from reports.energy import Comparison, EnergyReport, Gap, Row
+from reports.energy import Comparison, Costs, EnergyReport, Gap, Row
 
-Cell = str | float | int | None
+Cell = str | float | int | Decimal | None  # Decimal: money, 元 to the fen
 
 KIND_NAMES = {"electricity": ("电", "Electricity"), "water": ("水", "Water"), "gas": ("天然气", "Natural gas")}
 METRIC_NAMES = {"electricity_kwh": ("用电量", "Electricity"), "water_m3": ("用水量", "Water"),
@@ -42,11 +43,25 @@ def _l(pair: tuple[str, str], zh: bool) -> str:
     return pair[0] if zh else pair[1]
 
 
-def figure_headers(zh: bool) -> list[str]:
-    return (["用电量 kWh", "用水量 m³", "用气量 m³", "综合能耗 kgce", "二氧化碳 kg", "单位面积能耗 kgce/m²",
+def figure_headers(zh: bool, costs: bool = False) -> list[str]:
+    """The figures' headers; ``costs``: each energy's cost in 元 beside its quantity."""
+    head = (["用电量 kWh", "用水量 m³", "用气量 m³", "综合能耗 kgce", "二氧化碳 kg", "单位面积能耗 kgce/m²",
              "人均能耗 kgce/人", "人均用水 m³/人", "数据完整率 %"] if zh else
             ["Electricity kWh", "Water m³", "Gas m³", "Energy kgce", "CO2 kg", "Energy per area kgce/m²",
              "Energy per person kgce", "Water per person m³", "Data coverage %"])
+    if not costs:
+        return head
+    return [head[0], COST_NAMES[0][0 if zh else 1], head[1], COST_NAMES[1][0 if zh else 1], head[2],
+            COST_NAMES[2][0 if zh else 1], *head[3:]]
+
+
+COST_NAMES = (("电费 元", "Electricity 元"), ("水费 元", "Water 元"), ("燃气费 元", "Gas 元"))
+COST_FIELDS = ("electricity_yuan", "water_yuan", "gas_yuan")
+
+
+def has_costs(report: EnergyReport) -> bool:
+    """The report carries costs (a billing file priced its meters): its tables show them."""
+    return report.site_total.cost is not None
 
 
 DASH = "—"
@@ -81,32 +96,44 @@ def gap_note(gap: Gap | None, this_coverage: float, other_coverage: float, zh: b
             f"{other[1]} incomplete ({pct.format(other_coverage * 100)} coverage)")
 
 
-def figure_cells(r: Row) -> list[Cell]:
+def figure_cells(r: Row, costs: bool = False) -> list[Cell]:
     f, i = r.figures, r.indicators
     per_person = or_dash if r.per_person else (lambda _: DASH)
-    return [f.electricity_kwh, f.water_m3, f.gas_m3, f.energy_kgce, f.co2_kg, or_dash(i.kgce_per_m2),
-            per_person(i.kgce_per_person), per_person(i.water_m3_per_person), r.coverage * 100]
+    rest: list[Cell] = [f.energy_kgce, f.co2_kg, or_dash(i.kgce_per_m2), per_person(i.kgce_per_person),
+                        per_person(i.water_m3_per_person), r.coverage * 100]
+    if not costs:
+        return [f.electricity_kwh, f.water_m3, f.gas_m3, *rest]
+    c = cost_cells(r.cost)
+    return [f.electricity_kwh, c[0], f.water_m3, c[1], f.gas_m3, c[2], *rest]
+
+
+def cost_cells(cost: Costs | None) -> list[Cell]:
+    """Each energy's cost in 元, or "—" where it is not known."""
+    return [DASH if cost is None or getattr(cost, k) is None else getattr(cost, k) for k in COST_FIELDS]
 
 
 FIG_DECIMALS: list[int | None] = [1, 1, 1, 1, 1, 3, 2, 2, 1]
+COST_FIG_DECIMALS: list[int | None] = [1, 2, 1, 2, 1, 2, 1, 1, 3, 2, 2, 1]
 
 
 def tables(report: EnergyReport) -> list[Table]:
     zh = report.language.startswith("zh")
+    costs = has_costs(report)
+    decimals = COST_FIG_DECIMALS if costs else FIG_DECIMALS
     out = [_summary(report, zh)]
     head = (["建筑", "部门", "建筑面积 m²", "用能人数"] if zh
             else ["Building", "Department", "Floor area m²", "Occupants"])
     dept_names = {d.id: d.name for d in report.departments}
-    out.append(Table("buildings", "按建筑" if zh else "By building", head + figure_headers(zh),
+    out.append(Table("buildings", "按建筑" if zh else "By building", head + figure_headers(zh, costs),
                      [[b.name, dept_names.get(b.department or "", b.department), b.floor_area_m2, b.occupants,
-                       *figure_cells(b)] for b in report.buildings],
-                     [None, None, 0, 0, *FIG_DECIMALS]))
+                       *figure_cells(b, costs)] for b in report.buildings],
+                     [None, None, 0, 0, *decimals], _cost_note(report, zh, "buildings") if costs else ""))
     head = ["部门", "建筑面积 m²", "用能人数"] if zh else ["Department", "Floor area m²", "Occupants"]
-    out.append(Table("departments", "按部门" if zh else "By department", head + figure_headers(zh),
-                     [[d.name, d.floor_area_m2, d.occupants, *figure_cells(d)] for d in report.departments]
+    out.append(Table("departments", "按部门" if zh else "By department", head + figure_headers(zh, costs),
+                     [[d.name, d.floor_area_m2, d.occupants, *figure_cells(d, costs)] for d in report.departments]
                      + [[("合计" if zh else "Total"), report.site_total.floor_area_m2, report.site_total.occupants,
-                         *figure_cells(report.site_total)]],
-                     [None, 0, 0, *FIG_DECIMALS]))
+                         *figure_cells(report.site_total, costs)]],
+                     [None, 0, 0, *decimals], _cost_note(report, zh, "total") if costs else ""))
     out.append(Table("comparisons", "环比与同比" if zh else "Month-on-month and year-on-year",
                      ["范围", "项目", "单位", "本月", "上月", "环比 %", "去年同月", "同比 %", "说明"] if zh else
                      ["Scope", "Item", "Unit", "This month", "Previous month", "MoM %", "Same month last year",
@@ -170,6 +197,26 @@ def tables(report: EnergyReport) -> list[Table]:
     return out
 
 
+def _cost_note(report: EnergyReport, zh: bool, what: str) -> str:
+    """How the costs were reached, in a sentence under the table."""
+    if what == "buildings":
+        note = ("费用按各建筑主表所属结算单位的电价、水价、气价计算(共用表按分摊比例), 与其结算单的用量电费一致, "
+                "不含基本电费、需量电费和奖罚; “—”表示有用量的表计未分配结算单位, 无法计价。" if zh else
+                "Costs are each building's main meters priced at the tariff of the payer holding them (shared meters "
+                "by their shares), as on the payers' statements, without fixed or demand charges or incentives; "
+                "“—”: a meter with use is held by no payer and cannot be priced.")
+        return note
+    cost = report.site_total.cost
+    kinds = [KIND_NAMES[k.value][0 if zh else 1] for k in (cost.from_incomer if cost else [])]
+    if not kinds:
+        return "合计行的费用为各建筑之和。" if zh else "The total's costs are the buildings' added up."
+    return (f"合计行的{'、'.join(kinds)}费为学校向供应单位支付的进线总表费用"
+            "(含损耗、未计量用量及基本电费、需量电费), 其余为各建筑之和。" if zh else
+            f"The total's {', '.join(k.lower() for k in kinds)} cost is what the school pays the utility (the "
+            "incomer's bill: losses, unmetered use, fixed and demand charges included); the others are the "
+            "buildings' added up.")
+
+
 def _comparison_note(c: Comparison, zh: bool) -> str:
     parts = []
     for label, gap, other, cov in ((("环比", "MoM"), c.mom_gap, PREVIOUS_MONTH, c.previous_coverage),
@@ -203,6 +250,13 @@ def _summary(report: EnergyReport, zh: bool) -> Table:
         inc = report.incomer
         rows += [["进线总表用电" if zh else "Incomer electricity", inc.incomer_kwh, "kWh"],
                  ["线损及未计量" if zh else "Line loss and unmetered", inc.loss_pct, "%"]]
+    if s.cost is not None:
+        for (zh_name, en_name), value, kind in zip((("电费", "Electricity cost"), ("水费", "Water cost"),
+                                                    ("燃气费", "Gas cost")), cost_cells(s.cost),
+                                                   ("electricity", "water", "gas"), strict=True):
+            billed = kind in {k.value for k in s.cost.from_incomer}
+            rows.append([zh_name + ("(进线总表)" if billed else "") if zh else
+                         en_name + (" (incomer's bill)" if billed else ""), value, "元"])
     return Table("summary", "概况" if zh else "Summary", ["项目", "数值", "单位"] if zh else ["Item", "Value", "Unit"],
                  rows, [None, 2, None])
 

@@ -100,9 +100,8 @@ def _table(view: View, width: float, large: bool = False, rows: slice = slice(No
     for row in view.rows[rows]:
         body.append([Paragraph(escape(fmt(v, d)), num if d is not None else cell)
                      for v, d in zip(row, view.decimals, strict=True)])
-    weights = _weights(view)
     t = Table(body or [[""] * len(view.headers)], repeatRows=1 if header else 0,
-              colWidths=[width * w / sum(weights) for w in weights])
+              colWidths=_widths(view, width, head.fontSize))
     t.setStyle(TableStyle([
         ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
@@ -125,6 +124,28 @@ def _weights(view: View) -> list[float]:
         longest = max([_text_width(fmt(r[i], decimals)) for r in view.rows] + [_text_width(header) // 2, *words])
         out.append(min(max(longest, 6), 48))
     return out
+
+
+PADDING = 12  # a cell's left and right padding together (reportlab's default 6 + 6), points
+
+
+def _widths(view: View, width: float, size: float) -> list[float]:
+    """Each column's width: its share by :func:`_weights`, but never narrower than its longest word (a Latin
+    word, a number: what a cell cannot wrap; Chinese wraps between any two characters), so that nothing is broken
+    inside a word or clipped. The room it needs is taken from the columns with room to spare, in proportion to
+    their spare room. When every column fits its share, the shares are the widths."""
+    weights = _weights(view)
+    widths = [width * w / sum(weights) for w in weights]
+    least = []
+    for i, (header, decimals) in enumerate(zip(view.headers, view.decimals, strict=True)):
+        words = header.split() + [w for r in view.rows for w in fmt(r[i], decimals).split()]
+        whole = [w for w in words if not any(ord(ch) > 0x2E80 for ch in w)]  # Chinese wraps between characters
+        least.append(max((pdfmetrics.stringWidth(_plain(w), FONT, size) for w in whole), default=0.0) + PADDING)
+    short = sum(max(0.0, m - w) for m, w in zip(least, widths, strict=True))
+    spare = sum(max(0.0, w - m) for m, w in zip(least, widths, strict=True))
+    if short <= 0 or spare < short:  # all fit; or nothing can: the shares as they are
+        return widths
+    return [m if w <= m else w - (w - m) * short / spare for m, w in zip(least, widths, strict=True)]
 
 
 CHART_HEIGHT = 210
@@ -200,8 +221,9 @@ def _section(view: View, width: float, large: bool = False, signed: Table | None
     Tables follow one another on a page: no page is left half empty for a table that would not fit whole.
     ``signed``: sign-off fields after the note, kept on a page with the table's last rows."""
     tail = max(0, len(view.rows) - 3) if signed is not None else len(view.rows)
-    out: list[Flowable] = [CondPageBreak(KEEP_WITH_HEADING), Paragraph(escape(view.title), H2),
-                           _table(view, width, large, slice(0, tail))]
+    out: list[Flowable] = [CondPageBreak(KEEP_WITH_HEADING), Paragraph(escape(view.title), H2)]
+    if tail > 0 or signed is None or not view.rows:  # else the whole table goes with the sign-off: one header row
+        out.append(_table(view, width, large, slice(0, tail)))
     end: list[Flowable] = [_table(view, width, large, slice(tail, None))] if tail < len(view.rows) else []
     if not view.rows:  # a table with nothing in it says so, not just its header
         end.append(Paragraph(escape("(无)" if view.headers and _text_width(view.headers[0]) > len(view.headers[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
@@ -35,7 +36,7 @@ def render_views(views: list[Table]) -> bytes:
             for (cell,) in ws.iter_rows(min_row=2, min_col=col, max_col=col):
                 if isinstance(cell.value, int) and not isinstance(cell.value, bool):
                     cell.number_format = "#,##0"  # a count: no decimals
-                elif isinstance(cell.value, float):
+                elif isinstance(cell.value, float | Decimal):
                     cell.number_format = number_format
         for col, header in enumerate(t.headers, start=1):
             ws.column_dimensions[get_column_letter(col)].width = max(12, min(40, len(header) * 2))
