@@ -13,6 +13,17 @@ A statement has lines, each traceable to readings:
 - ``incentive``: the month's reward (negative) or penalty (``billing.incentives``).
 
 The total is the sum of the lines' amounts (see ``billing.pricing`` for the rounding convention).
+
+The summary of every payer adds, for the console's costs view:
+
+- ``bands``: the electricity use lines of every payer summed per band (use and 元), so the bands' amounts add up
+  to what the payers pay for electricity use; each payer's own the same way.
+- ``projected`` / ``projected_total`` (the current month only; null for a month that is over or not begun, and in
+  its first hour): the month's fixed charges (``fixed``, ``capacity`` lines) counted once, everything else scaled
+  by the month's length over the time elapsed, both counted in the site's time zone up to now:
+  ``fixed + (total − fixed) × month ÷ elapsed``, to the fen. (A monthly fee is already a whole month's.)
+- ``as_of``: the newest reading the figures include: the last reading of any billed meter or incomer at or
+  before the month's end (or now, in the current month); null without one.
 """
 
 from __future__ import annotations
@@ -117,11 +128,23 @@ class Statement(BaseModel):
     total: Decimal = Field(description="元: the sum of the lines' amounts")
 
 
+class BandUse(BaseModel):
+    """Electricity use and its cost in one band, summed over statements' use lines."""
+
+    band: str
+    band_name: str
+    use: Decimal = Field(description="kWh, to 0.01")
+    amount: Decimal = Field(description="元, the sum of the lines' amounts")
+
+
 class PayerTotal(BaseModel):
     payer: str
     payer_name: str
     payer_type: str
     total: Decimal
+    bands: list[BandUse] = Field(default_factory=list, description="its electricity use lines by band")
+    projected: Decimal | None = Field(default=None, description="元 at the month's end at the rate so far "
+                                      "(the current month only)")
 
 
 class IncomerCost(BaseModel):
@@ -148,6 +171,10 @@ class Summary(BaseModel):
     incomer_total: Decimal
     school_share: Decimal = Field(description="the incomer's cost less what the payers pay: the school's own use, "
                                   "losses and unmetered use it keeps")
+    bands: list[BandUse] = Field(default_factory=list, description="every payer's electricity use lines by band")
+    projected_total: Decimal | None = Field(default=None, description="元: the payers' projected month-end total "
+                                            "(the current month only; null for a past month)")
+    as_of: dt.datetime | None = Field(default=None, description="the newest reading the figures include")
 
 
 def month_days(month: str) -> tuple[dt.date, dt.date]:
@@ -169,6 +196,7 @@ class Biller:
         self._days: dict[str, MeterDays] = {}
         self._registers: dict[tuple[str, dt.date], Register] = {}
         self._incomer: dict[TariffKind, tuple[Priced, list[Line], MeterDays]] = {}
+        self._made: dict[str, Statement] = {}  # the statements made, for the summary's bands and projection
         self.now_ms = int(now.timestamp() * 1000)
 
     def tags(self, day: dt.date) -> frozenset[str]:
@@ -247,6 +275,7 @@ class Biller:
         if extra is not None:
             statement.lines += extra(statement)
         statement.total = sum((ln.amount for ln in statement.lines), Decimal("0.00"))
+        self._made[payer.id] = statement
         return statement
 
     @property
@@ -376,8 +405,11 @@ class Biller:
     # -- every payer ------------------------------------------------------------------------
     def summary(self, totals: dict[str, Decimal]) -> Summary:
         book = self.book
-        payers = [PayerTotal(payer=p.id, payer_name=p.name, payer_type=p.type.value, total=totals[p.id])
-                  for p in book.billing.payers]
+        payers = []
+        for p in book.billing.payers:
+            made = self._made.get(p.id) or self.statement(p.id)
+            payers.append(PayerTotal(payer=p.id, payer_name=p.name, payer_type=p.type.value, total=totals[p.id],
+                                     bands=self.bands([made]), projected=self.projected(made.lines, totals[p.id])))
         incomers = []
         for kind, cfg in book.billing.incomer.items():
             inc = self.incomer(kind)
@@ -396,7 +428,56 @@ class Biller:
         incomer_total = sum((i.amount for i in incomers), Decimal("0.00"))
         return Summary(site=book.campus.site.id, site_name=book.campus.site.name, month=self.month,
                        timezone=str(self.tz), generated_at=self.now, payers=payers, payers_total=payers_total,
-                       incomer=incomers, incomer_total=incomer_total, school_share=incomer_total - payers_total)
+                       incomer=incomers, incomer_total=incomer_total, school_share=incomer_total - payers_total,
+                       bands=self.bands([self._made.get(p.payer) or self.statement(p.payer) for p in payers]),
+                       projected_total=None if any(p.projected is None for p in payers)
+                       else sum((p.projected or Decimal(0) for p in payers), Decimal("0.00")),
+                       as_of=self.as_of())
+
+    # -- the costs view's extras --------------------------------------------------------------
+    def bands(self, statements: list[Statement]) -> list[BandUse]:
+        """Electricity use lines summed per band, in the order of ``BAND_NAMES`` (unknown bands after)."""
+        use: dict[str, Decimal] = {}
+        amount: dict[str, Decimal] = {}
+        for st in statements:
+            for ln in st.lines:
+                if ln.section == "use" and ln.kind is TariffKind.ELECTRICITY and ln.band is not None:
+                    use[ln.band] = use.get(ln.band, Decimal("0.00")) + ln.use
+                    amount[ln.band] = amount.get(ln.band, Decimal("0.00")) + ln.amount
+        order = list(BAND_NAMES)
+        keys = sorted(use, key=lambda b: (order.index(b) if b in order else len(order), b))
+        return [BandUse(band=b, band_name=band_name(b, self.language), use=use[b], amount=amount[b]) for b in keys]
+
+    def elapsed(self) -> tuple[int, int] | None:
+        """(ms elapsed, ms in the month) when now lies in the month and an hour of it has passed, else None."""
+        lo = int(dt.datetime.combine(self.first, dt.time(), self.tz).timestamp() * 1000)
+        hi = int(dt.datetime.combine(self.stop, dt.time(), self.tz).timestamp() * 1000)
+        if not lo + 3_600_000 <= self.now_ms < hi:
+            return None
+        return self.now_ms - lo, hi - lo
+
+    def projected(self, lines: list[Line], total: Decimal) -> Decimal | None:
+        """``total`` at the month's end at the rate so far (the module's docstring); None outside the month."""
+        got = self.elapsed()
+        if got is None:
+            return None
+        return project(total, sum((ln.amount for ln in lines if ln.section in ("fixed", "capacity")),
+                                  Decimal("0.00")), *got)
+
+    def as_of(self) -> dt.datetime | None:
+        """The newest reading of a billed meter or incomer at or before the month's end (or now)."""
+        end = min(self.now, dt.datetime.combine(self.stop, dt.time(), self.tz))
+        devices = {h.device.id: h.device for held in self.book.holdings.values() for h in held}
+        devices |= {c.id: c for held in self.book.holdings.values() for h in held for c in h.less}
+        ids = {inc.meter for inc in self.book.billing.incomer.values()}
+        devices |= {d.id: d for d in self.book.campus.devices if d.id in ids}
+        seen = [r.at for d in devices.values() for r in self.register(d, self.stop).readings if r.at <= end]
+        return max(seen, default=None)
+
+
+def project(total: Decimal, fixed: Decimal, elapsed_ms: int, month_ms: int) -> Decimal:
+    """``fixed + (total − fixed) × month ÷ elapsed``, to the fen (half up)."""
+    return money(fixed + (total - fixed) * Decimal(month_ms) / Decimal(elapsed_ms))
 
 
 _RULES = {"by_use": ("按用量", "by use"), "by_area": ("按面积", "by floor area"),
@@ -415,4 +496,4 @@ def tariff_tou(tariff: Tariff) -> bool:
     return any(v.time_of_use for v in tariff.versions)
 
 
-__all__ = ["Biller", "Charge", "Line", "Name", "Statement", "Summary", "month_days", "shown"]
+__all__ = ["BandUse", "Biller", "Charge", "Line", "Name", "Statement", "Summary", "month_days", "shown"]
