@@ -18,10 +18,14 @@ The summary of every payer adds, for the console's costs view:
 
 - ``bands``: the electricity use lines of every payer summed per band (use and 元), so the bands' amounts add up
   to what the payers pay for electricity use; each payer's own the same way.
-- ``projected`` / ``projected_total`` (the current month only; null for a month that is over or not begun, and in
-  its first hour): the month's fixed charges (``fixed``, ``capacity`` lines) counted once, everything else scaled
-  by the month's length over the time elapsed, both counted in the site's time zone up to now:
-  ``fixed + (total − fixed) × month ÷ elapsed``, to the fen. (A monthly fee is already a whole month's.)
+- ``projected`` (on each statement and payer) and ``projected_total`` (their sum): what the statement will say at
+  the month's end if use goes on at the rate so far. The current month only: null for a month that is over or not
+  begun, and in its first hour. With ``f`` = the month's length ÷ the time elapsed, both counted in the site's
+  time zone up to now: each ``use`` and ``remainder`` line's amount × f (to the fen); the ``fixed``, ``capacity``
+  and ``demand`` lines once (a monthly fee is a whole month's already; demand is the month's maximum, not a sum);
+  the ``allowance`` again on the projected use (min(use × f, allowance) at its price); and the payer's
+  ``incentives`` settled again on its projected use (a canteen ten days into the month is far below a month's
+  target, which says nothing about the month).
 - ``as_of``: the newest reading the figures include: the last reading of any billed meter or incomer at or
   before the month's end (or now, in the current month); null without one.
 """
@@ -126,6 +130,8 @@ class Statement(BaseModel):
     events: list[MeterEvent] = Field(default_factory=list, description="meter replacements and register resets "
                                      "in the month: registers across them do not subtract")
     total: Decimal = Field(description="元: the sum of the lines' amounts")
+    projected: Decimal | None = Field(default=None, description="元 at the month's end at the rate so far (the "
+                                      "current month only; how: billing.statements)")
 
 
 class BandUse(BaseModel):
@@ -275,6 +281,7 @@ class Biller:
         if extra is not None:
             statement.lines += extra(statement)
         statement.total = sum((ln.amount for ln in statement.lines), Decimal("0.00"))
+        statement.projected = self.projected(statement)
         self._made[payer.id] = statement
         return statement
 
@@ -409,7 +416,7 @@ class Biller:
         for p in book.billing.payers:
             made = self._made.get(p.id) or self.statement(p.id)
             payers.append(PayerTotal(payer=p.id, payer_name=p.name, payer_type=p.type.value, total=totals[p.id],
-                                     bands=self.bands([made]), projected=self.projected(made.lines, totals[p.id])))
+                                     bands=self.bands([made]), projected=made.projected))
         incomers = []
         for kind, cfg in book.billing.incomer.items():
             inc = self.incomer(kind)
@@ -456,13 +463,33 @@ class Biller:
             return None
         return self.now_ms - lo, hi - lo
 
-    def projected(self, lines: list[Line], total: Decimal) -> Decimal | None:
-        """``total`` at the month's end at the rate so far (the module's docstring); None outside the month."""
+    def projected(self, statement: Statement) -> Decimal | None:
+        """``statement`` at the month's end at the rate so far (the module's docstring); None outside the month."""
         got = self.elapsed()
         if got is None:
             return None
-        return project(total, sum((ln.amount for ln in lines if ln.section in ("fixed", "capacity")),
-                                  Decimal("0.00")), *got)
+        elapsed_ms, month_ms = got
+        out = Decimal("0.00")
+        use: dict[TariffKind, Decimal] = {}
+        for ln in statement.lines:
+            if ln.section in ("use", "remainder"):
+                out += scale(ln.amount, elapsed_ms, month_ms)
+                if ln.section == "use" and ln.kind is not None:
+                    use[ln.kind] = use.get(ln.kind, Decimal(0)) + ln.use * month_ms / elapsed_ms
+            elif ln.section in ("fixed", "capacity", "demand"):
+                out += ln.amount
+        payer = self.book.payers.get(statement.payer)
+        for ln in statement.lines:
+            if ln.section == "allowance" and ln.kind is not None and payer is not None:
+                free = min(use.get(ln.kind, Decimal(0)), payer.allowance.get(ln.kind, Decimal(0)))
+                out -= money(free.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) * ln.price)
+        from billing.incentives import results, settle
+
+        for r in results(self) if any(i.payer == statement.payer for i in self.book.billing.incentives) else []:
+            if r.incentive.payer == statement.payer:
+                ahead = (r.use * month_ms / elapsed_ms).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+                out += settle(r.incentive, ahead, r.target, r.who).amount
+        return out
 
     def as_of(self) -> dt.datetime | None:
         """The newest reading of a billed meter or incomer at or before the month's end (or now)."""
@@ -475,9 +502,9 @@ class Biller:
         return max(seen, default=None)
 
 
-def project(total: Decimal, fixed: Decimal, elapsed_ms: int, month_ms: int) -> Decimal:
-    """``fixed + (total − fixed) × month ÷ elapsed``, to the fen (half up)."""
-    return money(fixed + (total - fixed) * Decimal(month_ms) / Decimal(elapsed_ms))
+def scale(amount: Decimal, elapsed_ms: int, month_ms: int) -> Decimal:
+    """``amount × month ÷ elapsed``, to the fen (half up): a line's amount at the month's end."""
+    return money(amount * Decimal(month_ms) / Decimal(elapsed_ms))
 
 
 _RULES = {"by_use": ("按用量", "by use"), "by_area": ("按面积", "by floor area"),

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from billing.config import BillingSettings
 from billing.desk import BillingDesk
-from billing.statements import Summary, project
+from billing.statements import Summary, scale
 from campus.db import DataDir
 from ingest.status import PresenceStore
 from ingest.stores.sqlite import SqliteStore
@@ -89,20 +89,48 @@ def test_the_month_is_projected_from_ten_days_of_thirty_one(so_far: Summary) -> 
     office = next(p for p in so_far.payers if p.payer == "office")
     assert office.total == D("2145.79")
     assert office.projected == D("6651.95")          # 2145.79 × 31 ÷ 10 = 6651.949 → 6651.95
-    for p in so_far.payers:
+    for p in so_far.payers:  # only use lines here: each × 31 ÷ 10
         assert p.projected == (p.total * 31 / 10).quantize(D("0.01"), rounding=ROUND_HALF_UP)
     assert so_far.projected_total == sum((p.projected or D(0) for p in so_far.payers), D(0))
     assert so_far.as_of == TEN_DAYS  # the readings at midnight are the newest
 
 
-def test_a_monthly_fee_is_counted_once(tmp_path: Path) -> None:
-    with_fee = BILLING.replace("versions: [{from: 2024-01-01, price: 0.5588}]",
-                               "versions: [{from: 2024-01-01, price: 0.5588, monthly_fee: 50}]")
-    assert with_fee != BILLING
-    with desk(tmp_path, TEN_DAYS, TEN_DAYS, with_fee) as d:
+def _office(tmp: Path, billing: str) -> tuple[Decimal, Decimal | None]:
+    assert billing != BILLING
+    with desk(tmp, TEN_DAYS, TEN_DAYS, billing) as d:
         office = next(p for p in summary(d).payers if p.payer == "office")
-    assert office.total == D("2195.79")
-    assert office.projected == D("6701.95")          # 50 + 2145.79 × 31 ÷ 10
+        statement = d.statement(d.biller(CAMPUS.site.id, "2026-10"), "office")
+    assert statement.projected == office.projected
+    return office.total, office.projected
+
+
+def test_a_monthly_fee_is_counted_once(tmp_path: Path) -> None:
+    fee = BILLING.replace("versions: [{from: 2024-01-01, price: 0.5588}]",
+                          "versions: [{from: 2024-01-01, price: 0.5588, monthly_fee: 50}]")
+    assert _office(tmp_path, fee) == (D("2195.79"), D("6701.95"))  # 50 + 2145.79 × 31 ÷ 10
+
+
+def test_an_allowance_is_taken_off_the_projected_use(tmp_path: Path) -> None:
+    # 3840 kWh so far, all free; 11904 kWh by the month's end, 10000 of them free at 0.5588
+    allowance = BILLING.replace("floor_area_m2: 1000, tariffs: {electricity: school}}",
+                                "floor_area_m2: 1000, tariffs: {electricity: school}, allowance: {electricity: 10000}}")
+    assert _office(tmp_path, allowance) == (D("0.00"), D("6651.95") - D("5588.00"))
+
+
+def test_an_incentive_is_settled_on_the_projected_use(tmp_path: Path) -> None:
+    # the canteen's 40 kW: 9600 kWh in ten days, 29760 by the month's end, its target: no reward for the month,
+    # though ten days are far below a month's target (the capped reward on the statement so far)
+    target = BILLING + ("incentives:\n  - {payer: canteen, kind: electricity, target: 29760, reward_per_unit: 0.10,"
+                        " penalty_per_unit: 0.20, dead_band: 0.05, reward_cap: 1000}\n")
+    with desk(tmp_path, TEN_DAYS, TEN_DAYS, target) as d:
+        canteen = next(p for p in summary(d).payers if p.payer == "canteen")
+        lines = d.statement(d.biller(CAMPUS.site.id, "2026-10"), "canteen").lines
+    assert [ln.amount for ln in lines if ln.section == "incentive"] == [D("-1000.00")]  # the reward so far, capped
+    electricity = sum((ln.amount for ln in lines if ln.kind == "electricity" and ln.section == "use"), D(0))
+    water = sum((ln.amount for ln in lines if ln.kind == "water"), D(0))
+    assert electricity == D("5600.00")
+    assert canteen.total == electricity + water - D("1000.00")
+    assert canteen.projected == scale(electricity, 10, 31) + scale(water, 10, 31)  # at its target: no reward
 
 
 def test_a_month_that_is_over_has_no_projection(tmp_path: Path) -> None:
@@ -110,6 +138,7 @@ def test_a_month_that_is_over_has_no_projection(tmp_path: Path) -> None:
     with desk(tmp_path, end, dt.datetime(2026, 11, 2, 9, tzinfo=TZ)) as d:
         over = summary(d, language="en")
         november = summary(d, "2026-11")
+        december = summary(d, "2026-12")
     assert over.projected_total is None
     assert all(p.projected is None for p in over.payers)
     assert over.as_of == dt.datetime(2026, 11, 1, tzinfo=TZ)  # the month's end, not the readings after it
@@ -117,20 +146,19 @@ def test_a_month_that_is_over_has_no_projection(tmp_path: Path) -> None:
     assert over.payers_total == D("29881.44")           # the figures worked by hand, unchanged
     assert november.projected_total is not None          # the current month: one hour and more of it gone
     assert november.as_of == end
+    assert december.projected_total is None              # not begun
+    assert december.bands == [] or all(b.use == 0 for b in december.bands)
 
 
-@given(total=st.decimals(min_value=0, max_value=10**7, places=2),
-       fixed=st.decimals(min_value=0, max_value=10**4, places=2),
-       month_h=st.sampled_from([28 * 24, 29 * 24, 30 * 24, 31 * 24, 31 * 24 - 1]),
-       elapsed=st.floats(min_value=1 / 744, max_value=1.0))
-def test_a_projection_is_never_below_the_figures_so_far(total: Decimal, fixed: Decimal, month_h: int,
-                                                        elapsed: float) -> None:
+@given(amount=st.decimals(min_value=0, max_value=10**7, places=2),
+       month_h=st.sampled_from([28 * 24, 29 * 24, 30 * 24, 31 * 24, 31 * 24 - 1, 31 * 24 + 1]),
+       elapsed=st.floats(min_value=0, max_value=1.0))
+def test_a_line_at_the_month_s_end_is_never_below_it_so_far(amount: Decimal, month_h: int, elapsed: float) -> None:
     month_ms = month_h * 3_600_000
     elapsed_ms = max(3_600_000, min(month_ms, int(month_ms * elapsed)))
-    fixed = min(fixed, total)
-    got = project(total, fixed, elapsed_ms, month_ms)
-    assert got >= total
+    got = scale(amount, elapsed_ms, month_ms)
+    assert got >= amount
     assert got == got.quantize(D("0.01"))
-    assert project(total, fixed, month_ms, month_ms) == total  # at the month's end: what it came to
-    if elapsed_ms < month_ms and total > fixed:
-        assert project(total, fixed, elapsed_ms + 3_600_000, month_ms) <= got  # later, nearer the figures
+    assert scale(amount, month_ms, month_ms) == amount  # at the month's end: what it came to
+    if elapsed_ms < month_ms:
+        assert scale(amount, elapsed_ms + 3_600_000, month_ms) <= got  # later, nearer the figures so far
