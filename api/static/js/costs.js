@@ -192,13 +192,15 @@ async function bills(month, site) {
   box.innerHTML = list.map((b) => {
     const r = b.reconciliation, unit = esc(b.unit || r?.unit || "");
     const row = (c) => (c ? `<tr data-against="${esc(c.against)}"><td>${esc(c.name)}</td>` +
-      `<td>${fmt(Number(c.use), 0)} ${unit}</td><td>${yuan(fen(c.amount))}</td>` +
-      `<td class="${Math.abs(c.gap_share ?? 0) > (r.threshold ?? 1) ? "bad" : ""}">${gapText(c, unit)}</td></tr>` : "");
+      `<td>${fmt(Number(c.use), 0)} ${unit}</td><td>${yuan(fen(c.amount))}</td></tr>` +
+      `<tr class="gap" data-gap="${esc(c.against)}"><td colspan="3" class="${c.against === "incomer" && r.beyond
+        ? "bad" : "muted"}">${t("costs_gap")} ${gapText(c, unit)}</td></tr>` : "");
     return `<div class="bill" data-bill="${esc(b.id)}"><p><b>${esc(t("kind")[b.kind] || b.kind)}</b> · ${esc(b.supplier)}` +
       ` <small class="muted">${esc(b.period?.from)} – ${esc(b.period?.to)}</small></p>
-      <div class="scroll"><table class="data"><thead><tr><th></th><th>${t("costs_use")}</th><th>${t("costs_amount")}</th>
-        <th>${t("costs_gap")}</th></tr></thead><tbody>
-        <tr><td>${t("costs_bill")}</td><td>${fmt(Number(b.quantity), 0)} ${unit}</td><td>${yuan(fen(b.amount))}</td><td></td></tr>
+      <div class="scroll"><table class="data bill-table"><thead><tr><th></th><th>${t("costs_use")}</th>
+        <th>${t("costs_amount")}</th></tr></thead><tbody>
+        <tr data-against="bill"><td>${t("costs_bill")}</td><td>${fmt(Number(b.quantity), 0)} ${unit}</td>` +
+        `<td>${yuan(fen(b.amount))}</td></tr>
         ${r ? row(r.incomer) + row(r.payers) : ""}</tbody></table></div>
       ${r?.said ? `<p class="${r.beyond ? "bad" : "ok"}">${esc(r.said)}</p>` : ""}</div>`;
   }).join("");
