@@ -24,8 +24,8 @@ The summary of every payer adds, for the console's costs view:
   time zone up to now: each ``use`` and ``remainder`` line's amount × f (to the fen); the ``fixed``, ``capacity``
   and ``demand`` lines once (a monthly fee is a whole month's already; demand is the month's maximum, not a sum);
   the ``allowance`` again on the projected use (min(use × f, allowance) at its price); and the payer's
-  ``incentives`` settled again on its projected use (a canteen ten days into the month is far below a month's
-  target, which says nothing about the month).
+  ``incentives`` settled again on its projected use (``ahead``, from the desk: a canteen ten days into the month is
+  far below a month's target, which says nothing about the month).
 - ``as_of``: the newest reading the figures include: the last reading of any billed meter or incomer at or
   before the month's end (or now, in the current month); null without one.
 """
@@ -240,7 +240,10 @@ class Biller:
         return got
 
     # -- one payer ---------------------------------------------------------------------------
-    def statement(self, payer_id: str, *, extra: Callable[[Statement], list[Line]] | None = None) -> Statement:
+    def statement(self, payer_id: str, *, extra: Callable[[Statement], list[Line]] | None = None,
+                  ahead: Callable[[Decimal], Decimal] | None = None) -> Statement:
+        """``extra``: more lines (the desk's incentives); ``ahead``: what they come to at the month's end when use
+        grows by the given factor (for the projection; without it they are counted as they stand)."""
         book = self.book
         payer = book.payer(payer_id)
         lines: list[Line] = []
@@ -281,7 +284,7 @@ class Biller:
         if extra is not None:
             statement.lines += extra(statement)
         statement.total = sum((ln.amount for ln in statement.lines), Decimal("0.00"))
-        statement.projected = self.projected(statement)
+        statement.projected = self.projected(statement, ahead)
         self._made[payer.id] = statement
         return statement
 
@@ -463,33 +466,28 @@ class Biller:
             return None
         return self.now_ms - lo, hi - lo
 
-    def projected(self, statement: Statement) -> Decimal | None:
-        """``statement`` at the month's end at the rate so far (the module's docstring); None outside the month."""
+    def projected(self, statement: Statement, ahead: Callable[[Decimal], Decimal] | None = None) -> Decimal | None:
+        """``statement`` at the month's end at the rate so far (the module's docstring); None outside the month.
+        ``ahead``: the extra lines (incentives) at the month's end, given the factor use grows by."""
         got = self.elapsed()
         if got is None:
             return None
-        elapsed_ms, month_ms = got
+        factor = Decimal(got[1]) / Decimal(got[0])
         out = Decimal("0.00")
         use: dict[TariffKind, Decimal] = {}
         for ln in statement.lines:
             if ln.section in ("use", "remainder"):
-                out += scale(ln.amount, elapsed_ms, month_ms)
+                out += scale(ln.amount, *got)
                 if ln.section == "use" and ln.kind is not None:
-                    use[ln.kind] = use.get(ln.kind, Decimal(0)) + ln.use * month_ms / elapsed_ms
-            elif ln.section in ("fixed", "capacity", "demand"):
+                    use[ln.kind] = use.get(ln.kind, Decimal(0)) + ln.use * factor
+            elif ln.section in ("fixed", "capacity", "demand") or (ln.section == "incentive" and ahead is None):
                 out += ln.amount
         payer = self.book.payers.get(statement.payer)
         for ln in statement.lines:
             if ln.section == "allowance" and ln.kind is not None and payer is not None:
                 free = min(use.get(ln.kind, Decimal(0)), payer.allowance.get(ln.kind, Decimal(0)))
                 out -= money(free.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) * ln.price)
-        from billing.incentives import results, settle
-
-        for r in results(self) if any(i.payer == statement.payer for i in self.book.billing.incentives) else []:
-            if r.incentive.payer == statement.payer:
-                ahead = (r.use * month_ms / elapsed_ms).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-                out += settle(r.incentive, ahead, r.target, r.who).amount
-        return out
+        return out + (ahead(factor) if ahead is not None else Decimal(0))
 
     def as_of(self) -> dt.datetime | None:
         """The newest reading of a billed meter or incomer at or before the month's end (or now)."""
