@@ -31,7 +31,7 @@ from tests.support.stack import Stack
 
 pytestmark = pytest.mark.integration
 NOW = dt.datetime(2026, 11, 3, 10, 0, tzinfo=TZ)   # the 3rd of November: October's statements are last month's
-START = dt.datetime(2026, 10, 30, tzinfo=TZ)
+START = dt.datetime(2026, 10, 31, 12, tzinfo=TZ)  # half a day of October: last month's statements
 
 
 @dataclass

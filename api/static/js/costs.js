@@ -39,7 +39,7 @@ export async function showCosts(section) {
   }
   const site = wholeSite();
   const [now, before] = await Promise.all([figures(month, payers, site), figures(last, payers, site)]);
-  render(now, before, payers, site, clock, month, last);
+  render(now, before, site, clock, last);
   await bills(last, site);
 }
 
@@ -56,7 +56,7 @@ async function figures(month, payers, site) {
     getJSON(withLang(`/statements/${month}?payer=${encodeURIComponent(p.id)}`))));
   const rows = statements.map((s) => ({ payer: s.payer, name: s.payer_name, type: s.payer_type, total: fen(s.total),
     projected: fen(s.projected), bands: bandsOf(s.lines) }));
-  const sum = (k) => (rows.some((r) => r[k] === null) ? null : rows.reduce((a, r) => a + r[k], 0));
+  const sum = (k) => (!rows.length || rows.some((r) => r[k] === null) ? null : rows.reduce((a, r) => a + r[k], 0));
   return { rows, bands: bandsOf(statements.flatMap((s) => s.lines)), total: sum("total"),
     projected: sum("projected"), incomer: null, school: null,
     asOf: statements.flatMap((s) => s.lines).flatMap((ln) => ln.end_register?.readings || []).map((r) => r.at)
@@ -77,7 +77,7 @@ function bandsOf(lines) {
     .map((b) => ({ ...b, use: b.use / 100, amount: (b.amount / 100).toFixed(2) }));
 }
 
-function render(now, before, payers, site, clock, month, last) {
+function render(now, before, site, clock, last) {
   const lastTotal = Object.fromEntries(before.rows.map((r) => [r.payer, r.total]));
   if (now.asOf) $("#costs-as-of").textContent = t("costs_as_of").replace("{at}", atSite(now.asOf));
   const days = monthDays(clock.date), gone = monthElapsed(clock);
