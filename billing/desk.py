@@ -18,7 +18,7 @@ from billing.bills import BillStore
 from billing.book import Book
 from billing.config import BillingSettings, SiteBilling, billing_for, load_billing
 from billing.filing import StatementFilings
-from billing.incentives import incentive_lines
+from billing.incentives import incentive_lines, incentives_ahead
 from billing.statements import Biller, Line, Statement, Summary
 from campus.db import DataDir
 from campus.errors import NotFound
@@ -101,7 +101,10 @@ class BillingDesk:
     def statement(self, biller: Biller, payer: str) -> Statement:
         def extra(statement: Statement) -> list[Line]:
             return incentive_lines(biller, payer, statement)
-        return biller.statement(payer, extra=extra)
+
+        def ahead(factor: Decimal) -> Decimal:
+            return incentives_ahead(biller, payer, factor)
+        return biller.statement(payer, extra=extra, ahead=ahead)
 
     def summary(self, biller: Biller) -> tuple[Summary, dict[str, Statement]]:
         statements = {p: self.statement(biller, p) for p in biller.book.payers}

@@ -181,3 +181,14 @@ def incentive_lines(biller: Biller, payer: str, statement: Statement) -> list[Li
         out.append(Line(section="incentive", kind=TariffKind(inc.kind), start=biller.first, end=biller.last,
                         use=r.units, unit=unit, price=price, amount=r.amount, note=note))
     return out
+
+
+def incentives_ahead(biller: Biller, payer: str, factor: Decimal) -> Decimal:
+    """The payer's incentives at the month's end if its use grows by ``factor`` (the month ÷ the time elapsed):
+    each settled again on its use so far × factor (the costs view's projection, ``billing.statements``)."""
+    out = Decimal("0.00")
+    for r in results(biller):
+        if r.incentive.payer == payer:
+            ahead = (r.use * factor).quantize(CENTI, rounding=ROUND_HALF_UP)
+            out += settle(r.incentive, ahead, r.target, r.who).amount
+    return out

@@ -15,6 +15,21 @@ A statement has lines, each traceable to readings:
 - ``incentive``: the month's reward (negative) or penalty (``billing.incentives``).
 
 The total is the sum of the lines' amounts (see ``billing.pricing`` for the rounding convention).
+
+The summary of every payer adds, for the console's costs view:
+
+- ``bands``: the electricity use lines of every payer summed per band (use and 元), so the bands' amounts add up
+  to what the payers pay for electricity use; each payer's own the same way.
+- ``projected`` (on each statement and payer) and ``projected_total`` (their sum): what the statement will say at
+  the month's end if use goes on at the rate so far. The current month only: null for a month that is over or not
+  begun, and in its first hour. With ``f`` = the month's length ÷ the time elapsed, both counted in the site's
+  time zone up to now: each ``use`` and ``remainder`` line's amount × f (to the fen); the ``fixed``, ``capacity``
+  and ``demand`` lines once (a monthly fee is a whole month's already; demand is the month's maximum, not a sum);
+  the ``allowance`` again on the projected use (min(use × f, allowance) at its price); and the payer's
+  ``incentives`` settled again on its projected use (``ahead``, from the desk: a canteen ten days into the month is
+  far below a month's target, which says nothing about the month).
+- ``as_of``: the newest reading the figures include: the last reading of any billed meter or incomer at or
+  before the month's end (or now, in the current month); null without one.
 """
 
 from __future__ import annotations
@@ -117,6 +132,17 @@ class Statement(BaseModel):
     events: list[MeterEvent] = Field(default_factory=list, description="meter replacements and register resets "
                                      "in the month: registers across them do not subtract")
     total: Decimal = Field(description="元: the sum of the lines' amounts")
+    projected: Decimal | None = Field(default=None, description="元 at the month's end at the rate so far (the "
+                                      "current month only; how: billing.statements)")
+
+
+class BandUse(BaseModel):
+    """Electricity use and its cost in one band, summed over statements' use lines."""
+
+    band: str
+    band_name: str
+    use: Decimal = Field(description="kWh, to 0.01")
+    amount: Decimal = Field(description="元, the sum of the lines' amounts")
 
 
 class PayerTotal(BaseModel):
@@ -124,6 +150,9 @@ class PayerTotal(BaseModel):
     payer_name: str
     payer_type: str
     total: Decimal
+    bands: list[BandUse] = Field(default_factory=list, description="its electricity use lines by band")
+    projected: Decimal | None = Field(default=None, description="元 at the month's end at the rate so far "
+                                      "(the current month only)")
 
 
 class IncomerCost(BaseModel):
@@ -150,6 +179,10 @@ class Summary(BaseModel):
     incomer_total: Decimal
     school_share: Decimal = Field(description="the incomer's cost less what the payers pay: the school's own use, "
                                   "losses and unmetered use it keeps")
+    bands: list[BandUse] = Field(default_factory=list, description="every payer's electricity use lines by band")
+    projected_total: Decimal | None = Field(default=None, description="元: the payers' projected month-end total "
+                                            "(the current month only; null for a past month)")
+    as_of: dt.datetime | None = Field(default=None, description="the newest reading the figures include")
 
 
 def month_days(month: str) -> tuple[dt.date, dt.date]:
@@ -171,6 +204,7 @@ class Biller:
         self._days: dict[str, MeterDays] = {}
         self._registers: dict[tuple[str, dt.date], Register] = {}
         self._incomer: dict[TariffKind, tuple[Priced, list[Line], MeterDays]] = {}
+        self._made: dict[str, Statement] = {}  # the statements made, for the summary's bands and projection
         self.now_ms = int(now.timestamp() * 1000)
 
     def tags(self, day: dt.date) -> frozenset[str]:
@@ -208,7 +242,10 @@ class Biller:
         return got
 
     # -- one payer ---------------------------------------------------------------------------
-    def statement(self, payer_id: str, *, extra: Callable[[Statement], list[Line]] | None = None) -> Statement:
+    def statement(self, payer_id: str, *, extra: Callable[[Statement], list[Line]] | None = None,
+                  ahead: Callable[[Decimal], Decimal] | None = None) -> Statement:
+        """``extra``: more lines (the desk's incentives); ``ahead``: what they come to at the month's end when use
+        grows by the given factor (for the projection; without it they are counted as they stand)."""
         book = self.book
         payer = book.payer(payer_id)
         lines: list[Line] = []
@@ -253,6 +290,8 @@ class Biller:
         if extra is not None:
             statement.lines += extra(statement)
         statement.total = sum((ln.amount for ln in statement.lines), Decimal("0.00"))
+        statement.projected = self.projected(statement, ahead)
+        self._made[payer.id] = statement
         return statement
 
     @property
@@ -382,8 +421,11 @@ class Biller:
     # -- every payer ------------------------------------------------------------------------
     def summary(self, totals: dict[str, Decimal]) -> Summary:
         book = self.book
-        payers = [PayerTotal(payer=p.id, payer_name=p.name, payer_type=p.type.value, total=totals[p.id])
-                  for p in book.billing.payers]
+        payers = []
+        for p in book.billing.payers:
+            made = self._made.get(p.id) or self.statement(p.id)
+            payers.append(PayerTotal(payer=p.id, payer_name=p.name, payer_type=p.type.value, total=totals[p.id],
+                                     bands=self.bands([made]), projected=made.projected))
         incomers = []
         for kind, cfg in book.billing.incomer.items():
             inc = self.incomer(kind)
@@ -402,7 +444,71 @@ class Biller:
         incomer_total = sum((i.amount for i in incomers), Decimal("0.00"))
         return Summary(site=book.campus.site.id, site_name=book.campus.site.name, month=self.month,
                        timezone=str(self.tz), generated_at=self.now, payers=payers, payers_total=payers_total,
-                       incomer=incomers, incomer_total=incomer_total, school_share=incomer_total - payers_total)
+                       incomer=incomers, incomer_total=incomer_total, school_share=incomer_total - payers_total,
+                       bands=self.bands([self._made.get(p.payer) or self.statement(p.payer) for p in payers]),
+                       projected_total=None if any(p.projected is None for p in payers)
+                       else sum((p.projected or Decimal(0) for p in payers), Decimal("0.00")),
+                       as_of=self.as_of())
+
+    # -- the costs view's extras --------------------------------------------------------------
+    def bands(self, statements: list[Statement]) -> list[BandUse]:
+        """Electricity use lines summed per band, in the order of ``BAND_NAMES`` (unknown bands after)."""
+        use: dict[str, Decimal] = {}
+        amount: dict[str, Decimal] = {}
+        for st in statements:
+            for ln in st.lines:
+                if ln.section == "use" and ln.kind is TariffKind.ELECTRICITY and ln.band is not None:
+                    use[ln.band] = use.get(ln.band, Decimal("0.00")) + ln.use
+                    amount[ln.band] = amount.get(ln.band, Decimal("0.00")) + ln.amount
+        order = list(BAND_NAMES)
+        keys = sorted(use, key=lambda b: (order.index(b) if b in order else len(order), b))
+        return [BandUse(band=b, band_name=band_name(b, self.language), use=use[b], amount=amount[b]) for b in keys]
+
+    def elapsed(self) -> tuple[int, int] | None:
+        """(ms elapsed, ms in the month) when now lies in the month and an hour of it has passed, else None."""
+        lo = int(dt.datetime.combine(self.first, dt.time(), self.tz).timestamp() * 1000)
+        hi = int(dt.datetime.combine(self.stop, dt.time(), self.tz).timestamp() * 1000)
+        if not lo + 3_600_000 <= self.now_ms < hi:
+            return None
+        return self.now_ms - lo, hi - lo
+
+    def projected(self, statement: Statement, ahead: Callable[[Decimal], Decimal] | None = None) -> Decimal | None:
+        """``statement`` at the month's end at the rate so far (the module's docstring); None outside the month.
+        ``ahead``: the extra lines (incentives) at the month's end, given the factor use grows by."""
+        got = self.elapsed()
+        if got is None:
+            return None
+        factor = Decimal(got[1]) / Decimal(got[0])
+        out = Decimal("0.00")
+        use: dict[TariffKind, Decimal] = {}
+        for ln in statement.lines:
+            if ln.section in ("use", "remainder"):
+                out += scale(ln.amount, *got)
+                if ln.section == "use" and ln.kind is not None:
+                    use[ln.kind] = use.get(ln.kind, Decimal(0)) + ln.use * factor
+            elif ln.section in ("fixed", "capacity", "demand") or (ln.section == "incentive" and ahead is None):
+                out += ln.amount
+        payer = self.book.payers.get(statement.payer)
+        for ln in statement.lines:
+            if ln.section == "allowance" and ln.kind is not None and payer is not None:
+                free = min(use.get(ln.kind, Decimal(0)), payer.allowance.get(ln.kind, Decimal(0)))
+                out -= money(free.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) * ln.price)
+        return out + (ahead(factor) if ahead is not None else Decimal(0))
+
+    def as_of(self) -> dt.datetime | None:
+        """The newest reading of a billed meter or incomer at or before the month's end (or now)."""
+        end = min(self.now, dt.datetime.combine(self.stop, dt.time(), self.tz))
+        devices = {h.device.id: h.device for held in self.book.holdings.values() for h in held}
+        devices |= {c.id: c for held in self.book.holdings.values() for h in held for c in h.less}
+        ids = {inc.meter for inc in self.book.billing.incomer.values()}
+        devices |= {d.id: d for d in self.book.campus.devices if d.id in ids}
+        seen = [r.at for d in devices.values() for r in self.register(d, self.stop).readings if r.at <= end]
+        return max(seen, default=None)
+
+
+def scale(amount: Decimal, elapsed_ms: int, month_ms: int) -> Decimal:
+    """``amount × month ÷ elapsed``, to the fen (half up): a line's amount at the month's end."""
+    return money(amount * Decimal(month_ms) / Decimal(elapsed_ms))
 
 
 _RULES = {"by_use": ("按用量", "by use"), "by_area": ("按面积", "by floor area"),
@@ -421,4 +527,4 @@ def tariff_tou(tariff: Tariff) -> bool:
     return any(v.time_of_use for v in tariff.versions)
 
 
-__all__ = ["Biller", "Charge", "Line", "Name", "Statement", "Summary", "month_days", "shown"]
+__all__ = ["BandUse", "Biller", "Charge", "Line", "Name", "Statement", "Summary", "month_days", "shown"]

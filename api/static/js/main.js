@@ -1,6 +1,7 @@
 // The console's frame: log in with a token, switch language, route #view/arg to a view, mark the page ready.
 import { showAlerts } from "./alerts.js";
 import { showBuilding } from "./building.js";
+import { showCosts } from "./costs.js";
 import { $, Unauthorised, disposeCharts, getJSON, state, t, token } from "./core.js";
 import { showDevice } from "./device.js";
 import { showHazards } from "./hazards.js";
@@ -13,7 +14,7 @@ import { showWaterTests } from "./watertests.js";
 
 const VIEWS = { overview: showOverview, alerts: showAlerts, building: showBuilding, device: showDevice,
   reports: showReport, rounds: showRounds, reading: showReading, sweep: showSweep, hazards: showHazards,
-  watertests: showWaterTests };
+  watertests: showWaterTests, costs: showCosts };
 
 function applyLanguage() {
   document.documentElement.lang = state.lang;
