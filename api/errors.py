@@ -51,16 +51,6 @@ STATUSES: dict[type[Exception], tuple[int, Callable[[Exception], str]]] = {
 }
 
 
-def _finite(x: object) -> object:
-    if isinstance(x, float) and not math.isfinite(x):
-        return str(x)
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_finite(v) for v in x]
-    return x
-
-
 def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's 422 for a body, query or path that does not validate, as its own handler answers it, except that
     a body that was not JSON (multipart, text, any bytes sent to a JSON route) is described, not echoed: FastAPI's

@@ -91,8 +91,8 @@ class DataDir:
     - ``readings`` (readings.db): the embedded store's readings; ``spool`` (spool.db): readings waiting for
       a store that is down;
     - ``alerts`` (alerts.db) with its signing key ``alerts_key``; ``records`` (records.db) with the photos
-      and PDFs under ``files``; ``rollups`` (rollups.db); ``filed`` (filed.db); ``billing`` (billing.db: filed statements, the
-      suppliers' bills, the canteens' fuel deliveries and meals); the demo's ``log``."""
+      and PDFs under ``files``; ``rollups`` (rollups.db); ``filed`` (filed.db); ``billing`` (billing.db:
+      filed statements, the suppliers' bills, the canteens' fuel deliveries and meals); the demo's ``log``."""
 
     root: Path
 
