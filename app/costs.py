@@ -8,7 +8,8 @@ The rules, written down plainly (``reports.energy.Costs`` says the same to whoev
    to someone else is taken off its parent's payer (``billing.book`` rule 3) and priced at its own payer's
    tariff, so the building still pays for all of its main meter's use. Fixed, demand and capacity charges,
    allowances and incentives belong to payers, not buildings, and are not in it.
-2. A main meter with use that no payer holds cannot be priced: its kind's cost is null ("—") and the meter is
+2. A main meter with use that no payer holds, or whose tariff has no price for the month, cannot be priced:
+   its kind's cost is null ("—") and the meter is
    listed (``unpriced``). A building without meters of a kind costs 0.00 of it.
 3. A department's cost is its buildings' added up (null if any is null).
 4. The site's cost of a kind is what the school pays the utility where the billing file gives an incomer for
@@ -28,7 +29,7 @@ from decimal import Decimal
 from app.settings import Settings
 from billing.book import Book, Holding
 from billing.config import billing_for, load_billing
-from billing.pricing import price_days
+from billing.pricing import NoPrice, price_days
 from billing.statements import Biller
 from billing.tariffs import TariffKind
 from campus.contract import Kind
@@ -74,7 +75,10 @@ class Pricer:
         out = ZERO
         for pid, h in held:
             tariff = self.book.tariff(self.book.payers[pid], TariffKind(device.kind.value))
-            priced = price_days(tariff, self.biller.held_days(h), self.biller.tags, self.biller.tz)
+            try:
+                priced = price_days(tariff, self.biller.held_days(h), self.biller.tags, self.biller.tz)
+            except NoPrice:  # the tariff starts after this month: no price, "—" (the report is still made)
+                return None
             out += sum((c.amount for c in priced.charges), ZERO)
         return out
 
@@ -135,7 +139,10 @@ def with_costs(report: EnergyReport, usage: SiteUsage, biller: Biller | None) ->
         incomer: list[Kind] = []
         values = site.model_dump()
         for kind in ENERGY_KINDS:
-            got = biller.incomer(TariffKind(kind.value))
+            try:
+                got = biller.incomer(TariffKind(kind.value))
+            except NoPrice:  # no utility price for the month: the buildings' sum stands
+                got = None
             if got is not None:
                 values[FIELDS[kind]] = sum((ln.amount for ln in got[1]), ZERO)
                 incomer.append(kind)

@@ -11,8 +11,9 @@ from pathlib import Path
 from alerts.store import AlertStore
 from app.costs import site_biller, with_costs
 from app.settings import Settings
+from billing.config import Incentive
 from billing.incentives import results
-from billing.statements import UNITS
+from billing.statements import UNITS, Biller
 from campus.contract import Kind
 from campus.db import DataDir
 from campus.errors import ConfigError, NotFound
@@ -80,8 +81,18 @@ def monthly_bulletin(usage: SiteUsage, settings: Settings, month: str, language:
                          dead_band=r.incentive.dead_band, dead_band_low=r.low, dead_band_high=r.high, units=r.units,
                          outcome=r.outcome, amount=r.amount, capped=r.capped,  # type: ignore[arg-type]
                          coverage=r.coverage, gap=r.gap)
-            for r in results(biller, settings.report.completeness_min)]
+            for r in results(biller, settings.report.completeness_min) if _sees(usage, biller, r.incentive)]
     return bulletin.model_copy(update={"incentives": rows})
+
+
+def _sees(usage: SiteUsage, biller: Biller, incentive: Incentive) -> bool:
+    """Does the asker's view (a token narrowed to zones or buildings) hold what ``incentive`` is about: its
+    building, or every meter its payer is billed for?"""
+    seen = {d.id for d in usage.campus.devices}
+    if incentive.building is not None:
+        return incentive.building in {b.id for b in usage.campus.buildings}
+    held = biller.book.holdings.get(incentive.payer or "", [])
+    return all(h.device.id in seen and all(c.id in seen for c in h.less) for h in held)
 
 
 def district_report(usage: Usage, settings: Settings, month: str, language: str, *,
