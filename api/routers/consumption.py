@@ -8,6 +8,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import StringConstraints
 
 from api.deps import LanguageDep, SiteUsageDep
 from api.schemas import BucketPublic, ConsumptionPublic, FlaggedStepPublic, GroupUsePublic
@@ -45,7 +46,8 @@ def get_consumption(
     interval: Annotated[Interval, Query(description="bucket size; start and end are rounded out to whole "
                                                     "buckets in the campus time zone")] = Interval.DAY,
     group_by: Annotated[GroupBy, Query(description=GROUP_HELP)] = GroupBy.BUILDING,
-    device: Annotated[list[str] | None, Query(description="only these meters", max_length=1000)] = None,
+    device: Annotated[list[Annotated[str, StringConstraints(max_length=64)]] | None,
+                      Query(description="only these meters (ids of at most 64 characters)", max_length=500)] = None,
 ) -> ConsumptionPublic:
     if kind is Kind.WATER_QUALITY:
         raise HTTPException(422, "kind=water_quality has no consumption: choose electricity, water or gas")

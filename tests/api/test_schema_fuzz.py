@@ -10,12 +10,13 @@ token store is open, as under uvicorn."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from urllib.parse import urlencode
 
 import pytest
 import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 
@@ -37,6 +38,7 @@ def app(app_stack: Callable[..., Stack]) -> Iterator[FastAPI]:
 
 
 EXAMPLES = 40  # per operation and mode
+MAX_URL = 60_000  # httpx's limit on a URL component is 65,536 characters
 
 
 def test_no_route_answers_5xx(app: FastAPI) -> None:
@@ -56,6 +58,8 @@ def test_no_route_answers_5xx(app: FastAPI) -> None:
             calls[label] = calls.get(label, 0) + 1
             kw = case.as_transport_kwargs(base_url="http://testserver", headers=app.state.admin)
             body = {"json": kw["json"]} if "json" in kw else {"content": kw["data"]} if kw.get("data") else {}
+            if len(kw["url"]) + len(urlencode(kw.get("params") or {}, doseq=True)) > MAX_URL:
+                reject()  # a URL no HTTP client sends (httpx refuses past 64 KiB): nothing reaches the server
             response = client.request(kw["method"], kw["url"], params=kw.get("params"), headers=kw.get("headers"),
                                       **body)
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
