@@ -60,8 +60,11 @@ def test_no_route_answers_5xx(app: FastAPI) -> None:
             body = {"json": kw["json"]} if "json" in kw else {"content": kw["data"]} if kw.get("data") else {}
             if len(kw["url"]) + len(urlencode(kw.get("params") or {}, doseq=True)) > MAX_URL:
                 reject()  # a URL no HTTP client sends (httpx refuses past 64 KiB): nothing reaches the server
-            response = client.request(kw["method"], kw["url"], params=kw.get("params"), headers=kw.get("headers"),
-                                      **body)
+            # a header value past ASCII goes as its UTF-8 bytes, as a client that sends raw bytes would (httpx
+            # refuses a str it cannot encode in ASCII, which says nothing about the server)
+            headers = {name: value.encode("utf-8") if isinstance(value, str) else value
+                       for name, value in (kw.get("headers") or {}).items()}
+            response = client.request(kw["method"], kw["url"], params=kw.get("params"), headers=headers, **body)
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
             assert response.status_code < 500, (f"{label} path={case.path_parameters} query={case.query} body="
                                                  f"{case.body!r:.200}: {response.status_code} {response.text[:300]}")

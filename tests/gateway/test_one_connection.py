@@ -196,10 +196,12 @@ def test_dtu_traffic_on_the_publishers_connection_never_touches_its_pubacks(tmp_
         assert not publisher._early  # noqa: SLF001 - no DTU message id waits to be taken for a reading's
         assert client.subscriptions == ["dtu/dtu-a/up"]
 
+        field.close()
         marker = threading.Event()
         publisher.channel.subscribe("test/marker", lambda t, p: marker.set())
+        # the broker takes one connection's packets in order: once it has granted the marker, it has the
+        # UNSUBSCRIBE sent before it (waiting for the grant, not for time)
         assert publisher.channel.wait_subscribed("test/marker", 10)
-        field.close()
         assert client.subscriptions == ["test/marker"]
         # one publisher, one subscriber: the broker delivers in order, so had it still held the up subscription,
         # the stray answer would arrive before the marker
