@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from campus.contract import KIND_FIELDS, REGISTER_FIELD, Identifier, Kind
 from campus.errors import ConfigError
+from campus.items import check_building_code, check_item, default_item
 from campus.yamlfile import parse_yaml_model, read_text
 
 INCOMER = "incomer"
@@ -60,6 +61,13 @@ class Building(BaseModel):
     occupants: int = Field(default=0, ge=0)
     targets: dict[Kind, Annotated[float, Field(gt=0)]] = Field(
         default_factory=dict, description="this building's monthly targets, kWh or m³ (the console draws them)")
+    code: str | None = Field(default=None, description="building code (建筑识别编码): 6-digit division, category "
+                             "letter (D: culture and education), 3 digits, e.g. 330106D001")
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, value: str | None) -> str | None:
+        return None if value is None else check_building_code(value)
 
 
 class Zone(BaseModel):
@@ -276,6 +284,8 @@ class Device(BaseModel):
     parent: Identifier | None = Field(default=None, description="sub-meter of this meter (its use is already in it)")
     meter: Meter | None = Field(default=None, description="how its gateway reads it: bus, protocol, address")
     manual: bool = Field(default=False, description="read by hand (抄表): no gateway, no meter link")
+    item: str | None = Field(default=None, description="energy item code (分项能耗), e.g. 01A00 照明插座; default "
+                             "from its kind and building")
 
     @property
     def counts_in_totals(self) -> bool:
@@ -305,6 +315,10 @@ class Device(BaseModel):
             raise ValueError("a meter read by hand (manual: true) has no gateway and no meter link")
         if self.manual and REGISTER_FIELD[self.kind] is None:
             raise ValueError("only meters with a register are read by hand")
+        if self.item is not None:
+            if REGISTER_FIELD[self.kind] is None:
+                raise ValueError("water_quality sensors measure no energy: drop item")
+            check_item(self.item, self.kind)
         return self
 
 
@@ -421,6 +435,14 @@ class Campus(BaseModel):
 
     def building(self, building_id: str) -> Building | None:
         return next((b for b in self.buildings if b.id == building_id), None)
+
+    def item_of(self, device: Device) -> str | None:
+        """The device's energy item (分项能耗编码): the one it names, else its kind's default (a canteen's
+        electricity is 01D20); None for a water-quality sensor."""
+        if device.item is not None:
+            return device.item
+        building = self.building(device.building)
+        return default_item(device.kind, building.department.value if building else None)
 
     def zone_of(self, building_id: str) -> str | None:
         """The responsibility zone a building lies in (None: in none)."""

@@ -1,0 +1,92 @@
+"""Energy item codes (分项能耗): the classification table the project ships, and the item of a device.
+
+The table is ``campus/energy_items.yaml`` (its source is named there), read once. A device's item is the
+``item:`` it names in the campus file; without one it is its kind's default: electricity 01000 (a canteen's
+electricity 01D20, the kitchens), water 02000, gas 03A00 (natural gas). A water-quality sensor has no item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import yaml
+
+from campus.contract import Kind
+
+
+@dataclass(frozen=True)
+class EnergyItem:
+    code: str
+    zh: str
+    en: str
+    kind: Kind
+    parent: str | None = None
+
+    def name(self, language: str) -> str:
+        return self.en if language.lower().startswith("en") else self.zh
+
+
+DEFAULT_ITEM: dict[Kind, str] = {Kind.ELECTRICITY: "01000", Kind.WATER: "02000", Kind.GAS: "03A00"}
+DEPARTMENT_ITEM: dict[str, str] = {"canteen": "01D20"}  # a building department's default electricity item
+
+
+@cache
+def energy_items() -> dict[str, EnergyItem]:
+    """Every item by code, in the file's order."""
+    text = resources.files("campus").joinpath("energy_items.yaml").read_text(encoding="utf-8")
+    doc = yaml.safe_load(text)
+    return {row["code"]: EnergyItem(code=row["code"], zh=row["zh"], en=row["en"], kind=Kind(row["kind"]),
+                                    parent=row.get("parent")) for row in doc["items"]}
+
+
+def item_source() -> str:
+    text = resources.files("campus").joinpath("energy_items.yaml").read_text(encoding="utf-8")
+    return str(yaml.safe_load(text)["source"])
+
+
+def check_item(code: str, kind: Kind) -> str:
+    """``code`` if it is an item of ``kind``; else a ValueError saying what to write."""
+    item = energy_items().get(code)
+    if item is None:
+        raise ValueError(f"item {code!r} is not an energy item code; use one of the table's, e.g. 01A00 "
+                         "(照明插座), 01B00 (空调), 01C00 (动力), 01D20 (厨房餐厅), 02000 (水), 03A00 (天然气)")
+    if item.kind is not kind:
+        raise ValueError(f"item {code} ({item.zh}) is a {item.kind.value} item, not {kind.value}")
+    return code
+
+
+def default_item(kind: Kind, department: str | None = None) -> str | None:
+    """The item of a device of ``kind`` in a building of ``department`` that names none; None for water-quality
+    sensors."""
+    if kind is Kind.ELECTRICITY and department in DEPARTMENT_ITEM:
+        return DEPARTMENT_ITEM[department]
+    return DEFAULT_ITEM.get(kind)
+
+
+BUILDING_CATEGORIES = {"A": "办公建筑", "B": "商场建筑", "C": "宾馆饭店建筑", "D": "文化教育建筑", "E": "医疗卫生建筑",
+                       "F": "体育建筑", "G": "综合建筑", "H": "其他建筑"}
+PROVINCES = {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52, 53,
+             54, 61, 62, 63, 64, 65, 71, 81, 82}
+
+
+def check_building_code(code: str) -> str:
+    """A building code (建筑识别编码) of 10 characters: the 6-digit administrative division (GB/T 2260), the
+    category letter (A–H; D is culture and education), a 3-digit number. ``code``, or a ValueError saying what
+    is wrong."""
+    if len(code) != 10:
+        raise ValueError(f"building code {code!r} has {len(code)} characters, not 10: 6-digit division, a "
+                         "category letter, 3 digits, e.g. 330106D001")
+    division, letter, number = code[:6], code[6], code[7:]
+    if not (division.isascii() and division.isdigit()):
+        raise ValueError(f"building code {code!r}: the first 6 characters are the administrative division "
+                         "(GB/T 2260), digits, e.g. 330106")
+    if int(division[:2]) not in PROVINCES:
+        raise ValueError(f"building code {code!r}: {division[:2]} is no province's code (GB/T 2260)")
+    if letter not in BUILDING_CATEGORIES:
+        raise ValueError(f"building code {code!r}: the 7th character is the category, one of A–H (D: 文化教育建筑), "
+                         f"not {letter!r}")
+    if not (number.isascii() and number.isdigit()):
+        raise ValueError(f"building code {code!r}: the last 3 characters are the building's number, digits")
+    return code
