@@ -16,7 +16,8 @@ DEPARTMENTS: dict[str, tuple[str, str]] = {
 }
 
 ROLES: dict[str, tuple[str, str]] = {
-    "drinking": ("饮用水", "Drinking water"), "canteen_water": ("食堂用水", "Canteen water"),
+    "drinking": ("饮用水", "Drinking water"), "purified_drinking": ("直饮水", "Purified drinking water"),
+    "canteen_water": ("食堂用水", "Canteen water"),
     "secondary_supply": ("二次供水", "Secondary supply"), "water_heater_storage": ("热水储罐", "Hot-water storage"),
     "water_heater_outlet": ("热水器出水", "Water-heater outlet"), "dorm_room": ("宿舍房间", "Dorm room"),
     "incomer": ("进线总表", "Incomer"),

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from campus.model import Campus
 from records.store import HazardRow, WaterTestRow
-from records.water import Limit, SamplingPoint
+from records.water import Limit, SamplingPoint, standard
 from reports.config import ReportSettings
 from reports.render import pdf, xlsx
 from reports.render.energy_tables import Cell, Table
@@ -98,6 +98,9 @@ def notice_tables(campus: Campus, latest: list[Latest], zh: bool) -> list[Table]
 def water_notice(campus: Campus, latest: list[Latest],
                  settings: ReportSettings, zh: bool, now: dt.datetime) -> bytes:
     title = f"{campus.site.name} 饮用水水质检测结果公示" if zh else f"{campus.site.name} — drinking water test results"
-    sub = (f"依据 GB 5749-2022《生活饮用水卫生标准》。公示日期 {now:%Y-%m-%d}。如有疑问请联系总务处。" if zh else
-           f"Held to GB 5749-2022. Posted {now:%Y-%m-%d}. Questions: the logistics office.")
+    # each point is held to its role's standard: GB 5749 for taps and tanks, CJ 94 for direct-drinking fountains
+    held = "、".join(dict.fromkeys(standard(p.role) for p, *_ in latest)) or standard("drinking")
+    held_en = "; ".join(dict.fromkeys(standard(p.role, "en") for p, *_ in latest)) or standard("drinking", "en")
+    sub = (f"依据 {held}。公示日期 {now:%Y-%m-%d}。如有疑问请联系总务处。" if zh else
+           f"Held to {held_en}. Posted {now:%Y-%m-%d}. Questions: the logistics office.")
     return pdf.render_views(title, sub, notice_tables(campus, latest, zh), settings, notice=True)

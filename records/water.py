@@ -1,11 +1,15 @@
 """Drinking-water sampling points, the limits a test result is held to, and when tests fall due.
 
 The plain rules:
-- **Points.** Every drinking-water sensor (role drinking, canteen_water or secondary_supply) is a sampling point
-  under its device id; the campus file's ``sampling_points`` adds taps and fountains without a sensor.
+- **Points.** Every drinking-water sensor (role drinking, purified_drinking, canteen_water or secondary_supply) is
+  a sampling point under its device id; the campus file's ``sampling_points`` adds taps and fountains without a
+  sensor. A fountain (role drinking or purified_drinking) has a filter to change.
 - **Limits.** A parameter meterwatch's sensors measure is held to the site's threshold rules that would watch a
-  sensor at that point (the same numbers, from the same rule file, that raise the sensor's alert). A few GB 5749
-  parameters only a laboratory measures have their limits below; any other parameter must come with its own.
+  sensor at that point (the same numbers, from the same rule file, that raise the sensor's alert). A few
+  parameters only a laboratory measures have their limits below, by the point's standard: GB 5749-2022 for tap,
+  canteen and secondary-supply water; CJ 94-2005 for a direct-drinking fountain (role purified_drinking) where
+  it sets a stricter limit, GB 5749 otherwise (its raw water is tap water). Any other parameter must come with
+  its own.
 - **Drift.** A laboratory result more than the tolerance below away from the point's sensor (its reading nearest
   the sampling time, within an hour) means the sensor has drifted.
 - **Due.** Self-tests every ``self_test_days`` (14) days; a laboratory test once a term; a fountain's filter
@@ -23,7 +27,24 @@ from campus.calendar import CampusCalendar
 from campus.contract import Kind
 from campus.model import Campus, Device
 
-DRINKING_ROLES = ("drinking", "canteen_water", "secondary_supply")
+DRINKING_ROLES = ("drinking", "purified_drinking", "canteen_water", "secondary_supply")
+FOUNTAIN_ROLES = ("drinking", "purified_drinking")   # a sensor with these roles sits on a fountain with a filter
+PURIFIED = "purified_drinking"
+# the standard a point's water is held to, by its role (people read it beside a limit)
+STANDARDS: dict[str, tuple[str, str]] = {
+    "drinking": ("GB 5749-2022 生活饮用水卫生标准", "GB 5749-2022 standards for drinking water quality"),
+    "canteen_water": ("GB 5749-2022 生活饮用水卫生标准", "GB 5749-2022 standards for drinking water quality"),
+    "secondary_supply": ("GB 5749-2022 生活饮用水卫生标准(二次供水)",
+                         "GB 5749-2022 standards for drinking water quality (secondary supply)"),
+    PURIFIED: ("CJ 94-2005 饮用净水水质标准", "CJ 94-2005 water quality standard for purified drinking water"),
+}
+
+
+def standard(role: str, language: str = "zh") -> str:
+    """The standard a drinking-water point of ``role`` is held to, in ``language``."""
+    pair = STANDARDS.get(role, STANDARDS["drinking"])
+    return pair[1] if language.lower().startswith("en") else pair[0]
+
 KINDS = ("self", "lab", "filter")
 SOON_DAYS = 3          # a due date this close is listed as due
 NEAR_MS = 3_600_000    # the sensor reading compared with a lab sample: within an hour of it
@@ -59,6 +80,17 @@ PARAMS: dict[str, Param] = {
     "color": Param("色度", "Colour", "铂钴色度单位", high=15),
 }
 
+# CJ 94-2005 table 1 where it is stricter than GB 5749 for what only a laboratory measures (a fountain's water);
+# the sensor fields' limits (pH 6.0–8.5, turbidity ≤ 0.5 NTU, TDS ≤ 500 mg/L) are the purified-* rules'
+PURIFIED_LIMITS: dict[str, float] = {
+    "colony_count": 50,           # 菌落总数 ≤ 50 CFU/mL
+    "total_hardness_mgl": 300,    # 总硬度(以CaCO3计) ≤ 300 mg/L
+    "iron_mgl": 0.2,              # 铁 ≤ 0.20 mg/L
+    "manganese_mgl": 0.05,        # 锰 ≤ 0.05 mg/L
+    "codmn_mgl": 2,               # 耗氧量(CODMn, 以O2计) ≤ 2.0 mg/L
+    "color": 5,                   # 色度 ≤ 5 度
+}
+
 # how far a sensor may be from the laboratory before it has drifted: absolute, or a share of the lab's value
 DRIFT: dict[str, tuple[float, float]] = {
     "ph": (0.5, 0.0),
@@ -83,7 +115,7 @@ class SamplingPoint:
 def points(campus: Campus) -> dict[str, SamplingPoint]:
     zone_of = {b: z.id for z in campus.zones for b in z.buildings}
     out = {d.id: SamplingPoint(d.id, d.name or d.id, d.building, d.zone or "default", d.role or "drinking", d.id,
-                               d.role == "drinking")
+                               d.role in FOUNTAIN_ROLES)
            for d in campus.devices if d.kind is Kind.WATER_QUALITY and d.role in DRINKING_ROLES}
     for p in campus.sampling_points:
         out[p.id] = SamplingPoint(p.id, p.name, p.building, zone_of.get(p.building, "default"), p.role, None,
@@ -95,7 +127,8 @@ def points(campus: Campus) -> dict[str, SamplingPoint]:
 class Limit:
     low: float | None
     high: float | None
-    rule: str | None     # the rule file's rule that holds a sensor here to it; None: GB 5749 or the result's own
+    rule: str | None     # the rule file's rule that holds a sensor here to it; None: the point's standard or the
+    #                      result's own
 
     def text(self) -> str:
         if self.low is not None and self.high is not None:
@@ -110,7 +143,8 @@ class Limit:
 
 def limits(rules: RuleBook | None, campus: Campus, point: SamplingPoint) -> dict[str, Limit]:
     """The limits a result at ``point`` is held to: the threshold rules a sensor there would be watched by (none
-    without a rule book, i.e. with alerts off), then the GB 5749 ones for laboratory parameters."""
+    without a rule book, i.e. with alerts off), then the point's standard's for laboratory parameters (CJ 94-2005
+    where stricter for a purified_drinking point, GB 5749-2022 otherwise)."""
     out: dict[str, Limit] = {}
     if rules is not None:
         depts = {b.id: b.department.value for b in campus.buildings}
@@ -122,7 +156,8 @@ def limits(rules: RuleBook | None, campus: Campus, point: SamplingPoint) -> dict
                 out.setdefault(lim.field, Limit(lim.low, lim.high, lim.rule))
     for field, p in PARAMS.items():
         if field not in out and (p.low is not None or p.high is not None):
-            out[field] = Limit(p.low, p.high, None)
+            high = PURIFIED_LIMITS.get(field, p.high) if point.role == PURIFIED else p.high
+            out[field] = Limit(p.low, high, None)
     return out
 
 

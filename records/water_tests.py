@@ -25,7 +25,7 @@ from records.desk import RecordDesk
 from records.overdue import TEST_NAMES
 from records.photos import Upload
 from records.store import NotUploaded, WaterTestRow
-from records.water import DRIFT, KINDS, NEAR_MS, PARAMS, Limit, SamplingPoint, drifted, limits, points
+from records.water import DRIFT, KINDS, NEAR_MS, PARAMS, Limit, SamplingPoint, drifted, limits, points, standard
 
 FUTURE_MS = 5 * 60_000      # a sample "taken" later than this past the server's clock is refused
 
@@ -46,7 +46,8 @@ def _judge(ctx: Context, point: SamplingPoint, values: dict[str, Value]) -> list
         if not math.isfinite(v.value):
             raise RecordRefused(f"{field}: {v.value} is not a number")
         if (v.low is not None or v.high is not None) and field in known:
-            raise RecordRefused(f"{field}: its limit at {point.id} is {known[field].text()} (GB 5749 and the rule "
+            held = standard(point.role, "en")
+            raise RecordRefused(f"{field}: its limit at {point.id} is {known[field].text()} ({held} and the rule "
                                 f"file), and a test cannot set another; send the value alone, e.g. "
                                 f'{{"{field}": {v.value:g}}}')
         if v.low is not None or v.high is not None:

@@ -13,10 +13,10 @@ FAULTS: dict[str, str] = {
     "dorm_appliance": "a 1.8 kW appliance (热得快) switched on in a dormitory room 20:00-20:45",
     "over_budget": "a canteen's electric equipment left on around the clock: +40 kW, the month goes over target",
     "water_over_budget": "a canteen tap left running day and night: +2 m³/h, the month goes over target",
-    "ph_excursion": "drinking water pH 9.1",
-    "tds_high": "drinking water TDS 1,250 mg/L",
-    "turbidity_excursion": "drinking water turbidity 2.5 NTU",
-    "chlorine_low": "drinking water free chlorine 0.01 mg/L",
+    "ph_excursion": "drinking water (a fountain by default) pH 9.1",
+    "tds_high": "drinking water (a fountain by default) TDS 1,250 mg/L",
+    "turbidity_excursion": "drinking water (a fountain by default) turbidity 2.5 NTU",
+    "chlorine_low": "secondary-supply tank free chlorine 0.01 mg/L: the residual lost in storage (二次供水)",
     "heater_cold": "water heater outlet at 44 °C",
     "device_offline": "a meter stops half-way; its gateway's Last Will says offline",
     "meter_replaced": "a water meter replaced half-way: the register restarts near zero",
@@ -27,8 +27,11 @@ FAULTS: dict[str, str] = {
     "gateway_backfill": "a gateway buffers 1/3→1/2 of the run and flushes it as one JSON array",
 }
 
+DRINKING = ("drinking", "purified_drinking")  # a tap or a direct-drinking fountain
+
 # (fault, predicate on device dict, campus buildings by id) → first device that matches
-_TARGETS: dict[str, tuple[str, str | None, str | None]] = {
+# a role may be a tuple: the first device with any of them
+_TARGETS: dict[str, tuple[str, str | None, str | tuple[str, ...] | None]] = {
     # fault: (kind, department, role)
     "water_leak": ("water", "dormitory", None),
     "gas_after_hours": ("gas", "canteen", None),
@@ -36,10 +39,11 @@ _TARGETS: dict[str, tuple[str, str | None, str | None]] = {
     "dorm_appliance": ("electricity", "dormitory", "dorm_room"),
     "over_budget": ("electricity", "canteen", None),
     "water_over_budget": ("water", "canteen", None),
-    "tds_high": ("water_quality", None, "drinking"),
-    "ph_excursion": ("water_quality", None, "drinking"),
-    "turbidity_excursion": ("water_quality", None, "drinking"),
-    "chlorine_low": ("water_quality", None, "drinking"),
+    "tds_high": ("water_quality", None, DRINKING),
+    "ph_excursion": ("water_quality", None, DRINKING),
+    "turbidity_excursion": ("water_quality", None, DRINKING),
+    # a fountain's carbon removes chlorine by design (no floor there): a tank's residual decays
+    "chlorine_low": ("water_quality", None, ("secondary_supply", "drinking", "canteen_water")),
     "heater_cold": ("water_quality", None, "water_heater_outlet"),
     "device_offline": ("water", "office", None),
     "meter_replaced": ("water", "dormitory", None),
@@ -80,10 +84,12 @@ def _resolve(spec: str, devices: list[dict[str, Any]], departments: dict[str, st
             raise ValueError(f"fault {name}: no device {device!r} in the campus file")
         return Fault(name, device)
     kind, dept, role = _TARGETS[name]
+    roles = (role,) if isinstance(role, str) else role
     skip = 1 if name in ("meter_replaced", "implausible_jump") else 0  # not the same device as water_leak
     matches = [d["id"] for d in devices if d["kind"] == kind
                and (dept is None or departments.get(d["building"]) == dept)
-               and (role is None or d.get("role") == role)]
+               and (roles is None or d.get("role") in roles)]
     if not matches:
-        raise ValueError(f"fault {name}: the campus has no {dept or role or ''} {kind} device; name one: {name}:ID")
+        what = dept or "/".join(roles or ())
+        raise ValueError(f"fault {name}: the campus has no {what} {kind} device; name one: {name}:ID")
     return Fault(name, matches[min(skip, len(matches) - 1)])

@@ -23,9 +23,16 @@ from simulators import profiles
 from simulators.calendar import DayType, SchoolCalendar
 from simulators.faults import resolve
 
+PURIFIED = "purified_drinking"
 LOSS = 0.04  # the incomer's share above the main meters: line losses and unmetered use (2–6 % is plausible)
 QUALITY_BASE: dict[str, dict[str, float]] = {
     "drinking": {"ph": 7.2, "turbidity_ntu": 0.2, "free_chlorine_mgl": 0.3, "tds_mgl": 180, "temperature_c": 22},
+    # a direct-drinking fountain (直饮水机): tap water through carbon and reverse osmosis. The carbon takes the
+    # chlorine out (0.00–0.02 mg/L is what a sensor reads), the membrane ~90 % of the salts (TDS 5–40 mg/L,
+    # conductivity ~1.55 µS/cm per mg/L as for the tap), pH a little lower (dissolved CO2 passes the membrane),
+    # turbidity near the sensor's floor
+    "purified_drinking": {"ph": 7.0, "turbidity_ntu": 0.08, "free_chlorine_mgl": 0.01, "tds_mgl": 20,
+                          "temperature_c": 21},
     "canteen_water": {"ph": 7.3, "turbidity_ntu": 0.3, "free_chlorine_mgl": 0.35, "tds_mgl": 260,
                       "temperature_c": 20},
     "secondary_supply": {"ph": 7.3, "turbidity_ntu": 0.3, "free_chlorine_mgl": 0.25, "tds_mgl": 240,
@@ -115,6 +122,8 @@ class Simulation:
                 rate = profiles.dorm_room_kw(hour, day)
             else:
                 rate = profiles.electricity_kw(dept, hour, day, area)
+                if dev.get("parent") and dev.get("item"):  # an item sub-meter: its share of the building's load
+                    rate *= profiles.item_share(str(dev["item"]))
             if self._has(dev["id"], "over_budget", ts_ms):
                 rate += 40
             if self._has(dev["id"], "lights_on_night", ts_ms) and (hour >= 22 or hour < 6):
@@ -147,7 +156,9 @@ class Simulation:
             else:
                 v = value * (1 + 0.15 * drift + rng.gauss(0, 0.05))
             out[name] = round(max(v, 0.0), 3)
-        if "free_chlorine_mgl" in out:
+        if "free_chlorine_mgl" in out and dev.get("role") == PURIFIED:
+            out["free_chlorine_mgl"] = round(min(max(0.01 + 0.01 * drift + rng.gauss(0, 0.003), 0.0), 0.02), 3)
+        elif "free_chlorine_mgl" in out:
             out["free_chlorine_mgl"] = max(out["free_chlorine_mgl"], 0.12)
         if "conductivity_uscm" not in out and "tds_mgl" in out:
             out["conductivity_uscm"] = round(out["tds_mgl"] * 1.55, 1)

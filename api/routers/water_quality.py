@@ -1,7 +1,7 @@
 """GET /water-quality: every water-quality sensor's latest values against the limits its rules enforce (the water
 board: green, amber, red; grey when it has gone quiet). Each role is held to its own limits and names the standard
-they come from: drinking, canteen and secondary-supply water GB 5749; water heaters and their storage tanks the
-temperatures that keep Legionella down."""
+they come from: drinking, canteen and secondary-supply water GB 5749; direct-drinking fountains CJ 94; water
+heaters and their storage tanks the temperatures that keep Legionella down."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ STANDARDS: dict[str, tuple[str, str]] = {
     "canteen_water": ("GB 5749-2022 生活饮用水卫生标准", "GB 5749-2022 drinking water standard"),
     "secondary_supply": ("GB 5749-2022 生活饮用水卫生标准(二次供水)", "GB 5749-2022 drinking water standard "
                                                                 "(secondary supply)"),
+    "purified_drinking": ("CJ 94-2005 饮用净水水质标准", "CJ 94-2005 purified drinking water standard"),
     "water_heater_storage": ("军团菌控制：热水储存温度 (HSG274、WHO)", "Legionella control: storage temperature "
                                                                   "(HSG274, WHO)"),
     "water_heater_outlet": ("军团菌控制：热水出水温度 (HSG274、WHO)", "Legionella control: outlet temperature "

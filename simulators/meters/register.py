@@ -58,6 +58,8 @@ def base_curve(device: dict[str, Any], building: dict[str, Any], day: DayType) -
         if kind == "electricity":
             rate = (profiles.dorm_room_kw(hour, day) if device.get("role") == "dorm_room"
                     else profiles.electricity_kw(dept, hour, day, area))
+            if device.get("parent") and device.get("item") and device.get("role") != "dorm_room":
+                rate *= profiles.item_share(str(device["item"]))  # an item sub-meter: its share of the building
         elif kind == "water":
             rate = profiles.water_m3h(dept, hour, day, area)
         elif kind == "gas":

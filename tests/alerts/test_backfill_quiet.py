@@ -50,7 +50,7 @@ def test_a_backfilled_day_sends_no_mail_and_leaves_the_state_live_readings_would
             feed(svc, history, now_ms)  # the whole day arrives now
             assert state(svc) == expected  # the state is what live readings would have left
             assert [n for a in svc.store.query() for n in svc.store.notices(a.id)] == []
-            ph = svc.store.open_for("yucai", "drinking-ph", "ta-fountain")
+            ph = svc.store.open_for("yucai", "purified-ph", "ta-fountain")  # a direct-drinking fountain
             assert ph is not None
             assert ph.next_escalation_ms is None  # nobody told, nobody to escalate to yet
 

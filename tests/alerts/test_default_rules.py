@@ -11,10 +11,12 @@ from tests.support.drive import local, run_engine, simulation
 
 # fault → (rule, subject) it must raise; a school week from Tuesday 10 March 2026 (term)
 CASES = [
-    ("ph_excursion", "drinking-ph", "d1-fountain"),
-    ("turbidity_excursion", "drinking-turbidity", "d1-fountain"),
-    ("chlorine_low", "drinking-chlorine", "d1-fountain"),
-    ("tds_high", "drinking-tds", "d1-fountain"),
+    # the sample's fountains are direct-drinking fountains (purified_drinking, CJ 94-2005): their own rules
+    ("ph_excursion", "purified-ph", "d1-fountain"),
+    ("turbidity_excursion", "purified-turbidity", "d1-fountain"),
+    ("tds_high", "purified-tds", "d1-fountain"),
+    # a fountain has no chlorine floor (its carbon removes chlorine): the fault hits the secondary-supply tank
+    ("chlorine_low", "drinking-chlorine", "tank-2nd"),
     ("heater_cold", "hot-water-outlet-cold", "c1-heater"),
     ("gas_after_hours", "canteen-gas-closed", "c1-gas"),
     ("dorm_appliance", "dorm-appliance", "d1-r101"),

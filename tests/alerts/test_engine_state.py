@@ -21,16 +21,17 @@ MIN = 60_000
 BOOK = RuleBook(load_rules(), load_campus(SAMPLE))
 
 # As the store holds them today: a dorm appliance alert raised by a power step (the condition keeps the
-# level before the step), a drinking-water pH alert, one pending and one resolved by hand.
+# level before the step), a drinking-water pH alert (a direct-drinking fountain: purified-ph), one pending and one
+# resolved by hand.
 DORM: Key = ("dorm-appliance", "d1-r101")
-PH: Key = ("drinking-ph", "ta-fountain")
+PH: Key = ("purified-ph", "ta-fountain")
 PERSISTED: dict[Key, dict[str, Any]] = {
     DORM: {"p": {"ph": "active", "since": T - 5 * MIN, "n": 1, "clear": None, "alert": 7},
            "c": {"prev": 2.1, "base": 0.4}},
     PH: {"p": {"ph": "active", "since": T - 20 * MIN, "n": 3, "clear": T - 2 * MIN, "alert": 12}, "c": {}},
-    ("drinking-ph", "tb-fountain"): {"p": {"ph": "pending", "since": T - 10 * MIN, "n": 1, "clear": None,
+    ("purified-ph", "tb-fountain"): {"p": {"ph": "pending", "since": T - 10 * MIN, "n": 1, "clear": None,
                                            "alert": None}, "c": {}},
-    ("drinking-turbidity", "ta-fountain"): {"p": {"ph": "held", "since": T - 30 * MIN, "n": 2, "clear": None,
+    ("purified-turbidity", "ta-fountain"): {"p": {"ph": "held", "since": T - 30 * MIN, "n": 2, "clear": None,
                                                   "alert": None}, "c": {}},
     ("device-stale", "d1-r102"): {"p": {"ph": "idle", "since": None, "n": 0, "clear": None, "alert": None},
                                   "c": {"offline": False}},
@@ -79,7 +80,7 @@ def test_a_restored_active_alert_stays_bound_then_clears() -> None:
     e = engine()
     # still firing: an update of alert 12, exported in today's form
     [t] = e.reading(reading("ta-fountain", T, ph=9.0))
-    assert (t.kind, t.rule.id, t.subject, t.alert_id) == ("update", "drinking-ph", "ta-fountain", 12)
+    assert (t.kind, t.rule.id, t.subject, t.alert_id) == ("update", "purified-ph", "ta-fountain", 12)
     _, rules = e.dirty()
     assert orjson.dumps(rules[PH]) == orjson.dumps(
         {"p": {"ph": "active", "since": T - 20 * MIN, "n": 3, "clear": None, "alert": 12}, "c": {}})
@@ -108,14 +109,14 @@ def test_restored_pending_and_held_continue() -> None:
     # pending with one FIRING (count: 2): the second raises
     [t] = e.reading(reading("tb-fountain", T, ph=5.9))
     assert (t.kind, t.subject) == ("raise", "tb-fountain")
-    e.bind(("drinking-ph", "tb-fountain"), 31)
-    assert e.dirty()[1][("drinking-ph", "tb-fountain")]["p"] == {
+    e.bind(("purified-ph", "tb-fountain"), 31)
+    assert e.dirty()[1][("purified-ph", "tb-fountain")]["p"] == {
         "ph": "active", "since": T - 10 * MIN, "n": 2, "clear": None, "alert": 31}
     # held (resolved by hand): the same episode does not raise again; CLEAR ends it
     assert e.reading(reading("ta-fountain", T, turbidity_ntu=3.0)) == []
-    assert e.rules[("drinking-turbidity", "ta-fountain")].machine.phase is Phase.HELD
+    assert e.rules[("purified-turbidity", "ta-fountain")].machine.phase is Phase.HELD
     assert e.reading(reading("ta-fountain", T + MIN, turbidity_ntu=0.3)) == []
-    assert e.rules[("drinking-turbidity", "ta-fountain")].machine.phase is Phase.IDLE
+    assert e.rules[("purified-turbidity", "ta-fountain")].machine.phase is Phase.IDLE
 
 
 def test_resolved_by_hand_holds() -> None:

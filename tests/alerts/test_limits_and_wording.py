@@ -80,7 +80,10 @@ def test_one_sided_limits(limit: float, v: float) -> None:
 def test_the_limits_of_a_drinking_fountain_come_from_its_rules() -> None:
     book = RuleBook(load_rules(), load_campus(SAMPLE))
     limits = {(lim.field, lim.low, lim.high) for lim in limits_for(book, "ta-fountain")}
-    assert ("ph", 6.5, 8.5) in limits
-    assert ("turbidity_ntu", None, 1.0) in limits
+    # a direct-drinking fountain (purified_drinking): CJ 94-2005, and free chlorine without a floor (GB 5749's ceiling)
+    assert limits == {("ph", 6.0, 8.5), ("turbidity_ntu", None, 0.5), ("tds_mgl", None, 500.0),
+                      ("free_chlorine_mgl", None, 2.0)}
+    tank = {(lim.field, lim.low, lim.high) for lim in limits_for(book, "tank-2nd")}
+    assert {("ph", 6.5, 8.5), ("turbidity_ntu", None, 1.0), ("free_chlorine_mgl", 0.05, 2.0)} <= tank
     assert ("temperature_c", 60.0, None) in {(x.field, x.low, x.high) for x in limits_for(book, "bo-tank")}
     assert limits_for(book, "c1-elec") == []

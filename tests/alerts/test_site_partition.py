@@ -52,7 +52,8 @@ def test_two_alert_processes_own_different_sites_and_raise_each_alert_once(tmp_p
             for site in ("yucai", "mingde"):
                 wait_for(lambda s=site: evaluated_up_to(data, word.device, word_ms, s), 60, f"{site} evaluated")
             raised = [(a.site, a.rule, a.subject) for a in store.query() if a.subject == "ta-fountain"]
-            assert sorted(raised) == [("mingde", "drinking-ph", "ta-fountain"), ("yucai", "drinking-ph", "ta-fountain")]
+            # ta-fountain is a direct-drinking fountain: its pH rule is CJ 94-2005's purified-ph
+            assert sorted(raised) == [("mingde", "purified-ph", "ta-fountain"), ("yucai", "purified-ph", "ta-fountain")]
             by_id = {a.id: a.site for a in store.query()}
             wait_for(lambda: {n.status for n in store.notices() if n.channel == "email"} == {"sent"}, 30,
                      "every e-mail sent")

@@ -27,7 +27,8 @@ def client(tmp_path: Path) -> Iterator[tuple[TestClient, AlertService]]:
 def test_list_filter_and_read_alerts(client: tuple[TestClient, AlertService]) -> None:
     c, _ = client
     alerts = c.get("/api/v1/alerts").json()
-    assert [(a["rule"], a["subject"], a["status"]) for a in alerts] == [("drinking-ph", "ta-fountain", "active")]
+    # ta-fountain is a direct-drinking fountain (purified_drinking): CJ 94-2005's pH rule
+    assert [(a["rule"], a["subject"], a["status"]) for a in alerts] == [("purified-ph", "ta-fountain", "active")]
     a = alerts[0]
     assert a["name"] == "饮用水pH超出限值"
     assert a["building"] == "teach-a"

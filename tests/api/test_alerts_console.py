@@ -62,7 +62,7 @@ def test_the_alerts_page_is_most_severe_first_and_shows_markup_as_text(site: Sit
                                                                        size: str) -> None:
     store = site.alerts.desk.store
     opened = {a.rule: a for a in store.query(status="open")}
-    assert {"canteen-gas-closed", "drinking-ph", "teaching-power-after-hours"} <= set(opened)
+    assert {"canteen-gas-closed", "purified-ph", "teaching-power-after-hours"} <= set(opened)  # the fountain: CJ 94
     api = httpx.Client(base_url=f"{site.base}/api/v1", headers={"Authorization": f"Bearer {site.token}"})
     with api:
         lights = opened["teaching-power-after-hours"]

@@ -58,15 +58,16 @@ def test_water_board_standings(client: tuple[TestClient, AlertService]) -> None:
     assert board["ta-fountain"]["standing"] == "out"  # pH 9.1
     ph = next(v for v in board["ta-fountain"]["values"] if v["field"] == "ph")
     assert ph["standing"] == "out"
-    assert ph["limits"] == [{"rule": "drinking-ph", "rule_name": "饮用水pH超出限值", "low": 6.5, "high": 8.5}]
+    # a direct-drinking fountain: CJ 94-2005's 6.0–8.5
+    assert ph["limits"] == [{"rule": "purified-ph", "rule_name": "直饮水pH超出限值", "low": 6.0, "high": 8.5}]
     assert ph["name"] == "pH"
     assert board["tb-fountain"]["standing"] == "near"  # pH 8.45
     assert board["of-fountain"]["standing"] == "stale"  # quiet for three hours
     assert board["ta-fountain"]["building_name"] == "教学楼A栋"
-    assert board["ta-fountain"]["role_name"] == "饮用水"
+    assert board["ta-fountain"]["role_name"] == "直饮水"
     assert all(s["standing"] in ("ok", "near") for d, s in board.items() if d not in ("ta-fountain", "of-fountain"))
     en = {s["device"]: s for s in c.get("/api/v1/water-quality", params={"lang": "en"}).json()}
-    assert en["ta-fountain"]["role_name"] == "Drinking water"
+    assert en["ta-fountain"]["role_name"] == "Purified drinking water"
     assert {v["name"] for v in en["tb-fountain"]["values"]} >= {"pH", "Turbidity"}
 
 

@@ -40,11 +40,14 @@ def test_each_role_against_its_own_limits(client: TestClient) -> None:
     temp = next(v for v in tank["values"] if v["field"] == "temperature_c")
     assert (temp["standing"], temp["limits"][0]["low"]) == ("ok", 60)
     assert board["c1-heater"]["standing"] == "near"  # 51 °C at an outlet held to ≥ 50 °C is close
-    assert board["tb-fountain"]["standing"] == "near"  # pH 8.45 against 6.5–8.5
+    # a direct-drinking fountain: pH 8.45 against CJ 94-2005's 6.0–8.5 (near: within 0.25 of 8.5); its chlorine
+    # 0.3 against GB 5749's ceiling of 2 only (no floor), TDS 180 against 500, turbidity 0.2 against 0.5
+    assert board["tb-fountain"]["standing"] == "near"
     assert tank["standard"] != board["tb-fountain"]["standard"]
-    assert "GB 5749" in board["tb-fountain"]["standard"]
+    assert "CJ 94-2005" in board["tb-fountain"]["standard"]
+    assert "GB 5749" in board["tank-2nd"]["standard"]
     assert "GB 5749" not in tank["standard"]
     assert [board[d]["role"] for d in ("bo-tank", "c1-heater", "tb-fountain", "c1-tap", "tank-2nd")] == [
-        "water_heater_storage", "water_heater_outlet", "drinking", "canteen_water", "secondary_supply"]
+        "water_heater_storage", "water_heater_outlet", "purified_drinking", "canteen_water", "secondary_supply"]
     en = {s["device"]: s for s in client.get("/api/v1/water-quality", params={"lang": "en"}).json()}
     assert "Legionella" in en["bo-tank"]["standard"]

@@ -65,7 +65,7 @@ def test_demo_streams_a_campus_into_the_embedded_store(tmp_path: Path) -> None:
             # their e-mail lands in the mailbox
             # (a budget alert belongs to its month and needs a week of the month's data: none open before the 8th)
             early = today.day < 8
-            first_screen = {"night-leak", "drinking-ph"} | (set() if early else {"department-over-budget"})
+            first_screen = {"night-leak", "purified-ph"} | (set() if early else {"department-over-budget"})
             wait_for(lambda: first_screen <= {a["rule"] for a in api.get(f"{base}/alerts?status=open").json()},
                      60, "open alerts from the demo faults")
             open_now = api.get(f"{base}/alerts?status=open").json()

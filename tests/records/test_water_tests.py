@@ -28,7 +28,8 @@ SAMPLED = dt.datetime(2026, 11, 20, 10, 0, tzinfo=TZ)
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[tuple[TestClient, AlertService, FrozenClock]]:
-    """Six hours of the sample campus (every fountain sensor reading pH about 7.2) up to NOW."""
+    """Six hours of the sample campus (every fountain sensor, RO-filtered water, reading pH about 7.0 and free
+    chlorine 0.00–0.02 mg/L) up to NOW."""
     sim = Simulation(load_campus_doc(SAMPLE), start=NOW - dt.timedelta(hours=6), end=NOW, seed=3, faults=[])
     with records_app(tmp_path, NOW, inbound(sim.publications())) as made:
         yield made
@@ -49,10 +50,11 @@ def test_a_lab_ph_of_5_9_raises_a_safety_alert_naming_the_test(app: tuple[TestCl
     t = _test(c, electrician, point="d2-fountain", values={"ph": 5.9, "turbidity_ntu": 0.4})
     assert not t["passed"]
     ph = next(r for r in t["results"] if r["field"] == "ph")  # type: ignore[attr-defined]
-    assert (ph["ok"], ph["limit"], ph["rule"]) == (False, "6.5–8.5", "drinking-ph")
+    # d2-fountain is a direct-drinking fountain (purified_drinking): CJ 94-2005's 6.0–8.5, and 5.9 is below it
+    assert (ph["ok"], ph["limit"], ph["rule"]) == (False, "6–8.5", "purified-ph")
     assert len(t["alerts"]) == 1  # type: ignore[arg-type]
     alert = c.get(f"/api/v1/alerts/{t['alerts'][0]}").json()  # type: ignore[index]
-    assert (alert["rule"], alert["category"], alert["severity"]) == ("drinking-ph", "safety", "major")
+    assert (alert["rule"], alert["category"], alert["severity"]) == ("purified-ph", "safety", "major")
     assert f"#{t['id']}" in alert["detail"]
     assert "市疾控中心" in alert["detail"]
     assert "5.9" in alert["detail"]
@@ -71,15 +73,16 @@ def test_a_lab_result_that_disagrees_with_its_sensor_raises_a_drift_alert(
         app: tuple[TestClient, AlertService, FrozenClock], tmp_path: Path) -> None:
     c, alerts, _ = app
     electrician = token_headers(tmp_path, "electrician", "水电组")
-    agrees = _test(c, electrician, values={"ph": 7.25, "free_chlorine_mgl": 0.3})
+    # a fountain's water: its carbon removed the chlorine (the sensor reads 0.00–0.02 mg/L)
+    agrees = _test(c, electrician, values={"ph": 7.25, "free_chlorine_mgl": 0.02})
     assert agrees["passed"]
     assert agrees["alerts"] == []
-    t = _test(c, electrician, values={"ph": 8.2, "free_chlorine_mgl": 0.3})  # in the limit, far from the sensor
+    t = _test(c, electrician, values={"ph": 8.2, "free_chlorine_mgl": 0.02})  # in the limit, far from the sensor
     assert t["passed"]
     assert len(t["alerts"]) == 1
     alert = alerts.desk.store.get(t["alerts"][0])  # type: ignore[index]
     assert (alert.rule, alert.category, alert.device) == ("sensor-drift", "data", "ta-fountain")
-    assert abs((alert.value or 0) - 7.2) < 0.3  # the sensor's reading, beside the laboratory's 8.2
+    assert abs((alert.value or 0) - 7.0) < 0.35  # the sensor's reading (7.0 ± 0.15 drift), beside the lab's 8.2
     assert "8.2" in (alert.detail or "")
     # a point without a sensor has nothing to drift from
     plain = _test(c, electrician, point="d3-fountain", values={"ph": 8.2})
@@ -182,8 +185,9 @@ def test_the_public_notice_is_an_a4_pdf_of_the_latest_results(app: tuple[TestCli
     width, height = (float(x) for x in reader.pages[0].mediabox.upper_right)
     assert (round(width), round(height)) == (595, 842)  # A4 portrait
     text = "".join(p.extract_text() for p in reader.pages)
-    for expected in ("饮用水水质检测结果公示", "2号楼直饮水机", "pH", "6.5–8.5", "合格", "市疾控中心", "3号楼直饮水机",
-                     "尚无检测记录", "GB 5749-2022"):
+    # the two points are direct-drinking fountains: CJ 94-2005 (pH 6.0–8.5) is the standard the notice names
+    for expected in ("饮用水水质检测结果公示", "2号楼直饮水机", "pH", "6–8.5", "合格", "市疾控中心", "3号楼直饮水机",
+                     "尚无检测记录", "CJ 94-2005"):
         assert expected in text, expected
     assert c.get("/api/v1/water-tests/notice", params={"point": "nowhere"}).status_code == 404
     # #21: the same point twice gave 500 (StopIteration); it is shown once
@@ -207,7 +211,7 @@ def test_a_test_cannot_set_its_own_limit_for_a_parameter_meterwatch_knows(
             "values": {"ph": {"value": 9.9, "min": 0, "max": 14}}}
     got = c.post("/api/v1/water-tests", json=body, headers=electrician)
     assert got.status_code == 422, got.text
-    assert "ph: its limit at ta-fountain is 6.5–8.5" in got.json()["detail"]
+    assert "ph: its limit at ta-fountain is 6–8.5 (CJ 94-2005" in got.json()["detail"]  # a purified fountain
     assert '{"ph": 9.9}' in got.json()["detail"]
     assert c.get("/api/v1/water-tests", params={"point": "ta-fountain"}).json() == []
     plain = _test(c, electrician, kind="self", lab=None, values={"ph": 9.9})

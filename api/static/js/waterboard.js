@@ -1,9 +1,9 @@
-// The water board on the overview: each role (drinking water, canteen water, the secondary-supply tank, hot-water
-// storage, water-heater outlets) under its own heading with the standard its limits come from, each sensor green,
+// The water board on the overview: each role (purified water at the direct-drinking fountains, tap water, canteen
+// water, the secondary-supply tank, hot-water storage, water-heater outlets) under its own heading with the standard its limits come from, each sensor green,
 // amber (near a limit), red (out) or grey (quiet), its values beside the limits they are held to.
 import { $, esc, fmt, getJSON, t, withLang } from "./core.js";
 
-const ROLE_ORDER = ["drinking", "canteen_water", "secondary_supply", "water_heater_storage", "water_heater_outlet"];
+const ROLE_ORDER = ["purified_drinking", "drinking", "canteen_water", "secondary_supply", "water_heater_storage", "water_heater_outlet"];
 const DECIMALS = { ph: 2, turbidity_ntu: 2, free_chlorine_mgl: 2, tds_mgl: 0, conductivity_uscm: 0, temperature_c: 1 };
 
 function limitText(limits) {  // "6.5–8.5", "≤ 1", "≥ 60": what a value is held to
