@@ -8,7 +8,8 @@ dashboard against that version's JSON schema and run every panel query against a
 - **Building** (``mw-building``): one building's daily electricity, water and gas; its meters' power.
 - **Device** (``mw-device``): every field one device sends, and its latest values.
 - **Drinking water** (``mw-drinking-water``): pH, turbidity and free chlorine of every drinking-water,
-  canteen-water and secondary-supply sensor, with the GB 5749-2022 limits drawn as thresholds.
+  canteen-water and secondary-supply sensor, with the GB 5749-2022 limits drawn as thresholds; below, the
+  direct-drinking fountains' (purified_drinking) against CJ 94-2005's (no chlorine floor: carbon removes it).
 - **Data health** (``mw-health``): when each device last reported, dead letters, spool depth, backlog.
 
 Use comes from the ``consumption`` measurement (``reports.export``): the same day totals as
@@ -42,6 +43,11 @@ NAMES = {Kind.ELECTRICITY: "用电 electricity", Kind.WATER: "用水 water", Kin
 DRINKING_LIMITS: dict[str, tuple[float | None, float | None]] = {
     "ph": (6.5, 8.5), "turbidity_ntu": (None, 1.0), "free_chlorine_mgl": (0.05, 2.0)}
 DRINKING_ROLES = ("drinking", "canteen_water", "secondary_supply")
+# direct-drinking fountains: CJ 94-2005's pH and turbidity, GB 5749's chlorine ceiling without its floor (the same as
+# the purified-* rules of alerts/default_rules.yaml)
+PURIFIED_LIMITS: dict[str, tuple[float | None, float | None]] = {
+    "ph": (6.0, 8.5), "turbidity_ntu": (None, 0.5), "free_chlorine_mgl": (None, 2.0)}
+PURIFIED_ROLES = ("purified_drinking",)
 
 
 class InfluxQuery(cogvariants.Dataquery):
@@ -152,11 +158,20 @@ def device(campus: Campus) -> db.Dashboard:
 
 
 def drinking_water(campus: Campus) -> db.Dashboard:
-    sensors = sorted(d.id for d in campus.devices if d.kind is Kind.WATER_QUALITY and d.role in DRINKING_ROLES)
+    d = _dashboard("mw-drinking-water", f"{campus.site.name} 饮用水水质 drinking water (GB 5749-2022, CJ 94-2005)",
+                   campus)
+    d = _limit_panels(d, campus, DRINKING_ROLES, DRINKING_LIMITS, "", 0)
+    return _limit_panels(d, campus, PURIFIED_ROLES, PURIFIED_LIMITS, "直饮水 purified (CJ 94-2005) · ",
+                         len(DRINKING_LIMITS) * 8)
+
+
+def _limit_panels(d: db.Dashboard, campus: Campus, roles: tuple[str, ...],
+                  limits: dict[str, tuple[float | None, float | None]], prefix: str, top: int) -> db.Dashboard:
+    """One panel per field of ``limits`` for the sensors of ``roles``, the limits drawn as threshold lines."""
+    sensors = sorted(dev.id for dev in campus.devices if dev.kind is Kind.WATER_QUALITY and dev.role in roles)
     match = "|".join(sensors) or "-"
-    d = _dashboard("mw-drinking-water", f"{campus.site.name} 饮用水水质 drinking water (GB 5749-2022)", campus)
     titles = {"ph": "pH", "turbidity_ntu": "浑浊度 turbidity (NTU)", "free_chlorine_mgl": "游离氯 free chlorine (mg/L)"}
-    for i, (field, (low, high)) in enumerate(DRINKING_LIMITS.items()):
+    for i, (field, (low, high)) in enumerate(limits.items()):
         # the base step at 0 (none of these can be negative): the schema wants a number where Grafana writes null
         steps = [model.Threshold(value=0.0, color="red" if low is not None else "green")]
         if low is not None:
@@ -164,7 +179,7 @@ def drinking_water(campus: Campus) -> db.Dashboard:
         if high is not None:
             steps.append(model.Threshold(value=high, color="red"))
         d = d.with_panel(
-            timeseries.Panel().title(titles[field]).datasource(DS).grid_pos(_grid(0, i * 8, 24, 8))
+            timeseries.Panel().title(prefix + titles[field]).datasource(DS).grid_pos(_grid(0, top + i * 8, 24, 8))
             .thresholds(db.ThresholdsConfig().mode(model.ThresholdsMode.ABSOLUTE).steps(steps))
             .thresholds_style(common_builders.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.LINE))
             .with_target(Influx(f"""SELECT mean("{field}") FROM "water_quality" WHERE "device" =~ /^({match})$/ """

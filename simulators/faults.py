@@ -30,7 +30,7 @@ FAULTS: dict[str, str] = {
 DRINKING = ("drinking", "purified_drinking")  # a tap or a direct-drinking fountain
 
 # (fault, predicate on device dict, campus buildings by id) → first device that matches
-# a role may be a tuple: the first device with any of them
+# a role may be a tuple: the first device of the first role the campus has
 _TARGETS: dict[str, tuple[str, str | None, str | tuple[str, ...] | None]] = {
     # fault: (kind, department, role)
     "water_leak": ("water", "dormitory", None),
@@ -86,9 +86,11 @@ def _resolve(spec: str, devices: list[dict[str, Any]], departments: dict[str, st
     kind, dept, role = _TARGETS[name]
     roles = (role,) if isinstance(role, str) else role
     skip = 1 if name in ("meter_replaced", "implausible_jump") else 0  # not the same device as water_leak
-    matches = [d["id"] for d in devices if d["kind"] == kind
-               and (dept is None or departments.get(d["building"]) == dept)
-               and (roles is None or d.get("role") in roles)]
+    found = [d for d in devices if d["kind"] == kind
+             and (dept is None or departments.get(d["building"]) == dept)
+             and (roles is None or d.get("role") in roles)]
+    # several roles: the first one's devices first, in the campus file's order
+    matches = [d["id"] for d in sorted(found, key=lambda d: roles.index(d.get("role")) if roles else 0)]
     if not matches:
         what = dept or "/".join(roles or ())
         raise ValueError(f"fault {name}: the campus has no {what} {kind} device; name one: {name}:ID")

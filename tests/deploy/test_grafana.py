@@ -56,7 +56,9 @@ def test_every_dashboard_is_valid_for_grafana_11_6() -> None:
         assert targets(board), name
         assert all(t["datasource"]["uid"] == DATASOURCE_UID and t["rawQuery"] for t in targets(board))
     thresholds = [p["fieldConfig"]["defaults"]["thresholds"]["steps"] for p in boards["drinking-water"]["panels"]]
-    assert [[s["value"] for s in steps] for steps in thresholds] == [[0, 6.5, 8.5], [0, 1.0], [0, 0.05, 2.0]]
+    # GB 5749-2022 for taps, canteen water and the tank; CJ 94-2005 for the direct-drinking fountains (no floor)
+    assert [[s["value"] for s in steps] for steps in thresholds] == [[0, 6.5, 8.5], [0, 1.0], [0, 0.05, 2.0],
+                                                                     [0, 6.0, 8.5], [0, 0.5], [0, 2.0]]
 
 
 # -- panel queries against a real InfluxDB ---------------------------------------------------------------
@@ -144,9 +146,12 @@ def test_every_panel_query_returns_what_the_panel_promises(week: Week) -> None:
         want = {d.building for d in CAMPUS.devices if d.kind.value == kind and d.counts_in_totals}
         assert got == want, kind
     # drinking water: one series per drinking, canteen-water and secondary-supply sensor
-    ph = next(t["query"] for t in targets(boards["drinking-water"]) if '"ph"' in t["query"])
+    ph, purified = (t["query"] for t in targets(boards["drinking-water"]) if '"ph"' in t["query"])
     assert {s["tags"]["device"] for s in week.query(expand(ph, start_ms, end_ms))} == {
         d.id for d in CAMPUS.devices if d.role in ("drinking", "canteen_water", "secondary_supply")}
+    # and one per direct-drinking fountain in the CJ 94 panels
+    assert {s["tags"]["device"] for s in week.query(expand(purified, start_ms, end_ms))} == {
+        d.id for d in CAMPUS.devices if d.role == "purified_drinking"}
     # last year's comparison: shift the dashboard a year on, and it finds the simulated week
     shifted = next(t["query"] for t in targets(boards["campus-overview"]) if "52w" in t["query"])
     (a,) = week.query(expand(shifted, start_ms + 52 * 7 * 86_400_000, end_ms + 52 * 7 * 86_400_000))
