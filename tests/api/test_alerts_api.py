@@ -30,10 +30,10 @@ def test_list_filter_and_read_alerts(client: tuple[TestClient, AlertService]) ->
     # ta-fountain is a direct-drinking fountain (purified_drinking): CJ 94-2005's pH rule
     assert [(a["rule"], a["subject"], a["status"]) for a in alerts] == [("purified-ph", "ta-fountain", "active")]
     a = alerts[0]
-    assert a["name"] == "饮用水pH超出限值"
+    assert a["name"] == "直饮水pH超出限值"
     assert a["building"] == "teach-a"
     assert a["zone"] == "zone-south"
-    assert a["limit"] == "6.5–8.5"
+    assert a["limit"] == "6–8.5"  # CJ 94-2005
     assert a["value"] > 8.5
     assert a["started"].startswith("2026-03-10T09:")
     assert c.get("/api/v1/alerts", params={"category": "energy"}).json() == []

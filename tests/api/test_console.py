@@ -236,7 +236,7 @@ def test_device_page_bars_register_and_flagged_steps(console: Console, page: Pag
     go(page, console, "device/ta-fountain")
     lines = page.evaluate("echarts.getInstanceByDom(document.querySelector('#device-chart'))"
                           ".getOption().series[0].markLine.data.map(d => d.yAxis)")
-    assert sorted(lines) == [6.5, 8.5]  # GB 5749 pH limits, from the rule
+    assert sorted(lines) == [6.0, 8.5]  # CJ 94-2005 pH limits (a direct-drinking fountain), from the rule
 
 
 def test_building_view(console: Console, page: Page) -> None:

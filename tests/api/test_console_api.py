@@ -30,7 +30,7 @@ def client(tmp_path: Path) -> Iterator[tuple[TestClient, AlertService]]:
                      faults=["ph_excursion:ta-fountain"])
     quiet_from = int((now - timedelta(hours=3)).timestamp() * 1000)  # the office fountain goes quiet
     batch = [m for m in inbound(sim.publications()) if "/of-fountain/" not in m.topic or m.received_ms < quiet_from]
-    near = {"ts": int(time.time()), "values": {"ph": 8.45, "turbidity_ntu": 0.2}}  # inside 6.5–8.5, near the top
+    near = {"ts": int(time.time()), "values": {"ph": 8.45, "turbidity_ntu": 0.2}}  # inside 6.0–8.5, near the top
     batch.append(Inbound("campus/yucai/tb-fountain/reading", json.dumps(near).encode(), int(time.time() * 1000)))
     with alert_app(tmp_path, batch, store=True) as app:
         yield app
@@ -75,11 +75,12 @@ def test_alert_texts_follow_the_language_and_carry_names(client: tuple[TestClien
     c, _ = client
     (zh,) = c.get("/api/v1/alerts", params={"status": "open"}).json()
     (en,) = c.get("/api/v1/alerts", params={"status": "open", "lang": "en"}).json()
-    assert (zh["name"], en["name"]) == ("饮用水pH超出限值", "Drinking water pH out of limits")
+    # ta-fountain is a direct-drinking fountain: CJ 94-2005's rule
+    assert (zh["name"], en["name"]) == ("直饮水pH超出限值", "Purified drinking water pH out of limits")
     assert zh["device"] == "ta-fountain"
     assert zh["device_name"] == zh["subject_name"] == "教学楼A饮水机"
     assert (zh["building_name"], zh["zone_name"]) == ("教学楼A栋", "南区(教学办公区)责任区")
-    assert zh["limit"] == en["limit"] == "6.5–8.5"
+    assert zh["limit"] == en["limit"] == "6–8.5"
     assert zh["detail"] == en["detail"] == "pH"
     one = c.get(f"/api/v1/alerts/{zh['id']}", params={"lang": "en"}).json()
     assert one["name"] == en["name"]

@@ -45,9 +45,15 @@ def test_each_role_under_its_own_heading(server: tuple[str, str], browser: Brows
     page.reload()
     page.wait_for_selector("#water-board .board-role .tile")
     roles = page.locator("#water-board .board-role").evaluate_all("s => s.map(x => x.dataset.role)")
-    assert roles == ["drinking", "canteen_water", "secondary_supply", "water_heater_storage", "water_heater_outlet"]
-    drinking = page.locator(".board-role[data-role=drinking]")
+    # the sample's fountains are direct-drinking fountains (CJ 94-2005), first; it has no plain drinking tap
+    assert roles == ["purified_drinking", "canteen_water", "secondary_supply", "water_heater_storage",
+                     "water_heater_outlet"]
+    fountains = page.locator(".board-role[data-role=purified_drinking]")
+    drinking = page.locator(".board-role[data-role=secondary_supply]")
     storage = page.locator(".board-role[data-role=water_heater_storage]")
+    assert "CJ 94-2005" in fountains.locator("h4").inner_text()
+    assert ("直饮水" if lang == "zh-CN" else "Purified drinking water") in fountains.locator("h4").inner_text()
+    assert "6–8.5" in fountains.locator(".tile").first.inner_text()
     assert "GB 5749" in drinking.locator("h4").inner_text()
     assert "GB 5749" not in storage.locator("h4").inner_text()
     assert ("军团菌" if lang == "zh-CN" else "Legionella") in storage.locator("h4").inner_text()
