@@ -104,7 +104,7 @@ def setup(tmp: Path, webhook_port: int) -> tuple[Path, Path, object]:
                                        for i in range(BACKGROUND_METERS))]})
     rules = yaml.safe_load((ROOT / "alerts" / "default_rules.yaml").read_text(encoding="utf-8"))
     for r in rules["rules"]:
-        if r["id"] == "drinking-ph":
+        if r["id"] in ("drinking-ph", "purified-ph"):  # the probe is a direct-drinking fountain: purified-ph
             r["count"], r["clear"] = 1, {"for": 0}
     (tmp / "rules.yaml").write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
     roster = {"channels": {"webhook": f"json://127.0.0.1:{webhook_port}/duty/{{id}}"},
