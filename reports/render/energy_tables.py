@@ -134,6 +134,10 @@ def tables(report: EnergyReport) -> list[Table]:
                      + [[("合计" if zh else "Total"), report.site_total.floor_area_m2, report.site_total.occupants,
                          *figure_cells(report.site_total, costs)]],
                      [None, 0, 0, *decimals], _cost_note(report, zh, "total") if costs else ""))
+    if report.items:
+        from reports.render.item_tables import item_table  # it builds on this module's Table
+
+        out.append(item_table(report))
     out.append(Table("comparisons", "环比与同比" if zh else "Month-on-month and year-on-year",
                      ["范围", "项目", "单位", "本月", "上月", "环比 %", "去年同月", "同比 %", "说明"] if zh else
                      ["Scope", "Item", "Unit", "This month", "Previous month", "MoM %", "Same month last year",
