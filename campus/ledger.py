@@ -201,7 +201,10 @@ def _device_fields(data: dict[str, Any], failed: list[str], profiles: Collection
     if "manual" in out:
         out["manual"] = cell("manual", cells.flag)
     if isinstance(out.get("item"), str) and out.get("kind") in KIND_VALUES:
-        out["item"] = cell("item", lambda v: item_code(v, Kind(out["kind"])))
+        try:
+            out["item"] = item_code(out["item"], Kind(out["kind"]))
+        except ValueError as exc:
+            failed.append(f"item\x00{exc}")
     if "protocol" in meter:
         meter["protocol"] = cell("protocol", cells.protocol)
     if "address" in meter:

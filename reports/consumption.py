@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from campus.contract import REGISTER_FIELD, Kind
-from campus.items import item_name
+from campus.items import UNITEMISED, item_name, items_of, splits_further
 from campus.labels import DEPARTMENTS, label
 from campus.model import MAX_INTERVAL_S, Campus, Department, Device
 from campus.registers import RegisterTrack
@@ -247,8 +247,11 @@ def _by_item(campus: Campus, rollups: Rollups, store: ReadingStore, kind: Kind, 
         if devices is None or device.id in devices:
             uses[device.id] = meter_use(rollups, store, device, edges, interval, now_ms)
     parts = split(campus, kind, {k: u.totals for k, u in uses.items()})
+    by_item = parts.by_item()
+    if any(splits_further(i.code) for i in items_of(kind)):
+        by_item.setdefault(UNITEMISED, [0.0] * n)  # 未分项 is shown, never hidden (it is last: the table's order)
     groups = []
-    for key, totals in parts.by_item().items():
+    for key, totals in by_item.items():
         g = GroupUse(list(totals), [0] * n, [0.0] * n, key, group_name(campus, key, GroupBy.ITEM, language))
         for meter in parts.meters_of(key):
             g.meters.append(meter)

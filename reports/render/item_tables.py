@@ -24,8 +24,8 @@ def item_table(report: EnergyReport) -> Table:
             rows.append([where, b.code or DASH, kind, DASH if unitemised else item.item, item.name, item.value,
                          b.unit, _note(b, zh) if unitemised else ""])
         rows.append([where, b.code or DASH, kind, DASH, "合计" if zh else "Total", b.total, b.unit,
-                     ("= 各分项 + 未分项 = 建筑总用量" if zh else "= items + unitemised = the building's use")
-                     if not site else ("= 各建筑之和" if zh else "= the buildings added up")])
+                     ("各分项 + 未分项 = 建筑总用量" if zh else "items + unitemised = the building's use")
+                     if not site else ("各建筑之和" if zh else "the buildings added up")])
     note = ((f"分项编码依据《{report.items_source}》。每块表计入其分项(未指定时: 电 01000, 食堂用电 01D20, 水 02000, "
              "燃气 03A00), 其用量扣除其下级分表后计入该分项; 计入 01000 电或 03000 燃气的部分即未分项。"
              "未分项 = 总表 − 已分项分表, 可为负(分表读数之和大于总表), 照实列出。") if zh else
