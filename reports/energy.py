@@ -77,6 +77,7 @@ class Row(BaseModel):
 
     id: str
     name: str
+    code: str | None = Field(default=None, description="a building's code (建筑识别编码), if the campus file gives it")
     department: str | None = None
     floor_area_m2: float = 0
     occupants: int = 0
@@ -355,7 +356,7 @@ def campus_rows(campus: Campus, buildings: dict[str, Totals], site: Totals, sett
     for b in campus.buildings:
         t = buildings[b.id]
         rows.append(t.row(b.id, b.name, b.floor_area_m2, b.occupants, settings, b.department.value,
-                          per_person=b.department not in PLANT))
+                          per_person=b.department not in PLANT).model_copy(update={"code": b.code}))
         dept_totals[b.department].merge(t)
     for dept, t in dept_totals.items():
         blds = [b for b in campus.buildings if b.department is dept]
