@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from reports.energy import EnergyReport
 from reports.items import BuildingItems
-from reports.render.energy_tables import DASH, Cell, Table
+from reports.render.table import DASH, Cell, Table
 
 KIND_NAMES = {"electricity": ("电", "Electricity"), "water": ("水", "Water"), "gas": ("燃气", "Gas")}
 
