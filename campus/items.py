@@ -7,6 +7,7 @@ electricity 01D20, the kitchens), water 02000, gas 03A00 (natural gas). A water-
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -44,6 +45,63 @@ def energy_items() -> dict[str, EnergyItem]:
 def item_source() -> str:
     text = resources.files("campus").joinpath("energy_items.yaml").read_text(encoding="utf-8")
     return str(yaml.safe_load(text)["source"])
+
+
+UNITEMISED = "unitemised"  # the key of 未分项: a building's use that no sub-meter puts under an item
+UNITEMISED_NAMES = ("未分项", "Unitemised")
+
+
+def item_name(code: str, language: str = "zh-CN") -> str:
+    """The item's name in ``language`` (zh-CN or English); 未分项 for :data:`UNITEMISED`; an unknown code as it is."""
+    en = language.lower().startswith("en")
+    if code == UNITEMISED:
+        return UNITEMISED_NAMES[1 if en else 0]
+    item = energy_items().get(code)
+    return code if item is None else item.name(language)
+
+
+def items_of(kind: Kind) -> list[EnergyItem]:
+    """The items of ``kind``, in the table's order."""
+    return [i for i in energy_items().values() if i.kind is kind]
+
+
+def splits_further(code: str) -> bool:
+    """A kind's top code that the table splits into sub-items (01000 电, 03000 燃气): use counted under it is use
+    nobody itemised, 未分项. 02000 水 has no sub-items: water is counted under 02000 itself."""
+    items = energy_items()
+    item = items.get(code)
+    return item is not None and item.parent is None and any(i.parent == code for i in items.values())
+
+
+def _names() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in energy_items().values():
+        for name in (item.zh, item.zh.removesuffix("用电"), item.en):
+            out.setdefault(_folded(name), item.code)
+    return out
+
+
+def _folded(text: str) -> str:
+    return re.sub(r"[\s()（）]", "", text).casefold()
+
+
+def item_code(value: str, kind: Kind) -> str:
+    """An item cell as people write it: the code (``01A00``, ``1000`` where a spreadsheet dropped the leading
+    zero), the name in Chinese (``照明插座用电``, ``照明插座``) or English, or both (``01A00 照明插座``) → its code,
+    checked against ``kind`` (ValueError saying what to write)."""
+    text = value.strip()
+    head = text.split(maxsplit=1)[0] if text else ""
+    if head.isascii() and head.isdigit() and len(head) < 5:
+        head = head.zfill(5)  # 1000 → 01000: a spreadsheet keeps 01000 as the number 1000
+    code = head.upper() if head.upper() in energy_items() else _names().get(_folded(text))
+    rest = text[len(head):].strip()
+    if code == head.upper() and rest and _names().get(_folded(rest), code) != code:
+        raise ValueError(f"item {value!r}: {code} is {item_name(code)}, not {rest}; write the code or the name, "
+                         "or both of one item")
+    if code is None:
+        raise ValueError(f"item {value!r} is neither an energy item code nor its name; write e.g. 01A00 or "
+                         "照明插座用电, 01B00 or 空调用电, 01D20 or 厨房餐厅, 02000 or 水")
+    return check_item(code, kind)
 
 
 def check_item(code: str, kind: Kind) -> str:

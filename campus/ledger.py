@@ -2,10 +2,11 @@
 or nothing is imported.
 
 Headers may be English field names or the Chinese column names logistics offices use. A device row may carry its
-meter link (总线, 协议, 通信地址 or 站号 …) and 人工抄表; buses come from a sheet named 总线 (or ``buses``) of the
-same workbook, or from a separate CSV (``meterwatch devices import 台账.csv --buses 总线.csv``), one row per bus
-(:mod:`campus.ledger_buses`). Every error names its row and column. Reading the file: :mod:`campus.ledger_sheet`;
-reading one cell as people type it: :mod:`campus.ledger_cells`.
+energy item (分项: a code such as 01A00, or its name, 照明插座用电), its meter link (总线, 协议, 通信地址 or
+站号 …) and 人工抄表; buses come from a sheet named 总线 (or ``buses``) of the same workbook, or from a separate
+CSV (``meterwatch devices import 台账.csv --buses 总线.csv``), one row per bus (:mod:`campus.ledger_buses`).
+Every error names its row and column. Reading the file: :mod:`campus.ledger_sheet`; reading one cell as people type
+it: :mod:`campus.ledger_cells`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from campus import ledger_cells as cells
+from campus.contract import Kind
 from campus.errors import ConfigError
+from campus.items import item_code
 from campus.ledger_buses import GatewayRows, read_buses
 from campus.ledger_sheet import at, cells_of, columns_of, said, sheets, summary
 from campus.model import Campus, Device
@@ -49,10 +52,14 @@ HEADERS = {
     "registers": "registers", "寄存器表": "registers",
     "meter_type": "meter_type", "表类型码": "meter_type", "188表类型": "meter_type",
     "manual": "manual", "人工抄表": "manual", "手工抄表": "manual",
+    # the energy item (分项能耗): a code (01A00) or its name (照明插座用电)
+    "item": "item", "分项": "item", "分项编码": "item", "能耗分项": "item", "分项能耗": "item", "用能分项": "item",
+    "分项名称": "item", "能耗分项编码": "item",
 }
 KINDS = {"电表": "electricity", "水表": "water", "燃气表": "gas", "气表": "gas", "水质": "water_quality"}
+KIND_VALUES = {k.value for k in Kind}
 METER_FIELDS = ("bus", "protocol", "address", "unit", "profile", "registers", "meter_type")
-TEXT_FIELDS = ("id", "name", "building", "zone", "role", "parent", "gateway", "bus", "profile")
+TEXT_FIELDS = ("id", "name", "building", "zone", "role", "parent", "gateway", "bus", "profile", "item")
 
 
 @dataclass
@@ -193,6 +200,11 @@ def _device_fields(data: dict[str, Any], failed: list[str], profiles: Collection
         out["kind"] = KINDS.get(out["kind"], out["kind"])
     if "manual" in out:
         out["manual"] = cell("manual", cells.flag)
+    if isinstance(out.get("item"), str) and out.get("kind") in KIND_VALUES:
+        try:
+            out["item"] = item_code(out["item"], Kind(out["kind"]))
+        except ValueError as exc:
+            failed.append(f"item\x00{exc}")
     if "protocol" in meter:
         meter["protocol"] = cell("protocol", cells.protocol)
     if "address" in meter:

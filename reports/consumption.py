@@ -8,6 +8,9 @@
   counting only time up to now; a group's coverage adds up its meters.
 - Group totals (building, department, zone, site) add up main meters only: sub-meters
   (``parent``) and the site incomer are listed per device but not added twice.
+- By item (分项能耗): the main meters' use split by energy item, with 未分项 for what no sub-meter itemised
+  (the rule: ``reports.items``); the items add up to the site's total, as the buildings do. A group's meters,
+  readings and coverage are those of the meters whose share it holds.
 - Day and month buckets read the daily roll-ups; hour buckets read raw readings, starting
   from the register state the roll-ups saved before the range.
 """
@@ -19,11 +22,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from campus.contract import REGISTER_FIELD, Kind
+from campus.items import UNITEMISED, item_name, items_of, splits_further
 from campus.labels import DEPARTMENTS, label
 from campus.model import MAX_INTERVAL_S, Campus, Department, Device
 from campus.registers import RegisterTrack
 from ingest.stores import ReadingStore
 from reports.buckets import Interval, spread
+from reports.items import Negative, split
 from reports.rollup import Rollups
 
 UNIT = {Kind.ELECTRICITY: "kWh", Kind.WATER: "m³", Kind.GAS: "m³"}
@@ -35,6 +40,7 @@ class GroupBy(StrEnum):
     DEPARTMENT = "department"
     ZONE = "zone"
     SITE = "site"
+    ITEM = "item"
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +179,8 @@ def group_name(campus: Campus, key: str, by: GroupBy, language: str = "zh-CN") -
         return z.name if z else key
     if by is GroupBy.SITE:
         return campus.site.name
+    if by is GroupBy.ITEM:
+        return item_name(key, language)
     return label(DEPARTMENTS, key, language)
 
 
@@ -193,6 +201,7 @@ class Consumption:
     edges: list[int]
     groups: list[GroupUse]
     flags: list[Flagged]
+    negative: list[Negative] = field(default_factory=list)  # group_by=item: meters its sub-meters outread
 
     @property
     def total(self) -> float:
@@ -207,6 +216,8 @@ def consumption(campus: Campus, rollups: Rollups, store: ReadingStore, kind: Kin
                 interval: Interval, group_by: GroupBy, now_ms: int, *, language: str = "zh-CN",
                 devices: list[str] | None = None) -> Consumption:
     """Use of ``kind`` per group and bucket (the roll-ups must be fresh: ``Rollups.refresh``)."""
+    if group_by is GroupBy.ITEM:
+        return _by_item(campus, rollups, store, kind, edges, interval, now_ms, language, devices)
     groups: dict[str, GroupUse] = {}
     flags: list[Flagged] = []
     n = len(edges) - 1
@@ -225,3 +236,29 @@ def consumption(campus: Campus, rollups: Rollups, store: ReadingStore, kind: Kin
         g.add(use)
     return Consumption(kind, interval, group_by, edges, list(groups.values()), flags)
 
+
+
+def _by_item(campus: Campus, rollups: Rollups, store: ReadingStore, kind: Kind, edges: list[int],
+             interval: Interval, now_ms: int, language: str, devices: list[str] | None) -> Consumption:
+    """Use per energy item (分项), 未分项 last: every meter's use (sub-meters too), split by ``reports.items``."""
+    n = len(edges) - 1
+    uses: dict[str, MeterUse] = {}
+    for device in meters(campus, kind):
+        if devices is None or device.id in devices:
+            uses[device.id] = meter_use(rollups, store, device, edges, interval, now_ms)
+    parts = split(campus, kind, {k: u.totals for k, u in uses.items()})
+    by_item = parts.by_item()
+    if any(splits_further(i.code) for i in items_of(kind)):
+        by_item.setdefault(UNITEMISED, [0.0] * n)  # 未分项 is shown, never hidden (it is last: the table's order)
+    groups = []
+    for key, totals in by_item.items():
+        g = GroupUse(list(totals), [0] * n, [0.0] * n, key, group_name(campus, key, GroupBy.ITEM, language))
+        for meter in parts.meters_of(key):
+            g.meters.append(meter)
+            for i in range(n):
+                g.readings[i] += uses[meter].readings[i]
+                g.expected[i] += uses[meter].expected[i]
+        groups.append(g)
+    counted = {m for per_key in parts.meters.values() for ms in per_key.values() for m in ms}
+    flags = [f for m in uses if m in counted for f in uses[m].flags]
+    return Consumption(kind, interval, GroupBy.ITEM, edges, groups, flags, parts.negative)

@@ -7,7 +7,8 @@ For one calendar month in the campus time zone, from the daily roll-ups:
 - each department against its monthly target and the year to date against 12 × that (节能降耗指标);
 - the incomer against the sum of the buildings' main meters (line loss, 线损);
 - data completeness per meter (readings received ÷ expected) and the month's flagged register steps;
-- the month's alerts by category and severity (given by the caller: reports do not depend on alerts).
+- the month's alerts by category and severity (given by the caller: reports do not depend on alerts);
+- the sub-item table (分项能耗): each building's use by energy item, with 未分项 (``reports.items``).
 Totals add up main meters only: sub-meters (``parent``) and the incomer are not counted twice.
 Where a billing file prices the meters, each row also carries what its energy cost in 元 (``Row.cost``: filled
 by the app, which knows billing; reports do not); without one it is None and the report is as it always was.
@@ -27,11 +28,13 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 
 from campus.contract import Kind
+from campus.items import item_source
 from campus.labels import DEPARTMENTS, label
 from campus.model import INCOMER, Campus, Department, Device
 from reports.buckets import Interval, edges
 from reports.config import Coefficient, ReportSettings
 from reports.consumption import UNIT, MeterUse, Tally, coverage_ratio, meter_use, meters
+from reports.items import BuildingItems, item_rows, split
 from reports.usage import SiteUsage
 
 ENERGY_KINDS = (Kind.ELECTRICITY, Kind.WATER, Kind.GAS)
@@ -74,6 +77,7 @@ class Row(BaseModel):
 
     id: str
     name: str
+    code: str | None = Field(default=None, description="a building's code (建筑识别编码), if the campus file gives it")
     department: str | None = None
     floor_area_m2: float = 0
     occupants: int = 0
@@ -218,6 +222,10 @@ class EnergyReport(BaseModel):
     filed: FiledNote | None = Field(default=None, description="the month's newest filing, and what changed since")
     completeness_min: float = Field(default=0.9, description="the coverage a month needs to be compared with another "
                                                              "([report] completeness_min)")
+    items: list[BuildingItems] = Field(default_factory=list, description="the sub-item table (分项能耗表): each "
+                                       "building's use by energy item, 未分项 and total, then the site's (rule: "
+                                       "reports.items)")
+    items_source: str = Field(default="", description="where the item codes come from")
 
 
 def alert_counts(alerts: Iterable[tuple[str, str, bool]]) -> list[AlertCount]:
@@ -304,15 +312,19 @@ def build(usage: SiteUsage, month: str, settings: ReportSettings, *, language: s
     site = Totals()
     incomer_use: dict[str, float] = {}
     completeness: list[MeterCompleteness] = []
+    parts = []
     for kind in ENERGY_KINDS:
+        uses: dict[str, list[float]] = {}
         for device in meters(campus, kind):
             use = meter_use(usage.rollups, usage.store, device, cuts, Interval.MONTH, now_ms)
+            uses[device.id] = use.totals
             completeness.append(_completeness(device, use, settings, cuts[12], cuts[13]))
             if device.role == INCOMER:
                 incomer_use[device.id] = use.totals[12]
             if device.counts_in_totals:
                 buildings[device.building].add(kind, use)
                 site.add(kind, use)
+        parts.append(split(campus, kind, uses))
 
     rows, departments, dept_totals, site_row = campus_rows(campus, buildings, site, settings, zh, Totals)
     over = cuts[13] <= now_ms  # the month is over: its figures are final, and can be compared
@@ -332,6 +344,7 @@ def build(usage: SiteUsage, month: str, settings: ReportSettings, *, language: s
         alerts=[AlertCount(category=c, severity=s, raised=n, open=o) for c, s, n, o in alerts or []],
         coefficients=[CoefficientUsed(name=n, **c.model_dump()) for n, c in settings.all_coefficients().items()],
         completeness_min=settings.completeness_min,
+        items=item_rows(campus, parts, 12, language), items_source=item_source(),
     )
 
 
@@ -343,7 +356,7 @@ def campus_rows(campus: Campus, buildings: dict[str, Totals], site: Totals, sett
     for b in campus.buildings:
         t = buildings[b.id]
         rows.append(t.row(b.id, b.name, b.floor_area_m2, b.occupants, settings, b.department.value,
-                          per_person=b.department not in PLANT))
+                          per_person=b.department not in PLANT).model_copy(update={"code": b.code}))
         dept_totals[b.department].merge(t)
     for dept, t in dept_totals.items():
         blds = [b for b in campus.buildings if b.department is dept]

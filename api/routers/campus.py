@@ -24,7 +24,8 @@ def get_campus(campus: CampusDep, language: LanguageDep) -> CampusPublic:
     names = CampusNames(campus)
     zone_of = {b: z.id for z in campus.zones for b in z.buildings}
     buildings = [BuildingPublic(
-        id=b.id, name=b.name, department=b.department.value, department_name=label(DEPARTMENTS, b.department, language),
+        id=b.id, name=b.name, code=b.code, department=b.department.value,
+        department_name=label(DEPARTMENTS, b.department, language),
         zone=zone_of.get(b.id), zone_name=names.zone(zone_of.get(b.id)), floor_area_m2=b.floor_area_m2,
         occupants=b.occupants, targets={k.value: v for k, v in b.targets.items()}) for b in campus.buildings]
     departments = [DepartmentPublic(

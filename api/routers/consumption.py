@@ -14,12 +14,16 @@ from api.deps import LanguageDep, SiteUsageDep
 from api.schemas import BucketPublic, ConsumptionPublic, FlaggedStepPublic, GroupUsePublic
 from api.timefmt import bounded, from_ms
 from campus.contract import Kind
+from campus.items import items_of
+from campus.model import Campus
 from reports.buckets import Interval
-from reports.consumption import UNIT, GroupBy
+from reports.consumption import UNIT, Consumption, GroupBy
 
 router = APIRouter(tags=["consumption"])
 MAX_BUCKETS = 10_000
-GROUP_HELP = "device lists every meter; the others add up main meters (sub-meters and the incomer are not added twice)"
+GROUP_HELP = ("device lists every meter; the others add up main meters (sub-meters and the incomer are not added "
+              "twice); item splits them by energy item (分项能耗), with 未分项 (unitemised, key 'unitemised') for what "
+              "no sub-meter itemised: main meter − its itemised sub-meters, negative when they read more")
 
 
 def when(value: str | None, tz: ZoneInfo, default: datetime) -> datetime:
@@ -64,7 +68,8 @@ def get_consumption(
     campus = usage.campus
     n_groups = {GroupBy.DEVICE: len(device) if device else sum(1 for d in campus.devices if d.kind is kind),
               GroupBy.BUILDING: len(campus.buildings), GroupBy.ZONE: len(campus.zones) + 1, GroupBy.SITE: 1,
-              GroupBy.DEPARTMENT: len({b.department for b in campus.buildings})}[group_by]
+              GroupBy.DEPARTMENT: len({b.department for b in campus.buildings}),
+              GroupBy.ITEM: len(items_of(kind)) + 1}[group_by]
     cap = int(request.app.state.settings.api.max_cells)
     if buckets * n_groups > cap:
         raise HTTPException(422, f"about {int(buckets)} buckets × {n_groups} groups is over the {cap} cell limit "
@@ -76,11 +81,11 @@ def get_consumption(
     by_hand = {d.id for d in usage.whole.devices if d.manual}
     groups = [GroupUsePublic(
         key=g.key, name=g.name, total=round(g.total, 6), coverage=round(g.coverage(), 4), meters=g.meters,
-        manual=[m for m in g.meters if m in by_hand],
+        manual=[m for m in g.meters if m in by_hand], note=negative_note(result, g.meters, campus, language),
         buckets=[BucketPublic(start=from_ms(a, tz), end=from_ms(b, tz), value=round(g.totals[i], 6),
                               coverage=round(g.coverage(i), 4))
                  for i, (a, b) in enumerate(zip(edges, edges[1:], strict=False))])
-        for g in sorted(result.groups, key=lambda g: g.key)]
+        for g in (result.groups if group_by is GroupBy.ITEM else sorted(result.groups, key=lambda g: g.key))]
     flagged = [FlaggedStepPublic(device=f.device, start=from_ms(f.start_ms, tz), end=from_ms(f.end_ms, tz),
                                  flag=f.flag, register_from=f.raw_from, register_to=f.raw_to)  # type: ignore[arg-type]
                for f in result.flags]
@@ -88,3 +93,21 @@ def get_consumption(
                              start=from_ms(edges[0], tz), end=from_ms(edges[-1], tz),
                              total=round(result.total, 6), groups=groups, flagged=flagged,
                              complete_at=request.app.state.settings.report.completeness_min)
+
+
+def negative_note(result: Consumption, meters: list[str], campus: Campus, language: str) -> str | None:
+    """For a group by item holding a negative share: which meters its sub-meters outread, by name."""
+    worst: dict[str, tuple[int, float]] = {}
+    for neg in result.negative:
+        if neg.meter in meters:
+            count, low = worst.get(neg.meter, (0, 0.0))
+            worst[neg.meter] = (count + 1, min(low, neg.amount))
+    if not worst:
+        return None
+    names = {d.id: d.name or d.id for d in campus.devices}
+    unit = UNIT[result.kind]
+    if language.lower().startswith("en"):
+        return "sub-meters read more than the meter above them (a negative share): " + "; ".join(
+            f"{names.get(m, m)}: {n} bucket(s), lowest {low:.1f} {unit}" for m, (n, low) in worst.items())
+    return "分表读数之和大于其上级表(该部分为负): " + "; ".join(
+        f"{names.get(m, m)}: {n} 个时段, 最低 {low:.1f} {unit}" for m, (n, low) in worst.items())

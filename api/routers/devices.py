@@ -17,6 +17,7 @@ from api.timefmt import from_ms, parse_interval, to_ms
 from app.meter_profiles import known_profiles, unknown_profile
 from campus.contract import Kind
 from campus.errors import AlreadyExists, Invalid, NotFound
+from campus.items import item_code, item_name
 from campus.model import Campus, Department, Device
 from campus.silence import reason
 from deploy.mosquitto import keep_broker_current
@@ -43,8 +44,10 @@ def _health(campus: Campus, p: Presence | None, tz: ZoneInfo, language: str) -> 
                               bus=h.bus, at=from_ms(h.ts, tz))
 
 
-def _public(campus: Campus, dev: Device, presence: dict[str, Presence], tz: ZoneInfo) -> DevicePublic:
+def _public(campus: Campus, dev: Device, presence: dict[str, Presence], tz: ZoneInfo,
+            language: str = "zh-CN") -> DevicePublic:
     building = campus.building(dev.building)
+    item = campus.item_of(dev)
     p = presence.get(dev.id)
     status: Literal["online", "offline", "unknown"] = (
         "unknown" if p is None or p.online is None else "online" if p.online else "offline")
@@ -52,14 +55,15 @@ def _public(campus: Campus, dev: Device, presence: dict[str, Presence], tz: Zone
                         department=building.department if building else Department.OTHER, zone=dev.zone or "default",
                         interval_s=dev.interval_s, multiplier=dev.multiplier, rated_capacity=dev.rated_capacity,
                         role=dev.role, parent=dev.parent, gateway=dev.gateway, meter=dev.meter, manual=dev.manual,
-                        status=status,
+                        item=item, item_name=None if item is None else item_name(item, language),
+                        item_default=item is not None and dev.item is None, status=status,
                         last_seen=from_ms(p.last_seen_ms if p else None, tz))
 
 
 def _viewed(campus: Campus, dev: Device, presence: dict[str, Presence], tz: ZoneInfo,
             language: str = "zh-CN") -> DevicePublic:
     """The public view with the meter's health, its reason in ``language``."""
-    out = _public(campus, dev, presence, tz)
+    out = _public(campus, dev, presence, tz, language)
     out.health = _health(campus, presence.get(dev.id), tz, language)
     return out
 
@@ -200,10 +204,20 @@ def _profile_known(given: dict[str, Any]) -> None:
         raise Invalid(f"meter.profile: {said}")
 
 
+def _item(fields: dict[str, Any], kind: Kind) -> None:
+    """An item given by its name (照明插座用电) or code becomes its code, checked against the device's kind (422)."""
+    if fields.get("item") is not None:
+        try:
+            fields["item"] = item_code(fields["item"], kind)
+        except ValueError as exc:
+            raise Invalid(f"item: {exc}") from None
+
+
 def create_device(body: DeviceCreate, service: ServiceDep, access: AccessDep, request: Request,
                   later: BackgroundTasks, site: SiteArg = None) -> DevicePublic:
     campus = access.site(site)
     fields = body.model_dump(exclude_unset=True)
+    _item(fields, body.kind)
     _inside(access, campus, fields)
     _profile_known(fields)
 
@@ -224,6 +238,7 @@ def update_device(device_id: DeviceId, body: DeviceUpdate, service: ServiceDep, 
                   request: Request, later: BackgroundTasks, site: SiteArg = None) -> DevicePublic:
     campus, old = _found(access, device_id, site)
     change = body.model_dump(exclude_unset=True)
+    _item(change, change.get("kind") or old.kind)
     if "building" in change and "zone" not in change:
         change["zone"] = None  # follows the new building's zone
     _inside(access, campus, {**old.model_dump(), **change})

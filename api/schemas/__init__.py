@@ -103,6 +103,9 @@ __all__ = [
 class BuildingPublic(BaseModel):
     id: str
     name: str
+    code: str | None = Field(default=None, description="the building code (建筑识别编码, 10 characters: 6-digit "
+                             "administrative division, category letter, 3-digit number), e.g. 330106D001; null: "
+                             "none given")
     department: str
     department_name: str
     zone: str | None = Field(description="the responsibility zone (责任区) it belongs to")

@@ -18,13 +18,16 @@ class BucketPublic(BaseModel):
 
 
 class GroupUsePublic(BaseModel):
-    key: str = Field(examples=["canteen-1"])
-    name: str = Field(examples=["第一食堂"])
+    key: str = Field(examples=["canteen-1"], description="the group's id; group_by=item: the item code (01A00 …) or "
+                     "'unitemised' (未分项)")
+    name: str = Field(examples=["第一食堂"], description="its name in the language asked for (lang=)")
     total: float
     coverage: float
     meters: list[str] = Field(description="meters added up (main meters only, unless group_by=device)")
     manual: list[str] = Field(default_factory=list, description="of those meters, the ones read by hand (抄表): "
                               "each owes one reading a month to its coverage")
+    note: str | None = Field(default=None, description="group_by=item: when a share is negative, which meters their "
+                             "sub-meters outread (sub-meters read more than the meter above them)")
     buckets: list[BucketPublic]
 
 
@@ -43,7 +46,7 @@ class ConsumptionPublic(BaseModel):
     kind: Kind
     unit: str = Field(examples=["kWh"])
     interval: Literal["hour", "day", "month"]
-    group_by: Literal["device", "building", "department", "zone", "site"]
+    group_by: Literal["device", "building", "department", "zone", "site", "item"]
     start: datetime
     end: datetime
     total: float

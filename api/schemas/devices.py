@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -36,7 +36,8 @@ class DevicePublic(BaseModel):
     model_config = {"json_schema_extra": {"examples": [{
         "id": "c1-elec", "name": "一食堂总电表", "kind": "electricity", "site": "yucai", "building": "canteen-1",
         "department": "canteen", "zone": "zone-north", "interval_s": 900, "multiplier": 40, "rated_capacity": 400,
-        "role": None, "parent": None, "status": "online", "last_seen": "2026-11-22T08:15:00+08:00"}]}}
+        "role": None, "parent": None, "item": "01D20", "item_name": "厨房餐厅", "item_default": True,
+        "status": "online", "last_seen": "2026-11-22T08:15:00+08:00"}]}}
     id: str
     name: str
     kind: Kind
@@ -54,6 +55,12 @@ class DevicePublic(BaseModel):
     meter: Meter | None = Field(default=None, description="how its gateway reads it: bus, protocol, nameplate "
                                 "address or Modbus unit and profile")
     manual: bool = Field(default=False, description="read by hand (抄表), once a month")
+    item: str | None = Field(default=None, description="energy item code (分项能耗编码) its use counts under: the one "
+                             "it names, else its default (electricity 01000, a canteen's 01D20, water 02000, gas "
+                             "03A00); null for a water-quality sensor")
+    item_name: str | None = Field(default=None, description="the item's name in the language asked for (lang=)")
+    item_default: bool = Field(default=False, description="the item is the default for its kind and building (the "
+                               "device names none)")
     status: Literal["online", "offline", "unknown"]
     last_seen: datetime | None
     health: DeviceHealthPublic | None = Field(default=None, description="its gateway's last poll of it (meters "
@@ -83,6 +90,9 @@ class DeviceUpdate(BaseModel):
                                 "unit with a profile or an inline register map; null removes the link")
     manual: bool | None = Field(default=None, description="read by hand (抄表): no gateway, no meter link, "
                                 "interval_s up to 31 days")
+    item: Annotated[str, Field(min_length=1, max_length=40)] | None = Field(
+        default=None, description="energy item (分项能耗): the code (01A00) or its name (照明插座用电, Lighting and "
+        "sockets); null: its kind's default (electricity 01000, a canteen's 01D20, water 02000, gas 03A00)")
 
 
 class DeviceCreate(DeviceUpdate):

@@ -6,13 +6,14 @@ Cells hold numbers as numbers (XLSX keeps them so); ``decimals`` says how to sho
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from decimal import Decimal
 
 from campus.labels import CATEGORIES, SEVERITIES
 from reports.energy import Comparison, Costs, EnergyReport, Gap, Row
+from reports.render.item_tables import item_table
+from reports.render.table import DASH, Cell, Table
 
-Cell = str | float | int | Decimal | None  # Decimal: money, 元 to the fen
+__all__ = ["DASH", "Cell", "Table", "tables"]
+
 
 KIND_NAMES = {"electricity": ("电", "Electricity"), "water": ("水", "Water"), "gas": ("天然气", "Natural gas")}
 METRIC_NAMES = {"electricity_kwh": ("用电量", "Electricity"), "water_m3": ("用水量", "Water"),
@@ -29,14 +30,6 @@ COEFFICIENT_NAMES = {
 }
 
 
-@dataclass
-class Table:
-    key: str
-    title: str
-    headers: list[str]
-    rows: list[list[Cell]]
-    decimals: list[int | None] = field(default_factory=list)   # None: text
-    note: str = ""
 
 
 def _l(pair: tuple[str, str], zh: bool) -> str:
@@ -64,7 +57,6 @@ def has_costs(report: EnergyReport) -> bool:
     return report.site_total.cost is not None
 
 
-DASH = "—"
 
 
 def or_dash(value: float | None) -> Cell:
@@ -134,6 +126,8 @@ def tables(report: EnergyReport) -> list[Table]:
                      + [[("合计" if zh else "Total"), report.site_total.floor_area_m2, report.site_total.occupants,
                          *figure_cells(report.site_total, costs)]],
                      [None, 0, 0, *decimals], _cost_note(report, zh, "total") if costs else ""))
+    if report.items:
+        out.append(item_table(report))
     out.append(Table("comparisons", "环比与同比" if zh else "Month-on-month and year-on-year",
                      ["范围", "项目", "单位", "本月", "上月", "环比 %", "去年同月", "同比 %", "说明"] if zh else
                      ["Scope", "Item", "Unit", "This month", "Previous month", "MoM %", "Same month last year",

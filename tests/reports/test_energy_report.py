@@ -107,8 +107,8 @@ def test_csv_xlsx_pdf(report: EnergyReport, tmp_path: Path) -> None:
     assert float(total[3]) == pytest.approx(2480)
 
     book = load_workbook(io.BytesIO(render(report, "xlsx", settings)))
-    assert book.sheetnames == ["概况", "按建筑", "按部门", "环比与同比", "节能降耗指标完成情况", "数据完整性(按表计)",
-                               "本月告警(按类别)", "折算系数"]
+    assert book.sheetnames == ["概况", "按建筑", "按部门", "分项能耗", "环比与同比", "节能降耗指标完成情况",
+                               "数据完整性(按表计)", "本月告警(按类别)", "折算系数"]
     sheet = book["按部门"]
     assert sheet.cell(1, 4).value == "用电量 kWh"
     canteen = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[0] == "食堂")
