@@ -119,9 +119,14 @@ def test_csv_xlsx_pdf(report: EnergyReport, tmp_path: Path) -> None:
     assert ["# 按部门"] in rows
     total = next(r for r in rows if r and r[0] == "合计")
     assert float(total[3]) == pytest.approx(2480)
+    carriers = rows[rows.index(["# 分能源折标煤与碳排放"]) + 1:]
+    assert carriers[0][:5] == ["能源", "用量", "单位", "折标系数", "折标煤 kgce"]
+    gas = next(r for r in carriers if r and r[0] == "天然气")  # 124 m³ × 1.3284 = 164.7 kgce; × 2.1622 = 268.1 kg
+    assert (gas[1], gas[3], gas[4], gas[5], gas[6]) == ("124.0", "1.3284", "164.7", "2.1622", "268.1")
 
     book = load_workbook(io.BytesIO(render(report, "xlsx", settings)))
-    assert book.sheetnames == ["概况", "按建筑", "按部门", "分能源折标煤与碳排放", "环比与同比", "节能降耗指标完成情况", "数据完整性(按表计)",
+    assert book.sheetnames == ["概况", "按建筑", "按部门", "分能源折标煤与碳排放", "环比与同比", "节能降耗指标完成情况",
+                               "数据完整性(按表计)",
                                "本月告警(按类别)", "折算系数"]
     sheet = book["按部门"]
     assert sheet.cell(1, 4).value == "用电量 kWh"
@@ -133,7 +138,8 @@ def test_csv_xlsx_pdf(report: EnergyReport, tmp_path: Path) -> None:
     (tmp_path / "report.pdf").write_bytes(pdf)
     reader = PdfReader(io.BytesIO(pdf))
     text = "".join(page.extract_text() for page in reader.pages)
-    for expected in ("测试中学 2026-10 能源资源消耗月报", "第一食堂", "综合能耗", "节能降耗指标完成情况", "2,480.0"):
+    for expected in ("测试中学 2026-10 能源资源消耗月报", "第一食堂", "综合能耗", "节能降耗指标完成情况", "2,480.0",
+                     "分能源折标煤与碳排放", "164.7", "38931 kJ/m³ ÷ 29307.6 kJ/kgce"):
         assert expected in text, expected
     english = render(report.model_copy(update={"language": "en"}), "pdf", settings)
     assert "Energy-saving targets" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(english)).pages)
