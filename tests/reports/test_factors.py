@@ -5,6 +5,7 @@ factor is added. The campus and its October 2026 worked by hand are in tests/sup
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -197,3 +198,14 @@ def test_the_parser_says_what_is_wrong() -> None:
     with pytest.raises(ConfigError, match="factors"):
         load_settings(None, report={"factors": [{**ADDED_2024, "value": float("nan")}]})
     assert Factor.model_validate(ADDED_2024).version == "co2_electricity@2024"
+
+
+def test_an_alias_bomb_is_refused_at_once() -> None:
+    """YAML aliases nested 12 deep (10¹² leaves if expanded) cost nothing: the shapes are wrong at the top."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 12)]
+    for tail in ("factors: *a11", "kgce_kj: *a11\nnatural_gas: *a11\nfactors: *a11"):
+        started = time.monotonic()
+        with pytest.raises(ConfigError):
+            parse_factors("\n".join(lines) + "\n" + tail + "\n")
+        assert time.monotonic() - started < 1.0
