@@ -97,7 +97,6 @@ class ReportSettings(BaseModel):
         for where, q in [("quota", self.quota), *((f"sites.{s}.quota", c.quota) for s, c in self.sites.items())]:
             if q is not None and q not in known:
                 raise ValueError(f"[report] {where} = {q!r}: no such quota (known: {', '.join(sorted(known))})")
-        fx.merge(fx.shipped().factors, self.factors)  # a configured version is checked like a shipped one
         return self
 
     # -- factors ------------------------------------------------------------------------------------------------
