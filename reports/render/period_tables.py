@@ -94,7 +94,7 @@ def quota_table(q: QuotaResult, zh: bool, completeness_min: float) -> Table:
         ["来源" if zh else "Source", q.source + ("" if q.verified else (" (数值未经原文核实, 为假定值)" if zh else
                                                                    " (figures not verified: assumed)")), ""],
         ["电力折标口径" if zh else "Electricity counted at", elec, ""],
-        ["天然气折标系数" if zh else "Natural gas", q.gas_kgce_per_m3, "kgce/m³"],
+        ["天然气折标系数" if zh else "Natural gas", f"{q.gas_kgce_per_m3:.4f}", "kgce/m³"],
         ["自来水" if zh else "Tap water", water, ""],
         ["本年综合能耗(定额口径)" if zh else "Energy this year (quota's convention)",
          DASH if q.energy_kgce is None else q.energy_kgce, "kgce"],
