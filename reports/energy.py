@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -32,21 +32,33 @@ from campus.items import item_source
 from campus.labels import DEPARTMENTS, label
 from campus.model import INCOMER, Campus, Department, Device
 from reports.buckets import Interval, edges
-from reports.config import Coefficient, ReportSettings
+from reports.config import ReportSettings
 from reports.consumption import UNIT, MeterUse, Tally, coverage_ratio, meter_use, meters
+from reports.factors import CoefficientUsed, FactorSet
 from reports.items import BuildingItems, item_rows, split
 from reports.usage import SiteUsage
+
+__all__ = ["CoefficientUsed"]  # the factors a report used: defined with the factors, named here for readers
 
 ENERGY_KINDS = (Kind.ELECTRICITY, Kind.WATER, Kind.GAS)
 
 
 class Figures(BaseModel):
+    """Use by carrier, each in standard coal and CO2, and the totals: energy_kgce = electricity_kgce + gas_kgce
+    (+ water_kgce with [report] water_in_energy); co2_kg = electricity_co2_kg + gas_co2_kg (tap water has no CO2
+    factor)."""
+
     electricity_kwh: float = 0.0
     water_m3: float = 0.0
     gas_m3: float = 0.0
     energy_kgce: float = Field(default=0.0, description="electricity + gas in standard coal (+ water if configured)")
     water_kgce: float = Field(default=0.0, description="tap water in standard coal, for reference")
     co2_kg: float = 0.0
+    electricity_kgce: float = Field(default=0.0, description="electricity × coal_electricity (当量值)")
+    gas_kgce: float = Field(default=0.0, description="natural gas × coal_gas (from the heating value)")
+    electricity_co2_kg: float = Field(default=0.0, description="electricity × co2_electricity (the month's grid "
+                                                                "factor)")
+    gas_co2_kg: float = Field(default=0.0, description="natural gas × co2_gas (from the heating value)")
 
 
 class Indicators(BaseModel):
@@ -178,10 +190,6 @@ class AlertCount(BaseModel):
     open: int
 
 
-class CoefficientUsed(Coefficient):
-    name: str
-
-
 class ChangeSinceFiled(BaseModel):
     building: str = Field(description="a building's id, or the site's for the site as a whole")
     building_name: str
@@ -218,7 +226,8 @@ class EnergyReport(BaseModel):
     incomer: Incomer | None
     completeness: list[MeterCompleteness]
     alerts: list[AlertCount]
-    coefficients: list[CoefficientUsed]
+    coefficients: list[CoefficientUsed] = Field(description="the factors this month used, each with its version "
+                                                "(name@year[/region]); a filed month keeps the ones it was filed with")
     filed: FiledNote | None = Field(default=None, description="the month's newest filing, and what changed since")
     completeness_min: float = Field(default=0.9, description="the coverage a month needs to be compared with another "
                                                              "([report] completeness_min)")
@@ -226,6 +235,8 @@ class EnergyReport(BaseModel):
                                        "building's use by energy item, 未分项 and total, then the site's (rule: "
                                        "reports.items)")
     items_source: str = Field(default="", description="where the item codes come from")
+    water_in_energy: bool = Field(default=False, description="tap water's kgce is in energy_kgce ([report] "
+                                                             "water_in_energy)")
 
 
 def alert_counts(alerts: Iterable[tuple[str, str, bool]]) -> list[AlertCount]:
@@ -251,9 +262,13 @@ class Totals:
     """Use per kind over ``n`` buckets (the report: the 13 months M-12 .. M), for a building, department or site;
     ``at`` is the bucket a row describes (the report's month: the last)."""
 
-    def __init__(self, n: int = 13, at: int = 12) -> None:
+    def __init__(self, n: int = 13, at: int = 12, factors: Sequence[FactorSet] | None = None) -> None:
         self.kinds = {k: Tally([0.0] * n, [0] * n, [0.0] * n) for k in ENERGY_KINDS}
         self.at = at
+        self.factors = factors  # bucket i's factors (its month's year); None: this year's
+
+    def factor_set(self, i: int, s: ReportSettings) -> FactorSet:
+        return self.factors[i] if self.factors is not None else s.factors_for(date.today().year)
 
     def add(self, kind: Kind, use: Tally) -> None:
         self.kinds[kind].add(use)
@@ -276,12 +291,15 @@ class Totals:
         return sum(t.readings[i] for t in self.kinds.values())
 
     def figures(self, i: int, s: ReportSettings) -> Figures:
+        """Bucket ``i``'s use, converted with the factors valid in its month."""
         e, w, g = (self.use(k, i) for k in ENERGY_KINDS)
-        c = s.coefficient
-        water_kgce = w * c("coal_water").value
-        energy = e * c("coal_electricity").value + g * c("coal_gas").value + (water_kgce if s.water_in_energy else 0)
-        co2 = e * c("co2_electricity").value + g * c("co2_gas").value
-        return Figures(electricity_kwh=e, water_m3=w, gas_m3=g, energy_kgce=energy, water_kgce=water_kgce, co2_kg=co2)
+        c = self.factor_set(i, s).value
+        e_kgce, g_kgce, water_kgce = e * c("coal_electricity"), g * c("coal_gas"), w * c("coal_water")
+        e_co2, g_co2 = e * c("co2_electricity"), g * c("co2_gas")
+        return Figures(electricity_kwh=e, water_m3=w, gas_m3=g,
+                       energy_kgce=e_kgce + g_kgce + (water_kgce if s.water_in_energy else 0),
+                       water_kgce=water_kgce, co2_kg=e_co2 + g_co2, electricity_kgce=e_kgce, gas_kgce=g_kgce,
+                       electricity_co2_kg=e_co2, gas_co2_kg=g_co2)
 
     def row(self, id_: str, name: str, area: float, people: int, s: ReportSettings,
             department: str | None = None, per_person: bool = True) -> Row:
@@ -307,9 +325,15 @@ def build(usage: SiteUsage, month: str, settings: ReportSettings, *, language: s
     first = datetime(year - 1, mon, 1, tzinfo=tz)
     cuts = edges(first, datetime(year, mon, 2, tzinfo=tz), Interval.MONTH, tz)  # 13 months: M-12 .. M
     zh = language.startswith("zh")
+    # bucket i is month M-12+i: the factors valid in its year (a month compared with last year's uses last year's)
+    sets = {y: settings.factors_for(y, campus.site.id) for y in (year - 1, year)}
+    factors = [sets[year if mon + i - 12 >= 1 else year - 1] for i in range(13)]
 
-    buildings: dict[str, Totals] = defaultdict(Totals)
-    site = Totals()
+    def new() -> Totals:
+        return Totals(13, 12, factors)
+
+    buildings: dict[str, Totals] = defaultdict(new)
+    site = new()
     incomer_use: dict[str, float] = {}
     completeness: list[MeterCompleteness] = []
     parts = []
@@ -326,7 +350,7 @@ def build(usage: SiteUsage, month: str, settings: ReportSettings, *, language: s
                 site.add(kind, use)
         parts.append(split(campus, kind, uses))
 
-    rows, departments, dept_totals, site_row = campus_rows(campus, buildings, site, settings, zh, Totals)
+    rows, departments, dept_totals, site_row = campus_rows(campus, buildings, site, settings, zh, new)
     over = cuts[13] <= now_ms  # the month is over: its figures are final, and can be compared
 
     return EnergyReport(
@@ -342,9 +366,9 @@ def build(usage: SiteUsage, month: str, settings: ReportSettings, *, language: s
         targets=_targets(campus, dept_totals, mon, zh, settings),
         incomer=_incomer(incomer_use, site), completeness=completeness,
         alerts=[AlertCount(category=c, severity=s, raised=n, open=o) for c, s, n, o in alerts or []],
-        coefficients=[CoefficientUsed(name=n, **c.model_dump()) for n, c in settings.all_coefficients().items()],
-        completeness_min=settings.completeness_min,
+        coefficients=list(factors[12].used), completeness_min=settings.completeness_min,
         items=item_rows(campus, parts, 12, language), items_source=item_source(),
+        water_in_energy=settings.water_in_energy,
     )
 
 

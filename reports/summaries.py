@@ -5,7 +5,10 @@ A year is 1 January to 1 January in the site's time zone. A term is one of the c
 ``start`` to ``end`` inclusive; the term it is compared with is the calendar's term of the year before
 that starts within a month of a year earlier (the same season), else the same dates a year before.
 A period's target is each department's monthly target times the months the period covers, a month
-partly covered counting by its days.
+partly covered counting by its days. A period uses the factors valid in the year it starts in.
+
+A year is also held against the site's quota (能耗定额, ``[report] quota``), in the quota's convention
+(reports/quotas.py): the year's kgce per m² and the band it falls in, or why there is none.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import calendar
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -37,6 +41,7 @@ from reports.energy import (
     compare,
     dept_name,
 )
+from reports.quotas import QuotaResult, against
 from reports.usage import SiteUsage
 
 
@@ -86,6 +91,8 @@ class PeriodReport(BaseModel):
     targets: list[PeriodTarget]
     coefficients: list[CoefficientUsed]
     completeness_min: float = Field(default=0.9, description="the coverage a period needs to be compared with another")
+    quota: QuotaResult | None = Field(default=None, description="a year against the site's quota (能耗定额); null: "
+                                      "a term, or no quota set for the site")
 
 
 def terms(campus: Campus) -> list[dict[str, Any]]:
@@ -146,9 +153,13 @@ def build_period(usage: SiteUsage, kind: Literal["year", "term"], period: str, s
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     zh = language.startswith("zh")
     n = len(cuts) - 1
+    factors = [settings.factors_for(moments[i].year, campus.site.id) for i in range(n)]
 
-    buildings: dict[str, Totals] = defaultdict(lambda: Totals(n, now_idx))
-    site = Totals(n, now_idx)
+    def new() -> Totals:
+        return Totals(n, now_idx, factors)
+
+    buildings: dict[str, Totals] = defaultdict(new)
+    site = new()
     for k in ENERGY_KINDS:
         for device in meters(campus, k):
             if not device.counts_in_totals:
@@ -156,8 +167,7 @@ def build_period(usage: SiteUsage, kind: Literal["year", "term"], period: str, s
             use = meter_use(usage.rollups, usage.store, device, cuts, Interval.DAY, now_ms)
             buildings[device.building].add(k, use)
             site.add(k, use)
-    rows, departments, depts, site_row = campus_rows(campus, buildings, site, settings, zh,
-                                                     lambda: Totals(n, now_idx))
+    rows, departments, depts, site_row = campus_rows(campus, buildings, site, settings, zh, new)
 
     over = cuts[moments.index(end)] <= now_ms
 
@@ -177,7 +187,7 @@ def build_period(usage: SiteUsage, kind: Literal["year", "term"], period: str, s
     months = _months_covered(start, end)
     targets = []
     for dept, by_kind in campus.targets.items():
-        t = depts.get(dept, Totals(n, now_idx))
+        t = depts.get(dept, new())
         for k, monthly in by_kind.items():
             if k not in ENERGY_KINDS or monthly <= 0:
                 continue
@@ -200,6 +210,20 @@ def build_period(usage: SiteUsage, kind: Literal["year", "term"], period: str, s
         site_total=site_row, buildings=rows, departments=departments,
         year_on_year=yoy(site, campus.site.id, campus.site.name) + [
             c for dept, t in depts.items() for c in yoy(t, dept.value, dept_name(dept.value, zh), ("energy_kgce",))],
-        targets=targets,
-        coefficients=[CoefficientUsed(name=k, **c.model_dump()) for k, c in settings.all_coefficients().items()],
-        completeness_min=settings.completeness_min)
+        targets=targets, coefficients=list(factors[now_idx].used), completeness_min=settings.completeness_min,
+        quota=_quota(settings, campus.site.id, site_row, start.year, factors[now_idx].value, over)
+        if kind == "year" else None)
+
+
+def _quota(settings: ReportSettings, site: str, row: Row, year: int, factor: Callable[[str], float],
+           over: bool) -> QuotaResult | None:
+    """The year against the site's quota, in the quota's convention (None: no quota set)."""
+    q = settings.quota_of(site)
+    if q is None:
+        return None
+    f = row.figures
+    return against(q, electricity_kwh=f.electricity_kwh, gas_m3=f.gas_m3, water_m3=f.water_m3,
+                   floor_area_m2=row.floor_area_m2, coverage=row.coverage, over=over,
+                   completeness_min=settings.completeness_min, calorific=factor("coal_electricity"),
+                   report_gas=factor("coal_gas"), water_kgce_per_t=factor("coal_water"),
+                   equivalent=settings.equivalent_for(year))

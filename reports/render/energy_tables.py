@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 
 from campus.labels import CATEGORIES, SEVERITIES
-from reports.energy import Comparison, Costs, EnergyReport, Gap, Row
+from reports.energy import CoefficientUsed, Comparison, Costs, EnergyReport, Gap, Row
+from reports.factors import REGION_NAMES
 from reports.render.item_tables import item_table
 from reports.render.table import DASH, Cell, Table
 
@@ -128,6 +129,7 @@ def tables(report: EnergyReport) -> list[Table]:
                      [None, 0, 0, *decimals], _cost_note(report, zh, "total") if costs else ""))
     if report.items:
         out.append(item_table(report))
+    out.append(carrier_table(report, zh))
     out.append(Table("comparisons", "环比与同比" if zh else "Month-on-month and year-on-year",
                      ["范围", "项目", "单位", "本月", "上月", "环比 %", "去年同月", "同比 %", "说明"] if zh else
                      ["Scope", "Item", "Unit", "This month", "Previous month", "MoM %", "Same month last year",
@@ -172,11 +174,7 @@ def tables(report: EnergyReport) -> list[Table]:
                        _l(SEVERITIES.get(a.severity, (a.severity, a.severity)), zh), a.raised, a.open]
                       for a in report.alerts],
                      [None, None, 0, 0]))
-    out.append(Table("coefficients", "折算系数" if zh else "Conversion coefficients",
-                     ["名称", "数值", "单位", "来源", "年份"] if zh else ["Name", "Value", "Unit", "Source", "Year"],
-                     [[_l(COEFFICIENT_NAMES.get(c.name, (c.name, c.name)), zh), c.value, c.unit, c.source, c.year]
-                      for c in report.coefficients],
-                     [None, 4, None, None, None]))  # a year, not an amount: no thousands separator
+    out.append(coefficient_table(report.coefficients, zh))
     if report.filed is not None and report.filed.changes:
         f = report.filed
         out.append(Table(
@@ -189,6 +187,48 @@ def tables(report: EnergyReport) -> list[Table]:
              if zh else f"Version {f.version} was filed by {f.filed_by} on {f.filed_at:%Y-%m-%d %H:%M}; late "
              f"readings since changed the figures above.")))
     return out
+
+
+def coefficient_table(coefficients: list[CoefficientUsed], zh: bool) -> Table:
+    """The factors used, each with the year it is valid from, its region, its source and, for natural gas, how it
+    was derived from the heating value (the JSON also names each version, name@year[/region])."""
+    rows: list[list[Cell]] = []
+    for c in coefficients:
+        region = _l(REGION_NAMES.get(c.region, (c.region, c.region)), zh) if c.region else DASH
+        rows.append([_l(COEFFICIENT_NAMES.get(c.name, (c.name, c.name)), zh), c.value, c.unit,
+                     DASH if c.year is None else str(c.year), region,
+                     c.source + (f" ({c.derivation})" if c.derivation else "")])
+    return Table("coefficients", "折算系数" if zh else "Conversion coefficients",
+                 ["名称", "数值", "单位", "适用年份起", "区域", "来源与推导"] if zh else
+                 ["Name", "Value", "Unit", "Valid from", "Region", "Source and derivation"],
+                 rows, [None, 4, None, None, None, None],
+                 "各系数取本月所在年份适用的版本(不晚于该年的最新一版); "
+                 "天然气的折标系数与排放因子由同一低位发热量推导。" if zh else
+                 "Each factor is the version valid in the month's year (the latest not after it); natural gas's "
+                 "kgce and CO2 factors both come from one low heating value.")
+
+
+def carrier_table(report: EnergyReport, zh: bool) -> Table:
+    """The site's use by carrier, each in standard coal and CO2, with the factor each was multiplied by."""
+    f = report.site_total.figures
+    c = {x.name: x.value for x in report.coefficients}
+    counted = report.water_in_energy
+    yes, no = ("计入", "不计入") if zh else ("counted", "not counted")
+    rows: list[list[Cell]] = [
+        [_l(KIND_NAMES["electricity"], zh), f.electricity_kwh, "kWh", c.get("coal_electricity", DASH),
+         f.electricity_kgce, c.get("co2_electricity", DASH), f.electricity_co2_kg, yes],
+        [_l(KIND_NAMES["gas"], zh), f.gas_m3, "m³", c.get("coal_gas", DASH), f.gas_kgce, c.get("co2_gas", DASH),
+         f.gas_co2_kg, yes],
+        [_l(KIND_NAMES["water"], zh), f.water_m3, "m³", c.get("coal_water", DASH), f.water_kgce, DASH, DASH,
+         yes if counted else no],
+        ["合计" if zh else "Total", "", "", "", f.energy_kgce, "", f.co2_kg, ""]]
+    return Table("carriers", "分能源折标煤与碳排放" if zh else "Standard coal and CO2 by carrier",
+                 ["能源", "用量", "单位", "折标系数", "折标煤 kgce", "排放因子", "二氧化碳 kg", "综合能耗"] if zh else
+                 ["Carrier", "Use", "Unit", "kgce factor", "kgce", "CO2 factor", "CO2 kg", "In total energy"],
+                 rows, [None, 1, None, 4, 1, 4, 1, None],
+                 "合计 = 电 + 天然气(自来水按 [report] water_in_energy 计入); 自来水无排放因子。" if zh else
+                 "Total = electricity + natural gas (tap water only with [report] water_in_energy); tap water has no "
+                 "CO2 factor.")
 
 
 def _cost_note(report: EnergyReport, zh: bool, what: str) -> str:

@@ -27,6 +27,11 @@ from reports.usage import Usage
 from tests.support.energy import CAMPUS, NOW_MS, RATES, TZ, readings
 from tests.support.paths import ROOT
 
+# Natural gas from one heating value, GB/T 2589's 38,931 kJ/m³ (reports/factors.yaml):
+#   kgce: 38931 ÷ 29307.6 = 1.328358 kgce/m³;  CO2: 38.931 GJ/1000 m³ × 15.3 × 0.99 × 44/12 = 2.162189 kgCO2/m³.
+GAS_KGCE = 38931 / 29307.6
+GAS_CO2 = 38931 / 1e6 * 15.3 * 0.99 * 44 / 12
+
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> EnergyReport:
@@ -57,12 +62,18 @@ def test_site_figures_by_hand(report: EnergyReport) -> None:
     assert f.electricity_kwh == pytest.approx(2480)
     assert f.water_m3 == pytest.approx(310)
     assert f.gas_m3 == pytest.approx(124)
-    assert f.energy_kgce == pytest.approx(455.3652)
-    assert f.co2_kg == pytest.approx(1584.0008)
+    # electricity 2480 × 0.1229 = 304.792 kgce; gas 124 × 1.328358 = 164.7164 kgce; energy 469.5084 kgce
+    assert GAS_KGCE == pytest.approx(1.328358, abs=1e-6)
+    assert (f.electricity_kgce, f.gas_kgce) == (pytest.approx(304.792), pytest.approx(164.7164, abs=1e-4))
+    assert f.energy_kgce == pytest.approx(469.5084, abs=1e-4)
+    # CO2: 2480 × 0.5306 = 1315.888 kg; 124 × 2.162189 = 268.1114 kg; 1583.9994 kg
+    assert GAS_CO2 == pytest.approx(2.162189, abs=1e-6)
+    assert (f.electricity_co2_kg, f.gas_co2_kg) == (pytest.approx(1315.888), pytest.approx(268.1114, abs=1e-4))
+    assert f.co2_kg == pytest.approx(1583.9994, abs=1e-4)
     assert f.water_kgce == pytest.approx(310 * 0.0857)
     ind = report.site_total.indicators
-    assert ind.kgce_per_m2 == pytest.approx(455.3652 / 1800)
-    assert ind.kgce_per_person == pytest.approx(455.3652 / 70)
+    assert ind.kgce_per_m2 == pytest.approx(469.5084 / 1800, abs=1e-6)
+    assert ind.kgce_per_person == pytest.approx(469.5084 / 70, abs=1e-6)
     assert ind.water_m3_per_person == pytest.approx(310 / 70)
     assert report.period_start.isoformat() == "2026-10-01T00:00:00+08:00"
 
@@ -71,7 +82,7 @@ def test_buildings_departments_and_comparisons(report: EnergyReport) -> None:
     b1 = next(b for b in report.buildings if b.id == "b1")
     assert b1.figures.electricity_kwh == pytest.approx(930)  # e1 only: not the sub-meter, not the incomer
     canteen = next(d for d in report.departments if d.id == "canteen")
-    assert canteen.figures.energy_kgce == pytest.approx(1550 * 0.1229 + 124 * 1.2143)
+    assert canteen.figures.energy_kgce == pytest.approx(1550 * 0.1229 + 124 * GAS_KGCE)
     assert canteen.indicators.kgce_per_m2 == pytest.approx(canteen.figures.energy_kgce / 800)
     elec = next(c for c in report.comparisons if c.metric == "electricity_kwh" and c.scope == "s")
     assert (elec.this_month, elec.previous_month, elec.last_year) == pytest.approx((2480, 900 + 1500, 620 + 1550))
@@ -93,9 +104,12 @@ def test_targets_completeness_and_alerts(report: EnergyReport) -> None:
         d: (31, 31, True) for d in RATES}
     assert [(a.category, a.severity, a.raised, a.open) for a in report.alerts] == [  # the most severe first
         ("safety", "critical", 1, 0), ("energy", "warning", 2, 1)]
-    names = {c.name: (c.value, c.year) for c in report.coefficients}
-    assert names["coal_electricity"] == (0.1229, 2020)
-    assert names["co2_electricity"] == (0.5306, 2023)
+    names = {c.name: (c.value, c.year, c.version) for c in report.coefficients}
+    assert names["coal_electricity"] == (0.1229, 2020, "coal_electricity@2020")
+    assert names["co2_electricity"] == (0.5306, 2023, "co2_electricity@2023")  # 2026: the latest ≤ 2026
+    assert names["coal_gas"] == (pytest.approx(GAS_KGCE), None, "coal_gas@38931kJ")
+    assert names["co2_gas"] == (pytest.approx(GAS_CO2), None, "co2_gas@38931kJ")
+    assert names["coal_water"] == (0.0857, 2008, "coal_water@2008")
 
 
 def test_csv_xlsx_pdf(report: EnergyReport, tmp_path: Path) -> None:
@@ -105,10 +119,14 @@ def test_csv_xlsx_pdf(report: EnergyReport, tmp_path: Path) -> None:
     assert ["# 按部门"] in rows
     total = next(r for r in rows if r and r[0] == "合计")
     assert float(total[3]) == pytest.approx(2480)
+    carriers = rows[rows.index(["# 分能源折标煤与碳排放"]) + 1:]
+    assert carriers[0][:5] == ["能源", "用量", "单位", "折标系数", "折标煤 kgce"]
+    gas = next(r for r in carriers if r and r[0] == "天然气")  # 124 m³ × 1.3284 = 164.7 kgce; × 2.1622 = 268.1 kg
+    assert (gas[1], gas[3], gas[4], gas[5], gas[6]) == ("124.0", "1.3284", "164.7", "2.1622", "268.1")
 
     book = load_workbook(io.BytesIO(render(report, "xlsx", settings)))
-    assert book.sheetnames == ["概况", "按建筑", "按部门", "分项能耗", "环比与同比", "节能降耗指标完成情况",
-                               "数据完整性(按表计)", "本月告警(按类别)", "折算系数"]
+    assert book.sheetnames == ["概况", "按建筑", "按部门", "分项能耗", "分能源折标煤与碳排放", "环比与同比",
+                               "节能降耗指标完成情况", "数据完整性(按表计)", "本月告警(按类别)", "折算系数"]
     sheet = book["按部门"]
     assert sheet.cell(1, 4).value == "用电量 kWh"
     canteen = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[0] == "食堂")
@@ -119,7 +137,8 @@ def test_csv_xlsx_pdf(report: EnergyReport, tmp_path: Path) -> None:
     (tmp_path / "report.pdf").write_bytes(pdf)
     reader = PdfReader(io.BytesIO(pdf))
     text = "".join(page.extract_text() for page in reader.pages)
-    for expected in ("测试中学 2026-10 能源资源消耗月报", "第一食堂", "综合能耗", "节能降耗指标完成情况", "2,480.0"):
+    for expected in ("测试中学 2026-10 能源资源消耗月报", "第一食堂", "综合能耗", "节能降耗指标完成情况", "2,480.0",
+                     "分能源折标煤与碳排放", "164.7", "38931 kJ/m³ ÷ 29307.6 kJ/kgce"):
         assert expected in text, expected
     english = render(report.model_copy(update={"language": "en"}), "pdf", settings)
     assert "Energy-saving targets" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(english)).pages)

@@ -51,6 +51,7 @@ def test_a_term_against_the_same_term_a_year_before(usage: SiteUsage) -> None:
     office = next(t for t in r.targets if t.department == "office")
     assert (office.target, office.use) == (pytest.approx(2000), pytest.approx(1830))  # September and October
     assert office.over is False
+    assert r.quota is None  # a term is not held against a yearly quota
 
 
 def test_a_calendar_year(usage: SiteUsage) -> None:
@@ -62,6 +63,7 @@ def test_a_calendar_year(usage: SiteUsage) -> None:
     assert elec.last_year == pytest.approx(121 * 20 + 30 + 122 * 50)  # 2025: from 1 September
     office = next(t for t in r.targets if t.department == "office")
     assert office.target == pytest.approx(12 * 1000)
+    assert {c.name: c.version for c in r.coefficients}["co2_electricity"] == "co2_electricity@2023"  # ≤ 2026
 
 
 def test_periods_and_months_covered() -> None:

@@ -8,8 +8,9 @@ Daily readings at local midnight from 2025-09-01 to 2026-11-01 (daily meters, so
   w2   canteen water        10 m³/day                               → 310
   g2   canteen gas           4 m³/day                               → 124
   inc  the incomer          85 kWh/day                              → 2635; line loss (2635 − 2480) / 2635 = 5.882 %
-October 2026, site: electricity 2480 kWh → 2480 × 0.1229 = 304.792 kgce; gas 124 × 1.2143 = 150.5732 kgce;
-energy 455.3652 kgce; CO2 2480 × 0.5306 + 124 × 2.1622 = 1584.0008 kg; area 1800 m², 70 people.
+October 2026, site: electricity 2480 kWh → 2480 × 0.1229 = 304.792 kgce; gas 124 × 1.328358 = 164.7164 kgce
+(38,931 kJ/m³ ÷ 29,307.6); energy 469.5084 kgce; CO2 2480 × 0.5306 + 124 × 2.162189 = 1583.9994 kg; area 1800 m²,
+70 people.
 Targets: office electricity 1000/month → 93 %, year to date 304 days × 30 = 9120 of 12000 → 76 %;
 canteen gas 100/month → 124 %, over.
 """
