@@ -95,11 +95,13 @@ def _expected(device: Device, edges: list[int], now_ms: int) -> list[float]:
 
 
 def meter_use(rollups: Rollups, store: ReadingStore, device: Device, edges: list[int], interval: Interval,
-              now_ms: int) -> MeterUse:
+              now_ms: int, campus: Campus | None = None) -> MeterUse:
     n = len(edges) - 1
     use = MeterUse([0.0] * n, [0] * n, _expected(device, edges, now_ms), device)
     lo, hi = edges[0], edges[-1]
-    if interval is Interval.HOUR:
+    if device.virtual is not None and interval is Interval.HOUR:
+        _virtual_hours(rollups, store, device, edges, now_ms, campus, use)
+    elif interval is Interval.HOUR:
         _from_readings(rollups, store, device, edges, use)
     else:
         rows, after = rollups.rows(device.id, lo, hi)
@@ -118,6 +120,23 @@ def meter_use(rollups: Rollups, store: ReadingStore, device: Device, edges: list
         if after is not None and after.first is not None:
             spread(*after.first, edges, use.totals)
     return use
+
+
+def _virtual_hours(rollups: Rollups, store: ReadingStore, device: Device, edges: list[int], now_ms: int,
+                   campus: Campus | None, use: MeterUse) -> None:
+    """A virtual meter's hours: Σ coefficient × each term's use (day and month buckets read its roll-up rows,
+    ``reports.virtual_days``); its readings per bucket the least coverage of its terms' times its own due."""
+    if campus is None:
+        raise ValueError(f"virtual meter {device.id!r}: its hours need the campus its terms are in")
+    terms = campus.virtual_terms()[device.id]
+    meters = {d.id: d for d in campus.devices}
+    cover = [1.0] * len(use.totals)
+    for tid, coef in terms.items():
+        part = meter_use(rollups, store, meters[tid], edges, Interval.HOUR, now_ms, campus)
+        for k, v in enumerate(part.totals):
+            use.totals[k] += coef * v
+            cover[k] = min(cover[k], part.coverage(k))
+    use.readings[:] = [round(c * e) for c, e in zip(cover, use.expected, strict=True)]
 
 
 def _from_readings(rollups: Rollups, store: ReadingStore, device: Device, edges: list[int], use: MeterUse) -> None:
@@ -215,7 +234,7 @@ def consumption(campus: Campus, rollups: Rollups, store: ReadingStore, kind: Kin
             continue
         if group_by is not GroupBy.DEVICE and not device.counts_in_totals:
             continue
-        use = meter_use(rollups, store, device, edges, interval, now_ms)
+        use = meter_use(rollups, store, device, edges, interval, now_ms, campus)
         flags += use.flags
         key = group_key(campus, device, group_by)
         g = groups.get(key)

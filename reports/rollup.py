@@ -80,6 +80,8 @@ def unpack(blob: bytes) -> list[float]:
 
 
 def _fingerprint(device: Device) -> str:
+    if device.virtual is not None:  # recomputed whole when its sum or its own interval changes
+        return f"virtual|{device.kind.value}|{device.interval_s}|{' '.join(device.virtual.split())}"
     return f"{device.kind.value}|{device.multiplier!r}|{device.rated_capacity!r}"
 
 
@@ -256,7 +258,7 @@ class Rollups:
                                       (self.site,)).fetchall()
         known = {r[0]: (r[1], r[2]) for r in rows}
         tz = ZoneInfo(campus.site.timezone)
-        todo = [d for d in campus.devices if REGISTER_FIELD[d.kind] is not None
+        todo = [d for d in campus.devices if REGISTER_FIELD[d.kind] is not None and d.virtual is None
                 and (d.id not in known or known[d.id][0] != _fingerprint(d) or known[d.id][1] is not None)]
         plans = {}
         for d in todo:
@@ -273,7 +275,64 @@ class Rollups:
             if points is None:
                 points = store.series(self.site, device.id, device.kind, plan.field, plan.from_ms, FAR_FUTURE_MS)
             self._write(plan, roll(device, points, plan.track, tz))
-        return len(todo)
+        return len(todo) + self._refresh_virtual(campus, known, {p.device.id: p.start_day for p in plans.values()},
+                                                 tz)
+
+    def _refresh_virtual(self, campus: Campus, known: dict[str, tuple[str, int | None]],
+                         redone: dict[str, int | None], tz: ZoneInfo) -> int:
+        """Virtual meters (``reports.virtual_days``), each after the virtual meters it names: recomputed whole when
+        new or its expression changed, else from the earliest day a recomputed term's new rows reach back into.
+        ``redone``: meter → the day its rows were replaced from (None: all). Returns how many were recomputed."""
+        from reports.virtual_days import virtual_rows  # it reads rows as defined here
+
+        parsed = campus.virtual_terms()
+        if not parsed:
+            return 0
+        from campus.virtual import order
+
+        meters = {d.id: d for d in campus.devices}
+        count = 0
+        for vid in order(parsed):
+            device, terms = meters[vid], parsed[vid]
+            fp = _fingerprint(device)
+            start: int | None
+            if known.get(vid, (None,))[0] != fp:
+                start = None
+            else:
+                changed = [t for t in terms if t in redone]
+                if not changed:
+                    continue
+                reach = [self._reach_back(t, redone[t], tz) for t in changed]
+                start = None if any(r is None for r in reach) else min(r for r in reach if r is not None)
+            firsts = [f for t in terms if (f := self.first_day(t)) is not None]
+            lasts = [f for t in terms if (f := self._last_day(t)) is not None]
+            lo = min(firsts) if start is None and firsts else start
+            if lo is None or not lasts:
+                rows = []
+            else:
+                rows = virtual_rows(self, device, terms, meters, day_edges(lo, max(max(lasts), lo), tz))
+            self._write(_Plan(device, "", None, start, 0, None), rows)
+            redone[vid] = start
+            count += 1
+        return count
+
+    def _reach_back(self, device: str, start_day: int | None, tz: ZoneInfo) -> int | None:
+        """The earliest local day the rows of ``device`` from ``start_day`` on add use to (None: all of them)."""
+        if start_day is None:
+            return None
+        with self._lock:
+            row = self._conn.execute("SELECT day_ms, f_start FROM days WHERE site = ? AND device = ? AND day_ms >= ? "
+                                     "ORDER BY day_ms LIMIT 1", (self.site, device, start_day)).fetchone()
+        if row is None:
+            return day_edges(start_day, start_day, tz)[0]
+        begin = min(int(row[0]), start_day, int(row[1]) if row[1] is not None else int(row[0]))
+        return day_edges(begin, begin, tz)[0]
+
+    def _last_day(self, device: str) -> int | None:
+        with self._lock:
+            row = self._conn.execute("SELECT max(day_ms) FROM days WHERE site = ? AND device = ?",
+                                     (self.site, device)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     def _plan(self, device: Device, pending: int | None, tz: ZoneInfo) -> _Plan:
         """Where a meter's recompute starts: after the last day row before ``pending`` (None: from scratch)."""
