@@ -105,8 +105,8 @@ def _decode(msg: Inbound, registry: Registry, prefix: str, limits: Limits) -> De
             else None
         if computed is not None:
             return _refused(msg, f"device {topic.device!r} in site {topic.site!r} is a virtual meter, computed as "
-                                 f"{(computed.virtual or '')[:200]!r}: it takes no readings; publish for its terms, or fix "
-                                 f"the gateway's topic")
+                                 f"{(computed.virtual or '')[:200]!r}: it takes no readings; publish for its terms, "
+                                 f"or fix the gateway's topic")
         elsewhere = [c.site.id for c, _ in registry.locate(topic.device)]
         if elsewhere:
             return _refused(msg, f"device {topic.device!r} belongs to site {', '.join(elsewhere)}, "
