@@ -224,8 +224,9 @@ def meters(campus: Campus, kind: Kind) -> list[Device]:
 
 def consumption(campus: Campus, rollups: Rollups, store: ReadingStore, kind: Kind, edges: list[int],
                 interval: Interval, group_by: GroupBy, now_ms: int, *, language: str = "zh-CN",
-                devices: list[str] | None = None) -> Consumption:
-    """Use of ``kind`` per group and bucket (the roll-ups must be fresh: ``Rollups.refresh``)."""
+                devices: list[str] | None = None, whole: Campus | None = None) -> Consumption:
+    """Use of ``kind`` per group and bucket (the roll-ups must be fresh: ``Rollups.refresh``). ``whole``: the
+    site unnarrowed, where a virtual meter's terms are found for hour buckets (default ``campus``)."""
     groups: dict[str, GroupUse] = {}
     flags: list[Flagged] = []
     n = len(edges) - 1
@@ -234,7 +235,7 @@ def consumption(campus: Campus, rollups: Rollups, store: ReadingStore, kind: Kin
             continue
         if group_by is not GroupBy.DEVICE and not device.counts_in_totals:
             continue
-        use = meter_use(rollups, store, device, edges, interval, now_ms, campus)
+        use = meter_use(rollups, store, device, edges, interval, now_ms, whole or campus)
         flags += use.flags
         key = group_key(campus, device, group_by)
         g = groups.get(key)
