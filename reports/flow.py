@@ -8,8 +8,10 @@ buckets), and the campus's meter tree:
 - **losses** (线损及未计量 for electricity, 管网漏损及未计量 for water and gas): incomer − Σ buildings, its own node.
 - **items** (分项): a building's first-level sub-meters (``parent`` one of its main meters), by their energy item
   (``Campus.item_of``: the one they name, else their kind's default); a sub-meter inside a sub-meter is inside its
-  parent's use and is not drawn again. One node per item code, shared by the buildings that feed it.
-- **未分项** (unitemised): a building's total − Σ its first-level sub-meters, one shared node, never hidden.
+  parent's use and is not drawn again. One node per item code, shared by the buildings that feed it. A sub-meter
+  whose item is a top of the table (01000 电, 02000 水: no parent item) is not itemised: its use stays in 未分项.
+- **未分项** (unitemised): a building's total − Σ its itemised first-level sub-meters, one shared node, never
+  hidden.
 - Virtual meters are not drawn: they count in no total (``Device.counts_in_totals``).
 
 Balance, the rule the tests hold: the incomer's value = Σ its links (buildings and losses); each building's value
@@ -86,12 +88,12 @@ def energy_flow(campus: Campus, kind: Kind, use: dict[str, float], *, whole: boo
         by_item: dict[str, float] = {}
         for sub in subs:
             code = campus.item_of(sub) or ""
+            if code not in catalogue or catalogue[code].parent is None:
+                continue  # not itemised (电, 水): its use stays in the building's 未分项
             by_item[code] = by_item.get(code, 0.0) + use.get(sub.id, 0.0)
             item = items.get(code)
             if item is None:
-                known = catalogue.get(code)
-                item = items[code] = FlowNode(f"item:{code}", "item", known.name(language) if known else code, 0.0,
-                                              code)
+                item = items[code] = FlowNode(f"item:{code}", "item", catalogue[code].name(language), 0.0, code)
             item.devices.append(sub.id)
         for code, value in by_item.items():
             out.append(FlowLink(node.id, f"item:{code}", value))

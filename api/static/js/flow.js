@@ -55,18 +55,26 @@ function render(body, flow) {
       <td>${esc(t("flow_kinds")[n.kind] || n.kind)}</td><td>${fmt(n.value, 1)}</td>
       <td>${share(n.value)}</td></tr>`).join("")}</tbody></table>`;
   if (!drawn.length) return;
-  const phone = window.innerWidth < 700;
-  chart($("#flow-chart"), {
+  const phone = window.innerWidth < 700, el = $("#flow-chart");
+  // columns: incomer (when shown) → buildings and losses → items and 未分项; each label fits the gap to its right
+  const depth = (n) => (n.kind === "incomer" ? 0 : ["building", "loss"].includes(n.kind) ? 1 : 2) - (used.has("incomer") ? 0 : 1);
+  const cols = Math.max(...nodes.map(depth)) + 1;
+  const tallest = Math.max(...Array.from({ length: cols }, (_, c) => nodes.filter((n) => depth(n) === c).length));
+  el.style.height = `${Math.min(560, Math.max(220, 60 + tallest * (phone ? 34 : 38)))}px`;  // room for each row
+  const left = phone ? 4 : 12, right = phone ? 84 : 170, nodeWidth = phone ? 10 : 16;
+  const gap = cols > 1 ? (el.clientWidth - left - right - nodeWidth * cols) / (cols - 1) : right;
+  const room = (n) => Math.max(40, (depth(n) === cols - 1 ? right : gap) - 10);
+  chart(el, {
     tooltip: { trigger: "item", confine: true, formatter: (p) => (p.dataType === "edge"
       ? `${esc(byId[p.data.source].name)} → ${esc(byId[p.data.target].name)}<br>${fmt(p.data.value, 1)} ${esc(unit)}`
-      : `${esc(p.data.label)}<br>${fmt(byId[p.data.name].value, 1)} ${esc(unit)} · ${share(byId[p.data.name].value)}`) },
+      : `${esc(p.data.title)}<br>${fmt(byId[p.data.name].value, 1)} ${esc(unit)} · ${share(byId[p.data.name].value)}`) },
     series: [{
-      type: "sankey", left: phone ? 4 : 12, right: phone ? 70 : 150, top: 8, bottom: 8,
-      nodeWidth: phone ? 10 : 16, nodeGap: phone ? 6 : 10, layoutIterations: 32, draggable: false,
-      emphasis: { focus: "adjacency" },
-      label: { fontSize: phone ? 10 : 12, formatter: (p) => p.data.label, overflow: "truncate", width: phone ? 66 : 140 },
+      type: "sankey", left, right, top: 8, bottom: 8, nodeWidth, nodeGap: phone ? 6 : 10, nodeAlign: "left",
+      layoutIterations: 32, draggable: false, emphasis: { focus: "adjacency" },
+      label: { fontSize: phone ? 10 : 12, formatter: (p) => p.data.title, overflow: "truncate" },
       lineStyle: { color: "gradient", curveness: 0.5, opacity: 0.35 },
-      data: nodes.map((n) => ({ name: n.id, label: n.name, itemStyle: { color: COLOURS[n.kind] } })),
+      data: nodes.map((n) => ({ name: n.id, title: n.name, depth: depth(n), label: { width: room(n) },
+        itemStyle: { color: COLOURS[n.kind] } })),
       links: drawn.map((l) => ({ source: l.source, target: l.target, value: l.value })),
     }],
   }, drawn.length);
