@@ -52,7 +52,7 @@ def _public(campus: Campus, dev: Device, presence: dict[str, Presence], tz: Zone
                         department=building.department if building else Department.OTHER, zone=dev.zone or "default",
                         interval_s=dev.interval_s, multiplier=dev.multiplier, rated_capacity=dev.rated_capacity,
                         role=dev.role, parent=dev.parent, gateway=dev.gateway, meter=dev.meter, manual=dev.manual,
-                        status=status,
+                        virtual=dev.virtual, status=status,
                         last_seen=from_ms(p.last_seen_ms if p else None, tz))
 
 

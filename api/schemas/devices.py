@@ -54,6 +54,8 @@ class DevicePublic(BaseModel):
     meter: Meter | None = Field(default=None, description="how its gateway reads it: bus, protocol, nameplate "
                                 "address or Modbus unit and profile")
     manual: bool = Field(default=False, description="read by hand (抄表), once a month")
+    virtual: str | None = Field(default=None, description="a virtual meter's sum of other meters (虚拟表), e.g. "
+                                "'pr-main - c1-elec'; it takes no readings")
     status: Literal["online", "offline", "unknown"]
     last_seen: datetime | None
     health: DeviceHealthPublic | None = Field(default=None, description="its gateway's last poll of it (meters "
