@@ -15,6 +15,11 @@ An electricity meter's row also keeps the day's **profile**: its use in each qua
 ending that day spread over the quarter hours, the part of the first step before the day left to the reader, as
 for bucket edges), and how much of it came from steps longer than an hour (``coarse``: its split between quarter
 hours is an estimate). Time-of-use tariffs and the demand charge read it (``billing``).
+
+A virtual meter (``Device.virtual``) has rows too, made after the real meters' from its terms' rows
+(``reports.virtual_days``): each day the sum of its terms' settled days, its profile likewise, no first step, its
+coverage the least of its terms'. It is recomputed when a term was, from the earliest day the term's new rows reach
+back into, and whole when its expression changes (its fingerprint is the expression).
 """
 
 from __future__ import annotations
