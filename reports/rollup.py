@@ -40,12 +40,15 @@ from campus.db import connect, run_script, write_transaction
 from campus.migrations import Migration, migrate
 from campus.model import Campus, Device
 from campus.registers import RegisterTrack
+from campus.virtual import order
 from ingest.stores import ReadingStore
 from reports.buckets import day_edges, spread
+from reports.dayrow import SLOT_MS as SLOT_MS  # re-exported: billing reads it here
+from reports.dayrow import DayRow, slot_edges
+from reports.virtual_days import virtual_rows
 
 FAR_FUTURE_MS = 4_102_444_800_000  # 2100-01-01
 BATCH_WINDOW_MS = 3 * 86_400_000     # meters whose recompute starts within this of the newest are read together
-SLOT_MS = 900_000                    # a profile's slot: a quarter hour
 COARSE_MS = 3_600_000                # a step longer than this is spread over the slots by estimate
 
 
@@ -55,25 +58,6 @@ class ChangeLog(Protocol):
     def changes(self, site: str) -> dict[str, int]: ...
 
     def clear_changes(self, site: str, taken: dict[str, int]) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class DayRow:
-    device: str
-    day_ms: int
-    delta: float                  # steps ending this day, register rules applied, multiplied
-    readings: int
-    first: tuple[int, int, float] | None  # (start, end, delta) of the day's first step
-    last_ts: int
-    state: list[float]            # empty when read back by rows()
-    flags: list[list[object]]     # [start, end, flag, raw_from, raw_to]
-    slots: list[float] | None = None   # electricity: use per quarter hour of the day (profile())
-    coarse: float = 0.0                # of which from steps longer than an hour
-
-
-def slot_edges(day_ms: int, next_day_ms: int) -> list[int]:
-    """The quarter hours of one local day (92 or 100 on a day a clock changes)."""
-    return list(range(day_ms, next_day_ms, SLOT_MS)) + [next_day_ms]
 
 
 def pack(slots: list[float]) -> bytes:
@@ -288,13 +272,9 @@ class Rollups:
         """Virtual meters (``reports.virtual_days``), each after the virtual meters it names: recomputed whole when
         new or its expression changed, else from the earliest day a recomputed term's new rows reach back into.
         ``redone``: meter → the day its rows were replaced from (None: all). Returns how many were recomputed."""
-        from reports.virtual_days import virtual_rows  # it reads rows as defined here
-
         parsed = campus.virtual_terms()
         if not parsed:
             return 0
-        from campus.virtual import order
-
         meters = {d.id: d for d in campus.devices}
         count = 0
         for vid in order(parsed):

@@ -25,7 +25,7 @@ from typing import Protocol
 from campus.contract import Kind
 from campus.model import MAX_INTERVAL_S, Device
 from reports.buckets import spread
-from reports.rollup import DayRow, slot_edges
+from reports.dayrow import DayRow, slot_edges
 
 
 class RowSource(Protocol):
