@@ -144,7 +144,8 @@ class RuleBook:
         self.department = {d.id: depts[d.building] for d in campus.devices}
         self.devices = {d.id: d for d in campus.devices}
         self.by_device: dict[str, list[Rule]] = {
-            d.id: [r for r in self.rules.values() if r.target.matches(d, depts[d.building])] for d in campus.devices}
+            d.id: [r for r in self.rules.values() if r.target.matches(d, depts[d.building])]
+            if d.virtual is None else [] for d in campus.devices}  # a virtual meter has no readings to watch
         self.clocked = [r for r in self.rules.values() if r.condition.watches_clock]
 
     def file_rule(self, rule_id: str) -> Rule | None:

@@ -29,6 +29,7 @@ from api.routers import (
     directory,
     filed,
     files,
+    flow,
     gateways,
     hazards,
     health,
@@ -179,7 +180,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
                    consumption.router, reports.router, reports.bulletins, filed.router, water_quality.router,
                    files.router, inspections.router, hazards.router, water_tests.router, sweep.router,
                    directory.router, readings_manual.router, statements.router, bills.router,
-                   allowance_router.router):
+                   allowance_router.router, flow.router):
         app.include_router(router, prefix="/api/v1", dependencies=[Viewer])
     app.include_router(fuel_router.router, prefix="/api/v1", dependencies=[Viewer])  # the canteens' fuel account
     app.include_router(alerts_router.router, prefix="/api/v1")  # per route: the signed one-tap ack link is open

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from campus.contract import KIND_FIELDS, REGISTER_FIELD, Identifier, Kind
 from campus.errors import ConfigError
 from campus.items import check_building_code, check_item, default_item
+from campus.virtual import MAX_CHARS, Terms, check, parse
 from campus.yamlfile import parse_yaml_model, read_text
 
 INCOMER = "incomer"
@@ -286,12 +287,18 @@ class Device(BaseModel):
     manual: bool = Field(default=False, description="read by hand (抄表): no gateway, no meter link")
     item: str | None = Field(default=None, description="energy item code (分项能耗), e.g. 01A00 照明插座; default "
                              "from its kind and building")
+    virtual: str | None = Field(default=None, max_length=MAX_CHARS, description="a virtual meter (虚拟表): its use "
+                                "is this sum of other meters of its kind, e.g. 'main - b1 - b2' or '0.5 * pump' "
+                                "(campus.virtual); it has no gateway, no meter link and no readings of its own")
 
     @property
     def counts_in_totals(self) -> bool:
         """Building, department, zone and site totals add up main meters only: a sub-meter's use is already in
-        its parent's, and an incomer measures the whole site (it is reported beside the sum, for line loss)."""
-        return self.parent is None and self.role != INCOMER
+        its parent's, and an incomer measures the whole site (it is reported beside the sum, for line loss).
+        A virtual meter counts in no total either: it is made of meters that are counted already (or of the
+        incomer, which is not), so adding it would count its terms twice; public area = incomer − Σ buildings is
+        exactly the gap the site total leaves beside the incomer, and the energy flow shows it there."""
+        return self.parent is None and self.role != INCOMER and self.virtual is None
 
     @model_validator(mode="after")
     def _meter_fields(self) -> Device:
@@ -319,7 +326,26 @@ class Device(BaseModel):
             if REGISTER_FIELD[self.kind] is None:
                 raise ValueError("water_quality sensors measure no energy: drop item")
             check_item(self.item, self.kind)
+        if self.virtual is not None:
+            self._virtual_fields()
         return self
+
+    def _virtual_fields(self) -> None:
+        if REGISTER_FIELD[self.kind] is None:
+            raise ValueError("a virtual meter adds up meters with a register: water_quality has none")
+        extra = [name for name, off in (("gateway", self.gateway is None), ("meter", self.meter is None),
+                                        ("manual", not self.manual), ("parent", self.parent is None),
+                                        ("multiplier", self.multiplier == 1.0),
+                                        ("rated_capacity", self.rated_capacity is None),
+                                        ("initial_register", self.initial_register is None)) if not off]
+        if extra:
+            raise ValueError(f"virtual meter {self.id!r} takes no readings of its own: drop {', '.join(extra)}")
+        if self.role == INCOMER:
+            raise ValueError(f"virtual meter {self.id!r} cannot be the incomer: the incomer is a real meter")
+        try:
+            parse(self.virtual or "")
+        except ValueError as exc:
+            raise ValueError(f"virtual meter {self.id!r}: {exc}") from None
 
 
 class SamplingPoint(BaseModel):
@@ -431,7 +457,20 @@ class Campus(BaseModel):
             if dev.parent is not None and kinds.get(dev.parent) != dev.kind:
                 raise ValueError(f"device {dev.id!r}: parent {dev.parent!r} must be a {dev.kind.value} meter "
                                  "in this file")
+        virtual = self.virtual_terms()
+        for dev in self.devices:
+            if dev.parent in virtual:
+                raise ValueError(f"device {dev.id!r}: parent {dev.parent!r} is a virtual meter; a sub-meter's "
+                                 "parent is a real meter")
         return self
+
+    def virtual_terms(self) -> dict[str, Terms]:
+        """Each virtual meter's terms (device id → coefficient), checked: every id a meter of its kind in this
+        site, no meter made of itself, no circle of virtual meters (ValueError naming what to fix)."""
+        virtuals = {d.id: d.virtual for d in self.devices if d.virtual is not None}
+        if not virtuals:
+            return {}
+        return check(virtuals, {d.id: d.kind.value for d in self.devices})
 
     def building(self, building_id: str) -> Building | None:
         return next((b for b in self.buildings if b.id == building_id), None)
@@ -450,10 +489,11 @@ class Campus(BaseModel):
 
     def publishers(self) -> dict[str, list[Device]]:
         """Who connects to the broker, and the devices each may publish for: every gateway, and every device
-        without a gateway (for itself). A meter read by hand connects to nothing: the server enters its readings."""
+        without a gateway (for itself). A meter read by hand connects to nothing: the server enters its readings;
+        nor does a virtual meter (it is computed)."""
         out: dict[str, list[Device]] = {g.id: [] for g in self.gateways}
         for dev in self.devices:
-            if not dev.manual:
+            if not dev.manual and dev.virtual is None:  # a virtual meter is computed: it publishes nothing
                 out.setdefault(dev.gateway or dev.id, []).append(dev)
         return out
 

@@ -398,7 +398,8 @@ class Registry:
 def _site_tags(campus: Campus) -> dict[str, DeviceTags]:
     depts = {b.id: b.department.value for b in campus.buildings}
     return {d.id: DeviceTags(d.kind, campus.site.id, d.building, depts[d.building], d.zone or "default",
-                             d.rated_capacity) for d in campus.devices}
+                             d.rated_capacity) for d in campus.devices
+            if d.virtual is None}  # a virtual meter takes no readings: ingest refuses them (ingest.decode)
 
 
 def _adopter(campus: Campus) -> Callable[[Campus | None], Campus]:

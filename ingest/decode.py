@@ -100,6 +100,13 @@ def _decode(msg: Inbound, registry: Registry, prefix: str, limits: Limits) -> De
                 return _refused(msg, exc.reason)
             return Decoded(statuses=[((topic.site, dev), online) for dev in served])
     if tags is None:
+        here = registry.campuses.get(topic.site)
+        computed = next((d for d in here.devices if d.id == topic.device and d.virtual is not None), None) if here \
+            else None
+        if computed is not None:
+            return _refused(msg, f"device {topic.device!r} in site {topic.site!r} is a virtual meter, computed as "
+                                 f"{(computed.virtual or '')[:200]!r}: it takes no readings; publish for its terms, "
+                                 f"or fix the gateway's topic")
         elsewhere = [c.site.id for c, _ in registry.locate(topic.device)]
         if elsewhere:
             return _refused(msg, f"device {topic.device!r} belongs to site {', '.join(elsewhere)}, "

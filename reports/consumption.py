@@ -101,11 +101,13 @@ def _expected(device: Device, edges: list[int], now_ms: int) -> list[float]:
 
 
 def meter_use(rollups: Rollups, store: ReadingStore, device: Device, edges: list[int], interval: Interval,
-              now_ms: int) -> MeterUse:
+              now_ms: int, campus: Campus | None = None) -> MeterUse:
     n = len(edges) - 1
     use = MeterUse([0.0] * n, [0] * n, _expected(device, edges, now_ms), device)
     lo, hi = edges[0], edges[-1]
-    if interval is Interval.HOUR:
+    if device.virtual is not None and interval is Interval.HOUR:
+        _virtual_hours(rollups, store, device, edges, now_ms, campus, use)
+    elif interval is Interval.HOUR:
         _from_readings(rollups, store, device, edges, use)
     else:
         rows, after = rollups.rows(device.id, lo, hi)
@@ -124,6 +126,23 @@ def meter_use(rollups: Rollups, store: ReadingStore, device: Device, edges: list
         if after is not None and after.first is not None:
             spread(*after.first, edges, use.totals)
     return use
+
+
+def _virtual_hours(rollups: Rollups, store: ReadingStore, device: Device, edges: list[int], now_ms: int,
+                   campus: Campus | None, use: MeterUse) -> None:
+    """A virtual meter's hours: Σ coefficient × each term's use (day and month buckets read its roll-up rows,
+    ``reports.virtual_days``); its readings per bucket the least coverage of its terms' times its own due."""
+    if campus is None:
+        raise ValueError(f"virtual meter {device.id!r}: its hours need the campus its terms are in")
+    terms = campus.virtual_terms()[device.id]
+    meters = {d.id: d for d in campus.devices}
+    cover = [1.0] * len(use.totals)
+    for tid, coef in terms.items():
+        part = meter_use(rollups, store, meters[tid], edges, Interval.HOUR, now_ms, campus)
+        for k, v in enumerate(part.totals):
+            use.totals[k] += coef * v
+            cover[k] = min(cover[k], part.coverage(k))
+    use.readings[:] = [round(c * e) for c, e in zip(cover, use.expected, strict=True)]
 
 
 def _from_readings(rollups: Rollups, store: ReadingStore, device: Device, edges: list[int], use: MeterUse) -> None:
@@ -214,8 +233,9 @@ def meters(campus: Campus, kind: Kind) -> list[Device]:
 
 def consumption(campus: Campus, rollups: Rollups, store: ReadingStore, kind: Kind, edges: list[int],
                 interval: Interval, group_by: GroupBy, now_ms: int, *, language: str = "zh-CN",
-                devices: list[str] | None = None) -> Consumption:
-    """Use of ``kind`` per group and bucket (the roll-ups must be fresh: ``Rollups.refresh``)."""
+                devices: list[str] | None = None, whole: Campus | None = None) -> Consumption:
+    """Use of ``kind`` per group and bucket (the roll-ups must be fresh: ``Rollups.refresh``). ``whole``: the
+    site unnarrowed, where a virtual meter's terms are found for hour buckets (default ``campus``)."""
     if group_by is GroupBy.ITEM:
         return _by_item(campus, rollups, store, kind, edges, interval, now_ms, language, devices)
     groups: dict[str, GroupUse] = {}
@@ -226,7 +246,7 @@ def consumption(campus: Campus, rollups: Rollups, store: ReadingStore, kind: Kin
             continue
         if group_by is not GroupBy.DEVICE and not device.counts_in_totals:
             continue
-        use = meter_use(rollups, store, device, edges, interval, now_ms)
+        use = meter_use(rollups, store, device, edges, interval, now_ms, whole or campus)
         flags += use.flags
         key = group_key(campus, device, group_by)
         g = groups.get(key)
@@ -243,8 +263,8 @@ def _by_item(campus: Campus, rollups: Rollups, store: ReadingStore, kind: Kind, 
     """Use per energy item (分项), 未分项 last: every meter's use (sub-meters too), split by ``reports.items``."""
     n = len(edges) - 1
     uses: dict[str, MeterUse] = {}
-    for device in meters(campus, kind):
-        if devices is None or device.id in devices:
+    for device in meters(campus, kind):  # a virtual meter is made of these: it is no item's own use
+        if device.virtual is None and (devices is None or device.id in devices):
             uses[device.id] = meter_use(rollups, store, device, edges, interval, now_ms)
     parts = split(campus, kind, {k: u.totals for k, u in uses.items()})
     by_item = parts.by_item()

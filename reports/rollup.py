@@ -15,6 +15,11 @@ An electricity meter's row also keeps the day's **profile**: its use in each qua
 ending that day spread over the quarter hours, the part of the first step before the day left to the reader, as
 for bucket edges), and how much of it came from steps longer than an hour (``coarse``: its split between quarter
 hours is an estimate). Time-of-use tariffs and the demand charge read it (``billing``).
+
+A virtual meter (``Device.virtual``) has rows too, made after the real meters' from its terms' rows
+(``reports.virtual_days``): each day the sum of its terms' settled days, its profile likewise, no first step, its
+coverage the least of its terms'. It is recomputed when a term was, from the earliest day the term's new rows reach
+back into, and whole when its expression changes (its fingerprint is the expression).
 """
 
 from __future__ import annotations
@@ -35,12 +40,15 @@ from campus.db import connect, run_script, write_transaction
 from campus.migrations import Migration, migrate
 from campus.model import Campus, Device
 from campus.registers import RegisterTrack
+from campus.virtual import order
 from ingest.stores import ReadingStore
 from reports.buckets import day_edges, spread
+from reports.dayrow import SLOT_MS as SLOT_MS  # re-exported: billing reads it here
+from reports.dayrow import DayRow, slot_edges
+from reports.virtual_days import virtual_rows
 
 FAR_FUTURE_MS = 4_102_444_800_000  # 2100-01-01
 BATCH_WINDOW_MS = 3 * 86_400_000     # meters whose recompute starts within this of the newest are read together
-SLOT_MS = 900_000                    # a profile's slot: a quarter hour
 COARSE_MS = 3_600_000                # a step longer than this is spread over the slots by estimate
 
 
@@ -52,25 +60,6 @@ class ChangeLog(Protocol):
     def clear_changes(self, site: str, taken: dict[str, int]) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class DayRow:
-    device: str
-    day_ms: int
-    delta: float                  # steps ending this day, register rules applied, multiplied
-    readings: int
-    first: tuple[int, int, float] | None  # (start, end, delta) of the day's first step
-    last_ts: int
-    state: list[float]            # empty when read back by rows()
-    flags: list[list[object]]     # [start, end, flag, raw_from, raw_to]
-    slots: list[float] | None = None   # electricity: use per quarter hour of the day (profile())
-    coarse: float = 0.0                # of which from steps longer than an hour
-
-
-def slot_edges(day_ms: int, next_day_ms: int) -> list[int]:
-    """The quarter hours of one local day (92 or 100 on a day a clock changes)."""
-    return list(range(day_ms, next_day_ms, SLOT_MS)) + [next_day_ms]
-
-
 def pack(slots: list[float]) -> bytes:
     return zlib.compress(array("d", slots).tobytes(), 1)
 
@@ -80,6 +69,8 @@ def unpack(blob: bytes) -> list[float]:
 
 
 def _fingerprint(device: Device) -> str:
+    if device.virtual is not None:  # recomputed whole when its sum or its own interval changes
+        return f"virtual|{device.kind.value}|{device.interval_s}|{' '.join(device.virtual.split())}"
     return f"{device.kind.value}|{device.multiplier!r}|{device.rated_capacity!r}"
 
 
@@ -256,7 +247,7 @@ class Rollups:
                                       (self.site,)).fetchall()
         known = {r[0]: (r[1], r[2]) for r in rows}
         tz = ZoneInfo(campus.site.timezone)
-        todo = [d for d in campus.devices if REGISTER_FIELD[d.kind] is not None
+        todo = [d for d in campus.devices if REGISTER_FIELD[d.kind] is not None and d.virtual is None
                 and (d.id not in known or known[d.id][0] != _fingerprint(d) or known[d.id][1] is not None)]
         plans = {}
         for d in todo:
@@ -273,7 +264,60 @@ class Rollups:
             if points is None:
                 points = store.series(self.site, device.id, device.kind, plan.field, plan.from_ms, FAR_FUTURE_MS)
             self._write(plan, roll(device, points, plan.track, tz))
-        return len(todo)
+        return len(todo) + self._refresh_virtual(campus, known, {p.device.id: p.start_day for p in plans.values()},
+                                                 tz)
+
+    def _refresh_virtual(self, campus: Campus, known: dict[str, tuple[str, int | None]],
+                         redone: dict[str, int | None], tz: ZoneInfo) -> int:
+        """Virtual meters (``reports.virtual_days``), each after the virtual meters it names: recomputed whole when
+        new or its expression changed, else from the earliest day a recomputed term's new rows reach back into.
+        ``redone``: meter → the day its rows were replaced from (None: all). Returns how many were recomputed."""
+        parsed = campus.virtual_terms()
+        if not parsed:
+            return 0
+        meters = {d.id: d for d in campus.devices}
+        count = 0
+        for vid in order(parsed):
+            device, terms = meters[vid], parsed[vid]
+            fp = _fingerprint(device)
+            start: int | None
+            if known.get(vid, (None,))[0] != fp:
+                start = None
+            else:
+                changed = [t for t in terms if t in redone]
+                if not changed:
+                    continue
+                reach = [self._reach_back(t, redone[t], tz) for t in changed]
+                start = None if any(r is None for r in reach) else min(r for r in reach if r is not None)
+            firsts = [f for t in terms if (f := self.first_day(t)) is not None]
+            lasts = [f for t in terms if (f := self._last_day(t)) is not None]
+            lo = min(firsts) if start is None and firsts else start
+            if lo is None or not lasts:
+                rows = []
+            else:
+                rows = virtual_rows(self, device, terms, meters, day_edges(lo, max(max(lasts), lo), tz))
+            self._write(_Plan(device, "", None, start, 0, None), rows)
+            redone[vid] = start
+            count += 1
+        return count
+
+    def _reach_back(self, device: str, start_day: int | None, tz: ZoneInfo) -> int | None:
+        """The earliest local day the rows of ``device`` from ``start_day`` on add use to (None: all of them)."""
+        if start_day is None:
+            return None
+        with self._lock:
+            row = self._conn.execute("SELECT day_ms, f_start FROM days WHERE site = ? AND device = ? AND day_ms >= ? "
+                                     "ORDER BY day_ms LIMIT 1", (self.site, device, start_day)).fetchone()
+        if row is None:
+            return day_edges(start_day, start_day, tz)[0]
+        begin = min(int(row[0]), start_day, int(row[1]) if row[1] is not None else int(row[0]))
+        return day_edges(begin, begin, tz)[0]
+
+    def _last_day(self, device: str) -> int | None:
+        with self._lock:
+            row = self._conn.execute("SELECT max(day_ms) FROM days WHERE site = ? AND device = ?",
+                                     (self.site, device)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     def _plan(self, device: Device, pending: int | None, tz: ZoneInfo) -> _Plan:
         """Where a meter's recompute starts: after the last day row before ``pending`` (None: from scratch)."""

@@ -146,4 +146,4 @@ class SiteUsage:
         tz = self.tz
         return consumption(self.campus, self.rollups, self.store, kind, edges(start, end, interval, tz), interval,
                            group_by, now_ms if now_ms is not None else int(time.time() * 1000), language=language,
-                           devices=devices)
+                           devices=devices, whole=self.whole)

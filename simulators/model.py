@@ -69,7 +69,7 @@ class Simulation:
         self.tz = ZoneInfo(campus["site"].get("timezone", "Asia/Shanghai"))
         self.calendar = SchoolCalendar(campus.get("calendar"))
         self.buildings = {b["id"]: b for b in campus["buildings"]}
-        self.devices: list[dict[str, Any]] = campus["devices"]
+        self.devices: list[dict[str, Any]] = [d for d in campus["devices"] if not d.get("virtual")]  # computed
         self.start_ms, self.end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
         self.seed, self.prefix = seed, prefix
         depts = {b: v["department"] for b, v in self.buildings.items()}

@@ -56,7 +56,7 @@ def _public(campus: Campus, dev: Device, presence: dict[str, Presence], tz: Zone
                         interval_s=dev.interval_s, multiplier=dev.multiplier, rated_capacity=dev.rated_capacity,
                         role=dev.role, parent=dev.parent, gateway=dev.gateway, meter=dev.meter, manual=dev.manual,
                         item=item, item_name=None if item is None else item_name(item, language),
-                        item_default=item is not None and dev.item is None, status=status,
+                        item_default=item is not None and dev.item is None, virtual=dev.virtual, status=status,
                         last_seen=from_ms(p.last_seen_ms if p else None, tz))
 
 

@@ -17,6 +17,7 @@ from api.schemas.alerts import AckRequest, AlertEventPublic, AlertPublic, Evalua
 from api.schemas.consumption import BucketPublic, ConsumptionPublic, FlaggedStepPublic, GroupUsePublic
 from api.schemas.dead_letters import DeadLetterPublic, RefusedItem, ReplayResult
 from api.schemas.devices import DeviceCreate, DevicePublic, DeviceUpdate, ReadingPublic, ReadingsPublic
+from api.schemas.flow import FlowLinkPublic, FlowNodePublic, FlowPublic
 from api.schemas.gateways import BusPublic, GatewayPublic, GatewayPut
 from api.schemas.health import HealthPublic
 from api.schemas.records import (
@@ -50,6 +51,9 @@ __all__ = [
     "BuildingPublic",
     "CampusPublic",
     "ConsumptionPublic",
+    "FlowLinkPublic",
+    "FlowNodePublic",
+    "FlowPublic",
     "DeadLetterPublic",
     "DepartmentPublic",
     "DeviceCreate",

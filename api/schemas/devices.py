@@ -61,6 +61,8 @@ class DevicePublic(BaseModel):
     item_name: str | None = Field(default=None, description="the item's name in the language asked for (lang=)")
     item_default: bool = Field(default=False, description="the item is the default for its kind and building (the "
                                "device names none)")
+    virtual: str | None = Field(default=None, description="a virtual meter's sum of other meters (虚拟表), e.g. "
+                                "'pr-main - c1-elec'; it takes no readings")
     status: Literal["online", "offline", "unknown"]
     last_seen: datetime | None
     health: DeviceHealthPublic | None = Field(default=None, description="its gateway's last poll of it (meters "

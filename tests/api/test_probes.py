@@ -126,6 +126,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         "dead letters", write=("/api/v1/dead-letters/{letter}/replay", None)),
     # use and reports
     ("GET", "/api/v1/consumption"): Route("reports", "/api/v1/consumption?site=yucai&group_by=building"),
+    ("GET", "/api/v1/flow"): Route("reports", f"/api/v1/flow?site=yucai&month={MONTH}"),
     ("GET", "/api/v1/water-quality"): Route("reports", "/api/v1/water-quality?site=yucai"),
     ("GET", "/api/v1/reports/energy"): Route("reports", f"/api/v1/reports/energy?site=yucai&month={MONTH}"),
     ("GET", "/api/v1/reports/district"): Route("reports", f"/api/v1/reports/district?month={MONTH}", names_site=False),

@@ -335,6 +335,21 @@ export const T = {
   costs_no_billing: ["尚未配置计费（[billing] file）：没有电价与付费方，无法计算费用。", "Billing is not set up ([billing] file): without tariffs and payers there are no costs."],
   payer_type: { department: ["部门", "Department"], canteen: ["食堂", "Canteen"], shop: ["商户", "Shop"],
     housing: ["教工住宅", "Staff housing"], dorm_room: ["宿舍", "Dorm room"], other: ["其他", "Other"] },
+  // 能流图: the energy flow (#24)
+  nav_flow: ["能流图", "Energy flow"],
+  flow_heading: ["能流图", "Energy flow"],
+  flow_kind: ["能源", "Energy"],
+  flow_node: ["节点", "Node"],
+  flow_node_kind: ["类型", "Type"],
+  flow_use: ["用量", "Use"],
+  flow_share: ["占比", "Share"],
+  flow_kinds: { incomer: ["进线", "Incomer"], loss: ["损耗", "Losses"], building: ["楼宇", "Building"],
+    item: ["分项", "Energy item"], unitemised: ["未分项", "Unitemised"] },
+  flow_narrowed: ["本令牌只能查看其范围内的楼宇：不显示进线与损耗（它们包含范围外的楼宇）。",
+    "This token sees only the buildings in its scope: the incomer and the losses are not shown (they include buildings outside it)."],
+  flow_no_incomer: ["本校区没有该能源的进线总表：不显示损耗。", "This site has no incomer meter for this energy: no losses are shown."],
+  flow_negative: ["以下流向为负值（表计读数不一致），未画入图中：", "These flows are negative (the meters disagree) and are not drawn:"],
+  flow_empty: ["本月没有用量数据。", "No use recorded this month."],
   // alerts (helper 5): an overdue round's or test's value and limit in words
   alert_situation: ["情况", "Status"],
 };

@@ -4,6 +4,7 @@ import { showBuilding } from "./building.js";
 import { showCosts } from "./costs.js";
 import { $, Unauthorised, disposeCharts, getJSON, state, t, token } from "./core.js";
 import { showDevice } from "./device.js";
+import { showFlow } from "./flow.js";
 import { showHazards } from "./hazards.js";
 import { showOverview } from "./overview.js";
 import { showReading } from "./reading.js";
@@ -14,7 +15,7 @@ import { showWaterTests } from "./watertests.js";
 
 const VIEWS = { overview: showOverview, alerts: showAlerts, building: showBuilding, device: showDevice,
   reports: showReport, rounds: showRounds, reading: showReading, sweep: showSweep, hazards: showHazards,
-  watertests: showWaterTests, costs: showCosts };
+  watertests: showWaterTests, costs: showCosts, flow: showFlow };
 
 function applyLanguage() {
   document.documentElement.lang = state.lang;

@@ -152,8 +152,8 @@ function openAlerts(open) {
 }
 
 function silent(now) {
-  const list = state.devices.filter((d) => d.status === "offline" || !d.last_seen || (d.health && !d.health.ok) ||
-    now - new Date(d.last_seen) > 3 * d.interval_s * 1000);
+  const list = state.devices.filter((d) => !d.virtual && (d.status === "offline" || !d.last_seen ||
+    (d.health && !d.health.ok) || now - new Date(d.last_seen) > 3 * d.interval_s * 1000));  // a virtual meter sends nothing
   const c = state.campus;
   $("#silent").innerHTML = list.map((d) => `<li data-device="${esc(d.id)}"><a href="#device/${esc(d.id)}">` +
     `${named(d.name, d.id)}</a> <small>${esc(c.building[d.building]?.name || d.building)} · ${t("last_data")} ` +
