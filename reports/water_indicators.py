@@ -4,6 +4,7 @@ indicator, and metering coverage.
 The plain rules (the README cites what they follow):
 - **Water used**: the month's use through the water incomer when the asker sees the whole site and the site has
   one, else the sum of the buildings' main meters (``source`` says which).
+- Only the month's days that are over count (a month in progress: up to yesterday).
 - **Per person per school day**: water used in the month (litres) ÷ persons ÷ the month's school days. Persons are
   ``[water] persons``, else the sum of the occupants of the buildings the asker sees. School days are the
   calendar's ``school_day`` days (a workday in term: make-up workdays count, holidays do not). Water used on
@@ -18,7 +19,6 @@ The plain rules (the README cites what they follow):
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from campus.calendar import CampusCalendar
@@ -56,18 +56,22 @@ class Indicators:
 def indicators(usage: SiteUsage, month: str, settings: WaterSettings, now_ms: int, language: str = "zh-CN",
                ) -> Indicators:
     campus, tz = usage.campus, usage.tz
-    _, cuts, dates = month_edges(month, tz)
+    cuts, _, dates = month_edges(month, tz)
+    over = sum(1 for k in range(len(dates)) if cuts[k + 1] <= now_ms)  # the days of the month that are over
     whole = sees_site(usage)
 
     def used(devices: list[Device]) -> float:
-        return sum(meter_use(usage.rollups, usage.store, d, cuts, Interval.MONTH, now_ms).totals[0] for d in devices)
+        if not over:
+            return 0.0
+        return sum(sum(meter_use(usage.rollups, usage.store, d, cuts[:over + 1], Interval.DAY, now_ms).totals)
+                   for d in devices)
 
     ins, main = (incomers(campus) if whole else []), mains(campus)
     source = "incomer" if ins else "mains"
     water = round(used(ins) if ins else used(main), 3)
     persons = settings.persons or sum(b.occupants for b in campus.buildings)
     cal = CampusCalendar(campus.calendar)
-    school = sum("school_day" in cal.tags(d) for d in dates if d <= dt.datetime.fromtimestamp(now_ms / 1000, tz).date())
+    school = sum("school_day" in cal.tags(d) for d in dates[:over])
     per: float | None = None
     why = None
     if persons <= 0:
