@@ -67,9 +67,10 @@ def flows(at: datetime, leak: bool, m3h: float) -> dict[str, float]:
     return {"a-sub1": sub1, "a-sub2": sub2, "a-main": main_a, "b-main": main_b, "in": main_a + main_b + 0.1}
 
 
-def readings(start: datetime, end: datetime, *, leak_since: datetime | None = None,
+def readings(start: datetime, end: datetime, *, leak_since: datetime | None = None, leak_until: datetime | None = None,
              m3h: float = 0.2) -> Iterator[Inbound]:
-    """Every meter's reading every 15 minutes from ``start`` to ``end`` (both included), registers from 1000."""
+    """Every meter's reading every 15 minutes from ``start`` to ``end`` (both included), registers from 1000; the
+    leak from ``leak_since`` until ``leak_until`` (mended then; None: never)."""
     units = {d: 200_000 for d in ("in", "a-main", "a-sub1", "a-sub2", "b-main")}  # 1000 m³
     at = start
     while True:
@@ -78,7 +79,7 @@ def readings(start: datetime, end: datetime, *, leak_since: datetime | None = No
             yield Inbound(f"campus/ying/{device}/reading", json.dumps(body).encode(), int(at.timestamp() * 1000))
         if at >= end:
             return
-        leak = leak_since is not None and at >= leak_since
+        leak = leak_since is not None and at >= leak_since and (leak_until is None or at < leak_until)
         for device, f in flows(at, leak, m3h).items():
             units[device] += round(f * 0.25 / UNIT)
         at += timedelta(minutes=15)
