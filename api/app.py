@@ -41,6 +41,7 @@ from api.routers import (
     statements,
     sweep,
     tokens,
+    water,
     water_quality,
     water_tests,
 )
@@ -50,6 +51,7 @@ from api.tokens import TokenStore
 from api.uploads import add_bodies
 from app.allowance import AllowanceNotifier
 from app.settings import Settings
+from app.water import WaterWatch
 from billing.desk import BillingDesk
 from campus.clock import Clock, WallClock
 from campus.db import DataDir
@@ -145,11 +147,14 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
         allowance = app.state.allowance = AllowanceNotifier(
             settings.data_dir, billing, settings.alerts.roster_file, clock,
             publish=ingest.mqtt.publish if ingest.mqtt is not None else None)
+        water = app.state.water = WaterWatch(usage, app.state.alerts, settings.water, clock)
         try:
             billing.check()
             allowance.keep_checking(settings.billing.allowance_check_s)
+            water.keep_checking()
             yield
         finally:
+            water.close()
             allowance.close()
             billing.close()
             records.close()
@@ -180,7 +185,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
                    consumption.router, reports.router, reports.bulletins, filed.router, water_quality.router,
                    files.router, inspections.router, hazards.router, water_tests.router, sweep.router,
                    directory.router, readings_manual.router, statements.router, bills.router,
-                   allowance_router.router, flow.router):
+                   allowance_router.router, flow.router, water.router):
         app.include_router(router, prefix="/api/v1", dependencies=[Viewer])
     app.include_router(fuel_router.router, prefix="/api/v1", dependencies=[Viewer])  # the canteens' fuel account
     app.include_router(alerts_router.router, prefix="/api/v1")  # per route: the signed one-tap ack link is open

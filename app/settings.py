@@ -14,6 +14,7 @@ from campus.errors import ConfigError
 from ingest.config import BrokerSettings, IngestSettings, MqttSettings, StoreSettings
 from records.config import RecordSettings
 from reports.config import ReportSettings
+from reports.water_config import WaterSettings
 
 
 class ApiSettings(BaseModel):
@@ -51,6 +52,7 @@ class Settings(BaseSettings):
     report: ReportSettings = ReportSettings()
     records: RecordSettings = RecordSettings()
     billing: BillingSettings = BillingSettings()
+    water: WaterSettings = WaterSettings()  # [water]: the water balance, night minimum flow, indicators
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:

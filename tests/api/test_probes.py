@@ -140,6 +140,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/reports/filed"): Route("reports", "/api/v1/reports/filed?site=yucai"),
     ("GET", "/api/v1/reports/filed/{month}"): Route("reports", f"/api/v1/reports/filed/{MONTH}?site=yucai"),
     ("GET", "/api/v1/sweep"): Route("reports", "/api/v1/sweep?site=yucai"),
+    ("GET", "/api/v1/water/balance"): Route("reports", f"/api/v1/water/balance?site=yucai&month={MONTH}"),
+    ("GET", "/api/v1/water/night-flow"): Route("reports", "/api/v1/water/night-flow?site=yucai&weeks=1"),
+    ("GET", "/api/v1/water/indicators"): Route("reports", f"/api/v1/water/indicators?site=yucai&month={MONTH}"),
     ("POST", "/api/v1/sweep"): Route("reports", write=("/api/v1/sweep?site=yucai", None)),
     # the canteens' fuel account (the canteens are the north zone's: a write names teaching, the south's payer;
     # the sample tariffs begin in July 2026)
