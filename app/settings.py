@@ -14,6 +14,7 @@ from campus.errors import ConfigError
 from ingest.config import BrokerSettings, IngestSettings, MqttSettings, StoreSettings
 from records.config import RecordSettings
 from reports.config import ReportSettings
+from upload.config import UploadSettings
 
 
 class ApiSettings(BaseModel):
@@ -51,6 +52,7 @@ class Settings(BaseSettings):
     report: ReportSettings = ReportSettings()
     records: RecordSettings = RecordSettings()
     billing: BillingSettings = BillingSettings()
+    upload: UploadSettings = UploadSettings()
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
