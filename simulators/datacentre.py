@@ -87,6 +87,7 @@ class DataCentre:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._listener: socket.socket | None = None
         self._http: ThreadingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
@@ -138,6 +139,11 @@ class DataCentre:
 
     def stop(self) -> None:
         self.down()
+
+    def wait_stored(self, n: int, timeout_s: float) -> bool:
+        """Wait (at most ``timeout_s``) until ``n`` packets are stored; whether they are."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: len(self.stored) >= n, timeout_s)
 
     @property
     def url(self) -> str:
@@ -261,6 +267,7 @@ class DataCentre:
                         with self._lock:
                             self.arrivals.append(arrival)
                             self.stored.setdefault((arrival.building_id, arrival.time), arrival)
+                            self._arrived.notify_all()
                             if self.drop_before_ack > 0:
                                 self.drop_before_ack -= 1
                                 return
@@ -304,6 +311,7 @@ class DataCentre:
                 with centre._lock:
                     centre.arrivals.append(arrival)
                     centre.stored.setdefault((arrival.building_id, arrival.time), arrival)
+                    centre._arrived.notify_all()
                     if centre.drop_before_ack > 0:
                         centre.drop_before_ack -= 1
                         self._answer(503, {"error": "dropped"})

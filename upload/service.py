@@ -6,6 +6,8 @@ acknowledged, oldest first, and keeps the connection alive.
   ``backfill_h`` hours before then).
   After a stop of the uploader itself, the periods it missed are made on the next pass (at most ``max_catch_up``
   a pass), from the cursor the outbox keeps.
+- With the TCP protocol the gateway stays connected between periods (a heart_beat every ``heartbeat_s`` of wall
+  time, as the connection lives in it) and reconnects at the next pass when the link drops.
 - Sending stops at the first failure; the next try is ``retry_initial_s`` later, doubling to ``retry_max_s``
   (a refused key waits ``retry_max_s`` at once). Time comes from the clock given (wall time in production; the
   tests drive it), so a six-hour outage is six hours of that clock, not of the test.
@@ -21,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from campus.clock import Clock, WallClock
 from campus.db import DataDir
+from campus.errors import ConfigError
 from reports.usage import Usage
 from upload.build import building_ids, packets, period_edges, period_floor
 from upload.config import UploadSettings
@@ -50,6 +53,11 @@ class Uploader:
     def __init__(self, settings: UploadSettings, usage: Usage, data_dir: Path, clock: Clock | None = None) -> None:
         settings.check()
         self.cfg, self.usage, self.clock = settings, usage, clock or WallClock()
+        for site, site_cfg in settings.sites.items():  # an unknown site or a building without an id: refused now
+            if site not in usage.campuses:
+                raise ConfigError(f"[upload.sites.{site}]: no site {site!r} in the campus (its sites: "
+                                  f"{', '.join(usage.campuses) or 'none'})")
+            building_ids(usage.site(site).campus, site_cfg)
         self.outbox = Outbox(outbox_path(data_dir))
         self.links: dict[str, Link] = {}
         self.retry_at_ms = 0
@@ -110,9 +118,11 @@ class Uploader:
                 link.deliver(q, "report" if fresh else "continuous")
                 self.outbox.acked(q.id, now_ms)
                 done += 1
-            for link in self.links.values():
-                if link.heartbeat_due():
-                    link.heartbeat()
+            if self.cfg.protocol == "xml":  # the gateway stays online: connected, authenticated, heart-beating
+                for site in self.cfg.sites:
+                    link = self._link(site)
+                    if link.heartbeat_due():
+                        link.heartbeat()
         except LinkDown as exc:
             self._failed(exc, now_ms)
         else:

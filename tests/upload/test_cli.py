@@ -38,3 +38,21 @@ def test_upload_refuses_a_config_without_sites(world: World) -> None:
                           capture_output=True, timeout=120, check=False)
     assert done.returncode == 2
     assert "[upload] names no site" in done.stderr.decode()
+
+
+def test_the_uploader_serve_starts_runs_until_sigterm(world: World, centre: Callable[..., DataCentre]) -> None:
+    """What ``serve`` does with ``[upload] enabled``: ``meterwatch upload`` as a child process, stopped by SIGTERM."""
+    from cli.run import start_uploader, stop_child
+
+    dc = centre(protocol="json")
+    config = world.tmp / "serve.toml"
+    config.write_text(f'data_dir = "{world.tmp}"\n[campus]\nfile = "{world.tmp / "campus.yaml"}"\n'
+                      f'[upload]\nenabled = true\nprotocol = "json"\nurl = "{dc.url}"\nkey = "{KEY}"\nsettle_s = 0\n'
+                      '[upload.sites.yucai]\ndivision = "330106"\nbuildings = {canteen-1 = "D002"}\n',
+                      encoding="utf-8")
+    child = start_uploader(config)
+    try:
+        assert dc.wait_stored(2, 60)
+    finally:
+        stop_child(child)
+    assert child.returncode == 0

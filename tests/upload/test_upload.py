@@ -204,3 +204,29 @@ def test_link_down_when_nothing_listens(world: World, centre: Callable[..., Data
     link = XmlLink(world.settings(dc), "330106D001", "01")
     with pytest.raises(LinkDown, match="cannot reach"):
         link.connect()
+
+
+def test_the_framing_and_cipher_settings_agree_end_to_end(world: World, centre: Callable[..., DataCentre]) -> None:
+    """Big-endian lengths, no CRC, AES-ECB with zero padding on every packet: the settings a centre's own document
+    may ask for, which the 导则 leaves open, carried through to a centre configured the same way."""
+    dc = centre(aes="all", aes_mode="ecb", aes_padding="zeros", byte_order="big", crc=False)
+    world.clock.set(at("2026-03-02 06:20"))
+    up = world.uploader(dc, aes_mode="ecb", aes_padding="zeros", byte_order="big", crc=False)
+    try:
+        assert up.tick() == 2
+        assert dc.stored[("330106D001", "20260302060000")].items == TEACH
+    finally:
+        up.close()
+
+
+def test_a_building_without_an_id_is_refused_before_anything_is_sent(world: World,
+                                                                     centre: Callable[..., DataCentre]) -> None:
+    from campus.errors import ConfigError
+    from upload.config import SiteUpload
+
+    dc = centre()
+    with pytest.raises(ConfigError, match=r"no building code for canteen-1 \(第一食堂\)"):
+        world.uploader(dc, sites={"yucai": SiteUpload(division="330106")})
+    with pytest.raises(ConfigError, match="no site 'nowhere'"):
+        world.uploader(dc, sites={"nowhere": SiteUpload()})
+    assert dc.auth == []
