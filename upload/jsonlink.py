@@ -82,5 +82,9 @@ class JsonLink:
         if answer.get("ack") != "pass":
             raise PacketRefused(f"the data centre refused packet {queued.id} ({p.building_id} {p.time})")
 
+    def drop(self) -> None:
+        """After a failure: nothing to forget (each POST stands alone; the client's pool reconnects)."""
+        return None
+
     def close(self) -> None:
         self.client.close()

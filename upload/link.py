@@ -175,6 +175,10 @@ class XmlLink:
             self.close()
             raise LinkDown(f"the connection to the data centre failed: {exc}") from None
 
+    def drop(self) -> None:
+        """Forget the connection after a failure (the next pass connects and authenticates again)."""
+        self.close()
+
     def close(self) -> None:
         if self.sock is not None:
             try:

@@ -42,6 +42,7 @@ class Link(Protocol):
     def heartbeat_due(self) -> bool: ...
     def heartbeat(self) -> None: ...
     def deliver(self, queued: Queued, operation: str) -> None: ...
+    def drop(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -136,8 +137,7 @@ class Uploader:
 
     def _failed(self, exc: LinkDown, now_ms: int) -> None:
         for link in self.links.values():
-            link.close()
-        self.links.clear()
+            link.drop()
         wait = self.cfg.retry_max_s if isinstance(exc, AuthRefused) else self.delay_s
         self.retry_at_ms = now_ms + int(wait * 1000)
         self.delay_s = min(self.delay_s * 2, self.cfg.retry_max_s)

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+import pytest
+
 from simulators.datacentre import DataCentre
 from tests.upload.conftest import KEY, World
 
@@ -31,13 +33,13 @@ def test_upload_once_sends_and_never_shows_the_key(world: World, centre: Callabl
     assert sorted(b for b, _ in dc.stored) == ["330106D001", "330106D002"]
 
 
-def test_upload_refuses_a_config_without_sites(world: World) -> None:
+def test_upload_refuses_a_config_without_sites(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    from cli.main import main
+
     config = world.tmp / "bare.toml"
     config.write_text(f'data_dir = "{world.tmp}"\n[upload]\nkey = "{KEY}"\nport = 9\n', encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "cli", "upload", "--once", "--config", str(config)],
-                          capture_output=True, timeout=120, check=False)
-    assert done.returncode == 2
-    assert "[upload] names no site" in done.stderr.decode()
+    assert main(["upload", "--once", "--config", str(config)]) == 2
+    assert "[upload] names no site: add [upload.sites.SITE_ID]" in capsys.readouterr().err
 
 
 def test_the_uploader_serve_starts_runs_until_sigterm(world: World, centre: Callable[..., DataCentre]) -> None:
