@@ -102,8 +102,12 @@ def _parse(data: bytes) -> ET.Element:
     except expat.ExpatError as exc:
         raise WireError(f"not well-formed XML: {expat.errors.messages.get(exc.code, 'error')} "
                         f"at line {exc.lineno}, column {exc.offset}") from None
+    except WireError:
+        raise
     except (AssertionError, IndexError):  # the tree builder's own checks: a second root and the like
         raise WireError("not one XML document") from None
+    except (LookupError, ValueError) as exc:  # an encoding Python does not know, and the like
+        raise WireError(f"not readable XML: {str(exc)[:80]}") from None
 
 
 def _text(el: ET.Element | None, what: str, *, limit: int = MAX_TEXT) -> str:

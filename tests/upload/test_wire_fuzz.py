@@ -80,8 +80,13 @@ def test_a_flipped_bit_is_refused(payload: bytes, where: int) -> None:
     assert got == []  # a longer length: still waiting for bytes; never a frame with the flipped bit in it
 
 
+declared = st.builds(lambda enc, body: f'<?xml version="1.0" encoding="{enc}"?>'.encode() + body,
+                     st.sampled_from(["utf-8", "UTF-16", "gbk", "latin-1", "ascii", "no-such", "utf-7", ""])
+                     | st.text("abcdefghijklmnopqrstuvwxyz0123456789-_", max_size=12), st.binary(max_size=500))
+
+
 @FUZZ
-@given(st.binary(max_size=3000))
+@given(st.binary(max_size=3000) | declared)
 def test_xml_reader_on_any_bytes(data: bytes) -> None:
     try:
         from_xml(data)
@@ -136,6 +141,7 @@ def test_encrypted_garbage_is_a_wire_error(data: bytes) -> None:
     b'<!DOCTYPE root SYSTEM "http://127.0.0.1:9/x.dtd"><root/>',
     b"<root>" * 50 + b"</root>" * 50,
     b"<root>&undefined;</root>",
+    b'<?xml version="1.0" encoding="no-such-encoding"?><root/>',
 ])
 def test_entities_and_depth_are_refused_at_once(attack: bytes) -> None:
     t0 = time.perf_counter()
