@@ -15,6 +15,7 @@ from ingest.config import BrokerSettings, IngestSettings, MqttSettings, StoreSet
 from records.config import RecordSettings
 from reports.config import ReportSettings
 from reports.water_config import WaterSettings
+from upload.config import UploadSettings
 
 
 class ApiSettings(BaseModel):
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     records: RecordSettings = RecordSettings()
     billing: BillingSettings = BillingSettings()
     water: WaterSettings = WaterSettings()  # [water]: the water balance, night minimum flow, indicators
+    upload: UploadSettings = UploadSettings()
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:

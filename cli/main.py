@@ -25,10 +25,11 @@ from cli import (
     serve,
     simulate,
     tokens,
+    upload,
 )
 
 GROUPS = (serve, simulate, rules, devices, credentials, deploy, grafana, alerts, ingest, tokens, report, bulletin,
-          billing, meters, gateway)
+          billing, meters, gateway, upload)
 
 EPILOG = """examples:
   meterwatch demo                                   # everything in one process, sample campus, http://127.0.0.1:8000
@@ -39,6 +40,7 @@ EPILOG = """examples:
   meterwatch rules check --roster alerts/sample_roster.yaml   # validate rules and roster, who is on duty now
   meterwatch report energy --month 2026-10 --format xlsx -o 2026-10.xlsx   # the monthly energy report
   meterwatch report district --month 2026-10 -o district-2026-10.pdf       # every site ranked
+  meterwatch upload --config /etc/meterwatch/meterwatch.toml   # totals to the provincial data centre (数据上传)
   meterwatch billing check billing/sample_billing.yaml   # tariffs and payers against the campus
   meterwatch billing statement --month 2026-10 --payer canteen-op-1 -o 结算单.pdf   # a payer's statement
   meterwatch token create --role electrician --name wang   # an API / console token (shown once)

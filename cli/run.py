@@ -125,11 +125,33 @@ def run_serve(config: Path | None) -> int:
     if settings.alerts.enabled:  # refuse bad rule and roster files before anything starts
         load_rules(settings.alerts.rules_file)
         load_roster(settings.alerts.roster_file)
+    if settings.upload.enabled:
+        settings.upload.check()  # a missing key or site is refused before anything starts
     app = create_app(settings, campus=campus)
     log.info("serving", extra={"api": f"http://{settings.api.host}:{settings.api.port}",
                                "broker": settings.mqtt.url, "store": settings.store.backend})
-    uvicorn.run(app, host=settings.api.host, port=settings.api.port, **server_options(settings))
+    uploader = start_uploader(config) if settings.upload.enabled else None
+    try:
+        uvicorn.run(app, host=settings.api.host, port=settings.api.port, **server_options(settings))
+    finally:
+        if uploader is not None:
+            stop_child(uploader)
     return 0
+
+
+def start_uploader(config: Path | None) -> subprocess.Popen[bytes]:
+    """``meterwatch upload`` as a child process over the same config (and environment: the key stays there)."""
+    argv = [sys.executable, "-m", "cli", "upload"] + (["--config", str(config)] if config is not None else [])
+    return subprocess.Popen(argv)  # noqa: S603 - our own command
+
+
+def stop_child(child: subprocess.Popen[bytes]) -> None:
+    child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait(5)
 
 
 def demo_admin_token(data_dir: Path) -> str:

@@ -18,11 +18,12 @@ ALLOWED: dict[str, set[str]] = {
     "reports": {"campus", "ingest"},
     "records": {"campus", "ingest", "alerts", "reports"},
     "billing": {"campus", "ingest", "reports"},
-    "app": {"campus", "ingest", "gateway", "alerts", "reports", "records", "billing", "simulators"},
+    "upload": {"campus", "ingest", "reports"},
+    "app": {"campus", "ingest", "gateway", "alerts", "reports", "records", "billing", "simulators", "upload"},
     "deploy": {"campus", "ingest", "app"},
     "api": {"campus", "ingest", "gateway", "alerts", "reports", "records", "billing", "app", "deploy"},
     "cli": {"campus", "ingest", "gateway", "alerts", "reports", "records", "billing", "app", "deploy", "api",
-            "simulators"},
+            "simulators", "upload"},
 }
 
 
