@@ -476,10 +476,22 @@ class Campus(BaseModel):
         return next((b for b in self.buildings if b.id == building_id), None)
 
     def item_of(self, device: Device) -> str | None:
-        """The device's energy item (分项能耗编码): the one it names, else its kind's default (a canteen's
-        electricity is 01D20); None for a water-quality sensor."""
-        if device.item is not None:
-            return device.item
+        """The device's energy item (分项能耗编码): the one it names; else, for a sub-meter, its parent's (a
+        sub-meter of the lighting meter measures lighting); else its kind's default for its building (a canteen's
+        electricity is 01D20). None for a water-quality sensor and for a virtual meter (made of other meters, it
+        is no item's own use)."""
+        if device.virtual is not None:
+            return None
+        seen = {device.id}
+        at = device
+        while at.item is None and at.parent is not None and at.parent not in seen:
+            parent = next((d for d in self.devices if d.id == at.parent and d.kind is device.kind), None)
+            if parent is None:
+                break
+            seen.add(parent.id)
+            at = parent
+        if at.item is not None:
+            return at.item
         building = self.building(device.building)
         return default_item(device.kind, building.department.value if building else None)
 

@@ -6,9 +6,10 @@ For each building and period (the buckets between ``edges``, local time in the s
   ``GET /api/v1/consumption?group_by=building`` gives them: its main meters (sub-meters and the incomer are not
   added again);
 - each meter's use is ``group_by=device``'s, under its item (``Campus.item_of``);
-- an item below the class (01A00, 01D20, 03A00, …) adds the use of the meters that carry it, less that of their
-  sub-meters that carry an item of their own (each kWh in one item), and a parent item (01D00) adds its
-  children's (01D20); what no item covers is the class total less its items (未分项: not sent as a code).
+- an item below the class (01A00, 01D20, 03A00, …) is the building's use under it as ``reports.items.split``
+  counts it for the monthly report's sub-item table (each meter's use less its sub-meters', under its item), and a
+  parent item (01D00) adds its children's (01D20); what no item covers is the class total less its items
+  (未分项: not sent as a code). A virtual meter is not sent: it is made of meters that are.
 
 A building's centre id is its ``code:`` in the campus file, else ``[upload.sites.SITE] division`` + its entry in
 ``buildings``; a building with neither is refused before anything is sent, naming it.
@@ -22,10 +23,11 @@ from zoneinfo import ZoneInfo
 
 from campus.contract import Kind
 from campus.errors import ConfigError
-from campus.items import check_building_code, energy_items
-from campus.model import Campus, Device
+from campus.items import UNITEMISED, check_building_code, energy_items
+from campus.model import Campus
 from reports.buckets import Interval
 from reports.consumption import UNIT, GroupBy, consumption
+from reports.items import ItemSplit, split
 from reports.usage import SiteUsage
 from upload.config import SiteUpload
 from upload.packet import Item, Meter, Packet
@@ -58,25 +60,20 @@ def _local(ms: int, tz: ZoneInfo) -> str:
     return datetime.fromtimestamp(ms / 1000, tz).strftime("%Y%m%d%H%M%S")
 
 
-def _items(campus: Campus, kind: Kind, devices: list[Device], use: dict[str, float]) -> dict[str, float]:
-    """Item code → use, for one building and kind (see the module's rule)."""
+def _items(kind: Kind, building: str, parts: ItemSplit, k: int) -> dict[str, float]:
+    """Item code → use in bucket ``k``, for one building and kind: the class total, then each item's share as
+    ``reports.items.split`` counts it (the monthly report's sub-item table), a parent item adding its children's.
+    未分项 is left out (the centre gets it by subtraction)."""
     class_code = CLASS_CODE[kind]
-    own: dict[str, float] = defaultdict(float)
-    itemised = {d.id: code for d in devices if (code := campus.item_of(d)) and code != class_code}
-    for d in devices:
-        if d.id in itemised and d.role != "incomer":
-            own[itemised[d.id]] += use.get(d.id, 0.0)
-            if d.parent in itemised:
-                own[itemised[d.parent]] -= use.get(d.id, 0.0)
     table = energy_items()
+    per_key = parts.building(building)
     out: dict[str, float] = defaultdict(float)
-    for code, value in own.items():
-        at: str | None = code
+    for code, values in per_key.items():
+        at: str | None = code if code != UNITEMISED else None
         while at is not None and at != class_code:  # an item adds to its parents' up to the class
-            out[at] += value
+            out[at] += values[k]
             at = table[at].parent if at in table else None
-    total = sum(use.get(d.id, 0.0) for d in devices if d.counts_in_totals)
-    return {class_code: total, **dict(out)}
+    return {class_code: sum(v[k] for v in per_key.values()), **dict(out)}
 
 
 def packets(usage: SiteUsage, site: SiteUpload, edges: list[int], now_ms: int) -> list[Packet]:
@@ -89,11 +86,17 @@ def packets(usage: SiteUsage, site: SiteUpload, edges: list[int], now_ms: int) -
     n = len(edges) - 1
     per_device: dict[str, list[float]] = {}
     coverage: dict[str, list[float]] = {}
+    virtual = {d.id for d in campus.devices if d.virtual is not None}
+    parts: dict[Kind, ItemSplit] = {}
     for kind in KINDS:
         result = consumption(campus, usage.rollups, usage.store, kind, edges, Interval.HOUR, GroupBy.DEVICE, now_ms)
         for g in result.groups:
+            if g.key in virtual:  # made of other meters: the centre is sent the meters themselves
+                continue
             per_device[g.key] = g.totals
             coverage[g.key] = [g.coverage(k) for k in range(n)]
+        parts[kind] = split(campus, kind, {d.id: per_device[d.id] for d in campus.devices
+                                           if d.kind is kind and d.id in per_device})
     out: list[Packet] = []
     for k in range(n):
         for b in campus.buildings:
@@ -105,7 +108,8 @@ def packets(usage: SiteUsage, site: SiteUpload, edges: list[int], now_ms: int) -
                 if not devices:
                     continue
                 use = {d.id: per_device[d.id][k] for d in devices}
-                items += [Item(code, UNIT[kind], value) for code, value in _items(campus, kind, devices, use).items()]
+                codes = _items(kind, b.id, parts[kind], k)
+                items += [Item(code, UNIT[kind], value) for code, value in codes.items()]
                 meters += [Meter(d.id, d.name or d.id, campus.item_of(d) or CLASS_CODE[kind], UNIT[kind], use[d.id],
                                  coverage[d.id][k]) for d in devices]
             if meters:

@@ -56,11 +56,11 @@ class DevicePublic(BaseModel):
                                 "address or Modbus unit and profile")
     manual: bool = Field(default=False, description="read by hand (抄表), once a month")
     item: str | None = Field(default=None, description="energy item code (分项能耗编码) its use counts under: the one "
-                             "it names, else its default (electricity 01000, a canteen's 01D20, water 02000, gas "
-                             "03A00); null for a water-quality sensor")
+                             "it names, else its parent meter's, else its default (electricity 01000, a canteen's "
+                             "01D20, water 02000, gas 03A00); null for a water-quality sensor or a virtual meter")
     item_name: str | None = Field(default=None, description="the item's name in the language asked for (lang=)")
-    item_default: bool = Field(default=False, description="the item is the default for its kind and building (the "
-                               "device names none)")
+    item_default: bool = Field(default=False, description="the device names no item: it has its parent "
+                               "meter's, else the default for its kind and building")
     virtual: str | None = Field(default=None, description="a virtual meter's sum of other meters (虚拟表), e.g. "
                                 "'pr-main - c1-elec'; it takes no readings")
     status: Literal["online", "offline", "unknown"]

@@ -176,6 +176,23 @@ def test_items_by_name_or_code() -> None:
     assert not splits_further("02000")
 
 
+def test_a_sub_meter_naming_no_item_has_its_parents_and_a_virtual_meter_none() -> None:
+    """The lighting meter's own sub-meter measures lighting; a virtual meter is made of other meters' use."""
+    campus = parse_campus(CAMPUS_YAML.replace(
+        "  - {id: e3, name: 宿舍总表,",
+        "  - {id: e1a1, name: 照明分支, kind: electricity, building: b1, interval_s: 86400, parent: e1a}\n"
+        "  - {id: e1x, name: 空调余量, kind: electricity, building: b1, virtual: e1b - e1b1}\n"
+        "  - {id: e3, name: 宿舍总表,"))
+    devices = {d.id: d for d in campus.devices}
+    assert campus.item_of(devices["e1a1"]) == "01A00"   # its parent's
+    assert campus.item_of(devices["e1b1"]) == "01B10"   # its own, not its parent's
+    assert campus.item_of(devices["e1"]) == "01000"     # a main meter naming none: its kind's default
+    assert campus.item_of(devices["w1s"]) == "02000"
+    assert campus.item_of(devices["e1x"]) is None
+    parts = split(campus, Kind.ELECTRICITY, {d: [1.0] for d in ("e1", "e1a", "e1a1", "e1b", "e1b1")})
+    assert parts.building("b1")["01A00"] == [1.0]        # e1a less e1a1, plus e1a1: both lighting
+
+
 # -- building codes: accepted iff valid ---------------------------------------------------------------------------
 VALID = re.compile(r"(1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|81|82)[0-9]{4}[A-H][0-9]{3}")
 CHARS = st.sampled_from("0123456789ABCDEFGHIJKZabd-/ ０１٣\u00a0")
