@@ -14,6 +14,7 @@ from campus.errors import ConfigError
 from ingest.config import BrokerSettings, IngestSettings, MqttSettings, StoreSettings
 from records.config import RecordSettings
 from reports.config import ReportSettings
+from reports.return_form import ReturnSettings
 
 
 class ApiSettings(BaseModel):
@@ -51,6 +52,7 @@ class Settings(BaseSettings):
     report: ReportSettings = ReportSettings()
     records: RecordSettings = RecordSettings()
     billing: BillingSettings = BillingSettings()
+    returns: ReturnSettings = ReturnSettings()
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
