@@ -145,6 +145,8 @@ def check_value(key: str, raw: object) -> str | None:
         return str(int(value))
     if entry.kind == "money" and places > 2:
         raise ValueError(f"{key}: {value} has {places} decimals: give 元 to the fen (2 decimals)")
+    if entry.kind == "money":
+        return format(value.quantize(Decimal("0.01")), "f")
     if places > 6:
         raise ValueError(f"{key}: {value} has {places} decimals: 6 at most")
     return format(value.normalize() if places else value.quantize(Decimal(1)), "f")
