@@ -19,6 +19,7 @@ Where each figure comes from (rules, written plainly):
 
 from __future__ import annotations
 
+import calendar
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
@@ -110,7 +111,8 @@ class AnnualReturn(BaseModel):
 
 def deadline_of(year: int, settings: ReturnSettings) -> date:
     month, day = (int(x) for x in settings.deadline.split("-"))
-    return date(year + 1, month, min(day, 28) if (month, day) == (2, 29) else day)
+    leap = calendar.isleap(year + 1)
+    return date(year + 1, month, 28 if (month, day) == (2, 29) and not leap else day)
 
 
 def _q(value: Decimal | float, places: int) -> Decimal:
