@@ -37,7 +37,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         p.add_argument("--campus", type=Path, default=None,
                        help="campus file or directory when the data directory has none")
     ret = rsub.add_parser(
-        "return", help="the annual public-institution return (公共机构能源资源消费统计): XLSX or JSON",
+        "return", help="the annual public-institution return (公共机构能源资源消费统计): XLSX, PDF or JSON",
         description="A site's return for one calendar year in the form's layout (基本信息 and 能源资源消费状况): each "
                     "energy's quantity from the meters' roll-ups (electricity, water, natural gas) or as entered "
                     "(fuels, heat), its cost from the billing file where it prices every month, else as entered; "
@@ -46,7 +46,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                     "to enter or check. Due by [returns] deadline (31 March) of the following year.")
     ret.add_argument("--year", type=int, required=True, help="the calendar year reported, e.g. 2026")
     ret.add_argument("--site", default=None, help="the site (needed when there are several)")
-    ret.add_argument("--format", choices=["json", "xlsx"], default=None,
+    ret.add_argument("--format", choices=["json", "xlsx", "pdf"], default=None,
                      help="default: from the -o file's extension, else json")
     ret.add_argument("-o", "--output", type=Path, default=None, help="file to write; default standard output (json)")
     ret.add_argument("--lang", choices=["zh-CN", "en"], default=None, help="default: the config's language (zh-CN)")
@@ -68,12 +68,12 @@ def run_return(args: argparse.Namespace) -> int:
     from reports.render.return_xlsx import render_return
 
     fmt = args.format or (args.output.suffix.lstrip(".").lower() if args.output else "json")
-    if fmt not in ("json", "xlsx"):
-        print(f"meterwatch report return: cannot tell the format from {args.output}: add --format json|xlsx",
+    if fmt not in ("json", "xlsx", "pdf"):
+        print(f"meterwatch report return: cannot tell the format from {args.output}: add --format json|xlsx|pdf",
               file=sys.stderr)
         return 2
-    if fmt == "xlsx" and args.output is None:
-        print("meterwatch report return: xlsx is binary: give -o FILE", file=sys.stderr)
+    if fmt in ("xlsx", "pdf") and args.output is None:
+        print(f"meterwatch report return: {fmt} is binary: give -o FILE", file=sys.stderr)
         return 2
     if not 2001 <= args.year <= 2099:
         print(f"meterwatch report return: --year {args.year}: give a year between 2001 and 2099", file=sys.stderr)
@@ -87,7 +87,12 @@ def run_return(args: argparse.Namespace) -> int:
     finally:
         entries.close()
         usage.close()
-    data = render_return(got) if fmt == "xlsx" else got.model_dump_json(indent=2).encode()
+    if fmt == "pdf":
+        from reports.render.return_pdf import render_return_pdf
+
+        data = render_return_pdf(got, settings.report)
+    else:
+        data = render_return(got) if fmt == "xlsx" else got.model_dump_json(indent=2).encode()
     if args.output is None:
         sys.stdout.buffer.write(data)
         return 0

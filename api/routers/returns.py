@@ -1,5 +1,5 @@
-"""The annual public-institution return (公共机构能源资源消费统计): GET /returns/{year} (JSON or the form as XLSX)
-and PUT /returns/{year}/entries (the values entered by hand; admin).
+"""The annual public-institution return (公共机构能源资源消费统计): GET /returns/{year} (JSON, the form as XLSX, or
+a PDF) and PUT /returns/{year}/entries (the values entered by hand; admin).
 
 Scope: the return is the whole site's (its floor area, its people, every meter, its bills), so only a token not
 narrowed to zones or buildings may read or write it (403, saying why); a site it may not see does not exist (404).
@@ -19,6 +19,7 @@ from app.annual_return import annual_return
 from app.return_reminder import ReturnReminder
 from records.return_entries import MAX_VALUES, NOTE_MAX, ReturnEntries
 from reports.annual_return import AnnualReturn, Entered
+from reports.render.return_pdf import render_return_pdf
 from reports.render.return_xlsx import render_return, return_filename
 
 router = APIRouter(prefix="/returns", tags=["reports"])
@@ -75,15 +76,21 @@ def _reminder(request: Request) -> ReturnReminder:
 
 @router.get("/{year}", response_model=AnnualReturn,
             summary="The annual public-institution return (公共机构能源资源消费统计): JSON, or the form as XLSX",
-            responses={200: {"content": {XLSX: {}}, "description": "JSON (the model below) or the form (xlsx)"}})
+            responses={200: {"content": {XLSX: {}, "application/pdf": {}},
+                             "description": "JSON (the model below), the form (xlsx) or a PDF to sign"}})
 def get_return(
     year: Year, request: Request, campus: CampusDep, usage: UsageDep, principal: PrincipalDep,
     language: LanguageDep,
-    format: Annotated[Literal["json", "xlsx"], Query(description="json or xlsx")] = "json",
+    format: Annotated[Literal["json", "xlsx", "pdf"], Query(description="json, xlsx (the form) or pdf (to sign)")
+                      ] = "json",
 ) -> Response:
     _site_wide(principal, "read a site's annual return")
     got = annual_return(usage.site(campus.site.id), request.app.state.settings, _entries(request), year,
                         language=language, now_ms=_reminder(request).clock.now_ms())
+    if format == "pdf":
+        return Response(render_return_pdf(got, request.app.state.settings.report), media_type="application/pdf",
+                        headers={"Content-Disposition":
+                                 f"attachment; filename*=UTF-8''{quote(return_filename(got)[:-5] + '.pdf')}"})
     if format == "xlsx":
         return Response(render_return(got), media_type=XLSX, headers={
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote(return_filename(got))}"})

@@ -37,6 +37,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
+from pypdf import PdfReader
 
 from api.app import build_service, create_app
 from api.tokens import TokenStore
@@ -238,6 +239,15 @@ def test_the_xlsx_read_back_cell_by_cell(app: Running) -> None:
                                   .content))
     assert en.sheetnames == ["Basic information", "Consumption", "To fix"]
     assert _cells(en["Consumption"])["Electricity"][:3] == ["10⁴ kWh", "110", 5.475]
+
+
+def test_the_pdf_to_sign(app: Running) -> None:
+    r = app.client.get("/api/v1/returns/2026", params={"format": "pdf"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/pdf"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(r.content)).pages)
+    for shown in ("测试中学 2026年度公共机构能源资源消费统计", "5.4750", "32,850.00", "12,045.00", "1,825.00", "13.775"):
+        assert shown in text, shown
 
 
 def test_a_correction_keeps_the_history(app: Running) -> None:
