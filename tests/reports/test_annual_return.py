@@ -246,7 +246,8 @@ def test_the_pdf_to_sign(app: Running) -> None:
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/pdf"
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(r.content)).pages)
-    for shown in ("测试中学 2026年度公共机构能源资源消费统计", "5.4750", "32,850.00", "12,045.00", "1,825.00", "13.775"):
+    for shown in ("测试中学 2026年度公共机构能源资源消费统计", "5.4750", "32,850.00", "12,045.00", "1,825.00",
+                  "13.775"):
         assert shown in text, shown
 
 
