@@ -47,9 +47,11 @@ from api.routers import (
 )
 from api.routers import campus as campus_router
 from api.routers import fuel as fuel_router
+from api.routers import returns as returns_router
 from api.tokens import TokenStore
 from api.uploads import add_bodies
 from app.allowance import AllowanceNotifier
+from app.return_reminder import ReturnReminder
 from app.settings import Settings
 from app.water import WaterWatch
 from billing.desk import BillingDesk
@@ -58,6 +60,7 @@ from campus.db import DataDir
 from campus.model import Campus
 from ingest.service import IngestService
 from records.desk import RecordDesk
+from records.return_entries import ReturnEntries
 from reports.filing import FilingStore
 from reports.usage import Usage
 
@@ -148,12 +151,19 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
             settings.data_dir, billing, settings.alerts.roster_file, clock,
             publish=ingest.mqtt.publish if ingest.mqtt is not None else None)
         water = app.state.water = WaterWatch(usage, app.state.alerts, settings.water, clock)
+        return_entries = app.state.return_entries = ReturnEntries(DataDir(settings.data_dir).records)
+        reminder = app.state.return_reminder = ReturnReminder(
+            settings.data_dir, settings.returns, lambda: ingest.registry.campuses, settings.alerts.roster_file, clock,
+            publish=ingest.mqtt.publish if ingest.mqtt is not None else None)
         try:
             billing.check()
             allowance.keep_checking(settings.billing.allowance_check_s)
             water.keep_checking()
+            reminder.keep_checking(settings.returns.check_s)
             yield
         finally:
+            reminder.close()
+            return_entries.close()
             water.close()
             allowance.close()
             billing.close()
@@ -185,7 +195,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
                    consumption.router, reports.router, reports.bulletins, filed.router, water_quality.router,
                    files.router, inspections.router, hazards.router, water_tests.router, sweep.router,
                    directory.router, readings_manual.router, statements.router, bills.router,
-                   allowance_router.router, flow.router, water.router):
+                   allowance_router.router, flow.router, water.router, returns_router.router):
         app.include_router(router, prefix="/api/v1", dependencies=[Viewer])
     app.include_router(fuel_router.router, prefix="/api/v1", dependencies=[Viewer])  # the canteens' fuel account
     app.include_router(alerts_router.router, prefix="/api/v1")  # per route: the signed one-tap ack link is open

@@ -14,6 +14,7 @@ from campus.errors import ConfigError
 from ingest.config import BrokerSettings, IngestSettings, MqttSettings, StoreSettings
 from records.config import RecordSettings
 from reports.config import ReportSettings
+from reports.return_form import ReturnSettings
 from reports.water_config import WaterSettings
 from upload.config import UploadSettings
 
@@ -55,6 +56,7 @@ class Settings(BaseSettings):
     billing: BillingSettings = BillingSettings()
     water: WaterSettings = WaterSettings()  # [water]: the water balance, night minimum flow, indicators
     upload: UploadSettings = UploadSettings()
+    returns: ReturnSettings = ReturnSettings()
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:

@@ -36,10 +36,75 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         p.add_argument("--config", type=Path, default=None, help="TOML config (data_dir, store, [report])")
         p.add_argument("--campus", type=Path, default=None,
                        help="campus file or directory when the data directory has none")
+    ret = rsub.add_parser(
+        "return", help="the annual public-institution return (公共机构能源资源消费统计): XLSX, PDF or JSON",
+        description="A site's return for one calendar year in the form's layout (基本信息 and 能源资源消费状况): each "
+                    "energy's quantity from the meters' roll-ups (electricity, water, natural gas) or as entered "
+                    "(fuels, heat), its cost from the billing file where it prices every month, else as entered; "
+                    "floor area and energy users as entered, else the campus file's buildings added up; vehicles "
+                    "as entered. Enter values with PUT /api/v1/returns/YEAR/entries. A sheet lists what is still "
+                    "to enter or check. Due by [returns] deadline (31 March) of the following year.")
+    ret.add_argument("--year", type=int, required=True, help="the calendar year reported, e.g. 2026")
+    ret.add_argument("--site", default=None, help="the site (needed when there are several)")
+    ret.add_argument("--format", choices=["json", "xlsx", "pdf"], default=None,
+                     help="default: from the -o file's extension, else json")
+    ret.add_argument("-o", "--output", type=Path, default=None, help="file to write; default standard output (json)")
+    ret.add_argument("--lang", choices=["zh-CN", "en"], default=None, help="default: the config's language (zh-CN)")
+    ret.add_argument("--config", type=Path, default=None, help="TOML config (data_dir, store, [billing], [returns])")
+    ret.add_argument("--campus", type=Path, default=None,
+                     help="campus file or directory when the data directory has none")
     rep.set_defaults(run=run)
 
 
+def run_return(args: argparse.Namespace) -> int:
+    """``meterwatch report return``: the annual return, as XLSX or JSON."""
+    import time
+
+    from app.annual_return import annual_return
+    from app.reporting import OfflineUsage
+    from app.settings import load_settings
+    from campus.db import DataDir
+    from records.return_entries import ReturnEntries
+    from reports.render.return_xlsx import render_return
+
+    fmt = args.format or (args.output.suffix.lstrip(".").lower() if args.output else "json")
+    if fmt not in ("json", "xlsx", "pdf"):
+        print(f"meterwatch report return: cannot tell the format from {args.output}: add --format json|xlsx|pdf",
+              file=sys.stderr)
+        return 2
+    if fmt in ("xlsx", "pdf") and args.output is None:
+        print(f"meterwatch report return: {fmt} is binary: give -o FILE", file=sys.stderr)
+        return 2
+    if not 2001 <= args.year <= 2099:
+        print(f"meterwatch report return: --year {args.year}: give a year between 2001 and 2099", file=sys.stderr)
+        return 2
+    settings = load_settings(args.config)
+    usage = OfflineUsage(settings, args.campus)
+    entries = ReturnEntries(DataDir(settings.data_dir).records)
+    try:
+        got = annual_return(usage.site(args.site), settings, entries, args.year,
+                            language=args.lang or settings.language, now_ms=int(time.time() * 1000))
+    finally:
+        entries.close()
+        usage.close()
+    if fmt == "pdf":
+        from reports.render.return_pdf import render_return_pdf
+
+        data = render_return_pdf(got, settings.report)
+    else:
+        data = render_return(got) if fmt == "xlsx" else got.model_dump_json(indent=2).encode()
+    if args.output is None:
+        sys.stdout.buffer.write(data)
+        return 0
+    args.output.write_bytes(data)
+    print(f"已生成 {args.output} ({len(data):,} bytes) · wrote the {args.year} annual return"
+          + (f"; {len(got.to_fix)} item(s) to enter or check (sheet 待核对)" if got.to_fix else ""), file=sys.stderr)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.report_command == "return":
+        return run_return(args)
     from tqdm import tqdm
 
     from app.reporting import OfflineUsage, district_report, monthly_report

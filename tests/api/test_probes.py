@@ -175,6 +175,11 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                body="record"),
     ("GET", "/api/v1/readings/manual"): Route("records", "/api/v1/readings/manual?site=yucai"),
     ("GET", "/api/v1/readings/manual/due"): Route("records", "/api/v1/readings/manual/due?site=yucai"),
+    # the annual return (公共机构能源资源消费统计): the whole site's (site-wide tokens only)
+    ("GET", "/api/v1/returns/{year}"): Route("returns", "/api/v1/returns/2026?site=yucai"),
+    ("PUT", "/api/v1/returns/{year}/entries"): Route(
+        "returns", write=("/api/v1/returns/2026/entries?site=yucai", {"values": {"floor_area_m2": 1000}}),
+        body="json"),
     # the suppliers' bills: the whole site's (site-wide tokens only)
     ("POST", "/api/v1/bills"): Route("billing", write=("/api/v1/bills?site=yucai", _BILL), body="json"),
     ("GET", "/api/v1/bills"): Route("billing", "/api/v1/bills?site=yucai"),
