@@ -3,6 +3,9 @@
 The table is ``campus/energy_items.yaml`` (its source is named there), read once. A device's item is the
 ``item:`` it names in the campus file; without one it is its kind's default: electricity 01000 (a canteen's
 electricity 01D20, the kitchens), water 02000, gas 03A00 (natural gas). A water-quality sensor has no item.
+
+A meter that feeds two uses may carry shares of items instead of one: ``01A00 60%, 01B00 40%`` (names allowed,
+``照明插座 60%，空调 40%``): percentages of its use, each item once, adding up to 100 (:func:`item_shares`).
 """
 
 from __future__ import annotations
@@ -102,6 +105,54 @@ def item_code(value: str, kind: Kind) -> str:
         raise ValueError(f"item {value!r} is neither an energy item code nor its name; write e.g. 01A00 or "
                          "照明插座用电, 01B00 or 空调用电, 01D20 or 厨房餐厅, 02000 or 水")
     return check_item(code, kind)
+
+
+MAX_SHARES = 20
+_SHARE = re.compile(r"^(?P<item>.*?)\s*(?P<pct>\d{1,3}(?:\.\d{1,6})?)\s*[%％]$")
+_SEPARATORS = re.compile(r"[,，;；、]")
+
+
+def item_shares(value: str, kind: Kind) -> dict[str, float]:
+    """An item cell → code → share of the meter's use: ``{"01A00": 1.0}`` for one item (code or name, as
+    :func:`item_code` reads it), or shares written ``01A00 60%, 01B00 40%`` (also ``，`` ``；`` ``、``): each item
+    once, percentages above 0 adding up to 100. A ValueError says what to write."""
+    parts = [p.strip() for p in _SEPARATORS.split(value) if p.strip()]
+    if len(parts) <= 1 and not _SHARE.match(value.strip()):
+        return {item_code(value, kind): 1.0}
+    if len(parts) > MAX_SHARES:
+        raise ValueError(f"item: {len(parts)} shares; a meter is shared among {MAX_SHARES} items at most")
+    pcts: dict[str, float] = {}
+    for part in parts:
+        m = _SHARE.match(part)
+        if m is None or not m["item"]:
+            raise ValueError(f"item {value!r}: {part!r} has no share; give each item its percentage, e.g. "
+                             "01A00 60%, 01B00 40%")
+        code = item_code(m["item"], kind)
+        if code in pcts:
+            raise ValueError(f"item {value!r}: {code} is named twice; give each item once")
+        pct = float(m["pct"])
+        if not 0 < pct <= 100:
+            raise ValueError(f"item {value!r}: {part!r}: a share is above 0 % and at most 100 %")
+        pcts[code] = pct
+    total = sum(pcts.values())
+    if abs(total - 100) > 1e-6:
+        raise ValueError(f"item {value!r}: the shares add up to {total:g} %, not 100 %")
+    return {code: pct / 100 for code, pct in pcts.items()}
+
+
+def item_text(shares: dict[str, float]) -> str:
+    """The canonical form of :func:`item_shares`'s result: ``01A00``, or ``01A00 60%, 01B00 40%``."""
+    if len(shares) == 1:
+        return next(iter(shares))
+    return ", ".join(f"{code} {round(frac * 100, 6):g}%" for code, frac in shares.items())
+
+
+def shares_name(shares: dict[str, float], language: str = "zh-CN") -> str:
+    """The items' names as people read them: ``照明插座用电``, or ``照明插座用电 60%、空调用电 40%``."""
+    if len(shares) == 1:
+        return item_name(next(iter(shares)), language)
+    sep = ", " if language.lower().startswith("en") else "、"
+    return sep.join(f"{item_name(code, language)} {round(frac * 100, 6):g}%" for code, frac in shares.items())
 
 
 def check_item(code: str, kind: Kind) -> str:

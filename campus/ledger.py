@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from campus import ledger_cells as cells
 from campus.contract import Kind
 from campus.errors import ConfigError
-from campus.items import item_code
+from campus.items import item_shares, item_text
 from campus.ledger_buses import GatewayRows, read_buses
 from campus.ledger_sheet import at, cells_of, columns_of, said, sheets, summary
 from campus.model import Campus, Device
@@ -202,7 +202,7 @@ def _device_fields(data: dict[str, Any], failed: list[str], profiles: Collection
         out["manual"] = cell("manual", cells.flag)
     if isinstance(out.get("item"), str) and out.get("kind") in KIND_VALUES:
         try:
-            out["item"] = item_code(out["item"], Kind(out["kind"]))
+            out["item"] = item_text(item_shares(out["item"], Kind(out["kind"])))
         except ValueError as exc:
             failed.append(f"item\x00{exc}")
     if "protocol" in meter:

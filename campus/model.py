@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from campus.contract import KIND_FIELDS, REGISTER_FIELD, Identifier, Kind
 from campus.errors import ConfigError
-from campus.items import check_building_code, check_item, default_item
+from campus.items import check_building_code, default_item, item_shares, item_text
 from campus.virtual import MAX_CHARS, Terms, check, parse
 from campus.yamlfile import parse_yaml_model, read_text
 
@@ -285,8 +285,9 @@ class Device(BaseModel):
     parent: Identifier | None = Field(default=None, description="sub-meter of this meter (its use is already in it)")
     meter: Meter | None = Field(default=None, description="how its gateway reads it: bus, protocol, address")
     manual: bool = Field(default=False, description="read by hand (抄表): no gateway, no meter link")
-    item: str | None = Field(default=None, description="energy item code (分项能耗), e.g. 01A00 照明插座; default "
-                             "from its kind and building")
+    item: str | None = Field(default=None, description="energy item code (分项能耗), e.g. 01A00 照明插座, or "
+                             "shares of items, '01A00 60%, 01B00 40%'; default its parent meter's, else from its "
+                             "kind and building")
     virtual: str | None = Field(default=None, max_length=MAX_CHARS, description="a virtual meter (虚拟表): its use "
                                 "is this sum of other meters of its kind, e.g. 'main - b1 - b2' or '0.5 * pump' "
                                 "(campus.virtual); it has no gateway, no meter link and no readings of its own")
@@ -325,7 +326,7 @@ class Device(BaseModel):
         if self.item is not None:
             if REGISTER_FIELD[self.kind] is None:
                 raise ValueError("water_quality sensors measure no energy: drop item")
-            check_item(self.item, self.kind)
+            self.item = item_text(item_shares(self.item, self.kind))  # one canonical text: 01A00 60%, 01B00 40%
         if self.virtual is not None:
             self._virtual_fields()
         return self
@@ -475,13 +476,13 @@ class Campus(BaseModel):
     def building(self, building_id: str) -> Building | None:
         return next((b for b in self.buildings if b.id == building_id), None)
 
-    def item_of(self, device: Device) -> str | None:
-        """The device's energy item (分项能耗编码): the one it names; else, for a sub-meter, its parent's (a
-        sub-meter of the lighting meter measures lighting); else its kind's default for its building (a canteen's
-        electricity is 01D20). None for a water-quality sensor and for a virtual meter (made of other meters, it
-        is no item's own use)."""
+    def items_of(self, device: Device) -> dict[str, float]:
+        """The device's energy items (分项能耗编码) with the share of its use under each (1.0 for one): the one(s)
+        it names; else, for a sub-meter, its parent's (a sub-meter of the lighting meter measures lighting); else
+        its kind's default for its building (a canteen's electricity is 01D20). Empty for a water-quality sensor
+        and for a virtual meter (made of other meters, it is no item's own use)."""
         if device.virtual is not None:
-            return None
+            return {}
         seen = {device.id}
         at = device
         while at.item is None and at.parent is not None and at.parent not in seen:
@@ -491,9 +492,16 @@ class Campus(BaseModel):
             seen.add(parent.id)
             at = parent
         if at.item is not None:
-            return at.item
+            return item_shares(at.item, device.kind)
         building = self.building(device.building)
-        return default_item(device.kind, building.department.value if building else None)
+        code = default_item(device.kind, building.department.value if building else None)
+        return {} if code is None else {code: 1.0}
+
+    def item_of(self, device: Device) -> str | None:
+        """The device's energy item: its only one, or its largest share (the first named of equal ones); None for a
+        water-quality sensor and a virtual meter (:meth:`items_of`)."""
+        shares = self.items_of(device)
+        return max(shares, key=lambda code: shares[code]) if shares else None
 
     def zone_of(self, building_id: str) -> str | None:
         """The responsibility zone a building lies in (None: in none)."""

@@ -138,6 +138,9 @@ def take(entry: Entry, *, ctx: Context, dev: Device, by: str, now_ms: int, readi
     """Check, store and note one reading by hand (see the module's docstring). ``commit``: ingest's commit of
     inbound messages (durable before it returns). ``keep``: keeps the photos sent with it (once it is checked,
     before it is stored) and gives their SHA-256; photos named by SHA-256 must already be the site's."""
+    if dev.virtual is not None:
+        raise RecordRefused(f"{dev.id} is a virtual meter ({dev.virtual}): it is computed from those meters, never "
+                            "read; read them instead")
     if not dev.manual:
         how = f"gateway {dev.gateway}" if dev.gateway else "no manual: true"
         raise RecordRefused(f"{dev.id} is not read by hand (it has {how}): readings by hand are for meters marked "

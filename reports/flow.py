@@ -7,7 +7,8 @@ buckets), and the campus's meter tree:
 - **buildings**: each building's main meters (those that count in totals), the consumption API's building total.
 - **losses** (线损及未计量 for electricity, 管网漏损及未计量 for water and gas): incomer − Σ buildings, its own node.
 - **items** (分项): a building's first-level sub-meters (``parent`` one of its main meters), by their energy item
-  (``Campus.item_of``: the one they name, else their kind's default); a sub-meter inside a sub-meter is inside its
+  (``Campus.items_of``: the one they name, else their kind's default; a meter shared by items gives each its
+  part); a sub-meter inside a sub-meter is inside its
   parent's use and is not drawn again. One node per item code, shared by the buildings that feed it. A sub-meter
   whose item is a top of the table (01000 电, 02000 水: no parent item) is not itemised: its use stays in 未分项.
 - **未分项** (unitemised): a building's total − Σ its itemised first-level sub-meters, one shared node, never
@@ -87,14 +88,14 @@ def energy_flow(campus: Campus, kind: Kind, use: dict[str, float], *, whole: boo
         subs = [d for d in meters if d.parent is not None and d.parent in mains and mains[d.parent].building == b.id]
         by_item: dict[str, float] = {}
         for sub in subs:
-            code = campus.item_of(sub) or ""
-            if code not in catalogue or catalogue[code].parent is None:
-                continue  # not itemised (电, 水): its use stays in the building's 未分项
-            by_item[code] = by_item.get(code, 0.0) + use.get(sub.id, 0.0)
-            item = items.get(code)
-            if item is None:
-                item = items[code] = FlowNode(f"item:{code}", "item", catalogue[code].name(language), 0.0, code)
-            item.devices.append(sub.id)
+            for code, frac in campus.items_of(sub).items():  # a meter shared by items: its part to each
+                if code not in catalogue or catalogue[code].parent is None:
+                    continue  # not itemised (电, 水): its use stays in the building's 未分项
+                by_item[code] = by_item.get(code, 0.0) + use.get(sub.id, 0.0) * frac
+                item = items.get(code)
+                if item is None:
+                    item = items[code] = FlowNode(f"item:{code}", "item", catalogue[code].name(language), 0.0, code)
+                item.devices.append(sub.id)
         for code, value in by_item.items():
             out.append(FlowLink(node.id, f"item:{code}", value))
             items[code].value += value

@@ -8,12 +8,13 @@ The rule, for one kind (electricity, water or gas) over any buckets:
 - Each meter's *own share* is its use minus its direct sub-meters' use: what it measured that none of its
   sub-meters did. Down a chain the shares add up to the main meter's use, so a building's shares add up to its use,
   and item totals plus 未分项 equal the building, exactly.
-- A share counts under the meter's item: its ``item:``, or the default (``Campus.item_of``: electricity 01000, a
-  canteen's electricity 01D20, water 02000, gas 03A00). A share under a kind's top code that the table splits
-  further (01000 电, 03000 燃气) is 未分项 (unitemised). So a main meter at 01000 gives 未分项 = main − Σ its
-  itemised sub-meters; a main meter that names a specific item (or a canteen's, 01D20 by default) counts wholly
-  under it, less what its sub-meters count under theirs; water, which the table does not split, counts under
-  02000.
+- A share counts under the meter's item: its ``item:``, else its parent meter's, else the default
+  (``Campus.items_of``: electricity 01000, a canteen's electricity 01D20, water 02000, gas 03A00). A meter
+  that names shares of items (``01A00 60%, 01B00 40%``) puts those parts of its own share under each. A share
+  under a kind's top code that the table splits further (01000 电, 03000 燃气) is 未分项 (unitemised). So a main
+  meter at 01000 gives 未分项 = main − Σ its itemised sub-meters; a main meter that names a specific item (or a
+  canteen's, 01D20 by default) counts wholly under it, less what its sub-meters count under theirs; water, which
+  the table does not split, counts under 02000.
 - A share may be negative: the sub-meters read more than the meter above them (a wrong multiplier, a sub-meter
   wired outside its parent, readings missing on the parent). It is shown as it is, never hidden or clipped, and
   :attr:`ItemSplit.negative` names the meter and by how much.
@@ -82,12 +83,14 @@ def order(key: str) -> int:
     return codes.index(key) if key in codes else len(codes)
 
 
-def share_key(campus: Campus, device: Device) -> str:
-    """The item key a meter's own share counts under: its item, or 未分项 for a top code split further."""
-    code = campus.item_of(device)
-    if code is None or splits_further(code):
-        return UNITEMISED
-    return code
+def share_keys(campus: Campus, device: Device) -> dict[str, float]:
+    """The item keys a meter's own share counts under, with the part under each: its item (1.0), or its items'
+    shares (``01A00 60%, 01B00 40%``); a top code split further counts as 未分项."""
+    out: dict[str, float] = {}
+    for code, frac in (campus.items_of(device) or {UNITEMISED: 1.0}).items():
+        key = UNITEMISED if splits_further(code) else code
+        out[key] = out.get(key, 0.0) + frac
+    return out
 
 
 def split(campus: Campus, kind: Kind, uses: Mapping[str, Sequence[float]]) -> ItemSplit:
@@ -112,13 +115,13 @@ def split(campus: Campus, kind: Kind, uses: Mapping[str, Sequence[float]]) -> It
             seen.add(meter.id)
             below = [c for c in children.get(meter.id, []) if c.id not in seen]
             own = [uses[meter.id][i] - sum(uses[c.id][i] for c in below) for i in range(n)]
-            key = share_key(campus, meter)
-            acc = out.use.setdefault(main.building, {}).setdefault(key, [0.0] * n)
-            for i, v in enumerate(own):
-                acc[i] += v
-                if v < -1e-9 and below:
-                    out.negative.append(Negative(meter.id, main.building, i, v))
-            out.meters.setdefault(main.building, {}).setdefault(key, []).append(meter.id)
+            for key, frac in share_keys(campus, meter).items():
+                acc = out.use.setdefault(main.building, {}).setdefault(key, [0.0] * n)
+                for i, v in enumerate(own):
+                    acc[i] += v * frac
+                out.meters.setdefault(main.building, {}).setdefault(key, []).append(meter.id)
+            out.negative += [Negative(meter.id, main.building, i, v) for i, v in enumerate(own)
+                             if v < -1e-9 and below]
             stack.extend(below)
     return out
 

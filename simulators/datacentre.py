@@ -28,16 +28,9 @@ from xml.sax.saxutils import escape
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from gateway.protocols.modbus import crc16  # the frame's CRC is CRC-16/MODBUS: the meters' wire has it, not upload's
+
 HEAD, TAIL = b"\x68\x68\x16\x16", b"\x55\xaa\x55\xaa"
-
-
-def crc16(data: bytes) -> int:
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
 
 
 def parse_xml(data: bytes) -> ET.Element:

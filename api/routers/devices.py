@@ -17,7 +17,7 @@ from api.timefmt import from_ms, parse_interval, to_ms
 from app.meter_profiles import known_profiles, unknown_profile
 from campus.contract import Kind
 from campus.errors import AlreadyExists, Invalid, NotFound
-from campus.items import item_code, item_name
+from campus.items import item_shares, item_text, shares_name
 from campus.model import Campus, Department, Device
 from campus.silence import reason
 from deploy.mosquitto import keep_broker_current
@@ -47,7 +47,8 @@ def _health(campus: Campus, p: Presence | None, tz: ZoneInfo, language: str) -> 
 def _public(campus: Campus, dev: Device, presence: dict[str, Presence], tz: ZoneInfo,
             language: str = "zh-CN") -> DevicePublic:
     building = campus.building(dev.building)
-    item = campus.item_of(dev)
+    shares = campus.items_of(dev)
+    item = item_text(shares) if shares else None
     p = presence.get(dev.id)
     status: Literal["online", "offline", "unknown"] = (
         "unknown" if p is None or p.online is None else "online" if p.online else "offline")
@@ -55,7 +56,7 @@ def _public(campus: Campus, dev: Device, presence: dict[str, Presence], tz: Zone
                         department=building.department if building else Department.OTHER, zone=dev.zone or "default",
                         interval_s=dev.interval_s, multiplier=dev.multiplier, rated_capacity=dev.rated_capacity,
                         role=dev.role, parent=dev.parent, gateway=dev.gateway, meter=dev.meter, manual=dev.manual,
-                        item=item, item_name=None if item is None else item_name(item, language),
+                        item=item, item_name=shares_name(shares, language) if shares else None,
                         item_default=item is not None and dev.item is None, virtual=dev.virtual, status=status,
                         last_seen=from_ms(p.last_seen_ms if p else None, tz))
 
@@ -205,10 +206,11 @@ def _profile_known(given: dict[str, Any]) -> None:
 
 
 def _item(fields: dict[str, Any], kind: Kind) -> None:
-    """An item given by its name (照明插座用电) or code becomes its code, checked against the device's kind (422)."""
+    """An item given by its name (照明插座用电) or code becomes its code, shares of items their canonical text
+    (01A00 60%, 01B00 40%), checked against the device's kind (422)."""
     if fields.get("item") is not None:
         try:
-            fields["item"] = item_code(fields["item"], kind)
+            fields["item"] = item_text(item_shares(fields["item"], kind))
         except ValueError as exc:
             raise Invalid(f"item: {exc}") from None
 

@@ -57,7 +57,8 @@ class DevicePublic(BaseModel):
     manual: bool = Field(default=False, description="read by hand (抄表), once a month")
     item: str | None = Field(default=None, description="energy item code (分项能耗编码) its use counts under: the one "
                              "it names, else its parent meter's, else its default (electricity 01000, a canteen's "
-                             "01D20, water 02000, gas 03A00); null for a water-quality sensor or a virtual meter")
+                             "01D20, water 02000, gas 03A00), or its shares of items ('01A00 60%, 01B00 40%'); "
+                             "null for a water-quality sensor or a virtual meter")
     item_name: str | None = Field(default=None, description="the item's name in the language asked for (lang=)")
     item_default: bool = Field(default=False, description="the device names no item: it has its parent "
                                "meter's, else the default for its kind and building")
@@ -92,9 +93,11 @@ class DeviceUpdate(BaseModel):
                                 "unit with a profile or an inline register map; null removes the link")
     manual: bool | None = Field(default=None, description="read by hand (抄表): no gateway, no meter link, "
                                 "interval_s up to 31 days")
-    item: Annotated[str, Field(min_length=1, max_length=40)] | None = Field(
+    item: Annotated[str, Field(min_length=1, max_length=400)] | None = Field(
         default=None, description="energy item (分项能耗): the code (01A00) or its name (照明插座用电, Lighting and "
-        "sockets); null: its kind's default (electricity 01000, a canteen's 01D20, water 02000, gas 03A00)")
+        "sockets), or shares of items for a meter that feeds several, '01A00 60%, 01B00 40%' (adding up to 100); "
+        "null: its parent meter's, else its kind's default (electricity 01000, a canteen's 01D20, water 02000, gas "
+        "03A00)")
 
 
 class DeviceCreate(DeviceUpdate):

@@ -115,6 +115,15 @@ def test_items_in_the_devices_api_and_codes_in_the_campus(client: TestClient) ->
     unknown = client.patch("/api/v1/devices/e1c", json={"item": "路灯"})
     assert unknown.status_code == 422
     assert "neither an energy item code nor its name" in unknown.text
+    shared = client.patch("/api/v1/devices/e1c", json={"item": "照明插座 60%，空调 40%"})
+    assert shared.status_code == 200, shared.text
+    assert (shared.json()["item"], shared.json()["item_name"]) == ("01A00 60%, 01B00 40%",
+                                                                   "照明插座用电 60%、空调用电 40%")
+    for bad, says in (("01A00 60%, 01B00 30%", "add up to 90 %, not 100 %"), ("01A00 60%, 01B00", "has no share"),
+                      ("01A00 50%, 照明插座 50%", "01A00 is named twice")):
+        refused = client.patch("/api/v1/devices/e1c", json={"item": bad})
+        assert refused.status_code == 422, bad
+        assert says in refused.json()["detail"], refused.text
     assert client.delete("/api/v1/devices/e1c").status_code == 204
     buildings = {b["id"]: b["code"] for b in client.get("/api/v1/campus").json()["buildings"]}
     assert buildings == {"b1": "330106D001", "b2": "330106D002", "b3": None}

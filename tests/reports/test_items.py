@@ -21,7 +21,7 @@ from app.settings import load_settings
 from campus.contract import Kind
 from campus.db import DataDir
 from campus.errors import ConfigError
-from campus.items import check_building_code, item_code, item_name, splits_further
+from campus.items import check_building_code, item_code, item_name, item_shares, item_text, splits_further
 from campus.model import parse_campus
 from ingest.status import PresenceStore
 from ingest.stores.sqlite import SqliteStore
@@ -191,6 +191,40 @@ def test_a_sub_meter_naming_no_item_has_its_parents_and_a_virtual_meter_none() -
     assert campus.item_of(devices["e1x"]) is None
     parts = split(campus, Kind.ELECTRICITY, {d: [1.0] for d in ("e1", "e1a", "e1a1", "e1b", "e1b1")})
     assert parts.building("b1")["01A00"] == [1.0]        # e1a less e1a1, plus e1a1: both lighting
+
+
+def test_a_meter_shared_by_items_puts_its_parts_under_each() -> None:
+    """e1b's own 930 kWh (tests/support/items.py) at 01B00 70 %, 01C00 30 %: 651 and 279; the building's items plus
+    未分项 still equal its 3100."""
+    campus = parse_campus(CAMPUS_YAML.replace("parent: e1, item: 01B00}", 'parent: e1, item: "空调 70%, 01C00 30%"}'))
+    e1b = next(d for d in campus.devices if d.id == "e1b")
+    assert e1b.item == "01B00 70%, 01C00 30%"
+    assert campus.items_of(e1b) == {"01B00": 0.7, "01C00": 0.3}
+    assert campus.item_of(e1b) == "01B00"
+    uses = {"e1": [3100.0], "e1a": [930.0], "e1b": [1240.0], "e1b1": [310.0]}
+    b1 = split(campus, Kind.ELECTRICITY, uses).building("b1")
+    assert {k: v[0] for k, v in b1.items()} == pytest.approx({"01A00": 930, "01B00": 651, "01B10": 310,
+                                                              "01C00": 279, "unitemised": 930})
+    assert sum(v[0] for v in b1.values()) == pytest.approx(3100)
+
+
+SHARE_CODES = st.sampled_from(["01A00", "01B00", "01C00", "01D20", "照明插座", "空调用电", "Power"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=60), st.lists(st.tuples(SHARE_CODES, st.integers(0, 120)), max_size=6).map(
+    lambda parts: "，".join(f"{c} {p}%" for c, p in parts))))
+def test_item_shares_are_read_or_refused_in_words(text: str) -> None:
+    """Any cell: shares adding up to 100 of distinct items, read back the same from their canonical text, or a
+    ValueError that says what to write; nothing else."""
+    try:
+        shares = item_shares(text, Kind.ELECTRICITY)
+    except ValueError as exc:
+        assert str(exc).startswith("item")  # noqa: PT017 - the message is what people read
+        return
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert all(0 < f <= 1 for f in shares.values())
+    assert item_shares(item_text(shares), Kind.ELECTRICITY) == pytest.approx(shares)
 
 
 # -- building codes: accepted iff valid ---------------------------------------------------------------------------

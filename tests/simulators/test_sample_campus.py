@@ -74,8 +74,14 @@ def test_teaching_building_a_has_item_sub_meters_the_rest_is_unitemised() -> Non
     assert main > 300   # a school day in a 9,000 m² teaching building: 5 W/m² in class hours, more than 300 kWh
 
 
-def test_the_sample_keeps_its_meters_and_adds_three_sub_meters() -> None:
-    """43 devices before issue 24, the three item sub-meters of teaching building A after (existing ids kept)."""
-    assert len(CAMPUS.devices) == 43 + 3
+def test_the_sample_keeps_its_meters_and_adds_three_sub_meters_and_a_virtual_one() -> None:
+    """43 devices before issue 24, the three item sub-meters of teaching building A and the virtual public-area
+    meter after (existing ids kept)."""
+    assert len(CAMPUS.devices) == 43 + 3 + 1
+    public = next(d for d in CAMPUS.devices if d.id == "pr-public")
+    mains = {d.id for d in CAMPUS.devices if d.kind.value == "electricity" and d.parent is None and d.virtual is None
+             and d.role != "incomer"}
+    assert CAMPUS.virtual_terms()["pr-public"] == {"pr-main": 1.0, **{m: -1.0 for m in mains}}
+    assert public.counts_in_totals is False
     assert [d.id for d in CAMPUS.devices if d.building == "teach-a"] == [
         "ta-elec", "ta-water", "ta-fountain", "ta-light", "ta-ac", "ta-power"]

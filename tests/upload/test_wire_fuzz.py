@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from upload.config import UploadSettings
 from upload.crypto import Aes
-from upload.frame import FrameError, FrameReader, Framing
+from upload.frame import FrameError, FrameReader, Framing, crc16
 from upload.link import seal, unseal
 from upload.packet import Item, Meter, Packet
 from upload.wire import Message, WireError, from_xml
@@ -108,6 +108,10 @@ def test_xml_reader_on_element_soup(tree: object) -> None:
         from_xml(render(tree).encode("utf-8", "surrogatepass"))
     except WireError as exc:
         says(exc)
+
+
+def test_the_crc_is_crc16_modbus() -> None:
+    assert crc16(b"123456789") == 0x4B37  # the CRC catalogue's check value for CRC-16/MODBUS
 
 
 @settings(FUZZ, max_examples=150)
