@@ -20,6 +20,7 @@ from campus.errors import AlreadyExists, Invalid, NotFound
 from campus.items import item_shares, item_text, shares_name
 from campus.model import Campus, Department, Device
 from campus.silence import reason
+from campus.virtual import parse
 from deploy.mosquitto import keep_broker_current
 from ingest.service import IngestService
 from ingest.status import Presence
@@ -189,6 +190,13 @@ def _inside(access: Access, campus: Campus, device: dict[str, Any]) -> None:
         raise NotFound(f"no building {building!r} in site {site!r}")
     if device.get("parent"):
         access.device(device["parent"], site)  # NotFound for a meter it may not see
+    if device.get("virtual"):
+        try:
+            terms = parse(device["virtual"])
+        except ValueError as exc:
+            raise Invalid(f"virtual: {exc}") from None
+        for term in terms:  # a virtual meter shows its terms' use: each must be one the token may see
+            access.device(term, site)
     gateway = device.get("gateway")
     if gateway and access.scope.partial:
         g = next((g for g in campus.gateways if g.id == gateway), None)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from campus.contract import Kind
 from campus.model import MAX_INTERVAL_S, Department, Meter
+from campus.virtual import MAX_CHARS as VIRTUAL_MAX_CHARS
 
 
 class DeviceHealthPublic(BaseModel):
@@ -98,6 +99,11 @@ class DeviceUpdate(BaseModel):
         "sockets), or shares of items for a meter that feeds several, '01A00 60%, 01B00 40%' (adding up to 100); "
         "null: its parent meter's, else its kind's default (electricity 01000, a canteen's 01D20, water 02000, gas "
         "03A00)")
+    virtual: Annotated[str, Field(min_length=1, max_length=VIRTUAL_MAX_CHARS)] | None = Field(
+        default=None, description="a virtual meter (虚拟表): its use is this sum of other meters of its kind, e.g. "
+        "'pr-main - c1-elec - c2-elec' or '0.5 * pump-room' (+, −, *, numbers and parentheses; a space before a "
+        "minus); it then takes no gateway, meter link, parent or register fields. Every meter it names must be "
+        "one the token sees")
 
 
 class DeviceCreate(DeviceUpdate):

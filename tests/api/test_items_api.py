@@ -55,10 +55,10 @@ def client(state: Path) -> Iterator[TestClient]:
         service.stop()
 
 
-def scoped(state: Path, **scope: list[str]) -> dict[str, str]:
+def scoped(state: Path, name: str = "b2-admin", **scope: list[str]) -> dict[str, str]:
     store = TokenStore(DataDir(state).state)
     try:
-        return {"Authorization": f"Bearer {store.create('b2-admin', 'admin', Scope.of(**scope))}"}
+        return {"Authorization": f"Bearer {store.create(name, 'admin', Scope.of(**scope))}"}
     finally:
         store.close()
 
@@ -127,3 +127,33 @@ def test_items_in_the_devices_api_and_codes_in_the_campus(client: TestClient) ->
     assert client.delete("/api/v1/devices/e1c").status_code == 204
     buildings = {b["id"]: b["code"] for b in client.get("/api/v1/campus").json()["buildings"]}
     assert buildings == {"b1": "330106D001", "b2": "330106D002", "b3": None}
+
+
+def test_a_virtual_meter_made_through_the_api_and_its_terms_in_scope(client: TestClient, state: Path) -> None:
+    """POST a virtual meter: its October is its terms' (e1 − e1a = 3100 − 930); a token that cannot see a term may
+    not name it (404, as for anything outside); a bad expression and deleting a term it names are refused."""
+    made = client.post("/api/v1/devices", json={"id": "e1-rest", "kind": "electricity", "building": "b1",
+                                                "name": "教学楼A除照明", "virtual": "e1 - e1a"})
+    assert made.status_code == 201, made.text
+    assert (made.json()["virtual"], made.json()["item"]) == ("e1 - e1a", None)
+    try:
+        use = client.get("/api/v1/consumption", params={**OCTOBER, "group_by": "device", "device": "e1-rest"}).json()
+        assert [g["total"] for g in use["groups"]] == pytest.approx([3100 - 930])
+        site = client.get("/api/v1/consumption", params={**OCTOBER, "group_by": "site"}).json()
+        assert site["total"] == pytest.approx(3100 + 1550 + 310)  # counted in no total
+        gone = client.delete("/api/v1/devices/e1a")
+        assert gone.status_code == 422, gone.text
+        assert "e1a" in gone.json()["detail"]
+        bad = client.post("/api/v1/devices", json={"id": "e1-bad", "kind": "electricity", "building": "b1",
+                                                   "virtual": "e1 -"})
+        assert bad.status_code == 422, bad.text
+        assert bad.json()["detail"].startswith("virtual:")
+        outside = client.post("/api/v1/devices", json={"id": "e2-x", "kind": "electricity", "building": "b2",
+                                                       "virtual": "e2 - e1"}, headers=scoped(state, "b2-maker", buildings=["b2"]))
+        assert outside.status_code == 404, outside.text
+        assert "e1" in outside.json()["detail"]
+        read = client.post("/api/v1/readings/manual", json={"device": "e1-rest", "values": {"energy_kwh": 1.0}})
+        assert read.status_code == 422, read.text
+        assert "virtual meter" in read.json()["detail"]
+    finally:
+        assert client.delete("/api/v1/devices/e1-rest").status_code == 204
