@@ -80,3 +80,23 @@ class MqttNotifier:
             self._publish(topic, orjson.dumps({**notice.payload, "body": notice.body}))
         except Exception as exc:
             raise SendFailed(f"mqtt publish to {topic}: {exc}") from exc
+
+
+class ChannelSender:
+    """Sends a notice by its URL, as the roster's channels name them: ``mqtt:TOPIC`` through this process's broker
+    connection (SendFailed if it has none), anything else through apprise (made at first use; ``mail`` replaces
+    it, for tests)."""
+
+    def __init__(self, publish: Callable[[str, bytes], None] | None = None, mail: Notifier | None = None) -> None:
+        self._mqtt = MqttNotifier(publish) if publish is not None else None
+        self._apprise = mail
+
+    def send(self, notice: Notice) -> None:
+        if notice.url.startswith("mqtt:"):
+            if self._mqtt is None:
+                raise SendFailed("an mqtt: channel, but this process has no broker connection")
+            self._mqtt.send(notice)
+            return
+        if self._apprise is None:
+            self._apprise = AppriseNotifier()
+        self._apprise.send(notice)

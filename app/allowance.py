@@ -15,9 +15,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from alerts.channels import AppriseNotifier, MqttNotifier, Notifier, SendFailed
+from alerts.channels import ChannelSender, Notifier, SendFailed
 from alerts.roster import RosterFile, load_rosters, roster_of
 from alerts.store import Notice
+from app.periodic import Periodic
 from billing.allowance import check_site
 from billing.allowance_outbox import AllowanceOutbox, OwedNotice
 from billing.desk import BillingDesk, NoBilling
@@ -32,12 +33,10 @@ class AllowanceNotifier:
                  publish: Callable[[str, bytes], None] | None = None, mail: Notifier | None = None) -> None:
         self.desk, self.roster_file, self.clock = desk, roster_file, clock
         self.outbox = AllowanceOutbox(DataDir(data_dir).billing)
-        self._apprise = mail
-        self._mqtt = MqttNotifier(publish) if publish is not None else None
+        self._sender = ChannelSender(publish, mail)
         self.passes = 0  # passes finished (tests wait on it)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic("mw-allowance", "the allowance check", self.run_once)
 
     # -- one pass ------------------------------------------------------------------------------------------
     def run_once(self) -> tuple[int, int]:
@@ -114,35 +113,15 @@ class AllowanceNotifier:
                                  "kind": n.kind, "threshold": n.threshold, "used": n.used, "allowance": n.allowance},
                         attempts=n.attempts, status=n.status, last_error=n.last_error, created_ms=n.created_ms,
                         sent_ms=None)
-        if url.startswith("mqtt:"):
-            if self._mqtt is None:
-                raise SendFailed("an mqtt: channel, but this process has no broker connection")
-            self._mqtt.send(notice)
-            return
-        if self._apprise is None:
-            self._apprise = AppriseNotifier()
-        self._apprise.send(notice)
+        self._sender.send(notice)
 
     # -- the loop ------------------------------------------------------------------------------------------
     def keep_checking(self, every_s: float) -> None:
         """A pass every ``every_s`` (the first one ``every_s`` after start, so starting costs nothing) in a thread
         of its own until :meth:`close`; 0: never."""
-        if every_s <= 0:
-            return
-
-        def loop() -> None:
-            while not self._stop.wait(every_s):
-                try:
-                    self.run_once()
-                except Exception:  # one bad pass must not end the loop; the next one tries again
-                    log.exception("the allowance check failed")
-
-        self._thread = threading.Thread(target=loop, name="mw-allowance", daemon=True)
-        self._thread.start()
+        self._loop.start(every_s)
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        self._loop.stop()
         with self._lock:
             self.outbox.close()

@@ -19,9 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from alerts.channels import AppriseNotifier, MqttNotifier, Notifier, SendFailed
+from alerts.channels import ChannelSender, Notifier, SendFailed
 from alerts.roster import DutyRoster, RosterFile, load_rosters, roster_of
 from alerts.store import Notice
+from app.periodic import Periodic
 from campus.calendar import CampusCalendar
 from campus.clock import Clock
 from campus.db import DataDir
@@ -63,12 +64,10 @@ class ReturnReminder:
                  mail: Notifier | None = None) -> None:
         self.settings, self.campuses, self.roster_file, self.clock = settings, campuses, roster_file, clock
         self.outbox = ReturnOutbox(DataDir(data_dir).records)
-        self._apprise = mail
-        self._mqtt = MqttNotifier(publish) if publish is not None else None
+        self._sender = ChannelSender(publish, mail)
         self.passes = 0  # passes finished (tests wait on it)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic("mw-return-reminder", "the annual return reminder check", self.run_once)
 
     def run_once(self) -> tuple[int, int]:
         """Write the reminders owed now and send those due: (written, sent)."""
@@ -144,34 +143,14 @@ class ReturnReminder:
                         payload={"event": "annual_return", "site": n.site, "year": n.year, "person": n.person},
                         attempts=n.attempts, status=n.status, last_error=n.last_error, created_ms=n.created_ms,
                         sent_ms=None)
-        if n.url.startswith("mqtt:"):
-            if self._mqtt is None:
-                raise SendFailed("an mqtt: channel, but this process has no broker connection")
-            self._mqtt.send(notice)
-            return
-        if self._apprise is None:
-            self._apprise = AppriseNotifier()
-        self._apprise.send(notice)
+        self._sender.send(notice)
 
     def keep_checking(self, every_s: float) -> None:
         """A pass every ``every_s`` (the first one ``every_s`` after start) in a thread of its own until
         :meth:`close`; 0: never."""
-        if every_s <= 0:
-            return
-
-        def loop() -> None:
-            while not self._stop.wait(every_s):
-                try:
-                    self.run_once()
-                except Exception:  # one bad pass must not end the loop; the next one tries again
-                    log.exception("the annual return reminder check failed")
-
-        self._thread = threading.Thread(target=loop, name="mw-return-reminder", daemon=True)
-        self._thread.start()
+        self._loop.start(every_s)
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        self._loop.stop()
         with self._lock:
             self.outbox.close()

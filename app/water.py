@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 
 from alerts.book import NewAlert
 from alerts.desk import AlertDesk, SiteDesk
 from alerts.rules import RECORD_RULES
+from app.periodic import Periodic
 from campus.clock import Clock
 from campus.labels import Name
 from campus.model import Campus
@@ -71,8 +71,7 @@ class WaterWatch:
 
     def __init__(self, usage: Usage, alerts: AlertDesk | None, settings: WaterSettings, clock: Clock) -> None:
         self.usage, self.alerts, self.settings, self.clock = usage, alerts, settings, clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic("mw-water", "the water balance check", self.check)
 
     def check(self) -> int:
         """One pass over every site; returns how many balances are beyond their limit yesterday."""
@@ -106,21 +105,8 @@ class WaterWatch:
 
     def keep_checking(self) -> None:
         """A pass every ``[water] check_s`` (the first one after that long) until :meth:`close`; 0: never."""
-        every = self.settings.check_s
-        if every <= 0 or self.alerts is None:
-            return
-
-        def loop() -> None:
-            while not self._stop.wait(every):
-                try:
-                    self.check()
-                except Exception:  # one bad pass must not end the loop
-                    log.exception("the water balance check failed")
-
-        self._thread = threading.Thread(target=loop, name="mw-water", daemon=True)
-        self._thread.start()
+        if self.alerts is not None:
+            self._loop.start(self.settings.check_s)
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        self._loop.stop()

@@ -148,8 +148,9 @@ def test_a_virtual_meter_made_through_the_api_and_its_terms_in_scope(client: Tes
                                                    "virtual": "e1 -"})
         assert bad.status_code == 422, bad.text
         assert bad.json()["detail"].startswith("virtual:")
+        b2 = scoped(state, "b2-maker", buildings=["b2"])
         outside = client.post("/api/v1/devices", json={"id": "e2-x", "kind": "electricity", "building": "b2",
-                                                       "virtual": "e2 - e1"}, headers=scoped(state, "b2-maker", buildings=["b2"]))
+                                                       "virtual": "e2 - e1"}, headers=b2)
         assert outside.status_code == 404, outside.text
         assert "e1" in outside.json()["detail"]
         read = client.post("/api/v1/readings/manual", json={"device": "e1-rest", "values": {"energy_kwh": 1.0}})
