@@ -18,16 +18,21 @@ __all__ = ["Access", "AmbiguousSite", "Scope", "SharedDeviceId", "check_scope", 
 
 def narrowed(campus: Campus, scope: Scope) -> Campus:
     """The campus as ``scope`` sees it: only its buildings, their zones and devices (targets of departments
-    stay: they are the site's)."""
+    stay: they are the site's). A virtual meter is seen only where every real meter it is made of is."""
     if not scope.partial:
         return campus
     zone_of = {b: z.id for z in campus.zones for b in z.buildings}
     seen = {b.id for b in campus.buildings if scope.building(campus.site.id, b.id, zone_of.get(b.id))}
+    devices = [d for d in campus.devices if d.building in seen]
+    if any(d.virtual is not None for d in devices):  # a virtual meter shows its terms' use: all of them, or it is not
+        visible = {d.id for d in devices}       # there (public area = incomer − buildings would show the others)
+        real = campus.virtual_real_terms()
+        devices = [d for d in devices if d.virtual is None or all(t in visible for t in real.get(d.id, {}))]
     return campus.model_copy(update={
         "buildings": [b for b in campus.buildings if b.id in seen],
         "zones": [z.model_copy(update={"buildings": [b for b in z.buildings if b in seen]})
                   for z in campus.zones if any(b in seen for b in z.buildings)],
-        "devices": [d for d in campus.devices if d.building in seen],
+        "devices": devices,
         "gateways": [g for g in campus.gateways if g.building is None or g.building in seen]})
 
 

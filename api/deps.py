@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Annotated, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
@@ -81,10 +82,16 @@ def get_site_usage(usage: Annotated[Usage, Depends(get_usage)], campus: Annotate
     return usage.site(campus.site.id, campus)
 
 
+MONTH_TEXT = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+
+
 def check_month(month: str) -> None:
-    """422 unless YYYY-MM between 2001-01 and 2099-12 (a report compares with the same month a year before)."""
+    """422 unless YYYY-MM between 2001-01 and 2099-12 (a report compares with the same month a year before),
+    written so: four ASCII digits, a hyphen, two (2026-01, never 2026-1 or full-width digits)."""
     from reports.energy import month_bounds
 
+    if not MONTH_TEXT.fullmatch(month):
+        raise HTTPException(422, f"month {month[:20]!r}: write YYYY-MM, e.g. 2026-10")
     try:
         year, _ = month_bounds(month)
     except ValueError as exc:

@@ -98,7 +98,7 @@ def item_code(value: str, kind: Kind) -> str:
         head = head.zfill(5)  # 1000 → 01000: a spreadsheet keeps 01000 as the number 1000
     code = head.upper() if head.upper() in energy_items() else _names().get(_folded(text))
     rest = text[len(head):].strip()
-    if code == head.upper() and rest and _names().get(_folded(rest), code) != code:
+    if code == head.upper() and rest and _names().get(_folded(rest)) != code:
         raise ValueError(f"item {value!r}: {code} is {item_name(code)}, not {rest}; write the code or the name, "
                          "or both of one item")
     if code is None:
@@ -108,7 +108,9 @@ def item_code(value: str, kind: Kind) -> str:
 
 
 MAX_SHARES = 20
-_SHARE = re.compile(r"^(?P<item>.*?)\s*(?P<pct>\d{1,3}(?:\.\d{1,6})?)\s*[%％]$")
+MAX_ITEM_CHARS = 400
+# an item, then its percentage: digits not glued to the item's own digits (01A00 60%, 照明插座60%, never 01A0060%)
+_SHARE = re.compile(r"^(?P<item>.*?)(?<![0-9.])\s*(?P<pct>[0-9]+(?:\.[0-9]+)?)\s*[%％]$")
 _SEPARATORS = re.compile(r"[,，;；、]")
 
 
@@ -116,6 +118,8 @@ def item_shares(value: str, kind: Kind) -> dict[str, float]:
     """An item cell → code → share of the meter's use: ``{"01A00": 1.0}`` for one item (code or name, as
     :func:`item_code` reads it), or shares written ``01A00 60%, 01B00 40%`` (also ``，`` ``；`` ``、``): each item
     once, percentages above 0 adding up to 100. A ValueError says what to write."""
+    if len(value) > MAX_ITEM_CHARS:
+        raise ValueError(f"item: {len(value)} characters; write at most {MAX_ITEM_CHARS}, e.g. 01A00 60%, 01B00 40%")
     parts = [p.strip() for p in _SEPARATORS.split(value) if p.strip()]
     if len(parts) <= 1 and not _SHARE.match(value.strip()):
         return {item_code(value, kind): 1.0}
@@ -130,7 +134,7 @@ def item_shares(value: str, kind: Kind) -> dict[str, float]:
         code = item_code(m["item"], kind)
         if code in pcts:
             raise ValueError(f"item {value!r}: {code} is named twice; give each item once")
-        pct = float(m["pct"])
+        pct = float(m["pct"][:12])
         if not 0 < pct <= 100:
             raise ValueError(f"item {value!r}: {part!r}: a share is above 0 % and at most 100 %")
         pcts[code] = pct

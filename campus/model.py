@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from campus.contract import KIND_FIELDS, REGISTER_FIELD, Identifier, Kind
 from campus.errors import ConfigError
 from campus.items import check_building_code, default_item, item_shares, item_text
-from campus.virtual import MAX_CHARS, Terms, check, parse
+from campus.virtual import MAX_CHARS, Terms, check, expanded, parse
 from campus.yamlfile import parse_yaml_model, read_text
 
 INCOMER = "incomer"
@@ -285,9 +285,9 @@ class Device(BaseModel):
     parent: Identifier | None = Field(default=None, description="sub-meter of this meter (its use is already in it)")
     meter: Meter | None = Field(default=None, description="how its gateway reads it: bus, protocol, address")
     manual: bool = Field(default=False, description="read by hand (抄表): no gateway, no meter link")
-    item: str | None = Field(default=None, description="energy item code (分项能耗), e.g. 01A00 照明插座, or "
-                             "shares of items, '01A00 60%, 01B00 40%'; default its parent meter's, else from its "
-                             "kind and building")
+    item: str | None = Field(default=None, max_length=400, description="energy item code (分项能耗), e.g. "
+                             "01A00 照明插座, or shares of items, '01A00 60%, 01B00 40%'; default its parent "
+                             "meter's, else from its kind and building")
     virtual: str | None = Field(default=None, max_length=MAX_CHARS, description="a virtual meter (虚拟表): its use "
                                 "is this sum of other meters of its kind, e.g. 'main - b1 - b2' or '0.5 * pump' "
                                 "(campus.virtual); it has no gateway, no meter link and no readings of its own")
@@ -472,6 +472,11 @@ class Campus(BaseModel):
         if not virtuals:
             return {}
         return check(virtuals, {d.id: d.kind.value for d in self.devices})
+
+    def virtual_real_terms(self) -> dict[str, Terms]:
+        """Each virtual meter as a sum of real meters only (a virtual term replaced by its own terms, worked out
+        once each): what an hour of it reads."""
+        return expanded(self.virtual_terms())
 
     def building(self, building_id: str) -> Building | None:
         return next((b for b in self.buildings if b.id == building_id), None)

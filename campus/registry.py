@@ -141,7 +141,7 @@ class Registry:
                     try:
                         campus = Campus.model_validate(campus.model_dump())
                     except ValidationError as exc:
-                        raise Invalid(str(exc.errors()[0]["msg"])) from exc
+                        raise Invalid(str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from exc
                     if campus.site.id != site:
                         raise Invalid(f"a change to site {site!r} may not rename it to {campus.site.id!r}")
                     doc = campus.model_dump_json()

@@ -28,6 +28,8 @@ from collections.abc import Iterable, Mapping
 MAX_CHARS = 4000
 MAX_TERMS = 200
 MAX_DEPTH = 16
+MAX_COEFFICIENT = 1e9  # a coefficient's size, written or multiplied out (nested products, meters made of meters)
+MAX_CHAIN = 16  # virtual meters made of virtual meters, this many deep at most
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
@@ -151,7 +153,15 @@ def parse(text: str) -> Terms:
     terms = {k: v for k, v in out.items() if v != 0.0}
     if not terms:
         raise ValueError("the expression adds up to nothing (every meter cancels out)")
+    _bounded(terms)
     return terms
+
+
+def _bounded(terms: Terms, made_of: str = "") -> None:
+    for k, v in terms.items():
+        if not math.isfinite(v) or abs(v) > MAX_COEFFICIENT:
+            raise ValueError(f"the coefficient of {k!r}{made_of} multiplies out above {MAX_COEFFICIENT:g}: "
+                             "write it smaller")
 
 
 def check(virtuals: Mapping[str, str], kinds: Mapping[str, str]) -> dict[str, Terms]:
@@ -173,7 +183,7 @@ def check(virtuals: Mapping[str, str], kinds: Mapping[str, str]) -> dict[str, Te
                 raise ValueError(f"virtual meter {vid!r} is {kinds[vid]} but {tid!r} is {kinds[tid]}: a virtual "
                                  "meter adds meters of its own kind only")
         parsed[vid] = terms
-    order(parsed)  # raises on a cycle
+    expanded(parsed)  # raises on a cycle, a chain too deep or a coefficient too large once multiplied out
     return parsed
 
 
@@ -183,13 +193,16 @@ def order(parsed: Mapping[str, Terms]) -> list[str]:
     state: dict[str, int] = {}  # 1: being visited, 2: done
 
     def visit(vid: str, path: list[str]) -> None:
-        # iterative depth is bounded by the number of virtual meters; recursion depth likewise (a site has few)
+        # recursion is at most MAX_CHAIN + 1 deep: a longer chain is refused first
         if state.get(vid) == 2:
             return
         if state.get(vid) == 1:
             cycle = path[path.index(vid):] + [vid]
             raise ValueError(f"virtual meters name each other in a circle ({' → '.join(cycle)}): one of them must "
                              "be made of real meters only")
+        if len(path) >= MAX_CHAIN:
+            raise ValueError(f"virtual meters are made of virtual meters more than {MAX_CHAIN} deep "
+                             f"({' → '.join([*path[:3], '…', vid])}): make one of them of real meters")
         state[vid] = 1
         for tid in parsed[vid]:
             if tid in parsed:
@@ -204,13 +217,33 @@ def order(parsed: Mapping[str, Terms]) -> list[str]:
 
 def expand(parsed: Mapping[str, Terms], vid: str) -> Terms:
     """A virtual meter as a sum of real meters only (virtual terms replaced by their own terms)."""
-    out: Terms = {}
-    for tid, coef in parsed[vid].items():
-        if tid in parsed:
-            _add(out, expand(parsed, tid), coef)
-        else:
-            out[tid] = out.get(tid, 0.0) + coef
-    return {k: v for k, v in out.items() if v != 0.0}
+    return expanded(parsed)[vid]
+
+
+def expanded(parsed: Mapping[str, Terms]) -> dict[str, Terms]:
+    """Every virtual meter as a sum of real meters only, each worked out once, in :func:`order` (so a meter made of
+    meters made of meters costs its terms, never their paths). ValueError on a cycle, a chain deeper than
+    :data:`MAX_CHAIN` or a coefficient that multiplies out above :data:`MAX_COEFFICIENT`."""
+    out: dict[str, Terms] = {}
+    depth: dict[str, int] = {}
+    for vid in order(parsed):
+        depth[vid] = 1 + max((depth[t] for t in parsed[vid] if t in depth), default=0)
+        if depth[vid] > MAX_CHAIN:
+            raise ValueError(f"virtual meter {vid!r} is made of virtual meters more than {MAX_CHAIN} deep: make "
+                             "one of them of real meters")
+        acc: Terms = {}
+        for tid, coef in parsed[vid].items():
+            if tid in out:
+                _add(acc, out[tid], coef)
+            else:
+                acc[tid] = acc.get(tid, 0.0) + coef
+        acc = {k: v for k, v in acc.items() if v != 0.0}
+        try:
+            _bounded(acc, f" in virtual meter {vid!r}")
+        except ValueError as exc:
+            raise ValueError(f"virtual meter {vid!r}: {exc}") from None
+        out[vid] = acc
+    return out
 
 
 def combine(terms: Mapping[str, float], values: Mapping[str, Iterable[float]], n: int) -> list[float]:

@@ -134,11 +134,11 @@ def _virtual_hours(rollups: Rollups, store: ReadingStore, device: Device, edges:
     ``reports.virtual_days``); its readings per bucket the least coverage of its terms' times its own due."""
     if campus is None:
         raise ValueError(f"virtual meter {device.id!r}: its hours need the campus its terms are in")
-    terms = campus.virtual_terms()[device.id]
+    terms = campus.virtual_real_terms()[device.id]  # real meters only: each read once, whatever the nesting
     meters = {d.id: d for d in campus.devices}
     cover = [1.0] * len(use.totals)
     for tid, coef in terms.items():
-        part = meter_use(rollups, store, meters[tid], edges, Interval.HOUR, now_ms, campus)
+        part = meter_use(rollups, store, meters[tid], edges, Interval.HOUR, now_ms)
         for k, v in enumerate(part.totals):
             use.totals[k] += coef * v
             cover[k] = min(cover[k], part.coverage(k))

@@ -5,11 +5,11 @@ The plain rules (the README cites what they follow):
 - **Water used**: the month's use through the water incomer when the asker sees the whole site and the site has
   one, else the sum of the buildings' main meters (``source`` says which).
 - Only the month's days that are over count (a month in progress: up to yesterday).
-- **Per person per school day**: water used in the month (litres) ÷ persons ÷ the month's school days. Persons are
-  ``[water] persons``, else the sum of the occupants of the buildings the asker sees. School days are the
-  calendar's ``school_day`` days (a workday in term: make-up workdays count, holidays do not). Water used on
-  other days is in the numerator too: the indicator spreads the month's water over the days school is held, as
-  the water-saving schools' self-assessments do (annual water ÷ persons ÷ school days).
+- **Per person per school day**: water used in the month (litres) ÷ persons ÷ the month's school days. Persons
+  are ``[water] persons`` (for the whole site only), else the sum of the occupants of the buildings the asker
+  sees. School days are the calendar's ``school_day`` days (a workday in term: make-up workdays count, holidays
+  do not). Water used on other days is in the numerator too: the indicator spreads the month's water over the
+  days school is held, as the water-saving schools' self-assessments do (annual water ÷ persons ÷ school days).
 - **First-level meters** (一级表): the site's water incomer, and one main water meter for every building with
   occupants. Coverage = installed ÷ required; required is ``[water] coverage_first_pct`` (100 %).
 - **Second-level metering** (二级表): the share of the mains' water that passes a sub-meter (``parent:`` a main),
@@ -69,7 +69,8 @@ def indicators(usage: SiteUsage, month: str, settings: WaterSettings, now_ms: in
     ins, main = (incomers(campus) if whole else []), mains(campus)
     source = "incomer" if ins else "mains"
     water = round(used(ins) if ins else used(main), 3)
-    persons = settings.persons or sum(b.occupants for b in campus.buildings)
+    # [water] persons is the whole site's: a narrowed view divides its buildings' water by their own occupants
+    persons = (settings.persons if whole else 0) or sum(b.occupants for b in campus.buildings)
     cal = CampusCalendar(campus.calendar)
     school = sum("school_day" in cal.tags(d) for d in dates[:over])
     per: float | None = None

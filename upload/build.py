@@ -89,10 +89,12 @@ def packets(usage: SiteUsage, site: SiteUpload, edges: list[int], now_ms: int) -
     virtual = {d.id for d in campus.devices if d.virtual is not None}
     parts: dict[Kind, ItemSplit] = {}
     for kind in KINDS:
-        result = consumption(campus, usage.rollups, usage.store, kind, edges, Interval.HOUR, GroupBy.DEVICE, now_ms)
+        real = [d.id for d in campus.devices if d.kind is kind and d.id not in virtual]  # a virtual meter is made
+        if not real:                                                                   # of meters sent already
+            continue
+        result = consumption(campus, usage.rollups, usage.store, kind, edges, Interval.HOUR, GroupBy.DEVICE, now_ms,
+                             devices=real)
         for g in result.groups:
-            if g.key in virtual:  # made of other meters: the centre is sent the meters themselves
-                continue
             per_device[g.key] = g.totals
             coverage[g.key] = [g.coverage(k) for k in range(n)]
         parts[kind] = split(campus, kind, {d.id: per_device[d.id] for d in campus.devices
@@ -109,9 +111,12 @@ def packets(usage: SiteUsage, site: SiteUpload, edges: list[int], now_ms: int) -
                     continue
                 use = {d.id: per_device[d.id][k] for d in devices}
                 codes = _items(kind, b.id, parts[kind], k)
-                items += [Item(code, UNIT[kind], value) for code, value in codes.items()]
-                meters += [Meter(d.id, d.name or d.id, campus.item_of(d) or CLASS_CODE[kind], UNIT[kind], use[d.id],
-                                 coverage[d.id][k]) for d in devices]
+                # the class total as group_by=building adds it (its main meters), not the sum of the items' shares;
+                # every figure rounded as the API rounds it (6 places; coverage 4)
+                codes[CLASS_CODE[kind]] = sum(use[d.id] for d in devices if d.counts_in_totals)
+                items += [Item(code, UNIT[kind], round(value, 6)) for code, value in codes.items()]
+                meters += [Meter(d.id, d.name or d.id, campus.item_of(d) or CLASS_CODE[kind], UNIT[kind],
+                                 round(use[d.id], 6), round(coverage[d.id][k], 4)) for d in devices]
             if meters:
                 out.append(Packet(campus.site.id, b.id, ids[b.id], site.gateway_id, edges[k], edges[k + 1],
                                   _local(edges[k], tz), tuple(items), tuple(meters)))

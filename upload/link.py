@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from collections import deque
 
 from upload.config import UploadSettings
 from upload.crypto import Aes, CryptoError, key_bytes, md5_answer
@@ -74,6 +75,7 @@ class XmlLink:
         self.aes = aes_for(cfg)
         self.sock: socket.socket | None = None
         self.reader = FrameReader(self.framing)
+        self.pending: deque[Message] = deque()  # read but not yet asked for: several frames come in one recv
         self.number = 0
         self.last_heard = 0.0
 
@@ -87,6 +89,7 @@ class XmlLink:
         except OSError as exc:
             raise LinkDown(f"cannot reach the data centre {self.cfg.host}:{self.cfg.port}: {exc}") from None
         self.reader = FrameReader(self.framing)
+        self.pending.clear()
         try:
             self._send(Message("id_validate", "request", self.building_id, self.gateway_id))
             seq = self._await("id_validate", "sequence").fields.get("sequence", "")
@@ -139,16 +142,18 @@ class XmlLink:
         skipped = 0
         deadline = time.monotonic() + self.cfg.timeout_s
         while True:
-            for m in self._frames(deadline):
-                if m.element == element and m.operation == operation:
-                    self.last_heard = time.monotonic()
-                    return m
-                skipped += 1
-                log.info("message from the data centre skipped", extra={"element": m.element,
-                                                                         "operation": m.operation})
-                if skipped > MAX_SKIPPED:
-                    self.close()
-                    raise LinkDown(f"no {element} {operation} among {MAX_SKIPPED} messages from the centre")
+            if not self.pending:
+                self.pending.extend(self._frames(deadline))
+                continue
+            m = self.pending.popleft()
+            if m.element == element and m.operation == operation:
+                self.last_heard = time.monotonic()
+                return m
+            skipped += 1
+            log.info("message from the data centre skipped", extra={"element": m.element, "operation": m.operation})
+            if skipped > MAX_SKIPPED:
+                self.close()
+                raise LinkDown(f"no {element} {operation} among {MAX_SKIPPED} messages from the centre")
 
     def _frames(self, deadline: float) -> list[Message]:
         assert self.sock is not None  # noqa: S101

@@ -260,6 +260,13 @@ def update_device(device_id: DeviceId, body: DeviceUpdate, service: ServiceDep, 
 def delete_device(device_id: DeviceId, service: ServiceDep, access: AccessDep, request: Request,
                   later: BackgroundTasks, site: SiteArg = None) -> None:
     campus, _ = _found(access, device_id, site)
+    whole = access.registry.campuses.get(campus.site.id, campus)
+    users = [d for d in whole.devices if d.virtual is not None and device_id in parse(d.virtual)]
+    if users:
+        seen = {d.id for d in campus.devices}
+        named = [f"{d.name or d.id} ({d.id})" for d in users if d.id in seen]
+        which = ", ".join(named) if len(named) == len(users) else "a virtual meter outside this token's view"
+        raise Invalid(f"{device_id} is a term of {which}: change or delete that virtual meter first")
     _save(lambda: service.registry.delete_device(device_id, campus.site.id), request, later)
 
 

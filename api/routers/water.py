@@ -17,7 +17,7 @@ from reports.water_config import WaterSettings
 from reports.water_indicators import indicators
 
 router = APIRouter(tags=["water"])
-MONTH = Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM; default this month (site time)")
+MONTH = Query(pattern=r"^[0-9]{4}-[0-9]{2}$", description="YYYY-MM; default this month (site time)")
 
 
 class PointPublic(BaseModel):

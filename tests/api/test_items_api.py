@@ -143,7 +143,8 @@ def test_a_virtual_meter_made_through_the_api_and_its_terms_in_scope(client: Tes
         assert site["total"] == pytest.approx(3100 + 1550 + 310)  # counted in no total
         gone = client.delete("/api/v1/devices/e1a")
         assert gone.status_code == 422, gone.text
-        assert "e1a" in gone.json()["detail"]
+        assert gone.json()["detail"] == ("e1a is a term of 教学楼A除照明 (e1-rest): change or delete that virtual "
+                                         "meter first")
         bad = client.post("/api/v1/devices", json={"id": "e1-bad", "kind": "electricity", "building": "b1",
                                                    "virtual": "e1 -"})
         assert bad.status_code == 422, bad.text
@@ -153,6 +154,17 @@ def test_a_virtual_meter_made_through_the_api_and_its_terms_in_scope(client: Tes
                                                        "virtual": "e2 - e1"}, headers=b2)
         assert outside.status_code == 404, outside.text
         assert "e1" in outside.json()["detail"]
+        spy = client.post("/api/v1/devices", json={"id": "b1-spy", "kind": "electricity", "building": "b1",
+                                                   "virtual": "e1 + e2"})  # made by a site-wide admin
+        assert spy.status_code == 201, spy.text
+        b1 = scoped(state, "b1-viewer", buildings=["b1"])
+        both = scoped(state, "b1b2-viewer", buildings=["b1", "b2"])
+        assert client.get("/api/v1/devices/b1-spy", headers=b1).status_code == 404  # e2 is not b1's to see
+        assert "b1-spy" not in {d["id"] for d in client.get("/api/v1/devices", headers=b1).json()}
+        seen = client.get("/api/v1/consumption", params={**OCTOBER, "group_by": "device"}, headers=b1).json()
+        assert "b1-spy" not in {g["key"] for g in seen["groups"]}
+        assert client.get("/api/v1/devices/b1-spy", headers=both).status_code == 200
+        assert client.delete("/api/v1/devices/b1-spy").status_code == 204
         read = client.post("/api/v1/readings/manual", json={"device": "e1-rest", "values": {"energy_kwh": 1.0}})
         assert read.status_code == 422, read.text
         assert "virtual meter" in read.json()["detail"]

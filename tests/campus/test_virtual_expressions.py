@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from campus.errors import ConfigError
 from campus.model import parse_campus
-from campus.virtual import MAX_CHARS, MAX_DEPTH, MAX_TERMS, parse
+from campus.virtual import MAX_CHAIN, MAX_CHARS, MAX_DEPTH, MAX_TERMS, parse
 
 BASE = """
 site: {id: s, name: 测试校区}
@@ -105,3 +105,30 @@ def test_a_virtual_meter_publishes_nothing_and_counts_in_no_total() -> None:
     assert not pub.counts_in_totals
     assert "pub" not in {d.id for devs in campus.publishers().values() for d in devs}
     assert campus.virtual_terms() == {"pub": {"pr-main": 1.0, "b1-elec": -1.0}}
+
+
+def test_a_coefficient_that_multiplies_out_too_large_is_refused() -> None:
+    """Each number within 1e9, nested products beyond it: refused, never an infinite coefficient (its NaN days
+    would break every roll-up of the site)."""
+    nested = "999999999 * (" * 3 + "b1-elec" + ")" * 3
+    with pytest.raises(ValueError, match="multiplies out above 1e"):
+        parse(nested)
+    chain = ['{id: v0, kind: electricity, building: pr, virtual: "100000 * b1-elec"}'] + [
+        f'{{id: v{i}, kind: electricity, building: pr, virtual: "100000 * v{i - 1}"}}' for i in range(1, 3)]
+    with pytest.raises(ConfigError, match="virtual meter 'v1': .*multiplies out above 1e"):
+        parse_campus(campus_with(*chain))
+
+
+def test_a_chain_of_virtual_meters_is_bounded_and_each_is_worked_out_once() -> None:
+    """x_k = x_(k-1) + y_(k-1), y_k = x_(k-1) − y_(k-1): paths double at each step; the real terms do not."""
+    lines = ['{id: x0, kind: electricity, building: pr, virtual: "pr-main"}',
+             '{id: y0, kind: electricity, building: pr, virtual: "b1-elec"}']
+    for k in range(1, MAX_CHAIN):
+        lines += [f'{{id: x{k}, kind: electricity, building: pr, virtual: "x{k - 1} + y{k - 1}"}}',
+                  f'{{id: y{k}, kind: electricity, building: pr, virtual: "x{k - 1} - y{k - 1}"}}']
+    campus = parse_campus(campus_with(*lines))
+    real = campus.virtual_real_terms()
+    assert set(real[f"x{MAX_CHAIN - 1}"]) <= {"pr-main", "b1-elec"}
+    deeper = [*lines, f'{{id: z, kind: electricity, building: pr, virtual: "x{MAX_CHAIN - 1}"}}']
+    with pytest.raises(ConfigError, match=f"more than {MAX_CHAIN} deep"):
+        parse_campus(campus_with(*deeper))

@@ -8,6 +8,7 @@ attacks."""
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from upload.config import UploadSettings
 from upload.crypto import Aes
 from upload.frame import FrameError, FrameReader, Framing, crc16
-from upload.link import seal, unseal
+from upload.link import XmlLink, seal, unseal
 from upload.packet import Item, Meter, Packet
 from upload.wire import Message, WireError, from_xml
 
@@ -158,3 +159,22 @@ def test_a_frame_past_the_bound_is_refused_from_its_header() -> None:
     header = b"\x68\x68\x16\x16" + (10**6).to_bytes(4, "little")
     with pytest.raises(FrameError, match="over the limit of 4096"):
         FrameReader(SMALL).feed(header)
+
+
+def test_two_frames_in_one_read_are_both_kept() -> None:
+    """A centre that answers the sequence and a time notify in one TCP segment: the second is not lost."""
+    cfg = UploadSettings(key="0123456789abcdef", timeout_s=5)
+    link = XmlLink(cfg, "330106D001", "01")
+    ours, theirs = socket.socketpair()
+    try:
+        link.sock = ours
+        framing = Framing(cfg.byte_order, cfg.crc, cfg.max_frame_bytes)
+        both = b"".join(framing.encode(i, seal(cfg, None, m)) for i, m in enumerate([
+            Message("id_validate", "sequence", "330106D001", "01", {"sequence": "42"}),
+            Message("heart_beat", "time", "330106D001", "01", {"time": "20261206010000"})], start=1))
+        theirs.sendall(both)
+        assert link._await("id_validate", "sequence").fields["sequence"] == "42"
+        assert link._await("heart_beat", "time").fields["time"] == "20261206010000"
+    finally:
+        link.close()
+        theirs.close()
