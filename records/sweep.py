@@ -15,8 +15,9 @@ become its own normal), so the sweep judges against two things that a long fault
 last hour (*now*, kW or m³/h; the hour that ends one reporting interval ago, so the newest reading is in) is above
 expected × ``RATIO`` + the kind's margin (2 kW, 0.1 m³/h of water, 0.2 m³/h of gas). *excess* is now − expected:
 the lines are sorted by it, largest first. A meter with no reading in the last hour is listed as silent (the offline
-alert covers it), never flagged; the site's incomer is listed, never flagged. Offices, plant rooms and other
-buildings have no closed hours here: only the same-hour comparison judges them.
+alert covers it), never flagged; the site's incomer and a virtual meter (made of meters listed already) are
+listed, never flagged. Offices, plant rooms and other buildings have no closed hours here: only the same-hour
+comparison judges them.
 Buildings add up their main meters (sub-meters and the incomer are listed, not added).
 """
 
@@ -196,7 +197,7 @@ def sweep(usage: SiteUsage, now_ms: int) -> Sweep:
                              dev.counts_in_totals, shut.get(dev.building, False), standby.get(dev_id))
             expected = line.expected
             line.flagged = (line.now is not None and expected is not None and dev.role != INCOMER
-                            and line.now > expected * RATIO + MARGIN[kind])
+                            and dev.virtual is None and line.now > expected * RATIO + MARGIN[kind])
             lines.append(line)
     lines.sort(key=lambda x: (not x.flagged, -x.excess, x.building, x.kind, x.device))
     zone_of = {b: z.id for z in campus.zones for b in z.buildings}

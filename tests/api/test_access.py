@@ -83,7 +83,10 @@ def test_device_create_update_delete(app_client: TestClient, tmp_path: Path) -> 
                                                               "parent": None}, headers=admin)
     assert r.status_code == 200, r.text
     assert (r.json()["multiplier"], r.json()["building"], r.json()["parent"]) == (2, "canteen-2", None)
-    assert app_client.delete("/api/v1/devices/c1-elec", headers=admin).status_code == 204
+    named = app_client.delete("/api/v1/devices/c1-elec", headers=admin)  # a term of the virtual public-area meter
+    assert named.status_code == 422
+    assert "公共区域及线损(虚拟表) (pr-public)" in named.json()["detail"]
+    assert app_client.delete("/api/v1/devices/c1-water", headers=admin).status_code == 204
     assert app_client.delete("/api/v1/devices/c1-kitchen", headers=admin).status_code == 204
     assert app_client.get("/api/v1/devices/c1-kitchen", headers=admin).status_code == 404
     schema = app_client.get("/openapi.json").json()

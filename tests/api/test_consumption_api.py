@@ -69,7 +69,8 @@ def test_building_totals_exclude_sub_meters_and_the_incomer(client: TestClient, 
     assert power_room["meters"] == ["pr-aux"]  # the room's own use; the incomer is not a building's use
     devices = client.get("/api/v1/consumption", params={**q, "group_by": "device"}).json()
     per = {g["key"]: g["total"] for g in devices["groups"] if g["total"]}
-    assert per == {"d1-elec": 960.0, "d1-r101": 24.0, "pr-main": 9600.0}
+    # pr-public, the virtual public-area meter: the incomer less every building's main meter (only d1-elec sent)
+    assert per == {"d1-elec": 960.0, "d1-r101": 24.0, "pr-main": 9600.0, "pr-public": 9600.0 - 960.0}
 
 
 def test_hours_out_of_order_and_a_replaced_meter(client: TestClient, service: IngestService) -> None:
