@@ -61,7 +61,7 @@ def _local(ms: int, tz: ZoneInfo) -> str:
 
 
 def _items(kind: Kind, building: str, parts: ItemSplit, k: int) -> dict[str, float]:
-    """Item code → use in bucket ``k``, for one building and kind: the class total, then each item's share as
+    """Item code → use in bucket ``k``, for one building and kind, below the class: each item's share as
     ``reports.items.split`` counts it (the monthly report's sub-item table), a parent item adding its children's.
     未分项 is left out (the centre gets it by subtraction)."""
     class_code = CLASS_CODE[kind]
@@ -73,7 +73,7 @@ def _items(kind: Kind, building: str, parts: ItemSplit, k: int) -> dict[str, flo
         while at is not None and at != class_code:  # an item adds to its parents' up to the class
             out[at] += values[k]
             at = table[at].parent if at in table else None
-    return {class_code: sum(v[k] for v in per_key.values()), **dict(out)}
+    return dict(out)
 
 
 def packets(usage: SiteUsage, site: SiteUpload, edges: list[int], now_ms: int) -> list[Packet]:
@@ -110,10 +110,10 @@ def packets(usage: SiteUsage, site: SiteUpload, edges: list[int], now_ms: int) -
                 if not devices:
                     continue
                 use = {d.id: per_device[d.id][k] for d in devices}
-                codes = _items(kind, b.id, parts[kind], k)
-                # the class total as group_by=building adds it (its main meters), not the sum of the items' shares;
-                # every figure rounded as the API rounds it (6 places; coverage 4)
-                codes[CLASS_CODE[kind]] = sum(use[d.id] for d in devices if d.counts_in_totals)
+                # the class total as group_by=building adds it (its main meters), then the items below it; every
+                # figure rounded as the API rounds it (6 places; coverage 4)
+                codes = {CLASS_CODE[kind]: sum(use[d.id] for d in devices if d.counts_in_totals),
+                         **_items(kind, b.id, parts[kind], k)}
                 items += [Item(code, UNIT[kind], round(value, 6)) for code, value in codes.items()]
                 meters += [Meter(d.id, d.name or d.id, campus.item_of(d) or CLASS_CODE[kind], UNIT[kind],
                                  round(use[d.id], 6), round(coverage[d.id][k], 4)) for d in devices]

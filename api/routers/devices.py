@@ -261,7 +261,8 @@ def delete_device(device_id: DeviceId, service: ServiceDep, access: AccessDep, r
                   later: BackgroundTasks, site: SiteArg = None) -> None:
     campus, _ = _found(access, device_id, site)
     whole = access.registry.campuses.get(campus.site.id, campus)
-    users = [d for d in whole.devices if d.virtual is not None and device_id in parse(d.virtual)]
+    terms = whole.virtual_terms()  # each virtual meter's terms, parsed and checked
+    users = [d for d in whole.devices if device_id in terms.get(d.id, {})]
     if users:
         seen = {d.id for d in campus.devices}
         named = [f"{d.name or d.id} ({d.id})" for d in users if d.id in seen]
