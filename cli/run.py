@@ -146,6 +146,7 @@ def start_uploader(config: Path | None) -> subprocess.Popen[bytes]:
 
 
 def stop_child(child: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, 30 s to finish, then SIGKILL: the demo's gateway and serve's uploader."""
     child.send_signal(signal.SIGTERM)
     try:
         child.wait(30)
@@ -263,12 +264,7 @@ Ctrl-C to stop.""", flush=True)
     finally:
         stop.set()
         if gateway is not None:
-            gateway.send_signal(signal.SIGTERM)
-            try:
-                gateway.wait(30)
-            except subprocess.TimeoutExpired:
-                gateway.kill()
-                gateway.wait(5)
+            stop_child(gateway)
         if meters is not None:
             meters.stop()
         sim_thread.join(10)
