@@ -20,6 +20,7 @@ from alerts.engine import Transition
 from alerts.messages import render, said, words
 from alerts.roster import DutyRoster, Person, Route
 from alerts.rules import RuleBook, Severity
+from alerts.runs import ROLES, PlanFinder, Runs, minutes, snapshot
 from alerts.store import Alert, AlertStore
 from campus.errors import MeterwatchError
 from campus.labels import DEPARTMENTS, CampusNames, Name, label
@@ -60,6 +61,8 @@ class NewAlert:
     limit: str | None = None
     unit: str | None = None
     texts: dict[str, Name] | None = None  # people's words in both languages: subject, detail, limit, unit, reading
+    plan: str | None = None   # the emergency plan it opens, whatever the plans' matching says (a drill's)
+    drill: int | None = None  # the drill that raises it (演练): marked everywhere, counted nowhere
 
     @property
     def said(self) -> str | None:
@@ -88,9 +91,11 @@ def ack_query(secret: bytes, alert_id: int, person: str, expires_s: int) -> str:
 
 
 class AlertBook:
-    def __init__(self, store: AlertStore, roster: DutyRoster, rules: RuleBook, settings: BookSettings) -> None:
-        self.store, self.roster, self.rules, self.settings = store, roster, rules, settings
+    def __init__(self, store: AlertStore, roster: DutyRoster, rules: RuleBook, settings: BookSettings,
+                 plans: PlanFinder | None = None) -> None:
+        self.store, self.roster, self.rules, self.settings, self.plans = store, roster, rules, settings, plans
         self.names = CampusNames(rules.campus)
+        self.runs = Runs(store)
 
     # -- engine transitions (inside store.tx) --------------------------------------------
     def apply(self, t: Transition, now_ms: int, *, history: bool = False) -> Applied:
@@ -143,6 +148,7 @@ class AlertBook:
         way = self.roster.route(alert.route, alert.category, alert.severity, alert.zone, alert.building)
         s.update_alert(alert.id, quiet=0, route=way.id, level=0, next_escalation_ms=_next_escalation(way, 0, now_ms))
         s.event(alert.id, ts, "confirmed", None)
+        self._start_run(alert.id, alert.plan, now_ms)
         self._notify(s.get(alert.id), "raised", self.roster.recipients(way.levels[0], alert.zone, now_ms), way,
                      now_ms)
 
@@ -164,6 +170,11 @@ class AlertBook:
                 return alert.id
             return self._raise(a, now_ms, duty_ms=now_ms, value=a.value, limit=a.limit, detail=a.detail)
 
+    def open(self, a: NewAlert, now_ms: int) -> int:
+        """Inside ``store.tx``: raise ``a`` now, told to whoever is on duty now (a drill, a plan started by hand:
+        the caller writes its own rows in the same transaction). Its id."""
+        return self._raise(a, now_ms, duty_ms=now_ms, value=a.value, limit=a.limit, detail=a.detail, drill=a.drill)
+
     def _raise(self, a: NewAlert, now_ms: int, *, duty_ms: int, route: str | None = None, quiet: bool = False,
                **event: Any) -> int:
         """Insert ``a`` as an active alert on its route (``route`` names one; else the first that matches), its
@@ -171,18 +182,29 @@ class AlertBook:
         raised from history, no notices and no escalation until a live reading confirms it (:meth:`_confirmed`)."""
         s = self.store
         way = self.roster.route(route, a.category, a.severity, a.zone, a.building)
+        plan = a.plan
+        if plan is None and self.plans is not None:
+            found = self.plans.for_alert(a.rule, a.category, a.severity)
+            plan = found.id if found is not None else None
         alert_id = s.insert_alert(
             site=self.settings.site, rule=a.rule, subject=a.subject, device=a.device, building=a.building,
             zone=a.zone, department=a.department, category=a.category, severity=a.severity, status="active",
             value=a.value, limit_text=a.limit, unit=a.unit, detail=a.detail, texts=a.said, started_ms=a.ts,
-            last_ms=a.ts, route=way.id, level=0, quiet=int(quiet),
+            last_ms=a.ts, route=way.id, level=0, quiet=int(quiet), plan=plan, drill=a.drill,
             next_escalation_ms=None if quiet else _next_escalation(way, 0, now_ms))
         if quiet:
             s.event(alert_id, a.ts, "raised", None, history=True, **event)
             return alert_id
         s.event(alert_id, a.ts, "raised", None, **event)
+        self._start_run(alert_id, plan, now_ms)
         self._notify(s.get(alert_id), "raised", self.roster.recipients(way.levels[0], a.zone, duty_ms), way, now_ms)
         return alert_id
+
+    def _start_run(self, alert_id: int, plan_id: str | None, now_ms: int) -> None:
+        """Open the run of the plan an alert activated (its steps' time limits count from now)."""
+        plan = self.plans.plans.get(plan_id) if plan_id is not None and self.plans is not None else None
+        if plan is not None:
+            self.runs.start(alert_id, snapshot(plan), now_ms)
 
     def settle(self, rule: str, subject: str, reason: str, now_ms: int) -> int | None:
         """Resolve the open (rule, subject) alert, if any, because a record settled it; its id."""
@@ -206,6 +228,16 @@ class AlertBook:
             told = [p for p in self._told(alert_id) if p.id != by]
             self._notify(s.get(alert_id), "acknowledged", told, None, now_ms, actor=by)
             return s.get(alert_id)
+
+    def tick(self, alert_id: int, n: int, by: str, note: str | None, photos: list[str], now_ms: int) -> Alert:
+        """Step ``n`` of the alert's plan done by ``by`` now (the run closes with the alert: nothing after)."""
+        with self.store.tx():
+            alert = self.store.get(alert_id)
+            if alert.status == "resolved":
+                raise AlertStateError(f"alert #{alert_id} is resolved: its plan's run is closed, nothing more is "
+                                      "ticked (add what happened after in the incident report)")
+            self.runs.tick(alert_id, n, by, note, photos, now_ms)
+            return self.store.get(alert_id)
 
     def resolve(self, alert_id: int, by: str, reason: str, now_ms: int) -> Alert:
         s = self.store
@@ -246,6 +278,28 @@ class AlertBook:
                 self.store.event(alert.id, now_ms, "escalated", None, level=level, to=[p.id for p in people])
                 self._notify(self.store.get(alert.id), "escalated", people, route, now_ms, level=level)
                 n += 1
+        return n + self._late_steps(now_ms)
+
+    def _late_steps(self, now_ms: int) -> int:
+        """Tell every step past its time limit, once, one level up the alert's route (the crew leader after the
+        electrician on duty), acknowledged or not: a step late is news of its own."""
+        n = 0
+        for alert_id, step_n in self.runs.late(self.settings.site, now_ms):
+            with self.store.tx():
+                if not self.runs.told_late(alert_id, step_n, now_ms):
+                    continue
+                alert = self.store.get(alert_id)
+                run = self.runs.run(alert_id)
+                if run is None:
+                    continue
+                step = run.step(step_n)
+                route = self.roster.routes.get(alert.route or "")
+                up = min(alert.level + 1, len(route.levels) - 1) if route is not None else 0
+                people = self.roster.recipients(route.levels[up], alert.zone, now_ms) if route is not None else []
+                self.store.event(alert_id, now_ms, "step_late", None, n=step_n, step=step.id, text=step.text.zh,
+                                 due_ms=step.due_ms, to=[p.id for p in people])
+                self._notify(alert, "step_late", people, route, now_ms, late_step=step_n)
+                n += 1
         return n
 
     # -- notices -----------------------------------------------------------------------
@@ -269,8 +323,45 @@ class AlertBook:
                             if n.recipient and n.event in ("raised", "escalated"))
         return [self.roster.people[i] for i in ids if i in self.roster.people]
 
+    def role_name(self, role: str, language: str) -> str:
+        """A plan's role as people read it: the built-in's name, else its holders' names."""
+        known = ROLES.get(role)
+        if known is not None:
+            return known.text(language)
+        holders = self.roster.file.roles.get(role, []) if hasattr(self.roster.file, "roles") else []
+        names = [self.roster.people[p].name for p in holders if p in self.roster.people]
+        return "、".join(names) or role
+
+    def plan_lines(self, alert: Alert, language: str, late_step: int | None = None) -> list[str]:
+        """What a message says of the alert's plan: its name, the first steps (or the late one) with who and by
+        when, and where the checklist is."""
+        run = self.runs.run(alert.id) if alert.plan else None
+        if run is None:
+            return []
+        zh = not language.lower().startswith("en")
+        tz = self.settings.tz
+
+        def line(step: Any) -> str:
+            who = self.role_name(step.role, language)
+            by = ""
+            if step.due_ms is not None:
+                at = dt.datetime.fromtimestamp(step.due_ms / 1000, tz).strftime("%H:%M")
+                by = f"，{minutes(step.within_s, True)}内（{at} 前）" if zh else \
+                    f", within {minutes(step.within_s, False)} (by {at})"
+            return f"第{step.n}步（{who}{by}）：{step.text.zh}" if zh else f"Step {step.n} ({who}{by}): {step.text.en}"
+
+        head = f"应急预案：{run.name.zh}" if zh else f"Emergency plan: {run.name.en}"
+        if late_step is not None:
+            shown = [run.step(late_step)]
+            head += "（步骤超时）" if zh else " (a step is late)"
+        else:
+            shown = [s for s in run.steps if s.done_ms is None][:2]
+        link = f"{self.settings.public_url}/#plan/{alert.id}"
+        return [head, *(line(s) for s in shown), f"处置清单（逐项勾选）：{link}" if zh else f"Checklist: {link}"]
+
     def _notify(self, alert: Alert, event: str, people: list[Person], route: Route | None, now_ms: int, *,
-                level: int | None = None, actor: str | None = None, reason: str | None = None) -> None:
+                level: int | None = None, actor: str | None = None, reason: str | None = None,
+                late_step: int | None = None) -> None:
         cfg = self.settings
         level = alert.level if level is None else level
         names = self.names
@@ -283,7 +374,7 @@ class AlertBook:
                    "building": alert.building, "building_name": building or None,
                    "zone": alert.zone, "zone_name": zone or None, "department": alert.department,
                    "value": alert.value, "unit": alert.unit, "limit": alert.limit_text,
-                   "started_ms": alert.started_ms, "level": level}
+                   "started_ms": alert.started_ms, "level": level, "plan": alert.plan, "drill": alert.drill}
         actor_name = self.person_name(actor)
 
         def text(language: str | None, person: str | None) -> tuple[str, str]:
@@ -292,9 +383,11 @@ class AlertBook:
             ack = f"{cfg.public_url}/api/v1/alerts/{alert.id}"
             if person:
                 ack += f"/ack?{ack_query(cfg.secret, alert.id, person, now_ms // 1000 + int(cfg.ack_link_ttl_s))}"
+            plan = self.plan_lines(alert, language, late_step) if event in ("raised", "escalated", "step_late") else []
             return render(alert, event, language=language, rule_name=name, building=building, device=device,
                           subject=self.subject_name(alert, language), zone=zone, tz=cfg.tz, ack_url=ack,
-                          actor=actor_name, reason=reason, console_url=f"{cfg.public_url}/#alerts/{alert.id}")
+                          actor=actor_name, reason=reason, console_url=f"{cfg.public_url}/#alerts/{alert.id}",
+                          plan=plan)
 
         for person in people:
             title, body = text(person.language, person.id)

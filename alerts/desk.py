@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.book import AlertBook, BookSettings, sign
 from alerts.config import AlertSettings
+from alerts.plans import PlanBook, load_plans, rule_ids
 from alerts.roster import DutyRoster, Person, load_rosters, roster_of
 from alerts.rules import RuleBook, load_rules
 from alerts.store import Alert, AlertStore
@@ -55,12 +56,14 @@ class SiteDesk:
 
 class AlertDesk:
     def __init__(self, *, data_dir: Path, settings: AlertSettings, language: str = "zh-CN",
-                 topic_prefix: str = "campus", clock: Clock | None = None) -> None:
+                 topic_prefix: str = "campus", clock: Clock | None = None, plans_file: Path | None = None) -> None:
         private_dir(data_dir)
         self.settings, self.language, self.topic_prefix = settings, language, topic_prefix
         self.clock = clock or WallClock()  # people acknowledge in real time, whatever clock the rules run on
         self.rule_file = load_rules(settings.rules_file)
         self.rosters = load_rosters(settings.roster_file)
+        self.plan_files = load_plans(plans_file) if plans_file is not None else {}
+        self.plans_base = plans_file if plans_file is None or plans_file.is_dir() else plans_file.parent
         self.registry = Registry(DataDir(data_dir).state)
         self.store = AlertStore(DataDir(data_dir).alerts)
         self._secret = secret_key(data_dir)
@@ -76,10 +79,15 @@ class AlertDesk:
     def _build(self, campus: Campus) -> SiteDesk:
         rules = RuleBook(self.rule_file, campus)
         tz = ZoneInfo(campus.site.timezone)
-        roster = DutyRoster(roster_of(self.rosters, campus.site.id), CampusCalendar(campus.calendar), tz)
+        roster_file = roster_of(self.rosters, campus.site.id)
+        roster = DutyRoster(roster_file, CampusCalendar(campus.calendar), tz)
+        plan_file = self.plan_files.get(campus.site.id) or self.plan_files.get(None)
+        plans = None
+        if plan_file is not None:  # checked against this site's buildings, rules and roles: refused with what to fix
+            plans = PlanBook(plan_file, campus, rule_ids(self.rule_file), roster_file.role_names(), self.plans_base)
         book = AlertBook(self.store, roster, rules, BookSettings(
             campus.site.id, self.language, self.settings.public_url.rstrip("/"), self._secret, tz, self.topic_prefix,
-            self.settings.mqtt_publish, self.settings.ack_link_ttl))
+            self.settings.mqtt_publish, self.settings.ack_link_ttl), plans)
         return SiteDesk(campus, rules, roster, book, CampusNames(campus))
 
     def refresh(self) -> set[str]:

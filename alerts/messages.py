@@ -17,9 +17,11 @@ SEVERITY = {"zh": {k: zh for k, (zh, _) in SEVERITIES.items()},
 CATEGORY = {"zh": {k: zh for k, (zh, _) in CATEGORIES.items()},
             "en": {"energy": "energy", "safety": "safety", "data": "data"}}
 EVENT = {"zh": {"raised": "告警", "escalated": "升级", "acknowledged": "已确认", "resolved": "已恢复",
-                "severity": "升级为" },
+                "severity": "升级为", "step_late": "预案步骤超时"},
          "en": {"raised": "ALERT", "escalated": "ESCALATED", "acknowledged": "ACKNOWLEDGED", "resolved": "RESOLVED",
-                "severity": "now"}}
+                "severity": "now", "step_late": "PLAN STEP LATE"}}
+DRILL = {"zh": ("【演练】", "本次为应急演练，非真实事件，请按预案处置并逐项勾选。"),
+         "en": ("[DRILL] ", "This is a DRILL, not a real event: respond as the plan says and tick each step.")}
 
 
 # The conditions word their limits and details in English (stored with the alert); these say them in
@@ -97,10 +99,12 @@ def reading(alert: Alert, language: str | None) -> str:
 
 def render(alert: Alert, event: str, *, language: str | None, rule_name: str, building: str, device: str,
            subject: str, zone: str, tz: dt.tzinfo, ack_url: str | None, actor: str | None = None,
-           reason: str | None = None, console_url: str | None = None) -> tuple[str, str]:
+           reason: str | None = None, console_url: str | None = None,
+           plan: list[str] | None = None) -> tuple[str, str]:
     """(title, body) for one notice. ``building``, ``device``, ``zone``: names, empty when the alert has none;
     ``subject``: what the alert is about in people's words (a device's, a department's or a round's name). The
-    title names what and where without empty parts."""
+    title names what and where without empty parts; a drill's says so first. ``plan``: the lines of the emergency
+    plan it activated (its first steps, the checklist's link)."""
     lg = lang(language)
     sev, cat = SEVERITY[lg][alert.severity], CATEGORY[lg][alert.category]
     since = dt.datetime.fromtimestamp(alert.started_ms / 1000, tz).strftime("%Y-%m-%d %H:%M")
@@ -110,6 +114,8 @@ def render(alert: Alert, event: str, *, language: str | None, rule_name: str, bu
     head = f"【{EVENT[lg][event]}·{sev}·{cat}】{rule_name}" if lg == "zh" else \
         f"[{EVENT[lg][event]} · {sev} · {cat}] {rule_name}"
     title = " — ".join([head, " · ".join(about)]) if about else head
+    if alert.drill is not None:
+        title = DRILL[lg][0] + title
     own = said(alert, "reading", language)
     is_dept = not device and alert.department is not None and alert.subject == alert.department
     if lg == "zh":
@@ -128,6 +134,7 @@ def render(alert: Alert, event: str, *, language: str | None, rule_name: str, bu
             lines.append(f"恢复：{localize(reason or alert.resolve_reason, language) or '条件已解除'}（{by}）")
         elif ack_url:
             lines.append(f"确认（停止升级）：{ack_url}")
+        lines += plan or []
         if console_url:
             lines.append(f"详情与近24小时曲线：{console_url}")
     else:
@@ -146,6 +153,9 @@ def render(alert: Alert, event: str, *, language: str | None, rule_name: str, bu
                          f"({actor or alert.resolved_by})")
         elif ack_url:
             lines.append(f"Acknowledge (stops escalation): {ack_url}")
+        lines += plan or []
         if console_url:
             lines.append(f"Details and the last 24 h: {console_url}")
+    if alert.drill is not None:
+        lines.insert(0, DRILL[lg][1])
     return title, "\n".join(line for line in lines if line)

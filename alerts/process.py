@@ -28,6 +28,7 @@ class AlertProcessConfig:
     language: str
     log_level: str = "INFO"
     limits: Limits = DEFAULT_LIMITS  # ingest's plausibility bounds: the engine refuses what ingest refuses
+    plans_file: Path | None = None   # [records] plans_file: the plans an alert activates
 
 
 def alert_process_main(conn: Connection, config: AlertProcessConfig) -> None:
@@ -38,7 +39,7 @@ def alert_process_main(conn: Connection, config: AlertProcessConfig) -> None:
 
     setup_logging(config.log_level)
     service = AlertService(data_dir=config.data_dir, mqtt=config.mqtt, settings=config.settings,
-                           language=config.language, limits=config.limits)
+                           language=config.language, limits=config.limits, plans_file=config.plans_file)
     service.start()
     if service.mqtt is not None:  # ready means subscribed (the broker keeps our messages from then on), or, with
         service.mqtt.wait_connected(SUBSCRIBE_WAIT_S)  # the broker away, that we tried long enough

@@ -184,6 +184,10 @@ RECORD_RULES: dict[str, RecordRule] = {
                                category=Category.DATA, severity=Severity.MINOR),
     "bill-gap": RecordRule(name=Name(zh="供应商账单与进线表不符", en="Supplier's bill differs from the incomer meter"),
                            category=Category.DATA, severity=Severity.MINOR),
+    "emergency": RecordRule(name=Name(zh="应急预案启动", en="Emergency plan started"),
+                            category=Category.SAFETY, severity=Severity.MAJOR),
+    "drill-overdue": RecordRule(name=Name(zh="应急演练逾期未开展", en="Emergency drill overdue"),
+                                category=Category.DATA, severity=Severity.MINOR),
     "water-balance": RecordRule(name=Name(zh="水平衡漏失超限", en="Water balance: loss beyond its limit"),
                                 category=Category.DATA, severity=Severity.MINOR),
 }

@@ -52,6 +52,20 @@ SITE_SCHEMA = """
 CREATE UNIQUE INDEX IF NOT EXISTS alerts_open_site ON alerts (site, rule, subject) WHERE status != 'resolved';
 CREATE INDEX IF NOT EXISTS alerts_site ON alerts (site, started_ms);
 """
+# an alert that activates an emergency plan (应急预案) has a run: the plan as it was then, and its steps to tick
+RUN_SCHEMA = """
+ALTER TABLE alerts ADD COLUMN plan TEXT;
+ALTER TABLE alerts ADD COLUMN drill INTEGER;
+CREATE TABLE plan_runs (alert_id INTEGER PRIMARY KEY, plan TEXT NOT NULL, snapshot TEXT NOT NULL,
+  started_ms INTEGER NOT NULL);
+CREATE TABLE plan_steps (alert_id INTEGER NOT NULL, n INTEGER NOT NULL, due_ms INTEGER, done_ms INTEGER,
+  done_by TEXT, note TEXT, photos TEXT NOT NULL DEFAULT '[]', late_ms INTEGER, PRIMARY KEY (alert_id, n));
+CREATE INDEX plan_steps_due ON plan_steps (due_ms) WHERE done_ms IS NULL AND late_ms IS NULL;
+CREATE TABLE drills (id INTEGER PRIMARY KEY, site TEXT NOT NULL, plan TEXT NOT NULL, zone TEXT, building TEXT,
+  device TEXT, chain INTEGER NOT NULL, started_ms INTEGER NOT NULL, started_by TEXT NOT NULL, alert_id INTEGER,
+  chain_result TEXT);
+CREATE INDEX drills_site ON drills (site, plan, started_ms);
+"""
 MAX_FAILURES_KEPT = 10_000
 # every list of alerts: the most severe first, then the newest (a critical leak never sinks under minor ones)
 SEVERITY_FIRST = ("CASE severity WHEN 'critical' THEN 0 WHEN 'major' THEN 1 WHEN 'minor' THEN 2 ELSE 3 END, "
@@ -74,6 +88,8 @@ MIGRATIONS = [
                      "history are quiet until live data confirms them (quiet)",
                   "ALTER TABLE alerts ADD COLUMN texts TEXT;\n"
                   "ALTER TABLE alerts ADD COLUMN quiet INTEGER NOT NULL DEFAULT 0;"),
+    Migration.sql(3, "emergency plans: the plan an alert activated (plan), its run's steps (plan_runs, plan_steps); "
+                     "drills (drills) and the alerts they raise (drill)", RUN_SCHEMA),
 ]
 
 
@@ -115,6 +131,8 @@ class Alert:
     next_escalation_ms: int | None
     texts: str | None = None  # JSON {"subject"|"detail"|"limit"|"unit"|"reading": {"zh", "en"}}: people's words
     quiet: int = 0            # 1: raised from history (a backfill), nobody told yet
+    plan: str | None = None   # the emergency plan it activated (its run: alerts.runs)
+    drill: int | None = None  # the drill that raised it: a drill (演练), never a real event
 
 
 ALERT_COLUMNS = ", ".join(f.name for f in fields(Alert))
@@ -318,8 +336,8 @@ class AlertStore:
     @staticmethod
     def _where(status: str | None, category: str | None, severity: str | None, building: str | None,
                since_ms: int | None, zone: str | None = None, site: str | None = None,
-               visible: Visible | None = None) -> tuple[str, list[Any]]:
-        where: list[str] = []
+               visible: Visible | None = None, drills: bool | None = None) -> tuple[str, list[Any]]:
+        where: list[str] = [] if drills is None else ["drill IS NOT NULL" if drills else "drill IS NULL"]
         args: list[Any] = []
         for col, val in (("category", category), ("severity", severity), ("building", building), ("zone", zone),
                          ("site", site)):
@@ -343,8 +361,9 @@ class AlertStore:
     def query(self, *, status: str | None = None, category: str | None = None, severity: str | None = None,
               building: str | None = None, since_ms: int | None = None, limit: int = 500,
               offset: int = 0, zone: str | None = None, site: str | None = None,
-              visible: Visible | None = None) -> list[Alert]:
-        where, args = self._where(status, category, severity, building, since_ms, zone, site, visible)
+              visible: Visible | None = None, drills: bool | None = None) -> list[Alert]:
+        """Alerts, the most severe first; ``drills``: None both, False real ones only, True drills only."""
+        where, args = self._where(status, category, severity, building, since_ms, zone, site, visible, drills)
         sql = (f"SELECT {ALERT_COLUMNS} FROM alerts{where} ORDER BY {SEVERITY_FIRST} "  # noqa: S608
                "LIMIT ? OFFSET ?")
         with self.lock:
@@ -353,8 +372,8 @@ class AlertStore:
 
     def count_matching(self, *, status: str | None = None, category: str | None = None, severity: str | None = None,
                        building: str | None = None, since_ms: int | None = None, zone: str | None = None,
-                       site: str | None = None, visible: Visible | None = None) -> int:
-        where, args = self._where(status, category, severity, building, since_ms, zone, site, visible)
+                       site: str | None = None, visible: Visible | None = None, drills: bool | None = None) -> int:
+        where, args = self._where(status, category, severity, building, since_ms, zone, site, visible, drills)
         with self.lock:
             return int(self._conn.execute(f"SELECT count(*) FROM alerts{where}", args).fetchone()[0])  # noqa: S608
 
@@ -373,20 +392,31 @@ class AlertStore:
 
     def raised_between(self, start_ms: int, end_ms: int, site: str | None = None) -> list[tuple[str, str, int, int]]:
         """(category, severity, raised, still open) for alerts (of ``site``) that started in [start, end), the
-        most severe first (the report's table of the month's alerts)."""
+        most severe first (the report's table of the month's alerts). Drills are not events: never counted."""
         with self.lock:
             rows = self._conn.execute(
                 "SELECT category, severity, count(*), sum(status != 'resolved') FROM alerts "
-                "WHERE started_ms >= ? AND started_ms < ? AND (? IS NULL OR site = ?) "
+                "WHERE started_ms >= ? AND started_ms < ? AND (? IS NULL OR site = ?) AND drill IS NULL "
                 "GROUP BY category, severity ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'major' THEN 1 "
                 "WHEN 'minor' THEN 2 ELSE 3 END, category",
                 (start_ms, end_ms, site, site)).fetchall()
         return [(str(c), str(s), int(n), int(o or 0)) for c, s, n, o in rows]
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, *, drills: bool = False) -> dict[str, int]:
+        """Alerts by status: the real ones, or (``drills``) those drills raised."""
         with self.lock:
-            rows = self._conn.execute("SELECT status, count(*) FROM alerts GROUP BY status").fetchall()
+            rows = self._conn.execute("SELECT status, count(*) FROM alerts WHERE (drill IS NOT NULL) = ? "
+                                      "GROUP BY status", (drills,)).fetchall()
         return dict(rows)
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """One statement on the alerts' connection (inside :meth:`tx` for a write): for the stores that keep
+        their rows beside the alerts (``alerts.runs``, ``emergency.drills``), so that one transaction holds both."""
+        return self._conn.execute(sql, args)
+
+    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.lock:
+            return self._conn.execute(sql, args).fetchall()
 
     # -- outbox ------------------------------------------------------------------------
     def enqueue(self, alert_id: int, event: str, level: int, channel: str, recipient: str | None, url: str,

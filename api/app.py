@@ -35,6 +35,7 @@ from api.routers import (
     health,
     inspections,
     metrics,
+    plans,
     readings_manual,
     reports,
     rules,
@@ -46,11 +47,13 @@ from api.routers import (
     water_tests,
 )
 from api.routers import campus as campus_router
+from api.routers import drills as drills_router
 from api.routers import fuel as fuel_router
 from api.routers import returns as returns_router
 from api.tokens import TokenStore
 from api.uploads import add_bodies
 from app.allowance import AllowanceNotifier
+from app.drills import DrillWatch
 from app.return_reminder import ReturnReminder
 from app.settings import Settings
 from app.water import WaterWatch
@@ -79,9 +82,10 @@ def build_alerts(settings: Settings) -> AlertService | AlertProcess | None:
         return None
     if settings.alerts.process:
         return AlertProcess(AlertProcessConfig(settings.data_dir, settings.mqtt, settings.alerts, settings.language,
-                                               settings.log_level, settings.ingest.limits))
+                                               settings.log_level, settings.ingest.limits, settings.records.plans_file))
     return AlertService(data_dir=settings.data_dir, mqtt=settings.mqtt, settings=settings.alerts,
-                        language=settings.language, limits=settings.ingest.limits)
+                        language=settings.language, limits=settings.ingest.limits,
+                        plans_file=settings.records.plans_file)
 
 
 def alert_desk(settings: Settings, engine: AlertService | AlertProcess | None) -> AlertDesk | None:
@@ -90,7 +94,7 @@ def alert_desk(settings: Settings, engine: AlertService | AlertProcess | None) -
     if engine is None and not (settings.alerts.enabled and settings.alerts.external):
         return None
     return AlertDesk(data_dir=settings.data_dir, settings=settings.alerts, language=settings.language,
-                     topic_prefix=settings.mqtt.topic_prefix)
+                     topic_prefix=settings.mqtt.topic_prefix, plans_file=settings.records.plans_file)
 
 
 def build_usage(settings: Settings, service: IngestService) -> Usage:
@@ -151,6 +155,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
             settings.data_dir, billing, settings.alerts.roster_file, clock,
             publish=ingest.mqtt.publish if ingest.mqtt is not None else None)
         water = app.state.water = WaterWatch(usage, app.state.alerts, settings.water, clock)
+        drills = app.state.drills = DrillWatch(app.state.alerts, settings.records.grace_days, clock)
         return_entries = app.state.return_entries = ReturnEntries(DataDir(settings.data_dir).records)
         reminder = app.state.return_reminder = ReturnReminder(
             settings.data_dir, settings.returns, lambda: ingest.registry.campuses, settings.alerts.roster_file, clock,
@@ -159,10 +164,12 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
             billing.check()
             allowance.keep_checking(settings.billing.allowance_check_s)
             water.keep_checking()
+            drills.keep_checking(settings.records.check_s)
             reminder.keep_checking(settings.returns.check_s)
             yield
         finally:
             reminder.close()
+            drills.close()
             return_entries.close()
             water.close()
             allowance.close()
@@ -195,7 +202,8 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
                    consumption.router, reports.router, reports.bulletins, filed.router, water_quality.router,
                    files.router, inspections.router, hazards.router, water_tests.router, sweep.router,
                    directory.router, readings_manual.router, statements.router, bills.router,
-                   allowance_router.router, flow.router, water.router, returns_router.router):
+                   allowance_router.router, flow.router, water.router, returns_router.router, plans.router,
+                   drills_router.router):
         app.include_router(router, prefix="/api/v1", dependencies=[Viewer])
     app.include_router(fuel_router.router, prefix="/api/v1", dependencies=[Viewer])  # the canteens' fuel account
     app.include_router(alerts_router.router, prefix="/api/v1")  # per route: the signed one-tap ack link is open

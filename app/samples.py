@@ -19,6 +19,12 @@ def sample_roster() -> Path:
     return Path(alerts.__file__).parent / "sample_roster.yaml"
 
 
+def sample_plans() -> Path:
+    import emergency
+
+    return Path(emergency.__file__).parent / "sample_plans.yaml"
+
+
 def sample_billing() -> Path:
     import billing
 

@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     service = AlertService(data_dir=settings.data_dir, mqtt=settings.mqtt, settings=settings.alerts,
-                           language=settings.language, limits=settings.ingest.limits)
+                           language=settings.language, limits=settings.ingest.limits,
+                           plans_file=settings.records.plans_file)
     service.start()
     try:
         stop.wait()

@@ -169,7 +169,7 @@ def demo_admin_token(data_dir: Path) -> str:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from app.samples import free_port, sample_billing, sample_campus, sample_roster
+    from app.samples import free_port, sample_billing, sample_campus, sample_plans, sample_roster
     from cli.mailbox import Mailbox
     from ingest.broker import EmbeddedBroker
     from simulators.model import Simulation, load_campus_doc
@@ -201,6 +201,8 @@ def run_demo(args: argparse.Namespace) -> int:
     settings = load_settings(None, data_dir=data_dir, mqtt={"url": f"mqtt://127.0.0.1:{mqtt_port}"},
                              api={"port": args.port},
                              alerts={"roster_file": roster, "public_url": f"http://127.0.0.1:{args.port}"},
+                             # the sample campus's emergency plans (应急预案); your own campus: write yours
+                             records={"plans_file": sample_plans() if args.campus is None else None},
                              # the sample campus's tariffs and payers (浙江 prices); your own campus: none
                              billing={"file": sample_billing() if args.campus is None else None})
     log_file = DataDir(data_dir).log

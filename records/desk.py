@@ -107,6 +107,13 @@ class RecordDesk:
                 p = points(campus).get(point) if campus is not None else None
                 zone, building = (p.zone, p.building) if p is not None else (None, None)
             out.append((site, zone, building))
+        if self.alerts is not None:  # a photo of a plan's step: the alert's place
+            for site, alert_id in self.store.uses_of(sha, "plan-step"):
+                try:
+                    a = self.alerts.store.get(alert_id)
+                except NotFound:
+                    continue
+                out.append((site, a.zone, a.building))
         return out
 
     def sweep_files(self) -> tuple[int, int]:

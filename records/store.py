@@ -194,6 +194,12 @@ class RecordStore:
             "SELECT u.site, NULL, NULL, NULL FROM file_uses u WHERE u.sha256 = ? AND u.record = 'bill'",
             (sha, sha, sha, sha))]
 
+    def uses_of(self, sha: str, record: str) -> list[tuple[str, int]]:
+        """(site, record id) of every record of kind ``record`` kept elsewhere (``plan-step``: an alert's plan step,
+        in alerts.db) that uses ``sha``."""
+        return [(str(r[0]), int(r[1])) for r in self._all(
+            "SELECT site, record_id FROM file_uses WHERE sha256 = ? AND record = ?", (sha, record))]
+
     def unused_uploads(self, before_ms: int) -> tuple[set[str], set[str]]:
         """Inside :meth:`tx`: forget uploads before ``before_ms`` that no record uses. (The files to keep: used by
         a record or uploaded since; the files to sweep: uploaded only before and used by none.) A file in neither

@@ -9,7 +9,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
-from alerts.book import ack_query
+from alerts.book import AlertBook, ack_query
 from alerts.desk import AlertDesk
 from alerts.messages import localize, said
 from alerts.store import Alert
@@ -63,7 +63,13 @@ def public(a: Alert, alerts: AlertDesk, tz: TimezoneDep, language: str | None = 
         resolved_at=from_ms(a.resolved_ms, tz), resolved_by=a.resolved_by,
         resolved_by_name=desk.book.person_name(a.resolved_by),
         resolve_reason=localize(a.resolve_reason, language),
-        route=a.route, escalation_level=a.level, next_escalation=from_ms(a.next_escalation_ms, tz))
+        route=a.route, escalation_level=a.level, next_escalation=from_ms(a.next_escalation_ms, tz),
+        plan=a.plan, plan_name=_plan_name(desk.book, a.plan, language), drill=a.drill)
+
+
+def _plan_name(book: AlertBook, plan: str | None, language: str) -> str | None:
+    found = book.plans.plans.get(plan) if plan is not None and book.plans is not None else None
+    return found.name.text(language) if found is not None else plan
 
 
 def _get(alerts: AlertDesk, alert_id: int, scope: Scope | None = None) -> Alert:
@@ -85,13 +91,15 @@ def list_alerts(alerts: AlertsDep, tz: TimezoneDep, page: PageDep, response: Res
                 since: Annotated[datetime | None, Query(description="active at or after this time")] = None,
                 zone: Annotated[str | None, Query(max_length=64, description="a responsibility zone (责任区)")] = None,
                 site: Annotated[str | None, Query(max_length=64, description="one site's alerts")] = None,
+                drills: Annotated[bool | None, Query(description="true: drills only; false: real alerts only; "
+                                                                 "default both (a drill is marked drill)")] = None,
                 language: LanguageDep = "zh-CN",
                 ) -> list[AlertPublic]:
     if site is not None and not principal.scope.site(site):
         raise HTTPException(404, f"no site {site!r}")
     where = {"status": status, "category": category, "severity": severity, "building": building,
              "since_ms": to_ms(since, tz) if since else None, "zone": zone, "site": site,
-             "visible": None if principal.scope.everything else principal.scope}
+             "visible": None if principal.scope.everything else principal.scope, "drills": drills}
     rows = alerts.store.query(**where, limit=page.limit, offset=page.offset)  # type: ignore[arg-type]
     total = alerts.store.count_matching(**where)  # type: ignore[arg-type]
     return [public(a, alerts, tz, language) for a in page.of(rows, response, total)]

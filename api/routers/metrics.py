@@ -46,10 +46,16 @@ class _Snapshot:
                                 value=1 if self.service.mqtt is None or self.service.mqtt.connected else 0)
         if self.alerts is not None:
             by_state = GaugeMetricFamily("meterwatch_alerts", "alerts by state", labels=["state"])
-            counts = self.alerts.store.counts()
+            counts = self.alerts.store.counts()  # real ones: drills are counted apart
             for state in ("active", "acknowledged", "resolved"):
                 by_state.add_metric([state], counts.get(state, 0))
             yield by_state
+            drills = GaugeMetricFamily("meterwatch_drill_alerts", "alerts drills (演练) raised, by state: never in "
+                                       "meterwatch_alerts", labels=["state"])
+            counts = self.alerts.store.counts(drills=True)
+            for state in ("active", "acknowledged", "resolved"):
+                drills.add_metric([state], counts.get(state, 0))
+            yield drills
             yield GaugeMetricFamily("meterwatch_notifications_failed", "notices given up after every retry",
                                     value=self.alerts.store.failed_notices())
             yield GaugeMetricFamily("meterwatch_alert_evaluation_failures", "messages the alert engine could not "

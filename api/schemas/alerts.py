@@ -55,6 +55,11 @@ class AlertPublic(BaseModel):
     route: str | None
     escalation_level: int
     next_escalation: datetime | None
+    plan: str | None = Field(default=None, description="the emergency plan (应急预案) it activated: its checklist is "
+                             "GET /api/v1/alerts/{id}/plan")
+    plan_name: str | None = None
+    drill: int | None = Field(default=None, description="the drill (演练) that raised it: not a real event, counted "
+                              "in no report or statistic")
 
 
 class AlertEventPublic(BaseModel):

@@ -1,0 +1,212 @@
+"""Emergency plans (应急预案) and their runs: GET /plans lists a site's plans; GET /alerts/{id}/plan is the checklist an
+alert opened; POST /alerts/{id}/plan/steps/{n} ticks a step (who from the token, when from the server's clock,
+with a note and photos); GET /alerts/{id}/report is the incident report (事件报告), JSON or PDF."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse
+
+from alerts.desk import AlertDesk, SiteDesk
+from alerts.runs import Run, RunStep
+from alerts.store import Alert
+from api.access import Scope
+from api.deps import AlertsDep, CampusDep, LanguageDep, PrincipalDep, RecordsDep, TimezoneDep, require
+from api.routers.alerts import AlertId
+from api.routers.alerts import _get as get_alert
+from api.routers.files import check_photos
+from api.schemas.emergency import (
+    ContactPublic,
+    PlanPlacePublic,
+    PlanPublic,
+    PlanStepPublic,
+    RunPublic,
+    RunStepPublic,
+    StepTick,
+)
+from api.timefmt import from_ms
+from api.tokens import Principal, Role
+from api.uploads import body_of, read_record
+from campus.errors import NotFound
+from campus.labels import Name
+from emergency import incident
+from emergency.drills import Drills
+
+router = APIRouter(tags=["emergency"])
+PlanId = Annotated[str, PathParam(max_length=64, pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="plan id")]
+StepN = Annotated[int, PathParam(ge=1, le=1000, description="the step's number, 1 for the first")]
+
+
+def _text(n: Name, language: str) -> str:
+    return n.text(language)
+
+
+def _places(desk: SiteDesk, plan: Any, scope: Scope, language: str) -> list[PlanPlacePublic]:
+    site = desk.campus.site.id
+    out = []
+    for n, p in enumerate(plan.places, start=1):
+        if not scope.sees(site, p.building, desk.campus.zone_of(p.building)):
+            continue
+        out.append(PlanPlacePublic(
+            n=n, what=p.what, name=_text(p.name, language), building=p.building,
+            building_name=desk.names.building(p.building) or p.building,
+            where=_text(p.where, language) if p.where else None,
+            photo=f"/api/v1/plans/{plan.id}/places/{n}/photo?site={site}" if p.photo else None))
+    return out
+
+
+def _contacts(plan: Any, language: str) -> list[ContactPublic]:
+    return [ContactPublic(name=_text(c.name, language), phone=c.phone) for c in plan.contacts]
+
+
+def plan_public(desk: SiteDesk, plan: Any, scope: Scope, language: str) -> PlanPublic:
+    a = plan.activates
+    steps = [PlanStepPublic(n=n, id=s.id, text=_text(s.text, language), role=s.role,
+                            role_name=desk.book.role_name(s.role, language),
+                            within_min=None if s.within is None else s.within / 60)
+             for n, s in enumerate(plan.steps, start=1)]
+    return PlanPublic(id=plan.id, site=desk.campus.site.id, name=_text(plan.name, language), rules=list(a.rules),
+                      categories=[str(getattr(c, "value", c)) for c in a.categories],
+                      severities=[str(getattr(s, "value", s)) for s in a.severities], steps=steps,
+                      places=_places(desk, plan, scope, language), contacts=_contacts(plan, language), drill=plan.drill)
+
+
+def site_desk(alerts: AlertDesk, site: str) -> SiteDesk:
+    return alerts.site(site)
+
+
+def plans_of(desk: SiteDesk) -> dict[str, Any]:
+    return dict(desk.book.plans.plans) if desk.book.plans is not None else {}
+
+
+@router.get("/plans", response_model=list[PlanPublic], summary="A site's emergency plans (应急预案), in file order")
+def list_plans(alerts: AlertsDep, campus: CampusDep, principal: PrincipalDep,
+               language: LanguageDep) -> list[PlanPublic]:
+    desk = site_desk(alerts, campus.site.id)
+    return [plan_public(desk, p, principal.scope, language) for p in plans_of(desk).values()]
+
+
+@router.get("/plans/{plan_id}", response_model=PlanPublic, summary="One emergency plan")
+def one_plan(plan_id: PlanId, alerts: AlertsDep, campus: CampusDep, principal: PrincipalDep,
+             language: LanguageDep) -> PlanPublic:
+    desk = site_desk(alerts, campus.site.id)
+    plan = plans_of(desk).get(plan_id)
+    if plan is None:
+        raise NotFound(f"no emergency plan {plan_id!r} at site {campus.site.id}")
+    return plan_public(desk, plan, principal.scope, language)
+
+
+@router.get("/plans/{plan_id}/places/{n}/photo", summary="The photo of a plan's place (a valve, a breaker…)",
+            response_class=FileResponse, responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}})
+def place_photo(plan_id: PlanId, n: StepN, alerts: AlertsDep, campus: CampusDep,
+                principal: PrincipalDep) -> FileResponse:
+    desk = site_desk(alerts, campus.site.id)
+    plan = plans_of(desk).get(plan_id)
+    if plan is None or n > len(plan.places):
+        raise NotFound(f"no place {n} in emergency plan {plan_id!r}")
+    place = plan.places[n - 1]
+    if not principal.scope.sees(campus.site.id, place.building, campus.zone_of(place.building)):
+        raise NotFound(f"no place {n} in emergency plan {plan_id!r}")
+    path = desk.book.plans.photo(plan_id, n)  # type: ignore[union-attr]
+    return FileResponse(path, media_type="image/png" if path.suffix.lower() == ".png" else "image/jpeg")
+
+
+def _run_step(desk: SiteDesk, s: RunStep, closed: bool, now_ms: int, language: str,
+              tz: Any) -> RunStepPublic:
+    return RunStepPublic(n=s.n, id=s.id, text=_text(s.text, language), role=s.role,
+                         role_name=desk.book.role_name(s.role, language),
+                         within_min=None if s.within_s is None else s.within_s / 60, due=from_ms(s.due_ms, tz),
+                         done_at=from_ms(s.done_ms, tz), done_by=s.done_by,
+                         done_by_name=desk.book.person_name(s.done_by), note=s.note, photos=list(s.photos),
+                         state=s.state(closed, now_ms))  # type: ignore[arg-type]
+
+
+def run_public(desk: SiteDesk, a: Alert, run: Run, scope: Scope, language: str, tz: Any,
+               now_ms: int) -> RunPublic:
+    closed = a.status == "resolved"
+    plan = plans_of(desk).get(run.plan)
+    snap = run.snapshot
+    if plan is not None:
+        places = _places(desk, plan, scope, language)
+        contacts = _contacts(plan, language)
+    else:  # the plan left the file since: as the run kept it
+        places = [PlanPlacePublic(n=n, what=p["what"], name=Name(**p["name"]).text(language), building=p["building"],
+                                  building_name=desk.names.building(p["building"]) or p["building"],
+                                  where=Name(**p["where"]).text(language) if p.get("where") else None, photo=None)
+                  for n, p in enumerate(snap.get("places", []), start=1)
+                  if scope.sees(desk.campus.site.id, p["building"], desk.campus.zone_of(p["building"]))]
+        contacts = [ContactPublic(name=Name(**c["name"]).text(language), phone=c["phone"])
+                    for c in snap.get("contacts", [])]
+    return RunPublic(alert_id=a.id, plan=run.plan, name=run.name.text(language), drill=a.drill,
+                     started=from_ms(run.started_ms, tz), closed=from_ms(a.resolved_ms, tz) if closed else None,
+                     steps=[_run_step(desk, s, closed, now_ms, language, tz) for s in run.steps], places=places,
+                     contacts=contacts)
+
+
+def _run_of(alerts: AlertDesk, alert_id: int, scope: Scope) -> tuple[Alert, SiteDesk, Run]:
+    a = get_alert(alerts, alert_id, scope)
+    desk = alerts.of(a)
+    run = desk.book.runs.run(a.id)
+    if run is None:
+        raise NotFound(f"alert #{alert_id} activated no emergency plan")
+    return a, desk, run
+
+
+@router.get("/alerts/{alert_id}/plan", response_model=RunPublic,
+            summary="The emergency plan an alert activated, as a checklist: each step, who, by when, done or not")
+def get_run(alert_id: AlertId, alerts: AlertsDep, tz: TimezoneDep, principal: PrincipalDep,
+            language: LanguageDep) -> RunPublic:
+    a, desk, run = _run_of(alerts, alert_id, principal.scope)
+    return run_public(desk, a, run, principal.scope, language, tz, alerts.clock.now_ms())
+
+
+@router.post("/alerts/{alert_id}/plan/steps/{n}", response_model=RunPublic,
+             summary="Tick a step of the plan: done by the token's holder, now; a note and photos may go with it",
+             openapi_extra=body_of(StepTick, {"photo": "photos of what was done"}))
+async def tick_step(alert_id: AlertId, n: StepN, request: Request, alerts: AlertsDep, records: RecordsDep,
+                    tz: TimezoneDep, language: LanguageDep,
+                    principal: Annotated[Principal, Depends(require(Role.ELECTRICIAN))]) -> RunPublic:
+    a, desk, run = _run_of(alerts, alert_id, principal.scope)
+    run.step(n)  # 404 for a step the plan does not have, before anything is read or kept
+    body, files = await read_record(request, StepTick, ("photo",))
+    site = desk.campus.site.id
+    uploads = check_photos(records, files["photo"])
+    photos = [*body.photos, *(u.sha256 for u in uploads)]
+    if photos:
+        for sha in records.store.unowned(site, body.photos):
+            raise HTTPException(422, f"file {sha[:16]}… was not uploaded for site {site}: POST the photo to "
+                                     f"/api/v1/photos?site={site} first, or send it with the tick as multipart")
+        records.keep(site, uploads)
+        with records.store.tx():
+            records.store.use(site, "plan-step", a.id, photos)
+    with alerts.lock:
+        alerts.of(a).book.tick(a.id, n, principal.name, body.note, photos, alerts.clock.now_ms())
+    a, desk, run = _run_of(alerts, alert_id, principal.scope)
+    return run_public(desk, a, run, principal.scope, language, tz, alerts.clock.now_ms())
+
+
+@router.get("/alerts/{alert_id}/report", summary="The incident report (事件报告) of an alert with a plan: summary, "
+            "steps and timeline; a drill's: its record (演练记录)",
+            responses={200: {"content": {"application/pdf": {}}, "description": "PDF, or JSON with format=json"}})
+def incident_report(alert_id: AlertId, request: Request, alerts: AlertsDep, principal: PrincipalDep,
+                    language: LanguageDep,
+                    format: Annotated[Literal["pdf", "json"], Query()] = "pdf") -> Response:
+    a = get_alert(alerts, alert_id, principal.scope)
+    desk = alerts.of(a)
+    run = desk.book.runs.run(a.id)
+    drill = Drills(alerts.store).of_alert(a.id) if a.drill is not None else None
+    now = alerts.clock.now_ms()
+    events = alerts.store.events(a.id)
+    if format == "json":
+        title, views, _ = incident.tables(a, run, events, desk.book, language, drill, now)
+        return Response(incident.as_json(title, views), media_type="application/json")
+    body = incident.render(a, run, events, desk.book, language, drill, now, request.app.state.settings.report)
+    made = dt.datetime.fromtimestamp(now / 1000, desk.book.settings.tz).strftime("%Y%m%d")
+    name = f"{'drill-' + str(drill.id) if drill else 'incident-' + str(a.id)}-{made}.pdf"
+    return Response(body, media_type="application/pdf",
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
