@@ -19,11 +19,13 @@ ALLOWED: dict[str, set[str]] = {
     "records": {"campus", "ingest", "alerts", "reports"},
     "billing": {"campus", "ingest", "reports"},
     "upload": {"campus", "ingest", "reports"},
-    "app": {"campus", "ingest", "gateway", "alerts", "reports", "records", "billing", "simulators", "upload"},
+    "emergency": {"campus", "ingest", "alerts", "reports", "records"},
+    "app": {"campus", "ingest", "gateway", "alerts", "reports", "records", "billing", "simulators", "upload",
+            "emergency"},
     "deploy": {"campus", "ingest", "app"},
-    "api": {"campus", "ingest", "gateway", "alerts", "reports", "records", "billing", "app", "deploy"},
+    "api": {"campus", "ingest", "gateway", "alerts", "reports", "records", "billing", "app", "deploy", "emergency"},
     "cli": {"campus", "ingest", "gateway", "alerts", "reports", "records", "billing", "app", "deploy", "api",
-            "simulators", "upload"},
+            "simulators", "upload", "emergency"},
 }
 
 
