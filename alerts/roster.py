@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator

@@ -19,11 +19,20 @@ The plain rules:
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from difflib import get_close_matches
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, \
-    model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from alerts.roster import ON_DUTY
 from alerts.rules import RECORD_RULES, Category, RuleFile, Severity
@@ -42,7 +51,16 @@ _Strict = ConfigDict(extra="forbid", frozen=True)
 
 PlanId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 RoleName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Within = Annotated[float, BeforeValidator(parse_seconds), Field(gt=0, le=MAX_WITHIN_S, allow_inf_nan=False)]
+
+
+def _within(value: float) -> float:
+    if not 0 < value <= MAX_WITHIN_S:  # NaN fails too
+        raise ValueError(f"a time limit is more than 0 and at most {MAX_WITHIN_S // 86400}d, e.g. 15min or 2h; "
+                         "leave within: out for a step without one")
+    return value
+
+
+Within = Annotated[float, BeforeValidator(parse_seconds), AfterValidator(_within)]
 Drill = Literal["term", "year", "month", "never"]
 PlaceKind = Literal["valve", "breaker", "gas_shutoff", "pump", "hydrant", "other"]
 
@@ -149,8 +167,11 @@ def _unique(ids: Iterable[str], what: str) -> None:
         seen.add(i)
 
 
-def _choices(valid: Iterable[str]) -> str:
-    return ", ".join(sorted(valid)) or "(none)"
+def _choices(valid: Collection[str], given: str) -> str:
+    """``use one of: …`` for a value not among ``valid``, the nearest first when one is close."""
+    near = get_close_matches(given, list(valid), n=1)
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    return f"use one of: {', '.join(sorted(valid)) or '(none)'}{hint}"
 
 
 def known_rules(rules: RuleFile) -> frozenset[str]:
@@ -169,15 +190,15 @@ class PlanBook:
         for plan in file.plans:
             for rule in plan.activates.rules:
                 if rule not in rule_ids:
-                    raise ConfigError(f"plan {plan.id}: unknown rule {rule!r}; use one of: {_choices(rule_ids)}")
+                    raise ConfigError(f"plan {plan.id}: unknown rule {rule!r}; {_choices(rule_ids, rule)}")
             for n, step in enumerate(plan.steps, 1):
                 if step.role not in roles:
-                    raise ConfigError(f"plan {plan.id}, step {n} ({step.id}): unknown role {step.role!r}; use one "
-                                      f"of: {_choices(roles)} (add a role under roles: in the duty roster)")
+                    raise ConfigError(f"plan {plan.id}, step {n} ({step.id}): unknown role {step.role!r}; "
+                                      f"{_choices(roles, step.role)}, or add it under roles: in the duty roster")
             for n, place in enumerate(plan.places, 1):
                 if place.building not in buildings:
-                    raise ConfigError(f"plan {plan.id}, place {n}: unknown building {place.building!r}; use one "
-                                      f"of: {_choices(buildings)}")
+                    raise ConfigError(f"plan {plan.id}, place {n}: unknown building "
+                                      f"{place.building!r}; {_choices(buildings, place.building)}")
                 if place.photo is not None:
                     self._check_photo(f"plan {plan.id}, place {n}", place.photo)
         self.plans: dict[str, Plan] = {p.id: p for p in file.plans}
@@ -190,8 +211,11 @@ class PlanBook:
         if parts.is_absolute() or ":" in photo or ".." in parts.parts or "\x00" in photo:
             raise ConfigError(f"{where}: photo {photo!r} must be a path inside the plans file's folder, e.g. "
                               "photos/valve.jpg (no absolute path, no ..)")
-        base = self.base.resolve()
-        path = (base / parts).resolve()
+        try:
+            base = self.base.resolve()
+            path = (base / parts).resolve()
+        except (OSError, ValueError) as exc:  # a name the file system cannot hold (too long, not encodable)
+            raise ConfigError(f"{where}: photo {photo!r} is not a file name this system can read; rename it") from exc
         if not path.is_relative_to(base):
             raise ConfigError(f"{where}: photo {photo!r} leads outside the plans file's folder {base}; put the "
                               "photo inside it")
@@ -212,8 +236,8 @@ class PlanBook:
                                   f"{MAX_PHOTO_BYTES // 1024 // 1024} MiB (e.g. 1600 px wide)")
             with path.open("rb") as f:
                 head = f.read(8)
-        except OSError as exc:
-            raise ConfigError(f"{where}: cannot read photo {photo!r}: {exc.strerror}") from exc
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{where}: cannot read photo {photo!r}: {getattr(exc, 'strerror', None) or exc}") from exc
         if not head.startswith(_MAGIC[suffix]):
             raise ConfigError(f"{where}: photo {photo!r} is not a {suffix[1:].upper()} picture; save it as one")
 
@@ -228,10 +252,13 @@ class PlanBook:
             raise NotFound(f"no plan {plan!r}")
         if not 0 <= place < len(found.places) or found.places[place].photo is None:
             raise NotFound(f"plan {plan}: no photo for place {place}")
-        path = self._resolve(f"plan {plan}, place {place + 1}", str(found.places[place].photo))
-        if not path.is_file():
-            raise NotFound(f"plan {plan}: the photo of place {place} is gone")
-        return path
+        try:
+            path = self._resolve(f"plan {plan}, place {place + 1}", str(found.places[place].photo))
+            if path.is_file():
+                return path
+        except (ConfigError, OSError, ValueError):
+            pass
+        raise NotFound(f"plan {plan}: the photo of place {place} is gone")
 
 
 def sample_plans_file() -> Path:
