@@ -168,7 +168,7 @@ def _unique(ids: Iterable[str], what: str) -> None:
 
 
 def _choices(valid: Collection[str], given: str) -> str:
-    """``use one of: …`` for a value not among ``valid``, the nearest first when one is close."""
+    """``use one of: …`` for a value not among ``valid``, and the nearest when one is close."""
     near = get_close_matches(given, list(valid), n=1)
     hint = f" (did you mean {near[0]!r}?)" if near else ""
     return f"use one of: {', '.join(sorted(valid)) or '(none)'}{hint}"
