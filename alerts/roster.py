@@ -5,21 +5,28 @@ A shift ``{zones, people, days, hours: "17:30-08:00"}`` starts on each listed ki
 and may run past midnight (``"08:00-08:00"`` is a 24-hour shift); the hand-over is the
 moment one shift ends and the next begins. When nobody's shift covers a zone, ``fallback``
 is on duty.
+
+Roles (``roles: {crew_leader: [chen]}``) name who holds a duty the emergency plans (应急预案) give steps to: the
+crew leader, the canteen manager, the office head. ``on_duty`` is built in (whoever covers the alert's zone at that
+moment) and cannot be redefined; every holder is a person of the roster.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from alerts.rules import Category, Severity
 from campus.calendar import DAY_TAGS, CampusCalendar
 from campus.durations import Seconds
+from campus.errors import NotFound
 from campus.yamlfile import load_yaml_model
 
 ON_DUTY = "on_duty"
+RoleName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 _Strict = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -104,6 +111,13 @@ class RosterFile(BaseModel):
     routes: list[Route] = Field(default_factory=list)
     bulletin: list[str] = Field(default_factory=list, description="who the monthly bulletin (通报) goes to: the "
                                 "heads of the departments and buildings, by person id")
+    roles: dict[RoleName, Annotated[list[str], Field(min_length=1, max_length=100)]] = Field(
+        default_factory=dict, max_length=100,
+        description="role → person ids: who holds each duty the emergency plans name (on_duty is built in)")
+
+    def role_names(self) -> frozenset[str]:
+        """Every role a plan's step may name: on_duty and the roles of this roster."""
+        return frozenset({ON_DUTY, *self.roles})
 
     def zones_of(self, person: str) -> list[str] | None:
         """The zones ``person`` (an id on this roster) covers in any shift; [] for all of them; None for
@@ -119,10 +133,16 @@ class RosterFile(BaseModel):
         named = [(f"shift {i + 1}", p) for i, s in enumerate(self.shifts) for p in s.people]
         named += [("fallback", p) for p in self.fallback]
         named += [("bulletin", p) for p in self.bulletin]
+        if ON_DUTY in self.roles:
+            raise ValueError(f"role {ON_DUTY!r} is built in (whoever covers the zone): give your role another name, "
+                             "e.g. crew_leader")
+        named += [(f"role {role}", p) for role, people in self.roles.items() for p in people]
         named += [(f"route {r.id}", t) for r in self.routes for lv in r.levels for t in lv.to if t != ON_DUTY]
         for where, pid in named:
             if pid not in ids:
-                raise ValueError(f"{where} names unknown person {pid!r}")
+                known = ", ".join(sorted(ids)) or "nobody yet"
+                raise ValueError(f"{where} names unknown person {pid!r}; add them under people: or use one of: "
+                                 f"{known}")
         for p in self.people:
             for ch in p.notify:
                 if "://" not in ch and ch not in self.channels:
@@ -177,6 +197,15 @@ class DutyRoster:
                 if begin <= at < begin + dt.timedelta(minutes=length):
                     found += [p for p in shift.people if p not in found]
         return [self.people[p] for p in (found or self.file.fallback)]
+
+    def holders(self, role: str, zone: str | None, at_ms: int) -> list[Person]:
+        """The people of ``role`` at that moment: on_duty is whoever covers ``zone`` then, any other role its
+        holders on the roster. NotFound for a role the roster does not define."""
+        if role == ON_DUTY:
+            return self.on_duty(zone, at_ms)
+        if role not in self.file.roles:
+            raise NotFound(f"no role {role!r} on the duty roster; roles: {', '.join(sorted(self.file.role_names()))}")
+        return [self.people[p] for p in dict.fromkeys(self.file.roles[role])]
 
     def route(self, name: str | None, category: str, severity: str, zone: str | None,
               building: str | None) -> Route:

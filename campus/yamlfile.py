@@ -34,8 +34,11 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installe
 
 def parse_yaml_model(text: str, model: type[M], source: str) -> M:
     """Parse ``text`` into ``model``; any problem is a ConfigError ``source:line: field: reason``."""
-    loader = _Loader(text)  # a safe loader (C or Python)
     try:  # composed once: the tree that knows line numbers is kept for the error message
+        loader = _Loader(text)  # a safe loader (C or Python); UnicodeEncodeError for a lone surrogate in text
+    except ValueError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    try:
         node = loader.get_single_node()
         data = None if node is None else loader.construct_document(node)
     except (yaml.YAMLError, ValueError, RecursionError) as exc:  # ValueError: an integer of over 4300 digits
@@ -60,6 +63,8 @@ def read_text(path: Path, what: str) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read {what} {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
 
 
 def load_yaml_model(path: Path, model: type[M], what: str) -> M:
