@@ -18,9 +18,10 @@ from urllib.parse import quote
 
 from alerts.engine import Transition
 from alerts.messages import render, said, words
+from alerts.plans import PlanBook
 from alerts.roster import DutyRoster, Person, Route
 from alerts.rules import RuleBook, Severity
-from alerts.runs import ROLES, PlanFinder, Runs, minutes, snapshot
+from alerts.runs import ROLES, Runs, minutes, snapshot
 from alerts.store import Alert, AlertStore
 from campus.errors import MeterwatchError
 from campus.labels import DEPARTMENTS, CampusNames, Name, label
@@ -92,7 +93,7 @@ def ack_query(secret: bytes, alert_id: int, person: str, expires_s: int) -> str:
 
 class AlertBook:
     def __init__(self, store: AlertStore, roster: DutyRoster, rules: RuleBook, settings: BookSettings,
-                 plans: PlanFinder | None = None) -> None:
+                 plans: PlanBook | None = None) -> None:
         self.store, self.roster, self.rules, self.settings, self.plans = store, roster, rules, settings, plans
         self.names = CampusNames(rules.campus)
         self.runs = Runs(store)
@@ -328,7 +329,7 @@ class AlertBook:
         known = ROLES.get(role)
         if known is not None:
             return known.text(language)
-        holders = self.roster.file.roles.get(role, []) if hasattr(self.roster.file, "roles") else []
+        holders = self.roster.file.roles.get(role, [])
         names = [self.roster.people[p].name for p in holders if p in self.roster.people]
         return "、".join(names) or role
 

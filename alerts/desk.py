@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.book import AlertBook, BookSettings, sign
 from alerts.config import AlertSettings
-from alerts.plans import PlanBook, load_plans, rule_ids
+from alerts.plans import PlanBook, known_rules, load_plans, plans_folder, plans_of
 from alerts.roster import DutyRoster, Person, load_rosters, roster_of
 from alerts.rules import RuleBook, load_rules
 from alerts.store import Alert, AlertStore
@@ -62,8 +62,9 @@ class AlertDesk:
         self.clock = clock or WallClock()  # people acknowledge in real time, whatever clock the rules run on
         self.rule_file = load_rules(settings.rules_file)
         self.rosters = load_rosters(settings.roster_file)
+        # no plans file: no plan (the sample's plans name the sample campus's buildings, not yours)
         self.plan_files = load_plans(plans_file) if plans_file is not None else {}
-        self.plans_base = plans_file if plans_file is None or plans_file.is_dir() else plans_file.parent
+        self.plans_base = plans_folder(plans_file) if plans_file is not None else None
         self.registry = Registry(DataDir(data_dir).state)
         self.store = AlertStore(DataDir(data_dir).alerts)
         self._secret = secret_key(data_dir)
@@ -81,10 +82,10 @@ class AlertDesk:
         tz = ZoneInfo(campus.site.timezone)
         roster_file = roster_of(self.rosters, campus.site.id)
         roster = DutyRoster(roster_file, CampusCalendar(campus.calendar), tz)
-        plan_file = self.plan_files.get(campus.site.id) or self.plan_files.get(None)
         plans = None
-        if plan_file is not None:  # checked against this site's buildings, rules and roles: refused with what to fix
-            plans = PlanBook(plan_file, campus, rule_ids(self.rule_file), roster_file.role_names(), self.plans_base)
+        if self.plan_files:  # checked against this site's buildings, rules and roles: refused with what to fix
+            plans = PlanBook(plans_of(self.plan_files, campus.site.id), campus, known_rules(self.rule_file),
+                             roster_file.role_names(), self.plans_base)
         book = AlertBook(self.store, roster, rules, BookSettings(
             campus.site.id, self.language, self.settings.public_url.rstrip("/"), self._secret, tz, self.topic_prefix,
             self.settings.mqtt_publish, self.settings.ack_link_ttl), plans)

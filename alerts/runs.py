@@ -15,8 +15,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from alerts.plans import Plan
 from alerts.store import AlertStore
 from campus.errors import MeterwatchError, NotFound
 from campus.labels import Name
@@ -24,15 +25,6 @@ from campus.labels import Name
 
 class StepRefused(MeterwatchError):
     """A step cannot be ticked (the run is closed, or the step was ticked already): 409 with why."""
-
-
-class PlanFinder(Protocol):
-    """A site's emergency plans (``alerts.plans.PlanBook``): by id, and the one an alert activates."""
-
-    @property
-    def plans(self) -> Any: ...   # id → plan
-
-    def for_alert(self, rule: str, category: str, severity: str) -> Any: ...
 
 
 # the built-in roles, as people read them (a roster's own roles: their holders' names and titles)
@@ -48,16 +40,6 @@ def minutes(seconds: float, zh: bool) -> str:
     if m >= 120 and m % 60 == 0:
         return f"{m // 60} 小时" if zh else f"{m // 60} h"
     return f"{m} 分钟" if zh else f"{m} min"
-
-
-class PlanLike(Protocol):
-    """What a run keeps of a plan (``alerts.plans.Plan``)."""
-
-    id: str
-    name: Name
-
-    @property
-    def steps(self) -> Any: ...   # each: id, text (Name), role, within (seconds or None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +82,7 @@ class Run:
         raise NotFound(f"plan {self.plan!r} has steps 1-{len(self.steps)}; no step {n}")
 
 
-def snapshot(plan: Any) -> dict[str, Any]:
+def snapshot(plan: Plan) -> dict[str, Any]:
     """The plan as a run keeps it (JSON): id, name, steps, places and contacts in both languages."""
     def name(n: Name) -> dict[str, str]:
         return {"zh": n.zh, "en": n.en}
@@ -108,7 +90,7 @@ def snapshot(plan: Any) -> dict[str, Any]:
     return {"id": plan.id, "name": name(plan.name),
             "steps": [{"id": s.id, "text": name(s.text), "role": s.role, "within": s.within} for s in plan.steps],
             "places": [{"what": p.what, "name": name(p.name), "building": p.building,
-                        "where": name(p.where) if p.where else None, "photo": bool(p.photo)} for p in plan.places],
+                        "where": name(p.where), "photo": bool(p.photo)} for p in plan.places],
             "contacts": [{"name": name(c.name), "phone": c.phone} for c in plan.contacts]}
 
 

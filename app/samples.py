@@ -20,9 +20,9 @@ def sample_roster() -> Path:
 
 
 def sample_plans() -> Path:
-    import emergency
+    import alerts
 
-    return Path(emergency.__file__).parent / "sample_plans.yaml"
+    return Path(alerts.__file__).parent / "sample_plans.yaml"
 
 
 def sample_billing() -> Path:

@@ -19,6 +19,7 @@ from typing import Any
 
 from alerts.book import NewAlert
 from alerts.desk import SiteDesk
+from alerts.plans import Plan
 from alerts.rules import RECORD_RULES
 from alerts.runs import Run
 from alerts.store import Alert, AlertStore
@@ -153,7 +154,7 @@ class Drills:
         return self.get(drill_id)
 
 
-def _kind(desk: SiteDesk, plan: Any) -> tuple[str, str, str]:
+def _kind(desk: SiteDesk, plan: Plan) -> tuple[str, str, str]:
     """The rule, category and severity of a drill's alert: the plan's first rule's, else 应急预案启动 (of the plan's
     first category and severity when it names them)."""
     for rule_id in plan.activates.rules:
@@ -164,9 +165,9 @@ def _kind(desk: SiteDesk, plan: Any) -> tuple[str, str, str]:
         if own is not None:
             return rule_id, own.category.value, own.severity.value
     base = RECORD_RULES[RULE]
-    category = plan.activates.categories[0] if plan.activates.categories else base.category.value
-    severity = plan.activates.severities[0] if plan.activates.severities else base.severity.value
-    return RULE, str(getattr(category, "value", category)), str(getattr(severity, "value", severity))
+    category = plan.activates.categories[0] if plan.activates.categories else base.category
+    severity = plan.activates.severities[0] if plan.activates.severities else base.severity
+    return RULE, category.value, severity.value
 
 
 def figures(alert: Alert, run: Run | None, first_notice_ms: int | None, now_ms: int) -> Figures:

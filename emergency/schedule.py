@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alerts.book import NewAlert
+from alerts.plans import Plan
 from alerts.rules import RECORD_RULES
 from campus.calendar import CampusCalendar
 from campus.labels import Name
@@ -34,7 +35,7 @@ class Window:
 
 @dataclass(frozen=True, slots=True)
 class DueDrill:
-    plan: Any                   # alerts.plans.Plan
+    plan: Plan
     window: Window              # the window it is due in (overdue: the one that ended without it)
     status: str                 # due | overdue
     last_ms: int | None         # the plan's newest drill
@@ -69,7 +70,7 @@ def _day(ms: int, tz: dt.tzinfo) -> dt.date:
     return dt.datetime.fromtimestamp(ms / 1000, tz).date()
 
 
-def due_drills(plans: list[Any], calendar: dict[str, Any] | None, last: dict[str, int], today: dt.date,
+def due_drills(plans: list[Plan], calendar: dict[str, Any] | None, last: dict[str, int], today: dt.date,
                tz: dt.tzinfo, grace_days: int = 0) -> list[DueDrill]:
     """The plans whose drill is due now or overdue. ``last``: plan → when its newest drill started."""
     cal = CampusCalendar(calendar)

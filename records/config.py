@@ -11,7 +11,7 @@ class RecordSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     plans_file: Path | None = Field(default=None, description="emergency plans (应急预案) YAML, or a directory of "
                                     "SITE.yaml files (one per site); without one, alerts activate no plan and nothing "
-                                    "is drilled. The sample campus's: emergency/sample_plans.yaml")
+                                    "is drilled. The sample campus's: alerts/sample_plans.yaml")
     rounds_file: Path | None = Field(default=None, description="check-round templates (YAML); default: the "
                                      "built-in ones (records/default_rounds.yaml)")
     photo_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="one photo past this is refused")

@@ -112,7 +112,7 @@ def drills_due(alerts: AlertsDep, records: RecordsDep, campus: CampusDep, tz: Ti
     got = due_drills(list(plans_of(desk).values()), desk.campus.calendar,
                      Drills(alerts.store).last_started(campus.site.id), today, tz, records.settings.grace_days)
     return [DueDrillPublic(plan=d.plan.id, plan_name=d.plan.name.text(language), every=d.plan.drill,
-                           window_start=d.window.start, window_end=d.window.end, status=d.status,  # type: ignore
+                           window_start=d.window.start, window_end=d.window.end, status=d.status,  # type: ignore[arg-type]
                            last=from_ms(d.last_ms, tz)) for d in got]
 
 

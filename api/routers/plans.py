@@ -13,6 +13,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
 from alerts.desk import AlertDesk, SiteDesk
+from alerts.plans import Plan
 from alerts.runs import Run, RunStep
 from alerts.store import Alert
 from api.access import Scope
@@ -46,7 +47,7 @@ def _text(n: Name, language: str) -> str:
     return n.text(language)
 
 
-def _places(desk: SiteDesk, plan: Any, scope: Scope, language: str) -> list[PlanPlacePublic]:
+def _places(desk: SiteDesk, plan: Plan, scope: Scope, language: str) -> list[PlanPlacePublic]:
     site = desk.campus.site.id
     out = []
     for n, p in enumerate(plan.places, start=1):
@@ -55,24 +56,24 @@ def _places(desk: SiteDesk, plan: Any, scope: Scope, language: str) -> list[Plan
         out.append(PlanPlacePublic(
             n=n, what=p.what, name=_text(p.name, language), building=p.building,
             building_name=desk.names.building(p.building) or p.building,
-            where=_text(p.where, language) if p.where else None,
+            where=_text(p.where, language),
             photo=f"/api/v1/plans/{plan.id}/places/{n}/photo?site={site}" if p.photo else None))
     return out
 
 
-def _contacts(plan: Any, language: str) -> list[ContactPublic]:
+def _contacts(plan: Plan, language: str) -> list[ContactPublic]:
     return [ContactPublic(name=_text(c.name, language), phone=c.phone) for c in plan.contacts]
 
 
-def plan_public(desk: SiteDesk, plan: Any, scope: Scope, language: str) -> PlanPublic:
+def plan_public(desk: SiteDesk, plan: Plan, scope: Scope, language: str) -> PlanPublic:
     a = plan.activates
     steps = [PlanStepPublic(n=n, id=s.id, text=_text(s.text, language), role=s.role,
                             role_name=desk.book.role_name(s.role, language),
                             within_min=None if s.within is None else s.within / 60)
              for n, s in enumerate(plan.steps, start=1)]
     return PlanPublic(id=plan.id, site=desk.campus.site.id, name=_text(plan.name, language), rules=list(a.rules),
-                      categories=[str(getattr(c, "value", c)) for c in a.categories],
-                      severities=[str(getattr(s, "value", s)) for s in a.severities], steps=steps,
+                      categories=[c.value for c in a.categories], severities=[s.value for s in a.severities],
+                      steps=steps,
                       places=_places(desk, plan, scope, language), contacts=_contacts(plan, language), drill=plan.drill)
 
 
@@ -80,7 +81,7 @@ def site_desk(alerts: AlertDesk, site: str) -> SiteDesk:
     return alerts.site(site)
 
 
-def plans_of(desk: SiteDesk) -> dict[str, Any]:
+def plans_of(desk: SiteDesk) -> dict[str, Plan]:
     return dict(desk.book.plans.plans) if desk.book.plans is not None else {}
 
 
@@ -112,7 +113,8 @@ def place_photo(plan_id: PlanId, n: StepN, alerts: AlertsDep, campus: CampusDep,
     place = plan.places[n - 1]
     if not principal.scope.sees(campus.site.id, place.building, campus.zone_of(place.building)):
         raise NotFound(f"no place {n} in emergency plan {plan_id!r}")
-    path = desk.book.plans.photo(plan_id, n)  # type: ignore[union-attr]
+    assert desk.book.plans is not None  # noqa: S101 - plans_of found the plan
+    path = desk.book.plans.photo(plan_id, n - 1)
     return FileResponse(path, media_type="image/png" if path.suffix.lower() == ".png" else "image/jpeg")
 
 

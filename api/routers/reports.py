@@ -62,7 +62,8 @@ def _alerts_in_scope(store: AlertStore, report: EnergyReport, scope: Scope) -> l
     """The month's alerts a token narrowed to zones or buildings may see (its buildings' and its zones'), counted:
     its report holds its buildings only, so do its alert counts."""
     start, end = (int(t.timestamp() * 1000) for t in (report.period_start, report.period_end))
-    where = {"site": report.site, "since_ms": start, "visible": scope, "drills": False}  # a superset: active in the month or after (a drill is no event)
+    # active in the month or after (a superset); a drill is no event
+    where = {"site": report.site, "since_ms": start, "visible": scope, "drills": False}
     rows = store.query(**where, limit=max(1, store.count_matching(**where)))  # type: ignore[arg-type]
     return alert_counts((a.category, a.severity, a.status != "resolved") for a in rows
                         if start <= a.started_ms < end)

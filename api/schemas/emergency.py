@@ -126,7 +126,7 @@ class DrillPublic(BaseModel):
 class DueDrillPublic(BaseModel):
     plan: str
     plan_name: str
-    every: Literal["term", "month", "year"]
+    every: Literal["term", "month", "year", "never"]
     window_start: date
     window_end: date
     status: Literal["due", "overdue"]

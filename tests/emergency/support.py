@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
+
+from alerts.plans import PlanBook, known_rules, load_plans, sample_plans_file
 from alerts.roster import load_roster
 from alerts.rules import load_rules
-from campus.model import load_campus
-from emergency.plans import PlanBook, known_rules, load_plans, sample_plans_file
+from alerts.service import AlertService
+from api.app import build_service, create_app
+from app.settings import load_settings
+from campus.clock import FrozenClock
+from campus.model import load_campus, load_sites
+from ingest.decode import Inbound
+from tests.support.harness import token_headers
 from tests.support.paths import ROOT, SAMPLE
 
 CAMPUS = load_campus(SAMPLE)
+SILENCE = re.compile(r"^(  - id: (?:device-stale|bus-silent))$", re.M)
 RULES = known_rules(load_rules())
 ROSTER = load_roster(ROOT / "alerts" / "sample_roster.yaml")
 ROLES = ROSTER.role_names()
@@ -42,3 +54,39 @@ def book(doc: Any, folder: Path) -> PlanBook:
     path = folder / "plans.yaml"
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     return PlanBook(load_plans(path)[None], CAMPUS, RULES, ROLES, folder)
+
+
+@contextmanager
+def emergency_app(data: Path, smtp_port: int, clock: FrozenClock,
+                  batch: Sequence[Inbound] = ()) -> Iterator[tuple[TestClient, AlertService]]:
+    """The app over the sample campus, its duty roster (e-mail to ``smtp_port``) and its plans, with a real alert
+    service on ``clock`` (its dispatcher too: a message is sent, and noted, at the frozen time) that has evaluated
+    ``batch``. No broker; the alert service's own loop is not started: the test ticks it."""
+    data.mkdir(parents=True, exist_ok=True)
+    roster = data / "roster.yaml"
+    roster.write_text((ROOT / "alerts" / "sample_roster.yaml").read_text(encoding="utf-8")
+                      .replace("127.0.0.1:25?", f"127.0.0.1:{smtp_port}?"), encoding="utf-8")
+    # the campus's meters send nothing here: the rules that watch for silence are off, so that every alert is the
+    # test's own
+    rules = data / "rules.yaml"
+    rules.write_text(SILENCE.sub(r"\1\n    enabled: false", (ROOT / "alerts" / "default_rules.yaml").read_text(
+        encoding="utf-8")), encoding="utf-8")
+    config = load_settings(None, data_dir=data, alerts={"roster_file": roster, "mqtt_publish": False,
+                                                        "rules_file": rules},
+                           records={"plans_file": sample_plans_file(), "check_s": 0, "files_sweep_s": 0})
+    ingest = build_service(config, load_sites(SAMPLE), connect_mqtt=False)
+    alerts = AlertService(data_dir=data, mqtt=config.mqtt, connect_mqtt=False, clock=clock,
+                          settings=config.alerts, plans_file=config.records.plans_file)
+    alerts.dispatcher.clock = clock  # messages are sent and noted on the frozen clock, as escalation runs on it
+    try:
+        ingest.start()
+        if batch:
+            ingest.pipeline.commit(list(batch))
+            alerts.evaluate(list(batch))
+        alerts.dispatcher.start()
+        with TestClient(create_app(config, service=ingest, alerts=alerts, clock=clock),
+                        headers=token_headers(data, "admin", "office-admin")) as client:
+            yield client, alerts
+    finally:
+        alerts.stop()
+        ingest.stop()

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from alerts.plans import MAX_PHOTO_BYTES, PlanBook, PlanFile, load_plans, plans_folder, plans_of, sample_plans_file
 from campus.errors import ConfigError, NotFound
-from emergency.plans import MAX_PHOTO_BYTES, PlanBook, PlanFile, load_plans, plans_folder, plans_of, sample_plans_file
 from tests.emergency.support import CAMPUS, ROLES, RULES, book, minimal, with_photos
 
 

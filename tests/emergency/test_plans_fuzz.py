@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from alerts.plans import PlanBook, PlanFile, parse_plans, sample_plans_file
 from campus.errors import ConfigError
-from emergency.plans import PlanBook, PlanFile, parse_plans, sample_plans_file
 from tests.emergency.support import CAMPUS, ROLES, RULES, minimal, with_photos
 from tests.support.cost import cpu_clock
 

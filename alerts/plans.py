@@ -3,7 +3,7 @@ does each and by when, where the valves, breakers and shut-offs are, and whom to
 
 The plain rules:
 - ``[records] plans_file`` is one file for every site, or a directory of ``SITE.yaml`` files, one per site (like
-  the duty roster); none given: the sample campus's ``emergency/sample_plans.yaml``.
+  the duty roster); none given: the sample campus's ``alerts/sample_plans.yaml``.
 - A plan matches an alert when (its ``rules`` name the alert's rule, or its ``categories`` hold the alert's
   category) and (no ``severities``, or they hold the alert's severity). The first plan in file order that matches
   wins. A plan with neither rules nor categories is started by a drill or by hand only.
