@@ -2,7 +2,8 @@
 # The test command (README): installs what the tests need, then runs lint, types and the whole suite.
 #   - Debian packages mosquitto and influxdb (real servers the tests start on free loopback ports),
 #     chromium (the web console tests drive it headless), fonts-wqy-microhei (Chinese text in the
-#     PDF report) and systemd (systemd-analyze verifies the units in deploy/), with apt-get when running
+#     PDF report), poppler-utils (pdftoppm: the PDF tests render pages to look at) and systemd
+#     (systemd-analyze verifies the units in deploy/), with apt-get when running
 #     as root; otherwise they must already be installed.
 #   - Python dependencies into .venv (created if missing).
 set -euo pipefail
@@ -13,6 +14,7 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || need+=(influxdb)
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
