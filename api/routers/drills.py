@@ -80,7 +80,8 @@ async def start_drill(body: DrillCreate, request: Request, alerts: AlertsDep, ca
     if body.chain:
         check = getattr(request.app.state, "chain", None)
         if check is None:
-            raise HTTPException(503, "a technical drill needs the broker: this server runs without MQTT")
+            raise HTTPException(422, "chain: a technical drill needs the broker, and this server runs without a "
+                                     "broker connection ([mqtt] url); start the drill without chain")
         if body.device is None:
             raise HTTPException(422, "a technical drill (chain) checks the path from one device: name the device")
         drills = Drills(alerts.store)

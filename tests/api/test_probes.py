@@ -32,7 +32,7 @@ from api.access import Scope
 from api.app import create_app
 from api.deps import Viewer
 from api.tokens import TokenStore
-from app.samples import sample_billing
+from app.samples import sample_billing, sample_plans
 from app.settings import load_settings
 from campus.clock import FrozenClock
 from campus.db import DataDir
@@ -80,6 +80,7 @@ _BILL = {"kind": "electricity", "supplier": "国网某市供电公司", "period"
 _SOUTH_FUEL = {"payer": "teaching", "day": "2026-03-09", "fuel": "lpg", "quantity": "2", "unit": "bottle",
                "kg_per_bottle": "14.5", "unit_price": "120", "supplier": "液化气站"}
 _SOUTH_MEALS = {"payer": "teaching", "day": "2026-03-09", "meals": 300}
+_SOUTH_DRILL = {"plan": "power-loss", "building": "teach-a"}
 _SOUTH_GATEWAY = {"name": "教学楼A集中器", "building": "teach-a",
                   "buses": [{"name": "rs485-1", "serial": "/dev/ttyUSB0"}]}
 
@@ -205,6 +206,21 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/alerts/{alert_id}/ack"): Route("alerts", write=("/api/v1/alerts/{alert}/ack", {}), body="json"),
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): Route(
         "alerts", write=("/api/v1/alerts/{alert}/resolve", {"reason": "x"}), body="json"),
+    # emergency plans, their runs and drills (the south zone's: the fountain's alert, the power room's photo, a
+    # drill in teaching building A)
+    ("GET", "/api/v1/plans"): Route("emergency", "/api/v1/plans?site=yucai"),
+    ("GET", "/api/v1/plans/{plan_id}"): Route("emergency", "/api/v1/plans/power-loss?site=yucai"),
+    ("GET", "/api/v1/plans/{plan_id}/places/{n}/photo"): Route("emergency",
+                                                               "/api/v1/plans/power-loss/places/1/photo?site=yucai"),
+    ("GET", "/api/v1/alerts/{alert_id}/plan"): Route("emergency", "/api/v1/alerts/{alert}/plan"),
+    ("POST", "/api/v1/alerts/{alert_id}/plan/steps/{n}"): Route(
+        "emergency", write=("/api/v1/alerts/{alert}/plan/steps/1", {"note": "x"}), body="record"),
+    ("GET", "/api/v1/alerts/{alert_id}/report"): Route("emergency", "/api/v1/alerts/{alert}/report"),
+    ("POST", "/api/v1/drills"): Route("emergency", write=("/api/v1/drills?site=yucai", _SOUTH_DRILL), body="json"),
+    ("GET", "/api/v1/drills"): Route("emergency", "/api/v1/drills?site=yucai"),
+    ("GET", "/api/v1/drills/due"): Route("emergency", "/api/v1/drills/due?site=yucai"),
+    ("GET", "/api/v1/drills/{drill_id}"): Route("emergency", "/api/v1/drills/{drill}?site=yucai"),
+    ("GET", "/api/v1/drills/{drill_id}/record"): Route("emergency", "/api/v1/drills/{drill}/record?site=yucai"),
     # the signed one-tap acknowledge link: open, its signature is its access (tests/api/test_alerts_api.py)
     ("GET", "/api/v1/alerts/{alert_id}/ack"): Route("open"),
     # tokens: an unscoped admin's
@@ -262,7 +278,8 @@ def probed(app_stack: Callable[..., Stack], tmp_path_factory: pytest.TempPathFac
     yucai = list(pubs)
     batch = sorted(inbound(yucai) + inbound(at_site(yucai, "mingde")), key=lambda m: m.received_ms)
     stack = app_stack(district_dir(tmp_path_factory.mktemp("probe-campus")), batch, name="probes",
-                      report={"refresh_s": 0}, billing={"file": sample_billing()})
+                      report={"refresh_s": 0}, billing={"file": sample_billing()},
+                      records={"plans_file": sample_plans()})
     app = stack.app(FrozenClock(ms(NOW)))
     admin = token_headers(stack.data)
     with TestClient(app, headers=admin) as c:
@@ -283,11 +300,14 @@ def probed(app_stack: Callable[..., Stack], tmp_path_factory: pytest.TempPathFac
         filed = c.post(f"/api/v1/statements/{MONTH}/file?site=yucai&payer=teaching")
         assert filed.status_code == 201, filed.text
         alert = next(a for a in c.get("/api/v1/alerts?site=yucai&limit=1000").json() if a["subject"] == "ta-fountain")
+        assert alert["plan"] == "drinking-water"
+        drill = c.post("/api/v1/drills?site=yucai", json=_SOUTH_DRILL)
+        assert drill.status_code == 201, drill.text
         letter = c.get("/api/v1/dead-letters?site=yucai").json()[0]
         made.ids = {"hazard": str(hazard.json()["id"]), "photo": hazard.json()["steps"][0]["photos"][0],
                     "round": str(round_.json()["id"]), "test": str(test.json()["id"]), "alert": str(alert["id"]),
                     "letter": str(letter["id"]),
-                    "bill": str(bill.json()["id"])}
+                    "bill": str(bill.json()["id"]), "drill": str(drill.json()["id"])}
         made.other = _token(stack.data, "mingde-admin", "admin", Scope.of(sites=["mingde"]))
         made.north = _token(stack.data, "north-admin", "admin", Scope.of(sites=["yucai"], zones=["zone-north"]))
         made.dorm = _token(stack.data, "dorm-1", "electrician", Scope.of(sites=["yucai"], buildings=["dorm-1"]))

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 
-from app.samples import sample_billing
+from app.samples import sample_billing, sample_plans
 from tests.support.drive import inbound, local, simulation
 from tests.support.harness import token_headers
 from tests.support.paths import SAMPLE
@@ -30,7 +30,8 @@ from tests.support.stack import Stack
 @pytest.fixture(scope="module")
 def app(app_stack: Callable[..., Stack]) -> Iterator[FastAPI]:
     pubs = inbound(simulation(local(2026, 3, 10, 6), 4, ["ph_excursion:ta-fountain"]).publications())
-    stack = app_stack(SAMPLE, pubs, name="schema-fuzz", report={"refresh_s": 0}, billing={"file": sample_billing()})
+    stack = app_stack(SAMPLE, pubs, name="schema-fuzz", report={"refresh_s": 0}, billing={"file": sample_billing()},
+                      records={"plans_file": sample_plans()})
     application = stack.app()
     application.state.admin = token_headers(stack.data)
     with TestClient(application):  # the lifespan: opens the token store

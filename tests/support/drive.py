@@ -48,6 +48,7 @@ shifts:
   - {{zones: [all], people: [li], days: [workday], hours: "17:30-08:00"}}
   - {{zones: [all], people: [sun], days: [offday], hours: "08:00-08:00"}}
 fallback: [chen]
+roles: {{crew_leader: [chen], canteen_manager: [wang], office_head: [liu]}}
 routes:
   - id: critical
     match: {{severity: [critical]}}

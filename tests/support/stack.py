@@ -55,7 +55,8 @@ def build_stack(data: Path, campus: Path, batch: Sequence[Inbound] = (), *, stor
         roster = data / "roster.yaml"
         roster.write_text(roster_text(1, 2), encoding="utf-8")
         alerts = AlertService(data_dir=data, mqtt=config.mqtt, connect_mqtt=False, clock=FrozenClock(0),
-                              settings=AlertSettings(roster_file=roster, mqtt_publish=False))
+                              settings=AlertSettings(roster_file=roster, mqtt_publish=False),
+                              plans_file=config.records.plans_file)
         if evaluate:
             alerts.evaluate(list(batch))
         yield Stack(data, config, ingest, alerts)
