@@ -24,6 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "api": {"campus", "ingest", "gateway", "alerts", "reports", "records", "billing", "app", "deploy"},
     "cli": {"campus", "ingest", "gateway", "alerts", "reports", "records", "billing", "app", "deploy", "api",
             "simulators", "upload"},
+    "emergency": {"campus", "ingest", "deploy"},  # chain.py: the server's connection and the credentials
 }
 
 
