@@ -9,6 +9,9 @@ engine, restored from the same commit, skips what it has already seen.
 History pages nobody: a reading that arrives more than ``fresh_s`` after it was taken (a backlog, a backfill)
 moves the alerts' state like any other, but nothing it raises, escalates or resolves is sent; an alert it raised
 is told once a live reading keeps it firing (:meth:`AlertBook.apply`).
+
+A drill's reading never reaches the engine (no state, no alert): once its batch is acknowledged, the service says
+it saw it on ``{prefix}/{site}/drills/{drill}/alerts``, ``{"device", "rules": [the rules watching the device]}``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import threading
 import time
 from pathlib import Path
 
+import orjson
+
 from alerts.book import AlertBook
 from alerts.channels import MqttNotifier, Notifier
 from alerts.config import AlertSettings
@@ -26,7 +31,7 @@ from alerts.desk import AlertDesk
 from alerts.dispatch import Dispatcher
 from alerts.engine import Engine, Transition
 from campus.clock import Clock, make_clock
-from campus.contract import DEFAULT_LIMITS, Limits
+from campus.contract import DEFAULT_LIMITS, Limits, drill_topic
 from campus.errors import HOLD
 from ingest.config import MqttSettings
 from ingest.decode import Inbound, decode
@@ -60,6 +65,7 @@ class AlertService:
         self._stop = threading.Event()
         self.evaluated = 0  # messages evaluated (or recorded as failed) and acknowledged, since start
         self.failed = 0  # messages that could not be evaluated (recorded in the store), since start
+        self._drills: list[tuple[str, bytes]] = []  # (topic, body): drills seen in the batch, said once it is acked
         self.ticked_ms: int | None = None  # the service clock at the last completed tick (escalations done to it)
         self.mqtt: MqttSource | None = None
         all_notifiers = dict(notifiers or {})
@@ -152,6 +158,7 @@ class AlertService:
     def evaluate(self, batch: list[Inbound]) -> None:
         """Decode, evaluate and commit one batch, then acknowledge it. A message whose evaluation fails, for
         whatever reason, is undone (its savepoint), recorded as an evaluation failure and skipped."""
+        self._drills = []  # a batch tried again says its drills once
         with self.lock:
             self._refresh_campus()
             now = self.clock.now_ms()
@@ -178,10 +185,24 @@ class AlertService:
             for msg in batch:
                 self.mqtt.ack(msg)
         self.evaluated += len(batch)
+        drills, self._drills = self._drills, []
+        for topic, body in drills:
+            try:
+                if self.mqtt is not None:
+                    self.mqtt.send(topic, body)
+            except (OSError, RuntimeError, ValueError) as exc:  # paho's queue full: the drill goes unanswered
+                log.warning("drill not answered", extra={"topic": topic, "error": str(exc)})
 
     def _evaluate_one(self, msg: Inbound, now: int,
                       updates: dict[str, dict[tuple[str, str], tuple[Transition, bool]]]) -> None:
         d = decode(msg, self.registry, self.prefix, self.limits)  # refusals: ingest's dead letters
+        if d.drill is not None:  # never the engine's: only which rules would have watched it
+            engine = self.engines.get(d.drill.site)
+            if engine is not None:
+                rules = [r.id for r in engine.book.by_device.get(d.drill.device, [])]
+                self._drills.append((drill_topic(self.prefix, d.drill.site, d.drill.drill, "alerts"),
+                                     orjson.dumps({"device": d.drill.device, "rules": rules})))
+            return
         fresh_ms = self.settings.fresh_s * 1000
         for r in d.readings:
             engine = self.engines.get(r.site)

@@ -7,6 +7,12 @@ Topic:   {prefix}/{site}/{device}/reading   payload {"ts": ..., "seq": ..., "val
          {prefix}/{site}/{device}/status    payload "online" | "offline" (retained; Last Will)
          {prefix}/{site}/{device}/health    payload {"ts", "ok", "code", "error", "last_answer", "success_rate",
                                             "gateway", "bus"} (retained; the gateway's last poll of the meter)
+
+Drills (a technical drill checks the path device → broker → ingest → alerts, storing nothing):
+         {prefix}/{site}/{gateway}/drill            {"drill": ID, "device": DEVICE}: the gateway answers with one
+                                                    reading of DEVICE, its payload one object plus "drill": ID
+         {prefix}/{site}/drills/{ID}/ingest         {"device", "ok", "error"?}: ingest checked it, stored nothing
+         {prefix}/{site}/drills/{ID}/alerts         {"device", "rules": [...]}: the alert engine saw it, moved nothing
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from enum import StrEnum
 from typing import (
     Annotated,
     Any,
+    Literal,
     NamedTuple,
     Required,
 )
@@ -462,3 +469,45 @@ def parse_health(payload: bytes, received_ms: int) -> Health:
     if error is not None:
         error = shorten(error.strip(), MAX_ERROR_CHARS) or None
     return Health(ts, ok, code, error, last, parsed.get("success_rate"), parsed["gateway"], parsed["bus"])
+
+
+# -- drills: a reading tagged {"drill": ID} is checked like any other and never stored ------------------------------
+DRILL_ID_PATTERN = r"[A-Za-z0-9-]{1,40}"  # a topic level: no / + # $, short
+_DRILL_RE = re.compile(DRILL_ID_PATTERN)
+DRILL_KEY = "drill"
+MAX_DRILL_REQUEST_BYTES = 512  # {"drill": 40 characters, "device": 64}: anything larger is not a request
+DrillStage = Literal["ingest", "alerts"]
+
+
+def drill_id(raw: Any) -> str:
+    """A drill id from the wire (hostile), or PayloadError: 1-40 of A-Z a-z 0-9 and -, a topic level as it is."""
+    if not isinstance(raw, str) or not _DRILL_RE.fullmatch(raw):
+        raise PayloadError(f"drill id {shorten(repr(raw), 60)}: expected 1-40 letters, digits or '-'")
+    return raw
+
+
+def drill_request_topic(prefix: str, site: str, gateway: str) -> str:
+    """Where a gateway hears drill requests for its devices."""
+    return f"{prefix}/{site}/{gateway}/drill"
+
+
+def drill_topic(prefix: str, site: str, drill: str, stage: DrillStage) -> str:
+    """Where ``stage`` (ingest, alerts) says it saw drill ``drill``'s reading."""
+    return f"{prefix}/{site}/drills/{drill_id(drill)}/{stage}"
+
+
+def parse_drill_request(payload: bytes) -> tuple[str, str]:
+    """``{"drill": ID, "device": DEVICE}`` → (ID, DEVICE), or PayloadError: at most 512 bytes, one JSON object with
+    exactly those two keys, a drill id and a device id."""
+    if len(payload) > MAX_DRILL_REQUEST_BYTES:
+        raise PayloadError(f"drill request of {len(payload)} bytes is over the {MAX_DRILL_REQUEST_BYTES} byte limit")
+    try:
+        doc = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadError(f"drill request is not JSON: {shorten(str(exc), 120)}") from None
+    if not isinstance(doc, dict) or set(doc) != {DRILL_KEY, "device"}:
+        raise PayloadError('drill request must be one JSON object {"drill": ID, "device": DEVICE}')
+    device = doc["device"]
+    if not isinstance(device, str) or not _ID_RE.fullmatch(device):
+        raise PayloadError(f"drill request device {shorten(repr(device), 80)}: not a device id")
+    return drill_id(doc[DRILL_KEY]), device

@@ -5,10 +5,13 @@ The rules, plainly:
 - nobody anonymous; the username is the client id (``use_username_as_clientid``), so nobody can take
   over another client's session by reusing its id;
 - a gateway, or a device without one, may publish only ``{prefix}/{site}/{device}/reading``, ``…/status``
-  and ``…/health`` (its last poll of the meter) of its own devices, and read nothing;
+  and ``…/health`` (its last poll of the meter) of its own devices; a gateway reads only its drill requests
+  (``{prefix}/{site}/{gateway}/drill``), a device nothing;
 - meterwatch's own processes are service accounts: each may read every reading, status, health and alert
   announcement, and the alert process may also publish the announcements (``{prefix}/{site}/alerts/…``);
-  an on-site display is a service account too (``[broker] service_accounts``);
+  an on-site display is a service account too (``[broker] service_accounts``); each reads and writes the
+  drills' answers (``{prefix}/{site}/drills/…``), and the server's own (the one that enters readings by hand)
+  asks gateways for a drill's reading (``{prefix}/{site}/+/drill``);
 - nothing else is allowed.
 
 The three files are written next to each other and each replaced atomically (``os.replace``).
@@ -134,9 +137,11 @@ def render(broker: BrokerSettings, campuses: Campus | list[Campus], hashes: dict
         acl += [f"topic read {prefix}/{c.site.id}/alerts/#" for c in campuses]
         if a.publishes_alerts:
             acl += [f"topic write {prefix}/{c.site.id}/alerts/#" for c in campuses]
+        acl += [f"topic {way} {prefix}/{c.site.id}/drills/#" for c in campuses for way in ("read", "write")]
         if a.enters_readings:  # a meter read by hand has no gateway: its readings come from the server
             acl += [f"topic write {prefix}/{c.site.id}/{d.id}/reading" for c in campuses for d in c.devices
                     if d.manual]
+            acl += [f"topic write {prefix}/{c.site.id}/+/drill" for c in campuses]  # asking a gateway
         acl.append("")
     acl.append("# gateways and devices: each publishes for its own devices only")
     missing = []
@@ -148,7 +153,7 @@ def render(broker: BrokerSettings, campuses: Campus | list[Campus], hashes: dict
         acl.append(f"user {who}")
         site = f"{prefix}/{site_id}"
         if all(dev.id != who for dev in devices):  # a gateway: its own status (Last Will) speaks for its devices
-            acl.append(f"topic write {site}/{who}/status")
+            acl += [f"topic write {site}/{who}/status", f"topic read {site}/{who}/drill"]
         for dev in sorted(devices, key=lambda d: d.id):
             acl += [f"topic write {site}/{dev.id}/{channel}" for channel in CHANNELS]
         for topics in dtus.get(who, []):  # its buses carried over MQTT: it reads the answers, writes the requests

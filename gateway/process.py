@@ -14,19 +14,26 @@ Rules:
   client id, as the one meterwatch deploys does.
 - The device list is read again every ``campus_poll_s`` (the file when it changed; the API with If-None-Match):
   only the buses whose line or meters changed are closed and opened again.
+- A technical drill: on ``{prefix}/{site}/{gateway}/drill`` (QoS 1) ``{"drill": ID, "device": DEVICE}`` for one of
+  its meters, the gateway publishes one reading of it tagged ``"drill": ID``, stamped with the gateway's clock now
+  (ingest checks the clock as for any reading, and a drill reading can never pass for a real one already stored):
+  the values of the meter's last answer to this process, else its initial register (or a neutral pH). Never a
+  fresh read: the bus belongs to its schedule, and the drill checks the path from here to the alert engine, not the
+  meter. A request that is not well formed, or names a meter this gateway does not read, is logged and ignored.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
 from datetime import datetime
 from typing import Any, Protocol
 
-from campus.contract import KIND_FIELDS, REGISTER_FIELD
+from campus.contract import KIND_FIELDS, REGISTER_FIELD, drill_request_topic, parse_drill_request
 from campus.db import private_dir
-from campus.errors import ConfigError
+from campus.errors import ConfigError, PayloadError
 from campus.model import Bus, Device
 from campus.model import Protocol as MeterProtocol
 from gateway.backfill import backfill, has_freezes
@@ -79,6 +86,15 @@ def _failure(exc: BaseException) -> tuple[str, str]:
     return "link_down", f"{type(exc).__name__}: {exc}"
 
 
+def _neutral(device: Device) -> dict[str, float]:
+    """A valid reading of a meter that has not answered this process yet: its initial register (else 0), or a
+    neutral pH for a water-quality sensor. Only ever sent tagged as a drill: never stored, never evaluated."""
+    register = REGISTER_FIELD[device.kind]
+    if register is None:
+        return {"ph": 7.0}
+    return {register: float(device.initial_register or 0.0)}
+
+
 class _Line:
     """One open bus and its schedule."""
 
@@ -109,6 +125,7 @@ class GatewayProcess:
         self.health = MeterHealth(g.id, g.health_every_s)
         self._lines: dict[str, _Line] = {}
         self._last_ok: dict[str, int | None] = {}
+        self._last_values: dict[str, dict[str, float]] = {}  # device → its last answer's values (for drills)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="mw-gateway-devices", daemon=True)
@@ -124,6 +141,8 @@ class GatewayProcess:
         self.publisher = Publisher(self.settings.broker(), view.site.id, self.gateway_id, self.buffer,
                                    batch_max=self.settings.gateway.batch_max_readings)
         self.publisher.start()
+        self.publisher.channel.subscribe(drill_request_topic(self.publisher.prefix, view.site.id,
+                                                             self.gateway_id), self._drill)
         self._apply(view)
         self._watcher.start()
         log.info("gateway started", extra={"gateway": self.gateway_id, "site": view.site.id,
@@ -256,10 +275,33 @@ class GatewayProcess:
         previous = self._last_ok.get(device.id)
         buffer.add_many([(device.id, at_ms, values)], last_ok=True)
         self._last_ok[device.id] = at_ms
+        self._last_values[device.id] = values
         publisher.wake()
         self._health(device, bus, at_ms, None, None)
         if has_freezes(device):
             self._backfill(line, device, previous, at_ms)
+
+    # --- a technical drill ----------------------------------------------------------------------------------
+    def _drill(self, topic: str, payload: bytes) -> None:
+        """A drill request, on paho's thread: checked, and the answer handed to the publisher's thread."""
+        try:
+            drill, device_id = parse_drill_request(payload)
+        except PayloadError as exc:
+            log.warning("drill request ignored", extra={"error": exc.reason})
+            return
+        view = self.view
+        device = next((d for d in view.devices if d.id == device_id), None) if view is not None else None
+        if device is None:
+            log.warning("drill request for a meter this gateway does not read: ignored",
+                        extra={"device": device_id, "drill": drill})
+            return
+        values = self._last_values.get(device.id) or _neutral(device)
+        body = json.dumps({"ts": self.clock.now_ms(), "values": values, "drill": drill},
+                          separators=(",", ":")).encode()
+        if self._publisher().drill(device.id, body):
+            log.info("drill answered", extra={"device": device.id, "drill": drill})
+        else:
+            log.warning("drill request ignored: too many at once", extra={"device": device.id, "drill": drill})
 
     def _backfill(self, line: _Line, device: Device, previous: int | None, now_ms: int) -> None:
         view = self.view

@@ -11,6 +11,8 @@ Rules:
   ``{prefix}/{site}/{gateway_id}/status``.
 - Health (the contract h4 → h7): ``{prefix}/{site}/{device}/health``, QoS 1, retained; while the broker is
   away only the latest per meter is kept, and sent on reconnect.
+- A drill's answer (one reading tagged ``"drill"``) goes straight out on the meter's reading topic, never through
+  the buffer (nothing may keep or send it again after a restart); at most ``MAX_DRILLS`` wait, more are dropped.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ingest.mqtt import MqttChannel, MqttPublisher
 log = logging.getLogger("meterwatch.gateway.publisher")
 MAX_BYTES = 200 * 1024  # under the contract's 256 KiB a payload, with room for the topic and headers
 WINDOW = 20  # reading messages unacknowledged at a time
+MAX_DRILLS = 8  # drill answers waiting to be sent at a time
 
 
 def payload(rows: Sequence[Row]) -> bytes:
@@ -71,6 +74,7 @@ class Publisher:
         self._want_online = threading.Event()
         self._removing = 0  # removals under way (the sender thread, or stop)
         self._health: dict[str, bytes] = {}  # device → its latest health, not yet handed to paho
+        self._drills: list[tuple[str, bytes]] = []  # (device, drill-tagged reading) not yet handed to paho
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.acked = 0  # readings the broker has acknowledged, since start
@@ -105,6 +109,16 @@ class Publisher:
         with self._lock:
             self._health[device] = body
         self._wake.set()
+
+    def drill(self, device: str, body: bytes) -> bool:
+        """Publish ``body`` (a drill-tagged reading) on ``device``'s reading topic, from the sender's thread; False
+        (and nothing sent) while ``MAX_DRILLS`` wait already."""
+        with self._lock:
+            if len(self._drills) >= MAX_DRILLS:
+                return False
+            self._drills.append((device, body))
+        self._wake.set()
+        return True
 
     def wait_drained(self, timeout_s: float) -> bool:
         """True once the buffer is empty and nothing is in flight (or False after ``timeout_s``)."""
@@ -171,6 +185,7 @@ class Publisher:
                     self._want_online.clear()
                     self._send(self.status_topic, b"online", retain=True)
                 self._send_health()
+                self._send_drills()
                 self._send_readings()
             except Exception:  # a full disk, a closed file on the way out: said, and tried again
                 log.exception("gateway publisher: sending failed; trying again")
@@ -193,6 +208,12 @@ class Publisher:
             pending, self._health = self._health, {}
         for device, body in pending.items():
             self._send(self.topic(device, "health"), body, retain=True)
+
+    def _send_drills(self) -> None:
+        with self._lock:
+            pending, self._drills = self._drills, []
+        for device, body in pending:
+            self._send(self.topic(device, "reading"), body)
 
     def _send(self, topic: str, body: bytes, *, retain: bool = False, ids: list[int] | None = None) -> int:
         """Publish and register the message id with the buffer ids it carries (none for status and health).

@@ -7,6 +7,12 @@ good readings and becomes one dead letter holding the whole payload, with each r
 index and reason inside it. Any failure while decoding one message, foreseen or not, is that
 message's refusal: it never escapes to stop the messages around it. Failures of our own storage
 (SQLite, the disk) are not the message's fault and do escape, so the batch stays unacknowledged.
+
+A drill reading (one object on a reading topic, tagged ``"drill": ID``) is checked like any other and becomes a
+:class:`Drill`, never a reading: nothing stores it, nothing evaluates it, and a refused one is said in the drill's
+answer (``error``), never kept as a dead letter: a dead letter is kept to be replayed into the store, and a drill's
+reading must never reach it. A bad drill id is a bad payload (a dead letter, as any); so is a drill tag inside a
+batch item (a drill reading travels alone).
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ from typing import NamedTuple
 
 from campus.contract import (
     DEFAULT_LIMITS,
+    DRILL_KEY,
     Channel,
     Health,
     Limits,
     Reading,
+    drill_id,
     parse_health,
     parse_item,
     parse_status,
@@ -27,7 +35,7 @@ from campus.contract import (
     split_items,
 )
 from campus.errors import HOLD, PayloadError
-from campus.registry import Registry
+from campus.registry import DeviceTags, Registry
 from ingest.deadletters import Refusal
 
 MAX_ITEM_REASONS = 20  # every refused batch item's index is kept; the reasons of the first 20
@@ -45,6 +53,16 @@ class Inbound(NamedTuple):
     retain: bool = False
 
 
+class Drill(NamedTuple):
+    """A drill's reading as ingest and the alert engine see it (never stored, never evaluated). ``error``: why it
+    would have been refused; None: it would have been taken."""
+
+    site: str
+    drill: str
+    device: str
+    error: str | None = None
+
+
 @dataclass(slots=True)
 class Decoded:
     readings: list[Reading] = field(default_factory=list)
@@ -53,6 +71,7 @@ class Decoded:
     # or every device of a gateway whose own status (its Last Will) this is
     health: tuple[tuple[str, str], Health] | None = None  # ((site, device), the gateway's last poll of it)
     positions: list[int] = field(default_factory=list)  # each reading's item index in its payload
+    drill: Drill | None = None  # a drill's reading: checked, never a reading
 
 
 def refuse(msg: Inbound, reason: str, items: tuple[tuple[int, str | None], ...] = ()) -> Refusal:
@@ -130,9 +149,14 @@ def _decode(msg: Inbound, registry: Registry, prefix: str, limits: Limits) -> De
         items, batch = split_items(msg.payload)
     except PayloadError as exc:
         return _refused(msg, exc.reason)
+    if not batch and isinstance(items[0], dict) and DRILL_KEY in items[0]:
+        return _drill(msg, topic.site, topic.device, tags, items[0], limits)
     out = Decoded()
     refused: list[tuple[int, str]] = []
     for index, item in enumerate(items):
+        if isinstance(item, dict) and DRILL_KEY in item:
+            refused.append((index, "a drill reading travels alone (one object), never as a batch item"))
+            continue
         try:
             ts, seq, values = parse_item(tags.kind, item, msg.received_ms, limits, tags.rated_capacity)
         except PayloadError as exc:
@@ -157,6 +181,25 @@ def _decode(msg: Inbound, registry: Registry, prefix: str, limits: Limits) -> De
                                        tuple((i, reason if n < MAX_ITEM_REASONS else None)
                                              for n, (i, reason) in enumerate(refused))))
     return out
+
+
+def _drill(msg: Inbound, site: str, device: str, tags: DeviceTags, item: dict[str, object],
+           limits: Limits) -> Decoded:
+    try:
+        drill = drill_id(item[DRILL_KEY])
+    except PayloadError as exc:
+        return _refused(msg, f"{exc.reason} (a drill reading's tag): refused like any bad payload")
+    error: str | None = None
+    try:
+        parse_item(tags.kind, {k: v for k, v in item.items() if k != DRILL_KEY}, msg.received_ms, limits,
+                   tags.rated_capacity)
+    except PayloadError as exc:
+        error = exc.reason
+    except HOLD:
+        raise
+    except Exception as exc:  # noqa: BLE001 - said in the drill's answer, like a refusal
+        error = failure(exc)
+    return Decoded(drill=Drill(site, drill, device, error))
 
 
 def _check_publisher(registry: Registry, site: str, device: str, health: Health) -> None:

@@ -24,6 +24,13 @@ log = logging.getLogger("meterwatch.mqtt")
 
 
 class MqttSource:
+    """Ingest's (and the alert process's) persistent session: every message on ``settings.filters(sites)`` becomes
+    an :class:`Inbound` for ``on_message``, acknowledged by hand (:meth:`ack`). Beside it, the same connection
+    carries short-lived subscriptions of the process (:meth:`subscribe`, e.g. a drill's answers), whose messages go
+    to their own callbacks (acknowledged at once) and never to ``on_message``; :attr:`channel` lends them with
+    :meth:`request`, as :class:`MqttPublisher`'s does (one connection per account: the broker meterwatch deploys
+    uses the username as the client id)."""
+
     def __init__(self, settings: MqttSettings, on_message: Callable[[Inbound], None],
                  sites: list[str] | None = None) -> None:
         self.settings = settings
@@ -41,8 +48,10 @@ class MqttSource:
         client.on_connect = self._connect
         client.on_disconnect = self._disconnect
         client.on_message = self._message
-        client.on_subscribe = self._subscribed
+        self._subs = subs = _Subscriptions(client, on_own=self._subscribed)
+        client.on_subscribe = lambda c, u, mid, reasons, p: subs.answered(mid, reasons)
         self._client = client
+        self.channel = MqttChannel(self)
 
     @property
     def connected(self) -> bool:
@@ -55,23 +64,29 @@ class MqttSource:
         self.connected_at = time.monotonic()
         # on every connect, not only the first: Mosquitto 2.0.11 forgets the shared subscriptions of persistent
         # sessions when it restarts, although CONNACK says the session is present
-        client.subscribe([(f, 1) for f in self.filters])
+        self._subs.send(self.filters, own=True)
+        self._subs.connected()
         log.info("mqtt connected", extra={"broker": f"{self.settings.host}:{self.settings.port}",
                                           "session_present": getattr(flags, "session_present", None)})
 
-    def _subscribed(self, client: paho.Client, userdata: object, mid: int, reasons: object, props: object) -> None:
+    def _subscribed(self) -> None:
         self._connected.set()  # "connected" means subscribed: from here on the broker keeps our messages
         log.info("mqtt subscribed", extra={"filters": self.filters})
 
     def _disconnect(self, client: paho.Client, userdata: object, flags: object, reason: object,
                     props: object) -> None:
         self._connected.clear()
+        self._subs.lost()
         log.warning("mqtt disconnected", extra={"reason": str(reason)})
 
     def _message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
         # paho decodes the topic strictly; a broker that passes invalid UTF-8 must not stop the network loop:
         # the topic is kept with replacement characters and decode refuses it as a dead letter
         topic = msg._topic.decode("utf-8", "replace")  # noqa: SLF001 - the raw bytes paho keeps
+        if self._subs.deliver(topic, bytes(msg.payload)):  # one of the process's own subscriptions: done with it
+            if msg.qos > 0:
+                client.ack(msg.mid, msg.qos)
+            return
         self._on_message(Inbound(topic, bytes(msg.payload), time.time_ns() // 1_000_000,
                                  msg.mid, msg.qos, bool(msg.dup), bool(msg.retain)))
 
@@ -85,6 +100,24 @@ class MqttSource:
         info.wait_for_publish(timeout_s)
         if not info.is_published():
             raise TimeoutError(f"broker did not confirm within {timeout_s:g} s")
+
+    request = publish  # as MqttPublisher's, for the channel
+
+    def send(self, topic: str, payload: bytes) -> None:
+        """Hand a QoS 1 message to paho and go on (paho sends it, and again after a reconnect, until the broker
+        has it): for a thread that must not wait on the broker. Raises ValueError when paho's queue is full."""
+        self._client.publish(topic, payload, qos=1)
+
+    def subscribe(self, topic: str, on_message: OnMessage) -> None:
+        """Call ``on_message(topic, payload)`` (on paho's thread: be quick, never publish from it) for each message
+        on ``topic`` (a filter outside ``filters``), QoS 1, until :meth:`unsubscribe`."""
+        self._subs.add(topic, on_message, self._client.is_connected())
+
+    def unsubscribe(self, topic: str) -> None:
+        self._subs.remove(topic, self._client.is_connected())
+
+    def wait_subscribed(self, topic: str, timeout_s: float) -> bool:
+        return self._subs.wait(topic, timeout_s)
 
     def start(self) -> None:
         self._client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s)
@@ -191,6 +224,92 @@ class _Handed:
             return False, None
 
 
+class _Subscriptions:
+    """Topic filters subscribed on one paho client, a callback each (QoS 1), subscribed again on every connect, and
+    which of them the broker has granted on the current connection. Callbacks run on paho's thread."""
+
+    def __init__(self, client: paho.Client, on_own: Callable[[], None] = lambda: None) -> None:
+        self._client = client
+        self._on_own = on_own  # the owner's own filters were granted (MqttSource's persistent ones)
+        self._acks = _Handed()  # SUBSCRIBE id → its topics (None: the owner's own)
+        self._lock = threading.Condition()
+        self._subs: dict[str, OnMessage] = {}  # topic filter → its callback
+        self._granted: set[str] = set()  # filters the broker has granted on this connection
+        self.unclaimed = 0  # messages that arrived for no subscribed topic (one unsubscribed a moment ago)
+
+    def add(self, topic: str, on_message: OnMessage, connected: bool) -> None:
+        with self._lock:
+            self._subs[topic] = on_message
+            self._granted.discard(topic)
+        if connected:
+            self.send([topic])
+
+    def remove(self, topic: str, connected: bool) -> None:
+        with self._lock:
+            known = self._subs.pop(topic, None) is not None
+            self._granted.discard(topic)
+        if known and connected:
+            self._client.unsubscribe(topic)
+
+    def wait(self, topic: str, timeout_s: float) -> bool:
+        with self._lock:
+            return self._lock.wait_for(lambda: topic in self._granted, timeout_s)
+
+    @property
+    def topics(self) -> list[str]:
+        with self._lock:
+            return sorted(self._subs)
+
+    def connected(self) -> None:
+        """On every connect: the broker may have forgotten them (a clean session, or Mosquitto's restart)."""
+        topics = self.topics
+        if topics:
+            self.send(topics)
+
+    def lost(self) -> None:
+        with self._lock:
+            self._granted.clear()
+
+    def send(self, topics: list[str], *, own: bool = False) -> None:
+        rc, mid = self._client.subscribe([(t, 1) for t in topics])
+        if rc != paho.MQTT_ERR_SUCCESS or mid is None:
+            return  # not connected after all: the next connect subscribes them
+        came, reasons = self._acks.sent(int(mid), None if own else topics)
+        if came:
+            self._grant(None if own else topics, reasons)
+
+    def answered(self, mid: int, reasons: object) -> None:
+        """paho's on_subscribe."""
+        known, topics = self._acks.answered(mid, reasons)
+        if known:
+            self._grant(topics, reasons)
+
+    def _grant(self, topics: list[str] | None, reasons: object) -> None:
+        if topics is None:
+            self._on_own()
+            return
+        codes = list(reasons) if isinstance(reasons, list) else [reasons] * len(topics)
+        with self._lock:
+            for topic, code in zip(topics, codes, strict=False):
+                if getattr(code, "is_failure", False):
+                    log.warning("mqtt subscription refused: may this account read the topic? (the broker's ACL)",
+                                extra={"topic": topic, "reason": str(code)})
+                elif topic in self._subs:
+                    self._granted.add(topic)
+            self._lock.notify_all()
+
+    def deliver(self, topic: str, payload: bytes) -> bool:
+        """Call the callbacks of every filter ``topic`` matches; False if none does."""
+        with self._lock:
+            handlers = [h for f, h in self._subs.items() if paho.topic_matches_sub(f, topic)]
+        for handler in handlers:
+            try:
+                handler(topic, payload)
+            except Exception:  # a subscriber's fault must not stop paho's thread, nor the other subscribers
+                log.exception("mqtt message handler failed", extra={"topic": topic})
+        return bool(handlers)
+
+
 class MqttPublisher:
     """A publishing client with a Last Will (the field gateway's): QoS 1, a fixed client id, and a callback
     with the message id of each PUBACK, so the caller deletes what it sent only once the broker has it.
@@ -212,11 +331,6 @@ class MqttPublisher:
         self._connected = threading.Event()
         self._on_acked = on_acked
         self._handed = _Handed()  # publish(): True (said to on_acked), request(): False
-        self._subacks = _Handed()  # SUBSCRIBE id → its topics
-        self._subs_lock = threading.Condition()
-        self._subs: dict[str, OnMessage] = {}  # topic filter → its callback
-        self._subscribed: set[str] = set()  # filters the broker has granted on this connection
-        self.unclaimed = 0  # messages that arrived for no subscribed topic (one unsubscribed a moment ago)
         client = paho.Client(CallbackAPIVersion.VERSION2, client_id=settings.client_id,
                              protocol=paho.MQTTv311, clean_session=True)
         if settings.username:
@@ -236,23 +350,20 @@ class MqttPublisher:
                                                                      "username": settings.username})
                 return
             self._connected.set()
-            with self._subs_lock:
-                topics = sorted(self._subs)
-            if topics:  # a clean session: the broker has forgotten them
-                self._send_subscribe(topics)
+            self._subs.connected()  # a clean session: the broker has forgotten them
             on_connected()
 
         def disconnected(c: paho.Client, u: object, f: object, reason: object, p: object) -> None:
             self._connected.clear()
-            with self._subs_lock:
-                self._subscribed.clear()
+            self._subs.lost()
             if on_disconnected is not None:
                 on_disconnected(str(reason))
 
         client.on_connect = connected
         client.on_disconnect = disconnected
         client.on_publish = self._published
-        client.on_subscribe = self._granted
+        self._subs = subs = _Subscriptions(client)
+        client.on_subscribe = lambda c, u, mid, reasons, p: subs.answered(mid, reasons)
         client.on_message = self._message
         self._client = client
         self.channel = MqttChannel(self)
@@ -286,65 +397,30 @@ class MqttPublisher:
     def subscribe(self, topic: str, on_message: OnMessage) -> None:
         """Call ``on_message(topic, payload)`` (on paho's thread: be quick, never publish from it) for each
         message on ``topic`` (a filter), QoS 1, from now on and after every reconnect. One callback a filter."""
-        with self._subs_lock:
-            self._subs[topic] = on_message
-            self._subscribed.discard(topic)
-        if self.connected:
-            self._send_subscribe([topic])
+        self._subs.add(topic, on_message, self.connected)
 
     def unsubscribe(self, topic: str) -> None:
         """Stop the messages of ``topic``: nothing is called for it from now on (idempotent)."""
-        with self._subs_lock:
-            known = self._subs.pop(topic, None) is not None
-            self._subscribed.discard(topic)
-        if known and self.connected:
-            self._client.unsubscribe(topic)
+        self._subs.remove(topic, self.connected)
 
     def wait_subscribed(self, topic: str, timeout_s: float) -> bool:
         """True once the broker has granted ``topic`` on the current connection (within ``timeout_s``)."""
-        with self._subs_lock:
-            return self._subs_lock.wait_for(lambda: topic in self._subscribed, timeout_s)
+        return self._subs.wait(topic, timeout_s)
 
     @property
     def subscriptions(self) -> list[str]:
-        with self._subs_lock:
-            return sorted(self._subs)
+        return self._subs.topics
 
-    def _send_subscribe(self, topics: list[str]) -> None:
-        rc, mid = self._client.subscribe([(t, 1) for t in topics])
-        if rc != paho.MQTT_ERR_SUCCESS or mid is None:
-            return  # not connected after all: the next connect subscribes them
-        came, reasons = self._subacks.sent(int(mid), topics)
-        if came:
-            self._grant(topics, reasons)
-
-    def _granted(self, c: paho.Client, u: object, mid: int, reasons: object, p: object) -> None:
-        known, topics = self._subacks.answered(mid, reasons)
-        if known:
-            self._grant(topics, reasons)
-
-    def _grant(self, topics: list[str], reasons: object) -> None:
-        codes = list(reasons) if isinstance(reasons, list) else [reasons] * len(topics)
-        with self._subs_lock:
-            for topic, code in zip(topics, codes, strict=False):
-                if getattr(code, "is_failure", False):
-                    log.warning("mqtt subscription refused: may this account read the topic? (the broker's ACL)",
-                                extra={"topic": topic, "reason": str(code)})
-                elif topic in self._subs:
-                    self._subscribed.add(topic)
-            self._subs_lock.notify_all()
+    @property
+    def unclaimed(self) -> int:
+        """Messages that arrived for no subscribed topic (one unsubscribed a moment ago)."""
+        return self._subs.unclaimed
 
     def _message(self, c: paho.Client, u: object, msg: paho.MQTTMessage) -> None:
         # as MqttSource: a topic that is not UTF-8 must not stop paho's thread
         topic = msg._topic.decode("utf-8", "replace")  # noqa: SLF001 - the raw bytes paho keeps
-        with self._subs_lock:
-            handlers = [h for f, h in self._subs.items() if paho.topic_matches_sub(f, topic)]
-            self.unclaimed += not handlers
-        for handler in handlers:
-            try:
-                handler(topic, bytes(msg.payload))
-            except Exception:  # a subscriber's fault must not stop paho's thread, nor the other subscribers
-                log.exception("mqtt message handler failed", extra={"topic": topic})
+        if not self._subs.deliver(topic, bytes(msg.payload)):
+            self._subs.unclaimed += 1
 
     def start(self) -> None:
         self._client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s)
@@ -358,11 +434,11 @@ class MqttPublisher:
 
 
 class MqttChannel:
-    """A :class:`MqttPublisher`'s connection lent to someone else (a bus behind a 4G DTU): ``subscribe``,
-    ``unsubscribe``, ``wait_subscribed``, ``connected``, and ``publish``, which waits for the broker's PUBACK
-    (:meth:`MqttPublisher.request`) and is never mistaken for the owner's messages."""
+    """A :class:`MqttPublisher`'s (or :class:`MqttSource`'s) connection lent to someone else (a bus behind a 4G
+    DTU, a drill's check): ``subscribe``, ``unsubscribe``, ``wait_subscribed``, ``connected``, and ``publish``,
+    which waits for the broker's PUBACK (``request``) and is never mistaken for the owner's messages."""
 
-    def __init__(self, owner: MqttPublisher) -> None:
+    def __init__(self, owner: MqttPublisher | MqttSource) -> None:
         self._owner = owner
         self.where = f"{owner.settings.host}:{owner.settings.port}"
 

@@ -4,7 +4,8 @@ One writer thread takes whatever has queued (up to ``max_batch_messages``), so b
 with load and latency stays low when idle. Nothing is acknowledged before it is committed:
 readings to the store (or, if the store is down, to the on-disk spool), refusals to the
 dead-letter store, status, last-seen and meter health to the presence tables. A drainer thread empties the
-spool into the store with exponential backoff.
+spool into the store with exponential backoff. A drill's reading is stored nowhere (not even as last seen):
+once its batch is committed, ``on_drill`` is told what ingest made of it (the service answers the drill).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from campus.errors import HOLD, PayloadError, StoreRejected, StoreUnavailable
 from campus.registry import Registry
 from ingest.config import IngestSettings, StoreSettings
 from ingest.deadletters import DeadLetterStore, Refusal
-from ingest.decode import Decoded, Inbound, decode, refuse
+from ingest.decode import Decoded, Drill, Inbound, decode, refuse
 from ingest.spool import Spool
 from ingest.status import PresenceStore
 from ingest.stores import ReadingStore, open_store
@@ -58,6 +59,7 @@ class Pipeline:
         self.topic_prefix = topic_prefix
         self.limits = settings.limits
         self.ack = ack
+        self.on_drill: Callable[[list[Drill]], None] | None = None  # drills' readings checked, after their commit
         self.counters = Counters()
         self.store_health = StoreHealth()
         self._queue: queue.Queue[Inbound | None] = queue.Queue()
@@ -185,6 +187,12 @@ class Pipeline:
         c.received += len(batch)
         c.dead_lettered += len(refusals)
         c.acknowledged += len(batch)
+        drills = [d.drill for d in decoded if d.drill is not None]
+        if drills and self.on_drill is not None:
+            try:
+                self.on_drill(drills)
+            except Exception:  # committed already: the drill goes unanswered (its check says so), nothing else
+                log.exception("a drill's answer failed", extra={"drills": [d.drill for d in drills]})
         return decoded
 
     def _store(self, readings: list[Reading]) -> dict[int, str]:

@@ -1,4 +1,8 @@
-"""Ingest assembled: registry, store, spool, dead letters, presence, pipeline, worker and MQTT source."""
+"""Ingest assembled: registry, store, spool, dead letters, presence, pipeline, worker and MQTT source.
+
+A drill's reading, once its batch is committed (stored nowhere), is answered on
+``{prefix}/{site}/drills/{drill}/ingest``: ``{"device", "ok", "error"?}`` (QoS 1, handed to paho without waiting).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
+from campus.contract import drill_topic
 from campus.db import private_dir
 from campus.errors import StoreUnavailable
 from campus.model import Campus
 from ingest.config import IngestSettings, MqttSettings, StoreSettings
+from ingest.decode import Drill
 from ingest.mqtt import MqttSource
 from ingest.pipeline import Counters, Pipeline
 from ingest.stores import Point, PointSink, point_sink
@@ -63,9 +71,26 @@ class IngestService:
             self.link = WorkerLink(WorkerConfig(data_dir, store, ingest, mqtt.topic_prefix), ack=lambda m: None)
             self.mqtt = MqttSource(mqtt, self.link.submit)
             self.link.ack = self.mqtt.ack
+            self.link.on_drill = self._answer_drills
         else:
             self.mqtt = MqttSource(mqtt, self.pipeline.submit)
             self.pipeline.ack = self.mqtt.ack
+            self.pipeline.on_drill = self._answer_drills
+        self.prefix = mqtt.topic_prefix
+
+    def _answer_drills(self, drills: list[Drill]) -> None:
+        """Say what ingest made of each drill's reading (it stored none of them)."""
+        for d in drills:
+            body: dict[str, object] = {"device": d.device, "ok": d.error is None}
+            if d.error is not None:
+                body["error"] = d.error
+            log.info("drill reading checked, not stored", extra={"site": d.site, "drill": d.drill,
+                                                                 "device": d.device, "error": d.error})
+            if self.mqtt is not None:
+                try:
+                    self.mqtt.send(drill_topic(self.prefix, d.site, d.drill, "ingest"), orjson.dumps(body))
+                except (OSError, RuntimeError, ValueError) as exc:  # paho's queue full: the drill goes unanswered
+                    log.warning("drill not answered", extra={"drill": d.drill, "error": str(exc)})
 
     def start(self, health_every_s: float = 60.0) -> None:
         """Start ingest; with a store dashboards read (InfluxDB), also write this service's health into it

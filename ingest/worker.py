@@ -22,7 +22,7 @@ from pathlib import Path
 
 from campus.children import READY, start_child, stop_child
 from ingest.config import IngestSettings, StoreSettings
-from ingest.decode import Inbound
+from ingest.decode import Drill, Inbound
 
 log = logging.getLogger("meterwatch.worker")
 
@@ -45,6 +45,7 @@ class Progress:
     dead_lettered: int = 0
     store_reachable: bool = True
     store_error: str | None = None
+    drills: tuple[Drill, ...] = ()  # the drills' readings of this batch (not a total): the parent answers them
 
 
 def worker_main(conn: Connection, config: WorkerConfig) -> None:
@@ -55,6 +56,8 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
     if os.environ.get(LOG_FILE_ENV):  # the service logs to a file: so does its worker (else warnings on stderr)
         setup_logging("INFO")
     pipeline = Pipeline.open(config.data_dir, config.store, config.ingest, config.topic_prefix)
+    drills: list[Drill] = []
+    pipeline.on_drill = drills.extend
     pipeline.start(writer=False)
     conn.send(READY)
     try:
@@ -67,7 +70,9 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
                 break
             pipeline.commit(batch)
             c, h = pipeline.counters, pipeline.store_health
-            conn.send(Progress(c.received, c.stored, c.spooled, c.dead_lettered, h.reachable, h.last_error))
+            conn.send(Progress(c.received, c.stored, c.spooled, c.dead_lettered, h.reachable, h.last_error,
+                               tuple(drills)))
+            drills.clear()
     finally:
         pipeline.stop()
         pipeline.close()
@@ -79,6 +84,7 @@ class WorkerLink:
     def __init__(self, config: WorkerConfig, ack: Callable[[Inbound], None], *, window: int = 2) -> None:
         self.config = config
         self.ack = ack
+        self.on_drill: Callable[[list[Drill]], None] | None = None  # as Pipeline's: after the batch's commit
         self.window = window
         self.progress = Progress()
         self.acknowledged = 0
@@ -144,15 +150,24 @@ class WorkerLink:
                         self.ack(msg)
                     self.acknowledged += len(done)
                     self.progress = self._add(progress)
+                    if progress.drills and self.on_drill is not None:
+                        self._answer(list(progress.drills))
             except (EOFError, OSError, RuntimeError):
                 self._restart(unconfirmed)
                 continue
             if self._proc is not None and not self._proc.is_alive():
                 self._restart(unconfirmed)
 
+    def _answer(self, drills: list[Drill]) -> None:
+        try:
+            if self.on_drill is not None:
+                self.on_drill(drills)
+        except Exception:  # never taken for the worker's death: the drill goes unanswered, its check says so
+            log.exception("a drill's answer failed", extra={"drills": [d.drill for d in drills]})
+
     def _add(self, p: Progress) -> Progress:
         b = self._base
-        return replace(p, received=b.received + p.received, stored=b.stored + p.stored,
+        return replace(p, drills=(), received=b.received + p.received, stored=b.stored + p.stored,
                        spooled=b.spooled + p.spooled, dead_lettered=b.dead_lettered + p.dead_lettered)
 
     def _restart(self, unconfirmed: deque[list[Inbound]]) -> None:

@@ -64,6 +64,8 @@ def test_the_broker_lets_the_server_enter_readings_by_hand_and_no_one_else(tmp_p
             grants.setdefault(user, []).append(line.split()[2])
     manual = {f"campus/yucai/{d}/reading" for d in ("m-dorm1-water", "m-boiler-elec", "m-teach-a-water",
                                                      "m-office-gas")}
-    assert set(grants["mw-ingest"]) == manual
+    # the server's account enters readings by hand, asks gateways for a drill's reading and answers drills
+    assert set(grants["mw-ingest"]) == manual | {"campus/yucai/+/drill", "campus/yucai/drills/#"}
     assert not manual & set(grants["mw-alerts"])
+    assert "campus/yucai/+/drill" not in grants["mw-alerts"]
     assert not manual & set(grants["gw-dorm-1"])

@@ -114,12 +114,18 @@ def test_the_acl_lets_each_publisher_write_only_its_own_devices(tmp_path: Path) 
         elif line.startswith("topic ") and user is not None:
             blocks[user].append(line)
     assert blocks["user gw-1"] == ["topic write campus/s1/gw-1/status",  # its own Last Will, for its devices
+                                   "topic read campus/s1/gw-1/drill",  # a technical drill's request
                                    "topic write campus/s1/m1/reading", "topic write campus/s1/m1/status",
                                    "topic write campus/s1/m1/health"]
     assert blocks["user q1"] == ["topic write campus/s1/q1/reading", "topic write campus/s1/q1/status",
                                  "topic write campus/s1/q1/health"]
     assert "topic write campus/s1/alerts/#" in blocks["user mw-alerts"]
-    assert not any(line.startswith("topic write") for line in blocks["user mw-ingest"])
+    for account in ("user mw-ingest", "user mw-alerts"):  # each answers drills, and hears the answers
+        assert {"topic read campus/s1/drills/#", "topic write campus/s1/drills/#"} <= set(blocks[account])
+    # ingest writes nothing but drills' answers; only the server's account (enters_readings) asks a gateway
+    assert [line for line in blocks["user mw-ingest"] if line.startswith("topic write")] == [
+        "topic write campus/s1/drills/#"]
+    assert not any(line.endswith("/drill") for line in blocks["user mw-alerts"])
     assert "pattern" not in files.acl
     assert files.without_credentials == ("gw-2",)  # no credentials: not in passwd, no ACL lines
     assert files.users == {"mw-ingest", "mw-alerts", "gw-1", "q1"}
@@ -177,6 +183,8 @@ def test_the_acl_never_lets_a_publisher_write_anything_but_its_own_devices(devic
     for line in files.acl.splitlines():
         if line.startswith("user "):
             user = line.split()[1]
+        elif line.startswith("topic write") and user == "mw-ingest":  # a service account: the drills' answers
+            assert line == "topic write campus/s1/drills/#"
         elif line.startswith("topic write"):
             topic = line.split()[2]
             assert "+" not in topic
@@ -187,8 +195,8 @@ def test_the_acl_never_lets_a_publisher_write_anything_but_its_own_devices(devic
                 assert channel == "status"
             else:
                 assert owner[device] == user, line
-        elif line.startswith("topic read"):
-            assert user == "mw-ingest"
+        elif line.startswith("topic read"):  # a gateway hears its own drill requests, nothing else
+            assert user == "mw-ingest" or (line == f"topic read campus/s1/{user}/drill" and user not in owner), line
     assert "pattern" not in files.acl
     assert {line.split(":", 1)[0] for line in files.passwd.splitlines()} == files.users
     assert files.users == {"mw-ingest"} | (set(hashes) & set(campus.publishers()))
