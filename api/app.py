@@ -61,6 +61,8 @@ from billing.desk import BillingDesk
 from campus.clock import Clock, WallClock
 from campus.db import DataDir
 from campus.model import Campus
+from deploy.credentials import Credentials
+from emergency.chain import ChainCheck
 from ingest.service import IngestService
 from records.desk import RecordDesk
 from records.return_entries import ReturnEntries
@@ -156,6 +158,9 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
             publish=ingest.mqtt.publish if ingest.mqtt is not None else None)
         water = app.state.water = WaterWatch(usage, app.state.alerts, settings.water, clock)
         drills = app.state.drills = DrillWatch(app.state.alerts, settings.records.grace_days, clock)
+        credentials = Credentials(DataDir(settings.data_dir).state)
+        app.state.chain = ChainCheck(ingest.mqtt.channel, credentials, lambda: ingest.registry.campuses,
+                                     settings.mqtt.topic_prefix) if ingest.mqtt is not None else None
         return_entries = app.state.return_entries = ReturnEntries(DataDir(settings.data_dir).records)
         reminder = app.state.return_reminder = ReturnReminder(
             settings.data_dir, settings.returns, lambda: ingest.registry.campuses, settings.alerts.roster_file, clock,
@@ -170,6 +175,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
         finally:
             reminder.close()
             drills.close()
+            credentials.close()
             return_entries.close()
             water.close()
             allowance.close()

@@ -265,3 +265,24 @@ def _not_granted(prefix: str, site: str) -> Name:
 
 def _left(deadline: float) -> float:
     return max(0.0, deadline - time.monotonic())
+
+
+def as_record(r: ChainResult) -> dict[str, object]:
+    """What a drill keeps of its technical check (JSON): the verdict, why in both languages, each stage."""
+    via = r.via or "—"
+    stages = [
+        ("request", r.sent, Name(zh=f"请求已发出（经 {via}）", en=f"request sent (through {via})")),
+        ("gateway", r.gateway_answered, Name(zh="演练读数经代理服务器到达",
+                                             en="the drill reading came through the broker")),
+        ("ingest", bool(r.ingest_ok), Name(zh="数据接入校验通过（未入库）" if r.ingest_ok else
+                                           f"数据接入未通过：{r.ingest_error or '无应答'}",
+                                           en="ingest would take it (not stored)" if r.ingest_ok else
+                                           f"ingest: {r.ingest_error or 'no answer'}")),
+        ("alerts", r.alerts_saw, Name(zh=f"告警引擎已收到（{len(r.rules)} 条规则监测该设备）",
+                                      en=f"the alert engine saw it ({len(r.rules)} rules watch the device)")),
+    ]
+    passed = Name(zh=f"数据链路正常，用时 {r.seconds:.1f} 秒", en=f"the path works ({r.seconds:.1f} s)")
+    said = r.said or passed
+    return {"ok": r.ok, "drill": r.drill, "via": r.via, "seconds": round(r.seconds, 3), "rules": list(r.rules),
+            "said": {"zh": said.zh, "en": said.en},
+            "stages": [{"stage": k, "ok": ok, "said": {"zh": n.zh, "en": n.en}} for k, ok, n in stages]}

@@ -22,10 +22,12 @@ from typing import Any
 import orjson
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alerts.service import AlertService
+from api.app import create_app
 from app.settings import load_settings
 from campus.contract import DRILL_ID_PATTERN, Kind, parse_drill_request, parse_item
 from campus.db import DataDir
@@ -42,6 +44,7 @@ from ingest.decode import Drill, Inbound
 from ingest.pipeline import Pipeline
 from ingest.service import IngestService
 from simulators.meters import SimulatedGateway
+from tests.support.harness import token_headers
 from tests.support.paths import ROOT
 from tests.support.servers import ConfiguredMosquitto, free_port, stop_process, wait_for
 
@@ -140,8 +143,23 @@ persistence_location = "{mq}"
 user = "{getpass.getuser()}"
 pid_file = "{mq / 'mosquitto.pid'}"
 log_file = "{mq / 'mosquitto.log'}"
+[records]
+plans_file = "{tmp / 'plans.yaml'}"
 """, encoding="utf-8")
+    (tmp / "plans.yaml").write_text(PLANS, encoding="utf-8")
     return config
+
+
+# the drill campus's one plan: a building without power
+PLANS = """
+plans:
+  - id: power-cut
+    name: {zh: 停电应急预案, en: Power cut}
+    activates: {rules: [bus-silent]}
+    steps:
+      - {id: confirm, text: {zh: 到配电箱确认停电范围, en: Find out at the board what has no power}, role: on_duty,
+         within: 10min}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +189,8 @@ def path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path_]:
         ingest = IngestService(data_dir=conf.data_dir, mqtt=conf.mqtt, store=StoreSettings(),
                                ingest=IngestSettings(retry_max_s=2.0), campus=campus)
         ingest.start()
-        alerts = AlertService(data_dir=conf.data_dir, mqtt=conf.mqtt, settings=conf.alerts)
+        alerts = AlertService(data_dir=conf.data_dir, mqtt=conf.mqtt, settings=conf.alerts,
+                              plans_file=conf.records.plans_file)
         alerts.start()
         assert ingest.mqtt is not None
         assert alerts.mqtt is not None
@@ -283,6 +302,30 @@ def test_a_technical_drill_fails_saying_why_for_a_gateway_whose_credentials_were
         wait_for(lambda: "mqtt connect refused" in gateway.log(), 15, "the broker refuses the revoked gateway")
     finally:
         gateway.stop()
+
+
+@pytest.mark.integration
+def test_a_drill_with_chain_through_the_api_keeps_the_check_with_its_record(path: Path_) -> None:
+    """POST /api/v1/drills with chain: the server checks the path through its own broker connection first; the
+    drill keeps the verdict, passed or failed with why, and raises its alert either way (the crew drills still)."""
+    conf = load_settings(path.config)
+    app = create_app(conf, service=path.ingest, alerts=path.alerts)
+    with TestClient(app, headers=token_headers(conf.data_dir)) as client:
+        good = client.post("/api/v1/drills", json={"plan": "power-cut", "device": "e1", "chain": True})
+        assert good.status_code == 201, good.text
+        chain = good.json()["chain"]
+        assert chain["ok"] is True, chain
+        assert [s["stage"] for s in chain["stages"]] == ["request", "gateway", "ingest", "alerts"]
+        assert all(s["ok"] for s in chain["stages"])
+        assert chain["said"].startswith("数据链路正常")
+        bad = client.post("/api/v1/drills", json={"plan": "power-cut", "device": "e3", "chain": True},
+                          params={"lang": "en"})
+        assert bad.status_code == 201, bad.text
+        assert bad.json()["chain"]["ok"] is False
+        assert bad.json()["chain"]["said"].startswith(f"gateway {NEVER}'s credentials were never issued")
+        assert bad.json()["alert_id"] is not None
+        assert client.post("/api/v1/drills", json={"plan": "power-cut", "building": "b1", "chain": True}
+                           ).status_code == 422  # the path from one device: name it
 
 
 # -- hostile input, fuzzed: the gateway's request handler and ingest's drill readings -----------------------------
