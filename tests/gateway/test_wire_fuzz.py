@@ -188,6 +188,17 @@ def rtu_samples(draw: st.DrawFn) -> Sample:
     return Sample(raw, _only_frame(modbus.RtuDeframer(), raw), check)
 
 
+def check_shorter(sample: Sample, frame: Any) -> None:
+    """A frame other than the one that followed, found where ``sample`` was corrupted or cut. A shorter frame of the
+    sample (its data a prefix of the sample's) must decode to the sample's value, or raise. Any other is bytes that
+    happened to pass the checksum: the cut frame's head and the next frame's bytes under a CRC-16 that matched by
+    chance (1 in 65,536 a cut: a fuzz run meets one every few dozen runs). No deframer can refuse those; the test
+    has already found them on the wire, and what stops their value is ingest's plausibility bounds, not the frame."""
+    if not sample.frame.data.startswith(frame.data):
+        return
+    sample.check(frame)
+
+
 def _reencode_rtu(frame: modbus.RtuFrame) -> bytes:
     if frame.function & 0x80:
         body = bytes([frame.unit, frame.function]) + frame.data
@@ -310,7 +321,7 @@ def test_one_flipped_bit_never_gives_a_wrong_value(proto: Protocol, data: st.Dat
         assert_on_the_wire(found, stream, proto)
         for frame in found:
             if frame != sentinel.frame:
-                sample.check(frame)  # a shorter frame the CS could not catch: its value must still be true
+                check_shorter(sample, frame)  # a shorter frame the CS could not catch: its value must still be true
         assert found, "the next frame is found after a corrupted one (or a frame the CS cannot refuse)"
 
 
@@ -328,7 +339,7 @@ def test_wrong_checksum_is_garbled(proto: Protocol, data: st.DataObject) -> None
     assert any(isinstance(x, Garbled) and ("checksum" in x.reason or "CRC" in x.reason) for x in out)
     for frame in found:
         if frame != sentinel.frame:
-            sample.check(frame)
+            check_shorter(sample, frame)
 
 
 @each
@@ -347,7 +358,7 @@ def test_truncated_frames(proto: Protocol, data: st.DataObject) -> None:
         assert found, "the next frame is found after a truncated one (or a frame the CS cannot refuse)"
         for frame in found:
             if frame != sentinel.frame:
-                sample.check(frame)
+                check_shorter(sample, frame)
 
 
 @each
