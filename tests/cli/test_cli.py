@@ -59,6 +59,18 @@ def test_rules_check_lists_rules_and_who_is_on_duty(tmp_path: Path) -> None:
     assert "当前值班" in out.stdout
 
 
+def test_rules_check_checks_the_plans_against_the_roster(tmp_path: Path) -> None:
+    plans = str(ROOT / "alerts" / "sample_plans.yaml")
+    out = _run("rules", "check", "--roster", str(ROOT / "alerts" / "sample_roster.yaml"), "--plans", plans,
+               cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "应急预案 plans: 6" in out.stdout
+    assert "食堂燃气泄漏应急预案  ← canteen-gas-closed" in out.stdout
+    bare = _run("rules", "check", "--plans", plans, cwd=tmp_path)  # no roster: no roles for the steps
+    assert bare.returncode == 2
+    assert "plan water-burst, step 3 (report): unknown role 'crew_leader'" in bare.stderr
+
+
 def test_rules_check_names_the_bad_line(tmp_path: Path) -> None:
     bad = tmp_path / "rules.yaml"
     bad.write_text("rules:\n  - {id: x, name: {zh: a, en: b}, category: safety, severity: huge,\n"
