@@ -327,11 +327,11 @@ class AlertBook:
     def role_name(self, role: str, language: str) -> str:
         """A plan's role as people read it: the built-in's name, else its holders' names."""
         known = ROLES.get(role)
-        if known is not None:
-            return known.text(language)
         holders = self.roster.file.roles.get(role, [])
-        names = [self.roster.people[p].name for p in holders if p in self.roster.people]
-        return "、".join(names) or role
+        names = "、".join(self.roster.people[p].name for p in holders if p in self.roster.people)
+        if known is None:
+            return names or role
+        return f"{known.text(language)} {names}" if names else known.text(language)
 
     def plan_lines(self, alert: Alert, language: str, late_step: int | None = None) -> list[str]:
         """What a message says of the alert's plan: its name, the first steps (or the late one) with who and by

@@ -132,7 +132,7 @@ def render(alert: Alert, event: str, *, language: str | None, rule_name: str, bu
             by = actor or alert.resolved_by
             by = "系统" if by == "system" else by
             lines.append(f"恢复：{localize(reason or alert.resolve_reason, language) or '条件已解除'}（{by}）")
-        elif ack_url:
+        elif ack_url and alert.status == "active":
             lines.append(f"确认（停止升级）：{ack_url}")
         lines += plan or []
         if console_url:
@@ -151,7 +151,7 @@ def render(alert: Alert, event: str, *, language: str | None, rule_name: str, bu
         elif event == "resolved":
             lines.append(f"Resolved: {localize(reason or alert.resolve_reason, language) or 'condition cleared'} "
                          f"({actor or alert.resolved_by})")
-        elif ack_url:
+        elif ack_url and alert.status == "active":
             lines.append(f"Acknowledge (stops escalation): {ack_url}")
         lines += plan or []
         if console_url:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import orjson
 
 from alerts.book import AlertBook
-from alerts.messages import CATEGORY, SEVERITY, lang
+from alerts.messages import SEVERITY, lang
 from alerts.runs import Run, minutes
 from alerts.store import Alert, AlertEvent
-from campus.labels import Name
+from campus.labels import CATEGORIES, SEVERITIES, Name, label
 from emergency.drills import Drill, Figures, figures, first_notice_ms
 from reports.config import ReportSettings
 from reports.render import pdf
@@ -70,7 +70,8 @@ def timeline(events: list[AlertEvent], book: AlertBook) -> list[Entry]:
         elif e.type == "escalated":
             to = "、".join(who(p) or p for p in d.get("to", []))
             out.append(Entry(e.ts_ms, Name(zh=f"未确认，升级至第 {d.get('level')} 级",
-                                           en=f"not acknowledged: escalated to level {d.get('level')}"), to, ""))
+                                           en=f"not acknowledged: escalated to level {d.get('level')}"), "",
+                             f"→ {to}" if to else ""))
         elif e.type == "acknowledged":
             out.append(Entry(e.ts_ms, Name(zh="已确认", en="acknowledged"), who(e.actor) or "",
                              str(d.get("comment") or "")))
@@ -82,7 +83,7 @@ def timeline(events: list[AlertEvent], book: AlertBook) -> list[Entry]:
         elif e.type == "step_late":
             to = "、".join(who(p) or p for p in d.get("to", []))
             out.append(Entry(e.ts_ms, Name(zh=f"第{d.get('n')}步超时：{d.get('text', '')}",
-                                           en=f"step {d.get('n')} late"), to, ""))
+                                           en=f"step {d.get('n')} late"), "", f"→ {to}" if to else ""))
         elif e.type == "severity":
             out.append(Entry(e.ts_ms, Name(zh=f"级别升为{SEVERITY['zh'].get(str(d.get('new')), d.get('new'))}",
                                            en=f"severity now {d.get('new')}"), "", ""))
@@ -117,7 +118,7 @@ def tables(alert: Alert, run: Run | None, events: list[AlertEvent], book: AlertB
     summary: list[list[Cell]] = [
         ["告警" if zh else "Alert", f"#{alert.id} {rule}"],
         ["级别 / 类别" if zh else "Severity / category",
-         f"{SEVERITY['zh' if zh else 'en'][alert.severity]} / {CATEGORY['zh' if zh else 'en'][alert.category]}"],
+         f"{label(SEVERITIES, alert.severity, language)} / {label(CATEGORIES, alert.category, language)}"],
         ["对象" if zh else "About", where], ["楼栋" if zh else "Building", building],
         ["应急预案" if zh else "Emergency plan", plan],
         ["开始" if zh else "Raised", _at(start, tz)],
@@ -131,8 +132,9 @@ def tables(alert: Alert, run: Run | None, events: list[AlertEvent], book: AlertB
                                    f"{len(figs.steps)} steps, {figs.skipped} skipped, {figs.late} late")],
     ]
     if drill is not None:
-        summary.insert(0, ["演练" if zh else "Drill", f"#{drill.id}, {_at(drill.started_ms, tz)}, "
-                           f"{'发起人' if zh else 'started by'} {drill.started_by}"])
+        summary.insert(0, ["演练" if zh else "Drill", f"#{drill.id}，{_at(drill.started_ms, tz)}，发起人 "
+                           f"{drill.started_by}" if zh else f"#{drill.id}, {_at(drill.started_ms, tz)}, started by "
+                           f"{drill.started_by}"])
         if drill.chain_result is not None:
             said = drill.chain_result.get("said") or {}
             ok = drill.chain_result.get("ok")

@@ -101,8 +101,8 @@ def test_a_late_step_climbs_to_the_crew_leader(drill) -> None:  # type: ignore[n
     late = _mails_to(drill["smtp"], "chen")
     assert len(late) == 2  # steps 3 and 4, once each; the acknowledged alert itself climbed no further
     assert all("预案步骤超时" in m for m in late)
-    assert any("第3步（食堂经理，15 分钟内（21:15 前））" in m for m in late)
-    assert any("第4步（水电组组长，15 分钟内（21:15 前））" in m for m in late)
+    assert any("第3步（食堂经理 周敏，15 分钟内（21:15 前））" in m for m in late)
+    assert any("第4步（水电组组长 陈志明，15 分钟内（21:15 前））" in m for m in late)
 
 
 def test_the_record_measures_on_the_clock(drill) -> None:  # type: ignore[no-untyped-def]
