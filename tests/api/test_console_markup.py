@@ -30,7 +30,7 @@ pytestmark = pytest.mark.integration
 HOSTILE = "<img src=x onerror=window.__xss=1>"
 VIEWS = ["overview", "alerts", "building/canteen-1", "device/c1-elec", "device/ta-fountain",
          f"reports/{datetime.now(TZ):%Y-%m}", "rounds", "reading", "sweep", "hazards", "watertests",
-         "device/" + HOSTILE.replace(" ", "%20")]
+         "drills", "device/" + HOSTILE.replace(" ", "%20")]
 
 SHOWN = {"overview", "alerts", "building/canteen-1", "device/c1-elec", "device/ta-fountain"}
 

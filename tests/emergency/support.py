@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from alerts.plans import PlanBook, known_rules, load_plans, sample_plans_file
@@ -23,6 +24,7 @@ from campus.model import load_campus, load_sites
 from ingest.decode import Inbound
 from tests.support.harness import token_headers
 from tests.support.paths import ROOT, SAMPLE
+from tests.support.servers import serving
 
 CAMPUS = load_campus(SAMPLE)
 SILENCE = re.compile(r"^(  - id: (?:device-stale|bus-silent))$", re.M)
@@ -57,8 +59,8 @@ def book(doc: Any, folder: Path) -> PlanBook:
 
 
 @contextmanager
-def emergency_app(data: Path, smtp_port: int, clock: FrozenClock,
-                  batch: Sequence[Inbound] = ()) -> Iterator[tuple[TestClient, AlertService]]:
+def emergency_services(data: Path, smtp_port: int, clock: FrozenClock,
+                       batch: Sequence[Inbound] = ()) -> Iterator[tuple[FastAPI, AlertService]]:
     """The app over the sample campus, its duty roster (e-mail to ``smtp_port``) and its plans, with a real alert
     service on ``clock`` (its dispatcher too: a message is sent, and noted, at the frozen time) that has evaluated
     ``batch``. No broker; the alert service's own loop is not started: the test ticks it."""
@@ -84,9 +86,24 @@ def emergency_app(data: Path, smtp_port: int, clock: FrozenClock,
             ingest.pipeline.commit(list(batch))
             alerts.evaluate(list(batch))
         alerts.dispatcher.start()
-        with TestClient(create_app(config, service=ingest, alerts=alerts, clock=clock),
-                        headers=token_headers(data, "admin", "office-admin")) as client:
-            yield client, alerts
+        yield create_app(config, service=ingest, alerts=alerts, clock=clock), alerts
     finally:
         alerts.stop()
         ingest.stop()
+
+
+@contextmanager
+def emergency_app(data: Path, smtp_port: int, clock: FrozenClock,
+                  batch: Sequence[Inbound] = ()) -> Iterator[tuple[TestClient, AlertService]]:
+    """``emergency_services``' app in a test client that holds an admin's token (office-admin)."""
+    with emergency_services(data, smtp_port, clock, batch) as (app, alerts), \
+            TestClient(app, headers=token_headers(data, "admin", "office-admin")) as client:
+        yield client, alerts
+
+
+@contextmanager
+def emergency_served(data: Path, smtp_port: int, clock: FrozenClock) -> Iterator[tuple[str, AlertService]]:
+    """``emergency_services``' app served by a real uvicorn on a loopback port (for the console in Chromium): its
+    base URL."""
+    with emergency_services(data, smtp_port, clock) as (app, alerts), serving(app) as base:
+        yield base, alerts

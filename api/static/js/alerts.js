@@ -6,9 +6,11 @@ import {
   $, addDays, ago, api, campus, chart, consumption, devices, disposeCharts, esc, fmt, getJSON, localISO, named, niceRange, state, t,
   when, withLang,
 } from "./core.js";
+import { canAct as mayAct, drillBadge, dueLabel, saveReport } from "./plan.js";
 
 const view = { status: "open", zone: null };
 const MINI_CHARTS = 12;  // the newest alerts get their device's last 24 h; older ones on request
+const PLAN_STEPS = 2;  // an alert with a plan shows its first open steps (who, by when); the checklist has them all
 
 export async function showAlerts(section, focus) {
   if (focus && state.sites?.length > 1) {  // an alert link from another site: show that site
@@ -54,14 +56,15 @@ async function fill(focus) {
   const devs = await devices();
   const board = rows.some((a) => devs.byId[a.device]?.kind === "water_quality")
     ? await getJSON(withLang("/water-quality")) : [];
-  await Promise.all(rows.slice(0, MINI_CHARTS).map((a) => mini(a, devs.byId[a.device], board)));
+  await Promise.all([...rows.slice(0, MINI_CHARTS).map((a) => mini(a, devs.byId[a.device], board)),
+    ...rows.filter((a) => a.plan && a.status !== "resolved").slice(0, MINI_CHARTS).map(nextSteps)]);
   const target = focus && list.querySelector(`[data-alert="${CSS.escape(String(focus))}"]`);
   if (target) { target.classList.add("focus"); target.scrollIntoView({ block: "start" }); }
 }
 
 function card(a, withChart) {
   // every string from the API goes through esc() (or named(), which escapes): names and texts are set by people
-  const canAct = state.me && (state.me.role === "electrician" || state.me.role === "admin");
+  const canAct = mayAct();
   const sev = esc(a.severity), id = esc(a.id);
   const value = a.value === null ? "—" : `${esc(fmt(a.value, 2))}${a.unit ? " " + esc(a.unit) : ""}`;
   const reading = a.reading ? `${esc(t("alert_situation"))} <b>${esc(a.reading)}</b>`
@@ -74,14 +77,22 @@ function card(a, withChart) {
   // where, unless what it is about already says it (a round of a building is named with its building)
   const where = a.building_name && !String(a.subject_name || "").includes(a.building_name)
     ? `${esc(a.building_name)} · ` : "";
-  return `<article class="alert-card sev-${sev} st-${esc(a.status)}" data-alert="${id}" data-status="${esc(a.status)}">
-    <header><span class="sev sev-${sev}">${esc(t("severity")[a.severity] || a.severity)}</span>
+  // a drill (演练) is marked beside its severity; an alert with a plan names it, with its checklist and report
+  const plan = a.plan ? `<div class="plan-box" data-run="${id}">
+      <div>${esc(t("plan_label"))}: <b class="plan-name">${esc(a.plan_name || a.plan)}</b></div>
+      <ol class="plan-next"></ol>
+      <div class="plan-links"><a class="button" href="#plan/${id}">${esc(t("plan_open"))}</a>
+        <button type="button" class="report" data-id="${id}">${esc(t("plan_report"))}</button></div></div>` : "";
+  return `<article class="alert-card sev-${sev} st-${esc(a.status)}${a.drill ? " drill" : ""}" data-alert="${id}"
+    data-status="${esc(a.status)}"${a.drill ? ` data-drill="${esc(a.drill)}"` : ""}>
+    <header><span class="sev sev-${sev}">${esc(t("severity")[a.severity] || a.severity)}</span>${a.drill ? drillBadge() : ""}
       <b class="rule" title="${esc(a.rule)}">${esc(a.name)}</b><span class="status">${esc(t("status")[a.status] || a.status)}</span></header>
     <div class="where">${where}${named(a.subject_name, a.subject)}</div>
     <div class="reading">${reading}
       ${a.detail ? `<small>(${esc(a.detail)})</small>` : ""}</div>
     <div class="since">${esc(t("since"))} ${esc(when(a.started))} · ${esc(ago(a.started))} · #${id}</div>
     ${who}
+    ${plan}
     ${a.device && withChart ? `<div class="chart mini" data-device="${esc(a.device)}" aria-label="${esc(t("last_24h"))}"></div>` : ""}
     ${canAct && a.status !== "resolved" ? `<div class="actions">
       <input class="reason" aria-label="${esc(t("resolve_reason"))}" title="${esc(t("resolve_reason"))}" maxlength="1000"
@@ -134,7 +145,28 @@ async function mini(a, dev, board) {
   }, buckets.length);
 }
 
+/** An alert's plan: its first open steps (what, who, by when on the site's clock), from its run. */
+async function nextSteps(a) {
+  const box = document.querySelector(`.plan-box[data-run="${CSS.escape(String(a.id))}"] .plan-next`);
+  if (!box) return;
+  const run = await getJSON(withLang(`/alerts/${encodeURIComponent(a.id)}/plan`)).catch(() => null);
+  if (!run) return;
+  const open = run.steps.filter((s) => s.state === "open" || s.state === "overdue").slice(0, PLAN_STEPS);
+  box.innerHTML = open.length ? open.map((s) => `<li value="${s.n}" data-step="${s.n}" class="step-${esc(s.state)}">` +
+    `<span class="step-text">${esc(s.text)}</span><small>${esc(s.role_name)} · <span class="${s.state === "overdue"
+      ? "bad" : ""}">${esc(dueLabel(s, run.started))}</span></small></li>`).join("")
+    : `<li class="muted all-done">${esc(t("plan_all_done"))}</li>`;
+  box.dataset.shown = String(open.length);
+}
+
 async function act(e, focus) {
+  const report = e.target.closest("button.report");
+  if (report) {
+    report.disabled = true;
+    try { await saveReport(report.dataset.id); } catch (err) { alert(`${t("error")}: ${err.message}`); }
+    report.disabled = false;
+    return;
+  }
   const b = e.target.closest("button.ack, button.resolve");
   if (!b) return;
   b.disabled = true;

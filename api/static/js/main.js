@@ -4,9 +4,11 @@ import { showBuilding } from "./building.js";
 import { showCosts } from "./costs.js";
 import { $, Unauthorised, disposeCharts, getJSON, state, t, token } from "./core.js";
 import { showDevice } from "./device.js";
+import { showDrills } from "./drills.js";
 import { showFlow } from "./flow.js";
 import { showHazards } from "./hazards.js";
 import { showOverview } from "./overview.js";
+import { showPlan } from "./plan.js";
 import { showReading } from "./reading.js";
 import { showReport } from "./report.js";
 import { showRounds } from "./rounds.js";
@@ -15,7 +17,9 @@ import { showWaterTests } from "./watertests.js";
 
 const VIEWS = { overview: showOverview, alerts: showAlerts, building: showBuilding, device: showDevice,
   reports: showReport, rounds: showRounds, reading: showReading, sweep: showSweep, hazards: showHazards,
-  watertests: showWaterTests, costs: showCosts, flow: showFlow };
+  watertests: showWaterTests, costs: showCosts, flow: showFlow, drills: showDrills, plan: showPlan };
+// a view with no menu entry of its own lights its parent's (a plan's checklist is an alert's)
+const TAB = { plan: "alerts" };
 
 function applyLanguage() {
   document.documentElement.lang = state.lang;
@@ -72,7 +76,8 @@ async function route() {
     const [page, arg] = (location.hash.slice(1) || "overview").split("/");
     const name = page in VIEWS ? page : "overview";
     document.querySelectorAll("main > section").forEach((s) => { s.hidden = s.id !== "view"; });
-    document.querySelectorAll("header nav a").forEach((a) => a.classList.toggle("active", a.dataset.view === name));
+    document.querySelectorAll("header nav a").forEach((a) => a.classList.toggle("active",
+      a.dataset.view === (TAB[name] || name)));
     showActiveTab();
     const section = $("#view");
     disposeCharts();
