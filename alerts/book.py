@@ -143,8 +143,9 @@ class AlertBook:
         """A live reading keeps an alert raised from history going: it is news now, told as a raise is (to whoever
         is on duty now), and escalates from now on while nobody acknowledges it."""
         s = self.store
-        if alert.status != "active":  # acknowledged meanwhile: somebody knows
+        if alert.status != "active":  # acknowledged meanwhile: somebody knows; its plan's run opens now
             s.update_alert(alert.id, quiet=0)
+            self._start_run(alert.id, alert.plan, now_ms)
             return
         way = self.roster.route(alert.route, alert.category, alert.severity, alert.zone, alert.building)
         s.update_alert(alert.id, quiet=0, route=way.id, level=0, next_escalation_ms=_next_escalation(way, 0, now_ms))
@@ -346,7 +347,9 @@ class AlertBook:
             who = self.role_name(step.role, language)
             by = ""
             if step.due_ms is not None:
-                at = dt.datetime.fromtimestamp(step.due_ms / 1000, tz).strftime("%H:%M")
+                due = dt.datetime.fromtimestamp(step.due_ms / 1000, tz)
+                start = dt.datetime.fromtimestamp(run.started_ms / 1000, tz)
+                at = due.strftime("%H:%M" if due.date() == start.date() else "%m-%d %H:%M")
                 by = f"，{minutes(step.within_s, True)}内（{at} 前）" if zh else \
                     f", within {minutes(step.within_s, False)} (by {at})"
             return f"第{step.n}步（{who}{by}）：{step.text.zh}" if zh else f"Step {step.n} ({who}{by}): {step.text.en}"

@@ -35,7 +35,9 @@ ROLES = {"on_duty": Name(zh="值班电工", en="electrician on duty"),
 
 
 def minutes(seconds: float, zh: bool) -> str:
-    """A time limit as people say it: 15 分钟 / 15 min, 2 小时 / 2 h."""
+    """A time limit as people say it: 15 分钟 / 15 min, 2 小时 / 2 h (under a minute: 30 秒 / 30 s)."""
+    if seconds < 60:
+        return f"{round(seconds)} 秒" if zh else f"{round(seconds)} s"
     m = round(seconds / 60)
     if m >= 120 and m % 60 == 0:
         return f"{m // 60} 小时" if zh else f"{m // 60} h"
@@ -143,9 +145,10 @@ class Runs:
         return dataclasses.replace(step, done_ms=now_ms, done_by=by, note=note, photos=tuple(photos))
 
     def late(self, site: str, now_ms: int) -> list[tuple[int, int]]:
-        """(alert id, step n) of every step past its limit, not ticked and not told yet, of an open alert."""
+        """(alert id, step n) of every step past its limit (a tick at the limit is in time), not ticked and not told
+        yet, of an open alert."""
         return [(int(a), int(n)) for a, n in self.store.rows(
-            "SELECT s.alert_id, s.n FROM plan_steps s JOIN alerts a ON a.id = s.alert_id WHERE s.due_ms <= ? "
+            "SELECT s.alert_id, s.n FROM plan_steps s JOIN alerts a ON a.id = s.alert_id WHERE s.due_ms < ? "
             "AND s.done_ms IS NULL AND s.late_ms IS NULL AND a.status != 'resolved' AND a.site = ? "
             "ORDER BY s.due_ms, s.alert_id, s.n", (now_ms, site))]
 

@@ -65,6 +65,9 @@ CREATE TABLE drills (id INTEGER PRIMARY KEY, site TEXT NOT NULL, plan TEXT NOT N
   device TEXT, chain INTEGER NOT NULL, started_ms INTEGER NOT NULL, started_by TEXT NOT NULL, alert_id INTEGER,
   chain_result TEXT);
 CREATE INDEX drills_site ON drills (site, plan, started_ms);
+CREATE INDEX drills_alert ON drills (alert_id);
+CREATE TABLE drill_records (drill_id INTEGER NOT NULL, language TEXT NOT NULL, pdf BLOB NOT NULL,
+  made_ms INTEGER NOT NULL, PRIMARY KEY (drill_id, language));
 """
 MAX_FAILURES_KEPT = 10_000
 # every list of alerts: the most severe first, then the newest (a critical leak never sinks under minor ones)

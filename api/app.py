@@ -104,7 +104,7 @@ def build_usage(settings: Settings, service: IngestService) -> Usage:
 
 
 UPLOADS = ("/api/v1/photos", "/api/v1/inspections", "/api/v1/hazards", "/api/v1/water-tests",
-           "/api/v1/readings/manual")
+           "/api/v1/readings/manual", r"^/api/v1/alerts/[0-9]+/plan/steps/[0-9]+$")
 
 
 def build_records(app: FastAPI, settings: Settings, clock: Clock) -> RecordDesk:
@@ -157,7 +157,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
             settings.data_dir, billing, settings.alerts.roster_file, clock,
             publish=ingest.mqtt.publish if ingest.mqtt is not None else None)
         water = app.state.water = WaterWatch(usage, app.state.alerts, settings.water, clock)
-        drills = app.state.drills = DrillWatch(app.state.alerts, settings.records.grace_days, clock)
+        drills = app.state.drills = DrillWatch(app.state.alerts, settings.records.grace_days, clock, settings.report)
         credentials = Credentials(DataDir(settings.data_dir).state)
         app.state.chain = ChainCheck(ingest.mqtt.channel, credentials, lambda: ingest.registry.campuses,
                                      settings.mqtt.topic_prefix) if ingest.mqtt is not None else None

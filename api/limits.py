@@ -15,6 +15,7 @@ multipart body, the non-file fields (the record's JSON) are held to ``[api] max_
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -29,21 +30,24 @@ def is_multipart(scope: Scope) -> bool:
 
 
 class BodyLimit:
-    """``uploads``: path prefixes that take files (photos, a laboratory's PDF) as multipart/form-data, and the
-    larger limit such a body has."""
+    """``uploads``: paths that take files (photos, a laboratory's PDF) as multipart/form-data, and the larger limit
+    such a body has: a path prefix, or a regular expression the whole path must match (it starts with ``^``)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, uploads: tuple[str, ...] = (), upload_max_bytes: int = 0,
                  timeout_s: float | None = None) -> None:
         self.app, self.default_bytes = app, max_bytes
-        self.uploads, self.upload_max_bytes = uploads, upload_max_bytes
+        self.uploads = tuple(u for u in uploads if not u.startswith("^"))
+        self.upload_patterns = [re.compile(u) for u in uploads if u.startswith("^")]
+        self.upload_max_bytes = upload_max_bytes
         self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        upload = bool(self.uploads) and scope["method"] in ("POST", "PATCH", "PUT") \
-            and scope["path"].startswith(self.uploads) and is_multipart(scope)
+        path = scope["path"]
+        upload = scope["method"] in ("POST", "PATCH", "PUT") and is_multipart(scope) and (
+            path.startswith(self.uploads) or any(p.fullmatch(path) for p in self.upload_patterns))
         limit = self.upload_max_bytes if upload else self.default_bytes
         await self._limited(scope, receive, send, limit, "[records] upload_max_bytes" if upload else
                             "[api] max_body_bytes")

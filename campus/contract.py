@@ -442,12 +442,7 @@ def parse_health(payload: bytes, received_ms: int) -> Health:
     - ``error`` is the gateway's words, none when ``ok`` is true; longer than 300 characters, it is shortened
       (the health is still worth keeping).
     """
-    if len(payload) > MAX_HEALTH_BYTES:
-        raise PayloadError(f"health payload of {len(payload)} bytes is over the {MAX_HEALTH_BYTES} byte limit")
-    try:
-        doc = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        raise PayloadError(f"health payload is not JSON: {shorten(str(exc), 200)}") from None
+    doc = _bounded_json(payload, MAX_HEALTH_BYTES, "health payload", 200)
     if not isinstance(doc, dict):
         raise PayloadError("health payload must be one JSON object: {\"ts\", \"ok\", \"code\", \"error\", "
                            "\"last_answer\", \"success_rate\", \"gateway\", \"bus\"}")
@@ -496,15 +491,21 @@ def drill_topic(prefix: str, site: str, drill: str, stage: DrillStage) -> str:
     return f"{prefix}/{site}/drills/{drill_id(drill)}/{stage}"
 
 
+def _bounded_json(payload: bytes, limit: int, what: str, said: int) -> Any:
+    """A small JSON document off the wire: refused past ``limit`` bytes before it is read, or when it is not JSON
+    (the parser's words shortened to ``said`` characters)."""
+    if len(payload) > limit:
+        raise PayloadError(f"{what} of {len(payload)} bytes is over the {limit} byte limit")
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadError(f"{what} is not JSON: {shorten(str(exc), said)}") from None
+
+
 def parse_drill_request(payload: bytes) -> tuple[str, str]:
     """``{"drill": ID, "device": DEVICE}`` → (ID, DEVICE), or PayloadError: at most 512 bytes, one JSON object with
     exactly those two keys, a drill id and a device id."""
-    if len(payload) > MAX_DRILL_REQUEST_BYTES:
-        raise PayloadError(f"drill request of {len(payload)} bytes is over the {MAX_DRILL_REQUEST_BYTES} byte limit")
-    try:
-        doc = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        raise PayloadError(f"drill request is not JSON: {shorten(str(exc), 120)}") from None
+    doc = _bounded_json(payload, MAX_DRILL_REQUEST_BYTES, "drill request", 120)
     if not isinstance(doc, dict) or set(doc) != {DRILL_KEY, "device"}:
         raise PayloadError('drill request must be one JSON object {"drill": ID, "device": DEVICE}')
     device = doc["device"]

@@ -108,7 +108,7 @@ def show_progress(sim: Simulation, now: datetime, published: Counter, caught_up:
     try:
         while not stop.wait(2.0):
             line = (f"已存储 {service.counters.stored:,} 条读数 readings stored · "
-                    f"未关闭告警 {store.count_matching(status='open')} open alerts")
+                    f"未关闭告警 {store.count_matching(status='open', drills=False)} open alerts")
             print(f"\r{line}   ", end="", flush=True)
     finally:
         store.close()

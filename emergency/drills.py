@@ -8,7 +8,8 @@ The plain rules:
 - the drill row and its alert are written in one transaction (a crash leaves both or neither);
 - its figures come from what happened to its alert, on the server's clock: time to the first message, to the
   acknowledgement, to each step, to the resolution; the steps skipped (never ticked) or late (past their limit);
-- a drill is over when its alert is resolved; its record (PDF) is filed then, once.
+- a drill is over when its alert is resolved; its record (PDF) is filed then, once, in each language asked for
+  (by the server's drill check, or when it is first asked for), and those bytes are what is handed out after.
 """
 
 from __future__ import annotations
@@ -100,11 +101,31 @@ class Drills:
         rows = self.store.rows(f"SELECT {COLUMNS} FROM drills WHERE alert_id = ?", (alert_id,))  # noqa: S608
         return _drill(rows[0]) if rows else None
 
-    def list(self, site: str | None = None, plan: str | None = None) -> list[Drill]:
+    def of_site(self, site: str | None = None, plan: str | None = None) -> list[Drill]:
         """Drills, the newest first (of ``site``, of ``plan``)."""
         return [_drill(r) for r in self.store.rows(
             f"SELECT {COLUMNS} FROM drills WHERE (? IS NULL OR site = ?) AND (? IS NULL OR plan = ?) "  # noqa: S608
             "ORDER BY started_ms DESC, id DESC", (site, site, plan, plan))]
+
+    def filed(self, drill_id: int, language: str) -> bytes | None:
+        """The record filed for a finished drill, in ``language``."""
+        rows = self.store.rows("SELECT pdf FROM drill_records WHERE drill_id = ? AND language = ?",
+                               (drill_id, language))
+        return bytes(rows[0][0]) if rows else None
+
+    def file(self, drill_id: int, language: str, pdf: bytes, now_ms: int) -> bytes:
+        """File a finished drill's record (once: the first one filed stays); the bytes filed."""
+        with self.store.tx():
+            self.store.execute("INSERT OR IGNORE INTO drill_records (drill_id, language, pdf, made_ms) "
+                               "VALUES (?, ?, ?, ?)", (drill_id, language, pdf, now_ms))
+        return self.filed(drill_id, language) or pdf
+
+    def unfiled(self) -> list[Drill]:
+        """Finished drills (their alert resolved) with no record filed yet."""
+        return [_drill(r) for r in self.store.rows(
+            f"SELECT {', '.join('d.' + c for c in COLUMNS.split(', '))} FROM drills d "  # noqa: S608
+            "JOIN alerts a ON a.id = d.alert_id WHERE a.status = 'resolved' AND NOT EXISTS "
+            "(SELECT 1 FROM drill_records r WHERE r.drill_id = d.id)")]
 
     def last_started(self, site: str) -> dict[str, int]:
         """Each plan's newest drill at ``site``: plan → when it started."""
@@ -126,6 +147,10 @@ class Drills:
         dev = next((d for d in campus.devices if d.id == device), None) if device else None
         if device is not None and dev is None:
             raise NotFound(f"no device {device!r} at site {campus.site.id}")
+        if dev is not None and dev.virtual is not None:
+            raise DrillRefused(f"{dev.name or dev.id} is a virtual meter (a sum of others): it takes no readings, "
+                               f"so nothing could raise its alert; drill its building ({dev.building}) or one of "
+                               "its meters")
         building = dev.building if dev is not None else building
         b = campus.building(building) if building else None
         if b is None:

@@ -14,8 +14,9 @@ from alerts.book import AlertBook
 from alerts.messages import SEVERITY, lang
 from alerts.runs import Run, minutes
 from alerts.store import Alert, AlertEvent
+from campus.errors import NotFound
 from campus.labels import CATEGORIES, SEVERITIES, Name, label
-from emergency.drills import Drill, Figures, figures, first_notice_ms
+from emergency.drills import Drill, Drills, Figures, figures, first_notice_ms
 from reports.config import ReportSettings
 from reports.render import pdf
 from reports.render.table import DASH, Cell, Table
@@ -23,6 +24,7 @@ from reports.render.table import DASH, Cell, Table
 STATES = {"done": Name(zh="已完成", en="done"), "late": Name(zh="超时完成", en="done late"),
           "skipped": Name(zh="未执行", en="skipped"), "overdue": Name(zh="已超时", en="overdue"),
           "open": Name(zh="待执行", en="open")}
+NOTE_CHARS = 300  # a note longer than this is cut in the report's cells (a cell cannot run over a page)
 CHANNELS = {"mailto": "邮件", "mailtos": "邮件", "email": "邮件", "sms": "短信", "wecombot": "企业微信",
             "dingtalk": "钉钉", "feishu": "飞书", "json": "Webhook", "mqtt": "MQTT"}
 
@@ -142,11 +144,17 @@ def tables(alert: Alert, run: Run | None, events: list[AlertEvent], book: AlertB
             summary.insert(1, ["技术演练（数据链路）" if zh else "Technical drill (the data path)",
                                f"{verdict} {said.get('zh' if zh else 'en', '')}".strip()])
     steps: list[list[Cell]] = []
+
+    def cut(text: str) -> str:
+        more = "…（全文见预案清单）" if zh else "… (in full in the checklist)"
+        return text if len(text) <= NOTE_CHARS else text[:NOTE_CHARS] + more
+
     for s, f in zip(run.steps if run is not None else (), figs.steps, strict=True):
         limit = minutes(s.within_s, zh) if s.within_s is not None else DASH
         steps.append([s.n, t(s.text), book.role_name(s.role, language), limit, _at(s.done_ms, tz),
-                      clock(f.done_s), book.person_name(s.done_by) or DASH, t(STATES[f.state]), s.note or ""])
-    lines: list[list[Cell]] = [[_at(e.ts_ms, tz), clock((e.ts_ms - start) / 1000), t(e.what), e.who or DASH, e.note]
+                      clock(f.done_s), book.person_name(s.done_by) or DASH, t(STATES[f.state]), cut(s.note or "")])
+    lines: list[list[Cell]] = [[_at(e.ts_ms, tz), clock((e.ts_ms - start) / 1000), t(e.what), e.who or DASH,
+                                cut(e.note)]
                                for e in timeline(events, book)]
     out = [Table("summary", "概况" if zh else "Summary", ["项目" if zh else "Item", "内容" if zh else "Detail"],
                  summary, [None, None])]
@@ -180,3 +188,18 @@ def as_json(title: str, views: list[Table]) -> bytes:
     return orjson.dumps({"title": title, "tables": [
         {"key": v.key, "title": v.title, "headers": v.headers, "rows": v.rows, "note": v.note} for v in views]},
         default=str)
+
+
+def drill_record(drills: Drills, book: AlertBook, drill: Drill, language: str, now_ms: int,
+                 settings: ReportSettings) -> bytes:
+    """A drill's record as PDF: while it runs, as it stands; once it is over, the one filed (filed now if none
+    was)."""
+    if drill.alert_id is None:
+        raise NotFound(f"drill #{drill.id} raised no alert")
+    alert = drills.store.get(drill.alert_id)
+    filed = drills.filed(drill.id, language) if alert.status == "resolved" else None
+    if filed is not None:
+        return filed
+    pdf = render(alert, book.runs.run(alert.id), drills.store.events(alert.id), book, language, drill, now_ms,
+                 settings)
+    return drills.file(drill.id, language, pdf, now_ms) if alert.status == "resolved" else pdf

@@ -34,6 +34,12 @@ from records.water import Due, due_tests, points
 
 log = logging.getLogger("meterwatch.records")
 HAND_ON_S = 30.0  # readings by hand the broker did not confirm are handed on again this often
+STEPS_PER_ALERT = 1000  # a plan step's photos are noted as used by record id alert × 1000 + step
+
+
+def step_use(alert_id: int, step: int) -> int:
+    """The record id under which step ``step`` of an alert's plan uses its photos."""
+    return alert_id * STEPS_PER_ALERT + step
 
 
 class RecordDesk:
@@ -108,9 +114,9 @@ class RecordDesk:
                 zone, building = (p.zone, p.building) if p is not None else (None, None)
             out.append((site, zone, building))
         if self.alerts is not None:  # a photo of a plan's step: the alert's place
-            for site, alert_id in self.store.uses_of(sha, "plan-step"):
+            for site, use in self.store.uses_of(sha, "plan-step"):
                 try:
-                    a = self.alerts.store.get(alert_id)
+                    a = self.alerts.store.get(use // STEPS_PER_ALERT)
                 except NotFound:
                     continue
                 out.append((site, a.zone, a.building))

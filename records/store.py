@@ -177,6 +177,12 @@ class RecordStore:
         ``files``, which must be ``site``'s; noted as used, so the uploads sweep keeps them."""
         self._use(site, record, record_id, files)
 
+    def unuse(self, site: str, record: str, record_id: int, files: list[str]) -> None:
+        """Inside :meth:`tx`: a record kept elsewhere no longer names ``files`` (its write was refused after all)."""
+        for sha in dict.fromkeys(files):
+            self._conn.execute("DELETE FROM file_uses WHERE sha256 = ? AND site = ? AND record = ? AND record_id = ?",
+                               (sha, site, record, record_id))
+
     def unowned(self, site: str, files: list[str]) -> list[str]:
         """The files of ``files`` not uploaded for ``site``."""
         return [sha for sha in dict.fromkeys(files)

@@ -122,7 +122,7 @@ def recheck(billing: BillingDesk, alerts: AlertDesk, campuses: dict[str, Campus]
     still = 0
     for site, campus in campuses.items():
         open_ = [a for status in ("active", "acknowledged")
-                 for a in alerts.store.query(site=site, status=status, category="data", limit=100_000)
+                 for a in alerts.store.query(site=site, status=status, category="data", limit=100_000, drills=False)
                  if a.rule == RULE]
         if not open_:
             continue

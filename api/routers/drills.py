@@ -4,7 +4,9 @@ for one; GET /drills/{id}/record is its record (PDF)."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -13,7 +15,7 @@ from alerts.desk import AlertDesk, SiteDesk
 from alerts.store import Alert
 from api.access import Scope
 from api.deps import AlertsDep, CampusDep, LanguageDep, PageDep, PrincipalDep, RecordsDep, TimezoneDep, require
-from api.routers.plans import incident_report, plans_of, site_desk
+from api.routers.plans import plans_of, site_desk
 from api.schemas.emergency import (
     ChainPublic,
     ChainStagePublic,
@@ -27,6 +29,7 @@ from api.tokens import Principal, Role
 from campus.errors import NotFound
 from emergency.chain import as_record
 from emergency.drills import Drill, Drills, figures, first_notice_ms
+from emergency.incident import drill_record
 from emergency.schedule import due_drills
 
 router = APIRouter(tags=["emergency"])
@@ -86,13 +89,16 @@ async def start_drill(body: DrillCreate, request: Request, alerts: AlertsDep, ca
                                      "broker connection ([mqtt] url); start the drill without chain")
         if body.device is None:
             raise HTTPException(422, "a technical drill (chain) checks the path from one device: name the device")
-        tag = f"{site[:16]}-{alerts.clock.now_ms():x}"[-40:].strip("-") or "drill"  # one check per tag at a time
+        tag = f"{alerts.clock.now_ms():x}-{secrets.token_hex(6)}"  # its own answer topics: never another check's
         chain = as_record(await run_in_threadpool(check.run, site, body.device, tag, CHAIN_WAIT_S))
-    with alerts.lock:
-        d = Drills(alerts.store).start(desk, body.plan, device=body.device, building=body.building,
-                                       by=principal.name, now_ms=alerts.clock.now_ms(), chain=chain,
-                                       language=alerts.language)
-    return drill_public(alerts, desk, d, language, tz)
+    def start() -> DrillPublic:
+        with alerts.lock:
+            d = Drills(alerts.store).start(desk, body.plan, device=body.device, building=body.building,
+                                           by=principal.name, now_ms=alerts.clock.now_ms(), chain=chain,
+                                           language=alerts.language)
+        return drill_public(alerts, desk, d, language, tz)
+
+    return await run_in_threadpool(start)
 
 
 @router.get("/drills", response_model=list[DrillPublic], summary="A site's drills, the newest first, with what "
@@ -100,7 +106,7 @@ async def start_drill(body: DrillCreate, request: Request, alerts: AlertsDep, ca
 def list_drills(alerts: AlertsDep, campus: CampusDep, principal: PrincipalDep, tz: TimezoneDep, page: PageDep,
                 response: Response, language: LanguageDep) -> list[DrillPublic]:
     desk = site_desk(alerts, campus.site.id)
-    rows = [d for d in Drills(alerts.store).list(campus.site.id) if _sees(principal.scope, desk, d)]
+    rows = [d for d in Drills(alerts.store).of_site(campus.site.id) if _sees(principal.scope, desk, d)]
     return [drill_public(alerts, desk, d, language, tz) for d in page.of(rows, response)]
 
 
@@ -109,9 +115,10 @@ def list_drills(alerts: AlertsDep, campus: CampusDep, principal: PrincipalDep, t
 def drills_due(alerts: AlertsDep, records: RecordsDep, campus: CampusDep, tz: TimezoneDep,
                language: LanguageDep) -> list[DueDrillPublic]:
     desk = site_desk(alerts, campus.site.id)
+    site_tz = ZoneInfo(campus.site.timezone)  # the site's days, whatever zone the answer's times are shown in
     today = records.today(records.context(campus.site.id))
     got = due_drills(list(plans_of(desk).values()), desk.campus.calendar,
-                     Drills(alerts.store).last_started(campus.site.id), today, tz, records.settings.grace_days)
+                     Drills(alerts.store).last_started(campus.site.id), today, site_tz, records.settings.grace_days)
     return [DueDrillPublic(plan=d.plan.id, plan_name=d.plan.name.text(language), every=d.plan.drill,
                            window_start=d.window.start, window_end=d.window.end, status=d.status,  # type: ignore[arg-type]
                            last=from_ms(d.last_ms, tz)) for d in got]
@@ -134,9 +141,11 @@ def one_drill(drill_id: DrillId, alerts: AlertsDep, campus: CampusDep, principal
 
 @router.get("/drills/{drill_id}/record", summary="A drill's record (演练记录) as PDF: its figures, steps and timeline",
             responses={200: {"content": {"application/pdf": {}}}})
-def drill_record(drill_id: DrillId, request: Request, alerts: AlertsDep, campus: CampusDep, principal: PrincipalDep,
+def drill_record_pdf(drill_id: DrillId, request: Request, alerts: AlertsDep, campus: CampusDep, principal: PrincipalDep,
                  language: LanguageDep) -> Response:
-    d, _ = _drill(alerts, campus.site.id, drill_id, principal.scope)
-    if d.alert_id is None:
-        raise NotFound(f"drill #{drill_id} raised no alert")
-    return incident_report(d.alert_id, request, alerts, principal, language, "pdf")
+    d, desk = _drill(alerts, campus.site.id, drill_id, principal.scope)
+    lang = "en" if language.startswith("en") else "zh-CN"
+    body = drill_record(Drills(alerts.store), desk.book, d, lang, alerts.clock.now_ms(),
+                        request.app.state.settings.report)
+    return Response(body, media_type="application/pdf",
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''drill-{d.id}.pdf"})

@@ -11,10 +11,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
 
+from alerts.book import AlertStateError
 from alerts.desk import AlertDesk, SiteDesk
 from alerts.plans import Plan
-from alerts.runs import Run, RunStep
+from alerts.runs import Run, RunStep, StepRefused
 from alerts.store import Alert
 from api.access import Scope
 from api.deps import AlertsDep, CampusDep, LanguageDep, PrincipalDep, RecordsDep, TimezoneDep, require
@@ -37,6 +39,7 @@ from campus.errors import NotFound
 from campus.labels import Name
 from emergency import incident
 from emergency.drills import Drills
+from records.desk import RecordDesk, step_use
 
 router = APIRouter(tags=["emergency"])
 PlanId = Annotated[str, PathParam(max_length=64, pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="plan id")]
@@ -133,17 +136,22 @@ def run_public(desk: SiteDesk, a: Alert, run: Run, scope: Scope, language: str, 
     closed = a.status == "resolved"
     plan = plans_of(desk).get(run.plan)
     snap = run.snapshot
-    if plan is not None:
-        places = _places(desk, plan, scope, language)
-        contacts = _contacts(plan, language)
-    else:  # the plan left the file since: as the run kept it
-        places = [PlanPlacePublic(n=n, what=p["what"], name=Name(**p["name"]).text(language), building=p["building"],
-                                  building_name=desk.names.building(p["building"]) or p["building"],
-                                  where=Name(**p["where"]).text(language) if p.get("where") else None, photo=None)
-                  for n, p in enumerate(snap.get("places", []), start=1)
-                  if scope.sees(desk.campus.site.id, p["building"], desk.campus.zone_of(p["building"]))]
-        contacts = [ContactPublic(name=Name(**c["name"]).text(language), phone=c["phone"])
-                    for c in snap.get("contacts", [])]
+    site = desk.campus.site.id
+
+    def photo(n: int, p: dict[str, Any]) -> str | None:
+        """The place's photo while the plans file still has the same place at n (a run keeps the plan as it was;
+        a photo is a file beside the plans file, so only the plan as it is now can serve it)."""
+        now = plan.places[n - 1] if plan is not None and n <= len(plan.places) else None
+        same = now is not None and now.photo and now.building == p["building"] and now.name.zh == p["name"]["zh"]
+        return f"/api/v1/plans/{run.plan}/places/{n}/photo?site={site}" if same else None
+
+    places = [PlanPlacePublic(n=n, what=p["what"], name=Name(**p["name"]).text(language), building=p["building"],
+                              building_name=desk.names.building(p["building"]) or p["building"],
+                              where=Name(**p["where"]).text(language) if p.get("where") else None, photo=photo(n, p))
+              for n, p in enumerate(snap.get("places", []), start=1)
+              if scope.sees(site, p["building"], desk.campus.zone_of(p["building"]))]
+    contacts = [ContactPublic(name=Name(**c["name"]).text(language), phone=c["phone"])
+                for c in snap.get("contacts", [])]
     return RunPublic(alert_id=a.id, plan=run.plan, name=run.name.text(language), drill=a.drill,
                      started=from_ms(run.started_ms, tz), closed=from_ms(a.resolved_ms, tz) if closed else None,
                      steps=[_run_step(desk, s, closed, now_ms, language, tz) for s in run.steps], places=places,
@@ -174,21 +182,42 @@ async def tick_step(alert_id: AlertId, n: StepN, request: Request, alerts: Alert
                     tz: TimezoneDep, language: LanguageDep,
                     principal: Annotated[Principal, Depends(require(Role.ELECTRICIAN))]) -> RunPublic:
     a, desk, run = _run_of(alerts, alert_id, principal.scope)
-    run.step(n)  # 404 for a step the plan does not have, before anything is read or kept
+    _can_tick(a, run, n)  # before anything is read or kept: a step the plan lacks, done already, a closed run
     body, files = await read_record(request, StepTick, ("photo",))
+    return await run_in_threadpool(_tick, alerts, records, a, desk, n, body, files["photo"], principal, language, tz)
+
+
+def _can_tick(a: Alert, run: Run, n: int) -> None:
+    step = run.step(n)  # 404 for a step the plan does not have
+    if a.status == "resolved":
+        raise AlertStateError(f"alert #{a.id} is resolved: its plan's run is closed, nothing more is ticked")
+    if step.done_ms is not None:
+        raise StepRefused(f"step {n} ({step.text.zh}) was ticked already, by {step.done_by}")
+
+
+def _tick(alerts: AlertDesk, records: RecordDesk, a: Alert, desk: SiteDesk, n: int, body: StepTick,
+          files: list[tuple[str, bytes]], principal: Principal, language: str, tz: Any) -> RunPublic:
+    """Keep the photos, note that the step uses them, tick it; a tick refused after all (another got there first)
+    takes the note back, and its photos are unused uploads the sweep removes."""
     site = desk.campus.site.id
-    uploads = check_photos(records, files["photo"])
-    photos = [*body.photos, *(u.sha256 for u in uploads)]
+    uploads = check_photos(records, files)
+    photos = list(dict.fromkeys([*body.photos, *(u.sha256 for u in uploads)]))
     if photos:
         for sha in records.store.unowned(site, body.photos):
             raise HTTPException(422, f"file {sha[:16]}… was not uploaded for site {site}: POST the photo to "
                                      f"/api/v1/photos?site={site} first, or send it with the tick as multipart")
         records.keep(site, uploads)
         with records.store.tx():
-            records.store.use(site, "plan-step", a.id, photos)
-    with alerts.lock:
-        alerts.of(a).book.tick(a.id, n, principal.name, body.note, photos, alerts.clock.now_ms())
-    a, desk, run = _run_of(alerts, alert_id, principal.scope)
+            records.store.use(site, "plan-step", step_use(a.id, n), photos)
+    try:
+        with alerts.lock:
+            desk.book.tick(a.id, n, principal.name, body.note, photos, alerts.clock.now_ms())
+    except Exception:
+        if photos:
+            with records.store.tx():
+                records.store.unuse(site, "plan-step", step_use(a.id, n), photos)
+        raise
+    a, desk, run = _run_of(alerts, a.id, principal.scope)
     return run_public(desk, a, run, principal.scope, language, tz, alerts.clock.now_ms())
 
 

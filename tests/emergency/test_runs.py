@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,7 @@ def test_any_order_of_ticks_waits_and_resolving_keeps_the_rules(tmp_path: Path, 
     from alerts.runs import StepRefused
     from campus.errors import NotFound
 
-    with SmtpSink() as smtp, emergency_app(tmp_path / f"d{abs(hash(tuple(actions)))}", smtp.port,
+    with SmtpSink() as smtp, emergency_app(Path(tempfile.mkdtemp(dir=tmp_path)), smtp.port,
                                            FrozenClock(NOW)) as (_, alerts):
         clock = alerts.clock
         assert isinstance(clock, FrozenClock)

@@ -6,6 +6,7 @@ import {
   t, wall, withLang,
 } from "./core.js";
 import { healthLine } from "./health.js";
+import { drillBadge } from "./plan.js";
 import { waterBoard } from "./waterboard.js";
 
 const KINDS = ["electricity", "water", "gas"];
@@ -32,7 +33,7 @@ export async function showOverview(section) {
     getJSON(withLang("/alerts?status=open&limit=200")),
     campus(), devices(),
   ]);
-  kpis(site, clock, open.length);
+  kpis(site, clock, open.filter((a) => a.drill == null).length);  // a drill is listed, marked, but no statistic
   loadCurve(site[0], clock);
   await Promise.all([departments(now, clock), topConsumers(now, clock), waterBoard(), Promise.resolve(openAlerts(open))]);
   notAnswering();
@@ -134,7 +135,7 @@ async function topConsumers(now, clock) {
 
 function openAlerts(open) {
   open = bySeverity(open);  // the critical ones first, whatever order the API sends
-  const counts = SEVERITIES.map((s) => open.filter((a) => a.severity === s).length);
+  const counts = SEVERITIES.map((s) => open.filter((a) => a.severity === s && a.drill == null).length);  // drills: no statistic
   chart($("#severity-chart"), {
     grid: { left: 8, right: 30, top: 4, bottom: 4, containLabel: true },
     tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
@@ -145,7 +146,8 @@ function openAlerts(open) {
   }, counts.reduce((a, b) => a + b, 0));
   $("#open-alerts").innerHTML = open.slice(0, 6).map((a) => `<li data-alert="${esc(a.id)}" data-severity="${esc(a.severity)}">` +
     `<a href="#alerts/${esc(a.id)}">` +
-    `<span class="sev sev-${esc(a.severity)}">${t("severity")[a.severity]}</span> ${esc(a.name)}</a><br>` +
+    `<span class="sev sev-${esc(a.severity)}">${t("severity")[a.severity]}</span>${a.drill ? drillBadge() : ""} ` +
+    `${esc(a.name)}</a><br>` +
     `<small>${a.building_name ? esc(a.building_name) + " · " : ""}${named(a.subject_name, a.subject)} · ` +
     `${ago(a.started)}</small></li>`)
     .join("") || `<li class="muted">${t("none")}</li>`;
