@@ -329,7 +329,8 @@ class AlertBook:
         """A plan's role as people read it: the built-in's name, else its holders' names."""
         known = ROLES.get(role)
         holders = self.roster.file.roles.get(role, [])
-        names = "、".join(self.roster.people[p].name for p in holders if p in self.roster.people)
+        names = ("、" if not language.lower().startswith("en") else ", ").join(
+            self.roster.people[p].name for p in holders if p in self.roster.people)
         if known is None:
             return names or role
         return f"{known.text(language)} {names}" if names else known.text(language)
@@ -360,6 +361,8 @@ class AlertBook:
             head += "（步骤超时）" if zh else " (a step is late)"
         else:
             shown = [s for s in run.steps if s.done_ms is None][:2]
+            if not shown:
+                head += "（各步骤均已完成）" if zh else " (every step done)"
         link = f"{self.settings.public_url}/#plan/{alert.id}"
         return [head, *(line(s) for s in shown), f"处置清单（逐项勾选）：{link}" if zh else f"Checklist: {link}"]
 

@@ -251,14 +251,14 @@ class PlanBook:
         if found is None:
             raise NotFound(f"no plan {plan!r}")
         if not 0 <= place < len(found.places) or found.places[place].photo is None:
-            raise NotFound(f"plan {plan}: no photo for place {place}")
+            raise NotFound(f"plan {plan}: no photo for place {place + 1}")
         try:
             path = self._resolve(f"plan {plan}, place {place + 1}", str(found.places[place].photo))
             if path.is_file():
                 return path
         except (ConfigError, OSError, ValueError):
             pass
-        raise NotFound(f"plan {plan}: the photo of place {place} is gone")
+        raise NotFound(f"plan {plan}: the photo of place {place + 1} is gone")
 
 
 def sample_plans_file() -> Path:
