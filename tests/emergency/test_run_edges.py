@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -152,3 +153,31 @@ def test_time_limits_as_people_say_them() -> None:
     said = [minutes(s, True) for s in (30, 600, 900, 7200, 5400)]
     assert said == ["30 秒", "10 分钟", "15 分钟", "2 小时", "90 分钟"]
     assert minutes(7200, False) == "2 h"
+
+
+def test_an_alert_from_history_opens_its_plan_once_a_live_reading_confirms_it(tmp_path: Path) -> None:
+    """A backfilled day raises the fountain's pH alert quietly: nobody told, no run. Acknowledged meanwhile, it opens
+    its plan when a live reading confirms it (and an unacknowledged one does too, its message with the first
+    steps)."""
+    import json
+
+    from ingest.decode import Inbound
+    from simulators.model import Publication
+    from tests.support.drive import local, simulation
+
+    now_ms = int(local(2026, 3, 11, 12).timestamp() * 1000)
+    history = [Inbound(p.topic, p.payload, now_ms, qos=0) for p in
+               simulation(local(2026, 3, 10, 8), 24, ["ph_excursion:ta-fountain"]).publications()]
+    with SmtpSink() as smtp, emergency_app(tmp_path, smtp.port, FrozenClock(now_ms), history) as (client, alerts):
+        ph = alerts.store.open_for("yucai", "purified-ph", "ta-fountain")
+        assert ph is not None
+        assert (ph.quiet, ph.plan) == (1, "drinking-water")
+        assert client.get(f"/api/v1/alerts/{ph.id}/plan").status_code == 404  # nobody told: no run yet
+        assert client.post(f"/api/v1/alerts/{ph.id}/ack", json={"comment": "已知"}).status_code == 200
+        reading = Publication(now_ms, "campus/yucai/ta-fountain/reading", json.dumps(
+            {"ts": now_ms // 1000, "values": {"ph": 9.4, "turbidity_ntu": 0.3, "free_chlorine_mgl": 0.4}}).encode(),
+            "ta-fountain")
+        alerts.evaluate([Inbound(reading.topic, reading.payload, now_ms, qos=0)])
+        run = client.get(f"/api/v1/alerts/{ph.id}/plan")
+        assert run.status_code == 200, run.text
+        assert run.json()["name"] == "饮用水水质异常应急预案"
