@@ -18,7 +18,7 @@ from alerts.book import AlertStateError
 from alerts.runs import StepRefused
 from api.access import AmbiguousSite, SharedDeviceId
 from campus.errors import AlreadyExists, ConfigError, Invalid, NotFound, StoreUnavailable
-from emergency.drills import DrillRefused
+from emergency.target import PlanRefused
 from records.context import RecordRefused
 from records.manual import JumpToConfirm
 from records.photos import FileRejected
@@ -46,7 +46,7 @@ STATUSES: dict[type[Exception], tuple[int, Callable[[Exception], str]]] = {
     AmbiguousSite: (422, _said),           # several sites and none named
     Invalid: (422, _said),                 # a change or a scope naming what the campus does not have
     RecordRefused: (422, _said),           # a record that cannot be taken as sent
-    DrillRefused: (422, _said),            # a drill that cannot start as asked
+    PlanRefused: (422, _said),             # a drill, or a plan started by hand, that cannot start as asked
     StepRefused: (409, _said),             # a plan's step ticked twice
     FileRejected: (422, _said),            # a photo or PDF that is not what it says
     RecursionError: (400, _too_deep),      # JSON nested past the parser's recursion limit (as a body or a field)

@@ -24,14 +24,12 @@ from alerts.plans import Plan
 from alerts.rules import RECORD_RULES
 from alerts.runs import Run
 from alerts.store import Alert, AlertStore
-from campus.errors import MeterwatchError, NotFound
+from campus.errors import NotFound
 from campus.labels import Name
+from emergency.target import target
 
 RULE = "emergency"  # a plan no rule activates: its drills (and its start by hand) raise this
 
-
-class DrillRefused(MeterwatchError):
-    """A drill that cannot start as asked (422 with what to fix)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,28 +134,9 @@ class Drills:
               now_ms: int, chain: dict[str, Any] | None = None, language: str = "zh-CN") -> Drill:
         """Start a drill of ``plan_id`` on a device or a building of ``desk``'s site: the drill row and its alert,
         in one transaction. ``chain``: the technical drill's result, kept with it."""
-        plans = desk.book.plans
-        plan = plans.plans.get(plan_id) if plans is not None else None
-        if plan is None:
-            known = ", ".join(plans.plans) if plans is not None and plans.plans else "none (set [records] plans_file)"
-            raise NotFound(f"no emergency plan {plan_id!r} at site {desk.campus.site.id}; plans: {known}")
-        if (device is None) == (building is None):
-            raise DrillRefused("name the device or the building the drill is about (one of them)")
-        campus = desk.campus
-        dev = next((d for d in campus.devices if d.id == device), None) if device else None
-        if device is not None and dev is None:
-            raise NotFound(f"no device {device!r} at site {campus.site.id}")
-        if dev is not None and dev.virtual is not None:
-            raise DrillRefused(f"{dev.name or dev.id} is a virtual meter (a sum of others): it takes no readings, "
-                               f"so nothing could raise its alert; drill its building ({dev.building}) or one of "
-                               "its meters")
-        building = dev.building if dev is not None else building
-        b = campus.building(building) if building else None
-        if b is None:
-            raise NotFound(f"no building {building!r} at site {campus.site.id}")
-        zone = campus.zone_of(b.id)
-        rule, category, severity = _kind(desk, plan)
-        where = (desk.names.device(device) or device) if device else b.name
+        t = target(desk, plan_id, device, building, "the drill")
+        plan, b, zone, where, campus = t.plan, t.building, t.zone, t.where, desk.campus
+        rule, category, severity = kind(desk, plan)
         store = self.store
         with store.tx():
             cur = store.execute("INSERT INTO drills (site, plan, zone, building, device, chain, started_ms, "
@@ -179,7 +158,7 @@ class Drills:
         return self.get(drill_id)
 
 
-def _kind(desk: SiteDesk, plan: Plan) -> tuple[str, str, str]:
+def kind(desk: SiteDesk, plan: Plan) -> tuple[str, str, str]:
     """The rule, category and severity of a drill's alert: the plan's first rule's, else 应急预案启动 (of the plan's
     first category and severity when it names them)."""
     for rule_id in plan.activates.rules:

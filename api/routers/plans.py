@@ -27,6 +27,7 @@ from api.schemas.emergency import (
     ContactPublic,
     PlanPlacePublic,
     PlanPublic,
+    PlanStart,
     PlanStepPublic,
     RunPublic,
     RunStepPublic,
@@ -38,6 +39,7 @@ from api.uploads import body_of, read_record
 from campus.errors import NotFound
 from campus.labels import Name
 from emergency import incident
+from emergency.activation import start_plan
 from emergency.drills import Drills
 from records.desk import RecordDesk, step_use
 
@@ -119,6 +121,24 @@ def place_photo(plan_id: PlanId, n: StepN, alerts: AlertsDep, campus: CampusDep,
     assert desk.book.plans is not None  # noqa: S101 - plans_of found the plan
     path = desk.book.plans.photo(plan_id, n - 1)
     return FileResponse(path, media_type="image/png" if path.suffix.lower() == ".png" else "image/jpeg")
+
+
+@router.post("/plans/{plan_id}/start", response_model=RunPublic, status_code=201,
+             summary="Start a plan by hand (人工启动) for a device or building: a real alert, 应急预案启动, with the "
+                     "plan's checklist; for trouble no meter sees first (a typhoon warning, a pipe somebody found)")
+def start(plan_id: PlanId, body: PlanStart, alerts: AlertsDep, campus: CampusDep, tz: TimezoneDep,
+          language: LanguageDep, principal: Annotated[Principal, Depends(require(Role.ELECTRICIAN))]) -> RunPublic:
+    desk = site_desk(alerts, campus.site.id)
+    # the campus is the site as the token sees it: a device or building outside it is one that does not exist
+    if body.device is not None and all(d.id != body.device for d in campus.devices):
+        raise NotFound(f"no device {body.device!r} at site {campus.site.id}")
+    if body.building is not None and campus.building(body.building) is None:
+        raise NotFound(f"no building {body.building!r} at site {campus.site.id}")
+    with alerts.lock:
+        alert_id = start_plan(desk, plan_id, device=body.device, building=body.building, by=principal.name,
+                              note=body.note.strip(), now_ms=alerts.clock.now_ms(), language=alerts.language)
+    a, desk, run = _run_of(alerts, alert_id, principal.scope)
+    return run_public(desk, a, run, principal.scope, language, tz, alerts.clock.now_ms())
 
 
 def _run_step(desk: SiteDesk, s: RunStep, closed: bool, now_ms: int, language: str,

@@ -85,6 +85,13 @@ class FiguresPublic(BaseModel):
     late: int = Field(description="steps ticked after their limit, or past it and open")
 
 
+class PlanStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    device: str | None = Field(default=None, max_length=64, description="the device the trouble is at")
+    building: str | None = Field(default=None, max_length=64, description="or the building")
+    note: str = Field(default="", max_length=500, description="why: what was seen (台风红色预警, 一楼走廊爆管)")
+
+
 class DrillCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     plan: str = Field(max_length=64, description="the plan to drill (GET /api/v1/plans)")

@@ -262,3 +262,26 @@ def test_the_drills_page_on_a_phone_and_in_english(server: Server, browser: Brow
     shot(page, "drills-phone-en")
     assert not [e for e in errors if "favicon" not in e], errors
     page.context.close()
+
+
+def test_the_electrician_starts_a_plan_by_hand_from_the_phone(server: Server, browser: Browser) -> None:
+    """A typhoon warning: 李强 opens the severe-weather plan on his phone and starts it for the power room; the
+    console takes him to its checklist, and the alert is a real one (no drill)."""
+    page, errors = _open(browser, server, "phone", "drills/severe-weather", server.li)
+    form = page.locator("form.plan-start[data-plan='severe-weather']")
+    expect(form).to_be_visible()
+    form.locator("select[name='building']").select_option("power-room")
+    form.locator("input[name='note']").fill("台风红色预警")
+    no_overflow(page)
+    form.locator("button[type='submit']").click()
+    page.wait_for_selector("body[data-shown^='plan/']")
+    alert_id = int(page.url.rsplit("/", 1)[1])
+    expect(page.locator(".plan-step")).to_have_count(5)
+    alert = httpx.get(f"{server.base}/api/v1/alerts/{alert_id}", headers={"Authorization": f"Bearer {server.li}"},
+                      timeout=30).json()
+    assert (alert["rule"], alert["drill"], alert["plan"], alert["acknowledged_by"]) == (
+        "emergency", None, "severe-weather", None)
+    assert alert["reading"] == "人工启动：台风红色预警"
+    shot(page, "plan-started-phone")
+    assert not [e for e in errors if "favicon" not in e], errors
+    page.context.close()

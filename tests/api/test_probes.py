@@ -216,6 +216,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/alerts/{alert_id}/plan/steps/{n}"): Route(
         "emergency", write=("/api/v1/alerts/{alert}/plan/steps/1", {"note": "x"}), body="record"),
     ("GET", "/api/v1/alerts/{alert_id}/report"): Route("emergency", "/api/v1/alerts/{alert}/report"),
+    ("POST", "/api/v1/plans/{plan_id}/start"): Route(
+        "emergency", write=("/api/v1/plans/power-loss/start?site=yucai", {"building": "teach-a", "note": "x"}),
+        body="json"),
     ("POST", "/api/v1/drills"): Route("emergency", write=("/api/v1/drills?site=yucai", _SOUTH_DRILL), body="json"),
     ("GET", "/api/v1/drills"): Route("emergency", "/api/v1/drills?site=yucai"),
     ("GET", "/api/v1/drills/due"): Route("emergency", "/api/v1/drills/due?site=yucai"),

@@ -181,3 +181,25 @@ def test_an_alert_from_history_opens_its_plan_once_a_live_reading_confirms_it(tm
         run = client.get(f"/api/v1/alerts/{ph.id}/plan")
         assert run.status_code == 200, run.text
         assert run.json()["name"] == "饮用水水质异常应急预案"
+
+
+def test_a_plan_started_by_hand_is_a_real_alert_with_its_checklist(app: Any) -> None:
+    """A typhoon warning: the electrician on duty starts the severe-weather plan (no meter raises it) for the power
+    room. A real alert, counted as one, its checklist open at once; started again while open: refused, naming it."""
+    client, alerts, clock, li = app
+    before = client.get("/api/v1/alerts", params={"drills": "false"}).headers["X-Total-Count"]
+    got = client.post("/api/v1/plans/severe-weather/start", headers=li,
+                      json={"building": "power-room", "note": "台风红色预警"})
+    assert got.status_code == 201, got.text
+    run = got.json()
+    assert (run["plan"], run["drill"]) == ("severe-weather", None)
+    assert [s["state"] for s in run["steps"]] == ["open"] * len(run["steps"])
+    a = client.get(f"/api/v1/alerts/{run['alert_id']}").json()
+    assert (a["rule"], a["name"], a["drill"], a["building"]) == ("emergency", "应急预案启动", None, "power-room")
+    assert a["reading"] == "人工启动：台风红色预警"
+    assert int(client.get("/api/v1/alerts", params={"drills": "false"}).headers["X-Total-Count"]) == int(before) + 1
+    again = client.post("/api/v1/plans/severe-weather/start", headers=li, json={"building": "power-room"})
+    assert again.status_code == 409
+    assert f"#{run['alert_id']}" in again.text
+    assert client.post("/api/v1/plans/severe-weather/start", headers=li, json={}).status_code == 422
+    assert client.post("/api/v1/plans/no-such/start", headers=li, json={"building": "office"}).status_code == 404

@@ -14,7 +14,7 @@ export function mmss(s) {
 }
 
 export async function showDrills(section, planArg) {
-  const isAdmin = state.me.role === "admin";
+  const isAdmin = state.me.role === "admin", mayStart = state.me.role !== "viewer";
   const [rows, due, plans, c, roster, rules] = await Promise.all([
     getJSON(withLang("/drills?limit=50")), getJSON(withLang("/drills/due")), getJSON(withLang("/plans")), campus(),
     people(), getJSON("/rules").catch(() => [])]);
@@ -31,7 +31,7 @@ export async function showDrills(section, planArg) {
         : `<p class="muted">${esc(t("drills_none"))}</p>`}
     </article>
     <article class="card" id="plans"><h3>${esc(t("plans_heading"))}</h3>
-      ${plans.length ? plans.map((p) => planHTML(p, ruleName, p.id === planArg)).join("")
+      ${plans.length ? plans.map((p) => planHTML(p, ruleName, p.id === planArg, mayStart ? c : null)).join("")
         : `<p class="muted">${esc(t("plans_none"))}</p>`}
     </article>`;
   section.querySelectorAll("button.record").forEach((b) => b.addEventListener("click", async () => {
@@ -45,6 +45,18 @@ export async function showDrills(section, planArg) {
     if (d.open) loadPhotos(d);
   }));
   if (isAdmin) await startForm();
+  // a plan started by hand (人工启动): a real alert with its checklist, for trouble no meter sees first
+  section.querySelectorAll("form.plan-start").forEach((f) => f.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const error = f.querySelector(".error");
+    error.textContent = "";
+    if (!f.building.value) { error.textContent = t("drills_need_building"); return; }
+    try {
+      const run = await (await api(`/plans/${encodeURIComponent(f.dataset.plan)}/start`, { method: "POST",
+        body: JSON.stringify({ building: f.building.value, note: f.note.value }) })).json();
+      location.hash = `#plan/${run.alert_id}`;
+    } catch (err) { error.textContent = err.message; }
+  }));
   const opened = planArg && section.querySelector(`details.plan[data-plan="${CSS.escape(planArg)}"]`);
   if (opened) { await loadPhotos(opened); opened.scrollIntoView({ block: "start" }); }
 }
@@ -88,7 +100,18 @@ function drillHTML(d, roster) {
   </li>`;
 }
 
-function planHTML(p, ruleName, open) {
+function startHTML(p, c) {  // start the plan by hand: for an electrician or an admin
+  return `<form class="plan-start stack" data-plan="${esc(p.id)}">
+    <h4>${esc(t("plan_start"))}</h4><p class="muted">${esc(t("plan_start_help"))}</p>
+    <label>${esc(t("drills_building"))} <select name="building" required><option value="">—</option>${c.buildings.map((b) =>
+      `<option value="${esc(b.id)}">${esc(b.name)}</option>`).join("")}</select></label>
+    <label>${esc(t("plan_start_note"))} <input name="note" maxlength="500"></label>
+    <div class="form-actions"><button type="submit" class="primary">${esc(t("plan_start"))}</button></div>
+    <p class="error" role="alert"></p>
+  </form>`;
+}
+
+function planHTML(p, ruleName, open, c) {
   const raised = [...p.rules.map((r) => ruleName[r] || r), ...p.categories.map((x) => t("category")[x] || x)];
   return `<details class="plan" data-plan="${esc(p.id)}"${open ? " open" : ""}>
     <summary><b>${esc(p.name)}</b> <small class="muted">${esc(t("plans_drill_every"))}:
@@ -104,6 +127,7 @@ function planHTML(p, ruleName, open) {
       <div><h4>${esc(t("plan_places"))}</h4>${placesHTML(p.places)}</div>
       <div><h4>${esc(t("plan_contacts"))}</h4>${contactsHTML(p.contacts)}</div>
     </div>
+    ${c ? startHTML(p, c) : ""}
   </details>`;
 }
 

@@ -402,6 +402,11 @@ export const T = {
   drills_chain_fail: ["未通过", "failed"],
   drills_record: ["演练记录 PDF", "Drill record (PDF)"],
   drills_start: ["发起演练", "Start a drill"],
+  plan_start: ["启动预案（真实事件）", "Start this plan (a real event)"],
+  plan_start_help: ["没有表计先发现的险情（台风预警、现场发现爆管）：为一栋楼启动预案，产生真实告警并按值班表通知，处置清单立即生效。",
+                    "For trouble no meter sees first (a typhoon warning, a burst pipe found on site): start the plan for "
+                    + "a building; a real alert, told through the duty roster, with its checklist at once."],
+  plan_start_note: ["原因（看到了什么）", "Why (what was seen)"],
   drills_start_help: ["演练会产生一条标记为“演练”的真实告警，按值班表通知和升级；不计入报表与统计。",
     "A drill raises a real alert marked DRILL, told and escalated by the duty roster; it counts in no report or statistic."],
   drills_plan: ["预案", "Plan"],
