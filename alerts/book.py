@@ -234,11 +234,8 @@ class AlertBook:
     def tick(self, alert_id: int, n: int, by: str, note: str | None, photos: list[str], now_ms: int) -> Alert:
         """Step ``n`` of the alert's plan done by ``by`` now (the run closes with the alert: nothing after)."""
         with self.store.tx():
-            alert = self.store.get(alert_id)
-            if alert.status == "resolved":
-                raise AlertStateError(f"alert #{alert_id} is resolved: its plan's run is closed, nothing more is "
-                                      "ticked (add what happened after in the incident report)")
-            self.runs.tick(alert_id, n, by, note, photos, now_ms)
+            closed = self.store.get(alert_id).status == "resolved"
+            self.runs.tick(alert_id, n, by, note, photos, now_ms, closed=closed)
             return self.store.get(alert_id)
 
     def resolve(self, alert_id: int, by: str, reason: str, now_ms: int) -> Alert:

@@ -58,14 +58,18 @@ class RunStep:
     photos: tuple[str, ...]
     late_ms: int | None    # when its lateness was told
 
+    def past(self, at_ms: int) -> bool:
+        """Is ``at_ms`` after the step's limit? (At the limit is in time; a step without one is never late.)"""
+        return self.due_ms is not None and at_ms > self.due_ms
+
     def state(self, closed: bool, now_ms: int) -> str:
         """done | late (done after its limit) | overdue (past its limit, open) | skipped (never ticked, run closed)
         | open."""
         if self.done_ms is not None:
-            return "late" if self.due_ms is not None and self.done_ms > self.due_ms else "done"
+            return "late" if self.past(self.done_ms) else "done"
         if closed:
             return "skipped"
-        return "overdue" if self.due_ms is not None and now_ms > self.due_ms else "open"
+        return "overdue" if self.past(now_ms) else "open"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,17 @@ class Run:
             if s.n == n:
                 return s
         raise NotFound(f"plan {self.plan!r} has steps 1-{len(self.steps)}; no step {n}")
+
+    def tickable(self, n: int, closed: bool) -> RunStep:
+        """Step ``n``, if it may be ticked: NotFound for a step the plan lacks, StepRefused once the run is closed
+        (``closed``: its alert resolved) or the step was ticked already."""
+        step = self.step(n)
+        if closed:
+            raise StepRefused(f"alert #{self.alert_id} is resolved: its plan's run is closed, nothing more is "
+                              "ticked (add what happened after in the incident report)")
+        if step.done_ms is not None:
+            raise StepRefused(f"step {n} ({step.text.zh}) was ticked already, by {step.done_by}")
+        return step
 
 
 def snapshot(plan: Plan) -> dict[str, Any]:
@@ -129,19 +144,17 @@ class Runs:
                                  tuple(json.loads(photos)), late))
         return Run(alert_id, plan, Name(**plan_doc["name"]), started, tuple(steps), plan_doc)
 
-    def tick(self, alert_id: int, n: int, by: str, note: str | None, photos: list[str], now_ms: int) -> RunStep:
-        """Inside ``store.tx``, the alert open: step ``n`` done by ``by`` now."""
+    def tick(self, alert_id: int, n: int, by: str, note: str | None, photos: list[str], now_ms: int, *,
+             closed: bool) -> RunStep:
+        """Inside ``store.tx``: step ``n`` done by ``by`` now (``closed``: the alert is resolved, nothing is)."""
         run = self.run(alert_id)
         if run is None:
             raise NotFound(f"alert #{alert_id} activated no emergency plan")
-        step = run.step(n)
-        if step.done_ms is not None:
-            raise StepRefused(f"step {n} ({step.text.zh}) was ticked already, by {step.done_by}")
+        step = run.tickable(n, closed)
         self.store.execute("UPDATE plan_steps SET done_ms = ?, done_by = ?, note = ?, photos = ? "
                            "WHERE alert_id = ? AND n = ?", (now_ms, by, note, json.dumps(photos), alert_id, n))
-        late = step.due_ms is not None and now_ms > step.due_ms
         self.store.event(alert_id, now_ms, "step_done", by, n=n, step=step.id, text=step.text.zh, note=note,
-                         photos=photos, late=late)
+                         photos=photos, late=step.past(now_ms))
         return dataclasses.replace(step, done_ms=now_ms, done_by=by, note=note, photos=tuple(photos))
 
     def late(self, site: str, now_ms: int) -> list[tuple[int, int]]:

@@ -21,16 +21,11 @@ from alerts.plans import Plan
 from alerts.rules import RECORD_RULES
 from campus.calendar import CampusCalendar
 from campus.labels import Name
+from records.rounds import Window  # a window of days, as a check round's
 
 RULE = "drill-overdue"
 EVERY = {"term": Name(zh="每学期", en="each term"), "month": Name(zh="每月", en="each month"),
          "year": Name(zh="每年", en="each year"), "never": Name(zh="不定期", en="not scheduled")}
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class Window:
-    start: dt.date
-    end: dt.date    # inclusive
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +54,7 @@ def windows(every: str, cal: CampusCalendar, today: dt.date) -> tuple[Window | N
         return (Window(dt.date(today.year, 1, 1), dt.date(today.year, 12, 31)),
                 Window(dt.date(today.year - 1, 1, 1), dt.date(today.year - 1, 12, 31)))
     if every == "term":
-        terms = sorted(Window(s, e) for s, e in cal.terms) if cal.terms else []
+        terms = [Window(s, e) for s, e in sorted(cal.terms)]
         term = next((w for w in terms if w.start <= today <= w.end), None)
         ended = [w for w in terms if w.end < today]
         return term, ended[-1] if ended else None

@@ -15,7 +15,7 @@ from alerts.desk import AlertDesk, SiteDesk
 from alerts.store import Alert
 from api.access import Scope
 from api.deps import AlertsDep, CampusDep, LanguageDep, PageDep, PrincipalDep, RecordsDep, TimezoneDep, require
-from api.routers.plans import plans_of, site_desk
+from api.routers.plans import in_view, plans_of, site_desk
 from api.schemas.emergency import (
     ChainPublic,
     ChainStagePublic,
@@ -73,11 +73,7 @@ async def start_drill(body: DrillCreate, request: Request, alerts: AlertsDep, ca
                       principal: Annotated[Principal, Depends(require(Role.ADMIN))]) -> DrillPublic:
     desk = site_desk(alerts, campus.site.id)
     site = campus.site.id
-    # what the drill names must be the token's to see: the campus here is the site as the token sees it
-    if body.device is not None and all(d.id != body.device for d in campus.devices):
-        raise NotFound(f"no device {body.device!r} at site {site}")
-    if body.building is not None and campus.building(body.building) is None:
-        raise NotFound(f"no building {body.building!r} at site {site}")
+    in_view(campus, body.device, body.building)
     if body.plan not in plans_of(desk):
         known = ", ".join(plans_of(desk)) or "none (set [records] plans_file)"
         raise NotFound(f"no emergency plan {body.plan!r} at site {site}; plans: {known}")

@@ -13,10 +13,9 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from alerts.book import AlertStateError
 from alerts.desk import AlertDesk, SiteDesk
 from alerts.plans import Plan
-from alerts.runs import Run, RunStep, StepRefused
+from alerts.runs import Run, RunStep, snapshot
 from alerts.store import Alert
 from api.access import Scope
 from api.deps import AlertsDep, CampusDep, LanguageDep, PrincipalDep, RecordsDep, TimezoneDep, require
@@ -38,6 +37,7 @@ from api.tokens import Principal, Role
 from api.uploads import body_of, read_record
 from campus.errors import NotFound
 from campus.labels import Name
+from campus.model import Campus
 from emergency import incident
 from emergency.activation import start_plan
 from emergency.drills import Drills
@@ -52,26 +52,33 @@ def _text(n: Name, language: str) -> str:
     return n.text(language)
 
 
-def _places(desk: SiteDesk, plan: Plan, scope: Scope, language: str) -> list[PlanPlacePublic]:
+def _places(desk: SiteDesk, plan_id: str, places: list[dict[str, Any]], scope: Scope,
+            language: str) -> list[PlanPlacePublic]:
+    """A plan's places as kept (``alerts.runs.snapshot``) that the token may see. A photo is a file beside the
+    plans file, so only the plan as it is now can serve it: a place has its photo's URL while the file still has
+    the same place at its number (a run keeps the plan as it was when it opened)."""
     site = desk.campus.site.id
-    out = []
-    for n, p in enumerate(plan.places, start=1):
-        if not scope.sees(site, p.building, desk.campus.zone_of(p.building)):
-            continue
-        out.append(PlanPlacePublic(
-            n=n, what=p.what, name=_text(p.name, language), building=p.building,
-            building_name=desk.names.building(p.building) or p.building,
-            where=_text(p.where, language),
-            photo=f"/api/v1/plans/{plan.id}/places/{n}/photo?site={site}" if p.photo else None))
-    return out
+    now = plans_of(desk).get(plan_id)
+
+    def photo(n: int, p: dict[str, Any]) -> str | None:
+        same = now.places[n - 1] if now is not None and n <= len(now.places) else None
+        if same is None or not same.photo or same.building != p["building"] or same.name.zh != p["name"]["zh"]:
+            return None
+        return f"/api/v1/plans/{plan_id}/places/{n}/photo?site={site}"
+
+    return [PlanPlacePublic(n=n, what=p["what"], name=Name(**p["name"]).text(language), building=p["building"],
+                            building_name=desk.names.building(p["building"]) or p["building"],
+                            where=Name(**p["where"]).text(language), photo=photo(n, p))
+            for n, p in enumerate(places, start=1)
+            if scope.sees(site, p["building"], desk.campus.zone_of(p["building"]))]
 
 
-def _contacts(plan: Plan, language: str) -> list[ContactPublic]:
-    return [ContactPublic(name=_text(c.name, language), phone=c.phone) for c in plan.contacts]
+def _contacts(contacts: list[dict[str, Any]], language: str) -> list[ContactPublic]:
+    return [ContactPublic(name=Name(**c["name"]).text(language), phone=c["phone"]) for c in contacts]
 
 
 def plan_public(desk: SiteDesk, plan: Plan, scope: Scope, language: str) -> PlanPublic:
-    a = plan.activates
+    a, kept = plan.activates, snapshot(plan)
     steps = [PlanStepPublic(n=n, id=s.id, text=_text(s.text, language), role=s.role,
                             role_name=desk.book.role_name(s.role, language),
                             within_min=None if s.within is None else s.within / 60)
@@ -79,7 +86,17 @@ def plan_public(desk: SiteDesk, plan: Plan, scope: Scope, language: str) -> Plan
     return PlanPublic(id=plan.id, site=desk.campus.site.id, name=_text(plan.name, language), rules=list(a.rules),
                       categories=[c.value for c in a.categories], severities=[s.value for s in a.severities],
                       steps=steps,
-                      places=_places(desk, plan, scope, language), contacts=_contacts(plan, language), drill=plan.drill)
+                      places=_places(desk, plan.id, kept["places"], scope, language),
+                      contacts=_contacts(kept["contacts"], language), drill=plan.drill)
+
+
+def in_view(campus: Campus, device: str | None, building: str | None) -> None:
+    """What a drill or a start names must be the token's to see: ``campus`` is the site as the token sees it, and a
+    device or building outside it is answered as one that does not exist."""
+    if device is not None and all(d.id != device for d in campus.devices):
+        raise NotFound(f"no device {device!r} at site {campus.site.id}")
+    if building is not None and campus.building(building) is None:
+        raise NotFound(f"no building {building!r} at site {campus.site.id}")
 
 
 def site_desk(alerts: AlertDesk, site: str) -> SiteDesk:
@@ -129,11 +146,7 @@ def place_photo(plan_id: PlanId, n: StepN, alerts: AlertsDep, campus: CampusDep,
 def start(plan_id: PlanId, body: PlanStart, alerts: AlertsDep, campus: CampusDep, tz: TimezoneDep,
           language: LanguageDep, principal: Annotated[Principal, Depends(require(Role.ELECTRICIAN))]) -> RunPublic:
     desk = site_desk(alerts, campus.site.id)
-    # the campus is the site as the token sees it: a device or building outside it is one that does not exist
-    if body.device is not None and all(d.id != body.device for d in campus.devices):
-        raise NotFound(f"no device {body.device!r} at site {campus.site.id}")
-    if body.building is not None and campus.building(body.building) is None:
-        raise NotFound(f"no building {body.building!r} at site {campus.site.id}")
+    in_view(campus, body.device, body.building)
     with alerts.lock:
         alert_id = start_plan(desk, plan_id, device=body.device, building=body.building, by=principal.name,
                               note=body.note.strip(), now_ms=alerts.clock.now_ms(), language=alerts.language)
@@ -154,24 +167,8 @@ def _run_step(desk: SiteDesk, s: RunStep, closed: bool, now_ms: int, language: s
 def run_public(desk: SiteDesk, a: Alert, run: Run, scope: Scope, language: str, tz: Any,
                now_ms: int) -> RunPublic:
     closed = a.status == "resolved"
-    plan = plans_of(desk).get(run.plan)
-    snap = run.snapshot
-    site = desk.campus.site.id
-
-    def photo(n: int, p: dict[str, Any]) -> str | None:
-        """The place's photo while the plans file still has the same place at n (a run keeps the plan as it was;
-        a photo is a file beside the plans file, so only the plan as it is now can serve it)."""
-        now = plan.places[n - 1] if plan is not None and n <= len(plan.places) else None
-        same = now is not None and now.photo and now.building == p["building"] and now.name.zh == p["name"]["zh"]
-        return f"/api/v1/plans/{run.plan}/places/{n}/photo?site={site}" if same else None
-
-    places = [PlanPlacePublic(n=n, what=p["what"], name=Name(**p["name"]).text(language), building=p["building"],
-                              building_name=desk.names.building(p["building"]) or p["building"],
-                              where=Name(**p["where"]).text(language) if p.get("where") else None, photo=photo(n, p))
-              for n, p in enumerate(snap.get("places", []), start=1)
-              if scope.sees(site, p["building"], desk.campus.zone_of(p["building"]))]
-    contacts = [ContactPublic(name=Name(**c["name"]).text(language), phone=c["phone"])
-                for c in snap.get("contacts", [])]
+    places = _places(desk, run.plan, run.snapshot["places"], scope, language)
+    contacts = _contacts(run.snapshot["contacts"], language)
     return RunPublic(alert_id=a.id, plan=run.plan, name=run.name.text(language), drill=a.drill,
                      started=from_ms(run.started_ms, tz), closed=from_ms(a.resolved_ms, tz) if closed else None,
                      steps=[_run_step(desk, s, closed, now_ms, language, tz) for s in run.steps], places=places,
@@ -202,17 +199,9 @@ async def tick_step(alert_id: AlertId, n: StepN, request: Request, alerts: Alert
                     tz: TimezoneDep, language: LanguageDep,
                     principal: Annotated[Principal, Depends(require(Role.ELECTRICIAN))]) -> RunPublic:
     a, desk, run = _run_of(alerts, alert_id, principal.scope)
-    _can_tick(a, run, n)  # before anything is read or kept: a step the plan lacks, done already, a closed run
+    run.tickable(n, a.status == "resolved")  # before anything is read or kept: a step the plan lacks, done, closed
     body, files = await read_record(request, StepTick, ("photo",))
     return await run_in_threadpool(_tick, alerts, records, a, desk, n, body, files["photo"], principal, language, tz)
-
-
-def _can_tick(a: Alert, run: Run, n: int) -> None:
-    step = run.step(n)  # 404 for a step the plan does not have
-    if a.status == "resolved":
-        raise AlertStateError(f"alert #{a.id} is resolved: its plan's run is closed, nothing more is ticked")
-    if step.done_ms is not None:
-        raise StepRefused(f"step {n} ({step.text.zh}) was ticked already, by {step.done_by}")
 
 
 def _tick(alerts: AlertDesk, records: RecordDesk, a: Alert, desk: SiteDesk, n: int, body: StepTick,

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SHA = r"^[0-9a-f]{64}$"
+from api.schemas.records import Sha256
 
 
 class PlanStepPublic(BaseModel):
@@ -72,7 +72,7 @@ class RunPublic(BaseModel):
 class StepTick(BaseModel):
     model_config = ConfigDict(extra="forbid")
     note: str | None = Field(default=None, max_length=2000, description="what was done, what was found")
-    photos: list[str] = Field(default_factory=list, max_length=10,
+    photos: list[Sha256] = Field(default_factory=list, max_length=10,
                               description="SHA-256 of photos uploaded for the site (POST /api/v1/photos)")
 
 
