@@ -56,7 +56,8 @@ class SiteDesk:
 
 class AlertDesk:
     def __init__(self, *, data_dir: Path, settings: AlertSettings, language: str = "zh-CN",
-                 topic_prefix: str = "campus", clock: Clock | None = None, plans_file: Path | None = None) -> None:
+                 topic_prefix: str = "campus", clock: Clock | None = None, plans_file: Path | None = None,
+                 state_url: str | None = None) -> None:
         private_dir(data_dir)
         self.settings, self.language, self.topic_prefix = settings, language, topic_prefix
         self.clock = clock or WallClock()  # people acknowledge in real time, whatever clock the rules run on
@@ -65,7 +66,7 @@ class AlertDesk:
         # no plans file: no plan (the sample's plans name the sample campus's buildings, not yours)
         self.plan_files = load_plans(plans_file) if plans_file is not None else {}
         self.plans_base = plans_folder(plans_file) if plans_file is not None else None
-        self.registry = Registry(DataDir(data_dir).state)
+        self.registry = Registry(DataDir(data_dir, state_url).shared)
         self.store = AlertStore(DataDir(data_dir).alerts)
         self._secret = secret_key(data_dir)
         self.lock = threading.RLock()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -29,6 +29,7 @@ class AlertProcessConfig:
     log_level: str = "INFO"
     limits: Limits = DEFAULT_LIMITS  # ingest's plausibility bounds: the engine refuses what ingest refuses
     plans_file: Path | None = None   # [records] plans_file: the plans an alert activates
+    state_url: str | None = field(default=None, repr=False)  # [state] url (may hold its password)
 
 
 def alert_process_main(conn: Connection, config: AlertProcessConfig) -> None:
@@ -39,7 +40,8 @@ def alert_process_main(conn: Connection, config: AlertProcessConfig) -> None:
 
     setup_logging(config.log_level)
     service = AlertService(data_dir=config.data_dir, mqtt=config.mqtt, settings=config.settings,
-                           language=config.language, limits=config.limits, plans_file=config.plans_file)
+                           language=config.language, limits=config.limits, plans_file=config.plans_file,
+                           state_url=config.state_url)
     service.start()
     if service.mqtt is not None:  # ready means subscribed (the broker keeps our messages from then on), or, with
         service.mqtt.wait_connected(SUBSCRIBE_WAIT_S)  # the broker away, that we tried long enough

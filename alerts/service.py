@@ -44,10 +44,11 @@ class AlertService:
     def __init__(self, *, data_dir: Path, mqtt: MqttSettings, settings: AlertSettings, language: str = "zh-CN",
                  clock: Clock | None = None, connect_mqtt: bool = True,
                  notifiers: dict[str, Notifier] | None = None, limits: Limits = DEFAULT_LIMITS,
-                 plans_file: Path | None = None) -> None:
+                 plans_file: Path | None = None, state_url: str | None = None) -> None:
         self.limits = limits  # ingest's ([ingest] settings): what it refuses, the engine never sees either
         self.desk = AlertDesk(data_dir=data_dir, settings=settings, language=language,
-                              topic_prefix=mqtt.topic_prefix, clock=clock, plans_file=plans_file)
+                              topic_prefix=mqtt.topic_prefix, clock=clock, plans_file=plans_file,
+                              state_url=state_url)
         d = self.desk
         self.settings, self.prefix = settings, mqtt.topic_prefix
         self.clock = clock or make_clock(settings.clock)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import orjson
 
 from alerts.engine import EngineState, Key
-from campus.db import connect, run_script, under_prefixes, write_transaction
+from campus.db import Db, connect, run_script, under_prefixes, write_transaction
 from campus.errors import NotFound
 from campus.migrations import Migration, migrate
 
@@ -75,7 +75,7 @@ SEVERITY_FIRST = ("CASE severity WHEN 'critical' THEN 0 WHEN 'major' THEN 1 WHEN
                   "started_ms DESC, id DESC")
 
 
-def _alerts(conn: sqlite3.Connection) -> None:
+def _alerts(conn: Db) -> None:
     """Alerts, their events, the engine's state, the outbox; tables from before sites get their ``site`` column
     (their rows get a site from :meth:`AlertStore.adopt`)."""
     run_script(conn, SCHEMA)

@@ -73,7 +73,8 @@ from reports.usage import Usage
 def build_service(settings: Settings, campus: Campus | list[Campus] | None, *,
                   connect_mqtt: bool = True) -> IngestService:
     return IngestService(data_dir=settings.data_dir, mqtt=settings.mqtt, store=settings.store,
-                         ingest=settings.ingest, campus=campus, connect_mqtt=connect_mqtt)
+                         ingest=settings.ingest, campus=campus, connect_mqtt=connect_mqtt,
+                         state_url=settings.state.url)
 
 
 def build_alerts(settings: Settings) -> AlertService | AlertProcess | None:
@@ -84,10 +85,11 @@ def build_alerts(settings: Settings) -> AlertService | AlertProcess | None:
         return None
     if settings.alerts.process:
         return AlertProcess(AlertProcessConfig(settings.data_dir, settings.mqtt, settings.alerts, settings.language,
-                                               settings.log_level, settings.ingest.limits, settings.records.plans_file))
+                                               settings.log_level, settings.ingest.limits, settings.records.plans_file,
+                                               settings.state.url))
     return AlertService(data_dir=settings.data_dir, mqtt=settings.mqtt, settings=settings.alerts,
                         language=settings.language, limits=settings.ingest.limits,
-                        plans_file=settings.records.plans_file)
+                        plans_file=settings.records.plans_file, state_url=settings.state.url)
 
 
 def alert_desk(settings: Settings, engine: AlertService | AlertProcess | None) -> AlertDesk | None:
@@ -96,7 +98,8 @@ def alert_desk(settings: Settings, engine: AlertService | AlertProcess | None) -
     if engine is None and not (settings.alerts.enabled and settings.alerts.external):
         return None
     return AlertDesk(data_dir=settings.data_dir, settings=settings.alerts, language=settings.language,
-                     topic_prefix=settings.mqtt.topic_prefix, plans_file=settings.records.plans_file)
+                     topic_prefix=settings.mqtt.topic_prefix, plans_file=settings.records.plans_file,
+                     state_url=settings.state.url)
 
 
 def build_usage(settings: Settings, service: IngestService) -> Usage:
@@ -134,7 +137,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
         # what this lifespan opens it holds in its own names and closes, whatever app.state holds by then (a
         # second lifespan over the same app, as a test client's, would otherwise orphan the first one's)
         owned = service is None
-        tokens = app.state.tokens = TokenStore(DataDir(settings.data_dir).state)
+        tokens = app.state.tokens = TokenStore(settings.datadir().shared)
         filings = app.state.filings = FilingStore(DataDir(settings.data_dir).filed)
         ingest = app.state.service = service or build_service(settings, campus)
         usage = app.state.usage = build_usage(settings, ingest)  # the app's own, whoever owns the service
@@ -158,7 +161,7 @@ def create_app(settings: Settings, service: IngestService | None = None, campus:
             publish=ingest.mqtt.publish if ingest.mqtt is not None else None)
         water = app.state.water = WaterWatch(usage, app.state.alerts, settings.water, clock)
         drills = app.state.drills = DrillWatch(app.state.alerts, settings.records.grace_days, clock, settings.report)
-        credentials = Credentials(DataDir(settings.data_dir).state)
+        credentials = app.state.credentials = Credentials(settings.datadir().shared)
         app.state.chain = ChainCheck(ingest.mqtt.channel, credentials, lambda: ingest.registry.campuses,
                                      settings.mqtt.topic_prefix) if ingest.mqtt is not None else None
         return_entries = app.state.return_entries = ReturnEntries(DataDir(settings.data_dir).records)

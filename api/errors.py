@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from alerts.book import AlertStateError
 from alerts.runs import StepRefused
 from api.access import AmbiguousSite, SharedDeviceId
-from campus.errors import AlreadyExists, ConfigError, Invalid, NotFound, StoreUnavailable
+from campus.errors import AlreadyExists, ConfigError, Invalid, NotFound, StateUnavailable, StoreUnavailable
 from emergency.target import PlanRefused
 from records.context import RecordRefused
 from records.manual import JumpToConfirm
@@ -36,6 +36,10 @@ def _store_down(exc: Exception) -> str:
     return f"time-series store unavailable, try again shortly: {exc}"
 
 
+def _state_down(exc: Exception) -> str:
+    return f"the state database is unavailable, nothing was changed; try again shortly: {exc}"
+
+
 # error → (status, what the answer's detail says)
 STATUSES: dict[type[Exception], tuple[int, Callable[[Exception], str]]] = {
     NotFound: (404, _said),                # outside the token's scope too: what it may not see does not exist
@@ -51,6 +55,7 @@ STATUSES: dict[type[Exception], tuple[int, Callable[[Exception], str]]] = {
     FileRejected: (422, _said),            # a photo or PDF that is not what it says
     RecursionError: (400, _too_deep),      # JSON nested past the parser's recursion limit (as a body or a field)
     StoreUnavailable: (503, _store_down),  # try again shortly
+    StateUnavailable: (503, _state_down),  # the shared state's PostgreSQL is away: try again shortly
     ConfigError: (503, _said),             # the service's configuration, not the request
 }
 

@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 
 from api.access import Scope
-from campus.db import connect
+from campus.db import Db, Place, is_sqlite, write_transaction
 from campus.errors import AlreadyExists, Invalid, NotFound
-from campus.migrations import Migration, migrate
+from campus.migrations import Migration, open_store
 
 PREFIX = "mw_"
 
@@ -69,11 +67,11 @@ def digest(token: str) -> str:
 
 
 
-def _tokens(conn: sqlite3.Connection) -> None:
+def _tokens(conn: Db) -> None:
     """Tokens' hashes with their role; a table from before scopes gets its ``scope`` column (NULL: every site)."""
     conn.execute("CREATE TABLE IF NOT EXISTS tokens (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
                  "role TEXT NOT NULL, digest TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL, last_used_ms INTEGER)")
-    if "scope" not in {r[1] for r in conn.execute("PRAGMA table_info(tokens)")}:
+    if not is_sqlite(conn) or "scope" not in {r[1] for r in conn.execute("PRAGMA table_info(tokens)")}:
         conn.execute("ALTER TABLE tokens ADD COLUMN scope TEXT")
 
 
@@ -81,10 +79,9 @@ MIGRATIONS = [Migration(1, "tokens' hashes, roles and scopes", _tokens)]
 
 
 class TokenStore:
-    def __init__(self, path: Path) -> None:
-        self._conn = connect(path)
+    def __init__(self, path: Place) -> None:
+        self._conn = open_store(path, "tokens", MIGRATIONS)
         self._lock = threading.Lock()
-        migrate(self._conn, "tokens", MIGRATIONS)
 
     def create(self, name: str, role: Role | str, scope: Scope | None = None) -> str:
         """A new token for ``name`` (unique) with ``role``, seeing ``scope`` (default: every site); the only
@@ -94,7 +91,7 @@ class TokenStore:
         if not name:
             raise Invalid("a token needs a name, e.g. the person or system using it")
         token = PREFIX + secrets.token_urlsafe(32)
-        with self._lock:
+        with self._lock, write_transaction(self._conn):  # one name, one token: also between hosts
             if self._conn.execute("SELECT 1 FROM tokens WHERE name = ?", (name,)).fetchone():
                 raise AlreadyExists(f"a token named {name!r} exists: revoke it first or choose another name")
             self._conn.execute("INSERT INTO tokens (name, role, digest, created_ms, scope) VALUES (?, ?, ?, ?, ?)",

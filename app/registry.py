@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from app.samples import sample_campus
 from app.settings import Settings
-from campus.db import DataDir
 from campus.model import load_sites
 from campus.registry import Registry
 
 
 def open_registry(settings: Settings) -> Registry:
     """The data directory's registry; an empty one first takes the sites of the campus file."""
-    registry = Registry(DataDir(settings.data_dir).state)
+    registry = Registry(settings.datadir().shared)
     try:
         if not registry.campuses:
             registry.seed_all(load_sites(settings.campus.file or sample_campus()))

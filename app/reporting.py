@@ -116,7 +116,7 @@ def campus_file_for(settings: Settings, campus_file: Path | None = None) -> Path
 def load_campus_for(settings: Settings, campus_file: Path | None = None, site: str | None = None) -> Campus:
     """A site's campus (None: the only one) in the data directory's registry; else from the file of
     :func:`campus_file_for`."""
-    registry = Registry(DataDir(settings.data_dir).state)
+    registry = Registry(settings.datadir().shared)
     try:
         if registry.campuses:
             return registry.site(site)
@@ -136,7 +136,7 @@ class OfflineUsage(Usage):
 
     def __init__(self, settings: Settings, campus_file: Path | None = None) -> None:
         db = DataDir(settings.data_dir).state
-        self._registry = Registry(db)
+        self._registry = Registry(settings.datadir().shared)
         self._presence = PresenceStore(db)
         fallback = {c.site.id: c for c in load_sites(campus_file_for(settings, campus_file))}
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from alerts.config import AlertSettings
 from billing.config import BillingSettings
+from campus.db import DataDir
 from campus.errors import ConfigError
 from ingest.config import BrokerSettings, IngestSettings, MqttSettings, StoreSettings
 from records.config import RecordSettings
@@ -38,6 +39,28 @@ class CampusSettings(BaseModel):
     file: Path | None = Field(default=None, description="campus YAML; default: the sample campus")
 
 
+class StateSettings(BaseModel):
+    """[state]: where the registry, tokens and broker credentials live."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = Field(default=None, repr=False, description=(
+        "postgresql://USER@HOST:5432/DATABASE: the shared state on PostgreSQL, one truth for every API host and "
+        "alert process naming it; the password from PGPASSWORD or ~/.pgpass (libpq's own), or the whole url "
+        "from METERWATCH_STATE__URL, never in the file. Unset: SQLite in the data directory"))
+
+    @field_validator("url")
+    @classmethod
+    def _postgresql(cls, url: str | None) -> str | None:
+        if url is None or not url.strip():
+            return None
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        if scheme not in ("postgresql", "postgres"):
+            raise ValueError("[state] url must be postgresql://USER@HOST:PORT/DATABASE (a url of another kind, "
+                             "or key=value settings, is not taken; the value is not repeated here: it may hold a "
+                             "password)")
+        return url.strip()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="METERWATCH_", env_nested_delimiter="__", extra="forbid")
 
@@ -57,6 +80,11 @@ class Settings(BaseSettings):
     water: WaterSettings = WaterSettings()  # [water]: the water balance, night minimum flow, indicators
     upload: UploadSettings = UploadSettings()
     returns: ReturnSettings = ReturnSettings()
+    state: StateSettings = StateSettings()
+
+    def datadir(self) -> DataDir:
+        """Every file of the data directory, and the shared state's server when ``[state] url`` names one."""
+        return DataDir(self.data_dir, self.state.url)
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
@@ -81,6 +109,6 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"{config or 'environment'}: [{where}] {err['msg']}") from exc
+        raise ConfigError(f"{config or 'environment'}: [{where}] {err['msg']}") from None  # no input: a secret
     except ValueError as exc:  # bad TOML
         raise ConfigError(f"{config}: {exc}") from exc

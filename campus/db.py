@@ -1,4 +1,5 @@
-"""SQLite connections the way every meterwatch file wants them: WAL, fsync on commit, private.
+"""SQLite connections the way every meterwatch file wants them: WAL, fsync on commit, private; or, with
+``[state] url``, a schema on a PostgreSQL server (:mod:`campus.pg`) that the same stores use with the same SQL.
 
 The data directory holds readings, tokens' hashes, the signing key and dead letters (raw payloads):
 it is made 0700 (an existing one keeps at most 0750, for a group the operator chose), and every
@@ -9,11 +10,102 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+
+class Rows(Protocol):
+    """What a store reads of an executed statement: sqlite3's cursor, or :class:`campus.pg.PgCursor`."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    @property
+    def lastrowid(self) -> int | None: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Db(Protocol):
+    """What a store uses of a connection: sqlite3's, or :class:`campus.pg.PgConnection` (the same SQL, the
+    SQLite dialect, translated). ``in_transaction``, ``execute("BEGIN IMMEDIATE")`` and ``COMMIT`` mean the same
+    on both: :func:`write_transaction` works unchanged."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+_SCHEMA = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+@dataclass(frozen=True)
+class ServerDb:
+    """One file of the data directory as a schema of a PostgreSQL database (``[state] url``): ``state`` for
+    meterwatch.db's registry and tokens, later ``alerts``, ``records``, … Every host naming the same url and
+    schema shares the same rows."""
+
+    url: str = field(repr=False)  # holds the password (or not): shown only as str(self), redacted
+    schema: str
+
+    def __post_init__(self) -> None:
+        if not _SCHEMA.fullmatch(self.schema):
+            raise ValueError(f"a schema name is lower-case letters, digits and _, not {self.schema!r}")
+
+    def __str__(self) -> str:
+        return f"{redacted(self.url)} (schema {self.schema})"
+
+
+Place = Path | ServerDb  # where a store keeps its rows: a SQLite file, or a schema on the state server
+
+
+_SECRET_PARAMS = re.compile(r"((?:^|[?&;\s])(?:password|sslpassword)\s*=\s*)([^&;\s]*)", re.I)
+
+
+def secrets_of(url: str) -> list[str]:
+    """The password a url carries (as written, and percent-decoded), wherever it is: what never to show."""
+    found: list[str] = []
+    try:
+        parts = urlsplit(url)
+        if parts.password:
+            found.append(parts.password)
+        netloc = parts.netloc
+    except ValueError:
+        netloc = url.split("://", 1)[-1].split("/", 1)[0]
+    if "@" in netloc:
+        userinfo = netloc.rsplit("@", 1)[0]
+        if ":" in userinfo:
+            found.append(userinfo.split(":", 1)[1])
+    found += [m.group(2) for m in _SECRET_PARAMS.finditer(url) if m.group(2)]
+    decoded = []
+    for secret in found:
+        with contextlib.suppress(Exception):
+            decoded.append(unquote(secret, errors="strict"))
+    return sorted({s for s in found + decoded if s}, key=len, reverse=True)
+
+
+def redacted(url: str, text: str | None = None) -> str:
+    """``text`` (default: ``url`` itself) with every form of ``url``'s password replaced by ``***``: what logs,
+    errors and command output may show."""
+    out = url if text is None else text
+    for secret in secrets_of(url):
+        out = out.replace(secret, "***")
+    return _SECRET_PARAMS.sub(lambda m: m.group(1) + "***", out) if text is None else out
 
 
 def private_dir(path: Path) -> Path:
@@ -33,7 +125,22 @@ def private_file(path: Path) -> Path:
     return path
 
 
-def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+def connect(place: Place, *, readonly: bool = False) -> Db:
+    """Open a store's database: a SQLite file (:func:`connect_file`), or its schema on the state server."""
+    if isinstance(place, ServerDb):
+        from campus.pg import PgConnection  # psycopg is loaded only where a server is configured
+
+        return PgConnection(place, readonly=readonly)
+    return connect_file(place, readonly=readonly)
+
+
+def is_sqlite(conn: Db) -> bool:
+    """True for a SQLite connection: migration 1's checks of databases older than migrations (``sqlite_master``,
+    ``PRAGMA table_info``) run on SQLite only; a server database was always made by migrations."""
+    return isinstance(conn, sqlite3.Connection)
+
+
+def connect_file(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open ``path`` in WAL mode with ``synchronous=FULL`` so a commit survives a crash or power cut."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # an existing folder is the operator's to set
     if not readonly:
@@ -48,7 +155,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 
 @contextmanager
-def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def write_transaction(conn: Db) -> Iterator[Db]:
     """One write transaction: ``BEGIN IMMEDIATE`` takes the write lock first (so two writers never both read,
     then deadlock upgrading), ``COMMIT`` when the block ends, ``ROLLBACK`` if it raises. The connection is in
     autocommit mode (``isolation_level=None``, as :func:`connect` opens it), so nothing else begins one."""
@@ -62,7 +169,7 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-def run_script(conn: sqlite3.Connection, sql: str) -> None:
+def run_script(conn: Db, sql: str) -> None:
     """Each statement of ``sql`` inside the caller's transaction (``executescript`` would commit it first)."""
     statement = ""
     for line in sql.splitlines(keepends=True):
@@ -87,7 +194,8 @@ class DataDir:
     """Every file of the data directory, named once. What each holds:
 
     - ``state`` (meterwatch.db): the registry of sites and devices, tokens' hashes, broker credentials,
-      presence, dead letters;
+      presence, dead letters; ``shared``: where the registry, tokens and credentials live, the same file or,
+      with ``server`` (``[state] url``), schema ``state`` of that PostgreSQL database, shared by every host;
     - ``readings`` (readings.db): the embedded store's readings; ``spool`` (spool.db): readings waiting for
       a store that is down;
     - ``alerts`` (alerts.db) with its signing key ``alerts_key``; ``records`` (records.db) with the photos
@@ -95,10 +203,16 @@ class DataDir:
       filed statements, the suppliers' bills, the canteens' fuel deliveries and meals); the demo's ``log``."""
 
     root: Path
+    server: str | None = field(default=None, repr=False)  # [state] url: the shared state on PostgreSQL
 
     @property
     def state(self) -> Path:
         return self.root / "meterwatch.db"
+
+    @property
+    def shared(self) -> Place:
+        """The registry, tokens and broker credentials: meterwatch.db, or schema ``state`` on the server."""
+        return self.state if self.server is None else ServerDb(self.server, "state")
 
     @property
     def readings(self) -> Path:

@@ -42,6 +42,11 @@ class StoreRejected(StoreError):
     """The store refused the data itself; retrying the same write will not help."""
 
 
+class StateUnavailable(MeterwatchError):
+    """The shared state database ([state] url) cannot be reached right now: nothing was changed, and the same
+    request or job may succeed once it is back (each connection reconnects on its next use). Over HTTP: 503."""
+
+
 class NotFound(MeterwatchError):
     """A device, dead letter or other record does not exist."""
 
@@ -52,4 +57,4 @@ class AlreadyExists(MeterwatchError):
 
 # Failures of our own storage (the state database, the disk, the store while spooling is impossible), not of
 # a message: whoever meets one holds the batch unacknowledged and tries again, instead of dead-lettering it.
-HOLD: tuple[type[BaseException], ...] = (StoreUnavailable, sqlite3.Error, OSError, MemoryError)
+HOLD: tuple[type[BaseException], ...] = (StoreUnavailable, StateUnavailable, sqlite3.Error, OSError, MemoryError)

@@ -11,17 +11,17 @@ since, a table rebuilt keyed by site) now run once, inside migration 1. Every la
 
 Why our own table and not Alembic: the stores use the standard library's ``sqlite3`` with their own SQL, not
 SQLAlchemy; several stores with histories of their own share a file; and each migration is a small function
-over a DB-API connection, which the PostgreSQL store (a later issue) can run through the same runner with its
-own SQL. The runner is this page. A database written by a newer meterwatch is refused, never downgraded."""
+over a connection, which runs unchanged on the state server ([state] url): :mod:`campus.pg` takes the same SQL,
+and the checks of databases older than migrations run on SQLite only (:func:`campus.db.is_sqlite`). The runner
+is this page. A database written by a newer meterwatch is refused, never downgraded."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from campus.db import run_script, write_transaction
+from campus.db import Db, Place, connect, run_script, write_transaction
 from campus.errors import ConfigError
 
 TABLE = ("CREATE TABLE IF NOT EXISTS schema_migrations (store TEXT NOT NULL, version INTEGER NOT NULL, "
@@ -32,7 +32,7 @@ TABLE = ("CREATE TABLE IF NOT EXISTS schema_migrations (store TEXT NOT NULL, ver
 class Migration:
     version: int
     says: str  # what it changes, in words
-    apply: Callable[[sqlite3.Connection], None]
+    apply: Callable[[Db], None]
 
     @classmethod
     def sql(cls, version: int, says: str, script: str) -> Migration:
@@ -40,7 +40,7 @@ class Migration:
         return cls(version, says, lambda conn: run_script(conn, script))
 
 
-def migrate(conn: sqlite3.Connection, store: str, migrations: Sequence[Migration]) -> int:
+def migrate(conn: Db, store: str, migrations: Sequence[Migration]) -> int:
     """Apply ``store``'s migrations not yet applied, in order, all in one write transaction (another process
     opening the same file waits, then finds them done). Returns the version the store is now at."""
     numbers = [m.version for m in migrations]
@@ -58,7 +58,19 @@ def migrate(conn: sqlite3.Connection, store: str, migrations: Sequence[Migration
     return len(migrations)
 
 
-def version(conn: sqlite3.Connection, store: str) -> int:
+def open_store(place: Place, store: str, migrations: Sequence[Migration]) -> Db:
+    """A store's connection, its migrations applied; closed again if they cannot be (a newer schema, a server
+    that went away), so a store that fails to open leaves no connection behind."""
+    conn = connect(place)
+    try:
+        migrate(conn, store, migrations)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def version(conn: Db, store: str) -> int:
     """The version ``store`` is at in this database (0: none applied)."""
     conn.execute(TABLE)
     return int(conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE store = ?",

@@ -8,20 +8,19 @@ and refreshed when another process (``meterwatch devices import``, the API) bump
 
 from __future__ import annotations
 
-import sqlite3
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from campus.contract import Kind, Topic
-from campus.db import connect, run_script, write_transaction
-from campus.errors import AlreadyExists, ConfigError, Invalid, NotFound
-from campus.migrations import Migration, migrate
+from campus.db import Db, Place, is_sqlite, run_script, write_transaction
+from campus.errors import AlreadyExists, ConfigError, Invalid, NotFound, StateUnavailable
+from campus.migrations import Migration, open_store
 from campus.model import Campus, Device, Gateway
 
 if TYPE_CHECKING:
@@ -54,14 +53,14 @@ class Upserted:
 NO_CAMPUS = "no campus loaded: start with a campus file ([campus] file)"
 
 
-def _sites(conn: sqlite3.Connection) -> None:
+def _sites(conn: Db) -> None:
     """One validated campus document per site, and the registry's version. Databases from before sites kept
     one campus in table ``campus``: it becomes its site's row."""
     run_script(conn, """
         CREATE TABLE IF NOT EXISTS sites (site TEXT PRIMARY KEY, doc TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS registry_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
         """)
-    if conn.execute("SELECT name FROM sqlite_master WHERE name = 'campus'").fetchone() is None:
+    if not is_sqlite(conn) or conn.execute("SELECT name FROM sqlite_master WHERE name = 'campus'").fetchone() is None:
         return
     row = conn.execute("SELECT version, doc FROM campus WHERE id = 1").fetchone()
     if row is not None:
@@ -71,7 +70,7 @@ def _sites(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE campus")
 
 
-def _bump(conn: sqlite3.Connection) -> None:
+def _bump(conn: Db) -> None:
     """One more change: every process holding the registry in memory reads it again."""
     conn.execute("INSERT INTO registry_version VALUES (1, 1) ON CONFLICT(id) DO UPDATE SET version = version + 1")
 
@@ -79,11 +78,13 @@ def _bump(conn: sqlite3.Connection) -> None:
 MIGRATIONS = [Migration(1, "the campus of each site, and the registry's version", _sites)]
 
 
+log = logging.getLogger("meterwatch.registry")
+
+
 class Registry:
-    def __init__(self, path: Path) -> None:
-        self._conn = connect(path)
+    def __init__(self, path: Place) -> None:
+        self._conn = open_store(path, "registry", MIGRATIONS)
         self._lock = threading.Lock()
-        migrate(self._conn, "registry", MIGRATIONS)
         self._campuses: dict[str, Campus] = {}
         self._docs: dict[str, str] = {}  # each site's document as last parsed: only a changed one is parsed again
         self._tags: dict[str, dict[str, DeviceTags]] = {}  # site -> device -> tags
@@ -101,11 +102,17 @@ class Registry:
         if not force and now - self._checked < 1.0:
             return
         self._checked = now
-        row = self._conn.execute("SELECT version FROM registry_version WHERE id = 1").fetchone()
-        version = row[0] if row else 0
-        if version == self._version:
-            return
-        docs = self._conn.execute("SELECT site, doc FROM sites ORDER BY site").fetchall()
+        try:
+            row = self._conn.execute("SELECT version FROM registry_version WHERE id = 1").fetchone()
+            version = row[0] if row else 0
+            if version == self._version:
+                return
+            docs = self._conn.execute("SELECT site, doc FROM sites ORDER BY site").fetchall()
+        except StateUnavailable as exc:
+            if force or self._version < 0:
+                raise
+            log.warning("the registry kept in memory serves until the state database is back: %s", exc)
+            return  # ingest and the alert engine go on with the devices they know; changes wait for the database
         campuses: dict[str, Campus] = {}
         tags: dict[str, dict[str, DeviceTags]] = {}
         for site, doc in docs:
@@ -390,6 +397,15 @@ class Registry:
         if campus is None:
             raise ConfigError(NO_CAMPUS)
         return campus
+
+    @property
+    def backend(self) -> str:
+        """Where the registry lives: ``sqlite`` (meterwatch.db) or ``postgresql`` (``[state] url``)."""
+        return "sqlite" if is_sqlite(self._conn) else "postgresql"
+
+    def ping(self) -> None:
+        """Nothing if the state database answers; :class:`StateUnavailable` with the reason if not."""
+        self._conn.execute("SELECT 1").fetchone()
 
     def close(self) -> None:
         self._conn.close()

@@ -7,8 +7,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from campus.db import DataDir
-
 if TYPE_CHECKING:
     from campus.model import Device
     from deploy.credentials import Credentials
@@ -47,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     registry = open_registry(settings)
-    store = Credentials(DataDir(settings.data_dir).state)
+    store = Credentials(settings.datadir().shared)
     try:
         action = args.credentials_command
         if action == "revoke":  # first, whatever the registry says: a revocation must always be recorded

@@ -24,12 +24,13 @@ from cli import (
     rules,
     serve,
     simulate,
+    state,
     tokens,
     upload,
 )
 
 GROUPS = (serve, simulate, rules, devices, credentials, deploy, grafana, alerts, ingest, tokens, report, bulletin,
-          billing, meters, gateway, upload)
+          billing, meters, gateway, upload, state)
 
 EPILOG = """examples:
   meterwatch demo                                   # everything in one process, sample campus, http://127.0.0.1:8000
@@ -46,6 +47,7 @@ EPILOG = """examples:
   meterwatch token create --role electrician --name wang   # an API / console token (shown once)
   meterwatch credentials issue gw-canteen-1 --config /etc/meterwatch/meterwatch.toml   # a gateway's MQTT password
   meterwatch deploy mosquitto --config /etc/meterwatch/meterwatch.toml --reload   # broker passwords and ACL
+  meterwatch state migrate --from /var/lib/meterwatch --to postgresql://meterwatch@db:5432/meterwatch   # shared state
   meterwatch grafana provision --config /etc/meterwatch/meterwatch.toml --out /etc/grafana/meterwatch
 """
 

@@ -6,8 +6,6 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 
-from campus.db import DataDir
-
 HELP = "API and console tokens: viewer, electrician, admin; optionally limited to sites, zones, buildings"
 
 
@@ -43,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from app.settings import load_settings
 
     settings = load_settings(args.config)
-    store = TokenStore(DataDir(settings.data_dir).state)
+    store = TokenStore(settings.datadir().shared)
     try:
         if args.action == "create":
             scope = Scope.of(args.site, args.zone, args.building)

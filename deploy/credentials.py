@@ -16,11 +16,10 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from campus.db import connect, write_transaction
+from campus.db import Place, write_transaction
 from campus.errors import AlreadyExists, NotFound
-from campus.migrations import Migration, migrate
+from campus.migrations import Migration, open_store
 
 ROUNDS = 101  # mosquitto_passwd's default
 SALT_BYTES = 12
@@ -67,10 +66,9 @@ MIGRATIONS = [Migration.sql(1, "broker credentials: hashes, issued, rotated, rev
 class Credentials:
     """The ``credentials`` table of the state database (``meterwatch.db``)."""
 
-    def __init__(self, path: Path) -> None:
-        self._conn = connect(path)
+    def __init__(self, path: Place) -> None:
+        self._conn = open_store(path, "credentials", MIGRATIONS)
         self._lock = threading.Lock()
-        migrate(self._conn, "credentials", MIGRATIONS)
 
     def issue(self, who: str) -> str:
         """A new secret for ``who`` (returned once); :class:`AlreadyExists` if it has one (rotate it instead)."""

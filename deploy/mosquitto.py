@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.settings import Settings
-from campus.db import DataDir
 from campus.errors import ConfigError, MeterwatchError
 from campus.registry import Registry
 from deploy.brokerfiles import BrokerFiles, ServiceAccount, render, signal_reload, users_in, write
@@ -62,8 +61,8 @@ def broker_dir(settings: Settings, out_dir: Path | None = None) -> Path:
 
 def deploy_mosquitto(settings: Settings, out_dir: Path | None = None, *, reload: bool = False) -> Deployed:
     out = broker_dir(settings, out_dir)
-    registry = Registry(DataDir(settings.data_dir).state)
-    credentials = Credentials(DataDir(settings.data_dir).state)
+    registry = Registry(settings.datadir().shared)
+    credentials = Credentials(settings.datadir().shared)
     try:
         campuses, hashes = list(registry.campuses.values()), credentials.active()
     finally:

@@ -14,7 +14,6 @@ how full it is, so health can warn before anything is evicted.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import orjson
 
-from campus.db import connect, run_script, under_prefixes, write_transaction
+from campus.db import Db, connect, run_script, under_prefixes, write_transaction
 from campus.errors import NotFound
 from campus.migrations import Migration, migrate
 
@@ -89,7 +88,7 @@ def _where(pending_only: bool, topics: Sequence[str] | None) -> tuple[str, list[
     return ("WHERE " + " AND ".join(terms)) if terms else "", args
 
 
-def _dead_letters(conn: sqlite3.Connection) -> None:
+def _dead_letters(conn: Db) -> None:
     """Dead letters and the eviction count; a data directory from before one-letter-per-message gets its
     ``items`` and ``size`` columns, filled from what each letter holds."""
     run_script(conn, """

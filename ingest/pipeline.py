@@ -69,12 +69,15 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
 
     @classmethod
-    def open(cls, data_dir: Path, store: StoreSettings, settings: IngestSettings, topic_prefix: str) -> Pipeline:
-        """Open every part from the data directory: what the service and the worker process both run."""
-        db = DataDir(data_dir).state
+    def open(cls, data_dir: Path, store: StoreSettings, settings: IngestSettings, topic_prefix: str,
+             state_url: str | None = None) -> Pipeline:
+        """Open every part from the data directory (the registry from the state server with ``state_url``): what
+        the service and the worker process both run."""
+        dirs = DataDir(data_dir, state_url)
+        db = dirs.state
         letters = DeadLetterStore(db, max_count=settings.dead_letter_max_count,
                                   max_bytes=settings.dead_letter_max_bytes)
-        return cls(registry=Registry(db), store=open_store(store, data_dir), dead_letters=letters,
+        return cls(registry=Registry(dirs.shared), store=open_store(store, data_dir), dead_letters=letters,
                    presence=PresenceStore(db), spool=Spool(DataDir(data_dir).spool, settings.spool_max_readings),
                    settings=settings, topic_prefix=topic_prefix)
 

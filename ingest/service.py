@@ -16,7 +16,7 @@ import orjson
 
 from campus.contract import drill_topic
 from campus.db import private_dir
-from campus.errors import StoreUnavailable
+from campus.errors import StateUnavailable, StoreUnavailable
 from campus.model import Campus
 from ingest.config import IngestSettings, MqttSettings, StoreSettings
 from ingest.decode import Drill
@@ -44,6 +44,9 @@ class Health:
     stored: int
     acknowledged: int
     warnings: tuple[str, ...] = ()
+    state_backend: str = "sqlite"  # where the registry and tokens live: sqlite, or postgresql ([state] url)
+    state_reachable: bool = True
+    state_error: str | None = None
 
 
 class IngestService:
@@ -51,11 +54,12 @@ class IngestService:
     committed in a worker process (see :mod:`ingest.worker`); ``"thread"`` keeps everything in this process."""
 
     def __init__(self, *, data_dir: Path, mqtt: MqttSettings, store: StoreSettings, ingest: IngestSettings,
-                 campus: Campus | list[Campus] | None = None, connect_mqtt: bool = True) -> None:
+                 campus: Campus | list[Campus] | None = None, connect_mqtt: bool = True,
+                 state_url: str | None = None) -> None:
         private_dir(data_dir)
         self.data_dir = data_dir
         # this process's pipeline: the in-process writer, dead-letter replay and direct commits
-        self.pipeline = Pipeline.open(data_dir, store, ingest, mqtt.topic_prefix)
+        self.pipeline = Pipeline.open(data_dir, store, ingest, mqtt.topic_prefix, state_url)
         p = self.pipeline
         self.registry, self.store, self.dead_letters, self.presence, self.spool = (
             p.registry, p.store, p.dead_letters, p.presence, p.spool)
@@ -68,7 +72,8 @@ class IngestService:
         if not connect_mqtt:
             return
         if ingest.worker == "process":
-            self.link = WorkerLink(WorkerConfig(data_dir, store, ingest, mqtt.topic_prefix), ack=lambda m: None)
+            self.link = WorkerLink(WorkerConfig(data_dir, store, ingest, mqtt.topic_prefix, state_url),
+                                   ack=lambda m: None)
             self.mqtt = MqttSource(mqtt, self.link.submit)
             self.link.ack = self.mqtt.ack
             self.link.on_drill = self._answer_drills
@@ -143,7 +148,12 @@ class IngestService:
             except StoreUnavailable as exc:
                 reachable, error = False, str(exc)
         connected = self.mqtt.connected if self.mqtt is not None else True
-        ok = connected and reachable and depth == 0
+        state_error = None
+        try:
+            self.registry.ping()
+        except StateUnavailable as exc:
+            state_error = str(exc)
+        ok = connected and reachable and depth == 0 and state_error is None
         c = self.counters
         backlog = self.link.backlog if self.link is not None else self.pipeline.backlog
         letters = self.dead_letters.usage()
@@ -156,7 +166,8 @@ class IngestService:
             warnings.append(f"{letters.evicted} dead letters were evicted at the bound")
         return Health("ok" if ok else "degraded", connected, self.store.backend, reachable,
                       None if reachable else error, depth, backlog, self.dead_letters.count(),
-                      c.received, c.stored, c.acknowledged, tuple(warnings))
+                      c.received, c.stored, c.acknowledged, tuple(warnings), self.registry.backend,
+                      state_error is None, state_error)
 
     def health_point(self, now_ms: int) -> Point:
         h = self.health()

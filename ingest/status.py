@@ -10,7 +10,6 @@ out-of-order and backfilled readings are counted without rescanning a year of da
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from campus.contract import Health
-from campus.db import connect, write_transaction
+from campus.db import Db, connect, write_transaction
 from campus.migrations import Migration, migrate
 
 DeviceKey = tuple[str, str]  # (site, device id)
@@ -34,7 +33,7 @@ class Presence:
     health: Health | None = None
 
 
-def _presence(conn: sqlite3.Connection) -> None:
+def _presence(conn: Db) -> None:
     """Presence by site and device. Before sites it was keyed by device alone (table ``presence``): its rows
     belong to the one site the registry held then."""
     conn.execute("CREATE TABLE IF NOT EXISTS device_presence (site TEXT NOT NULL, device TEXT NOT NULL, "

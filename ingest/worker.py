@@ -16,7 +16,7 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -33,6 +33,7 @@ class WorkerConfig:
     store: StoreSettings
     ingest: IngestSettings
     topic_prefix: str
+    state_url: str | None = field(default=None, repr=False)  # [state] url (may hold its password)
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
 
     if os.environ.get(LOG_FILE_ENV):  # the service logs to a file: so does its worker (else warnings on stderr)
         setup_logging("INFO")
-    pipeline = Pipeline.open(config.data_dir, config.store, config.ingest, config.topic_prefix)
+    pipeline = Pipeline.open(config.data_dir, config.store, config.ingest, config.topic_prefix,
+                             config.state_url)
     drills: list[Drill] = []
     pipeline.on_drill = drills.extend
     pipeline.start(writer=False)

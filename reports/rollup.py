@@ -25,7 +25,6 @@ back into, and whole when its expression changes (its fingerprint is the express
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import zlib
 from array import array
@@ -36,7 +35,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from campus.contract import REGISTER_FIELD, Kind
-from campus.db import connect, run_script, write_transaction
+from campus.db import Db, connect, run_script, write_transaction
 from campus.migrations import Migration, migrate
 from campus.model import Campus, Device
 from campus.registers import RegisterTrack
@@ -144,7 +143,7 @@ class _Plan:
     track: RegisterTrack | None  # the register state before them (None: from the first reading)
 
 
-def _rollups(conn: sqlite3.Connection) -> None:
+def _rollups(conn: Db) -> None:
     """Daily use per meter, each meter's fingerprint and pending mark, exports, change marks. Roll-ups made
     before sites are derived data: they are dropped and built again."""
     cols = {r[1] for r in conn.execute("PRAGMA table_info(days)")}
@@ -163,7 +162,7 @@ def _rollups(conn: sqlite3.Connection) -> None:
         """)
 
 
-def _profiles(conn: sqlite3.Connection) -> None:
+def _profiles(conn: Db) -> None:
     """Each day's quarter-hour profile; electricity meters are rolled up again to fill it (roll-ups are derived
     data)."""
     run_script(conn, """

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from campus.db import DataDir, Place
 from tests.support.paths import SAMPLE
-from tests.support.servers import Influx, Mosquitto
+from tests.support.servers import Influx, Mosquitto, Postgres
 from tests.support.stack import Stack, build_stack
 
 
@@ -38,6 +39,31 @@ def influx(tmp_path: Path) -> Iterator[Influx]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+    """One real PostgreSQL for the whole run (initdb costs seconds); each test takes a database of its own
+    (``state_url``). Tests that stop the server start their own (:class:`Postgres`)."""
+    server = Postgres(tmp_path_factory.mktemp("postgres"))
+    server.start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def state_url(postgres: Postgres) -> str:
+    """A fresh, empty database on the session's PostgreSQL: ``[state] url`` for one test."""
+    return postgres.database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_state(request: pytest.FixtureRequest, tmp_path: Path) -> Place:
+    """Where the shared state (registry, tokens, credentials) lives, once per backend: meterwatch.db in the test's
+    data directory, then schema ``state`` of a fresh database on the session's real PostgreSQL."""
+    if request.param == "sqlite":
+        return DataDir(tmp_path).shared
+    return DataDir(tmp_path, request.getfixturevalue("state_url")).shared
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@
 #   - Debian packages mosquitto and influxdb (real servers the tests start on free loopback ports),
 #     chromium (the web console tests drive it headless), fonts-wqy-microhei (Chinese text in the
 #     PDF report), poppler-utils (pdftoppm: the PDF tests render pages to look at) and systemd
-#     (systemd-analyze verifies the units in deploy/), with apt-get when running
+#     (systemd-analyze verifies the units in deploy/) and postgresql (the shared state's tests start
+#     their own server in a temp directory on a free loopback port), with apt-get when running
 #     as root; otherwise they must already be installed.
 #   - Python dependencies into .venv (created if missing).
 set -euo pipefail
@@ -16,6 +17,7 @@ command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromi
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "== installing Debian packages: ${need[*]}"

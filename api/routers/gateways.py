@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path as PathType
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Header, Path, Query, Request, Response
@@ -21,7 +20,6 @@ from pydantic import ValidationError
 from api.access import Access
 from api.deps import SITE_HELP, AccessDep, Admin, CampusDep, PageDep, ServiceDep
 from api.schemas import BusPublic, GatewayPublic, GatewayPut
-from campus.db import DataDir
 from campus.errors import Invalid, NotFound
 from campus.model import Campus, Gateway
 from deploy.brokerfiles import dtus_of
@@ -61,22 +59,19 @@ def _buses(campus: Campus, gateway: Gateway) -> list[BusPublic]:
             for b in gateway.buses]
 
 
-def _credentials(data_dir: PathType) -> dict[str, str]:
-    store = Credentials(DataDir(data_dir).state)
-    try:
-        return {c.id: "active" if c.active else "revoked" for c in store.list()}
-    finally:
-        store.close()
+def _credentials(request: Request) -> dict[str, str]:
+    store: Credentials = request.app.state.credentials  # the app's: meterwatch.db, or the state server's
+    return {c.id: "active" if c.active else "revoked" for c in store.list()}
 
 
 @router.get("", response_model=list[GatewayPublic],
             summary="Who connects to the broker: gateways and devices without one, with the state of their "
                     "credentials, and each gateway's buses with how many devices are on each")
 def list_gateways(service: ServiceDep, campus: CampusDep, access: AccessDep, page: PageDep,
-                  response: Response) -> list[GatewayPublic]:
+                  response: Response, request: Request) -> list[GatewayPublic]:
     full = service.registry.site(campus.site.id)
     listed = {g.id: g for g in campus.gateways}
-    creds = _credentials(service.data_dir)
+    creds = _credentials(request)
     out = []
     for who, devices in sorted(campus.publishers().items()):
         g = listed.get(who)
@@ -141,7 +136,7 @@ def put_gateway(gateway_id: GatewayId, body: GatewayPut, service: ServiceDep, ac
     assert g is not None  # noqa: S101 - just written
     devices = [d.id for d in full.devices if d.gateway == gateway_id]
     return GatewayPublic(id=g.id, name=g.name, building=g.building, is_device=False, devices=devices,
-                         credentials=_credentials(service.data_dir).get(g.id, "none"),  # type: ignore[arg-type]
+                         credentials=_credentials(request).get(g.id, "none"),  # type: ignore[arg-type]
                          buses=_buses(full, g))
 
 

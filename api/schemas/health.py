@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field
 
 
 class HealthPublic(BaseModel):
-    status: Literal["ok", "degraded"] = Field(description="degraded: broker or store unreachable, or spool not empty")
+    status: Literal["ok", "degraded"] = Field(description="degraded: broker, store or state database unreachable, "
+                                              "or spool not empty")
     mqtt_connected: bool
     store_backend: str
     store_reachable: bool
@@ -19,5 +20,10 @@ class HealthPublic(BaseModel):
     received: int
     stored: int
     acknowledged: int
+    state_backend: Literal["sqlite", "postgresql"] = Field(
+        default="sqlite", description="where the registry, tokens and credentials live ([state] url: postgresql)")
+    state_reachable: bool = Field(default=True, description="false: the state database is away; requests that "
+                                  "need it answer 503, readings of known devices are still stored")
+    state_error: str | None = Field(default=None, description="why the state database cannot be reached")
     warnings: list[str] = Field(default_factory=list, description="things to look at before they become a problem, "
                                                                    "e.g. dead letters near their bound")

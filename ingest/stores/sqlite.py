@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 
 from campus.contract import ALL_FIELDS, KIND_FIELDS, Kind, Reading
-from campus.db import DataDir, connect, write_transaction
+from campus.db import DataDir, Db, connect, write_transaction
 from campus.errors import StoreUnavailable
 from campus.migrations import Migration, migrate
 from ingest.config import StoreSettings
@@ -46,7 +46,7 @@ _INSERTS = {kind: _insert_sql(fields) for kind, fields in KIND_FIELDS.items()}
 _AGG_SQL = {"mean": "avg", "min": "min", "max": "max"}
 
 
-def _readings_by_site(conn: sqlite3.Connection) -> None:
+def _readings_by_site(conn: Db) -> None:
     """The readings table; before sites a reading was keyed by (device, ts), and such a table is rebuilt keyed
     by (site, device, ts) (its rows already carry their site)."""
     conn.execute(_TABLE.format(name="readings"))

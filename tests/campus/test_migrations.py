@@ -3,19 +3,24 @@ nothing; a data directory written by a newer meterwatch is refused."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from campus.db import DataDir, connect
+from campus.db import Db, Place, connect, is_sqlite
 from campus.errors import ConfigError
 from campus.migrations import Migration, migrate, version
 from campus.registry import Registry
 
 
-def test_migrations_apply_once_in_order_per_store(tmp_path: Path) -> None:
-    conn = connect(tmp_path / "x.db")
+def _has_table(conn: Db, name: str) -> bool:
+    if is_sqlite(conn):
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
+    return conn.execute("SELECT to_regclass(?)", (name,)).fetchone()[0] is not None
+
+
+def test_migrations_apply_once_in_order_per_store(shared_state: Place) -> None:
+    conn = connect(shared_state)
     ran: list[str] = []
     first = [Migration(1, "a", lambda c: ran.append("a1")), Migration(2, "b", lambda c: ran.append("a2"))]
     other = [Migration(1, "c", lambda c: ran.append("b1"))]
@@ -27,16 +32,16 @@ def test_migrations_apply_once_in_order_per_store(tmp_path: Path) -> None:
     conn.close()
 
 
-def test_a_failing_migration_leaves_nothing_behind(tmp_path: Path) -> None:
-    conn = connect(tmp_path / "x.db")
+def test_a_failing_migration_leaves_nothing_behind(shared_state: Place) -> None:
+    conn = connect(shared_state)
 
-    def boom(c: sqlite3.Connection) -> None:
+    def boom(c: Db) -> None:
         raise RuntimeError("half-way")
 
     with pytest.raises(RuntimeError):
         migrate(conn, "s", [Migration.sql(1, "t", "CREATE TABLE t (x INTEGER);"), Migration(2, "boom", boom)])
     assert version(conn, "s") == 0
-    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 't'").fetchone() is None
+    assert not _has_table(conn, "t")
     conn.close()
 
 
@@ -47,8 +52,8 @@ def test_gaps_in_the_numbers_are_a_programming_error(tmp_path: Path) -> None:
     conn.close()
 
 
-def test_a_store_written_by_a_newer_meterwatch_is_refused(tmp_path: Path) -> None:
-    state = DataDir(tmp_path).state
+def test_a_store_written_by_a_newer_meterwatch_is_refused(shared_state: Place) -> None:
+    state = shared_state
     Registry(state).close()
     conn = connect(state)
     conn.execute("INSERT INTO schema_migrations VALUES ('registry', 2, 'from the future', 0)")

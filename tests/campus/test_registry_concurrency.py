@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from pathlib import Path
 
-from campus.db import DataDir
+from campus.db import Place
 from campus.model import Device, load_campus
 from campus.registry import Registry
 from tests.support.paths import SAMPLE
@@ -15,8 +14,8 @@ from tests.support.paths import SAMPLE
 PER_WRITER = 25
 
 
-def _add(db: str, prefix: str) -> None:
-    registry = Registry(Path(db))
+def _add(db: Place, prefix: str) -> None:
+    registry = Registry(db)
     try:
         for i in range(PER_WRITER):
             registry.add_device(Device(id=f"{prefix}-{i}", kind="water", building="dorm-1"))  # type: ignore[arg-type]
@@ -25,14 +24,15 @@ def _add(db: str, prefix: str) -> None:
         registry.close()
 
 
-def test_concurrent_device_changes_lose_nothing(tmp_path: Path) -> None:
-    db = DataDir(tmp_path).state
+def test_concurrent_device_changes_lose_nothing(shared_state: Place) -> None:
+    """On SQLite (one file, two processes) and on PostgreSQL (two processes standing for two hosts)."""
+    db = shared_state
     seed = Registry(db)
     seed.seed(load_campus(SAMPLE))
     before = len(seed.campus.devices)
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_add, args=(str(db), f"proc{n}")) for n in range(2)]
-    threads = [threading.Thread(target=_add, args=(str(db), f"thread{n}")) for n in range(2)]
+    procs = [ctx.Process(target=_add, args=(db, f"proc{n}")) for n in range(2)]
+    threads = [threading.Thread(target=_add, args=(db, f"thread{n}")) for n in range(2)]
     for w in [*procs, *threads]:
         w.start()
     for t in threads:

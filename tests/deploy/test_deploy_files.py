@@ -63,7 +63,10 @@ def test_compose_file_follows_the_compose_specification() -> None:
     doc = yaml.safe_load((CONTAINER / "compose.yaml").read_text(encoding="utf-8"))
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(doc)]
     assert errors == []
-    assert set(doc["services"]) == {"meterwatch", "mosquitto", "influxdb", "grafana"}
+    assert set(doc["services"]) == {"meterwatch", "mosquitto", "influxdb", "grafana", "postgres"}
+    env = doc["services"]["meterwatch"]["environment"]
+    assert env["METERWATCH_STATE__URL"].startswith("postgresql://meterwatch@postgres:5432/")  # no password in it
+    assert env["PGPASSWORD"] == doc["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"]
     build = doc["services"]["meterwatch"]["build"]
     assert (CONTAINER / build["context"] / build["dockerfile"]).is_file()
     assert doc["services"]["grafana"]["image"].startswith("grafana/grafana:11.6")  # the dashboards' version

@@ -1,4 +1,4 @@
-"""Real Mosquitto and InfluxDB 1.x processes for the tests: free loopback ports, configs in a
+"""Real Mosquitto, InfluxDB 1.x and PostgreSQL processes for the tests: free loopback ports, configs in a
 temp dir, started and stopped by the tests themselves; and the app served by a real uvicorn."""
 
 from __future__ import annotations
@@ -6,10 +6,12 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -185,3 +187,75 @@ def serving(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+class Postgres(_Process):
+    """A real PostgreSQL (Debian's ``postgresql``): a cluster made by ``initdb`` in a temp directory, listening
+    on 127.0.0.1 at a free port, with password authentication over TCP (the tests check that the password never
+    shows). As root it runs as the ``postgres`` user, which PostgreSQL requires, in a directory of its own
+    (pytest's temp dirs are 0700 to root). :meth:`database` makes a fresh database for a test."""
+
+    name = "postgres"
+    user, password = "meterwatch", "pg-secret-7Hq"
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir)
+        self.run_as = "postgres" if os.geteuid() == 0 else None
+        self.home = Path(tempfile.mkdtemp(prefix="mw-pg-"))
+        self.data = self.home / "data"
+        if self.run_as is not None:
+            shutil.chown(self.home, self.run_as)
+        pwfile = self.home / "pw"
+        pwfile.write_text(self.password + "\n")
+        if self.run_as is not None:
+            shutil.chown(pwfile, self.run_as)
+        subprocess.run([self._bin("initdb"), "-D", str(self.data), "-U", self.user, "--pwfile", str(pwfile),
+                        "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--locale=C.UTF-8"],
+                       check=True, capture_output=True, user=self.run_as, timeout=120)
+        pwfile.unlink()
+
+    @staticmethod
+    def _bin(name: str) -> str:
+        found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+        if not found:
+            raise RuntimeError("PostgreSQL not found: run the test command from the README (bash tests/run.sh), "
+                               "which installs Debian's postgresql")
+        return str(found[-1])
+
+    def command(self) -> list[str]:
+        return [self._bin("postgres"), "-D", str(self.data), "-p", str(self.port), "-k", str(self.home),
+                "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300", "-c", "shared_buffers=32MB",
+                "-c", f"log_directory={self.home}", "-c", "logging_collector=off"]
+
+    def start(self, timeout: float = 60) -> None:
+        with (self.workdir / f"{self.name}.out").open("ab") as log:
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.home,
+                                         user=self.run_as)
+        wait_for(lambda: self.proc is not None and self.proc.poll() is None and self.ready(), timeout,
+                 f"{self.name} on 127.0.0.1:{self.port}")
+
+    def stop(self, sig: int = signal.SIGINT) -> None:  # SIGINT: PostgreSQL's fast shutdown (SIGTERM waits for clients)
+        super().stop(sig)
+
+    def ready(self) -> bool:
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), connect_timeout=2):
+            return True
+
+    def url(self, database: str = "meterwatch", *, password: bool = True) -> str:
+        secret = f":{self.password}" if password else ""
+        return f"postgresql://{self.user}{secret}@127.0.0.1:{self.port}/{database}"
+
+    def database(self) -> str:
+        """A new, empty database; its url (with the password)."""
+        import psycopg
+
+        name = f"t{secrets.token_hex(6)}"
+        with psycopg.connect(self.url("postgres"), autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
