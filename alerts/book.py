@@ -264,9 +264,9 @@ class AlertBook:
         for alert in self.store.due_escalations(self.settings.site, now_ms):
             route = self.roster.routes.get(alert.route or "")
             with self.store.tx():
-                fresh = self.store.get(alert.id)
-                if fresh.status != "active" or fresh.next_escalation_ms is None:
-                    continue
+                fresh = self.store.get(alert.id)  # read again under the write lock: another pass, or host, may have
+                if fresh.status != "active" or fresh.next_escalation_ms is None or fresh.next_escalation_ms > now_ms:
+                    continue  # climbed it, or it was acknowledged, meanwhile: once only
                 level = fresh.level + 1
                 if route is None or level >= len(route.levels):
                     self.store.update_alert(alert.id, next_escalation_ms=None)

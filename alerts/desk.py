@@ -1,7 +1,8 @@
 """The alert desk: what people and the HTTP API work with — the alert store, the rules and the
 roster for names and routes, acknowledge and resolve. It needs no engine and no broker, so the
 API can run it in the server process while the alert engine runs in a process of its own;
-both meet in the SQLite store. (The engine learns of a hand resolve from the store.)"""
+both meet in the store (alerts.db, or schema ``alerts`` on the state server with ``[state] url``). (The engine
+learns of a hand resolve from the store.)"""
 
 from __future__ import annotations
 
@@ -66,9 +67,12 @@ class AlertDesk:
         # no plans file: no plan (the sample's plans name the sample campus's buildings, not yours)
         self.plan_files = load_plans(plans_file) if plans_file is not None else {}
         self.plans_base = plans_folder(plans_file) if plans_file is not None else None
-        self.registry = Registry(DataDir(data_dir, state_url).shared)
-        self.store = AlertStore(DataDir(data_dir).alerts)
-        self._secret = secret_key(data_dir)
+        dirs = DataDir(data_dir, state_url)
+        self.registry = Registry(dirs.shared)
+        self.store = AlertStore(dirs.shared_alerts)
+        # one key for every host of a cluster: a link signed by one is good on the others
+        self._secret = secret_key(data_dir) if state_url is None else bytes.fromhex(
+            self.store.meta_once("ack_link_key", secrets.token_hex(32)))
         self.lock = threading.RLock()
         self._sites: dict[str, SiteDesk] = {}
         campuses = self.registry.campuses

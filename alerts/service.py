@@ -32,12 +32,20 @@ from alerts.dispatch import Dispatcher
 from alerts.engine import Engine, Transition
 from campus.clock import Clock, make_clock
 from campus.contract import DEFAULT_LIMITS, Limits, drill_topic
+from campus.db import DataDir
 from campus.errors import HOLD
+from campus.leases import Leases
 from ingest.config import MqttSettings
 from ingest.decode import Inbound, decode
 from ingest.mqtt import MqttSource
 
 log = logging.getLogger("meterwatch.alerts")
+
+LEASE_LOOK_S = 1.0  # how often a process looks whether it still holds its sites, and takes free ones
+
+
+def _lease(site: str) -> str:
+    return f"alerts:{site}"
 
 
 class AlertService:
@@ -53,15 +61,15 @@ class AlertService:
         self.settings, self.prefix = settings, mqtt.topic_prefix
         self.clock = clock or make_clock(settings.clock)
         self.store, self.registry, self.lock = d.store, d.registry, d.lock
-        since = self.store.meta("watching_since_ms")
-        if since is None:
-            since = str(self.clock.now_ms())
-            self.store.set_meta("watching_since_ms", since)
-        self.watching_since_ms = int(since)
+        # the first process to watch sets it for all (a second one starting at the same time takes the first's)
+        self.watching_since_ms = int(self.store.meta_once("watching_since_ms", str(self.clock.now_ms())))
         self.owned: list[str] | None = list(settings.sites) or None  # None: every site
+        # a site is evaluated by one process at a time: the one holding its lease (campus/leases.py)
+        self.leases = Leases(DataDir(data_dir, state_url).shared)
+        self._leases_looked = -LEASE_LOOK_S
+        self._waiting: set[str] = set()  # sites another process holds, said once in the log
         self.engines: dict[str, Engine] = {}
         self.books: dict[str, AlertBook] = {}  # each owned site's, as of the last campus refresh
-        self._refresh_campus()
         self._queue: queue.Queue[Inbound | None] = queue.Queue()
         self._stop = threading.Event()
         self.evaluated = 0  # messages evaluated (or recorded as failed) and acknowledged, since start
@@ -76,7 +84,8 @@ class AlertService:
             all_notifiers.setdefault("mqtt", MqttNotifier(self.mqtt.publish))
         self.dispatcher = Dispatcher(self.store, all_notifiers, retry_initial_s=settings.retry_initial_s,
                                      retry_max_s=settings.retry_max_s, max_attempts=settings.max_attempts,
-                                     sites=self.owned)
+                                     sites=[])
+        self._refresh_campus()  # the sites it holds (and the dispatcher with them)
         self._thread = threading.Thread(target=self._run, name="mw-alerts", daemon=True)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -94,6 +103,7 @@ class AlertService:
         if self._thread.is_alive():
             self._thread.join(10)
         self.dispatcher.stop()
+        self.leases.close()
         self.desk.close()
 
     # -- the evaluator -----------------------------------------------------------------
@@ -139,11 +149,29 @@ class AlertService:
         return next(iter(self.engines.values()))
 
     def _refresh_campus(self) -> None:
-        """An engine for every site this process owns, following campus changes (state is kept by key)."""
+        """An engine for every site this process owns and holds the lease of, following campus changes (state is
+        kept by key); at most every second, a look at the leases: one lost is a site dropped (another process
+        takes it), one free is a site taken, its engine continuing from the state the last holder saved."""
         changed = self.desk.refresh()
+        look = time.monotonic() - self._leases_looked >= LEASE_LOOK_S
+        if look:
+            self._leases_looked = time.monotonic()
+            held = self.leases.check()
+            for site in [s for s in self.engines if _lease(s) not in held]:
+                log.warning("site %s: its lease is lost, another alert process evaluates it from now", site)
+                del self.engines[site]
+                self.books.pop(site, None)
         for site, desk in self.desk.known.items():
             if self.owned is not None and site not in self.owned:
                 continue
+            if site not in self.engines:
+                if not look or not self.leases.take(_lease(site)):
+                    if site not in self._waiting:
+                        self._waiting.add(site)
+                        log.info("site %s is evaluated by another alert process: this one takes over when it "
+                                 "is gone", site)
+                    continue
+                self._waiting.discard(site)
             self.books[site] = desk.book
             engine = self.engines.get(site)
             if engine is None:
@@ -151,6 +179,7 @@ class AlertService:
                                             watching_since_ms=self.watching_since_ms)
             elif site in changed:
                 engine.use(desk.rules)
+        self.dispatcher.sites = sorted(self.engines)  # the notices of the sites it holds, and no others
 
     def _save_engines(self) -> None:
         for site, engine in self.engines.items():

@@ -5,20 +5,18 @@ one transaction before the batch is acknowledged to the broker."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
 
 from alerts.engine import EngineState, Key
-from campus.db import Db, connect, run_script, under_prefixes, write_transaction
+from campus.db import Db, Place, Rows, is_sqlite, run_script, under_prefixes, write_transaction
 from campus.errors import NotFound
-from campus.migrations import Migration, migrate
+from campus.migrations import Migration, open_store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -80,7 +78,7 @@ def _alerts(conn: Db) -> None:
     (their rows get a site from :meth:`AlertStore.adopt`)."""
     run_script(conn, SCHEMA)
     for table in ("alerts", "outbox"):
-        if "site" not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
+        if not is_sqlite(conn) or "site" not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN site TEXT")
     run_script(conn, SITE_SCHEMA)
 
@@ -211,10 +209,9 @@ def _under(topics: Sequence[str] | None) -> tuple[str, list[str]]:
 
 
 class AlertStore:
-    def __init__(self, path: Path) -> None:
-        self._conn = connect(path)
+    def __init__(self, path: Place) -> None:
+        self._conn = open_store(path, "alerts", MIGRATIONS)
         self.lock = threading.RLock()
-        migrate(self._conn, "alerts", MIGRATIONS)
 
     def adopt(self, site: str) -> None:
         """Give alerts, notices and engine state from before sites (no site) to ``site``, the one site there
@@ -223,7 +220,7 @@ class AlertStore:
             self._conn.execute("DROP INDEX IF EXISTS alerts_open")
             self._conn.execute("UPDATE alerts SET site = ? WHERE site IS NULL", (site,))
             self._conn.execute("UPDATE outbox SET site = ? WHERE site IS NULL", (site,))
-            names = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            names = self._legacy_tables()
             if "engine_devices" in names:
                 self._conn.execute("INSERT OR IGNORE INTO engine_device_state SELECT ?, device, state "
                                    "FROM engine_devices", (site,))
@@ -236,9 +233,15 @@ class AlertStore:
     def unadopted(self) -> bool:
         """Rows from before sites are waiting for :meth:`adopt`."""
         with self.lock:
-            names = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            return bool({"engine_devices", "engine_rules"} & names) or self._conn.execute(
+            return bool(self._legacy_tables()) or self._conn.execute(
                 "SELECT 1 FROM alerts WHERE site IS NULL LIMIT 1").fetchone() is not None
+
+    def _legacy_tables(self) -> set[str]:
+        """The engine's tables from before sites (SQLite only: a server database was made by migrations)."""
+        if not is_sqlite(self._conn):
+            return set()
+        return {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} & {
+            "engine_devices", "engine_rules"}
 
     @contextmanager
     def tx(self) -> Iterator[AlertStore]:
@@ -289,6 +292,12 @@ class AlertStore:
             row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else default
 
+    def meta_once(self, key: str, value: str) -> str:
+        """``key``'s value, set to ``value`` if it has none (the first process to ask sets it for all)."""
+        with self.lock:
+            self._conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            return str(self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
+
     def set_meta(self, key: str, value: str) -> None:
         with self.lock:
             self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
@@ -303,9 +312,10 @@ class AlertStore:
 
     def save_engine(self, site: str, devices: dict[str, dict[str, Any]], rules: dict[Key, dict[str, Any]]) -> None:
         self._conn.executemany("INSERT OR REPLACE INTO engine_device_state (site, device, state) VALUES (?, ?, ?)",
-                               [(site, d, orjson.dumps(s)) for d, s in devices.items()])
+                               [(site, d, orjson.dumps(s).decode()) for d, s in devices.items()])
         self._conn.executemany("INSERT OR REPLACE INTO engine_rule_state (site, rule, subject, state) "
-                               "VALUES (?, ?, ?, ?)", [(site, r, s, orjson.dumps(st)) for (r, s), st in rules.items()])
+                               "VALUES (?, ?, ?, ?)", [(site, r, s, orjson.dumps(st).decode())
+                                                        for (r, s), st in rules.items()])
 
     # -- alerts and events (call inside tx) --------------------------------------------
     def insert_alert(self, **cols: Any) -> int:
@@ -396,23 +406,24 @@ class AlertStore:
     def raised_between(self, start_ms: int, end_ms: int, site: str | None = None) -> list[tuple[str, str, int, int]]:
         """(category, severity, raised, still open) for alerts (of ``site``) that started in [start, end), the
         most severe first (the report's table of the month's alerts). Drills are not events: never counted."""
+        only, args = ("", ()) if site is None else (" AND site = ?", (site,))
         with self.lock:
             rows = self._conn.execute(
-                "SELECT category, severity, count(*), sum(status != 'resolved') FROM alerts "
-                "WHERE started_ms >= ? AND started_ms < ? AND (? IS NULL OR site = ?) AND drill IS NULL "
+                "SELECT category, severity, count(*), sum(CASE WHEN status != 'resolved' THEN 1 ELSE 0 END) "  # noqa: S608
+                f"FROM alerts WHERE started_ms >= ? AND started_ms < ?{only} AND drill IS NULL "
                 "GROUP BY category, severity ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'major' THEN 1 "
                 "WHEN 'minor' THEN 2 ELSE 3 END, category",
-                (start_ms, end_ms, site, site)).fetchall()
+                (start_ms, end_ms, *args)).fetchall()
         return [(str(c), str(s), int(n), int(o or 0)) for c, s, n, o in rows]
 
     def counts(self, *, drills: bool = False) -> dict[str, int]:
         """Alerts by status: the real ones, or (``drills``) those drills raised."""
         with self.lock:
-            rows = self._conn.execute("SELECT status, count(*) FROM alerts WHERE (drill IS NOT NULL) = ? "
-                                      "GROUP BY status", (drills,)).fetchall()
+            rows = self._conn.execute("SELECT status, count(*) FROM alerts WHERE drill IS "  # noqa: S608
+                                      f"{'NOT NULL' if drills else 'NULL'} GROUP BY status").fetchall()
         return dict(rows)
 
-    def execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> Rows:
         """One statement on the alerts' connection (inside :meth:`tx` for a write): for the stores that keep
         their rows beside the alerts (``alerts.runs``, ``emergency.drills``), so that one transaction holds both."""
         return self._conn.execute(sql, args)
@@ -433,6 +444,8 @@ class AlertStore:
     def due_notices(self, now_ms: int, skip: set[int], limit: int = 50,
                     sites: Collection[str] | None = None) -> list[Notice]:
         """Pending notices due by ``now_ms``; with ``sites``, only theirs (each alert process sends its own)."""
+        if sites is not None and not sites:
+            return []  # a process holding no site sends nothing
         only = f" AND site IN ({', '.join('?' for _ in sites)})" if sites else ""
         sql = ("SELECT id, alert_id, event, level, channel, recipient, url, title, body, payload, attempts, status, "  # noqa: S608
                f"last_error, created_ms, sent_ms FROM outbox WHERE status = 'pending' AND next_ms <= ?{only} "

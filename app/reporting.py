@@ -37,9 +37,9 @@ def monthly_report(usage: SiteUsage, settings: Settings, month: str, language: s
     if filings is not None:
         report = with_filing(report, filings)
     store = alert_store
-    path = DataDir(settings.data_dir).alerts
-    if store is None and path.exists():
-        store = AlertStore(path)
+    place = settings.datadir().shared_alerts
+    if store is None and (not isinstance(place, Path) or place.exists()):
+        store = AlertStore(place)
     if store is not None:
         try:
             report = report.model_copy(update={"alerts": [

@@ -25,11 +25,13 @@ BATCH = 500  # rows per INSERT round trip
 
 @dataclass(frozen=True)
 class StoreTables:
-    """A store, as its class opens it (name and migrations), and the tables it keeps."""
+    """A store, as its class opens it (name and migrations), the tables it keeps, and the file of the data
+    directory it lives in (``state``: meterwatch.db, ``alerts``: alerts.db)."""
 
     store: str
     migrations: Sequence[Migration]
     tables: tuple[str, ...]
+    file: str = "state"
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,31 @@ def _columns(conn: Db, table: str) -> list[str]:
     return [str(r[1]) for r in conn.execute(f"PRAGMA table_info({table})").fetchall()]
 
 
-def _rows(conn: Db, table: str, columns: list[str]) -> list[tuple[Any, ...]]:
-    return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r)
-            for r in conn.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()]  # noqa: S608
+def _texts(conn: Db, table: str) -> set[int]:
+    """The positions of a SQLite table's TEXT columns."""
+    return {i for i, r in enumerate(conn.execute(f"PRAGMA table_info({table})").fetchall())
+            if str(r[2]).upper() == "TEXT"}
+
+
+def _rows(conn: Db, table: str, columns: list[str], texts: set[int] = frozenset()) -> list[tuple[Any, ...]]:  # type: ignore[assignment]
+    """The rows as the server keeps them: SQLite lets a TEXT column hold bytes (JSON written as UTF-8 bytes),
+    PostgreSQL keeps text there, so those are read as the UTF-8 they are (a byte that is not UTF-8 stops the
+    copy with the table's name)."""
+    out = []
+    for r in conn.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall():  # noqa: S608
+        row = []
+        for i, v in enumerate(r):
+            if isinstance(v, memoryview):
+                v = bytes(v)
+            if i in texts and isinstance(v, bytes):
+                try:
+                    v = v.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise CopyRefused(f"table {table}, column {columns[i]}: bytes that are not UTF-8 in a text "
+                                      f"column ({exc}): nothing of this store was copied") from None
+            row.append(v)
+        out.append(tuple(row))
+    return out
 
 
 def _needs_copy(src: Db, dst: Db, store: str, table: str) -> bool:
@@ -88,7 +112,7 @@ def _needs_copy(src: Db, dst: Db, store: str, table: str) -> bool:
     there = _rows(dst, table, columns)
     if not there:
         return True
-    here = _rows(src, table, columns)
+    here = _rows(src, table, columns, _texts(src, table))
     if (len(here), _digest(here)) == (len(there), _digest(there)):
         return False  # copied before: the same rows
     raise CopyRefused(f"{store}: table {table} on the server holds {len(there)} rows that are not the data "
@@ -98,7 +122,7 @@ def _needs_copy(src: Db, dst: Db, store: str, table: str) -> bool:
 
 def _copy_table(src: Db, dst: Db, table: str, progress: Callable[[int], None] | None) -> None:
     columns = _columns(src, table)
-    rows = _rows(src, table, columns)
+    rows = _rows(src, table, columns, _texts(src, table))
     insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"  # noqa: S608
     for start in range(0, len(rows), BATCH):
         dst.executemany(insert, rows[start:start + BATCH])
@@ -118,5 +142,5 @@ def _digest(rows: list[tuple[Any, ...]]) -> str:
 
 def _compare(src: Db, dst: Db, store: str, table: str, copied: bool) -> Copied:
     columns = _columns(src, table)
-    here, there = _rows(src, table, columns), _rows(dst, table, columns)
+    here, there = _rows(src, table, columns, _texts(src, table)), _rows(dst, table, columns)
     return Copied(store, table, len(here), _digest(here), len(there), _digest(there), copied)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
+
+from campus.serverdb import ServerDb
 
 
 class Rows(Protocol):
@@ -51,61 +51,7 @@ class Db(Protocol):
     def close(self) -> None: ...
 
 
-_SCHEMA = re.compile(r"[a-z][a-z0-9_]{0,62}")
-
-
-@dataclass(frozen=True)
-class ServerDb:
-    """One file of the data directory as a schema of a PostgreSQL database (``[state] url``): ``state`` for
-    meterwatch.db's registry and tokens, later ``alerts``, ``records``, … Every host naming the same url and
-    schema shares the same rows."""
-
-    url: str = field(repr=False)  # holds the password (or not): shown only as str(self), redacted
-    schema: str
-
-    def __post_init__(self) -> None:
-        if not _SCHEMA.fullmatch(self.schema):
-            raise ValueError(f"a schema name is lower-case letters, digits and _, not {self.schema!r}")
-
-    def __str__(self) -> str:
-        return f"{redacted(self.url)} (schema {self.schema})"
-
-
 Place = Path | ServerDb  # where a store keeps its rows: a SQLite file, or a schema on the state server
-
-
-_SECRET_PARAMS = re.compile(r"((?:^|[?&;\s])(?:password|sslpassword)\s*=\s*)([^&;\s]*)", re.I)
-
-
-def secrets_of(url: str) -> list[str]:
-    """The password a url carries (as written, and percent-decoded), wherever it is: what never to show."""
-    found: list[str] = []
-    try:
-        parts = urlsplit(url)
-        if parts.password:
-            found.append(parts.password)
-        netloc = parts.netloc
-    except ValueError:
-        netloc = url.split("://", 1)[-1].split("/", 1)[0]
-    if "@" in netloc:
-        userinfo = netloc.rsplit("@", 1)[0]
-        if ":" in userinfo:
-            found.append(userinfo.split(":", 1)[1])
-    found += [m.group(2) for m in _SECRET_PARAMS.finditer(url) if m.group(2)]
-    decoded = []
-    for secret in found:
-        with contextlib.suppress(Exception):
-            decoded.append(unquote(secret, errors="strict"))
-    return sorted({s for s in found + decoded if s}, key=len, reverse=True)
-
-
-def redacted(url: str, text: str | None = None) -> str:
-    """``text`` (default: ``url`` itself) with every form of ``url``'s password replaced by ``***``: what logs,
-    errors and command output may show."""
-    out = url if text is None else text
-    for secret in secrets_of(url):
-        out = out.replace(secret, "***")
-    return _SECRET_PARAMS.sub(lambda m: m.group(1) + "***", out) if text is None else out
 
 
 def private_dir(path: Path) -> Path:
@@ -185,7 +131,7 @@ def under_prefixes(column: str, prefixes: Sequence[str]) -> tuple[str, list[str]
     """A SQL condition on ``column`` (a name of ours, never input) and its arguments: the value starts with one
     of ``prefixes`` (none: no row). ``instr`` rather than LIKE, which would read ``_`` in an id as a wildcard."""
     if not prefixes:
-        return "0", []
+        return "1 = 0", []  # a truth both SQLite and PostgreSQL read as one
     return "(" + " OR ".join(f"instr({column}, ?) = 1" for _ in prefixes) + ")", list(prefixes)
 
 
@@ -213,6 +159,18 @@ class DataDir:
     def shared(self) -> Place:
         """The registry, tokens and broker credentials: meterwatch.db, or schema ``state`` on the server."""
         return self.state if self.server is None else ServerDb(self.server, "state")
+
+    def where(self, file: str) -> tuple[Path, Place]:
+        """One file's SQLite path here, and where its rows live (itself, or its schema on the server)."""
+        places: dict[str, tuple[Path, Place]] = {"state": (self.state, self.shared),
+                                                 "alerts": (self.alerts, self.shared_alerts)}
+        return places[file]
+
+    @property
+    def shared_alerts(self) -> Place:
+        """Alerts, their events, the engine's state and the outbox: alerts.db, or schema ``alerts`` on the
+        server."""
+        return self.alerts if self.server is None else ServerDb(self.server, "alerts")
 
     @property
     def readings(self) -> Path:

@@ -1,15 +1,17 @@
 """Leases: work that one process of a cluster does at a time (a site's alert engine, a periodic job).
 
-A lease is named (``alerts:yucai``). Whoever holds it does the work; the others try again every tick and take
-over when the holder is gone. Two kinds, chosen by where the shared state lives:
+A lease is named (``alerts:yucai``). Whoever holds it does the work; the others try again at every tick and
+take over when the holder is gone. A process keeps its leases in one :class:`Leases`; where they live follows
+the shared state:
 
-- **On one machine** (no ``[state] url``): an exclusive ``flock`` on ``DATA_DIR/leases/NAME.lock``. The kernel
-  lets it go the moment the holding process ends, however it ends (SIGKILL included).
-- **On PostgreSQL**: a session-level advisory lock (``pg_try_advisory_lock``) held by a connection of the
-  lease's own. A process that dies closes its connection and the server lets the lock go at once; a host that
-  vanishes from the network is noticed by the server's TCP keepalives (set on the session: 10 s idle, then
-  3 probes 5 s apart), so its leases are free within :data:`FAILOVER_S`. The holder checks its connection at
-  every tick (:meth:`Lease.held`): a holder cut off from the server stops the work before another takes it.
+- **On one machine** (no ``[state] url``): an exclusive ``flock`` per lease on ``DATA_DIR/leases/NAME.lock``.
+  The kernel lets it go the moment the holding process ends, however it ends (SIGKILL included).
+- **On PostgreSQL**: session-level advisory locks (``pg_try_advisory_lock``), all of a process's on one
+  connection of their own. A process that dies closes that connection and the server lets its locks go at once;
+  a host that vanishes from the network is noticed by the server's TCP keepalives (set on the session: 10 s
+  idle, then 3 probes 5 s apart), so its leases are free within :data:`FAILOVER_S`. The holder looks at its
+  connection at every tick (:meth:`Leases.check`): a holder cut off from the server drops every lease, and
+  stops that work, before another process can take it.
 
 Nothing is written for a lease, and nothing is left behind by a holder that dies."""
 
@@ -21,29 +23,16 @@ import hashlib
 import logging
 import os
 import re
-from pathlib import Path
-from typing import Any, Protocol
+import threading
+from typing import Any
 
-from campus.db import Place, ServerDb, private_dir, redacted
+from campus.db import Place, ServerDb, private_dir
+from campus.serverdb import redacted
 
 log = logging.getLogger("meterwatch.leases")
 
-FAILOVER_S = 30  # a vanished host's leases are free within this (keepalives 10 + 3 × 5 s, and a tick)
+FAILOVER_S = 30  # a vanished host's leases are free within this (server keepalives 10 + 3 × 5 s), then a tick
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}")
-
-
-class Lease(Protocol):
-    name: str
-
-    def acquire(self) -> bool:
-        """Take the lease if nobody holds it (never waits); True if this process holds it now."""
-        ...
-
-    def held(self) -> bool:
-        """This process still holds the lease (False once its hold was lost: stop the work)."""
-        ...
-
-    def release(self) -> None: ...
 
 
 def _checked(name: str) -> str:
@@ -52,95 +41,107 @@ def _checked(name: str) -> str:
     return name
 
 
-class FileLease:
-    """A lease on one machine: ``flock`` on a file in the data directory."""
+class Leases:
+    """The leases one process holds, where the shared state lives (``DataDir.shared``)."""
 
-    def __init__(self, folder: Path, name: str) -> None:
-        self.name = _checked(name)
-        self._path = private_dir(folder) / (name.replace(":", "__") + ".lock")
-        self._fd: int | None = None
+    def __init__(self, shared: Place) -> None:
+        self._server = shared if isinstance(shared, ServerDb) else None
+        self._folder = None if isinstance(shared, ServerDb) else shared.parent / "leases"
+        self._held: dict[str, int] = {}  # name -> a file descriptor (one machine) or the advisory key (server)
+        self._conn: Any = None  # the server connection holding the advisory locks
+        self._lock = threading.Lock()
 
-    def acquire(self) -> bool:
-        if self._fd is not None:
-            return True
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+    @property
+    def held(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._held)
+
+    def holds(self, name: str) -> bool:
+        with self._lock:
+            return name in self._held
+
+    def take(self, name: str) -> bool:
+        """Take ``name`` if nobody holds it (never waits); True if this process holds it now."""
+        _checked(name)
+        with self._lock:
+            if name in self._held:
+                return True
+            got = self._take_file(name) if self._server is None else self._take_server(name)
+            if got is not None:
+                self._held[name] = got
+                log.info("lease %s taken", name)
+            return got is not None
+
+    def check(self) -> frozenset[str]:
+        """What this process still holds: on the server, every lease goes at once when its connection has
+        (the server has let the locks go, or soon will: stop that work now)."""
+        with self._lock:
+            if self._server is not None and self._held:
+                import psycopg
+
+                try:
+                    self._conn.execute("SELECT 1")
+                except (psycopg.Error, AttributeError):
+                    log.warning("leases %s lost: the connection to the state database is gone",
+                                ", ".join(sorted(self._held)))
+                    self._held.clear()
+                    self._close_conn()
+            return frozenset(self._held)
+
+    def release(self, name: str) -> None:
+        with self._lock:
+            got = self._held.pop(name, None)
+            if got is None:
+                return
+            if self._server is None:
+                os.close(got)  # closing the descriptor lets the lock go
+            else:
+                with contextlib.suppress(Exception):  # a connection gone has let it go already
+                    self._conn.execute("SELECT pg_advisory_unlock(%s)", (got,))
+
+    def close(self) -> None:
+        for name in list(self.held):
+            self.release(name)
+        with self._lock:
+            self._close_conn()
+
+    # -- the two kinds -----------------------------------------------------------------------
+    def _take_file(self, name: str) -> int | None:
+        assert self._folder is not None  # noqa: S101 - one machine
+        path = private_dir(self._folder) / (name.replace(":", "__") + ".lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            return False
-        self._fd = fd
-        return True
+            return None
+        return fd
 
-    def held(self) -> bool:
-        return self._fd is not None
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor lets the lock go
-            self._fd = None
-
-
-class PgLease:
-    """A lease on the state server: a session advisory lock on a connection of its own."""
-
-    def __init__(self, place: ServerDb, name: str) -> None:
-        self.name = _checked(name)
-        self._place = place
-        digest = hashlib.sha256(f"meterwatch-lease:{name}".encode()).digest()
-        self._key = int.from_bytes(digest[:8], "big", signed=True)
-        self._conn: Any = None  # a psycopg connection while held
-
-    def acquire(self) -> bool:
+    def _take_server(self, name: str) -> int | None:
         import psycopg
 
-        if self.held():
-            return True
-        self.release()
+        assert self._server is not None  # noqa: S101 - on the server
+        key = int.from_bytes(hashlib.sha256(f"meterwatch-lease:{name}".encode()).digest()[:8], "big", signed=True)
         try:
-            conn = psycopg.connect(self._place.url, autocommit=True, connect_timeout=5,
-                                   application_name=f"meterwatch lease {self.name}"[:63],
-                                   options="-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 "
-                                           "-c tcp_keepalives_count=3",
-                                   keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3)
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                self._close_conn()
+                self._held.clear()  # a connection gone took its locks with it
+                self._conn = psycopg.connect(
+                    self._server.url, autocommit=True, connect_timeout=5, application_name="meterwatch leases",
+                    options="-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3",
+                    keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3)
+            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
         except psycopg.Error as exc:
-            log.warning("lease %s: the state database cannot be reached: %s", self.name,
-                        redacted(self._place.url, " ".join(str(exc).split())))
-            return False
-        try:
-            got = bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()[0])  # type: ignore[index]
-        except psycopg.Error:
-            conn.close()
-            return False
-        if not got:
-            conn.close()
-            return False
-        self._conn = conn
-        return True
+            log.warning("lease %s: the state database cannot be reached: %s", name,
+                        redacted(self._server.url, " ".join(str(exc).split())))
+            self._close_conn()
+            self._held.clear()
+            return None
+        return key if row and row[0] else None
 
-    def held(self) -> bool:
-        import psycopg
-
-        if self._conn is None:
-            return False
-        try:
-            self._conn.execute("SELECT 1")
-            return True
-        except psycopg.Error:
-            log.warning("lease %s lost: its connection to the state database is gone", self.name)
-            self.release()
-            return False
-
-    def release(self) -> None:
+    def _close_conn(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):  # a connection already broken: closing is all there is to do
                 conn.close()
 
-
-def lease(shared: Place, name: str) -> Lease:
-    """The lease ``name`` where the shared state lives (``DataDir.shared``): a file lock beside meterwatch.db, or
-    an advisory lock on the state server."""
-    if isinstance(shared, ServerDb):
-        return PgLease(shared, name)
-    return FileLease(shared.parent / "leases", name)

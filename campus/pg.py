@@ -37,9 +37,9 @@ from psycopg import conninfo, errors
 from psycopg.pq import TransactionStatus
 from psycopg.types.numeric import NumericLoader
 
-from campus.db import ServerDb, redacted
 from campus.errors import StateUnavailable
 from campus.pg_sql import Translated, append, qualified, restore, translate
+from campus.serverdb import ServerDb, redacted
 
 log = logging.getLogger("meterwatch.state")
 

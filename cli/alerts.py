@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     service = AlertService(data_dir=settings.data_dir, mqtt=settings.mqtt, settings=settings.alerts,
                            language=settings.language, limits=settings.ingest.limits,
-                           plans_file=settings.records.plans_file)
+                           plans_file=settings.records.plans_file, state_url=settings.state.url)
     service.start()
     try:
         stop.wait()

@@ -101,9 +101,11 @@ class Drills:
 
     def of_site(self, site: str | None = None, plan: str | None = None) -> list[Drill]:
         """Drills, the newest first (of ``site``, of ``plan``)."""
+        terms = [(c, v) for c, v in (("site", site), ("plan", plan)) if v is not None]
+        where = " AND ".join(f"{c} = ?" for c, _ in terms) or "1 = 1"
         return [_drill(r) for r in self.store.rows(
-            f"SELECT {COLUMNS} FROM drills WHERE (? IS NULL OR site = ?) AND (? IS NULL OR plan = ?) "  # noqa: S608
-            "ORDER BY started_ms DESC, id DESC", (site, site, plan, plan))]
+            f"SELECT {COLUMNS} FROM drills WHERE {where} ORDER BY started_ms DESC, id DESC",  # noqa: S608
+            tuple(v for _, v in terms))]
 
     def filed(self, drill_id: int, language: str) -> bytes | None:
         """The record filed for a finished drill, in ``language``."""

@@ -66,6 +66,20 @@ def shared_state(request: pytest.FixtureRequest, tmp_path: Path) -> Place:
     return DataDir(tmp_path, request.getfixturevalue("state_url")).shared
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_for(request: pytest.FixtureRequest) -> Callable[[Path], str | None]:
+    """``[state] url`` for a data directory, once per backend: none (SQLite in the data directory), then a fresh
+    database on the session's real PostgreSQL per data directory (the same one each time it is asked again)."""
+    urls: dict[Path, str | None] = {}
+
+    def url(data: Path) -> str | None:
+        if data not in urls:
+            urls[data] = None if request.param == "sqlite" else request.getfixturevalue("postgres").database()
+        return urls[data]
+
+    return url
+
+
 @pytest.fixture
 def sample_campus_file() -> Path:
     return SAMPLE

@@ -1,9 +1,10 @@
-"""The alert lifecycle driven through the real AlertService (its SQLite store, engine and book)
-with a frozen clock: one alert per (rule, device), ack, hand resolve, escalation, and restarts
-inside a ``for`` window and during escalation that behave as if there had been none."""
+"""The alert lifecycle driven through the real AlertService (its store, engine and book; each test on SQLite and
+on a real PostgreSQL, ``[state] url``) with a frozen clock: one alert per (rule, device), ack, hand resolve,
+escalation, and restarts inside a ``for`` window and during escalation that behave as if there had been none."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from campus.contract import Limits
 from ingest.decode import Inbound
 from simulators.model import Publication
 from tests.support.drive import alert_service, inbound, local, simulation
+
+StateFor = Callable[[Path], str | None]
 
 T0 = 1_900_000_000_000  # the service's clock (escalation runs on it); readings carry simulated times
 
@@ -39,8 +42,8 @@ def notices(svc: AlertService) -> list[tuple[str, int, str | None]]:
             if n.channel == "email"]
 
 
-def test_one_alert_per_rule_and_device_then_resolved_by_clear(tmp_path: Path) -> None:
-    svc = alert_service(tmp_path, FrozenClock(T0))
+def test_one_alert_per_rule_and_device_then_resolved_by_clear(tmp_path: Path, state_for: StateFor) -> None:
+    svc = alert_service(tmp_path, FrozenClock(T0), state=state_for(tmp_path))
     feed(svc, list(simulation(local(2026, 3, 10, 20), 10, ["gas_after_hours"]).publications()))
     alerts = gas(svc)
     assert [(a.rule, a.subject, a.status) for a in alerts] == [("canteen-gas-closed", "c1-gas", "resolved")]
@@ -52,19 +55,19 @@ def test_one_alert_per_rule_and_device_then_resolved_by_clear(tmp_path: Path) ->
     svc.stop()
 
 
-def test_the_engine_refuses_what_ingest_refuses(tmp_path: Path) -> None:
+def test_the_engine_refuses_what_ingest_refuses(tmp_path: Path, state_for: StateFor) -> None:
     """With ``[ingest] register_ceiling`` lowered below the gas register, ingest dead-letters those readings;
     the alert engine, given the same limits, never sees them either (no alert on data that was not stored)."""
-    svc = alert_service(tmp_path, FrozenClock(T0), Limits(register_ceiling=1.0))
+    svc = alert_service(tmp_path, FrozenClock(T0), Limits(register_ceiling=1.0), state=state_for(tmp_path))
     feed(svc, list(simulation(local(2026, 3, 10, 20), 10, ["gas_after_hours"]).publications()))
     assert gas(svc) == []
     assert svc.failed == 0  # refused by the contract, not failures of the engine
     svc.stop()
 
 
-def test_ack_stops_escalation_and_hand_resolve_holds_until_clear(tmp_path: Path) -> None:
+def test_ack_stops_escalation_and_hand_resolve_holds_until_clear(tmp_path: Path, state_for: StateFor) -> None:
     clock = FrozenClock(T0)
-    svc = alert_service(tmp_path, clock)
+    svc = alert_service(tmp_path, clock, state=state_for(tmp_path))
     pubs = list(simulation(local(2026, 3, 10, 20), 10, ["gas_after_hours"]).publications())
     night = local(2026, 3, 10, 23).timestamp() * 1000
     feed(svc, [p for p in pubs if p.ts_ms < night])
@@ -89,39 +92,39 @@ def test_ack_stops_escalation_and_hand_resolve_holds_until_clear(tmp_path: Path)
     svc.stop()
 
 
-def test_restart_inside_a_for_window_changes_nothing(tmp_path: Path) -> None:
+def test_restart_inside_a_for_window_changes_nothing(tmp_path: Path, state_for: StateFor) -> None:
     pubs = list(simulation(local(2026, 3, 10, 0), 3, ["heater_cold"]).publications())
-    ref = alert_service(tmp_path / "ref", FrozenClock(T0))
+    ref = alert_service(tmp_path / "ref", FrozenClock(T0), state=state_for(tmp_path / "ref"))
     feed(ref, pubs)
     want = summary(ref)
     assert [w[:2] for w in want] == [("hot-water-outlet-cold", "c1-heater")]
     ref.stop()
 
     cut = local(2026, 3, 10, 0).timestamp() * 1000 + 15 * 60_000  # 15 min into the 30-min `for`
-    first = alert_service(tmp_path / "run", FrozenClock(T0))
+    first = alert_service(tmp_path / "run", FrozenClock(T0), state=state_for(tmp_path / "run"))
     before = [p for p in pubs if p.ts_ms < cut]
     feed(first, before)
     assert first.store.query() == []
     first.stop()
-    second = alert_service(tmp_path / "run", FrozenClock(T0))
+    second = alert_service(tmp_path / "run", FrozenClock(T0), state=state_for(tmp_path / "run"))
     feed(second, before[-40:])  # the broker redelivers the last, unacknowledged batch
     feed(second, [p for p in pubs if p.ts_ms >= cut])
     assert summary(second) == want
     second.stop()
 
 
-def test_restart_during_escalation_resumes_where_it_was(tmp_path: Path) -> None:
+def test_restart_during_escalation_resumes_where_it_was(tmp_path: Path, state_for: StateFor) -> None:
     pubs = list(simulation(local(2026, 3, 10, 20), 4, ["gas_after_hours"]).publications())
 
     def run(restart: bool) -> list[tuple[str, int, str | None]]:
         data = tmp_path / ("restart" if restart else "ref")
         clock = FrozenClock(T0)
-        svc = alert_service(data, clock)
+        svc = alert_service(data, clock, state=state_for(data))
         feed(svc, pubs)
         for step in range(20):  # 20 ticks a minute apart: 0 … 19 min
             if restart and step == 7:
                 svc.stop()
-                svc = alert_service(data, clock)
+                svc = alert_service(data, clock, state=state_for(data))
             svc.tick()
             clock.advance(60)
         out = notices(svc)
@@ -133,8 +136,8 @@ def test_restart_during_escalation_resumes_where_it_was(tmp_path: Path) -> None:
     assert run(True) == want
 
 
-def test_severity_rises_while_active_and_the_rise_is_an_event(tmp_path: Path) -> None:
-    svc = alert_service(tmp_path, FrozenClock(T0))
+def test_severity_rises_while_active_and_the_rise_is_an_event(tmp_path: Path, state_for: StateFor) -> None:
+    svc = alert_service(tmp_path, FrozenClock(T0), state=state_for(tmp_path))
     feed(svc, list(simulation(local(2026, 3, 10), 4 * 24, ["water_leak"]).publications()), batch=200)
     (leak,) = [a for a in svc.store.query() if a.rule == "night-leak"]
     assert leak.severity == "critical"
@@ -144,9 +147,9 @@ def test_severity_rises_while_active_and_the_rise_is_an_event(tmp_path: Path) ->
     svc.stop()
 
 
-def test_english_text_for_people_who_want_it(tmp_path: Path) -> None:
+def test_english_text_for_people_who_want_it(tmp_path: Path, state_for: StateFor) -> None:
     clock = FrozenClock(T0)
-    svc = alert_service(tmp_path, clock)
+    svc = alert_service(tmp_path, clock, state=state_for(tmp_path))
     feed(svc, list(simulation(local(2026, 3, 10, 20), 4, ["gas_after_hours"]).publications()))
     for _ in range(20):
         clock.advance(60)

@@ -1,10 +1,9 @@
 """Two ``meterwatch serve`` processes (two API hosts: separate data directories) on one ``[state] url``, a real
 PostgreSQL and a real Mosquitto: a token made through one works on the other, a device added on one is stored
-through the other, broker credentials are one list; and PostgreSQL stopped for 30 s makes the API answer 503
-with the reason while ingest goes on storing readings, and everything works again without a restart.
-
-The alert engine is off here: alerts and their state move to the shared state in a later step of the work
-(README, "Scaling out"), and two hosts would each evaluate them until then."""
+through the other; both hosts' alert engines watch the campus, one evaluates it (the site's lease), so a
+drinking-water excursion raises one alert and one message, and the alert acknowledged on one host is
+acknowledged on the other; and PostgreSQL stopped for 30 s makes the API answer 503 with the reason while
+ingest goes on storing readings, and everything works again without a restart."""
 
 from __future__ import annotations
 
@@ -14,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +21,13 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
+from alerts.store import AlertStore
 from api.tokens import Role, TokenStore
 from campus.db import DataDir
 from campus.model import load_campus
+from tests.support.drive import evaluated_up_to, last_word, local, publish, roster_text, simulation
 from tests.support.paths import ROOT, SAMPLE
+from tests.support.peers import SmtpSink, WebhookServer
 from tests.support.servers import Mosquitto, Postgres, free_port, stop_process, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
@@ -36,14 +39,16 @@ OUTAGE_S = 30
 class Host:
     """One ``meterwatch serve`` with a data directory of its own and the shared ``[state] url``."""
 
-    def __init__(self, root: Path, name: str, state_url: str, broker: str) -> None:
+    def __init__(self, root: Path, name: str, state_url: str, broker: str, roster: Path) -> None:
         self.name, self.root, self.port = name, root, free_port()
+        self.data = root / "data"
         root.mkdir(parents=True)
         self.config = root / "meterwatch.toml"
         self.config.write_text(
-            f'data_dir = "{root / "data"}"\n'
+            f'data_dir = "{self.data}"\n'
             f'[mqtt]\nurl = "{broker}"\nclient_id = "mw-{name}"\n'
-            f'[api]\nport = {self.port}\n[campus]\nfile = "{SAMPLE}"\n[alerts]\nenabled = false\n')
+            f'[api]\nport = {self.port}\n[campus]\nfile = "{SAMPLE}"\n'
+            f'[alerts]\nroster_file = "{roster}"\nclient_id = "alerts-{name}"\nfresh_s = 0\nmqtt_publish = false\n')
         self.env = {**os.environ, "PYTHONPATH": str(ROOT), "METERWATCH_STATE__URL": state_url}  # not in the file
         self.proc: subprocess.Popen[bytes] | None = None
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
@@ -78,6 +83,8 @@ class Cluster:
     a: Host
     b: Host
     admin: str
+    url: str
+    smtp: SmtpSink
 
 
 @pytest.fixture(scope="module")
@@ -90,16 +97,20 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     tokens = TokenStore(DataDir(root, url).shared)  # as `meterwatch token create` does on either host
     admin = tokens.create("后勤管理员", Role.ADMIN)
     tokens.close()
-    a, b = Host(root / "a", "a", url, broker.url), Host(root / "b", "b", url, broker.url)
-    try:
-        a.start()
-        b.start()
-        yield Cluster(pg, broker, a, b, admin)
-    finally:
-        a.stop()
-        b.stop()
-        broker.stop()
-        pg.remove()
+    with ExitStack() as peers:
+        hooks, smtp = peers.enter_context(WebhookServer()), peers.enter_context(SmtpSink())
+        roster = root / "roster.yaml"
+        roster.write_text(roster_text(hooks.port, smtp.port), encoding="utf-8")
+        a, b = Host(root / "a", "a", url, broker.url, roster), Host(root / "b", "b", url, broker.url, roster)
+        try:
+            a.start()
+            b.start()
+            yield Cluster(pg, broker, a, b, admin, url, smtp)
+        finally:
+            a.stop()
+            b.stop()
+            broker.stop()
+            pg.remove()
     for host in (a, b):
         assert pg.password not in host.log, f"host {host.name} logged the state database's password"
 
@@ -141,6 +152,29 @@ def test_a_device_added_on_one_host_is_stored_through_the_other(cluster: Cluster
     readings = wait_for(lambda: (r := cluster.b.call("GET", "/api/v1/devices/lib-water-9/readings", cluster.admin))
                         .status_code == 200 and r.json()["count"] >= 1 and r.json(), 30, "the reading stored by b")
     assert readings["count"] == 1
+
+
+def test_a_drinking_water_excursion_raises_one_alert_and_one_message(cluster: Cluster) -> None:
+    """Both hosts' alert engines get every reading; the one holding the site's lease evaluates them."""
+    pubs = list(simulation(local(2026, 3, 10, 9), 2, ["ph_excursion:ta-fountain"]).publications())
+    word, word_ms = last_word(pubs)
+    publish(cluster.broker.port, [*pubs, word])
+    wait_for(lambda: evaluated_up_to(cluster.a.data, word.device, word_ms, state=cluster.url), 90,
+             "the site's holder evaluated everything")
+    listed = cluster.a.call("GET", "/api/v1/alerts", cluster.admin).json()
+    (alert,) = [a for a in listed if a["device"] == "ta-fountain"]
+    store = AlertStore(DataDir(cluster.a.data, cluster.url).shared_alerts)
+    try:
+        wait_for(lambda: [n.status for n in store.notices(alert["id"]) if n.channel == "email"] == ["sent"], 30,
+                 "the one e-mail sent")
+        assert store.failure_count() == 0
+    finally:
+        store.close()
+    assert len(cluster.smtp.received) == 1
+    acked = cluster.b.call("POST", f"/api/v1/alerts/{alert['id']}/ack", cluster.admin, json={"comment": "在路上"})
+    assert acked.status_code == 200, acked.text
+    seen = cluster.a.call("GET", f"/api/v1/alerts/{alert['id']}", cluster.admin).json()
+    assert (seen["status"], seen["ack_comment"]) == ("acknowledged", "在路上")
 
 
 def test_the_state_database_away_for_30_s(cluster: Cluster) -> None:

@@ -14,9 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from campus.db import Db, ServerDb, connect, redacted, write_transaction
+from campus.db import Db, ServerDb, connect, write_transaction
 from campus.errors import StateUnavailable
 from campus.pg_sql import translate
+from campus.serverdb import redacted
 from tests.support.servers import Postgres
 
 

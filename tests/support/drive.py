@@ -121,9 +121,10 @@ def last_word(pubs: list[Publication]) -> tuple[Publication, int]:
     return Publication(ts_ms, last.topic, payload, last.device, readings=[(ts_ms, values)]), ts_ms
 
 
-def evaluated_up_to(data_dir: Path, device: str, ts_ms: int, site: str = "yucai") -> bool:
-    """The alert engine has committed ``device``'s reading at ``ts_ms`` (its saved state), from any process."""
-    store = AlertStore(DataDir(data_dir).alerts)
+def evaluated_up_to(data_dir: Path, device: str, ts_ms: int, site: str = "yucai", state: str | None = None) -> bool:
+    """The alert engine has committed ``device``'s reading at ``ts_ms`` (its saved state), from any process
+    (``state``: the ``[state] url`` the alerts live under)."""
+    store = AlertStore(DataDir(data_dir, state).shared_alerts)
     try:
         state = store.load_engine(site).devices.get(device)
     finally:
@@ -132,15 +133,17 @@ def evaluated_up_to(data_dir: Path, device: str, ts_ms: int, site: str = "yucai"
 
 
 def alert_service(data: Path, clock: FrozenClock, limits: Limits = DEFAULT_LIMITS, *,
-                  peers: tuple[int, int] = (1, 1)) -> AlertService:
+                  peers: tuple[int, int] = (1, 1), state: str | None = None) -> AlertService:
     """A real AlertService over ``data`` (the sample campus seeded once), escalating on ``clock``: leader after
-    5 min, head after 15. ``peers``: the (webhook, SMTP) ports its roster sends to (default: nowhere)."""
-    if not (DataDir(data).state).exists():
-        data.mkdir(parents=True, exist_ok=True)
-        reg = Registry(DataDir(data).state)
+    5 min, head after 15. ``peers``: the (webhook, SMTP) ports its roster sends to (default: nowhere);
+    ``state``: the ``[state] url`` (alerts and registry on PostgreSQL)."""
+    data.mkdir(parents=True, exist_ok=True)
+    reg = Registry(DataDir(data, state).shared)
+    if not reg.campuses:
         reg.seed(load_campus(SAMPLE))
-        reg.close()
+    reg.close()
     roster = data / "roster.yaml"
     roster.write_text(roster_text(*peers, to_leader_s=300, to_head_s=900), encoding="utf-8")
     return AlertService(data_dir=data, mqtt=MqttSettings(), clock=clock, connect_mqtt=False,
-                        settings=AlertSettings(roster_file=roster, mqtt_publish=False), limits=limits)
+                        settings=AlertSettings(roster_file=roster, mqtt_publish=False), limits=limits,
+                        state_url=state)
